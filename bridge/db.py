@@ -1,0 +1,148 @@
+"""Database engine, unit of work and schema migrations (SQLite embedded, PostgreSQL scale-out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, create_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or answered with an error; retry later."""
+
+
+class SchemaOutdated(RuntimeError):
+    """The schema is behind the code; ``bridge db upgrade`` fixes it."""
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+    """Build the engine; SQLite gets WAL, a busy timeout, foreign keys and immediate writes."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        # SQLite has no row locks: taking the write lock at BEGIN serialises writers the way
+        # SELECT ... FOR UPDATE does on PostgreSQL, and avoids deadlocking lock upgrades.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back unless the caller commits it."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(describe_db_error(exc)) from None
+
+
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest revision; return it."""
+    command.upgrade(alembic_config(engine), "head")
+    return head_revision()
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    return SchemaStatus(current=current_revision(engine), head=head_revision())
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to run on a missing or outdated schema, naming the command that fixes it."""
+    status = schema_status(engine)
+    if not status.up_to_date:
+        found = status.current or "none"
+        raise SchemaOutdated(
+            f"database schema is at revision {found}, this version needs {status.head}; "
+            "run `bridge db upgrade`"
+        )
+
+
+def ping(engine: Engine) -> None:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(describe_db_error(exc)) from None
+
+
+def describe_db_error(exc: SQLAlchemyError) -> str:
+    """One line about a database error, without the SQL or parameters it carried."""
+    original = getattr(exc, "orig", None) or exc
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"database error: {type(original).__name__}: {first_line}"[:300]

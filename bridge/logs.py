@@ -1,0 +1,34 @@
+"""Logging: one line per event, ``key=value`` context after the message, no secrets."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+# Attributes every LogRecord has; anything else was passed through ``extra=`` and is context.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class ContextFormatter(logging.Formatter):
+    """Render ``extra=`` fields as ``key=value`` pairs so logs stay greppable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = [
+            f"{key}={value}"
+            for key, value in sorted(vars(record).items())
+            if key not in _STANDARD and not key.startswith("_")
+        ]
+        return line + (" " + " ".join(context) if context else "")
+
+
+def configure_logging(level: str) -> None:
+    """Send the bridge's logs to stderr at ``level``; called once by the entry points."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Request lines from urllib3 carry query strings, which can hold keys in query-auth mode.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""WooCommerce REST API v3 client: the only code that speaks HTTP to the shop."""

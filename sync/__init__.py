@@ -1,0 +1,1 @@
+"""Scheduled jobs that reconcile what webhooks missed."""

@@ -1,0 +1,118 @@
+"""Shared fixtures: a real database (SQLite and PostgreSQL), settings, and fixture payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+from bridge.db import make_engine, upgrade
+from bridge.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL = FIXTURES / "woocommerce-real"
+PG_ADMIN_URL = os.environ.get(
+    "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def load_json(relative: str) -> object:
+    """A JSON fixture by its path under tests/fixtures (a fresh copy each call)."""
+    return json.loads((FIXTURES / relative).read_bytes())
+
+
+def real_delivery(name: str) -> tuple[dict[str, str], bytes]:
+    """A captured delivery: its headers as a dict and its raw body bytes."""
+    meta = json.loads((REAL / "deliveries" / f"{name}.headers.json").read_text())
+    headers = {key: value for key, value in meta["headers"]}
+    return headers, (REAL / "deliveries" / f"{name}.body").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own on the local PostgreSQL, dropped at the end."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001  (any failure to connect means: no server here)
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL must be reachable on CI at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: once SQLite, once PostgreSQL."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "bridge.db"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    cleanup = make_engine(url)
+    _truncate_all(cleanup)
+    cleanup.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings for a configured shop over https, on the test database."""
+    return Settings(
+        woocommerce_url="https://shop.example.com",
+        consumer_key="ck_test_0123456789",
+        consumer_secret="cs_test_0123456789",
+        webhook_secret="whsec-wcreal-test",
+        database_url=database_url,
+        http_max_attempts=3,
+        http_retry_budget_seconds=5,
+    )
