@@ -76,7 +76,7 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
+        # close() rolls back whatever was not committed; objects read stay usable, detached.
         session.close()
 
 

@@ -97,7 +97,10 @@ class LedgerEntry(SQLModel, table=True):
     credit_type: str = Field(max_length=64)
     amount: int
     reason: str = Field(max_length=32)
-    source_key: str = Field(max_length=200, unique=True)
+    # grant_key names what is conferred (stable across re-grants); source_key is that plus a
+    # generation, unique, so a grant reversed and conferred again is stored exactly once more.
+    grant_key: str = Field(max_length=200, index=True)
+    source_key: str = Field(max_length=220, unique=True)
     reverses_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
     order_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     offer_sku: str | None = Field(default=None, max_length=100)
@@ -107,18 +110,18 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class Seat(SQLModel, table=True):
-    """A claim on a cohort seat: active, waitlisted (FIFO by ``queued_seq``) or released."""
+    """A claim on a cohort seat: active, waitlisted (FIFO by id) or released."""
 
     __table_args__ = (Index("ix_seat_cohort_status", "cohort_code", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     cohort_code: str = Field(foreign_key="cohort.code", max_length=64)
     learner_id: int = Field(foreign_key="learner.id", index=True)
-    source_key: str = Field(max_length=200, unique=True)
+    grant_key: str = Field(max_length=200, index=True)
+    source_key: str = Field(max_length=220, unique=True)
     order_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     offer_sku: str | None = Field(default=None, max_length=100)
     status: str = Field(max_length=16)
-    queued_seq: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow)
     changed_at: datetime = Field(default_factory=utcnow)
 
@@ -130,7 +133,8 @@ class Access(SQLModel, table=True):
     learner_id: int = Field(foreign_key="learner.id", index=True)
     kind: str = Field(max_length=32)
     offer_sku: str = Field(max_length=100)
-    source_key: str = Field(max_length=200, unique=True)
+    grant_key: str = Field(max_length=200, index=True)
+    source_key: str = Field(max_length=220, unique=True)
     order_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     starts_at: datetime | None = None
     ends_at: datetime | None = None

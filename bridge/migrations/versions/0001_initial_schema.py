@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-        op.create_table('cohort',
+    op.create_table('cohort',
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('starts_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -136,7 +136,8 @@ def upgrade() -> None:
     sa.Column('learner_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('offer_sku', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('grant_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=220), nullable=False),
     sa.Column('order_id', sa.BigInteger(), nullable=True),
     sa.Column('starts_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('ends_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -148,6 +149,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source_key')
     )
     with op.batch_alter_table('access', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_grant_key'), ['grant_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_access_learner_id'), ['learner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_access_order_id'), ['order_id'], unique=False)
 
@@ -167,7 +169,8 @@ def upgrade() -> None:
     sa.Column('credit_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('grant_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=220), nullable=False),
     sa.Column('reverses_id', sa.Integer(), nullable=True),
     sa.Column('order_id', sa.BigInteger(), nullable=True),
     sa.Column('offer_sku', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
@@ -181,6 +184,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_entry_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_grant_key'), ['grant_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entry_order_id'), ['order_id'], unique=False)
         batch_op.create_index('ix_ledger_learner_type', ['learner_id', 'credit_type'], unique=False)
 
@@ -205,11 +209,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cohort_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('learner_id', sa.Integer(), nullable=False),
-    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('grant_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(length=220), nullable=False),
     sa.Column('order_id', sa.BigInteger(), nullable=True),
     sa.Column('offer_sku', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('queued_seq', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('changed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['cohort_code'], ['cohort.code'], ),
@@ -219,6 +223,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('seat', schema=None) as batch_op:
         batch_op.create_index('ix_seat_cohort_status', ['cohort_code', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_seat_grant_key'), ['grant_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_seat_learner_id'), ['learner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_seat_order_id'), ['order_id'], unique=False)
 
@@ -244,13 +249,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-        with op.batch_alter_table('subscription', schema=None) as batch_op:
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_learner_id'))
 
     op.drop_table('subscription')
     with op.batch_alter_table('seat', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_seat_order_id'))
         batch_op.drop_index(batch_op.f('ix_seat_learner_id'))
+        batch_op.drop_index(batch_op.f('ix_seat_grant_key'))
         batch_op.drop_index('ix_seat_cohort_status')
 
     op.drop_table('seat')
@@ -261,6 +267,7 @@ def downgrade() -> None:
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_learner_type')
         batch_op.drop_index(batch_op.f('ix_ledger_entry_order_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_grant_key'))
         batch_op.drop_index(batch_op.f('ix_ledger_entry_created_at'))
 
     op.drop_table('ledger_entry')
@@ -271,6 +278,7 @@ def downgrade() -> None:
     with op.batch_alter_table('access', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_access_order_id'))
         batch_op.drop_index(batch_op.f('ix_access_learner_id'))
+        batch_op.drop_index(batch_op.f('ix_access_grant_key'))
 
     op.drop_table('access')
     op.drop_table('sync_cursor')
