@@ -1,0 +1,104 @@
+"""Build the per-resource handlers that webhooks and sync jobs hand WooCommerce JSON to."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bridge.catalog import Catalogue
+from bridge.db import unit_of_work
+from bridge.inbox import Handler
+from bridge.pipeline import process_customer, process_order
+from bridge.settings import Settings
+
+
+class ShopClients:
+    """One WooCommerce client per thread (a requests.Session is not shared across threads)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        if not self.settings.shop_configured:
+            return None
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from bridge.woo import WooClient
+
+            client = self._local.client = WooClient(self.settings)
+        return client
+
+
+class FileCatalogue:
+    """The creator's catalogue file, parsed again only when it changes on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._catalogue: Catalogue | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Catalogue:
+        from bridge.catalog_file import read_catalogue_file
+
+        with self._lock:
+            try:
+                stat = self.path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                stamp = None
+            if self._catalogue is None or stamp != self._stamp:
+                self._catalogue = read_catalogue_file(self.path)
+                self._stamp = stamp
+            return self._catalogue
+
+
+def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalogue]:
+    """The current catalogue: the creator's file merged with the shop's synced products."""
+    from bridge.catalog_sync import load_catalogue
+
+    file_catalogue = FileCatalogue(Path(settings.catalog_file))
+
+    def load() -> Catalogue:
+        return load_catalogue(engine, file_catalogue.get())
+
+    return load
+
+
+def build_handlers(
+    engine: Engine,
+    settings: Settings,
+    *,
+    catalogue: Callable[[], Catalogue] | None = None,
+    shop: Callable[[], Any] | None = None,
+) -> dict[str, Handler]:
+    """resource -> handler(payload) for order, customer and product payloads."""
+    load_catalogue = catalogue or catalogue_loader(engine, settings)
+    shop = shop or ShopClients(settings).get
+    file_catalogue = FileCatalogue(Path(settings.catalog_file))
+
+    def order(payload: Any) -> str:
+        outcome = process_order(engine, payload, catalogue=load_catalogue(), settings=settings,
+                                shop=shop())
+        if not outcome.applied:
+            return f"order {outcome.order_id}: stale, skipped"
+        return f"order {outcome.order_id}: {len(outcome.events)} changes"
+
+    def customer(payload: Any) -> str:
+        learner_id = process_customer(engine, payload)
+        return f"customer {payload.get('id')}: learner {learner_id}"
+
+    def product(payload: Any) -> str:
+        from bridge.catalog_sync import apply_product_payload
+
+        with unit_of_work(engine) as session:
+            outcome = apply_product_payload(session, payload, file_catalogue.get())
+            session.commit()
+        return f"product {outcome.woo_id}: {outcome.action}"
+
+    return {"order": order, "customer": customer, "product": product}

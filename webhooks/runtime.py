@@ -1,0 +1,25 @@
+"""What request handlers need, kept on the Flask app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from bridge.inbox import Handler
+from bridge.settings import Settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Runs after a delivery was processed, e.g. to drain the write-back outbox.
+    after_processing: Callable[[], None] | None = None
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["bridge"]
