@@ -31,17 +31,29 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
     except DatabaseUnavailable as exc:
         checks.append(_check("database", False, f"{db_shown}: {exc}",
                              "check DATABASE_URL and that the server is running"))
-    if settings.catalog_file.is_file():
-        checks.append(_check("catalogue", True, f"{settings.catalog_file} found"))
-    else:
-        checks.append(_check("catalogue", False, f"{settings.catalog_file} not found",
-                             "set BRIDGE_CATALOG_FILE or copy catalog.example.toml"))
+    checks.append(_catalogue_check(settings))
     if not settings.shop_configured:
         checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
                                            "and the consumer key and secret to turn it on)"))
     else:
         checks.extend(shop_checks(settings))
     return checks
+
+
+def _catalogue_check(settings: Settings) -> dict[str, Any]:
+    from bridge.catalog import CatalogueError
+    from bridge.catalog_file import read_catalogue_file
+
+    path = settings.catalog_file
+    if not path.is_file():
+        return _check("catalogue", False, f"{path} not found",
+                      "set BRIDGE_CATALOG_FILE or copy catalog.example.toml to catalog.toml")
+    try:
+        catalogue = read_catalogue_file(path)
+    except CatalogueError as exc:
+        return _check("catalogue", False, str(exc), f"fix {path}; `bridge catalog --check`")
+    return _check("catalogue", True,
+                  f"{path}: {len(catalogue.offers)} micro-SKUs, {len(catalogue.cohorts)} cohorts")
 
 
 def shop_checks(settings: Settings) -> list[dict[str, Any]]:
