@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
 from bridge.db import DatabaseUnavailable, make_engine, schema_status
+from bridge.handlers import build_handlers
+from bridge.inbox import Handler
 from bridge.settings import Settings, load_settings
+from webhooks import receiver
+from webhooks.api import api
+from webhooks.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """What request handlers need: the settings and the database engine."""
-
-    settings: Settings
-    engine: Engine
-
-
-def runtime() -> Runtime:
-    return current_app.extensions["bridge"]
-
-
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
-    """Build the receiver; settings and engine come from the environment when not given."""
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    *,
+    handlers: Mapping[str, Handler] | None = None,
+    after_processing: Callable[[], None] | None = None,
+) -> Flask:
+    """Build the receiver; settings, engine and handlers come from the environment if not given."""
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
+    if handlers is None:
+        handlers = build_handlers(engine, settings)
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
     app.json.sort_keys = False
-    app.extensions["bridge"] = Runtime(settings=settings, engine=engine)
+    app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
+                                       after_processing=after_processing)
+    app.register_error_handler(HTTPException, _json_error)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
+    app.register_blueprint(receiver.blueprint)
+    app.register_blueprint(api)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app
@@ -73,3 +79,8 @@ def readyz():  # type: ignore[no-untyped-def]
     """Readiness: 200 only when the database answers and its schema is current."""
     ready, report = _database_report(runtime().engine)
     return jsonify({"status": "ready" if ready else "not ready", **report}), 200 if ready else 503
+
+
+def _json_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    """Every HTTP error answers JSON, never an HTML page (413 for oversized bodies included)."""
+    return jsonify({"error": error.description or error.name}), error.code or 500

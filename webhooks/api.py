@@ -1,0 +1,191 @@
+"""/api/v1: redeem and refund credits, look learners up; bearer tokens with scopes read/write.
+
+Errors answer JSON ``{"error": one line, "code": ..., "field": ...}`` as the contract in
+webhooks/openapi.py says. Nothing is written on any error: each use case runs in one unit of
+work that commits only on success. Tokens are never logged; only their names are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.exc import OperationalError
+
+from bridge.api_tokens import TokenIdentity, authenticate, touch
+from bridge.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.learner_view import describe_learner
+from bridge.ledger import UnknownLearner, find_learner
+from bridge.redemptions import (
+    MAX_ROW_ID,
+    IdempotencyKeyReused,
+    InsufficientCredits,
+    InvalidRequest,
+    RedemptionNotFound,
+    learner_ref,
+    redeem_in_transaction,
+    refund_in_transaction,
+)
+from webhooks.openapi import openapi_document
+from webhooks.runtime import runtime
+
+log = logging.getLogger(__name__)
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+View = Callable[..., Any]
+
+
+def _error(status: int, message: str, code: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"error": message, "code": code, **extra}), status
+
+
+def _unauthorised(message: str) -> tuple[Response, int]:
+    response, status = _error(401, message, "unauthorised")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="creator-bridge"'
+    return response, status
+
+
+def _identify() -> TokenIdentity | None:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        return None
+    with unit_of_work(runtime().engine) as session:
+        identity = authenticate(session, presented)
+        if identity is not None:
+            touch(session, identity.id)
+            session.commit()
+    return identity
+
+
+def requires(scope: str) -> Callable[[View], View]:
+    """Let a request through only with an active token whose scope covers ``scope``."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not request.headers.get("Authorization"):
+                return _unauthorised("send Authorization: Bearer <token>")
+            identity = _identify()
+            if identity is None:
+                return _unauthorised("the bearer token is unknown or revoked")
+            if not identity.allows(scope):
+                return _error(403, f"token {identity.name!r} has scope {identity.scope}; "
+                              f"this needs {scope}", "forbidden")
+            g.token_name = identity.name
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+@api.errorhandler(InvalidRequest)
+def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
+    return _error(400, str(exc), "invalid_request", field=exc.field)
+
+
+@api.errorhandler(UnknownLearner)
+def _unknown_learner(exc: UnknownLearner):  # type: ignore[no-untyped-def]
+    return _error(404, str(exc), "learner_not_found")
+
+
+@api.errorhandler(RedemptionNotFound)
+def _unknown_redemption(exc: RedemptionNotFound):  # type: ignore[no-untyped-def]
+    return _error(404, str(exc), "redemption_not_found")
+
+
+@api.errorhandler(InsufficientCredits)
+def _insufficient(exc: InsufficientCredits):  # type: ignore[no-untyped-def]
+    return _error(409, str(exc), "insufficient_credits", credit_type=exc.credit_type,
+                  requested=exc.requested, balance=exc.balance)
+
+
+@api.errorhandler(IdempotencyKeyReused)
+def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
+    return _error(422, str(exc), "idempotency_key_reused")
+
+
+@api.errorhandler(DatabaseUnavailable)
+def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
+    return _error(503, str(exc), "database_unavailable")
+
+
+@api.errorhandler(OperationalError)
+def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
+    log.error("API request failed on the database: %s", describe_db_error(exc))
+    return _error(503, "the database is unavailable; retry later", "database_unavailable")
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("body", "is not valid JSON") from None
+
+
+@api.post("/redemptions")
+@requires("write")
+def create_redemption():  # type: ignore[no-untyped-def]
+    """Spend credits; the Idempotency-Key makes a retried request safe."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise InvalidRequest("Idempotency-Key", "header is required")
+    body = _json_body()
+    result = redeem_in_transaction(runtime().engine, body, key)
+    response = jsonify(result.body)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        log.info("credits redeemed", extra={
+            "redemption_id": result.body["id"], "credit_type": result.body["credit_type"],
+            "amount": result.body["amount"], "token": g.token_name})
+    return response, result.status_code
+
+
+def _redemption_id(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidRequest("redemption_id", "must be a positive whole number")
+    number = int(raw)
+    if number == 0:
+        raise InvalidRequest("redemption_id", "must be a positive whole number")
+    if number > MAX_ROW_ID:
+        raise RedemptionNotFound(f"no redemption has id {number}")
+    return number
+
+
+@api.delete("/redemptions/<raw_id>")
+@requires("write")
+def delete_redemption(raw_id: str):  # type: ignore[no-untyped-def]
+    """Credit a cancelled booking back; a repeat answers the same and credits nothing."""
+    result = refund_in_transaction(runtime().engine, _redemption_id(raw_id))
+    response = jsonify(result.body)
+    if result.refunded_now:
+        log.info("redemption refunded", extra={"redemption_id": result.body["id"],
+                                               "token": g.token_name})
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 200
+
+
+@api.get("/learners/<ref>")
+@requires("read")
+def get_learner(ref: str):  # type: ignore[no-untyped-def]
+    """A learner by e-mail (current or former) or customer id."""
+    wanted = learner_ref(ref)
+    with unit_of_work(runtime().engine) as session:
+        learner = find_learner(session, wanted)
+        if learner is None:
+            raise UnknownLearner(f"no learner is known as {wanted!r}")
+        return jsonify(describe_learner(session, learner)), 200
+
+
+@api.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3.1 contract of this API (no token needed)."""
+    return jsonify(openapi_document()), 200

@@ -1,0 +1,280 @@
+"""The OpenAPI 3.1 contract of /api/v1, as plain data: served as-is and checked by the tests."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# No control characters (C0 and C1), as the service checks; code points, as Python counts them.
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+MAX_CUSTOMER_ID = 2**63 - 1
+
+
+def _text(max_length: int, *, min_length: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_length, "maxLength": max_length,
+            "pattern": TEXT_PATTERN, **extra}
+
+
+def _json(schema_name: str, description: str, **extra: Any) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{schema_name}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}},
+            **extra}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json("Error", description)
+
+
+UNAUTHORISED = _json(
+    "Error", "No token, or an unknown or revoked one.",
+    headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
+)
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "Present (true) when this answer repeats an earlier one.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+TIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {"type": "string", "description": "One human line."},
+            "code": {"type": "string", "enum": [
+                "unauthorised", "forbidden", "invalid_request", "learner_not_found",
+                "redemption_not_found", "insufficient_credits", "idempotency_key_reused",
+                "database_unavailable",
+            ]},
+            "field": {"type": "string", "description": "The request field that is wrong (400)."},
+            "credit_type": {"type": "string"},
+            "requested": {"type": "integer"},
+            "balance": {"type": "integer", "description": "The current balance (409)."},
+        },
+    },
+    "RedemptionRequest": {
+        "type": "object",
+        "required": ["learner", "credit_type", "amount", "reference"],
+        "additionalProperties": False,
+        "properties": {
+            "learner": {
+                "description": "The learner's e-mail (current or former) or customer id.",
+                "oneOf": [_text(254),
+                          {"type": "integer", "minimum": 1, "maximum": MAX_CUSTOMER_ID}],
+            },
+            "credit_type": _text(64, examples=["mentor_minutes"]),
+            "amount": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+            "reference": _text(200, description="The booking this pays for."),
+            "mentor": {"oneOf": [_text(200, min_length=0), {"type": "null"}]},
+        },
+    },
+    "LearnerRef": {
+        "type": "object",
+        "required": ["id", "email", "customer_id"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "email": {"type": "string"},
+            "customer_id": {"type": ["integer", "null"]},
+        },
+    },
+    "Redemption": {
+        "type": "object",
+        "required": ["id", "learner", "credit_type", "amount", "reference", "mentor", "status",
+                     "created_at", "refunded_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "learner": {"$ref": "#/components/schemas/LearnerRef"},
+            "credit_type": {"type": "string"},
+            "amount": {"type": "integer", "minimum": 1},
+            "reference": {"type": "string"},
+            "mentor": {"type": "string"},
+            "status": {"type": "string", "enum": ["active", "refunded"]},
+            "created_at": TIME,
+            "refunded_at": NULLABLE_TIME,
+            "balance_after": {"type": "integer",
+                              "description": "The balance of that type right after this change."},
+        },
+    },
+    "LedgerRow": {
+        "type": "object",
+        "required": ["id", "credit_type", "amount", "reason", "order_id", "offer_sku",
+                     "reverses_id", "note", "created_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "credit_type": {"type": "string"},
+            "amount": {"type": "integer"},
+            "reason": {"type": "string"},
+            "order_id": {"type": ["integer", "null"]},
+            "offer_sku": {"type": ["string", "null"]},
+            "reverses_id": {"type": ["integer", "null"]},
+            "note": {"type": "string"},
+            "created_at": TIME,
+        },
+    },
+    "Learner": {
+        "type": "object",
+        "required": ["learner", "balances", "seats", "access", "subscriptions", "recent_ledger",
+                     "recent_redemptions"],
+        "additionalProperties": False,
+        "properties": {
+            "learner": {
+                "type": "object",
+                "required": ["id", "email", "customer_id", "former_emails"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "email": {"type": "string"},
+                    "customer_id": {"type": ["integer", "null"]},
+                    "former_emails": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "balances": {"type": "object", "additionalProperties": {"type": "integer"},
+                         "description": "Credits by type: the sum of the ledger."},
+            "seats": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "cohort", "cohort_title", "starts_at", "status", "position",
+                             "order_id", "offer_sku"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "cohort": {"type": "string"},
+                    "cohort_title": {"type": "string"},
+                    "starts_at": NULLABLE_TIME,
+                    "status": {"type": "string", "enum": ["active", "waitlisted", "released"]},
+                    "position": {"type": ["integer", "null"], "minimum": 1,
+                                 "description": "1-based waitlist place; null unless waitlisted."},
+                    "order_id": {"type": ["integer", "null"]},
+                    "offer_sku": {"type": ["string", "null"]},
+                },
+            }},
+            "access": {"type": "array", "items": {
+                "type": "object",
+                "required": ["kind", "offer_sku", "starts_at", "ends_at", "revoked_at", "current"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"type": "string"},
+                    "offer_sku": {"type": "string"},
+                    "starts_at": NULLABLE_TIME,
+                    "ends_at": NULLABLE_TIME,
+                    "revoked_at": NULLABLE_TIME,
+                    "current": {"type": "boolean"},
+                },
+            }},
+            "subscriptions": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "status", "offer_skus", "perks", "next_payment_at", "ends_at"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"type": "string"},
+                    "offer_skus": {"type": "array", "items": {"type": "string"}},
+                    "perks": {"type": "array", "items": {"type": "string"},
+                              "description": "Perks while the subscription is active."},
+                    "next_payment_at": NULLABLE_TIME,
+                    "ends_at": NULLABLE_TIME,
+                },
+            }},
+            "recent_ledger": {"type": "array", "items": {"$ref": "#/components/schemas/LedgerRow"}},
+            "recent_redemptions": {"type": "array",
+                                   "items": {"$ref": "#/components/schemas/Redemption"}},
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole contract; a new dict each call, so no caller can change another's copy."""
+    unavailable = _error("The database is unavailable; retry later.")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "creator-bridge API",
+            "version": "1",
+            "description": (
+                "Spend learners' credits from booking tools and look learners up. "
+                "Authenticate with `Authorization: Bearer <token>` from `bridge tokens create`; "
+                "reading needs scope read or write, changing needs write."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": {
+            "/api/v1/redemptions": {"post": {
+                "operationId": "redeem",
+                "summary": "Spend credits on a booking.",
+                "description": (
+                    "Debits the ledger when the balance covers the amount. The same "
+                    "Idempotency-Key returns the first successful answer and never debits "
+                    "twice; failures are not remembered, so a repeat is judged afresh."
+                ),
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": True,
+                    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                }],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/RedemptionRequest"}}}},
+                "responses": {
+                    "201": _json("Redemption", "Debited (or the replay of the first answer).",
+                                 headers=REPLAYED_HEADER),
+                    "400": _error("A field is missing or malformed; `field` names it."),
+                    "401": UNAUTHORISED,
+                    "403": _error("The token has scope read."),
+                    "404": _error("No learner is known by that e-mail or customer id."),
+                    "409": _error("The balance does not cover the amount; `balance` says what "
+                                  "there is."),
+                    "413": _error("The body is larger than BRIDGE_WEBHOOK_MAX_BODY_BYTES."),
+                    "422": _error("The Idempotency-Key was used for a different request."),
+                    "503": unavailable,
+                },
+            }},
+            "/api/v1/redemptions/{redemption_id}": {"delete": {
+                "operationId": "refundRedemption",
+                "summary": "Credit a cancelled booking's redemption back, once.",
+                "parameters": [{"name": "redemption_id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "responses": {
+                    "200": _json("Redemption", "Refunded now, or refunded before (then the "
+                                 "Idempotent-Replayed header is set and nothing is credited).",
+                                 headers=REPLAYED_HEADER),
+                    "400": _error("The id is not a whole number."),
+                    "401": UNAUTHORISED,
+                    "403": _error("The token has scope read."),
+                    "404": _error("No redemption has that id."),
+                    "503": unavailable,
+                },
+            }},
+            "/api/v1/learners/{learner}": {"get": {
+                "operationId": "getLearner",
+                "summary": "A learner's balances, seats, access, perks and recent history.",
+                "parameters": [{"name": "learner", "in": "path", "required": True,
+                                "description": "E-mail (current or former) or customer id.",
+                                "schema": _text(254)}],
+                "responses": {
+                    "200": _json("Learner", "The learner."),
+                    "400": _error("The e-mail or id is malformed."),
+                    "401": UNAUTHORISED,
+                    "404": _error("No learner is known by that e-mail or customer id."),
+                    "503": unavailable,
+                },
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "getOpenapi",
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": {"description": "The OpenAPI document.",
+                                      "content": {"application/json": {
+                                          "schema": {"type": "object"}}}}},
+            }},
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": copy.deepcopy(SCHEMAS),
+        },
+    }
