@@ -9,8 +9,9 @@ import click
 
 from bridge.db import unit_of_work
 from bridge.errors import PermanentError
-from bridge.ledger import adjust_credits, balances, find_learner, lock_learner, owes
 from bridge.learner_view import describe_learner
+from bridge.subscriptions import learner_subscriptions
+from bridge.ledger import adjust_credits, balances, find_learner, lock_learner, owes
 
 if TYPE_CHECKING:
     from bridge.cli import AppContext
@@ -57,10 +58,16 @@ def _render_learner(data: dict[str, Any]) -> None:
         nxt = (sub.get("next_payment_at") or "")[:10] or "none"
         click.echo(f"subscription #{sub['id']}: {sub['status']}, perks: {perks}, "
                    f"next payment {nxt}")
-        if sub.get("current_period"):
-            period = sub["current_period"]
-            click.echo(f"  current period {period.get('starts_at', '')[:10]} to "
-                       f"{period.get('ends_at', '')[:10]}")
+        period = sub.get("current_period")
+        if period:
+            click.echo(f"  last paid period {(period['starts_at'] or '')[:10]} to "
+                       f"{(period['ends_at'] or '')[:10]} (order {period['order_id']})")
+        upcoming = sub.get("next_grant")
+        if upcoming:
+            credits = ", ".join(f"{n} {t}" for t, n in sorted(upcoming["credits"].items()))
+            when = ("when the unpaid renewal is paid" if upcoming["awaiting_payment"]
+                    else f"at the renewal on {(upcoming['at'] or '')[:10]}")
+            click.echo(f"  next grant: {credits or 'nothing'} {when}")
     click.echo("ledger:")
     for row in reversed(data["recent_ledger"]):
         source = f"order {row['order_id']}" if row["order_id"] else row["note"] or row["reason"]
@@ -85,6 +92,7 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
         if found is None:
             raise PermanentError(f"no learner {learner_ref!r} (by e-mail or customer id)")
         data = describe_learner(session, found, recent=history)
+        data["subscriptions"] = learner_subscriptions(session, found.id)
     _emit(data, as_json, _render_learner)
 
 

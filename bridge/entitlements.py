@@ -15,6 +15,7 @@ from typing import Any
 
 from bridge.catalog import Catalogue, Offer
 from bridge.errors import PermanentError
+from bridge.periods import SubscriptionTerms
 
 NOT_YET_STATUSES = frozenset({"pending", "on-hold", "checkout-draft"})
 
@@ -40,6 +41,8 @@ class Entitlement:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Subscription credits: the end of their period plus the rollover (see bridge.periods).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class OrderFacts:
     currency: str
     refund_ids: tuple[int, ...]
     renewal_of: tuple[int, ...]  # subscription ids from meta _subscription_renewal
+    switch_of: tuple[int, ...] = ()  # subscription ids from meta _subscription_switch
 
 
 @dataclass(frozen=True)
@@ -116,14 +120,6 @@ def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
         }
     except ValueError as exc:
         raise OrderPayloadError(f"order {order_id}: {exc}") from None
-    renewal_of = []
-    for value in _meta_values(payload, "_subscription_renewal"):
-        try:
-            renewal_of.append(int(value))
-        except (TypeError, ValueError):
-            raise OrderPayloadError(
-                f"order {order_id}: meta _subscription_renewal is not an id: {value!r}"
-            ) from None
     return OrderFacts(
         order_id=order_id,
         status=status,
@@ -135,8 +131,22 @@ def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
         total=str(payload.get("total") or "0"),
         currency=str(payload.get("currency") or ""),
         refund_ids=tuple(sorted(int(r["id"]) for r in payload.get("refunds") or [] if "id" in r)),
-        renewal_of=tuple(sorted(set(renewal_of))),
+        renewal_of=_subscription_ids(payload, order_id, "_subscription_renewal"),
+        switch_of=_subscription_ids(payload, order_id, "_subscription_switch"),
     )
+
+
+def _subscription_ids(payload: Mapping[str, Any], order_id: int, key: str) -> tuple[int, ...]:
+    """Subscription ids from order meta (strings, possibly several rows), sorted, unique."""
+    ids = set()
+    for value in _meta_values(payload, key):
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            raise OrderPayloadError(
+                f"order {order_id}: meta {key} is not an id: {value!r}"
+            ) from None
+    return tuple(sorted(ids))
 
 
 def confers(status: str, paid_statuses: Iterable[str]) -> bool:
@@ -145,7 +155,7 @@ def confers(status: str, paid_statuses: Iterable[str]) -> bool:
 
 
 def needs_refund_lookup(payload: Mapping[str, Any], paid_statuses: Iterable[str]) -> bool:
-    """Refunded quantities per line live only in /orders/<id>/refunds: fetch them when it matters."""
+    """Refunded quantities per line live only in /orders/<id>/refunds: fetch when it matters."""
     return confers(str(payload.get("status")), paid_statuses) and bool(payload.get("refunds"))
 
 
@@ -170,14 +180,23 @@ def _unit_entitlements(
     base: Mapping[str, Any],
     starts_at: datetime | None,
     seen: frozenset[str] = frozenset(),
+    *,
+    terms: SubscriptionTerms | None = None,
 ) -> list[Entitlement]:
     """What one unit of ``offer`` confers; a bundle adds what each included SKU confers."""
     out: list[Entitlement] = []
     common = dict(base, offer_sku=offer.sku)
     for credit_type, amount in sorted(offer.credits.items()):
         if amount:
+            period: dict[str, Any] = {}
+            if offer.kind == "subscription":
+                # One paid period's credits: they start with the payment and then expire.
+                expires_at = (terms or SubscriptionTerms()).credit_expiry(offer, credit_type,
+                                                                          starts_at)
+                period = {"starts_at": starts_at, "expires_at": expires_at}
             out.append(Entitlement(key=f"{base_key}:credit:{credit_type}", kind="credit",
-                                   credit_type=credit_type, amount=int(amount), **common))
+                                   credit_type=credit_type, amount=int(amount), **period,
+                                   **common))
     if offer.kind == "cohort_seat" and offer.cohort:
         out.append(Entitlement(key=f"{base_key}:seat", kind="seat", cohort=offer.cohort,
                                **common))
@@ -203,7 +222,7 @@ def _unit_entitlements(
         if included is None or included_sku in seen:
             continue
         out.extend(_unit_entitlements(included, catalogue, f"{base_key}:{included_sku}", base,
-                                      starts_at, seen | {offer.sku}))
+                                      starts_at, seen | {offer.sku}, terms=terms))
     return out
 
 
@@ -213,8 +232,14 @@ def order_entitlements(
     *,
     paid_statuses: Iterable[str],
     refunds: Sequence[Mapping[str, Any]] = (),
+    subscription_terms: SubscriptionTerms | None = None,
 ) -> OrderEntitlements:
-    """The entitlements an order confers now: N units per line, less refunded units."""
+    """The entitlements an order confers now: N units per line, less refunded units.
+
+    ``subscription_terms`` (the stored subscriptions the order pays for, and the creator's
+    policy) decide when subscription credits expire; without them a period is the offer's own
+    or one month, with the default rollover.
+    """
     facts = order_facts(payload)
     lines = payload.get("line_items")
     if not isinstance(lines, list):
@@ -244,7 +269,8 @@ def order_entitlements(
         for unit in range(kept):
             base = {"order_id": facts.order_id, "line_item_id": line_id, "unit": unit}
             base_key = f"order:{facts.order_id}:line:{line_id}:unit:{unit}"
-            entitlements.extend(_unit_entitlements(offer, catalogue, base_key, base, starts_at))
+            entitlements.extend(_unit_entitlements(offer, catalogue, base_key, base, starts_at,
+                                                   terms=subscription_terms))
     return OrderEntitlements(facts, tuple(entitlements), tuple(unmapped))
 
 

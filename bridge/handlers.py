@@ -14,6 +14,7 @@ from bridge.db import unit_of_work
 from bridge.inbox import Handler
 from bridge.pipeline import process_customer, process_order
 from bridge.settings import Settings
+from bridge.subscriptions import process_subscription
 
 
 class ShopClients:
@@ -77,7 +78,7 @@ def build_handlers(
     catalogue: Callable[[], Catalogue] | None = None,
     shop: Callable[[], Any] | None = None,
 ) -> dict[str, Handler]:
-    """resource -> handler(payload) for order, customer and product payloads."""
+    """resource -> handler(payload) for order, customer, product and subscription payloads."""
     load_catalogue = catalogue or catalogue_loader(engine, settings)
     shop = shop or ShopClients(settings).get
     file_catalogue = FileCatalogue(Path(settings.catalog_file))
@@ -101,4 +102,15 @@ def build_handlers(
             session.commit()
         return f"product {outcome.woo_id}: {outcome.action}"
 
-    return {"order": order, "customer": customer, "product": product}
+    def subscription(payload: Any) -> str:
+        outcome = process_subscription(engine, payload, load_catalogue(), settings=settings,
+                                       shop=shop())
+        if outcome.subscription_id is None:
+            return f"subscription: {outcome.note}"
+        if not outcome.applied:
+            return f"subscription {outcome.subscription_id}: {outcome.note or 'skipped'}"
+        return (f"subscription {outcome.subscription_id}: {outcome.status}, "
+                f"{outcome.expiries_moved} expiries moved")
+
+    return {"order": order, "customer": customer, "product": product,
+            "subscription": subscription}

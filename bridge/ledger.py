@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, literal_column, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
@@ -34,12 +34,21 @@ from bridge.errors import PermanentError
 from bridge.models import (
     Access,
     Cohort,
+    Learner,
     LearnerEmail,
     LedgerEntry,
-    Learner,
     OrderState,
     Seat,
+    Subscription,
     utcnow,
+)
+from bridge.periods import (
+    DEFAULT_POLICY,
+    BillingPeriod,
+    Schedule,
+    SubscriptionPolicy,
+    SubscriptionTerms,
+    schedule_of,
 )
 
 log = logging.getLogger(__name__)
@@ -79,13 +88,18 @@ class OrderOutcome:
 
 
 def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
-                  conflict: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, so two workers creating one row do not collide."""
+                  conflict: Sequence[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING, so two workers creating one row do not collide.
+
+    Returns True when this call inserted the row.
+    """
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = builder(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    session.execute(statement)
+    statement = (builder(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+                 .returning(literal_column("1")))
+    # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
+    return session.execute(statement).first() is not None
 
 
 def _lock(session: Session, model: type[SQLModel], *where: Any) -> Any:
@@ -106,6 +120,11 @@ def find_learner(session: Session, ref: str | int) -> Learner | None:
         return learner
     alias = session.get(LearnerEmail, email)
     return session.get(Learner, alias.learner_id) if alias else None
+
+
+def lock_learner(session: Session, learner_id: int) -> Learner | None:
+    """The learner row, locked until the transaction ends: serialises grants and redemptions."""
+    return _lock(session, Learner, Learner.id == learner_id)
 
 
 def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
@@ -259,6 +278,51 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
                              "sku": row.offer_sku}))
     session.flush()
     return events
+
+
+def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
+                     expiries: Mapping[str, datetime | None],
+                     now: datetime | None = None) -> int:
+    """Move the expiry of held grants to what their period and the policy say now.
+
+    Only the date moves, never an amount; a grant already past its expiry is left alone (the
+    expiry job may have acted on it). Returns how many grants moved.
+    """
+    now = now or utcnow()
+    rows = list(rows)
+    reversed_ids = {row.reverses_id for row in rows if row.reverses_id is not None}
+    moved = 0
+    for row in rows:
+        target = expiries.get(row.grant_key)
+        if (target is None or row.reason not in GRANT_REASONS or row.reverses_id is not None
+                or row.id in reversed_ids or row.expires_at == target
+                or (row.expires_at is not None and row.expires_at <= now)):
+            continue
+        row.expires_at = target
+        session.add(row)
+        moved += 1
+    session.flush()
+    return moved
+
+
+def stored_schedule(subscription: Subscription, policy: SubscriptionPolicy) -> Schedule:
+    """A stored subscription's billing schedule under the creator's policy."""
+    return schedule_of(subscription.id,
+                       BillingPeriod(subscription.billing_period, subscription.billing_interval),
+                       subscription.offer_skus or [], subscription.status,
+                       subscription.cancelled_gmt, policy)
+
+
+def order_subscription_terms(session: Session, order_id: int, subscription_ids: Iterable[int],
+                             policy: SubscriptionPolicy) -> SubscriptionTerms:
+    """The stored subscriptions an order pays for: as their parent, a renewal or a switch."""
+    condition = Subscription.parent_order_id == order_id
+    ids = sorted(set(subscription_ids))
+    if ids:
+        condition = or_(condition, col(Subscription.id).in_(ids))
+    rows = session.exec(select(Subscription).where(condition)
+                        .order_by(col(Subscription.id))).all()
+    return SubscriptionTerms(policy, tuple(stored_schedule(row, policy) for row in rows))
 
 
 def _lock_cohort(session: Session, code: str) -> Cohort:
@@ -415,6 +479,7 @@ def apply_order(
     paid_statuses: Sequence[str],
     complimentary_minutes: int,
     refunds: Sequence[Mapping[str, Any]] = (),
+    subscription_policy: SubscriptionPolicy = DEFAULT_POLICY,
 ) -> OrderOutcome:
     """Reconcile the ledger, seats and access toward what the order confers now.
 
@@ -441,16 +506,27 @@ def apply_order(
     outcome = OrderOutcome(facts.order_id, applied=True, unmapped=unmapped,
                            learner_id=learner.id if learner else None)
     if learner is not None:
+        if any(e.expires_at is not None for e in result.entitlements):
+            # Subscriptions are read under the learner lock, the lock apply_subscription holds
+            # while it corrects expiries: neither can miss what the other wrote.
+            terms = order_subscription_terms(session, facts.order_id,
+                                             facts.renewal_of + facts.switch_of,
+                                             subscription_policy)
+            result = order_entitlements(payload, catalogue, paid_statuses=paid_statuses,
+                                        refunds=refunds, subscription_terms=terms)
         by_kind: dict[str, dict[str, Entitlement]] = defaultdict(dict)
         for entitlement in result.entitlements:
             by_kind[entitlement.kind][entitlement.key] = entitlement
         credit_targets = {
-            key: CreditTarget(e.credit_type or "", e.amount, e.order_id, e.offer_sku)
+            key: CreditTarget(e.credit_type or "", e.amount, e.order_id, e.offer_sku,
+                              expires_at=e.expires_at)
             for key, e in by_kind["credit"].items()
         }
         existing = session.exec(
             select(LedgerEntry).where(LedgerEntry.order_id == facts.order_id)
         ).all()
+        correct_expiries(session, existing,
+                         {key: target.expires_at for key, target in credit_targets.items()})
         outcome.events += reconcile_credits(session, learner.id, existing, credit_targets,
                                             facts.order_id)
         outcome.events += reconcile_seats(session, learner.id, facts.order_id, by_kind["seat"])
@@ -468,6 +544,7 @@ def apply_order(
         "refund_ids": list(facts.refund_ids),
         "refunds": [dict(r) for r in _refund_summary(refunds)],
         "renewal_of": list(facts.renewal_of),
+        "switch_of": list(facts.switch_of),
         "lines": _line_summary(payload, catalogue),
         "unmapped": unmapped,
     }
@@ -490,6 +567,8 @@ def _refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
     for refund in refunds:
         kept.append({
             "id": refund.get("id"),
+            # When the refund was made: the report counts refunds in the period they happened.
+            "date_created_gmt": refund.get("date_created_gmt"),
             "total": refund.get("amount") or refund.get("total"),
             "line_items": [
                 {"quantity": line.get("quantity"),

@@ -1,4 +1,6 @@
-"""Tables. Every datetime is timezone-aware UTC (SQLModel's UTCDateTime rejects naive ones). Ledger rows are append-only; balances are sums.
+"""Tables. Every datetime is timezone-aware UTC (SQLModel's UTCDateTime rejects naive ones).
+
+Ledger rows are append-only; balances are sums.
 
 Changing a model needs a migration: ``python scripts/new_migration.py "what changed"``;
 a test fails when the models and the migrations disagree.
@@ -161,7 +163,7 @@ class OrderState(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
-    """A WooCommerce Subscriptions subscription as last seen."""
+    """A WooCommerce Subscriptions subscription as last seen; locked to serialise work on it."""
 
     id: int = Field(primary_key=True, sa_type=BigInteger)
     learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
@@ -170,9 +172,16 @@ class Subscription(SQLModel, table=True):
     billing_interval: int = 1
     start_gmt: datetime | None = None
     next_payment_gmt: datetime | None = None
+    last_payment_gmt: datetime | None = None
     end_gmt: datetime | None = None
-    parent_order_id: int | None = Field(default=None, sa_type=BigInteger)
+    # When it was first seen cancelled (WooCommerce may leave cancelled_date_gmt empty).
+    cancelled_gmt: datetime | None = None
+    parent_order_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     offer_skus: list[str] | None = _json_column()
+    # Perks of its offers when last applied, for readers without a catalogue.
+    perks: list[str] | None = _json_column()
+    # Renewal and switch orders the shop lists for it (meta *_order_ids_cache).
+    order_ids: list[int] | None = _json_column()
     date_modified_gmt: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -205,7 +214,11 @@ class InboxDelivery(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """A pending write-back to WooCommerce; latest value wins per ``target_key``."""
+    """A pending write-back to WooCommerce; latest value wins per ``target_key``.
+
+    Status: pending, sending (claimed by a drain until ``next_attempt_at``), sent, unchanged
+    (equal to what was last written, so not sent), dead, superseded (a newer value replaced it).
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
@@ -222,6 +235,44 @@ class OutboxItem(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    claimed_at: datetime | None = None
+    # A create may have reached the shop without its answer reaching us: look before resending.
+    in_doubt: bool = False
+    # WooCommerce refused this item inside a batch: retry it in a batch of its own.
+    send_alone: bool = False
+
+
+class OutboxWritten(SQLModel, table=True):
+    """What the bridge last wrote to one WooCommerce target, so an unchanged value is not sent."""
+
+    __tablename__ = "outbox_written"
+
+    target_key: str = Field(primary_key=True, max_length=200)
+    resource: str = Field(max_length=32)
+    target_id: int | None = Field(default=None, sa_type=BigInteger)
+    data: dict[str, Any] | None = _json_column()
+    written_at: datetime = Field(default_factory=utcnow)
+
+
+class PersonalCoupon(SQLModel, table=True):
+    """A personal coupon offered to a learner: one per learner and rule, ever."""
+
+    __tablename__ = "personal_coupon"
+    __table_args__ = (UniqueConstraint("learner_id", "rule", name="uq_personal_coupon_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    rule: str = Field(max_length=100)
+    code: str = Field(max_length=64, unique=True)
+    discount_type: str = Field(max_length=16)
+    amount: str = Field(max_length=32)
+    email: str = Field(max_length=254)
+    product_ids: list[int] | None = _json_column()
+    offer_skus: list[str] | None = _json_column()
+    order_id: int | None = Field(default=None, sa_type=BigInteger)
+    expires_at: datetime | None = None
+    woo_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SyncCursor(SQLModel, table=True):
@@ -251,3 +302,69 @@ class Counter(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: int = Field(default=0, sa_type=BigInteger)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the API, stored only as its SHA-256; a name may be reused once revoked."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    scope: str = Field(max_length=8)  # read or write (write includes read)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class Redemption(SQLModel, table=True):
+    """Credits spent on a booking; refunding it appends a reversal of its ledger row, once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    credit_type: str = Field(max_length=64)
+    amount: int
+    reference: str = Field(max_length=200, index=True)
+    mentor: str = Field(default="", max_length=200)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    ledger_entry_id: int = Field(foreign_key="ledger_entry.id")
+    refund_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+    status: str = Field(default="active", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    refunded_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first successful response given for an Idempotency-Key, replayed for repeats."""
+
+    __tablename__ = "idempotency_record"
+
+    key: str = Field(primary_key=True, max_length=128)
+    operation: str = Field(max_length=32)
+    # SHA-256 of the request's meaning, so a key reused for a different request is refused.
+    fingerprint: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] | None = _json_column()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutcomeEvent(SQLModel, table=True):
+    """A fact the shop does not know (project started or submitted, interview, placement).
+
+    ``key`` makes recording idempotent: the API's Idempotency-Key, or a CSV line's key.
+    """
+
+    __tablename__ = "outcome_event"
+    __table_args__ = (Index("ix_outcome_event_kind_time", "kind", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128, unique=True)
+    kind: str = Field(max_length=32)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    offer_sku: str = Field(max_length=100)
+    occurred_at: datetime
+    source: str = Field(default="api", max_length=16)  # api or csv
+    # SHA-256 of the event's meaning, so a key reused for a different event is refused.
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -18,6 +18,8 @@ from bridge.entitlements import needs_refund_lookup, order_facts
 from bridge.errors import PermanentError
 from bridge.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
 from bridge.settings import Settings
+from bridge.subscriptions import subscription_policy
+from bridge.writeback import enqueue_writebacks
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,9 @@ def process_order(
             paid_statuses=settings.paid_statuses,
             complimentary_minutes=settings.complimentary_call_minutes,
             refunds=refunds,
+            subscription_policy=subscription_policy(settings),
         )
+        enqueue_writebacks(session, outcome, catalogue, settings)
         session.commit()
     log.info(
         "order applied" if outcome.applied else "order skipped (stale)",

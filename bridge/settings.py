@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ def _url(value: str) -> str:
 
 def _database_url(value: str) -> str:
     scheme = value.split(":", 1)[0]
-    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+    if not scheme.startswith(("sqlite", "postgres")):
         raise ValueError("must be an sqlite:/// or postgresql+psycopg:// URL")
     if scheme in ("postgresql", "postgres"):
         # Plain postgresql:// (as Heroku-style platforms hand it out) means psycopg 3 here.
@@ -100,12 +100,115 @@ def _word_list(value: str) -> tuple[str, ...]:
     return words
 
 
+class Rollover(Mapping[str, int]):
+    """Periods unused subscription credits of each type outlive their own period (others: 0)."""
+
+    def __init__(self, periods: Mapping[str, int] | None = None) -> None:
+        self._periods = dict(sorted((periods or {}).items()))
+
+    def __getitem__(self, credit_type: str) -> int:
+        return self._periods[credit_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._periods)
+
+    def __len__(self) -> int:
+        return len(self._periods)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._periods.items()))
+
+    def __str__(self) -> str:
+        return ",".join(f"{kind}={periods}" for kind, periods in self._periods.items()) or "none"
+
+    def __repr__(self) -> str:
+        return f"Rollover({self._periods!r})"
+
+
+def _rollover(value: str) -> Rollover:
+    if value.strip().lower() == "none":
+        return Rollover()
+    periods: dict[str, int] = {}
+    for part in _word_list(value):
+        credit_type, sep, count = (piece.strip() for piece in part.partition("="))
+        if not sep or not credit_type or not count.isdigit():
+            raise ValueError(f"{part!r} is not credit_type=periods (a whole number, 0 or more)")
+        if credit_type in periods:
+            raise ValueError(f"names {credit_type} twice")
+        periods[credit_type] = int(count)
+    return Rollover(periods)
+
+
 def _log_level(value: str) -> str:
     return _choice("DEBUG", "INFO", "WARNING", "ERROR")(value.upper())
 
 
 def _text(value: str) -> str:
     return value
+
+
+def _timezone(value: str) -> str:
+    """An IANA time zone name (Europe/Berlin, America/New_York, UTC)."""
+    # Imported here, like APScheduler below: only validating the value needs it.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as Europe/Berlin or UTC") from None
+    return value
+
+
+# Ledger events (plus the personal coupon offer) that write-back words as order notes.
+NOTE_EVENTS = (
+    "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
+    "seat_released", "access_granted", "access_revoked", "coupon_offered",
+)
+
+
+def _note_events(value: str) -> tuple[str, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    events = _word_list(value)
+    unknown = [event for event in events if event not in NOTE_EVENTS]
+    if unknown:
+        raise ValueError(f"names unknown events {', '.join(unknown)} (known: "
+                         + ", ".join(NOTE_EVENTS) + "; or none)")
+    return events
+
+
+_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _schedule(value: str) -> str:
+    """``off``, an interval (``90s``, ``15m``, ``1h``, ``1d``) or a 5-field cron line in UTC."""
+    text = " ".join(value.split()).lower()
+    if text == "off":
+        return text
+    number, unit = text[:-1], text[-1:]
+    if unit in _INTERVAL_UNITS and number.isdigit():
+        if int(number) <= 0:
+            raise ValueError("must be a positive interval")
+        return text
+    if len(text.split(" ")) != 5:
+        raise ValueError("must be off, an interval like 15m or 1h, or a cron line like "
+                         "'*/15 * * * *'")
+    # Imported here: only validating a cron line needs APScheduler.
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"is not a valid cron line ({exc})") from None
+    return text
+
+
+def schedule_seconds(schedule: str) -> int | None:
+    """The interval of an interval schedule in seconds; None for cron lines and ``off``."""
+    number, unit = schedule[:-1], schedule[-1:]
+    if unit in _INTERVAL_UNITS and number.isdigit():
+        return int(number) * _INTERVAL_UNITS[unit]
+    return None
 
 
 @dataclass(frozen=True)
@@ -161,12 +264,60 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BRIDGE_COMPLIMENTARY_CALL_MINUTES", "complimentary_call_minutes",
              _non_negative_int, "30", "30",
              "Minutes of the complimentary first mentor call per paying learner; 0 turns it off."),
+    Variable("BRIDGE_SUBSCRIPTION_ROLLOVER", "subscription_rollover", _rollover,
+             "mentor_minutes=1,portfolio_reviews=0", "mentor_minutes=1,portfolio_reviews=0",
+             "Periods unused subscription credits of a type stay after their own period ends "
+             "(credit_type=periods; types not named: 0; none for no rollover)."),
+    Variable("BRIDGE_SUBSCRIPTION_REVOKE_ON_CANCEL", "subscription_revoke_on_cancel", _bool,
+             "false", "false",
+             "Expire a cancelled subscription's unspent credits at the cancellation instead of "
+             "at the end of their period."),
     Variable("BRIDGE_WEBHOOK_MAX_BODY_BYTES", "webhook_max_body_bytes", _positive_int,
              "5242880", "5242880", "Largest webhook body accepted (bytes); larger gets 413."),
     Variable("BRIDGE_INBOX_RETENTION_DAYS", "inbox_retention_days", _positive_int, "30", "30",
              "Days a processed delivery keeps its raw body (personal data) before it is dropped."),
+    Variable("BRIDGE_INBOX_MAX_ATTEMPTS", "inbox_max_attempts", _positive_int, "8", "8",
+             "Processing attempts per webhook delivery before it is dead-lettered."),
+    Variable("BRIDGE_OUTBOX_MAX_ATTEMPTS", "outbox_max_attempts", _positive_int, "8", "8",
+             "Attempts per write-back to WooCommerce before it is dead-lettered."),
+    Variable("BRIDGE_NOTE_TEMPLATES", "note_templates_file", Path, None, "order-notes.toml",
+             "TOML file rewording or translating the order notes; unset uses the bundled "
+             "English ones (bridge/data/order_notes.toml shows every key)."),
+    Variable("BRIDGE_CUSTOMER_NOTE_EVENTS", "customer_note_events", _note_events,
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered",
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered",
+             "Events whose order note goes to the learner (WooCommerce e-mails it); the rest "
+             "stay private notes. none for no customer notes."),
     Variable("BRIDGE_SYNC_ENABLED", "sync_enabled", _bool, "true", "true",
              "Run the scheduled sync jobs when a shop is configured."),
+    Variable("BRIDGE_SYNC_OVERLAP_SECONDS", "sync_overlap_seconds", _positive_int, "300", "300",
+             "Seconds the orders and catalogue syncs look back before their cursor, to catch "
+             "changes saved late or out of order (re-reading them grants nothing twice)."),
+    Variable("BRIDGE_SYNC_LEASE_SECONDS", "sync_lease_seconds", _positive_int, "300", "300",
+             "Seconds a sync job's lease lasts unless renewed (a running job renews it); a "
+             "runner that died is replaced after this long."),
+    Variable("BRIDGE_SYNC_REENABLE_WEBHOOKS", "sync_reenable_webhooks", _bool, "false",
+             "false",
+             "Let the webhooks job re-enable the bridge's webhooks that WooCommerce disabled "
+             "after failed deliveries (paused ones are only reported)."),
+    Variable("BRIDGE_SYNC_ORDERS_SCHEDULE", "sync_orders_schedule", _schedule, "15m", "15m",
+             "When to reconcile orders: off, an interval (90s, 15m, 1h, 1d) or a cron line in "
+             "UTC ('*/15 * * * *'); the same forms for the other schedules."),
+    Variable("BRIDGE_SYNC_CATALOG_SCHEDULE", "sync_catalog_schedule", _schedule, "1h", "1h",
+             "When to sync the catalogue (products and variations)."),
+    Variable("BRIDGE_SYNC_SUBSCRIPTIONS_SCHEDULE", "sync_subscriptions_schedule", _schedule,
+             "1h", "1h", "When to reconcile subscriptions."),
+    Variable("BRIDGE_SYNC_INBOX_SCHEDULE", "sync_inbox_schedule", _schedule, "1m", "1m",
+             "When to retry failed webhook deliveries and purge old delivery bodies."),
+    Variable("BRIDGE_SYNC_OUTBOX_SCHEDULE", "sync_outbox_schedule", _schedule, "1m", "1m",
+             "When to drain the write-back outbox to WooCommerce."),
+    Variable("BRIDGE_SYNC_EXPIRY_SCHEDULE", "sync_expiry_schedule", _schedule, "1h", "1h",
+             "When to expire credits past their expiry date."),
+    Variable("BRIDGE_SYNC_WEBHOOKS_SCHEDULE", "sync_webhooks_schedule", _schedule, "1h", "1h",
+             "When to check the shop's webhooks for disabled or paused ones."),
+    Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
+             "Time zone of the outcome report's days and months (bridge report, /report), "
+             "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
 )
 
 
@@ -189,9 +340,30 @@ class Settings:
     http_retry_budget_seconds: float = 60.0
     paid_statuses: tuple[str, ...] = ("processing", "completed")
     complimentary_call_minutes: int = 30
+    subscription_rollover: Rollover = field(
+        default_factory=lambda: Rollover({"mentor_minutes": 1, "portfolio_reviews": 0})
+    )
+    subscription_revoke_on_cancel: bool = False
     webhook_max_body_bytes: int = 5 * 1024 * 1024
     inbox_retention_days: int = 30
+    inbox_max_attempts: int = 8
+    outbox_max_attempts: int = 8
+    note_templates_file: Path | None = None
+    customer_note_events: tuple[str, ...] = (
+        "seat_active", "seat_waitlisted", "seat_promoted", "coupon_offered",
+    )
     sync_enabled: bool = True
+    sync_overlap_seconds: int = 300
+    sync_lease_seconds: int = 300
+    sync_reenable_webhooks: bool = False
+    sync_orders_schedule: str = "15m"
+    sync_catalog_schedule: str = "1h"
+    sync_subscriptions_schedule: str = "1h"
+    sync_inbox_schedule: str = "1m"
+    sync_outbox_schedule: str = "1m"
+    sync_expiry_schedule: str = "1h"
+    sync_webhooks_schedule: str = "1h"
+    report_timezone: str = "UTC"
 
     @property
     def shop_configured(self) -> bool:
@@ -201,6 +373,11 @@ class Settings:
     @property
     def sync_active(self) -> bool:
         return self.sync_enabled and self.shop_configured
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks: show them as masked() does, never the secrets.
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.masked().items())
+        return f"Settings({shown})"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -19,6 +19,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('api_token',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('scope', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    with op.batch_alter_table('api_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_token_name'), ['name'], unique=False)
+
     op.create_table('cohort',
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -35,6 +49,15 @@ def upgrade() -> None:
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
+    )
+    op.create_table('idempotency_record',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('operation', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
     )
     op.create_table('inbox',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -100,12 +123,23 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('in_doubt', sa.Boolean(), nullable=False),
+    sa.Column('send_alone', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_target_key'), ['target_key'], unique=False)
 
+    op.create_table('outbox_written',
+    sa.Column('target_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('resource', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('target_id', sa.BigInteger(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=True),
+    sa.Column('written_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('target_key')
+    )
     op.create_table('product_binding',
     sa.Column('woo_id', sa.BigInteger(), nullable=False),
     sa.Column('parent_id', sa.BigInteger(), nullable=False),
@@ -205,6 +239,46 @@ def upgrade() -> None:
     with op.batch_alter_table('order_state', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_order_state_learner_id'), ['learner_id'], unique=False)
 
+    op.create_table('outcome_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('learner_id', sa.Integer(), nullable=False),
+    sa.Column('offer_sku', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('occurred_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('outcome_event', schema=None) as batch_op:
+        batch_op.create_index('ix_outcome_event_kind_time', ['kind', 'occurred_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outcome_event_learner_id'), ['learner_id'], unique=False)
+
+    op.create_table('personal_coupon',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('learner_id', sa.Integer(), nullable=False),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('discount_type', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('amount', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+    sa.Column('product_ids', sa.JSON(), nullable=True),
+    sa.Column('offer_skus', sa.JSON(), nullable=True),
+    sa.Column('order_id', sa.BigInteger(), nullable=True),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('woo_id', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code'),
+    sa.UniqueConstraint('learner_id', 'rule', name='uq_personal_coupon_rule')
+    )
+    with op.batch_alter_table('personal_coupon', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_personal_coupon_learner_id'), ['learner_id'], unique=False)
+
     op.create_table('seat',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cohort_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -235,9 +309,13 @@ def upgrade() -> None:
     sa.Column('billing_interval', sa.Integer(), nullable=False),
     sa.Column('start_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('next_payment_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_payment_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('end_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('cancelled_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('parent_order_id', sa.BigInteger(), nullable=True),
     sa.Column('offer_skus', sa.JSON(), nullable=True),
+    sa.Column('perks', sa.JSON(), nullable=True),
+    sa.Column('order_ids', sa.JSON(), nullable=True),
     sa.Column('date_modified_gmt', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], ),
@@ -245,11 +323,41 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('subscription', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscription_learner_id'), ['learner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_parent_order_id'), ['parent_order_id'], unique=False)
+
+    op.create_table('redemption',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('learner_id', sa.Integer(), nullable=False),
+    sa.Column('credit_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('mentor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('ledger_entry_id', sa.Integer(), nullable=False),
+    sa.Column('refund_entry_id', sa.Integer(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('refunded_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], ),
+    sa.ForeignKeyConstraint(['ledger_entry_id'], ['ledger_entry.id'], ),
+    sa.ForeignKeyConstraint(['refund_entry_id'], ['ledger_entry.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('idempotency_key')
+    )
+    with op.batch_alter_table('redemption', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redemption_learner_id'), ['learner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_redemption_reference'), ['reference'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('redemption', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redemption_reference'))
+        batch_op.drop_index(batch_op.f('ix_redemption_learner_id'))
+
+    op.drop_table('redemption')
     with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subscription_parent_order_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_learner_id'))
 
     op.drop_table('subscription')
@@ -260,6 +368,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_seat_cohort_status')
 
     op.drop_table('seat')
+    with op.batch_alter_table('personal_coupon', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_personal_coupon_learner_id'))
+
+    op.drop_table('personal_coupon')
+    with op.batch_alter_table('outcome_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outcome_event_learner_id'))
+        batch_op.drop_index('ix_outcome_event_kind_time')
+
+    op.drop_table('outcome_event')
     with op.batch_alter_table('order_state', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_order_state_learner_id'))
 
@@ -287,6 +404,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_product_binding_offer_sku'))
 
     op.drop_table('product_binding')
+    op.drop_table('outbox_written')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_target_key'))
         batch_op.drop_index('ix_outbox_status_next')
@@ -300,5 +418,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inbox_received_at'))
 
     op.drop_table('inbox')
+    op.drop_table('idempotency_record')
     op.drop_table('counter')
     op.drop_table('cohort')
+    with op.batch_alter_table('api_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_token_name'))
+
+    op.drop_table('api_token')
