@@ -58,6 +58,12 @@ class AppContext:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
 
+    def close(self) -> None:
+        """Release pooled database connections when the command ends."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def ready_engine(self) -> Engine:
         """The engine, after checking that the schema is current."""
         require_current_schema(self.engine)
@@ -101,6 +107,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 def main(ctx: click.Context, env_file: str) -> None:
     """creator-bridge: turn WooCommerce purchases into mentor credits and cohort seats."""
     ctx.obj = AppContext(env_file)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()
@@ -153,7 +160,7 @@ def db_upgrade(app: AppContext) -> None:
 @json_option
 @pass_ctx
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check settings, database, schema and the shop; one line per check with its fix."""
+    """Check settings, database, schema and the shop. One line per check with its fix."""
     from bridge.doctor import run_checks
 
     try:
@@ -179,14 +186,64 @@ def doctor(app: AppContext, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--threads", default=4, show_default=True, type=int, help="Request threads.")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not run the sync jobs in this process (a separate `bridge scheduler` does).")
 @pass_ctx
-def serve(app: AppContext, host: str, port: int, threads: int) -> None:
-    """Run the webhook receiver and API (gunicorn, one process)."""
+def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: bool) -> None:
+    """Run the webhook receiver, the API and the sync scheduler.
+
+    One gunicorn process; --no-scheduler leaves the jobs to a separate `bridge scheduler`.
+    """
     from webhooks import create_app
     from webhooks.server import run_server
 
     settings = app.settings
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)
-    click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}")
-    run_server(flask_app, host=host, port=port, threads=threads)
+    hooks: dict[str, Any] = {}
+    if settings.sync_active and not no_scheduler:
+        from bridge.cli_sync import embedded_scheduler
+
+        hooks["on_worker_start"], hooks["on_worker_exit"] = embedded_scheduler(settings)
+    click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}"
+               + ("" if hooks else " (scheduler off)"))
+    run_server(flask_app, host=host, port=port, threads=threads, **hooks)
+
+
+from bridge.cli_catalog import catalog  # noqa: E402  (after main exists; imports nothing from here)
+
+main.add_command(catalog)
+
+from bridge.cli_credits import credits, tokens  # noqa: E402  (as above)
+
+main.add_command(tokens)
+main.add_command(credits)
+
+from bridge.cli_learner import attach_adjustments, learner, owes_command  # noqa: E402
+from bridge.cli_webhooks import inbox, simulate, webhooks  # noqa: E402
+
+attach_adjustments(credits)
+main.add_command(learner)
+main.add_command(owes_command)
+main.add_command(webhooks)
+main.add_command(inbox)
+main.add_command(simulate)
+
+from bridge.cli_demo import demo  # noqa: E402
+
+main.add_command(demo)
+
+from bridge.cli_sync import scheduler_command, sync_command  # noqa: E402  (as above)
+
+main.add_command(sync_command)
+main.add_command(scheduler_command)
+
+from bridge.cli_outbox import outbox  # noqa: E402  (after main exists; imports nothing from here)
+
+main.add_command(outbox)
+
+from bridge.cli_events import events  # noqa: E402  (as above)
+from bridge.cli_report import report_command  # noqa: E402  (as above)
+
+main.add_command(report_command)
+main.add_command(events)

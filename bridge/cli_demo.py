@@ -6,6 +6,7 @@ signed, realistic deliveries sent to it over HTTP, as `bridge simulate` sends th
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import threading
 import time
@@ -100,7 +101,7 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
     catalogue_path = find_example_catalogue()
     with tempfile.TemporaryDirectory(prefix="creator-bridge-demo-") as tmp:
         settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-                            catalog_file=catalogue_path, webhook_secret="demo-secret",
+                            catalog_file=catalogue_path, webhook_secret=secrets.token_urlsafe(16),
                             sync_enabled=False)
         engine = make_engine(settings.database_url)
         try:

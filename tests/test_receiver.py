@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from bridge.db import make_engine, unit_of_work
 from bridge.errors import PermanentError
-from bridge.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
 from bridge.handlers import build_handlers
+from bridge.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
 from bridge.ledger import balances, find_learner
 from bridge.models import InboxDelivery, LedgerEntry
 from bridge.signatures import sign
@@ -113,7 +115,7 @@ def test_ping_is_answered_with_200_and_nothing_stored(client, engine):
 
 
 def test_every_real_delivery_is_accepted_and_handled_by_topic(client, engine):
-    """All captured WooCommerce 11 deliveries are verified byte-exact and end as their topic needs."""
+    """Every captured WooCommerce 11 delivery verifies byte-exact and ends as its topic needs."""
     names = sorted(p.name[: -len(".body")] for p in (REAL / "deliveries").glob("*.body"))
     for name in names:
         response = post_real(client, name)

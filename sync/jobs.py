@@ -1,0 +1,661 @@
+"""The sync jobs, and how one job runs: under its lease, counted, summarised, never twice at once.
+
+Every job notices changes and hands them to the same services webhooks use (the order pipeline,
+the catalogue sync, the inbox, the outbox), so a job run twice, or overlapping a webhook,
+changes nothing twice. ``--dry-run`` applies everything inside transactions that are rolled
+back and sends only GET requests, so it reports what would change and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from threading import Event
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.catalog import Catalogue
+from bridge.catalog_sync import load_catalogue, sync_catalogue
+from bridge.db import DatabaseUnavailable, describe_db_error
+from bridge.entitlements import parse_gmt
+from bridge.errors import BridgeError, PermanentError
+from bridge.expiry import expire_credits
+from bridge.handlers import build_handlers
+from bridge.inbox import DEAD, FAILED, PROCESSED, due_deliveries, process_delivery, purge_bodies
+from bridge.ledger import OrderOutcome
+from bridge.models import utcnow
+from bridge.pipeline import process_order
+from bridge.settings import Settings
+from bridge.subscriptions import reconcile_subscriptions
+from bridge.webhook_setup import webhook_status
+from bridge.woo import PER_PAGE
+from bridge.writeback import drain_outbox, enqueue_customer_meta, refresh_catalogue_writebacks
+from sync.lease import Lease, LeaseHeld, acquire, runner_id
+from sync.progress import NullProgress, Progress
+from sync.storage import (
+    advance_cursor,
+    first_contact,
+    outbox_high_water,
+    queued_since,
+    read_cursor,
+)
+
+log = logging.getLogger(__name__)
+
+OK, FAILED_RUN, BUSY, SKIPPED = "ok", "failed", "busy", "skipped"
+CHANGES_SHOWN = 20  # lines of "what changed" kept per job for people; the counts are exact
+ONE_SECOND = timedelta(seconds=1)
+
+
+class JobFailed(BridgeError):
+    """The job could not do its work; the message is the one line a person sees."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """``full`` from the beginning, or ``since`` a moment; ``dry_run`` writes nothing."""
+
+    full: bool = False
+    since: datetime | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class SyncPorts:
+    """What the jobs run against, built by the composition root (the CLI, the scheduler)."""
+
+    engine: Engine
+    settings: Settings
+    # A new WooCommerce client per job run (a client is not thread-safe); the job closes it.
+    shop: Callable[[], Any]
+    # The creator's catalogue file, parsed (merged with the shop's products by the jobs).
+    file_catalogue: Callable[[], Catalogue]
+    clock: Callable[[], datetime] = utcnow
+    progress: Callable[[str], Progress] = lambda _job: NullProgress()
+    # Items per list request: WooCommerce's maximum, so N orders cost ceil(N / 100) requests.
+    page_size: int = PER_PAGE
+    monotonic: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class Tally:
+    """The counts every summary shows."""
+
+    fetched: int = 0
+    changed: int = 0
+    grants: int = 0
+    reversals: int = 0
+    seats: int = 0
+    waitlisted: int = 0
+    writebacks: int = 0
+    requests: int = 0
+
+    def add_outcome(self, outcome: OrderOutcome) -> None:
+        self.changed += 1 if outcome.events else 0
+        self.grants += outcome.count("credit_granted")
+        self.reversals += outcome.count("credit_reversed")
+        self.seats += outcome.count("seat_active") + outcome.count("seat_promoted")
+        self.waitlisted += outcome.count("seat_waitlisted")
+
+    def add(self, other: Tally) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class JobResult:
+    """How one job run ended, for the summary, the exit code and the logs."""
+
+    job: str
+    status: str = OK  # ok, failed, busy (another runner has it), skipped (cannot run here)
+    reason: str = ""
+    dry_run: bool = False
+    tally: Tally = field(default_factory=Tally)
+    duration: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    more_changes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (OK, SKIPPED)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"job": self.job, "status": self.status, "reason": self.reason,
+                "dry_run": self.dry_run, **vars(self.tally), "duration": round(self.duration, 3),
+                "notes": list(self.notes), "changes": list(self.changes),
+                "more_changes": self.more_changes}
+
+
+class JobContext:
+    """One run of one job: its ports, options, lease, counters and notes."""
+
+    def __init__(self, name: str, ports: SyncPorts, options: RunOptions, *, stop: Event,
+                 lease: Lease | None, progress: Progress, result: JobResult) -> None:
+        self.name = name
+        self.ports = ports
+        self.options = options
+        self.stop = stop
+        self.lease = lease
+        self.progress = progress
+        self.result = result
+        self.failures: list[str] = []
+        self._client: Any = None
+        self._catalogue: Catalogue | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.ports.engine
+
+    @property
+    def settings(self) -> Settings:
+        return self.ports.settings
+
+    @property
+    def tally(self) -> Tally:
+        return self.result.tally
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    @property
+    def client(self) -> Any:
+        """This run's WooCommerce client, created on first use."""
+        if self._client is None:
+            self._client = self.ports.shop()
+        return self._client
+
+    def client_or_none(self) -> Any:
+        return self.client if self.settings.shop_configured else None
+
+    def close(self) -> None:
+        if self._client is not None:
+            total = getattr(self._client, "total_requests", None)
+            if callable(total):
+                self.tally.requests = total()
+            close = getattr(self._client, "close", None)
+            if callable(close):
+                close()
+
+    def catalogue(self) -> Catalogue:
+        """The creator's file merged with the shop's synced products, read once per run."""
+        if self._catalogue is None:
+            self._catalogue = load_catalogue(self.engine, self.ports.file_catalogue())
+        return self._catalogue
+
+    def now(self) -> datetime:
+        return self.ports.clock()
+
+    def checkpoint(self) -> None:
+        """Between items: keep the lease alive (raises LeaseLost if it was taken over)."""
+        if self.lease is not None:
+            self.lease.keep_alive()
+
+    def stopping(self) -> bool:
+        return self.stop.is_set()
+
+    def note(self, text: str) -> None:
+        self.result.notes.append(text)
+
+    def change(self, text: str) -> None:
+        if len(self.result.changes) < CHANGES_SHOWN:
+            self.result.changes.append(text)
+        else:
+            self.result.more_changes += 1
+
+    def item_failed(self, text: str) -> None:
+        """One item could not be applied: the run goes on, but ends as failed."""
+        self.failures.append(text)
+        log.warning("%s: %s", self.name, text)
+
+    @contextmanager
+    def writes(self) -> Iterator[Engine]:
+        """Where to write: the engine, or in a dry run a transaction rolled back at the end.
+
+        Services open their own units of work on what this yields; in a dry run those join a
+        savepoint of one outer transaction, so their commits are never committed. Inside, use
+        only what this yields: on SQLite the outer transaction holds the write lock, and every
+        transaction (reads too) begins IMMEDIATE, so another connection would wait for it.
+        """
+        if not self.dry_run:
+            yield self.engine
+            return
+        with self.engine.connect() as connection:
+            outer = connection.begin()
+            connection.begin_nested()
+            try:
+                high_water = outbox_high_water(connection)  # type: ignore[arg-type]
+                yield connection  # type: ignore[misc]
+                self.tally.writebacks += queued_since(connection, high_water)  # type: ignore[arg-type]
+            finally:
+                outer.rollback()
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named job: what it does, and whether it needs the shop's REST API."""
+
+    name: str
+    run: Callable[[JobContext], None]
+    help: str
+    needs_shop: bool = True
+
+
+JOBS: dict[str, Job] = {}
+
+
+def register(job: Job) -> Job:
+    JOBS[job.name] = job
+    return job
+
+
+ORDERS = "orders"
+
+
+def _modified(payload: Mapping[str, Any]) -> datetime | None:
+    try:
+        return parse_gmt(payload.get("date_modified_gmt"))
+    except ValueError:
+        return None
+
+
+def _describe(outcome: OrderOutcome, verb: str) -> str:
+    parts = []
+    for event in outcome.events:
+        data = event.data
+        if event.kind == "credit_granted":
+            parts.append(f"+{data.get('amount')} {data.get('credit_type')}")
+        elif event.kind == "credit_reversed":
+            parts.append(f"-{data.get('amount')} {data.get('credit_type')}")
+        elif event.kind.startswith("seat_"):
+            parts.append(f"seat {event.kind.removeprefix('seat_')} in {data.get('cohort')}")
+        elif event.kind.startswith("access_"):
+            parts.append(f"{data.get('kind')} access {event.kind.removeprefix('access_')}")
+        else:
+            parts.append(event.kind)
+    return f"order {outcome.order_id} {verb}: " + ", ".join(parts)
+
+
+class _OrderWalk:
+    """Orders oldest change first, page by page, through the pipeline webhooks use.
+
+    The cursor moves to a page's newest change only after every order of that page was
+    committed; an order that cannot be applied holds it just before that order, so the next run
+    tries it again. WooCommerce pages by offset: an order changed during the run moves to the
+    end and shifts the later ones, which can hide one at a page boundary. Such a move shows as
+    an order seen twice; then each boundary is read again (usually one small request each).
+    """
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.catalogue = ctx.catalogue()
+        # Ids seen this run, to notice an order that moved; ints only, pages are not kept.
+        self.seen: set[int] = set()
+        self.moved = False
+        self.hold: datetime | None = None
+        self.boundaries: list[tuple[datetime, datetime]] = []
+        self.pages = 0
+
+    def run(self, start: datetime | None) -> None:
+        ctx = self.ctx
+        previous_last: datetime | None = None
+        for page in ctx.client.iter_modified(ORDERS, start, {"per_page": ctx.ports.page_size}):
+            if self.pages == 0:
+                ctx.progress.set_total(page.total)
+            self.pages += 1
+            moments = [m for m in (_modified(p) for p in page.items) if m is not None]
+            if moments and previous_last is not None:
+                self.boundaries.append((previous_last, moments[0]))
+            previous_last = moments[-1] if moments else previous_last
+            for payload in page.items:
+                order_id = payload.get("id")
+                if isinstance(order_id, int):
+                    self.moved = self.moved or order_id in self.seen
+                    self.seen.add(order_id)
+            newest = self.apply_page(page.items)
+            if newest is not None and not ctx.dry_run:
+                target = newest if self.hold is None else min(newest, self.hold - ONE_SECOND)
+                advance_cursor(ctx.engine, ORDERS, target)
+            if ctx.stopping():
+                ctx.note(f"stopped on request after page {page.number} of {page.total_pages}")
+                return
+        if self.moved:
+            self.repair()
+
+    def apply_page(self, items: Sequence[Mapping[str, Any]]) -> datetime | None:
+        """Apply a page, one transaction per order; returns its newest modification time."""
+        newest: datetime | None = None
+        with self.ctx.writes() as target:
+            for payload in items:
+                moment = _modified(payload)
+                if moment is not None and (newest is None or moment > newest):
+                    newest = moment
+                self.apply(target, payload, moment)
+        return newest
+
+    def apply(self, target: Engine, payload: Mapping[str, Any], moment: datetime | None) -> None:
+        ctx = self.ctx
+        ctx.checkpoint()
+        ctx.tally.fetched += 1
+        try:
+            outcome = process_order(target, payload, catalogue=self.catalogue,
+                                    settings=ctx.settings, shop=ctx.client)
+        except PermanentError as exc:
+            ctx.item_failed(f"order {payload.get('id')}: {exc}")
+            if moment is not None and (self.hold is None or moment < self.hold):
+                self.hold = moment
+        else:
+            ctx.tally.add_outcome(outcome)
+            if outcome.events:
+                ctx.change(_describe(outcome, "would change" if ctx.dry_run else "changed"))
+        ctx.progress.advance()
+
+    def repair(self) -> None:
+        """Read each page boundary again: what a mid-run change hid sits in one of them."""
+        ctx = self.ctx
+        ctx.note(f"orders changed during the run: re-read {len(self.boundaries)} page "
+                 "boundaries")
+        for after, before in self.boundaries:
+            params = {"modified_before": before + ONE_SECOND, "per_page": ctx.ports.page_size}
+            for page in ctx.client.iter_modified(ORDERS, after - ONE_SECOND, params):
+                self.apply_page(page.items)
+
+
+def run_orders(ctx: JobContext) -> None:
+    """Orders changed since the cursor (less the overlap window), oldest first."""
+    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    cursor = read_cursor(ctx.engine, ORDERS)
+    if ctx.options.full:
+        start = None
+        ctx.note("full: every order in the shop")
+    elif ctx.options.since is not None:
+        start = ctx.options.since
+        ctx.note(f"orders changed since {start:%Y-%m-%d %H:%M:%S} UTC")
+    elif cursor is not None:
+        start = cursor - overlap
+    else:
+        contact = first_contact(ctx.engine)
+        start = (contact or ctx.now()) - overlap
+        ctx.note(f"first run: orders changed since {start:%Y-%m-%d %H:%M:%S} UTC (when the "
+                 "bridge first heard from the shop); `bridge sync orders --full` also grants "
+                 "for older orders")
+    walk = _OrderWalk(ctx)
+    walk.run(start)
+    if ctx.failures:
+        raise JobFailed(f"{len(ctx.failures)} order(s) could not be applied: {ctx.failures[0]}; "
+                        "the cursor waits before the first of them, to try again")
+
+
+PRODUCTS = "products"
+
+
+def run_catalog(ctx: JobContext) -> None:
+    """Products and variations changed since the cursor; a full sync when there is none."""
+    cursor = read_cursor(ctx.engine, PRODUCTS)
+    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    if ctx.options.full or (cursor is None and ctx.options.since is None):
+        modified_after = None
+    else:
+        modified_after = ctx.options.since or cursor - overlap  # type: ignore[operator]
+    result = sync_catalogue(ctx.engine, ctx.client, ctx.ports.file_catalogue(),
+                            modified_after=modified_after, dry_run=ctx.dry_run)
+    ctx.tally.fetched += result.products + result.variations
+    ctx.tally.changed += sum(n for action, n in result.actions.items() if action != "stale")
+    ctx.note(result.summary())
+    for reason in result.rejected[:CHANGES_SHOWN]:
+        ctx.note(f"rejected: {reason}")
+    for problem in result.problems[:CHANGES_SHOWN]:
+        ctx.note(f"problem: {problem.message}")
+    if ctx.dry_run:
+        return
+    if result.newest_modified_gmt is not None:
+        advance_cursor(ctx.engine, PRODUCTS, result.newest_modified_gmt)
+    # Upsell links and cohort stock follow the catalogue (queued; unchanged values are not sent).
+    refresh_catalogue_writebacks(ctx.engine, ctx.catalogue())
+
+
+SUBSCRIPTIONS = "subscriptions"
+
+
+def run_subscriptions(ctx: JobContext) -> None:
+    """Subscriptions changed since the cursor, through the subscriptions service.
+
+    Without a cursor every subscription is read: that changes perks and expiry dates, never
+    grants (orders grant). A shop without WooCommerce Subscriptions is said so, not a failure.
+    """
+    cursor = read_cursor(ctx.engine, SUBSCRIPTIONS)
+    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    if ctx.options.full:
+        modified_after = None
+    else:
+        modified_after = ctx.options.since or (cursor - overlap if cursor else None)
+    catalogue = ctx.catalogue()
+    # In a dry run the service rolls back each subscription itself; the outer transaction
+    # also takes back what it records on the side (the "no plugin" counter).
+    with ctx.writes() as target:
+        result = reconcile_subscriptions(target, ctx.client, catalogue,
+                                         modified_after=modified_after, dry_run=ctx.dry_run,
+                                         settings=ctx.settings, now=ctx.now())
+    ctx.tally.fetched += result.fetched
+    ctx.tally.changed += result.changed
+    ctx.note(result.summary())
+    verb = "would change" if ctx.dry_run else "changed"
+    for change in result.changes:
+        ctx.change(f"subscription {change['id']} {verb}: {change['previous_status'] or 'new'} "
+                   f"-> {change['status']}, perks {', '.join(change['perks']) or 'none'}")
+    for failure in result.failed:
+        ctx.item_failed(f"subscription {failure['id']}: {failure['error']}")
+    if result.newest_modified_gmt is not None and not ctx.dry_run:
+        advance_cursor(ctx.engine, SUBSCRIPTIONS, result.newest_modified_gmt)
+
+
+def run_inbox(ctx: JobContext) -> None:
+    """Retry webhook deliveries that failed (or lost their worker); purge old bodies."""
+    now = ctx.now()
+    due = due_deliveries(ctx.engine, now)
+    ctx.tally.fetched += len(due)
+    ctx.progress.set_total(len(due))
+    catalogue = ctx.catalogue()
+    shop = ctx.client_or_none()
+    statuses: dict[str, int] = {}
+    with ctx.writes() as target:
+        handlers = build_handlers(target, ctx.settings, catalogue=lambda: catalogue,
+                                  shop=lambda: shop)
+        for inbox_id in due:
+            ctx.checkpoint()
+            status = process_delivery(target, inbox_id, handlers,
+                                      max_attempts=ctx.settings.inbox_max_attempts, now=now)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == PROCESSED:
+                ctx.tally.changed += 1
+                ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
+            ctx.progress.advance()
+        purged = purge_bodies(target, timedelta(days=ctx.settings.inbox_retention_days), now)
+    if due:
+        outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
+    if statuses.get(DEAD):
+        ctx.note(f"{statuses[DEAD]} deliveries gave up: see `bridge inbox --status dead`")
+    if statuses.get(FAILED):
+        ctx.note(f"{statuses[FAILED]} deliveries will be tried again later")
+    if purged:
+        verb = "would drop" if ctx.dry_run else "dropped"
+        ctx.note(f"{verb} the raw bodies of {purged} deliveries older than "
+                 f"{ctx.settings.inbox_retention_days} days")
+
+
+def run_outbox(ctx: JobContext) -> None:
+    """Send the due write-backs to WooCommerce (a dry run lists the requests instead)."""
+    summary = drain_outbox(ctx.engine, ctx.client_or_none(), ctx.settings, now=ctx.now(),
+                           dry_run=ctx.dry_run)
+    ctx.tally.changed += summary.sent
+    ctx.note(summary.summary())
+    for request in summary.requests[:CHANGES_SHOWN]:
+        ctx.change(f"would send {request.method} {request.path}")
+    if summary.stopped:
+        raise JobFailed(f"write-back stopped: {summary.stopped}")
+
+
+def run_expiry(ctx: JobContext) -> None:
+    """Write off what is left of credits past their expiry, once per grant."""
+    catalogue = ctx.catalogue()
+
+    def queue_balances(session: Any, learner_id: int) -> None:
+        enqueue_customer_meta(session, learner_id, catalogue)
+
+    with ctx.writes() as target:
+        result = expire_credits(target, now=ctx.now(), after_expiry=queue_balances)
+    ctx.tally.fetched += result.grants
+    ctx.tally.changed += result.learners
+    for expiry in result.rows:
+        verb = "would expire" if ctx.dry_run else "expired"
+        ctx.change(f"learner {expiry.learner_id}: {verb} {expiry.remainder} "
+                   f"{expiry.credit_type} of {expiry.grant_key}")
+
+
+def run_webhooks(ctx: JobContext) -> None:
+    """Report the shop's disabled or paused webhooks; re-enable the bridge's disabled ones."""
+    settings = ctx.settings
+    rows = webhook_status(ctx.client, settings.public_url, repair=False)
+    ctx.tally.fetched += len(rows)
+    if not settings.public_url:
+        ctx.note("BRIDGE_PUBLIC_URL is not set, so the bridge cannot tell its own webhooks")
+    stuck = []
+    for row in rows:
+        if not row["problem"]:
+            continue
+        label = f"webhook #{row['id']} ({row['topic']})"
+        if row["status"] == "disabled" and row["ours"]:
+            if not settings.sync_reenable_webhooks:
+                stuck.append(label)
+            elif ctx.dry_run:
+                ctx.change(f"would re-enable {label}")
+            else:
+                ctx.client.update_webhook(int(row["id"]), {"status": "active"})
+                ctx.tally.changed += 1
+                ctx.change(f"re-enabled {label}, disabled by WooCommerce after failed "
+                           "deliveries")
+        else:
+            whose = "the bridge's" if row["ours"] else "not the bridge's"
+            ctx.note(f"{label} is {row['status']} ({whose})")
+    if stuck:
+        raise JobFailed(
+            f"{len(stuck)} of the bridge's webhooks are disabled ({', '.join(stuck)}): "
+            "WooCommerce sends them nothing; run `bridge webhooks status --repair` or set "
+            "BRIDGE_SYNC_REENABLE_WEBHOOKS=true"
+        )
+
+
+# Order of `bridge sync` without a job: the catalogue first (orders map through it), the outbox
+# after everything that queues write-backs, the webhook check last.
+JOB_ORDER = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", "webhooks")
+
+register(Job("catalog", run_catalog, "products and variations -> micro-SKUs and cohorts"))
+register(Job("orders", run_orders, "orders changed since the cursor -> credits and seats"))
+register(Job("subscriptions", run_subscriptions, "subscriptions changed since the cursor -> perks"))
+register(Job("inbox", run_inbox, "retry failed webhook deliveries, purge old bodies",
+             needs_shop=False))
+register(Job("expiry", run_expiry, "write off credits past their expiry", needs_shop=False))
+register(Job("outbox", run_outbox, "send queued write-backs to WooCommerce"))
+register(Job("webhooks", run_webhooks, "report disabled webhooks, re-enable if allowed"))
+
+
+def _one_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:500] if lines else ""
+
+
+def run_job(
+    name: str,
+    ports: SyncPorts,
+    options: RunOptions | None = None,
+    *,
+    stop: Event | None = None,
+    lease_ttl: timedelta | None = None,
+) -> JobResult:
+    """Run one job once under its lease and say how it went; never raises for a job's failure.
+
+    A dry run takes no lease (taking one is a write): it may run beside a real run.
+    """
+    options = options or RunOptions()
+    job = JOBS[name]
+    result = JobResult(name, dry_run=options.dry_run)
+    started = time.monotonic()
+    if job.needs_shop and not ports.settings.shop_configured:
+        result.status = SKIPPED
+        result.reason = "no shop configured (WOOCOMMERCE_URL and the REST keys)"
+        return result
+    lease: Lease | None = None
+    if not options.dry_run:
+        ttl = lease_ttl or timedelta(seconds=ports.settings.sync_lease_seconds)
+        try:
+            lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
+                            monotonic=ports.monotonic)
+        except LeaseHeld as exc:
+            result.status, result.reason = BUSY, str(exc)
+            return result
+        except SQLAlchemyError as exc:
+            result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+            return result
+    progress = ports.progress(name)
+    ctx = JobContext(name, ports, options, stop=stop or Event(), lease=lease, progress=progress,
+                     result=result)
+    high_water = None
+    try:
+        if not options.dry_run:
+            high_water = outbox_high_water(ports.engine)
+        job.run(ctx)
+        if ctx.failures:
+            raise JobFailed(f"{len(ctx.failures)} item(s) failed; first: {ctx.failures[0]}")
+    except BridgeError as exc:
+        result.status, result.reason = FAILED_RUN, _one_line(str(exc))
+    except SQLAlchemyError as exc:
+        result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+    except DatabaseUnavailable as exc:
+        result.status, result.reason = FAILED_RUN, _one_line(str(exc))
+    except Exception as exc:  # noqa: BLE001  (a bug must still end the run cleanly and be told)
+        log.exception("sync job %s crashed", name)
+        result.status = FAILED_RUN
+        result.reason = _one_line(f"{type(exc).__name__}: {exc}") + " (a bug: see the log)"
+    finally:
+        progress.finish()
+        ctx.close()
+        if high_water is not None:
+            try:  # also after a failure: what was committed before it stays queued
+                result.tally.writebacks += queued_since(ports.engine, high_water)
+            except SQLAlchemyError:
+                log.warning("could not count the write-backs %s queued", name)
+        if lease is not None:
+            try:
+                lease.release()
+            except SQLAlchemyError as exc:
+                log.warning("could not release the %s lease (it expires by itself): %s",
+                            name, describe_db_error(exc))
+        result.duration = time.monotonic() - started
+    return result
+
+
+def summary_line(result: JobResult) -> str:
+    """One line per job: the counts every run reports."""
+    t = result.tally
+    return (f"{result.job:<13} {result.status:<7} fetched {t.fetched}, changed {t.changed}, "
+            f"grants {t.grants}, reversals {t.reversals}, seats {t.seats}, "
+            f"waitlisted {t.waitlisted}, write-backs queued {t.writebacks}, "
+            f"requests {t.requests}, {result.duration:.1f}s")
+
+
+def total(results: Sequence[JobResult]) -> JobResult:
+    """All jobs of one run added up."""
+    combined = JobResult("total", dry_run=any(r.dry_run for r in results))
+    for result in results:
+        combined.tally.add(result.tally)
+        combined.duration += result.duration
+    combined.status = OK if all(r.ok for r in results) else FAILED_RUN
+    return combined
