@@ -6,6 +6,7 @@ signed, realistic deliveries sent to it over HTTP, as `bridge simulate` sends th
 
 from __future__ import annotations
 
+import logging
 import secrets
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from bridge.cli_webhooks import post_delivery
 from bridge.db import make_engine, unit_of_work, upgrade
 from bridge.errors import PermanentError
 from bridge.inbox import status_counts
+from bridge.logs import configure_logging
 from bridge.learner_view import describe_learner
 from bridge.ledger import find_learner
 from bridge.models import Learner, OutboxItem, utcnow
@@ -53,6 +55,7 @@ def local_receiver(settings: Settings, engine: Any) -> Iterator[str]:
 
     from webhooks import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = make_server("127.0.0.1", 0, create_app(settings, engine), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -158,13 +161,21 @@ def render_summary(summary: dict[str, Any]) -> None:
         parts = [p for p in (credits, seats and f"seat: {seats}",
                              access and f"access: {access}") if p]
         click.echo(f"  {email:<20} " + ("; ".join(parts) or "nothing"))
-    click.echo(f"\nWhat would be written back to WooCommerce ({len(summary['writebacks'])} "
-               "queued changes):")
-    for item in summary["writebacks"]:
-        target = f" #{item['target_id']}" if item["target_id"] else ""
-        click.echo(f"  {item['resource']}{target}: {item['operation']}")
-    if not summary["writebacks"]:
-        click.echo("  none")
+    writebacks = summary["writebacks"]
+    click.echo(f"\nWhat would be written back to WooCommerce ({len(writebacks)} queued "
+               "changes, sent in batches once a shop is configured):")
+    counts: dict[tuple[str, str], int] = {}
+    for item in writebacks:
+        key = (item["resource"], item["operation"])
+        counts[key] = counts.get(key, 0) + 1
+    for (resource, operation), n in sorted(counts.items()):
+        click.echo(f"  {resource} {operation}: {n}")
+    notes = [item for item in writebacks if item["resource"] == "order_note"]
+    if notes:
+        click.echo("  the order notes, as the shop will show them:")
+    for item in notes:
+        text = str((item["payload"] or {}).get("data", {}).get("note", ""))
+        click.echo(f"    order #{item['target_id']}: {text.split(' [bridge:')[0][:100]}")
     click.echo("\nTry it yourself: `bridge serve`, then `bridge simulate order --sku MENTOR-1H "
                "--email you@example.com`.")
 
@@ -179,6 +190,9 @@ def demo(as_json: bool) -> None:
     """
     from bridge.cli import emit
 
+    # The demo narrates for itself; the service's own logs (and the demo shop's unknown
+    # prices, as it has no products to sync) would only drown that out.
+    configure_logging("ERROR")
     quiet = (lambda *_args, **_kw: None) if as_json else click.echo
     summary = run_demo(echo=quiet)
     emit(summary, as_json, render_summary)

@@ -11,6 +11,7 @@ from bridge.db import unit_of_work
 from bridge.errors import PermanentError
 from bridge.learner_view import describe_learner
 from bridge.subscriptions import learner_subscriptions
+from bridge.writeback import enqueue_customer_meta
 from bridge.ledger import adjust_credits, balances, find_learner, lock_learner, owes
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
         entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
                                uuid.uuid4().hex)
         balance = balances(session, found.id).get(credit_type, 0)
+        enqueue_customer_meta(session, found.id, None)
         session.commit()
     data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
             "ledger_entry_id": entry.id, "balance": balance}

@@ -25,13 +25,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bridge.db import unit_of_work
-from bridge.ledger import GRANT_REASONS, insert_ignore, lock_learner
+from bridge.ledger import EXPIRY_REASON, EXPIRY_SUFFIX, GRANT_REASONS, insert_ignore, lock_learner
 from bridge.models import LedgerEntry, utcnow
 
 log = logging.getLogger(__name__)
 
-EXPIRY = "expiry"
-EXPIRY_SUFFIX = ":expiry"
+EXPIRY = EXPIRY_REASON
 
 # Called inside the learner's transaction after expiry rows were added (e.g. to queue the
 # customer's new balances for write-back).

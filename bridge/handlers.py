@@ -114,3 +114,19 @@ def build_handlers(
 
     return {"order": order, "customer": customer, "product": product,
             "subscription": subscription}
+
+
+def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], None] | None:
+    """Push queued write-backs right after a delivery is processed (None without a shop)."""
+    if not settings.shop_configured:
+        return None
+    # One attempt only: this runs on a web worker thread, and a shop that is down must not hold
+    # it for the whole retry budget; the scheduler's outbox job retries with backoff.
+    clients = ShopClients(settings.replace(http_max_attempts=1))
+
+    def drain() -> None:
+        from bridge.writeback import drain_outbox
+
+        drain_outbox(engine, clients.get(), settings)
+
+    return drain

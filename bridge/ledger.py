@@ -54,6 +54,9 @@ from bridge.periods import (
 log = logging.getLogger(__name__)
 
 GRANT_REASONS = ("grant", "complimentary")
+# Written by bridge.expiry: reason and source-key suffix of the row that expires a grant.
+EXPIRY_REASON = "expiry"
+EXPIRY_SUFFIX = ":expiry"
 SEAT_HELD = ("active", "waitlisted")
 
 
@@ -248,11 +251,16 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
     """Append grants for target keys not held, and reversals for held keys no longer targeted."""
     grants: dict[str, list[LedgerEntry]] = defaultdict(list)
     reversed_ids: set[int] = set()
+    # What the expiry job already wrote off per grant (source key -> negative amount): a
+    # reversal takes back only the rest, so expired credits are not taken twice.
+    expired: dict[str, int] = defaultdict(int)
     for row in existing:
         if row.reverses_id is not None:
             reversed_ids.add(row.reverses_id)
         elif row.reason in GRANT_REASONS:
             grants[row.grant_key].append(row)
+        elif row.reason == EXPIRY_REASON:
+            expired[row.source_key.removesuffix(EXPIRY_SUFFIX)] += row.amount
     held = {key: row for key, rows in grants.items() for row in rows if row.id not in reversed_ids}
     events: list[Event] = []
     for key in sorted(set(targets) - set(held)):
@@ -269,7 +277,8 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
     for key in sorted(set(held) - set(targets)):
         row = held[key]
         session.add(LedgerEntry(
-            learner_id=row.learner_id, credit_type=row.credit_type, amount=-row.amount,
+            learner_id=row.learner_id, credit_type=row.credit_type,
+            amount=-(row.amount + expired[row.source_key]),
             reason="reversal", grant_key=key, source_key=f"{row.source_key}:reversal",
             reverses_id=row.id, order_id=row.order_id, offer_sku=row.offer_sku,
         ))

@@ -24,6 +24,8 @@ from sqlmodel import Session, select
 from bridge.db import unit_of_work
 from bridge.entitlements import normalise_email
 from bridge.errors import PermanentError
+from bridge.expiry import expire_learner
+from bridge.writeback import enqueue_customer_meta
 from bridge.ledger import UnknownLearner, balances, find_learner, lock_learner
 from bridge.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
 
@@ -245,6 +247,8 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     ).first()
     if record is not None:
         return _replay(record, request)
+    # Credits past their expiry must not be spendable before the expiry job gets to them.
+    expire_learner(session, learner.id, utcnow())  # type: ignore[arg-type]
     balance = balances(session, learner.id).get(request.credit_type, 0)  # type: ignore[arg-type]
     if balance < request.amount:
         raise InsufficientCredits(request.credit_type, request.amount, balance)
@@ -262,6 +266,7 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     )
     session.add(redemption)
     session.flush()
+    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
     body = redemption_view(redemption, learner, balance_after=balance - request.amount)
     session.add(IdempotencyRecord(key=request.idempotency_key, operation=REDEEM,
                                   fingerprint=request.fingerprint(), status_code=201,
@@ -301,6 +306,7 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     redemption.refund_entry_id = refund.id
     session.add(redemption)
     session.flush()
+    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
     balance = balances(session, learner.id).get(redemption.credit_type, 0)  # type: ignore[arg-type]
     return RefundResult(redemption_view(redemption, learner, balance_after=balance),
                         refunded_now=True)

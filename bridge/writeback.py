@@ -424,27 +424,19 @@ def _coupon_summary(coupon: PersonalCoupon) -> dict[str, Any]:
     }
 
 
-def enqueue_customer_meta(session: Session, learner_id: int, catalogue: Catalogue) -> str | None:
+def enqueue_customer_meta(session: Session, learner_id: int,
+                          catalogue: Catalogue | None) -> str | None:
     """Queue the customer's meta: credit balances by type, active perks, personal coupons.
 
     Guests (no WooCommerce customer) have nowhere to show it; returns None for them.
+    Without a catalogue the perks stored on the subscriptions are used.
     """
+    from bridge.subscriptions import active_perks  # it queues customer meta through here
+
     learner = session.get(Learner, learner_id)
     if learner is None or not learner.woo_customer_id:
         return None
-    subscriptions = session.exec(
-        select(Subscription).where(
-            Subscription.learner_id == learner_id, col(Subscription.status).in_(PERK_STATUSES)
-        )
-    ).all()
-    perks = sorted(
-        {
-            perk
-            for sub in subscriptions
-            for sku in sub.offer_skus or []
-            for perk in (catalogue.offers[sku].perks if sku in catalogue.offers else ())
-        }
-    )
+    perks = active_perks(session, learner_id, catalogue=catalogue)
     coupons = session.exec(
         select(PersonalCoupon)
         .where(PersonalCoupon.learner_id == learner_id)

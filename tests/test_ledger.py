@@ -330,3 +330,35 @@ def test_any_delivery_sequence_converges_on_the_final_state(engine, database_url
             assert replayed == final
 
     check()
+
+
+def test_refund_after_expiry_takes_back_only_what_had_not_expired(engine, config, catalogue):
+    """A refunded period whose credits partly expired reverses only what had not expired."""
+    from datetime import UTC, datetime
+
+    from bridge.expiry import expire_learner
+
+    order = make_order(180, [("SUB-MENTOR-MONTHLY", 1)], paid="2026-11-28T16:00:00")
+    apply(engine, config, catalogue, order)
+    with unit_of_work(engine) as session:
+        learner = find_learner(session, "alice@example.com")
+        session.add(LedgerEntry(learner_id=learner.id, credit_type="mentor_minutes", amount=-40,
+                                reason="redemption", grant_key="r:180", source_key="r:180"))
+        session.commit()
+    with unit_of_work(engine) as session:
+        expire_learner(session, learner.id, datetime(2027, 6, 1, tzinfo=UTC))
+        session.commit()
+    # 60 granted, 40 spent (the complimentary 30 never expires, so it is spent last).
+    assert balance_of(engine, "alice@example.com") == {"mentor_minutes": 30,
+                                                        "portfolio_reviews": 0}
+    apply(engine, config, catalogue, make_order(180, [("SUB-MENTOR-MONTHLY", 1)],
+                                                status="refunded", paid="2026-11-28T16:00:00",
+                                                modified="2026-12-01T00:00:00"))
+    with unit_of_work(engine) as session:
+        reversals = session.exec(select(LedgerEntry.credit_type, LedgerEntry.amount).where(
+            LedgerEntry.reason == "reversal").order_by(LedgerEntry.credit_type)).all()
+    # 20 minutes and the review had expired: the reversal takes back only the 40 spent, so the
+    # learner owes what they used of a refunded period, exactly as without expiry (30 - 40).
+    assert reversals == [("mentor_minutes", -40), ("portfolio_reviews", 0)]
+    assert balance_of(engine, "alice@example.com") == {"mentor_minutes": -10,
+                                                        "portfolio_reviews": 0}

@@ -11,11 +11,13 @@ from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
 from bridge.db import DatabaseUnavailable, make_engine, schema_status
-from bridge.handlers import build_handlers
+from bridge.handlers import build_handlers, build_outbox_drainer
 from bridge.inbox import Handler
 from bridge.settings import Settings, load_settings
 from webhooks import receiver
 from webhooks.api import api
+from webhooks.events_api import events_api
+from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     if handlers is None:
         handlers = build_handlers(engine, settings)
+        after_processing = after_processing or build_outbox_drainer(engine, settings)
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
     app.json.sort_keys = False
@@ -43,6 +46,8 @@ def create_app(
     app.add_url_rule("/readyz", view_func=readyz)
     app.register_blueprint(receiver.blueprint)
     app.register_blueprint(api)
+    app.register_blueprint(events_api)
+    app.register_blueprint(report_page)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app
