@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -127,6 +128,21 @@ def init(app: AppContext, env_path: str) -> None:
     app.env_file = str(target)
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
+    catalogue_file = app.settings.catalog_file
+    if not catalogue_file.exists():
+        from bridge.cli_demo import find_example_catalogue
+
+        try:
+            shutil.copyfile(find_example_catalogue(), catalogue_file)
+            click.echo(f"wrote {catalogue_file} from the example catalogue; edit it for your shop")
+        except BridgeError:
+            click.echo(f"no {catalogue_file} yet: write one (see catalog.example.toml)")
+    if catalogue_file.exists():
+        from bridge.catalog_file import read_catalogue_file
+        from bridge.handlers import store_file_catalogue
+
+        store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))
+        click.echo(f"catalogue {catalogue_file} stored; `bridge doctor` checks the rest")
 
 
 @main.command("config")

@@ -38,8 +38,10 @@ class ShopClients:
 class FileCatalogue:
     """The creator's catalogue file, parsed again only when it changes on disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path,
+                 on_change: Callable[[Catalogue], None] | None = None) -> None:
         self.path = path
+        self.on_change = on_change
         self._stamp: tuple[int, int] | None = None
         self._catalogue: Catalogue | None = None
         self._lock = threading.Lock()
@@ -54,16 +56,29 @@ class FileCatalogue:
             except OSError:
                 stamp = None
             if self._catalogue is None or stamp != self._stamp:
-                self._catalogue = read_catalogue_file(self.path)
-                self._stamp = stamp
+                catalogue = read_catalogue_file(self.path)
+                if self.on_change is not None:
+                    self.on_change(catalogue)
+                self._catalogue, self._stamp = catalogue, stamp
             return self._catalogue
+
+
+def store_file_catalogue(engine: Engine, catalogue: Catalogue) -> None:
+    """Store the file's cohorts and offers, so seats can be sold before any product sync."""
+    from bridge.catalog_sync import store_cohorts, store_offers
+
+    with unit_of_work(engine) as session:
+        store_cohorts(session, catalogue)
+        store_offers(session, catalogue)
+        session.commit()
 
 
 def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalogue]:
     """The current catalogue: the creator's file merged with the shop's synced products."""
     from bridge.catalog_sync import load_catalogue
 
-    file_catalogue = FileCatalogue(Path(settings.catalog_file))
+    file_catalogue = FileCatalogue(Path(settings.catalog_file),
+                                   on_change=lambda c: store_file_catalogue(engine, c))
 
     def load() -> Catalogue:
         return load_catalogue(engine, file_catalogue.get())
