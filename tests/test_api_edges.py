@@ -160,4 +160,5 @@ def test_the_openapi_document_is_served_without_a_token(app):
     document = response.get_json()
     assert document["openapi"] == "3.1.0"
     assert set(document["paths"]) == {"/api/v1/redemptions", "/api/v1/redemptions/{redemption_id}",
-                                      "/api/v1/learners/{learner}", "/api/v1/openapi.json"}
+                                      "/api/v1/learners/{learner}", "/api/v1/events",
+                                      "/api/v1/openapi.json"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bridge.events import EVENT_KINDS
+
 # No control characters (C0 and C1), as the service checks; code points, as Python counts them.
 TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 MAX_CUSTOMER_ID = 2**63 - 1
@@ -70,6 +72,39 @@ SCHEMAS: dict[str, Any] = {
             "amount": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
             "reference": _text(200, description="The booking this pays for."),
             "mentor": {"oneOf": [_text(200, min_length=0), {"type": "null"}]},
+        },
+    },
+    "EventRequest": {
+        "type": "object",
+        "required": ["kind", "learner", "sku", "occurred_at"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": list(EVENT_KINDS)},
+            "learner": {
+                "description": "The learner's e-mail (current or former) or customer id.",
+                "oneOf": [_text(254),
+                          {"type": "integer", "minimum": 1, "maximum": MAX_CUSTOMER_ID}],
+            },
+            "sku": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^\\S+$",
+                    "description": "The micro-SKU the event is about (a project's, a "
+                                   "cohort's...); the bridge must know it."},
+            "occurred_at": {"type": "string", "format": "date-time",
+                            "description": "When it happened: RFC 3339 with an offset, not "
+                                           "more than a day ahead."},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "key", "kind", "learner", "sku", "occurred_at", "recorded_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "key": {"type": "string", "description": "The Idempotency-Key it was recorded with."},
+            "kind": {"type": "string", "enum": list(EVENT_KINDS)},
+            "learner": {"$ref": "#/components/schemas/LearnerRef"},
+            "sku": {"type": "string"},
+            "occurred_at": TIME,
+            "recorded_at": TIME,
         },
     },
     "LearnerRef": {
@@ -198,7 +233,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "creator-bridge API",
             "version": "1",
             "description": (
-                "Spend learners' credits from booking tools and look learners up. "
+                "Spend learners' credits from booking tools, look learners up and record "
+                "outcome events (projects, interviews, placements) for the outcome report. "
                 "Authenticate with `Authorization: Bearer <token>` from `bridge tokens create`; "
                 "reading needs scope read or write, changing needs write."
             ),
@@ -247,6 +283,33 @@ def openapi_document() -> dict[str, Any]:
                     "401": UNAUTHORISED,
                     "403": _error("The token has scope read."),
                     "404": _error("No redemption has that id."),
+                    "503": unavailable,
+                },
+            }},
+            "/api/v1/events": {"post": {
+                "operationId": "recordEvent",
+                "summary": "Record an outcome: project started or submitted, interview, placement.",
+                "description": (
+                    "Facts the shop does not have, for the outcome report. The same "
+                    "Idempotency-Key returns the first answer and records nothing twice; the key "
+                    "used again for a different event is refused."
+                ),
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": True,
+                    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                }],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/EventRequest"}}}},
+                "responses": {
+                    "201": _json("Event", "Recorded (or the replay of the first answer).",
+                                 headers=REPLAYED_HEADER),
+                    "400": _error("A field is missing or malformed, or the micro-SKU is "
+                                  "unknown; `field` names it."),
+                    "401": UNAUTHORISED,
+                    "403": _error("The token has scope read."),
+                    "404": _error("No learner is known by that e-mail or customer id."),
+                    "413": _error("The body is larger than BRIDGE_WEBHOOK_MAX_BODY_BYTES."),
+                    "422": _error("The Idempotency-Key was used for a different event."),
                     "503": unavailable,
                 },
             }},

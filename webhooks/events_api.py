@@ -1,0 +1,75 @@
+"""POST /api/v1/events: outcome events from outside the shop, idempotent by Idempotency-Key.
+
+Same tokens, error shape and contract (webhooks/openapi.py) as the rest of /api/v1; nothing is
+written on any error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.exc import OperationalError
+
+from bridge.db import DatabaseUnavailable, describe_db_error
+from bridge.events import record_in_transaction
+from bridge.ledger import UnknownLearner
+from bridge.redemptions import IdempotencyKeyReused, InvalidRequest
+from webhooks.api import requires
+from webhooks.runtime import runtime
+
+log = logging.getLogger(__name__)
+events_api = Blueprint("events_api", __name__, url_prefix="/api/v1")
+
+
+def _error(status: int, message: str, code: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"error": message, "code": code, **extra}), status
+
+
+@events_api.errorhandler(InvalidRequest)
+def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
+    return _error(400, str(exc), "invalid_request", field=exc.field)
+
+
+@events_api.errorhandler(UnknownLearner)
+def _unknown_learner(exc: UnknownLearner):  # type: ignore[no-untyped-def]
+    return _error(404, str(exc), "learner_not_found")
+
+
+@events_api.errorhandler(IdempotencyKeyReused)
+def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
+    return _error(422, str(exc), "idempotency_key_reused")
+
+
+@events_api.errorhandler(DatabaseUnavailable)
+def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
+    return _error(503, str(exc), "database_unavailable")
+
+
+@events_api.errorhandler(OperationalError)
+def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
+    log.error("API request failed on the database: %s", describe_db_error(exc))
+    return _error(503, "the database is unavailable; retry later", "database_unavailable")
+
+
+@events_api.post("/events")
+@requires("write")
+def create_event():  # type: ignore[no-untyped-def]
+    """Record a project start or submission, an interview or a placement, once per key."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise InvalidRequest("Idempotency-Key", "header is required")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("body", "is not valid JSON") from None
+    result = record_in_transaction(runtime().engine, body, key)
+    response = jsonify(result.body)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        log.info("outcome event recorded", extra={
+            "event_id": result.body["id"], "kind": result.body["kind"], "token": g.token_name})
+    return response, result.status_code

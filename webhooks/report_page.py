@@ -1,0 +1,361 @@
+"""GET /report: the outcome report as one HTML page, charts drawn on the server as inline SVG.
+
+No script, no external asset: the page reads on a phone and leaks nothing to other hosts.
+A token is required (scope read). It is taken from ``Authorization: Bearer`` (scripts) or from
+``?token=`` (a phone's bookmark cannot send a header). A token in a URL lands in browser
+history, so the query accepts only read tokens; the page sends no Referer and is not cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, Response, request
+from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
+
+from bridge.api_tokens import TokenIdentity, authenticate, touch
+from bridge.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.models import utcnow
+from bridge.report import (
+    ALL,
+    DEFINITIONS,
+    NO_DATA,
+    STEPS,
+    FunnelRow,
+    MentorMonth,
+    MoneyRow,
+    Report,
+    ReportError,
+    build_report,
+    check_timezone,
+    entry_label,
+    money,
+    month_label,
+    parse_day,
+    percent,
+    report_period,
+)
+from webhooks.runtime import runtime
+
+log = logging.getLogger(__name__)
+report_page = Blueprint("report_page", __name__)
+
+STEP_TITLES = {"preview": "Free preview", "paid": "Paid micro-offer",
+               "first_call": "First mentor call", "subscription": "Subscription"}
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+CSS = Markup("""
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2433;
+background:#f6f7f9}
+main{max-width:960px;margin:0 auto;padding:12px}
+h1{font-size:1.3em;margin:.4em 0}h2{font-size:1.1em;margin:1.4em 0 .4em}
+section{background:#fff;border-radius:8px;padding:10px 12px;margin:10px 0;
+box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{padding:4px 6px;border-bottom:1px solid #e3e6eb;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+tr.total td{font-weight:600}
+.figure{font-size:1.6em;font-weight:600}
+.muted{color:#5b6475;font-size:13px}
+svg{width:100%;height:auto;max-width:640px;display:block}
+form{display:flex;flex-wrap:wrap;gap:8px;align-items:end}
+label{display:flex;flex-direction:column;font-size:13px}
+input,button{font:inherit;padding:6px}
+""")
+GRANTED_COLOUR = "#2f6fde"
+REDEEMED_COLOUR = "#e07b24"
+
+
+def _identify() -> tuple[TokenIdentity | None, str | None, bool]:
+    """The token's identity, why it was refused, and whether it came in the query string."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return None, "send Authorization: Bearer <token>", False
+        presented, in_query = presented.strip(), False
+    else:
+        presented, in_query = request.args.get("token", "").strip(), True
+        if not presented:
+            return None, "a token is required: add ?token=<read token> to the address", True
+    with unit_of_work(runtime().engine) as session:
+        identity = authenticate(session, presented)
+        if identity is not None:
+            touch(session, identity.id)
+            session.commit()
+    if identity is None:
+        return None, "the token is unknown or revoked", in_query
+    return identity, None, in_query
+
+
+def _page(title: str, body: Markup | str, status: int = 200) -> Response:
+    html = Markup(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"referrer\" content=\"no-referrer\">"
+        "<title>{title}</title><style>{css}</style></head><body><main>{body}</main></body>"
+        "</html>"
+    ).format(title=title, css=CSS, body=body)
+    response = Response(str(html), status=status, mimetype="text/html")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _refusal(status: int, message: str) -> Response:
+    response = _page("Outcome report", Markup("<h1>Outcome report</h1><p>{}</p>").format(message),
+                     status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="creator-bridge"'
+    return response
+
+
+@report_page.errorhandler(DatabaseUnavailable)
+@report_page.errorhandler(OperationalError)
+def _database_error(exc: Exception) -> Response:
+    detail = describe_db_error(exc) if isinstance(exc, OperationalError) else str(exc)
+    log.error("report page failed on the database: %s", detail)
+    return _refusal(503, "the database is unavailable; try again in a minute")
+
+
+@report_page.get("/report")
+def show_report() -> Response:
+    """The outcome report for ?since=&until= (YYYY-MM-DD, until excluded) and ?tz=."""
+    identity, problem, in_query = _identify()
+    if identity is None:
+        return _refusal(401, problem or "a token is required")
+    if not identity.allows("read"):
+        return _refusal(403, f"token {identity.name} may not read the report")
+    if in_query and identity.scope != "read":
+        return _refusal(403, f"token {identity.name} can change credits, so it must not travel "
+                        "in an address; make a read token (bridge tokens create phone --scope "
+                        "read) and use that one")
+    settings = runtime().settings
+    now = utcnow()
+    try:
+        period = report_period(
+            parse_day(request.args.get("since"), "since"),
+            parse_day(request.args.get("until"), "until"),
+            check_timezone(request.args.get("tz") or settings.report_timezone, "tz"),
+            now,
+        )
+    except ReportError as exc:
+        return _refusal(400, str(exc))
+    report = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
+    token = request.args.get("token") if in_query else None
+    return _page(f"Outcome report {period.since} to {period.until}", render_report(report, token))
+
+
+# --- rendering (pure: a report in, markup out) ------------------------------------------------
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+           totals: Sequence[Sequence[Any]] = ()) -> Markup:
+    head = Markup("").join(Markup("<th scope=\"col\">{}</th>").format(h) for h in headers)
+    body = Markup("")
+    plain, total = Markup("<tr>{}</tr>"), Markup("<tr class=\"total\">{}</tr>")
+    for row, template in [*((r, plain) for r in rows), *((r, total) for r in totals)]:
+        body += template.format(Markup("").join(Markup("<td>{}</td>").format(c) for c in row))
+    return Markup("<div class=\"scroll\"><table><thead><tr>{}</tr></thead><tbody>{}</tbody>"
+                  "</table></div>").format(head, body)
+
+
+def _section(key: str, title: str, content: Markup) -> Markup:
+    return Markup("<section id=\"{}\"><h2>{}</h2>{}</section>").format(key, title, content)
+
+
+def _no_data(why: str) -> Markup:
+    return Markup("<p class=\"muted\">{}: {}</p>").format(NO_DATA, why)
+
+
+def funnel_chart(row: FunnelRow) -> Markup:
+    """Horizontal bars, one per step, each labelled with its learners and its rate."""
+    steps = [step for step in STEPS if row.learners[step] is not None]
+    top = max((row.learners[step] or 0) for step in steps) or 1
+    height = 34 * len(steps) + 8
+    bars = Markup("")
+    for index, step in enumerate(steps):
+        count = row.learners[step] or 0
+        width = round(180 * count / top, 1)
+        y = 8 + 34 * index
+        label = f"{count}" + (f" ({percent(row.rates[step])})" if row.rates[step] is not None
+                              else "")
+        bars += Markup(
+            "<text x=\"0\" y=\"{ty}\" font-size=\"12\">{name}</text>"
+            "<rect x=\"0\" y=\"{by}\" width=\"{w}\" height=\"14\" rx=\"2\" fill=\"{c}\">"
+            "<title>{name}: {label}</title></rect>"
+            "<text x=\"{lx}\" y=\"{ly}\" font-size=\"12\">{label}</text>"
+        ).format(ty=y + 9, by=y + 13, w=max(width, 1), c=GRANTED_COLOUR, name=STEP_TITLES[step],
+                 label=label, lx=max(width, 1) + 6, ly=y + 25)
+    title = f"Funnel of learners entering by {row.entry}"
+    return Markup(
+        "<svg viewBox=\"0 0 320 {h}\" role=\"img\" aria-label=\"{t}\" "
+        "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{bars}</svg>"
+    ).format(h=height, t=title, bars=bars)
+
+
+def mentor_chart(months: Sequence[MentorMonth]) -> Markup:
+    """Granted and redeemed mentor minutes per month, side by side."""
+    top = max([1, *(max(m.granted, m.redeemed) for m in months)])
+    slot = 38
+    width = max(320, 30 + slot * len(months))
+    plot = 130
+    parts = Markup(
+        "<rect x=\"30\" y=\"4\" width=\"10\" height=\"10\" fill=\"{g}\"/>"
+        "<text x=\"44\" y=\"13\" font-size=\"11\">granted</text>"
+        "<rect x=\"110\" y=\"4\" width=\"10\" height=\"10\" fill=\"{r}\"/>"
+        "<text x=\"124\" y=\"13\" font-size=\"11\">redeemed</text>"
+        "<line x1=\"28\" y1=\"{base}\" x2=\"{right}\" y2=\"{base}\" stroke=\"#9aa3b2\"/>"
+        "<text x=\"0\" y=\"30\" font-size=\"10\">{top}</text>"
+    ).format(g=GRANTED_COLOUR, r=REDEEMED_COLOUR, base=20 + plot, right=width, top=top)
+    for index, month in enumerate(months):
+        x = 32 + slot * index
+        for offset, value, colour, name in ((0, month.granted, GRANTED_COLOUR, "granted"),
+                                            (17, month.redeemed, REDEEMED_COLOUR, "redeemed")):
+            bar = round(plot * max(value, 0) / top, 1)
+            parts += Markup(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"15\" height=\"{h}\" fill=\"{c}\">"
+                "<title>{label}: {v} minutes {name}</title></rect>"
+            ).format(x=x + offset, y=round(20 + plot - bar, 1), h=bar, c=colour,
+                     label=month_label(month.month), v=value, name=name)
+        name, year = month_label(month.month).split(" ")
+        short = f"{name} '{year[2:]}" if index == 0 or name == "Jan" else name
+        parts += Markup("<text x=\"{x}\" y=\"{y}\" font-size=\"10\">{label}</text>").format(
+            x=x, y=20 + plot + 14, label=short)
+    return Markup(
+        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
+        "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{parts}</svg>"
+    ).format(w=width, h=plot + 40, t="Mentor minutes granted and redeemed by month",
+             parts=parts)
+
+
+def _money_cells(row: MoneyRow) -> list[Any]:
+    return [row.sku, row.currency, row.orders, row.units, money(row.revenue), money(row.refunds),
+            money(row.net)]
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _period_form(report: Report, token: str | None) -> Markup:
+    hidden = Markup("<input type=\"hidden\" name=\"token\" value=\"{}\">").format(token) \
+        if token else Markup("")
+    return Markup(
+        "<form method=\"get\" action=\"\"><label>Since<input type=\"date\" name=\"since\" "
+        "value=\"{since}\"></label><label>Until (excluded)<input type=\"date\" name=\"until\" "
+        "value=\"{until}\"></label><input type=\"hidden\" name=\"tz\" value=\"{tz}\">{hidden}"
+        "<button type=\"submit\">Show</button></form>"
+    ).format(since=report.period.since.isoformat(), until=report.period.until.isoformat(),
+             tz=report.period.timezone, hidden=hidden)
+
+
+def render_report(report: Report, token: str | None = None) -> Markup:
+    """The page body: every section of the report, its charts, and the definitions."""
+    period = report.period
+    html = Markup("<h1>Outcome report</h1><p class=\"muted\">{since} to {until} (until "
+                  "excluded), time zone {tz}; made {made}</p>").format(
+        since=period.since, until=period.until, tz=period.timezone,
+        made=report.generated_at.astimezone(period.zone).strftime("%Y-%m-%d %H:%M"))
+    html += _period_form(report, token)
+
+    funnel = Markup("")
+    chart_row = next((r for r in report.funnel if r.entry_sku == ALL and r.entry == "preview"),
+                     next((r for r in report.funnel if r.entry_sku == ALL), None))
+    if chart_row is None:
+        funnel += _no_data("nobody entered the funnel in this period")
+    else:
+        funnel += funnel_chart(chart_row)
+        rows = []
+        for row in report.funnel:
+            cells: list[Any] = [entry_label(row)]
+            for step in STEPS:
+                cells.append(_count(row.learners[step]))
+                if step != "preview":
+                    cells.append(percent(row.rates[step], "-"))
+                    cells.append(_days(row.median_days[step]))
+            rows.append(cells)
+        funnel += _table(["entry SKU", "previews", "paid", "rate", "days", "1st call", "rate",
+                          "days", "subscribed", "rate", "days"], rows)
+        funnel += Markup("<p class=\"muted\">Rates and median days are from the step before."
+                         "</p>")
+    html += _section("funnel", "Funnel by entry micro-SKU", funnel)
+
+    if report.revenue:
+        amounts = _table(["SKU", "currency", "orders", "units", "revenue", "refunds", "net"],
+                         [_money_cells(r) for r in report.revenue],
+                         [_money_cells(r) for r in report.revenue_totals])
+    else:
+        amounts = _no_data("no purchases or refunds in this period")
+    html += _section("revenue", "Revenue, refunds and net by micro-SKU", amounts)
+
+    if report.cohorts:
+        cohorts = _table(["cohort", "starts", "active", "capacity", "fill", "waitlist"],
+                         [[c.code, c.starts_at.astimezone(period.zone).date()
+                           if c.starts_at else "-", c.active, c.capacity, percent(c.fill, "-"),
+                           c.waitlisted] for c in report.cohorts])
+    else:
+        cohorts = _no_data("no cohort runs in or after this period")
+    html += _section("cohorts", "Cohort fill (seats now)", cohorts)
+
+    total = report.mentor_totals
+    mentor = mentor_chart(report.mentor_months)
+    mentor += _table(["month", "granted", "reversed", "redeemed", "expired"],
+                     [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+                      for m in report.mentor_months],
+                     [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    if report.outstanding:
+        mentor += _table(["outstanding at " + period.until.isoformat(), "credits", "learners"],
+                         [[credit_type, amount["outstanding"], amount["learners"]]
+                          for credit_type, amount in report.outstanding.items()])
+    else:
+        mentor += Markup("<p>Outstanding: nothing owed.</p>")
+    html += _section("mentor-time", "Mentor time (minutes) by month", mentor)
+
+    repeat = report.repeat
+    html += _section("repeat", "Repeat purchase rate", Markup(
+        "<p><span class=\"figure\">{rate}</span> {repeat} of {buyers} buyers bought again</p>"
+    ).format(rate=percent(repeat.rate), repeat=repeat.repeat_buyers, buyers=repeat.buyers))
+
+    retention = Markup("<p><span class=\"figure\">{}</span> of mentors came back the next month"
+                       "</p>").format(percent(report.retention_rate))
+    retention += _table(["month", "mentors", "previous", "retained", "rate"],
+                        [[month_label(m.month), m.mentors, m.previous, m.retained,
+                          percent(m.rate, "-")] for m in report.retention])
+    html += _section("retention", "Mentor retention", retention)
+
+    outcomes = report.outcomes
+    outside = Markup("")
+    if outcomes.project_data:
+        outside += _table(["project SKU", "started", "submitted", "rate"],
+                          [[p.sku, p.started, p.submitted, percent(p.rate, "-")]
+                           for p in outcomes.projects if p.sku != ALL],
+                          [[p.sku, p.started, p.submitted, percent(p.rate, "-")]
+                           for p in outcomes.projects if p.sku == ALL])
+    per_100 = outcomes.interviews_per_100_graduates
+    outside += _table(["figure", "value"], [
+        ["projects submitted vs started", percent(outcomes.submission_rate)],
+        ["graduates", outcomes.graduates],
+        ["interviews per 100 graduates", NO_DATA if per_100 is None else f"{per_100:g}"],
+        ["interviews", outcomes.interviews if outcomes.interview_data else NO_DATA],
+        ["placed graduates", percent(outcomes.placement_rate)],
+    ])
+    html += _section("outcomes", "Outcomes (events from outside the shop)", outside)
+
+    definitions = Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(name, text)
+                                  for name, text in DEFINITIONS)
+    html += Markup("<details><summary>How each figure is defined</summary><dl>{}</dl>"
+                   "</details>").format(definitions)
+    return html
+
