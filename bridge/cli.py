@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import shutil
@@ -20,14 +19,12 @@ from bridge.db import (
     DatabaseUnavailable,
     SchemaOutdated,
     make_engine,
-    ping,
     require_current_schema,
-    schema_status,
     upgrade,
 )
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging
-from bridge.settings import VARIABLES, Settings, SettingsError, load_settings, render_env_file
+from bridge.settings import Settings, SettingsError, load_settings, render_env_file
 
 # Failures a person can act on: shown as one line, never as a traceback.
 HUMAN_ERRORS: tuple[type[BaseException], ...] = (

@@ -26,9 +26,9 @@ from bridge.cli_webhooks import post_delivery
 from bridge.db import make_engine, unit_of_work, upgrade
 from bridge.errors import PermanentError
 from bridge.inbox import status_counts
-from bridge.logs import configure_logging
 from bridge.learner_view import describe_learner
 from bridge.ledger import find_learner
+from bridge.logs import configure_logging
 from bridge.models import Learner, OutboxItem, utcnow
 from bridge.settings import Settings
 from bridge.simulate import Line, order_payload

@@ -10,9 +10,9 @@ import click
 from bridge.db import unit_of_work
 from bridge.errors import PermanentError
 from bridge.learner_view import describe_learner
+from bridge.ledger import adjust_credits, balances, find_learner, lock_learner, owes
 from bridge.subscriptions import learner_subscriptions
 from bridge.writeback import enqueue_customer_meta
-from bridge.ledger import adjust_credits, balances, find_learner, lock_learner, owes
 
 if TYPE_CHECKING:
     from bridge.cli import AppContext

@@ -549,9 +549,16 @@ def apply_order(
     state.date_created_gmt = facts.date_created_gmt or state.date_created_gmt
     state.total = facts.total
     state.currency = facts.currency
+    if refunds:
+        refund_rows = [dict(r) for r in _refund_summary(refunds)]
+    else:
+        # Refunds are not fetched for an order that confers nothing (refunded, cancelled):
+        # keep the ones read earlier, so their dates and lines survive for the report.
+        earlier = (state.summary or {}).get("refunds") or []
+        refund_rows = [r for r in earlier if r.get("id") in facts.refund_ids]
     state.summary = {
         "refund_ids": list(facts.refund_ids),
-        "refunds": [dict(r) for r in _refund_summary(refunds)],
+        "refunds": refund_rows,
         "renewal_of": list(facts.renewal_of),
         "switch_of": list(facts.switch_of),
         "lines": _line_summary(payload, catalogue),

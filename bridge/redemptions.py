@@ -25,9 +25,9 @@ from bridge.db import unit_of_work
 from bridge.entitlements import normalise_email
 from bridge.errors import PermanentError
 from bridge.expiry import expire_learner
-from bridge.writeback import enqueue_customer_meta
 from bridge.ledger import UnknownLearner, balances, find_learner, lock_learner
 from bridge.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
+from bridge.writeback import enqueue_customer_meta
 
 # Credit types that exist whatever the catalogue says: mentor time and portfolio reviews.
 BASE_CREDIT_TYPES = frozenset({"mentor_minutes", "portfolio_reviews"})

@@ -362,3 +362,24 @@ def test_refund_after_expiry_takes_back_only_what_had_not_expired(engine, config
     assert reversals == [("mentor_minutes", -40), ("portfolio_reviews", 0)]
     assert balance_of(engine, "alice@example.com") == {"mentor_minutes": -10,
                                                         "portfolio_reviews": 0}
+
+
+def test_refunds_read_earlier_are_kept_when_the_order_is_fully_refunded(engine, config,
+                                                                         catalogue):
+    """A later full refund does not fetch refunds, but keeps the dated partial one read before."""
+    partial = [{"id": 901, "date_created_gmt": "2026-11-28T17:00:00", "line_items": [
+        {"quantity": -1, "total": "-60.00",
+         "meta_data": [{"key": "_refunded_item_id", "value": "19000"}]}]}]
+    shop = FakeShop(refunds={190: partial})
+    apply(engine, config, catalogue, make_order(190, [("MENTOR-1H", 2)],
+                                                refunds=[{"id": 901, "total": "-60.00"}],
+                                                modified="2026-11-28T17:00:00"), shop)
+    apply(engine, config, catalogue, make_order(190, [("MENTOR-1H", 2)], status="refunded",
+                                                refunds=[{"id": 901}, {"id": 902}],
+                                                modified="2026-11-28T18:00:00"), shop)
+    assert shop.calls == [("refunds", 190)]
+    with unit_of_work(engine) as session:
+        summary = session.get(OrderState, 190).summary
+    assert summary["refund_ids"] == [901, 902]
+    assert [(r["id"], r["date_created_gmt"]) for r in summary["refunds"]] == [
+        (901, "2026-11-28T17:00:00")]

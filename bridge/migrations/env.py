@@ -1,9 +1,9 @@
 """Alembic environment: migrations run against the engine the caller hands over."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 from bridge import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 
