@@ -20,6 +20,7 @@ from bridge.catalog import (
     COHORT_CODE,
     COUPON_TRIGGERS,
     DISCOUNT_TYPES,
+    META_FIELDS,
     SLUG,
     Catalogue,
     CatalogueError,
@@ -47,18 +48,7 @@ _COHORT_KEYS = {
     "assessment_slots",
     "waitlist",
 }
-_OFFER_KEYS = {
-    "kind",
-    "title",
-    "credits",
-    "cohort",
-    "access_weeks",
-    "duration_minutes",
-    "competencies",
-    "badge",
-    "includes",
-    "perks",
-}
+_OFFER_KEYS = set(META_FIELDS)  # an offer is described by the same fields in both sources
 _STACK_KEYS = {"name", "title", "skus", "course_price", "upsells", "coupon_expires_days"}
 _COUPON_KEYS = {"name", "when", "offer", "discount_type", "amount", "expires_days"}
 
