@@ -107,7 +107,7 @@ def test_inbox_lists_shows_and_retries_a_failed_delivery(env, engine, settings):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     failing = {"order": lambda payload: (_ for _ in ()).throw(ValueError("shop was down"))}
-    app = create_app(settings, engine, handlers=failing)
+    app = create_app(settings, engine, handlers=failing, background=False)
     body = json.dumps(make_order(310, [("MENTOR-1H", 1)])).encode()
     response = app.test_client().post("/webhooks/woocommerce", data=body, buffered=True, headers={
         "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Delivery-ID": "x1",

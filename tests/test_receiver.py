@@ -64,7 +64,7 @@ def app(engine, settings, shop):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: shop)
-    return create_app(settings, engine, handlers=handlers)
+    return create_app(settings, engine, handlers=handlers, background=False)
 
 
 class ClosingClient(FlaskClient):
@@ -217,7 +217,7 @@ def test_processing_failure_is_recorded_then_retried_successfully(engine, settin
             raise ValueError("catalogue not loaded yet")
         return "ok"
 
-    app = create_app(settings, engine, handlers={"order": flaky})
+    app = create_app(settings, engine, handlers={"order": flaky}, background=False)
     app.test_client_class = ClosingClient
     response = post_signed(app.test_client(), make_order(520, [("MENTOR-1H", 1)]))
     assert response.status_code == 200
@@ -234,7 +234,8 @@ def test_delivery_failing_every_time_is_dead_lettered(engine, settings):
     def broken(payload):
         raise ValueError("always")
 
-    app = create_app(settings.replace(inbox_max_attempts=2), engine, handlers={"order": broken})
+    app = create_app(settings.replace(inbox_max_attempts=2), engine, handlers={"order": broken},
+                     background=False)
     app.test_client_class = ClosingClient
     post_signed(app.test_client(), make_order(530, [("MENTOR-1H", 1)]))
     [row] = inbox_rows(engine)
@@ -294,3 +295,37 @@ def test_fuzzed_requests_never_5xx_and_never_store_unsigned(client, engine):
         assert row.body is not None
     with unit_of_work(engine) as session:
         assert session.exec(select(LedgerEntry)).all() == []
+
+
+def test_the_service_processes_deliveries_in_the_background(engine, settings, shop):
+    """By default the answer goes out before processing, which a worker thread does next."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: shop)
+    app = create_app(settings, engine, handlers=handlers)
+    app.test_client_class = ClosingClient
+    client = app.test_client()
+    for order_id in (600, 601, 602):
+        response = post_signed(client, make_order(order_id, [("MENTOR-1H", 1)]),
+                               delivery_id=str(order_id))
+        assert response.get_json()["status"] == "received"
+    app.extensions["bridge"].processor.wait()
+    assert [row.status for row in inbox_rows(engine)] == ["processed"] * 3
+    assert balance(engine, "alice@example.com") == {"mentor_minutes": 3 * 60 + 30}
+
+
+def test_a_full_processing_queue_leaves_deliveries_to_the_inbox_job():
+    """Past the bound, work is not queued (the delivery stays stored for the retry job)."""
+    import threading
+
+    from webhooks.processing import BackgroundProcessor
+
+    release = threading.Event()
+    processor = BackgroundProcessor(max_queued=2)
+    ran = []
+    assert processor.submit(lambda: release.wait(5) and ran.append(1))
+    assert processor.submit(lambda: ran.append(2))
+    assert not processor.submit(lambda: ran.append(3))
+    release.set()
+    processor.wait()
+    assert ran == [1, 2]

@@ -17,6 +17,7 @@ from bridge.settings import Settings, load_settings
 from webhooks import receiver
 from webhooks.api import api
 from webhooks.events_api import events_api
+from webhooks.processing import BackgroundProcessor, InlineProcessor
 from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
 
@@ -29,8 +30,13 @@ def create_app(
     *,
     handlers: Mapping[str, Handler] | None = None,
     after_processing: Callable[[], None] | None = None,
+    background: bool = True,
 ) -> Flask:
-    """Build the receiver; settings, engine and handlers come from the environment if not given."""
+    """Build the receiver; settings, engine and handlers come from the environment if not given.
+
+    With ``background`` (the service) deliveries are processed by one worker thread after the
+    answer; without it (tests, tools) on the request thread once the answer is sent.
+    """
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
     if handlers is None:
@@ -39,8 +45,9 @@ def create_app(
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
     app.json.sort_keys = False
+    processor = BackgroundProcessor() if background else InlineProcessor()
     app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
-                                       after_processing=after_processing)
+                                       after_processing=after_processing, processor=processor)
     app.register_error_handler(HTTPException, _json_error)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)

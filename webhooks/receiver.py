@@ -70,7 +70,9 @@ def receive():  # type: ignore[no-untyped-def]
                                        "status": recorded.status})
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
     if recorded.status == RECEIVED:
-        response.call_on_close(lambda: process_after_ack(rt, recorded.inbox_id))
+        inbox_id = recorded.inbox_id
+        response.call_on_close(
+            lambda: rt.processor.submit(lambda: process_after_ack(rt, inbox_id)))
     return response, 200
 
 

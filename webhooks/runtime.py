@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bridge.inbox import Handler
 from bridge.settings import Settings
+from webhooks.processing import InlineProcessor, Processor
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Runtime:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     # Runs after a delivery was processed, e.g. to drain the write-back outbox.
     after_processing: Callable[[], None] | None = None
+    # Runs processing after the answer: in the background in the service, inline in tests.
+    processor: Processor = field(default_factory=InlineProcessor)
 
 
 def runtime() -> Runtime:
