@@ -1,0 +1,320 @@
+"""What the benchmarks share: the machine, databases, the fake shop, bridge commands, results."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+CATALOG = REPO / "catalog.example.toml"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+BRIDGE = str(BIN / "bridge") if (BIN / "bridge").exists() else (shutil.which("bridge") or "bridge")
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 (a throw-away local secret)
+CONSUMER_KEY = "ck_bench0000000000000000000000000000000000"
+CONSUMER_SECRET = "cs_bench0000000000000000000000000000000000"  # noqa: S105
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    """nproc, CPU model and RAM from /proc, Python and PostgreSQL versions."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Poll a loopback URL until it answers (anything), at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up within {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+def scratch_dir(prefix: str) -> str:
+    """A temporary working directory (where bridge commands run), removed when this exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def database(kind: str, name: str) -> Iterator[str]:
+    """A fresh, empty database URL (SQLite file in a temp dir, or a new PostgreSQL database),
+    dropped afterwards."""
+    if kind == "sqlite":
+        folder = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        try:
+            yield f"sqlite:///{folder}/bridge.db"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    if kind != "postgresql":
+        raise ValueError(kind)
+    import psycopg
+
+    db_name = f"bench_{name}_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        yield f"{base}/{db_name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def bridge_env(database_url: str, shop_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment a bridge process runs with here: this venv, one database, one shop."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WOOCOMMERCE_", "BRIDGE_", "DATABASE_URL"))}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        DATABASE_URL=database_url,
+        WOOCOMMERCE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        BRIDGE_CATALOG_FILE=str(CATALOG),
+        BRIDGE_SYNC_ENABLED="false",
+    )
+    if shop_url:
+        env.update(WOOCOMMERCE_URL=shop_url, WOOCOMMERCE_CONSUMER_KEY=CONSUMER_KEY,
+                   WOOCOMMERCE_CONSUMER_SECRET=CONSUMER_SECRET,
+                   # What production uses (https): Basic auth. Over plain http "auto" would
+                   # sign every request with OAuth 1.0a, which a real shop on https never needs.
+                   BRIDGE_WOO_AUTH="basic")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    """A finished child process: exit code, wall time, peak memory (this process alone)."""
+
+    argv: list[str]
+    returncode: int
+    wall_s: float
+    maxrss_mb: float
+    user_s: float
+    sys_s: float
+    stdout: str
+    stderr_tail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"argv": self.argv, "returncode": self.returncode, "wall_s": round(self.wall_s, 3),
+                "maxrss_mb": round(self.maxrss_mb, 1), "user_s": round(self.user_s, 2),
+                "sys_s": round(self.sys_s, 2)}
+
+
+def run_measured(argv: list[str], env: dict[str, str], *, cwd: str, timeout: float,
+                 stderr_path: Path | None = None) -> Run:
+    """Run a command to its end (killed after ``timeout``), with os.wait4's rusage for it alone."""
+    err = open(stderr_path, "w+b") if stderr_path else tempfile.TemporaryFile()  # noqa: SIM115
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (both closed in finally)
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err,  # noqa: S603
+                                stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        status, usage = 0, None
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        tail = err.read()[-4000:].decode("utf-8", "replace")
+    finally:
+        out.close()
+        err.close()
+    assert usage is not None
+    return Run(argv, proc.returncode, wall, usage.ru_maxrss / 1024, usage.ru_utime,
+               usage.ru_stime, stdout, tail)
+
+
+def bridge(args: list[str], env: dict[str, str], *, cwd: str, timeout: float = 600,
+           stderr_path: Path | None = None, check: bool = True) -> Run:
+    run = run_measured([BRIDGE, *args], env, cwd=cwd, timeout=timeout, stderr_path=stderr_path)
+    if check and run.returncode != 0:
+        raise RuntimeError(f"bridge {' '.join(args)} exited {run.returncode}:\n{run.stdout[-2000:]}"
+                           f"\n{run.stderr_tail}")
+    return run
+
+
+def job_json(run: Run) -> dict[str, Any]:
+    """The one job result `bridge sync JOB --json` printed."""
+    results = json.loads(run.stdout)
+    return results[0] if isinstance(results, list) else results
+
+
+# --- the fake shop -----------------------------------------------------------------------------
+
+
+class FakeShop:
+    """bench/fake_shop.py as a child process on 127.0.0.1; stopped on exit."""
+
+    def __init__(self, orders: int, *, refund_every: int = 0, cohort_every: int = 0,
+                 latency_ms: float = 0.0, max_seconds: float = 7200) -> None:
+        self.argv = [PYTHON, "-m", "bench.fake_shop", "--orders", str(orders),
+                     "--refund-every", str(refund_every), "--cohort-every", str(cohort_every),
+                     "--latency-ms", str(latency_ms), "--max-seconds", str(max_seconds)]
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> FakeShop:
+        self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.PIPE, text=True,  # noqa: S603
+                                     stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http://127.0.0.1:"):
+            self.proc.kill()
+            raise RuntimeError(f"fake shop did not start: {line!r}")
+        self.url = line
+        self.session = requests.Session()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.close()
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/wp-json/wc/v3"
+
+    def stats(self) -> dict[str, Any]:
+        return self.session.get(f"{self.url}/__bench/stats", timeout=10).json()
+
+    def reset(self) -> None:
+        self.session.post(f"{self.url}/__bench/reset", timeout=10).raise_for_status()
+
+
+def bare_fetch(shop: FakeShop, pages: int, *, timeout: float = 900) -> dict[str, Any]:
+    """The same order pages the full sync reads, with one requests.Session and no processing."""
+    session = requests.Session()
+    session.auth = (CONSUMER_KEY, CONSUMER_SECRET)
+    session.headers.update({"Accept": "application/json"})
+    url = f"{shop.api}/orders"
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    fetched = requests_made = 0
+    number = 1
+    try:
+        while number <= max(1, pages) and time.monotonic() < deadline:
+            response = session.get(url, params={"per_page": 100, "orderby": "modified",
+                                                "order": "asc", "page": number}, timeout=60)
+            response.raise_for_status()
+            requests_made += 1
+            fetched += len(response.content)
+            total_pages = int(response.headers.get("X-WP-TotalPages", "0"))
+            if number >= total_pages:
+                break
+            number += 1
+    finally:
+        session.close()
+    return {"wall_s": time.perf_counter() - start, "requests": requests_made, "bytes": fetched}
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    """bench/results/<name>-<UTC time>.json and bench/results/<name>-latest.json.
+
+    With BENCH_TAG set (the quick smoke run sets "quick"), the name carries the tag, so a smoke
+    run never replaces the latest real figures.
+    """
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BENCH_TAG"):
+        name = f"{name}-{os.environ['BENCH_TAG']}"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    data = {"benchmark": name, "finished_at": stamp, "machine": machine(), **data}
+    text = json.dumps(data, indent=2, default=str)
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(text)
+    (RESULTS / f"{name}-latest.json").write_text(text)
+    return path
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    """A Markdown table."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+              for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def self_rusage_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,141 @@
+"""Where a full order sync spends its time: cProfile, plus SQL statements per bridge function.
+
+Runs the orders job in this process (sync.jobs.run_job, the code `bridge sync orders --full`
+runs) against the fake shop with N orders on a fresh database, under cProfile, with a
+SQLAlchemy listener that attributes every SQL statement to the bridge function that issued it
+and to the pipeline step it belongs to (apply_order, enqueue_writebacks, ...).
+
+    python -m bench.profile_sync --orders 500 --database sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
+
+# Steps of one order, as called from bridge.pipeline.process_order / enqueue_writebacks.
+STEPS = ("stored_refunds", "apply_order", "enqueue_order_meta", "enqueue_event_notes",
+         "enqueue_cohort_stock", "enqueue_personal_coupons", "_coupon_note",
+         "enqueue_customer_meta", "_orders_waiting_in", "_confers_now", "advance_cursor",
+         "load_catalogue")
+KEY_FUNCTIONS = ("process_order", "apply_order", "enqueue_writebacks", "enqueue_personal_coupons",
+                 "enqueue_event_notes", "enqueue_order_meta", "enqueue_customer_meta",
+                 "_coupon_note", "iter_pages", "advance_cursor")
+
+
+def _origin(frame: Any) -> tuple[str, str]:
+    """(innermost bridge function, pipeline step) of the code running a statement."""
+    inner = step = ""
+    while frame is not None:
+        code = frame.f_code
+        name = code.co_filename
+        if ("/bridge/" in name or "/sync/" in name) and "/site-packages/" not in name:
+            if not inner:
+                inner = f"{Path(name).stem}.{code.co_name}"
+            if code.co_name in STEPS and not step:
+                step = code.co_name
+        frame = frame.f_back
+    return inner or "?", step or "other"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--database", default="sqlite")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args(argv)
+
+    from bridge.cli_sync import build_ports
+    from bridge.db import make_engine
+    from bridge.settings import load_settings
+    from sync.jobs import RunOptions, run_job
+
+    with FakeShop(args.orders) as shop, database(args.database, "profile") as url:
+        cwd = scratch_dir("bench-profile-")
+        env = bridge_env(url, shop.url, BRIDGE_LOG_LEVEL="WARNING")
+        bridge(["db", "upgrade"], env, cwd=cwd)
+        bridge(["sync", "catalog", "--json"], env, cwd=cwd)
+        settings = load_settings(environ=env, env_file=None)
+        engine = make_engine(settings.database_url)
+        by_function: Counter[str] = Counter()
+        by_step: Counter[str] = Counter()
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+            inner, step = _origin(sys._getframe(1))
+            by_function[inner] += 1
+            by_step[step] += 1
+
+        ports = build_ports(settings, engine)
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        result = run_job("orders", ports, RunOptions(full=True))
+        profiler.disable()
+        wall = time.perf_counter() - started
+        engine.dispose()
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    prof_path = RESULTS / f"profile-sync-{args.database}-{args.orders}.prof"
+    profiler.dump_stats(prof_path)
+    stats = pstats.Stats(profiler)
+    total = sum(v[3] for k, v in stats.stats.items() if k[2] == "run_job") or wall  # type: ignore[attr-defined]
+
+    def cumulative(name: str) -> float:
+        return sum(v[3] for k, v in stats.stats.items() if k[2] == name)  # type: ignore[attr-defined]
+
+    def tottime_where(predicate: Any) -> float:
+        return sum(v[2] for k, v in stats.stats.items() if predicate(k))  # type: ignore[attr-defined]
+
+    shares = {name: round(cumulative(name), 2) for name in KEY_FUNCTIONS}
+    driver = tottime_where(lambda k: (k[0] == "~" and "sqlite3." in k[2])
+                           or "/psycopg/" in k[0])
+    sqlalchemy = tottime_where(lambda k: "/sqlalchemy/" in k[0] or "/sqlmodel/" in k[0])
+    http = cumulative("iter_pages")
+    text_out = io.StringIO()
+    stats.stream = text_out  # type: ignore[attr-defined]
+    stats.sort_stats("cumulative").print_stats(r"bridge/|sync/", args.top)
+    statements = sum(by_function.values())
+    summary = {
+        "orders": args.orders, "database": args.database, "job_status": result.status,
+        "wall_s_profiled": round(wall, 2), "run_job_s": round(total, 2),
+        "statements": statements, "statements_per_order": round(statements / args.orders, 1),
+        "statements_by_step": dict(by_step.most_common()),
+        "statements_by_function": dict(by_function.most_common(25)),
+        "cumulative_s": shares,
+        "self_time_in_sqlalchemy_s": round(sqlalchemy, 2),
+        "self_time_in_db_driver_s": round(driver, 2),
+        "http_fetch_s": round(http, 2),
+        "pstats_top": text_out.getvalue(),
+        "prof_file": str(prof_path),
+    }
+    path = save(f"profile-sync-{args.database}", summary)
+    rows = [[step, n, f"{n / args.orders:.1f}"] for step, n in by_step.most_common()]
+    print(f"profiled full sync of {args.orders} orders on {args.database}: {wall:.1f}s "
+          f"(under cProfile), {statements} SQL statements ({statements / args.orders:.1f} "
+          "per order)")
+    print(table(rows, ["pipeline step", "SQL statements", "per order"]))
+    rows = [[name, f"{sec:.2f}", f"{100 * sec / total:.0f}%"] for name, sec in shares.items()]
+    print(table(rows, ["function (cumulative)", "s", "share of run_job"]))
+    print(f"self time inside SQLAlchemy/SQLModel: {sqlalchemy:.2f}s "
+          f"({100 * sqlalchemy / total:.0f}%), inside the DB driver: {driver:.2f}s "
+          f"({100 * driver / total:.0f}%), HTTP fetch of pages: {http:.2f}s")
+    rows = [[name, n] for name, n in by_function.most_common(15)]
+    print(table(rows, ["bridge function issuing SQL", "statements"]))
+    print(f"\nresults: {path}\nprofile: {prof_path} (python -m pstats)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
