@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -15,13 +16,27 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bridge.db import make_engine, upgrade
-from bridge.settings import Settings
+from bridge.settings import VARIABLES, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL = FIXTURES / "woocommerce-real"
 PG_ADMIN_URL = os.environ.get(
     "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working folder, none of the bridge's variables set, logging restored after."""
+    for var in VARIABLES:
+        monkeypatch.delenv(var.name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield tmp_path
+    # CLI commands point the root logger at the runner's stderr, which is closed by now.
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def load_json(relative: str) -> object:

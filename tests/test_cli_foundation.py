@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -32,19 +31,6 @@ SECRETS = {
     "WOOCOMMERCE_WEBHOOK_SECRET": "whsec_0123456789abcdefghij",
 }
 
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty working folder and an environment with none of the bridge's variables set."""
-    for var in VARIABLES:
-        monkeypatch.delenv(var.name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield tmp_path
-    # The commands point the root logger at the runner's stderr, which is closed by now.
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def bridge(*args: str, env: dict[str, str] | None = None) -> Result:

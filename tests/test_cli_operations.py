@@ -18,7 +18,6 @@ from bridge.handlers import build_handlers
 from bridge.ledger import balances, find_learner
 from bridge.models import InboxDelivery, LedgerEntry
 from bridge.pipeline import process_order
-from bridge.settings import VARIABLES
 from bridge.signatures import sign
 from tests.conftest import load_json
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
@@ -30,11 +29,8 @@ API = f"{SHOP}/wp-json/wc/v3"
 
 
 @pytest.fixture
-def env(database_url, tmp_path, monkeypatch):
+def env(database_url, workdir):
     """The environment a CLI run sees: this test's database and the example catalogue."""
-    monkeypatch.chdir(tmp_path)
-    for var in VARIABLES:
-        monkeypatch.delenv(var.name, raising=False)
     return {"DATABASE_URL": database_url, "BRIDGE_CATALOG_FILE": str(ROOT / "catalog.example.toml"),
             "WOOCOMMERCE_WEBHOOK_SECRET": "whsec-wcreal-test"}
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from bridge.errors import PermanentError
 from bridge.inbox import Delivery, process_delivery, record_delivery
 from bridge.models import InboxDelivery, Learner, LedgerEntry, utcnow
 from bridge.pipeline import process_order
-from bridge.settings import VARIABLES, Settings
+from bridge.settings import Settings
 from sync.lease import acquire
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from tests.sync_support import API, HttpShop, real_orders
@@ -31,16 +29,9 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture(autouse=True)
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty working folder, none of the bridge's variables set, logging restored after."""
-    for var in VARIABLES:
-        monkeypatch.delenv(var.name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield tmp_path
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _in_workdir(workdir: Path) -> Path:
+    """Every test here runs in an empty folder with none of the bridge's variables set."""
+    return workdir
 
 
 def shop_env(database_url: str, **extra: str) -> dict[str, str]:

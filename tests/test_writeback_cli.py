@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import responses
@@ -15,7 +12,6 @@ from sqlalchemy import Engine
 from bridge.cli import main
 from bridge.db import unit_of_work
 from bridge.models import OutboxItem
-from bridge.settings import VARIABLES
 from bridge.writeback import enqueue_cohort_stock
 from tests.writeback_support import FakeShop, outbox, shop_catalogue, store_shop
 
@@ -25,18 +21,6 @@ SHOP_ENV = {
     "WOOCOMMERCE_CONSUMER_SECRET": "cs_test_0123456789",
 }
 
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An empty working folder and none of the bridge's variables set."""
-    for var in VARIABLES:
-        monkeypatch.delenv(var.name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield tmp_path
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture
