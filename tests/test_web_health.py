@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
-from bridge.db import head_revision, make_engine
+from bridge.db import SchemaOutdated, head_revision, make_engine
 from bridge.settings import Settings
 from webhooks import create_app
 
@@ -75,3 +76,12 @@ def test_healthz_still_answers_when_the_database_is_unreachable(tmp_path: Path) 
     assert health.status_code == 200
     assert health.get_json()["database"] == "unavailable"
     assert ready.status_code == 503
+
+
+def test_the_app_built_from_settings_refuses_an_outdated_schema(tmp_path, monkeypatch):
+    """gunicorn's create_app() on an un-migrated database stops, naming bridge db upgrade."""
+    for var in ("DATABASE_URL", "WOOCOMMERCE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutdated, match="bridge db upgrade"):
+        create_app(settings)

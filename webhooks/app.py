@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
-from bridge.db import DatabaseUnavailable, make_engine, schema_status
+from bridge.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
 from bridge.handlers import build_handlers, build_outbox_drainer
 from bridge.inbox import Handler
 from bridge.settings import Settings, load_settings
@@ -38,7 +38,9 @@ def create_app(
     answer; without it (tests, tools) on the request thread once the answer is sent.
     """
     settings = settings or load_settings()
-    engine = engine or make_engine(settings.database_url)
+    if engine is None:
+        engine = make_engine(settings.database_url)
+        _refuse_outdated_schema(engine)
     if handlers is None:
         handlers = build_handlers(engine, settings)
         after_processing = after_processing or build_outbox_drainer(engine, settings)
@@ -58,6 +60,15 @@ def create_app(
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app
+
+
+def _refuse_outdated_schema(engine: Engine) -> None:
+    """Do not serve on a schema older than the code; an unreachable database may come back."""
+    try:
+        require_current_schema(engine)
+    except DatabaseUnavailable as exc:
+        log.warning("database unavailable at start (webhooks answer 503 until it is back): %s",
+                    exc)
 
 
 def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
