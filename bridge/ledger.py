@@ -273,7 +273,8 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
         ))
         events.append(Event("credit_granted", learner_id, order_id,
                             {"key": key, "credit_type": target.credit_type,
-                             "amount": target.amount, "sku": target.offer_sku}))
+                             "amount": target.amount, "sku": target.offer_sku,
+                             "source_key": f"{key}@{generation}"}))
     for key in sorted(set(held) - set(targets)):
         row = held[key]
         session.add(LedgerEntry(
@@ -284,7 +285,8 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
         ))
         events.append(Event("credit_reversed", row.learner_id, order_id,
                             {"key": key, "credit_type": row.credit_type, "amount": row.amount,
-                             "sku": row.offer_sku}))
+                             "sku": row.offer_sku,
+                             "source_key": f"{row.source_key}:reversal"}))
     session.flush()
     return events
 
@@ -402,7 +404,8 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
         seat.changed_at = utcnow()
         session.add(seat)
         events.append(Event("seat_released", seat.learner_id, order_id,
-                            {"cohort": seat.cohort_code, "was": was, "key": key}))
+                            {"cohort": seat.cohort_code, "was": was, "key": key,
+                             "seat_id": seat.id}))
     session.flush()
     for key in to_claim:
         target = targets[key]
@@ -439,17 +442,24 @@ def reconcile_access(session: Session, learner_id: int, order_id: int,
         access.revoked_at = utcnow()
         session.add(access)
         events.append(Event("access_revoked", learner_id, order_id,
-                            {"kind": access.kind, "sku": access.offer_sku, "key": key}))
+                            {"kind": access.kind, "sku": access.offer_sku, "key": key,
+                             "access_id": access.id}))
+    opened: list[tuple[Event, Access]] = []
     for key in sorted(set(targets) - set(held)):
         target = targets[key]
-        session.add(Access(
+        access = Access(
             learner_id=learner_id, kind=target.access_kind or "", offer_sku=target.offer_sku,
             grant_key=key, source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
             starts_at=target.starts_at, ends_at=target.ends_at, details=dict(target.details),
-        ))
-        events.append(Event("access_granted", learner_id, order_id,
-                            {"kind": target.access_kind, "sku": target.offer_sku, "key": key}))
+        )
+        session.add(access)
+        event = Event("access_granted", learner_id, order_id,
+                      {"kind": target.access_kind, "sku": target.offer_sku, "key": key})
+        events.append(event)
+        opened.append((event, access))
     session.flush()
+    for event, access in opened:
+        event.data["access_id"] = access.id  # known once flushed; write-back keys notes by it
     return events
 
 

@@ -749,37 +749,15 @@ def _latest(session: Session, statement: Any) -> Any:
     return session.exec(statement.limit(1)).first()
 
 
-def _event_identity(session: Session, event: Event) -> str:
-    """What an event is about, unique across time (ledger source keys, seat and access ids)."""
-    key = str(event.data.get("key") or "")
+def _event_identity(event: Event) -> str:
+    """What an event is about, unique across time: the ledger row, seat or access it wrote."""
     if event.kind in ("credit_granted", "credit_reversed"):
-        reversal = event.kind == "credit_reversed"
-        row = _latest(
-            session,
-            select(LedgerEntry.source_key)
-            .where(
-                LedgerEntry.grant_key == key,
-                col(LedgerEntry.reverses_id).is_not(None)
-                if reversal
-                else col(LedgerEntry.reverses_id).is_(None),
-            )
-            .order_by(col(LedgerEntry.id).desc()),
-        )
-        return f"ledger:{row or key}:{event.kind}"
+        return f"ledger:{event.data['source_key']}:{event.kind}"
     if event.kind.startswith("seat_"):
-        seat_id = event.data.get("seat_id")
-        if seat_id is None:
-            seat_id = _latest(
-                session, select(Seat.id).where(Seat.grant_key == key).order_by(col(Seat.id).desc())
-            )
-        return f"seat:{seat_id}:{event.kind}"
+        return f"seat:{event.data['seat_id']}:{event.kind}"
     if event.kind.startswith("access_"):
-        access_id = _latest(
-            session,
-            select(Access.id).where(Access.grant_key == key).order_by(col(Access.id).desc()),
-        )
-        return f"access:{access_id}:{event.kind}"
-    return f"{event.kind}:{key}:{event.order_id}"
+        return f"access:{event.data['access_id']}:{event.kind}"
+    return f"{event.kind}:{event.data.get('key') or ''}:{event.order_id}"
 
 
 def _group_events(outcome: OrderOutcome) -> list[tuple[str, int, list[Event]]]:
@@ -893,7 +871,7 @@ def enqueue_event_notes(
         if not text:
             continue
         marker = note_marker(
-            [f"order:{order_id}"] + [_event_identity(session, event) for event in events]
+            [f"order:{order_id}"] + [_event_identity(event) for event in events]
         )
         key = _enqueue_note(session, order_id, kind, text, marker, settings)
         if key:
