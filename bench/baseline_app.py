@@ -1,6 +1,6 @@
 """The ingest benchmark's baseline: a Flask app that only verifies the signature and answers 200.
 
-Same framework, same server settings and the same signature check (bridge.signatures.verify) as
+Same framework, same server settings and the same signature check (bridge.rules.signatures.verify) as
 the receiver, nothing stored: what a webhook endpoint costs before any work of its own.
 
     gunicorn --workers 2 --threads 4 'bench.baseline_app:create_app()'
@@ -12,7 +12,7 @@ import os
 
 from flask import Flask, jsonify, request
 
-from bridge.signatures import verify
+from bridge.rules.signatures import verify
 
 
 def create_app() -> Flask:

@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
 
-# Steps of one order, as called from bridge.pipeline.process_order / enqueue_writebacks.
+# Steps of one order, as called from bridge.services.pipeline.process_order / enqueue_writebacks.
 STEPS = ("stored_refunds", "apply_order", "enqueue_order_meta", "enqueue_event_notes",
          "enqueue_cohort_stock", "enqueue_personal_coupons", "_coupon_note",
          "enqueue_customer_meta", "_orders_waiting_in", "_confers_now", "advance_cursor",
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
 
-    from bridge.cli_sync import build_ports
-    from bridge.db import make_engine
+    from bridge.cli.sync import build_ports
     from bridge.settings import load_settings
+    from bridge.store.db import make_engine
     from sync.jobs import RunOptions, run_job
 
     with FakeShop(args.orders) as shop, database(args.database, "profile") as url:

@@ -34,10 +34,10 @@ from bench.common import (
     scratch_dir,
     table,
 )
-from bridge.db import make_engine
+from bridge.services.writeback.plan import DRAIN_LIMIT, drain_outbox
 from bridge.settings import load_settings
-from bridge.woo import WooClient
-from bridge.writeback import DRAIN_LIMIT, drain_outbox
+from bridge.shop.client import WooClient
+from bridge.store.db import make_engine
 
 ROUTES = {"coupon": "POST coupons/batch", "product": "POST products/batch",
           "order": "POST orders/batch", "customer": "POST customers/batch",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 
-from bridge.db import alembic_config, make_engine
+from bridge.store.db import alembic_config, make_engine
 
 
 def main() -> None:

@@ -20,22 +20,33 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.catalog import Catalogue
-from bridge.catalog_sync import load_catalogue, sync_catalogue
-from bridge.db import DatabaseUnavailable, describe_db_error
-from bridge.entitlements import parse_gmt
 from bridge.errors import BridgeError, PermanentError
-from bridge.expiry import expire_credits
-from bridge.handlers import build_handlers
-from bridge.inbox import DEAD, FAILED, PROCESSED, due_deliveries, process_delivery, purge_bodies
-from bridge.ledger import OrderOutcome
-from bridge.models import utcnow
-from bridge.pipeline import process_order
+from bridge.rules.catalog import Catalogue
+from bridge.rules.entitlements import parse_gmt
+from bridge.services.catalogue import load_catalogue, sync_catalogue
+from bridge.services.delivery_handlers import build_handlers
+from bridge.services.expiry import expire_credits
+from bridge.services.inbox import (
+    DEAD,
+    FAILED,
+    PROCESSED,
+    due_deliveries,
+    process_delivery,
+    purge_bodies,
+)
+from bridge.services.ledger import OrderOutcome
+from bridge.services.pipeline import process_order
+from bridge.services.subscriptions import reconcile_subscriptions
+from bridge.services.writeback.plan import (
+    drain_outbox,
+    enqueue_customer_meta,
+    refresh_catalogue_writebacks,
+)
 from bridge.settings import Settings
-from bridge.subscriptions import reconcile_subscriptions
-from bridge.webhook_setup import webhook_status
-from bridge.woo import PER_PAGE
-from bridge.writeback import drain_outbox, enqueue_customer_meta, refresh_catalogue_writebacks
+from bridge.shop.client import PER_PAGE
+from bridge.shop.webhooks import webhook_status
+from bridge.store.db import DatabaseUnavailable, describe_db_error
+from bridge.store.models import utcnow
 from sync.lease import Lease, LeaseHeld, acquire, runner_id
 from sync.progress import NullProgress, Progress
 from sync.storage import (

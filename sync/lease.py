@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, update
 from sqlmodel import col, select
 
-from bridge.db import unit_of_work
 from bridge.errors import RetryableError
-from bridge.ledger import insert_ignore
-from bridge.models import JobLease, utcnow
+from bridge.services.ledger import insert_ignore
+from bridge.store.db import unit_of_work
+from bridge.store.models import JobLease, utcnow
 
 log = logging.getLogger(__name__)
 

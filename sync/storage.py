@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import Engine, func, or_, update
 from sqlmodel import col, select
 
-from bridge.db import unit_of_work
-from bridge.ledger import insert_ignore
-from bridge.models import InboxDelivery, OrderState, OutboxItem, SyncCursor, utcnow
+from bridge.services.ledger import insert_ignore
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, OrderState, OutboxItem, SyncCursor, utcnow
 
 
 def read_cursor(engine: Engine, resource: str) -> datetime | None:

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from bridge.db import make_engine, upgrade
 from bridge.settings import VARIABLES, Settings
+from bridge.store.db import make_engine, upgrade
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL = FIXTURES / "woocommerce-real"

@@ -14,12 +14,12 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from werkzeug.test import TestResponse
 
-from bridge.api_tokens import create_token
-from bridge.db import unit_of_work
-from bridge.ledger import balances, find_learner
-from bridge.models import IdempotencyRecord, LedgerEntry, Redemption
-from bridge.pipeline import process_order
+from bridge.services.api_tokens import create_token
+from bridge.services.ledger import balances, find_learner
+from bridge.services.pipeline import process_order
 from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+from bridge.store.models import IdempotencyRecord, LedgerEntry, Redemption
 from tests.sample_shop import make_order, sample_catalogue
 from webhooks.openapi import openapi_document
 

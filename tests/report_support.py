@@ -36,11 +36,14 @@ from sqlalchemy import Engine, create_engine, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from bridge.catalog import Catalogue, CohortSpec, Offer
-from bridge.db import make_engine, unit_of_work, upgrade
-from bridge.events import EventRequest, known_skus, record_event
-from bridge.ledger import find_learner
-from bridge.models import (
+from bridge.rules.catalog import Catalogue, CohortSpec, Offer
+from bridge.services.ledger import find_learner
+from bridge.services.outcome_events import EventRequest, known_skus, record_event
+from bridge.services.pipeline import process_order
+from bridge.services.redemptions import redeem_in_transaction, refund_in_transaction
+from bridge.settings import Settings
+from bridge.store.db import make_engine, unit_of_work, upgrade
+from bridge.store.models import (
     LedgerEntry,
     OutcomeEvent,
     Redemption,
@@ -48,10 +51,7 @@ from bridge.models import (
     Subscription,
     utcnow,
 )
-from bridge.models import Offer as OfferRow
-from bridge.pipeline import process_order
-from bridge.redemptions import redeem_in_transaction, refund_in_transaction
-from bridge.settings import Settings
+from bridge.store.models import Offer as OfferRow
 from tests.conftest import PG_ADMIN_URL, load_json
 from tests.sample_shop import BINDINGS, COHORT, OFFERS, make_order, store_cohorts
 

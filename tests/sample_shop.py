@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bridge.catalog import Catalogue, CohortSpec, Offer
-from bridge.db import unit_of_work
-from bridge.models import Cohort
+from bridge.rules.catalog import Catalogue, CohortSpec, Offer
+from bridge.store.db import unit_of_work
+from bridge.store.models import Cohort
 
 COHORT = CohortSpec(
     code="DV-2027-01",

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from bridge.catalog import Catalogue
+from bridge.rules.catalog import Catalogue
 from bridge.settings import Settings
-from bridge.woo import WooClient
+from bridge.shop.client import WooClient
 from sync.jobs import SyncPorts
 from tests.conftest import REAL, load_json
 from tests.sample_shop import make_order

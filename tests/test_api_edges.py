@@ -11,10 +11,10 @@ import logging
 import pytest
 from sqlmodel import select
 
-from bridge.api_tokens import revoke_token
-from bridge.db import unit_of_work
-from bridge.models import ApiToken
+from bridge.services.api_tokens import revoke_token
 from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+from bridge.store.models import ApiToken
 from tests.redemption_support import (
     ContractClient,
     fund,

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.db import unit_of_work
-from bridge.ledger import find_learner
-from bridge.models import Offer, Subscription
-from bridge.pipeline import process_order
+from bridge.services.ledger import find_learner
+from bridge.services.pipeline import process_order
 from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+from bridge.store.models import Offer, Subscription
 from tests.redemption_support import (
     ContractClient,
     balance_of,

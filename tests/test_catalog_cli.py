@@ -13,7 +13,7 @@ import pytest
 import responses
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.settings import VARIABLES
 from tests.test_catalog_sync import EXAMPLE, real_products, real_variations, serve_shop
 

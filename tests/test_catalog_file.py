@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.catalog import KINDS, CatalogueError, CohortSpec, describe_offer
-from bridge.catalog_file import parse_catalogue, read_catalogue_file
 from bridge.errors import PermanentError
+from bridge.rules.catalog import KINDS, CatalogueError, CohortSpec, describe_offer
+from bridge.rules.catalog_file import parse_catalogue, read_catalogue_file
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.catalog import (
+from bridge.rules.catalog import (
     META_KEYS,
     REQUIRED_PRODUCT_FIELDS,
     Catalogue,
@@ -20,7 +20,7 @@ from bridge.catalog import (
     product_record,
     resolve_catalogue,
 )
-from bridge.catalog_file import read_catalogue_file
+from bridge.rules.catalog_file import read_catalogue_file
 from tests.conftest import load_json, real_delivery
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"

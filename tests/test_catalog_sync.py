@@ -14,20 +14,20 @@ from responses import matchers
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bridge.catalog import Catalogue, CatalogueError
-from bridge.catalog_file import read_catalogue_file
-from bridge.catalog_sync import (
+from bridge.rules.catalog import Catalogue, CatalogueError
+from bridge.rules.catalog_file import read_catalogue_file
+from bridge.services.catalogue import (
     apply_product_payload,
     inspect_catalogue,
     load_catalogue,
     store_cohorts,
     sync_catalogue,
 )
-from bridge.db import unit_of_work
-from bridge.models import Cohort, Learner, ProductBinding, Seat
-from bridge.models import Offer as OfferRow
 from bridge.settings import Settings
-from bridge.woo import WooClient
+from bridge.shop.client import WooClient
+from bridge.store.db import unit_of_work
+from bridge.store.models import Cohort, Learner, ProductBinding, Seat
+from bridge.store.models import Offer as OfferRow
 from tests.conftest import load_json, real_delivery
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.settings import VARIABLES, Settings
 from tests.redemption_support import ContractClient, balance_of, fund, sqlite_only
 from webhooks import create_app

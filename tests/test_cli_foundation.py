@@ -20,9 +20,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
-from bridge.db import head_revision, make_engine, schema_status
+from bridge.cli.main import main
 from bridge.settings import VARIABLES, load_settings, render_env_file
+from bridge.store.db import head_revision, make_engine, schema_status
 
 SECRETS = {
     "WOOCOMMERCE_URL": "https://shop.example.com",

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from sqlmodel import select
 from werkzeug.serving import make_server
 
-from bridge.cli import main
-from bridge.db import unit_of_work
-from bridge.handlers import build_handlers
-from bridge.ledger import balances, find_learner
-from bridge.models import InboxDelivery, LedgerEntry
-from bridge.pipeline import process_order
-from bridge.signatures import sign
+from bridge.cli.main import main
+from bridge.rules.signatures import sign
+from bridge.services.delivery_handlers import build_handlers
+from bridge.services.ledger import balances, find_learner
+from bridge.services.pipeline import process_order
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import load_json
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from webhooks import create_app

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bridge.entitlements import (
+from bridge.rules.entitlements import (
     OrderPayloadError,
     needs_refund_lookup,
     order_entitlements,

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bridge.db import make_engine, unit_of_work
-from bridge.models import OutcomeEvent
 from bridge.settings import Settings
+from bridge.store.db import make_engine, unit_of_work
+from bridge.store.models import OutcomeEvent
 from tests.redemption_support import ContractClient, fund, make_token, sqlite_only
 from tests.report_support import store_offers
 from webhooks import create_app

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
-from bridge.events import import_csv
+from bridge.cli.main import main
+from bridge.services.outcome_events import import_csv
 from bridge.settings import VARIABLES
 from tests.redemption_support import fund, sqlite_only
 from tests.report_support import store_offers, stored_events

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bridge.db import unit_of_work
-from bridge.expiry import expire_credits, expired_remainders
-from bridge.ledger import balances
-from bridge.models import Learner, LedgerEntry, utcnow
+from bridge.services.expiry import expire_credits, expired_remainders
+from bridge.services.ledger import balances
+from bridge.store.db import unit_of_work
+from bridge.store.models import Learner, LedgerEntry, utcnow
 
 NOW = utcnow().replace(microsecond=0)
 DAY = timedelta(days=1)

@@ -15,10 +15,8 @@ from bridge.settings import VARIABLES, load_settings, render_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bridge", "webhooks", "sync")
-# The command-line entry point is the composition root: the one place that wires all three.
-# It is bridge/cli.py plus the command modules it registers (bridge/cli_<group>.py).
-COMPOSITION_ROOT = {Path("bridge/cli.py"), *(p.relative_to(ROOT) for p in
-                                             (ROOT / "bridge").glob("cli_*.py"))}
+# The command-line package is the composition root: the one place that wires all three.
+COMPOSITION_ROOT = Path("bridge/cli")
 EDGE_PACKAGES = ("webhooks", "sync")
 
 # Runs in a fresh interpreter. "discover" imports every project module and prints the other
@@ -30,7 +28,7 @@ from collections.abc import MutableMapping
 
 PACKAGES = ("bridge", "webhooks", "sync")
 # Alembic's env.py runs migrations when executed; it is a script, not an importable module.
-NOT_MODULES = {"bridge.migrations.env"}
+NOT_MODULES = {"bridge.store.migrations.env"}
 mode = sys.argv[1]
 events = []
 importing = ["(discovery)"]
@@ -211,9 +209,9 @@ def test_core_modules_never_import_webhooks_or_sync() -> None:
     """No module of bridge/ except the command-line entry point imports webhooks or sync."""
     offenders = []
     files = _python_files("bridge")
-    assert Path("bridge/cli.py") in files
+    assert Path("bridge/cli/main.py") in files
     for path in files:
-        if path in COMPOSITION_ROOT:
+        if COMPOSITION_ROOT in path.parents:
             continue
         tree = ast.parse((ROOT / path).read_text(encoding="utf-8"), filename=str(path))
         for lineno, name in _imported_names(tree):
@@ -246,9 +244,9 @@ def test_importing_every_module_opens_no_connection_reads_no_environment_and_sta
     traced = _run_probe("trace", stdin=json.dumps(discovered["others"]))
     assert {
         "bridge",
-        "bridge.cli",
+        "bridge.cli.main",
         "bridge.settings",
-        "bridge.db",
+        "bridge.store.db",
         "webhooks",
         "webhooks.app",
         "sync",

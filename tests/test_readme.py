@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.settings import VARIABLES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

@@ -12,13 +12,13 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bridge.db import make_engine, unit_of_work
 from bridge.errors import PermanentError
-from bridge.handlers import build_handlers
-from bridge.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
-from bridge.ledger import balances, find_learner
-from bridge.models import InboxDelivery, LedgerEntry
-from bridge.signatures import sign
+from bridge.rules.signatures import sign
+from bridge.services.delivery_handlers import build_handlers
+from bridge.services.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
+from bridge.services.ledger import balances, find_learner
+from bridge.store.db import make_engine, unit_of_work
+from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import REAL, load_json, real_delivery
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from webhooks import create_app

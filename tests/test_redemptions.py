@@ -8,10 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
-from bridge.db import unit_of_work
-from bridge.ledger import UnknownLearner
-from bridge.models import LedgerEntry, Offer, Redemption
-from bridge.redemptions import (
+from bridge.services.ledger import UnknownLearner
+from bridge.services.redemptions import (
     BASE_CREDIT_TYPES,
     IdempotencyKeyReused,
     InsufficientCredits,
@@ -24,6 +22,8 @@ from bridge.redemptions import (
     refund_redemption,
     stored_credit_types,
 )
+from bridge.store.db import unit_of_work
+from bridge.store.models import LedgerEntry, Offer, Redemption
 from tests.redemption_support import balance_of, fund, sqlite_only, written_rows
 
 TYPES = set(BASE_CREDIT_TYPES)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.report import (
+from bridge.services.report import (
     ALL,
     NO_DATA,
     ORDER_LEVEL,

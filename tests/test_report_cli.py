@@ -12,8 +12,8 @@ from datetime import date
 import pytest
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
-from bridge.report import Period, build_report
+from bridge.cli.main import main
+from bridge.services.report import Period, build_report
 from bridge.settings import VARIABLES
 from tests.report_support import NOW, seeded_database
 

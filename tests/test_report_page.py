@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bridge.api_tokens import revoke_token
-from bridge.db import make_engine, unit_of_work
+from bridge.services.api_tokens import revoke_token
 from bridge.settings import Settings
+from bridge.store.db import make_engine, unit_of_work
 from tests.redemption_support import make_token
 from tests.report_support import seeded_database
 from webhooks import create_app

@@ -34,9 +34,9 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from bridge.db import unit_of_work
-from bridge.models import OrderState
-from bridge.report import Period, build_report
+from bridge.services.report import Period, build_report
+from bridge.store.db import unit_of_work
+from bridge.store.models import OrderState
 from tests.report_support import NOW, seeded_database
 
 pytestmark = pytest.mark.both_databases

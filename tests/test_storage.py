@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import SQLModel, select
 
-from bridge import models
-from bridge.db import (
+from bridge.store import models
+from bridge.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     SchemaOutdated,
     head_revision,

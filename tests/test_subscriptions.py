@@ -11,19 +11,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from bridge.catalog import Offer
-from bridge.db import unit_of_work
-from bridge.entitlements import order_entitlements
 from bridge.errors import PermanentError
-from bridge.expiry import expire_credits
-from bridge.handlers import build_handlers
-from bridge.inbox import Delivery, record_delivery
-from bridge.ledger import apply_order, balances, find_learner
-from bridge.models import LedgerEntry, Subscription
-from bridge.periods import DEFAULT_POLICY, BillingPeriod, parse_billing_period
-from bridge.pipeline import process_order
-from bridge.settings import Settings, load_settings
-from bridge.subscriptions import (
+from bridge.rules.catalog import Offer
+from bridge.rules.entitlements import order_entitlements
+from bridge.rules.periods import DEFAULT_POLICY, BillingPeriod, parse_billing_period
+from bridge.services.delivery_handlers import build_handlers
+from bridge.services.expiry import expire_credits
+from bridge.services.inbox import Delivery, record_delivery
+from bridge.services.ledger import apply_order, balances, find_learner
+from bridge.services.pipeline import process_order
+from bridge.services.subscriptions import (
     SubscriptionPayloadError,
     active_perks,
     learner_subscriptions,
@@ -32,7 +29,10 @@ from bridge.subscriptions import (
     reconcile_subscriptions,
     subscription_policy,
 )
-from bridge.woo import Page
+from bridge.settings import Settings, load_settings
+from bridge.shop.client import Page
+from bridge.store.db import unit_of_work
+from bridge.store.models import LedgerEntry, Subscription
 from tests.conftest import REAL, load_json, real_delivery
 from tests.sample_shop import BINDINGS, OFFERS, PRODUCT_IDS, make_order, sample_catalogue
 
@@ -463,7 +463,7 @@ def test_reconcile_applies_changed_subscriptions_and_reports_a_cursor(engine, co
 def test_reconcile_without_the_plugin_says_so_once_and_skips(engine, catalogue, caplog):
     """No WooCommerce Subscriptions: a warning the first time, a flag every time."""
     shop = FakeShop(available=False)
-    with caplog.at_level(logging.DEBUG, logger="bridge.subscriptions"):
+    with caplog.at_level(logging.DEBUG, logger="bridge.services.subscriptions"):
         first = reconcile_subscriptions(engine, shop, catalogue)
         second = reconcile_subscriptions(engine, shop, catalogue)
     assert not first.available and not second.available and shop.asked == []

@@ -13,13 +13,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel
 
-from bridge.cli import main
-from bridge.db import unit_of_work
+from bridge.cli.main import main
 from bridge.errors import PermanentError
-from bridge.inbox import Delivery, process_delivery, record_delivery
-from bridge.models import InboxDelivery, Learner, LedgerEntry, utcnow
-from bridge.pipeline import process_order
+from bridge.services.inbox import Delivery, process_delivery, record_delivery
+from bridge.services.pipeline import process_order
 from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, Learner, LedgerEntry, utcnow
 from sync.lease import acquire
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from tests.sync_support import API, HttpShop, real_orders

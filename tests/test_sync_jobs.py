@@ -9,10 +9,10 @@ import pytest
 import responses
 from sqlmodel import select
 
-from bridge.db import unit_of_work
 from bridge.errors import PermanentError
-from bridge.inbox import PROCESSED, Delivery, process_delivery, record_delivery
-from bridge.models import Cohort, InboxDelivery, Learner, LedgerEntry, OutboxItem, utcnow
+from bridge.services.inbox import PROCESSED, Delivery, process_delivery, record_delivery
+from bridge.store.db import unit_of_work
+from bridge.store.models import Cohort, InboxDelivery, Learner, LedgerEntry, OutboxItem, utcnow
 from sync.jobs import JOB_ORDER, JOBS, RunOptions, run_job
 from sync.storage import read_cursor
 from tests.conftest import load_json
@@ -191,7 +191,7 @@ def test_the_subscriptions_job_reconciles_through_the_subscriptions_service(
 
 def test_every_job_is_registered_once_in_run_order(engine):
     """`bridge sync` runs the catalogue first and checks the webhooks last."""
-    from bridge.cli_sync import JOB_NAMES
+    from bridge.cli.sync import JOB_NAMES
 
     assert JOB_ORDER == JOB_NAMES == tuple(JOBS)
     assert JOB_ORDER[0] == "catalog" and JOB_ORDER[-1] == "webhooks"

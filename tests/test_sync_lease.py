@@ -10,8 +10,8 @@ import pytest
 import responses
 from sqlmodel import select
 
-from bridge.db import make_engine, unit_of_work
-from bridge.models import JobLease, utcnow
+from bridge.store.db import make_engine, unit_of_work
+from bridge.store.models import JobLease, utcnow
 from sync.jobs import RunOptions, run_job
 from sync.lease import LeaseHeld, LeaseLost, acquire, leases
 from tests.sample_shop import sample_catalogue, store_cohorts

@@ -12,13 +12,13 @@ import pytest
 import responses
 from sqlmodel import func, select
 
-from bridge.catalog import Offer
-from bridge.db import unit_of_work
 from bridge.errors import PermanentError
-from bridge.inbox import FAILED, PROCESSED, Delivery, process_delivery, record_delivery
-from bridge.ledger import balances, find_learner
-from bridge.models import InboxDelivery, LedgerEntry, Seat, utcnow
-from bridge.pipeline import process_order
+from bridge.rules.catalog import Offer
+from bridge.services.inbox import FAILED, PROCESSED, Delivery, process_delivery, record_delivery
+from bridge.services.ledger import balances, find_learner
+from bridge.services.pipeline import process_order
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, LedgerEntry, Seat, utcnow
 from sync.jobs import RunOptions, run_job
 from sync.storage import read_cursor
 from tests.sample_shop import sample_catalogue, store_cohorts

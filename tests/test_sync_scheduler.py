@@ -12,9 +12,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bridge.cli_sync import embedded_scheduler
-from bridge.models import utcnow
+from bridge.cli.sync import embedded_scheduler
 from bridge.settings import Settings, SettingsError, load_settings
+from bridge.store.models import utcnow
 from sync.scheduler import SyncScheduler, planned_jobs
 from sync.storage import advance_cursor, read_cursor
 from tests.sample_shop import sample_catalogue, store_cohorts

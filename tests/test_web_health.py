@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bridge.db import SchemaOutdated, head_revision, make_engine
 from bridge.settings import Settings
+from bridge.store.db import SchemaOutdated, head_revision, make_engine
 from webhooks import create_app
 
 

@@ -22,11 +22,11 @@ from responses import matchers
 from woocommerce.oauth import OAuth
 
 from bridge import __version__
-from bridge.doctor import run_checks
 from bridge.errors import PermanentError, RetryableError
 from bridge.logs import ContextFormatter
+from bridge.services.doctor import run_checks
 from bridge.settings import Settings
-from bridge.woo import (
+from bridge.shop.client import (
     BatchItemError,
     ShopRequestError,
     ShopUnavailable,
@@ -765,7 +765,7 @@ def test_check_access_names_a_read_only_key(client: WooClient) -> None:
 
 def test_doctor_reports_a_wrong_secret_as_a_failed_shop_check(tmp_path: Path) -> None:
     """`bridge doctor` turns the real 401 into a failed check with its fix, not an exception."""
-    from bridge.db import make_engine
+    from bridge.store.db import make_engine
 
     settings = shop_settings(
         database_url=f"sqlite:///{tmp_path / 'bridge.db'}", catalog_file=tmp_path / "catalog.toml"

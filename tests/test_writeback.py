@@ -10,24 +10,24 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bridge.db import unit_of_work
-from bridge.ledger import UnknownCohort
-from bridge.models import LedgerEntry, OutboxWritten, PersonalCoupon, Subscription
-from bridge.pipeline import process_order
-from bridge.settings import Settings
-from bridge.writeback import (
-    enqueue_catalogue_upsells,
-    enqueue_customer_meta,
-    enqueue_personal_coupons,
-    load_note_templates,
-)
-from bridge.writeback_rules import (
+from bridge.rules.notes import (
     NoteTemplateError,
     discount_text,
     personal_coupon_offers,
     stack_remainder_discount,
     upsell_links,
 )
+from bridge.services.ledger import UnknownCohort
+from bridge.services.pipeline import process_order
+from bridge.services.writeback.plan import (
+    enqueue_catalogue_upsells,
+    enqueue_customer_meta,
+    enqueue_personal_coupons,
+    load_note_templates,
+)
+from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+from bridge.store.models import LedgerEntry, OutboxWritten, PersonalCoupon, Subscription
 from tests.sample_shop import make_order
 from tests.writeback_support import outbox, shop_catalogue, store_shop
 

@@ -9,10 +9,10 @@ import responses
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
-from bridge.cli import main
-from bridge.db import unit_of_work
-from bridge.models import OutboxItem
-from bridge.writeback import enqueue_cohort_stock
+from bridge.cli.main import main
+from bridge.services.writeback.plan import enqueue_cohort_stock
+from bridge.store.db import unit_of_work
+from bridge.store.models import OutboxItem
 from tests.writeback_support import FakeShop, outbox, shop_catalogue, store_shop
 
 SHOP_ENV = {

@@ -9,11 +9,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
-from bridge.db import unit_of_work
-from bridge.models import Cohort
-from bridge.pipeline import process_order
+from bridge.services.pipeline import process_order
+from bridge.services.writeback.plan import (
+    CLAIM_LEASE,
+    drain_outbox,
+    enqueue_cohort_stock,
+    retry_outbox,
+)
 from bridge.settings import Settings
-from bridge.writeback import CLAIM_LEASE, drain_outbox, enqueue_cohort_stock, retry_outbox
+from bridge.store.db import unit_of_work
+from bridge.store.models import Cohort
 from tests.conftest import load_json
 from tests.sample_shop import make_order
 from tests.writeback_support import FakeShop, outbox, shop_catalogue, shop_client, store_shop

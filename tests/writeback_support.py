@@ -20,11 +20,11 @@ import responses
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bridge.catalog import Catalogue, CouponRule, StackRule
-from bridge.db import unit_of_work
-from bridge.models import OutboxItem, ProductBinding
+from bridge.rules.catalog import Catalogue, CouponRule, StackRule
 from bridge.settings import Settings
-from bridge.woo import WooClient
+from bridge.shop.client import WooClient
+from bridge.store.db import unit_of_work
+from bridge.store.models import OutboxItem, ProductBinding
 from tests.conftest import load_json
 from tests.sample_shop import BINDINGS, sample_catalogue, store_cohorts
 

@@ -16,11 +16,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.api_tokens import TokenIdentity, authenticate, touch
-from bridge.db import DatabaseUnavailable, describe_db_error, unit_of_work
-from bridge.learner_view import describe_learner
-from bridge.ledger import UnknownLearner, find_learner
-from bridge.redemptions import (
+from bridge.services.api_tokens import TokenIdentity, authenticate, touch
+from bridge.services.learner_view import describe_learner
+from bridge.services.ledger import UnknownLearner, find_learner
+from bridge.services.redemptions import (
     MAX_ROW_ID,
     IdempotencyKeyReused,
     InsufficientCredits,
@@ -30,6 +29,7 @@ from bridge.redemptions import (
     redeem_in_transaction,
     refund_in_transaction,
 )
+from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
 from webhooks.openapi import openapi_document
 from webhooks.runtime import runtime
 

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
-from bridge.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
-from bridge.handlers import build_handlers, build_outbox_drainer
-from bridge.inbox import Handler
+from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
+from bridge.services.inbox import Handler
 from bridge.settings import Settings, load_settings
+from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
 from webhooks import receiver
 from webhooks.api import api
 from webhooks.events_api import events_api

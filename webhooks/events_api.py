@@ -13,10 +13,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.db import DatabaseUnavailable, describe_db_error
-from bridge.events import record_in_transaction
-from bridge.ledger import UnknownLearner
-from bridge.redemptions import IdempotencyKeyReused, InvalidRequest
+from bridge.services.ledger import UnknownLearner
+from bridge.services.outcome_events import record_in_transaction
+from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
+from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.api import requires
 from webhooks.runtime import runtime
 

@@ -8,9 +8,9 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.db import DatabaseUnavailable
-from bridge.inbox import RECEIVED, Delivery, count, process_delivery, record_delivery
-from bridge.signatures import verify
+from bridge.rules.signatures import verify
+from bridge.services.inbox import RECEIVED, Delivery, count, process_delivery, record_delivery
+from bridge.store.db import DatabaseUnavailable
 from webhooks.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,8 @@ from flask import Blueprint, Response, request
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
-from bridge.api_tokens import TokenIdentity, authenticate, touch
-from bridge.db import DatabaseUnavailable, describe_db_error, unit_of_work
-from bridge.models import utcnow
-from bridge.report import (
+from bridge.services.api_tokens import TokenIdentity, authenticate, touch
+from bridge.services.report import (
     ALL,
     DEFINITIONS,
     NO_DATA,
@@ -38,6 +36,8 @@ from bridge.report import (
     percent,
     report_period,
 )
+from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.models import utcnow
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import Engine
 
-from bridge.inbox import Handler
+from bridge.services.inbox import Handler
 from bridge.settings import Settings
 from webhooks.processing import InlineProcessor, Processor
 

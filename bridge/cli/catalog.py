@@ -1,0 +1,304 @@
+"""`bridge catalog`: micro-SKUs with their products and seats, the problems, sync and export.
+
+Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from bridge.cli.context.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from sqlalchemy import Engine
+
+from bridge.cli.context import AppContext, emit, json_option
+from bridge.rules.catalog import (
+    Catalogue,
+    Problem,
+    cohort_dates,
+    describe_offer,
+    offer_prices,
+)
+from bridge.rules.catalog_file import (
+    build_manifest,
+    read_catalogue_file,
+    render_html,
+    render_markdown,
+)
+from bridge.services.catalogue import CatalogueReport, inspect_catalogue, sync_catalogue
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
+
+
+FORMATS = {"md": render_markdown, "html": render_html, "json": None}
+
+
+def file_catalogue(settings: Settings) -> tuple[Catalogue, list[Problem]]:
+    """The catalogue file from settings; a missing file is a problem, not a stop (meta works)."""
+    path = Path(settings.catalog_file)
+    if not path.is_file():
+        problem = Problem(
+            "no_catalogue_file",
+            f"catalogue file {path} not found: only product meta is used "
+            "(set BRIDGE_CATALOG_FILE or copy catalog.example.toml)",
+        )
+        return Catalogue(), [problem]
+    return read_catalogue_file(path), []
+
+
+def report_data(
+    report: CatalogueReport, extra_problems: list[Problem], catalog_file: Path
+) -> dict[str, Any]:
+    """The report as plain data: what `--json` prints and what the text view renders."""
+    catalogue = report.catalogue
+    prices = offer_prices(catalogue, report.records)
+    by_id = {record.woo_id: record for record in report.records}
+    cohorts = {}
+    for code, spec in sorted(catalogue.cohorts.items()):
+        taken = report.seats_taken.get(code, 0)
+        cohorts[code] = {
+            "code": code,
+            "title": spec.title,
+            "starts_at": spec.starts_at.isoformat(),
+            "ends_at": spec.ends_at.isoformat(),
+            "timezone": spec.timezone,
+            "dates": cohort_dates(spec),
+            "mentors": spec.mentors,
+            "learners_per_mentor": spec.learners_per_mentor,
+            "assessment_slots": spec.assessment_slots,
+            "capacity": spec.capacity,
+            "taken": taken,
+            "left": max(spec.capacity - taken, 0),
+            "waitlist": spec.waitlist,
+            "products": list(catalogue.cohort_products(code)),
+        }
+    offers = []
+    for sku, offer in catalogue.offers.items():
+        products = [
+            {
+                "woo_id": woo_id,
+                "parent_id": by_id[woo_id].parent_id,
+                "name": by_id[woo_id].name,
+                "price": by_id[woo_id].price,
+                "status": by_id[woo_id].status,
+                "active": by_id[woo_id].active,
+            }
+            for woo_id in catalogue.woo_ids_for(sku, include_inactive=True)
+            if woo_id in by_id
+        ]
+        offers.append(
+            {
+                "sku": sku,
+                "kind": offer.kind,
+                "source": offer.source,
+                "title": offer.title,
+                "price": prices.get(sku),
+                "on_sale": catalogue.is_on_sale(sku),
+                "confers": describe_offer(offer, catalogue),
+                "credits_per_unit": catalogue.credits_per_unit(sku),
+                "products": products,
+                "cohort": cohorts.get(offer.cohort or "") if offer.kind == "cohort_seat" else None,
+            }
+        )
+    problems = [*extra_problems, *report.resolution.problems]
+    return {
+        "catalogue_file": str(catalog_file),
+        "offers": offers,
+        "cohorts": list(cohorts.values()),
+        "problems": [
+            {"code": p.code, "message": p.message, "sku": p.sku, "woo_id": p.woo_id}
+            for p in problems
+        ],
+        "notes": list(report.resolution.notes),
+    }
+
+
+def render_report(data: dict[str, Any]) -> None:
+    """The report for people: one block per micro-SKU, then cohorts, problems and notes."""
+    echo = click.echo
+    echo(
+        f"Catalogue file: {data['catalogue_file']}  ({_count(data['offers'], 'micro-SKU')}, "
+        f"{_count(data['cohorts'], 'cohort')})"
+    )
+    for offer in data["offers"]:
+        echo("")
+        echo(f"{offer['sku']}  {offer['kind']}  [{offer['source']}]  {offer['title']}")
+        if not offer["products"]:
+            echo("  sold by   no product")
+        for product in offer["products"]:
+            of = f" of product {product['parent_id']}" if product["parent_id"] else ""
+            kind = "variation" if product["parent_id"] else "product"
+            state = "" if product["active"] else "  (trashed: not sold)"
+            echo(
+                f"  sold by   {kind} {product['woo_id']}{of} {product['name']!r}, "
+                f"price {product['price'] or '-'}{state}"
+            )
+        echo(f"  confers   {offer['confers']}")
+        cohort = offer["cohort"]
+        if cohort:
+            echo(
+                f"  seats     capacity {cohort['capacity']}, taken {cohort['taken']}, "
+                f"left {cohort['left']}"
+            )
+    if data["cohorts"]:
+        echo("")
+        echo("Cohorts")
+        for cohort in data["cohorts"]:
+            slots = (
+                f", {cohort['assessment_slots']} assessment slots"
+                if cohort["assessment_slots"] is not None
+                else ""
+            )
+            echo(
+                f"  {cohort['code']}  {cohort['dates']}  capacity {cohort['capacity']} "
+                f"({_count(cohort['mentors'], 'mentor')} x {cohort['learners_per_mentor']}"
+                f"{slots}), "
+                f"taken {cohort['taken']}, left {cohort['left']}"
+            )
+    echo("")
+    if data["problems"]:
+        echo(f"Problems ({len(data['problems'])})")
+        for problem in data["problems"]:
+            echo(f"  - {problem['message']}")
+    else:
+        echo("No problems.")
+    if data["notes"]:
+        echo("Notes")
+        for note in data["notes"]:
+            echo(f"  - {note}")
+
+
+def ready_engine(ctx: click.Context) -> Engine:
+    """The app's engine, schema checked, with its pool closed when the command ends."""
+    app: AppContext = ctx.obj
+    engine = app.ready_engine()
+    # Connections left open would outlive the command (and warn under pytest on PostgreSQL).
+    ctx.call_on_close(engine.dispose)
+    return engine
+
+
+def _count(items: Any, word: str) -> str:
+    number = items if isinstance(items, int) else len(items)
+    return f"{number} {word}" + ("" if number == 1 else "s")
+
+
+@click.group("catalog", invoke_without_command=True)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit with status 1 when there are problems (for deploy pipelines).",
+)
+@json_option
+@click.pass_context
+def catalog(ctx: click.Context, check: bool, as_json: bool) -> None:
+    """List micro-SKUs with products, seats and problems.
+
+    Each micro-SKU with its WooCommerce product, price, what one unit confers and, for
+    cohorts, capacity / taken / left; then the problems. With --check the exit status is 1
+    while any problem remains.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from bridge.store.models import utcnow
+
+    app: AppContext = ctx.obj
+    settings = app.settings
+    catalogue, problems = file_catalogue(settings)
+    report = inspect_catalogue(
+        ready_engine(ctx), catalogue, now=utcnow(), file_name=str(settings.catalog_file)
+    )
+    data = report_data(report, problems, settings.catalog_file)
+    emit(data, as_json, render_report)
+    if check and data["problems"]:
+        ctx.exit(1)
+
+
+@catalog.command("sync")
+@click.option(
+    "--modified-after",
+    type=click.DateTime(),
+    default=None,
+    help="Only products changed after this UTC time (default: everything).",
+)
+@click.option("--dry-run", is_flag=True, help="Read the shop, report, store nothing.")
+@json_option
+@click.pass_context
+def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json: bool) -> None:
+    """Import the shop's products and bind them to micro-SKUs."""
+    from datetime import UTC
+
+    from bridge.shop.client import WooClient
+
+    app: AppContext = ctx.obj
+    settings = app.settings
+    if not settings.woocommerce_url:
+        click.echo("error: WOOCOMMERCE_URL is not set, so there is no shop to sync from", err=True)
+        ctx.exit(1)
+    catalogue, problems = file_catalogue(settings)
+    for problem in problems:
+        click.echo(f"warning: {problem.message}", err=True)
+    if modified_after is not None and modified_after.tzinfo is None:
+        modified_after = modified_after.replace(tzinfo=UTC)
+    engine = ready_engine(ctx)
+    with WooClient(settings) as woo_client:
+        result = sync_catalogue(
+            engine, woo_client, catalogue, modified_after=modified_after, dry_run=dry_run
+        )
+
+    def render(_data: dict[str, Any]) -> None:
+        click.echo(result.summary())
+        for reason in result.rejected:
+            click.echo(f"  rejected: {reason}")
+
+    emit(result.as_dict(), as_json, render)
+
+
+@catalog.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    default=None,
+    help="md or html for people, json for machines (default: from --output, else md).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
+@click.pass_context
+def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
+    """Write the competency catalogue (Markdown, HTML or JSON).
+
+    Each competency with the micro-SKUs that evidence it, their kind, duration and price. The
+    JSON manifest follows schemas/competency-catalogue.schema.json.
+    """
+    from bridge.store.models import utcnow
+
+    app: AppContext = ctx.obj
+    settings = app.settings
+    if fmt is None:
+        suffix = output.suffix.lstrip(".").lower() if output else ""
+        fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
+        fmt = fmt if fmt in FORMATS else "md"
+    catalogue, problems = file_catalogue(settings)
+    for problem in problems:
+        click.echo(f"warning: {problem.message}", err=True)
+    report = inspect_catalogue(ready_engine(ctx), catalogue, file_name=str(settings.catalog_file))
+    prices = offer_prices(report.catalogue, report.records)
+    manifest = build_manifest(report.catalogue, prices, utcnow())
+    render = FORMATS[fmt]
+    text = (
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        if render is None
+        else render(manifest)
+    )
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output} ({fmt}, {len(manifest['competencies'])} competencies)")

@@ -1,0 +1,176 @@
+"""`bridge tokens` (API bearer tokens) and `bridge credits redeem|refund`.
+
+Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from bridge.cli.context.
+``credits`` is the group other modules attach further credit commands to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import click
+
+from bridge.cli.context import AppContext, emit, json_option
+from bridge.services.api_tokens import SCOPES, create_token, list_tokens, revoke_token
+from bridge.services.redemptions import (
+    IDEMPOTENCY_KEY,
+    redeem_in_transaction,
+    refund_in_transaction,
+)
+from bridge.store.db import unit_of_work
+from bridge.store.models import ApiToken
+
+
+def _app(ctx: click.Context) -> AppContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _token_data(row: ApiToken) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "scope": row.scope,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+def _when(value: str | None) -> str:
+    return value[:16].replace("T", " ") if value else "never"
+
+
+@click.group("tokens", invoke_without_command=True)
+@json_option
+@click.pass_context
+def tokens(ctx: click.Context, as_json: bool) -> None:
+    """API bearer tokens: create, list (the default), revoke."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tokens_list, as_json=as_json)
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(SCOPES), required=True,
+              help="read: look learners up; write: also redeem and refund.")
+@json_option
+@click.pass_context
+def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
+    """Make token NAME: printed once, stored only as a hash."""
+    with unit_of_work(_app(ctx).ready_engine()) as session:
+        row, plain = create_token(session, name, scope)
+        session.commit()
+    data = {**_token_data(row), "token": plain}
+
+    def render(data: dict[str, Any]) -> None:
+        click.echo(f"token {data['name']} (scope {data['scope']}):")
+        click.echo(data["token"])
+        click.echo("store it now: it is not shown again. Send it as "
+                   "'Authorization: Bearer <token>'.", err=True)
+
+    emit(data, as_json, render)
+
+
+@tokens.command("list")
+@json_option
+@click.pass_context
+def tokens_list(ctx: click.Context, as_json: bool) -> None:
+    """List tokens, revoked ones too (never their values)."""
+    with unit_of_work(_app(ctx).ready_engine()) as session:
+        rows = [_token_data(row) for row in list_tokens(session)]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("no tokens; make one with `bridge tokens create NAME --scope read|write`")
+            return
+        width = max(len(row["name"]) for row in rows)
+        for row in rows:
+            state = f"revoked {_when(row['revoked_at'])}" if row["revoked_at"] else "active"
+            used = _when(row["last_used_at"])
+            click.echo(f"{row['name']:<{width}}  {row['scope']:<5}  {state:<24}  "
+                       f"created {_when(row['created_at'])}  last used {used}")
+
+    emit(rows, as_json, render)
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@json_option
+@click.pass_context
+def tokens_revoke(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Revoke the active token NAME; it gets 401 from now on."""
+    with unit_of_work(_app(ctx).ready_engine()) as session:
+        row = revoke_token(session, name)
+        session.commit()
+    emit(_token_data(row), as_json, lambda data: click.echo(f"revoked token {data['name']}"))
+
+
+def _default_key(reference: str) -> str:
+    """cli:REFERENCE, or a hash of it when it would not make a valid Idempotency-Key."""
+    key = f"cli:{reference.strip()}"
+    if IDEMPOTENCY_KEY.match(key):
+        return key
+    return "cli:sha256:" + hashlib.sha256(reference.strip().encode()).hexdigest()
+
+
+@click.group("credits")
+def credits() -> None:
+    """Spend and refund learners' credits."""
+
+
+@credits.command("redeem")
+@click.argument("learner")
+@click.option("--type", "credit_type", required=True, help="Credit type, e.g. mentor_minutes.")
+@click.option("--amount", required=True, type=int, help="How many to spend (more than 0).")
+@click.option("--reference", required=True, help="The booking this pays for.")
+@click.option("--mentor", default=None, help="Who gives the session.")
+@click.option("--idempotency-key", default=None,
+              help="Repeat-safe key; defaults to cli:REFERENCE, so re-running the same booking "
+                   "reports the first redemption instead of spending twice.")
+@json_option
+@click.pass_context
+def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: int,
+                   reference: str, mentor: str | None, idempotency_key: str | None,
+                   as_json: bool) -> None:
+    """Spend a learner's credits on a booking.
+
+    LEARNER is an e-mail (current or former) or a customer id. Same rules as the API.
+    """
+    body = {"learner": learner, "credit_type": credit_type, "amount": amount,
+            "reference": reference, "mentor": mentor}
+    key = idempotency_key or _default_key(reference)
+    result = redeem_in_transaction(_app(ctx).ready_engine(), body, key)
+    data = {**result.body, "replayed": result.replayed}
+
+    def render(data: dict[str, Any]) -> None:
+        if data["replayed"]:
+            same = f"key {key}" if idempotency_key else f"reference {reference.strip()}"
+            click.echo(f"already redeemed with the same {same}: redemption {data['id']}; "
+                       "nothing spent again")
+            return
+        click.echo(f"redeemed {data['amount']} {data['credit_type']} of "
+                   f"{data['learner']['email']} for {data['reference']} "
+                   f"(redemption {data['id']}); {data['balance_after']} left")
+
+    emit(data, as_json, render)
+
+
+@credits.command("refund")
+@click.argument("redemption_id", type=click.IntRange(min=1))
+@json_option
+@click.pass_context
+def credits_refund(ctx: click.Context, redemption_id: int, as_json: bool) -> None:
+    """Credit a redemption back, once (a cancelled booking)."""
+    result = refund_in_transaction(_app(ctx).ready_engine(), redemption_id)
+    data = {**result.body, "refunded_now": result.refunded_now}
+
+    def render(data: dict[str, Any]) -> None:
+        if not data["refunded_now"]:
+            click.echo(f"redemption {data['id']} was refunded before, at "
+                       f"{_when(data['refunded_at'])}; nothing credited again")
+            return
+        click.echo(f"refunded {data['amount']} {data['credit_type']} to "
+                   f"{data['learner']['email']} (redemption {data['id']}); "
+                   f"{data['balance_after']} now")
+
+    emit(data, as_json, render)

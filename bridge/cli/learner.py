@@ -1,0 +1,171 @@
+"""`bridge learner` and the manual `bridge credits grant|revoke` adjustments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import click
+
+from bridge.cli.context import AppContext, emit, json_option
+from bridge.errors import PermanentError
+from bridge.services.learner_view import describe_learner
+from bridge.services.ledger import adjust_credits, balances, find_learner, lock_learner, owes
+from bridge.services.subscriptions import learner_subscriptions
+from bridge.services.writeback.plan import enqueue_customer_meta
+from bridge.store.db import unit_of_work
+
+
+def _app(ctx: click.Context) -> AppContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _emit(data: Any, as_json: bool, render: Any) -> None:
+    emit(data, as_json, render)
+
+
+def _render_learner(data: dict[str, Any]) -> None:
+    who = data["learner"]
+    former = f" (formerly {', '.join(who['former_emails'])})" if who["former_emails"] else ""
+    customer = f"customer #{who['customer_id']}" if who["customer_id"] else "guest"
+    click.echo(f"{who['email']}{former}, {customer}")
+    click.echo("balances:")
+    for credit_type, amount in sorted(data["balances"].items()):
+        owing = "  (owes: a refund reversed credits already spent)" if amount < 0 else ""
+        click.echo(f"  {credit_type:<20} {amount:>7}{owing}")
+    if not data["balances"]:
+        click.echo("  none")
+    if data["seats"]:
+        click.echo("seats:")
+        for seat in data["seats"]:
+            where = f" #{seat['position']} on the waitlist" if seat["position"] else ""
+            click.echo(f"  {seat['cohort']:<14} {seat['status']}{where} (order {seat['order_id']})")
+    if data["access"]:
+        click.echo("access:")
+        for window in data["access"]:
+            until = window["ends_at"][:10] if window["ends_at"] else "open-ended"
+            state = "revoked" if window["revoked_at"] else ("current" if window["current"]
+                                                             else "not current")
+            click.echo(f"  {window['kind']:<11} {window['offer_sku']:<18} until {until} "
+                       f"({state})")
+    for sub in data.get("subscriptions") or []:
+        perks = ", ".join(sub["perks"]) or "none"
+        nxt = (sub.get("next_payment_at") or "")[:10] or "none"
+        click.echo(f"subscription #{sub['id']}: {sub['status']}, perks: {perks}, "
+                   f"next payment {nxt}")
+        period = sub.get("current_period")
+        if period:
+            click.echo(f"  last paid period {(period['starts_at'] or '')[:10]} to "
+                       f"{(period['ends_at'] or '')[:10]} (order {period['order_id']})")
+        upcoming = sub.get("next_grant")
+        if upcoming:
+            credits = ", ".join(f"{n} {t}" for t, n in sorted(upcoming["credits"].items()))
+            when = ("when the unpaid renewal is paid" if upcoming["awaiting_payment"]
+                    else f"at the renewal on {(upcoming['at'] or '')[:10]}")
+            click.echo(f"  next grant: {credits or 'nothing'} {when}")
+    click.echo("ledger:")
+    for row in reversed(data["recent_ledger"]):
+        source = f"order {row['order_id']}" if row["order_id"] else row["note"] or row["reason"]
+        click.echo(f"  {row['created_at'][:16].replace('T', ' ')}  {row['amount']:>+7} "
+                   f"{row['credit_type']:<18} {row['reason']:<13} {source}")
+
+
+@click.command("learner")
+@click.argument("learner_ref", metavar="EMAIL_OR_CUSTOMER_ID")
+@click.option("--history", default=200, show_default=True, help="Ledger rows to show.")
+@json_option
+@click.pass_context
+def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -> None:
+    """Show a learner's credits, seats and history.
+
+    Balances by credit type, the ledger, seats (active, or waitlisted with position), access
+    windows and subscriptions.
+    """
+    engine = _app(ctx).ready_engine()
+    with unit_of_work(engine) as session:
+        found = find_learner(session, learner_ref)
+        if found is None:
+            raise PermanentError(f"no learner {learner_ref!r} (by e-mail or customer id)")
+        data = describe_learner(session, found, recent=history)
+        data["subscriptions"] = learner_subscriptions(session, found.id)
+    _emit(data, as_json, _render_learner)
+
+
+@click.command("owes")
+@json_option
+@click.pass_context
+def owes_command(ctx: click.Context, as_json: bool) -> None:
+    """List learners whose balance went negative.
+
+    A refund reversed credits they had already spent.
+    """
+    engine = _app(ctx).ready_engine()
+    with unit_of_work(engine) as session:
+        rows = [{"email": lr.email, "customer_id": lr.woo_customer_id, "credit_type": t,
+                 "balance": amount} for lr, t, amount in owes(session)]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("nobody owes credits")
+        for row in rows:
+            click.echo(f"  {row['email']:<32} {row['credit_type']:<18} {row['balance']:>7}")
+
+    _emit(rows, as_json, render)
+
+
+def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason: str,
+            as_json: bool, *, sign: int) -> None:
+    if amount <= 0:
+        raise click.BadParameter("must be greater than zero", param_hint="--amount")
+    if not reason.strip():
+        raise click.BadParameter("say why (it is kept on the ledger row)", param_hint="--reason")
+    engine = _app(ctx).ready_engine()
+    with unit_of_work(engine) as session:
+        found = find_learner(session, ref)
+        if found is None:
+            raise PermanentError(f"no learner {ref!r} (by e-mail or customer id)")
+        lock_learner(session, found.id)
+        entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
+                               uuid.uuid4().hex)
+        balance = balances(session, found.id).get(credit_type, 0)
+        enqueue_customer_meta(session, found.id, None)
+        session.commit()
+    data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
+            "ledger_entry_id": entry.id, "balance": balance}
+    _emit(data, as_json, lambda d: click.echo(
+        f"{d['amount']:+} {d['credit_type']} for {d['learner']} "
+        f"(ledger #{d['ledger_entry_id']}); balance now {d['balance']}"))
+
+
+adjust_options = [
+    click.argument("learner_ref", metavar="EMAIL_OR_CUSTOMER_ID"),
+    click.option("--type", "credit_type", required=True, help="Credit type, e.g. mentor_minutes."),
+    click.option("--amount", required=True, type=int, help="How many (more than 0)."),
+    click.option("--reason", required=True, help="Why; kept on the ledger row for the audit."),
+    json_option,
+    click.pass_context,
+]
+
+
+def _with(options: list[Any], fn: Any) -> Any:
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
+          as_json: bool) -> None:
+    """Add credits by hand (an audited ledger row)."""
+    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=+1)
+
+
+def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
+           as_json: bool) -> None:
+    """Take credits away by hand (an audited ledger row)."""
+    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1)
+
+
+def attach_adjustments(group: click.Group) -> None:
+    """Add `grant` and `revoke` to the `credits` group."""
+    group.add_command(click.command("grant")(_with(adjust_options, grant)))
+    group.add_command(click.command("revoke")(_with(adjust_options, revoke)))

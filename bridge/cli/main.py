@@ -1,0 +1,41 @@
+"""The ``bridge`` command: the composition root that wires settings, storage, webhooks and sync."""
+
+from __future__ import annotations
+
+import click
+
+from bridge import __version__
+from bridge.cli.catalog import catalog
+from bridge.cli.context import AppContext, BridgeGroup
+from bridge.cli.credits import credits, tokens
+from bridge.cli.demo import demo
+from bridge.cli.events import events
+from bridge.cli.learner import attach_adjustments, learner, owes_command
+from bridge.cli.outbox import outbox
+from bridge.cli.report import report_command
+from bridge.cli.setup import config_command, db, doctor, init, serve
+from bridge.cli.sync import scheduler_command, sync_command
+from bridge.cli.webhooks import inbox, simulate, webhooks
+
+
+@click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="creator-bridge")
+@click.option(
+    "--env-file",
+    default=".env",
+    show_default=True,
+    help="Settings file to read; the real environment wins over it.",
+)
+@click.pass_context
+def main(ctx: click.Context, env_file: str) -> None:
+    """creator-bridge: turn WooCommerce purchases into mentor credits and cohort seats."""
+    ctx.obj = AppContext(env_file)
+    ctx.call_on_close(ctx.obj.close)
+
+
+
+attach_adjustments(credits)
+for command in (init, config_command, db, doctor, serve, catalog, tokens, credits, learner,
+                owes_command, webhooks, inbox, simulate, demo, sync_command, scheduler_command,
+                outbox, report_command, events):
+    main.add_command(command)

@@ -1,0 +1,203 @@
+"""`bridge outbox`: write-backs to WooCommerce: list, show, retry, drain, dry run.
+
+Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from bridge.cli.context.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bridge.cli.context import AppContext, emit, json_option
+from bridge.errors import PermanentError
+from bridge.services.writeback.plan import (
+    STATUSES,
+    DrainSummary,
+    drain_outbox,
+    list_outbox,
+    outbox_counts,
+    refresh_catalogue_writebacks,
+    retry_outbox,
+    show_outbox_item,
+)
+from bridge.shop.client import API_VERSION
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
+
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Print the exact requests a drain would send; send nothing."
+)
+
+
+def _app(ctx: click.Context) -> AppContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _emit(data: Any, as_json: bool, render: Any) -> None:
+    emit(data, as_json, render)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _api_root(settings: Settings) -> str:
+    if settings.woocommerce_url:
+        return f"{settings.woocommerce_url.rstrip('/')}/wp-json/{API_VERSION}"
+    return f"/wp-json/{API_VERSION}"
+
+
+def _print_summary(summary: DrainSummary, settings: Settings, as_json: bool) -> None:
+    def render(data: dict[str, Any]) -> None:
+        root = _api_root(settings)
+        for request in data["requests"]:
+            condition = f"  ({request['condition']})" if request.get("condition") else ""
+            click.echo(f"{request['method']} {root}/{request['path']}{condition}")
+            if "body" in request:
+                click.echo(json.dumps(request["body"], indent=2, sort_keys=True))
+        click.echo(summary.summary())
+
+    _emit(summary.as_dict(), as_json, render)
+
+
+def _dry_run(app: AppContext, as_json: bool) -> None:
+    summary = drain_outbox(app.ready_engine(), None, app.settings, dry_run=True)
+    _print_summary(summary, app.settings, as_json)
+
+
+@click.group("outbox", invoke_without_command=True)
+@click.option(
+    "--status",
+    "status",
+    default=None,
+    type=click.Choice([*STATUSES, "all"]),
+    help="Only rows in this status (default: pending, sending and dead).",
+)
+@click.option("--limit", default=100, show_default=True, help="How many, oldest first.")
+@dry_run_option
+@json_option
+@click.pass_context
+def outbox(
+    ctx: click.Context, status: str | None, limit: int, dry_run: bool, as_json: bool
+) -> None:
+    """List, show, retry and drain write-backs.
+
+    Lists what waits for the shop by default; --dry-run prints the exact requests the next
+    drain would send.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = _app(ctx)
+    if dry_run:
+        _dry_run(app, as_json)
+        return
+    engine = app.ready_engine()
+    statuses = list(STATUSES) if status == "all" else [status] if status else None
+    rows = list_outbox(engine, statuses, limit)
+    counts = outbox_counts(engine)
+
+    def render(data: dict[str, Any]) -> None:
+        click.echo(
+            "outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
+        )
+        for row in data["rows"]:
+            error = f"  {row['last_error'][:60]}" if row["last_error"] else ""
+            click.echo(
+                f"  #{row['id']:<6} {row['status']:<10} {row['target_key']:<36} "
+                f"tries {row['attempts']}  next {_when(row['next_attempt_at'])}{error}"
+            )
+
+    _emit({"counts": counts, "rows": rows}, as_json, render)
+
+
+@outbox.command("show")
+@click.argument("item_id", type=int)
+@json_option
+@click.pass_context
+def outbox_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
+    """One write-back with its payload."""
+    data = show_outbox_item(_app(ctx).ready_engine(), item_id)
+
+    def render(data: dict[str, Any]) -> None:
+        for key, value in data.items():
+            if key in ("payload", "last_written"):
+                click.echo(f"{key}: " + json.dumps(value, indent=2, sort_keys=True, default=str))
+            else:
+                click.echo(f"{key}: {value if value is not None else '-'}")
+
+    _emit(data, as_json, render)
+
+
+@outbox.command("retry")
+@click.argument("item_id", type=int, required=False)
+@click.option("--all-dead", is_flag=True, help="Every dead-lettered write-back.")
+@json_option
+@click.pass_context
+def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool, as_json: bool) -> None:
+    """Make dead write-backs due again.
+
+    The next drain (`bridge outbox drain`, or the scheduler) sends them with fresh attempts.
+    """
+    if (item_id is None) == (not all_dead):
+        raise click.UsageError("give one outbox row id or --all-dead")
+    changed = retry_outbox(_app(ctx).ready_engine(), item_id, all_dead=all_dead)
+    _emit(
+        {"retried": changed},
+        as_json,
+        lambda data: click.echo(f"{data['retried']} write-backs due again"),
+    )
+
+
+@outbox.command("drain")
+@dry_run_option
+@json_option
+@click.pass_context
+def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """Send the due write-backs to the shop."""
+    app = _app(ctx)
+    if dry_run:
+        _dry_run(app, as_json)
+        return
+    settings = app.settings
+    if not settings.shop_configured:
+        raise PermanentError(
+            "the shop is not configured: set WOOCOMMERCE_URL, WOOCOMMERCE_CONSUMER_KEY and "
+            "WOOCOMMERCE_CONSUMER_SECRET to drain the outbox (--dry-run works without them)"
+        )
+    from bridge.shop.client import WooClient
+
+    engine = app.ready_engine()
+    with WooClient(settings) as client:
+        summary = drain_outbox(engine, client, settings)
+    _print_summary(summary, settings, as_json)
+    if summary.stopped:
+        ctx.exit(1)
+
+
+@outbox.command("refresh")
+@json_option
+@click.pass_context
+def outbox_refresh(ctx: click.Context, as_json: bool) -> None:
+    """Queue stack upsells and cohort stock.
+
+    From the current catalogue: each stack product's upsell and cross-sell links, and the
+    stock of every cohort product. Values equal to what was last written are not queued.
+    """
+    from bridge.cli.catalog import file_catalogue
+    from bridge.services.catalogue import load_catalogue
+
+    app = _app(ctx)
+    engine = app.ready_engine()
+    catalogue = load_catalogue(engine, file_catalogue(app.settings)[0])
+    keys = refresh_catalogue_writebacks(engine, catalogue)
+    _emit(
+        {"queued": keys},
+        as_json,
+        lambda data: click.echo(
+            f"{len(data['queued'])} write-backs queued"
+            + (": " + ", ".join(data["queued"]) if data["queued"] else "")
+        ),
+    )

@@ -1,0 +1,190 @@
+"""`bridge report`: the outcome report as a table, JSON or CSV.
+
+Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from bridge.cli.context.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from bridge.cli.context import AppContext
+from bridge.services.report import (
+    ALL,
+    DEFINITIONS,
+    NO_DATA,
+    STEPS,
+    Report,
+    build_report,
+    check_timezone,
+    entry_label,
+    money,
+    month_label,
+    parse_day,
+    percent,
+    records,
+    report_period,
+)
+from bridge.store.models import utcnow
+
+STEP_TITLES = {"preview": "preview", "paid": "paid", "first_call": "1st call",
+               "subscription": "subscribed"}
+
+
+def _app(ctx: click.Context) -> AppContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Columns padded to their widest cell; the first left-aligned, the rest right-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        first = row[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    return [line(cells[0]), *(line(row) for row in cells[1:])]
+
+
+def _days(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} d"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_table(report: Report) -> str:
+    """The report for a terminal: one titled section per figure."""
+    period = report.period
+    out = [f"Outcome report {period.since} to {period.until} (until excluded), "
+           f"time zone {period.timezone}", ""]
+
+    out.append("Funnel by entry SKU (learners; rate and median days from the step before)")
+    if report.funnel:
+        rows = []
+        for row in report.funnel:
+            cells: list[str] = [entry_label(row)]
+            for step in STEPS:
+                count = row.learners[step]
+                extra = ""
+                if row.rates[step] is not None:
+                    extra = f" {percent(row.rates[step])}, {_days(row.median_days[step])}"
+                cells.append(_count(count) + extra)
+            rows.append(cells)
+        out += table(["entry", *(STEP_TITLES[s] for s in STEPS)], rows)
+    else:
+        out.append(f"  {NO_DATA}: nobody entered in this period")
+    out.append("")
+
+    out.append("Revenue by micro-SKU (before tax; refunds when they happened)")
+    if report.revenue:
+        amounts = [[row.sku, row.currency, row.orders, row.units, money(row.revenue),
+                    money(row.refunds), money(row.net)]
+                   for row in [*report.revenue, *report.revenue_totals]]
+        out += table(["sku", "cur", "orders", "units", "revenue", "refunds", "net"], amounts)
+    else:
+        out.append(f"  {NO_DATA}: no purchases or refunds in this period")
+    out.append("")
+
+    out.append("Cohort fill (seats now)")
+    if report.cohorts:
+        out += table(["cohort", "starts", "active", "capacity", "fill", "waitlist"],
+                     [[c.code, c.starts_at.astimezone(period.zone).date() if c.starts_at else "-",
+                       c.active, c.capacity,
+                       percent(c.fill, "-"), c.waitlisted] for c in report.cohorts])
+    else:
+        out.append(f"  {NO_DATA}: no cohort runs in or after this period")
+    out.append("")
+
+    out.append("Mentor time (minutes) by month")
+    total = report.mentor_totals
+    out += table(["month", "granted", "reversed", "redeemed", "expired"],
+                 [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+                  for m in report.mentor_months]
+                 + [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    if report.outstanding:
+        owed = ", ".join(f"{amount['outstanding']} {credit_type} ({amount['learners']} learners)"
+                         for credit_type, amount in report.outstanding.items())
+        out.append(f"Outstanding at {period.until}: {owed}")
+    else:
+        out.append(f"Outstanding at {period.until}: nothing")
+    out.append("")
+
+    repeat = report.repeat
+    out.append(f"Repeat purchase rate: {percent(repeat.rate)} "
+               f"({repeat.repeat_buyers} of {repeat.buyers} buyers)")
+    out.append(f"Mentor retention: {percent(report.retention_rate)} (mentors with redemptions "
+               "in consecutive months)")
+    out += table(["month", "mentors", "previous", "retained", "rate"],
+                 [[month_label(m.month), m.mentors, m.previous, m.retained, percent(m.rate, "-")]
+                  for m in report.retention])
+    out.append("")
+
+    outcomes = report.outcomes
+    out.append("Outcomes (events from outside the shop)")
+    if outcomes.project_data:
+        out += table(["project sku", "started", "submitted", "rate"],
+                     [[p.sku, p.started, p.submitted, percent(p.rate, "-")]
+                      for p in outcomes.projects])
+    out.append(f"Projects submitted vs started: {percent(outcomes.submission_rate)}")
+    per_100 = outcomes.interviews_per_100_graduates
+    out.append(f"Graduates: {outcomes.graduates}")
+    out.append("Interviews per 100 graduates: "
+               + (NO_DATA if per_100 is None else f"{per_100:g} ({outcomes.interviews} "
+                  "interviews)"))
+    out.append(f"Placements: {percent(outcomes.placement_rate)}"
+               + (f" ({outcomes.placed} placed)" if outcomes.placement_rate is not None else ""))
+    return "\n".join(out)
+
+
+def render_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "item", "metric", "value"])
+    writer.writerows(records(report))
+    return buffer.getvalue()
+
+
+@click.command("report", short_help="The outcome report creators steer by.")
+@click.option("--since", metavar="DATE",
+              help="First day included, YYYY-MM-DD [default: the first day of the month "
+              "11 months ago].")
+@click.option("--until", metavar="DATE",
+              help="First day NOT included, YYYY-MM-DD [default: tomorrow].")
+@click.option("--timezone", "timezone", metavar="TZ",
+              help="IANA time zone of the days and months [default: BRIDGE_REPORT_TIMEZONE].")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True, help="How to print the report.")
+@click.option("--definitions", is_flag=True, help="Print how each figure is defined and stop.")
+@click.pass_context
+def report_command(ctx: click.Context, since: str | None, until: str | None,
+                   timezone: str | None, output: str, definitions: bool) -> None:
+    """The outcome report: funnel, revenue, cohort fill, mentor time, retention, outcomes.
+
+    Days and months are those of the report time zone; the period is [since, until).
+    """
+    if definitions:
+        for name, text in DEFINITIONS:
+            click.echo(f"{name}: {text}")
+        return
+    app = _app(ctx)
+    settings = app.settings
+    now = utcnow()
+    period = report_period(parse_day(since, "--since"), parse_day(until, "--until"),
+                           check_timezone(timezone or settings.report_timezone, "--timezone"),
+                           now)
+    report = build_report(app.ready_engine(), period, now, paid_statuses=settings.paid_statuses)
+    if output == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    elif output == "csv":
+        click.echo(render_csv(report), nl=False)
+    else:
+        click.echo(render_table(report))

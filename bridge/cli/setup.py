@@ -1,0 +1,133 @@
+"""Setting up and running the service: init, config, db upgrade, doctor, serve."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge import __version__
+from bridge.cli.context import AppContext, emit, json_option, pass_ctx
+from bridge.errors import BridgeError
+from bridge.settings import SettingsError, render_env_file
+from bridge.store.db import upgrade
+
+
+@click.command()
+@click.option("--path", "env_path", default=".env", show_default=True, help="File to write.")
+@pass_ctx
+def init(app: AppContext, env_path: str) -> None:
+    """Write .env with a fresh webhook secret and create the database."""
+    target = Path(env_path)
+    if target.exists():
+        click.echo(f"{target} exists; left as it is (delete it to start over)")
+    else:
+        secret = secrets.token_urlsafe(32)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(render_env_file({"WOOCOMMERCE_WEBHOOK_SECRET": secret}))
+        click.echo(f"wrote {target} (readable by you only) with a new webhook secret")
+    app.env_file = str(target)
+    revision = upgrade(app.engine)
+    click.echo(f"database ready at schema revision {revision}")
+    catalogue_file = app.settings.catalog_file
+    if not catalogue_file.exists():
+        from bridge.cli.demo import find_example_catalogue
+
+        try:
+            shutil.copyfile(find_example_catalogue(), catalogue_file)
+            click.echo(f"wrote {catalogue_file} from the example catalogue; edit it for your shop")
+        except BridgeError:
+            click.echo(f"no {catalogue_file} yet: write one (see catalog.example.toml)")
+    if catalogue_file.exists():
+        from bridge.rules.catalog_file import read_catalogue_file
+        from bridge.services.delivery_handlers import store_file_catalogue
+
+        store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))
+        click.echo(f"catalogue {catalogue_file} stored; `bridge doctor` checks the rest")
+
+
+@click.command("config")
+@json_option
+@pass_ctx
+def config_command(app: AppContext, as_json: bool) -> None:
+    """Show the effective settings, secrets masked."""
+
+    def render(values: dict[str, str]) -> None:
+        width = max(len(name) for name in values)
+        for name, value in values.items():
+            click.echo(f"{name:<{width}}  {value or '(not set)'}")
+
+    emit(app.settings.masked(), as_json, render)
+
+
+@click.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(app: AppContext) -> None:
+    """Create the schema or upgrade it to this version."""
+    revision = upgrade(app.engine)
+    click.echo(f"database schema at revision {revision}")
+
+
+@click.command()
+@json_option
+@pass_ctx
+def doctor(app: AppContext, as_json: bool) -> None:
+    """Check settings, database, schema and the shop. One line per check with its fix."""
+    from bridge.services.doctor import run_checks
+
+    try:
+        settings = app.settings
+    except SettingsError as exc:
+        checks = [{"check": "settings", "ok": False, "detail": str(exc),
+                   "fix": f"set {exc.variable} in .env or the environment"}]
+    else:
+        checks = run_checks(settings, app.engine)
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            mark = "PASS" if row["ok"] else "FAIL"
+            fix = f"  -> {row['fix']}" if not row["ok"] and row.get("fix") else ""
+            click.echo(f"[{mark}] {row['check']}: {row['detail']}{fix}")
+
+    emit(checks, as_json, render)
+    if not all(row["ok"] for row in checks):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Request threads.")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not run the sync jobs in this process (a separate `bridge scheduler` does).")
+@pass_ctx
+def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: bool) -> None:
+    """Run the webhook receiver, the API and the sync scheduler.
+
+    One gunicorn process; --no-scheduler leaves the jobs to a separate `bridge scheduler`.
+    """
+    from webhooks import create_app
+    from webhooks.server import run_server
+
+    settings = app.settings
+    engine = app.ready_engine()
+    flask_app = create_app(settings, engine)
+    hooks: dict[str, Any] = {}
+    if settings.sync_active and not no_scheduler:
+        from bridge.cli.sync import embedded_scheduler
+
+        hooks["on_worker_start"], hooks["on_worker_exit"] = embedded_scheduler(settings)
+    click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}"
+               + ("" if hooks else " (scheduler off)"))
+    run_server(flask_app, host=host, port=port, threads=threads, **hooks)

@@ -1,0 +1,262 @@
+"""`bridge webhooks`, `bridge inbox`, `bridge simulate` and `bridge demo`."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import click
+import requests
+from sqlmodel import col, select
+
+from bridge.cli.context import AppContext, emit, json_option
+from bridge.errors import PermanentError
+from bridge.services.inbox import retry_now, status_counts
+from bridge.services.simulation import Line, order_payload, signed_delivery
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, utcnow
+
+
+def _app(ctx: click.Context) -> AppContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _emit(data: Any, as_json: bool, render: Any) -> None:
+    emit(data, as_json, render)
+
+
+def _require(value: str | None, variable: str, example: str) -> str:
+    if not value:
+        raise PermanentError(f"{variable} is not set; for example {variable}={example}")
+    return value
+
+
+def _shop_client(app: AppContext) -> Any:
+    from bridge.shop.client import WooClient
+
+    settings = app.settings
+    _require(settings.woocommerce_url, "WOOCOMMERCE_URL", "https://shop.example.com")
+    return WooClient(settings)
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+@click.group("webhooks")
+def webhooks() -> None:
+    """Install or check the shop's webhooks."""
+
+
+@webhooks.command("install")
+@json_option
+@click.pass_context
+def webhooks_install(ctx: click.Context, as_json: bool) -> None:
+    """Create or repair the webhooks the bridge needs (idempotent)."""
+    from bridge.shop.webhooks import delivery_url, install_webhooks
+
+    app = _app(ctx)
+    public_url = _require(app.settings.public_url, "BRIDGE_PUBLIC_URL",
+                          "https://bridge.example.com")
+    secret = _require(app.settings.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
+                      "a-long-random-string")
+    client = _shop_client(app)
+    try:
+        actions = install_webhooks(client, public_url, secret)
+    finally:
+        client.close()
+    data = [vars(action) for action in actions]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        click.echo(f"webhooks delivering to {delivery_url(public_url)}:")
+        for row in rows:
+            click.echo(f"  {row['topic']:<22} {row['action']:<9} id {row['webhook_id']}")
+
+    _emit(data, as_json, render)
+
+
+@webhooks.command("status")
+@click.option("--repair", is_flag=True, help="Re-enable the bridge's disabled or paused webhooks.")
+@json_option
+@click.pass_context
+def webhooks_status(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """List the shop's webhooks, flag disabled ones."""
+    from bridge.shop.webhooks import webhook_status
+
+    app = _app(ctx)
+    client = _shop_client(app)
+    try:
+        rows = webhook_status(client, app.settings.public_url, repair=repair)
+    finally:
+        client.close()
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("the shop has no webhooks; run `bridge webhooks install`")
+        for row in rows:
+            flag = " <- " + ("re-enabled" if row["repaired"] else row["status"].upper()) \
+                if row["problem"] else ""
+            mine = "bridge" if row["ours"] else "other "
+            click.echo(f"  #{row['id']:<5} {mine} {row['topic']:<22} {row['status']:<9}{flag}")
+        if any(r["problem"] and r["ours"] and not r["repaired"] for r in rows):
+            click.echo("run `bridge webhooks status --repair` to re-enable them")
+
+    _emit(rows, as_json, render)
+    if any(r["problem"] and r["ours"] and not r["repaired"] for r in rows):
+        ctx.exit(1)
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+def _delivery_summary(row: InboxDelivery) -> dict[str, Any]:
+    return {"id": row.id, "topic": row.topic, "resource_id": row.resource_id,
+            "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
+            "received_at": row.received_at.isoformat(),
+            "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+            "delivery_id": row.delivery_id}
+
+
+@click.group("inbox", invoke_without_command=True)
+@click.option("--status", "status", default=None,
+              type=click.Choice(["received", "processed", "failed", "dead", "ignored"]),
+              help="Only deliveries in this status.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@json_option
+@click.pass_context
+def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """List, show and retry webhook deliveries."""
+    if ctx.invoked_subcommand is not None:
+        return
+    engine = _app(ctx).ready_engine()
+    with unit_of_work(engine) as session:
+        query = select(InboxDelivery).order_by(col(InboxDelivery.id).desc()).limit(limit)
+        if status:
+            query = query.where(InboxDelivery.status == status)
+        rows = [_delivery_summary(row) for row in session.exec(query).all()]
+    counts = status_counts(engine)
+
+    def render(data: dict[str, Any]) -> None:
+        click.echo("inbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                                or "empty"))
+        for row in data["deliveries"]:
+            error = f"  {row['last_error'][:60]}" if row["last_error"] else ""
+            click.echo(f"  #{row['id']:<6} {row['status']:<9} {row['topic']:<22} "
+                       f"id {row['resource_id']}  tries {row['attempts']}{error}")
+
+    _emit({"counts": counts, "deliveries": rows}, as_json, render)
+
+
+@inbox.command("show")
+@click.argument("inbox_id", type=int)
+@click.option("--body", is_flag=True, help="Also print the raw body (contains personal data).")
+@json_option
+@click.pass_context
+def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> None:
+    """One delivery with its headers and error."""
+    engine = _app(ctx).ready_engine()
+    with unit_of_work(engine) as session:
+        row = session.get(InboxDelivery, inbox_id)
+        if row is None:
+            raise PermanentError(f"no delivery #{inbox_id}; `bridge inbox` lists them")
+        data = _delivery_summary(row) | {"headers": row.headers or {},
+                                         "business_key": row.business_key}
+        if body:
+            data["body"] = row.body.decode("utf-8", "replace") if row.body else None
+
+    def render(data: dict[str, Any]) -> None:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+    _emit(data, as_json, render)
+
+
+@inbox.command("retry")
+@click.argument("inbox_id", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Every failed delivery.")
+@click.pass_context
+def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool) -> None:
+    """Process a failed or dead delivery again now."""
+    from bridge.services.delivery_handlers import build_handlers
+    from bridge.services.inbox import due_deliveries, process_delivery
+
+    if (inbox_id is None) == (not retry_all):
+        raise click.UsageError("give one delivery id or --all")
+    app = _app(ctx)
+    engine = app.ready_engine()
+    made_due = retry_now(engine, inbox_id)
+    if inbox_id is not None and not made_due:
+        raise PermanentError(f"delivery #{inbox_id} is not failed or dead")
+    handlers = build_handlers(engine, app.settings)
+    ids = [inbox_id] if inbox_id is not None else due_deliveries(engine)
+    results: dict[str, int] = {}
+    for delivery_id in ids:
+        status = process_delivery(engine, delivery_id, handlers,
+                                  max_attempts=app.settings.inbox_max_attempts)
+        results[status] = results.get(status, 0) + 1
+    click.echo("retried: " + (", ".join(f"{n} {s}" for s, n in sorted(results.items()))
+                              or "nothing due"))
+    if results.get("failed") or results.get("dead"):
+        ctx.exit(1)
+
+
+# --- simulate ---------------------------------------------------------------------------------
+
+def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, Any]:
+    """Send one signed delivery to a running receiver; returns its JSON answer."""
+    delivery = signed_delivery(topic, payload, secret)
+    try:
+        response = requests.post(url, data=delivery.body, headers=delivery.headers, timeout=30)
+    except requests.RequestException as exc:
+        raise PermanentError(
+            f"no receiver at {url} ({type(exc).__name__}); start it with `bridge serve`"
+        ) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"error": response.text[:200]}
+    if response.status_code != 200:
+        raise PermanentError(f"receiver answered {response.status_code}: "
+                             f"{answer.get('error', answer)}")
+    return answer  # type: ignore[no-any-return]
+
+
+@click.command("simulate")
+@click.argument("event", type=click.Choice(["order", "refund", "cancel", "renewal"]))
+@click.option("--sku", "skus", multiple=True, required=True, help="SKU bought (repeatable).")
+@click.option("--email", required=True, help="The buyer's e-mail.")
+@click.option("--quantity", default=1, show_default=True, help="Units of each SKU.")
+@click.option("--price", default=0.0, show_default=True, help="Unit price, for reports.")
+@click.option("--order-id", type=int, default=None, help="Order id (default: new).")
+@click.option("--customer-id", type=int, default=0, show_default=True, help="0 = guest.")
+@click.option("--status", default="processing", show_default=True,
+              help="Order status for `order`.")
+@click.option("--subscription-id", type=int, default=None, help="For `renewal`.")
+@click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True,
+              help="The receiver to send to.")
+@click.pass_context
+def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, quantity: int,
+             price: float, order_id: int | None, customer_id: int, status: str,
+             subscription_id: int | None, url: str) -> None:
+    """Send a signed test delivery to a receiver.
+
+    EVENT is an order, its refund or cancellation (same --order-id), or a subscription
+    renewal; the body is shaped and signed exactly as WooCommerce sends it.
+    """
+    app = _app(ctx)
+    secret = _require(app.settings.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
+                      "the secret in .env")
+    if event in ("refund", "cancel") and order_id is None:
+        raise click.UsageError(f"`{event}` needs the --order-id of the order to {event}")
+    if event == "renewal" and subscription_id is None:
+        raise click.UsageError("`renewal` needs --subscription-id")
+    order_id = order_id or int(time.time() * 1000) % 1_000_000_000
+    now = utcnow()
+    state = {"order": status, "refund": "refunded", "cancel": "cancelled",
+             "renewal": "processing"}[event]
+    created = now - timedelta(minutes=1) if event in ("refund", "cancel") else now
+    payload = order_payload(order_id, [Line(sku, quantity, price) for sku in skus], email=email,
+                            status=state, now=now, created=created, customer_id=customer_id,
+                            renewal_of=subscription_id if event == "renewal" else None)
+    topic = "order.created" if event in ("order", "renewal") else "order.updated"
+    answer = post_delivery(url, topic, payload, secret)
+    click.echo(f"sent {topic} for order {order_id} ({state}): receiver says "
+               f"{answer.get('status')} (inbox #{answer.get('inbox_id')})")

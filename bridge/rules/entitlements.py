@@ -1,0 +1,282 @@
+"""Entitlement rules (pure): what an order confers in its current state.
+
+An order JSON (WooCommerce REST v3 shape), its refunds and the catalogue go in; the set of
+entitlements comes out, each with a stable key ``order:<id>:line:<line id>:unit:<n>:<kind>``.
+Reconciling the ledger toward this set (bridge.services.ledger) is what makes duplicates, retries and
+out-of-order deliveries harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge.errors import PermanentError
+from bridge.rules.catalog import Catalogue, Offer
+from bridge.rules.periods import SubscriptionTerms
+
+NOT_YET_STATUSES = frozenset({"pending", "on-hold", "checkout-draft"})
+
+
+class OrderPayloadError(PermanentError):
+    """An order payload lacks a field the rules need; the message names it."""
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """One thing one unit of one order line confers."""
+
+    key: str
+    kind: str  # "credit", "seat" or "access"
+    order_id: int
+    line_item_id: int
+    unit: int
+    offer_sku: str
+    credit_type: str | None = None
+    amount: int = 0
+    cohort: str | None = None
+    access_kind: str | None = None  # "project", "assessment" or "preview"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    # Subscription credits: the end of their period plus the rollover (see bridge.rules.periods).
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """The parts of an order payload the bridge keeps, parsed and checked."""
+
+    order_id: int
+    status: str
+    customer_id: int
+    email: str
+    date_created_gmt: datetime | None
+    date_modified_gmt: datetime | None
+    date_paid_gmt: datetime | None
+    total: str
+    currency: str
+    refund_ids: tuple[int, ...]
+    renewal_of: tuple[int, ...]  # subscription ids from meta _subscription_renewal
+    switch_of: tuple[int, ...] = ()  # subscription ids from meta _subscription_switch
+
+
+@dataclass(frozen=True)
+class UnmappedLine:
+    line_item_id: int
+    product_id: int
+    variation_id: int
+    sku: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OrderEntitlements:
+    facts: OrderFacts
+    entitlements: tuple[Entitlement, ...]
+    unmapped: tuple[UnmappedLine, ...]
+
+
+def parse_gmt(value: object) -> datetime | None:
+    """WooCommerce's ``*_gmt`` fields ("2026-11-28T15:54:32", no offset) as aware UTC."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _require(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in payload:
+        raise OrderPayloadError(f"order payload has no field {name!r}")
+    value = payload[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise OrderPayloadError(f"order field {name!r} has an unexpected value {value!r}")
+    return value
+
+
+def _meta_values(payload: Mapping[str, Any], key: str) -> list[Any]:
+    return [row.get("value") for row in payload.get("meta_data") or [] if row.get("key") == key]
+
+
+def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
+    """Parse and check the order fields the rules rely on."""
+    order_id = _require(payload, "id", int)
+    status = _require(payload, "status", str)
+    billing = payload.get("billing") or {}
+    try:
+        dates = {
+            name: parse_gmt(payload.get(name))
+            for name in ("date_created_gmt", "date_modified_gmt", "date_paid_gmt")
+        }
+    except ValueError as exc:
+        raise OrderPayloadError(f"order {order_id}: {exc}") from None
+    return OrderFacts(
+        order_id=order_id,
+        status=status,
+        customer_id=int(payload.get("customer_id") or 0),
+        email=normalise_email(str(billing.get("email") or "")),
+        date_created_gmt=dates["date_created_gmt"],
+        date_modified_gmt=dates["date_modified_gmt"],
+        date_paid_gmt=dates["date_paid_gmt"],
+        total=str(payload.get("total") or "0"),
+        currency=str(payload.get("currency") or ""),
+        refund_ids=tuple(sorted(int(r["id"]) for r in payload.get("refunds") or [] if "id" in r)),
+        renewal_of=_subscription_ids(payload, order_id, "_subscription_renewal"),
+        switch_of=_subscription_ids(payload, order_id, "_subscription_switch"),
+    )
+
+
+def _subscription_ids(payload: Mapping[str, Any], order_id: int, key: str) -> tuple[int, ...]:
+    """Subscription ids from order meta (strings, possibly several rows), sorted, unique."""
+    ids = set()
+    for value in _meta_values(payload, key):
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            raise OrderPayloadError(
+                f"order {order_id}: meta {key} is not an id: {value!r}"
+            ) from None
+    return tuple(sorted(ids))
+
+
+def confers(status: str, paid_statuses: Iterable[str]) -> bool:
+    """Only a paid status confers; everything else (pending, refunded, trash...) confers nothing."""
+    return status in set(paid_statuses)
+
+
+def needs_refund_lookup(payload: Mapping[str, Any], paid_statuses: Iterable[str]) -> bool:
+    """Refunded quantities per line live only in /orders/<id>/refunds: fetch when it matters."""
+    return confers(str(payload.get("status")), paid_statuses) and bool(payload.get("refunds"))
+
+
+def refunded_quantities(refunds: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Refunded units per order line id, from the refunds' ``_refunded_item_id`` meta."""
+    refunded: dict[int, int] = {}
+    for refund in refunds:
+        for line in refund.get("line_items") or []:
+            item_ids = _meta_values(line, "_refunded_item_id")
+            if not item_ids:
+                continue
+            quantity = abs(int(line.get("quantity") or 0))
+            line_id = int(item_ids[0])
+            refunded[line_id] = refunded.get(line_id, 0) + quantity
+    return refunded
+
+
+def _unit_entitlements(
+    offer: Offer,
+    catalogue: Catalogue,
+    base_key: str,
+    base: Mapping[str, Any],
+    starts_at: datetime | None,
+    seen: frozenset[str] = frozenset(),
+    *,
+    terms: SubscriptionTerms | None = None,
+) -> list[Entitlement]:
+    """What one unit of ``offer`` confers; a bundle adds what each included SKU confers."""
+    out: list[Entitlement] = []
+    common = dict(base, offer_sku=offer.sku)
+    for credit_type, amount in sorted(offer.credits.items()):
+        if amount:
+            period: dict[str, Any] = {}
+            if offer.kind == "subscription":
+                # One paid period's credits: they start with the payment and then expire.
+                expires_at = (terms or SubscriptionTerms()).credit_expiry(offer, credit_type,
+                                                                          starts_at)
+                period = {"starts_at": starts_at, "expires_at": expires_at}
+            out.append(Entitlement(key=f"{base_key}:credit:{credit_type}", kind="credit",
+                                   credit_type=credit_type, amount=int(amount), **period,
+                                   **common))
+    if offer.kind == "cohort_seat" and offer.cohort:
+        out.append(Entitlement(key=f"{base_key}:seat", kind="seat", cohort=offer.cohort,
+                               **common))
+    access_kind = {"project": "project", "assessment": "assessment", "preview": "preview"}.get(
+        offer.kind
+    )
+    if access_kind:
+        ends_at = None
+        if offer.access_weeks and starts_at is not None:
+            ends_at = starts_at + timedelta(weeks=offer.access_weeks)
+        details: dict[str, Any] = {}
+        if offer.badge:
+            details["badge"] = offer.badge
+        if offer.cohort:
+            details["cohort"] = offer.cohort
+        if offer.competencies:
+            details["competencies"] = list(offer.competencies)
+        out.append(Entitlement(key=f"{base_key}:access:{access_kind}", kind="access",
+                               access_kind=access_kind, cohort=offer.cohort,
+                               starts_at=starts_at, ends_at=ends_at, details=details, **common))
+    for included_sku in offer.includes:
+        included = catalogue.offers.get(included_sku)
+        if included is None or included_sku in seen:
+            continue
+        out.extend(_unit_entitlements(included, catalogue, f"{base_key}:{included_sku}", base,
+                                      starts_at, seen | {offer.sku}, terms=terms))
+    return out
+
+
+def order_entitlements(
+    payload: Mapping[str, Any],
+    catalogue: Catalogue,
+    *,
+    paid_statuses: Iterable[str],
+    refunds: Sequence[Mapping[str, Any]] = (),
+    subscription_terms: SubscriptionTerms | None = None,
+) -> OrderEntitlements:
+    """The entitlements an order confers now: N units per line, less refunded units.
+
+    ``subscription_terms`` (the stored subscriptions the order pays for, and the creator's
+    policy) decide when subscription credits expire; without them a period is the offer's own
+    or one month, with the default rollover.
+    """
+    facts = order_facts(payload)
+    lines = payload.get("line_items")
+    if not isinstance(lines, list):
+        lines = []
+    unmapped: list[UnmappedLine] = []
+    entitlements: list[Entitlement] = []
+    paid = confers(facts.status, paid_statuses)
+    refunded = refunded_quantities(refunds) if paid else {}
+    starts_at = facts.date_paid_gmt or facts.date_created_gmt
+    for line in lines:
+        line_id = int(line.get("id") or 0)
+        offer = catalogue.offer_for_line(line)
+        if offer is None:
+            unmapped.append(UnmappedLine(
+                line_item_id=line_id,
+                product_id=int(line.get("product_id") or 0),
+                variation_id=int(line.get("variation_id") or 0),
+                sku=str(line.get("sku") or ""),
+                name=str(line.get("name") or ""),
+            ))
+            continue
+        if not paid:
+            continue
+        quantity = int(line.get("quantity") or 0)
+        # Refunds take units off the end so that the keys of the units kept never change.
+        kept = max(0, quantity - refunded.get(line_id, 0))
+        for unit in range(kept):
+            base = {"order_id": facts.order_id, "line_item_id": line_id, "unit": unit}
+            base_key = f"order:{facts.order_id}:line:{line_id}:unit:{unit}"
+            entitlements.extend(_unit_entitlements(offer, catalogue, base_key, base, starts_at,
+                                                   terms=subscription_terms))
+    return OrderEntitlements(facts, tuple(entitlements), tuple(unmapped))
+
+
+def qualifies_for_complimentary_call(
+    orders: Iterable[tuple[str, datetime | None]], paid_statuses: Iterable[str]
+) -> bool:
+    """A learner holds the complimentary call while any order is paid now or was ever paid."""
+    paid = set(paid_statuses)
+    return any(status in paid or date_paid is not None for status, date_paid in orders)

@@ -1,0 +1,147 @@
+"""Build the per-resource handlers that webhooks and sync jobs hand WooCommerce JSON to."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bridge.rules.catalog import Catalogue
+from bridge.services.inbox import Handler
+from bridge.services.pipeline import process_customer, process_order
+from bridge.services.subscriptions import process_subscription
+from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+
+
+class ShopClients:
+    """One WooCommerce client per thread (a requests.Session is not shared across threads)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+
+    def get(self) -> Any:
+        if not self.settings.shop_configured:
+            return None
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from bridge.shop.client import WooClient
+
+            client = self._local.client = WooClient(self.settings)
+        return client
+
+
+class FileCatalogue:
+    """The creator's catalogue file, parsed again only when it changes on disk."""
+
+    def __init__(self, path: Path,
+                 on_change: Callable[[Catalogue], None] | None = None) -> None:
+        self.path = path
+        self.on_change = on_change
+        self._stamp: tuple[int, int] | None = None
+        self._catalogue: Catalogue | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Catalogue:
+        from bridge.rules.catalog_file import read_catalogue_file
+
+        with self._lock:
+            try:
+                stat = self.path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                stamp = None
+            if self._catalogue is None or stamp != self._stamp:
+                catalogue = read_catalogue_file(self.path)
+                if self.on_change is not None:
+                    self.on_change(catalogue)
+                self._catalogue, self._stamp = catalogue, stamp
+            return self._catalogue
+
+
+def store_file_catalogue(engine: Engine, catalogue: Catalogue) -> None:
+    """Store the file's cohorts and offers, so seats can be sold before any product sync."""
+    from bridge.services.catalogue import store_cohorts, store_offers
+
+    with unit_of_work(engine) as session:
+        store_cohorts(session, catalogue)
+        store_offers(session, catalogue)
+        session.commit()
+
+
+def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalogue]:
+    """The current catalogue: the creator's file merged with the shop's synced products."""
+    from bridge.services.catalogue import load_catalogue
+
+    file_catalogue = FileCatalogue(Path(settings.catalog_file),
+                                   on_change=lambda c: store_file_catalogue(engine, c))
+
+    def load() -> Catalogue:
+        return load_catalogue(engine, file_catalogue.get())
+
+    return load
+
+
+def build_handlers(
+    engine: Engine,
+    settings: Settings,
+    *,
+    catalogue: Callable[[], Catalogue] | None = None,
+    shop: Callable[[], Any] | None = None,
+) -> dict[str, Handler]:
+    """resource -> handler(payload) for order, customer, product and subscription payloads."""
+    load_catalogue = catalogue or catalogue_loader(engine, settings)
+    shop = shop or ShopClients(settings).get
+    file_catalogue = FileCatalogue(Path(settings.catalog_file))
+
+    def order(payload: Any) -> str:
+        outcome = process_order(engine, payload, catalogue=load_catalogue(), settings=settings,
+                                shop=shop())
+        if not outcome.applied:
+            return f"order {outcome.order_id}: stale, skipped"
+        return f"order {outcome.order_id}: {len(outcome.events)} changes"
+
+    def customer(payload: Any) -> str:
+        learner_id = process_customer(engine, payload)
+        return f"customer {payload.get('id')}: learner {learner_id}"
+
+    def product(payload: Any) -> str:
+        from bridge.services.catalogue import apply_product_payload
+
+        with unit_of_work(engine) as session:
+            outcome = apply_product_payload(session, payload, file_catalogue.get())
+            session.commit()
+        return f"product {outcome.woo_id}: {outcome.action}"
+
+    def subscription(payload: Any) -> str:
+        outcome = process_subscription(engine, payload, load_catalogue(), settings=settings,
+                                       shop=shop())
+        if outcome.subscription_id is None:
+            return f"subscription: {outcome.note}"
+        if not outcome.applied:
+            return f"subscription {outcome.subscription_id}: {outcome.note or 'skipped'}"
+        return (f"subscription {outcome.subscription_id}: {outcome.status}, "
+                f"{outcome.expiries_moved} expiries moved")
+
+    return {"order": order, "customer": customer, "product": product,
+            "subscription": subscription}
+
+
+def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], None] | None:
+    """Push queued write-backs right after a delivery is processed (None without a shop)."""
+    if not settings.shop_configured:
+        return None
+    # One attempt only: this runs on a web worker thread, and a shop that is down must not hold
+    # it for the whole retry budget; the scheduler's outbox job retries with backoff.
+    clients = ShopClients(settings.replace(http_max_attempts=1))
+
+    def drain() -> None:
+        from bridge.services.writeback.plan import drain_outbox
+
+        drain_outbox(engine, clients.get(), settings)
+
+    return drain

@@ -1,0 +1,67 @@
+"""`bridge doctor`: one check per line, each with a pass/fail mark and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bridge.settings import Settings, mask_url_password
+from bridge.store.db import DatabaseUnavailable, ping, schema_status
+
+
+def _check(name: str, ok: bool, detail: str, fix: str = "") -> dict[str, Any]:
+    return {"check": name, "ok": ok, "detail": detail, "fix": fix}
+
+
+def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+    """Settings, database, schema, catalogue file and, when configured, the shop's REST API."""
+    checks = [_check("settings", True, "all variables valid")]
+    db_shown = mask_url_password(settings.database_url)
+    try:
+        ping(engine)
+        checks.append(_check("database", True, f"reachable at {db_shown}"))
+        status = schema_status(engine)
+        if status.up_to_date:
+            checks.append(_check("schema", True, f"at revision {status.head}"))
+        else:
+            checks.append(_check("schema", False,
+                                 f"at revision {status.current or 'none'}, needs {status.head}",
+                                 "run `bridge db upgrade`"))
+    except DatabaseUnavailable as exc:
+        checks.append(_check("database", False, f"{db_shown}: {exc}",
+                             "check DATABASE_URL and that the server is running"))
+    checks.append(_catalogue_check(settings))
+    if not settings.shop_configured:
+        checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
+                                           "and the consumer key and secret to turn it on)"))
+    else:
+        checks.extend(shop_checks(settings))
+    return checks
+
+
+def _catalogue_check(settings: Settings) -> dict[str, Any]:
+    from bridge.rules.catalog import CatalogueError
+    from bridge.rules.catalog_file import read_catalogue_file
+
+    path = settings.catalog_file
+    if not path.is_file():
+        return _check("catalogue", False, f"{path} not found",
+                      "set BRIDGE_CATALOG_FILE or copy catalog.example.toml to catalog.toml")
+    try:
+        catalogue = read_catalogue_file(path)
+    except CatalogueError as exc:
+        return _check("catalogue", False, str(exc), f"fix {path}; `bridge catalog --check`")
+    return _check("catalogue", True,
+                  f"{path}: {len(catalogue.offers)} micro-SKUs, {len(catalogue.cohorts)} cohorts")
+
+
+def shop_checks(settings: Settings) -> list[dict[str, Any]]:
+    """That the REST API answers and the key can read and write."""
+    from bridge.shop.client import WooClient
+
+    client = WooClient(settings)
+    try:
+        return [_check(row.name, row.ok, row.detail, row.fix) for row in client.check_access()]
+    finally:
+        client.close()

@@ -1,0 +1,630 @@
+"""Ledger, seats and access: reconcile what is stored toward what orders confer now.
+
+Grants are appended once per (source key, generation); what no longer holds gets a reversal
+row, never an edit or a delete. Work on one order is serialised by locking its ``order_state``
+row, work on one learner by locking the learner row, and seat allocation by locking the cohort.
+On SQLite every write transaction starts with BEGIN IMMEDIATE (see bridge.store.db), which serialises
+writers as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal_column, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, select
+
+from bridge.errors import PermanentError
+from bridge.rules.catalog import Catalogue
+from bridge.rules.entitlements import (
+    Entitlement,
+    OrderEntitlements,
+    OrderPayloadError,
+    normalise_email,
+    order_entitlements,
+    qualifies_for_complimentary_call,
+)
+from bridge.rules.periods import (
+    DEFAULT_POLICY,
+    BillingPeriod,
+    Schedule,
+    SubscriptionPolicy,
+    SubscriptionTerms,
+    schedule_of,
+)
+from bridge.store.models import (
+    Access,
+    Cohort,
+    Learner,
+    LearnerEmail,
+    LedgerEntry,
+    OrderState,
+    Seat,
+    Subscription,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+GRANT_REASONS = ("grant", "complimentary")
+# Written by bridge.services.expiry: reason and source-key suffix of the row that expires a grant.
+EXPIRY_REASON = "expiry"
+EXPIRY_SUFFIX = ":expiry"
+SEAT_HELD = ("active", "waitlisted")
+
+
+class UnknownCohort(PermanentError):
+    """An offer names a cohort the database does not know (the catalogue was not synced)."""
+
+
+class UnknownLearner(PermanentError):
+    """No learner has that e-mail address or customer id."""
+
+
+@dataclass
+class Event:
+    """Something that changed, worded later for order notes and summaries."""
+
+    kind: str  # credit_granted, credit_reversed, seat_active, seat_waitlisted, seat_promoted, ...
+    learner_id: int
+    order_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OrderOutcome:
+    order_id: int
+    applied: bool  # False when the payload was stale
+    learner_id: int | None = None
+    events: list[Event] = field(default_factory=list)
+    unmapped: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for event in self.events if event.kind == kind)
+
+
+def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
+                  conflict: Sequence[str]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING, so two workers creating one row do not collide.
+
+    Returns True when this call inserted the row.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (builder(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+                 .returning(literal_column("1")))
+    # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
+    return session.execute(statement).first() is not None
+
+
+def _lock(session: Session, model: type[SQLModel], *where: Any) -> Any:
+    return session.exec(select(model).where(*where).with_for_update()).first()
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+def find_learner(session: Session, ref: str | int) -> Learner | None:
+    """A learner by e-mail (current or former) or by WooCommerce customer id."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        return session.exec(
+            select(Learner).where(Learner.woo_customer_id == int(ref))
+        ).first()
+    email = normalise_email(str(ref))
+    learner = session.exec(select(Learner).where(Learner.email == email)).first()
+    if learner is not None:
+        return learner
+    alias = session.get(LearnerEmail, email)
+    return session.get(Learner, alias.learner_id) if alias else None
+
+
+def lock_learner(session: Session, learner_id: int) -> Learner | None:
+    """The learner row, locked until the transaction ends: serialises grants and redemptions."""
+    return _lock(session, Learner, Learner.id == learner_id)
+
+
+def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
+    """The learner for a customer id and/or e-mail, created if new, and locked.
+
+    A guest (customer id 0) is known by e-mail; when a customer with that e-mail appears, the
+    guest's learner becomes theirs, so a guest who registers keeps their history.
+    """
+    email = normalise_email(email)
+    learner = None
+    if customer_id:
+        learner = _lock(session, Learner, Learner.woo_customer_id == customer_id)
+    if learner is None and email:
+        learner = find_learner(session, email)
+        if learner is not None and customer_id:
+            if learner.woo_customer_id in (None, customer_id):
+                learner.woo_customer_id = customer_id
+                learner.updated_at = utcnow()
+                session.add(learner)
+                session.flush()
+            else:
+                learner = None  # the address belongs to another customer's history
+    if learner is None:
+        if not email:
+            raise OrderPayloadError("order has neither a customer_id nor a billing e-mail")
+        placeholder_email = email if find_learner(session, email) is None else (
+            f"customer-{customer_id}@{email.split('@')[-1]}"
+        )
+        values: dict[str, Any] = {"email": placeholder_email, "created_at": utcnow(),
+                                  "updated_at": utcnow()}
+        if customer_id:
+            values["woo_customer_id"] = customer_id
+        insert_ignore(session, Learner, values, ["email"])
+        learner = find_learner(session, customer_id or placeholder_email)
+        assert learner is not None
+    learner = _lock(session, Learner, Learner.id == learner.id)
+    if email:
+        insert_ignore(session, LearnerEmail,
+                      {"email": email, "learner_id": learner.id, "seen_at": utcnow()}, ["email"])
+    return learner
+
+
+def apply_customer(session: Session, payload: Mapping[str, Any]) -> Learner | None:
+    """A ``customer.*`` payload: follow an e-mail change, keeping the learner and its history."""
+    customer_id = payload.get("id")
+    email = normalise_email(str(payload.get("email") or ""))
+    if not isinstance(customer_id, int) or not customer_id:
+        raise OrderPayloadError("customer payload has no field 'id'")
+    learner = _lock(session, Learner, Learner.woo_customer_id == customer_id)
+    if learner is None:
+        # A customer who bought as a guest is known by an address, old (billing) or new.
+        billing_email = normalise_email(str((payload.get("billing") or {}).get("email") or ""))
+        known = next((e for e in (billing_email, email) if e and find_learner(session, e)), None)
+        if known is None:
+            return None  # not a learner (yet): their first order creates them
+        learner = resolve_learner(session, customer_id, known)
+    if email and email != learner.email:
+        owner = find_learner(session, email)
+        if owner is None or owner.id == learner.id:
+            learner.email = email
+            learner.updated_at = utcnow()
+            session.add(learner)
+            session.flush()
+            insert_ignore(session, LearnerEmail,
+                          {"email": email, "learner_id": learner.id, "seen_at": utcnow()},
+                          ["email"])
+    return learner
+
+
+# --- balances ---------------------------------------------------------------------------------
+
+def balances(session: Session, learner_id: int) -> dict[str, int]:
+    """Credits by type: the sum of the learner's ledger rows."""
+    rows = session.exec(
+        select(LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.learner_id == learner_id)
+        .group_by(LedgerEntry.credit_type)
+        .order_by(LedgerEntry.credit_type)
+    ).all()
+    return {credit_type: int(total) for credit_type, total in rows}
+
+
+def owes(session: Session) -> list[tuple[Learner, str, int]]:
+    """Learners whose balance went negative (a refund reversed credits already spent)."""
+    total = func.sum(LedgerEntry.amount)
+    rows = session.exec(
+        select(LedgerEntry.learner_id, LedgerEntry.credit_type, total)
+        .group_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .having(total < 0)
+        .order_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+    ).all()
+    return [(session.get(Learner, learner_id), credit_type, int(amount))
+            for learner_id, credit_type, amount in rows]
+
+
+def adjust_credits(session: Session, learner: Learner, credit_type: str, amount: int,
+                   reason_text: str, reference: str) -> LedgerEntry:
+    """A manual grant (positive) or revocation (negative), audited as its own ledger row."""
+    key = f"manual:{reference}"
+    entry = LedgerEntry(learner_id=learner.id, credit_type=credit_type, amount=amount,
+                        reason="manual", grant_key=key, source_key=key, note=reason_text[:500])
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreditTarget:
+    credit_type: str
+    amount: int
+    order_id: int | None
+    offer_sku: str | None
+    reason: str = "grant"
+    expires_at: datetime | None = None
+
+
+def reconcile_credits(session: Session, learner_id: int, existing: Iterable[LedgerEntry],
+                      targets: Mapping[str, CreditTarget], order_id: int | None) -> list[Event]:
+    """Append grants for target keys not held, and reversals for held keys no longer targeted."""
+    grants: dict[str, list[LedgerEntry]] = defaultdict(list)
+    reversed_ids: set[int] = set()
+    # What the expiry job already wrote off per grant (source key -> negative amount): a
+    # reversal takes back only the rest, so expired credits are not taken twice.
+    expired: dict[str, int] = defaultdict(int)
+    for row in existing:
+        if row.reverses_id is not None:
+            reversed_ids.add(row.reverses_id)
+        elif row.reason in GRANT_REASONS:
+            grants[row.grant_key].append(row)
+        elif row.reason == EXPIRY_REASON:
+            expired[row.source_key.removesuffix(EXPIRY_SUFFIX)] += row.amount
+    held = {key: row for key, rows in grants.items() for row in rows if row.id not in reversed_ids}
+    events: list[Event] = []
+    for key in sorted(set(targets) - set(held)):
+        target = targets[key]
+        generation = len(grants[key]) + 1
+        session.add(LedgerEntry(
+            learner_id=learner_id, credit_type=target.credit_type, amount=target.amount,
+            reason=target.reason, grant_key=key, source_key=f"{key}@{generation}",
+            order_id=target.order_id, offer_sku=target.offer_sku, expires_at=target.expires_at,
+        ))
+        events.append(Event("credit_granted", learner_id, order_id,
+                            {"key": key, "credit_type": target.credit_type,
+                             "amount": target.amount, "sku": target.offer_sku,
+                             "source_key": f"{key}@{generation}"}))
+    for key in sorted(set(held) - set(targets)):
+        row = held[key]
+        session.add(LedgerEntry(
+            learner_id=row.learner_id, credit_type=row.credit_type,
+            amount=-(row.amount + expired[row.source_key]),
+            reason="reversal", grant_key=key, source_key=f"{row.source_key}:reversal",
+            reverses_id=row.id, order_id=row.order_id, offer_sku=row.offer_sku,
+        ))
+        events.append(Event("credit_reversed", row.learner_id, order_id,
+                            {"key": key, "credit_type": row.credit_type, "amount": row.amount,
+                             "sku": row.offer_sku,
+                             "source_key": f"{row.source_key}:reversal"}))
+    session.flush()
+    return events
+
+
+def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
+                     expiries: Mapping[str, datetime | None],
+                     now: datetime | None = None) -> int:
+    """Move the expiry of held grants to what their period and the policy say now.
+
+    Only the date moves, never an amount; a grant already past its expiry is left alone (the
+    expiry job may have acted on it). Returns how many grants moved.
+    """
+    now = now or utcnow()
+    rows = list(rows)
+    reversed_ids = {row.reverses_id for row in rows if row.reverses_id is not None}
+    moved = 0
+    for row in rows:
+        target = expiries.get(row.grant_key)
+        if (target is None or row.reason not in GRANT_REASONS or row.reverses_id is not None
+                or row.id in reversed_ids or row.expires_at == target
+                or (row.expires_at is not None and row.expires_at <= now)):
+            continue
+        row.expires_at = target
+        session.add(row)
+        moved += 1
+    session.flush()
+    return moved
+
+
+def stored_schedule(subscription: Subscription, policy: SubscriptionPolicy) -> Schedule:
+    """A stored subscription's billing schedule under the creator's policy."""
+    return schedule_of(subscription.id,
+                       BillingPeriod(subscription.billing_period, subscription.billing_interval),
+                       subscription.offer_skus or [], subscription.status,
+                       subscription.cancelled_gmt, policy)
+
+
+def order_subscription_terms(session: Session, order_id: int, subscription_ids: Iterable[int],
+                             policy: SubscriptionPolicy) -> SubscriptionTerms:
+    """The stored subscriptions an order pays for: as their parent, a renewal or a switch."""
+    condition = Subscription.parent_order_id == order_id
+    ids = sorted(set(subscription_ids))
+    if ids:
+        condition = or_(condition, col(Subscription.id).in_(ids))
+    rows = session.exec(select(Subscription).where(condition)
+                        .order_by(col(Subscription.id))).all()
+    return SubscriptionTerms(policy, tuple(stored_schedule(row, policy) for row in rows))
+
+
+def _lock_cohort(session: Session, code: str) -> Cohort:
+    cohort = _lock(session, Cohort, Cohort.code == code)
+    if cohort is None:
+        raise UnknownCohort(f"cohort {code!r} is not in the database; run `bridge catalog sync`")
+    return cohort
+
+
+def _count_active(session: Session, code: str) -> int:
+    return session.exec(
+        select(func.count()).select_from(Seat)
+        .where(Seat.cohort_code == code, Seat.status == "active")
+    ).one()
+
+
+def waitlist_position(session: Session, seat: Seat) -> int | None:
+    """1-based place in the cohort's waitlist, or None when the seat is not waitlisted."""
+    if seat.status != "waitlisted":
+        return None
+    ahead = session.exec(
+        select(func.count()).select_from(Seat).where(
+            Seat.cohort_code == seat.cohort_code, Seat.status == "waitlisted", Seat.id < seat.id
+        )
+    ).one()
+    return int(ahead) + 1
+
+
+def _promote_waitlisted(session: Session, cohort: Cohort) -> list[Event]:
+    events: list[Event] = []
+    free = cohort.capacity - _count_active(session, cohort.code)
+    if free <= 0:
+        return events
+    waiting = session.exec(
+        select(Seat).where(Seat.cohort_code == cohort.code, Seat.status == "waitlisted")
+        .order_by(col(Seat.id)).limit(free)
+    ).all()
+    for seat in waiting:
+        seat.status = "active"
+        seat.changed_at = utcnow()
+        session.add(seat)
+        events.append(Event("seat_promoted", seat.learner_id, seat.order_id,
+                            {"cohort": cohort.code, "seat_id": seat.id, "key": seat.grant_key}))
+    session.flush()
+    return events
+
+
+def reconcile_seats(session: Session, learner_id: int, order_id: int,
+                    targets: Mapping[str, Entitlement]) -> list[Event]:
+    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred."""
+    existing = session.exec(select(Seat).where(Seat.order_id == order_id)).all()
+    generations: dict[str, int] = defaultdict(int)
+    held: dict[str, Seat] = {}
+    for seat in existing:
+        generations[seat.grant_key] += 1
+        if seat.status in SEAT_HELD:
+            held[seat.grant_key] = seat
+    to_claim = sorted(set(targets) - set(held))
+    to_release = sorted(set(held) - set(targets))
+    cohorts = sorted({targets[k].cohort for k in to_claim} | {held[k].cohort_code
+                                                             for k in to_release})
+    locked = {code: _lock_cohort(session, code) for code in cohorts if code}
+    events: list[Event] = []
+    for key in to_release:
+        seat = held[key]
+        was = seat.status
+        seat.status = "released"
+        seat.changed_at = utcnow()
+        session.add(seat)
+        events.append(Event("seat_released", seat.learner_id, order_id,
+                            {"cohort": seat.cohort_code, "was": was, "key": key,
+                             "seat_id": seat.id}))
+    session.flush()
+    for key in to_claim:
+        target = targets[key]
+        cohort = locked[target.cohort]  # type: ignore[index]
+        active = _count_active(session, cohort.code)
+        status = "active" if active < cohort.capacity else "waitlisted"
+        seat = Seat(cohort_code=cohort.code, learner_id=learner_id, grant_key=key,
+                    source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
+                    offer_sku=target.offer_sku, status=status)
+        session.add(seat)
+        session.flush()
+        data: dict[str, Any] = {"cohort": cohort.code, "seat_id": seat.id, "key": key}
+        if status == "waitlisted":
+            data["position"] = waitlist_position(session, seat)
+        events.append(Event(f"seat_{status}", learner_id, order_id, data))
+    for cohort in locked.values():
+        events.extend(_promote_waitlisted(session, cohort))
+    return events
+
+
+def reconcile_access(session: Session, learner_id: int, order_id: int,
+                     targets: Mapping[str, Entitlement]) -> list[Event]:
+    """Open an access window per target key; revoke windows no longer conferred."""
+    existing = session.exec(select(Access).where(Access.order_id == order_id)).all()
+    generations: dict[str, int] = defaultdict(int)
+    held: dict[str, Access] = {}
+    for access in existing:
+        generations[access.grant_key] += 1
+        if access.revoked_at is None:
+            held[access.grant_key] = access
+    events: list[Event] = []
+    for key in sorted(set(held) - set(targets)):
+        access = held[key]
+        access.revoked_at = utcnow()
+        session.add(access)
+        events.append(Event("access_revoked", learner_id, order_id,
+                            {"kind": access.kind, "sku": access.offer_sku, "key": key,
+                             "access_id": access.id}))
+    opened: list[tuple[Event, Access]] = []
+    for key in sorted(set(targets) - set(held)):
+        target = targets[key]
+        access = Access(
+            learner_id=learner_id, kind=target.access_kind or "", offer_sku=target.offer_sku,
+            grant_key=key, source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
+            starts_at=target.starts_at, ends_at=target.ends_at, details=dict(target.details),
+        )
+        session.add(access)
+        event = Event("access_granted", learner_id, order_id,
+                      {"kind": target.access_kind, "sku": target.offer_sku, "key": key})
+        events.append(event)
+        opened.append((event, access))
+    session.flush()
+    for event, access in opened:
+        event.data["access_id"] = access.id  # known once flushed; write-back keys notes by it
+    return events
+
+
+def complimentary_key(learner_id: int) -> str:
+    return f"learner:{learner_id}:complimentary_call"
+
+
+def reconcile_complimentary_call(session: Session, learner_id: int, minutes: int,
+                                 paid_statuses: Iterable[str]) -> list[Event]:
+    """Hold one complimentary mentor call per learner while any order is or was paid."""
+    key = complimentary_key(learner_id)
+    orders = session.exec(
+        select(OrderState.status, OrderState.date_paid_gmt)
+        .where(OrderState.learner_id == learner_id)
+    ).all()
+    targets: dict[str, CreditTarget] = {}
+    if minutes > 0 and qualifies_for_complimentary_call(orders, paid_statuses):
+        targets[key] = CreditTarget("mentor_minutes", minutes, None, None, reason="complimentary")
+    existing = session.exec(select(LedgerEntry).where(LedgerEntry.grant_key == key)).all()
+    return reconcile_credits(session, learner_id, existing, targets, None)
+
+
+def _lock_order_state(session: Session, order_id: int, status: str) -> OrderState:
+    insert_ignore(session, OrderState, {"order_id": order_id, "status": status,
+                                        "updated_at": utcnow()}, ["order_id"])
+    state = _lock(session, OrderState, OrderState.order_id == order_id)
+    assert state is not None
+    return state
+
+
+def apply_order(
+    session: Session,
+    payload: Mapping[str, Any],
+    catalogue: Catalogue,
+    *,
+    paid_statuses: Sequence[str],
+    complimentary_minutes: int,
+    refunds: Sequence[Mapping[str, Any]] = (),
+    subscription_policy: SubscriptionPolicy = DEFAULT_POLICY,
+) -> OrderOutcome:
+    """Reconcile the ledger, seats and access toward what the order confers now.
+
+    A payload older than the last one applied is skipped. Nothing is committed here: the caller
+    owns the transaction, so a failure leaves no partial state.
+    """
+    result: OrderEntitlements = order_entitlements(
+        payload, catalogue, paid_statuses=paid_statuses, refunds=refunds
+    )
+    facts = result.facts
+    state = _lock_order_state(session, facts.order_id, facts.status)
+    if (state.date_modified_gmt is not None and facts.date_modified_gmt is not None
+            and facts.date_modified_gmt < state.date_modified_gmt):
+        log.info("stale order payload skipped", extra={"order_id": facts.order_id})
+        return OrderOutcome(facts.order_id, applied=False, learner_id=state.learner_id)
+
+    unmapped = [vars(line) for line in result.unmapped]
+    learner: Learner | None = None
+    if state.learner_id is not None:
+        learner = _lock(session, Learner, Learner.id == state.learner_id)
+    elif result.entitlements or facts.status in paid_statuses or facts.date_paid_gmt:
+        learner = resolve_learner(session, facts.customer_id, facts.email)
+
+    outcome = OrderOutcome(facts.order_id, applied=True, unmapped=unmapped,
+                           learner_id=learner.id if learner else None)
+    if learner is not None:
+        if any(e.expires_at is not None for e in result.entitlements):
+            # Subscriptions are read under the learner lock, the lock apply_subscription holds
+            # while it corrects expiries: neither can miss what the other wrote.
+            terms = order_subscription_terms(session, facts.order_id,
+                                             facts.renewal_of + facts.switch_of,
+                                             subscription_policy)
+            result = order_entitlements(payload, catalogue, paid_statuses=paid_statuses,
+                                        refunds=refunds, subscription_terms=terms)
+        by_kind: dict[str, dict[str, Entitlement]] = defaultdict(dict)
+        for entitlement in result.entitlements:
+            by_kind[entitlement.kind][entitlement.key] = entitlement
+        credit_targets = {
+            key: CreditTarget(e.credit_type or "", e.amount, e.order_id, e.offer_sku,
+                              expires_at=e.expires_at)
+            for key, e in by_kind["credit"].items()
+        }
+        existing = session.exec(
+            select(LedgerEntry).where(LedgerEntry.order_id == facts.order_id)
+        ).all()
+        correct_expiries(session, existing,
+                         {key: target.expires_at for key, target in credit_targets.items()})
+        outcome.events += reconcile_credits(session, learner.id, existing, credit_targets,
+                                            facts.order_id)
+        outcome.events += reconcile_seats(session, learner.id, facts.order_id, by_kind["seat"])
+        outcome.events += reconcile_access(session, learner.id, facts.order_id,
+                                           by_kind["access"])
+
+    state.learner_id = learner.id if learner else None
+    state.status = facts.status
+    state.date_modified_gmt = facts.date_modified_gmt or state.date_modified_gmt
+    state.date_paid_gmt = facts.date_paid_gmt or state.date_paid_gmt
+    state.date_created_gmt = facts.date_created_gmt or state.date_created_gmt
+    state.total = facts.total
+    state.currency = facts.currency
+    if refunds:
+        refund_rows = [dict(r) for r in _refund_summary(refunds)]
+    else:
+        # Refunds are not fetched for an order that confers nothing (refunded, cancelled):
+        # keep the ones read earlier, so their dates and lines survive for the report.
+        earlier = (state.summary or {}).get("refunds") or []
+        refund_rows = [r for r in earlier if r.get("id") in facts.refund_ids]
+    state.summary = {
+        "refund_ids": list(facts.refund_ids),
+        "refunds": refund_rows,
+        "renewal_of": list(facts.renewal_of),
+        "switch_of": list(facts.switch_of),
+        "lines": _line_summary(payload, catalogue),
+        "unmapped": unmapped,
+    }
+    state.updated_at = utcnow()
+    session.add(state)
+    session.flush()
+    if learner is not None:
+        outcome.events += reconcile_complimentary_call(session, learner.id,
+                                                       complimentary_minutes, paid_statuses)
+    if unmapped:
+        log.warning("order has lines that sell no micro-SKU",
+                    extra={"order_id": facts.order_id,
+                           "skus": ",".join(line["sku"] or "?" for line in unmapped)})
+    return outcome
+
+
+def _refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The refund lines kept on the order state, so an unchanged refund list needs no fetch."""
+    kept = []
+    for refund in refunds:
+        kept.append({
+            "id": refund.get("id"),
+            # When the refund was made: the report counts refunds in the period they happened.
+            "date_created_gmt": refund.get("date_created_gmt"),
+            "total": refund.get("amount") or refund.get("total"),
+            "line_items": [
+                {"quantity": line.get("quantity"),
+                 "total": line.get("total"),
+                 "meta_data": [m for m in line.get("meta_data") or []
+                               if m.get("key") == "_refunded_item_id"]}
+                for line in refund.get("line_items") or []
+            ],
+        })
+    return kept
+
+
+def _line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[str, Any]]:
+    lines = []
+    for line in payload.get("line_items") or []:
+        offer = catalogue.offer_for_line(line)
+        lines.append({"id": line.get("id"), "sku": offer.sku if offer else line.get("sku"),
+                      "quantity": line.get("quantity"), "total": line.get("total"),
+                      "product_id": line.get("product_id"),
+                      "variation_id": line.get("variation_id")})
+    return lines
+
+
+def stored_refunds(session: Session, order_id: int,
+                   refund_ids: Sequence[int]) -> list[dict[str, Any]] | None:
+    """The refunds last fetched for this order, if its refund list has not changed since."""
+    state = session.get(OrderState, order_id)
+    if state is None or not state.summary:
+        return None
+    if list(state.summary.get("refund_ids") or []) != list(refund_ids):
+        return None
+    refunds = state.summary.get("refunds")
+    return list(refunds) if refunds is not None and len(refunds) == len(refund_ids) else None

@@ -1,0 +1,108 @@
+"""The one pipeline webhooks and sync jobs share: WooCommerce JSON in, reconciled state out.
+
+Each call is one unit of work: fetch what the rules need from the shop first (refunds, the
+current state of a deleted order), then apply and commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from bridge.errors import PermanentError
+from bridge.rules.catalog import Catalogue
+from bridge.rules.entitlements import needs_refund_lookup, order_facts
+from bridge.services.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
+from bridge.services.subscriptions import subscription_policy
+from bridge.services.writeback.plan import enqueue_writebacks
+from bridge.settings import Settings
+from bridge.store.db import unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+class OrderSource(Protocol):
+    """What the pipeline needs from the shop (bridge.shop.client.WooClient provides it)."""
+
+    def order_refunds(self, order_id: int) -> list[dict[str, Any]]: ...
+
+    def get_order(self, order_id: int) -> dict[str, Any]: ...
+
+
+class ShopNeeded(PermanentError):
+    """The payload cannot be applied without asking the shop, and no shop is configured."""
+
+
+def is_deletion(payload: Mapping[str, Any]) -> bool:
+    """``*.deleted`` deliveries carry only ``{"id": N}``."""
+    return set(payload) == {"id"}
+
+
+def trashed_order(order_id: int) -> dict[str, Any]:
+    return {"id": order_id, "status": "trash", "line_items": [], "refunds": []}
+
+
+def current_order_after_deletion(order_id: int, shop: OrderSource | None) -> dict[str, Any]:
+    """Ask the shop what a deleted order looks like now: a trashed order may be restored."""
+    if shop is None:
+        return trashed_order(order_id)
+    try:
+        return shop.get_order(order_id)
+    except PermanentError as exc:
+        if getattr(exc, "status", None) == 404:
+            return trashed_order(order_id)
+        raise
+
+
+def process_order(
+    engine: Engine,
+    payload: Mapping[str, Any],
+    *,
+    catalogue: Catalogue,
+    settings: Settings,
+    shop: OrderSource | None = None,
+) -> OrderOutcome:
+    """Apply an order payload: refunds fetched only when they can change the outcome."""
+    if is_deletion(payload):
+        payload = current_order_after_deletion(int(payload["id"]), shop)
+    refunds: list[dict[str, Any]] = []
+    if needs_refund_lookup(payload, settings.paid_statuses):
+        facts = order_facts(payload)
+        with unit_of_work(engine) as session:
+            known = stored_refunds(session, facts.order_id, facts.refund_ids)
+        if known is not None:
+            refunds = known
+        elif shop is None:
+            raise ShopNeeded(
+                f"order {facts.order_id} has refunds; set WOOCOMMERCE_URL so they can be read"
+            )
+        else:
+            refunds = shop.order_refunds(facts.order_id)
+    with unit_of_work(engine) as session:
+        outcome = apply_order(
+            session,
+            payload,
+            catalogue,
+            paid_statuses=settings.paid_statuses,
+            complimentary_minutes=settings.complimentary_call_minutes,
+            refunds=refunds,
+            subscription_policy=subscription_policy(settings),
+        )
+        enqueue_writebacks(session, outcome, catalogue, settings)
+        session.commit()
+    log.info(
+        "order applied" if outcome.applied else "order skipped (stale)",
+        extra={"order_id": outcome.order_id, "changes": len(outcome.events)},
+    )
+    return outcome
+
+
+def process_customer(engine: Engine, payload: Mapping[str, Any]) -> int | None:
+    """Apply a ``customer.*`` payload; returns the learner id, if the customer is a learner."""
+    with unit_of_work(engine) as session:
+        learner = apply_customer(session, payload)
+        session.commit()
+        return learner.id if learner else None

@@ -1,0 +1,342 @@
+"""Spending credits: redeem some for a booking, refund a cancelled booking's credits once.
+
+Use cases take a session and leave the commit to the caller, so an error leaves nothing
+written. Work on one learner is serialised by locking the learner row (SQLite: BEGIN IMMEDIATE
+serialises all writers), so the balance read before a debit is still the balance when it lands.
+An Idempotency-Key is stored with the first successful response and that response is replayed
+for the same key; failures store nothing, so a repeat after a failure is judged afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bridge.errors import PermanentError
+from bridge.rules.entitlements import normalise_email
+from bridge.services.expiry import expire_learner
+from bridge.services.ledger import UnknownLearner, balances, find_learner, lock_learner
+from bridge.services.writeback.plan import enqueue_customer_meta
+from bridge.store.db import unit_of_work
+from bridge.store.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
+
+# Credit types that exist whatever the catalogue says: mentor time and portfolio reviews.
+BASE_CREDIT_TYPES = frozenset({"mentor_minutes", "portfolio_reviews"})
+MAX_AMOUNT = 1_000_000
+MAX_TEXT = 200
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+# Ids are 64-bit in WooCommerce (customers) and 32-bit here (redemptions); larger never exists.
+MAX_CUSTOMER_ID = 2**63 - 1
+MAX_ROW_ID = 2**31 - 1
+REDEEM = "redeem"
+REQUEST_FIELDS = ("learner", "credit_type", "amount", "reference", "mentor")
+
+
+class InvalidRequest(PermanentError):
+    """A request field is missing or malformed; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
+class InsufficientCredits(PermanentError):
+    """The learner's balance of that credit type does not cover the amount."""
+
+    def __init__(self, credit_type: str, requested: int, balance: int) -> None:
+        self.credit_type = credit_type
+        self.requested = requested
+        self.balance = balance
+        super().__init__(f"not enough {credit_type}: {requested} requested, balance is {balance}")
+
+
+class RedemptionNotFound(PermanentError):
+    """No redemption has that id."""
+
+
+class IdempotencyKeyReused(PermanentError):
+    """The Idempotency-Key was first used for a different request."""
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    """A validated redemption request; ``learner`` is a normalised e-mail or a customer id."""
+
+    learner: str | int
+    credit_type: str
+    amount: int
+    reference: str
+    mentor: str
+    idempotency_key: str
+
+    def fingerprint(self) -> str:
+        meaning = {"learner": self.learner, "credit_type": self.credit_type,
+                   "amount": self.amount, "reference": self.reference, "mentor": self.mentor}
+        return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    """The response body of a redemption, and whether it is a replay of an earlier one."""
+
+    body: dict[str, Any]
+    replayed: bool
+    status_code: int = 201
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    body: dict[str, Any]
+    refunded_now: bool  # False when it had been refunded before: nothing credited this time
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(name, "is required")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequest(name, "must be a string")
+    if len(value) > limit:
+        raise InvalidRequest(name, f"must be at most {limit} characters")
+    value = value.strip()
+    if required and not value:
+        raise InvalidRequest(name, "must not be empty")
+    # Control characters and lone surrogates are never meant, and PostgreSQL refuses NUL.
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise InvalidRequest(name, "must not contain control characters")
+    return value
+
+
+def learner_ref(value: Any, name: str = "learner") -> str | int:
+    """An e-mail (normalised) or a WooCommerce customer id, as a request names a learner."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= MAX_CUSTOMER_ID:
+            raise InvalidRequest(name, "a customer id must be a positive whole number")
+        return value
+    if not isinstance(value, str):
+        raise InvalidRequest(name, "must be an e-mail address or a customer id")
+    text = _text({name: value}, name, required=True, limit=254)
+    if text.isdigit():
+        number = int(text)
+        if not 0 < number <= MAX_CUSTOMER_ID:
+            raise InvalidRequest(name, "a customer id must be a positive whole number")
+        return number
+    return normalise_email(text)
+
+
+def redeem_request(body: Any, idempotency_key: str | None,
+                   known_credit_types: Iterable[str]) -> RedeemRequest:
+    """Check a redemption request, naming the first field that is wrong."""
+    if idempotency_key is None or not idempotency_key.strip():
+        raise InvalidRequest("Idempotency-Key", "header is required")
+    if not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise InvalidRequest("Idempotency-Key", "must be 1-128 visible ASCII characters")
+    if not isinstance(body, Mapping):
+        raise InvalidRequest("body", "must be a JSON object")
+    unknown = sorted(str(name) for name in body if name not in REQUEST_FIELDS)
+    if unknown:
+        # Refused rather than ignored, so a misspelt optional field does not go unnoticed.
+        raise InvalidRequest(unknown[0], "is not a field of a redemption request")
+    if body.get("learner") is None:
+        raise InvalidRequest("learner", "is required")
+    learner = learner_ref(body["learner"])
+    credit_type = _text(body, "credit_type", required=True, limit=64)
+    known = set(known_credit_types)
+    if credit_type not in known:
+        names = ", ".join(sorted(known))
+        raise InvalidRequest("credit_type", f"unknown credit type {credit_type!r}; known: {names}")
+    amount = body.get("amount")
+    if amount is None:
+        raise InvalidRequest("amount", "is required")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidRequest("amount", "must be a whole number")
+    if amount <= 0:
+        raise InvalidRequest("amount", "must be greater than zero")
+    if amount > MAX_AMOUNT:
+        raise InvalidRequest("amount", f"must be at most {MAX_AMOUNT}")
+    return RedeemRequest(
+        learner=learner,
+        credit_type=credit_type,
+        amount=amount,
+        reference=_text(body, "reference", required=True),
+        mentor=_text(body, "mentor", required=False),
+        idempotency_key=idempotency_key,
+    )
+
+
+def stored_credit_types(session: Session) -> set[str]:
+    """Mentor minutes, portfolio reviews, and every type the ledger or a stored offer knows.
+
+    Offers are stored (by the catalogue sync) with their definition JSON, whose ``credits`` maps
+    credit type to amount; types once granted stay redeemable after their offer is gone.
+    """
+    types = set(BASE_CREDIT_TYPES)
+    types.update(session.exec(select(LedgerEntry.credit_type).distinct()).all())
+    for definition in session.exec(select(Offer.definition)).all():
+        credits = (definition or {}).get("credits") if isinstance(definition, dict) else None
+        if isinstance(credits, Mapping):
+            types.update(str(name) for name in credits)
+    return types
+
+
+def redemption_view(redemption: Redemption, learner: Learner,
+                    balance_after: int | None = None) -> dict[str, Any]:
+    """A redemption as the API and the CLI show it."""
+    view: dict[str, Any] = {
+        "id": redemption.id,
+        "learner": {"id": learner.id, "email": learner.email,
+                    "customer_id": learner.woo_customer_id},
+        "credit_type": redemption.credit_type,
+        "amount": redemption.amount,
+        "reference": redemption.reference,
+        "mentor": redemption.mentor,
+        "status": redemption.status,
+        "created_at": redemption.created_at.isoformat(),
+        "refunded_at": redemption.refunded_at.isoformat() if redemption.refunded_at else None,
+    }
+    if balance_after is not None:
+        view["balance_after"] = balance_after
+    return view
+
+
+def _replay(record: IdempotencyRecord, request: RedeemRequest) -> RedeemResult:
+    if record.operation != REDEEM or record.fingerprint != request.fingerprint():
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {request.idempotency_key!r} was used for a different request"
+        )
+    return RedeemResult(dict(record.response or {}), replayed=True, status_code=record.status_code)
+
+
+def redeem(session: Session, learner_ref: str | int, credit_type: str, amount: int,
+           reference: str, mentor: str | None, idempotency_key: str, *,
+           known_credit_types: Iterable[str]) -> RedeemResult:
+    """Debit the learner when the balance covers the amount; replay the first result of a key.
+
+    Raises InvalidRequest (naming the field), UnknownLearner, InsufficientCredits (with the
+    balance) or IdempotencyKeyReused; the caller commits on success.
+    """
+    body = {"learner": learner_ref, "credit_type": credit_type, "amount": amount,
+            "reference": reference, "mentor": mentor}
+    return redeem_checked(session, redeem_request(body, idempotency_key, known_credit_types))
+
+
+def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
+    """``redeem`` for a request already checked by ``redeem_request``."""
+    record = session.get(IdempotencyRecord, request.idempotency_key)
+    if record is not None:
+        return _replay(record, request)
+    learner = find_learner(session, request.learner)
+    if learner is None:
+        raise UnknownLearner(f"no learner is known as {request.learner!r}")
+    lock_learner(session, learner.id)  # type: ignore[arg-type]
+    # A request with the same key may have committed while this one waited for the lock.
+    record = session.exec(
+        select(IdempotencyRecord).where(IdempotencyRecord.key == request.idempotency_key)
+        .execution_options(populate_existing=True)
+    ).first()
+    if record is not None:
+        return _replay(record, request)
+    # Credits past their expiry must not be spendable before the expiry job gets to them.
+    expire_learner(session, learner.id, utcnow())  # type: ignore[arg-type]
+    balance = balances(session, learner.id).get(request.credit_type, 0)  # type: ignore[arg-type]
+    if balance < request.amount:
+        raise InsufficientCredits(request.credit_type, request.amount, balance)
+    key = f"redemption:{request.idempotency_key}"
+    note = request.reference + (f" with {request.mentor}" if request.mentor else "")
+    entry = LedgerEntry(learner_id=learner.id, credit_type=request.credit_type,  # type: ignore[arg-type]
+                        amount=-request.amount, reason="redemption", grant_key=key,
+                        source_key=key, note=note[:500])
+    session.add(entry)
+    session.flush()
+    redemption = Redemption(
+        learner_id=learner.id, credit_type=request.credit_type,  # type: ignore[arg-type]
+        amount=request.amount, reference=request.reference, mentor=request.mentor,
+        idempotency_key=request.idempotency_key, ledger_entry_id=entry.id,  # type: ignore[arg-type]
+    )
+    session.add(redemption)
+    session.flush()
+    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
+    body = redemption_view(redemption, learner, balance_after=balance - request.amount)
+    session.add(IdempotencyRecord(key=request.idempotency_key, operation=REDEEM,
+                                  fingerprint=request.fingerprint(), status_code=201,
+                                  response=body))
+    session.flush()
+    return RedeemResult(body, replayed=False)
+
+
+def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
+    """Credit a redemption back with a reversal row, once; a second refund changes nothing."""
+    if not 0 < redemption_id <= MAX_ROW_ID:
+        raise RedemptionNotFound(f"no redemption has id {redemption_id}")
+    redemption = session.get(Redemption, redemption_id)
+    if redemption is None:
+        raise RedemptionNotFound(f"no redemption has id {redemption_id}")
+    learner = lock_learner(session, redemption.learner_id)
+    assert learner is not None  # a foreign key guarantees it
+    # Read again under the lock: a concurrent refund may have committed while this one waited.
+    redemption = session.exec(
+        select(Redemption).where(Redemption.id == redemption_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    if redemption.status == "refunded":
+        return RefundResult(redemption_view(redemption, learner), refunded_now=False)
+    debit = session.get(LedgerEntry, redemption.ledger_entry_id)
+    assert debit is not None
+    refund = LedgerEntry(
+        learner_id=redemption.learner_id, credit_type=redemption.credit_type,
+        amount=redemption.amount, reason="redemption_refund", grant_key=debit.grant_key,
+        source_key=f"{debit.source_key}:refund", reverses_id=debit.id,
+        note=f"refund of redemption {redemption.id}",
+    )
+    session.add(refund)
+    session.flush()
+    redemption.status = "refunded"
+    redemption.refunded_at = utcnow()
+    redemption.refund_entry_id = refund.id
+    session.add(redemption)
+    session.flush()
+    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
+    balance = balances(session, learner.id).get(redemption.credit_type, 0)  # type: ignore[arg-type]
+    return RefundResult(redemption_view(redemption, learner, balance_after=balance),
+                        refunded_now=True)
+
+
+def redeem_in_transaction(engine: Engine, body: Mapping[str, Any], idempotency_key: str | None,
+                          credit_types: Iterable[str] | None = None) -> RedeemResult:
+    """Check, redeem and commit in one unit of work; what the API and the CLI both call.
+
+    ``credit_types`` defaults to ``stored_credit_types`` of the database. A unique-key conflict
+    means the same key was used at the same moment for another learner: the second attempt then
+    sees the first one's record and replays it or refuses the key.
+    """
+    for attempt in (1, 2):
+        try:
+            with unit_of_work(engine) as session:
+                types = stored_credit_types(session) if credit_types is None else credit_types
+                request = redeem_request(body, idempotency_key, types)
+                result = redeem_checked(session, request)
+                session.commit()
+                return result
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def refund_in_transaction(engine: Engine, redemption_id: int) -> RefundResult:
+    """Refund and commit in one unit of work."""
+    with unit_of_work(engine) as session:
+        result = refund_redemption(session, redemption_id)
+        session.commit()
+        return result
