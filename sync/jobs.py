@@ -35,13 +35,11 @@ from bridge.services.inbox import (
     purge_bodies,
 )
 from bridge.services.ledger import OrderOutcome
+from bridge.services.perks import active_perks
 from bridge.services.pipeline import process_order
 from bridge.services.subscriptions import reconcile_subscriptions
-from bridge.services.writeback.plan import (
-    drain_outbox,
-    enqueue_customer_meta,
-    refresh_catalogue_writebacks,
-)
+from bridge.services.writeback.outbox import drain_outbox
+from bridge.services.writeback.plan import enqueue_customer_meta, refresh_catalogue_writebacks
 from bridge.settings import Settings
 from bridge.shop.client import PER_PAGE
 from bridge.shop.webhooks import webhook_status
@@ -519,7 +517,8 @@ def run_expiry(ctx: JobContext) -> None:
     catalogue = ctx.catalogue()
 
     def queue_balances(session: Any, learner_id: int) -> None:
-        enqueue_customer_meta(session, learner_id, catalogue)
+        enqueue_customer_meta(
+            session, learner_id, active_perks(session, learner_id, catalogue=catalogue))
 
     with ctx.writes() as target:
         result = expire_credits(target, now=ctx.now(), after_expiry=queue_balances)

@@ -19,10 +19,10 @@ from bridge.services.delivery_handlers import build_handlers
 from bridge.services.expiry import expire_credits
 from bridge.services.inbox import Delivery, record_delivery
 from bridge.services.ledger import apply_order, balances, find_learner
+from bridge.services.perks import active_perks
 from bridge.services.pipeline import process_order
 from bridge.services.subscriptions import (
     SubscriptionPayloadError,
-    active_perks,
     learner_subscriptions,
     parse_subscription,
     process_subscription,

@@ -18,13 +18,11 @@ from bridge.rules.notes import (
     upsell_links,
 )
 from bridge.services.ledger import UnknownCohort
+from bridge.services.perks import active_perks
 from bridge.services.pipeline import process_order
-from bridge.services.writeback.plan import (
-    enqueue_catalogue_upsells,
-    enqueue_customer_meta,
-    enqueue_personal_coupons,
-    load_note_templates,
-)
+from bridge.services.writeback.coupons import enqueue_personal_coupons
+from bridge.services.writeback.notes import load_note_templates
+from bridge.services.writeback.plan import enqueue_catalogue_upsells, enqueue_customer_meta
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxWritten, PersonalCoupon, Subscription
@@ -125,7 +123,7 @@ def test_customer_meta_keeps_the_latest_balances_and_active_perks(engine, config
                                  offer_skus=["SUB-MENTOR-MONTHLY"]))
         session.add(Subscription(id=1301, learner_id=1, status="cancelled",
                                  offer_skus=["BUNDLE-DV-STACK"]))
-        assert enqueue_customer_meta(session, 1, catalogue) == "customer:2:meta"
+        assert enqueue_customer_meta(session, 1, active_perks(session, 1, catalogue=catalogue)) == "customer:2:meta"
         session.commit()
     [row] = outbox(engine, target_key="customer:2:meta")
     assert row.payload["data"]["meta_data"] == [

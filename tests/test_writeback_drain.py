@@ -10,12 +10,8 @@ import pytest
 import responses
 
 from bridge.services.pipeline import process_order
-from bridge.services.writeback.plan import (
-    CLAIM_LEASE,
-    drain_outbox,
-    enqueue_cohort_stock,
-    retry_outbox,
-)
+from bridge.services.writeback.outbox import CLAIM_LEASE, drain_outbox, retry_outbox
+from bridge.services.writeback.plan import enqueue_cohort_stock
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort

@@ -11,6 +11,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
 from bridge.services.learner_view import describe_learner
 from bridge.services.ledger import adjust_credits, balances, find_learner, lock_learner, owes
+from bridge.services.perks import active_perks
 from bridge.services.subscriptions import learner_subscriptions
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.store.db import unit_of_work
@@ -128,7 +129,7 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
         entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
                                uuid.uuid4().hex)
         balance = balances(session, found.id).get(credit_type, 0)
-        enqueue_customer_meta(session, found.id, None)
+        enqueue_customer_meta(session, found.id, active_perks(session, found.id))
         session.commit()
     data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
             "ledger_entry_id": entry.id, "balance": balance}

@@ -12,16 +12,16 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
-from bridge.services.writeback.plan import (
-    STATUSES,
+from bridge.services.writeback.outbox import (
     DrainSummary,
     drain_outbox,
     list_outbox,
     outbox_counts,
-    refresh_catalogue_writebacks,
     retry_outbox,
     show_outbox_item,
 )
+from bridge.services.writeback.plan import refresh_catalogue_writebacks
+from bridge.services.writeback.queue import STATUSES
 from bridge.shop.client import API_VERSION
 
 if TYPE_CHECKING:

@@ -140,7 +140,7 @@ def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], Non
     clients = ShopClients(settings.replace(http_max_attempts=1))
 
     def drain() -> None:
-        from bridge.services.writeback.plan import drain_outbox
+        from bridge.services.writeback.outbox import drain_outbox
 
         drain_outbox(engine, clients.get(), settings)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bridge.rules.perks import PERK_STATUSES
 from bridge.services.ledger import balances, waitlist_position
 from bridge.services.redemptions import redemption_view
 from bridge.store.models import (
@@ -23,8 +24,6 @@ from bridge.store.models import (
 )
 
 RECENT = 20
-# Subscription statuses in WooCommerce Subscriptions under which perks apply.
-PERK_STATUSES = ("active", "pending-cancel")
 
 
 def _iso(moment: datetime | None) -> str | None:

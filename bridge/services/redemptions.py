@@ -25,6 +25,7 @@ from bridge.errors import PermanentError
 from bridge.rules.entitlements import normalise_email
 from bridge.services.expiry import expire_learner
 from bridge.services.ledger import UnknownLearner, balances, find_learner, lock_learner
+from bridge.services.perks import active_perks
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.store.db import unit_of_work
 from bridge.store.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
@@ -266,7 +267,7 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     )
     session.add(redemption)
     session.flush()
-    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
+    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
     body = redemption_view(redemption, learner, balance_after=balance - request.amount)
     session.add(IdempotencyRecord(key=request.idempotency_key, operation=REDEEM,
                                   fingerprint=request.fingerprint(), status_code=201,
@@ -306,7 +307,7 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     redemption.refund_entry_id = refund.id
     session.add(redemption)
     session.flush()
-    enqueue_customer_meta(session, learner.id, None)  # type: ignore[arg-type]
+    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
     balance = balances(session, learner.id).get(redemption.credit_type, 0)  # type: ignore[arg-type]
     return RefundResult(redemption_view(redemption, learner, balance_after=balance),
                         refunded_now=True)

@@ -30,6 +30,7 @@ from bridge.rules.periods import (
     SubscriptionPolicy,
     parse_billing_period,
 )
+from bridge.rules.perks import offer_perks
 from bridge.services.inbox import count, counter_value
 from bridge.services.ledger import (
     GRANT_REASONS,
@@ -38,14 +39,14 @@ from bridge.services.ledger import (
     order_subscription_terms,
     resolve_learner,
 )
+from bridge.services.perks import active_perks, row_perks
+from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OrderState, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
-# Statuses under which a subscription's perks hold: pending-cancel is paid up to its end.
-PERK_STATUSES = ("active", "pending-cancel")
 DEFAULT_PAID_STATUSES = ("processing", "completed")
 # Counted once per skipped reconciliation; the first one is logged as a warning.
 NO_PLUGIN_COUNTER = "subscriptions.plugin_missing"
@@ -193,21 +194,6 @@ def parse_subscription(payload: Any, catalogue: Catalogue) -> SubscriptionFacts:
     )
 
 
-def perks_hold(status: str, end_gmt: datetime | None, now: datetime) -> bool:
-    """Perks hold while active or pending-cancel, and not past a known end date."""
-    return status in PERK_STATUSES and (end_gmt is None or now < end_gmt)
-
-
-def offer_perks(offer_skus: Iterable[str], catalogue: Catalogue) -> list[str]:
-    """The perks of the offers, each once, in offer order."""
-    perks: dict[str, None] = {}
-    for sku in offer_skus:
-        offer = catalogue.offers.get(sku)
-        if offer is not None:
-            perks.update(dict.fromkeys(offer.perks))
-    return list(perks)
-
-
 def cancellation_time(facts: SubscriptionFacts, seen_before: datetime | None,
                       now: datetime) -> datetime | None:
     """When a cancelled subscription ended: its end date, else its cancelled date, else when the
@@ -252,14 +238,6 @@ def _lock_subscription(session: Session, subscription_id: int, status: str) -> S
                        .with_for_update()).first()
     assert row is not None
     return row
-
-
-def _row_perks(row: Subscription, catalogue: Catalogue | None, now: datetime) -> list[str]:
-    if not perks_hold(row.status, row.end_gmt, now):
-        return []
-    if catalogue is not None:
-        return offer_perks(row.offer_skus or [], catalogue)
-    return [str(perk) for perk in row.perks or []]
 
 
 def subscription_orders(session: Session, subscription: Subscription) -> list[OrderState]:
@@ -338,7 +316,7 @@ def apply_subscription(
     learner = resolve_learner(session, facts.customer_id, facts.email)
     is_new = row.date_modified_gmt is None and row.learner_id is None
     previous_status = None if is_new else row.status
-    perks_before = [] if is_new else _row_perks(row, catalogue, now)
+    perks_before = [] if is_new else row_perks(row, catalogue, now)
 
     row.learner_id = learner.id
     row.status = facts.status
@@ -367,7 +345,7 @@ def apply_subscription(
     return SubscriptionOutcome(
         facts.subscription_id, applied=True, learner_id=learner.id, status=facts.status,
         previous_status=previous_status, perks_before=perks_before,
-        perks_after=_row_perks(row, catalogue, now), expiries_moved=moved, unmapped=unmapped,
+        perks_after=row_perks(row, catalogue, now), expiries_moved=moved, unmapped=unmapped,
     )
 
 
@@ -379,7 +357,7 @@ def trash_subscription(session: Session, subscription_id: int, catalogue: Catalo
                        .with_for_update()).first()
     if row is None:
         return SubscriptionOutcome(subscription_id, applied=False, note="unknown, nothing to do")
-    perks_before = _row_perks(row, catalogue, now)
+    perks_before = row_perks(row, catalogue, now)
     previous_status, row.status, row.updated_at = row.status, "trash", utcnow()
     session.add(row)
     session.flush()
@@ -481,10 +459,8 @@ def _queue_perks_writeback(session: Session, outcome: SubscriptionOutcome,
                            catalogue: Catalogue) -> None:
     """Queue the customer meta (perks) when this subscription changed them."""
     if outcome.applied and outcome.perks_changed and outcome.learner_id is not None:
-        # Imported here: write-back reads subscriptions, so a module-level import would cycle.
-        from bridge.services.writeback.plan import enqueue_customer_meta
-
-        enqueue_customer_meta(session, outcome.learner_id, catalogue)
+        perks = active_perks(session, outcome.learner_id, catalogue=catalogue)
+        enqueue_customer_meta(session, outcome.learner_id, perks)
 
 
 def reconcile_subscriptions(
@@ -549,20 +525,6 @@ def reconcile_subscriptions(
 
 # --- readers ----------------------------------------------------------------------------------
 
-def active_perks(session: Session, learner_id: int, *, catalogue: Catalogue | None = None,
-                 now: datetime | None = None) -> list[str]:
-    """The perks the learner holds now, sorted: from subscriptions active or pending-cancel.
-
-    With a catalogue, perks are the offers' current ones; without, those stored when each
-    subscription was last applied.
-    """
-    now = now or utcnow()
-    perks: set[str] = set()
-    for row in session.exec(select(Subscription)
-                            .where(Subscription.learner_id == learner_id)).all():
-        perks.update(_row_perks(row, catalogue, now))
-    return sorted(perks)
-
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
@@ -622,7 +584,7 @@ def learner_subscriptions(
             next_grant = {"at": None, "awaiting_payment": True, "credits": granted}
         out.append({
             "id": row.id, "status": row.status, "offer_skus": list(row.offer_skus or []),
-            "perks": _row_perks(row, catalogue, now),
+            "perks": row_perks(row, catalogue, now),
             "billing_period": row.billing_period, "billing_interval": row.billing_interval,
             "period": str(period), "parent_order_id": row.parent_order_id,
             "start_at": _iso(row.start_gmt), "next_payment_at": _iso(row.next_payment_gmt),

@@ -1,0 +1,243 @@
+"""Personal upsell coupons: which rule a learner now qualifies for, and the coupon to create."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bridge.rules.catalog import Catalogue
+from bridge.rules.notes import (
+    CENT,
+    discount_text,
+    personal_coupon_offers,
+)
+from bridge.rules.perks import PERK_STATUSES
+from bridge.services.ledger import (
+    GRANT_REASONS,
+    SEAT_HELD,
+    insert_ignore,
+)
+from bridge.services.writeback.queue import enqueue_create, product_families
+from bridge.settings import Settings
+from bridge.store.models import (
+    Access,
+    Learner,
+    LedgerEntry,
+    OrderState,
+    PersonalCoupon,
+    ProductBinding,
+    Seat,
+    Subscription,
+    utcnow,
+)
+
+CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def held_skus(session: Session, learner_id: int) -> set[str]:
+    """Offers a learner holds now through orders (grants, seats, access) or subscriptions."""
+    held: set[str] = set()
+    ledger = session.exec(
+        select(LedgerEntry).where(
+            LedgerEntry.learner_id == learner_id, col(LedgerEntry.order_id).is_not(None)
+        )
+    ).all()
+    reversed_ids = {row.reverses_id for row in ledger if row.reverses_id is not None}
+    held |= {
+        row.offer_sku
+        for row in ledger
+        if row.offer_sku
+        and row.reverses_id is None
+        and row.reason in GRANT_REASONS
+        and row.id not in reversed_ids
+    }
+    held |= set(
+        session.exec(
+            select(Seat.offer_sku).where(
+                Seat.learner_id == learner_id, col(Seat.status).in_(SEAT_HELD)
+            )
+        ).all()
+    )
+    held |= set(
+        session.exec(
+            select(Access.offer_sku).where(
+                Access.learner_id == learner_id, col(Access.revoked_at).is_(None)
+            )
+        ).all()
+    )
+    for skus in session.exec(
+        select(Subscription.offer_skus).where(
+            Subscription.learner_id == learner_id, col(Subscription.status).in_(PERK_STATUSES)
+        )
+    ).all():
+        held |= set(skus or [])
+    held.discard(None)  # type: ignore[arg-type]
+    return held
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def _paid_prices(
+    session: Session, learner_id: int, paid_statuses: Sequence[str], catalogue: Catalogue
+) -> dict[str, Decimal]:
+    """What the learner paid per unit of each SKU, from their paid orders' lines."""
+    paid: dict[str, Decimal] = {}
+    states = session.exec(
+        select(OrderState)
+        .where(OrderState.learner_id == learner_id, col(OrderState.status).in_(list(paid_statuses)))
+        .order_by(col(OrderState.order_id))
+    ).all()
+    for state in states:
+        for line in (state.summary or {}).get("lines") or []:
+            sku, total = line.get("sku"), _decimal(line.get("total"))
+            quantity = line.get("quantity")
+            if (
+                sku in catalogue.offers
+                and total is not None
+                and isinstance(quantity, int)
+                and quantity > 0
+            ):
+                paid[sku] = (total / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+    return paid
+
+
+def _list_prices(session: Session, skus: Iterable[str]) -> dict[str, Decimal]:
+    """Each SKU's current shop price, from the product bindings of the catalogue sync."""
+    prices: dict[str, Decimal] = {}
+    rows = session.exec(
+        select(ProductBinding.offer_sku, ProductBinding.price)
+        .where(
+            col(ProductBinding.offer_sku).in_(sorted(set(skus))), ProductBinding.active.is_(True)
+        )
+        .order_by(col(ProductBinding.woo_id))
+    ).all()
+    for sku, price in rows:
+        value = _decimal(price)
+        if sku and value is not None:
+            prices.setdefault(sku, value)
+    return prices
+
+
+def _new_code(rule: str) -> str:
+    """A coupon code nobody can guess, readable on the phone: ``<rule name>-k7m2q9xp``."""
+    name = rule.split(":", 1)[-1][:40]
+    token = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    # WooCommerce stores coupon codes lower-cased.
+    return f"{name}-{token}".lower()
+
+
+def enqueue_personal_coupons(
+    session: Session,
+    learner_id: int,
+    catalogue: Catalogue,
+    settings: Settings,
+    *,
+    order_id: int | None = None,
+    now: datetime | None = None,
+) -> list[PersonalCoupon]:
+    """Create the personal coupons the rules grant now (one per learner and rule, ever).
+
+    Each new coupon is stored and queued for creation in the shop (single use, restricted to
+    the learner's e-mail, expiring); returns only the coupons created by this call.
+    """
+    learner = session.get(Learner, learner_id)
+    if learner is None or not (catalogue.stacks or catalogue.coupon_rules):
+        return []
+    taken = set(
+        session.exec(
+            select(PersonalCoupon.rule).where(PersonalCoupon.learner_id == learner_id)
+        ).all()
+    )
+    # Rules already taken never apply again: skip the holdings and price queries when none is
+    # left, and read prices (used by stack rules only) only while a stack rule is open.
+    open_stacks = [s for s in catalogue.stacks if f"stack:{s.name}" not in taken]
+    if not open_stacks and all(f"coupon:{c.name}" in taken for c in catalogue.coupon_rules):
+        return []
+    held = held_skus(session, learner_id)
+    if not held:
+        return []  # personal_coupon_offers grants nothing to a learner holding nothing
+    paid: dict[str, Decimal] = {}
+    list_prices: dict[str, Decimal] = {}
+    if open_stacks:
+        paid = _paid_prices(session, learner_id, settings.paid_statuses, catalogue)
+        list_prices = _list_prices(session, {sku for s in open_stacks for sku in s.skus})
+    offers = personal_coupon_offers(catalogue, held, paid, list_prices, taken)
+    now = now or utcnow()
+    created: list[PersonalCoupon] = []
+    for offer in offers:
+        product_ids = sorted(
+            {pid for sku in offer.offer_skus for pid in products_selling(session, catalogue, sku)}
+        )
+        if not product_ids:
+            continue  # nothing on sale to discount
+        code = _new_code(offer.rule)
+        expires_at = now + timedelta(days=offer.expires_days)
+        amount = (
+            discount_text(offer.discount_type, offer.amount).rstrip("%")
+            if offer.discount_type == "percent"
+            else f"{offer.amount.quantize(CENT):f}"
+        )
+        inserted = insert_ignore(
+            session,
+            PersonalCoupon,
+            {
+                "learner_id": learner_id,
+                "rule": offer.rule,
+                "code": code,
+                "discount_type": offer.discount_type,
+                "amount": amount,
+                "email": learner.email,
+                "product_ids": product_ids,
+                "offer_skus": list(offer.offer_skus),
+                "order_id": order_id,
+                "expires_at": expires_at,
+                "created_at": now,
+            },
+            ["learner_id", "rule"],
+        )
+        if not inserted:
+            continue
+        coupon = session.exec(
+            select(PersonalCoupon).where(
+                PersonalCoupon.learner_id == learner_id, PersonalCoupon.rule == offer.rule
+            )
+        ).one()
+        data = {
+            "code": coupon.code,
+            "discount_type": coupon.discount_type,
+            "amount": coupon.amount,
+            "product_ids": product_ids,
+            "email_restrictions": [coupon.email],
+            "usage_limit": 1,
+            "usage_limit_per_user": 1,
+            "individual_use": True,
+            "date_expires_gmt": expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
+            "description": f"creator-bridge: {offer.title} (learner {learner_id})",
+            "meta_data": [
+                {"key": "bridge_rule", "value": offer.rule},
+                {"key": "bridge_learner_id", "value": learner_id},
+            ],
+        }
+        enqueue_create(session, "coupon", None, coupon_key(learner_id, offer.rule), data)
+        created.append(coupon)
+    return created
+
+
+def coupon_key(learner_id: int, rule: str) -> str:
+    return f"coupon:{learner_id}:{rule}"
+
+
+def products_selling(session: Session, catalogue: Catalogue, sku: str) -> set[int]:
+    ids = catalogue.woo_ids_for(sku)
+    family = product_families(session, ids)
+    return {family.get(woo_id, woo_id) for woo_id in ids}

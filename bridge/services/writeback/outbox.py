@@ -1,0 +1,722 @@
+"""The outbox transport: claim what is due, send it in batches, record answers, retry, list.
+
+``drain_outbox`` sends what is due through the batch endpoints (at most 100 items a call) and
+notes one by one, records each answer, retries with backoff and dead-letters what keeps failing.
+A note carries a marker (``[bridge:<hex>]``); when an earlier attempt may have reached the shop,
+the order's notes are read first and a note already there is not sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, or_
+from sqlmodel import Session, col, select
+
+from bridge.errors import PermanentError
+from bridge.services.writeback.queue import (
+    DEAD,
+    NOTE,
+    PENDING,
+    SENDING,
+    SENT,
+    UNCHANGED,
+    remember_all,
+)
+from bridge.settings import Settings
+from bridge.shop.client import BATCH_LIMIT, ShopRequestError, ShopUnavailable
+from bridge.store.db import unit_of_work
+from bridge.store.models import (
+    OutboxItem,
+    OutboxWritten,
+    PersonalCoupon,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = timedelta(seconds=30)
+
+
+BACKOFF_CAP = timedelta(hours=6)
+
+
+# A claimed row whose drain vanished (crash, restart) is taken up again after this long.
+CLAIM_LEASE = timedelta(minutes=15)
+
+
+DRAIN_LIMIT = 5000  # rows per drain; the rest waits for the next one
+
+
+COUPON_EXISTS = "woocommerce_rest_coupon_code_already_exists"
+
+
+# WooCommerce batch resource per outbox resource, in the order a drain sends them: coupons
+# first, so that a note mentioning a coupon finds it in the shop.
+BATCH_ORDER = ("coupon", "product", "variation", "order", "customer")
+
+
+class OutboxItemNotFound(PermanentError):
+    """No outbox row has that id."""
+
+
+class BatchClient(Protocol):
+    """What the drain needs from the shop (bridge.shop.client.WooClient provides it)."""
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    def post(self, path: str, data: Mapping[str, Any]) -> Any: ...
+
+    def batch(
+        self,
+        resource: str,
+        *,
+        create: Iterable[Mapping[str, Any]] = (),
+        update: Iterable[Mapping[str, Any]] = (),
+        delete: Iterable[int] = (),
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One HTTP request a drain sends (or, dry, would send); path relative to /wp-json/wc/v3/."""
+
+    method: str
+    path: str
+    body: Any = None
+    condition: str = ""  # when the request is sent only if an earlier one says so
+
+    def as_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"method": self.method, "path": self.path}
+        if self.body is not None:
+            shown["body"] = self.body
+        if self.condition:
+            shown["condition"] = self.condition
+        return shown
+
+
+@dataclass
+class DrainSummary:
+    """What one drain did (or, dry, would do)."""
+
+    dry_run: bool = False
+    sent: int = 0  # rows delivered
+    unchanged: int = 0  # rows equal to what was last written: nothing sent
+    retrying: int = 0  # rows that failed and will be tried again
+    dead: int = 0  # rows dead-lettered by this drain
+    deferred: int = 0  # notes waiting for the coupon they mention
+    left: int = 0  # rows not tried because the drain stopped
+    http_requests: int | None = None
+    stopped: str = ""  # why the drain stopped early (shop down, key refused)
+    requests: list[PlannedRequest] = field(default_factory=list)  # dry run only
+
+    def summary(self) -> str:
+        verb = "would send" if self.dry_run else "sent"
+        if self.dry_run:
+            line = (
+                f"{verb} {len(self.requests)} requests; {self.unchanged} unchanged, "
+                f"{self.deferred} deferred"
+            )
+        else:
+            line = (
+                f"{verb} {self.sent}, {self.unchanged} unchanged, {self.retrying} to retry, "
+                f"{self.dead} dead, {self.deferred} deferred, {self.left} left"
+            )
+            if self.http_requests is not None:
+                line += f"; {self.http_requests} requests"
+        if self.stopped:
+            line += f"; stopped: {self.stopped}"
+        return line
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["requests"] = [request.as_dict() for request in self.requests]
+        return data
+
+
+@dataclass
+class _Row:
+    """A claimed outbox row, detached from its session."""
+
+    id: int
+    resource: str
+    operation: str
+    target_id: int | None
+    target_key: str
+    payload: dict[str, Any]
+    attempts: int
+    in_doubt: bool
+    send_alone: bool
+
+    @property
+    def data(self) -> Any:
+        return self.payload.get("data")
+
+
+@dataclass
+class _Batch:
+    """One batch call: its items and, per item, the rows it delivers."""
+
+    resource: str  # as WooClient.batch names it: products, products/18/variations, ...
+    action: str  # create or update
+    items: list[dict[str, Any]]
+    rows: list[list[_Row]]
+
+    def request(self) -> PlannedRequest:
+        return PlannedRequest("POST", f"{self.resource}/batch", {self.action: self.items})
+
+
+@dataclass
+class _Result:
+    kind: str  # sent, failed, dead, released (not tried), deferred (waits for a coupon)
+    error: str = ""
+    retry_after: float | None = None
+    in_doubt: bool | None = None
+    send_alone: bool | None = None
+    written: Any = None
+    woo_id: int | None = None
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at 6 h; never sooner than the shop asked."""
+    delay = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_CAP)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+def _due(session: Session, now: datetime, *, lock: bool) -> list[OutboxItem]:
+    """Rows whose time has come, oldest first, except targets another drain is sending now.
+
+    Sending a newer value while an older one is in flight could let the older land last.
+    """
+    in_flight = select(OutboxItem.target_key).where(
+        OutboxItem.status == SENDING, col(OutboxItem.next_attempt_at) > now
+    )
+    statement = (
+        select(OutboxItem)
+        .where(
+            col(OutboxItem.status).in_([PENDING, SENDING]),
+            or_(col(OutboxItem.next_attempt_at).is_(None), col(OutboxItem.next_attempt_at) <= now),
+            col(OutboxItem.target_key).not_in(in_flight),
+        )
+        .order_by(col(OutboxItem.id))
+        .limit(DRAIN_LIMIT)
+    )
+    if lock:
+        statement = statement.with_for_update(skip_locked=True)
+    return list(session.exec(statement).all())
+
+
+def _snapshot(row: OutboxItem) -> _Row:
+    assert row.id is not None
+    return _Row(
+        row.id,
+        row.resource,
+        row.operation,
+        row.target_id,
+        row.target_key,
+        dict(row.payload or {}),
+        row.attempts,
+        row.in_doubt,
+        row.send_alone,
+    )
+
+
+def _split_unchanged(session: Session, rows: Sequence[_Row]) -> tuple[list[_Row], list[_Row]]:
+    """Updates whose newest value equals what was last written need no request."""
+    newest: dict[str, _Row] = {}
+    for row in rows:
+        if row.operation == "update":
+            newest[row.target_key] = row  # rows come in id order: the last one is the newest
+    keys = sorted(newest)
+    written = (
+        {
+            w.target_key: w.data
+            for w in session.exec(
+                select(OutboxWritten).where(col(OutboxWritten.target_key).in_(keys))
+            ).all()
+        }
+        if keys
+        else {}
+    )
+    unchanged_keys = {
+        key for key, row in newest.items() if key in written and written[key] == row.data
+    }
+    send = [row for row in rows if row.target_key not in unchanged_keys]
+    unchanged = [row for row in rows if row.target_key in unchanged_keys]
+    return send, unchanged
+
+
+def _merge(item: dict[str, Any], data: Mapping[str, Any]) -> None:
+    for name, value in data.items():
+        if name == "meta_data" and isinstance(item.get(name), list):
+            keys = {meta.get("key") for meta in value}
+            item[name] = [m for m in item[name] if m.get("key") not in keys] + list(value)
+        else:
+            item[name] = value
+
+
+def _batch_resource(row: _Row) -> str:
+    if row.resource == "variation":
+        return f"products/{int(row.payload['parent_id'])}/variations"
+    return {"product": "products", "order": "orders", "customer": "customers", "coupon": "coupons"}[
+        row.resource
+    ]
+
+
+def _plan_batches(rows: Sequence[_Row]) -> list[_Batch]:
+    """Group rows into batch calls: one item per target, at most 100 items a call.
+
+    Rows that WooCommerce refused inside a batch before go in a call of their own.
+    """
+    batches: list[_Batch] = []
+    for resource in BATCH_ORDER:
+        mine = [row for row in rows if row.resource == resource]
+        by_path: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+        for row in mine:
+            by_path[(_batch_resource(row), row.operation)].append(row)
+        for (path, operation), group in by_path.items():
+            items: list[tuple[dict[str, Any], list[_Row], bool]] = []
+            if operation == "update":
+                by_target: dict[int | None, tuple[dict[str, Any], list[_Row]]] = {}
+                alone: set[int | None] = set()
+                for row in group:  # id order: a newer value of one target overrides an older
+                    item, delivered = by_target.setdefault(
+                        row.target_id, ({"id": row.target_id}, [])
+                    )
+                    _merge(item, row.data or {})
+                    delivered.append(row)
+                    if row.send_alone:
+                        alone.add(row.target_id)
+                items = [
+                    (item, delivered, target in alone)
+                    for target, (item, delivered) in by_target.items()
+                ]
+            else:
+                items = [(dict(row.data or {}), [row], row.send_alone) for row in group]
+            together = [(item, delivered) for item, delivered, alone in items if not alone]
+            for start in range(0, len(together), BATCH_LIMIT):
+                chunk = together[start : start + BATCH_LIMIT]
+                batches.append(
+                    _Batch(
+                        path,
+                        operation,
+                        [item for item, _ in chunk],
+                        [delivered for _, delivered in chunk],
+                    )
+                )
+            for item, delivered, alone in items:
+                if alone:
+                    batches.append(_Batch(path, operation, [item], [delivered]))
+    return batches
+
+
+def _note_requests(row: _Row) -> list[PlannedRequest]:
+    path = f"orders/{row.target_id}/notes"
+    post = PlannedRequest("POST", path, row.data)
+    if not row.in_doubt:
+        return [post]
+    marker = row.payload.get("marker", "")
+    return [
+        PlannedRequest("GET", path),
+        PlannedRequest(
+            "POST", path, row.data, condition=f"only if no note of the order carries {marker}"
+        ),
+    ]
+
+
+def _unmet(session: Session, row: _Row, present: Iterable[str] = ()) -> set[str]:
+    """What a note still waits for: targets it mentions that the shop does not hold yet."""
+    requires = set(row.payload.get("requires") or []) - set(present)
+    if not requires:
+        return set()
+    written = session.exec(
+        select(OutboxWritten.target_key).where(col(OutboxWritten.target_key).in_(sorted(requires)))
+    ).all()
+    return requires - set(written)
+
+
+def _shop_level(exc: ShopRequestError) -> bool:
+    """A refusal about the key or the address, not the item: stop, do not burn attempts."""
+    return exc.status in (None, 401, 403) or exc.code == "rest_no_route"
+
+
+def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result], str]:
+    """Send one batch call; the result per row id, and why to stop (empty to go on)."""
+    results: dict[int, _Result] = {}
+    try:
+        answer = client.batch(batch.resource, **{batch.action: batch.items})
+    except ShopUnavailable as exc:
+        for delivered in batch.rows:
+            for row in delivered:
+                # A create may have been applied before the answer was lost.
+                results[row.id] = _Result(
+                    "failed", str(exc), exc.retry_after, in_doubt=batch.action == "create" or None
+                )
+        return results, str(exc)
+    except ShopRequestError as exc:
+        if _shop_level(exc):
+            for delivered in batch.rows:
+                for row in delivered:
+                    results[row.id] = _Result("released", str(exc))
+            return results, str(exc)
+        whole = len(batch.items) > 1
+        for delivered in batch.rows:
+            for row in delivered:
+                # Refused as a whole: one bad item spoils a batch, so each goes alone next time.
+                results[row.id] = (
+                    _Result("failed", str(exc), send_alone=True)
+                    if whole
+                    else _Result("dead", str(exc))
+                )
+        return results, ""
+    if batch.action == "update":
+        failed = {error.id: error for error in answer.failed}
+        for item, delivered in zip(batch.items, batch.rows, strict=True):
+            error = failed.get(item["id"])
+            for row in delivered:
+                if error is None:
+                    results[row.id] = _Result("sent", written=True)
+                else:
+                    results[row.id] = _Result(
+                        "failed", f"{error.code}: {error.message}", send_alone=True
+                    )
+        return results, ""
+    created = {str(obj.get("code", "")).lower(): obj for obj in answer.succeeded}
+    refused = {str(error.item.get("code", "")).lower(): error for error in answer.failed}
+    for item, delivered in zip(batch.items, batch.rows, strict=True):
+        code = str(item.get("code", "")).lower()
+        error = refused.get(code)
+        for row in delivered:
+            if error is None and code in created:
+                woo_id = created[code].get("id")
+                results[row.id] = _Result(
+                    "sent",
+                    written={"id": woo_id, "code": code},
+                    woo_id=woo_id if isinstance(woo_id, int) else None,
+                )
+            elif error is not None and error.code == COUPON_EXISTS:
+                # Created by an attempt whose answer was lost; codes are unguessable, so ours.
+                results[row.id] = _Result("sent", written={"id": None, "code": code})
+            elif error is not None:
+                results[row.id] = _Result(
+                    "failed", f"{error.code}: {error.message}", send_alone=True
+                )
+            else:
+                results[row.id] = _Result(
+                    "failed", "WooCommerce did not report on this item", in_doubt=True
+                )
+    return results, ""
+
+
+def _send_note(
+    client: BatchClient, row: _Row, seen: dict[int, list[dict[str, Any]]]
+) -> tuple[_Result, str]:
+    """Create one order note; one in doubt is first looked for among the order's notes.
+
+    ``seen`` keeps the notes read per order during this drain, so several notes in doubt on
+    one order cost one read.
+    """
+    path = f"orders/{row.target_id}/notes"
+    marker = str(row.payload.get("marker") or "")
+    try:
+        if row.in_doubt and marker:
+            order_id = int(row.target_id or 0)
+            if order_id not in seen:
+                notes = client.get(path)
+                seen[order_id] = (
+                    [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
+                )
+            for note in seen[order_id]:
+                if marker in str(note.get("note") or ""):
+                    return _Result("sent", written={"id": note.get("id")}), ""
+        answer = client.post(path, row.data or {})
+    except ShopUnavailable as exc:
+        # 429 and 503 turn the request away unprocessed; anything else may have created it.
+        doubt = True if exc.status not in (429, 503) else None
+        return _Result("failed", str(exc), exc.retry_after, in_doubt=doubt), str(exc)
+    except ShopRequestError as exc:
+        if _shop_level(exc):
+            return _Result("released", str(exc)), str(exc)
+        return _Result("dead", str(exc)), ""
+    note_id = answer.get("id") if isinstance(answer, dict) else None
+    return _Result("sent", written={"id": note_id}), ""
+
+
+def _record(
+    engine: Engine,
+    rows: Mapping[int, _Row],
+    results: Mapping[int, _Result],
+    settings: Settings,
+    now: datetime,
+    summary: DrainSummary,
+) -> None:
+    """Write each row's outcome (and what the shop now holds) in one transaction."""
+    with unit_of_work(engine) as session:
+        stored = {
+            row.id: row
+            for row in session.exec(
+                select(OutboxItem).where(col(OutboxItem.id).in_(sorted(results))).with_for_update()
+            ).all()
+        }
+        written: list[tuple[str, str, int | None, Any]] = []
+        for row_id in sorted(results):  # id order: a newer value of a target is written last
+            result, snapshot, row = results[row_id], rows[row_id], stored.get(row_id)
+            if row is None:
+                continue
+            row.claimed_at = None
+            if result.kind == "sent":
+                row.status = SENT
+                row.sent_at = now
+                row.next_attempt_at = None
+                row.last_error = ""
+                row.in_doubt = False
+                data = snapshot.data if result.written is True else result.written
+                written.append((snapshot.target_key, snapshot.resource, snapshot.target_id, data))
+                if snapshot.resource == "coupon" and result.woo_id is not None:
+                    code = str((snapshot.data or {}).get("code") or "")
+                    coupon = session.exec(
+                        select(PersonalCoupon).where(PersonalCoupon.code == code)
+                    ).first()
+                    if coupon is not None:
+                        coupon.woo_id = result.woo_id
+                        session.add(coupon)
+                summary.sent += 1
+            elif result.kind in ("released", "deferred"):
+                row.status = PENDING
+                row.next_attempt_at = None
+                if result.error:
+                    row.last_error = result.error[:2000]
+                if result.kind == "deferred":
+                    summary.deferred += 1
+                else:
+                    summary.left += 1
+            else:
+                row.attempts += 1
+                row.last_error = result.error[:2000]
+                if result.in_doubt is not None:
+                    row.in_doubt = result.in_doubt
+                if result.send_alone is not None:
+                    row.send_alone = result.send_alone
+                if result.kind == "dead" or row.attempts >= settings.outbox_max_attempts:
+                    row.status = DEAD
+                    row.next_attempt_at = None
+                    summary.dead += 1
+                    log.warning(
+                        "write-back dead-lettered: %s",
+                        row.last_error,
+                        extra={"outbox_id": row.id, "target": row.target_key},
+                    )
+                else:
+                    row.status = PENDING
+                    row.next_attempt_at = now + backoff(row.attempts, result.retry_after)
+                    summary.retrying += 1
+            session.add(row)
+        remember_all(session, written)
+        session.commit()
+
+
+def _claim(engine: Engine, now: datetime) -> tuple[list[_Row], int]:
+    """Take the due rows for this drain; mark unchanged ones done. Returns (rows, unchanged)."""
+    with unit_of_work(engine) as session:
+        due = _due(session, now, lock=True)
+        for row in due:
+            if row.claimed_at is not None:
+                # Its drain vanished after claiming it: whatever it sent may have arrived.
+                row.attempts += 1
+                row.in_doubt = row.in_doubt or row.operation == "create"
+                row.last_error = "an earlier drain was interrupted; its outcome is unknown"
+        rows = [_snapshot(row) for row in due]
+        send, unchanged = _split_unchanged(session, rows)
+        by_id = {row.id: row for row in due}
+        for snapshot in unchanged:
+            row = by_id[snapshot.id]
+            row.status = UNCHANGED
+            row.claimed_at = None
+            row.next_attempt_at = None
+            row.sent_at = now
+            session.add(row)
+        for snapshot in send:
+            row = by_id[snapshot.id]
+            row.status = SENDING
+            row.claimed_at = now
+            row.next_attempt_at = now + CLAIM_LEASE
+            session.add(row)
+        session.commit()
+    return send, len(unchanged)
+
+
+def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
+    summary = DrainSummary(dry_run=True)
+    with unit_of_work(engine) as session:
+        rows = [_snapshot(row) for row in _due(session, now, lock=False)]
+        send, unchanged = _split_unchanged(session, rows)
+        summary.unchanged = len(unchanged)
+        for batch in _plan_batches([row for row in send if row.resource != NOTE]):
+            summary.requests.append(batch.request())
+        # Coupons this drain would create count as present for the notes that mention them.
+        creating = {row.target_key for row in send if row.resource == "coupon"}
+        for row in (row for row in send if row.resource == NOTE):
+            if _unmet(session, row, creating):
+                summary.deferred += 1
+                continue
+            summary.requests.extend(_note_requests(row))
+    return summary
+
+
+def drain_outbox(
+    engine: Engine,
+    woo_client: BatchClient | None,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> DrainSummary:
+    """Send the due write-backs: batches first (coupons, products, orders, customers), then notes.
+
+    Each call's answer is recorded before the next call. Retryable failures come back with
+    exponential backoff and are dead-lettered after BRIDGE_OUTBOX_MAX_ATTEMPTS; when the shop
+    is down or refuses the key, the drain stops and leaves the rest for later. ``dry_run``
+    returns the exact requests it would send and writes nothing (no shop needed).
+    """
+    now = now or utcnow()
+    if dry_run:
+        return _plan_dry(engine, now)
+    if woo_client is None:
+        raise PermanentError("no shop to write back to: set WOOCOMMERCE_URL and the REST keys")
+    total = getattr(woo_client, "total_requests", None)
+    before = total() if callable(total) else None
+    rows, unchanged = _claim(engine, now)
+    summary = DrainSummary(unchanged=unchanged)
+    by_id = {row.id: row for row in rows}
+    stop = ""
+    seen: dict[int, list[dict[str, Any]]] = {}
+    for batch in _plan_batches([row for row in rows if row.resource != NOTE]):
+        if stop:
+            results = {row.id: _Result("released") for group in batch.rows for row in group}
+        else:
+            results, stop = _send_batch(woo_client, batch)
+        _record(engine, by_id, results, settings, now, summary)
+    for row in (row for row in rows if row.resource == NOTE):
+        if stop:
+            result = _Result("released")
+        else:
+            with unit_of_work(engine) as session:
+                waiting = _unmet(session, row)
+            if waiting:
+                result = _Result("deferred")
+            else:
+                result, stop = _send_note(woo_client, row, seen)
+        _record(engine, by_id, {row.id: result}, settings, now, summary)
+    summary.stopped = stop
+    if callable(total) and before is not None:
+        summary.http_requests = total() - before
+    if rows or unchanged:
+        log.info("outbox drained: %s", summary.summary())
+    return summary
+
+
+def outbox_row(row: OutboxItem, *, with_payload: bool = False) -> dict[str, Any]:
+    """An outbox row as plain data for the CLI."""
+    shown: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "resource": row.resource,
+        "operation": row.operation,
+        "target_id": row.target_id,
+        "target_key": row.target_key,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "next_attempt_at": row.next_attempt_at,
+        "created_at": row.created_at,
+        "sent_at": row.sent_at,
+        "in_doubt": row.in_doubt,
+        "send_alone": row.send_alone,
+    }
+    if with_payload:
+        shown["payload"] = row.payload
+    return shown
+
+
+def list_outbox(
+    engine: Engine, statuses: Sequence[str] | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Rows with these statuses (default: pending, sending, dead), oldest first."""
+    wanted = list(statuses or (PENDING, SENDING, DEAD))
+    with unit_of_work(engine) as session:
+        rows = session.exec(
+            select(OutboxItem)
+            .where(col(OutboxItem.status).in_(wanted))
+            .order_by(col(OutboxItem.id))
+            .limit(limit)
+        ).all()
+        return [outbox_row(row) for row in rows]
+
+
+def outbox_counts(engine: Engine) -> dict[str, int]:
+    with unit_of_work(engine) as session:
+        rows = session.exec(
+            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
+        ).all()
+        return {status: int(count) for status, count in rows}
+
+
+def show_outbox_item(engine: Engine, item_id: int) -> dict[str, Any]:
+    """One row with its payload and what was last written to its target."""
+    with unit_of_work(engine) as session:
+        row = session.get(OutboxItem, item_id)
+        if row is None:
+            raise OutboxItemNotFound(
+                f"no outbox row {item_id}; `bridge outbox --status all` lists them"
+            )
+        shown = outbox_row(row, with_payload=True)
+        written = session.get(OutboxWritten, row.target_key)
+        shown["last_written"] = (
+            {"data": written.data, "written_at": written.written_at} if written else None
+        )
+        return shown
+
+
+def retry_outbox(
+    engine: Engine,
+    item_id: int | None = None,
+    *,
+    all_dead: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Make a dead (or waiting) row due now with fresh attempts, or every dead row; how many.
+
+    ``in_doubt`` is kept, so a note that may have reached the shop is still looked for first.
+    """
+    if (item_id is None) == (not all_dead):
+        raise PermanentError("name one outbox row id, or --all-dead")
+    now = now or utcnow()
+    with unit_of_work(engine) as session:
+        statement = select(OutboxItem).with_for_update()
+        if all_dead:
+            statement = statement.where(OutboxItem.status == DEAD)
+        else:
+            statement = statement.where(OutboxItem.id == item_id)
+        rows = session.exec(statement).all()
+        if item_id is not None and not rows:
+            raise OutboxItemNotFound(f"no outbox row {item_id}")
+        changed = 0
+        for row in rows:
+            if row.status not in (DEAD, PENDING):
+                raise PermanentError(
+                    f"outbox row {row.id} is {row.status}; only dead or pending rows can be retried"
+                )
+            row.status = PENDING
+            row.attempts = 0
+            row.next_attempt_at = now
+            row.claimed_at = None
+            session.add(row)
+            changed += 1
+        session.commit()
+        return changed

@@ -1,0 +1,245 @@
+"""The outbox as the planners see it: queue an update or a create, remember what was written.
+
+Updates (order and customer meta, cohort stock, upsell links) are "latest value wins" per
+target: one pending row per ``target_key``, and a value equal to what was last written is never
+sent. Creates (order notes, personal coupons) happen once per key. Also the small look-ups the
+planners share (line of a grant key, local dates, product families).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from bridge.store.models import (
+    OutboxItem,
+    OutboxWritten,
+    ProductBinding,
+    utcnow,
+)
+
+PENDING, SENDING, SENT, UNCHANGED, DEAD, SUPERSEDED = (
+    "pending",
+    "sending",
+    "sent",
+    "unchanged",
+    "dead",
+    "superseded",
+)
+STATUSES = (PENDING, SENDING, SENT, UNCHANGED, DEAD, SUPERSEDED)
+
+
+NOTE = "order_note"
+
+
+@dataclass(frozen=True)
+class Update:
+    """One "latest value wins" write-back to queue."""
+
+    resource: str
+    target_id: int
+    target_key: str
+    data: dict[str, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def enqueue_update(
+    session: Session,
+    resource: str,
+    target_id: int,
+    target_key: str,
+    data: dict[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Latest value wins: fold into the pending row, or add one unless nothing changed."""
+    queued = enqueue_updates(
+        session, [Update(resource, target_id, target_key, data, extra or {})]
+    )
+    return queued[0] if queued else None
+
+
+def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
+    """Queue several updates with a few queries; returns the keys queued (not the unchanged)."""
+    keys = sorted({update.target_key for update in updates})
+    rows: dict[str, list[OutboxItem]] = defaultdict(list)
+    written: dict[str, Any] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        for row in session.exec(
+            select(OutboxItem)
+            .where(
+                col(OutboxItem.target_key).in_(chunk),
+                col(OutboxItem.status).in_([PENDING, SENDING, DEAD]),
+            )
+            .order_by(col(OutboxItem.id))
+            .with_for_update()
+        ).all():
+            rows[row.target_key].append(row)
+        for key, data in session.exec(
+            select(OutboxWritten.target_key, OutboxWritten.data).where(
+                col(OutboxWritten.target_key).in_(chunk)
+            )
+        ).all():
+            written[key] = data
+    queued: list[str] = []
+    for update in updates:
+        payload = {"data": update.data, **update.extra}
+        existing = rows[update.target_key]
+        for row in existing:
+            if row.status == DEAD:
+                # A newer value makes the failed one moot; retrying it would write an old value.
+                row.status = SUPERSEDED
+                session.add(row)
+        pending = [row for row in existing if row.status == PENDING]
+        if pending:
+            if pending[-1].payload != payload:
+                pending[-1].payload = payload
+                session.add(pending[-1])
+            queued.append(update.target_key)
+            continue
+        in_flight = any(row.status == SENDING for row in existing)
+        if (
+            not in_flight
+            and update.target_key in written
+            and (written[update.target_key] == update.data)
+        ):
+            continue
+        row = OutboxItem(
+            resource=update.resource,
+            operation="update",
+            target_id=update.target_id,
+            target_key=update.target_key,
+            payload=payload,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        existing.append(row)
+        queued.append(update.target_key)
+    session.flush()
+    return queued
+
+
+def enqueue_create(
+    session: Session,
+    resource: str,
+    target_id: int | None,
+    target_key: str,
+    data: dict[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Created once per key: a key already in the outbox is never queued again."""
+    exists = session.exec(
+        select(OutboxItem.id).where(OutboxItem.target_key == target_key).limit(1)
+    ).first()
+    if exists is not None or session.get(OutboxWritten, target_key) is not None:
+        return None
+    session.add(
+        OutboxItem(
+            resource=resource,
+            operation="create",
+            target_id=target_id,
+            target_key=target_key,
+            payload={"data": data, **(extra or {})},
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+    return target_key
+
+
+def line_of(grant_key: str | None) -> int | None:
+    """The order line a grant key names (``order:<id>:line:<line id>:...``)."""
+    parts = (grant_key or "").split(":")
+    if len(parts) > 3 and parts[0] == "order" and parts[2] == "line" and parts[3].isdigit():
+        return int(parts[3])
+    return None
+
+
+def local_date(moment: datetime | None, zone: str = "UTC") -> str | None:
+    if moment is None:
+        return None
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return moment.astimezone(tz).date().isoformat()
+
+
+def product_families(session: Session, woo_ids: Iterable[int]) -> dict[int, int]:
+    """Variation id -> its product id, for the ids that are variations."""
+    ids = sorted(set(woo_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(ProductBinding.woo_id, ProductBinding.parent_id).where(
+            col(ProductBinding.woo_id).in_(ids), ProductBinding.parent_id != 0
+        )
+    ).all()
+    return {int(woo_id): int(parent) for woo_id, parent in rows}
+
+
+def remember_written(
+    session: Session, target_key: str, resource: str, target_id: int | None, data: Any
+) -> None:
+    """Record what the shop holds for a target (after a write, or as read from the shop)."""
+    remember_all(session, [(target_key, resource, target_id, data)])
+
+
+def remember_all(session: Session, entries: Sequence[tuple[str, str, int | None, Any]]) -> None:
+    """Record several targets at once; for one key given twice, the later entry wins."""
+    latest = {key: (key, resource, target_id, data) for key, resource, target_id, data in entries}
+    if not latest:
+        return
+    known = {
+        row.target_key: row
+        for row in session.exec(
+            select(OutboxWritten).where(col(OutboxWritten.target_key).in_(sorted(latest)))
+        ).all()
+    }
+    moment = utcnow()
+    fresh = [
+        {
+            "target_key": key,
+            "resource": resource,
+            "target_id": target_id,
+            "data": data,
+            "written_at": moment,
+        }
+        for key, resource, target_id, data in latest.values()
+        if key not in known
+    ]
+    if fresh:
+        builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = builder(OutboxWritten.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
+            index_elements=["target_key"]
+        )
+        inserted = session.execute(statement, fresh).rowcount
+        if inserted != len(fresh):
+            # Another drain recorded some of these targets at the same moment: ours is newer.
+            known.update(
+                (row.target_key, row)
+                for row in session.exec(
+                    select(OutboxWritten).where(
+                        col(OutboxWritten.target_key).in_([v["target_key"] for v in fresh])
+                    )
+                ).all()
+            )
+    for key, _resource, _target_id, data in latest.values():
+        row = known.get(key)
+        if row is not None:
+            row.data = data
+            row.written_at = moment
+            session.add(row)
+    session.flush()
+
+
+def latest(session: Session, statement: Any) -> Any:
+    return session.exec(statement.limit(1)).first()
