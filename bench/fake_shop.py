@@ -1,10 +1,11 @@
 """A local WooCommerce REST v3 shop for the benchmarks: N generated orders, counted requests.
 
-Loopback only (127.0.0.1). Order ``i`` (1..N) is a pure function of ``i``: built from the bridge's
-own simulated-order shape (``bridge.services.simulation.order_payload``, itself a captured WooCommerce 11
-order) with SKUs and WooCommerce ids of ``catalog.example.toml``'s sample shop, so nothing is
-kept in memory per order and 100,000 orders cost what 1,000 do. Products and variations are the
-ones captured from the real sample shop (tests/fixtures/woocommerce-real/rest/).
+Loopback only (127.0.0.1). Order ``i`` (1..N) is a pure function of ``i``: built from the
+bridge's own simulated-order shape (``bridge.services.simulation.order_payload``, itself a
+captured WooCommerce 11 order) with SKUs and WooCommerce ids of ``catalog.example.toml``'s
+sample shop, so nothing is kept in memory per order and 100,000 orders cost what 1,000 do.
+Products and variations are the ones captured from the real sample shop
+(tests/fixtures/woocommerce-real/rest/).
 
 Served under /wp-json/wc/v3/:
   GET  orders                 per_page (1..100), page, orderby (modified, date, id), order,

@@ -4,11 +4,11 @@ In one run, each under the same gunicorn settings (Procfile's: 2 workers, 4 thre
 127.0.0.1: the baseline app (bench/baseline_app.py: verify the signature, answer 200), the
 bridge's receiver on SQLite, the bridge's receiver on PostgreSQL, and the baseline again. A
 bounded client (a thread pool, one requests.Session per thread) posts N deliveries after a
-warm-up; each delivery is a distinct order of the fake shop's generator (bridge.services.simulation's
-shape), signed as WooCommerce signs it. Reported: deliveries per second, p50 / p99
-acknowledgement latency, and the ratios bridge / baseline. The receiver processes each delivery
-after its answer is sent, on the same worker threads; the time until every stored delivery was
-processed is reported too (not part of the acknowledgement figures).
+warm-up; each delivery is a distinct order of the fake shop's generator
+(bridge.services.simulation's shape), signed as WooCommerce signs it. Reported: deliveries per
+second, p50 / p99 acknowledgement latency, and the ratios bridge / baseline. The receiver
+processes each delivery after its answer is sent, on the same worker threads; the time until
+every stored delivery was processed is reported too (not part of the acknowledgement figures).
 
 Diagnostic targets 'store-only-<db>' run the same receiver built with no handlers
 (create_app(handlers={})): it verifies, parses and stores each delivery and processes nothing,

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bridge.rules.notes import NOTE_EVENTS
+
 DEFAULT_DATABASE_URL = "sqlite:///creator-bridge.db"
 
 
@@ -157,13 +159,6 @@ def _timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("must be an IANA time zone name such as Europe/Berlin or UTC") from None
     return value
-
-
-# Ledger events (plus the personal coupon offer) that write-back words as order notes.
-NOTE_EVENTS = (
-    "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
-    "seat_released", "access_granted", "access_revoked", "coupon_offered",
-)
 
 
 def _note_events(value: str) -> tuple[str, ...]:

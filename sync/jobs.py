@@ -41,7 +41,7 @@ from bridge.services.subscriptions import reconcile_subscriptions
 from bridge.services.writeback.outbox import drain_outbox
 from bridge.services.writeback.plan import enqueue_customer_meta, refresh_catalogue_writebacks
 from bridge.settings import Settings
-from bridge.shop.client import PER_PAGE
+from bridge.shop.protocol import PER_PAGE
 from bridge.shop.webhooks import webhook_status
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from bridge.store.models import utcnow

@@ -9,18 +9,17 @@ from typing import Any
 
 import pytest
 
-from bridge.rules.catalog import (
+from bridge.rules.catalog import Catalogue, CatalogueError
+from bridge.rules.products import (
     META_KEYS,
     REQUIRED_PRODUCT_FIELDS,
-    Catalogue,
-    CatalogueError,
     ProductRecord,
     offer_for_record,
     offer_from_meta,
     product_record,
     resolve_catalogue,
 )
-from bridge.rules.catalog_file import read_catalogue_file
+from bridge.services.catalogue import read_catalogue_file
 from tests.conftest import load_json, real_delivery
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"

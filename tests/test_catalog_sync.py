@@ -15,11 +15,11 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bridge.rules.catalog import Catalogue, CatalogueError
-from bridge.rules.catalog_file import read_catalogue_file
 from bridge.services.catalogue import (
     apply_product_payload,
     inspect_catalogue,
     load_catalogue,
+    read_catalogue_file,
     store_cohorts,
     sync_catalogue,
 )

@@ -8,7 +8,20 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.services.report import (
+from bridge.rules.report_figures import (
+    cohort_fill,
+    compute_report,
+    funnel,
+    mentor_retention,
+    mentor_time,
+    outcomes,
+    outstanding,
+    percent,
+    records,
+    repeat_purchases,
+    revenue,
+)
+from bridge.rules.report_rows import (
     ALL,
     NO_DATA,
     ORDER_LEVEL,
@@ -24,20 +37,9 @@ from bridge.services.report import (
     ReportRows,
     SeatRow,
     SubscriptionRow,
-    cohort_fill,
-    compute_report,
-    funnel,
-    mentor_retention,
-    mentor_time,
     order_row,
-    outcomes,
-    outstanding,
     parse_day,
-    percent,
-    records,
-    repeat_purchases,
     report_period,
-    revenue,
 )
 
 PAID = ("processing", "completed")

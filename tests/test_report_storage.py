@@ -34,7 +34,8 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from bridge.services.report import Period, build_report
+from bridge.rules.report_rows import Period
+from bridge.services.report import build_report
 from bridge.store.db import unit_of_work
 from bridge.store.models import OrderState
 from tests.report_support import NOW, seeded_database

@@ -30,7 +30,7 @@ from bridge.services.subscriptions import (
     subscription_policy,
 )
 from bridge.settings import Settings, load_settings
-from bridge.shop.client import Page
+from bridge.shop.protocol import Page
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, Subscription
 from tests.conftest import REAL, load_json, real_delivery

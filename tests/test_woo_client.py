@@ -26,14 +26,9 @@ from bridge.errors import PermanentError, RetryableError
 from bridge.logs import ContextFormatter
 from bridge.services.doctor import run_checks
 from bridge.settings import Settings
-from bridge.shop.client import (
-    BatchItemError,
-    ShopRequestError,
-    ShopUnavailable,
-    WooClient,
-    parse_retry_after,
-    resource_of,
-)
+from bridge.shop.client import WooClient
+from bridge.shop.errors import ShopRequestError, ShopUnavailable
+from bridge.shop.protocol import BatchItemError, parse_retry_after, resource_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REST = FIXTURES / "woocommerce-real" / "rest"

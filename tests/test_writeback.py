@@ -123,7 +123,8 @@ def test_customer_meta_keeps_the_latest_balances_and_active_perks(engine, config
                                  offer_skus=["SUB-MENTOR-MONTHLY"]))
         session.add(Subscription(id=1301, learner_id=1, status="cancelled",
                                  offer_skus=["BUNDLE-DV-STACK"]))
-        assert enqueue_customer_meta(session, 1, active_perks(session, 1, catalogue=catalogue)) == "customer:2:meta"
+        perks = active_perks(session, 1, catalogue=catalogue)
+        assert enqueue_customer_meta(session, 1, perks) == "customer:2:meta"
         session.commit()
     [row] = outbox(engine, target_key="customer:2:meta")
     assert row.payload["data"]["meta_data"] == [

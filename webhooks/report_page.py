@@ -16,26 +16,28 @@ from flask import Blueprint, Response, request
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
-from bridge.services.api_tokens import TokenIdentity, authenticate, touch
-from bridge.services.report import (
-    ALL,
-    DEFINITIONS,
-    NO_DATA,
-    STEPS,
+from bridge.rules.report_figures import (
     FunnelRow,
     MentorMonth,
     MoneyRow,
     Report,
-    ReportError,
-    build_report,
-    check_timezone,
     entry_label,
     money,
     month_label,
-    parse_day,
     percent,
+)
+from bridge.rules.report_rows import (
+    ALL,
+    DEFINITIONS,
+    NO_DATA,
+    STEPS,
+    ReportError,
+    check_timezone,
+    parse_day,
     report_period,
 )
+from bridge.services.api_tokens import TokenIdentity, authenticate, touch
+from bridge.services.report import build_report
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
 from bridge.store.models import utcnow
 from webhooks.runtime import runtime

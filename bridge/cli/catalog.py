@@ -13,20 +13,15 @@ import click
 from sqlalchemy import Engine
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.rules.catalog import (
-    Catalogue,
-    Problem,
-    cohort_dates,
-    describe_offer,
-    offer_prices,
-)
-from bridge.rules.catalog_file import (
-    build_manifest,
+from bridge.rules.catalog import Catalogue, cohort_dates, describe_offer
+from bridge.rules.catalog_file import build_manifest, render_html, render_markdown
+from bridge.rules.products import Problem, offer_prices
+from bridge.services.catalogue import (
+    CatalogueReport,
+    inspect_catalogue,
     read_catalogue_file,
-    render_html,
-    render_markdown,
+    sync_catalogue,
 )
-from bridge.services.catalogue import CatalogueReport, inspect_catalogue, sync_catalogue
 
 if TYPE_CHECKING:
     from bridge.settings import Settings

@@ -24,8 +24,7 @@ from bridge.cli.context import emit
 from bridge.cli.webhooks import post_delivery
 from bridge.errors import PermanentError
 from bridge.logs import configure_logging
-from bridge.rules.catalog_file import read_catalogue_file
-from bridge.services.catalogue import store_cohorts, store_offers
+from bridge.services.catalogue import read_catalogue_file, store_cohorts, store_offers
 from bridge.services.inbox import status_counts
 from bridge.services.learner_view import describe_learner
 from bridge.services.ledger import find_learner

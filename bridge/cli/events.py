@@ -12,8 +12,8 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
+from bridge.rules.report_rows import check_timezone
 from bridge.services.outcome_events import CSV_COLUMNS, EVENT_KINDS, import_csv
-from bridge.services.report import check_timezone
 
 
 class ImportRefused(PermanentError):

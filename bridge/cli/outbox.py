@@ -22,7 +22,7 @@ from bridge.services.writeback.outbox import (
 )
 from bridge.services.writeback.plan import refresh_catalogue_writebacks
 from bridge.services.writeback.queue import STATUSES
-from bridge.shop.client import API_VERSION
+from bridge.shop.protocol import API_VERSION
 
 if TYPE_CHECKING:
     from bridge.settings import Settings

@@ -14,22 +14,17 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext
-from bridge.services.report import (
+from bridge.rules.report_figures import Report, entry_label, money, month_label, percent, records
+from bridge.rules.report_rows import (
     ALL,
     DEFINITIONS,
     NO_DATA,
     STEPS,
-    Report,
-    build_report,
     check_timezone,
-    entry_label,
-    money,
-    month_label,
     parse_day,
-    percent,
-    records,
     report_period,
 )
+from bridge.services.report import build_report
 from bridge.store.models import utcnow
 
 STEP_TITLES = {"preview": "preview", "paid": "paid", "first_call": "1st call",

@@ -45,7 +45,7 @@ def init(app: AppContext, env_path: str) -> None:
         except BridgeError:
             click.echo(f"no {catalogue_file} yet: write one (see catalog.example.toml)")
     if catalogue_file.exists():
-        from bridge.rules.catalog_file import read_catalogue_file
+        from bridge.services.catalogue import read_catalogue_file
         from bridge.services.delivery_handlers import store_file_catalogue
 
         store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))

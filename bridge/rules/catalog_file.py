@@ -12,7 +12,6 @@ import tomllib
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,7 +19,6 @@ from bridge.rules.catalog import (
     COHORT_CODE,
     COUPON_TRIGGERS,
     DISCOUNT_TYPES,
-    META_FIELDS,
     SLUG,
     Catalogue,
     CatalogueError,
@@ -31,6 +29,7 @@ from bridge.rules.catalog import (
     StackRule,
     check_offer,
 )
+from bridge.rules.products import META_FIELDS
 
 MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
 MANIFEST_VERSION = 1
@@ -51,20 +50,6 @@ _COHORT_KEYS = {
 _OFFER_KEYS = set(META_FIELDS)  # an offer is described by the same fields in both sources
 _STACK_KEYS = {"name", "title", "skus", "course_price", "upsells", "coupon_expires_days"}
 _COUPON_KEYS = {"name", "when", "offer", "discount_type", "amount", "expires_days"}
-
-
-def read_catalogue_file(path: str | Path) -> Catalogue:
-    """Read and validate the catalogue file; errors name the file, the key and the reason."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogueError(
-            str(path), "(file)", "not found; set BRIDGE_CATALOG_FILE or copy catalog.example.toml"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogueError(str(path), "(file)", f"cannot be read: {exc}") from None
-    return parse_catalogue(text, str(path))
 
 
 def parse_catalogue(text: str, source: str = "catalog.toml") -> Catalogue:

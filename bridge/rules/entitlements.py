@@ -2,8 +2,8 @@
 
 An order JSON (WooCommerce REST v3 shape), its refunds and the catalogue go in; the set of
 entitlements comes out, each with a stable key ``order:<id>:line:<line id>:unit:<n>:<kind>``.
-Reconciling the ledger toward this set (bridge.services.ledger) is what makes duplicates, retries and
-out-of-order deliveries harmless.
+Reconciling the ledger toward this set (bridge.services.ledger) is what makes duplicates,
+retries and out-of-order deliveries harmless.
 """
 
 from __future__ import annotations

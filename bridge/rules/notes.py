@@ -1,7 +1,7 @@
 """Write-back rules (pure): order-note wording, personal coupon arithmetic, upsell links.
 
-Plain data in, plain data out; bridge.services.writeback.plan reads the database and the files and queues
-what these rules decide.
+Plain data in, plain data out; bridge.services.writeback reads the database and the files and
+queues what these rules decide.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from typing import Any
 
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
-from bridge.settings import NOTE_EVENTS
+
+# Ledger events (plus the personal coupon offer) that write-back words as order notes.
+NOTE_EVENTS = (
+    "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
+    "seat_released", "access_granted", "access_revoked", "coupon_offered",
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -249,3 +255,5 @@ def note_marker(identities: Iterable[str]) -> str:
     """The marker a note carries: a digest of what it reports, stable across retries."""
     digest = hashlib.sha256("|".join(sorted(identities)).encode()).hexdigest()[:16]
     return f"[bridge:{digest}]"
+
+

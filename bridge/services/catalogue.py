@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func
@@ -22,17 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bridge.errors import RetryableError
-from bridge.rules.catalog import (
-    VARIABLE_TYPES,
-    Catalogue,
-    CatalogueError,
-    Offer,
+from bridge.rules.catalog import VARIABLE_TYPES, Catalogue, CatalogueError, Offer, offer_to_dict
+from bridge.rules.catalog_file import parse_catalogue
+from bridge.rules.products import (
     Problem,
     ProductRecord,
     Resolution,
     is_deletion,
     offer_for_record,
-    offer_to_dict,
     product_id,
     product_record,
     resolve_catalogue,
@@ -505,3 +503,17 @@ def _shared(session: Session) -> Iterator[Session]:
 def _request_count(woo_client: object) -> int | None:
     total = getattr(woo_client, "total_requests", None)
     return total() if callable(total) else None
+
+
+def read_catalogue_file(path: str | Path) -> Catalogue:
+    """Read and validate the catalogue file; errors name the file, the key and the reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogueError(
+            str(path), "(file)", "not found; set BRIDGE_CATALOG_FILE or copy catalog.example.toml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(str(path), "(file)", f"cannot be read: {exc}") from None
+    return parse_catalogue(text, str(path))

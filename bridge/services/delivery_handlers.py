@@ -47,7 +47,7 @@ class FileCatalogue:
         self._lock = threading.Lock()
 
     def get(self) -> Catalogue:
-        from bridge.rules.catalog_file import read_catalogue_file
+        from bridge.services.catalogue import read_catalogue_file
 
         with self._lock:
             try:

@@ -42,7 +42,7 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
 
 def _catalogue_check(settings: Settings) -> dict[str, Any]:
     from bridge.rules.catalog import CatalogueError
-    from bridge.rules.catalog_file import read_catalogue_file
+    from bridge.services.catalogue import read_catalogue_file
 
     path = settings.catalog_file
     if not path.is_file():

@@ -3,8 +3,8 @@
 Grants are appended once per (source key, generation); what no longer holds gets a reversal
 row, never an edit or a delete. Work on one order is serialised by locking its ``order_state``
 row, work on one learner by locking the learner row, and seat allocation by locking the cohort.
-On SQLite every write transaction starts with BEGIN IMMEDIATE (see bridge.store.db), which serialises
-writers as a whole.
+On SQLite every write transaction starts with BEGIN IMMEDIATE (see bridge.store.db), which
+serialises writers as a whole.
 """
 
 from __future__ import annotations

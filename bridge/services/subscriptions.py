@@ -1,14 +1,13 @@
 """Subscriptions: WooCommerce Subscriptions payloads stored, their perks, and their sync.
 
 Credits are not granted here: the parent order and every paid renewal (or switch) order grant
-one period each through the order pipeline (bridge.services.ledger.apply_order), keyed by order line,
-so duplicates and retries never double-grant and a refunded renewal reverses its period. A
+one period each through the order pipeline (bridge.services.ledger.apply_order), keyed by order
+line, so duplicates and retries never double-grant and a refunded renewal reverses its period. A
 subscription's status governs its perks only: ``active`` and ``pending-cancel`` keep them,
 everything else does not. What a subscription changes for credits is when they expire (its
 billing period; a cancellation when the policy revokes unspent credits): when it arrives after
 its orders, the expiry of their grants is corrected here, under the learner lock that
-apply_order also holds, so the outcome never depends on which delivery came first.
-"""
+apply_order also holds, so the outcome never depends on which delivery came first."""
 
 from __future__ import annotations
 

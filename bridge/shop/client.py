@@ -10,15 +10,13 @@ A client is not thread-safe (neither is ``requests.Session``): use one per threa
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -27,131 +25,30 @@ import urllib3.exceptions
 from woocommerce.oauth import OAuth
 
 from bridge import __version__
-from bridge.errors import PermanentError, RetryableError
 from bridge.settings import Settings
+from bridge.shop.errors import ShopNotConfigured, ShopRequestError, ShopUnavailable, failure_detail
+from bridge.shop.protocol import (
+    API_VERSION,
+    BATCH_LIMIT,
+    CREDENTIAL_PARAMS,
+    KEYS_PAGE,
+    PER_PAGE,
+    AccessCheck,
+    BatchResult,
+    Page,
+    collect_batch_answers,
+    error_body,
+    int_header,
+    parse_retry_after,
+    query_items,
+    resource_of,
+    wc_datetime,
+)
 
 logger = logging.getLogger(__name__)
 
-API_VERSION = "wc/v3"
-PER_PAGE = 100
-BATCH_LIMIT = 100  # WooCommerce answers 413 above 100 items per batch call, all actions counted
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
-KEYS_PAGE = "WooCommerce > Settings > Advanced > REST API"
-
-# Query parameters whose values are credentials (query-string auth) or derived from them (OAuth).
-_CREDENTIAL_PARAMS = re.compile(
-    r"((?:consumer_key|consumer_secret|oauth_consumer_key|oauth_signature|oauth_nonce)=)[^&#\s'\"]*"
-)
-
-
-class ShopNotConfigured(PermanentError):
-    """The client was built without a shop URL or REST keys."""
-
-
-class ShopUnavailable(RetryableError):
-    """The shop could not be reached or stayed overloaded (connection, timeout, 429, 5xx).
-
-    ``status`` is the last HTTP status (None when no answer came); ``retry_after`` is the wait
-    the shop last asked for, if any, so a caller can schedule its next try.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str,
-        method: str,
-        resource: str,
-        reason: str,
-        hint: str,
-        status: int | None = None,
-        attempts: int = 1,
-        elapsed: float = 0.0,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.host = host
-        self.method = method
-        self.resource = resource
-        self.reason = reason
-        self.hint = hint
-        self.status = status
-        self.attempts = attempts
-        self.elapsed = elapsed
-        self.retry_after = retry_after
-
-
-class ShopRequestError(PermanentError):
-    """The shop refused the request; retrying it unchanged will not help.
-
-    ``code`` and ``detail`` are WooCommerce's own ``code`` and ``message`` (empty when the answer
-    was not a WooCommerce error); ``hint`` says what a person should do about it.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str,
-        method: str,
-        resource: str,
-        status: int | None,
-        code: str,
-        detail: str,
-        hint: str,
-    ) -> None:
-        super().__init__(message)
-        self.host = host
-        self.method = method
-        self.resource = resource
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.hint = hint
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a collection, with WooCommerce's totals from X-WP-Total(Pages)."""
-
-    items: list[dict[str, Any]]
-    number: int
-    total_pages: int
-    total: int
-
-
-@dataclass(frozen=True)
-class BatchItemError:
-    """One item of a batch that WooCommerce refused inside an HTTP 200."""
-
-    action: str
-    item: dict[str, Any]
-    id: int | None
-    code: str
-    message: str
-
-
-@dataclass
-class BatchResult:
-    """What a batch did: the objects WooCommerce returned, and the items it refused."""
-
-    succeeded: list[dict[str, Any]]
-    failed: list[BatchItemError]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-
-@dataclass(frozen=True)
-class AccessCheck:
-    """One line of `bridge doctor` about the shop: what was checked and, if it failed, the fix."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,12 +155,12 @@ class WooClient:
                     "the answer is an object, not a list",
                     f"{resource_of(path)} is not a collection: read it with get()",
                 )
-            total_pages = _int_header(response, "X-WP-TotalPages")
+            total_pages = int_header(response, "X-WP-TotalPages")
             if total_pages is None:
                 # Some caches strip the headers: then a full page means there may be another.
                 full = len(items) >= int(query["per_page"])
                 total_pages = number + 1 if full else number
-            total = _int_header(response, "X-WP-Total")
+            total = int_header(response, "X-WP-Total")
             yield Page(
                 items=items,
                 number=number,
@@ -359,7 +256,8 @@ class WooClient:
             answer = self._json(response, "POST", path)
             for action, sent in body.items():
                 answers = answer.get(action) if isinstance(answer, dict) else None
-                _collect(action, sent, answers if isinstance(answers, list) else [], result)
+                listed = answers if isinstance(answers, list) else []
+                collect_batch_answers(action, sent, listed, result)
         return result
 
     # Webhooks
@@ -413,7 +311,7 @@ class WooClient:
             try:
                 call()
             except (ShopRequestError, ShopUnavailable) as exc:
-                checks.append(AccessCheck(name, False, _failure_detail(exc), exc.hint))
+                checks.append(AccessCheck(name, False, failure_detail(exc), exc.hint))
                 blocker = name
             else:
                 checks.append(AccessCheck(name, True, success))
@@ -662,7 +560,7 @@ class WooClient:
                 f"redirected to {target}",
                 f"set WOOCOMMERCE_URL to the shop's home URL as WordPress knows it ({target})",
             )
-        code, detail, data = _error_body(response)
+        code, detail, data = error_body(response)
         hint = self._hint(status, code, detail, data, resource_of(path))
         return self._refusal(method, path, status, code, detail or response.reason or "", hint)
 
@@ -760,7 +658,7 @@ class WooClient:
 
     def _scrub(self, text: str) -> str:
         """Mask credentials in text bound for a message, whatever its source."""
-        text = _CREDENTIAL_PARAMS.sub(r"\1****", text)
+        text = CREDENTIAL_PARAMS.sub(r"\1****", text)
         for secret in self._secrets:
             text = text.replace(secret, "****")
         return text
@@ -772,119 +670,3 @@ def _auth_mode(setting: str, scheme: str) -> str:
     return setting
 
 
-def resource_of(path: str) -> str:
-    """The resource a path names, ids left out: ``orders/28/refunds`` -> ``orders/refunds``."""
-    path = path.split("?", 1)[0].strip("/")
-    return "/".join(part for part in path.split("/") if part and not part.isdigit())
-
-
-def wc_datetime(moment: datetime) -> str:
-    """ISO 8601 in UTC without offset, as WooCommerce expects with ``dates_are_gmt=true``."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat()
-
-
-def query_items(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Query parameters as strings WooCommerce reads as meant (a copy: the caller's is kept).
-
-    Booleans become ``true``/``false`` (Python's ``True`` would be signed differently by
-    OAuth), lists become comma-separated (WordPress parses those), None is left out.
-    """
-    items: list[tuple[str, str]] = []
-    for key, value in (params or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            text = ",".join(str(part) for part in value)
-        elif isinstance(value, datetime):
-            text = wc_datetime(value)
-        else:
-            text = str(value)
-        items.append((str(key), text))
-    return items
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def _int_header(response: requests.Response, name: str) -> int | None:
-    try:
-        return int(response.headers[name])
-    except (KeyError, ValueError):
-        return None
-
-
-def _error_body(response: requests.Response) -> tuple[str, str, Mapping[str, Any]]:
-    """WooCommerce's ``code``, ``message`` and ``data`` from an error answer, if it is one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "", "", {}
-    if not isinstance(body, dict):
-        return "", "", {}
-    data = body.get("data")
-    return (
-        str(body.get("code") or ""),
-        str(body.get("message") or ""),
-        data if isinstance(data, dict) else {},
-    )
-
-
-def _collect(action: str, sent: list[Any], answers: list[Any], result: BatchResult) -> None:
-    """Match WooCommerce's per-item answers (same order as sent) to the items sent."""
-    for index, item in enumerate(sent):
-        shown = item if isinstance(item, dict) else {"id": item}
-        answer = answers[index] if index < len(answers) else None
-        if not isinstance(answer, dict):
-            result.failed.append(
-                BatchItemError(
-                    action,
-                    shown,
-                    _id_of(shown),
-                    "bridge_no_answer",
-                    "WooCommerce did not report on this item",
-                )
-            )
-        elif "error" in answer:
-            error = answer["error"] if isinstance(answer["error"], dict) else {}
-            result.failed.append(
-                BatchItemError(
-                    action,
-                    shown,
-                    _id_of(answer) or _id_of(shown),
-                    str(error.get("code") or ""),
-                    str(error.get("message") or ""),
-                )
-            )
-        else:
-            result.succeeded.append(answer)
-
-
-def _id_of(obj: Mapping[str, Any]) -> int | None:
-    try:
-        return int(obj["id"]) or None
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _failure_detail(exc: ShopRequestError | ShopUnavailable) -> str:
-    if isinstance(exc, ShopUnavailable):
-        return f"{exc.host} {exc.reason}"
-    answer = " ".join(part for part in (str(exc.status or ""), exc.code) if part)
-    return f"{answer}: {exc.detail}" if answer else exc.detail

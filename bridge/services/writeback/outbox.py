@@ -29,7 +29,8 @@ from bridge.services.writeback.queue import (
     remember_all,
 )
 from bridge.settings import Settings
-from bridge.shop.client import BATCH_LIMIT, ShopRequestError, ShopUnavailable
+from bridge.shop.errors import ShopRequestError, ShopUnavailable
+from bridge.shop.protocol import BATCH_LIMIT
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     OutboxItem,

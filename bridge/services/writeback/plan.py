@@ -338,7 +338,9 @@ def enqueue_writebacks(
             session, outcome.learner_id, catalogue, settings, order_id=outcome.order_id, now=now
         ):
             keys.append(coupon_key(coupon.learner_id, coupon.rule))
-            note = enqueue_coupon_note(session, coupon, outcome.order_id, catalogue, settings, templates)
+            note = enqueue_coupon_note(
+                session, coupon, outcome.order_id, catalogue, settings, templates
+            )
             if note:
                 keys.append(note)
     for learner_id in sorted(learners):

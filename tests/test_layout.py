@@ -1,0 +1,211 @@
+"""The house's layers: pure rules, storage, the shop client, services, edges; no import cycles.
+
+The checks read every module's source (imports inside functions included), so modules added
+later are covered too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("bridge", "webhooks", "sync")
+EDGE_PACKAGES = ("webhooks", "sync")
+# The command-line package is the composition root: the one core package that wires the edges.
+COMPOSITION_ROOT = "bridge.cli"
+RULES = "bridge.rules"
+# What a pure rule may import from the project besides other rules.
+RULES_MAY_IMPORT = {"bridge.errors"}
+# Libraries that do I/O or belong to a framework: none of them in the pure rules.
+IO_LIBRARIES = {
+    "sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "woocommerce", "flask",
+    "werkzeug", "click", "apscheduler", "psycopg", "socket", "http", "urllib", "sqlite3",
+    "gunicorn", "subprocess", "threading",
+}
+MAX_LINES = 800
+
+
+def _modules(root: Path = ROOT) -> dict[str, Path]:
+    """Every project module by dotted name (a package by its own name)."""
+    found = {}
+    for package in PACKAGES:
+        for path in (root / package).rglob("*.py"):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def _imports(module: str, path: Path, known: set[str]) -> list[tuple[int, str]]:
+    """(line, name) of every import in a file, relative ones resolved, at any depth."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package
+                for _ in range(node.level - 1):
+                    anchor = anchor.rpartition(".")[0]
+                base = f"{anchor}.{base}" if base else anchor
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                names.append((node.lineno, full if full in known else base))
+    return names
+
+
+def _project_target(name: str, known: set[str]) -> str | None:
+    """The project module an import name lands in (its longest known prefix), if any."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at module or function level."""
+    modules = _modules(root)
+    known = set(modules)
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = {_project_target(name, known) for _, name in _imports(module, path, known)}
+        graph[module] = {target for target in targets if target and target != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_no_module_of_bridge_webhooks_or_sync_is_part_of_an_import_cycle() -> None:
+    """The import graph, function-level imports included, has no cycle."""
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle_through_a_function_level_import(tmp_path: Path) -> None:
+    """A late import inside a function still closes a cycle, and the check reports it."""
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "bridge" / "a.py").write_text("from bridge.b import thing\n")
+    (tmp_path / "bridge" / "b.py").write_text(
+        "thing = 1\n\ndef late():\n    from bridge import a\n    return a\n"
+    )
+    (tmp_path / "sync" / "c.py").write_text("from . import d\n")
+    (tmp_path / "sync" / "d.py").write_text("from sync.c import x\n")
+    assert cycles(import_graph(tmp_path)) == [["bridge.a", "bridge.b"], ["sync.c", "sync.d"]]
+
+
+def test_pure_rules_import_no_io_library_and_nothing_of_the_project_but_rules_and_errors() -> None:
+    """bridge/rules/ takes and returns plain data: no database, HTTP, web, CLI or scheduler."""
+    modules = _modules()
+    known = set(modules)
+    offenders = []
+    for module, path in modules.items():
+        if not _in(module, RULES):
+            continue
+        for lineno, name in _imports(module, path, known):
+            top = name.split(".")[0]
+            target = _project_target(name, known)
+            if top in IO_LIBRARIES:
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+            elif target and not _in(target, RULES) and target not in RULES_MAY_IMPORT:
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno} imports {target}")
+    assert offenders == [], "the rules must stay pure:\n" + "\n".join(offenders)
+
+
+def test_the_core_imports_no_edge_except_from_the_command_line_package() -> None:
+    """Only bridge.cli, the composition root, may import webhooks or sync."""
+    graph = import_graph()
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if _in(module, "bridge") and not _in(module, COMPOSITION_ROOT)
+        for target in targets
+        if any(_in(target, edge) for edge in EDGE_PACKAGES)
+    )
+    assert offenders == []
+
+
+def test_the_edges_import_neither_each_other_nor_the_command_line() -> None:
+    """webhooks and sync depend on the core only; neither imports the other or bridge.cli."""
+    graph = import_graph()
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for edge in EDGE_PACKAGES
+        if _in(module, edge)
+        for target in targets
+        if _in(target, COMPOSITION_ROOT)
+        or any(_in(target, other) for other in EDGE_PACKAGES if other != edge)
+    )
+    assert offenders == []
+
+
+def test_the_shop_is_spoken_to_over_http_only_by_the_shop_client() -> None:
+    """requests and the woocommerce package appear only in bridge/shop/ and the CLI's tools."""
+    modules = _modules()
+    known = set(modules)
+    offenders = []
+    for module, path in modules.items():
+        if _in(module, "bridge.shop") or _in(module, COMPOSITION_ROOT) or not _in(module, "bridge"):
+            continue
+        for lineno, name in _imports(module, path, known):
+            if name.split(".")[0] in ("requests", "woocommerce"):
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno} imports {name}")
+    assert offenders == []
+
+
+def test_no_module_is_longer_than_about_eight_hundred_lines() -> None:
+    """A module past ~800 lines holds two responsibilities; split it."""
+    long = sorted(
+        f"{path.relative_to(ROOT)}: {count} lines"
+        for path in _modules().values()
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    )
+    assert long == []
+
+
+def test_the_layers_live_in_their_folders() -> None:
+    """Rules, storage, the shop client, services and the CLI each have their package."""
+    for package in ("rules", "store", "shop", "services", "cli"):
+        assert (ROOT / "bridge" / package / "__init__.py").is_file(), package
