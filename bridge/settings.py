@@ -233,6 +233,11 @@ VARIABLES: tuple[Variable, ...] = (
              "change-me-to-a-long-random-string",
              "Secret WooCommerce signs webhook deliveries with (bridge init generates one).",
              secret=True),
+    Variable("BRIDGE_CLAIM_SECRET", "claim_secret", _text, None,
+             "change-me-to-another-long-random-string",
+             "Secret team-pack claim codes are derived from (bridge init generates one); keep "
+             "it with your backups: the codes of places already sold depend on it.",
+             secret=True),
     Variable("DATABASE_URL", "database_url", _database_url, DEFAULT_DATABASE_URL,
              DEFAULT_DATABASE_URL,
              "sqlite:///FILE (embedded default) or postgresql+psycopg://user@host/db."),
@@ -279,8 +284,8 @@ VARIABLES: tuple[Variable, ...] = (
              "TOML file rewording or translating the order notes; unset uses the bundled "
              "English ones (bridge/data/order_notes.toml shows every key)."),
     Variable("BRIDGE_CUSTOMER_NOTE_EVENTS", "customer_note_events", _note_events,
-             "seat_active,seat_waitlisted,seat_promoted,coupon_offered",
-             "seat_active,seat_waitlisted,seat_promoted,coupon_offered",
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links",
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links",
              "Events whose order note goes to the learner (WooCommerce e-mails it); the rest "
              "stay private notes. none for no customer notes."),
     Variable("BRIDGE_SYNC_ENABLED", "sync_enabled", _bool, "true", "true",
@@ -310,6 +315,10 @@ VARIABLES: tuple[Variable, ...] = (
              "When to expire credits past their expiry date."),
     Variable("BRIDGE_SYNC_WEBHOOKS_SCHEDULE", "sync_webhooks_schedule", _schedule, "1h", "1h",
              "When to check the shop's webhooks for disabled or paused ones."),
+    Variable("BRIDGE_CLAIM_ATTEMPTS_PER_MINUTE", "claim_attempts_per_minute", _positive_int,
+             "20", "20",
+             "Requests to the team-pack claim pages (/claims/...) one client address may make "
+             "per minute, per process; more get 429."),
     Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
              "Time zone of the outcome report's days and months (bridge report, /report), "
              "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
@@ -324,6 +333,7 @@ class Settings:
     consumer_key: str | None = field(default=None, repr=False)
     consumer_secret: str | None = field(default=None, repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
+    claim_secret: str | None = field(default=None, repr=False)
     database_url: str = DEFAULT_DATABASE_URL
     catalog_file: Path = Path("catalog.toml")
     public_url: str | None = None
@@ -345,7 +355,7 @@ class Settings:
     outbox_max_attempts: int = 8
     note_templates_file: Path | None = None
     customer_note_events: tuple[str, ...] = (
-        "seat_active", "seat_waitlisted", "seat_promoted", "coupon_offered",
+        "seat_active", "seat_waitlisted", "seat_promoted", "coupon_offered", "claim_links",
     )
     sync_enabled: bool = True
     sync_overlap_seconds: int = 300
@@ -358,6 +368,7 @@ class Settings:
     sync_outbox_schedule: str = "1m"
     sync_expiry_schedule: str = "1h"
     sync_webhooks_schedule: str = "1h"
+    claim_attempts_per_minute: int = 20
     report_timezone: str = "UTC"
 
     @property

@@ -97,3 +97,17 @@ def make_order(order_id: int, lines: list[tuple[str, int]], *, status: str = "pr
         order["total"] = total
     order["billing"]["email"] = email
     return order
+
+
+def team_pack_product() -> dict[str, Any]:
+    """A product selling TEAM-DV-PROJECT-5: the captured shop predates team packs, so this is
+    the real PROJ-DATAVIZ product (21) copied under a new id, name, SKU and price."""
+    from tests.conftest import load_json
+
+    products = load_json("woocommerce-real/rest/5-products-per_page-100.json")
+    pack = copy.deepcopy(next(p for p in products if p["id"] == 21))  # type: ignore[union-attr]
+    pack.update(id=27, name="Data-viz project for a team of five", sku="TEAM-DV-PROJECT-5",
+                slug="data-viz-project-team-of-five", price="595.00", regular_price="595.00",
+                permalink="https://127.0.0.1:8443/product/data-viz-project-team-of-five/",
+                meta_data=[])
+    return pack

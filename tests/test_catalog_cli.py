@@ -150,8 +150,8 @@ def test_sync_prints_a_summary(workdir: Path) -> None:
     result = sync_real_shop(workdir)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "synced 10 products and 2 variations (9 bound, 3 unmapped, 0 invalid, 0 stale, "
-        "0 deactivated); 1 cohort and 9 offers stored; 3 requests"
+        "synced 11 products and 2 variations (10 bound, 3 unmapped, 0 invalid, 0 stale, "
+        "0 deactivated); 1 cohort and 10 offers stored; 3 requests"
     ]
 
 
@@ -169,7 +169,7 @@ def test_exported_json_manifest_validates_against_the_schema(workdir: Path) -> N
     (competency,) = manifest["competencies"]
     assert (competency["id"], competency["title"]) == ("data-visualisation", "Data visualisation")
     offers = {offer["sku"]: offer for offer in competency["offers"]}
-    assert list(offers) == ["PROJ-DATAVIZ", "ASSESS-DV", "BUNDLE-DV-STACK"]
+    assert list(offers) == ["PROJ-DATAVIZ", "ASSESS-DV", "BUNDLE-DV-STACK", "TEAM-DV-PROJECT-5"]
     assert offers["PROJ-DATAVIZ"] | {"credits": None} == {
         "sku": "PROJ-DATAVIZ",
         "title": "Data-viz portfolio project",

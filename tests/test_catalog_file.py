@@ -44,6 +44,7 @@ def test_example_file_describes_the_sample_shop_with_every_kind() -> None:
         "PREVIEW-DV",
         "SUB-MENTOR-MONTHLY",
         "BUNDLE-DV-STACK",
+        "TEAM-DV-PROJECT-5",
     ]
     assert catalogue.offers["MENTOR-1H"].credits == {"mentor_minutes": 60}
     assert catalogue.offers["MENTOR-PACK-3H"].credits == {"mentor_minutes": 180}

@@ -21,13 +21,15 @@ from bridge.rules.products import (
 )
 from bridge.services.catalogue import read_catalogue_file
 from tests.conftest import load_json, real_delivery
+from tests.sample_shop import team_pack_product
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"
 
 
 def products() -> list[dict[str, Any]]:
     """The real shop's products (ids 11 to 26), a fresh copy."""
-    return load_json("woocommerce-real/rest/5-products-per_page-100.json")  # type: ignore[return-value]
+    captured = load_json("woocommerce-real/rest/5-products-per_page-100.json")
+    return [team_pack_product(), *captured]  # type: ignore[list-item]
 
 
 def variations() -> list[dict[str, Any]]:
@@ -65,6 +67,7 @@ def test_the_real_shop_resolves_against_the_example_without_problems() -> None:
         24: "PREVIEW-DV",
         25: "SUB-MENTOR-MONTHLY",
         26: "BUNDLE-DV-STACK",
+        27: "TEAM-DV-PROJECT-5",
     }
     # The shop's product 21 carries `bridge_offer`, which is no bridge key: said, not used.
     (note,) = resolution.notes
@@ -159,6 +162,8 @@ def test_every_documented_meta_key_is_read() -> None:
         "badge",
         "includes",
         "perks",
+        "claimable",
+        "places",
     }
 
 

@@ -29,6 +29,7 @@ from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, Learner, ProductBinding, Seat
 from bridge.store.models import Offer as OfferRow
 from tests.conftest import load_json, real_delivery
+from tests.sample_shop import team_pack_product
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"
 API = "https://shop.example.com/wp-json/wc/v3"
@@ -42,13 +43,15 @@ SAMPLE_BINDINGS = {
     23: "ASSESS-DV",
     24: "PREVIEW-DV",
     25: "SUB-MENTOR-MONTHLY",
+    27: "TEAM-DV-PROJECT-5",
     26: "BUNDLE-DV-STACK",
 }
 
 
 def real_products() -> list[dict[str, Any]]:
     """The real shop's ten products, a fresh copy."""
-    return load_json("woocommerce-real/rest/5-products-per_page-100.json")  # type: ignore[return-value]
+    captured = load_json("woocommerce-real/rest/5-products-per_page-100.json")
+    return [team_pack_product(), *captured]  # type: ignore[list-item]
 
 
 def real_variations() -> list[dict[str, Any]]:
@@ -136,8 +139,8 @@ def test_sync_binds_every_product_and_variation_of_the_real_shop(
     """Two pages of products, the trash listing and product 18's variations: 12 bindings."""
     serve_shop(shop, real_products(), variations=real_variations(), pages=2)
     result = sync_catalogue(engine, woo_client, example())
-    assert (result.products, result.variations, result.requests) == (10, 2, 4)
-    assert dict(result.actions) == {"bound": 9, "unmapped": 3}
+    assert (result.products, result.variations, result.requests) == (11, 2, 4)
+    assert dict(result.actions) == {"bound": 10, "unmapped": 3}
     assert result.rejected == [] and result.problems == []
     assert result.newest_modified_gmt == datetime(2026, 11, 28, 15, 58, 53, tzinfo=UTC)
     rows = bindings(engine)
@@ -368,7 +371,7 @@ def test_dry_run_reads_the_shop_and_stores_nothing(
     """A dry run reports what it would bind and leaves the database as it was."""
     serve_shop(shop, real_products(), variations=real_variations())
     result = sync_catalogue(engine, woo_client, example(), dry_run=True)
-    assert (result.dry_run, result.actions["bound"]) == (True, 9)
+    assert (result.dry_run, result.actions["bound"]) == (True, 10)
     assert bindings(engine) == {}
     with unit_of_work(engine) as session:
         assert session.exec(select(Cohort)).all() == []
@@ -395,7 +398,7 @@ def test_a_payload_missing_a_field_is_rejected_and_the_sync_goes_on(
     serve_shop(shop, products, variations=real_variations())
     result = sync_catalogue(engine, woo_client, example())
     assert result.rejected == ["product 17 payload: date_modified_gmt: missing"]
-    assert result.actions["bound"] == 8
+    assert result.actions["bound"] == 9
 
 
 def test_a_product_defined_by_meta_alone_is_bound_with_source_meta(engine: Engine) -> None:

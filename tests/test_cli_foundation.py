@@ -82,15 +82,18 @@ def test_help_needs_no_configuration(workdir: Path) -> None:
 def test_init_writes_an_env_file_only_its_owner_can_read_with_a_fresh_webhook_secret(
     workdir: Path,
 ) -> None:
-    """`bridge init` writes .env mode 0600 from the documented example plus a new secret."""
+    """`bridge init` writes .env mode 0600 from the documented example plus new secrets."""
     result = bridge("init")
     assert result.exit_code == 0, result.output
     env_file = workdir / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    secret = load_settings(environ={}, env_file=env_file).webhook_secret
-    assert secret and len(secret) >= 32
-    assert env_file.read_text() == render_env_file({"WOOCOMMERCE_WEBHOOK_SECRET": secret})
-    assert secret not in result.output
+    written = load_settings(environ={}, env_file=env_file)
+    secret, claim_secret = written.webhook_secret, written.claim_secret
+    assert secret and len(secret) >= 32 and claim_secret and len(claim_secret) >= 32
+    assert secret != claim_secret
+    assert env_file.read_text() == render_env_file(
+        {"WOOCOMMERCE_WEBHOOK_SECRET": secret, "BRIDGE_CLAIM_SECRET": claim_secret})
+    assert secret not in result.output and claim_secret not in result.output
 
 
 def test_two_inits_generate_different_webhook_secrets(tmp_path: Path, workdir: Path) -> None:

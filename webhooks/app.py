@@ -14,7 +14,7 @@ from bridge.services.delivery_handlers import build_handlers, build_outbox_drain
 from bridge.services.inbox import Handler
 from bridge.settings import Settings, load_settings
 from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
-from webhooks import receiver
+from webhooks import claims, receiver
 from webhooks.api import api
 from webhooks.events_api import events_api
 from webhooks.processing import BackgroundProcessor, InlineProcessor
@@ -57,6 +57,7 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
+    claims.init_app(app, settings.claim_attempts_per_minute)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app

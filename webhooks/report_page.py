@@ -354,6 +354,12 @@ def render_report(report: Report, token: str | None = None) -> Markup:
         ["placed graduates", percent(outcomes.placement_rate)],
     ])
     html += _section("outcomes", "Outcomes (events from outside the shop)", outside)
+    if report.team_packs:
+        html += _section("team-packs", "Team packs: places claimed vs sold", _table(
+            ["team pack", "orders", "sold", "page viewed", "claimed", "held now", "open", "void",
+             "claimed"],
+            [[p.sku, p.orders, p.sold, p.viewed, p.claimed, p.held, p.open, p.void,
+              percent(p.claim_rate, "-")] for p in report.team_packs]))
 
     definitions = Markup("").join(Markup("<dt>{}</dt><dd>{}</dd>").format(name, text)
                                   for name, text in DEFINITIONS)

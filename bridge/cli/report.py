@@ -137,6 +137,12 @@ def render_table(report: Report) -> str:
                   "interviews)"))
     out.append(f"Placements: {percent(outcomes.placement_rate)}"
                + (f" ({outcomes.placed} placed)" if outcomes.placement_rate is not None else ""))
+    if report.team_packs:
+        out += ["", "Team packs (places sold in this period: claim page viewed, claimed, held now)"]
+        out += table(["team pack", "orders", "sold", "viewed", "claimed", "held", "open",
+                      "void", "claimed %"],
+                     [[p.sku, p.orders, p.sold, p.viewed, p.claimed, p.held, p.open, p.void,
+                       percent(p.claim_rate, "-")] for p in report.team_packs])
     return "\n".join(out)
 
 

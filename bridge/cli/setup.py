@@ -22,7 +22,7 @@ from bridge.store.db import upgrade
 @click.option("--path", "env_path", default=".env", show_default=True, help="File to write.")
 @pass_ctx
 def init(app: AppContext, env_path: str) -> None:
-    """Write .env with a fresh webhook secret and create the database."""
+    """Write .env with fresh secrets and create the database."""
     target = Path(env_path)
     if target.exists():
         click.echo(f"{target} exists; left as it is (delete it to start over)")
@@ -30,8 +30,10 @@ def init(app: AppContext, env_path: str) -> None:
         secret = secrets.token_urlsafe(32)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_env_file({"WOOCOMMERCE_WEBHOOK_SECRET": secret}))
-        click.echo(f"wrote {target} (readable by you only) with a new webhook secret")
+            handle.write(render_env_file({"WOOCOMMERCE_WEBHOOK_SECRET": secret,
+                                          "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32)}))
+        click.echo(f"wrote {target} (readable by you only) with a new webhook secret and "
+                   "claim secret")
     app.env_file = str(target)
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")

@@ -28,6 +28,14 @@ KINDS = (
     "bundle",
 )
 
+# The most places one unit of a claimable offer may hold.
+MAX_PLACES = 100
+# Kinds a team-pack place cannot confer, and why.
+UNCLAIMABLE_KINDS = {
+    "cohort_seat": "a place cannot hold a cohort seat (seats are allocated at purchase)",
+    "subscription": "a place cannot hold a subscription (its credits follow renewals)",
+}
+
 # Kinds whose offer names a cohort; only a cohort_seat takes a seat in it.
 COHORT_KINDS = ("cohort_seat", "preview")
 # WooCommerce product types whose purchasable units are their variations.
@@ -90,6 +98,10 @@ class Offer:
     perks: tuple[str, ...] = ()  # subscription: perks while active
     source: str = "file"  # "file" or "meta"
     duration_minutes: int | None = None  # live time one unit includes, e.g. a 120-minute preview
+    # Team packs: one unit holds ``places`` places, each conferring what a unit of this offer
+    # would, on whoever claims it with its code (bridge.rules.claims); the buyer holds none.
+    claimable: bool = False
+    places: int | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +284,54 @@ def check_offer(offer: Offer, source: str, key_for: Callable[[str], str]) -> Non
         raise CatalogueError(
             source, key_for("access_weeks"), "required for a project: weeks of access"
         )
+    check_claimable(offer, source, key_for)
+
+
+def check_claimable(offer: Offer, source: str, key_for: Callable[[str], str]) -> None:
+    """A claimable offer's places are handed on one by one: what each confers must allow it."""
+    if isinstance(offer.claimable, bool) is False:
+        raise CatalogueError(source, key_for("claimable"), "must be true or false")
+    if offer.places is not None:
+        if not offer.claimable:
+            raise CatalogueError(source, key_for("places"),
+                                 "only a claimable offer has places (add claimable = true)")
+        if isinstance(offer.places, bool) or not 1 <= offer.places <= MAX_PLACES:
+            raise CatalogueError(source, key_for("places"),
+                                 f"must be a whole number from 1 to {MAX_PLACES}")
+    if not offer.claimable:
+        return
+    if offer.kind in UNCLAIMABLE_KINDS:
+        raise CatalogueError(source, key_for("claimable"), UNCLAIMABLE_KINDS[offer.kind])
+
+
+def claimable_problems(catalogue: Catalogue) -> list[tuple[str, str, str]]:
+    """(SKU, field, reason) for claimable offers whose places could not be handed on.
+
+    What a place confers must be real offers (a bundle's includes), none of which takes a
+    cohort seat or is a subscription; and no bundle may include a claimable offer.
+    """
+    problems = []
+    for sku, offer in sorted(catalogue.offers.items()):
+        if offer.claimable:
+            for included in offer.includes:
+                target = catalogue.offers.get(included)
+                if target is None:
+                    problems.append((sku, "includes", f"a place confers {included}, which is "
+                                     "not an offer of the catalogue"))
+                    continue
+                for inner in catalogue.expand(included):
+                    if inner.kind in UNCLAIMABLE_KINDS:
+                        problems.append((sku, "includes", f"a place would confer {inner.sku}: "
+                                         + UNCLAIMABLE_KINDS[inner.kind]))
+            if not (catalogue.credits_per_unit(sku) or any(
+                    o.kind in ("project", "assessment", "preview") for o in catalogue.expand(sku))):
+                problems.append((sku, "claimable", "a place would confer nothing"))
+        for included in offer.includes:
+            target = catalogue.offers.get(included)
+            if target is not None and target.claimable:
+                problems.append((sku, "includes", f"includes the team pack {included}; a "
+                                 "claimable offer cannot be part of a bundle"))
+    return problems
 
 
 def describe_offer(offer: Offer, catalogue: Catalogue | None = None) -> str:
@@ -301,7 +361,11 @@ def describe_offer(offer: Offer, catalogue: Catalogue | None = None) -> str:
         parts.append(f"competency {', '.join(offer.competencies)}")
     if offer.perks:
         parts.append(f"perk {', '.join(repr(perk) for perk in offer.perks)}")
-    return "; ".join(parts) or "nothing"
+    text = "; ".join(parts) or "nothing"
+    if offer.claimable:
+        places = offer.places or 1
+        return f"{places} claimable place{'s' if places != 1 else ''}, each: {text}"
+    return text
 
 
 def cohort_dates(cohort: CohortSpec) -> str:
@@ -326,3 +390,11 @@ def offer_to_dict(offer: Offer) -> dict[str, Any]:
     return data
 
 
+def offer_from_dict(data: Mapping[str, Any]) -> Offer:
+    """The offer ``offer_to_dict`` wrote (fields it does not know are ignored)."""
+    known = {f.name for f in dataclasses.fields(Offer)}
+    values = {key: value for key, value in data.items() if key in known}
+    for name in ("competencies", "includes", "perks"):
+        values[name] = tuple(values.get(name) or ())
+    values["credits"] = dict(values.get("credits") or {})
+    return Offer(**values)

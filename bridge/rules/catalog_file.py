@@ -28,6 +28,7 @@ from bridge.rules.catalog import (
     Offer,
     StackRule,
     check_offer,
+    claimable_problems,
 )
 from bridge.rules.products import META_FIELDS
 
@@ -175,6 +176,12 @@ class _Reader:
             raise self.fail(_join(where, name), f"must be at least {minimum}")
         return value
 
+    def flag(self, data: Mapping[str, Any], name: str, where: str) -> bool:
+        value = data.get(name, False)
+        if not isinstance(value, bool):
+            raise self.fail(_join(where, name), "must be true or false")
+        return value
+
     def strings(self, data: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
         value = data.get(name, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -308,6 +315,8 @@ def _offer(reader: _Reader, sku: str, table: Any) -> Offer:
         perks=reader.strings(table, "perks", where),
         source="file",
         duration_minutes=reader.integer(table, "duration_minutes", where),
+        claimable=reader.flag(table, "claimable", where),
+        places=reader.integer(table, "places", where),
     )
     check_offer(offer, reader.source, lambda name: f"{where}.{name}")
     return offer
@@ -340,6 +349,8 @@ def _cross_check(
                 )
     for sku in offers:
         _check_no_cycle(source, offers, sku, ())
+    for sku, name, reason in claimable_problems(Catalogue(offers=offers)):
+        raise CatalogueError(source, f"offers.{sku}.{name}", reason)
 
 
 def _check_no_cycle(

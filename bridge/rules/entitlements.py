@@ -15,8 +15,11 @@ from typing import Any
 
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue, Offer
+from bridge.rules.claims import place_key
 from bridge.rules.periods import SubscriptionTerms
 
+# Each place is a row and a link in the buyer's note: a line may not hold more.
+MAX_PLACES_PER_LINE = 1000
 NOT_YET_STATUSES = frozenset({"pending", "on-hold", "checkout-draft"})
 
 
@@ -73,10 +76,33 @@ class UnmappedLine:
 
 
 @dataclass(frozen=True)
+class ClaimablePlace:
+    """One place of a claimable line, keyed ``order:<id>:line:<id>:unit:<n>:place:<n>``."""
+
+    key: str
+    line_item_id: int
+    unit: int
+    place: int
+
+
+@dataclass(frozen=True)
+class ClaimableLine:
+    """A line selling a claimable offer: every place it sold, and how many it confers now."""
+
+    order_id: int
+    line_item_id: int
+    offer_sku: str
+    places: tuple[ClaimablePlace, ...]
+    kept: int  # (quantity - refunded units) x places per unit
+
+
+@dataclass(frozen=True)
 class OrderEntitlements:
     facts: OrderFacts
     entitlements: tuple[Entitlement, ...]
     unmapped: tuple[UnmappedLine, ...]
+    # Places of claimable lines (paid orders only): they confer nothing on the buyer.
+    claimable: tuple[ClaimableLine, ...] = ()
 
 
 def parse_gmt(value: object) -> datetime | None:
@@ -246,6 +272,7 @@ def order_entitlements(
         lines = []
     unmapped: list[UnmappedLine] = []
     entitlements: list[Entitlement] = []
+    claimable: list[ClaimableLine] = []
     paid = confers(facts.status, paid_statuses)
     refunded = refunded_quantities(refunds) if paid else {}
     starts_at = facts.date_paid_gmt or facts.date_created_gmt
@@ -266,12 +293,37 @@ def order_entitlements(
         quantity = int(line.get("quantity") or 0)
         # Refunds take units off the end so that the keys of the units kept never change.
         kept = max(0, quantity - refunded.get(line_id, 0))
+        if offer.claimable:
+            claimable.append(claimable_line(facts.order_id, line_id, offer, quantity, kept))
+            continue
         for unit in range(kept):
             base = {"order_id": facts.order_id, "line_item_id": line_id, "unit": unit}
             base_key = f"order:{facts.order_id}:line:{line_id}:unit:{unit}"
             entitlements.extend(_unit_entitlements(offer, catalogue, base_key, base, starts_at,
                                                    terms=subscription_terms))
-    return OrderEntitlements(facts, tuple(entitlements), tuple(unmapped))
+    return OrderEntitlements(facts, tuple(entitlements), tuple(unmapped), tuple(claimable))
+
+
+def claimable_line(order_id: int, line_id: int, offer: Offer, quantity: int,
+                   kept_units: int) -> ClaimableLine:
+    """Every place ``quantity`` units of a claimable offer hold; ``kept_units`` still paid."""
+    per_unit = offer.places or 1
+    if quantity * per_unit > MAX_PLACES_PER_LINE:
+        raise OrderPayloadError(
+            f"order {order_id} line {line_id}: {quantity} x {per_unit} places of {offer.sku} "
+            f"exceed the {MAX_PLACES_PER_LINE} places one line may hold"
+        )
+    places = tuple(
+        ClaimablePlace(place_key(order_id, line_id, unit, place), line_id, unit, place)
+        for unit in range(quantity) for place in range(per_unit)
+    )
+    return ClaimableLine(order_id, line_id, offer.sku, places, kept_units * per_unit)
+
+
+def place_entitlements(offer: Offer, catalogue: Catalogue, place_key: str,
+                       base: Mapping[str, Any], starts_at: datetime | None) -> list[Entitlement]:
+    """What one place of a claimable offer confers on its claimant, keyed under the place."""
+    return _unit_entitlements(offer, catalogue, place_key, base, starts_at)
 
 
 def qualifies_for_complimentary_call(

@@ -21,7 +21,7 @@ from bridge.rules.catalog import Catalogue
 # Ledger events (plus the personal coupon offer) that write-back words as order notes.
 NOTE_EVENTS = (
     "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
-    "seat_released", "access_granted", "access_revoked", "coupon_offered",
+    "seat_released", "access_granted", "access_revoked", "coupon_offered", "claim_links",
 )
 
 
@@ -48,6 +48,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
         frozenset({"kind", "offer", "sku", "units", "ends", "order"}),
     ),
     "coupon_offered": frozenset({"code", "discount", "offer", "expires", "title", "order"}),
+    "claim_links": frozenset({"places", "offer", "sku", "links", "order"}),
 }
 assert set(PLACEHOLDERS) == set(NOTE_EVENTS)
 

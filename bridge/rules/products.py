@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.rules.catalog import VARIABLE_TYPES, Catalogue, CatalogueError, Offer, check_offer
+from bridge.rules.catalog import (
+    VARIABLE_TYPES,
+    Catalogue,
+    CatalogueError,
+    Offer,
+    check_offer,
+    claimable_problems,
+)
 
 # Product and variation meta_data keys a creator can set in WP admin (Custom Fields box).
 # Each may also carry a leading underscore (_bridge_kind): WordPress hides such "protected"
@@ -26,6 +33,8 @@ META_FIELDS = (
     "badge",
     "includes",
     "perks",
+    "claimable",
+    "places",
 )
 
 
@@ -82,6 +91,17 @@ def _meta_int(value: Any, source: str, key: str) -> int:
     return int(text)
 
 
+def _meta_bool(value: Any, source: str, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _meta_text(value, source, key).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise CatalogueError(source, key, f"must be yes or no, not {text!r}")
+
+
 def _meta_list(value: Any, source: str, key: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in _meta_text(value, source, key).split(",") if part.strip())
 
@@ -113,6 +133,8 @@ _META_PARSERS: dict[str, Callable[[Any, str, str], Any]] = {
     "badge": _meta_text,
     "includes": _meta_list,
     "perks": _meta_list,
+    "claimable": _meta_bool,
+    "places": _meta_int,
 }
 
 
@@ -146,6 +168,8 @@ def offer_from_meta(sku: str, title: str, meta: Mapping[str, Any], source: str) 
         perks=fields.get("perks", ()),
         source="meta",
         duration_minutes=fields.get("duration_minutes"),
+        claimable=fields.get("claimable", False),
+        places=fields.get("places"),
     )
     check_offer(offer, source, lambda name: f"bridge_{name}")
     return offer
@@ -404,6 +428,11 @@ def resolve_catalogue(
         file_catalogue, offers=offers, bindings=bindings, inactive_ids=frozenset(inactive)
     )
     problems.extend(_reference_problems(catalogue, sorted(defined_by)))
+    problems.extend(
+        Problem("invalid_meta", f"{sku}: bridge_{name}: {reason}", sku)
+        for sku, name, reason in claimable_problems(catalogue)
+        if sku in defined_by
+    )
     if not by_id:
         problems.append(
             Problem("not_synced", "no WooCommerce products known yet: run `bridge catalog sync`")

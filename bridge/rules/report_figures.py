@@ -10,11 +10,12 @@ import calendar
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bridge.rules.claims import TeamPackRow, team_pack_funnel
 from bridge.rules.report_rows import (
     ALL,
     CENT,
@@ -454,6 +455,7 @@ class Report:
     repeat: RepeatPurchases
     retention: list[RetentionMonth]
     outcomes: Outcomes
+    team_packs: list[TeamPackRow] = field(default_factory=list)
 
     @property
     def mentor_totals(self) -> MentorMonth:
@@ -516,6 +518,7 @@ class Report:
                 "placements": {"data": outcomes.placement_data, "placed": outcomes.placed,
                                "rate": outcomes.placement_rate},
             },
+            "team_packs": [row.as_dict() for row in self.team_packs],
         }
 
 
@@ -544,6 +547,7 @@ def compute_report(rows: ReportRows, period: Period, now: datetime, *,
         repeat=repeat_purchases(rows, period, paid_statuses),
         retention=mentor_retention(rows, period),
         outcomes=outcomes(rows, period, now),
+        team_packs=team_pack_funnel(rows.places, period.start, period.end),
     )
 
 
@@ -601,6 +605,10 @@ def records(report: Report) -> Iterator[tuple[str, str, str, str]]:
     yield "interviews", "", "count", (str(outcomes["interviews"]["count"])
                                       if outcomes["interviews"]["data"] else NO_DATA)
     yield "placements", "", "rate", _text(outcomes["placements"]["rate"])
+    for row in data["team_packs"]:
+        for metric in ("orders", "sold", "viewed", "claimed", "held", "open", "void",
+                       "claim_rate"):
+            yield "team_packs", row["sku"], metric, _text(row[metric])
 
 
 def _text(value: object) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
+from bridge.rules.claims import PlaceRow
 from bridge.rules.entitlements import parse_gmt
 
 MENTOR_CREDIT = "mentor_minutes"
@@ -262,6 +263,7 @@ class ReportRows:
     seats: tuple[SeatRow, ...] = ()
     events: tuple[EventRow, ...] = ()
     offer_kinds: Mapping[str, str] = field(default_factory=dict)
+    places: tuple[PlaceRow, ...] = ()  # team-pack places
 
 
 def _money(value: object) -> Decimal:

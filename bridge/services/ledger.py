@@ -426,10 +426,15 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
     return events
 
 
-def reconcile_access(session: Session, learner_id: int, order_id: int,
-                     targets: Mapping[str, Entitlement]) -> list[Event]:
-    """Open an access window per target key; revoke windows no longer conferred."""
-    existing = session.exec(select(Access).where(Access.order_id == order_id)).all()
+def reconcile_access(session: Session, learner_id: int, order_id: int | None,
+                     targets: Mapping[str, Entitlement],
+                     existing: Sequence[Access] | None = None) -> list[Event]:
+    """Open an access window per target key; revoke windows no longer conferred.
+
+    ``existing`` are the windows to compare with (default: the order's own).
+    """
+    if existing is None:
+        existing = session.exec(select(Access).where(Access.order_id == order_id)).all()
     generations: dict[str, int] = defaultdict(int)
     held: dict[str, Access] = {}
     for access in existing:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import needs_refund_lookup, order_facts
+from bridge.services.claims import reconcile_claims
 from bridge.services.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
 from bridge.services.subscriptions import subscription_policy
 from bridge.services.writeback.plan import enqueue_writebacks
@@ -91,6 +92,9 @@ def process_order(
             refunds=refunds,
             subscription_policy=subscription_policy(settings),
         )
+        # Team-pack places follow the order too, under the same lock and in the same commit.
+        outcome.events += reconcile_claims(session, payload, outcome, catalogue=catalogue,
+                                           settings=settings, refunds=refunds)
         enqueue_writebacks(session, outcome, catalogue, settings)
         session.commit()
     log.info(

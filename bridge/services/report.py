@@ -26,7 +26,9 @@ from bridge.rules.report_rows import (
     order_row,
 )
 from bridge.store.db import unit_of_work
+from bridge.rules.claims import PlaceRow
 from bridge.store.models import (
+    ClaimPlace,
     Cohort,
     LedgerEntry,
     OrderState,
@@ -90,8 +92,15 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
         ).all()
     )
     offer_kinds = dict(session.exec(select(OfferRow.sku, OfferRow.kind)).all())
+    places = tuple(
+        PlaceRow(*row) for row in session.exec(
+            select(ClaimPlace.offer_sku, ClaimPlace.order_id, ClaimPlace.status,
+                   ClaimPlace.created_at, ClaimPlace.first_viewed_at, ClaimPlace.claimed_at)
+            .where(ClaimPlace.created_at < end).order_by(col(ClaimPlace.id))
+        ).all()
+    )
     return ReportRows(orders, ledger, redemptions, subscriptions, cohorts, seats, events,
-                      offer_kinds)
+                      offer_kinds, places)
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -140,6 +140,9 @@ def _note_context(
             offer=title,
             ends=local_date(ends),
         )
+    elif kind == "claim_links":
+        # The claims service derived the links from the claim secret; the event carries them.
+        context.update({name: first.data.get(name) for name in ("places", "offer", "links")})
     elif kind.startswith("seat_"):
         code = str(first.data.get("cohort") or "")
         cohort = session.get(Cohort, code)
