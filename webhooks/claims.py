@@ -59,7 +59,8 @@ class AddressLimiter:
                 return False
             hits.append(now)
             if len(self._hits) > 10_000:  # forget idle addresses: memory stays bounded
-                for idle in [a for a, h in self._hits.items() if not h or h[-1] <= now - self.window]:
+                cutoff = now - self.window
+                for idle in [a for a, h in self._hits.items() if not h or h[-1] <= cutoff]:
                     del self._hits[idle]
             return True
 

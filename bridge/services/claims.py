@@ -304,12 +304,20 @@ def view_place(engine: Engine, code: str, settings: Settings) -> PlaceView:
 
 def describe_place(row: ClaimPlace) -> list[str]:
     """What one place confers, a line per thing, for the page and the CLI."""
+    offers = (row.confers or {}).get("offers") or {}
+
+    def title(sku: str) -> str:
+        return str((offers.get(sku) or {}).get("title") or sku)
+
     out = []
     for target in _place_targets(row, None):
         if target.kind == "credit":
-            out.append(f"{target.amount} {target.credit_type} ({target.offer_sku})")
+            credit = (target.credit_type or "").replace("_", " ")
+            out.append(f"{target.amount} {credit} ({title(target.offer_sku)})")
         elif target.kind == "access":
-            out.append(f"{target.access_kind} access: {target.offer_sku}")
+            weeks = (offers.get(target.offer_sku) or {}).get("access_weeks")
+            span = f", {weeks} weeks from the claim" if weeks else ""
+            out.append(f"{target.access_kind} access: {title(target.offer_sku)}{span}")
     return out
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bridge.rules.claims import PlaceRow
 from bridge.rules.report_figures import Report, compute_report
 from bridge.rules.report_rows import (
     CohortRow,
@@ -26,7 +27,6 @@ from bridge.rules.report_rows import (
     order_row,
 )
 from bridge.store.db import unit_of_work
-from bridge.rules.claims import PlaceRow
 from bridge.store.models import (
     ClaimPlace,
     Cohort,
