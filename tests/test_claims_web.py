@@ -46,7 +46,8 @@ def test_the_page_shows_a_form_with_a_signed_token_and_claiming_through_it_gives
     page = client.get(f"/claims/{code}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert 'name="email"' in html and 'name="name"' in html and "project access: Data-viz project, 6 weeks from the claim" in html
+    assert 'name="email"' in html and 'name="name"' in html
+    assert "project access: Data-viz project, 6 weeks from the claim" in html
     assert page.headers["Cache-Control"] == "no-store"
     answer = client.post(f"/claims/{code}", data={"email": "ann@employer.example",
                                                   "name": "Ann <b>A</b>",
