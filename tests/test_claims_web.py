@@ -154,3 +154,36 @@ def test_ten_concurrent_claims_of_one_code_give_exactly_one_place(engine, config
     assert statuses == [201] + [409] * 9
     holders = [i for i in range(10) if holdings(engine, f"e{i}@employer.example") == PROJECT]
     assert len(holders) == 1
+
+
+def test_deeply_nested_json_is_400_not_500(engine, config, client):
+    """A body that recurses past the parser's limit is refused as malformed."""
+    apply(engine, config, pack_order(407))
+    code = codes(engine, config, 407)[0]
+    body = b"[" * 100_000 + b"]" * 100_000
+    answer = client.post(f"/claims/{code}", data=body, content_type="application/json")
+    assert answer.status_code == 400
+
+
+def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url, tmp_path):
+    """With a team pack in the catalogue, doctor names BRIDGE_CLAIM_SECRET when it is unset."""
+    import shutil
+    from pathlib import Path
+
+    from bridge.services.doctor import run_checks
+    from bridge.store.db import make_engine
+
+    catalogue = tmp_path / "catalog.toml"
+    shutil.copy(Path(__file__).parents[1] / "catalog.example.toml", catalogue)
+    engine = make_engine(database_url)
+    try:
+        without = {row["check"]: row for row in run_checks(
+            claim_settings(database_url, claim_secret=None, catalog_file=catalogue), engine)}
+        with_secret = {row["check"]: row for row in run_checks(
+            claim_settings(database_url, catalog_file=catalogue), engine)}
+    finally:
+        engine.dispose()
+    assert without["team packs"]["ok"] is False
+    assert "BRIDGE_CLAIM_SECRET" in without["team packs"]["fix"]
+    assert with_secret["team packs"]["ok"] is True
+    assert "https://bridge.example.com" in with_secret["team packs"]["detail"]

@@ -128,6 +128,11 @@ def show(code: str) -> Response:
     if place.status != "open":
         return _answer(409, {"error": "this place has already been claimed",
                              "code": "already_claimed"}, code=code)
+    if not rt.settings.claim_secret:
+        # A real place, but no key to sign its form with: the service is misconfigured.
+        log.error("claim page without BRIDGE_CLAIM_SECRET: its form cannot be signed")
+        return _answer(503, {"error": "claims are not set up on this service yet; try later",
+                             "code": "not_configured"}, code=code)
     token = form_token(rt.settings.claim_secret or "", normal, int(time.time()))
     return _answer(200, {"status": "open", "offer": place.offer_sku, "title": place.title,
                          "confers": place.confers}, code=normal, token=token, place=place)
@@ -138,7 +143,7 @@ def _claimant() -> tuple[Any, Any, str | None]:
     if request.mimetype == "application/json":
         try:
             data = json.loads(request.get_data(cache=False) or b"null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise ClaimRefused(400, "invalid_json", "the body is not JSON") from None
         if not isinstance(data, dict):
             raise ClaimRefused(400, "invalid_json", "send a JSON object with email and name")

@@ -215,6 +215,9 @@ def reconcile_claims(
     _queue_claimant_meta(session, claimant_events, catalogue)
     if not created or outcome.learner_id is None:
         return []
+    if not settings.public_url:
+        log.warning("BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are "
+                    "relative paths", extra={"order_id": order_id})
     links = [claim_url(settings.public_url, code) for _, code in created]
     digest = hashlib.sha256("|".join(sorted(k for k in kept if k not in existing))
                             .encode()).hexdigest()[:16]

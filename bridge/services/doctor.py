@@ -32,6 +32,7 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
         checks.append(_check("database", False, f"{db_shown}: {exc}",
                              "check DATABASE_URL and that the server is running"))
     checks.append(_catalogue_check(settings))
+    checks.extend(_team_pack_checks(settings))
     if not settings.shop_configured:
         checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
                                            "and the consumer key and secret to turn it on)"))
@@ -54,6 +55,26 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
         return _check("catalogue", False, str(exc), f"fix {path}; `bridge catalog --check`")
     return _check("catalogue", True,
                   f"{path}: {len(catalogue.offers)} micro-SKUs, {len(catalogue.cohorts)} cohorts")
+
+
+def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
+    """With team packs in the catalogue, claim codes need the secret and links the public URL."""
+    from bridge.rules.catalog import CatalogueError
+    from bridge.services.catalogue import read_catalogue_file
+
+    try:
+        catalogue = read_catalogue_file(settings.catalog_file)
+    except CatalogueError:
+        return []  # the catalogue check says why
+    packs = sorted(sku for sku, offer in catalogue.offers.items() if offer.claimable)
+    if not packs:
+        return []
+    if not settings.claim_secret:
+        return [_check("team packs", False, f"{', '.join(packs)} need claim codes, and "
+                       "BRIDGE_CLAIM_SECRET is not set",
+                       "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)")]
+    where = settings.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
+    return [_check("team packs", True, f"{', '.join(packs)}: claim links at {where}")]
 
 
 def shop_checks(settings: Settings) -> list[dict[str, Any]]:
