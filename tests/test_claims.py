@@ -214,3 +214,32 @@ def test_the_report_shows_places_claimed_vs_sold_per_team_pack(engine, config):
         {"sku": PACK, "orders": 2, "sold": 10, "viewed": 1, "claimed": 1, "held": 1, "open": 4,
          "void": 5, "claim_rate": 0.1}]
     assert ("team_packs", PACK, "held", "1") in set(records(report))
+
+
+def test_the_report_table_and_page_show_the_team_pack_funnel(engine, config):
+    """`bridge report` and /report gain a team-pack section once a pack was sold."""
+    from bridge.cli.report import render_table
+    from webhooks.report_page import render_report
+
+    now = utcnow()
+    period = report_period(None, None, "UTC", now)
+    assert "Team packs" not in render_table(build_report(engine, period, now))
+    apply(engine, config, pack_order(314))
+    claim_place(engine, codes(engine, config, 314)[0], "ann@employer.example", "Ann", config)
+    report = build_report(engine, period, now)
+    table = render_table(report)
+    assert "Team packs" in table
+    section = table.split("Team packs")[1]
+    assert [line.split() for line in section.splitlines() if line.startswith(PACK)] == [
+        [PACK, "1", "5", "1", "1", "1", "4", "0", "20.0%"]]
+    assert "Team packs: places claimed vs sold" in str(render_report(report))
+
+
+def test_codes_made_under_another_secret_still_work_but_are_not_shown(engine, config):
+    """After the secret changes, `bridge claims` cannot recompute old codes and says so."""
+    apply(engine, config, pack_order(315))
+    old = codes(engine, config, 315)[0]
+    changed = dataclasses.replace(config, claim_secret="a-new-secret-0123456789abcdef")
+    assert codes(engine, changed, 315) == [None] * 5
+    claim_place(engine, old, "ann@employer.example", "Ann", changed)
+    assert holdings(engine, "ann@employer.example") == PROJECT
