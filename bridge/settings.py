@@ -319,6 +319,9 @@ VARIABLES: tuple[Variable, ...] = (
              "20", "20",
              "Requests to the team-pack claim pages (/claims/...) one client address may make "
              "per minute, per process; more get 429."),
+    Variable("BRIDGE_PROXY_HOPS", "proxy_hops", _non_negative_int, "0", "0",
+             "Reverse proxies in front of the service that append to X-Forwarded-For; the "
+             "per-address limits read the client's address from there (0: the peer address)."),
     Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
              "Time zone of the outcome report's days and months (bridge report, /report), "
              "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
@@ -369,6 +372,7 @@ class Settings:
     sync_expiry_schedule: str = "1h"
     sync_webhooks_schedule: str = "1h"
     claim_attempts_per_minute: int = 20
+    proxy_hops: int = 0
     report_timezone: str = "UTC"
 
     @property

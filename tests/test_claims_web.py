@@ -187,3 +187,16 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
     assert "BRIDGE_CLAIM_SECRET" in without["team packs"]["fix"]
     assert with_secret["team packs"]["ok"] is True
     assert "https://bridge.example.com" in with_secret["team packs"]["detail"]
+
+
+def test_behind_a_proxy_the_limit_counts_the_forwarded_client_address(engine, database_url):
+    """With one proxy hop, two clients behind the same proxy are limited apart."""
+    config = claim_settings(database_url, claim_attempts_per_minute=2, proxy_hops=1)
+    client = create_app(config, engine, handlers={}, background=False).test_client()
+
+    def get(address: str) -> int:
+        return client.get("/claims/" + "a" * 26,
+                          headers={"X-Forwarded-For": f"203.0.113.9, {address}"}).status_code
+
+    assert [get("198.51.100.1") for _ in range(3)] == [404, 404, 429]
+    assert get("198.51.100.2") == 404

@@ -71,6 +71,16 @@ def init_app(app: Flask, attempts_per_minute: int) -> None:
     app.register_blueprint(claims_page)
 
 
+def client_address(proxy_hops: int) -> str:
+    """The client's address: the peer, or what the last ``proxy_hops`` proxies say it was."""
+    if proxy_hops:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")
+                     if part.strip()]
+        if len(forwarded) >= proxy_hops:
+            return forwarded[-proxy_hops][:64]
+    return request.remote_addr or "unknown"
+
+
 def _wants_json() -> bool:
     if request.method == "POST":
         # Only the page's own form gets a page back; anything else is an API call.
@@ -100,7 +110,7 @@ def _refused(exc: ClaimRefused, code: str) -> Response:
 
 def _limited(code: str) -> Response | None:
     limiter: AddressLimiter = current_app.extensions["claim_limiter"]
-    if limiter.allow(request.remote_addr or "unknown"):
+    if limiter.allow(client_address(runtime().settings.proxy_hops)):
         return None
     response = _answer(429, {"error": "too many requests from this address; wait a minute",
                              "code": "rate_limited"}, code=code)
