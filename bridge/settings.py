@@ -245,6 +245,16 @@ VARIABLES: tuple[Variable, ...] = (
              "TOML file mapping WooCommerce SKUs to micro-SKUs (see catalog.example.toml)."),
     Variable("BRIDGE_PUBLIC_URL", "public_url", _url, None, "https://bridge.example.com",
              "Where WooCommerce reaches this service; webhooks are installed against it."),
+    Variable("BRIDGE_ISSUER_NAME", "issuer_name", _text, None, "Dana Datawright",
+             "Issuer name on Open Badges credentials; unset: the catalogue's shop title."),
+    Variable("BRIDGE_CREDENTIAL_KEY_FILE", "credential_key_file", Path,
+             "credential-signing-key.pem", "credential-signing-key.pem",
+             "Private key that signs credentials (PEM, mode 0600); bridge init or the first "
+             "credential creates it, bridge credentials rotate-key replaces it."),
+    Variable("BRIDGE_CREDENTIAL_SIGNING_KEY", "credential_signing_key", _text, None,
+             "-----BEGIN PRIVATE KEY-----\\nMIIG...\\n-----END PRIVATE KEY-----",
+             "The signing key itself (RSA PEM, \\n for line breaks) instead of the key file.",
+             secret=True),
     Variable("BRIDGE_LOG_LEVEL", "log_level", _log_level, "INFO", "INFO",
              "Log level: DEBUG, INFO, WARNING or ERROR."),
     Variable("BRIDGE_WOO_AUTH", "woo_auth", _choice("auto", "basic", "query", "oauth"), "auto",
@@ -284,8 +294,10 @@ VARIABLES: tuple[Variable, ...] = (
              "TOML file rewording or translating the order notes; unset uses the bundled "
              "English ones (bridge/data/order_notes.toml shows every key)."),
     Variable("BRIDGE_CUSTOMER_NOTE_EVENTS", "customer_note_events", _note_events,
-             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links",
-             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links",
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links,"
+             "credential_issued",
+             "seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links,"
+             "credential_issued",
              "Events whose order note goes to the learner (WooCommerce e-mails it); the rest "
              "stay private notes. none for no customer notes."),
     Variable("BRIDGE_SYNC_ENABLED", "sync_enabled", _bool, "true", "true",
@@ -340,6 +352,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     catalog_file: Path = Path("catalog.toml")
     public_url: str | None = None
+    issuer_name: str | None = None
+    credential_key_file: Path = Path("credential-signing-key.pem")
+    credential_signing_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     woo_auth: str = "auto"
     http_connect_timeout: float = 5.0
@@ -359,6 +374,7 @@ class Settings:
     note_templates_file: Path | None = None
     customer_note_events: tuple[str, ...] = (
         "seat_active", "seat_waitlisted", "seat_promoted", "coupon_offered", "claim_links",
+        "credential_issued",
     )
     sync_enabled: bool = True
     sync_overlap_seconds: int = 300

@@ -102,7 +102,7 @@ def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, t
     lines = [line.removeprefix(f"{path}: ") for line in result.output.splitlines()]
     assert lines[:7] == [
         "line 3: kind: 'graduated' is not one of project_started, project_submitted, "
-        "interview, placement",
+        "interview, placement, assessment_passed, project_accepted",
         "line 4: learner: no learner is known as 'nobody@example.com'",
         "line 5: occurred_at: must be a date-time with an offset such as 2027-02-01T10:00:00Z "
         "or 2027-02-01T11:00:00+01:00 or a plain date (2027-02-01), not '2026-10-02 09:00'",
@@ -110,8 +110,8 @@ def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, t
         "line 7: has 2 fields; the header has 5",
         "line 8: kind: is empty",
         "error: 6 bad line(s) in " + path + "; nothing was written (columns: "
-        "kind,learner,sku,occurred_at,key; kinds: project_started, project_submitted, "
-        "interview, placement)",
+        "kind,learner,sku,occurred_at,key,evidence; kinds: project_started, "
+        "project_submitted, interview, placement, assessment_passed, project_accepted)",
     ]
     assert stored_events(shop) == []
 

@@ -10,12 +10,17 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
-from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
+from bridge.services.delivery_handlers import (
+    build_handlers,
+    build_outbox_drainer,
+    catalogue_loader,
+)
 from bridge.services.inbox import Handler
 from bridge.settings import Settings, load_settings
 from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
 from webhooks import claims, receiver
 from webhooks.api import api
+from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
 from webhooks.processing import BackgroundProcessor, InlineProcessor
 from webhooks.report_page import report_page
@@ -49,7 +54,8 @@ def create_app(
     app.json.sort_keys = False
     processor = BackgroundProcessor() if background else InlineProcessor()
     app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
-                                       after_processing=after_processing, processor=processor)
+                                       after_processing=after_processing, processor=processor,
+                                       catalogue=catalogue_loader(engine, settings))
     app.register_error_handler(HTTPException, _json_error)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
@@ -58,6 +64,7 @@ def create_app(
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
     claims.init_app(app, settings.claim_attempts_per_minute)
+    app.register_blueprint(credential_pages)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app

@@ -13,6 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from bridge.errors import PermanentError
+from bridge.rules.catalog import CatalogueError
+from bridge.services.credential_keys import SigningKeyError
+from bridge.services.credentials import (
+    CredentialSchemaError,
+    CredentialsNotConfigured,
+    issuing_factory,
+)
 from bridge.services.ledger import UnknownLearner
 from bridge.services.outcome_events import record_in_transaction
 from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
@@ -43,6 +51,17 @@ def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
     return _error(422, str(exc), "idempotency_key_reused")
 
 
+@events_api.errorhandler(CredentialsNotConfigured)
+@events_api.errorhandler(CatalogueError)
+@events_api.errorhandler(SigningKeyError)
+@events_api.errorhandler(CredentialSchemaError)
+def _cannot_issue(exc: PermanentError):  # type: ignore[no-untyped-def]
+    # The bridge's own configuration is at fault; the event was not recorded, so a retry
+    # once it is fixed records it and issues the credential.
+    log.error("cannot issue a credential: %s", exc)
+    return _error(409, f"credentials cannot be issued: {exc}", "credentials_not_configured")
+
+
 @events_api.errorhandler(DatabaseUnavailable)
 def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
     return _error(503, str(exc), "database_unavailable")
@@ -57,7 +76,8 @@ def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
 @events_api.post("/events")
 @requires("write")
 def create_event():  # type: ignore[no-untyped-def]
-    """Record a project start or submission, an interview or a placement, once per key."""
+    """Record an outcome event once per key; a passed assessment or accepted project also
+    issues the learner's credential."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidRequest("Idempotency-Key", "header is required")
@@ -65,7 +85,9 @@ def create_event():  # type: ignore[no-untyped-def]
         body = json.loads(request.get_data(cache=False))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidRequest("body", "is not valid JSON") from None
-    result = record_in_transaction(runtime().engine, body, key)
+    rt = runtime()
+    issuing = issuing_factory(rt.settings, rt.catalogue) if rt.catalogue else None
+    result = record_in_transaction(rt.engine, body, key, issuing=issuing)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -50,6 +50,7 @@ SCHEMAS: dict[str, Any] = {
             "code": {"type": "string", "enum": [
                 "unauthorised", "forbidden", "invalid_request", "learner_not_found",
                 "redemption_not_found", "insufficient_credits", "idempotency_key_reused",
+                "credentials_not_configured",
                 "database_unavailable",
             ]},
             "field": {"type": "string", "description": "The request field that is wrong (400)."},
@@ -91,6 +92,10 @@ SCHEMAS: dict[str, Any] = {
             "occurred_at": {"type": "string", "format": "date-time",
                             "description": "When it happened: RFC 3339 with an offset, not "
                                            "more than a day ahead."},
+            "evidence": {"type": ["string", "null"], "format": "uri", "maxLength": 500,
+                         "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://\\S+$",
+                         "description": "A URL of the work, for assessment_passed and "
+                                        "project_accepted: put in the credential."},
         },
     },
     "Event": {
@@ -105,6 +110,21 @@ SCHEMAS: dict[str, Any] = {
             "sku": {"type": "string"},
             "occurred_at": TIME,
             "recorded_at": TIME,
+            "credential": {"$ref": "#/components/schemas/CredentialRef"},
+        },
+    },
+    "CredentialRef": {
+        "type": "object",
+        "description": "The Open Badges 3.0 credential an assessment_passed or "
+                       "project_accepted event issued (or the learner's live one for the SKU).",
+        "required": ["id", "url", "status", "issued_at"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "url": {"type": "string", "format": "uri",
+                    "description": "The credential's page; also serves it as VC-JWT or JSON."},
+            "status": {"type": "string", "enum": ["active", "revoked"]},
+            "issued_at": TIME,
         },
     },
     "LearnerRef": {
@@ -288,11 +308,15 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/api/v1/events": {"post": {
                 "operationId": "recordEvent",
-                "summary": "Record an outcome: project started or submitted, interview, placement.",
+                "summary": "Record an outcome: project started, submitted or accepted, assessment "
+                           "passed, interview, placement.",
                 "description": (
                     "Facts the shop does not have, for the outcome report. The same "
                     "Idempotency-Key returns the first answer and records nothing twice; the key "
-                    "used again for a different event is refused."
+                    "used again for a different event is refused. assessment_passed and "
+                    "project_accepted issue the learner's Open Badges 3.0 credential for the "
+                    "SKU (once; the answer's `credential`); a learner without access to the "
+                    "SKU, or a SKU of another kind or naming no competency, is a 400."
                 ),
                 "parameters": [{
                     "name": "Idempotency-Key", "in": "header", "required": True,
@@ -308,6 +332,9 @@ def openapi_document() -> dict[str, Any]:
                     "401": UNAUTHORISED,
                     "403": _error("The token has scope read."),
                     "404": _error("No learner is known by that e-mail or customer id."),
+                    "409": _error("A credential event, but this bridge cannot issue credentials "
+                                  "(BRIDGE_PUBLIC_URL, the catalogue or the signing key); "
+                                  "nothing was recorded."),
                     "413": _error("The body is larger than BRIDGE_WEBHOOK_MAX_BODY_BYTES."),
                     "422": _error("The Idempotency-Key was used for a different event."),
                     "503": unavailable,

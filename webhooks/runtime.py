@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import Engine
 
+from bridge.rules.catalog import Catalogue
 from bridge.services.inbox import Handler
 from bridge.settings import Settings
 from webhooks.processing import InlineProcessor, Processor
@@ -22,6 +23,8 @@ class Runtime:
     after_processing: Callable[[], None] | None = None
     # Runs processing after the answer: in the background in the service, inline in tests.
     processor: Processor = field(default_factory=InlineProcessor)
+    # The current catalogue (the creator's file merged with synced products); None: not loaded.
+    catalogue: Callable[[], Catalogue] | None = None
 
 
 def runtime() -> Runtime:

@@ -285,7 +285,10 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> 
         click.echo(f"warning: {problem.message}", err=True)
     report = inspect_catalogue(ready_engine(ctx), catalogue, file_name=str(settings.catalog_file))
     prices = offer_prices(report.catalogue, report.records)
-    manifest = build_manifest(report.catalogue, prices, utcnow())
+    from bridge.services.credentials import achievement_links
+
+    links = achievement_links(report.catalogue, settings.public_url)
+    manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)
     render = FORMATS[fmt]
     text = (
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"

@@ -13,6 +13,7 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
 from bridge.rules.report_rows import check_timezone
+from bridge.services.credentials import issuing_factory
 from bridge.services.outcome_events import CSV_COLUMNS, EVENT_KINDS, import_csv
 
 
@@ -28,7 +29,8 @@ def _app(ctx: click.Context) -> AppContext:
 def events() -> None:
     """Outcome events from outside the shop.
 
-    Projects started and submitted, interviews and placements, for the outcome report.
+    Projects started, submitted and accepted, assessments passed, interviews and placements,
+    for the outcome report; passed assessments and accepted projects issue credentials.
     """
 
 
@@ -43,16 +45,19 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
                   as_json: bool) -> None:
     """Import a CSV file of events: every line, or none.
 
-    FILE has the columns kind,learner,sku,occurred_at and optionally key:
+    FILE has the columns kind,learner,sku,occurred_at and optionally key and evidence:
 
     \b
-    kind         one of project_started, project_submitted, interview, placement
+    kind         one of project_started, project_submitted, interview, placement,
+                 assessment_passed, project_accepted (these two issue the learner's
+                 Open Badges credential for the SKU)
     learner      the learner's e-mail (current or former) or WooCommerce customer id
     sku          the micro-SKU the event is about
     occurred_at  2027-02-01T10:00:00Z, 2027-02-01T11:00:00+01:00, or a plain date
                  (midnight in the report time zone)
     key          optional; a line's key makes it idempotent (without one, the event's
                  own content is its key), so importing a file again adds nothing
+    evidence     optional; a URL of the work, put in the credential
 
     Every bad line is named; if any line is bad, nothing is written.
     """
@@ -63,7 +68,10 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
     except UnicodeDecodeError as exc:
         raise ImportRefused(f"{file} is not UTF-8 text (byte {exc.start}); save it as "
                             "CSV UTF-8") from None
-    result = import_csv(app.ready_engine(), text, zone, dry_run=dry_run)
+    from bridge.cli.credentials import catalogue_loader
+
+    issuing = issuing_factory(app.settings, catalogue_loader(app))
+    result = import_csv(app.ready_engine(), text, zone, dry_run=dry_run, issuing=issuing)
     data: dict[str, Any] = {
         "file": str(file), "recorded": result.recorded, "already_recorded": result.already,
         "written": result.committed,

@@ -8,6 +8,7 @@ from bridge import __version__
 from bridge.cli.catalog import catalog
 from bridge.cli.claims import claims_command
 from bridge.cli.context import AppContext, BridgeGroup
+from bridge.cli.credentials import credentials
 from bridge.cli.credits import credits, tokens
 from bridge.cli.demo import demo
 from bridge.cli.events import events
@@ -38,5 +39,6 @@ def main(ctx: click.Context, env_file: str) -> None:
 attach_adjustments(credits)
 for command in (init, config_command, db, doctor, serve, catalog, tokens, credits, learner,
                 owes_command, webhooks, inbox, simulate, demo, sync_command, scheduler_command,
-                outbox, report_command, events, claims_command):
+                outbox, report_command, events, claims_command,
+                credentials):
     main.add_command(command)

@@ -52,6 +52,21 @@ def init(app: AppContext, env_path: str) -> None:
 
         store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))
         click.echo(f"catalogue {catalogue_file} stored; `bridge doctor` checks the rest")
+    _init_signing_key(app)
+
+
+def _init_signing_key(app: AppContext) -> None:
+    """Generate the credential signing key once, readable by its owner only."""
+    from bridge.services.credential_keys import create_key_file
+
+    if app.settings.credential_signing_key:
+        click.echo("credential signing key: from BRIDGE_CREDENTIAL_SIGNING_KEY")
+        return
+    path = Path(app.settings.credential_key_file)
+    key, generated = create_key_file(path)
+    state = "generated" if generated else "kept"
+    click.echo(f"credential signing key {state}: {path} (readable by you only), "
+               f"thumbprint {key.thumbprint}")
 
 
 @click.command("config")

@@ -111,6 +111,7 @@ class Competency:
     tag: str
     title: str
     description: str = ""
+    url: str = ""  # the competency in a public framework (ESCO, CASE), if the creator names one
 
 
 @dataclass(frozen=True)

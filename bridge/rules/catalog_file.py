@@ -37,7 +37,7 @@ MANIFEST_VERSION = 1
 
 _TOP_KEYS = {"version", "shop", "competencies", "cohorts", "offers", "stacks", "coupons"}
 _SHOP_KEYS = {"title", "url", "currency"}
-_COMPETENCY_KEYS = {"title", "description"}
+_COMPETENCY_KEYS = {"title", "description", "url"}
 _COHORT_KEYS = {
     "title",
     "starts",
@@ -227,7 +227,15 @@ def _competency(reader: _Reader, tag: str, table: Any) -> Competency:
         tag=tag,
         title=reader.text(table, "title", where),
         description=reader.text(table, "description", where, default=""),
+        url=_framework_url(reader, table, where),
     )
+
+
+def _framework_url(reader: _Reader, table: Mapping[str, Any], where: str) -> str:
+    url = reader.text(table, "url", where, default="")
+    if url and not url.startswith(("https://", "http://")):
+        raise reader.fail(f"{where}.url", "must be an http(s) URL, e.g. an ESCO skill URI")
+    return url
 
 
 def _cohort(reader: _Reader, code: str, table: Any) -> CohortSpec:
@@ -446,11 +454,15 @@ def offer_duration(offer: Offer, catalogue: Catalogue) -> str | None:
 
 
 def build_manifest(
-    catalogue: Catalogue, prices: Mapping[str, str], generated_at: datetime
+    catalogue: Catalogue,
+    prices: Mapping[str, str],
+    generated_at: datetime,
+    achievements: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The machine-readable competency catalogue (schemas/competency-catalogue.schema.json).
 
-    Each competency lists the micro-SKUs that evidence it, a bundle through what it includes.
+    Each competency lists the micro-SKUs that evidence it, a bundle through what it includes,
+    and, given ``achievements`` (SKU -> URL), the Open Badges achievements that certify it.
     File offers appear even when no product sells them yet (``available`` false); offers
     defined only by the meta of trashed products do not.
     """
@@ -468,18 +480,24 @@ def build_manifest(
     competencies = []
     for tag in tags:
         known = catalogue.competencies.get(tag)
-        competencies.append(
-            {
-                "id": tag,
-                "title": known.title if known else tag,
-                "description": known.description if known else "",
-                "offers": [
-                    _manifest_offer(offer, catalogue, prices)
-                    for offer in listed
-                    if tag in catalogue.competencies_of(offer.sku)
-                ],
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": tag,
+            "title": known.title if known else tag,
+            "description": known.description if known else "",
+            "offers": [
+                _manifest_offer(offer, catalogue, prices)
+                for offer in listed
+                if tag in catalogue.competencies_of(offer.sku)
+            ],
+        }
+        if achievements is not None:
+            entry["achievements"] = [
+                {"sku": offer.sku, "title": offer.badge or offer.title or offer.sku,
+                 "url": achievements[offer.sku]}
+                for offer in listed
+                if tag in offer.competencies and offer.sku in achievements
+            ]
+        competencies.append(entry)
     return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -578,6 +596,8 @@ def render_markdown(manifest: Mapping[str, Any]) -> str:
         lines += [f"## {competency['title']}", ""]
         if competency["description"]:
             lines += [competency["description"], ""]
+        for badge in competency.get("achievements") or []:
+            lines += [f"Credential: [{badge['title']}]({badge['url']})", ""]
         lines.append("| " + " | ".join(_HEADERS) + " |")
         lines.append("|" + "---|" * len(_HEADERS))
         for row in _rows(manifest, competency):
@@ -603,6 +623,9 @@ def render_html(manifest: Mapping[str, Any]) -> str:
         body.append(f"<h2>{esc(competency['title'])}</h2>")
         if competency["description"]:
             body.append(f"<p>{esc(competency['description'])}</p>")
+        for badge in competency.get("achievements") or []:
+            body.append(f'<p>Credential: <a href="{esc(badge["url"])}">'
+                        f"{esc(badge['title'])}</a></p>")
         body.append("<table>")
         body.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in _HEADERS) + "</tr>")
         for row in _rows(manifest, competency):

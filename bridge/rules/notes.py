@@ -18,10 +18,12 @@ from typing import Any
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
 
-# Ledger events (plus the personal coupon offer) that write-back words as order notes.
+# Ledger events (plus the personal coupon offer and an issued credential) that write-back words
+# as order notes.
 NOTE_EVENTS = (
     "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
     "seat_released", "access_granted", "access_revoked", "coupon_offered", "claim_links",
+    "credential_issued",
 )
 
 
@@ -49,6 +51,7 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
     ),
     "coupon_offered": frozenset({"code", "discount", "offer", "expires", "title", "order"}),
     "claim_links": frozenset({"places", "offer", "sku", "links", "order"}),
+    "credential_issued": frozenset({"achievement", "offer", "sku", "url", "order"}),
 }
 assert set(PLACEHOLDERS) == set(NOTE_EVENTS)
 

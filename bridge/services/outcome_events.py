@@ -1,10 +1,13 @@
-"""Outcome events from outside the shop: projects started and submitted, interviews, placements.
+"""Outcome events from outside the shop: projects started, submitted and accepted, assessments
+passed, interviews, placements.
 
 The shop cannot know that a learner submitted a project or got an interview; a project platform
 or the creator says so through ``POST /api/v1/events`` or ``bridge events import FILE.csv``.
 Recording is idempotent by a key (the Idempotency-Key, or a CSV line's key): the same key with
-the same event changes nothing, the same key with another event is refused. Use cases take a
-session and leave the commit to the caller, so an error leaves nothing written.
+the same event changes nothing, the same key with another event is refused. ``assessment_passed``
+and ``project_accepted`` also issue the learner's Open Badges credential for the SKU, once
+(bridge.services.credentials); a learner who cannot get one is refused and nothing is recorded.
+Use cases take a session and leave the commit to the caller, so an error leaves nothing written.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,6 +27,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bridge.rules.credentials import CREDENTIAL_EVENTS, credential_url
+from bridge.services.credentials import (
+    CredentialRefused,
+    CredentialsNotConfigured,
+    Issuing,
+    check_offer,
+    issue_credential,
+    live_credential,
+)
 from bridge.services.ledger import UnknownLearner, find_learner, insert_ignore
 from bridge.services.redemptions import (
     IDEMPOTENCY_KEY,
@@ -31,12 +44,25 @@ from bridge.services.redemptions import (
     learner_ref,
 )
 from bridge.store.db import unit_of_work
-from bridge.store.models import Access, Learner, LedgerEntry, OutcomeEvent, Seat, utcnow
+from bridge.store.models import (
+    Access,
+    Credential,
+    Learner,
+    LedgerEntry,
+    OutcomeEvent,
+    Seat,
+    utcnow,
+)
 from bridge.store.models import Offer as OfferRow
 
-EVENT_KINDS = ("project_started", "project_submitted", "interview", "placement")
+EVENT_KINDS = ("project_started", "project_submitted", "interview", "placement",
+               *CREDENTIAL_EVENTS)
 EVENT_FIELDS = ("kind", "learner", "sku", "occurred_at")
-CSV_COLUMNS = (*EVENT_FIELDS, "key")
+OPTIONAL_FIELDS = ("evidence",)
+CSV_COLUMNS = (*EVENT_FIELDS, "key", *OPTIONAL_FIELDS)
+EVIDENCE = re.compile(r"https?://\S{1,490}", re.IGNORECASE | re.ASCII)
+# Builds what issuing a credential needs (settings, key, catalogue), only when an event needs it.
+IssuingFactory = Callable[[], Issuing]
 SKU = re.compile(r"\S{1,100}")
 # RFC 3339 as JSON Schema's date-time means it: an offset is required.
 RFC3339 = re.compile(
@@ -56,6 +82,7 @@ class EventRequest:
     sku: str
     occurred_at: datetime  # aware, UTC
     key: str | None  # None: a CSV line without a key, keyed by what it says
+    evidence: str | None = None  # a URL, for the events that issue a credential
 
 
 @dataclass(frozen=True)
@@ -136,6 +163,16 @@ def _sku(value: object, name: str = "sku") -> str:
     return value
 
 
+def _evidence(value: object, kind: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not EVIDENCE.fullmatch(value):
+        raise InvalidRequest("evidence", "must be an http(s) URL of at most 500 characters")
+    if kind is not None and kind not in CREDENTIAL_EVENTS:
+        raise InvalidRequest("evidence", "is only for " + " and ".join(CREDENTIAL_EVENTS))
+    return value
+
+
 def check_key(key: str | None, name: str = "Idempotency-Key") -> str:
     if key is None or not key.strip():
         raise InvalidRequest(name, "is required" if name == "Idempotency-Key" else "is empty")
@@ -149,18 +186,21 @@ def event_request(body: Any, idempotency_key: str | None, now: datetime) -> Even
     key = check_key(idempotency_key)
     if not isinstance(body, Mapping):
         raise InvalidRequest("body", "must be a JSON object")
-    unknown = sorted(str(name) for name in body if name not in EVENT_FIELDS)
+    unknown = sorted(str(name) for name in body
+                     if name not in EVENT_FIELDS and name not in OPTIONAL_FIELDS)
     if unknown:
         raise InvalidRequest(unknown[0], "is not a field of an event")
     for name in EVENT_FIELDS:
         if body.get(name) is None:
             raise InvalidRequest(name, "is required")
+    kind = _choice(body["kind"], "kind")
     return EventRequest(
-        kind=_choice(body["kind"], "kind"),
+        kind=kind,
         learner=learner_ref(body["learner"]),
         sku=_sku(body["sku"]),
         occurred_at=parse_time(body["occurred_at"], "occurred_at", now),
         key=key,
+        evidence=_evidence(body.get("evidence"), kind),
     )
 
 
@@ -172,9 +212,12 @@ def known_skus(session: Session) -> set[str]:
     return skus
 
 
-def fingerprint(kind: str, learner_id: int, sku: str, occurred_at: datetime) -> str:
+def fingerprint(kind: str, learner_id: int, sku: str, occurred_at: datetime,
+                evidence: str | None = None) -> str:
     meaning = {"kind": kind, "learner_id": learner_id, "sku": sku,
                "occurred_at": occurred_at.astimezone(UTC).isoformat()}
+    if evidence:
+        meaning["evidence"] = evidence
     return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -192,11 +235,32 @@ def event_view(row: OutcomeEvent, learner: Learner) -> dict[str, Any]:
     }
 
 
+def credential_summary(row: Credential, public_url: str) -> dict[str, Any]:
+    """The credential an event issued, as the API and the CLI show it."""
+    return {"id": row.uuid, "url": credential_url(public_url, uuid.UUID(row.uuid)),
+            "status": "revoked" if row.revoked_at else "active",
+            "issued_at": row.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _prepare(factory: IssuingFactory | None, requests: Sequence[EventRequest]) -> None:
+    """Build what issuing needs before the transaction: reading the catalogue may write it."""
+    if factory is not None and any(r.kind in CREDENTIAL_EVENTS for r in requests):
+        factory()
+
+
+def _issuing(factory: IssuingFactory | None) -> Issuing:
+    if factory is None:
+        raise CredentialsNotConfigured("this process cannot issue credentials")
+    return factory()
+
+
 def record_event(session: Session, request: EventRequest, *, skus: Collection[str],
-                 source: str) -> EventResult:
+                 source: str, issuing: IssuingFactory | None = None) -> EventResult:
     """Record the event once per key; a repeat replays it, another event under the key is refused.
 
-    Raises InvalidRequest (an unknown SKU), UnknownLearner or IdempotencyKeyReused.
+    An ``assessment_passed`` or ``project_accepted`` event also issues the learner's credential.
+    Raises InvalidRequest (an unknown SKU, a learner who cannot get the credential),
+    UnknownLearner, IdempotencyKeyReused or CredentialsNotConfigured.
     """
     if request.sku not in skus:
         raise InvalidRequest("sku", f"no micro-SKU {request.sku!r} is known to the bridge; "
@@ -205,7 +269,16 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
     if learner is None:
         raise UnknownLearner(f"no learner is known as {request.learner!r}")
     assert learner.id is not None
-    meaning = fingerprint(request.kind, learner.id, request.sku, request.occurred_at)
+    setup: Issuing | None = None
+    if request.kind in CREDENTIAL_EVENTS:
+        setup = _issuing(issuing)
+        try:
+            check_offer(setup.catalogue, request.sku, setup.public_url,
+                        CREDENTIAL_EVENTS[request.kind])
+        except CredentialRefused as exc:
+            raise InvalidRequest(exc.field, str(exc)) from None
+    meaning = fingerprint(request.kind, learner.id, request.sku, request.occurred_at,
+                          request.evidence)
     key = request.key or f"line-{meaning[:40]}"
     # ON CONFLICT DO NOTHING: of two requests with one key at one moment, one inserts, the
     # other waits for it and then compares.
@@ -220,22 +293,47 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
     ).one()
     if not inserted and row.fingerprint != meaning:
         raise IdempotencyKeyReused(f"key {key!r} was used for a different event")
-    return EventResult(event_view(row, learner), replayed=not inserted)
+    body = event_view(row, learner)
+    if setup is not None:
+        credential = _event_credential(session, setup, learner, request, key, row, inserted)
+        body["credential"] = credential_summary(credential, setup.public_url)
+    return EventResult(body, replayed=not inserted)
+
+
+def _event_credential(session: Session, setup: Issuing, learner: Learner, request: EventRequest,
+                      key: str, row: OutcomeEvent, inserted: bool) -> Credential:
+    source = f"event:{key}"
+    if not inserted:
+        assert learner.id is not None
+        found = session.exec(select(Credential).where(Credential.source_key == source)).first()
+        found = found or live_credential(session, learner.id, request.sku)
+        if found is not None:
+            return found
+    try:
+        return issue_credential(
+            session, setup, learner, request.sku, source_key=source, event_key=key,
+            evidence=[request.evidence] if request.evidence else [],
+            awarded_at=min(row.occurred_at, utcnow())).credential
+    except CredentialRefused as exc:
+        raise InvalidRequest(exc.field, str(exc)) from None
 
 
 def record_in_transaction(engine: Engine, body: Any, idempotency_key: str | None,
-                          now: datetime | None = None) -> EventResult:
+                          now: datetime | None = None, *,
+                          issuing: IssuingFactory | None = None) -> EventResult:
     """Check, record and commit in one unit of work; what the API calls."""
     request = event_request(body, idempotency_key, now or utcnow())
+    _prepare(issuing, [request])
     with unit_of_work(engine) as session:
-        result = record_event(session, request, skus=known_skus(session), source="api")
+        result = record_event(session, request, skus=known_skus(session), source="api",
+                              issuing=issuing)
         session.commit()
         return result
 
 
 def parse_events_csv(text: str, zone: ZoneInfo,
                      now: datetime) -> tuple[list[tuple[int, EventRequest]], list[LineError]]:
-    """Lines of a CSV file (header: kind,learner,sku,occurred_at and optionally key) as requests.
+    """Lines of a CSV file (header: kind,learner,sku,occurred_at, optionally key and evidence).
 
     Every problem is reported with its line number; blank lines are skipped.
     """
@@ -300,18 +398,24 @@ def _csv_request(row: Mapping[str, str], zone: ZoneInfo,
             check_key(key, "key")
         except InvalidRequest as exc:
             problems.append(("key", str(exc).removeprefix("key: ")))
+    evidence = None
+    try:
+        evidence = _evidence(row.get("evidence") or None, values.get("kind"))
+    except InvalidRequest as exc:
+        problems.append(("evidence", str(exc).removeprefix("evidence: ")))
     if problems:
         return None, problems
-    return EventRequest(key=key, **values), []
+    return EventRequest(key=key, evidence=evidence, **values), []
 
 
-def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]]) -> ImportResult:
+def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]],
+                 issuing: IssuingFactory | None = None) -> ImportResult:
     """Record each line's event in this session; errors are collected, not raised."""
     result = ImportResult()
     skus = known_skus(session)
     for line, request in lines:
         try:
-            outcome = record_event(session, request, skus=skus, source="csv")
+            outcome = record_event(session, request, skus=skus, source="csv", issuing=issuing)
         except InvalidRequest as exc:
             result.errors.append(LineError(line, exc.field, str(exc).removeprefix(
                 f"{exc.field}: ")))
@@ -328,14 +432,15 @@ def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]]) ->
 
 
 def import_csv(engine: Engine, text: str, timezone: str, *, now: datetime | None = None,
-               dry_run: bool = False) -> ImportResult:
+               dry_run: bool = False, issuing: IssuingFactory | None = None) -> ImportResult:
     """Import a CSV file of events: all of it, or (on any bad line, or a dry run) none of it.
 
     Lines that parse are still checked against the database, so one run names every problem.
     """
     requests, errors = parse_events_csv(text, ZoneInfo(timezone), now or utcnow())
+    _prepare(issuing, [request for _, request in requests])
     with unit_of_work(engine) as session:
-        result = import_lines(session, requests)
+        result = import_lines(session, requests, issuing)
         result.errors = sorted(errors + result.errors, key=lambda error: error.line)
         if not result.errors and not dry_run:
             session.commit()

@@ -240,3 +240,19 @@ def enqueue_coupon_note(
         settings,
         requires=[coupon_key(coupon.learner_id, coupon.rule)],
     )
+
+
+def enqueue_credential_note(
+    session: Session,
+    order_id: int,
+    credential_uuid: str,
+    context: dict[str, Any],
+    settings: Settings,
+    templates: NoteTemplates,
+) -> str | None:
+    """Queue the note that gives the learner their credential's link, once per credential."""
+    text = templates.render("credential_issued", {"order": order_id, **context})
+    if not text:
+        return None
+    marker = note_marker([f"order:{order_id}", f"credential:{credential_uuid}"])
+    return _enqueue_note(session, order_id, "credential_issued", text, marker, settings)
