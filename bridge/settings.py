@@ -57,6 +57,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _connections(value: str) -> int:
+    number = _positive_int(value)
+    if number > 4:
+        raise ValueError("must be between 1 and 4 (more would only crowd the shop)")
+    return number
+
+
 def _non_negative_int(value: str) -> int:
     try:
         number = int(value)
@@ -269,6 +276,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Attempts per REST call on connection errors, timeouts, 429 and 5xx."),
     Variable("BRIDGE_HTTP_RETRY_BUDGET_SECONDS", "http_retry_budget_seconds", _positive_float,
              "60", "60", "Upper bound on the time one REST call may spend retrying."),
+    Variable("BRIDGE_HTTP_CONNECTIONS", "http_connections", _connections, "3", "3",
+             "Connections a sync reads the pages of a collection on at once (1 to 4): the next "
+             "pages arrive while one is applied."),
     Variable("BRIDGE_PAID_STATUSES", "paid_statuses", _word_list, "processing,completed",
              "processing,completed", "Order statuses that confer what was bought."),
     Variable("BRIDGE_COMPLIMENTARY_CALL_MINUTES", "complimentary_call_minutes",
@@ -361,6 +371,7 @@ class Settings:
     http_read_timeout: float = 30.0
     http_max_attempts: int = 5
     http_retry_budget_seconds: float = 60.0
+    http_connections: int = 3
     paid_statuses: tuple[str, ...] = ("processing", "completed")
     complimentary_call_minutes: int = 30
     subscription_rollover: Rollover = field(

@@ -260,7 +260,7 @@ def test_an_order_moved_by_a_change_during_the_run_is_still_applied(engine, shop
 
 
 @sqlite_only
-def test_a_stop_request_finishes_the_current_page_and_requests_no_more(engine, shop, ports, http):
+def test_a_stop_request_finishes_the_current_page_and_applies_no_more(engine, shop, ports, http):
     """SIGTERM's flag is checked between pages: the page in hand is committed, then it stops."""
     for n in range(6):
         shop.place(701 + n, [("MENTOR-1H", 1)], T0 + n * MINUTE)
@@ -270,7 +270,8 @@ def test_a_stop_request_finishes_the_current_page_and_requests_no_more(engine, s
     result = run_job("orders", ports, RunOptions(full=True), stop=stop)
     assert result.status == "ok"
     assert result.notes[-1] == "stopped on request after page 1 of 3"
-    assert len(order_lists(http)) == 1
+    # Pages read ahead on the other connections are dropped unapplied.
+    assert len(order_lists(http)) <= 1 + ports.settings.http_connections
     assert [grants_of(engine, 701 + n) for n in range(6)] == [1, 1, 0, 0, 0, 0]
     assert read_cursor(engine, "orders") == T0 + 1 * MINUTE
 

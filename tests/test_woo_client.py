@@ -6,6 +6,8 @@ import base64
 import json
 import logging
 import random
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -141,9 +143,10 @@ def test_requests_carry_basic_auth_both_timeouts_and_the_bridge_user_agent(
 
 
 def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_time(
-    client: WooClient,
+    make_client: Any,
 ) -> None:
-    """Pages are fetched with per_page=100 and page=1..3, each only when the caller asks for it."""
+    """With one connection, pages 1..3 (per_page=100) are fetched each only when asked for."""
+    client = make_client(http_connections=1)
     bodies = [
         rest("5-orders-modified-after-page1"),
         rest("5-orders-modified-after-page2"),
@@ -168,6 +171,68 @@ def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_ti
     ids = [item["id"] for page in [first, *rest_of_pages] for item in page.items]
     assert ids == [29, 30, 31, 28, bodies[2][0]["id"]]
     assert client.request_counts[("GET", "orders")] == 3
+
+
+def _numbered_pages(rsps: responses.RequestsMock, count: int, **extra: Any) -> None:
+    for number in range(1, count + 1):
+        rsps.get(
+            f"{API}/orders",
+            match=[matchers.query_param_matcher({"per_page": 100, "page": number})],
+            json=[{"id": number * 10 + i} for i in range(2)],
+            headers={"X-WP-Total": str(2 * count), "X-WP-TotalPages": str(count)},
+            **extra,
+        )
+
+
+def test_pages_are_read_ahead_on_a_few_connections_and_handed_back_in_order(
+    make_client: Any,
+) -> None:
+    """With three connections, at most three pages are read ahead, and they arrive in order."""
+    client = make_client(http_connections=3)
+    with mock() as rsps:
+        _numbered_pages(rsps, 8)
+        pages = client.iter_pages("orders")
+        first = next(pages)
+        deadline = time.monotonic() + 5
+        while len(rsps.calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert len(rsps.calls) == 4  # page 1, and pages 2-4 read while page 1 is worked on
+        numbers = [first.number] + [page.number for page in pages]
+    assert numbers == list(range(1, 9))
+    assert client.request_counts == {("GET", "orders"): 8}
+
+
+def test_a_429_while_reading_ahead_pauses_every_connection_for_the_time_asked(
+    make_client: Any, fake_time: FakeTime,
+) -> None:
+    """A page turned away with 429 and Retry-After is read again after the wait; none is lost."""
+    client = make_client(http_connections=2)
+    with mock() as rsps:
+        rsps.get(
+            f"{API}/orders",
+            match=[matchers.query_param_matcher({"per_page": 100, "page": 2})],
+            status=429,
+            headers={"Retry-After": "7"},
+            body="Too Many Requests",
+        )
+        _numbered_pages(rsps, 3)
+        numbers = [page.number for page in client.iter_pages("orders")]
+    assert numbers == [1, 2, 3]
+    assert 7.0 in fake_time.sleeps
+    assert client.request_counts == {("GET", "orders"): 4}
+
+
+def test_a_caller_that_stops_early_leaves_no_thread_behind(make_client: Any) -> None:
+    """Closing the page iterator after the first page ends its read-ahead threads."""
+    client = make_client(http_connections=4)
+    before = threading.active_count()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _numbered_pages(rsps, 6)
+        pages = client.iter_pages("orders")
+        next(pages)
+        pages.close()
+    assert threading.active_count() == before
 
 
 def test_iter_collection_yields_every_item_of_every_page(client: WooClient) -> None:

@@ -5,16 +5,19 @@ Built on the ``woocommerce`` package for OAuth 1.0a signing, and adds what it la
 with a human hint, pagination, batching, and request accounting. Keys never leave this module
 except inside the requests it sends: not in logs, exception messages or ``repr``.
 
-A client is not thread-safe (neither is ``requests.Session``): use one per thread or job.
+A client is used by one thread (or job) at a time; only ``iter_pages`` reads ahead on a small
+pool of its own threads, each with its own ``requests.Session``, and hands the pages back in order.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
+MAX_CONNECTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,13 @@ class WooClient:
         self._rng = rng if rng is not None else random.Random()
         self._has_subscriptions: bool | None = None
         self.request_counts: Counter[tuple[str, str]] = Counter()
+        # Pages read ahead at once (1 = one request at a time); their threads' own sessions.
+        self._connections = max(1, min(MAX_CONNECTIONS, settings.http_connections))
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        # A 429 (or 503) with Retry-After pauses every connection, not only the one it hit.
+        self._paused_until = 0.0
 
     def __repr__(self) -> str:
         return f"WooClient(url={self._home!r}, auth={self.auth_mode!r})"
@@ -127,6 +138,10 @@ class WooClient:
         """Release pooled connections (only of a session this client created)."""
         if self._owns_session:
             self._session.close()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def total_requests(self) -> int:
         """Every HTTP request sent so far, retries included."""
@@ -139,37 +154,90 @@ class WooClient:
         return self._json(self._call("GET", path, params=params), "GET", path)
 
     def iter_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
-        """Every page of a collection, one request (and one page in memory) at a time."""
+        """Every page of a collection, in order, one request per page.
+
+        The first page's ``X-WP-TotalPages`` says how many there are; the rest are read ahead
+        on up to ``BRIDGE_HTTP_CONNECTIONS`` connections while the caller works on the page it
+        was given, so at most that many pages wait in memory.
+        """
         query = dict(params or {})
         query.setdefault("per_page", PER_PAGE)
         number = int(query.pop("page", 1))
-        while True:
-            response = self._call("GET", path, params={**query, "page": number})
-            items = self._json(response, "GET", path)
-            if not isinstance(items, list):
-                raise self._refusal(
-                    "GET",
-                    path,
-                    None,
-                    "",
-                    "the answer is an object, not a list",
-                    f"{resource_of(path)} is not a collection: read it with get()",
-                )
-            total_pages = int_header(response, "X-WP-TotalPages")
-            if total_pages is None:
-                # Some caches strip the headers: then a full page means there may be another.
-                full = len(items) >= int(query["per_page"])
-                total_pages = number + 1 if full else number
-            total = int_header(response, "X-WP-Total")
-            yield Page(
-                items=items,
-                number=number,
-                total_pages=total_pages,
-                total=total if total is not None else len(items),
+        page = self._page(path, query, number)
+        if not page.items or number >= page.total_pages:
+            yield page
+            return
+        if self._connections == 1 or not page.total_pages_known:
+            # Without X-WP-TotalPages (some caches strip it) the count is a guess: page by page.
+            yield page
+            yield from self._pages_one_by_one(path, query, page)
+            return
+        last = page.total_pages
+        pool = ThreadPoolExecutor(self._connections, thread_name_prefix="shop-page")
+        ahead: deque[Future[Page]] = deque()
+        following = number + 1
+
+        def read_ahead() -> None:
+            nonlocal following
+            while following <= last and len(ahead) < self._connections:
+                ahead.append(pool.submit(self._page, path, query, following, pooled=True))
+                following += 1
+
+        try:
+            read_ahead()
+            yield page
+            while ahead:
+                page = ahead.popleft().result()
+                read_ahead()
+                yield page
+                if not page.items:
+                    return  # the collection shrank while it was read: nothing further
+        finally:
+            for future in ahead:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _pages_one_by_one(self, path: str, query: Mapping[str, Any], page: Page) -> Iterator[Page]:
+        while page.items and page.number < page.total_pages:
+            page = self._page(path, query, page.number + 1)
+            yield page
+
+    def _page(self, path: str, query: Mapping[str, Any], number: int, *,
+              pooled: bool = False) -> Page:
+        response = self._call("GET", path, params={**query, "page": number}, pooled=pooled)
+        items = self._json(response, "GET", path)
+        if not isinstance(items, list):
+            raise self._refusal(
+                "GET",
+                path,
+                None,
+                "",
+                "the answer is an object, not a list",
+                f"{resource_of(path)} is not a collection: read it with get()",
             )
-            if not items or number >= total_pages:
-                return
-            number += 1
+        total_pages = int_header(response, "X-WP-TotalPages")
+        known = total_pages is not None
+        if total_pages is None:
+            # Some caches strip the headers: then a full page means there may be another.
+            full = len(items) >= int(query["per_page"])
+            total_pages = number + 1 if full else number
+        total = int_header(response, "X-WP-Total")
+        return Page(
+            items=items,
+            number=number,
+            total_pages=total_pages,
+            total=total if total is not None else len(items),
+            total_pages_known=known,
+        )
+
+    def _thread_session(self) -> requests.Session:
+        """The calling pool thread's own session (requests.Session is not thread-safe)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def iter_collection(
         self, path: str, params: Mapping[str, Any] | None = None
@@ -327,6 +395,7 @@ class WooClient:
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
         idempotent: bool = True,
+        pooled: bool = False,
     ) -> requests.Response:
         """Send one logical request, retrying what is safe to retry; return a 2xx response."""
         path = path.strip("/")
@@ -338,7 +407,9 @@ class WooClient:
         attempt = 0
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, query, body, resource, attempt)
+            if pooled:
+                self._wait_for_pause()
+            outcome = self._attempt(method, url, query, body, resource, attempt, pooled)
             if isinstance(outcome, requests.Response):
                 status = outcome.status_code
                 if 200 <= status < 300:
@@ -376,7 +447,12 @@ class WooClient:
                         "delay_s": round(delay, 2),
                     },
                 )
-                self._sleep(delay)
+                if pooled:
+                    # Every connection reading ahead waits, not only the one that was told to.
+                    with self._lock:
+                        self._paused_until = max(self._paused_until, self._clock() + delay)
+                else:
+                    self._sleep(delay)
                 continue
             raise self._unavailable(method, resource, failure, attempt, elapsed, stop)
 
@@ -388,12 +464,16 @@ class WooClient:
         body: dict[str, Any] | None,
         resource: str,
         attempt: int,
+        pooled: bool = False,
     ) -> requests.Response | _Failure:
         """One HTTP request: the response, or the network failure described in words."""
-        self.request_counts[(method, resource)] += 1
+        with self._lock:
+            self.request_counts[(method, resource)] += 1
         began = self._clock()
+        # A session the caller handed in is theirs to share; otherwise each pool thread has one.
+        session = self._thread_session() if pooled and self._owns_session else self._session
         try:
-            response = self._session.request(
+            response = session.request(
                 method,
                 timeout=self._timeout,
                 allow_redirects=False,  # a redirected POST turns into a GET; say so instead
@@ -432,6 +512,13 @@ class WooClient:
             },
         )
         return response
+
+    def _wait_for_pause(self) -> None:
+        """Hold a request while the shop asked every connection to wait (Retry-After)."""
+        with self._lock:
+            wait = self._paused_until - self._clock()
+        if wait > 0:
+            self._sleep(wait)
 
     def _json(self, response: requests.Response, method: str, path: str) -> Any:
         """The parsed body of a 2xx answer; a non-JSON answer is a misconfiguration."""

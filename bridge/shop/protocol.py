@@ -37,6 +37,8 @@ class Page:
     number: int
     total_pages: int
     total: int
+    # False when X-WP-TotalPages was missing and total_pages is a guess from a full page.
+    total_pages_known: bool = True
 
 
 @dataclass(frozen=True)
