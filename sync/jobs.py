@@ -35,6 +35,7 @@ from bridge.services.inbox import (
     purge_bodies,
 )
 from bridge.services.ledger import OrderOutcome
+from bridge.services.order_pages import changed_orders
 from bridge.services.perks import active_perks
 from bridge.services.pipeline import process_order
 from bridge.services.subscriptions import reconcile_subscriptions
@@ -339,14 +340,24 @@ class _OrderWalk:
             self.repair()
 
     def apply_page(self, items: Sequence[Mapping[str, Any]]) -> datetime | None:
-        """Apply a page, one transaction per order; returns its newest modification time."""
+        """Apply a page's changed orders, one transaction each; returns its newest change.
+
+        Orders unchanged since they were applied are found in one query and skipped unwritten.
+        """
         newest: datetime | None = None
+        self.ctx.checkpoint()
         with self.ctx.writes() as target:
+            changed = {id(p) for p in changed_orders(target, items, self.catalogue,
+                                                     self.ctx.settings)}
             for payload in items:
                 moment = _modified(payload)
                 if moment is not None and (newest is None or moment > newest):
                     newest = moment
-                self.apply(target, payload, moment)
+                if id(payload) in changed:
+                    self.apply(target, payload, moment)
+                else:
+                    self.ctx.tally.fetched += 1
+                    self.ctx.progress.advance()
         return newest
 
     def apply(self, target: Engine, payload: Mapping[str, Any], moment: datetime | None) -> None:
@@ -355,7 +366,7 @@ class _OrderWalk:
         ctx.tally.fetched += 1
         try:
             outcome = process_order(target, payload, catalogue=self.catalogue,
-                                    settings=ctx.settings, shop=ctx.client)
+                                    settings=ctx.settings, shop=ctx.client, checked=True)
         except PermanentError as exc:
             ctx.item_failed(f"order {payload.get('id')}: {exc}")
             if moment is not None and (self.hold is None or moment < self.hold):

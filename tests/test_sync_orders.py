@@ -300,3 +300,64 @@ def test_the_first_run_starts_when_the_bridge_first_heard_from_the_shop(
     run_job("orders", ports, RunOptions(since=T0))
     assert order_lists(http)[2]["modified_after"] == wc(T0)
     assert all(q["per_page"] == "2" and q["orderby"] == "modified" for q in order_lists(http))
+
+
+def _writes_during(engine, action) -> list[str]:
+    """The INSERT/UPDATE/DELETE statements ``action`` sent, the job's own lease and cursor aside."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        head = statement.lstrip().split(None, 3)
+        if head and head[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            target = (head[2] if head[0].upper() != "UPDATE" else head[1]).strip('"')
+            if target not in ("job_lease", "sync_cursor"):
+                statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return statements
+
+
+def test_a_full_sync_over_an_unchanged_shop_writes_nothing_for_its_orders(engine, shop, ports):
+    """Orders unchanged since they were applied are skipped without a single write."""
+    for n in range(5):
+        shop.place(801 + n, [("MENTOR-1H", 1)], T0 + n * MINUTE)
+    shop.place(806, [("COHORT-DV-2027-01", 1)], T0 + 5 * MINUTE)
+    first = run_job("orders", ports, RunOptions(full=True))
+    assert (first.status, first.tally.changed) == ("ok", 6)
+
+    again: list = []
+    writes = _writes_during(engine, lambda: again.append(
+        run_job("orders", ports, RunOptions(full=True))))
+    assert writes == []
+    assert (again[0].status, again[0].tally.fetched, again[0].tally.changed) == ("ok", 6, 0)
+
+
+def test_a_duplicate_webhook_payload_is_skipped_without_a_write(engine, settings, catalogue,
+                                                               shop):
+    """The same order payload applied twice writes only the first time."""
+    order = shop.place(811, [("MENTOR-1H", 1)], T0)
+    assert process_order(engine, order, catalogue=catalogue, settings=settings).events
+    writes = _writes_during(engine, lambda: process_order(engine, order, catalogue=catalogue,
+                                                          settings=settings))
+    assert writes == []
+    assert grants_of(engine, 811) == 1
+
+
+def test_an_unchanged_order_is_applied_again_once_its_product_maps_to_an_offer(
+    engine, settings, catalogue, shop
+):
+    """A catalogue change is part of what an order depends on: the same payload then applies."""
+    order = shop.place(821, [("MENTOR-1H", 1)], T0)
+    offers = {sku: offer for sku, offer in catalogue.offers.items() if sku != "MENTOR-1H"}
+    unmapped = dataclasses.replace(catalogue, offers=offers)
+    assert process_order(engine, order, catalogue=unmapped, settings=settings).unmapped
+    assert grants_of(engine, 821) == 0
+    outcome = process_order(engine, order, catalogue=catalogue, settings=settings)
+    assert outcome.count("credit_granted") == 1
+    assert grants_of(engine, 821) == 1

@@ -31,6 +31,7 @@ from bridge.rules.entitlements import (
     order_entitlements,
     qualifies_for_complimentary_call,
 )
+from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,
@@ -578,6 +579,9 @@ def apply_order(
         "switch_of": list(facts.switch_of),
         "lines": _line_summary(payload, catalogue),
         "unmapped": unmapped,
+        # What this application depended on: the same again is skipped (services.order_pages).
+        SUMMARY_KEY: order_fingerprint(payload, catalogue, paid_statuses=paid_statuses,
+                                       complimentary_minutes=complimentary_minutes),
     }
     state.updated_at = utcnow()
     session.add(state)

@@ -17,6 +17,7 @@ from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import needs_refund_lookup, order_facts
 from bridge.services.claims import reconcile_claims
 from bridge.services.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
+from bridge.services.order_pages import changed_orders
 from bridge.services.subscriptions import subscription_policy
 from bridge.services.writeback.plan import enqueue_writebacks
 from bridge.settings import Settings
@@ -65,8 +66,15 @@ def process_order(
     catalogue: Catalogue,
     settings: Settings,
     shop: OrderSource | None = None,
+    checked: bool = False,
 ) -> OrderOutcome:
-    """Apply an order payload: refunds fetched only when they can change the outcome."""
+    """Apply an order payload: refunds fetched only when they can change the outcome.
+
+    A payload that would change nothing (the same as last applied) costs one read and no write;
+    ``checked`` says the caller already looked (bridge.services.order_pages).
+    """
+    if not checked and not changed_orders(engine, [payload], catalogue, settings):
+        return OrderOutcome(int(payload["id"]), applied=True)
     if is_deletion(payload):
         payload = current_order_after_deletion(int(payload["id"]), shop)
     refunds: list[dict[str, Any]] = []
