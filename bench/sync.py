@@ -8,6 +8,8 @@ command (process start, every order applied and committed):
   * wall time against a bare paginated fetch of the same pages (requests.Session, no
     processing) in the same run, before and after the sync (the ratio uses their mean);
   * peak memory (ru_maxrss of that process alone, from os.wait4);
+  * the same `bridge sync orders --full` again over the unchanged shop (every order already
+    applied: the re-run), timed the same way against the same bare fetch;
   * an incremental `bridge sync orders` and `bridge sync catalog` over the unchanged shop
     (requests per resource).
 
@@ -101,6 +103,22 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
             return result
 
         shop.reset()
+        rerun = bridge(["sync", "orders", "--full", "--json"], env, cwd=cwd, timeout=timeout,
+                       check=False)
+        rerun_job = job_json(rerun) if rerun.stdout.strip().startswith("[") else {}
+        bare_again = bare_fetch(shop, minimum)
+        result.update(
+            rerun_returncode=rerun.returncode,
+            rerun_requests=shop.stats()["total"] - bare_again["requests"],
+            rerun_changed=rerun_job.get("changed"),
+            rerun_wall_s=round(rerun.wall_s, 2),
+            rerun_cpu_s=round(rerun.user_s + rerun.sys_s, 2),
+            rerun_maxrss_mb=round(rerun.maxrss_mb, 1),
+            rerun_bare_wall_s=round(bare_again["wall_s"], 3),
+        )
+        result["rerun_ratio"] = (round(rerun.wall_s / bare_again["wall_s"], 2)
+                                 if bare_again["wall_s"] else None)
+        shop.reset()
         incremental = bridge(["sync", "orders", "--json"], env, cwd=cwd)
         result["incremental_orders_requests"] = shop.stats()["requests"]
         result["incremental_orders_wall_s"] = round(incremental.wall_s, 2)
@@ -178,12 +196,14 @@ def render(runs: list[dict[str, Any]], skipped: list[dict[str, Any]],
             " / ".join(f"{b:.2f}" for b in r["bare_wall_s"]),
             f"{r['wall_ratio']}x", f"{r['ms_per_order']}",
             f"{r['full_maxrss_mb']:.0f}",
+            f"{r.get('rerun_wall_s', '-')} / {r.get('rerun_bare_wall_s', '-')} = "
+            f"{r.get('rerun_ratio', '-')}x",
             f"{sum(inc.values())} ({', '.join(f'{k} {v}' for k, v in inc.items())})",
             r.get("full_status") or r.get("full_returncode"),
         ])
     text = table(rows, ["orders", "db", "requests / min", "full sync s", "cpu s",
                         "bare fetch s", "ratio", "ms/order", "peak MB",
-                        "incremental requests", "status"])
+                        "re-run s / bare s", "incremental requests", "status"])
     for s in skipped:
         text += (f"\nskipped N={s['orders']:,} on {s['database']}: estimated "
                  f"{s['estimated_minutes']} min")

@@ -298,6 +298,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Days a processed delivery keeps its raw body (personal data) before it is dropped."),
     Variable("BRIDGE_INBOX_MAX_ATTEMPTS", "inbox_max_attempts", _positive_int, "8", "8",
              "Processing attempts per webhook delivery before it is dead-lettered."),
+    Variable("BRIDGE_INBOX_WORKER", "inbox_worker", _bool, "false", "false",
+             "True when a `bridge inbox work` process (the Procfile's worker line) processes "
+             "webhook deliveries: web processes then only verify and store them."),
     Variable("BRIDGE_OUTBOX_MAX_ATTEMPTS", "outbox_max_attempts", _positive_int, "8", "8",
              "Attempts per write-back to WooCommerce before it is dead-lettered."),
     Variable("BRIDGE_NOTE_TEMPLATES", "note_templates_file", Path, None, "order-notes.toml",
@@ -381,6 +384,7 @@ class Settings:
     webhook_max_body_bytes: int = 5 * 1024 * 1024
     inbox_retention_days: int = 30
     inbox_max_attempts: int = 8
+    inbox_worker: bool = False
     outbox_max_attempts: int = 8
     note_templates_file: Path | None = None
     customer_note_events: tuple[str, ...] = (

@@ -16,6 +16,7 @@ from bridge.errors import PermanentError
 from bridge.rules.signatures import sign
 from bridge.services.delivery_handlers import build_handlers
 from bridge.services.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
+from bridge.services.inbox_batches import claim_received, drain_received
 from bridge.services.ledger import balances, find_learner
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry
@@ -314,18 +315,41 @@ def test_the_service_processes_deliveries_in_the_background(engine, settings, sh
     assert balance(engine, "alice@example.com") == {"mentor_minutes": 3 * 60 + 30}
 
 
-def test_a_full_processing_queue_leaves_deliveries_to_the_inbox_job():
-    """Past the bound, work is not queued (the delivery stays stored for the retry job)."""
-    import threading
+def test_a_web_process_beside_an_inbox_worker_only_stores(engine, settings, shop):
+    """With BRIDGE_INBOX_WORKER set, the answer is the stored delivery and nothing is processed."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: shop)
+    app = create_app(settings.replace(inbox_worker=True), engine, handlers=handlers)
+    app.test_client_class = ClosingClient
+    response = post_signed(app.test_client(), make_order(610, [("MENTOR-1H", 1)]),
+                           delivery_id="610")
+    assert response.get_json()["status"] == "received"
+    app.extensions["bridge"].processor.wait()
+    assert [row.status for row in inbox_rows(engine)] == ["received"]
+    drained = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts)
+    assert drained == 1
+    assert [row.status for row in inbox_rows(engine)] == ["processed"]
 
-    from webhooks.processing import BackgroundProcessor
 
-    release = threading.Event()
-    processor = BackgroundProcessor(max_queued=2)
-    ran = []
-    assert processor.submit(lambda: release.wait(5) and ran.append(1))
-    assert processor.submit(lambda: ran.append(2))
-    assert not processor.submit(lambda: ran.append(3))
-    release.set()
-    processor.wait()
-    assert ran == [1, 2]
+def test_two_claimers_take_disjoint_batches_and_an_expired_claim_is_taken_again(
+    engine, settings, shop
+):
+    """Claims never overlap; a claim whose worker vanished is claimable once its lease ends."""
+    from datetime import timedelta
+
+    from bridge.store.models import utcnow
+
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    app = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})
+    app.test_client_class = ClosingClient
+    client = app.test_client()
+    for order_id in range(620, 625):
+        post_signed(client, make_order(order_id, [("MENTOR-1H", 1)]), delivery_id=str(order_id))
+    first = claim_received(engine, limit=3)
+    second = claim_received(engine, limit=3)
+    assert len(first) == 3 and len(second) == 2 and not set(first) & set(second)
+    assert claim_received(engine, limit=3) == []
+    later = utcnow() + timedelta(minutes=3)
+    assert claim_received(engine, limit=10, now=later) == sorted(first + second)

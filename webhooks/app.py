@@ -16,13 +16,14 @@ from bridge.services.delivery_handlers import (
     catalogue_loader,
 )
 from bridge.services.inbox import Handler
+from bridge.services.inbox_batches import drain_received
 from bridge.settings import Settings, load_settings
 from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
 from webhooks import claims, receiver
 from webhooks.api import api
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
-from webhooks.processing import BackgroundProcessor, InlineProcessor
+from webhooks.processing import BackgroundProcessor, InlineProcessor, Processor, StoreOnly
 from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
 
@@ -39,8 +40,9 @@ def create_app(
 ) -> Flask:
     """Build the receiver; settings, engine and handlers come from the environment if not given.
 
-    With ``background`` (the service) deliveries are processed by one worker thread after the
-    answer; without it (tests, tools) on the request thread once the answer is sent.
+    With ``background`` (the service) deliveries are processed in batches by one thread after
+    the answer, or by a separate worker process when ``BRIDGE_INBOX_WORKER`` is set; without it
+    (tests, tools) on the request thread once the answer is sent.
     """
     settings = settings or load_settings()
     if engine is None:
@@ -52,7 +54,8 @@ def create_app(
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
     app.json.sort_keys = False
-    processor = BackgroundProcessor() if background else InlineProcessor()
+    processor = inbox_processor(engine, settings, handlers, after_processing,
+                                background=background)
     app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
                                        after_processing=after_processing, processor=processor,
                                        catalogue=catalogue_loader(engine, settings))
@@ -68,6 +71,25 @@ def create_app(
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app
+
+
+def inbox_processor(
+    engine: Engine,
+    settings: Settings,
+    handlers: Mapping[str, Handler],
+    after_processing: Callable[[], None] | None,
+    *,
+    background: bool,
+) -> Processor:
+    """What drains the inbox in this process (see webhooks.processing)."""
+    if background and settings.inbox_worker:
+        return StoreOnly()
+
+    def drain() -> int:
+        return drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                              after_batch=after_processing)
+
+    return BackgroundProcessor(drain) if background else InlineProcessor(drain)
 
 
 def _refuse_outdated_schema(engine: Engine) -> None:

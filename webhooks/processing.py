@@ -1,68 +1,98 @@
-"""Where stored deliveries are processed: off the request thread, one at a time per process."""
+"""Where stored deliveries are processed: off the request threads, in batches.
+
+The receiver only verifies and stores, then wakes the processor. The embedded service keeps one
+processing thread per process; a scale-out deployment runs ``bridge inbox work`` (the Procfile's
+``worker`` line) and sets ``BRIDGE_INBOX_WORKER=true`` so web processes only store.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-# Beyond this many deliveries waiting in one process, new ones are left to the inbox job
-# (it picks up deliveries still 'received' after a few minutes), so memory stays bounded.
-MAX_QUEUED = 1000
+# Deliveries stored by another process (or left by a crash) are found by polling this often.
+POLL_SECONDS = 0.5
 
 
 class Processor(Protocol):
-    def submit(self, work: Callable[[], None]) -> bool: ...
+    def wake(self) -> None: ...
 
     def wait(self) -> None: ...
 
 
 class BackgroundProcessor:
-    """One worker thread per process runs the pipeline after the answer went out.
+    """One thread drains the inbox in batches whenever woken, and polls between wake-ups.
 
-    Acknowledging then costs only verifying and storing; a burst of deliveries queues here
-    instead of holding the web server's request threads. The thread starts on first use.
+    Acknowledging then costs verifying and one insert; a burst of deliveries waits in the
+    inbox, not in memory, and never holds the web server's request threads.
     """
 
-    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-inbox")
-        self._max_queued = max_queued
-        self._queued = 0
+    def __init__(self, drain: Callable[[], int], *, poll_seconds: float = POLL_SECONDS) -> None:
+        self._drain = drain
+        self._poll = poll_seconds
+        self._woken = threading.Event()
+        self._idle = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, work: Callable[[], None]) -> bool:
-        """Queue the work; False when the queue is full (the inbox job will catch up)."""
+    def wake(self) -> None:
+        """Start the thread on first use; have it drain again as soon as it can."""
+        self._idle.clear()
+        self._woken.set()
         with self._lock:
-            if self._queued >= self._max_queued:
-                log.warning("processing queue full: delivery left to the inbox job")
-                return False
-            self._queued += 1
-        self._executor.submit(self._run, work)
-        return True
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(target=self.run, name="bridge-inbox",
+                                                daemon=True)
+                self._thread.start()
 
-    def _run(self, work: Callable[[], None]) -> None:
-        try:
-            work()
-        finally:
-            with self._lock:
-                self._queued -= 1
+    def run(self) -> None:
+        """Drain, then sleep until woken or the poll interval passes, until stopped."""
+        while not self._stopping.is_set():
+            self._woken.clear()
+            try:
+                self._drain()
+            except Exception:  # noqa: BLE001  (the database may be down; try again later)
+                log.exception("inbox processing failed; trying again")
+            if not self._woken.is_set():
+                self._idle.set()
+            self._woken.wait(self._poll)
 
-    def wait(self) -> None:
-        """Finish everything queued (tests, and a clean shutdown)."""
-        self._executor.shutdown(wait=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-inbox")
+    def wait(self, timeout: float = 30.0) -> None:
+        """Return once everything stored so far was drained (tests, a clean shutdown)."""
+        self.wake()
+        self._idle.wait(timeout)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._woken.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
 
 class InlineProcessor:
-    """Runs the work at once, on the calling thread (tests and one-shot tools)."""
+    """Drains at once, on the calling thread (tests and one-shot tools)."""
 
-    def submit(self, work: Callable[[], None]) -> bool:
-        work()
-        return True
+    def __init__(self, drain: Callable[[], int] = lambda: 0) -> None:
+        self._drain = drain
+
+    def wake(self) -> None:
+        self._drain()
+
+    def wait(self) -> None:
+        return None
+
+
+class StoreOnly:
+    """Web processes of a scale-out deployment: a worker process drains the inbox."""
+
+    def wake(self) -> None:
+        return None
 
     def wait(self) -> None:
         return None

@@ -9,9 +9,9 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from bridge.rules.signatures import verify
-from bridge.services.inbox import RECEIVED, Delivery, count, process_delivery, record_delivery
+from bridge.services.inbox import RECEIVED, Delivery, count, record_delivery
 from bridge.store.db import DatabaseUnavailable
-from webhooks.runtime import Runtime, runtime
+from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("receiver", __name__)
@@ -70,18 +70,6 @@ def receive():  # type: ignore[no-untyped-def]
                                        "status": recorded.status})
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
     if recorded.status == RECEIVED:
-        inbox_id = recorded.inbox_id
-        response.call_on_close(
-            lambda: rt.processor.submit(lambda: process_after_ack(rt, inbox_id)))
+        # Processed in batches once the answer is out (webhooks.processing).
+        response.call_on_close(rt.processor.wake)
     return response, 200
-
-
-def process_after_ack(rt: Runtime, inbox_id: int) -> None:
-    """Process once the answer is out; a failure stays on the inbox row for the retry job."""
-    try:
-        process_delivery(rt.engine, inbox_id, rt.handlers,
-                         max_attempts=rt.settings.inbox_max_attempts)
-        if rt.after_processing is not None:
-            rt.after_processing()
-    except Exception:  # noqa: BLE001  (the response is sent; log it, the retry job recovers)
-        log.exception("processing failed after acknowledgement", extra={"inbox_id": inbox_id})

@@ -19,9 +19,10 @@ class Runtime:
     settings: Settings
     engine: Engine
     handlers: Mapping[str, Handler] = field(default_factory=dict)
-    # Runs after a delivery was processed, e.g. to drain the write-back outbox.
+    # Runs after a batch of deliveries was processed, e.g. to drain the write-back outbox.
     after_processing: Callable[[], None] | None = None
-    # Runs processing after the answer: in the background in the service, inline in tests.
+    # Drains the inbox after the answer: a background thread in the service, inline in tests,
+    # nothing in web processes beside a `bridge inbox work` worker.
     processor: Processor = field(default_factory=InlineProcessor)
     # The current catalogue (the creator's file merged with synced products); None: not loaded.
     catalogue: Callable[[], Catalogue] | None = None

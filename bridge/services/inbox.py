@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
@@ -96,25 +98,35 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
     key = delivery.business_key
 
     def write() -> Recorded:
+        # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
         with unit_of_work(engine) as session:
-            inserted = insert_ignore(session, InboxDelivery, {
-                "topic": delivery.topic[:64],
-                "resource": delivery.resource[:32],
-                "event": delivery.event[:32],
-                "resource_id": delivery.resource_id,
-                "webhook_id": delivery.webhook_id[:32],
-                "delivery_id": delivery.delivery_id[:64],
-                "business_key": key[:200],
-                "headers": dict(delivery.headers),
-                "body": delivery.body,
-                "status": status,
-                "received_at": utcnow(),
-            }, ["business_key"])
+            table = InboxDelivery.__table__  # type: ignore[attr-defined]
+            dialect = session.get_bind().dialect.name
+            builder = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = builder(table).values(
+                topic=delivery.topic[:64],
+                resource=delivery.resource[:32],
+                event=delivery.event[:32],
+                resource_id=delivery.resource_id,
+                webhook_id=delivery.webhook_id[:32],
+                delivery_id=delivery.delivery_id[:64],
+                business_key=key[:200],
+                headers=dict(delivery.headers),
+                body=delivery.body,
+                status=status,
+                received_at=utcnow(),
+                attempts=0,
+                last_error="",
+            ).on_conflict_do_nothing(index_elements=["business_key"]).returning(table.c.id)
+            inserted = session.execute(statement).first()
+            if inserted is not None:
+                session.commit()
+                return Recorded(int(inserted[0]), duplicate=False, status=status)
             row = session.exec(
                 select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
             ).one()
             session.commit()
-            return Recorded(row.id, duplicate=not inserted, status=row.status)
+            return Recorded(row.id, duplicate=True, status=row.status)
 
     return _db_call(write)
 

@@ -19,6 +19,7 @@ from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import OrderState
 
+
 def fingerprint_of(payload: Mapping[str, Any], catalogue: Catalogue, settings: Settings) -> str:
     return order_fingerprint(payload, catalogue, paid_statuses=settings.paid_statuses,
                              complimentary_minutes=settings.complimentary_call_minutes)
