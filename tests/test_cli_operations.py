@@ -124,6 +124,28 @@ def test_inbox_lists_shows_and_retries_a_failed_delivery(env, engine, settings):
         assert session.get(InboxDelivery, row_id).status == "processed"
 
 
+def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, settings):
+    """Deliveries stored by a web process with BRIDGE_INBOX_WORKER set are processed by the worker."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    web = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})
+    for order_id in (320, 321, 322):
+        body = json.dumps(make_order(order_id, [("MENTOR-1H", 1)])).encode()
+        response = web.test_client().post("/webhooks/woocommerce", data=body, buffered=True,
+                                          headers={
+            "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Delivery-ID": str(order_id),
+            "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test")})
+        assert response.get_json()["status"] == "received"
+    worked = bridge(env, "inbox", "work", "--once")
+    assert worked.exit_code == 0, worked.output
+    assert "3 deliveries processed" in worked.output
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(InboxDelivery)).all()
+        assert [row.status for row in rows] == ["processed"] * 3
+        assert balances(session, find_learner(session, "alice@example.com").id) == {
+            "mentor_minutes": 3 * 60 + 30}
+
+
 def _shop_env(env):
     return dict(env, WOOCOMMERCE_URL=SHOP, WOOCOMMERCE_CONSUMER_KEY="ck_test",
                 WOOCOMMERCE_CONSUMER_SECRET="cs_test",
@@ -181,8 +203,8 @@ def test_simulate_sends_a_signed_order_and_its_refund(env, engine, settings):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
-    server = make_server("127.0.0.1", 0, create_app(settings, engine, handlers=handlers),
-                         threaded=True)
+    app = create_app(settings, engine, handlers=handlers)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/webhooks/woocommerce"
@@ -199,6 +221,7 @@ def test_simulate_sends_a_signed_order_and_its_refund(env, engine, settings):
     finally:
         server.shutdown()
         thread.join()
+        app.extensions["bridge"].processor.stop()
     with unit_of_work(engine) as session:
         learner = find_learner(session, "sim@example.com")
         amounts = session.exec(select(LedgerEntry.reason, LedgerEntry.amount)

@@ -311,6 +311,7 @@ def test_the_service_processes_deliveries_in_the_background(engine, settings, sh
                                delivery_id=str(order_id))
         assert response.get_json()["status"] == "received"
     app.extensions["bridge"].processor.wait()
+    app.extensions["bridge"].processor.stop()
     assert [row.status for row in inbox_rows(engine)] == ["processed"] * 3
     assert balance(engine, "alice@example.com") == {"mentor_minutes": 3 * 60 + 30}
 

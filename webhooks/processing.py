@@ -14,26 +14,24 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-# Deliveries stored by another process (or left by a crash) are found by polling this often.
-POLL_SECONDS = 0.5
-
-
 class Processor(Protocol):
     def wake(self) -> None: ...
 
     def wait(self) -> None: ...
 
+    def stop(self) -> None: ...
+
 
 class BackgroundProcessor:
-    """One thread drains the inbox in batches whenever woken, and polls between wake-ups.
+    """One thread drains the inbox in batches whenever the receiver wakes it.
 
     Acknowledging then costs verifying and one insert; a burst of deliveries waits in the
-    inbox, not in memory, and never holds the web server's request threads.
+    inbox, not in memory, and never holds the web server's request threads. What another
+    process left (a crash, a claim that expired) is the inbox job's: it retries stalled rows.
     """
 
-    def __init__(self, drain: Callable[[], int], *, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, drain: Callable[[], int]) -> None:
         self._drain = drain
-        self._poll = poll_seconds
         self._woken = threading.Event()
         self._idle = threading.Event()
         self._stopping = threading.Event()
@@ -52,7 +50,7 @@ class BackgroundProcessor:
                 self._thread.start()
 
     def run(self) -> None:
-        """Drain, then sleep until woken or the poll interval passes, until stopped."""
+        """Drain, then sleep until woken again, until stopped."""
         while not self._stopping.is_set():
             self._woken.clear()
             try:
@@ -61,7 +59,7 @@ class BackgroundProcessor:
                 log.exception("inbox processing failed; trying again")
             if not self._woken.is_set():
                 self._idle.set()
-            self._woken.wait(self._poll)
+            self._woken.wait()
 
     def wait(self, timeout: float = 30.0) -> None:
         """Return once everything stored so far was drained (tests, a clean shutdown)."""
@@ -69,6 +67,7 @@ class BackgroundProcessor:
         self._idle.wait(timeout)
 
     def stop(self) -> None:
+        """End the thread after the batch in hand."""
         self._stopping.set()
         self._woken.set()
         if self._thread is not None:
@@ -87,6 +86,9 @@ class InlineProcessor:
     def wait(self) -> None:
         return None
 
+    def stop(self) -> None:
+        return None
+
 
 class StoreOnly:
     """Web processes of a scale-out deployment: a worker process drains the inbox."""
@@ -95,4 +97,7 @@ class StoreOnly:
         return None
 
     def wait(self) -> None:
+        return None
+
+    def stop(self) -> None:
         return None

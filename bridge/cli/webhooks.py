@@ -260,3 +260,51 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, 
     answer = post_delivery(url, topic, payload, secret)
     click.echo(f"sent {topic} for order {order_id} ({state}): receiver says "
                f"{answer.get('status')} (inbox #{answer.get('inbox_id')})")
+
+
+@inbox.command("work")
+@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+              help="Seconds between looks at the inbox when it is empty.")
+@click.option("--max-seconds", default=None, type=click.FloatRange(1), metavar="SECONDS",
+              help="Stop after this long (default: run until SIGTERM or Ctrl-C).")
+@click.option("--once", is_flag=True, help="Drain what is there now, then stop.")
+@click.pass_context
+def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once: bool) -> None:
+    """Process stored webhook deliveries in batches: the Procfile's worker process.
+
+    Run any number of these beside web processes started with BRIDGE_INBOX_WORKER=true
+    (which then only verify and store): on PostgreSQL each claims its own batches
+    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns.
+    """
+    import signal
+    import threading
+
+    from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
+    from bridge.services.inbox_batches import drain_received
+
+    app = _app(ctx)
+    engine = app.ready_engine()
+    settings = app.settings
+    handlers = build_handlers(engine, settings)
+    after_batch = build_outbox_drainer(engine, settings)
+    stop = threading.Event()
+    if not once and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+
+    def stopping() -> bool:
+        return stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
+
+    total = 0
+    try:
+        while not stopping():
+            done = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                                  after_batch=after_batch, stop=stopping)
+            total += done
+            if once:
+                break
+            if not done:
+                stop.wait(poll)
+    except KeyboardInterrupt:
+        pass
+    click.echo(f"inbox worker: {total} deliveries processed")
