@@ -6,9 +6,13 @@ bridge's receiver on SQLite, the bridge's receiver on PostgreSQL, and the baseli
 bounded client (a thread pool, one requests.Session per thread) posts N deliveries after a
 warm-up; each delivery is a distinct order of the fake shop's generator
 (bridge.services.simulation's shape), signed as WooCommerce signs it. Reported: deliveries per
-second, p50 / p99 acknowledgement latency, and the ratios bridge / baseline. The receiver
-processes each delivery after its answer is sent, on the same worker threads; the time until
-every stored delivery was processed is reported too (not part of the acknowledgement figures).
+second, p50 / p99 acknowledgement latency, and the ratios bridge / baseline. Each bridge target
+runs in two modes: 'thread' (the Procfile web line as it is: each web process keeps one
+processing thread that drains the inbox in batches after the answers) and 'worker' (web
+processes with BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work` processes drain,
+--sqlite-inbox-workers / --pg-inbox-workers). The backlog drain is measured from the end of the
+burst: deliveries processed within 10 s, and the time until none is left 'received' (bounded by
+--drain-timeout).
 
 Diagnostic targets 'store-only-<db>' run the same receiver built with no handlers
 (create_app(handlers={})): it verifies, parses and stores each delivery and processes nothing,
@@ -156,31 +160,73 @@ def inbox_counts(database_url: str) -> dict[str, int]:
 
 
 def wait_processed(database_url: str, expected: int, timeout: float) -> dict[str, Any]:
-    """Poll the inbox until no delivery is left 'received' (bounded)."""
+    """Poll the inbox until no delivery is left 'received' (bounded); note the 10 s mark."""
     started = time.monotonic()
     counts: dict[str, int] = {}
+    at_10s: int | None = None
+    drained = False
     while time.monotonic() - started < timeout:
         counts = inbox_counts(database_url)
+        if at_10s is None and time.monotonic() - started >= 10:
+            at_10s = counts.get("received", 0)
         if counts.get("received", 0) == 0 and sum(counts.values()) >= expected:
+            drained = True
             break
         time.sleep(0.25)
-    return {"inbox": counts, "drained_after_s": round(time.monotonic() - started, 2)}
+    elapsed = time.monotonic() - started
+    left = counts.get("received", 0)
+    return {"inbox": counts, "drained": drained,
+            "drained_after_s": round(elapsed, 2) if drained else None,
+            "received_left_at_10s": 0 if at_10s is None and drained else at_10s,
+            "received_left_at_end": left,
+            "drain_per_second": round((expected - left) / elapsed, 1) if elapsed else None}
+
+
+class InboxWorkers:
+    """K `bridge inbox work` processes (bounded in time), stopped with SIGTERM on exit."""
+
+    def __init__(self, count: int, env: dict[str, str], cwd: str, max_seconds: float) -> None:
+        self.argv = [BRIDGE, "inbox", "work", "--poll", "0.1", "--max-seconds",
+                     str(int(max_seconds))]
+        self.count, self.env, self.cwd = count, env, cwd
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> InboxWorkers:
+        for _ in range(self.count):
+            self.procs.append(subprocess.Popen(  # noqa: S603 (our own console script)
+                self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def run_target(name: str, app: str, env: dict[str, str], cwd: str, batch: list[SignedDelivery],
                warmup: list[SignedDelivery], args: argparse.Namespace,
-               database_url: str | None = None) -> dict[str, Any]:
+               database_url: str | None = None, inbox_workers: int = 0) -> dict[str, Any]:
     log(f"ingest: {name} ({len(batch)} deliveries, {args.concurrency} client threads)")
-    with Server(app, env, cwd, workers=args.workers, threads=args.threads) as server:
+    budget = args.timeout + args.drain_timeout + 180
+    with Server(app, env, cwd, workers=args.workers, threads=args.threads) as server, \
+            InboxWorkers(inbox_workers, env, cwd, budget):
         post_all(server.url, warmup, args.concurrency, args.timeout)
         if database_url:  # start measuring with the warm-up processed, as in a steady state
             wait_processed(database_url, len(warmup), 120)
         result = post_all(server.url, batch, args.concurrency, args.timeout)
         if database_url:
-            result.update(wait_processed(database_url, len(batch) + len(warmup), 300))
+            result.update(wait_processed(database_url, len(batch) + len(warmup),
+                                         args.drain_timeout))
         if result["ok"] < len(batch):
             result["server_log_tail"] = server.log_tail()
     result["target"] = name
+    result["inbox_workers"] = inbox_workers
     log(f"  {name}: {result['per_second']}/s, p50 {result['p50_ms']} ms, "
         f"p99 {result['p99_ms']} ms, statuses {result['statuses']}")
     return result
@@ -199,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                              "none (create_app(handlers={}))")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds one target may take to receive its deliveries")
+    parser.add_argument("--drain-timeout", type=float, default=300.0,
+                        help="seconds to wait for the backlog to be processed after the burst")
+    parser.add_argument("--modes", default="thread,worker",
+                        help="thread (web processes process), worker (they only store)")
+    parser.add_argument("--sqlite-inbox-workers", type=int, default=1)
+    parser.add_argument("--pg-inbox-workers", type=int, default=4)
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     orders = Orders(1_000_000)  # order numbers only; nothing is kept per order
@@ -210,16 +262,24 @@ def main(argv: list[str] | None = None) -> int:
     results.append(run_target("baseline", "bench.baseline_app:create_app()", base_env, str(REPO),
                               deliveries(1, n, orders), deliveries(n + 1, w, orders), args))
     offset = 10 * (n + w)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for kind in kinds:
-        with database(kind, "ingest") as url:
-            cwd = scratch_dir("bench-ingest-")
-            env = bridge_env(url)
-            bridge(["db", "upgrade"], env, cwd=cwd)
-            batch = deliveries(offset, n, orders)
-            warm = deliveries(offset + n, w, orders)
-            offset += n + w
-            results.append(run_target(f"bridge-{kind}", "webhooks:create_app()", env, cwd,
-                                      batch, warm, args, database_url=url))
+        for mode in modes:
+            with database(kind, f"ingest{mode}") as url:
+                cwd = scratch_dir("bench-ingest-")
+                workers = 0
+                env = bridge_env(url)
+                if mode == "worker":
+                    workers = args.pg_inbox_workers if kind == "postgresql" else (
+                        args.sqlite_inbox_workers)
+                    env = bridge_env(url, BRIDGE_INBOX_WORKER="true")
+                bridge(["db", "upgrade"], env, cwd=cwd)
+                batch = deliveries(offset, n, orders)
+                warm = deliveries(offset + n, w, orders)
+                offset += n + w
+                results.append(run_target(f"bridge-{kind}-{mode}", "webhooks:create_app()",
+                                          env, cwd, batch, warm, args, database_url=url,
+                                          inbox_workers=workers))
         if args.store_only:
             # Diagnosis: the same receiver with no handlers stores each delivery (as
             # 'ignored') and processes nothing after the answer: the cost of the ack path.
@@ -251,9 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                                              "p99_ms": round(base_p99, 2)}})
     rows = [[r["target"], r["ok"], f"{r['per_second']}", f"{r['p50_ms']}", f"{r['p99_ms']}",
              f"{r.get('throughput_ratio')}x", f"{r.get('p99_ratio')}x",
-             r.get("drained_after_s", "")] for r in results]
+             r.get("received_left_at_10s", ""), r.get("drained_after_s", ""),
+             r.get("drain_per_second", "")] for r in results]
     print(table(rows, ["target", "acked", "deliveries/s", "p50 ms", "p99 ms",
-                       "throughput / baseline", "p99 / baseline", "all processed after s"]))
+                       "throughput / baseline", "p99 / baseline", "left at +10 s",
+                       "all processed after s", "processed/s after burst"]))
     print(f"\nresults: {path}")
     return 0
 

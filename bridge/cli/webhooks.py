@@ -270,7 +270,7 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, 
 @click.option("--once", is_flag=True, help="Drain what is there now, then stop.")
 @click.pass_context
 def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once: bool) -> None:
-    """Process stored webhook deliveries in batches: the Procfile's worker process.
+    """Process stored webhook deliveries in batches (the Procfile's worker).
 
     Run any number of these beside web processes started with BRIDGE_INBOX_WORKER=true
     (which then only verify and store): on PostgreSQL each claims its own batches

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from bridge.errors import BridgeError
 from bridge.services.ledger import insert_ignore
-from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.db import DatabaseUnavailable, acknowledging, describe_db_error, unit_of_work
 from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
             session.commit()
             return Recorded(row.id, duplicate=True, status=row.status)
 
-    return _db_call(write)
+    with acknowledging(engine):
+        return _db_call(write)
 
 
 def count(engine: Engine, name: str) -> None:

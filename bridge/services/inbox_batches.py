@@ -19,7 +19,7 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 
 from bridge.services.inbox import RECEIVED, Handler, process_delivery
-from bridge.store.db import unit_of_work
+from bridge.store.db import unit_of_work, wait_for_acknowledgements
 from bridge.store.models import InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,12 @@ def drain_received(
     for _ in range(max_batches):
         if stop():
             break
+        wait_for_acknowledgements(engine)
         ids = claim_received(engine, limit=batch_size)
         if not ids:
             break
         for inbox_id in ids:
+            wait_for_acknowledgements(engine)
             try:
                 process_delivery(engine, inbox_id, handlers, max_attempts=max_attempts)
             except Exception:  # noqa: BLE001  (one bad delivery must not stop the drain)

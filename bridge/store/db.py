@@ -80,6 +80,59 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+def _turn_file(engine: Engine) -> Path | None:
+    """The lock file beside an SQLite database file (None in memory or on PostgreSQL)."""
+    if not is_sqlite(engine):
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return Path(f"{database}-turns")
+
+
+@contextmanager
+def _flock(path: Path | None, shared: bool) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no priority, the busy timeout still serialises
+        yield
+        return
+    if path is None:
+        yield
+        return
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115  (closed below, after the unlock)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextmanager
+def acknowledging(engine: Engine) -> Iterator[None]:
+    """Around storing a webhook delivery: it goes ahead of background processing on SQLite.
+
+    SQLite has one write lock and its busy handler sleeps up to 100 ms between tries, so an
+    insert waiting behind a processing loop that takes the lock again at once can starve.
+    Acknowledgements hold a shared lock on a file beside the database while they write;
+    processing takes it exclusively (and lets it go) before each delivery, so it waits for
+    the acknowledgements in flight. On PostgreSQL (row locks) this does nothing.
+    """
+    with _flock(_turn_file(engine), shared=True):
+        yield
+
+
+def wait_for_acknowledgements(engine: Engine) -> None:
+    """Before processing a delivery on SQLite: let the acknowledgements in flight write first."""
+    with _flock(_turn_file(engine), shared=False):
+        return
+
+
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
