@@ -125,7 +125,7 @@ def test_inbox_lists_shows_and_retries_a_failed_delivery(env, engine, settings):
 
 
 def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, settings):
-    """Deliveries stored by a web process with BRIDGE_INBOX_WORKER set are processed by the worker."""
+    """What store-only web processes (BRIDGE_INBOX_WORKER) stored, the worker processes."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     web = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})

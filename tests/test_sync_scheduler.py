@@ -63,7 +63,7 @@ def test_without_a_shop_only_the_local_jobs_are_scheduled():
 
 @sqlite_only
 def test_a_stop_lets_the_running_job_finish_its_page_then_the_scheduler_exits(engine, settings):
-    """As on SIGTERM: the page in hand is committed, no further page is asked for."""
+    """As on SIGTERM: the page in hand is committed, no page read ahead is applied."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     settings = settings.replace(**{**ALL_OFF, "sync_orders_schedule": "1h"})
@@ -89,7 +89,7 @@ def test_a_stop_lets_the_running_job_finish_its_page_then_the_scheduler_exits(en
     assert not runner.scheduler.running
     [result] = results
     assert result.status == "ok" and result.tally.fetched == 2
-    assert len(pages) == 1
+    assert len(pages) <= 1 + settings.http_connections
     assert read_cursor(engine, "orders") == t0 + timedelta(minutes=1)
 
 
