@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,6 +169,18 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _moment(value: str) -> datetime | None:
+    """A UTC date or date-time (2026-12-01 or 2026-12-01T09:30:00); empty for none."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be a date or date-time such as 2026-12-01T09:30:00 (UTC)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _note_events(value: str) -> tuple[str, ...]:
     if value.strip().lower() == "none":
         return ()
@@ -313,6 +326,12 @@ VARIABLES: tuple[Variable, ...] = (
              "credential_issued",
              "Events whose order note goes to the learner (WooCommerce e-mails it); the rest "
              "stay private notes. none for no customer notes."),
+    Variable("BRIDGE_SHOP_TIMEZONE", "shop_timezone", _timezone, "UTC", "UTC",
+             "The shop's time zone (WordPress > Settings > General): coupons expire at the end "
+             "of the day their note names, in this zone (e.g. Europe/Berlin)."),
+    Variable("BRIDGE_NOTIFY_SINCE", "notify_since", _moment, None, "2026-12-01T00:00:00",
+             "Customers hear (notes, coupons) only of changes after this UTC moment; unset: "
+             "since the bridge started watching the shop (bridge init or the first sync)."),
     Variable("BRIDGE_SYNC_ENABLED", "sync_enabled", _bool, "true", "true",
              "Run the scheduled sync jobs when a shop is configured."),
     Variable("BRIDGE_SYNC_OVERLAP_SECONDS", "sync_overlap_seconds", _positive_int, "300", "300",
@@ -391,6 +410,8 @@ class Settings:
         "seat_active", "seat_waitlisted", "seat_promoted", "coupon_offered", "claim_links",
         "credential_issued",
     )
+    shop_timezone: str = "UTC"
+    notify_since: datetime | None = None
     sync_enabled: bool = True
     sync_overlap_seconds: int = 300
     sync_lease_seconds: int = 300

@@ -26,6 +26,7 @@ from bridge.services.writeback.plan import enqueue_catalogue_upsells, enqueue_cu
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxWritten, PersonalCoupon, Subscription
+from tests.conftest import HISTORY_IS_NEWS
 from tests.sample_shop import make_order
 from tests.writeback_support import outbox, shop_catalogue, store_shop
 
@@ -35,7 +36,7 @@ PRICES = {"PROJ-DATAVIZ": Decimal("149.00"), "COHORT-DV-2027-01": Decimal("390.0
 
 @pytest.fixture
 def config(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, notify_since=HISTORY_IS_NEWS)
 
 
 def paid_line(order: dict, index: int, total: str) -> dict:
@@ -78,8 +79,9 @@ def test_an_order_queues_its_write_backs_in_its_own_transaction(engine, config):
     )
     credit_notes = [row.payload["data"]["note"] for row in outbox(engine, resource="order_note")
                     if row.payload["event"] == "credit_granted"]
-    # Two units of one line make one note; the complimentary call has its own.
-    assert [note.split(" [bridge:")[0] for note in credit_notes] == [
+    # Two units of one line make one note; the complimentary call has its own. A note shows
+    # only its worded text: no marker, no hash.
+    assert credit_notes == [
         "Granted 60 mentor minutes (Data-viz project).",
         "Granted 120 mentor minutes (Mentor hour).",
         "Granted 30 mentor minutes (complimentary first mentor call).",

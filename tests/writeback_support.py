@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from urllib.parse import parse_qs, urlsplit
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -139,6 +140,10 @@ class FakeShop:
             return 201, {}, json.dumps(self._create_note(int(match.group(1)), body))
         if match:
             return 200, {}, json.dumps(self.notes.get(int(match.group(1)), []))
+        if path == "coupons" and request.method == "GET":
+            code = parse_qs(urlsplit(request.url).query).get("code", [""])[-1].lower()
+            found = [{**c, "code": code} for k, c in self.coupons.items() if k.lower() == code]
+            return 200, {}, json.dumps(found)
         return 404, {}, json.dumps({"code": "rest_no_route", "message": "No route."})
 
     def _batch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

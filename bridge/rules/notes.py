@@ -6,7 +6,6 @@ queues what these rules decide.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import string
 import tomllib
@@ -253,11 +252,3 @@ def discount_text(discount_type: str, amount: Decimal, currency: str = "") -> st
         text = f"{amount:f}"
         return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
     return f"{amount.quantize(CENT):f}" + (f" {currency}" if currency else "")
-
-
-def note_marker(identities: Iterable[str]) -> str:
-    """The marker a note carries: a digest of what it reports, stable across retries."""
-    digest = hashlib.sha256("|".join(sorted(identities)).encode()).hexdigest()[:16]
-    return f"[bridge:{digest}]"
-
-

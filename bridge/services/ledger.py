@@ -86,6 +86,8 @@ class OrderOutcome:
     learner_id: int | None = None
     events: list[Event] = field(default_factory=list)
     unmapped: list[dict[str, Any]] = field(default_factory=list)
+    # False for history (a change from before the bridge watched): customers hear nothing.
+    news: bool = True
 
     def count(self, kind: str) -> int:
         return sum(1 for event in self.events if event.kind == kind)
@@ -225,11 +227,13 @@ def owes(session: Session) -> list[tuple[Learner, str, int]]:
 
 
 def adjust_credits(session: Session, learner: Learner, credit_type: str, amount: int,
-                   reason_text: str, reference: str) -> LedgerEntry:
+                   reason_text: str, reference: str, actor: str = "") -> LedgerEntry:
     """A manual grant (positive) or revocation (negative), audited as its own ledger row."""
     key = f"manual:{reference}"
+    now = utcnow()
     entry = LedgerEntry(learner_id=learner.id, credit_type=credit_type, amount=amount,
-                        reason="manual", grant_key=key, source_key=key, note=reason_text[:500])
+                        reason="manual", grant_key=key, source_key=key, note=reason_text[:500],
+                        actor=actor[:100], created_at=now, sale_at=now)
     session.add(entry)
     session.flush()
     return entry
@@ -245,6 +249,7 @@ class CreditTarget:
     offer_sku: str | None
     reason: str = "grant"
     expires_at: datetime | None = None
+    sale_at: datetime | None = None  # when the order was paid (or created, unpaid)
 
 
 def reconcile_credits(session: Session, learner_id: int, existing: Iterable[LedgerEntry],
@@ -271,6 +276,7 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
             learner_id=learner_id, credit_type=target.credit_type, amount=target.amount,
             reason=target.reason, grant_key=key, source_key=f"{key}@{generation}",
             order_id=target.order_id, offer_sku=target.offer_sku, expires_at=target.expires_at,
+            sale_at=target.sale_at,
         ))
         events.append(Event("credit_granted", learner_id, order_id,
                             {"key": key, "credit_type": target.credit_type,
@@ -377,7 +383,8 @@ def _promote_waitlisted(session: Session, cohort: Cohort) -> list[Event]:
         seat.changed_at = utcnow()
         session.add(seat)
         events.append(Event("seat_promoted", seat.learner_id, seat.order_id,
-                            {"cohort": cohort.code, "seat_id": seat.id, "key": seat.grant_key}))
+                            {"cohort": cohort.code, "seat_id": seat.id, "key": seat.grant_key,
+                             "source_key": seat.source_key}))
     session.flush()
     return events
 
@@ -406,7 +413,7 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
         session.add(seat)
         events.append(Event("seat_released", seat.learner_id, order_id,
                             {"cohort": seat.cohort_code, "was": was, "key": key,
-                             "seat_id": seat.id}))
+                             "seat_id": seat.id, "source_key": seat.source_key}))
     session.flush()
     for key in to_claim:
         target = targets[key]
@@ -418,7 +425,8 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
                     offer_sku=target.offer_sku, status=status)
         session.add(seat)
         session.flush()
-        data: dict[str, Any] = {"cohort": cohort.code, "seat_id": seat.id, "key": key}
+        data: dict[str, Any] = {"cohort": cohort.code, "seat_id": seat.id, "key": key,
+                                "source_key": seat.source_key}
         if status == "waitlisted":
             data["position"] = waitlist_position(session, seat)
         events.append(Event(f"seat_{status}", learner_id, order_id, data))
@@ -449,7 +457,7 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
         session.add(access)
         events.append(Event("access_revoked", learner_id, order_id,
                             {"kind": access.kind, "sku": access.offer_sku, "key": key,
-                             "access_id": access.id}))
+                             "access_id": access.id, "source_key": access.source_key}))
     opened: list[tuple[Event, Access]] = []
     for key in sorted(set(targets) - set(held)):
         target = targets[key]
@@ -460,7 +468,8 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
         )
         session.add(access)
         event = Event("access_granted", learner_id, order_id,
-                      {"kind": target.access_kind, "sku": target.offer_sku, "key": key})
+                      {"kind": target.access_kind, "sku": target.offer_sku, "key": key,
+                       "source_key": access.source_key})
         events.append(event)
         opened.append((event, access))
     session.flush()
@@ -474,7 +483,8 @@ def complimentary_key(learner_id: int) -> str:
 
 
 def reconcile_complimentary_call(session: Session, learner_id: int, minutes: int,
-                                 paid_statuses: Iterable[str]) -> list[Event]:
+                                 paid_statuses: Iterable[str],
+                                 sale_at: datetime | None = None) -> list[Event]:
     """Hold one complimentary mentor call per learner while any order is or was paid."""
     key = complimentary_key(learner_id)
     orders = session.exec(
@@ -483,7 +493,8 @@ def reconcile_complimentary_call(session: Session, learner_id: int, minutes: int
     ).all()
     targets: dict[str, CreditTarget] = {}
     if minutes > 0 and qualifies_for_complimentary_call(orders, paid_statuses):
-        targets[key] = CreditTarget("mentor_minutes", minutes, None, None, reason="complimentary")
+        targets[key] = CreditTarget("mentor_minutes", minutes, None, None, reason="complimentary",
+                                    sale_at=sale_at)
     existing = session.exec(select(LedgerEntry).where(LedgerEntry.grant_key == key)).all()
     return reconcile_credits(session, learner_id, existing, targets, None)
 
@@ -539,12 +550,13 @@ def apply_order(
                                              subscription_policy)
             result = order_entitlements(payload, catalogue, paid_statuses=paid_statuses,
                                         refunds=refunds, subscription_terms=terms)
+        sale_at = facts.date_paid_gmt or facts.date_created_gmt
         by_kind: dict[str, dict[str, Entitlement]] = defaultdict(dict)
         for entitlement in result.entitlements:
             by_kind[entitlement.kind][entitlement.key] = entitlement
         credit_targets = {
             key: CreditTarget(e.credit_type or "", e.amount, e.order_id, e.offer_sku,
-                              expires_at=e.expires_at)
+                              expires_at=e.expires_at, sale_at=sale_at)
             for key, e in by_kind["credit"].items()
         }
         existing = session.exec(
@@ -587,8 +599,9 @@ def apply_order(
     session.add(state)
     session.flush()
     if learner is not None:
-        outcome.events += reconcile_complimentary_call(session, learner.id,
-                                                       complimentary_minutes, paid_statuses)
+        outcome.events += reconcile_complimentary_call(
+            session, learner.id, complimentary_minutes, paid_statuses,
+            sale_at=state.date_paid_gmt or state.date_created_gmt)
     if unmapped:
         log.warning("order has lines that sell no micro-SKU",
                     extra={"order_id": facts.order_id,

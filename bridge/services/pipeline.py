@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from bridge.services.claims import reconcile_claims
 from bridge.services.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
 from bridge.services.order_pages import changed_orders
 from bridge.services.subscriptions import subscription_policy
+from bridge.services.watch import is_news, watch_since
 from bridge.services.writeback.plan import enqueue_writebacks
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
@@ -67,11 +69,16 @@ def process_order(
     settings: Settings,
     shop: OrderSource | None = None,
     checked: bool = False,
+    notify: bool | None = None,
+    since: datetime | None = None,
 ) -> OrderOutcome:
     """Apply an order payload: refunds fetched only when they can change the outcome.
 
     A payload that would change nothing (the same as last applied) costs one read and no write;
-    ``checked`` says the caller already looked (bridge.services.order_pages).
+    ``checked`` says the caller already looked (bridge.services.order_pages). Customers hear
+    of the change (notes, coupons) only when it happened after the bridge started watching
+    the shop (``since``, read when not given), unless ``notify`` says otherwise: True tells
+    them of history on purpose, False tells them nothing.
     """
     if not checked and not changed_orders(engine, [payload], catalogue, settings):
         return OrderOutcome(int(payload["id"]), applied=True)
@@ -103,7 +110,11 @@ def process_order(
         # Team-pack places follow the order too, under the same lock and in the same commit.
         outcome.events += reconcile_claims(session, payload, outcome, catalogue=catalogue,
                                            settings=settings, refunds=refunds)
-        enqueue_writebacks(session, outcome, catalogue, settings)
+        if notify is None:
+            watched = since if since is not None else watch_since(session, settings)
+            notify = is_news(order_facts(payload).date_modified_gmt, watched)
+        outcome.news = notify
+        enqueue_writebacks(session, outcome, catalogue, settings, notify=notify)
         session.commit()
     log.info(
         "order applied" if outcome.applied else "order skipped (stale)",

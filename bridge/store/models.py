@@ -109,6 +109,11 @@ class LedgerEntry(SQLModel, table=True):
     expires_at: datetime | None = None
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # When the sale happened (the order paid, or created when unpaid): the report dates by it,
+    # while created_at stays the moment the row was written, for the audit.
+    sale_at: datetime | None = None
+    # Who made a manual adjustment (``--by``, default the OS user); empty for order grants.
+    actor: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
 
 
 class Seat(SQLModel, table=True):
@@ -160,6 +165,33 @@ class OrderState(SQLModel, table=True):
     currency: str = Field(default="", max_length=8)
     summary: dict[str, Any] | None = _json_column()
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UnmappedLine(SQLModel, table=True):
+    """A paid order line that sells no micro-SKU (and is not marked as no offer), kept visible."""
+
+    __tablename__ = "unmapped_line"
+
+    order_id: int = Field(primary_key=True, sa_type=BigInteger)
+    line_item_id: int = Field(primary_key=True, sa_type=BigInteger)
+    sku: str = Field(default="", max_length=100, index=True)
+    product_id: int = Field(default=0, sa_type=BigInteger)
+    variation_id: int = Field(default=0, sa_type=BigInteger)
+    name: str = Field(default="", max_length=200)
+    quantity: int = 0
+    total: str = Field(default="0", max_length=32)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class WatchState(SQLModel, table=True):
+    """When the bridge started watching the shop: what happened before is history, told nobody."""
+
+    __tablename__ = "watch_state"
+
+    key: str = Field(primary_key=True, max_length=32)
+    since: datetime
+    source: str = Field(default="", max_length=32)  # init, first sync, first delivery
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Subscription(SQLModel, table=True):

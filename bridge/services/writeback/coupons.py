@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalog import Catalogue
+from bridge.rules.identities import coupon_code, coupon_expiry, learner_identity
 from bridge.rules.notes import (
     CENT,
     discount_text,
@@ -35,8 +35,6 @@ from bridge.store.models import (
     Subscription,
     utcnow,
 )
-
-CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def held_skus(session: Session, learner_id: int) -> set[str]:
@@ -128,14 +126,6 @@ def _list_prices(session: Session, skus: Iterable[str]) -> dict[str, Decimal]:
     return prices
 
 
-def _new_code(rule: str) -> str:
-    """A coupon code nobody can guess, readable on the phone: ``<rule name>-k7m2q9xp``."""
-    name = rule.split(":", 1)[-1][:40]
-    token = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
-    # WooCommerce stores coupon codes lower-cased.
-    return f"{name}-{token}".lower()
-
-
 def enqueue_personal_coupons(
     session: Session,
     learner_id: int,
@@ -144,11 +134,14 @@ def enqueue_personal_coupons(
     *,
     order_id: int | None = None,
     now: datetime | None = None,
+    granted_at: datetime | None = None,
 ) -> list[PersonalCoupon]:
     """Create the personal coupons the rules grant now (one per learner and rule, ever).
 
     Each new coupon is stored and queued for creation in the shop (single use, restricted to
-    the learner's e-mail, expiring); returns only the coupons created by this call.
+    the learner's e-mail, expiring); returns only the coupons created by this call. Code and
+    expiry follow from stable facts (rule, learner, ``granted_at``: the sale), so a rebuild
+    asks the shop for the same coupon, which it already has and the drain adopts.
     """
     learner = session.get(Learner, learner_id)
     if learner is None or not (catalogue.stacks or catalogue.coupon_rules):
@@ -180,8 +173,12 @@ def enqueue_personal_coupons(
         )
         if not product_ids:
             continue  # nothing on sale to discount
-        code = _new_code(offer.rule)
-        expires_at = now + timedelta(days=offer.expires_days)
+        identity = learner_identity(learner.woo_customer_id, learner.email)
+        code = coupon_code(offer.rule, identity)
+        expires_at, expires_local = coupon_expiry(granted_at or now, offer.expires_days,
+                                                  settings.shop_timezone)
+        if expires_at <= now:
+            continue  # an offer from a sale too long ago has expired: no coupon to make
         amount = (
             discount_text(offer.discount_type, offer.amount).rstrip("%")
             if offer.discount_type == "percent"
@@ -221,14 +218,16 @@ def enqueue_personal_coupons(
             "usage_limit": 1,
             "usage_limit_per_user": 1,
             "individual_use": True,
-            "date_expires_gmt": expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
-            "description": f"creator-bridge: {offer.title} (learner {learner_id})",
+            # WooCommerce 11 ignores date_expires_gmt on write; date_expires is shop-local time.
+            "date_expires": expires_local,
+            "description": f"creator-bridge: {offer.title} ({identity})",
             "meta_data": [
                 {"key": "bridge_rule", "value": offer.rule},
-                {"key": "bridge_learner_id", "value": learner_id},
+                {"key": "bridge_learner", "value": identity},
             ],
         }
-        enqueue_create(session, "coupon", None, coupon_key(learner_id, offer.rule), data)
+        enqueue_create(session, "coupon", None, coupon_key(learner_id, offer.rule), data,
+                       {"notify": learner_id})
         created.append(coupon)
     return created
 

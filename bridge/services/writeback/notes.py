@@ -12,12 +12,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalog import Catalogue
+from bridge.rules.identities import note_identity, stable_key
 from bridge.rules.notes import (
     PLACEHOLDERS,
     NoteTemplateError,
     NoteTemplates,
     discount_text,
-    note_marker,
     parse_note_templates,
 )
 from bridge.services.ledger import (
@@ -74,14 +74,19 @@ def note_templates_for(settings: Settings) -> NoteTemplates:
 
 
 def _event_identity(event: Event) -> str:
-    """What an event is about, unique across time: the ledger row, seat or access it wrote."""
-    if event.kind in ("credit_granted", "credit_reversed"):
-        return f"ledger:{event.data['source_key']}:{event.kind}"
+    """What an event is about, unique across time and the same after a rebuild.
+
+    The source key of the ledger row, seat or access it wrote: order, line, unit, kind and
+    generation, never a local row id.
+    """
+    source = stable_key(str(event.data.get("source_key") or event.data.get("key") or ""))
+    if event.kind.startswith("credit_"):
+        return f"ledger:{source}:{event.kind}"
     if event.kind.startswith("seat_"):
-        return f"seat:{event.data['seat_id']}:{event.kind}"
+        return f"seat:{source}:{event.kind}"
     if event.kind.startswith("access_"):
-        return f"access:{event.data['access_id']}:{event.kind}"
-    return f"{event.kind}:{event.data.get('key') or ''}:{event.order_id}"
+        return f"access:{source}:{event.kind}"
+    return f"{event.kind}:{source}:{event.order_id}"
 
 
 def _group_events(outcome: OrderOutcome) -> list[tuple[str, int, list[Event]]]:
@@ -171,16 +176,21 @@ def _enqueue_note(
     order_id: int,
     kind: str,
     text: str,
-    marker: str,
+    identity: str,
+    learner_id: int,
     settings: Settings,
     requires: Sequence[str] = (),
 ) -> str | None:
-    data = {"note": f"{text} {marker}", "customer_note": kind in settings.customer_note_events}
-    digest = marker[len("[bridge:") : -1]
-    extra: dict[str, Any] = {"marker": marker, "event": kind}
+    """Queue a note that shows only its worded text; the drain recognises it by that text."""
+    customer = kind in settings.customer_note_events
+    data = {"note": text, "customer_note": customer}
+    extra: dict[str, Any] = {"event": kind}
+    if customer:
+        extra["notify"] = learner_id  # WooCommerce e-mails a customer note
     if requires:
         extra["requires"] = list(requires)
-    return enqueue_create(session, NOTE, order_id, f"order:{order_id}:note:{digest}", data, extra)
+    return enqueue_create(session, NOTE, order_id, f"order:{order_id}:note:{identity}", data,
+                          extra)
 
 
 def enqueue_event_notes(
@@ -197,10 +207,9 @@ def enqueue_event_notes(
         text = templates.render(kind, context)
         if not text:
             continue
-        marker = note_marker(
-            [f"order:{order_id}"] + [_event_identity(event) for event in events]
-        )
-        key = _enqueue_note(session, order_id, kind, text, marker, settings)
+        identity = note_identity(order_id, kind, [_event_identity(event) for event in events])
+        key = _enqueue_note(session, order_id, kind, text, identity, events[0].learner_id,
+                            settings)
         if key:
             keys.append(key)
     return keys
@@ -224,19 +233,20 @@ def enqueue_coupon_note(
         "code": coupon.code,
         "discount": discount_text(coupon.discount_type, Decimal(coupon.amount), catalogue.currency),
         "offer": ", ".join(titles),
-        "expires": local_date(coupon.expires_at),
+        "expires": local_date(coupon.expires_at, settings.shop_timezone),
         "title": (stack.title or stack.name) if stack else coupon.rule.split(":", 1)[-1],
     }
     text = templates.render("coupon_offered", context)
     if not text:
         return None
-    marker = note_marker([f"order:{order_id}", f"coupon:{coupon.id}:{coupon.code}"])
+    identity = note_identity(order_id, "coupon_offered", [f"coupon:{coupon.code}"])
     return _enqueue_note(
         session,
         order_id,
         "coupon_offered",
         text,
-        marker,
+        identity,
+        coupon.learner_id,
         settings,
         requires=[coupon_key(coupon.learner_id, coupon.rule)],
     )

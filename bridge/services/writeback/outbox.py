@@ -2,14 +2,17 @@
 
 ``drain_outbox`` sends what is due through the batch endpoints (at most 100 items a call) and
 notes one by one, records each answer, retries with backoff and dead-letters what keeps failing.
-A note carries a marker (``[bridge:<hex>]``); when an earlier attempt may have reached the shop,
-the order's notes are read first and a note already there is not sent again.
+A note shows only its worded text: before posting, the order's notes are read (once per order
+and drain) and a note whose exact text is already there, beyond the copies the bridge knows it
+posted, is adopted instead of sent again: after a crash between POST and recording, or after a
+rebuild. A coupon code the shop already has is adopted the same way (codes are derived from
+stable facts, so the shop's copy is the bridge's).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +22,7 @@ from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
+from bridge.rules.identities import claim_note, unclaimed_notes
 from bridge.services.writeback.queue import (
     DEAD,
     NOTE,
@@ -115,6 +119,9 @@ class DrainSummary:
     http_requests: int | None = None
     stopped: str = ""  # why the drain stopped early (shop down, key refused)
     requests: list[PlannedRequest] = field(default_factory=list)  # dry run only
+    adopted: int = 0  # notes and coupons the shop already had: recorded, not sent again
+    # Learners told something: a customer note or a coupon sent (dry: would be sent).
+    notified: set[int] = field(default_factory=set)
 
     def summary(self) -> str:
         verb = "would send" if self.dry_run else "sent"
@@ -130,6 +137,9 @@ class DrainSummary:
             )
             if self.http_requests is not None:
                 line += f"; {self.http_requests} requests"
+        if self.adopted:
+            line += f"; {self.adopted} already in the shop (adopted)"
+        line += f"; customers {'to notify' if self.dry_run else 'notified'}: {len(self.notified)}"
         if self.stopped:
             line += f"; stopped: {self.stopped}"
         return line
@@ -137,6 +147,7 @@ class DrainSummary:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["requests"] = [request.as_dict() for request in self.requests]
+        data["notified"] = len(self.notified)
         return data
 
 
@@ -181,6 +192,7 @@ class _Result:
     send_alone: bool | None = None
     written: Any = None
     woo_id: int | None = None
+    adopted: bool = False  # the shop had it already
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -318,18 +330,13 @@ def _plan_batches(rows: Sequence[_Row]) -> list[_Batch]:
     return batches
 
 
-def _note_requests(row: _Row) -> list[PlannedRequest]:
+def _note_requests(row: _Row, read: set[int]) -> list[PlannedRequest]:
+    """The order's notes are read once per drain, then the note is posted unless it is there."""
     path = f"orders/{row.target_id}/notes"
-    post = PlannedRequest("POST", path, row.data)
-    if not row.in_doubt:
-        return [post]
-    marker = row.payload.get("marker", "")
-    return [
-        PlannedRequest("GET", path),
-        PlannedRequest(
-            "POST", path, row.data, condition=f"only if no note of the order carries {marker}"
-        ),
-    ]
+    requests = [] if row.target_id in read else [PlannedRequest("GET", path)]
+    read.add(int(row.target_id or 0))
+    condition = "only if the order shows no note with this text that the bridge did not post"
+    return [*requests, PlannedRequest("POST", path, row.data, condition=condition)]
 
 
 def _unmet(session: Session, row: _Row, present: Iterable[str] = ()) -> set[str]:
@@ -403,8 +410,9 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
                     woo_id=woo_id if isinstance(woo_id, int) else None,
                 )
             elif error is not None and error.code == COUPON_EXISTS:
-                # Created by an attempt whose answer was lost; codes are unguessable, so ours.
-                results[row.id] = _Result("sent", written={"id": None, "code": code})
+                # An attempt whose answer was lost, or the bridge before a rebuild, made it:
+                # codes follow from the rule and the learner, so it is ours if it is theirs.
+                results[row.id] = _adopt_coupon(client, item)
             elif error is not None:
                 results[row.id] = _Result(
                     "failed", f"{error.code}: {error.message}", send_alone=True
@@ -416,27 +424,57 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
     return results, ""
 
 
-def _send_note(
-    client: BatchClient, row: _Row, seen: dict[int, list[dict[str, Any]]]
-) -> tuple[_Result, str]:
-    """Create one order note; one in doubt is first looked for among the order's notes.
+def _adopt_coupon(client: BatchClient, item: Mapping[str, Any]) -> _Result:
+    """Look up a coupon code the shop refused as existing: the learner's own is adopted."""
+    code = str(item.get("code") or "").lower()
+    try:
+        found = client.get("coupons", {"code": code})
+    except (ShopUnavailable, ShopRequestError) as exc:
+        return _Result("failed", f"coupon {code} exists; reading it failed: {exc}", in_doubt=True)
+    coupon = next((c for c in found if isinstance(c, dict)), None) if isinstance(found, list) \
+        else None
+    if coupon is None:
+        return _Result("failed", f"coupon {code} is said to exist but is not found",
+                       in_doubt=True)
+    mine = {str(e).lower() for e in item.get("email_restrictions") or []}
+    theirs = {str(e).lower() for e in coupon.get("email_restrictions") or []}
+    if mine and theirs and not mine & theirs:
+        return _Result("dead", f"coupon code {code} exists in the shop for someone else")
+    woo_id = coupon.get("id")
+    return _Result("sent", written={"id": woo_id, "code": code}, adopted=True,
+                   woo_id=woo_id if isinstance(woo_id, int) else None)
 
-    ``seen`` keeps the notes read per order during this drain, so several notes in doubt on
-    one order cost one read.
+
+def _posted_texts(engine: Engine, order_id: int) -> list[str]:
+    """The texts of the notes the bridge knows it posted on an order."""
+    with unit_of_work(engine) as session:
+        rows = session.exec(
+            select(OutboxWritten.data).where(
+                OutboxWritten.resource == NOTE, OutboxWritten.target_id == order_id
+            )
+        ).all()
+    return [str(data["note"]) for data in rows if isinstance(data, dict) and data.get("note")]
+
+
+def _send_note(
+    client: BatchClient, engine: Engine, row: _Row, seen: dict[int, Counter[str]]
+) -> tuple[_Result, str]:
+    """Create one order note unless the order already shows it (look before you create).
+
+    ``seen`` keeps, per order, the notes read during this drain that no recorded post of the
+    bridge accounts for, so all the notes of one order cost one read.
     """
     path = f"orders/{row.target_id}/notes"
-    marker = str(row.payload.get("marker") or "")
+    text = str((row.data or {}).get("note") or "")
     try:
-        if row.in_doubt and marker:
-            order_id = int(row.target_id or 0)
-            if order_id not in seen:
-                notes = client.get(path)
-                seen[order_id] = (
-                    [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
-                )
-            for note in seen[order_id]:
-                if marker in str(note.get("note") or ""):
-                    return _Result("sent", written={"id": note.get("id")}), ""
+        order_id = int(row.target_id or 0)
+        if order_id not in seen:
+            notes = client.get(path)
+            texts = [str(n.get("note") or "") for n in notes if isinstance(n, dict)] \
+                if isinstance(notes, list) else []
+            seen[order_id] = unclaimed_notes(texts, _posted_texts(engine, order_id))
+        if claim_note(seen[order_id], text):
+            return _Result("sent", written={"id": None, "note": text}, adopted=True), ""
         answer = client.post(path, row.data or {})
     except ShopUnavailable as exc:
         # 429 and 503 turn the request away unprocessed; anything else may have created it.
@@ -447,7 +485,7 @@ def _send_note(
             return _Result("released", str(exc)), str(exc)
         return _Result("dead", str(exc)), ""
     note_id = answer.get("id") if isinstance(answer, dict) else None
-    return _Result("sent", written={"id": note_id}), ""
+    return _Result("sent", written={"id": note_id, "note": text}), ""
 
 
 def _record(
@@ -489,6 +527,10 @@ def _record(
                         coupon.woo_id = result.woo_id
                         session.add(coupon)
                 summary.sent += 1
+                if result.adopted:
+                    summary.adopted += 1
+                elif isinstance(snapshot.payload.get("notify"), int):
+                    summary.notified.add(snapshot.payload["notify"])
             elif result.kind in ("released", "deferred"):
                 row.status = PENDING
                 row.next_attempt_at = None
@@ -563,11 +605,15 @@ def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
             summary.requests.append(batch.request())
         # Coupons this drain would create count as present for the notes that mention them.
         creating = {row.target_key for row in send if row.resource == "coupon"}
-        for row in (row for row in send if row.resource == NOTE):
-            if _unmet(session, row, creating):
+        read: set[int] = set()
+        for row in send:
+            if row.resource == NOTE and _unmet(session, row, creating):
                 summary.deferred += 1
                 continue
-            summary.requests.extend(_note_requests(row))
+            if row.resource == NOTE:
+                summary.requests.extend(_note_requests(row, read))
+            if isinstance(row.payload.get("notify"), int):
+                summary.notified.add(row.payload["notify"])
     return summary
 
 
@@ -597,7 +643,7 @@ def drain_outbox(
     summary = DrainSummary(unchanged=unchanged)
     by_id = {row.id: row for row in rows}
     stop = ""
-    seen: dict[int, list[dict[str, Any]]] = {}
+    seen: dict[int, Counter[str]] = {}
     for batch in _plan_batches([row for row in rows if row.resource != NOTE]):
         if stop:
             results = {row.id: _Result("released") for group in batch.rows for row in group}
@@ -613,7 +659,7 @@ def drain_outbox(
             if waiting:
                 result = _Result("deferred")
             else:
-                result, stop = _send_note(woo_client, row, seen)
+                result, stop = _send_note(woo_client, engine, row, seen)
         _record(engine, by_id, {row.id: result}, settings, now, summary)
     summary.stopped = stop
     if callable(total) and before is not None:

@@ -295,12 +295,14 @@ def enqueue_writebacks(
     *,
     templates: NoteTemplates | None = None,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> list[str]:
     """Queue everything an applied order changed in the shop; call before the order commits.
 
     Order meta for every order whose holdings or waitlist place changed, one note per event,
     stock of the cohorts whose seats changed, personal coupons the rules now grant, and the
-    customer meta of every learner concerned. Returns the target keys queued.
+    customer meta of every learner concerned. Returns the target keys queued. Without
+    ``notify`` (history) no note and no coupon: nothing a customer would notice.
     """
     if not outcome.applied or not outcome.events:
         return []
@@ -328,14 +330,18 @@ def enqueue_writebacks(
         key = enqueue_order_meta(session, order_id, catalogue)
         if key:
             keys.append(key)
-    keys += enqueue_event_notes(session, outcome, catalogue, settings, templates)
+    if notify:
+        keys += enqueue_event_notes(session, outcome, catalogue, settings, templates)
     keys += enqueue_cohort_stock(session, catalogue, cohorts)
     learners = {e.learner_id for e in outcome.events}
-    if _confers_now(session, outcome, settings):
+    if notify and _confers_now(session, outcome, settings):
         assert outcome.learner_id is not None
         learners.add(outcome.learner_id)
+        state = session.get(OrderState, outcome.order_id)
+        sold = (state.date_paid_gmt or state.date_created_gmt) if state else None
         for coupon in enqueue_personal_coupons(
-            session, outcome.learner_id, catalogue, settings, order_id=outcome.order_id, now=now
+            session, outcome.learner_id, catalogue, settings, order_id=outcome.order_id, now=now,
+            granted_at=sold,
         ):
             keys.append(coupon_key(coupon.learner_id, coupon.rule))
             note = enqueue_coupon_note(
