@@ -8,6 +8,7 @@ back and sends only GET requests, so it reports what would change and writes not
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from threading import Event
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import BridgeError, PermanentError
@@ -39,6 +40,7 @@ from bridge.services.order_pages import changed_orders
 from bridge.services.perks import active_perks
 from bridge.services.pipeline import process_order
 from bridge.services.subscriptions import reconcile_subscriptions
+from bridge.services.watch import record_watch_start
 from bridge.services.writeback.outbox import drain_outbox
 from bridge.services.writeback.plan import enqueue_customer_meta, refresh_catalogue_writebacks
 from bridge.settings import Settings
@@ -51,6 +53,7 @@ from sync.progress import NullProgress, Progress
 from sync.storage import (
     advance_cursor,
     first_contact,
+    notified_since,
     outbox_high_water,
     queued_since,
     read_cursor,
@@ -69,11 +72,16 @@ class JobFailed(BridgeError):
 
 @dataclass(frozen=True)
 class RunOptions:
-    """``full`` from the beginning, or ``since`` a moment; ``dry_run`` writes nothing."""
+    """``full`` from the beginning, or ``since`` a moment; ``dry_run`` writes nothing.
+
+    ``notify`` tells customers of history too (changes from before the bridge watched the
+    shop), on purpose: by default only news reaches them.
+    """
 
     full: bool = False
     since: datetime | None = None
     dry_run: bool = False
+    notify: bool = False
 
 
 @dataclass
@@ -105,6 +113,8 @@ class Tally:
     waitlisted: int = 0
     writebacks: int = 0
     requests: int = 0
+    # Learners a customer note or a coupon is for: queued (to notify) or, by the outbox job, sent.
+    notified: int = 0
 
     def add_outcome(self, outcome: OrderOutcome) -> None:
         self.changed += 1 if outcome.events else 0
@@ -227,25 +237,32 @@ class JobContext:
 
     @contextmanager
     def writes(self) -> Iterator[Engine]:
-        """Where to write: the engine, or in a dry run a transaction rolled back at the end.
+        """Where to write: the run's engine (in a dry run, one transaction rolled back at the
+        end of the run, see ``rolled_back``)."""
+        yield self.engine
 
-        Services open their own units of work on what this yields; in a dry run those join a
-        savepoint of one outer transaction, so their commits are never committed. Inside, use
-        only what this yields: on SQLite the outer transaction holds the write lock, and every
-        transaction (reads too) begins IMMEDIATE, so another connection would wait for it.
-        """
-        if not self.dry_run:
-            yield self.engine
-            return
-        with self.engine.connect() as connection:
-            outer = connection.begin()
-            connection.begin_nested()
-            try:
-                high_water = outbox_high_water(connection)  # type: ignore[arg-type]
-                yield connection  # type: ignore[misc]
-                self.tally.writebacks += queued_since(connection, high_water)  # type: ignore[arg-type]
-            finally:
-                outer.rollback()
+
+@contextmanager
+def rolled_back(engine: Engine | Connection) -> Iterator[Connection]:
+    """One transaction for a whole dry run, rolled back at its end: the real code, undone.
+
+    Services open their own units of work on what this yields; those join savepoints of the
+    outer transaction, so their commits are never committed, and every later order (or job)
+    sees what the earlier ones took, as in the real run. Given a connection already inside
+    one (``bridge sync --dry-run`` shares one across jobs), it is used as it is. On SQLite the
+    outer transaction holds the write lock, and every transaction (reads too) begins
+    IMMEDIATE: use only what this yields, another connection would wait for it.
+    """
+    if isinstance(engine, Connection):
+        yield engine
+        return
+    with engine.connect() as connection:
+        outer = connection.begin()
+        connection.begin_nested()
+        try:
+            yield connection
+        finally:
+            outer.rollback()
 
 
 @dataclass(frozen=True)
@@ -312,6 +329,10 @@ class _OrderWalk:
         self.hold: datetime | None = None
         self.boundaries: list[tuple[datetime, datetime]] = []
         self.pages = 0
+        # From when customers hear of changes; recorded at the first sync if nothing else did.
+        self.since = ctx.settings.notify_since or record_watch_start(ctx.engine, ctx.now(),
+                                                                     "first sync")
+        self.notify = True if ctx.options.notify else None
 
     def run(self, start: datetime | None) -> None:
         ctx = self.ctx
@@ -330,7 +351,7 @@ class _OrderWalk:
                     self.moved = self.moved or order_id in self.seen
                     self.seen.add(order_id)
             newest = self.apply_page(page.items)
-            if newest is not None and not ctx.dry_run:
+            if newest is not None:
                 target = newest if self.hold is None else min(newest, self.hold - ONE_SECOND)
                 advance_cursor(ctx.engine, ORDERS, target)
             if ctx.stopping():
@@ -366,7 +387,8 @@ class _OrderWalk:
         ctx.tally.fetched += 1
         try:
             outcome = process_order(target, payload, catalogue=self.catalogue,
-                                    settings=ctx.settings, shop=ctx.client, checked=True)
+                                    settings=ctx.settings, shop=ctx.client, checked=True,
+                                    notify=self.notify, since=self.since)
         except PermanentError as exc:
             ctx.item_failed(f"order {payload.get('id')}: {exc}")
             if moment is not None and (self.hold is None or moment < self.hold):
@@ -424,8 +446,11 @@ def run_catalog(ctx: JobContext) -> None:
         modified_after = None
     else:
         modified_after = ctx.options.since or cursor - overlap  # type: ignore[operator]
+    # A dry run stores it all too, in its rolled-back transaction: the orders job after it
+    # maps through what this job would have stored.
     result = sync_catalogue(ctx.engine, ctx.client, ctx.ports.file_catalogue(),
-                            modified_after=modified_after, dry_run=ctx.dry_run)
+                            modified_after=modified_after)
+    result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.products + result.variations
     ctx.tally.changed += sum(n for action, n in result.actions.items() if action != "stale")
     ctx.note(result.summary())
@@ -433,8 +458,6 @@ def run_catalog(ctx: JobContext) -> None:
         ctx.note(f"rejected: {reason}")
     for problem in result.problems[:CHANGES_SHOWN]:
         ctx.note(f"problem: {problem.message}")
-    if ctx.dry_run:
-        return
     if result.newest_modified_gmt is not None:
         advance_cursor(ctx.engine, PRODUCTS, result.newest_modified_gmt)
     # Upsell links and cohort stock follow the catalogue (queued; unchanged values are not sent).
@@ -457,12 +480,12 @@ def run_subscriptions(ctx: JobContext) -> None:
     else:
         modified_after = ctx.options.since or (cursor - overlap if cursor else None)
     catalogue = ctx.catalogue()
-    # In a dry run the service rolls back each subscription itself; the outer transaction
-    # also takes back what it records on the side (the "no plugin" counter).
+    # A dry run's transaction is rolled back as a whole: the service runs as for real in it.
     with ctx.writes() as target:
         result = reconcile_subscriptions(target, ctx.client, catalogue,
-                                         modified_after=modified_after, dry_run=ctx.dry_run,
+                                         modified_after=modified_after,
                                          settings=ctx.settings, now=ctx.now())
+    result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.fetched
     ctx.tally.changed += result.changed
     ctx.note(result.summary())
@@ -472,7 +495,7 @@ def run_subscriptions(ctx: JobContext) -> None:
                    f"-> {change['status']}, perks {', '.join(change['perks']) or 'none'}")
     for failure in result.failed:
         ctx.item_failed(f"subscription {failure['id']}: {failure['error']}")
-    if result.newest_modified_gmt is not None and not ctx.dry_run:
+    if result.newest_modified_gmt is not None:
         advance_cursor(ctx.engine, SUBSCRIPTIONS, result.newest_modified_gmt)
 
 
@@ -516,6 +539,7 @@ def run_outbox(ctx: JobContext) -> None:
     summary = drain_outbox(ctx.engine, ctx.client_or_none(), ctx.settings, now=ctx.now(),
                            dry_run=ctx.dry_run)
     ctx.tally.changed += summary.sent
+    ctx.tally.notified += len(summary.notified)
     ctx.note(summary.summary())
     for request in summary.requests[:CHANGES_SHOWN]:
         ctx.change(f"would send {request.method} {request.path}")
@@ -603,7 +627,9 @@ def run_job(
 ) -> JobResult:
     """Run one job once under its lease and say how it went; never raises for a job's failure.
 
-    A dry run takes no lease (taking one is a write): it may run beside a real run.
+    A dry run is the real run inside one transaction rolled back at its end (``rolled_back``),
+    sending the shop only GET requests; it takes no lease (taking one is a write), so it may
+    run beside a real run.
     """
     options = options or RunOptions()
     job = JOBS[name]
@@ -613,25 +639,37 @@ def run_job(
         result.status = SKIPPED
         result.reason = "no shop configured (WOOCOMMERCE_URL and the REST keys)"
         return result
-    lease: Lease | None = None
-    if not options.dry_run:
-        ttl = lease_ttl or timedelta(seconds=ports.settings.sync_lease_seconds)
+    if options.dry_run:
         try:
-            lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
-                            monotonic=ports.monotonic)
-        except LeaseHeld as exc:
-            result.status, result.reason = BUSY, str(exc)
-            return result
+            with rolled_back(ports.engine) as connection:
+                dry_ports = dataclasses.replace(ports, engine=connection)  # type: ignore[arg-type]
+                return _run(job, dry_ports, options, stop, None, result, started)
         except SQLAlchemyError as exc:
             result.status, result.reason = FAILED_RUN, describe_db_error(exc)
             return result
+    ttl = lease_ttl or timedelta(seconds=ports.settings.sync_lease_seconds)
+    try:
+        lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
+                        monotonic=ports.monotonic)
+    except LeaseHeld as exc:
+        result.status, result.reason = BUSY, str(exc)
+        return result
+    except SQLAlchemyError as exc:
+        result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+        return result
+    return _run(job, ports, options, stop, lease, result, started)
+
+
+def _run(job: Job, ports: SyncPorts, options: RunOptions, stop: Event | None,
+         lease: Lease | None, result: JobResult, started: float) -> JobResult:
+    """The job itself, counted and summarised; the lease (if any) released at the end."""
+    name = job.name
     progress = ports.progress(name)
     ctx = JobContext(name, ports, options, stop=stop or Event(), lease=lease, progress=progress,
                      result=result)
     high_water = None
     try:
-        if not options.dry_run:
-            high_water = outbox_high_water(ports.engine)
+        high_water = outbox_high_water(ports.engine)
         job.run(ctx)
         if ctx.failures:
             raise JobFailed(f"{len(ctx.failures)} item(s) failed; first: {ctx.failures[0]}")
@@ -651,6 +689,7 @@ def run_job(
         if high_water is not None:
             try:  # also after a failure: what was committed before it stays queued
                 result.tally.writebacks += queued_since(ports.engine, high_water)
+                result.tally.notified += notified_since(ports.engine, high_water)
             except SQLAlchemyError:
                 log.warning("could not count the write-backs %s queued", name)
         if lease is not None:
@@ -669,7 +708,14 @@ def summary_line(result: JobResult) -> str:
     return (f"{result.job:<13} {result.status:<7} fetched {t.fetched}, changed {t.changed}, "
             f"grants {t.grants}, reversals {t.reversals}, seats {t.seats}, "
             f"waitlisted {t.waitlisted}, write-backs queued {t.writebacks}, "
-            f"requests {t.requests}, {result.duration:.1f}s")
+            f"{_customers(result)} {t.notified}, requests {t.requests}, {result.duration:.1f}s")
+
+
+def _customers(result: JobResult) -> str:
+    """The outbox job tells customers; the others queue what it will tell them."""
+    if result.job in ("outbox", "total"):
+        return "customers would be notified" if result.dry_run else "customers notified"
+    return "customers to notify"
 
 
 def total(results: Sequence[JobResult]) -> JobResult:

@@ -70,3 +70,15 @@ def queued_since(engine: Engine, high_water: int) -> int:
         return int(session.exec(
             select(func.count()).select_from(OutboxItem).where(col(OutboxItem.id) > high_water)
         ).one())
+
+
+def notified_since(engine: Engine, high_water: int) -> int:
+    """Learners a customer note or a coupon was queued for after ``high_water``."""
+    with unit_of_work(engine) as session:
+        payloads = session.exec(
+            select(OutboxItem.payload).where(col(OutboxItem.id) > high_water,
+                                             col(OutboxItem.resource).in_(["order_note",
+                                                                           "coupon"]))
+        ).all()
+    return len({p["notify"] for p in payloads if isinstance(p, dict) and p.get("notify")})
+

@@ -73,7 +73,7 @@ def test_sync_orders_prints_what_changed_and_a_summary_and_exits_zero(engine, da
     summary = result.stdout.splitlines()[-1]
     assert re.fullmatch(
         r"orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3, waitlisted 0, "
-        r"write-backs queued \d+, requests 2, \d+\.\ds", summary), summary
+        r"write-backs queued \d+, customers to notify 0, requests 2, \d+\.\ds", summary), summary
     assert result.stderr == ""
     [job] = json.loads(again.stdout)  # --json: one object per job, for scripts
     assert (job["job"], job["status"], job["fetched"], job["changed"], job["requests"]) == (

@@ -58,7 +58,7 @@ def test_outbox_lists_what_waits_and_dry_runs_the_exact_requests(
     body = json.loads("\n".join(lines[1:-1]))
     assert body == {"update": [{"id": 22, "manage_stock": True, "stock_quantity": 3,
                                 "backorders": "notify"}]}
-    assert lines[-1] == "would send 1 requests; 0 unchanged, 0 deferred"
+    assert lines[-1] == "would send 1 requests; 0 unchanged, 0 deferred; customers to notify: 0"
     assert outbox(engine)[0].status == "pending"
 
 
@@ -79,7 +79,7 @@ def test_outbox_drain_sends_and_show_and_retry_follow_a_row(
         result = bridge(database_url, "outbox", "drain", shop=True)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == ("sent 1, 0 unchanged, 0 to retry, 0 dead, 0 deferred, "
-                                     "0 left; 1 requests")
+                                     "0 left; 1 requests; customers notified: 0")
     assert [path for _, path, _ in shop.requests] == ["products/batch"]
     shown = json.loads(bridge(database_url, "outbox", "show", str(queued), "--json").output)
     assert shown["status"] == "sent"

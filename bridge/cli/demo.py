@@ -103,9 +103,11 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
     """Play the demo and return what each learner got and what would be written back."""
     catalogue_path = find_example_catalogue()
     with tempfile.TemporaryDirectory(prefix="creator-bridge-demo-") as tmp:
+        start = utcnow() - timedelta(hours=1)
+        # The story starts an hour ago, with the bridge already watching: its orders are news.
         settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
                             catalog_file=catalogue_path, webhook_secret=secrets.token_urlsafe(16),
-                            sync_enabled=False)
+                            sync_enabled=False, notify_since=start - timedelta(minutes=1))
         engine = make_engine(settings.database_url)
         try:
             upgrade(engine)
@@ -116,7 +118,6 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
                 session.commit()
             echo(f"catalogue: {catalogue_path.name}, {len(file_catalogue.offers)} micro-SKUs; "
                  f"database: a temporary SQLite file")
-            start = utcnow() - timedelta(hours=1)
             with local_receiver(settings, engine) as url:
                 echo(f"receiver listening at {url}\n")
                 for step, (narration, topic, email, order_id, options) in enumerate(_script()):

@@ -124,33 +124,44 @@ def exit_code(results: list[JobResult], requested: str | None) -> int:
                                                       "%Y-%m-%d %H:%M:%S"]),
               default=None, help="Orders and catalogue: changes after this UTC date or time.")
 @click.option("--dry-run", is_flag=True,
-              help="Report what would change; write nothing, locally or to WooCommerce.")
+              help="Run for real inside one transaction that is rolled back, sending the shop "
+                   "only GET requests: the same figures as the real run, nothing written.")
+@click.option("--notify", is_flag=True,
+              help="Also tell customers of history (orders changed before the bridge started "
+                   "watching the shop): notes, which WooCommerce e-mails, and coupons. Off by "
+                   "default: a first install or a rebuild tells nobody anything.")
 @json_option
 @click.pass_context
 def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetime | None,
-                 dry_run: bool, as_json: bool) -> None:
+                 dry_run: bool, notify: bool, as_json: bool) -> None:
     """Run one sync job, or all of them, once.
 
-    Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks. Exit status 1 when
-    a job failed (the reason is on the last lines), 75 when another runner had the job.
+    Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks. Every summary says
+    how many customers would be, or were, notified. Exit status 1 when a job failed (the
+    reason is on the last lines), 75 when another runner had the job.
     """
+    from contextlib import nullcontext
     from threading import Event
 
-    from sync.jobs import JOB_ORDER, RunOptions, run_job
+    from sync.jobs import JOB_ORDER, RunOptions, rolled_back, run_job
 
     if full and since is not None:
         raise click.UsageError("--full and --since exclude each other")
     app: AppContext = ctx.find_root().obj
     settings = app.settings
     engine = app.ready_engine()
-    ports = build_ports(settings, engine, progress_stream=None if as_json else sys.stderr)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    options = RunOptions(full=full, since=since, dry_run=dry_run)
+    options = RunOptions(full=full, since=since, dry_run=dry_run, notify=notify)
     names = [job] if job else list(JOB_ORDER)
     stop = Event()
     results = []
-    with graceful_stop(stop, sys.stderr):
+    # A dry run of several jobs shares one rolled-back transaction: each job sees what the
+    # ones before it would have stored (the orders job maps through the catalogue job's).
+    with rolled_back(engine) if dry_run else nullcontext(engine) as target, \
+            graceful_stop(stop, sys.stderr):
+        ports = build_ports(settings, target,  # type: ignore[arg-type]
+                            progress_stream=None if as_json else sys.stderr)
         for name in names:
             if stop.is_set():
                 break

@@ -331,7 +331,7 @@ def seats_taken(session: Session) -> dict[str, int]:
 
 @contextmanager
 def _reading(session_or_engine: Session | Engine) -> Iterator[Session]:
-    if isinstance(session_or_engine, Engine):
+    if not isinstance(session_or_engine, Session):  # an engine, or a dry run's connection
         with unit_of_work(session_or_engine) as session:
             yield session
     else:
