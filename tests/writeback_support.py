@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-from urllib.parse import parse_qs, urlsplit
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
