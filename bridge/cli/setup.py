@@ -1,4 +1,4 @@
-"""Setting up and running the service: init, config, db upgrade, doctor, serve."""
+"""Setting up and running the service: init, config, db upgrade and backup, doctor, serve."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import click
 from bridge import __version__
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.errors import BridgeError
+from bridge.services.watch import record_watch_start
 from bridge.settings import SettingsError, render_env_file
-from bridge.store.db import upgrade
+from bridge.store.db import backup_sqlite, schema_status, upgrade
+from bridge.store.models import utcnow
 
 
 @click.command()
@@ -37,6 +39,9 @@ def init(app: AppContext, env_path: str) -> None:
     app.env_file = str(target)
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
+    since = record_watch_start(app.engine, utcnow(), "init")
+    click.echo(f"watching the shop since {since:%Y-%m-%d %H:%M} UTC: customers hear (notes, "
+               "coupons) only of changes from then on; older orders still grant, silently")
     catalogue_file = app.settings.catalog_file
     if not catalogue_file.exists():
         from bridge.cli.demo import find_example_catalogue
@@ -85,7 +90,7 @@ def config_command(app: AppContext, as_json: bool) -> None:
 
 @click.group()
 def db() -> None:
-    """Database schema commands."""
+    """Database schema and backup commands."""
 
 
 @db.command("upgrade")
@@ -94,6 +99,24 @@ def db_upgrade(app: AppContext) -> None:
     """Create the schema or upgrade it to this version."""
     revision = upgrade(app.engine)
     click.echo(f"database schema at revision {revision}")
+
+
+@db.command("backup")
+@click.argument("target", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_ctx
+def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
+    """Copy the SQLite database to FILE while the service runs (SQLite's online backup).
+
+    The copy is consistent even while webhooks and syncs write. On PostgreSQL use pg_dump
+    (README, "Backups and recovery").
+    """
+    copied = backup_sqlite(app.settings.database_url, target)
+    data = {"file": str(copied), "bytes": copied.stat().st_size,
+            "schema": schema_status(app.engine).current}
+    emit(data, as_json, lambda d: click.echo(
+        f"backed up to {d['file']} ({d['bytes']} bytes, schema revision {d['schema']}); "
+        "restore: stop the service, copy it over the database file, `bridge db upgrade`"))
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
+
+from bridge.errors import PermanentError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -192,6 +195,45 @@ def ping(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
+
+
+class BackupRefused(PermanentError):
+    """The database cannot be backed up this way, or not to that file."""
+
+
+def backup_sqlite(database_url: str, target: Path) -> Path:
+    """Copy a SQLite database with SQLite's online backup API: consistent while others write.
+
+    PostgreSQL is refused with what to run instead; an existing file is never overwritten.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        raise BackupRefused(
+            f"bridge db backup copies SQLite files; on {url.get_backend_name()} run "
+            "`pg_dump --format=custom --file=FILE DBNAME` (README: Backups and recovery)"
+        )
+    source_path = url.database or ""
+    if not source_path or source_path == ":memory:" or not Path(source_path).is_file():
+        raise BackupRefused(f"no SQLite database file at {source_path or '(in memory)'}")
+    target = Path(target)
+    if target.exists():
+        raise BackupRefused(f"{target} exists; name a new file (a backup never overwrites)")
+    if target.resolve() == Path(source_path).resolve():
+        raise BackupRefused("the backup file is the database itself")
+    source = sqlite3.connect(source_path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            with copy:
+                source.backup(copy)
+        finally:
+            copy.close()
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise BackupRefused(f"backup to {target} failed: {exc}") from None
+    finally:
+        source.close()
+    return target
 
 
 def describe_db_error(exc: SQLAlchemyError) -> str:
