@@ -77,16 +77,54 @@ def test_manual_grant_and_revoke_are_audited_ledger_rows(env, alice, engine):
     assert granted.exit_code == 0, granted.output
     assert "balance now 270" in granted.output
     revoked = bridge(env, "credits", "revoke", "alice@example.com", "--type", "mentor_minutes",
-                     "--amount", "300", "--reason", "charge-back", "--json")
+                     "--amount", "300", "--reason", "charge-back", "--by", "dana", "--force",
+                     "--json")
     assert json.loads(revoked.output)["balance"] == -30
     with unit_of_work(engine) as session:
-        rows = session.exec(select(LedgerEntry.amount, LedgerEntry.note)
+        rows = session.exec(select(LedgerEntry.amount, LedgerEntry.note, LedgerEntry.actor)
                             .where(LedgerEntry.reason == "manual")
                             .order_by(LedgerEntry.id)).all()
-    assert rows == [(60, "goodwill after a missed call"), (-300, "charge-back")]
+    assert rows[1:] == [(-300, "charge-back", "dana")]
+    assert rows[0][:2] == (60, "goodwill after a missed call") and rows[0][2]  # the OS user
     owes = bridge(env, "owes", "--json")
     assert json.loads(owes.output) == [{"email": "alice@example.com", "customer_id": 2,
                                         "credit_type": "mentor_minutes", "balance": -30}]
+
+
+def test_a_grant_to_an_unknown_email_creates_a_guest_learner_and_says_so(env, alice, engine):
+    """A prospect can be gifted minutes: the learner is created as a guest, by e-mail."""
+    result = bridge(env, "credits", "grant", "Prospect@Example.com", "--type", "mentor_minutes",
+                    "--amount", "30", "--reason", "conference raffle", "--by", "dana")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "new learner prospect@example.com (a guest: known by e-mail until they buy)")
+    assert "+30 mentor_minutes for prospect@example.com by dana" in result.output
+    again = bridge(env, "credits", "grant", "prospect@example.com", "--type", "mentor_minutes",
+                   "--amount", "30", "--reason", "second raffle", "--json")
+    assert json.loads(again.output)["learner_created"] is False
+    assert json.loads(again.output)["balance"] == 60
+    unknown = bridge(env, "credits", "revoke", "stranger@example.com", "--type",
+                     "mentor_minutes", "--amount", "1", "--reason", "x")
+    assert unknown.exit_code == 1 and "no learner" in unknown.output
+
+
+def test_a_revoke_below_zero_needs_force_and_a_typo_type_needs_new_type(env, alice, engine):
+    """-1000 of 210 is refused, as is mentor_minuts; neither writes a row."""
+    below = bridge(env, "credits", "revoke", "alice@example.com", "--type", "mentor_minutes",
+                   "--amount", "1000", "--reason", "oops")
+    assert below.exit_code == 1
+    assert below.output.strip() == (
+        "error: revoking 1000 mentor_minutes would leave alice@example.com at -790 "
+        "(balance 210); --force allows a negative balance")
+    typo = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minuts",
+                  "--amount", "10", "--reason", "x")
+    assert typo.exit_code == 1
+    assert "no credit type 'mentor_minuts'; did you mean mentor_minutes?" in typo.output
+    with unit_of_work(engine) as session:
+        assert session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all() == []
+    new = bridge(env, "credits", "grant", "alice@example.com", "--type", "critique_minutes",
+                 "--amount", "10", "--reason", "new service", "--new-type")
+    assert new.exit_code == 0, new.output
 
 
 def test_manual_adjustment_rejects_a_non_positive_amount(env, alice, engine):

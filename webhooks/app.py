@@ -7,9 +7,11 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask, jsonify
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
+from bridge.services.catalogue import unmapped_skus
 from bridge.services.delivery_handlers import (
     build_handlers,
     build_outbox_drainer,
@@ -117,7 +119,7 @@ def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
 def healthz():  # type: ignore[no-untyped-def]
     """Liveness: the process answers; the body says how the database and the shop look."""
     rt = runtime()
-    _, report = _database_report(rt.engine)
+    up_to_date, report = _database_report(rt.engine)
     body = {
         "status": "ok",
         "version": __version__,
@@ -125,6 +127,12 @@ def healthz():  # type: ignore[no-untyped-def]
         "shop": "configured" if rt.settings.shop_configured else "not configured",
         "sync": "on" if rt.settings.sync_active else "off",
     }
+    if up_to_date:
+        # Paid order lines that sold no micro-SKU when last applied: money in, nothing granted.
+        try:
+            body["unmapped_skus"] = {u.sku or "(none)": u.lines for u in unmapped_skus(rt.engine)}
+        except SQLAlchemyError:
+            body["unmapped_skus"] = None
     return jsonify(body), 200
 
 

@@ -97,14 +97,22 @@ def report_data(
                 "cohort": cohorts.get(offer.cohort or "") if offer.kind == "cohort_seat" else None,
             }
         )
-    problems = [*extra_problems, *report.resolution.problems]
+    problems = [*extra_problems, *report.problems]
+
+    def shown(p: Problem) -> dict[str, Any]:
+        return {"code": p.code, "message": p.message, "sku": p.sku, "woo_id": p.woo_id}
+
     return {
         "catalogue_file": str(catalog_file),
         "offers": offers,
         "cohorts": list(cohorts.values()),
-        "problems": [
-            {"code": p.code, "message": p.message, "sku": p.sku, "woo_id": p.woo_id}
-            for p in problems
+        "problems": [shown(p) for p in problems if p.severity != "warning"],
+        "warnings": [shown(p) for p in problems if p.severity == "warning"],
+        # SKUs sold in paid orders that map to no micro-SKU (and are not marked as no offer).
+        "unmapped_skus": [
+            {"sku": u.sku, "lines": u.lines, "orders": u.orders, "units": u.units,
+             "product_ids": list(u.product_ids), "order_ids": list(u.order_ids)}
+            for u in report.unmapped
         ],
         "notes": list(report.resolution.notes),
     }
@@ -159,6 +167,15 @@ def render_report(data: dict[str, Any]) -> None:
             echo(f"  - {problem['message']}")
     else:
         echo("No problems.")
+    if data["warnings"]:
+        echo(f"Warnings ({len(data['warnings'])})")
+        for warning in data["warnings"]:
+            echo(f"  - {warning['message']}")
+    if data["unmapped_skus"]:
+        echo("SKUs sold in orders but missing from the catalogue")
+        for row in data["unmapped_skus"]:
+            echo(f"  {row['sku'] or '(none)':<24} {_count(row['lines'], 'line')} in "
+                 f"{_count(row['orders'], 'order')}, {_count(row['units'], 'unit')}")
     if data["notes"]:
         echo("Notes")
         for note in data["notes"]:
@@ -185,14 +202,18 @@ def _count(items: Any, word: str) -> str:
     is_flag=True,
     help="Exit with status 1 when there are problems (for deploy pipelines).",
 )
+@click.option("--strict", is_flag=True,
+              help="With --check, warnings fail too (unmapped virtual products, SKUs sold that "
+                   "map to no micro-SKU).")
 @json_option
 @click.pass_context
-def catalog(ctx: click.Context, check: bool, as_json: bool) -> None:
-    """List micro-SKUs with products, seats and problems.
+def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> None:
+    """List micro-SKUs with products, seats, problems and warnings.
 
     Each micro-SKU with its WooCommerce product, price, what one unit confers and, for
-    cohorts, capacity / taken / left; then the problems. With --check the exit status is 1
-    while any problem remains.
+    cohorts, capacity / taken / left; then the problems, the warnings and the SKUs sold in
+    orders that are missing from the catalogue. With --check the exit status is 1 while any
+    problem remains (--strict: or any warning).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -206,7 +227,7 @@ def catalog(ctx: click.Context, check: bool, as_json: bool) -> None:
     )
     data = report_data(report, problems, settings.catalog_file)
     emit(data, as_json, render_report)
-    if check and data["problems"]:
+    if check and (data["problems"] or (strict and data["warnings"])):
         ctx.exit(1)
 
 

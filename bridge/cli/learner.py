@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import getpass
 import uuid
 from typing import Any
 
@@ -10,7 +12,14 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
 from bridge.services.learner_view import describe_learner
-from bridge.services.ledger import adjust_credits, balances, find_learner, lock_learner, owes
+from bridge.services.ledger import (
+    adjust_credits,
+    balances,
+    find_learner,
+    lock_learner,
+    owes,
+    resolve_learner,
+)
 from bridge.services.perks import active_perks
 from bridge.services.subscriptions import learner_subscriptions
 from bridge.services.writeback.plan import enqueue_customer_meta
@@ -114,28 +123,72 @@ def owes_command(ctx: click.Context, as_json: bool) -> None:
     _emit(rows, as_json, render)
 
 
+def os_user() -> str:
+    """Who runs the command, for the audit row when --by is not given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+def known_credit_types(app: AppContext) -> set[str]:
+    """Credit types the catalogue (file and product meta) confers, and the complimentary call's."""
+    from bridge.cli.catalog import file_catalogue
+    from bridge.services.catalogue import load_catalogue
+
+    catalogue = load_catalogue(app.ready_engine(), file_catalogue(app.settings)[0])
+    return {"mentor_minutes"} | {credit for offer in catalogue.offers.values()
+                                 for credit in offer.credits}
+
+
 def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason: str,
-            as_json: bool, *, sign: int) -> None:
+            as_json: bool, *, sign: int, by: str | None = None, force: bool = False,
+            new_type: bool = False) -> None:
     if amount <= 0:
         raise click.BadParameter("must be greater than zero", param_hint="--amount")
     if not reason.strip():
         raise click.BadParameter("say why (it is kept on the ledger row)", param_hint="--reason")
-    engine = _app(ctx).ready_engine()
+    actor = (by or os_user()).strip() or "unknown"
+    app = _app(ctx)
+    known = known_credit_types(app)
+    if credit_type not in known and not new_type:
+        close = difflib.get_close_matches(credit_type, sorted(known), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise PermanentError(
+            f"the catalogue confers no credit type {credit_type!r}; {hint}known: "
+            f"{', '.join(sorted(known))} (--new-type adds it on purpose)")
+    engine = app.ready_engine()
+    created = False
     with unit_of_work(engine) as session:
         found = find_learner(session, ref)
+        if found is None and sign > 0 and "@" in ref and not ref.strip().isdigit():
+            # A gift to someone who has not bought yet: a guest, known by e-mail.
+            found = resolve_learner(session, 0, ref)
+            created = True
         if found is None:
             raise PermanentError(f"no learner {ref!r} (by e-mail or customer id)")
         lock_learner(session, found.id)
+        before = balances(session, found.id).get(credit_type, 0)
+        if sign < 0 and before - amount < 0 and not force:
+            raise PermanentError(
+                f"revoking {amount} {credit_type} would leave {found.email} at "
+                f"{before - amount} (balance {before}); --force allows a negative balance")
         entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
-                               uuid.uuid4().hex)
+                               uuid.uuid4().hex, actor=actor)
         balance = balances(session, found.id).get(credit_type, 0)
         enqueue_customer_meta(session, found.id, active_perks(session, found.id))
         session.commit()
     data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
-            "ledger_entry_id": entry.id, "balance": balance}
-    _emit(data, as_json, lambda d: click.echo(
-        f"{d['amount']:+} {d['credit_type']} for {d['learner']} "
-        f"(ledger #{d['ledger_entry_id']}); balance now {d['balance']}"))
+            "ledger_entry_id": entry.id, "balance": balance, "by": actor,
+            "learner_created": created}
+
+    def render(d: dict[str, Any]) -> None:
+        if d["learner_created"]:
+            click.echo(f"new learner {d['learner']} (a guest: known by e-mail until they buy)")
+        click.echo(f"{d['amount']:+} {d['credit_type']} for {d['learner']} by {d['by']} "
+                   f"(ledger #{d['ledger_entry_id']}); balance now {d['balance']}")
+
+    _emit(data, as_json, render)
 
 
 adjust_options = [
@@ -143,6 +196,10 @@ adjust_options = [
     click.option("--type", "credit_type", required=True, help="Credit type, e.g. mentor_minutes."),
     click.option("--amount", required=True, type=int, help="How many (more than 0)."),
     click.option("--reason", required=True, help="Why; kept on the ledger row for the audit."),
+    click.option("--by", default=None,
+                 help="Who makes the adjustment, kept on the ledger row (default: the OS user)."),
+    click.option("--new-type", is_flag=True,
+                 help="Allow a credit type the catalogue does not confer (typos are refused)."),
     json_option,
     click.pass_context,
 ]
@@ -155,18 +212,27 @@ def _with(options: list[Any], fn: Any) -> Any:
 
 
 def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
-          as_json: bool) -> None:
-    """Add credits by hand (an audited ledger row)."""
-    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=+1)
+          by: str | None, new_type: bool, as_json: bool) -> None:
+    """Add credits by hand (an audited ledger row).
+
+    An e-mail the bridge does not know yet becomes a guest learner (said so), so minutes can
+    be gifted to a prospect.
+    """
+    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=+1, by=by,
+            new_type=new_type)
 
 
 def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
-           as_json: bool) -> None:
-    """Take credits away by hand (an audited ledger row)."""
-    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1)
+           by: str | None, new_type: bool, force: bool, as_json: bool) -> None:
+    """Take credits away by hand (an audited ledger row); never below zero without --force."""
+    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1, by=by,
+            force=force, new_type=new_type)
 
 
 def attach_adjustments(group: click.Group) -> None:
     """Add `grant` and `revoke` to the `credits` group."""
     group.add_command(click.command("grant")(_with(adjust_options, grant)))
-    group.add_command(click.command("revoke")(_with(adjust_options, revoke)))
+    force = click.option("--force", is_flag=True,
+                         help="Allow the balance to go negative (it shows in `bridge owes`).")
+    group.add_command(click.command("revoke")(_with([*adjust_options[:-2], force,
+                                                     *adjust_options[-2:]], revoke)))

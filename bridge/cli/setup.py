@@ -106,7 +106,7 @@ def db_upgrade(app: AppContext) -> None:
 @json_option
 @pass_ctx
 def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
-    """Copy the SQLite database to FILE while the service runs (SQLite's online backup).
+    """Copy the SQLite database to FILE, live (SQLite's online backup).
 
     The copy is consistent even while webhooks and syncs write. On PostgreSQL use pg_dump
     (README, "Backups and recovery").

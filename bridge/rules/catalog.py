@@ -155,6 +155,15 @@ class Catalogue:
     competencies: Mapping[str, Competency] = field(default_factory=dict)
     stacks: tuple[StackRule, ...] = ()
     coupon_rules: tuple[CouponRule, ...] = ()
+    # Products that are not offers (templates, merchandise): their order lines are silent.
+    # SKUs from the file's ``not_offers``; WooCommerce ids whose meta says bridge_kind = none.
+    not_offers: frozenset[str] = frozenset()
+    not_offer_ids: frozenset[int] = frozenset()
+
+    def is_not_offer(self, line_item: Mapping[str, object]) -> bool:
+        """The line sells something marked as no offer, so it maps to nothing on purpose."""
+        ids = {line_item.get("variation_id"), line_item.get("product_id")}
+        return bool(ids & self.not_offer_ids) or line_item.get("sku") in self.not_offers
 
     def offer_for_line(self, line_item: Mapping[str, object]) -> Offer | None:
         """The offer an order line sells: by variation id, product id, then the line's SKU."""

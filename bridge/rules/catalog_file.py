@@ -35,7 +35,9 @@ from bridge.rules.products import META_FIELDS
 MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
 MANIFEST_VERSION = 1
 
-_TOP_KEYS = {"version", "shop", "competencies", "cohorts", "offers", "stacks", "coupons"}
+_TOP_KEYS = {
+    "version", "shop", "competencies", "cohorts", "offers", "stacks", "coupons", "not_offers",
+}
 _SHOP_KEYS = {"title", "url", "currency"}
 _COMPETENCY_KEYS = {"title", "description", "url"}
 _COHORT_KEYS = {
@@ -96,6 +98,9 @@ def catalogue_from_data(data: Mapping[str, Any], source: str = "catalog.toml") -
         _coupon(reader, f"coupons[{index}]", table, offers)
         for index, table in enumerate(reader.array(data, "coupons", ""))
     )
+    not_offers = frozenset(reader.strings(data, "not_offers", ""))
+    for sku in sorted(not_offers & set(offers)):
+        raise CatalogueError(source, "not_offers", f"{sku} is also under [offers]")
     for label, rules in (("stacks", stacks), ("coupons", coupons)):
         names = [rule.name for rule in rules]
         for index, name in enumerate(names):
@@ -110,6 +115,7 @@ def catalogue_from_data(data: Mapping[str, Any], source: str = "catalog.toml") -
         competencies=competencies,
         stacks=stacks,
         coupon_rules=coupons,
+        not_offers=not_offers,
     )
 
 

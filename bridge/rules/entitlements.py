@@ -73,6 +73,8 @@ class UnmappedLine:
     variation_id: int
     sku: str
     name: str
+    quantity: int = 0
+    total: str = "0"
 
 
 @dataclass(frozen=True)
@@ -280,13 +282,16 @@ def order_entitlements(
         line_id = int(line.get("id") or 0)
         offer = catalogue.offer_for_line(line)
         if offer is None:
-            unmapped.append(UnmappedLine(
-                line_item_id=line_id,
-                product_id=int(line.get("product_id") or 0),
-                variation_id=int(line.get("variation_id") or 0),
-                sku=str(line.get("sku") or ""),
-                name=str(line.get("name") or ""),
-            ))
+            if not catalogue.is_not_offer(line):
+                unmapped.append(UnmappedLine(
+                    line_item_id=line_id,
+                    product_id=int(line.get("product_id") or 0),
+                    variation_id=int(line.get("variation_id") or 0),
+                    sku=str(line.get("sku") or ""),
+                    name=str(line.get("name") or ""),
+                    quantity=int(line.get("quantity") or 0),
+                    total=str(line.get("total") or "0"),
+                ))
             continue
         if not paid:
             continue

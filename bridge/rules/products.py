@@ -332,13 +332,16 @@ class Problem:
     """Something a creator should fix; ``bridge catalog --check`` fails while any remains.
 
     Codes: unmapped_product, sku_not_in_shop, duplicate_sku, cohort_not_sold, meta_conflict,
-    invalid_meta, unknown_reference, not_synced, no_catalogue_file.
+    invalid_meta, unknown_reference, not_synced, no_catalogue_file, unmapped_sku. A
+    ``warning`` (an unmapped virtual product, a SKU sold that maps to nothing) fails the check
+    only with ``--strict``.
     """
 
     code: str
     message: str
     sku: str | None = None
     woo_id: int | None = None
+    severity: str = "problem"  # or "warning"
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,12 @@ class Resolution:
     catalogue: Catalogue
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
+
+
+def is_marked_not_offer(meta: Mapping[str, Any]) -> bool:
+    """Product meta ``bridge_kind = none``: the product is no offer (a template, merchandise)."""
+    kind = meta.get("bridge_kind", meta.get("_bridge_kind"))
+    return isinstance(kind, str) and kind.strip().lower() == "none"
 
 
 def offer_for_record(
@@ -396,8 +405,13 @@ def resolve_catalogue(
     problems: list[Problem] = []
     notes: list[str] = []
     # Active products first, so their meta defines a SKU rather than a trashed one's.
+    not_offer_ids: set[int] = set()
     for record in sorted(by_id.values(), key=lambda r: (not r.active, r.woo_id)):
         parent = by_id.get(record.parent_id) if record.parent_id else None
+        if is_marked_not_offer(effective_meta(record, parent)) or (
+                record.sku and record.sku in file_catalogue.not_offers):
+            not_offer_ids.add(record.woo_id)  # a template, merchandise: silent on purpose
+            continue
         offer, found = offer_for_record(file_catalogue, record, parent, file_name)
         if record.active:
             problems.extend(found)
@@ -425,7 +439,8 @@ def resolve_catalogue(
         if not record.active:
             inactive.add(record.woo_id)
     catalogue = dataclasses.replace(
-        file_catalogue, offers=offers, bindings=bindings, inactive_ids=frozenset(inactive)
+        file_catalogue, offers=offers, bindings=bindings, inactive_ids=frozenset(inactive),
+        not_offer_ids=frozenset(not_offer_ids),
     )
     problems.extend(_reference_problems(catalogue, sorted(defined_by)))
     problems.extend(
@@ -453,12 +468,16 @@ def _meta_notes(record: ProductRecord) -> list[str]:
 
 
 def _unmapped(record: ProductRecord, file_name: str) -> Problem:
+    # A virtual product may be a template or a download: a warning, unless bridge meta says
+    # it was meant as an offer.
     return Problem(
         "unmapped_product",
         f"{record.label} {record.name!r} (SKU {record.sku or 'none'}) looks like an offer but "
-        f"maps to no micro-SKU: add it to {file_name} or set bridge_kind",
+        f"maps to no micro-SKU: add it to {file_name}, set bridge_kind, or mark it as no offer "
+        f"(not_offers in {file_name}, or bridge_kind = none)",
         record.sku or None,
         record.woo_id,
+        severity="problem" if record.bridge_meta else "warning",
     )
 
 

@@ -22,6 +22,7 @@ from bridge.rules.report_rows import (
     GRANTED,
     MENTOR_CREDIT,
     NO_DATA,
+    NOT_AN_OFFER,
     ORDER_LEVEL,
     PAID_OFFER_KINDS,
     PREVIEW,
@@ -198,7 +199,9 @@ def revenue(rows: ReportRows, period: Period,
             paid_statuses: Sequence[str]) -> tuple[list[MoneyRow], list[MoneyRow]]:
     """Per SKU and currency, sorted, then one ``(all)`` row per currency.
 
-    Refunds count in the period in which they happened, whenever the order was paid.
+    Refunds count in the period in which they happened, whenever the order was paid. Lines
+    that sold no micro-SKU get rows of their own, after the micro-SKUs, marked as such, and
+    stay out of the ``(all)`` micro-SKU totals.
     """
     table: dict[tuple[str, str], MoneyRow] = {}
     orders: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -216,7 +219,8 @@ def revenue(rows: ReportRows, period: Period,
                 entry.units += line.quantity
                 entry.revenue += line.total
                 orders[(line.sku, order.currency)].add(order.order_id)
-                orders[(ALL, order.currency)].add(order.order_id)
+                if line.offer:
+                    orders[(ALL, order.currency)].add(order.order_id)
         for at, sku, amount in _dated_refunds(order):
             if period.contains(at):
                 row(sku, order.currency).refunds += amount
@@ -225,12 +229,14 @@ def revenue(rows: ReportRows, period: Period,
             table[key].orders = len(ids)
     totals: dict[str, MoneyRow] = {}
     for entry in table.values():
+        if entry.sku.endswith(NOT_AN_OFFER):
+            continue
         total = totals.setdefault(entry.currency, MoneyRow(ALL, entry.currency,
                                                            len(orders[(ALL, entry.currency)])))
         total.units += entry.units
         total.revenue += entry.revenue
         total.refunds += entry.refunds
-    return ([table[key] for key in sorted(table)],
+    return ([table[key] for key in sorted(table, key=lambda k: (k[0].endswith(NOT_AN_OFFER), k))],
             [totals[currency] for currency in sorted(totals)])
 
 
@@ -279,9 +285,9 @@ def mentor_time(rows: ReportRows, period: Period) -> list[MentorMonth]:
     """Mentor minutes by month of the period; unknown reasons count by their sign."""
     months = {month: MentorMonth(month) for month in period.months()}
     for row in rows.ledger:
-        if row.credit_type != MENTOR_CREDIT or not period.contains(row.created_at):
+        if row.credit_type != MENTOR_CREDIT or not period.contains(row.dated_at):
             continue
-        bucket = months[period.month_of(row.created_at)]
+        bucket = months[period.month_of(row.dated_at)]
         if row.reason in ("redemption", "redemption_refund"):
             bucket.redeemed -= row.amount
         elif row.reason == "expiry":
@@ -297,7 +303,7 @@ def outstanding(rows: ReportRows, period: Period) -> dict[str, dict[str, int]]:
     """Per credit type, at the end of the period: positive balances summed, and their holders."""
     balances: dict[tuple[int, str], int] = defaultdict(int)
     for row in rows.ledger:
-        if row.created_at < period.end:
+        if row.dated_at < period.end:
             balances[(row.learner_id, row.credit_type)] += row.amount
     result: dict[str, dict[str, int]] = {}
     for (_, credit_type), amount in sorted(balances.items(), key=lambda item: item[0][1]):

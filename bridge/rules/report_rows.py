@@ -173,12 +173,17 @@ def report_period(since: date | None, until: date | None, timezone: str,
     return Period(since, until, timezone)
 
 
+# Appended to the SKU of a line that sold no micro-SKU: its revenue is shown apart.
+NOT_AN_OFFER = " (not a micro-SKU)"
+
+
 @dataclass(frozen=True)
 class LineRow:
     line_id: int
     sku: str
     quantity: int
     total: Decimal
+    offer: bool = True  # False: the line sold no micro-SKU (kept apart in the revenue)
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,13 @@ class LedgerRow:
     credit_type: str
     amount: int
     reason: str
-    created_at: datetime
+    created_at: datetime  # when the row was written (the audit)
+    sale_at: datetime | None = None  # when the sale that granted it happened
+
+    @property
+    def dated_at(self) -> datetime:
+        """When the report counts it: the sale (order paid, or created), else the row itself."""
+        return self.sale_at or self.created_at
 
 
 @dataclass(frozen=True)
@@ -294,8 +305,11 @@ def order_row(order_id: int, learner_id: int | None, status: str, *,
     """An ``order_state`` row and its stored summary (lines, refunds) as a plain row."""
     summary = summary or {}
     lines = tuple(
-        LineRow(line_id=_int(line.get("id")), sku=str(line.get("sku") or "(no SKU)"),
-                quantity=_int(line.get("quantity")), total=_money(line.get("total")))
+        LineRow(line_id=_int(line.get("id")),
+                sku=str(line.get("sku") or "(no SKU)") + (
+                    NOT_AN_OFFER if line.get("offer") is False else ""),
+                quantity=_int(line.get("quantity")), total=_money(line.get("total")),
+                offer=line.get("offer") is not False)
         for line in summary.get("lines") or [] if isinstance(line, Mapping)
     )
     refunds = []

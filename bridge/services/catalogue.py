@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bridge.errors import RetryableError
 from bridge.rules.catalog import VARIABLE_TYPES, Catalogue, CatalogueError, Offer, offer_to_dict
@@ -36,7 +36,7 @@ from bridge.rules.products import (
     resolve_catalogue,
 )
 from bridge.store.db import unit_of_work
-from bridge.store.models import Cohort, ProductBinding, Seat, utcnow
+from bridge.store.models import Cohort, ProductBinding, Seat, UnmappedLine, utcnow
 from bridge.store.models import Offer as OfferRow
 
 
@@ -125,10 +125,61 @@ class CatalogueReport:
     resolution: Resolution
     records: tuple[ProductRecord, ...]
     seats_taken: Mapping[str, int]
+    unmapped: tuple[UnmappedSku, ...] = ()
 
     @property
     def catalogue(self) -> Catalogue:
         return self.resolution.catalogue
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """The resolution's problems, then a warning per SKU sold that maps to no micro-SKU."""
+        return (*self.resolution.problems, *(sku.problem() for sku in self.unmapped))
+
+
+@dataclass(frozen=True)
+class UnmappedSku:
+    """A SKU seen on paid order lines that map to no micro-SKU and are not marked as no offer."""
+
+    sku: str
+    lines: int
+    orders: int
+    units: int
+    product_ids: tuple[int, ...]
+    order_ids: tuple[int, ...]  # a few, to look at
+
+    def problem(self) -> Problem:
+        shown = ", ".join(str(i) for i in self.order_ids)
+        more = "..." if self.orders > len(self.order_ids) else ""
+        return Problem(
+            "unmapped_sku",
+            f"SKU {self.sku or '(none)'} (product {', '.join(map(str, self.product_ids))}) was "
+            f"sold on {self.lines} paid order lines in {self.orders} orders ({shown}{more}) but "
+            "maps to no micro-SKU: add it to the catalogue, or list it under not_offers",
+            self.sku or None, self.product_ids[0] if self.product_ids else None,
+            severity="warning")
+
+
+def unmapped_skus(session_or_engine: Session | Engine,
+                  catalogue: Catalogue | None = None) -> tuple[UnmappedSku, ...]:
+    """SKUs sold on paid lines that map to nothing, with counts; those mapped since left out."""
+    with _reading(session_or_engine) as session:
+        rows = session.exec(select(UnmappedLine).order_by(col(UnmappedLine.sku),
+                                                          col(UnmappedLine.order_id))).all()
+    by_sku: dict[str, list[UnmappedLine]] = {}
+    for row in rows:
+        line = {"sku": row.sku, "product_id": row.product_id, "variation_id": row.variation_id}
+        if catalogue is not None and (catalogue.offer_for_line(line)
+                                      or catalogue.is_not_offer(line)):
+            continue  # the catalogue knows it now
+        by_sku.setdefault(row.sku, []).append(row)
+    return tuple(
+        UnmappedSku(sku, len(lines), len({r.order_id for r in lines}),
+                    sum(r.quantity for r in lines),
+                    tuple(sorted({r.variation_id or r.product_id for r in lines})),
+                    tuple(sorted({r.order_id for r in lines}))[:5])
+        for sku, lines in by_sku.items()
+    )
 
 
 def apply_product_payload(
@@ -359,8 +410,9 @@ def inspect_catalogue(
     with _reading(session_or_engine) as session:
         records = stored_records(session)
         taken = seats_taken(session)
-    resolution = resolve_catalogue(file_catalogue, records, now=now, file_name=file_name)
-    return CatalogueReport(resolution, records, taken)
+        resolution = resolve_catalogue(file_catalogue, records, now=now, file_name=file_name)
+        unmapped = unmapped_skus(session, resolution.catalogue)
+    return CatalogueReport(resolution, records, taken, unmapped)
 
 
 def store_cohorts(session: Session, catalogue: Catalogue) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bridge.rules.catalog import Catalogue
-from bridge.services.inbox import Handler
+from bridge.services.inbox import Handler, Warned
 from bridge.services.pipeline import process_customer, process_order
 from bridge.services.subscriptions import process_subscription
 from bridge.settings import Settings
@@ -103,6 +103,12 @@ def build_handlers(
                                 shop=shop())
         if not outcome.applied:
             return f"order {outcome.order_id}: stale, skipped"
+        if outcome.unmapped:
+            lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'} "
+                              f"(product {line['variation_id'] or line['product_id']})"
+                              for line in outcome.unmapped)
+            return Warned(f"processed with warnings: order {outcome.order_id} sells no "
+                          f"micro-SKU on {lines}; see `bridge catalog --check`")
         return f"order {outcome.order_id}: {len(outcome.events)} changes"
 
     def customer(payload: Any) -> str:

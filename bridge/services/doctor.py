@@ -24,6 +24,7 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
         status = schema_status(engine)
         if status.up_to_date:
             checks.append(_check("schema", True, f"at revision {status.head}"))
+            checks.append(_unmapped_check(settings, engine))
         else:
             checks.append(_check("schema", False,
                                  f"at revision {status.current or 'none'}, needs {status.head}",
@@ -39,6 +40,26 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
     else:
         checks.extend(shop_checks(settings))
     return checks
+
+
+def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """Paid order lines that sell no micro-SKU: money taken, nothing granted."""
+    from bridge.rules.catalog import Catalogue, CatalogueError
+    from bridge.services.catalogue import load_catalogue, read_catalogue_file, unmapped_skus
+
+    try:
+        file = read_catalogue_file(settings.catalog_file) if settings.catalog_file.is_file() \
+            else Catalogue()
+    except CatalogueError:
+        file = Catalogue()  # the catalogue check says what is wrong with the file
+    unmapped = unmapped_skus(engine, load_catalogue(engine, file))
+    if not unmapped:
+        return _check("order lines", True, "every paid order line sells a micro-SKU")
+    shown = ", ".join(f"{u.sku or '(none)'} ({u.lines})" for u in unmapped[:5])
+    return _check("order lines", False,
+                  f"{sum(u.lines for u in unmapped)} paid order lines sell no micro-SKU: {shown}",
+                  "add the SKUs to the catalogue or list them under not_offers; "
+                  "`bridge catalog --check`")
 
 
 def _catalogue_check(settings: Settings) -> dict[str, Any]:

@@ -156,6 +156,10 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_CAP)
 
 
+class Warned(str):
+    """A handler's result that is a warning: the delivery is processed, the row says why."""
+
+
 def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handler], *,
                      max_attempts: int, now: datetime | None = None) -> str:
     """Run the delivery through its handler and record the outcome on the inbox row."""
@@ -177,6 +181,8 @@ def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handl
         try:
             result = handler(json.loads(body))
             status = PROCESSED
+            if isinstance(result, Warned):
+                error = str(result)[:2000]  # processed, and the row says what to look at
         except (BridgeError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
             # Expected failure kinds are recorded and retried; anything else is a bug and
             # propagates to the log with its traceback (the row stays 'received' and is retried).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_
+from sqlalchemy import delete, func, literal_column, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
@@ -49,6 +49,7 @@ from bridge.store.models import (
     OrderState,
     Seat,
     Subscription,
+    UnmappedLine,
     utcnow,
 )
 
@@ -584,6 +585,7 @@ def apply_order(
         # keep the ones read earlier, so their dates and lines survive for the report.
         earlier = (state.summary or {}).get("refunds") or []
         refund_rows = [r for r in earlier if r.get("id") in facts.refund_ids]
+    listed_before = bool((state.summary or {}).get("unmapped"))
     state.summary = {
         "refund_ids": list(facts.refund_ids),
         "refunds": refund_rows,
@@ -598,6 +600,9 @@ def apply_order(
     state.updated_at = utcnow()
     session.add(state)
     session.flush()
+    if unmapped or listed_before:
+        paid = facts.status in paid_statuses
+        _record_unmapped(session, facts.order_id, unmapped if paid else [])
     if learner is not None:
         outcome.events += reconcile_complimentary_call(
             session, learner.id, complimentary_minutes, paid_statuses,
@@ -607,6 +612,18 @@ def apply_order(
                     extra={"order_id": facts.order_id,
                            "skus": ",".join(line["sku"] or "?" for line in unmapped)})
     return outcome
+
+
+def _record_unmapped(session: Session, order_id: int, lines: Sequence[Mapping[str, Any]]) -> None:
+    """The order's paid lines that sell no micro-SKU, as they are now (kept visible, counted)."""
+    session.execute(delete(UnmappedLine).where(col(UnmappedLine.order_id) == order_id))
+    for line in lines:
+        session.add(UnmappedLine(order_id=order_id, line_item_id=line["line_item_id"],
+                                 sku=str(line["sku"] or "")[:100],
+                                 product_id=line["product_id"], variation_id=line["variation_id"],
+                                 name=str(line["name"] or "")[:200], quantity=line["quantity"],
+                                 total=str(line["total"])[:32], seen_at=utcnow()))
+    session.flush()
 
 
 def _refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -634,6 +651,7 @@ def _line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict
     for line in payload.get("line_items") or []:
         offer = catalogue.offer_for_line(line)
         lines.append({"id": line.get("id"), "sku": offer.sku if offer else line.get("sku"),
+                      "offer": offer is not None,
                       "quantity": line.get("quantity"), "total": line.get("total"),
                       "product_id": line.get("product_id"),
                       "variation_id": line.get("variation_id")})

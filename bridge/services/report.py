@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bridge.rules.claims import PlaceRow
 from bridge.rules.report_figures import Report, compute_report
@@ -56,8 +56,10 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
     ledger = tuple(
         LedgerRow(*row) for row in session.exec(
             select(LedgerEntry.learner_id, LedgerEntry.credit_type, LedgerEntry.amount,
-                   LedgerEntry.reason, LedgerEntry.created_at)
-            .where(LedgerEntry.created_at < end).order_by(col(LedgerEntry.id))
+                   LedgerEntry.reason, LedgerEntry.created_at, LedgerEntry.sale_at)
+            # Grants are dated by their sale (a backfill does not land in this month).
+            .where(func.coalesce(LedgerEntry.sale_at, LedgerEntry.created_at) < end)
+            .order_by(col(LedgerEntry.id))
         ).all()
     )
     redemptions = tuple(
