@@ -16,6 +16,7 @@ Served under /wp-json/wc/v3/:
        products/<id>, products/<id>/variations
   POST products/batch, products/<id>/variations/batch, orders/batch, customers/batch,
        coupons/batch: per-item results inside HTTP 200, 413 above 100 items
+  GET  coupons (code=): the coupons created through coupons/batch, which refuses a code it has
   GET  subscriptions -> 404 rest_no_route (no WooCommerce Subscriptions); GET webhooks -> []
 Bench control (not counted): GET /__bench/stats, POST /__bench/reset.
 
@@ -122,8 +123,11 @@ class Orders:
     """N orders, each a pure function of its number; nothing per order is kept in memory."""
 
     def __init__(self, count: int, *, refund_every: int = 0, cohort_every: int = 0,
-                 learners: int | None = None) -> None:
+                 learners: int | None = None, base: datetime = BASE,
+                 step_seconds: int = STEP_SECONDS) -> None:
         self.count = count
+        self.base = base  # a shop with history: --start 2025-01-01 --step-seconds 100000
+        self.step = step_seconds
         self.refund_every = refund_every
         self.cohort_every = cohort_every
         self.learners = learners or max(1, count // 3)
@@ -152,7 +156,7 @@ class Orders:
         return _mix(i, 3) % self.learners
 
     def modified(self, i: int) -> datetime:
-        return BASE + timedelta(seconds=i * STEP_SECONDS)
+        return self.base + timedelta(seconds=i * self.step)
 
     def order_id(self, i: int) -> int:
         return ORDER_ID_OFFSET + i
@@ -264,11 +268,11 @@ class Orders:
                modified_before: datetime | None) -> tuple[int, int]:
         lo, hi = 1, self.count
         if modified_after is not None:
-            seconds = (modified_after - BASE).total_seconds()
-            lo = max(lo, math.floor(seconds / STEP_SECONDS) + 1)
+            seconds = (modified_after - self.base).total_seconds()
+            lo = max(lo, math.floor(seconds / self.step) + 1)
         if modified_before is not None:
-            seconds = (modified_before - BASE).total_seconds()
-            hi = min(hi, math.ceil(seconds / STEP_SECONDS) - 1)
+            seconds = (modified_before - self.base).total_seconds()
+            hi = min(hi, math.ceil(seconds / self.step) - 1)
         return lo, hi
 
 
@@ -290,7 +294,7 @@ class Shop:
         self.counts: Counter[str] = Counter()
         self.items: Counter[str] = Counter()  # objects sent to batch endpoints, per route
         self.notes: dict[int, list[dict[str, Any]]] = {}
-        self.coupons: dict[str, int] = {}
+        self.coupons: dict[str, dict[str, Any]] = {}  # code -> the coupon as created
         self.next_id = 900_000
         self.started = time.monotonic()
 
@@ -306,8 +310,12 @@ class Shop:
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
+            notes = [n for kept in self.notes.values() for n in kept]
             return {"requests": dict(self.counts), "total": sum(self.counts.values()),
-                    "batch_items": dict(self.items), "notes": sum(map(len, self.notes.values())),
+                    "batch_items": dict(self.items), "notes": len(notes),
+                    "customer_notes": sum(1 for n in notes if n["customer_note"]),
+                    "customers_emailed": len({o for o, kept in self.notes.items()
+                                              if any(n["customer_note"] for n in kept)}),
                     "coupons": len(self.coupons), "orders": self.orders.count}
 
     def reset(self) -> None:
@@ -464,6 +472,11 @@ class Handler(BaseHTTPRequestHandler):
             found = [v for v in shop.variations.values() if str(v["parent_id"]) == parts[1]]
             self._send(200, _fields(found, query),
                        {"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"})
+        elif parts == ["coupons"] and method == "GET":
+            code = (_one(query, "code", "") or "").lower()
+            with shop.lock:
+                found = [c for c in shop.coupons.values() if not code or c["code"] == code]
+            self._send(200, found, {"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"})
         elif parts[-1] == "batch" and method == "POST":
             self._batch(route, body)
         elif parts == ["subscriptions"]:
@@ -606,10 +619,10 @@ class Handler(BaseHTTPRequestHandler):
                         "code": "woocommerce_rest_coupon_code_already_exists",
                         "message": f"The coupon code {code} already exists",
                         "data": {"status": 400}}}
-                new_id = shop.new_id()
+                created = {**item, "id": shop.new_id(), "code": code}
                 with shop.lock:
-                    shop.coupons[code] = new_id
-                return {**item, "id": new_id, "code": code}
+                    shop.coupons[code] = created
+                return created
             return {**item, "id": shop.new_id()}
         target = item if action == "delete" else (item or {}).get("id")
         valid = {
@@ -617,7 +630,7 @@ class Handler(BaseHTTPRequestHandler):
             "products": lambda t: t in shop.products,
             "variations": lambda t: t in shop.variations,
             "customers": lambda t: t > 0,
-            "coupons": lambda t: t in shop.coupons.values(),
+            "coupons": lambda t: any(c["id"] == t for c in shop.coupons.values()),
         }[resource]
         if not isinstance(target, int) or not valid(target):
             return {"id": target if isinstance(target, int) else 0,
@@ -654,6 +667,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="every K-th paid order has a partial refund (0: none)")
     parser.add_argument("--cohort-every", type=int, default=0,
                         help="every K-th order buys a cohort seat (0: none)")
+    parser.add_argument("--start", type=datetime.fromisoformat, default=BASE,
+                        help="when order 1 was placed (UTC), e.g. 2025-01-01 for a shop with "
+                             "a year of history")
+    parser.add_argument("--step-seconds", type=int, default=STEP_SECONDS,
+                        help="seconds between two orders (100000: 300 orders span 2025)")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="added to every API answer (a real shop takes 50-300 ms)")
     parser.add_argument("--max-seconds", type=float, default=3600.0,
@@ -661,7 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--self-check", action="store_true",
                         help="compare generated orders with order_payload's and exit")
     args = parser.parse_args(argv)
-    orders = Orders(args.orders, refund_every=args.refund_every, cohort_every=args.cohort_every)
+    orders = Orders(args.orders, refund_every=args.refund_every, cohort_every=args.cohort_every,
+                    base=args.start, step_seconds=args.step_seconds)
     if args.self_check:
         self_check(orders)
         print(f"ok: {args.orders} orders match order_payload")
