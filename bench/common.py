@@ -217,10 +217,11 @@ class FakeShop:
     """bench/fake_shop.py as a child process on 127.0.0.1; stopped on exit."""
 
     def __init__(self, orders: int, *, refund_every: int = 0, cohort_every: int = 0,
-                 latency_ms: float = 0.0, max_seconds: float = 7200) -> None:
+                 latency_ms: float = 0.0, max_seconds: float = 7200,
+                 extra: tuple[str, ...] = ()) -> None:
         self.argv = [PYTHON, "-m", "bench.fake_shop", "--orders", str(orders),
                      "--refund-every", str(refund_every), "--cohort-every", str(cohort_every),
-                     "--latency-ms", str(latency_ms), "--max-seconds", str(max_seconds)]
+                     "--latency-ms", str(latency_ms), "--max-seconds", str(max_seconds), *extra]
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 

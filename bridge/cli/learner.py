@@ -224,7 +224,10 @@ def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, r
 
 def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
            by: str | None, new_type: bool, force: bool, as_json: bool) -> None:
-    """Take credits away by hand (an audited ledger row); never below zero without --force."""
+    """Take credits away by hand (an audited ledger row).
+
+    Refused when the balance would go below zero, unless --force.
+    """
     _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1, by=by,
             force=force, new_type=new_type)
 
