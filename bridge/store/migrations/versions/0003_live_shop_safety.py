@@ -1,7 +1,7 @@
 """issue 16: sale dates and actors on ledger rows, unmapped lines, watch start
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = '0003'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
