@@ -13,6 +13,7 @@ from bridge.services.pipeline import process_order
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Access, ClaimPlace
+from tests.conftest import HISTORY_IS_NEWS
 from tests.sample_shop import make_order, sample_catalogue
 
 PACK = "TEAM-DV-PROJECT-5"
@@ -27,7 +28,9 @@ def pack_catalogue() -> Catalogue:
 
 
 def claim_settings(database_url: str, **changes: Any) -> Settings:
-    values: dict[str, Any] = {"claim_secret": SECRET, "public_url": "https://bridge.example.com"}
+    # The fixtures' orders are dated in the past: here they are news (see tests/conftest.py).
+    values: dict[str, Any] = {"claim_secret": SECRET, "public_url": "https://bridge.example.com",
+                              "notify_since": HISTORY_IS_NEWS}
     return Settings(database_url=database_url, **{**values, **changes})
 
 
