@@ -302,7 +302,7 @@ def issue_credential(
         enqueue_credential_note(session, int(access.order_id), row.uuid, {
             "achievement": achievement.name, "offer": offer.title or sku, "sku": sku,
             "url": credential_url(issuing.public_url, identity),
-        }, issuing.settings, issuing.templates)
+        }, issuing.settings, issuing.templates, learner_id=learner.id)
     log.info("credential issued", extra={"credential": row.uuid, "sku": sku,
                                          "learner_id": learner.id})
     return IssueResult(row, created=True)

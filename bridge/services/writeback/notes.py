@@ -177,7 +177,7 @@ def _enqueue_note(
     kind: str,
     text: str,
     identity: str,
-    learner_id: int,
+    learner_id: int | None,
     settings: Settings,
     requires: Sequence[str] = (),
 ) -> str | None:
@@ -185,7 +185,7 @@ def _enqueue_note(
     customer = kind in settings.customer_note_events
     data = {"note": text, "customer_note": customer}
     extra: dict[str, Any] = {"event": kind}
-    if customer:
+    if customer and learner_id is not None:
         extra["notify"] = learner_id  # WooCommerce e-mails a customer note
     if requires:
         extra["requires"] = list(requires)
@@ -259,10 +259,12 @@ def enqueue_credential_note(
     context: dict[str, Any],
     settings: Settings,
     templates: NoteTemplates,
+    learner_id: int | None = None,
 ) -> str | None:
     """Queue the note that gives the learner their credential's link, once per credential."""
     text = templates.render("credential_issued", {"order": order_id, **context})
     if not text:
         return None
-    marker = note_marker([f"order:{order_id}", f"credential:{credential_uuid}"])
-    return _enqueue_note(session, order_id, "credential_issued", text, marker, settings)
+    identity = note_identity(order_id, "credential_issued", [f"credential:{credential_uuid}"])
+    return _enqueue_note(session, order_id, "credential_issued", text, identity, learner_id,
+                         settings)
