@@ -175,11 +175,9 @@ def reconcile_claims(
             claimed = row.claimed_at if row is not None and row.status == CLAIMED else None
             states.append(PlaceState(place.key, place.unit, place.place, claimed))
         kept |= places_kept(states, line.kept)
-    created: list[tuple[int, str]] = []  # (place number within the order, code)
-    number = 0
+    created: list[str] = []  # codes of the places made now, in unit and place order
     for line in lines:
         for place in line.places:
-            number += 1
             if place.key not in kept or place.key in existing:
                 continue
             code = claim_code(settings.claim_secret or "", order_id, place.line_item_id,
@@ -191,7 +189,7 @@ def reconcile_claims(
                 "confers": _snapshot(catalogue, line.offer_sku),
                 "created_at": now, "changed_at": now,
             }, ["place_key"]):
-                created.append((number, code))
+                created.append(code)
     claimant_events: list[Event] = []
     reason = "refund" if paid else result.facts.status
     for key, row in sorted(existing.items()):
@@ -218,7 +216,7 @@ def reconcile_claims(
     if not settings.public_url:
         log.warning("BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are "
                     "relative paths", extra={"order_id": order_id})
-    links = [claim_url(settings.public_url, code) for _, code in created]
+    links = [claim_url(settings.public_url, code) for code in created]
     digest = hashlib.sha256("|".join(sorted(k for k in kept if k not in existing))
                             .encode()).hexdigest()[:16]
     offers = sorted({line.offer_sku for line in lines})
