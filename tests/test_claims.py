@@ -243,3 +243,19 @@ def test_codes_made_under_another_secret_still_work_but_are_not_shown(engine, co
     assert codes(engine, changed, 315) == [None] * 5
     claim_place(engine, old, "ann@employer.example", "Ann", changed)
     assert holdings(engine, "ann@employer.example") == PROJECT
+
+
+def test_pack_orders_list_each_order_with_its_places_claimed_open_and_void(engine, config):
+    """Newest first, with the buyer and the order's status."""
+    from bridge.services.claims import pack_orders
+
+    apply(engine, config, pack_order(316))
+    apply(engine, config, pack_order(317, quantity=2, email="other@boss.example",
+                                     customer_id=41))
+    claim_place(engine, codes(engine, config, 316)[0], "ann@employer.example", "Ann", config)
+    assert pack_orders(engine) == [
+        {"order_id": 317, "skus": [PACK], "sold": 10, "open": 10, "claimed": 0, "void": 0,
+         "status": "processing", "buyer": "other@boss.example"},
+        {"order_id": 316, "skus": [PACK], "sold": 5, "open": 4, "claimed": 1, "void": 0,
+         "status": "processing", "buyer": "boss@employer.example"},
+    ]
