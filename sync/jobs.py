@@ -199,7 +199,7 @@ class JobContext:
         if self._client is not None:
             total = getattr(self._client, "total_requests", None)
             if callable(total):
-                self.tally.requests = total()
+                self.tally.requests += total()
             close = getattr(self._client, "close", None)
             if callable(close):
                 close()
@@ -540,6 +540,8 @@ def run_outbox(ctx: JobContext) -> None:
                            dry_run=ctx.dry_run)
     ctx.tally.changed += summary.sent
     ctx.tally.notified += len(summary.notified)
+    if ctx.dry_run:
+        ctx.tally.requests += len(summary.requests)  # the ones it would send, counted alike
     ctx.note(summary.summary())
     for request in summary.requests[:CHANGES_SHOWN]:
         ctx.change(f"would send {request.method} {request.path}")

@@ -6,6 +6,7 @@ duplicate coupon code, as WooCommerce does; on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +21,7 @@ from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem, Seat, SQLModel, utcnow
 from sync.jobs import RunOptions, run_job
 from tests.live_shop_support import LiveShop, history, holdings
-from tests.sync_support import make_ports
+from tests.sync_support import make_ports, wc_time
 from tests.writeback_support import shop_catalogue, store_shop
 
 NOW = utcnow().replace(microsecond=0)
@@ -128,6 +129,7 @@ def test_a_dry_run_has_the_real_runs_figures_when_orders_compete_for_seats(
     drain_plan = run_job("outbox", ports, RunOptions(dry_run=True))
     drain = run_job("outbox", ports)
     assert drain_plan.tally.notified == drain.tally.notified == real.tally.notified
+    assert figures(drain_plan) == figures(drain)  # rows sent, requests, customers told
     assert bool(shop.customer_notes()) is notify
 
 
@@ -159,3 +161,27 @@ def test_a_rebuild_from_an_empty_database_posts_nothing_the_shop_has(
         assert (shop.posted_notes, shop.created_coupons) == (notes, coupons)
         assert drain.tally.notified == 0
         assert holdings(engine) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_bridge_sync_dry_run_of_every_job_has_the_real_runs_figures(engine, database_url, shop):
+    """`bridge sync --full --dry-run`: catalogue, orders, outbox... each as the real run says."""
+    from tests.test_sync_cli import bridge, shop_env
+
+    start = NOW - timedelta(days=3)
+    history(shop, start)
+    env = shop_env(database_url, BRIDGE_NOTIFY_SINCE=wc_time(start - timedelta(days=1)))
+    dry = bridge("sync", "--full", "--dry-run", "--json", env=env)
+    assert shop.writes == [] and count(engine, LedgerEntry) == 0
+    real = bridge("sync", "--full", "--json", env=env)
+    assert dry.exit_code == real.exit_code == 0, (dry.output, real.output)
+
+    def shown(output: str) -> list[dict]:
+        return [{k: v for k, v in job.items()
+                 if k not in ("duration", "dry_run", "notes", "changes")}
+                for job in json.loads(output)]
+
+    assert shown(dry.stdout) == shown(real.stdout)
+    by_job = {job["job"]: job for job in json.loads(real.stdout)}
+    assert (by_job["orders"]["seats"], by_job["orders"]["waitlisted"]) == (3, 2)
+    assert by_job["outbox"]["notified"] == by_job["orders"]["notified"] > 0

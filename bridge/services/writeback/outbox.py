@@ -612,6 +612,7 @@ def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
                 continue
             if row.resource == NOTE:
                 summary.requests.extend(_note_requests(row, read))
+            summary.sent += 1  # would be: the real drain's count
             if isinstance(row.payload.get("notify"), int):
                 summary.notified.add(row.payload["notify"])
     return summary
