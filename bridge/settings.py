@@ -366,6 +366,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BRIDGE_PROXY_HOPS", "proxy_hops", _non_negative_int, "0", "0",
              "Reverse proxies in front of the service that append to X-Forwarded-For; the "
              "per-address limits read the client's address from there (0: the peer address)."),
+    Variable("BRIDGE_CALCOM_WEBHOOK_SECRET", "calcom_webhook_secret", _text, None,
+             "change-me-to-another-long-random-string",
+             "Secret of the Cal.com webhook (Settings > Developer > Webhooks); deliveries to "
+             "/webhooks/calcom are refused until it is set.", secret=True),
+    Variable("BRIDGE_CALENDLY_SIGNING_KEY", "calendly_signing_key", _text, None,
+             "change-me-to-a-third-long-random-string",
+             "Signing key of the Calendly webhook subscription (bridge bookings install calendly "
+             "sends it); deliveries to /webhooks/calendly are refused until it is set.",
+             secret=True),
+    Variable("BRIDGE_BOOKING_NO_SHOW", "booking_no_show", _choice("forfeit", "return"),
+             "forfeit", "forfeit",
+             "What a booking marked no-show does with its credits: forfeit (they stay spent) "
+             "or return (they come back)."),
     Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
              "Time zone of the outcome report's days and months (bridge report, /report), "
              "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
@@ -425,6 +438,9 @@ class Settings:
     sync_webhooks_schedule: str = "1h"
     claim_attempts_per_minute: int = 20
     proxy_hops: int = 0
+    calcom_webhook_secret: str | None = field(default=None, repr=False)
+    calendly_signing_key: str | None = field(default=None, repr=False)
+    booking_no_show: str = "forfeit"
     report_timezone: str = "UTC"
 
     @property

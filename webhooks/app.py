@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from flask import Flask, jsonify
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from bridge import __version__
+from bridge.services.bookings import booking_counts
 from bridge.services.catalogue import unmapped_skus
 from bridge.services.delivery_handlers import (
     build_handlers,
@@ -21,7 +23,8 @@ from bridge.services.inbox import Handler
 from bridge.services.inbox_batches import drain_received
 from bridge.settings import Settings, load_settings
 from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
-from webhooks import claims, receiver
+from bridge.store.models import utcnow
+from webhooks import bookings, claims, receiver
 from webhooks.api import api
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
@@ -39,6 +42,7 @@ def create_app(
     handlers: Mapping[str, Handler] | None = None,
     after_processing: Callable[[], None] | None = None,
     background: bool = True,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Flask:
     """Build the receiver; settings, engine and handlers come from the environment if not given.
 
@@ -60,11 +64,13 @@ def create_app(
                                 background=background)
     app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
                                        after_processing=after_processing, processor=processor,
-                                       catalogue=catalogue_loader(engine, settings))
+                                       catalogue=catalogue_loader(engine, settings),
+                                       clock=clock)
     app.register_error_handler(HTTPException, _json_error)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
     app.register_blueprint(receiver.blueprint)
+    app.register_blueprint(bookings.blueprint)
     app.register_blueprint(api)
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
@@ -133,6 +139,11 @@ def healthz():  # type: ignore[no-untyped-def]
             body["unmapped_skus"] = {u.sku or "(none)": u.lines for u in unmapped_skus(rt.engine)}
         except SQLAlchemyError:
             body["unmapped_skus"] = None
+        # Bookings the creator must look at: nothing was debited for them.
+        try:
+            body["bookings"] = booking_counts(rt.engine)
+        except DatabaseUnavailable:
+            body["bookings"] = "unavailable"
     return jsonify(body), 200
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from bridge.rules.catalog import Catalogue
 from bridge.services.inbox import Handler
 from bridge.settings import Settings
+from bridge.store.models import utcnow
 from webhooks.processing import InlineProcessor, Processor
 
 
@@ -26,6 +28,8 @@ class Runtime:
     processor: Processor = field(default_factory=InlineProcessor)
     # The current catalogue (the creator's file merged with synced products); None: not loaded.
     catalogue: Callable[[], Catalogue] | None = None
+    # Now, for checks that depend on it (Calendly's signature time); tests fix it.
+    clock: Callable[[], datetime] = utcnow
 
 
 def runtime() -> Runtime:

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
+from bridge.rules.bookings import BookingType
 
 KINDS = (
     "mentor_hours",
@@ -159,6 +160,8 @@ class Catalogue:
     # SKUs from the file's ``not_offers``; WooCommerce ids whose meta says bridge_kind = none.
     not_offers: frozenset[str] = frozenset()
     not_offer_ids: frozenset[int] = frozenset()
+    # What a Cal.com or Calendly booking of an event type spends (``[[bookings]]``).
+    booking_types: tuple[BookingType, ...] = ()
 
     def is_not_offer(self, line_item: Mapping[str, object]) -> bool:
         """The line sells something marked as no offer, so it maps to nothing on purpose."""

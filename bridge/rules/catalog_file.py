@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bridge.rules.bookings import BookingType, BookingTypeError, booking_types_from_data
 from bridge.rules.catalog import (
     COHORT_CODE,
     COUPON_TRIGGERS,
@@ -37,6 +38,7 @@ MANIFEST_VERSION = 1
 
 _TOP_KEYS = {
     "version", "shop", "competencies", "cohorts", "offers", "stacks", "coupons", "not_offers",
+    "bookings",
 }
 _SHOP_KEYS = {"title", "url", "currency"}
 _COMPETENCY_KEYS = {"title", "description", "url"}
@@ -116,7 +118,15 @@ def catalogue_from_data(data: Mapping[str, Any], source: str = "catalog.toml") -
         stacks=stacks,
         coupon_rules=coupons,
         not_offers=not_offers,
+        booking_types=_booking_types(reader, data),
     )
+
+
+def _booking_types(reader: _Reader, data: Mapping[str, Any]) -> tuple[BookingType, ...]:
+    try:
+        return booking_types_from_data(reader.array(data, "bookings", ""))
+    except BookingTypeError as exc:
+        raise reader.fail(exc.key, exc.reason) from None
 
 
 class _Reader:

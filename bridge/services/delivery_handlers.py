@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bridge.rules.bookings import CALCOM, CALENDLY
 from bridge.rules.catalog import Catalogue
+from bridge.services.bookings import BookingPolicy, process_booking_delivery
 from bridge.services.inbox import Handler, Warned
 from bridge.services.pipeline import process_customer, process_order
 from bridge.services.subscriptions import process_subscription
@@ -93,7 +95,7 @@ def build_handlers(
     catalogue: Callable[[], Catalogue] | None = None,
     shop: Callable[[], Any] | None = None,
 ) -> dict[str, Handler]:
-    """resource -> handler(payload) for order, customer, product and subscription payloads."""
+    """resource -> handler(payload): order, customer, product, subscription, Cal.com, Calendly."""
     load_catalogue = catalogue or catalogue_loader(engine, settings)
     shop = shop or ShopClients(settings).get
     file_catalogue = FileCatalogue(Path(settings.catalog_file))
@@ -133,8 +135,18 @@ def build_handlers(
         return (f"subscription {outcome.subscription_id}: {outcome.status}, "
                 f"{outcome.expiries_moved} expiries moved")
 
+    def booking_policy() -> BookingPolicy:
+        return BookingPolicy(no_show=settings.booking_no_show,
+                             booking_types=load_catalogue().booking_types)
+
+    def calcom(payload: Any) -> str:
+        return process_booking_delivery(engine, CALCOM, payload, booking_policy)
+
+    def calendly(payload: Any) -> str:
+        return process_booking_delivery(engine, CALENDLY, payload, booking_policy)
+
     return {"order": order, "customer": customer, "product": product,
-            "subscription": subscription}
+            "subscription": subscription, CALCOM: calcom, CALENDLY: calendly}
 
 
 def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], None] | None:

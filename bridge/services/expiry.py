@@ -132,12 +132,15 @@ def expired_remainders(rows: Sequence[LedgerEntry], now: datetime) -> list[Expir
         elif row.amount < 0:
             need = -row.amount
             own = lots.get(row.reverses_id) if row.reverses_id is not None else None
+            taken: list[tuple[int, int]] = []
             if own is not None:
-                # A reversed grant takes back its own credits first, then the excess from others.
+                # A reversed grant takes back its own credits first, then the excess from others;
+                # a booking's debit names the complimentary call it spends first the same way.
                 used = min(own.remaining, need)
                 own.remaining -= used
                 need -= used
-            spent[row.id] = _take(lots, need)
+                taken.append((own.row_id, used))
+            spent[row.id] = taken + _take(lots, need)
     due = []
     for lot_id, grant in grants.items():
         lot = lots[lot_id]

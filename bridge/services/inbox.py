@@ -88,13 +88,16 @@ def _db_call(fn: Callable[[], Any]) -> Any:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
 
 
-def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[str]) -> Recorded:
+def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[str],
+                    status: str | None = None) -> Recorded:
     """Commit the delivery to the inbox; a repeat of a known business identity is a duplicate.
 
-    Deliveries for resources nothing handles (or without a resource) are stored as ignored.
+    Deliveries for resources nothing handles (or without a resource) are stored as ignored;
+    a receiver that knows better (booking tools carry no resource id) passes ``status``.
     Raises DatabaseUnavailable when the database cannot take it.
     """
-    status = RECEIVED if delivery.resource in handled and delivery.resource_id else IGNORED
+    if status is None or delivery.resource not in handled:
+        status = RECEIVED if delivery.resource in handled and delivery.resource_id else IGNORED
     key = delivery.business_key
 
     def write() -> Recorded:

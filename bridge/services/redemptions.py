@@ -253,27 +253,41 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     balance = balances(session, learner.id).get(request.credit_type, 0)  # type: ignore[arg-type]
     if balance < request.amount:
         raise InsufficientCredits(request.credit_type, request.amount, balance)
-    key = f"redemption:{request.idempotency_key}"
-    note = request.reference + (f" with {request.mentor}" if request.mentor else "")
-    entry = LedgerEntry(learner_id=learner.id, credit_type=request.credit_type,  # type: ignore[arg-type]
-                        amount=-request.amount, reason="redemption", grant_key=key,
-                        source_key=key, note=note[:500])
-    session.add(entry)
-    session.flush()
-    redemption = Redemption(
-        learner_id=learner.id, credit_type=request.credit_type,  # type: ignore[arg-type]
-        amount=request.amount, reference=request.reference, mentor=request.mentor,
-        idempotency_key=request.idempotency_key, ledger_entry_id=entry.id,  # type: ignore[arg-type]
-    )
-    session.add(redemption)
-    session.flush()
-    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
+    redemption = debit_credits(session, learner, request.credit_type, request.amount,
+                               request.reference, request.mentor, request.idempotency_key)
     body = redemption_view(redemption, learner, balance_after=balance - request.amount)
     session.add(IdempotencyRecord(key=request.idempotency_key, operation=REDEEM,
                                   fingerprint=request.fingerprint(), status_code=201,
                                   response=body))
     session.flush()
     return RedeemResult(body, replayed=False)
+
+
+def debit_credits(session: Session, learner: Learner, credit_type: str, amount: int,
+                  reference: str, mentor: str, key: str, *,
+                  spends_first: int | None = None) -> Redemption:
+    """Append the debit row and its redemption; the caller has locked the learner and checked
+    the balance. ``key`` (unique, at most 128 characters) identifies the redemption.
+
+    ``spends_first`` names a grant the debit takes from before any other (the complimentary
+    first call): the expiry rules read a debit's ``reverses_id`` as that grant.
+    """
+    source_key = f"redemption:{key}"
+    note = reference + (f" with {mentor}" if mentor else "")
+    entry = LedgerEntry(learner_id=learner.id, credit_type=credit_type,  # type: ignore[arg-type]
+                        amount=-amount, reason="redemption", grant_key=source_key,
+                        source_key=source_key, note=note[:500], reverses_id=spends_first)
+    session.add(entry)
+    session.flush()
+    redemption = Redemption(
+        learner_id=learner.id, credit_type=credit_type,  # type: ignore[arg-type]
+        amount=amount, reference=reference[:MAX_TEXT], mentor=mentor[:MAX_TEXT],
+        idempotency_key=key, ledger_entry_id=entry.id,  # type: ignore[arg-type]
+    )
+    session.add(redemption)
+    session.flush()
+    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
+    return redemption
 
 
 def refund_redemption(session: Session, redemption_id: int) -> RefundResult:

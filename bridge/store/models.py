@@ -481,3 +481,46 @@ class StatusList(SQLModel, table=True):
     jwt: str = Field(sa_column=Column(Text, nullable=False))
     revoked: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Booking(SQLModel, table=True):
+    """A Cal.com or Calendly booking and what it spent; one row per booking ``key``.
+
+    ``key`` is ``calcom:<uid>:<attendee e-mail>`` or ``calendly:<invitee URI>``. A debited
+    booking points at its redemption; a reschedule moves that pointer to the new booking's row.
+    Status: debited, returned, unfunded, unknown_learner, rescheduled (its debit moved on) or
+    cancelled (nothing had been spent). Attendance: booked, held or no_show.
+    """
+
+    __table_args__ = (Index("ix_booking_status_starts", "status", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, unique=True)
+    source: str = Field(max_length=16)
+    external_id: str = Field(default="", max_length=400)
+    # Cal.com's numeric booking id: MEETING_ENDED names the booking by it alone.
+    booking_number: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
+    attendee_email: str = Field(default="", max_length=254)
+    mentor_email: str = Field(default="", max_length=254)
+    mentor_name: str = Field(default="", max_length=200)
+    event_type: str = Field(default="", max_length=400)
+    title: str = Field(default="", max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    minutes: int | None = None
+    credit_type: str = Field(default="", max_length=64)
+    amount: int = 0
+    # Minutes of the debit the learner's complimentary first call covered.
+    complimentary_minutes: int = 0
+    status: str = Field(max_length=16)
+    attendance: str = Field(default="booked", max_length=16)
+    redemption_id: int | None = Field(default=None, foreign_key="redemption.id")
+    previous_id: int | None = Field(default=None, foreign_key="booking.id")
+    # Calendly: the invitee that replaces this one (its created delivery may come later).
+    next_key: str | None = Field(default=None, max_length=400, index=True)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    cancelled_at: datetime | None = None
+    held_at: datetime | None = None

@@ -1,0 +1,463 @@
+"""Bookings from Cal.com and Calendly: debit on booking, move on reschedule, return on cancel.
+
+Each booking event is applied in its caller's transaction. Work on one learner is serialised by
+locking the learner row (as redemptions are), so twenty bookings arriving at once each see the
+balance the previous one left. A booking is stored once per key (``booking.key`` is unique):
+a repeated or late delivery finds it and changes nothing. Credits move only through the
+redemptions service (a debit row per booking, a reversal row on return), so balances stay sums
+of append-only ledger rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from bridge.rules.bookings import (
+    CANCELLED,
+    CREATED,
+    ENDED,
+    NO_SHOW,
+    NO_SHOW_CLEARED,
+    RESCHEDULED,
+    RESCHEDULING,
+    BookingEvent,
+    BookingPayloadError,
+    BookingType,
+    Charge,
+    charge_for,
+    parse_delivery,
+)
+from bridge.services.expiry import expire_learner
+from bridge.services.ledger import (
+    balances,
+    complimentary_key,
+    find_learner,
+    insert_ignore,
+    lock_learner,
+)
+from bridge.services.redemptions import debit_credits, refund_redemption
+from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcnow
+
+log = logging.getLogger(__name__)
+
+DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER = "debited", "returned", "unfunded", "unknown_learner"
+MOVED, CANCELLED_STATUS = "rescheduled", "cancelled"
+STATUSES = (DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER, MOVED, CANCELLED_STATUS)
+# What `bridge bookings --status` filters by.
+LISTED_STATUSES = (DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER)
+BOOKED, HELD, ABSENT = "booked", "held", "no_show"
+FORFEIT, RETURN = "forfeit", "return"
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    """What the creator decided: the no-show rule and the catalogue's booking types."""
+
+    no_show: str = FORFEIT
+    booking_types: tuple[BookingType, ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one booking event did, in a few words for the inbox and the log."""
+
+    key: str
+    action: str
+    status: str | None = None
+
+
+def _booking(session: Session, key: str) -> Booking | None:
+    return session.exec(
+        select(Booking).where(Booking.key == key).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _learner_of(session: Session, event: BookingEvent,
+                known: Iterable[Booking | None]) -> Learner | None:
+    """The learner a booking belongs to: the one its earlier rows name, else by e-mail (current
+    or former), else by the customer id passed on the booking link."""
+    for booking in known:
+        if booking is not None and booking.learner_id is not None:
+            return session.get(Learner, booking.learner_id)
+    learner = find_learner(session, event.attendee_email) if event.attendee_email else None
+    if learner is None and event.customer_id:
+        learner = find_learner(session, event.customer_id)
+    return learner
+
+
+def _peek(session: Session, key: str | None) -> Booking | None:
+    if not key:
+        return None
+    return session.exec(select(Booking).where(Booking.key == key)).first()
+
+
+def _idempotency_key(booking_key: str, generation: int) -> str:
+    return f"booking:{hashlib.sha256(booking_key.encode()).hexdigest()[:40]}@{generation}"
+
+
+def _complimentary_left(session: Session, learner_id: int) -> tuple[int | None, int]:
+    """The learner's complimentary-call grant still held, and the minutes bookings left of it."""
+    rows = session.exec(select(LedgerEntry).where(
+        LedgerEntry.grant_key == complimentary_key(learner_id))).all()
+    reversed_ids = {row.reverses_id for row in rows if row.reverses_id is not None}
+    held = [row for row in rows
+            if row.reason == "complimentary" and row.reverses_id is None
+            and row.id not in reversed_ids]
+    if not held:
+        return None, 0
+    grant = held[-1]
+    used = session.exec(
+        select(func.coalesce(func.sum(Booking.complimentary_minutes), 0))
+        .where(Booking.learner_id == learner_id, Booking.status == DEBITED)
+    ).one()
+    return grant.id, max(0, grant.amount - int(used))
+
+
+def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
+          now: datetime, generation: int = 1) -> None:
+    """Debit the charge when the balance covers it (the complimentary call first); else unfunded."""
+    assert learner.id is not None
+    booking.credit_type, booking.amount = charge.credit_type, charge.amount
+    expire_learner(session, learner.id, now)
+    balance = balances(session, learner.id).get(charge.credit_type, 0)
+    if balance < charge.amount:
+        booking.status = UNFUNDED
+        booking.redemption_id = None
+        booking.complimentary_minutes = 0
+        booking.note = (f"not enough {charge.credit_type}: {charge.amount} needed, "
+                        f"balance {balance}")[:500]
+        return
+    grant_id, left = (None, 0)
+    if charge.credit_type == "mentor_minutes":
+        grant_id, left = _complimentary_left(session, learner.id)
+    complimentary = min(left, charge.amount) if grant_id is not None else 0
+    redemption = debit_credits(
+        session, learner, charge.credit_type, charge.amount,
+        reference=f"{booking.source} booking {booking.external_id}"[:200],
+        mentor=booking.mentor_email or booking.mentor_name,
+        key=_idempotency_key(booking.key, generation),
+        spends_first=grant_id if complimentary else None,
+    )
+    booking.status = DEBITED
+    booking.redemption_id = redemption.id
+    booking.complimentary_minutes = complimentary
+    booking.note = "complimentary call" if complimentary == charge.amount else (
+        f"{complimentary} complimentary minutes" if complimentary else "")
+
+
+def _return(session: Session, booking: Booking, now: datetime, why: str) -> None:
+    if booking.redemption_id is not None:
+        refund_redemption(session, booking.redemption_id)
+    booking.status = RETURNED
+    booking.cancelled_at = booking.cancelled_at or now
+    booking.note = why[:500]
+
+
+def _placeholder(event: BookingEvent, key: str) -> BookingEvent:
+    """The row of a booking known only by name (the other end of a reschedule or cancel)."""
+    source, _, rest = key.partition(":")
+    external = rest.rsplit(":", 1)[0] if source == "calcom" else rest
+    return dataclasses.replace(event, key=key, external_id=external, starts_at=None,
+                               ends_at=None, minutes=None, booking_number=None)
+
+
+def _new_row(event: BookingEvent, learner: Learner | None, status: str,
+             now: datetime) -> dict[str, Any]:
+    return {
+        "key": event.key, "source": event.source, "external_id": event.external_id[:400],
+        "booking_number": event.booking_number,
+        "learner_id": learner.id if learner else None,
+        "attendee_email": event.attendee_email[:254], "mentor_email": event.mentor_email[:254],
+        "mentor_name": event.mentor_name[:200],
+        "event_type": (event.event_types[0] if event.event_types else "")[:400],
+        "title": event.title[:200], "starts_at": event.starts_at, "ends_at": event.ends_at,
+        "minutes": event.minutes, "credit_type": "", "amount": 0, "complimentary_minutes": 0,
+        "status": status, "attendance": BOOKED, "note": "",
+        "created_at": now, "updated_at": now,
+    }
+
+
+def _insert(session: Session, event: BookingEvent, learner: Learner | None, status: str,
+            now: datetime) -> Booking | None:
+    """Store the booking's row; None when another delivery stored it first."""
+    if not insert_ignore(session, Booking, _new_row(event, learner, status, now), ["key"]):
+        return None
+    return _booking(session, event.key)
+
+
+def _create(session: Session, event: BookingEvent, learner: Learner | None,
+            policy: BookingPolicy, now: datetime, previous: Booking | None = None) -> Applied:
+    booking = _insert(session, event, learner, UNKNOWN_LEARNER, now)
+    if booking is None:
+        return Applied(event.key, "already known")
+    if previous is not None:
+        booking.previous_id = previous.id
+    if learner is None:
+        booking.note = f"no learner is known as {event.attendee_email or '?'}"[:500]
+    else:
+        try:
+            charge = charge_for(event, policy.booking_types)
+        except BookingPayloadError as exc:
+            booking.status, booking.note = UNFUNDED, str(exc)[:500]
+        else:
+            _fund(session, booking, learner, charge, now)
+    _save(session, booking, now=now)
+    return Applied(event.key, "created", booking.status)
+
+
+def _save(session: Session, *bookings: Booking | None, now: datetime | None = None) -> None:
+    for booking in bookings:
+        if booking is not None:
+            booking.updated_at = now or utcnow()
+            session.add(booking)
+    session.flush()
+
+
+def _reschedule(session: Session, event: BookingEvent, learner: Learner | None,
+                policy: BookingPolicy, now: datetime) -> Applied:
+    """The debit of the booking replaced moves to this one, never a second debit."""
+    if _booking(session, event.key) is not None:
+        return Applied(event.key, "already known")
+    previous = _booking(session, event.previous_key) if event.previous_key else None
+    if previous is None and event.previous_key:
+        # The old booking's own delivery may still come (no order is promised): when it does,
+        # it finds this row and spends nothing.
+        previous = _insert(session, _placeholder(event, event.previous_key), learner, MOVED,
+                           now)
+        if previous is not None:
+            previous.next_key = event.key
+            previous.note = "rescheduled before its booking was seen"
+            _save(session, previous, now=now)
+            previous = None
+    if previous is None or previous.status != DEBITED or learner is None:
+        applied = _create(session, event, learner, policy, now, previous)
+        if previous is not None and previous.status in (UNFUNDED, UNKNOWN_LEARNER):
+            previous.status = MOVED
+            _save(session, previous, now=now)
+        return applied
+    booking = _insert(session, event, learner, DEBITED, now)
+    if booking is None:
+        return Applied(event.key, "already known")
+    booking.previous_id = previous.id
+    try:
+        charge = charge_for(event, policy.booking_types)
+    except BookingPayloadError:
+        charge = Charge(previous.credit_type, previous.amount)
+    if charge == Charge(previous.credit_type, previous.amount):
+        booking.credit_type, booking.amount = charge.credit_type, charge.amount
+        booking.redemption_id = previous.redemption_id
+        booking.complimentary_minutes = previous.complimentary_minutes
+        booking.note = previous.note
+        previous.status = MOVED
+        previous.complimentary_minutes = 0
+        previous.note = "rescheduled; the debit moved to the new booking"
+    else:
+        # Another length or event type: give the old debit back, then charge the new one.
+        _return(session, previous, now, "rescheduled to a booking that costs another amount")
+        previous.status = MOVED
+        previous.complimentary_minutes = 0
+        session.flush()
+        _fund(session, booking, learner, charge, now)
+    previous.next_key = event.key
+    _save(session, previous, booking, now=now)
+    return Applied(event.key, "rescheduled", booking.status)
+
+
+def _rescheduling(session: Session, event: BookingEvent, learner: Learner | None,
+                  now: datetime) -> Applied:
+    """Calendly's old half of a reschedule: keep the debit for the booking that follows."""
+    booking = _booking(session, event.key)
+    if booking is None:
+        booking = _insert(session, event, learner, MOVED, now)
+        if booking is None:
+            return Applied(event.key, "already known")
+        booking.note = "rescheduled before its booking was seen"
+    elif booking.next_key and booking.status != DEBITED:
+        return Applied(event.key, "already moved")
+    booking.next_key = event.next_key
+    _save(session, booking, now=now)
+    return Applied(event.key, "awaiting the new booking", booking.status)
+
+
+def _cancel(session: Session, event: BookingEvent, learner: Learner | None,
+            now: datetime) -> Applied:
+    booking = _booking(session, event.key)
+    if booking is None:
+        # The new half of a Calendly reschedule may be cancelled before its created arrives.
+        pending = session.exec(
+            select(Booking).where(Booking.next_key == event.key, Booking.status == DEBITED)
+            .with_for_update()
+        ).first()
+        if pending is not None:
+            _return(session, pending, now, "its rescheduled booking was cancelled")
+            _save(session, pending, now=now)
+        tombstone = _insert(session, event, learner, CANCELLED_STATUS, now)
+        if tombstone is not None:
+            tombstone.cancelled_at = now
+            tombstone.note = "cancelled before its booking was seen"
+            _save(session, tombstone, now=now)
+        return Applied(event.key, "cancelled (unknown booking)", CANCELLED_STATUS)
+    if booking.status == DEBITED and booking.attendance != ABSENT:
+        _return(session, booking, now, "cancelled")
+        _save(session, booking, now=now)
+        return Applied(event.key, "returned", RETURNED)
+    if booking.status in (UNFUNDED, UNKNOWN_LEARNER):
+        booking.status = CANCELLED_STATUS
+        booking.cancelled_at = now
+        _save(session, booking, now=now)
+        return Applied(event.key, "cancelled", CANCELLED_STATUS)
+    return Applied(event.key, "nothing to return", booking.status)
+
+
+def _no_show(session: Session, event: BookingEvent, policy: BookingPolicy,
+             learner: Learner | None, now: datetime) -> Applied:
+    booking = _booking(session, event.key)
+    if booking is None:
+        return Applied(event.key, "unknown booking")
+    if event.kind == NO_SHOW:
+        if booking.attendance == ABSENT:
+            return Applied(event.key, "already a no-show", booking.status)
+        booking.attendance = ABSENT
+        if policy.no_show == RETURN and booking.status == DEBITED:
+            _return(session, booking, now, "no-show; credits returned (BRIDGE_BOOKING_NO_SHOW)")
+        _save(session, booking, now=now)
+        return Applied(event.key, "no-show", booking.status)
+    if booking.attendance != ABSENT:
+        return Applied(event.key, "not a no-show", booking.status)
+    booking.attendance = HELD if booking.held_at else BOOKED
+    if booking.status == RETURNED and booking.note.startswith("no-show") and learner:
+        # The no-show was undone after its credits came back: spend them again, once more.
+        prefix = _idempotency_key(booking.key, 0).rsplit("@", 1)[0]
+        generation = 1 + len(session.exec(select(Redemption.id).where(
+            col(Redemption.idempotency_key).startswith(prefix + "@"))).all())
+        _fund(session, booking, learner, Charge(booking.credit_type, booking.amount), now,
+              generation=generation)
+    _save(session, booking, now=now)
+    return Applied(event.key, "no-show cleared", booking.status)
+
+
+def _ended(session: Session, event: BookingEvent, now: datetime) -> Applied:
+    statement = select(Booking).with_for_update()
+    if event.external_id:
+        statement = statement.where(Booking.key == event.key)
+    else:
+        statement = statement.where(Booking.source == event.source,
+                                    Booking.booking_number == event.booking_number)
+        if event.attendee_email:
+            statement = statement.where(Booking.attendee_email == event.attendee_email)
+    marked = 0
+    for booking in session.exec(statement).all():
+        if booking.held_at is None:
+            booking.held_at = event.occurred_at or now
+            if booking.attendance == BOOKED:
+                booking.attendance = HELD
+            _save(session, booking, now=now)
+            marked += 1
+    return Applied(event.key, f"held ({marked} booking{'s' * (marked != 1)})")
+
+
+def apply_booking_event(session: Session, event: BookingEvent, policy: BookingPolicy,
+                        now: datetime | None = None) -> Applied:
+    """Apply one booking event in the caller's transaction (the caller commits)."""
+    now = now or utcnow()
+    if event.kind == ENDED:
+        return _ended(session, event, now)
+    known = [_peek(session, event.key), _peek(session, event.previous_key)]
+    learner = _learner_of(session, event, known)
+    if learner is not None:
+        learner = lock_learner(session, learner.id)  # type: ignore[arg-type]
+    if event.kind == CREATED:
+        if _booking(session, event.key) is not None:
+            return Applied(event.key, "already known")
+        return _create(session, event, learner, policy, now)
+    if event.kind == RESCHEDULED:
+        return _reschedule(session, event, learner, policy, now)
+    if event.kind == RESCHEDULING:
+        return _rescheduling(session, event, learner, now)
+    if event.kind == CANCELLED:
+        return _cancel(session, event, learner, now)
+    if event.kind in (NO_SHOW, NO_SHOW_CLEARED):
+        return _no_show(session, event, policy, learner, now)
+    return Applied(event.key, "ignored")
+
+
+def process_booking_delivery(engine: Engine, source: str, envelope: Any,
+                             policy: Callable[[], BookingPolicy], *,
+                             now: Callable[[], datetime] = utcnow) -> str:
+    """Apply every booking event of one delivery, each in its own transaction."""
+    events = parse_delivery(source, envelope)
+    if not events:
+        return f"{source}: nothing to do"
+    current = policy()
+    done: list[str] = []
+    for event in events:
+        with unit_of_work(engine) as session:
+            applied = apply_booking_event(session, event, current, now())
+            session.commit()
+        log.info("booking %s: %s", applied.action, applied.status or "-",
+                 extra={"source": source, "trigger": event.trigger})
+        done.append(f"{applied.action}" + (f" ({applied.status})" if applied.status else ""))
+    return f"{source} {events[0].trigger}: " + ", ".join(done)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def booking_view(booking: Booking, learner: Learner | None = None) -> dict[str, Any]:
+    """A booking as the CLI, the API and the console show it."""
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": booking.id, "source": booking.source, "booking": booking.external_id,
+        "status": booking.status, "attendance": booking.attendance,
+        "learner": ({"id": learner.id, "email": learner.email,
+                     "customer_id": learner.woo_customer_id} if learner else None),
+        "attendee_email": booking.attendee_email, "mentor": booking.mentor_email,
+        "mentor_name": booking.mentor_name, "event_type": booking.event_type,
+        "title": booking.title, "starts_at": iso(booking.starts_at),
+        "ends_at": iso(booking.ends_at), "minutes": booking.minutes,
+        "credit_type": booking.credit_type or None,
+        "amount": booking.amount if booking.credit_type else None,
+        "complimentary_minutes": booking.complimentary_minutes,
+        "redemption_id": booking.redemption_id, "note": booking.note,
+        "created_at": booking.created_at.isoformat(), "cancelled_at": iso(booking.cancelled_at),
+        "held_at": iso(booking.held_at),
+    }
+
+
+def list_bookings(session: Session, *, status: str | None = None,
+                  learner_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Bookings newest first, optionally of one status or one learner."""
+    statement = select(Booking, Learner).join(
+        Learner, col(Learner.id) == col(Booking.learner_id), isouter=True)
+    if status is not None:
+        statement = statement.where(Booking.status == status)
+    if learner_id is not None:
+        statement = statement.where(Booking.learner_id == learner_id)
+    rows = session.exec(statement.order_by(col(Booking.id).desc()).limit(limit)).all()
+    return [booking_view(booking, learner) for booking, learner in rows]
+
+
+def booking_counts(engine: Engine) -> dict[str, int]:
+    """Bookings by status, every status named (unfunded and unknown ones need the creator)."""
+    try:
+        with unit_of_work(engine) as session:
+            rows = session.exec(
+                select(Booking.status, func.count()).group_by(Booking.status)).all()
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(describe_db_error(exc)) from None
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts
