@@ -78,6 +78,15 @@ def _render_learner(data: dict[str, Any]) -> None:
         source = f"order {row['order_id']}" if row["order_id"] else row["note"] or row["reason"]
         click.echo(f"  {row['created_at'][:16].replace('T', ' ')}  {row['amount']:>+7} "
                    f"{row['credit_type']:<18} {row['reason']:<13} {source}")
+    if data.get("bookings"):
+        click.echo("bookings:")
+        for row in reversed(data["bookings"]):
+            when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
+            spent = f"{row['amount']} {row['credit_type']}" if row["credit_type"] else "-"
+            attendance = "" if row["attendance"] == "booked" else f", {row['attendance']}"
+            click.echo(f"  {when}  {row['status']:<15} {spent:<20} with "
+                       f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
+                       f"{attendance})")
 
 
 @click.command("learner")

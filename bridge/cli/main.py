@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bridge import __version__
+from bridge.cli.bookings import bookings
 from bridge.cli.catalog import catalog
 from bridge.cli.claims import claims_command
 from bridge.cli.context import AppContext, BridgeGroup
@@ -39,6 +40,5 @@ def main(ctx: click.Context, env_file: str) -> None:
 attach_adjustments(credits)
 for command in (init, config_command, db, doctor, serve, catalog, tokens, credits, learner,
                 owes_command, webhooks, inbox, simulate, demo, sync_command, scheduler_command,
-                outbox, report_command, events, claims_command,
-                credentials):
+                outbox, report_command, events, claims_command, credentials, bookings):
     main.add_command(command)

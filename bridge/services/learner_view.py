@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.rules.perks import PERK_STATUSES
+from bridge.services.bookings import list_bookings
 from bridge.services.ledger import balances, waitlist_position
 from bridge.services.redemptions import redemption_view
 from bridge.store.models import (
@@ -108,4 +109,7 @@ def describe_learner(session: Session, learner: Learner, *, recent: int = RECENT
             "created_at": row.created_at.isoformat(),
         } for row in ledger],
         "recent_redemptions": [redemption_view(row, learner) for row in redemptions],
+        "bookings": [{key: value for key, value in booking.items() if key != "learner"}
+                     for booking in list_bookings(session, learner_id=learner_id,
+                                                  limit=recent)],
     }

@@ -1,0 +1,179 @@
+"""`bridge bookings`, the learner view and API with bookings, health, and the Calendly set-up."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+from click.testing import CliRunner, Result
+from responses import matchers
+
+from bridge.cli.main import main
+from bridge.settings import VARIABLES
+from tests.booking_support import (
+    LENA,
+    SECRET,
+    booking_app,
+    calcom_variant,
+    post_calcom,
+    raw,
+)
+from tests.redemption_support import ContractClient, fund, make_token
+
+API = "https://api.calendly.com"
+ME = f"{API}/users/me"
+HOOKS = f"{API}/webhook_subscriptions"
+USER = f"{API}/users/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+ORG = f"{API}/organizations/0f1e2d3c-4b5a-4697-8877-665544332211"
+
+
+@pytest.fixture
+def bridge(database_url: str, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Run `bridge ...` on the test database with the booking keys and a public URL set."""
+    for var in VARIABLES:
+        monkeypatch.delenv(var.name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    env = {"DATABASE_URL": database_url, "BRIDGE_PUBLIC_URL": "https://bridge.example.com",
+           "BRIDGE_CALENDLY_SIGNING_KEY": SECRET, "BRIDGE_CALCOM_WEBHOOK_SECRET": SECRET}
+
+    def run(*args: str, **extra: str) -> Result:
+        return CliRunner().invoke(main, list(args), env={**env, **extra})
+
+    yield run
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def booked(engine, settings):
+    """Lena's debited call, an unfunded one and a stranger's booking."""
+    fund(engine, LENA, customer_id=3187)
+    client = booking_app(engine, settings).test_client()
+    post_calcom(client, raw("calcom_booking_created"))
+    post_calcom(client, calcom_variant("calcom_booking_created", uid="too-long", length=600))
+    post_calcom(client, calcom_variant("calcom_booking_created", uid="stranger",
+                                       email="stranger@example.com", metadata={}))
+    return client
+
+
+def test_bridge_bookings_lists_debited_unfunded_and_unknown_bookings(bridge, booked):
+    """The list names each state; --status filters; --json is machine-readable."""
+    result = bridge("bookings")
+    assert result.exit_code == 0, result.output
+    assert "debited" in result.output and "60 mentor_minutes" in result.output
+    assert "unfunded" in result.output and "not enough mentor_minutes" in result.output
+    assert "unknown_learner" in result.output and "stranger@example.com" in result.output
+    assert "needs you: 1 unfunded, 1 unknown_learner" in result.output
+    only = json.loads(bridge("bookings", "--status", "unfunded", "--json").output)
+    assert [row["status"] for row in only["bookings"]] == ["unfunded"]
+    assert only["counts"]["debited"] == 1 and only["counts"]["unknown_learner"] == 1
+    refused = bridge("bookings", "--status", "lost")
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+
+
+def test_the_learner_view_and_the_api_list_the_learners_bookings(bridge, booked, engine,
+                                                                    settings):
+    """`bridge learner` and GET /api/v1/learners/<ref> show the bookings, as the contract says."""
+    shown = bridge("learner", LENA)
+    assert shown.exit_code == 0, shown.output
+    assert "bookings:" in shown.output and "with marco.rossi@example.com" in shown.output
+    data = json.loads(bridge("learner", LENA, "--json").output)
+    assert sorted(row["status"] for row in data["bookings"]) == ["debited", "unfunded"]
+    api = ContractClient(booking_app(engine, settings), make_token(engine, "console", "read"))
+    response = api.learner(LENA)
+    assert response.status_code == 200
+    assert {row["booking"] for row in response.get_json()["bookings"]} == {
+        "k3Hq8vN2pXc5RtY7wL9mZa", "too-long"}
+
+
+def test_the_health_endpoint_counts_unfunded_and_unknown_bookings(booked):
+    """/healthz says how many bookings wait for the creator."""
+    body = booked.get("/healthz").get_json()
+    assert body["bookings"]["unfunded"] == 1 and body["bookings"]["unknown_learner"] == 1
+    assert body["bookings"]["debited"] == 1
+
+
+def _me():
+    return {"resource": {"uri": USER, "current_organization": ORG,
+                         "email": "marco.rossi@example.com", "name": "Marco Rossi"}}
+
+
+def _subscription(state="active"):
+    return {"uri": f"{API}/webhook_subscriptions/7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "callback_url": "https://bridge.example.com/webhooks/calendly",
+            "created_at": "2026-12-02T02:30:00.000000Z", "updated_at": "2026-12-02T02:30:00Z",
+            "retry_started_at": None, "state": state,
+            "events": ["invitee.created", "invitee.canceled", "invitee_no_show.created",
+                       "invitee_no_show.deleted"],
+            "scope": "organization", "organization": ORG, "user": None, "creator": USER}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_install_calendly_creates_the_subscription_with_the_signing_key(bridge):
+    """POST /webhook_subscriptions with the URL, the four invitee events and the signing key."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as calendly:
+        calendly.get(ME, json=_me(), match=[matchers.header_matcher(
+            {"Authorization": "Bearer pat-test"})])
+        calendly.get(HOOKS, json={"collection": [], "pagination": {"next_page": None}},
+                     match=[matchers.query_param_matcher(
+                         {"organization": ORG, "scope": "organization"})])
+        calendly.post(HOOKS, status=201, json={"resource": _subscription()}, match=[
+            matchers.json_params_matcher({
+                "url": "https://bridge.example.com/webhooks/calendly",
+                "events": ["invitee.created", "invitee.canceled", "invitee_no_show.created",
+                           "invitee_no_show.deleted"],
+                "organization": ORG, "scope": "organization", "signing_key": SECRET})])
+        result = bridge("bookings", "install", "calendly", "--token", "pat-test")
+    assert result.exit_code == 0, result.output
+    assert "Calendly subscription created" in result.output
+    assert SECRET not in result.output and "pat-test" not in result.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_install_calendly_keeps_an_active_subscription_and_recreates_a_disabled_one(bridge):
+    """Active: left alone (its key cannot be read back); disabled: deleted and created again."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as calendly:
+        calendly.get(ME, json=_me())
+        calendly.get(HOOKS, json={"collection": [_subscription()], "pagination": {}})
+        kept = bridge("bookings", "install", "calendly", "--token", "pat-test", "--json")
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.output)["action"] == "exists"
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as calendly:
+        calendly.get(ME, json=_me())
+        calendly.get(HOOKS, json={"collection": [_subscription("disabled")], "pagination": {}})
+        calendly.delete(_subscription()["uri"], status=204)
+        calendly.post(HOOKS, status=201, json={"resource": _subscription()})
+        again = bridge("bookings", "install", "calendly", "--token", "pat-test", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["action"] == "replaced"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_install_calendly_explains_a_refused_token_in_one_line(bridge):
+    """401 from Calendly: one error line, exit 1, no traceback, no token echoed."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as calendly:
+        calendly.get(ME, status=401, json={"title": "Unauthenticated",
+                                           "message": "The access token is invalid"})
+        result = bridge("bookings", "install", "calendly", "--token", "pat-bad")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the token was refused")
+    assert "Traceback" not in result.output and "pat-bad" not in result.output
+    missing = bridge("bookings", "install", "calendly", BRIDGE_CALENDLY_SIGNING_KEY="")
+    assert missing.exit_code == 1 and "--token" in missing.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_install_calcom_prints_the_url_triggers_and_where_the_secret_goes(bridge):
+    """Cal.com is set up by hand: the command says what to enter where."""
+    result = bridge("bookings", "install", "calcom")
+    assert result.exit_code == 0, result.output
+    assert "Settings > Developer > Webhooks" in result.output
+    assert "https://bridge.example.com/webhooks/calcom" in result.output
+    assert "BOOKING_CREATED" in result.output and SECRET not in result.output
