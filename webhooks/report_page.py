@@ -337,6 +337,22 @@ def render_report(report: Report, token: str | None = None) -> Markup:
                           percent(m.rate, "-")] for m in report.retention])
     html += _section("retention", "Mentor retention", retention)
 
+    booked = report.booking_totals
+    bookings = _table(["month", "bookings", "booked", "held", "no-show", "unfunded",
+                       "unknown learner"],
+                      [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show,
+                        m.unfunded, m.unknown_learner] for m in report.booking_months],
+                      [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
+                        booked.unfunded, booked.unknown_learner]])
+    if report.returning:
+        bookings += _table(["mentor", "learners", "book again", "rate"],
+                           [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
+                            for r in report.returning if r.mentor != ALL],
+                           [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
+                            for r in report.returning if r.mentor == ALL])
+    html += _section("bookings", "Mentor time booked, held and no-show (minutes, by start)",
+                     bookings)
+
     outcomes = report.outcomes
     outside = Markup("")
     if outcomes.project_data:

@@ -123,6 +123,26 @@ def render_table(report: Report) -> str:
                   for m in report.retention])
     out.append("")
 
+    out.append("Bookings (Cal.com, Calendly) by the month they start: minutes booked, held, "
+               "no-show")
+    booked = report.booking_totals
+    out += table(["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
+                 [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show, m.unfunded,
+                   m.unknown_learner] for m in report.booking_months]
+                 + [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
+                     booked.unfunded, booked.unknown_learner]])
+    if booked.unfunded or booked.unknown_learner:
+        out.append("Nothing was debited for unfunded and unknown bookings: `bridge bookings "
+                   "--status unfunded` lists them")
+    if report.returning:
+        out.append("Learners who book the same mentor again")
+        out += table(["mentor", "learners", "returning", "rate"],
+                     [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
+                      for r in report.returning])
+    else:
+        out.append(f"Learners who book the same mentor again: {NO_DATA}")
+    out.append("")
+
     outcomes = report.outcomes
     out.append("Outcomes (events from outside the shop)")
     if outcomes.project_data:

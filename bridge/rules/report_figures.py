@@ -16,6 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from bridge.rules.claims import TeamPackRow, team_pack_funnel
+from bridge.rules.report_bookings import (
+    BookingMonth,
+    ReturningLearners,
+    booked_calls,
+    booking_months,
+    booking_total,
+    returning_learners,
+)
 from bridge.rules.report_rows import (
     ALL,
     CENT,
@@ -103,8 +111,10 @@ def _journeys(rows: ReportRows, period: Period,
         if sub.start_at is not None and sub.status not in UNSTARTED_SUBSCRIPTIONS:
             subscribed[sub.learner_id].append(sub.start_at)
     for redemption in rows.redemptions:
-        if redemption.status != "refunded":
+        if redemption.status != "refunded" and not redemption.from_booking:
             calls[redemption.learner_id].append(redemption.created_at)
+    for learner_id, starts in booked_calls(rows).items():
+        calls[learner_id].extend(starts)
 
     def first_from(times: list[datetime], after: datetime | None) -> datetime | None:
         if after is None:
@@ -462,6 +472,12 @@ class Report:
     retention: list[RetentionMonth]
     outcomes: Outcomes
     team_packs: list[TeamPackRow] = field(default_factory=list)
+    booking_months: list[BookingMonth] = field(default_factory=list)
+    returning: list[ReturningLearners] = field(default_factory=list)
+
+    @property
+    def booking_totals(self) -> BookingMonth:
+        return booking_total(self.booking_months)
 
     @property
     def mentor_totals(self) -> MentorMonth:
@@ -511,6 +527,13 @@ class Report:
                             "retained": m.retained, "rate": m.rate} for m in self.retention],
                 "rate": self.retention_rate,
             },
+            "bookings": {
+                "months": [vars(month).copy() for month in self.booking_months],
+                "total": vars(self.booking_totals).copy(),
+                "returning_learners": [{"mentor": r.mentor, "learners": r.learners,
+                                        "returning": r.returning, "rate": r.rate}
+                                       for r in self.returning],
+            },
             "outcomes": {
                 "projects": {
                     "data": outcomes.project_data,
@@ -554,6 +577,8 @@ def compute_report(rows: ReportRows, period: Period, now: datetime, *,
         retention=mentor_retention(rows, period),
         outcomes=outcomes(rows, period, now),
         team_packs=team_pack_funnel(rows.places, period.start, period.end),
+        booking_months=booking_months(rows, period),
+        returning=returning_learners(rows, period),
     )
 
 
@@ -597,6 +622,13 @@ def records(report: Report) -> Iterator[tuple[str, str, str, str]]:
         for metric in ("mentors", "previous", "retained", "rate"):
             yield "mentor_retention", month["month"], metric, _text(month[metric])
     yield "mentor_retention", ALL, "rate", _text(data["mentor_retention"]["rate"])
+    bookings = data["bookings"]
+    for month in [*bookings["months"], bookings["total"]]:
+        for metric in ("bookings", "booked", "held", "no_show", "unfunded", "unknown_learner"):
+            yield "bookings", month["month"], metric, str(month[metric])
+    for row in bookings["returning_learners"]:
+        for metric in ("learners", "returning", "rate"):
+            yield "returning_learners", row["mentor"], metric, _text(row[metric])
     projects = data["outcomes"]["projects"]
     if projects["data"]:
         for row in projects["by_sku"]:

@@ -62,7 +62,9 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
      "without one, their first paid micro-offer (a line of another kind, not a subscription, "
      "with a total above zero); they are counted in the period in which they entered, by entry "
      "SKU. Each later step is the first one at or after the step before it and before the end "
-     "of the period: paid micro-offer, first mentor call (first redemption not refunded), "
+     "of the period: paid micro-offer, first mentor call (the start of the first Cal.com or "
+     "Calendly booking that spent credits and was not a no-show, or else the first API "
+     "redemption not refunded), "
      "subscription (one started, or a subscription offer bought). Rates are from the step "
      "before; days are the median between the two steps."),
     ("Revenue", "Line totals (before tax) of purchases paid in the period. Refunds count in "
@@ -78,6 +80,13 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
      "subscription renewal) in the period, the share with two or more such orders by its end."),
     ("Mentor retention", "Per month, of the mentors with a redemption (not refunded) in the "
      "month before, the share with one in this month too; whole calendar months."),
+    ("Bookings", "Cal.com and Calendly bookings by the month they start in: booked minutes "
+     "(bookings that spent credits and were not cancelled; a rescheduled booking counts once, "
+     "at its new time), of them held (the tool sent MEETING_ENDED) and no-show, and the "
+     "bookings nothing was debited for: unfunded (the balance did not cover them) and "
+     "unknown learner."),
+    ("Returning learners", "Per mentor, of the learners with a booked call with them in the "
+     "period, the share with two or more booked calls with the same mentor by its end."),
     ("Projects", "A learner's project (learner and SKU) starts at its first project_started "
      "or project_submitted event; of the projects started in the period, the share submitted "
      "by its end."),
@@ -229,6 +238,30 @@ class RedemptionRow:
     mentor: str
     status: str
     created_at: datetime
+    from_booking: bool = False  # a booking's debit: the booking itself stands for the call
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    """A Cal.com or Calendly booking: when, with whom, what it spent and how it went."""
+
+    learner_id: int | None
+    mentor: str
+    status: str  # debited, returned, unfunded, unknown_learner, rescheduled, cancelled
+    attendance: str  # booked, held, no_show
+    minutes: int
+    starts_at: datetime | None
+    created_at: datetime
+
+    @property
+    def at(self) -> datetime:
+        return self.starts_at or self.created_at
+
+    @property
+    def booked(self) -> bool:
+        """It spent credits and was not cancelled (a no-show given back still was booked)."""
+        return self.status == "debited" or (self.status == "returned"
+                                            and self.attendance == "no_show")
 
 
 @dataclass(frozen=True)
@@ -275,6 +308,7 @@ class ReportRows:
     events: tuple[EventRow, ...] = ()
     offer_kinds: Mapping[str, str] = field(default_factory=dict)
     places: tuple[PlaceRow, ...] = ()  # team-pack places
+    bookings: tuple[BookingRow, ...] = ()
 
 
 def _money(value: object) -> Decimal:

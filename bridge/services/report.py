@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from bridge.rules.claims import PlaceRow
 from bridge.rules.report_figures import Report, compute_report
 from bridge.rules.report_rows import (
+    BookingRow,
     CohortRow,
     EventRow,
     LedgerRow,
@@ -28,6 +29,7 @@ from bridge.rules.report_rows import (
 )
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
+    Booking,
     ClaimPlace,
     Cohort,
     LedgerEntry,
@@ -62,11 +64,26 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
             .order_by(col(LedgerEntry.id))
         ).all()
     )
+    booking_debits = set(session.exec(
+        select(Booking.redemption_id).where(col(Booking.redemption_id).is_not(None))).all())
     redemptions = tuple(
-        RedemptionRow(*row) for row in session.exec(
-            select(Redemption.learner_id, Redemption.mentor, Redemption.status,
+        RedemptionRow(learner_id, mentor, status, created_at, redemption_id in booking_debits)
+        for redemption_id, learner_id, mentor, status, created_at in session.exec(
+            select(Redemption.id, Redemption.learner_id, Redemption.mentor, Redemption.status,
                    Redemption.created_at)
             .where(Redemption.created_at < end).order_by(col(Redemption.id))
+        ).all()
+    )
+    bookings = tuple(
+        BookingRow(learner_id, mentor, status, attendance,
+                   minutes if minutes is not None else (amount if credit_type.endswith(
+                       "minutes") else 0), starts_at, created_at)
+        for learner_id, mentor, status, attendance, minutes, amount, credit_type, starts_at,
+        created_at in session.exec(
+            select(Booking.learner_id, Booking.mentor_email, Booking.status,
+                   Booking.attendance, Booking.minutes, Booking.amount, Booking.credit_type,
+                   Booking.starts_at, Booking.created_at)
+            .where(Booking.created_at < end).order_by(col(Booking.id))
         ).all()
     )
     subscriptions = tuple(
@@ -102,7 +119,7 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
         ).all()
     )
     return ReportRows(orders, ledger, redemptions, subscriptions, cohorts, seats, events,
-                      offer_kinds, places)
+                      offer_kinds, places, bookings)
 
 
 # --- figures ----------------------------------------------------------------------------------
