@@ -7,7 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bridge.services.bookings import BookingPolicy, process_booking_delivery
 from bridge.store.db import make_engine
-from tests.booking_support import LENA, bookings_by_key, calcom_variant, calendly_variant, invitee_uri
+from tests.booking_support import (
+    LENA,
+    bookings_by_key,
+    calcom_variant,
+    calendly_variant,
+    invitee_uri,
+)
 from tests.redemption_support import balance_of, fund
 
 

@@ -32,10 +32,15 @@ def init(app: AppContext, env_path: str) -> None:
         secret = secrets.token_urlsafe(32)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_env_file({"WOOCOMMERCE_WEBHOOK_SECRET": secret,
-                                          "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32)}))
-        click.echo(f"wrote {target} (readable by you only) with a new webhook secret and "
-                   "claim secret")
+            handle.write(render_env_file({
+                "WOOCOMMERCE_WEBHOOK_SECRET": secret,
+                "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
+                # Booking tools get secrets of their own, so one leaked secret forges one source.
+                "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+                "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
+            }))
+        click.echo(f"wrote {target} (readable by you only) with new webhook, claim and booking "
+                   "secrets")
     app.env_file = str(target)
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
