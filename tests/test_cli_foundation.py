@@ -90,10 +90,14 @@ def test_init_writes_an_env_file_only_its_owner_can_read_with_a_fresh_webhook_se
     written = load_settings(environ={}, env_file=env_file)
     secret, claim_secret = written.webhook_secret, written.claim_secret
     assert secret and len(secret) >= 32 and claim_secret and len(claim_secret) >= 32
-    assert secret != claim_secret
+    calcom, calendly = written.calcom_webhook_secret, written.calendly_signing_key
+    assert calcom and len(calcom) >= 32 and calendly and len(calendly) >= 32
+    assert len({secret, claim_secret, calcom, calendly}) == 4
     assert env_file.read_text() == render_env_file(
-        {"WOOCOMMERCE_WEBHOOK_SECRET": secret, "BRIDGE_CLAIM_SECRET": claim_secret})
-    assert secret not in result.output and claim_secret not in result.output
+        {"WOOCOMMERCE_WEBHOOK_SECRET": secret, "BRIDGE_CLAIM_SECRET": claim_secret,
+         "BRIDGE_CALCOM_WEBHOOK_SECRET": calcom, "BRIDGE_CALENDLY_SIGNING_KEY": calendly})
+    for each in (secret, claim_secret, calcom, calendly):
+        assert each not in result.output
 
 
 def test_two_inits_generate_different_webhook_secrets(tmp_path: Path, workdir: Path) -> None:

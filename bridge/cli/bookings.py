@@ -47,7 +47,7 @@ def _render_bookings(data: dict[str, Any]) -> None:
 @json_option
 @click.pass_context
 def bookings(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """Cal.com and Calendly bookings: what each spent, moved or returned.
+    """Cal.com and Calendly bookings and what each spent.
 
     debited: the credits are spent; returned: cancelled (or a no-show, if
     BRIDGE_BOOKING_NO_SHOW=return), credits back; unfunded: the balance did not cover it,
