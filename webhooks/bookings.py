@@ -23,7 +23,6 @@ from bridge.rules.bookings import (
 from bridge.rules.signatures import verify_calcom, verify_calendly
 from bridge.services.inbox import IGNORED, RECEIVED, Delivery, count, record_delivery
 from bridge.store.db import DatabaseUnavailable
-from webhooks.receiver import process_after_ack
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -72,9 +71,8 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
         return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
     if recorded.status == RECEIVED:
-        inbox_id = recorded.inbox_id
-        response.call_on_close(
-            lambda: rt.processor.submit(lambda: process_after_ack(rt, inbox_id)))
+        # Processed in batches once the answer is out (webhooks.processing), as WooCommerce's.
+        response.call_on_close(rt.processor.wake)
     return response, 200
 
 
