@@ -5,7 +5,9 @@ and the public pages answer 4xx, never 5xx, for ids they do not know."""
 from __future__ import annotations
 
 import stat
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -357,3 +359,46 @@ def test_rotating_the_key_keeps_old_public_keys_so_old_credentials_verify(bridge
     assert key["kid"] == header["kid"] and "d" not in key
     status = web.get("/credentials/status/1").get_data(as_text=True)
     assert jose_header(status)["kid"] == header["kid"]
+
+
+@pytest.mark.both_databases
+def test_concurrent_first_credentials_and_revocations_neither_collide_nor_lose_a_bit(bridge,
+                                                                                     engine):
+    """Six learners pass at once (the first credentials, so the status list is created under
+    the race), then four are revoked at once: every request succeeds, each index is unique,
+    and the re-signed list holds exactly the four bits."""
+    api, web, settings = bridge
+    learners = [f"l{n}@example.com" for n in range(6)]
+    for number, email in enumerate(learners):
+        buy(engine, "ASSESS-DV", email, customer_id=200 + number)
+    token = api.token
+    start = threading.Barrier(len(learners))
+
+    def passed(email: str) -> int:
+        client = ContractClient(api.client.application, token)
+        start.wait()
+        return post(client, {**PASSED, "learner": email}, key=f"race-{email}").status_code
+
+    with ThreadPoolExecutor(max_workers=len(learners)) as pool:
+        assert list(pool.map(passed, learners)) == [201] * len(learners)
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(Credential)).all()
+    assert len({row.status_index for row in rows}) == len(learners)
+    signer = Signer(signing_key(settings), PUBLIC_URL)
+    revoke_start = threading.Barrier(4)
+
+    def revoke(identity: str) -> bool:
+        revoke_start.wait()
+        with unit_of_work(engine) as session:
+            _, changed = revoke_credential(session, signer, identity, "test")
+            session.commit()
+        return changed
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(revoke, [row.uuid for row in rows[:4]]))
+    jwks = web.get("/issuer/jwks.json").get_json()
+    status = web.get("/credentials/status/1").get_data(as_text=True)
+    for number, row in enumerate(rows):
+        payload = verify_vc_jwt(web.get(f"/credentials/{row.uuid}.jwt").get_data(as_text=True),
+                                jwks)
+        assert revoked_in(status, jwks, payload) is (number < 4)

@@ -296,7 +296,8 @@ def issue_credential(
         raise CredentialsNotConfigured("the status list has no free index left")
     row = _by_source(session, source_key)
     assert row is not None
-    if session.get(StatusList, STATUS_LIST_ID) is None:
+    stored = session.get(StatusList, STATUS_LIST_ID)
+    if stored is None or not stored.jwt:
         sign_status_list(session, issuing.signer, now)
     if access.order_id is not None:
         enqueue_credential_note(session, int(access.order_id), row.uuid, {
@@ -330,16 +331,19 @@ def _free_index(session: Session) -> int:
 def sign_status_list(session: Session, signer: Signer, now: datetime | None = None) -> StatusList:
     """Build and sign the revocation list from the revoked credentials, and store it."""
     now = now or utcnow()
+    # The row first, then its lock: two first credentials at once must not both create it,
+    # and two revocations at once re-sign one after the other, each seeing the other's bit.
+    insert_ignore(session, StatusList, {"id": STATUS_LIST_ID, "size": STATUS_LIST_SIZE,
+                                        "encoded": "", "jwt": "", "revoked": 0,
+                                        "updated_at": now}, ["id"])
     row = session.exec(
-        select(StatusList).where(StatusList.id == STATUS_LIST_ID).with_for_update()).first()
+        select(StatusList).where(StatusList.id == STATUS_LIST_ID).with_for_update()
+        .execution_options(populate_existing=True)).one()
     revoked = sorted(session.exec(
         select(Credential.status_index).where(col(Credential.revoked_at).is_not(None))).all())
     url = status_list_url(signer.public_url, STATUS_LIST_ID)
     document = build_status_list(url, f"{signer.public_url}/issuer", revoked, now)
     token = signer.sign(session, jwt_claims(document))
-    if row is None:
-        row = StatusList(id=STATUS_LIST_ID, size=STATUS_LIST_SIZE, encoded="", jwt="")
-        session.add(row)
     row.encoded = document["credentialSubject"]["encodedList"]
     row.jwt = token
     row.revoked = len(revoked)
@@ -437,7 +441,7 @@ def verify_token(session: Session, token: str, public_url: str) -> dict[str, Any
 def status_list(session: Session, signer_for: Callable[[], Signer]) -> StatusList:
     """The stored status list, signed now (the caller commits) if none was issued yet."""
     row = session.get(StatusList, STATUS_LIST_ID)
-    if row is None:
+    if row is None or not row.jwt:
         row = sign_status_list(session, signer_for())
     return row
 
