@@ -196,3 +196,19 @@ def test_the_competency_catalogue_links_each_competency_to_its_achievements(brid
     ]
     markdown = bridge("catalog", "export", "--format", "md").output
     assert f"[Data-viz practitioner]({PUBLIC_URL}/achievements/ASSESS-DV)" in markdown
+
+
+def test_doctor_checks_the_public_url_and_the_signing_key(bridge, engine, tmp_path):
+    """Doctor passes a private key, fails one others can read, and says when credentials are
+    off for want of BRIDGE_PUBLIC_URL."""
+    rows = {row["check"]: row for row in json.loads(bridge("doctor", "--json").stdout)}
+    assert rows["credentials"]["ok"] is True
+    assert "PROJ-DATAVIZ, ASSESS-DV" in rows["credentials"]["detail"] or (
+        "ASSESS-DV, PROJ-DATAVIZ" in rows["credentials"]["detail"])
+    off = {row["check"]: row for row in json.loads(
+        bridge("doctor", "--json", BRIDGE_PUBLIC_URL="").stdout)}
+    assert off["credentials"]["ok"] is True and "off:" in off["credentials"]["detail"]
+    (tmp_path / "signing.pem").chmod(0o640)
+    bad = {row["check"]: row for row in json.loads(bridge("doctor", "--json").stdout)}
+    assert bad["credentials"]["ok"] is False
+    assert "chmod 600" in bad["credentials"]["detail"]

@@ -34,6 +34,7 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
                              "check DATABASE_URL and that the server is running"))
     checks.append(_catalogue_check(settings))
     checks.extend(_team_pack_checks(settings))
+    checks.extend(_credential_checks(settings))
     if not settings.shop_configured:
         checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
                                            "and the consumer key and secret to turn it on)"))
@@ -96,6 +97,39 @@ def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
                        "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)")]
     where = settings.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
     return [_check("team packs", True, f"{', '.join(packs)}: claim links at {where}")]
+
+
+def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
+    """With assessments or projects that certify competencies, credentials need a public URL
+    and a signing key only its owner can read."""
+    from pathlib import Path
+
+    from bridge.rules.catalog import CatalogueError
+    from bridge.services.catalogue import read_catalogue_file
+    from bridge.services.credential_keys import SigningKeyError
+    from bridge.services.credentials import achievement_links, signing_key
+
+    try:
+        catalogue = read_catalogue_file(settings.catalog_file)
+    except CatalogueError:
+        return []
+    skus = sorted(achievement_links(catalogue, settings.public_url or "https://bridge.invalid"))
+    if not skus:
+        return []
+    if not settings.public_url:
+        return [_check("credentials", True, f"off: {', '.join(skus)} would issue credentials "
+                       "once BRIDGE_PUBLIC_URL is set")]
+    if not settings.credential_signing_key and not Path(settings.credential_key_file).exists():
+        return [_check("credentials", True, f"{', '.join(skus)} issue credentials; the signing "
+                       f"key {settings.credential_key_file} is generated on the first one")]
+    try:
+        key = signing_key(settings, create=False)
+    except SigningKeyError as exc:
+        return [_check("credentials", False, str(exc),
+                       "chmod 600 the key file, or point BRIDGE_CREDENTIAL_KEY_FILE at the "
+                       "right one")]
+    return [_check("credentials", True, f"{', '.join(skus)} issue credentials at "
+                   f"{settings.public_url}/credentials, signed by key {key.thumbprint}")]
 
 
 def shop_checks(settings: Settings) -> list[dict[str, Any]]:
