@@ -4,7 +4,9 @@ and the public pages answer 4xx, never 5xx, for ids they do not know."""
 
 from __future__ import annotations
 
+import shutil
 import stat
+import subprocess
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
+from werkzeug.serving import make_server
 
 from bridge.services.credentials import Signer, revoke_credential, rotate_key, signing_key
 from bridge.store.db import unit_of_work
@@ -30,7 +33,7 @@ from tests.credential_support import (
     tampered,
     verify_vc_jwt,
 )
-from tests.redemption_support import ContractClient, make_token
+from tests.redemption_support import ContractClient, make_token, sqlite_only
 from webhooks import create_app
 
 PASSED = {"kind": "assessment_passed", "learner": "ann@example.com", "sku": "ASSESS-DV",
@@ -130,6 +133,7 @@ def test_a_second_event_for_a_sku_the_learner_holds_gives_back_the_live_credenti
     assert count(engine, OutcomeEvent) == 2
 
 
+@sqlite_only
 def test_credential_ids_are_stable_identities_of_the_event_not_row_ids(bridge):
     """The id is a UUIDv5 of the event's key: the same facts give the same id anywhere."""
     api, _, _ = bridge
@@ -170,6 +174,7 @@ def test_revoking_sets_the_bit_in_the_re_signed_status_list(bridge, engine):
     assert replay["status"] == "revoked"
 
 
+@sqlite_only
 def test_a_tampered_credential_is_refused_by_the_outside_verifier(bridge):
     """Editing the payload (another achievement name, another recipient) breaks the signature."""
     api, web, _ = bridge
@@ -213,6 +218,7 @@ def test_a_learner_without_access_to_the_sku_is_refused_and_nothing_is_recorded(
     ({**PASSED, "evidence": "ftp://example.com/x"}, "evidence", "http(s) URL"),
     ({**PASSED, "kind": "interview"}, "evidence", "only for assessment_passed"),
 ])
+@sqlite_only
 def test_an_event_that_cannot_issue_is_a_400_naming_the_field(bridge, engine, body, field,
                                                                words):
     """Wrong kind of SKU, a bad evidence URL, evidence on another kind: 400, nothing stored."""
@@ -224,6 +230,7 @@ def test_an_event_that_cannot_issue_is_a_400_naming_the_field(bridge, engine, bo
     assert count(engine, OutcomeEvent) == 0
 
 
+@sqlite_only
 def test_without_a_public_url_a_credential_event_is_refused_with_409(engine, database_url,
                                                                       tmp_path):
     """The bridge cannot name its credentials: 409, nothing recorded, other events still work."""
@@ -256,6 +263,7 @@ def test_a_project_bought_in_a_bundle_earns_its_credential_when_accepted(engine,
     assert notes_about_credentials(engine)[0].target_id == 612
 
 
+@sqlite_only
 def test_the_credential_page_shows_what_people_need(bridge):
     """Achievement, issuer, date, verified, an Add to LinkedIn link and both downloads."""
     api, web, _ = bridge
@@ -273,6 +281,7 @@ def test_the_credential_page_shows_what_people_need(bridge):
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
 
 
+@sqlite_only
 def test_one_url_serves_people_and_machines_by_accept_or_suffix(bridge):
     """text/html the page, application/vc+jwt the JWT, application/json the credential."""
     api, web, _ = bridge
@@ -296,6 +305,7 @@ def test_one_url_serves_people_and_machines_by_accept_or_suffix(bridge):
     "7D3B1F8E-2C51-5A0E-9F7C-6B1E0C2D4A91", "x" * 500, "%00", "..%2F..%2Fetc", ".json",
     "urn:uuid:" + str(uuid.uuid4()), "{}",
 ])
+@sqlite_only
 def test_unknown_or_malformed_credential_ids_are_404_never_5xx(bridge, ref):
     """Whatever the id, the answer is 404 JSON (or HTML for a browser of the page)."""
     _, web, _ = bridge
@@ -309,12 +319,14 @@ def test_unknown_or_malformed_credential_ids_are_404_never_5xx(bridge, ref):
 @pytest.mark.parametrize("path", ["/achievements/NOPE", "/achievements/MENTOR-1H",
                                   "/issuer/keys/nope", "/issuer/keys/" + "a" * 300,
                                   "/credentials/status/2", "/credentials/status/x"])
+@sqlite_only
 def test_unknown_achievements_keys_and_lists_are_404(bridge, path):
     """Only SKUs that issue credentials have an achievement; only keys that signed are served."""
     _, web, _ = bridge
     assert web.get(path, headers={"Accept": "application/json"}).status_code == 404
 
 
+@sqlite_only
 def test_without_a_public_url_the_pages_are_404(engine, database_url, tmp_path):
     """Nothing is published by a bridge that does not know its own address."""
     _, web = make_api(engine, credential_settings(database_url, tmp_path, public_url=None))
@@ -323,6 +335,7 @@ def test_without_a_public_url_the_pages_are_404(engine, database_url, tmp_path):
         assert web.get(path).status_code == 404, path
 
 
+@sqlite_only
 def test_issuer_and_achievement_documents_are_published(bridge):
     """The Profile and the Achievement the credential names answer at their ids."""
     _, web, _ = bridge
@@ -402,3 +415,28 @@ def test_concurrent_first_credentials_and_revocations_neither_collide_nor_lose_a
         payload = verify_vc_jwt(web.get(f"/credentials/{row.uuid}.jwt").get_data(as_text=True),
                                 jwks)
         assert revoked_in(status, jwks, payload) is (number < 4)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium on this machine")
+@sqlite_only
+def test_a_real_browser_renders_the_credential_page(bridge, engine, database_url, tmp_path):
+    """Headless Chromium loads the page from a real server: status, achievement, LinkedIn."""
+    api, _, settings = bridge
+    identity = post(api, PASSED).get_json()["credential"]["id"]
+    app = create_app(settings, engine, handlers={}, background=False)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dom = subprocess.run(  # noqa: S603 - a fixed browser binary and our own URL
+            [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+             "--disable-gpu", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
+             f"http://127.0.0.1:{server.server_port}/credentials/{identity}"],
+            capture_output=True, text=True, timeout=60, check=True).stdout
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert "Verified: signed by Dana Datawright" in dom
+    assert "<h1>Data-viz practitioner</h1>" in dom
+    assert "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in dom
+    assert f"/credentials/{identity}.jwt" in dom

@@ -23,6 +23,7 @@ from tests.credential_support import (
     verify_vc_jwt,
     write_key,
 )
+from tests.redemption_support import sqlite_only
 from webhooks import create_app
 
 
@@ -104,6 +105,7 @@ def test_issue_by_hand_then_list_and_revoke(bridge, engine, database_url, tmp_pa
     (("credentials", "show", "9f8ae0ad-3a62-51ac-9580-a1d535d86453"), "no credential"),
     (("credentials", "revoke", "x", "--reason", "  "), "a revocation needs a reason"),
 ])
+@sqlite_only
 def test_failures_are_one_error_line(bridge, engine, args, words):
     """Unknown learner or id, no access, a SKU that certifies nothing, a bad URL."""
     buy(engine, "ASSESS-DV")
@@ -113,6 +115,7 @@ def test_failures_are_one_error_line(bridge, engine, args, words):
     assert "Traceback" not in result.output
 
 
+@sqlite_only
 def test_without_a_public_url_the_commands_say_which_setting(bridge, engine):
     """Issuing names BRIDGE_PUBLIC_URL instead of failing somewhere deeper."""
     buy(engine, "ASSESS-DV")
@@ -140,6 +143,7 @@ def test_an_imported_assessment_passed_line_issues_the_credential(bridge, engine
     assert shown["credential"]["evidence"][0]["id"] == "https://github.com/ann/dataviz"
 
 
+@sqlite_only
 def test_an_import_line_that_cannot_issue_is_named_and_nothing_is_written(bridge, engine,
                                                                          tmp_path):
     """A learner without access is a bad line like any other: all lines or none."""
@@ -172,6 +176,7 @@ def test_init_generates_the_signing_key_once_readable_by_its_owner_only(workdir)
     assert listed.exit_code == 1 and "chmod 600" in listed.output
 
 
+@sqlite_only
 def test_rotating_a_key_from_the_setting_is_refused_with_what_to_do(bridge):
     """A key given in BRIDGE_CREDENTIAL_SIGNING_KEY is rotated by changing the setting."""
     pem = (Path("signing.pem").read_text()).replace("\n", "\\n")
@@ -181,6 +186,7 @@ def test_rotating_a_key_from_the_setting_is_refused_with_what_to_do(bridge):
     assert "PRIVATE KEY" not in result.output
 
 
+@sqlite_only
 def test_the_competency_catalogue_links_each_competency_to_its_achievements(bridge, tmp_path):
     """`catalog export` lists the achievements of data-visualisation: the assessment and the
     project, at their published URLs."""
@@ -198,6 +204,7 @@ def test_the_competency_catalogue_links_each_competency_to_its_achievements(brid
     assert f"[Data-viz practitioner]({PUBLIC_URL}/achievements/ASSESS-DV)" in markdown
 
 
+@sqlite_only
 def test_doctor_checks_the_public_url_and_the_signing_key(bridge, engine, tmp_path):
     """Doctor passes a private key, fails one others can read, and says when credentials are
     off for want of BRIDGE_PUBLIC_URL."""
