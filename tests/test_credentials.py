@@ -17,15 +17,25 @@ from sqlalchemy import func
 from sqlmodel import select
 from werkzeug.serving import make_server
 
-from bridge.services.credentials import Signer, revoke_credential, rotate_key, signing_key
-from bridge.store.db import unit_of_work
-from bridge.store.models import Credential, OutboxItem, OutcomeEvent
+from bridge.services.credentials import (
+    Signer,
+    issue_credential,
+    issuing_factory,
+    manual_source_key,
+    revoke_credential,
+    rotate_key,
+    signing_key,
+)
+from bridge.services.outcome_events import import_csv
+from bridge.store.db import make_engine, unit_of_work
+from bridge.store.models import Credential, Learner, OutboxItem, OutcomeEvent
 from tests.credential_support import (
     PUBLIC_URL,
     VerificationFailed,
     buy,
     credential_settings,
     decoded_payload,
+    example_catalogue,
     is_recipient,
     jose_header,
     revoked_in,
@@ -440,3 +450,32 @@ def test_a_real_browser_renders_the_credential_page(bridge, engine, database_url
     assert "<h1>Data-viz practitioner</h1>" in dom
     assert "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in dom
     assert f"/credentials/{identity}.jwt" in dom
+
+
+def test_a_rebuilt_database_gives_the_same_credential_ids(sqlite_template, tmp_path):
+    """Ids come from stable facts (the event, the e-mail), not row ids: a keyless CSV line and a
+    manual award give the same ids in a database where the learner has another row id."""
+    ids = []
+    for number, others in enumerate((0, 3)):
+        path = tmp_path / f"bridge-{number}.db"
+        shutil.copy(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        for other in range(others):
+            buy(engine, "MENTOR-1H", f"x{other}@example.com", customer_id=300 + other)
+        buy(engine, "ASSESS-DV")
+        buy(engine, "PROJ-DATAVIZ")
+        setup = issuing_factory(credential_settings(f"sqlite:///{path}", tmp_path),
+                                example_catalogue)
+        result = import_csv(engine, "kind,learner,sku,occurred_at\n"
+                            "assessment_passed,ann@example.com,ASSESS-DV,2026-11-30\n",
+                            "UTC", issuing=setup)
+        assert result.committed and result.recorded == 1
+        with unit_of_work(engine) as session:
+            learner = session.exec(select(Learner).where(Learner.email == "ann@example.com")).one()
+            issue_credential(session, setup(), learner, "PROJ-DATAVIZ",
+                             source_key=manual_source_key(session, learner, "PROJ-DATAVIZ"))
+            session.commit()
+            ids.append((learner.id, sorted(session.exec(select(Credential.uuid)).all())))
+        engine.dispose()
+    assert ids[0][0] != ids[1][0]
+    assert ids[0][1] == ids[1][1]

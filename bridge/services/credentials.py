@@ -310,12 +310,13 @@ def issue_credential(
 
 
 def manual_source_key(session: Session, learner: Learner, sku: str) -> str:
-    """The source of a manual award: one per learner and SKU, and one more after each revocation."""
+    """The source of a manual award: one per learner (by e-mail, a stable fact, not a row id)
+    and SKU, and one more after each revocation."""
     revoked = session.exec(
         select(func.count()).select_from(Credential).where(
             Credential.learner_id == learner.id, Credential.offer_sku == sku,
             col(Credential.revoked_at).is_not(None))).one()
-    return f"manual:{sku}:{learner.id}:{revoked}"
+    return f"manual:{sku}:{learner.email}:{revoked}"
 
 
 def _free_index(session: Session) -> int:
