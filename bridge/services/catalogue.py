@@ -154,7 +154,8 @@ class UnmappedSku:
         return Problem(
             "unmapped_sku",
             f"SKU {self.sku or '(none)'} (product {', '.join(map(str, self.product_ids))}) was "
-            f"sold on {self.lines} paid order lines in {self.orders} orders ({shown}{more}) but "
+            f"sold on {_n(self.lines, 'paid order line')} in {_n(self.orders, 'order')} "
+            f"({shown}{more}) but "
             "maps to no micro-SKU: add it to the catalogue, or list it under not_offers",
             self.sku or None, self.product_ids[0] if self.product_ids else None,
             severity="warning")
