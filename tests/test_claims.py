@@ -259,3 +259,16 @@ def test_pack_orders_list_each_order_with_its_places_claimed_open_and_void(engin
         {"order_id": 316, "skus": [PACK], "sold": 5, "open": 4, "claimed": 1, "void": 0,
          "status": "processing", "buyer": "boss@employer.example"},
     ]
+
+
+def test_a_pack_sold_before_the_bridge_watched_makes_places_but_tells_nobody(engine, database_url):
+    """History: the places and codes exist (`bridge claims` lists them), but no note is sent."""
+    from datetime import UTC, datetime
+
+    config = claim_settings(database_url, notify_since=datetime(2027, 1, 1, tzinfo=UTC))
+    apply(engine, config, pack_order(318))
+    assert len(places(engine, 318)) == 5
+    assert all(codes(engine, config, 318))
+    with unit_of_work(engine) as session:
+        events = [(row.payload or {}).get("event") for row in session.exec(select(OutboxItem))]
+    assert "claim_links" not in events
