@@ -72,6 +72,10 @@ class ClaimRefused(PermanentError):
         self.field = field_name
 
 
+class UnknownOrder(PermanentError):
+    """No order of that id was ever applied."""
+
+
 @dataclass
 class ClaimResult:
     """A place claimed: who holds it now and what it conferred."""
@@ -367,21 +371,26 @@ def _granted(event: Event) -> dict[str, Any]:
 
 # --- listing and figures ----------------------------------------------------------------------
 
-def list_claims(engine: Engine, order_id: int, settings: Settings) -> dict[str, Any]:
-    """Every place of an order: its code (recomputed from the secret), link and claimant."""
+def list_claims(engine: Engine, order_id: int, settings: Settings, *,
+                with_codes: bool = True) -> dict[str, Any]:
+    """Every place of an order: its code (recomputed from the secret), link and claimant.
+
+    Without ``with_codes`` (people who may see who claimed, not hand places out) codes and
+    links are left out, and the secret is not needed.
+    """
     with unit_of_work(engine) as session:
         rows = session.exec(select(ClaimPlace).where(ClaimPlace.order_id == order_id)
                             .order_by(col(ClaimPlace.line_item_id), col(ClaimPlace.unit),
                                       col(ClaimPlace.place))).all()
         if not rows:
             if session.get(OrderState, order_id) is None:
-                raise PermanentError(f"order {order_id} is not known to the bridge")
+                raise UnknownOrder(f"order {order_id} is not known to the bridge")
             return {"order_id": order_id, "places": []}
         places = []
         for row in rows:
             code = claim_code(settings.claim_secret or "", row.order_id, row.line_item_id,
-                              row.unit, row.place)
-            matches = code_hash(code) == row.code_hash
+                              row.unit, row.place) if with_codes else ""
+            matches = with_codes and code_hash(code) == row.code_hash
             learner = session.get(Learner, row.learner_id) if row.learner_id else None
             places.append({
                 "place_key": row.place_key, "offer_sku": row.offer_sku,
