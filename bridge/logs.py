@@ -22,10 +22,16 @@ class ContextFormatter(logging.Formatter):
         return line + (" " + " ".join(context) if context else "")
 
 
-def configure_logging(level: str) -> None:
-    """Send the bridge's logs to stderr at ``level``; called once by the entry points."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def configure_logging(level: str, handler: logging.Handler | None = None) -> None:
+    """Send the bridge's logs to ``handler`` (default: plain lines on stderr) at ``level``.
+
+    Called once by the entry points; the CLI passes a handler that shares its progress
+    display's console, so that log lines print above the display instead of tearing it.
+    """
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+    if handler.formatter is None:
+        handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -262,7 +262,7 @@ VARIABLES: tuple[Variable, ...] = (
              DEFAULT_DATABASE_URL,
              "sqlite:///FILE (embedded default) or postgresql+psycopg://user@host/db."),
     Variable("BRIDGE_CATALOG_FILE", "catalog_file", Path, "catalog.toml", "catalog.toml",
-             "TOML file mapping WooCommerce SKUs to micro-SKUs (see catalog.example.toml)."),
+             "TOML file mapping WooCommerce SKUs to micro-SKUs (`bridge init` writes an example)."),
     Variable("BRIDGE_PUBLIC_URL", "public_url", _url, None, "https://bridge.example.com",
              "Where WooCommerce reaches this service; webhooks are installed against it."),
     Variable("BRIDGE_ISSUER_NAME", "issuer_name", _text, None, "Dana Datawright",

@@ -449,7 +449,7 @@ def run_catalog(ctx: JobContext) -> None:
     # A dry run stores it all too, in its rolled-back transaction: the orders job after it
     # maps through what this job would have stored.
     result = sync_catalogue(ctx.engine, ctx.client, ctx.ports.file_catalogue(),
-                            modified_after=modified_after)
+                            modified_after=modified_after, progress=ctx.progress)
     result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.products + result.variations
     ctx.tally.changed += sum(n for action, n in result.actions.items() if action != "stale")
@@ -537,7 +537,7 @@ def run_inbox(ctx: JobContext) -> None:
 def run_outbox(ctx: JobContext) -> None:
     """Send the due write-backs to WooCommerce (a dry run lists the requests instead)."""
     summary = drain_outbox(ctx.engine, ctx.client_or_none(), ctx.settings, now=ctx.now(),
-                           dry_run=ctx.dry_run)
+                           dry_run=ctx.dry_run, progress=ctx.progress)
     ctx.tally.changed += summary.sent
     ctx.tally.notified += len(summary.notified)
     if ctx.dry_run:

@@ -263,7 +263,7 @@ def test_invalid_file_fails_naming_the_file_the_key_and_the_reason(
 
 def test_missing_file_names_the_file_and_the_fix(tmp_path: Path) -> None:
     """A catalogue file that does not exist is an error that says how to get one."""
-    with pytest.raises(CatalogueError, match="copy catalog.example.toml") as caught:
+    with pytest.raises(CatalogueError, match="run `bridge init` to write the example") as caught:
         read_catalogue_file(tmp_path / "nope.toml")
     assert caught.value.source == str(tmp_path / "nope.toml")
 

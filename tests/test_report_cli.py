@@ -68,7 +68,7 @@ def test_the_table_shows_each_section_with_its_figures(bridge):
         "(all) EUR 9 10 670.00 50.00 620.00",
         "WEB-2026-09 2026-09-01 1 1 100.0% 1",
         "Oct 2026 480 60 60 0",
-        "Outstanding at 2026-11-01: 480 mentor_minutes (6 learners)",
+        "Outstanding at 2026-11-01: 480 mentor minutes (6 learners)",
         "Repeat purchase rate: 60.0% (3 of 5 buyers)",
         "Projects submitted vs started: 50.0%",
         "Interviews per 100 graduates: 66.7 (2 interviews)",
@@ -108,9 +108,9 @@ def test_an_empty_period_prints_no_data_instead_of_figures(bridge):
     (("--timezone", "Berlin"), "error: --timezone: 'Berlin' is not a time zone"),
 ])
 def test_a_bad_option_is_one_human_line(bridge, args, message):
-    """Malformed dates, an inverted period and an unknown zone exit 1 naming the option."""
+    """Malformed dates, an inverted period and an unknown zone exit 2 (usage) naming the option."""
     result = bridge("report", *args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.startswith(message)
 
 

@@ -117,16 +117,28 @@ def test_full_and_since_together_are_refused(database_url):
 
 
 @sqlite_only
-def test_without_a_shop_only_the_local_jobs_run(database_url):
-    """All jobs: the shop's are skipped and the run succeeds; one shop job asked for fails."""
+def test_without_a_shop_the_local_jobs_run_and_sync_and_sync_orders_both_exit_one(database_url):
+    """All jobs or one: the shop's cannot run, which both report and exit 1 for, alike."""
     env = {"DATABASE_URL": database_url, "BRIDGE_LOG_LEVEL": "ERROR"}
     everything = bridge("sync", env=env)
-    assert everything.exit_code == 0, everything.output
-    assert "skipped: orders: no shop configured" in everything.stdout
+    assert everything.exit_code == 1, everything.output
+    assert "error: orders: did not run: no shop configured" in everything.stderr
     assert re.search(r"^expiry +ok", everything.stdout, re.M)
     assert re.search(r"^inbox +ok", everything.stdout, re.M)
     one = bridge("sync", "orders", env=env)
     assert one.exit_code == 1
+    assert "error: orders: did not run: no shop configured" in one.stderr
+
+
+@sqlite_only
+@pytest.mark.parametrize("option", ["--since"])
+def test_a_bad_since_says_use_yyyy_mm_dd_as_the_report_does(database_url, option):
+    """sync --since and report --since word a bad date alike and exit 2 (usage)."""
+    env = {"DATABASE_URL": database_url}
+    for command in (("sync", "orders"), ("report",)):
+        result = bridge(*command, option, "01/12/2026", env=env)
+        assert result.exit_code == 2, (command, result.output)
+        assert "'01/12/2026' is not a date; use YYYY-MM-DD" in result.stderr, command
 
 
 @sqlite_only

@@ -37,7 +37,7 @@ def file_catalogue(settings: Settings) -> tuple[Catalogue, list[Problem]]:
         problem = Problem(
             "no_catalogue_file",
             f"catalogue file {path} not found: only product meta is used "
-            "(set BRIDGE_CATALOG_FILE or copy catalog.example.toml)",
+            "(set BRIDGE_CATALOG_FILE, or run `bridge init` to write the example)",
         )
         return Catalogue(), [problem]
     return read_catalogue_file(path), []

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
 import click
 from sqlalchemy import Engine
 
+from bridge.cli.output import emit, json_option, log_handler
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging
 from bridge.settings import Settings, SettingsError, load_settings
@@ -40,7 +39,7 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(env_file=self.env_file)
-            configure_logging(self._settings.log_level)
+            configure_logging(self._settings.log_level, log_handler())
         return self._settings
 
     @property
@@ -75,12 +74,4 @@ class BridgeGroup(click.Group):
             ctx.exit(1)
 
 
-def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
-    """Print data as stable JSON for scripts or through ``render`` for people."""
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        render(data)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+__all__ = ["HUMAN_ERRORS", "AppContext", "BridgeGroup", "emit", "json_option", "pass_ctx"]

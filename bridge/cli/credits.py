@@ -115,7 +115,11 @@ def _default_key(reference: str) -> str:
 
 @click.group("credits")
 def credits() -> None:
-    """Spend and refund learners' credits."""
+    """Grant, revoke, redeem and refund learners' credits.
+
+    grant and revoke adjust by hand (audited ledger rows); redeem spends on a booking and
+    refund credits a redemption back, by the same rules as the API.
+    """
 
 
 @credits.command("redeem")

@@ -1,7 +1,9 @@
 """`bridge demo`: the whole product on the embedded default, with no shop.
 
-A temporary SQLite database, the example catalogue, a real receiver on a free local port, and
-signed, realistic deliveries sent to it over HTTP, as `bridge simulate` sends them.
+A temporary SQLite database, the example catalogue shipped in the package, the sample shop's
+products (as `bridge catalog sync` would store them), a real receiver on a free local port, and
+signed, realistic deliveries sent to it over HTTP, as `bridge simulate` sends them. Each step
+says what it granted.
 """
 
 from __future__ import annotations
@@ -11,41 +13,141 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlmodel import col, select
 
-from bridge.cli.context import emit
+from bridge.cli.output import credit_text, emit, json_option, plural, wrap
 from bridge.cli.webhooks import post_delivery
-from bridge.errors import PermanentError
 from bridge.logs import configure_logging
-from bridge.services.catalogue import read_catalogue_file, store_cohorts, store_offers
+from bridge.services.catalogue import (
+    read_catalogue_file,
+    store_cohorts,
+    store_offers,
+    sync_catalogue,
+)
+from bridge.services.changes import (
+    changes_since,
+    learners_overview,
+    queued_writebacks,
+    take_snapshot,
+)
 from bridge.services.inbox import status_counts
-from bridge.services.learner_view import describe_learner
-from bridge.services.ledger import find_learner
-from bridge.services.simulation import Line, order_payload
+from bridge.services.simulation import (
+    Line,
+    SampleShop,
+    example_catalogue_path,
+    order_payload,
+    subscription_payload,
+)
 from bridge.settings import Settings
 from bridge.store.db import make_engine, unit_of_work, upgrade
-from bridge.store.models import Learner, OutboxItem, utcnow
+from bridge.store.models import utcnow
 
-# (who, what they do) in the order the demo plays it; prices are the sample shop's.
+# The sample shop's prices (bridge/data/sample_products.json).
 PRICES = {"MENTOR-PACK-3H": 170.0, "COHORT-DV-2027-01": 390.0, "PREVIEW-DV": 0.0,
           "SUB-MENTOR-MONTHLY": 79.0, "PROJ-DATAVIZ": 149.0}
+SUBSCRIPTION_ID = 500
 
 
-def find_example_catalogue() -> Path:
-    """catalog.example.toml from the working directory or the source checkout."""
-    for candidate in (Path.cwd() / "catalog.example.toml",
-                      Path(__file__).resolve().parents[2] / "catalog.example.toml"):
-        if candidate.is_file():
-            return candidate
-    raise PermanentError("catalog.example.toml not found; run `bridge demo` from the "
-                         "creator-bridge checkout")
+@dataclass(frozen=True)
+class Step:
+    """One thing a learner does, and the delivery the shop sends for it."""
+
+    narration: str
+    topic: str
+    email: str
+    resource_id: int
+    lines: list[Line] = field(default_factory=list)
+    status: str = "processing"
+    customer_id: int = 0
+    renewal_of: int | None = None
+
+
+def script() -> list[Step]:
+    """The demo's story, in the order it plays."""
+    seat = [Line("COHORT-DV-2027-01", 1, PRICES["COHORT-DV-2027-01"])]
+    steps = [
+        Step("Gina takes the free cohort preview", "order.created", "gina@example.com", 101,
+             [Line("PREVIEW-DV", 1, 0.0)]),
+        Step("Alice buys a 3-hour mentor pack", "order.created", "alice@example.com", 102,
+             [Line("MENTOR-PACK-3H", 1, PRICES["MENTOR-PACK-3H"])]),
+    ]
+    for order_id, name in zip(range(103, 108), ("alice", "bob", "cara", "dan", "erin"),
+                              strict=True):
+        steps.append(Step(f"{name.title()} buys a seat in cohort DV-2027-01 (capacity 3)",
+                          "order.created", f"{name}@example.com", order_id, seat))
+    subscription = [Line("SUB-MENTOR-MONTHLY", 1, PRICES["SUB-MENTOR-MONTHLY"])]
+    steps += [
+        Step("Bob's seat is refunded: the first waitlisted learner moves up", "order.updated",
+             "bob@example.com", 104, seat, status="refunded"),
+        Step("Frank pays for monthly mentoring", "order.created", "frank@example.com", 108,
+             subscription, customer_id=42),
+        Step("WooCommerce Subscriptions creates his subscription", "subscription.created",
+             "frank@example.com", SUBSCRIPTION_ID, subscription, status="active",
+             customer_id=42),
+        Step("Frank's subscription renews a month later", "order.created",
+             "frank@example.com", 109, subscription, customer_id=42,
+             renewal_of=SUBSCRIPTION_ID),
+    ]
+    return steps
+
+
+def _payload(step: Step, when: datetime, start: datetime) -> dict[str, Any]:
+    if step.topic.startswith("subscription."):
+        return subscription_payload(step.resource_id, step.lines, email=step.email,
+                                    status=step.status, now=when, start=start,
+                                    parent_order_id=108, customer_id=step.customer_id,
+                                    order_ids=[109])
+    return order_payload(step.resource_id, step.lines, email=step.email, status=step.status,
+                         now=when, created=start, customer_id=step.customer_id,
+                         renewal_of=step.renewal_of)
+
+
+def describe_change(change: dict[str, Any]) -> str:
+    """One change for people: "+180 mentor minutes (Mentor hour pack, 3 hours)"."""
+    kind = change["kind"]
+    if kind == "credit":
+        amount = change["amount"]
+        text = ("+" if amount > 0 else "-") + credit_text(abs(amount), change["credit_type"])
+        if change["reason"] == "complimentary":
+            return text + " (complimentary first mentor call)"
+        if change["reason"] == "reversal":
+            return text + " (reversed)"
+        return text + (f" ({change['offer']})" if change["offer"] else "")
+    if kind == "seat":
+        cohort, status, was = change["cohort"], change["status"], change["was"]
+        if status == "active":
+            return f"moves up into a seat in {cohort}" if was == "waitlisted" \
+                else f"a seat in {cohort}"
+        if status == "waitlisted":
+            return f"on the {cohort} waitlist (full)"
+        return f"seat in {cohort} released"
+    if kind == "access":
+        until = f" until {change['ends_at'][:10]}" if change["ends_at"] else ""
+        return f"{change['access']} access to {change['offer_sku']}{until}"
+    if kind == "coupon":
+        off = f"{change['amount']}%" if change["discount_type"] == "percent" \
+            else change["amount"]
+        until = f", until {change['expires_at'][:10]}" if change["expires_at"] else ""
+        return (f"coupon {change['code']}: {off} off {', '.join(change['offers'])}{until}")
+    if kind == "subscription":
+        perks = ", ".join(change["perks"]) or "no perks"
+        return f"subscription #{change['id']} {change['status']}, perks: {perks}"
+    return kind
+
+
+def narrate(changes: list[dict[str, Any]]) -> list[str]:
+    """The changes of one step, one line per learner."""
+    by_learner: dict[str, list[str]] = {}
+    for change in changes:
+        by_learner.setdefault(change["learner"], []).append(describe_change(change))
+    return [f"{email.split('@')[0]}: {'; '.join(parts)}" for email, parts in by_learner.items()]
 
 
 @contextmanager
@@ -74,34 +176,9 @@ def _wait_until_processed(engine: Any, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def _script() -> list[tuple[str, str, str, int, dict[str, Any]]]:
-    """(narration, topic, e-mail, order id, order options)."""
-    seat = [Line("COHORT-DV-2027-01", 1, PRICES["COHORT-DV-2027-01"])]
-    steps: list[tuple[str, str, str, int, dict[str, Any]]] = [
-        ("Gina takes the free cohort preview", "order.created", "gina@example.com", 101,
-         {"lines": [Line("PREVIEW-DV", 1, 0.0)]}),
-        ("Alice buys a 3-hour mentor pack", "order.created", "alice@example.com", 102,
-         {"lines": [Line("MENTOR-PACK-3H", 1, PRICES["MENTOR-PACK-3H"])]}),
-    ]
-    for order_id, name in zip(range(103, 108), ("alice", "bob", "cara", "dan", "erin"),
-                              strict=True):
-        steps.append((f"{name.title()} buys a seat in cohort DV-2027-01 (capacity 3)",
-                      "order.created", f"{name}@example.com", order_id, {"lines": seat}))
-    steps += [
-        ("Bob's seat is refunded: the first waitlisted learner moves up", "order.updated",
-         "bob@example.com", 104, {"lines": seat, "status": "refunded"}),
-        ("Frank subscribes to monthly mentoring", "order.created", "frank@example.com", 108,
-         {"lines": [Line("SUB-MENTOR-MONTHLY", 1, 79.0)], "customer_id": 42}),
-        ("Frank's subscription renews a month later", "order.created", "frank@example.com", 109,
-         {"lines": [Line("SUB-MENTOR-MONTHLY", 1, 79.0)], "customer_id": 42,
-          "renewal_of": 500}),
-    ]
-    return steps
-
-
-def run_demo(echo: Any = click.echo) -> dict[str, Any]:
-    """Play the demo and return what each learner got and what would be written back."""
-    catalogue_path = find_example_catalogue()
+def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
+    """Play the demo; return each step's changes, what each learner holds and the write-backs."""
+    catalogue_path = example_catalogue_path()
     with tempfile.TemporaryDirectory(prefix="creator-bridge-demo-") as tmp:
         start = utcnow() - timedelta(hours=1)
         # The story starts an hour ago, with the bridge already watching: its orders are news.
@@ -116,82 +193,94 @@ def run_demo(echo: Any = click.echo) -> dict[str, Any]:
                 store_cohorts(session, file_catalogue)
                 store_offers(session, file_catalogue)
                 session.commit()
-            echo(f"catalogue: {catalogue_path.name}, {len(file_catalogue.offers)} micro-SKUs; "
-                 f"database: a temporary SQLite file")
+            shop = SampleShop()
+            synced = sync_catalogue(engine, shop, file_catalogue)
+            offers = plural(len(file_catalogue.offers), "micro-SKU")
+            products = plural(synced.products + synced.variations, "product")
+            echo(f"catalogue: the example catalogue, {offers}, bound to the sample shop's "
+                 f"{products} (as `bridge catalog sync` would); database: a temporary SQLite "
+                 "file")
+            steps_out: list[dict[str, Any]] = []
             with local_receiver(settings, engine) as url:
                 echo(f"receiver listening at {url}\n")
-                for step, (narration, topic, email, order_id, options) in enumerate(_script()):
-                    when = start + timedelta(minutes=step)
-                    lines = options.pop("lines")
-                    status = options.pop("status", "processing")
-                    payload = order_payload(order_id, lines, email=email, status=status,
-                                            now=when, created=start, **options)
-                    answer = post_delivery(url, topic, payload, settings.webhook_secret or "")
+                for number, step in enumerate(script(), start=1):
+                    before = take_snapshot(engine)
+                    payload = _payload(step, start + timedelta(minutes=number), start)
+                    answer = post_delivery(url, step.topic, payload,
+                                           settings.webhook_secret or "")
                     _wait_until_processed(engine)
-                    echo(f"- {narration}: {topic} #{order_id} -> {answer.get('status')}")
-            summary = _summary(engine)
+                    changes = changes_since(engine, before)
+                    echo(f"{number:>2}. {step.narration} ({step.topic} #{step.resource_id})")
+                    for line in narrate(changes) or ["nothing changes"]:
+                        for part in wrap(line, "      "):
+                            echo(part)
+                    steps_out.append({"step": step.narration, "topic": step.topic,
+                                      "resource_id": step.resource_id,
+                                      "receiver": answer.get("status"), "changes": changes})
+            learners = learners_overview(engine)
+            summary = {"steps": steps_out, "learners": learners,
+                       "writebacks": queued_writebacks(engine), "inbox": status_counts(engine)}
         finally:
             engine.dispose()
     return summary
 
 
-def _summary(engine: Any) -> dict[str, Any]:
-    with unit_of_work(engine) as session:
-        learners = {}
-        for row in session.exec(select(Learner).order_by(col(Learner.id))).all():
-            found = find_learner(session, row.email)
-            assert found is not None
-            learners[row.email] = describe_learner(session, found)
-        writebacks = [
-            {"resource": item.resource, "operation": item.operation,
-             "target_id": item.target_id, "status": item.status, "payload": item.payload}
-            for item in session.exec(select(OutboxItem).order_by(col(OutboxItem.id))).all()
-        ]
-    return {"learners": learners, "writebacks": writebacks, "inbox": status_counts(engine)}
+def _holdings(data: dict[str, Any]) -> str:
+    parts = [", ".join(credit_text(amount, kind) for kind, amount in data["balances"].items()
+                       if amount)]
+    seats = ", ".join(
+        f"{s['cohort']} {s['status']}" + (f" #{s['position']}" if s["position"] else "")
+        for s in data["seats"])
+    parts.append(seats and f"seat: {seats}")
+    access = ", ".join(f"{a['kind']} {a['offer_sku']}" for a in data["access"]
+                       if not a["revoked_at"])
+    parts.append(access and f"access: {access}")
+    for sub in data["subscriptions"]:
+        perks = ", ".join(sub["perks"]) or "no perks"
+        parts.append(f"subscription #{sub['id']} {sub['status']} (perks: {perks})")
+    coupons = ", ".join(c["code"] for c in data.get("coupons") or [])
+    parts.append(coupons and f"coupon: {coupons}")
+    return "; ".join(p for p in parts if p) or "nothing"
 
 
 def render_summary(summary: dict[str, Any]) -> None:
-    click.echo("\nWhat each learner holds now:")
+    """What each learner holds, and what would go back to the shop."""
+    click.echo("\nWhat each learner holds now (`bridge learner EMAIL` shows one in full):")
     for email, data in summary["learners"].items():
-        credits = ", ".join(f"{amount} {kind}" for kind, amount in data["balances"].items())
-        seats = ", ".join(
-            f"{s['cohort']} {s['status']}" + (f" #{s['position']}" if s["position"] else "")
-            for s in data["seats"])
-        access = ", ".join(f"{a['kind']} {a['offer_sku']}" for a in data["access"]
-                           if not a["revoked_at"])
-        parts = [p for p in (credits, seats and f"seat: {seats}",
-                             access and f"access: {access}") if p]
-        click.echo(f"  {email:<20} " + ("; ".join(parts) or "nothing"))
+        for line in wrap(f"{email:<18} {_holdings(data)}", "  ", hanging=" " * 19):
+            click.echo(line)
     writebacks = summary["writebacks"]
-    click.echo(f"\nWhat would be written back to WooCommerce ({len(writebacks)} queued "
-               "changes, sent in batches once a shop is configured):")
+    click.echo(f"\nWhat would be written back to WooCommerce: "
+               f"{plural(len(writebacks), 'queued change')}, sent in batches once a shop is "
+               "configured:")
     counts: dict[tuple[str, str], int] = {}
     for item in writebacks:
         key = (item["resource"], item["operation"])
         counts[key] = counts.get(key, 0) + 1
     for (resource, operation), n in sorted(counts.items()):
-        click.echo(f"  {resource} {operation}: {n}")
+        click.echo(f"  {resource.replace('_', ' ')} {operation}: {n}")
     notes = [item for item in writebacks if item["resource"] == "order_note"]
     if notes:
         click.echo("  the order notes, as the shop will show them:")
     for item in notes:
         text = str((item["payload"] or {}).get("data", {}).get("note", ""))
-        click.echo(f"    order #{item['target_id']}: {text.split(' [bridge:')[0][:100]}")
-    click.echo("\nTry it yourself: `bridge serve`, then `bridge simulate order --sku MENTOR-1H "
-               "--email you@example.com`.")
+        for line in wrap(f"order #{item['target_id']}: {text.split(' [bridge:')[0]}", "    "):
+            click.echo(line)
+    click.echo("\nTry it yourself: `bridge serve` in one terminal, then in another:\n"
+               "  bridge simulate order --sku MENTOR-1H --price 60 --email you@example.com")
 
 
 @click.command("demo")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option
 def demo(as_json: bool) -> None:
     """Play the whole product on a throw-away database.
 
-    No shop and nothing to configure: a temporary SQLite file, the example catalogue, a real
-    receiver on a local port and signed, simulated purchases.
+    No shop and nothing to configure: a temporary SQLite file, the example catalogue and the
+    sample shop's products, a real receiver on a local port and signed, simulated purchases,
+    a refund, a subscription and its renewal. Each step says what it granted.
     """
-    # The demo narrates for itself; the service's own logs (and the demo shop's unknown
-    # prices, as it has no products to sync) would only drown that out.
+    # The demo narrates for itself; the service's own logs would only drown that out.
     configure_logging("ERROR")
-    quiet = (lambda *_args, **_kw: None) if as_json else click.echo
+    quiet = (lambda _text: None) if as_json else click.echo
     summary = run_demo(echo=quiet)
     emit(summary, as_json, render_summary)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from click.core import ParameterSource
 
 from bridge import __version__
 from bridge.cli.bookings import bookings
@@ -21,13 +24,24 @@ from bridge.cli.sync import scheduler_command, sync_command
 from bridge.cli.webhooks import inbox, simulate, webhooks
 
 
+def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A settings file named on the command line must exist: a typo must not mean defaults."""
+    source = ctx.get_parameter_source(param.name or "env_file")
+    if source is not ParameterSource.DEFAULT and not Path(value).exists():
+        raise click.BadParameter(f"{value} not found (leave the option out to read ./.env "
+                                 "when there is one)")
+    return value
+
+
 @click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="creator-bridge")
 @click.option(
     "--env-file",
     default=".env",
     show_default=True,
-    help="Settings file to read; the real environment wins over it.",
+    callback=_existing_env_file,
+    help="Settings file to read; the real environment wins over it. A file named here must "
+    "exist (--env-file /dev/null reads none); the default .env is read only if it exists.",
 )
 @click.pass_context
 def main(ctx: click.Context, env_file: str) -> None:

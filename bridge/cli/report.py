@@ -7,21 +7,33 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import click
 
 from bridge.cli.context import AppContext
-from bridge.rules.report_figures import Report, entry_label, money, month_label, percent, records
+from bridge.cli.output import DAY, credit_text, plural, to_json, usage_error
+from bridge.cli.output import table as output_table
+from bridge.rules.report_figures import (
+    Report,
+    entry_label,
+    money,
+    month_label,
+    percent,
+    records,
+    shown_mentor_months,
+    shown_retention,
+    shown_revenue,
+)
 from bridge.rules.report_rows import (
     ALL,
     DEFINITIONS,
     NO_DATA,
     STEPS,
+    ReportError,
     check_timezone,
-    parse_day,
     report_period,
 )
 from bridge.services.report import build_report
@@ -37,15 +49,7 @@ def _app(ctx: click.Context) -> AppContext:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """Columns padded to their widest cell; the first left-aligned, the rest right-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        first = row[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(cells[0]), *(line(row) for row in cells[1:])]
+    return output_table(headers, rows, right=range(1, len(headers)), shrink=[0])
 
 
 def _days(value: float | None) -> str:
@@ -80,10 +84,11 @@ def render_table(report: Report) -> str:
     out.append("")
 
     out.append("Revenue by micro-SKU (before tax; refunds when they happened)")
-    if report.revenue:
+    revenue = shown_revenue(report.revenue)
+    if revenue:
         amounts = [[row.sku, row.currency, row.orders, row.units, money(row.revenue),
                     money(row.refunds), money(row.net)]
-                   for row in [*report.revenue, *report.revenue_totals]]
+                   for row in [*revenue, *report.revenue_totals]]
         out += table(["sku", "cur", "orders", "units", "revenue", "refunds", "net"], amounts)
     else:
         out.append(f"  {NO_DATA}: no purchases or refunds in this period")
@@ -101,12 +106,17 @@ def render_table(report: Report) -> str:
 
     out.append("Mentor time (minutes) by month")
     total = report.mentor_totals
-    out += table(["month", "granted", "reversed", "redeemed", "expired"],
-                 [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
-                  for m in report.mentor_months]
-                 + [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    months = shown_mentor_months(report.mentor_months)
+    if months:
+        out += table(["month", "granted", "reversed", "redeemed", "expired"],
+                     [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+                      for m in months]
+                     + [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    else:
+        out.append("  no mentor time granted, redeemed or expired in this period")
     if report.outstanding:
-        owed = ", ".join(f"{amount['outstanding']} {credit_type} ({amount['learners']} learners)"
+        owed = ", ".join(f"{credit_text(amount['outstanding'], credit_type)} "
+                         f"({plural(amount['learners'], 'learner')})"
                          for credit_type, amount in report.outstanding.items())
         out.append(f"Outstanding at {period.until}: {owed}")
     else:
@@ -115,12 +125,18 @@ def render_table(report: Report) -> str:
 
     repeat = report.repeat
     out.append(f"Repeat purchase rate: {percent(repeat.rate)} "
-               f"({repeat.repeat_buyers} of {repeat.buyers} buyers)")
-    out.append(f"Mentor retention: {percent(report.retention_rate)} (mentors with redemptions "
-               "in consecutive months)")
-    out += table(["month", "mentors", "previous", "retained", "rate"],
-                 [[month_label(m.month), m.mentors, m.previous, m.retained, percent(m.rate, "-")]
-                  for m in report.retention])
+               f"({repeat.repeat_buyers} of {plural(repeat.buyers, 'buyer')})")
+    retention = shown_retention(report.retention)
+    if report.retention_rate is None:
+        out.append("Mentor retention: no data (no mentor had redemptions in a month and the "
+                   "month before)")
+    else:
+        out.append(f"Mentor retention: {percent(report.retention_rate)} of mentors with "
+                   "redemptions in a month had some the next month too")
+    if retention:
+        out += table(["month", "mentors", "previous", "retained", "rate"],
+                     [[month_label(m.month), m.mentors, m.previous, m.retained,
+                       percent(m.rate, "-")] for m in retention])
     out.append("")
 
     out.append("Bookings (Cal.com, Calendly) by the month they start: minutes booked, held, "
@@ -153,8 +169,8 @@ def render_table(report: Report) -> str:
     per_100 = outcomes.interviews_per_100_graduates
     out.append(f"Graduates: {outcomes.graduates}")
     out.append("Interviews per 100 graduates: "
-               + (NO_DATA if per_100 is None else f"{per_100:g} ({outcomes.interviews} "
-                  "interviews)"))
+               + (NO_DATA if per_100 is None
+                  else f"{per_100:g} ({plural(outcomes.interviews, 'interview')})"))
     out.append(f"Placements: {percent(outcomes.placement_rate)}"
                + (f" ({outcomes.placed} placed)" if outcomes.placement_rate is not None else ""))
     if report.team_packs:
@@ -175,36 +191,46 @@ def render_csv(report: Report) -> str:
 
 
 @click.command("report", short_help="The outcome report creators steer by.")
-@click.option("--since", metavar="DATE",
+@click.option("--since", metavar="DATE", type=DAY,
               help="First day included, YYYY-MM-DD [default: the first day of the month "
               "11 months ago].")
-@click.option("--until", metavar="DATE",
+@click.option("--until", metavar="DATE", type=DAY,
               help="First day NOT included, YYYY-MM-DD [default: tomorrow].")
 @click.option("--timezone", "timezone", metavar="TZ",
               help="IANA time zone of the days and months [default: BRIDGE_REPORT_TIMEZONE].")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True, help="How to print the report.")
 @click.option("--definitions", is_flag=True, help="Print how each figure is defined and stop.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print machine-readable JSON (the same as --format json).")
 @click.pass_context
-def report_command(ctx: click.Context, since: str | None, until: str | None,
-                   timezone: str | None, output: str, definitions: bool) -> None:
+def report_command(ctx: click.Context, since: date | None, until: date | None,
+                   timezone: str | None, output: str, definitions: bool, as_json: bool) -> None:
     """The outcome report: funnel, revenue, cohort fill, mentor time, retention, outcomes.
 
     Days and months are those of the report time zone; the period is [since, until).
     """
+    if as_json:
+        output = "json"
     if definitions:
+        if output == "json":
+            click.echo(to_json(dict(DEFINITIONS)))
+            return
         for name, text in DEFINITIONS:
             click.echo(f"{name}: {text}")
         return
     app = _app(ctx)
     settings = app.settings
     now = utcnow()
-    period = report_period(parse_day(since, "--since"), parse_day(until, "--until"),
-                           check_timezone(timezone or settings.report_timezone, "--timezone"),
-                           now)
+    try:
+        period = report_period(since, until,
+                               check_timezone(timezone or settings.report_timezone,
+                                              "--timezone"), now)
+    except ReportError as exc:  # a bad option value: usage, as a malformed date is
+        raise usage_error(str(exc)) from None
     report = build_report(app.ready_engine(), period, now, paid_statuses=settings.paid_statuses)
     if output == "json":
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        click.echo(to_json(report.as_dict()))
     elif output == "csv":
         click.echo(render_csv(report), nl=False)
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import click
 
 from bridge import __version__
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
-from bridge.errors import BridgeError
 from bridge.services.watch import record_watch_start
 from bridge.settings import SettingsError, render_env_file
 from bridge.store.db import backup_sqlite, schema_status, upgrade
@@ -49,13 +47,11 @@ def init(app: AppContext, env_path: str) -> None:
                "coupons) only of changes from then on; older orders still grant, silently")
     catalogue_file = app.settings.catalog_file
     if not catalogue_file.exists():
-        from bridge.cli.demo import find_example_catalogue
+        from bridge.services.simulation import example_catalogue_text
 
-        try:
-            shutil.copyfile(find_example_catalogue(), catalogue_file)
-            click.echo(f"wrote {catalogue_file} from the example catalogue; edit it for your shop")
-        except BridgeError:
-            click.echo(f"no {catalogue_file} yet: write one (see catalog.example.toml)")
+        catalogue_file.write_text(example_catalogue_text(), encoding="utf-8")
+        click.echo(f"wrote {catalogue_file} from the example catalogue (the sample shop of a "
+                   "data-visualisation creator); edit it for your shop")
     if catalogue_file.exists():
         from bridge.services.catalogue import read_catalogue_file
         from bridge.services.delivery_handlers import store_file_catalogue

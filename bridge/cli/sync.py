@@ -6,7 +6,6 @@ Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from 
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from bridge.cli.context import AppContext, json_option
+from bridge.cli.output import MOMENT, progress_display, to_json
 from bridge.rules.catalog import Catalogue
 from bridge.settings import Settings
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from sync.jobs import JobResult, SyncPorts
+    from sync.progress import Progress
 
 # Exit codes: 1 a job failed; 75 (EX_TEMPFAIL) a job did not run because another runner had it.
 EXIT_FAILED = 1
@@ -34,12 +35,13 @@ JOB_NAMES = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", 
 
 
 
-def build_ports(settings: Settings, engine: Engine, *, progress_stream: TextIO | None = None,
+def build_ports(settings: Settings, engine: Engine, *,
+                progress: Callable[[str], Progress] | None = None,
                 shop: Callable[[], Any] | None = None) -> SyncPorts:
     """The jobs' ports from settings: a fresh WooCommerce client per run, the catalogue file."""
     from bridge.cli.catalog import file_catalogue
     from sync.jobs import SyncPorts
-    from sync.progress import NullProgress, progress_factory
+    from sync.progress import NullProgress
 
     def new_client() -> Any:
         from bridge.shop.client import WooClient
@@ -50,10 +52,9 @@ def build_ports(settings: Settings, engine: Engine, *, progress_stream: TextIO |
         catalogue, _problems = file_catalogue(settings)  # a missing file: product meta only
         return catalogue
 
-    progress = (progress_factory(progress_stream) if progress_stream is not None
-                else (lambda _job: NullProgress()))
     return SyncPorts(engine=engine, settings=settings, shop=shop or new_client,
-                     file_catalogue=catalogue_file, progress=progress)
+                     file_catalogue=catalogue_file,
+                     progress=progress or (lambda _job: NullProgress()))
 
 
 @contextmanager
@@ -100,15 +101,16 @@ def render_results(results: list[JobResult]) -> None:
         click.echo(summary_line(total(results)))
     for result in results:
         if result.status != "ok" and result.reason:
-            label = {"failed": "error", "busy": "busy", "skipped": "skipped"}[result.status]
-            click.echo(f"{label}: {result.job}: {result.reason}", err=result.status != "skipped")
+            label = {"failed": "error", "busy": "busy", "skipped": "error"}[result.status]
+            verb = "did not run: " if result.status == "skipped" else ""
+            click.echo(f"{label}: {result.job}: {verb}{result.reason}", err=True)
 
 
-def exit_code(results: list[JobResult], requested: str | None) -> int:
-    if any(r.status == "failed" for r in results):
-        return EXIT_FAILED
-    # A job asked for by name that could not run here is a failure of that request.
-    if requested is not None and any(r.status == "skipped" for r in results):
+def exit_code(results: list[JobResult]) -> int:
+    """0 when every job ran (or had nothing to do), 1 when one failed or could not run here
+    (no shop: as `bridge scheduler`, `catalog sync` and `outbox drain` say), 75 when another
+    runner had one."""
+    if any(r.status in ("failed", "skipped") for r in results):
         return EXIT_FAILED
     if any(r.status == "busy" for r in results):
         return EXIT_BUSY
@@ -120,9 +122,9 @@ def exit_code(results: list[JobResult], requested: str | None) -> int:
 @click.option("--full", is_flag=True,
               help="Orders and catalogue: from the beginning (grants for orders placed before "
                    "the bridge was installed).")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
-                                                      "%Y-%m-%d %H:%M:%S"]),
-              default=None, help="Orders and catalogue: changes after this UTC date or time.")
+@click.option("--since", type=MOMENT, default=None, metavar="DATE",
+              help="Orders and catalogue: changes after this UTC date (YYYY-MM-DD) or time "
+                   "(YYYY-MM-DDTHH:MM:SS).")
 @click.option("--dry-run", is_flag=True,
               help="Run for real inside one transaction that is rolled back, sending the shop "
                    "only GET requests: the same figures as the real run, nothing written.")
@@ -137,8 +139,10 @@ def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetim
     """Run one sync job, or all of them, once.
 
     Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks. Every summary says
-    how many customers would be, or were, notified. Exit status 1 when a job failed (the
-    reason is on the last lines), 75 when another runner had the job.
+    how many customers would be, or were, notified. A terminal shows one progress display (log
+    lines print above it); elsewhere plain lines. Exit status 0 when every job ran, 1 when one
+    failed or could not run (no shop configured: the jobs that need none still run), 75 when
+    another runner had a job; the reasons are on the last lines.
     """
     from contextlib import nullcontext
     from threading import Event
@@ -159,18 +163,17 @@ def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetim
     # A dry run of several jobs shares one rolled-back transaction: each job sees what the
     # ones before it would have stored (the orders job maps through the catalogue job's).
     with rolled_back(engine) if dry_run else nullcontext(engine) as target, \
-            graceful_stop(stop, sys.stderr):
-        ports = build_ports(settings, target,  # type: ignore[arg-type]
-                            progress_stream=None if as_json else sys.stderr)
+            progress_display(enabled=not as_json) as progress, graceful_stop(stop, sys.stderr):
+        ports = build_ports(settings, target, progress=progress)  # type: ignore[arg-type]
         for name in names:
             if stop.is_set():
                 break
             results.append(run_job(name, ports, options, stop=stop))
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results], indent=2, default=str))
+        click.echo(to_json([r.as_dict() for r in results]))
     else:
         render_results(results)
-    ctx.exit(exit_code(results, job))
+    ctx.exit(exit_code(results))
 
 
 @click.command("scheduler")

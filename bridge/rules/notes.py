@@ -16,6 +16,7 @@ from typing import Any
 
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
+from bridge.rules.words import singular_of
 
 # Ledger events (plus the personal coupon offer and an issued credential) that write-back words
 # as order notes.
@@ -64,6 +65,16 @@ class NoteTemplates:
 
     def label(self, name: str) -> str:
         return self.labels.get(name) or name.replace("_", " ")
+
+    def credit_label(self, credit_type: str, amount: int) -> str:
+        """The credit type's words after ``amount``: "1 portfolio review", "2 portfolio reviews".
+
+        The singular is the ``<type>_one`` label when the templates give one.
+        """
+        label = self.label(credit_type)
+        if abs(amount) != 1:
+            return label
+        return self.labels.get(f"{credit_type}_one") or singular_of(label)
 
     def render(self, kind: str, context: Mapping[str, Any]) -> str:
         """The note for one event; empty when the creator turned that note off."""

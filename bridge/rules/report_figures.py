@@ -664,3 +664,19 @@ def month_label(month: str) -> str:
     """``2027-01`` as ``Jan 2027``."""
     year, number = month.split("-")
     return f"{calendar.month_abbr[int(number)]} {year}"
+
+
+def shown_mentor_months(months: Sequence[MentorMonth]) -> list[MentorMonth]:
+    """The months a table shows: those with any mentor time (all-zero rows say nothing)."""
+    return [m for m in months if m.granted or m.reversed or m.redeemed or m.expired]
+
+
+def shown_retention(months: Sequence[RetentionMonth]) -> list[RetentionMonth]:
+    """The months a table shows: those with a mentor this month or the month before."""
+    return [m for m in months if m.mentors or m.previous]
+
+
+def shown_revenue(rows: Sequence[MoneyRow]) -> list[MoneyRow]:
+    """The revenue rows a table shows: an order-level row only when it holds an amount."""
+    return [r for r in rows
+            if r.sku != ORDER_LEVEL or r.orders or r.units or r.revenue or r.refunds]

@@ -461,6 +461,7 @@ def sync_catalogue(
     *,
     modified_after: datetime | None = None,
     dry_run: bool = False,
+    progress: Any = None,
 ) -> CatalogueSyncResult:
     """Import products (paged) and the variations of variable products, and bind them.
 
@@ -482,9 +483,13 @@ def sync_catalogue(
             result.cohorts = store_cohorts(session, file_catalogue)
         for params in (None, {"status": "trash"}):
             for page in woo_client.iter_modified("products", modified_after, params):
+                if progress is not None and params is None and page.number == 1:
+                    progress.set_total(page.total)
                 for payload in page.items:
                     result.products += 1
                     outcome = _apply(work, payload, file_catalogue, result, seen)
+                    if progress is not None and params is None:
+                        progress.advance()
                     # Variations are listed per product; a stale product still has them.
                     if (
                         outcome is not None
@@ -565,7 +570,8 @@ def read_catalogue_file(path: str | Path) -> Catalogue:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CatalogueError(
-            str(path), "(file)", "not found; set BRIDGE_CATALOG_FILE or copy catalog.example.toml"
+            str(path), "(file)",
+            "not found; set BRIDGE_CATALOG_FILE, or run `bridge init` to write the example",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueError(str(path), "(file)", f"cannot be read: {exc}") from None

@@ -70,7 +70,8 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
     path = settings.catalog_file
     if not path.is_file():
         return _check("catalogue", False, f"{path} not found",
-                      "set BRIDGE_CATALOG_FILE or copy catalog.example.toml to catalog.toml")
+                      "run `bridge init` (it writes the example catalogue) or set "
+                      "BRIDGE_CATALOG_FILE")
     try:
         catalogue = read_catalogue_file(path)
     except CatalogueError as exc:

@@ -530,7 +530,7 @@ def apply_order(
     state = _lock_order_state(session, facts.order_id, facts.status)
     if (state.date_modified_gmt is not None and facts.date_modified_gmt is not None
             and facts.date_modified_gmt < state.date_modified_gmt):
-        log.info("stale order payload skipped", extra={"order_id": facts.order_id})
+        log.debug("stale order payload skipped", extra={"order_id": facts.order_id})
         return OrderOutcome(facts.order_id, applied=False, learner_id=state.learner_id)
 
     unmapped = [vars(line) for line in result.unmapped]

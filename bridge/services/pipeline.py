@@ -116,7 +116,7 @@ def process_order(
         outcome.news = notify
         enqueue_writebacks(session, outcome, catalogue, settings, notify=notify)
         session.commit()
-    log.info(
+    log.debug(
         "order applied" if outcome.applied else "order skipped (stale)",
         extra={"order_id": outcome.order_id, "changes": len(outcome.events)},
     )

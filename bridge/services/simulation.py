@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from bridge.rules.signatures import sign
@@ -109,3 +111,81 @@ def signed_delivery(topic: str, payload: Any, secret: str, *, webhook_id: int = 
         "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
     }
     return SignedDelivery(topic, headers, body)
+
+
+def subscription_payload(
+    subscription_id: int,
+    lines: list[Line],
+    *,
+    email: str,
+    status: str,
+    now: datetime,
+    start: datetime,
+    parent_order_id: int,
+    customer_id: int = 0,
+    order_ids: list[int] | None = None,
+    billing_period: str = "month",
+) -> dict[str, Any]:
+    """A subscription in WooCommerce Subscriptions' REST v3 shape (``subscription.*`` bodies).
+
+    It is the order shape plus the schedule: billing period and interval, start, next payment.
+    """
+    payload = order_payload(subscription_id, lines, email=email, status=status, now=now,
+                            created=start, customer_id=customer_id)
+    next_payment = start + timedelta(days=30)
+    payload.update(
+        parent_id=parent_order_id, created_via="checkout", billing_period=billing_period,
+        billing_interval="1", start_date_gmt=wc_time(start), trial_end_date_gmt="",
+        next_payment_date_gmt=wc_time(next_payment), last_payment_date_gmt=wc_time(start),
+        cancelled_date_gmt="", end_date_gmt="", resubscribed_from="",
+        resubscribed_subscription="", removed_line_items=[], date_paid=None,
+        date_paid_gmt=None,
+    )
+    payload["meta_data"] = [{"id": 2, "key": "_subscription_renewal_order_ids_cache",
+                             "value": list(order_ids or [])}]
+    return payload
+
+
+def example_catalogue_text() -> str:
+    """The commented example catalogue shipped in the package (bridge/data)."""
+    return resources.files("bridge").joinpath("data/catalog.example.toml").read_text("utf-8")
+
+
+def example_catalogue_path() -> Path:
+    """A filesystem path of the example catalogue (installed packages are plain files)."""
+    return Path(str(resources.files("bridge").joinpath("data/catalog.example.toml")))
+
+
+def sample_products() -> list[dict[str, Any]]:
+    """The sample shop's products and variations, as WooCommerce's REST v3 lists them."""
+    text = resources.files("bridge").joinpath("data/sample_products.json").read_text("utf-8")
+    return list(json.loads(text))
+
+
+class SampleShop:
+    """The sample shop's catalogue, read the way the catalogue sync reads a real shop."""
+
+    def __init__(self) -> None:
+        self.products = sample_products()
+
+    def iter_modified(self, path: str, modified_after: datetime | None,
+                      params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        trash = dict(params or {}).get("status") == "trash"
+        items = [p for p in self.products if p["type"] != "variation"
+                 and (p["status"] == "trash") == trash]
+        yield SamplePage(items=items, number=1, total_pages=1, total=len(items))
+
+    def iter_collection(self, path: str,
+                        params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        parent = int(path.split("/")[1])
+        yield from (p for p in self.products if p.get("parent_id") == parent)
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    """One page of the sample shop's products (the shape of the shop client's pages)."""
+
+    items: list[dict[str, Any]]
+    number: int
+    total_pages: int
+    total: int

@@ -306,7 +306,7 @@ def apply_subscription(
     row = _lock_subscription(session, facts.subscription_id, facts.status)
     if (row.date_modified_gmt is not None and facts.date_modified_gmt is not None
             and facts.date_modified_gmt < row.date_modified_gmt):
-        log.info("stale subscription payload skipped",
+        log.debug("stale subscription payload skipped",
                  extra={"subscription_id": facts.subscription_id})
         return SubscriptionOutcome(facts.subscription_id, applied=False,
                                    learner_id=row.learner_id, status=row.status,
@@ -411,7 +411,7 @@ def process_subscription(
         outcome = apply_subscription(session, payload, catalogue, policy=policy, now=now)
         _queue_perks_writeback(session, outcome, catalogue)
         session.commit()
-    log.info("subscription applied" if outcome.applied else "subscription skipped (stale)",
+    log.debug("subscription applied" if outcome.applied else "subscription skipped (stale)",
              extra={"subscription_id": outcome.subscription_id, "status": outcome.status,
                     "expiries_moved": outcome.expiries_moved})
     return outcome

@@ -127,9 +127,10 @@ def _note_context(
     title = (offer.title or offer.sku) if offer else (sku or "")
     context: dict[str, Any] = {"order": order_id, "units": len(events), "sku": sku or ""}
     if kind.startswith("credit_"):
+        amount = sum(int(e.data.get("amount") or 0) for e in events)
         context.update(
-            amount=sum(int(e.data.get("amount") or 0) for e in events),
-            credit=templates.label(str(first.data.get("credit_type") or "")),
+            amount=amount,
+            credit=templates.credit_label(str(first.data.get("credit_type") or ""), amount),
             # Only the complimentary first call is granted without an offer.
             offer=title or templates.label("complimentary"),
         )

@@ -625,6 +625,7 @@ def drain_outbox(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    progress: Any = None,
 ) -> DrainSummary:
     """Send the due write-backs: batches first (coupons, products, orders, customers), then notes.
 
@@ -642,6 +643,8 @@ def drain_outbox(
     before = total() if callable(total) else None
     rows, unchanged = _claim(engine, now)
     summary = DrainSummary(unchanged=unchanged)
+    if progress is not None:  # anything with set_total(n) and advance(n), e.g. a progress bar
+        progress.set_total(len(rows))
     by_id = {row.id: row for row in rows}
     stop = ""
     seen: dict[int, Counter[str]] = {}
@@ -651,6 +654,8 @@ def drain_outbox(
         else:
             results, stop = _send_batch(woo_client, batch)
         _record(engine, by_id, results, settings, now, summary)
+        if progress is not None:
+            progress.advance(len(results))
     for row in (row for row in rows if row.resource == NOTE):
         if stop:
             result = _Result("released")
@@ -662,6 +667,8 @@ def drain_outbox(
             else:
                 result, stop = _send_note(woo_client, engine, row, seen)
         _record(engine, by_id, {row.id: result}, settings, now, summary)
+        if progress is not None:
+            progress.advance(1)
     summary.stopped = stop
     if callable(total) and before is not None:
         summary.http_requests = total() - before

@@ -1,0 +1,60 @@
+"""Words that agree with their numbers (pure): 1 cohort, 2 cohorts, 1 portfolio review.
+
+The one plural helper of the project: the CLI, the notes and the report all use it.
+"""
+
+from __future__ import annotations
+
+_IRREGULAR = {"competency": "competencies", "person": "people", "entry": "entries",
+              "delivery": "deliveries", "is": "are", "was": "were", "has": "have"}
+_VOWELS = ("a", "e", "i", "o", "u")
+
+
+def plural_form(count: int, singular: str, many: str | None = None) -> str:
+    """The noun that agrees with ``count``: cohort / cohorts, competency / competencies.
+
+    A noun of several words ("portfolio review") takes the plural on its last word; ``many``
+    overrides the rule for a word it does not know.
+    """
+    if count == 1 or count == -1:
+        return singular
+    if many is not None:
+        return many
+    head, _, last = singular.rpartition(" ")
+    if last in _IRREGULAR:
+        form = _IRREGULAR[last]
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in _VOWELS:
+        form = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        form = last + "es"
+    else:
+        form = last + "s"
+    return f"{head} {form}" if head else form
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``count`` and its noun agreeing: ``plural(1, "learner")`` is "1 learner"."""
+    return f"{count} {plural_form(count, singular, many)}"
+
+
+def singular_of(words: str) -> str:
+    """The singular of an English plural label: "portfolio reviews" -> "portfolio review"."""
+    for single, many in _IRREGULAR.items():
+        if words.endswith(many):
+            return words[: -len(many)] + single
+    if words.endswith("ies") and len(words) > 3:
+        return words[:-3] + "y"
+    if words.endswith("s") and not words.endswith("ss"):
+        return words[:-1]
+    return words
+
+
+def credit_words(amount: int, credit_type: str) -> str:
+    """How a credit type reads after ``amount``: 1 portfolio review, 90 mentor minutes."""
+    words = credit_type.replace("_", " ")
+    return singular_of(words) if abs(amount) == 1 else words
+
+
+def credit_text(amount: int, credit_type: str) -> str:
+    """An amount of a credit type for people: "1 portfolio review", "90 mentor minutes"."""
+    return f"{amount} {credit_words(amount, credit_type)}"
