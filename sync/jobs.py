@@ -452,7 +452,7 @@ def run_catalog(ctx: JobContext) -> None:
                             modified_after=modified_after, progress=ctx.progress)
     result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.products + result.variations
-    ctx.tally.changed += sum(n for action, n in result.actions.items() if action != "stale")
+    ctx.tally.changed += result.changed
     ctx.note(result.summary())
     for reason in result.rejected[:CHANGES_SHOWN]:
         ctx.note(f"rejected: {reason}")

@@ -151,7 +151,7 @@ def test_sync_prints_a_summary(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "synced 11 products and 2 variations (10 bound, 3 unmapped, 0 invalid, 0 stale, "
-        "0 deactivated); 1 cohort and 10 offers stored; 3 requests"
+        "0 deactivated; 13 changed); 1 cohort and 10 offers stored; 3 requests"
     ]
 
 
@@ -205,7 +205,7 @@ def test_export_writes_markdown_or_html_for_people(workdir: Path) -> None:
         markdown
     )
     result = bridge("catalog", "export", "--format", "html", "--output", "catalogue.html")
-    assert result.output == "wrote catalogue.html (html, 1 competencies)\n"
+    assert result.output == "wrote catalogue.html (html, 1 competency)\n"
     page = (workdir / "catalogue.html").read_text()
     assert page.startswith("<!doctype html>")
     assert "<td>Data-viz practitioner</td>" in page

@@ -13,6 +13,7 @@ import click
 from sqlalchemy import Engine
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import activity, plural, usage_error
 from bridge.rules.catalog import Catalogue, cohort_dates, describe_offer
 from bridge.rules.catalog_file import build_manifest, render_html, render_markdown
 from bridge.rules.products import Problem, offer_prices
@@ -122,8 +123,8 @@ def render_report(data: dict[str, Any]) -> None:
     """The report for people: one block per micro-SKU, then cohorts, problems and notes."""
     echo = click.echo
     echo(
-        f"Catalogue file: {data['catalogue_file']}  ({_count(data['offers'], 'micro-SKU')}, "
-        f"{_count(data['cohorts'], 'cohort')})"
+        f"Catalogue file: {data['catalogue_file']}  ({plural(len(data['offers']), 'micro-SKU')}, "
+        f"{plural(len(data['cohorts']), 'cohort')})"
     )
     for offer in data["offers"]:
         echo("")
@@ -156,7 +157,7 @@ def render_report(data: dict[str, Any]) -> None:
             )
             echo(
                 f"  {cohort['code']}  {cohort['dates']}  capacity {cohort['capacity']} "
-                f"({_count(cohort['mentors'], 'mentor')} x {cohort['learners_per_mentor']}"
+                f"({plural(cohort['mentors'], 'mentor')} x {cohort['learners_per_mentor']}"
                 f"{slots}), "
                 f"taken {cohort['taken']}, left {cohort['left']}"
             )
@@ -189,11 +190,6 @@ def ready_engine(ctx: click.Context) -> Engine:
     # Connections left open would outlive the command (and warn under pytest on PostgreSQL).
     ctx.call_on_close(engine.dispose)
     return engine
-
-
-def _count(items: Any, word: str) -> str:
-    number = items if isinstance(items, int) else len(items)
-    return f"{number} {word}" + ("" if number == 1 else "s")
 
 
 @click.group("catalog", invoke_without_command=True)
@@ -286,8 +282,11 @@ def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json
     default=None,
     help="File to write (default: standard output).",
 )
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the JSON manifest (the same as --format json).")
 @click.pass_context
-def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
+def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None,
+                   as_json: bool) -> None:
     """Write the competency catalogue (Markdown, HTML or JSON).
 
     Each competency with the micro-SKUs that evidence it, their kind, duration and price. The
@@ -297,6 +296,10 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> 
 
     app: AppContext = ctx.obj
     settings = app.settings
+    if as_json:
+        if fmt not in (None, "json"):
+            raise usage_error(f"--json prints JSON; it does not go with --format {fmt}")
+        fmt = "json"
     if fmt is None:
         suffix = output.suffix.lstrip(".").lower() if output else ""
         fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
@@ -304,12 +307,14 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> 
     catalogue, problems = file_catalogue(settings)
     for problem in problems:
         click.echo(f"warning: {problem.message}", err=True)
-    report = inspect_catalogue(ready_engine(ctx), catalogue, file_name=str(settings.catalog_file))
-    prices = offer_prices(report.catalogue, report.records)
     from bridge.services.credentials import achievement_links
 
-    links = achievement_links(report.catalogue, settings.public_url)
-    manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)
+    with activity("reading the catalogue and the shop's products as last synced"):
+        report = inspect_catalogue(ready_engine(ctx), catalogue,
+                                   file_name=str(settings.catalog_file))
+        prices = offer_prices(report.catalogue, report.records)
+        links = achievement_links(report.catalogue, settings.public_url)
+        manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)
     render = FORMATS[fmt]
     text = (
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
@@ -320,4 +325,4 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None) -> 
         click.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output} ({fmt}, {len(manifest['competencies'])} competencies)")
+    click.echo(f"wrote {output} ({fmt}, {plural(len(manifest['competencies']), 'competency')})")

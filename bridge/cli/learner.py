@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import table
 from bridge.errors import PermanentError
-from bridge.services.learner_view import describe_learner
+from bridge.services.changes import learner_record
 from bridge.services.ledger import (
     adjust_credits,
     balances,
@@ -21,7 +22,6 @@ from bridge.services.ledger import (
     resolve_learner,
 )
 from bridge.services.perks import active_perks
-from bridge.services.subscriptions import learner_subscriptions
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.store.db import unit_of_work
 
@@ -73,11 +73,31 @@ def _render_learner(data: dict[str, Any]) -> None:
             when = ("when the unpaid renewal is paid" if upcoming["awaiting_payment"]
                     else f"at the renewal on {(upcoming['at'] or '')[:10]}")
             click.echo(f"  next grant: {credits or 'nothing'} {when}")
+    coupons = data.get("coupons") or []
+    if coupons:
+        click.echo("coupons offered:")
+        cells = []
+        for coupon in coupons:
+            off = (f"{coupon['amount']}%" if coupon["discount_type"] == "percent"
+                   else coupon["amount"])
+            until = (coupon["expires_at"] or "")[:10] or "-"
+            where = "in the shop" if coupon["in_shop"] else "queued for the shop"
+            cells.append([coupon["code"], f"{off} off {', '.join(coupon['offers'])}",
+                          f"until {until}", where])
+        for line in table(["code", "discount", "expires", "state"], cells, indent="  ",
+                          shrink=[1]):
+            click.echo(line)
     click.echo("ledger:")
+    cells = []
     for row in reversed(data["recent_ledger"]):
-        source = f"order {row['order_id']}" if row["order_id"] else row["note"] or row["reason"]
-        click.echo(f"  {row['created_at'][:16].replace('T', ' ')}  {row['amount']:>+7} "
-                   f"{row['credit_type']:<18} {row['reason']:<13} {source}")
+        cells.append([row["created_at"][:16].replace("T", " "), f"{row['amount']:+}",
+                      row["credit_type"], row["reason"], _source(row)])
+    if cells:
+        for line in table(["when", "amount", "credit type", "reason", "from"], cells,
+                          right=[1], shrink=[4], indent="  "):
+            click.echo(line)
+    else:
+        click.echo("  no entries")
     if data.get("bookings"):
         click.echo("bookings:")
         for row in reversed(data["bookings"]):
@@ -89,24 +109,36 @@ def _render_learner(data: dict[str, Any]) -> None:
                        f"{attendance})")
 
 
+# What a ledger row without an order came from, when its note does not say.
+SOURCES = {"complimentary": "the first mentor call, on the house", "manual": "by hand",
+           "redemption": "a booking", "redemption_refund": "a cancelled booking"}
+
+
+def _source(row: dict[str, Any]) -> str:
+    """Where a ledger row came from, without repeating its reason."""
+    if row["order_id"]:
+        sku = f" ({row['offer_sku']})" if row.get("offer_sku") else ""
+        return f"order {row['order_id']}{sku}"
+    return row["note"] or SOURCES.get(row["reason"], "-")
+
+
 @click.command("learner")
 @click.argument("learner_ref", metavar="EMAIL_OR_CUSTOMER_ID")
 @click.option("--history", default=200, show_default=True, help="Ledger rows to show.")
 @json_option
 @click.pass_context
 def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -> None:
-    """Show a learner's credits, seats and history.
+    """Show a learner's credits, seats, coupons and history.
 
-    Balances by credit type, the ledger, seats (active, or waitlisted with position), access
-    windows and subscriptions.
+    Balances by credit type, seats (active, or waitlisted with position), access windows,
+    subscriptions, the personal coupons offered, and the ledger.
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
         found = find_learner(session, learner_ref)
         if found is None:
             raise PermanentError(f"no learner {learner_ref!r} (by e-mail or customer id)")
-        data = describe_learner(session, found, recent=history)
-        data["subscriptions"] = learner_subscriptions(session, found.id)
+        data = learner_record(session, found, recent=history)
     _emit(data, as_json, _render_learner)
 
 

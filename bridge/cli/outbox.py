@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import plural, show_value, table
 from bridge.errors import PermanentError
 from bridge.services.writeback.outbox import (
     DrainSummary,
@@ -100,15 +101,25 @@ def outbox(
     counts = outbox_counts(engine)
 
     def render(data: dict[str, Any]) -> None:
-        click.echo(
-            "outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
-        )
+        click.echo("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                                 or "empty"))
+        if not data["rows"]:
+            return
+        cells = []
         for row in data["rows"]:
-            error = f"  {row['last_error'][:60]}" if row["last_error"] else ""
-            click.echo(
-                f"  #{row['id']:<6} {row['status']:<10} {row['target_key']:<36} "
-                f"tries {row['attempts']}  next {_when(row['next_attempt_at'])}{error}"
-            )
+            if row["status"] == "sent":
+                state = f"sent {_when(row['sent_at'])}"
+            elif not row["attempts"]:
+                state = "not tried yet"
+            else:
+                due = row["next_attempt_at"]
+                state = (f"{plural(row['attempts'], 'try', 'tries')}, "
+                         + (f"next {_when(due)}" if due else "due now"))
+            cells.append([f"#{row['id']}", row["status"], row["target_key"], state,
+                          row["last_error"] or ""])
+        for line in table(["id", "status", "target", "attempts", "last error"], cells,
+                          right=[0], shrink=[2, 4], indent="  "):
+            click.echo(line)
 
     _emit({"counts": counts, "rows": rows}, as_json, render)
 
@@ -123,31 +134,29 @@ def outbox_show(ctx: click.Context, item_id: int, as_json: bool) -> None:
 
     def render(data: dict[str, Any]) -> None:
         for key, value in data.items():
-            if key in ("payload", "last_written"):
-                click.echo(f"{key}: " + json.dumps(value, indent=2, sort_keys=True, default=str))
-            else:
-                click.echo(f"{key}: {value if value is not None else '-'}")
+            click.echo(f"{key}: {show_value(value)}")
 
     _emit(data, as_json, render)
 
 
 @outbox.command("retry")
 @click.argument("item_id", type=int, required=False)
-@click.option("--all-dead", is_flag=True, help="Every dead-lettered write-back.")
+@click.option("--all", "all_dead", is_flag=True, help="Every dead-lettered write-back.")
+@click.option("--all-dead", "all_dead", is_flag=True, hidden=True)  # the old spelling of --all
 @json_option
 @click.pass_context
 def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool, as_json: bool) -> None:
-    """Make dead write-backs due again.
+    """Make dead write-backs due again: one by its id, or --all.
 
     The next drain (`bridge outbox drain`, or the scheduler) sends them with fresh attempts.
     """
     if (item_id is None) == (not all_dead):
-        raise click.UsageError("give one outbox row id or --all-dead")
+        raise click.UsageError("give one outbox row id or --all")
     changed = retry_outbox(_app(ctx).ready_engine(), item_id, all_dead=all_dead)
     _emit(
         {"retried": changed},
         as_json,
-        lambda data: click.echo(f"{data['retried']} write-backs due again"),
+        lambda data: click.echo(f"{plural(data['retried'], 'write-back')} due again"),
     )
 
 
@@ -197,7 +206,7 @@ def outbox_refresh(ctx: click.Context, as_json: bool) -> None:
         {"queued": keys},
         as_json,
         lambda data: click.echo(
-            f"{len(data['queued'])} write-backs queued"
+            f"{plural(len(data['queued']), 'write-back')} queued"
             + (": " + ", ".join(data["queued"]) if data["queued"] else "")
         ),
     )

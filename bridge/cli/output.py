@@ -255,13 +255,15 @@ def progress_display(enabled: bool = True) -> Iterator[Callable[[str], Any]]:
 
 
 @contextmanager
-def activity(text: str) -> Iterator[None]:
-    """A spinner with ``text`` on a terminal while a slow step runs, a plain line elsewhere."""
+def activity(text: str, *, plain: bool = False) -> Iterator[None]:
+    """A spinner saying ``text`` on a terminal while a slow step runs; elsewhere nothing, or
+    with ``plain`` one line when it starts."""
     if live():
         with console().status(text):
             yield
     else:
-        click.echo(f"{text}", err=True)
+        if plain:
+            click.echo(text, err=True)
         yield
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -11,6 +13,7 @@ import requests
 from sqlmodel import col, select
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
 from bridge.services.inbox import retry_now, status_counts
 from bridge.services.simulation import Line, order_payload, signed_delivery
@@ -137,10 +140,16 @@ def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
     def render(data: dict[str, Any]) -> None:
         click.echo("inbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                                 or "empty"))
-        for row in data["deliveries"]:
-            error = f"  {row['last_error'][:60]}" if row["last_error"] else ""
-            click.echo(f"  #{row['id']:<6} {row['status']:<9} {row['topic']:<22} "
-                       f"id {row['resource_id']}  tries {row['attempts']}{error}")
+        if not data["deliveries"]:
+            return
+        cells = [[f"#{row['id']}", row["status"], row["topic"], row["resource_id"],
+                  row["received_at"][:16].replace("T", " "),
+                  plural(row["attempts"], "try", "tries") if row["status"] != "processed"
+                  else "", row["last_error"] or ""]
+                 for row in data["deliveries"]]
+        for line in table(["id", "status", "topic", "resource", "received", "attempts",
+                           "last error"], cells, right=[0, 3], shrink=[6, 2], indent="  "):
+            click.echo(line)
 
     _emit({"counts": counts, "deliveries": rows}, as_json, render)
 
@@ -160,21 +169,30 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
         data = _delivery_summary(row) | {"headers": row.headers or {},
                                          "business_key": row.business_key}
         if body:
-            data["body"] = row.body.decode("utf-8", "replace") if row.body else None
+            text = row.body.decode("utf-8", "replace") if row.body else None
+            try:  # a delivery's body is JSON (WooCommerce's); show it as JSON, not as text
+                data["body"] = json.loads(text) if text else None
+            except ValueError:
+                data["body"] = text
 
     def render(data: dict[str, Any]) -> None:
         for key, value in data.items():
-            click.echo(f"{key}: {value}")
+            click.echo(f"{key}: {show_value(value)}")
 
     _emit(data, as_json, render)
 
 
 @inbox.command("retry")
 @click.argument("inbox_id", type=int, required=False)
-@click.option("--all", "retry_all", is_flag=True, help="Every failed delivery.")
+@click.option("--all", "retry_all", is_flag=True, help="Every failed or dead delivery.")
+@json_option
 @click.pass_context
-def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool) -> None:
-    """Process a failed or dead delivery again now."""
+def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
+                as_json: bool) -> None:
+    """Process failed or dead deliveries again now: one by its id, or --all.
+
+    Exit status 1 when one fails again.
+    """
     from bridge.services.delivery_handlers import build_handlers
     from bridge.services.inbox import due_deliveries, process_delivery
 
@@ -192,13 +210,20 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool) -> No
         status = process_delivery(engine, delivery_id, handlers,
                                   max_attempts=app.settings.inbox_max_attempts)
         results[status] = results.get(status, 0) + 1
-    click.echo("retried: " + (", ".join(f"{n} {s}" for s, n in sorted(results.items()))
-                              or "nothing due"))
+    _emit({"retried": results}, as_json, lambda data: click.echo(
+        "retried: " + (", ".join(f"{n} {s}" for s, n in sorted(data["retried"].items()))
+                       or "nothing was due")))
     if results.get("failed") or results.get("dead"):
         ctx.exit(1)
 
 
 # --- simulate ---------------------------------------------------------------------------------
+
+# The order statuses WooCommerce knows (wc_get_order_statuses, plus trash).
+ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
+                  "failed", "checkout-draft", "trash")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
 
 def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, Any]:
     """Send one signed delivery to a running receiver; returns its JSON answer."""
@@ -223,24 +248,30 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
 @click.argument("event", type=click.Choice(["order", "refund", "cancel", "renewal"]))
 @click.option("--sku", "skus", multiple=True, required=True, help="SKU bought (repeatable).")
 @click.option("--email", required=True, help="The buyer's e-mail.")
-@click.option("--quantity", default=1, show_default=True, help="Units of each SKU.")
-@click.option("--price", default=0.0, show_default=True, help="Unit price, for reports.")
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Units of each SKU (1 or more).")
+@click.option("--price", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Unit price the report counts (the sample shop's: MENTOR-1H 60, "
+                   "MENTOR-PACK-3H 170, COHORT-DV-2027-01 390, SUB-MENTOR-MONTHLY 79).")
 @click.option("--order-id", type=int, default=None, help="Order id (default: new).")
 @click.option("--customer-id", type=int, default=0, show_default=True, help="0 = guest.")
 @click.option("--status", default="processing", show_default=True,
-              help="Order status for `order`.")
+              type=click.Choice(ORDER_STATUSES), help="Order status for `order`.")
 @click.option("--subscription-id", type=int, default=None, help="For `renewal`.")
 @click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True,
               help="The receiver to send to.")
+@json_option
 @click.pass_context
 def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, quantity: int,
              price: float, order_id: int | None, customer_id: int, status: str,
-             subscription_id: int | None, url: str) -> None:
+             subscription_id: int | None, url: str, as_json: bool) -> None:
     """Send a signed test delivery to a receiver.
 
     EVENT is an order, its refund or cancellation (same --order-id), or a subscription
     renewal; the body is shaped and signed exactly as WooCommerce sends it.
     """
+    if not EMAIL.fullmatch(email.strip()):
+        raise usage_error(f"{email!r} is not an e-mail address", "--email")
     app = _app(ctx)
     secret = _require(app.settings.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
                       "the secret in .env")
@@ -258,8 +289,12 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, 
                             renewal_of=subscription_id if event == "renewal" else None)
     topic = "order.created" if event in ("order", "renewal") else "order.updated"
     answer = post_delivery(url, topic, payload, secret)
-    click.echo(f"sent {topic} for order {order_id} ({state}): receiver says "
-               f"{answer.get('status')} (inbox #{answer.get('inbox_id')})")
+    data = {"topic": topic, "order_id": order_id, "order_status": state, "receiver": answer}
+    _emit(data, as_json, lambda d: click.echo(
+        f"sent {topic} for order {order_id} ({state}): receiver says "
+        f"{answer.get('status')} (inbox #{answer.get('inbox_id')}); `bridge learner "
+        f"{email.strip()}` shows the result"))
+
 
 
 @inbox.command("work")
@@ -307,4 +342,4 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
                 stop.wait(poll)
     except KeyboardInterrupt:
         pass
-    click.echo(f"inbox worker: {total} deliveries processed")
+    click.echo(f"inbox worker: {plural(total, 'delivery')} processed")

@@ -35,6 +35,7 @@ from bridge.rules.products import (
     product_record,
     resolve_catalogue,
 )
+from bridge.rules.words import plural
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, ProductBinding, Seat, UnmappedLine, utcnow
 from bridge.store.models import Offer as OfferRow
@@ -68,6 +69,9 @@ class ProductOutcome:
     woo_type: str = ""
     date_modified_gmt: datetime | None = None
     problems: tuple[Problem, ...] = ()
+    # Whether the stored binding changed: re-reading an unchanged product (the overlap window
+    # of an incremental sync, a trashed product listed again) changes nothing.
+    changed: bool = True
 
 
 @dataclass
@@ -84,6 +88,7 @@ class CatalogueSyncResult:
     rejected: list[str] = field(default_factory=list)  # payloads missing fields, by reason
     cohorts: int = 0
     offers: int = 0
+    changed: int = 0  # products and variations whose stored binding changed
     requests: int | None = None
     # Newest date_modified_gmt seen: where the next incremental sync can start.
     newest_modified_gmt: datetime | None = None
@@ -97,7 +102,8 @@ class CatalogueSyncResult:
         verb = "would sync" if self.dry_run else "synced"
         line = (
             f"{verb} {_n(self.products, 'product')} and {_n(self.variations, 'variation')} "
-            f"({counts}); {_n(self.cohorts, 'cohort')} and {_n(self.offers, 'offer')} stored"
+            f"({counts}; {self.changed} changed); {_n(self.cohorts, 'cohort')} and "
+            f"{_n(self.offers, 'offer')} stored"
         )
         if self.requests is not None:
             line += f"; {_n(self.requests, 'request')}"
@@ -115,7 +121,7 @@ class CatalogueSyncResult:
 
 
 def _n(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    return plural(count, word)
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,7 @@ def apply_product_payload(
             binding.offer_sku,
             record.woo_type,
             record.date_modified_gmt,
+            changed=False,
         )
     parent = None
     if record.parent_id:
@@ -218,12 +225,14 @@ def apply_product_payload(
         parent = record_from_binding(parent_row) if parent_row is not None else None
     offer, problems = offer_for_record(file_catalogue, record, parent)
     touched = {binding.offer_sku} if binding is not None and binding.offer_sku else set()
+    before = _stored_state(binding) if binding is not None else None
     if binding is None:
         binding = ProductBinding(woo_id=woo_id)
         session.add(binding)
     _fill(binding, record, offer)
     # A variation of a trashed product is not sold, whatever its own status says.
     binding.active = record.active and (parent is None or parent.active)
+    changed = before != _stored_state(binding)
     if offer is not None:
         touched.add(offer.sku)
     if record.is_variable_parent or not record.active:
@@ -247,7 +256,15 @@ def apply_product_payload(
         record.woo_type,
         record.date_modified_gmt,
         problems,
+        changed=changed,
     )
+
+
+def _stored_state(binding: ProductBinding) -> tuple[Any, ...]:
+    """What a binding holds, less when it was written."""
+    return (binding.parent_id, binding.sku, binding.offer_sku, binding.woo_type,
+            binding.woo_status, binding.name, binding.price, binding.active,
+            binding.date_modified_gmt, binding.meta)
 
 
 def _fill(binding: ProductBinding, record: ProductRecord, offer: Offer | None) -> None:
@@ -288,7 +305,8 @@ def _follow_parent(session: Session, parent: ProductRecord) -> set[str]:
 def _deactivate(session: Session, woo_id: int, file_catalogue: Catalogue) -> ProductOutcome:
     binding = session.get(ProductBinding, woo_id, with_for_update=True)
     if binding is None:
-        return ProductOutcome(woo_id, "unknown")
+        return ProductOutcome(woo_id, "unknown", changed=False)
+    changed = binding.active or binding.woo_status != "trash"
     binding.active = False
     binding.woo_status = "trash"
     binding.updated_at = utcnow()
@@ -304,6 +322,7 @@ def _deactivate(session: Session, woo_id: int, file_catalogue: Catalogue) -> Pro
         binding.offer_sku,
         binding.woo_type,
         binding.date_modified_gmt,
+        changed=changed,
     )
 
 
@@ -505,6 +524,7 @@ def sync_catalogue(
                 for woo_id in _unseen(session, seen):
                     outcome = _deactivate(session, woo_id, file_catalogue)
                     result.actions[outcome.action] += 1
+                    result.changed += 1 if outcome.changed else 0
                     result.deactivated.append(woo_id)
         with work() as session:
             result.offers = store_offers(session, file_catalogue)
@@ -528,6 +548,7 @@ def _apply(
         return None
     seen.add(outcome.woo_id)
     result.actions[outcome.action] += 1
+    result.changed += 1 if outcome.changed else 0
     if outcome.action == "deactivated":
         result.deactivated.append(outcome.woo_id)
     for problem in outcome.problems:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
 from bridge.rules.identities import claim_note, unclaimed_notes
+from bridge.rules.words import plural
 from bridge.services.writeback.queue import (
     DEAD,
     NOTE,
@@ -127,7 +128,7 @@ class DrainSummary:
         verb = "would send" if self.dry_run else "sent"
         if self.dry_run:
             line = (
-                f"{verb} {len(self.requests)} requests; {self.unchanged} unchanged, "
+                f"{verb} {plural(len(self.requests), 'request')}; {self.unchanged} unchanged, "
                 f"{self.deferred} deferred"
             )
         else:
@@ -136,7 +137,7 @@ class DrainSummary:
                 f"{self.dead} dead, {self.deferred} deferred, {self.left} left"
             )
             if self.http_requests is not None:
-                line += f"; {self.http_requests} requests"
+                line += f"; {plural(self.http_requests, 'request')}"
         if self.adopted:
             line += f"; {self.adopted} already in the shop (adopted)"
         line += f"; customers {'to notify' if self.dry_run else 'notified'}: {len(self.notified)}"
