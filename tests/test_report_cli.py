@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import logging
 from collections.abc import Iterator
 from datetime import date
@@ -119,3 +120,16 @@ def test_definitions_explain_every_figure(bridge):
     result = bridge("report", "--definitions")
     assert result.exit_code == 0
     assert "Graduate: A learner whose first project_submitted event" in result.output
+
+
+def test_a_years_table_hides_the_months_without_mentor_time_and_fits_the_terminal(bridge):
+    """No twelve all-zero month rows, no all-zero order-level row, no line over 100 columns."""
+    result = bridge("report", "--since", "2026-01-01", "--until", "2027-01-01")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    months = [line for line in lines if re.match(r"[A-Z][a-z]{2} 2026 ", line)]
+    assert months and all(re.search(r"[1-9]", line.split("2026", 1)[1]) for line in months)
+    assert not [line for line in lines
+                if line.startswith("(order-level)") and not re.search(r"[1-9]", line)]
+    assert all(len(line) <= 100 for line in lines)
+    assert not re.search(r"\b1 (learners|buyers|interviews)\b", result.output)

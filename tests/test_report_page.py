@@ -216,3 +216,24 @@ def test_a_database_failure_is_a_503_page_not_a_traceback(tmp_path):
         engine.dispose()
     assert (response.status_code, response.mimetype) == (503, "text/html")
     assert "the database is unavailable" in response.get_data(as_text=True)
+
+
+def test_empty_rows_are_hidden_and_the_charts_fill_the_width_with_a_labelled_axis(shop):
+    """A year with one busy month shows that month alone, no all-zero order-level row, a
+    full-width chart with several y labels, and funnel labels at the page's text size."""
+    response = shop["client"].get(f"/report?since=2026-01-01&until=2027-01-01"
+                                  f"&token={shop['read']}")
+    html = response.get_data(as_text=True)
+    page = sections(html)
+    months = [row[0] for row in page.tables["mentor-time"][1:] if row[0].endswith("2026")]
+    assert 0 < len(months) < 12
+    assert all(any(cell not in ("0", "") for cell in row[1:])
+               for row in page.tables["mentor-time"][1:] if row[0] in months)
+    assert not [row for row in page.tables["revenue"] if row[0] == "(order-level)"
+                and all(cell in ("0", "0.00") for cell in row[2:])]
+    assert not [row for row in page.tables["retention"][1:] if row[1:4] == ["0", "0", "0"]]
+    funnel, mentor = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    assert 'viewBox="0 0 640 ' in funnel and 'viewBox="0 0 640 ' in mentor
+    assert len(re.findall(r'class="axis">[\d,]+</text>', mentor)) >= 3
+    assert "max-width:640px" not in html
+    assert "@media (max-width:600px)" in html

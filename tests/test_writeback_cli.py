@@ -59,7 +59,7 @@ def test_outbox_lists_what_waits_and_dry_runs_the_exact_requests(
     body = json.loads("\n".join(lines[1:-1]))
     assert body == {"update": [{"id": 22, "manage_stock": True, "stock_quantity": 3,
                                 "backorders": "notify"}]}
-    assert lines[-1] == "would send 1 requests; 0 unchanged, 0 deferred; customers to notify: 0"
+    assert lines[-1] == "would send 1 request; 0 unchanged, 0 deferred; customers to notify: 0"
     assert outbox(engine)[0].status == "pending"
 
 

@@ -26,6 +26,7 @@ from bridge.store.db import DatabaseUnavailable, make_engine, require_current_sc
 from bridge.store.models import utcnow
 from webhooks import bookings, claims, receiver
 from webhooks.api import api
+from webhooks.api_docs import api_docs
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
 from webhooks.processing import BackgroundProcessor, InlineProcessor, Processor, StoreOnly
@@ -72,6 +73,7 @@ def create_app(
     app.register_blueprint(receiver.blueprint)
     app.register_blueprint(bookings.blueprint)
     app.register_blueprint(api)
+    app.register_blueprint(api_docs())
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
     claims.init_app(app, settings.claim_attempts_per_minute)

@@ -25,6 +25,9 @@ from bridge.rules.report_figures import (
     money,
     month_label,
     percent,
+    shown_mentor_months,
+    shown_retention,
+    shown_revenue,
 )
 from bridge.rules.report_rows import (
     ALL,
@@ -68,7 +71,10 @@ th:first-child,td:first-child{text-align:left}
 tr.total td{font-weight:600}
 .figure{font-size:1.6em;font-weight:600}
 .muted{color:#5b6475;font-size:13px}
-svg{width:100%;height:auto;max-width:640px;display:block}
+svg{width:100%;height:auto;display:block;margin:6px 0}
+svg text{font-size:13px;fill:#1d2433}svg .axis{font-size:11px;fill:#5b6475}
+@media (max-width:600px){body{font-size:14px}main{padding:6px}section{padding:8px}
+table{font-size:13px}th,td{padding:3px 4px}.figure{font-size:1.3em}}
 form{display:flex;flex-wrap:wrap;gap:8px;align-items:end}
 label{display:flex;flex-direction:column;font-size:13px}
 input,button{font:inherit;padding:6px}
@@ -178,63 +184,93 @@ def _no_data(why: str) -> Markup:
 
 
 def funnel_chart(row: FunnelRow) -> Markup:
-    """Horizontal bars, one per step, each labelled with its learners and its rate."""
+    """Horizontal bars, one per step, each labelled with its learners and its rate.
+
+    The drawing is 640 units wide, the width the page's sections have, so its 13-unit labels
+    show at about the size of the text around them (not doubled, as a narrow drawing would).
+    """
     steps = [step for step in STEPS if row.learners[step] is not None]
     top = max((row.learners[step] or 0) for step in steps) or 1
-    height = 34 * len(steps) + 8
+    width, label_width, track = 640, 150, 400
+    height = 30 * len(steps) + 6
     bars = Markup("")
     for index, step in enumerate(steps):
         count = row.learners[step] or 0
-        width = round(180 * count / top, 1)
-        y = 8 + 34 * index
+        bar = max(round(track * count / top, 1), 1)
+        y = 4 + 30 * index
         label = f"{count}" + (f" ({percent(row.rates[step])})" if row.rates[step] is not None
                               else "")
         bars += Markup(
-            "<text x=\"0\" y=\"{ty}\" font-size=\"12\">{name}</text>"
-            "<rect x=\"0\" y=\"{by}\" width=\"{w}\" height=\"14\" rx=\"2\" fill=\"{c}\">"
+            "<text x=\"0\" y=\"{ty}\">{name}</text>"
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"18\" rx=\"2\" fill=\"{c}\">"
             "<title>{name}: {label}</title></rect>"
-            "<text x=\"{lx}\" y=\"{ly}\" font-size=\"12\">{label}</text>"
-        ).format(ty=y + 9, by=y + 13, w=max(width, 1), c=GRANTED_COLOUR, name=STEP_TITLES[step],
-                 label=label, lx=max(width, 1) + 6, ly=y + 25)
+            "<text x=\"{lx}\" y=\"{ty}\">{label}</text>"
+        ).format(ty=y + 14, x=label_width, y=y, w=bar, c=GRANTED_COLOUR, name=STEP_TITLES[step],
+                 label=label, lx=label_width + bar + 6)
     title = f"Funnel of learners entering by {row.entry}"
     return Markup(
-        "<svg viewBox=\"0 0 320 {h}\" role=\"img\" aria-label=\"{t}\" "
+        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
         "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{bars}</svg>"
-    ).format(h=height, t=title, bars=bars)
+    ).format(w=width, h=height, t=title, bars=bars)
+
+
+def _ticks(top: int) -> list[int]:
+    """Round y-axis values from 0 to at least ``top``: 0, 30, 60, 90 or 0, 500, 1000."""
+    if top <= 0:
+        return [0, 1]
+    raw = top / 4
+    magnitude = 10 ** (len(str(int(raw))) - 1)
+    step = next(m * magnitude for m in (1, 2, 2.5, 3, 5, 10) if m * magnitude >= raw)
+    step = max(int(step), 1)
+    ticks = [0]
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
 def mentor_chart(months: Sequence[MentorMonth]) -> Markup:
-    """Granted and redeemed mentor minutes per month, side by side."""
-    top = max([1, *(max(m.granted, m.redeemed) for m in months)])
-    slot = 38
-    width = max(320, 30 + slot * len(months))
-    plot = 130
+    """Granted and redeemed mentor minutes per month, side by side, on a labelled y axis."""
+    ticks = _ticks(max([0, *(max(m.granted, m.redeemed) for m in months)]))
+    top = ticks[-1]
+    left, width = 46, 640
+    plot_top, plot = 24, 150
+    base = plot_top + plot
+    slot = (width - left) / max(len(months), 1)
+    bar = min(22.0, slot * 0.36)
     parts = Markup(
-        "<rect x=\"30\" y=\"4\" width=\"10\" height=\"10\" fill=\"{g}\"/>"
-        "<text x=\"44\" y=\"13\" font-size=\"11\">granted</text>"
-        "<rect x=\"110\" y=\"4\" width=\"10\" height=\"10\" fill=\"{r}\"/>"
-        "<text x=\"124\" y=\"13\" font-size=\"11\">redeemed</text>"
-        "<line x1=\"28\" y1=\"{base}\" x2=\"{right}\" y2=\"{base}\" stroke=\"#9aa3b2\"/>"
-        "<text x=\"0\" y=\"30\" font-size=\"10\">{top}</text>"
-    ).format(g=GRANTED_COLOUR, r=REDEEMED_COLOUR, base=20 + plot, right=width, top=top)
+        "<rect x=\"{left}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{g}\"/>"
+        "<text x=\"{lg}\" y=\"13\" class=\"axis\">granted</text>"
+        "<rect x=\"{lr}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{r}\"/>"
+        "<text x=\"{lrt}\" y=\"13\" class=\"axis\">redeemed</text>"
+    ).format(g=GRANTED_COLOUR, r=REDEEMED_COLOUR, left=left, lg=left + 14, lr=left + 90,
+             lrt=left + 104)
+    for tick in ticks:
+        y = round(base - plot * tick / top, 1)
+        parts += Markup(
+            "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{c}\"/>"
+            "<text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\" class=\"axis\">{v}</text>"
+        ).format(x1=left - 4, x2=width, y=y, c="#9aa3b2" if tick == 0 else "#e3e6eb",
+                 tx=left - 8, ty=y + 4, v=f"{tick:,}")
     for index, month in enumerate(months):
-        x = 32 + slot * index
+        x = left + slot * index + (slot - 2 * bar - 2) / 2
         for offset, value, colour, name in ((0, month.granted, GRANTED_COLOUR, "granted"),
-                                            (17, month.redeemed, REDEEMED_COLOUR, "redeemed")):
-            bar = round(plot * max(value, 0) / top, 1)
+                                            (bar + 2, month.redeemed, REDEEMED_COLOUR,
+                                             "redeemed")):
+            height = round(plot * max(value, 0) / top, 1)
             parts += Markup(
-                "<rect x=\"{x}\" y=\"{y}\" width=\"15\" height=\"{h}\" fill=\"{c}\">"
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{c}\">"
                 "<title>{label}: {v} minutes {name}</title></rect>"
-            ).format(x=x + offset, y=round(20 + plot - bar, 1), h=bar, c=colour,
-                     label=month_label(month.month), v=value, name=name)
+            ).format(x=round(x + offset, 1), y=round(base - height, 1), w=round(bar, 1),
+                     h=height, c=colour, label=month_label(month.month), v=value, name=name)
         name, year = month_label(month.month).split(" ")
         short = f"{name} '{year[2:]}" if index == 0 or name == "Jan" else name
-        parts += Markup("<text x=\"{x}\" y=\"{y}\" font-size=\"10\">{label}</text>").format(
-            x=x, y=20 + plot + 14, label=short)
+        parts += Markup(
+            "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\" class=\"axis\">{label}</text>"
+        ).format(x=round(left + slot * index + slot / 2, 1), y=base + 16, label=short)
     return Markup(
         "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
         "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{parts}</svg>"
-    ).format(w=width, h=plot + 40, t="Mentor minutes granted and redeemed by month",
+    ).format(w=width, h=base + 24, t="Mentor minutes granted and redeemed by month",
              parts=parts)
 
 
@@ -294,9 +330,10 @@ def render_report(report: Report, token: str | None = None) -> Markup:
                          "</p>")
     html += _section("funnel", "Funnel by entry micro-SKU", funnel)
 
-    if report.revenue:
+    revenue = shown_revenue(report.revenue)
+    if revenue:
         amounts = _table(["SKU", "currency", "orders", "units", "revenue", "refunds", "net"],
-                         [_money_cells(r) for r in report.revenue],
+                         [_money_cells(r) for r in revenue],
                          [_money_cells(r) for r in report.revenue_totals])
     else:
         amounts = _no_data("no purchases or refunds in this period")
@@ -312,11 +349,15 @@ def render_report(report: Report, token: str | None = None) -> Markup:
     html += _section("cohorts", "Cohort fill (seats now)", cohorts)
 
     total = report.mentor_totals
-    mentor = mentor_chart(report.mentor_months)
-    mentor += _table(["month", "granted", "reversed", "redeemed", "expired"],
-                     [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
-                      for m in report.mentor_months],
-                     [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    months = shown_mentor_months(report.mentor_months)
+    if months:
+        mentor = mentor_chart(report.mentor_months)
+        mentor += _table(["month", "granted", "reversed", "redeemed", "expired"],
+                         [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+                          for m in months],
+                         [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+    else:
+        mentor = _no_data("no mentor time was granted, redeemed or expired in this period")
     if report.outstanding:
         mentor += _table(["outstanding at " + period.until.isoformat(), "credits", "learners"],
                          [[credit_type, amount["outstanding"], amount["learners"]]
@@ -330,11 +371,16 @@ def render_report(report: Report, token: str | None = None) -> Markup:
         "<p><span class=\"figure\">{rate}</span> {repeat} of {buyers} buyers bought again</p>"
     ).format(rate=percent(repeat.rate), repeat=repeat.repeat_buyers, buyers=repeat.buyers))
 
-    retention = Markup("<p><span class=\"figure\">{}</span> of mentors came back the next month"
-                       "</p>").format(percent(report.retention_rate))
-    retention += _table(["month", "mentors", "previous", "retained", "rate"],
-                        [[month_label(m.month), m.mentors, m.previous, m.retained,
-                          percent(m.rate, "-")] for m in report.retention])
+    if report.retention_rate is None:
+        retention = _no_data("no mentor had redemptions in a month and in the month before")
+    else:
+        retention = Markup("<p><span class=\"figure\">{}</span> of mentors came back the next "
+                           "month</p>").format(percent(report.retention_rate))
+    months_with_mentors = shown_retention(report.retention)
+    if months_with_mentors:
+        retention += _table(["month", "mentors", "previous", "retained", "rate"],
+                            [[month_label(m.month), m.mentors, m.previous, m.retained,
+                              percent(m.rate, "-")] for m in months_with_mentors])
     html += _section("retention", "Mentor retention", retention)
 
     booked = report.booking_totals

@@ -197,9 +197,10 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
             synced = sync_catalogue(engine, shop, file_catalogue)
             offers = plural(len(file_catalogue.offers), "micro-SKU")
             products = plural(synced.products + synced.variations, "product")
-            echo(f"catalogue: the example catalogue, {offers}, bound to the sample shop's "
-                 f"{products} (as `bridge catalog sync` would); database: a temporary SQLite "
-                 "file")
+            for line in wrap(f"catalogue: the example catalogue, {offers}, bound to the sample "
+                             f"shop's {products} (as `bridge catalog sync` would); database: a "
+                             "temporary SQLite file"):
+                echo(line)
             steps_out: list[dict[str, Any]] = []
             with local_receiver(settings, engine) as url:
                 echo(f"receiver listening at {url}\n")
@@ -250,9 +251,8 @@ def render_summary(summary: dict[str, Any]) -> None:
         for line in wrap(f"{email:<18} {_holdings(data)}", "  ", hanging=" " * 19):
             click.echo(line)
     writebacks = summary["writebacks"]
-    click.echo(f"\nWhat would be written back to WooCommerce: "
-               f"{plural(len(writebacks), 'queued change')}, sent in batches once a shop is "
-               "configured:")
+    click.echo(f"\nWhat would be written back to WooCommerce ({plural(len(writebacks), 'change')}, "
+               "sent in batches once a shop is set up):")
     counts: dict[tuple[str, str], int] = {}
     for item in writebacks:
         key = (item["resource"], item["operation"])

@@ -81,10 +81,10 @@ def _render_learner(data: dict[str, Any]) -> None:
             off = (f"{coupon['amount']}%" if coupon["discount_type"] == "percent"
                    else coupon["amount"])
             until = (coupon["expires_at"] or "")[:10] or "-"
-            where = "in the shop" if coupon["in_shop"] else "queued for the shop"
-            cells.append([coupon["code"], f"{off} off {', '.join(coupon['offers'])}",
-                          f"until {until}", where])
-        for line in table(["code", "discount", "expires", "state"], cells, indent="  ",
+            where = "in the shop" if coupon["in_shop"] else "queued"
+            cells.append([coupon["code"], f"{off} off {', '.join(coupon['offers'])}", until,
+                          where])
+        for line in table(["code", "discount", "expires", "shop"], cells, indent="  ",
                           shrink=[1]):
             click.echo(line)
     click.echo("ledger:")

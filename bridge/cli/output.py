@@ -119,7 +119,7 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 def show_value(value: Any) -> str:
     """A field value for people: JSON for structures, "-" for nothing, the text otherwise."""
-    if value is None:
+    if value is None or value == "":
         return "-"
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)

@@ -12,6 +12,7 @@ import click
 
 from bridge import __version__
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
+from bridge.cli.output import activity
 from bridge.services.watch import record_watch_start
 from bridge.settings import SettingsError, render_env_file
 from bridge.store.db import backup_sqlite, schema_status, upgrade
@@ -124,7 +125,10 @@ def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check settings, database, schema and the shop. One line per check with its fix."""
+    """Check settings, database, schema, catalogue and the shop; one line per check with its fix.
+
+    Exit status 1 when a check fails.
+    """
     from bridge.services.doctor import run_checks
 
     try:
@@ -133,7 +137,8 @@ def doctor(app: AppContext, as_json: bool) -> None:
         checks = [{"check": "settings", "ok": False, "detail": str(exc),
                    "fix": f"set {exc.variable} in .env or the environment"}]
     else:
-        checks = run_checks(settings, app.engine)
+        checks = run_checks(settings, app.engine,
+                            around_shop=None if as_json else activity)
 
     def render(rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -171,4 +176,7 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
         hooks["on_worker_start"], hooks["on_worker_exit"] = embedded_scheduler(settings)
     click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}"
                + ("" if hooks else " (scheduler off)"))
+    click.echo(f"API docs at http://{host}:{port}/api/v1/docs/; this terminal now shows the "
+               "service's log: run other `bridge` commands in a second terminal; Ctrl-C stops "
+               "it")
     run_server(flask_app, host=host, port=port, threads=threads, **hooks)

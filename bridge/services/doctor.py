@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
 
+from bridge.rules.words import plural
 from bridge.settings import Settings, mask_url_password
 from bridge.store.db import DatabaseUnavailable, ping, schema_status
 
@@ -14,8 +17,14 @@ def _check(name: str, ok: bool, detail: str, fix: str = "") -> dict[str, Any]:
     return {"check": name, "ok": ok, "detail": detail, "fix": fix}
 
 
-def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
-    """Settings, database, schema, catalogue file and, when configured, the shop's REST API."""
+def run_checks(settings: Settings, engine: Engine, *,
+               around_shop: Callable[[str], AbstractContextManager[Any]] | None = None,
+               ) -> list[dict[str, Any]]:
+    """Settings, database, schema, catalogue file and, when configured, the shop's REST API.
+
+    The shop checks can take seconds (an unreachable shop is retried); ``around_shop(text)``
+    wraps them, so a terminal can show what is going on meanwhile.
+    """
     checks = [_check("settings", True, "all variables valid")]
     db_shown = mask_url_password(settings.database_url)
     try:
@@ -39,7 +48,10 @@ def run_checks(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
         checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
                                            "and the consumer key and secret to turn it on)"))
     else:
-        checks.extend(shop_checks(settings))
+        around = around_shop or (lambda _text: nullcontext())
+        with around(f"checking the shop's REST API at {settings.woocommerce_url} (read and "
+                    "write)"):
+            checks.extend(shop_checks(settings))
     return checks
 
 
@@ -76,8 +88,13 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
         catalogue = read_catalogue_file(path)
     except CatalogueError as exc:
         return _check("catalogue", False, str(exc), f"fix {path}; `bridge catalog --check`")
+    if not catalogue.offers:
+        return _check("catalogue", False, f"{path} defines no offers, so no purchase would "
+                      "confer anything", f"describe your offers in {path} (`bridge init` "
+                      "writes the commented example when the file does not exist)")
     return _check("catalogue", True,
-                  f"{path}: {len(catalogue.offers)} micro-SKUs, {len(catalogue.cohorts)} cohorts")
+                  f"{path}: {plural(len(catalogue.offers), 'micro-SKU')}, "
+                  f"{plural(len(catalogue.cohorts), 'cohort')}")
 
 
 def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
