@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 
