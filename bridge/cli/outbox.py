@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.output import plural, show_value, table
+from bridge.cli.output import plural, progress_display, show_value, table
 from bridge.errors import PermanentError
 from bridge.services.writeback.outbox import (
     DrainSummary,
@@ -179,8 +179,8 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     from bridge.shop.client import WooClient
 
     engine = app.ready_engine()
-    with WooClient(settings) as client:
-        summary = drain_outbox(engine, client, settings)
+    with WooClient(settings) as client, progress_display(enabled=not as_json) as progress:
+        summary = drain_outbox(engine, client, settings, progress=progress("write-backs"))
     _print_summary(summary, settings, as_json)
     if summary.stopped:
         ctx.exit(1)

@@ -28,6 +28,7 @@ NOTE_EVENTS = (
 
 
 log = logging.getLogger(__name__)
+_PRICE_WARNED: set[str] = set()  # stacks whose unknown price was already logged as a warning
 
 CENT = Decimal("0.01")
 
@@ -188,7 +189,11 @@ def personal_coupon_offers(
         if any(price is None for price in prices.values()) or any(
             sku not in list_prices for sku in missing
         ):
-            log.warning(
+            # Said once per stack and process: a sync would otherwise warn once per order.
+            level = logging.DEBUG if stack.name in _PRICE_WARNED else logging.WARNING
+            _PRICE_WARNED.add(stack.name)
+            log.log(
+                level,
                 "stack coupon skipped: a price is unknown (run `bridge catalog sync`)",
                 extra={"stack": stack.name},
             )
