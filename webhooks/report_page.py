@@ -71,10 +71,11 @@ th:first-child,td:first-child{text-align:left}
 tr.total td{font-weight:600}
 .figure{font-size:1.6em;font-weight:600}
 .muted{color:#5b6475;font-size:13px}
-svg{width:100%;height:auto;display:block;margin:6px 0}
+svg{width:100%;height:auto;display:block;margin:6px 0}svg.funnel{max-width:640px}
 svg text{font-size:13px;fill:#1d2433}svg .axis{font-size:11px;fill:#5b6475}
 @media (max-width:600px){body{font-size:14px}main{padding:6px}section{padding:8px}
-table{font-size:13px}th,td{padding:3px 4px}.figure{font-size:1.3em}}
+table{font-size:13px}th,td{padding:3px 4px}.figure{font-size:1.3em}
+svg text{font-size:21px}svg .axis{font-size:17px}}
 form{display:flex;flex-wrap:wrap;gap:8px;align-items:end}
 label{display:flex;flex-direction:column;font-size:13px}
 input,button{font:inherit;padding:6px}
@@ -191,13 +192,13 @@ def funnel_chart(row: FunnelRow) -> Markup:
     """
     steps = [step for step in STEPS if row.learners[step] is not None]
     top = max((row.learners[step] or 0) for step in steps) or 1
-    width, label_width, track = 640, 150, 400
-    height = 30 * len(steps) + 6
+    width, label_width, track = 640, 200, 340
+    height = 34 * len(steps) + 6
     bars = Markup("")
     for index, step in enumerate(steps):
         count = row.learners[step] or 0
         bar = max(round(track * count / top, 1), 1)
-        y = 4 + 30 * index
+        y = 6 + 34 * index
         label = f"{count}" + (f" ({percent(row.rates[step])})" if row.rates[step] is not None
                               else "")
         bars += Markup(
@@ -209,7 +210,7 @@ def funnel_chart(row: FunnelRow) -> Markup:
                  label=label, lx=label_width + bar + 6)
     title = f"Funnel of learners entering by {row.entry}"
     return Markup(
-        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
+        "<svg class=\"funnel\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
         "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{bars}</svg>"
     ).format(w=width, h=height, t=title, bars=bars)
 
@@ -232,7 +233,7 @@ def mentor_chart(months: Sequence[MentorMonth]) -> Markup:
     """Granted and redeemed mentor minutes per month, side by side, on a labelled y axis."""
     ticks = _ticks(max([0, *(max(m.granted, m.redeemed) for m in months)]))
     top = ticks[-1]
-    left, width = 46, 640
+    left, width = 64, 640
     plot_top, plot = 24, 150
     base = plot_top + plot
     slot = (width - left) / max(len(months), 1)
@@ -250,7 +251,7 @@ def mentor_chart(months: Sequence[MentorMonth]) -> Markup:
             "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{c}\"/>"
             "<text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\" class=\"axis\">{v}</text>"
         ).format(x1=left - 4, x2=width, y=y, c="#9aa3b2" if tick == 0 else "#e3e6eb",
-                 tx=left - 8, ty=y + 4, v=f"{tick:,}")
+                 tx=left - 8, ty=y + 4, v=f"{tick / 1000:g}k" if tick >= 1000 else tick)
     for index, month in enumerate(months):
         x = left + slot * index + (slot - 2 * bar - 2) / 2
         for offset, value, colour, name in ((0, month.granted, GRANTED_COLOUR, "granted"),

@@ -125,9 +125,10 @@ def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check settings, database, schema, catalogue and the shop; one line per check with its fix.
+    """Check the settings, database, catalogue and shop.
 
-    Exit status 1 when a check fails.
+    One line per check: settings, database, schema, catalogue and, when configured, the
+    shop's REST API (read and write). Exit status 1 when a check fails.
     """
     from bridge.services.doctor import run_checks
 
