@@ -32,7 +32,8 @@ from tests.sync_support import make_ports
 from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-ACTION_ONLY = {("init",), ("db", "upgrade"), ("serve",), ("scheduler",)}
+# Commands that act and run, rather than show data: the service, the clock, the inbox worker.
+ACTION_ONLY = {("init",), ("db", "upgrade"), ("serve",), ("scheduler",), ("inbox", "work")}
 
 
 def bridge(env: dict[str, str], *args: str) -> Result:
