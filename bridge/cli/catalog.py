@@ -175,8 +175,8 @@ def render_report(data: dict[str, Any]) -> None:
     if data["unmapped_skus"]:
         echo("SKUs sold in orders but missing from the catalogue")
         for row in data["unmapped_skus"]:
-            echo(f"  {row['sku'] or '(none)':<24} {_count(row['lines'], 'line')} in "
-                 f"{_count(row['orders'], 'order')}, {_count(row['units'], 'unit')}")
+            echo(f"  {row['sku'] or '(none)':<24} {plural(row['lines'], 'line')} in "
+                 f"{plural(row['orders'], 'order')}, {plural(row['units'], 'unit')}")
     if data["notes"]:
         echo("Notes")
         for note in data["notes"]:
