@@ -49,7 +49,7 @@ def test_db_backup_copies_the_live_database_and_never_overwrites(engine, setting
                   settings=settings.replace(woocommerce_url=None))
     target = tmp_path / "backup.db"
     env = {"DATABASE_URL": database_url}
-    result = bridge("--env-file", "/nonexistent", "db", "backup", str(target), env=env)
+    result = bridge("--env-file", "/dev/null", "db", "backup", str(target), env=env)
     assert result.exit_code == 0, result.output
     assert "backed up to" in result.output and "schema revision" in result.output
     copy = sqlite3.connect(target)
@@ -57,7 +57,7 @@ def test_db_backup_copies_the_live_database_and_never_overwrites(engine, setting
         assert copy.execute("SELECT sum(amount) FROM ledger_entry").fetchone() == (210,)
     finally:
         copy.close()
-    again = bridge("--env-file", "/nonexistent", "db", "backup", str(target), env=env)
+    again = bridge("--env-file", "/dev/null", "db", "backup", str(target), env=env)
     assert again.exit_code == 1
     assert again.output.strip().startswith("error:") and "never overwrites" in again.output
     assert "Traceback" not in again.output
@@ -66,7 +66,7 @@ def test_db_backup_copies_the_live_database_and_never_overwrites(engine, setting
 def test_db_backup_on_postgresql_says_to_use_pg_dump(tmp_path: Path):
     """PostgreSQL is backed up with pg_dump: the command says so instead of failing obscurely."""
     env = {"DATABASE_URL": "postgresql+psycopg://bridge@127.0.0.1:5432/nothing-here"}
-    result = bridge("--env-file", "/nonexistent", "db", "backup", str(tmp_path / "x.db"), env=env)
+    result = bridge("--env-file", "/dev/null", "db", "backup", str(tmp_path / "x.db"), env=env)
     assert result.exit_code == 1
     assert "pg_dump" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.db").exists()

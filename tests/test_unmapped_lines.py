@@ -35,7 +35,7 @@ def catalogue(engine):
 
 def bridge(database_url: str, *args: str):
     env = {"DATABASE_URL": database_url, "BRIDGE_CATALOG_FILE": str(ROOT / "catalog.example.toml")}
-    return CliRunner().invoke(main, ["--env-file", "/nonexistent", *args], env=env,
+    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], env=env,
                               terminal_width=120)
 
 
