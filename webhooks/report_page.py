@@ -16,6 +16,7 @@ from flask import Blueprint, Response, request
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
+from bridge.rules.report_bookings import shown_booking_months
 from bridge.rules.report_figures import (
     FunnelRow,
     MentorMonth,
@@ -385,12 +386,16 @@ def render_report(report: Report, token: str | None = None) -> Markup:
     html += _section("retention", "Mentor retention", retention)
 
     booked = report.booking_totals
-    bookings = _table(["month", "bookings", "booked", "held", "no-show", "unfunded",
-                       "unknown learner"],
-                      [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show,
-                        m.unfunded, m.unknown_learner] for m in report.booking_months],
-                      [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
-                        booked.unfunded, booked.unknown_learner]])
+    booking_months = shown_booking_months(report.booking_months)
+    if booking_months:
+        bookings = _table(["month", "bookings", "booked", "held", "no-show", "unfunded",
+                           "unknown learner"],
+                          [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show,
+                            m.unfunded, m.unknown_learner] for m in booking_months],
+                          [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
+                            booked.unfunded, booked.unknown_learner]])
+    else:
+        bookings = _no_data("no bookings start in this period")
     if report.returning:
         bookings += _table(["mentor", "learners", "book again", "rate"],
                            [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]

@@ -16,6 +16,7 @@ import click
 from bridge.cli.context import AppContext
 from bridge.cli.output import DAY, credit_text, plural, to_json, usage_error
 from bridge.cli.output import table as output_table
+from bridge.rules.report_bookings import shown_booking_months
 from bridge.rules.report_figures import (
     Report,
     entry_label,
@@ -142,11 +143,15 @@ def render_table(report: Report) -> str:
     out.append("Bookings (Cal.com, Calendly) by the month they start: minutes booked, held, "
                "no-show")
     booked = report.booking_totals
-    out += table(["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
-                 [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show, m.unfunded,
-                   m.unknown_learner] for m in report.booking_months]
-                 + [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
-                     booked.unfunded, booked.unknown_learner]])
+    booking_months = shown_booking_months(report.booking_months)
+    if booking_months:
+        out += table(["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
+                     [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show,
+                       m.unfunded, m.unknown_learner] for m in booking_months]
+                     + [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
+                         booked.unfunded, booked.unknown_learner]])
+    else:
+        out.append("  no bookings start in this period")
     if booked.unfunded or booked.unknown_learner:
         out.append("Nothing was debited for unfunded and unknown bookings: `bridge bookings "
                    "--status unfunded` lists them")

@@ -4,7 +4,7 @@ and the learners who come back to the same mentor."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,3 +101,9 @@ def returning_learners(rows: ReportRows, period: Period) -> list[ReturningLearne
         result.append(ReturningLearners(ALL, len(pairs),
                                         sum(1 for t in pairs.values() if len(t) >= 2)))
     return result
+
+
+def shown_booking_months(months: Sequence[BookingMonth]) -> list[BookingMonth]:
+    """The months a table shows: those with any booking (all-zero rows say nothing)."""
+    return [m for m in months if m.bookings or m.booked or m.held or m.no_show or m.unfunded
+            or m.unknown_learner]
