@@ -70,22 +70,21 @@ def test_an_order_queues_its_write_backs_in_its_own_transaction(engine, config):
         {"line_item_id": 10002, "sku": "MENTOR-1H", "quantity": 2,
          "credits": {"mentor_minutes": 120}, "access": [], "seats": []},
     ]
-    notes = {row.payload["event"]: row.payload["data"]
-             for row in outbox(engine, resource="order_note")
-             if row.payload["event"] != "credit_granted"}
-    assert notes["seat_active"]["customer_note"] is True
-    assert notes["seat_active"]["note"].startswith(
-        "Your seat in Data-viz cohort, January 2027 is confirmed. The cohort starts on 2027-01-11."
-    )
-    credit_notes = [row.payload["data"]["note"] for row in outbox(engine, resource="order_note")
-                    if row.payload["event"] == "credit_granted"]
-    # Two units of one line make one note; the complimentary call has its own. A note shows
-    # only its worded text: no marker, no hash.
-    assert credit_notes == [
+    # One note for the order: this application's events worded together, a customer note
+    # because the seat confirmation is one. It shows only its worded text: no marker, no hash.
+    [note] = outbox(engine, resource="order_note")
+    assert note.payload["event"] == "combined"
+    assert note.payload["data"]["customer_note"] is True
+    lines = note.payload["data"]["note"].split("\n")
+    # Two units of one line make one part; the complimentary call has its own.
+    assert [line for line in lines if line.startswith("Granted")] == [
         "Granted 60 mentor minutes (Data-viz project).",
         "Granted 120 mentor minutes (Mentor hour).",
         "Granted 30 mentor minutes (complimentary first mentor call).",
     ]
+    assert any(line.startswith(
+        "Your seat in Data-viz cohort, January 2027 is confirmed. The cohort starts on 2027-01-11."
+    ) for line in lines)
     stock = outbox(engine, target_key="product:22:stock")[0].payload["data"]
     assert stock == {"manage_stock": True, "stock_quantity": 2, "backorders": "notify"}
     customer = outbox(engine, target_key="customer:2:meta")[0].payload["data"]["meta_data"]
@@ -203,11 +202,10 @@ def test_a_first_paid_project_gets_the_stack_remainder_coupon_once(engine, confi
         "discount_type": "fixed_cart", "amount": "98.00", "product_ids": [22, 23],
         "email_restrictions": ["alice@example.com"], "usage_limit": 1,
         "usage_limit_per_user": 1, "individual_use": True}
-    notes = [row.payload for row in outbox(engine, resource="order_note")
-             if row.payload["event"] == "coupon_offered"]
-    assert len(notes) == 2
-    assert any(data["code"] in note["data"]["note"] and "98.00 EUR" in note["data"]["note"]
-               for note in notes)
+    # Both coupons are offered in the order's one note, beside what the order granted.
+    [note] = [row.payload for row in outbox(engine, resource="order_note")]
+    assert note["events"].count("coupon_offered") == 2
+    assert data["code"] in note["data"]["note"] and "98.00 EUR" in note["data"]["note"]
     customer = outbox(engine, target_key="customer:2:meta")[0].payload["data"]["meta_data"]
     assert {c["rule"] for c in customer[2]["value"]} == {"stack:data-viz-practitioner",
                                                          "coupon:subscribe-after-first-offer"}

@@ -1,8 +1,13 @@
-"""Order notes for what an order's events did, worded from the note templates, once per event."""
+"""Order notes for what an order's events did, worded from the note templates, once per event.
+
+The events of one application of an order (and the coupon it earned) are worded together in
+one note per order, so a pass sends at most one note per order it changed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -172,6 +177,22 @@ def _note_context(
     return context
 
 
+# The kind of a note that words several events of one pass together.
+COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class NoteDraft:
+    """One event group (or coupon) worded, not yet queued: its order, text and stable facts."""
+
+    order_id: int
+    kind: str
+    text: str
+    facts: tuple[str, ...]
+    learner_id: int | None
+    requires: tuple[str, ...] = ()
+
+
 def _enqueue_note(
     session: Session,
     order_id: int,
@@ -181,17 +202,72 @@ def _enqueue_note(
     learner_id: int | None,
     settings: Settings,
     requires: Sequence[str] = (),
+    *,
+    customer: bool | None = None,
+    events: Sequence[str] = (),
 ) -> str | None:
     """Queue a note that shows only its worded text; the drain recognises it by that text."""
-    customer = kind in settings.customer_note_events
+    if customer is None:
+        customer = kind in settings.customer_note_events
     data = {"note": text, "customer_note": customer}
     extra: dict[str, Any] = {"event": kind}
+    if events:
+        extra["events"] = list(events)
     if customer and learner_id is not None:
         extra["notify"] = learner_id  # WooCommerce e-mails a customer note
     if requires:
         extra["requires"] = list(requires)
     return enqueue_create(session, NOTE, order_id, f"order:{order_id}:note:{identity}", data,
                           extra)
+
+
+def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Settings) -> list[str]:
+    """Queue one note per order for this pass's drafts, worded together in their order.
+
+    A single draft keeps the identity it has alone; several become one ``combined`` note,
+    a customer note when any of its parts is one, needing every coupon its parts need.
+    """
+    by_order: dict[int, list[NoteDraft]] = {}
+    for draft in drafts:
+        by_order.setdefault(draft.order_id, []).append(draft)
+    keys: list[str] = []
+    for order_id, parts in by_order.items():
+        learner_id = next((p.learner_id for p in parts if p.learner_id is not None), None)
+        if len(parts) == 1:
+            [part] = parts
+            key = _enqueue_note(session, order_id, part.kind, part.text,
+                                note_identity(order_id, part.kind, part.facts), learner_id,
+                                settings, part.requires)
+        else:
+            facts = [fact for part in parts for fact in part.facts]
+            requires = sorted({name for part in parts for name in part.requires})
+            key = _enqueue_note(
+                session, order_id, COMBINED, "\n".join(part.text for part in parts),
+                note_identity(order_id, COMBINED, facts), learner_id, settings, requires,
+                customer=any(part.kind in settings.customer_note_events for part in parts),
+                events=[part.kind for part in parts],
+            )
+        if key:
+            keys.append(key)
+    return keys
+
+
+def event_note_drafts(
+    session: Session,
+    outcome: OrderOutcome,
+    catalogue: Catalogue,
+    templates: NoteTemplates,
+) -> list[NoteDraft]:
+    """The worded event groups of an outcome (credits and access grouped per line and offer)."""
+    drafts: list[NoteDraft] = []
+    for kind, order_id, events in _group_events(outcome):
+        context = _note_context(session, kind, order_id, events, catalogue, templates)
+        text = templates.render(kind, context)
+        if text:
+            drafts.append(NoteDraft(order_id, kind, text,
+                                    tuple(_event_identity(event) for event in events),
+                                    events[0].learner_id))
+    return drafts
 
 
 def enqueue_event_notes(
@@ -201,29 +277,19 @@ def enqueue_event_notes(
     settings: Settings,
     templates: NoteTemplates,
 ) -> list[str]:
-    """Queue one order note per event (credits and access grouped per line and offer)."""
-    keys: list[str] = []
-    for kind, order_id, events in _group_events(outcome):
-        context = _note_context(session, kind, order_id, events, catalogue, templates)
-        text = templates.render(kind, context)
-        if not text:
-            continue
-        identity = note_identity(order_id, kind, [_event_identity(event) for event in events])
-        key = _enqueue_note(session, order_id, kind, text, identity, events[0].learner_id,
-                            settings)
-        if key:
-            keys.append(key)
-    return keys
+    """Queue the notes of an outcome's events: one per order they concern."""
+    return enqueue_notes(session, event_note_drafts(session, outcome, catalogue, templates),
+                         settings)
 
 
-def enqueue_coupon_note(
-    session: Session,
+def coupon_note_draft(
     coupon: PersonalCoupon,
     order_id: int,
     catalogue: Catalogue,
     settings: Settings,
     templates: NoteTemplates,
-) -> str | None:
+) -> NoteDraft | None:
+    """The worded note offering a personal coupon; it needs the coupon to exist first."""
     titles = [
         (catalogue.offers[sku].title or sku) if sku in catalogue.offers else sku
         for sku in coupon.offer_skus or []
@@ -240,17 +306,22 @@ def enqueue_coupon_note(
     text = templates.render("coupon_offered", context)
     if not text:
         return None
-    identity = note_identity(order_id, "coupon_offered", [f"coupon:{coupon.code}"])
-    return _enqueue_note(
-        session,
-        order_id,
-        "coupon_offered",
-        text,
-        identity,
-        coupon.learner_id,
-        settings,
-        requires=[coupon_key(coupon.learner_id, coupon.rule)],
-    )
+    return NoteDraft(order_id, "coupon_offered", text, (f"coupon:{coupon.code}",),
+                     coupon.learner_id, (coupon_key(coupon.learner_id, coupon.rule),))
+
+
+def enqueue_coupon_note(
+    session: Session,
+    coupon: PersonalCoupon,
+    order_id: int,
+    catalogue: Catalogue,
+    settings: Settings,
+    templates: NoteTemplates,
+) -> str | None:
+    """Queue the coupon's note on its own (the pipeline words it with the order's events)."""
+    draft = coupon_note_draft(coupon, order_id, catalogue, settings, templates)
+    keys = enqueue_notes(session, [draft], settings) if draft else []
+    return keys[0] if keys else None
 
 
 def enqueue_credential_note(

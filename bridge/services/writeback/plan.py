@@ -31,8 +31,9 @@ from bridge.services.ledger import waitlist_position as seat_waitlist_position
 from bridge.services.perks import active_perks
 from bridge.services.writeback.coupons import coupon_key, enqueue_personal_coupons
 from bridge.services.writeback.notes import (
-    enqueue_coupon_note,
-    enqueue_event_notes,
+    coupon_note_draft,
+    enqueue_notes,
+    event_note_drafts,
     note_templates_for,
 )
 from bridge.services.writeback.queue import (
@@ -299,7 +300,8 @@ def enqueue_writebacks(
 ) -> list[str]:
     """Queue everything an applied order changed in the shop; call before the order commits.
 
-    Order meta for every order whose holdings or waitlist place changed, one note per event,
+    Order meta for every order whose holdings or waitlist place changed, one note per order
+    (its events of this application and the coupon it earned, worded together),
     stock of the cohorts whose seats changed, personal coupons the rules now grant, and the
     customer meta of every learner concerned. Returns the target keys queued. Without
     ``notify`` (history) no note and no coupon: nothing a customer would notice.
@@ -330,8 +332,7 @@ def enqueue_writebacks(
         key = enqueue_order_meta(session, order_id, catalogue)
         if key:
             keys.append(key)
-    if notify:
-        keys += enqueue_event_notes(session, outcome, catalogue, settings, templates)
+    drafts = event_note_drafts(session, outcome, catalogue, templates) if notify else []
     keys += enqueue_cohort_stock(session, catalogue, cohorts)
     learners = {e.learner_id for e in outcome.events}
     if notify and _confers_now(session, outcome, settings):
@@ -344,11 +345,11 @@ def enqueue_writebacks(
             granted_at=sold,
         ):
             keys.append(coupon_key(coupon.learner_id, coupon.rule))
-            note = enqueue_coupon_note(
-                session, coupon, outcome.order_id, catalogue, settings, templates
-            )
-            if note:
-                keys.append(note)
+            draft = coupon_note_draft(coupon, outcome.order_id, catalogue, settings, templates)
+            if draft:
+                drafts.append(draft)
+    # At most one note per order per pass: this application's events worded together.
+    keys += enqueue_notes(session, drafts, settings)
     for learner_id in sorted(learners):
         perks = active_perks(session, learner_id, catalogue=catalogue)
         key = enqueue_customer_meta(session, learner_id, perks)
