@@ -25,13 +25,13 @@ from sqlalchemy import event
 from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
 
 # Steps of one order, as called from bridge.services.pipeline.process_order / enqueue_writebacks.
-STEPS = ("stored_refunds", "apply_order", "enqueue_order_meta", "event_note_drafts", "enqueue_notes",
-         "enqueue_cohort_stock", "enqueue_personal_coupons", "coupon_note_draft",
+STEPS = ("stored_refunds", "apply_order", "enqueue_order_meta", "event_note_drafts",
+         "enqueue_notes", "enqueue_cohort_stock", "enqueue_personal_coupons", "coupon_note_draft",
          "enqueue_customer_meta", "_orders_waiting_in", "_confers_now", "advance_cursor",
          "load_catalogue")
 KEY_FUNCTIONS = ("process_order", "apply_order", "enqueue_writebacks", "enqueue_personal_coupons",
-                 "event_note_drafts", "enqueue_notes", "enqueue_order_meta", "enqueue_customer_meta",
-                 "coupon_note_draft", "iter_pages", "advance_cursor")
+                 "event_note_drafts", "enqueue_notes", "enqueue_order_meta",
+                 "enqueue_customer_meta", "coupon_note_draft", "iter_pages", "advance_cursor")
 
 
 def _origin(frame: Any) -> tuple[str, str]:
