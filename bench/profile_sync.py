@@ -70,9 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         by_function: Counter[str] = Counter()
         by_step: Counter[str] = Counter()
+        writes: Counter[str] = Counter()  # INSERT / UPDATE / DELETE by table, rows included
+        counting = {"run": "first"}
 
         @event.listens_for(engine, "before_cursor_execute")
         def _count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+            words = statement.split(None, 3)
+            verb = words[0].upper() if words else ""
+            if verb in ("INSERT", "UPDATE", "DELETE") and len(words) > 2:
+                table_name = (words[1] if verb == "UPDATE" else words[2]).strip('"')
+                rows_in = len(params) if executemany and isinstance(params, list) else 1
+                writes[counting['run'] + ':' + table_name] += rows_in
+            if counting["run"] != "first":
+                by_step["again"] += 1
+                return
             inner, step = _origin(sys._getframe(1))
             by_function[inner] += 1
             by_step[step] += 1
@@ -84,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         result = run_job("orders", ports, RunOptions(full=True))
         profiler.disable()
         wall = time.perf_counter() - started
+        # The same full sync again over the unchanged shop, not profiled: what a re-run costs.
+        counting["run"] = "again"
+        again_started = time.perf_counter()
+        again = run_job("orders", ports, RunOptions(full=True))
+        again_wall = time.perf_counter() - again_started
         engine.dispose()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -107,10 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     stats.stream = text_out  # type: ignore[attr-defined]
     stats.sort_stats("cumulative").print_stats(r"bridge/|sync/", args.top)
     statements = sum(by_function.values())
+    first_writes = {k.split(":", 1)[1]: n for k, n in writes.items() if k.startswith("first:")}
+    again_writes = {k.split(":", 1)[1]: n for k, n in writes.items() if k.startswith("again:")}
+    again_statements = by_step.pop("again", 0)
     summary = {
         "orders": args.orders, "database": args.database, "job_status": result.status,
         "wall_s_profiled": round(wall, 2), "run_job_s": round(total, 2),
         "statements": statements, "statements_per_order": round(statements / args.orders, 1),
+        "rows_written": dict(sorted(first_writes.items())),
+        "rows_written_per_order": round(sum(first_writes.values()) / args.orders, 1),
+        "rerun_status": again.status, "rerun_wall_s": round(again_wall, 2),
+        "rerun_statements": again_statements,
+        "rerun_statements_per_order": round(again_statements / args.orders, 3),
+        "rerun_rows_written": dict(sorted(again_writes.items())),
         "statements_by_step": dict(by_step.most_common()),
         "statements_by_function": dict(by_function.most_common(25)),
         "cumulative_s": shares,
@@ -133,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
           f"({100 * driver / total:.0f}%), HTTP fetch of pages: {http:.2f}s")
     rows = [[name, n] for name, n in by_function.most_common(15)]
     print(table(rows, ["bridge function issuing SQL", "statements"]))
+    rows = [[name, n, f"{n / args.orders:.2f}"] for name, n in sorted(first_writes.items())]
+    print(table(rows, ["table (first application)", "rows written", "per order"]))
+    print(f"re-run over the unchanged shop: {again_statements} SQL statements "
+          f"({again_statements / args.orders:.3f} per order), rows written "
+          f"{dict(sorted(again_writes.items())) or 0}, {again_wall:.2f}s in process")
     print(f"\nresults: {path}\nprofile: {prof_path} (python -m pstats)")
     return 0
 

@@ -6,8 +6,11 @@ meta, personal coupons, product links / cohort stock, and order notes. Then, in 
 ``drain_outbox(engine, WooClient(settings), settings)`` is called until nothing is due (bounded),
 and the shop counts the requests per route. The minimum per batch endpoint is
 ceil(items / 100), items being the distinct targets of updates (latest value wins) and the rows
-of creates; notes have no batch endpoint, so each is one POST. A second drain after re-applying
-every order must send nothing (unchanged values are not written again).
+of creates; notes have no batch endpoint, so each is one POST, and there is at most one per
+order changed (the events of one application are worded together). The sync runs with
+``--notify``: the fake shop's orders predate the watch start, and history is otherwise silent.
+A second drain after re-applying every order must send nothing (unchanged values are not
+written again).
 
     python -m bench.writeback --sizes 1000,3000
 """
@@ -92,9 +95,10 @@ def one_size(n: int, *, resync: bool, max_seconds: float) -> dict[str, Any]:
         bridge(["db", "upgrade"], env, cwd=cwd)
         bridge(["sync", "catalog", "--json"], env, cwd=cwd)
         log(f"  writeback: sync orders --full, N={n} (queues the write-backs) ...")
-        orders = bridge(["sync", "orders", "--full", "--json"], env, cwd=cwd,
+        orders = bridge(["sync", "orders", "--full", "--notify", "--json"], env, cwd=cwd,
                         timeout=max_seconds)
         result["writebacks_queued_by_sync"] = job_json(orders).get("writebacks")
+        result["orders_changed"] = job_json(orders).get("changed")
         settings = load_settings(environ=env, env_file=None)
         engine = make_engine(url)
         try:
@@ -165,6 +169,9 @@ def render(runs: list[dict[str, Any]]) -> str:
         notes.append(f"N={run['orders']:,}: {len(drains)} drain(s) in {run['drain']['wall_s']}s,"
                      f" sent {sum(d['sent'] for d in drains)} rows, other requests "
                      f"{run['other_requests'] or 'none'}")
+        note_posts = run["requests_by_route"].get(ROUTES["order_note"], 0)
+        notes.append(f"N={run['orders']:,}: note POSTs {note_posts} for "
+                     f"{run.get('orders_changed')} orders changed")
         if "after_resync" in run:
             again = run["after_resync"]
             notes.append(f"N={run['orders']:,} after re-applying every order: requests "
