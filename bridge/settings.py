@@ -275,6 +275,10 @@ VARIABLES: tuple[Variable, ...] = (
              "-----BEGIN PRIVATE KEY-----\\nMIIG...\\n-----END PRIVATE KEY-----",
              "The signing key itself (RSA PEM, \\n for line breaks) instead of the key file.",
              secret=True),
+    Variable("BRIDGE_SECRET_KEY", "secret_key", _text, None,
+             "change-me-to-another-long-random-string",
+             "Signs the console's session cookies; the same in every worker (bridge init "
+             "generates one). Unset: the console is off.", secret=True),
     Variable("BRIDGE_LOG_LEVEL", "log_level", _log_level, "INFO", "INFO",
              "Log level: DEBUG, INFO, WARNING or ERROR."),
     Variable("BRIDGE_WOO_AUTH", "woo_auth", _choice("auto", "basic", "query", "oauth"), "auto",
@@ -400,6 +404,7 @@ class Settings:
     issuer_name: str | None = None
     credential_key_file: Path = Path("credential-signing-key.pem")
     credential_signing_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     woo_auth: str = "auto"
     http_connect_timeout: float = 5.0

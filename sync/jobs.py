@@ -35,6 +35,7 @@ from bridge.services.inbox import (
     process_delivery,
     purge_bodies,
 )
+from bridge.services.job_runs import record_job_run
 from bridge.services.ledger import OrderOutcome
 from bridge.services.order_pages import changed_orders
 from bridge.services.perks import active_perks
@@ -631,9 +632,31 @@ def run_job(
 
     A dry run is the real run inside one transaction rolled back at its end (``rolled_back``),
     sending the shop only GET requests; it takes no lease (taking one is a write), so it may
-    run beside a real run.
+    run beside a real run. A real run that was not busy
+    elsewhere is kept as the job's last run, for the console.
     """
     options = options or RunOptions()
+    started_at = ports.clock()
+    result = _run_once(name, ports, options, stop=stop, lease_ttl=lease_ttl)
+    if not options.dry_run and result.status != BUSY:
+        try:
+            record_job_run(ports.engine, name, result.status, result.reason,
+                           started_at=started_at, finished_at=ports.clock(),
+                           summary=result.as_dict())
+        except (SQLAlchemyError, DatabaseUnavailable) as exc:
+            detail = describe_db_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+            log.warning("could not keep the %s job's run: %s", name, detail)
+    return result
+
+
+def _run_once(
+    name: str,
+    ports: SyncPorts,
+    options: RunOptions,
+    *,
+    stop: Event | None,
+    lease_ttl: timedelta | None,
+) -> JobResult:
     job = JOBS[name]
     result = JobResult(name, dry_run=options.dry_run)
     started = time.monotonic()

@@ -79,7 +79,7 @@ def test_help_needs_no_configuration(workdir: Path) -> None:
         assert f"  {command} " in result.output
 
 
-def test_init_writes_an_env_file_only_its_owner_can_read_with_a_fresh_webhook_secret(
+def test_init_writes_an_env_file_only_its_owner_can_read_with_fresh_secrets(
     workdir: Path,
 ) -> None:
     """`bridge init` writes .env mode 0600 from the documented example plus new secrets."""
@@ -88,37 +88,43 @@ def test_init_writes_an_env_file_only_its_owner_can_read_with_a_fresh_webhook_se
     env_file = workdir / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     written = load_settings(environ={}, env_file=env_file)
-    secret, claim_secret = written.webhook_secret, written.claim_secret
+    secret, claim_secret, key = written.webhook_secret, written.claim_secret, written.secret_key
     assert secret and len(secret) >= 32 and claim_secret and len(claim_secret) >= 32
     calcom, calendly = written.calcom_webhook_secret, written.calendly_signing_key
     assert calcom and len(calcom) >= 32 and calendly and len(calendly) >= 32
-    assert len({secret, claim_secret, calcom, calendly}) == 4
+    assert key and len(key) >= 32
+    assert len({secret, claim_secret, calcom, calendly, key}) == 5
     assert env_file.read_text() == render_env_file(
         {"WOOCOMMERCE_WEBHOOK_SECRET": secret, "BRIDGE_CLAIM_SECRET": claim_secret,
-         "BRIDGE_CALCOM_WEBHOOK_SECRET": calcom, "BRIDGE_CALENDLY_SIGNING_KEY": calendly})
-    for each in (secret, claim_secret, calcom, calendly):
+         "BRIDGE_CALCOM_WEBHOOK_SECRET": calcom, "BRIDGE_CALENDLY_SIGNING_KEY": calendly,
+         "BRIDGE_SECRET_KEY": key})
+    for each in (secret, claim_secret, calcom, calendly, key):
         assert each not in result.output
 
 
 def test_two_inits_generate_different_webhook_secrets(tmp_path: Path, workdir: Path) -> None:
-    """Each installation gets its own secret."""
+    """Each installation gets its own secrets."""
     first, second = tmp_path / "one.env", tmp_path / "two.env"
     assert bridge("init", "--path", str(first)).exit_code == 0
     assert bridge("init", "--path", str(second)).exit_code == 0
-    assert (
-        load_settings(environ={}, env_file=first).webhook_secret
-        != load_settings(environ={}, env_file=second).webhook_secret
-    )
+    one = load_settings(environ={}, env_file=first)
+    two = load_settings(environ={}, env_file=second)
+    assert one.webhook_secret != two.webhook_secret and one.secret_key != two.secret_key
 
 
-def test_init_never_overwrites_an_existing_env_file(workdir: Path) -> None:
-    """An existing .env is left byte for byte as it was, and init still succeeds."""
+def test_init_keeps_an_existing_env_file_adding_only_a_missing_console_key(
+        workdir: Path) -> None:
+    """An existing .env keeps every line; a console session key is added once, if missing."""
     env_file = workdir / ".env"
     env_file.write_text("WOOCOMMERCE_WEBHOOK_SECRET=keep-this-one-please\n")
     result = bridge("init")
     assert result.exit_code == 0, result.output
-    assert env_file.read_text() == "WOOCOMMERCE_WEBHOOK_SECRET=keep-this-one-please\n"
-    assert "left as it is" in result.output
+    text = env_file.read_text()
+    assert text.startswith("WOOCOMMERCE_WEBHOOK_SECRET=keep-this-one-please\n")
+    key = load_settings(environ={}, env_file=env_file).secret_key
+    assert key and len(key) >= 32 and "added a BRIDGE_SECRET_KEY" in result.output
+    again = bridge("init")
+    assert env_file.read_text() == text and "left as it is" in again.output
 
 
 def test_init_creates_the_database_at_the_newest_schema(workdir: Path) -> None:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, url_for
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -27,8 +27,12 @@ from bridge.store.models import utcnow
 from webhooks import bookings, claims, receiver
 from webhooks.api import api
 from webhooks.api_docs import api_docs
+from webhooks.console import console
+from webhooks.console_auth import init_sessions
+from webhooks.console_ops import console_ops
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
+from webhooks.outcomes_page import outcomes
 from webhooks.processing import BackgroundProcessor, InlineProcessor, Processor, StoreOnly
 from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
@@ -68,6 +72,8 @@ def create_app(
                                        catalogue=catalogue_loader(engine, settings),
                                        clock=clock)
     app.register_error_handler(HTTPException, _json_error)
+    init_sessions(app, settings.secret_key)
+    app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
     app.register_blueprint(receiver.blueprint)
@@ -78,6 +84,9 @@ def create_app(
     app.register_blueprint(report_page)
     claims.init_app(app, settings.claim_attempts_per_minute)
     app.register_blueprint(credential_pages)
+    app.register_blueprint(console)
+    app.register_blueprint(console_ops)
+    app.register_blueprint(outcomes)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     return app
@@ -122,6 +131,11 @@ def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
                    "up_to_date": status.up_to_date},
     }
     return status.up_to_date, report
+
+
+def index():  # type: ignore[no-untyped-def]
+    """The service's front door is the operator console."""
+    return redirect(url_for("console.home"))
 
 
 def healthz():  # type: ignore[no-untyped-def]

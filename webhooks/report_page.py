@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
@@ -55,32 +55,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; "
                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
-CSS = Markup("""
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2433;
-background:#f6f7f9}
-main{max-width:960px;margin:0 auto;padding:12px}
-h1{font-size:1.3em;margin:.4em 0}h2{font-size:1.1em;margin:1.4em 0 .4em}
-section{background:#fff;border-radius:8px;padding:10px 12px;margin:10px 0;
-box-shadow:0 1px 2px rgba(0,0,0,.08)}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:14px}
-th,td{padding:4px 6px;border-bottom:1px solid #e3e6eb;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}
-tr.total td{font-weight:600}
-.figure{font-size:1.6em;font-weight:600}
-.muted{color:#5b6475;font-size:13px}
-svg{width:100%;height:auto;display:block;margin:6px 0}svg.funnel{max-width:640px}
-svg text{font-size:13px;fill:#1d2433}svg .axis{font-size:11px;fill:#5b6475}
-@media (max-width:600px){body{font-size:14px}main{padding:6px}section{padding:8px}
-table{font-size:13px}th,td{padding:3px 4px}.figure{font-size:1.3em}
-svg text{font-size:21px}svg .axis{font-size:17px}}
-form{display:flex;flex-wrap:wrap;gap:8px;align-items:end}
-label{display:flex;flex-direction:column;font-size:13px}
-input,button{font:inherit;padding:6px}
-""")
 GRANTED_COLOUR = "#2f6fde"
 REDEEMED_COLOUR = "#e07b24"
 
@@ -112,9 +89,11 @@ def _page(title: str, body: Markup | str, status: int = 200) -> Response:
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         "<meta name=\"referrer\" content=\"no-referrer\">"
-        "<title>{title}</title><style>{css}</style></head><body><main>{body}</main></body>"
-        "</html>"
-    ).format(title=title, css=CSS, body=body)
+        "<title>{title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body>"
+        "<header class=\"top\"><a class=\"brand\" href=\"{console}\">creator-bridge</a>"
+        "</header><main class=\"report\">{body}</main></body></html>"
+    ).format(title=title, css=url_for("outcomes.static", filename="console.css"),
+             console=url_for("console.home"), body=body)
     response = Response(str(html), status=status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)
     return response

@@ -17,8 +17,10 @@ from bridge.cli.credits import credits, tokens
 from bridge.cli.demo import demo
 from bridge.cli.events import events
 from bridge.cli.learner import attach_adjustments, learner, owes_command
+from bridge.cli.operators import operators
 from bridge.cli.outbox import outbox
 from bridge.cli.report import report_command
+from bridge.cli.roster import cohort_command, learners_command
 from bridge.cli.setup import config_command, db, doctor, init, serve
 from bridge.cli.sync import scheduler_command, sync_command
 from bridge.cli.webhooks import inbox, simulate, webhooks
@@ -54,5 +56,6 @@ def main(ctx: click.Context, env_file: str) -> None:
 attach_adjustments(credits)
 for command in (init, config_command, db, doctor, serve, catalog, tokens, credits, learner,
                 owes_command, webhooks, inbox, simulate, demo, sync_command, scheduler_command,
-                outbox, report_command, events, claims_command, credentials, bookings):
+                outbox, report_command, events, claims_command, credentials, bookings,
+                operators, learners_command, cohort_command):
     main.add_command(command)

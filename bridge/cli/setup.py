@@ -26,20 +26,23 @@ def init(app: AppContext, env_path: str) -> None:
     """Write .env with fresh secrets and create the database."""
     target = Path(env_path)
     if target.exists():
-        click.echo(f"{target} exists; left as it is (delete it to start over)")
+        if _add_secret_key(target):
+            click.echo(f"{target} exists; added a BRIDGE_SECRET_KEY for the console's sessions")
+        else:
+            click.echo(f"{target} exists; left as it is (delete it to start over)")
     else:
-        secret = secrets.token_urlsafe(32)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(render_env_file({
-                "WOOCOMMERCE_WEBHOOK_SECRET": secret,
+                "WOOCOMMERCE_WEBHOOK_SECRET": secrets.token_urlsafe(32),
                 "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
                 # Booking tools get secrets of their own, so one leaked secret forges one source.
                 "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
                 "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
+                "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
             }))
         click.echo(f"wrote {target} (readable by you only) with new webhook, claim and booking "
-                   "secrets")
+                   "secrets and a console session key")
     app.env_file = str(target)
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
@@ -74,6 +77,20 @@ def _init_signing_key(app: AppContext) -> None:
     state = "generated" if generated else "kept"
     click.echo(f"credential signing key {state}: {path} (readable by you only), "
                f"thumbprint {key.thumbprint}")
+
+
+def _add_secret_key(target: Path) -> bool:
+    """Give an older .env the console's session key; True when one was added."""
+    from dotenv import dotenv_values
+
+    if dotenv_values(target).get("BRIDGE_SECRET_KEY"):
+        return False
+    text = target.read_text(encoding="utf-8")
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(("" if text.endswith("\n") or not text else "\n")
+                     + "# Signs the console's session cookies; the same in every worker.\n"
+                     + f"BRIDGE_SECRET_KEY={secrets.token_urlsafe(32)}\n")
+    return True
 
 
 @click.command("config")

@@ -73,6 +73,7 @@ class CohortSpec:
     learners_per_mentor: int
     assessment_slots: int | None = None
     waitlist: bool = True
+    public_outcomes: bool = False  # the cohort appears on the public outcome pages
 
     @property
     def capacity(self) -> int:

@@ -51,6 +51,7 @@ _COHORT_KEYS = {
     "learners_per_mentor",
     "assessment_slots",
     "waitlist",
+    "public_outcomes",
 }
 _OFFER_KEYS = set(META_FIELDS)  # an offer is described by the same fields in both sources
 _STACK_KEYS = {"name", "title", "skus", "course_price", "upsells", "coupon_expires_days"}
@@ -275,6 +276,9 @@ def _cohort(reader: _Reader, code: str, table: Any) -> CohortSpec:
     waitlist = table.get("waitlist", True)
     if not isinstance(waitlist, bool):
         raise reader.fail(f"{where}.waitlist", "must be true or false")
+    public_outcomes = table.get("public_outcomes", False)
+    if not isinstance(public_outcomes, bool):
+        raise reader.fail(f"{where}.public_outcomes", "must be true or false")
     mentors = reader.integer(table, "mentors", where, required=True)
     per_mentor = reader.integer(table, "learners_per_mentor", where, required=True)
     assert mentors is not None and per_mentor is not None  # required=True guarantees it
@@ -288,6 +292,7 @@ def _cohort(reader: _Reader, code: str, table: Any) -> CohortSpec:
         learners_per_mentor=per_mentor,
         assessment_slots=reader.integer(table, "assessment_slots", where),
         waitlist=waitlist,
+        public_outcomes=public_outcomes,
     )
 
 

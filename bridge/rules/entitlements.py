@@ -64,6 +64,7 @@ class OrderFacts:
     refund_ids: tuple[int, ...]
     renewal_of: tuple[int, ...]  # subscription ids from meta _subscription_renewal
     switch_of: tuple[int, ...] = ()  # subscription ids from meta _subscription_switch
+    name: str = ""  # billing first and last name, for finding the learner
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,15 @@ def _meta_values(payload: Mapping[str, Any], key: str) -> list[Any]:
     return [row.get("value") for row in payload.get("meta_data") or [] if row.get("key") == key]
 
 
+def billing_name(billing: object) -> str:
+    """``first_name last_name`` of a billing address, blanks dropped, at most 200 characters."""
+    if not isinstance(billing, Mapping):
+        return ""
+    parts = (billing.get("first_name"), billing.get("last_name"))
+    words = [part.strip() for part in parts if isinstance(part, str) and part.strip()]
+    return " ".join(words)[:200]
+
+
 def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
     """Parse and check the order fields the rules rely on."""
     order_id = _require(payload, "id", int)
@@ -161,6 +171,7 @@ def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
         refund_ids=tuple(sorted(int(r["id"]) for r in payload.get("refunds") or [] if "id" in r)),
         renewal_of=_subscription_ids(payload, order_id, "_subscription_renewal"),
         switch_of=_subscription_ids(payload, order_id, "_subscription_switch"),
+        name=billing_name(billing),
     )
 
 

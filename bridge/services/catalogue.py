@@ -448,6 +448,10 @@ def store_cohorts(session: Session, catalogue: Catalogue) -> int:
         row.timezone = spec.timezone
         row.capacity = spec.capacity
         row.waitlist = spec.waitlist
+        row.mentors = spec.mentors
+        row.learners_per_mentor = spec.learners_per_mentor
+        row.assessment_slots = spec.assessment_slots
+        row.public_outcomes = spec.public_outcomes
         row.updated_at = utcnow()
     session.flush()
     return len(catalogue.cohorts)

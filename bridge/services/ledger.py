@@ -540,6 +540,9 @@ def apply_order(
     elif result.entitlements or facts.status in paid_statuses or facts.date_paid_gmt:
         learner = resolve_learner(session, facts.customer_id, facts.email)
 
+    if learner is not None and facts.name and learner.name != facts.name:
+        learner.name = facts.name  # written only when it changed: no statement otherwise
+        session.add(learner)
     outcome = OrderOutcome(facts.order_id, applied=True, unmapped=unmapped,
                            learner_id=learner.id if learner else None)
     if learner is not None:

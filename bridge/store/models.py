@@ -34,6 +34,12 @@ class Cohort(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     capacity: int = 0
     waitlist: bool = True
+    # The limits capacity comes from, so pages can say why (None: stored before they were kept).
+    mentors: int | None = None
+    learners_per_mentor: int | None = None
+    assessment_slots: int | None = None
+    # The catalogue file's ``public_outcomes``: the cohort appears on /outcomes.
+    public_outcomes: bool = False
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -74,6 +80,8 @@ class Learner(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     woo_customer_id: int | None = Field(default=None, unique=True, sa_type=BigInteger)
     email: str = Field(max_length=254, unique=True)
+    # Billing name of their latest order, so operators can find them by name.
+    name: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -524,3 +532,39 @@ class Booking(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     cancelled_at: datetime | None = None
     held_at: datetime | None = None
+
+
+class Operator(SQLModel, table=True):
+    """A person who may use the console: an admin changes things, a viewer only looks."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    # argon2id, with its parameters and salt (PHC string format).
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="admin", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class LoginFailure(SQLModel, table=True):
+    """Wrong passwords from one address in the current window, shared by every worker."""
+
+    __tablename__ = "login_failure"
+
+    address: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    first_at: datetime = Field(default_factory=utcnow)
+    last_at: datetime = Field(default_factory=utcnow)
+
+
+class JobRun(SQLModel, table=True):
+    """How the last run of each sync job ended, for the console."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=500)
+    started_at: datetime
+    finished_at: datetime
+    summary: dict[str, Any] | None = _json_column()

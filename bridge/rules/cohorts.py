@@ -1,0 +1,99 @@
+"""Cohort wording and figures (pure): where capacity comes from, seats left, fill over time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+MAX_DAYS = 120  # points of a fill chart; longer histories keep their latest days
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A cohort's capacity and the limits it was computed from (None: not known)."""
+
+    capacity: int
+    mentors: int | None = None
+    learners_per_mentor: int | None = None
+    assessment_slots: int | None = None
+    waitlist: bool = True
+    ends_at: datetime | None = None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def capacity_reason(limits: Limits) -> str:
+    """Where the capacity comes from, in one line: mentors x learners, bounded by slots."""
+    if limits.mentors is None or limits.learners_per_mentor is None:
+        return f"{_plural(limits.capacity, 'seat')} (limits not stored: run `bridge init`)"
+    by_mentors = limits.mentors * limits.learners_per_mentor
+    text = (f"{_plural(limits.mentors, 'mentor')} x {limits.learners_per_mentor} "
+            f"learners per mentor = {by_mentors}")
+    slots = limits.assessment_slots
+    if slots is None:
+        return f"{text} seats"
+    if slots < by_mentors:
+        return f"{text}, bounded by {_plural(slots, 'assessment slot')}: " \
+               f"{_plural(limits.capacity, 'seat')}"
+    return f"{text} seats ({_plural(slots, 'assessment slot')} do not bound it)"
+
+
+def seats_left(limits: Limits, active: int, now: datetime) -> int:
+    if limits.ends_at is not None and limits.ends_at <= now:
+        return 0
+    return max(limits.capacity - active, 0)
+
+
+def seats_left_reason(limits: Limits, active: int, now: datetime) -> str:
+    """Why as many seats are left as there are, in one line."""
+    if limits.ends_at is not None and limits.ends_at <= now:
+        return "the cohort has ended"
+    left = seats_left(limits, active, now)
+    if left:
+        return f"{left} of {_plural(limits.capacity, 'seat')} free: {capacity_reason(limits)}"
+    if limits.waitlist:
+        return "full: every seat is taken; buyers join the waitlist for a released seat"
+    return "full: every seat is taken and the cohort has no waitlist"
+
+
+@dataclass(frozen=True)
+class SeatSpan:
+    """When a seat was held: from ``held_from`` until ``released_at`` (None: still held)."""
+
+    held_from: datetime
+    released_at: datetime | None = None
+
+
+def fill_over_time(spans: Iterable[SeatSpan], today: date,
+                   until: date | None = None) -> list[tuple[date, int]]:
+    """Seats held at the end of each day, from the first seat's day to today (or ``until``)."""
+    spans = list(spans)
+    if not spans:
+        return []
+    first = min(span.held_from.date() for span in spans)
+    last = min(today, until) if until else today
+    if last < first:
+        last = first
+    days = (last - first).days + 1
+    start = first if days <= MAX_DAYS else last - timedelta(days=MAX_DAYS - 1)
+    series: list[tuple[date, int]] = []
+    for offset in range((last - start).days + 1):
+        day = start + timedelta(days=offset)
+        held = sum(1 for span in spans if span.held_from.date() <= day
+                   and (span.released_at is None or span.released_at.date() > day))
+        series.append((day, held))
+    return series
+
+
+def fill_chart_points(series: Sequence[tuple[date, int]], capacity: int,
+                      width: int = 600, height: int = 120) -> str:
+    """The SVG polyline points of a fill series, scaled to the capacity (or the peak)."""
+    if not series:
+        return ""
+    top = max([capacity, *(held for _, held in series), 1])
+    step = width / max(len(series) - 1, 1)
+    return " ".join(f"{round(index * step, 1)},{round(height - height * held / top, 1)}"
+                    for index, (_, held) in enumerate(series))

@@ -1,0 +1,206 @@
+"""/console: the operator console's home, login, learners (with manual credits) and cohorts.
+
+Server-rendered Jinja templates (autoescaped) and one stylesheet. Every view reads through
+bridge services; the inbox, outbox, catalogue and report pages are in webhooks.console_ops.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from werkzeug.exceptions import TooManyRequests
+
+from bridge.rules.catalog import Catalogue
+from bridge.services.catalogue import read_catalogue_file
+from bridge.services.cohort_roster import UnknownCohortCode, cohort_roster, list_cohorts
+from bridge.services.console_home import console_home
+from bridge.services.learner_page import learner_page
+from bridge.services.learner_search import MAX_QUERY, search_learners
+from bridge.services.manual_credits import (
+    AdjustmentRefused,
+    apply_adjustment,
+    check_adjustment,
+    preview,
+)
+from bridge.services.operators import (
+    MAX_FAILURES,
+    authenticate,
+    clear_failures,
+    record_failure,
+    throttled,
+)
+from bridge.store.db import unit_of_work
+from webhooks.claims import client_address
+from webhooks.console_auth import (
+    admin_required,
+    current_operator,
+    guard,
+    log_in,
+    login_required,
+    render_page,
+    safe_next,
+)
+from webhooks.runtime import runtime
+
+console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+guard(console)
+
+
+def file_catalogue() -> Catalogue:
+    """The creator's catalogue file as it is now (its errors are shown, not raised)."""
+    return read_catalogue_file(runtime().settings.catalog_file)
+
+
+def _client_address() -> str:
+    """The client's address, through BRIDGE_PROXY_HOPS proxies, as the claim pages count it."""
+    return client_address(runtime().settings.proxy_hops)[:64]
+
+
+@console.get("/")
+@login_required
+def home() -> Response:
+    """Health at a glance, with the action that fixes each problem."""
+    rt = runtime()
+    return render_page("console/home.html", data=console_home(rt.engine, rt.settings,
+                                                              file_catalogue))
+
+
+@console.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """Log in with e-mail and password; repeated wrong passwords from one address get 429."""
+    engine = runtime().engine
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_operator() is not None:
+            return redirect(target)  # type: ignore[return-value]
+        return render_page("console/login.html", next=target, email="")
+    address = _client_address()
+    wait = throttled(engine, address)
+    if wait is not None:
+        raise TooManyRequests(
+            description=f"too many wrong passwords from your address: try again in "
+                        f"{max(1, round(wait.total_seconds() / 60))} minutes",
+            retry_after=max(1, int(wait.total_seconds())))
+    email = request.form.get("email", "")[:254]
+    operator = authenticate(engine, email, request.form.get("password", ""))
+    if operator is None:
+        failures = record_failure(engine, address)
+        if failures >= MAX_FAILURES:
+            raise TooManyRequests(
+                description="too many wrong passwords from your address: try again in "
+                            "15 minutes", retry_after=15 * 60)
+        return render_page("console/login.html", http_status=401, next=target, email=email,
+                           error="wrong e-mail or password")
+    clear_failures(engine, address)
+    log_in(operator)
+    return redirect(target)  # type: ignore[return-value]
+
+
+@console.post("/logout")
+def logout() -> Response:
+    from flask import session
+
+    session.clear()
+    flash("logged out")
+    return redirect(url_for("console.login"))  # type: ignore[return-value]
+
+
+@console.get("/learners")
+@login_required
+def learners() -> Response:
+    """Search learners by e-mail, name or customer id."""
+    query = request.args.get("q", "")
+    if len(query) > MAX_QUERY:
+        abort(400, description=f"search for at most {MAX_QUERY} characters")
+    with unit_of_work(runtime().engine) as session:
+        rows = search_learners(session, query)
+    return render_page("console/learners.html", q=query, rows=rows)
+
+
+def _learner_data(learner_id: int) -> dict[str, Any]:
+    rt = runtime()
+    with unit_of_work(rt.engine) as session:
+        data = learner_page(session, learner_id, paid_statuses=rt.settings.paid_statuses)
+    if data is None:
+        abort(404, description=f"no learner {learner_id}")
+    return data
+
+
+@console.get("/learners/<int:learner_id>")
+@login_required
+def learner(learner_id: int) -> Response:
+    """Balances, ledger, seats, access, subscriptions, coupons and bookings of one learner."""
+    return render_page("console/learner.html", data=_learner_data(learner_id),
+                       learner_id=learner_id, form={})
+
+
+def _adjustment(learner_id: int) -> Any:
+    form = request.form
+    return check_adjustment(learner_id, form.get("credit_type", ""), form.get("amount", ""),
+                            form.get("reason", ""), revoke=form.get("direction") == "revoke")
+
+
+@console.post("/learners/<int:learner_id>/adjust")
+@admin_required
+def adjust(learner_id: int) -> Response:
+    """Step one of a manual grant or revoke: show what it will do, write nothing."""
+    data = _learner_data(learner_id)
+    try:
+        adjustment = _adjustment(learner_id)
+    except AdjustmentRefused as exc:
+        return render_page("console/learner.html", http_status=400, data=data,
+                           learner_id=learner_id, form=request.form, error=str(exc))
+    with unit_of_work(runtime().engine) as session:
+        shown = preview(session, adjustment)
+    return render_page("console/adjust_confirm.html", data=data, learner_id=learner_id,
+                       change=shown, direction=request.form.get("direction", "grant"),
+                       reference=secrets.token_urlsafe(16))
+
+
+@console.post("/learners/<int:learner_id>/adjust/confirm")
+@admin_required
+def adjust_confirm(learner_id: int) -> Response:
+    """Step two: write the ledger row, once per confirmation."""
+    _learner_data(learner_id)  # 404 for an unknown learner
+    reference = request.form.get("reference", "")
+    if not (16 <= len(reference) <= 64) or not reference.replace("-", "").replace("_", "") \
+            .isalnum():
+        abort(400, description="the confirmation is missing its reference: start again")
+    try:
+        adjustment = _adjustment(learner_id)
+        operator = current_operator()
+        result = apply_adjustment(runtime().engine, adjustment, reference,
+                                  by=operator.email if operator else "console")
+    except AdjustmentRefused as exc:
+        abort(400, description=str(exc))
+    verb = "granted" if result["amount"] > 0 else "revoked"
+    if result["applied"]:
+        flash(f"{verb} {abs(result['amount'])} {result['credit_type']}; balance now "
+              f"{result['balance']}")
+    else:
+        flash("this confirmation was already applied; nothing was written twice")
+    return redirect(url_for("console.learner", learner_id=learner_id))  # type: ignore[return-value]
+
+
+@console.get("/cohorts")
+@login_required
+def cohorts() -> Response:
+    """Every cohort: capacity and where it comes from, seats by status."""
+    with unit_of_work(runtime().engine) as session:
+        rows = list_cohorts(session)
+    return render_page("console/cohorts.html", rows=rows)
+
+
+@console.get("/cohorts/<code>")
+@login_required
+def cohort(code: str) -> Response:
+    """One cohort's roster, waitlist in order and fill over time."""
+    try:
+        with unit_of_work(runtime().engine) as session:
+            data = cohort_roster(session, code)
+    except UnknownCohortCode as exc:
+        abort(404, description=str(exc))
+    return render_page("console/cohort.html", data=data)
+

@@ -1,0 +1,215 @@
+"""Console sessions: signed cookies, CSRF tokens, operators looked up on every request.
+
+The session cookie is HttpOnly, SameSite=Lax, limited to /console, and Secure whenever the
+request came over https (directly or through a proxy saying so). Its signing key is the
+BRIDGE_SECRET_KEY setting, the same in every worker, so any worker accepts any session.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from bridge.services.operators import OperatorView, get_operator
+from bridge.store.db import DatabaseUnavailable, describe_db_error
+from webhooks.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+CSRF_FIELD = "csrf_token"
+SESSION_HOURS = 12
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure when the request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return bool(request.is_secure or forwarded == "https")
+
+
+def init_sessions(app: Flask, secret_key: str | None) -> None:
+    """Configure the cookie; without a key no session can be made (the console says so)."""
+    if secret_key:
+        app.secret_key = secret_key
+    app.session_interface = ConsoleSessionInterface()
+    app.config.update(
+        SESSION_COOKIE_NAME="bridge_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/console",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+    )
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a POST whose form does not carry this session's token (before it does anything)."""
+    expected = session.get("csrf")
+    sent = request.form.get(CSRF_FIELD, "")
+    if not isinstance(expected, str) or not sent or \
+            not hmac.compare_digest(expected.encode(), sent.encode()):
+        abort(400, description="the form's security token is missing or out of date: "
+                               "reload the page and try again")
+
+
+def log_in(operator: OperatorView) -> None:
+    """A fresh session for this operator (a new CSRF token too)."""
+    session.clear()
+    session.permanent = True
+    session["op"] = operator.id
+    session["tag"] = operator.session_tag
+    csrf_token()
+
+
+def current_operator() -> OperatorView | None:
+    """The logged-in operator, or None (also when they were removed or changed password)."""
+    if "operator" in g:
+        return g.operator  # type: ignore[no-any-return]
+    operator = None
+    operator_id = session.get("op")
+    if isinstance(operator_id, int):
+        found = get_operator(runtime().engine, operator_id)
+        if found is not None and hmac.compare_digest(str(session.get("tag", "")),
+                                                     found.session_tag):
+            operator = found
+        else:
+            session.pop("op", None)
+            session.pop("tag", None)
+    g.operator = operator
+    return operator
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path inside the console, never another site."""
+    if target and target.startswith("/console") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and "\\" not in target:
+            return target
+    return url_for("console.home")
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Anonymous requests are sent to the login page and shown nothing."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_operator() is None:
+            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only admins change things; a viewer gets 403."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        operator = current_operator()
+        if operator is None:
+            return redirect(url_for("console.login"))
+        if not operator.can_change:
+            abort(403, description=f"{operator.email} is a viewer and may not change anything")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+NAV = (
+    ("console.home", "Home"),
+    ("console.learners", "Learners"),
+    ("console.cohorts", "Cohorts"),
+    ("console_ops.inbox", "Inbox"),
+    ("console_ops.outbox", "Outbox"),
+    ("console_ops.catalogue", "Catalogue"),
+    ("console_ops.report", "Report"),
+    ("outcomes.outcomes_page", "Public outcomes"),
+)
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+def render_page(template: str, http_status: int = 200, **context: Any) -> Response:
+    """A console page with the navigation, the operator and the security headers."""
+    html = render_template(template, operator=current_operator(), nav=NAV,
+                           csrf_token=csrf_token, **context)
+    response = Response(html, status=http_status, mimetype="text/html")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _error_page(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = render_page("console/error.html", http_status=status, status_code=status,
+                           message=error.description or error.name, title=error.name)
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    if status == 429 and getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+    return response
+
+
+def _database_error(exc: Exception) -> Response:
+    detail = describe_db_error(exc) if isinstance(exc, OperationalError) else str(exc)
+    log.error("console page failed on the database: %s", detail)
+    return render_page("console/error.html", http_status=503, status_code=503,
+                       title="Database unavailable",
+                       message="the database is unavailable; try again in a minute")
+
+
+def guard(blueprint: Blueprint) -> None:
+    """Every request under the blueprint: a key is set, POSTs carry the CSRF token, and
+    errors answer as console pages (4xx for bad input, 503 while the database is down)."""
+
+    @blueprint.before_request
+    def _checks() -> Response | None:
+        if not runtime().settings.secret_key:
+            return render_page("console/error.html", http_status=503, status_code=503,
+                               title="Console not set up",
+                               message="set BRIDGE_SECRET_KEY (bridge init writes one into "
+                                       ".env) and restart: the console signs its sessions "
+                                       "with it")
+        if request.method == "POST":
+            check_csrf()
+        return None
+
+    blueprint.register_error_handler(HTTPException, _error_page)
+    blueprint.register_error_handler(DatabaseUnavailable, _database_error)
+    blueprint.register_error_handler(OperationalError, _database_error)

@@ -1,0 +1,187 @@
+"""/console: the inbox, the outbox, the catalogue and the report, for operators.
+
+Lists filter by status; one row shows its error; admins retry one dead row or all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+
+from bridge.errors import PermanentError
+from bridge.rules.report_rows import (
+    ReportError,
+    check_timezone,
+    parse_day,
+    report_period,
+)
+from bridge.services.console_home import catalogue_report, catalogue_rows
+from bridge.services.inbox import process_delivery, retry_now, status_counts
+from bridge.services.inbox_view import DeliveryNotFound, list_deliveries, revive_dead, show_delivery
+from bridge.services.report import build_report
+from bridge.services.writeback.outbox import (
+    OutboxItemNotFound,
+    list_outbox,
+    outbox_counts,
+    retry_outbox,
+    show_outbox_item,
+)
+from bridge.services.writeback.queue import STATUSES as OUTBOX_STATUSES
+from bridge.store.models import utcnow
+from webhooks.console import file_catalogue
+from webhooks.console_auth import admin_required, guard, login_required, render_page
+from webhooks.report_page import render_report
+from webhooks.runtime import runtime
+
+log = logging.getLogger(__name__)
+INBOX_STATUSES = ("received", "processed", "failed", "dead", "rejected", "ignored")
+console_ops = Blueprint("console_ops", __name__, url_prefix="/console")
+guard(console_ops)
+
+
+def _status(allowed: tuple[str, ...]) -> str | None:
+    status = request.args.get("status", "").strip()
+    if status in ("", "all"):
+        return None
+    if status not in allowed:
+        abort(400, description=f"status is one of {', '.join(allowed)} or all")
+    return status
+
+
+@console_ops.get("/inbox")
+@login_required
+def inbox() -> Response:
+    """Webhook deliveries, newest first, filtered by status."""
+    engine = runtime().engine
+    status = _status(INBOX_STATUSES)
+    return render_page("console/inbox.html", rows=list_deliveries(engine, status),
+                       counts=status_counts(engine), status=status or "all",
+                       statuses=INBOX_STATUSES)
+
+
+@console_ops.get("/inbox/<int:inbox_id>")
+@login_required
+def delivery(inbox_id: int) -> Response:
+    """One delivery with its error and body."""
+    try:
+        data = show_delivery(runtime().engine, inbox_id)
+    except DeliveryNotFound as exc:
+        abort(404, description=str(exc))
+    return render_page("console/delivery.html", row=data)
+
+
+def _process_after(response: Response, ids: list[int]) -> Response:
+    """Process the deliveries once the answer is out; failures stay on their rows."""
+    rt = runtime()
+
+    def work() -> None:
+        try:
+            for inbox_id in ids:
+                process_delivery(rt.engine, inbox_id, rt.handlers,
+                                 max_attempts=rt.settings.inbox_max_attempts)
+            if rt.after_processing is not None:
+                rt.after_processing()
+        except Exception:  # noqa: BLE001  (the answer is sent; the inbox job retries the rest)
+            log.exception("processing retried deliveries failed")
+
+    response.call_on_close(work)
+    return response
+
+
+@console_ops.post("/inbox/<int:inbox_id>/retry")
+@admin_required
+def retry_delivery(inbox_id: int) -> Response:
+    """Process a failed or dead delivery again, with fresh attempts."""
+    engine = runtime().engine
+    if not retry_now(engine, inbox_id):
+        abort(409, description=f"delivery #{inbox_id} is not failed or dead")
+    flash(f"delivery #{inbox_id} is being processed again")
+    return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)),
+                          [inbox_id])
+
+
+@console_ops.post("/inbox/retry-dead")
+@admin_required
+def retry_dead_deliveries() -> Response:
+    """Every dead delivery, processed again with fresh attempts."""
+    ids = revive_dead(runtime().engine)
+    flash(f"{len(ids)} dead deliveries are being processed again" if ids
+          else "no dead deliveries")
+    return _process_after(redirect(url_for("console_ops.inbox", status="dead")), ids)
+
+
+@console_ops.get("/outbox")
+@login_required
+def outbox() -> Response:
+    """Write-backs to WooCommerce, filtered by status."""
+    engine = runtime().engine
+    status = _status(OUTBOX_STATUSES)
+    rows = list_outbox(engine, [status] if status else list(OUTBOX_STATUSES))
+    return render_page("console/outbox.html", rows=rows, counts=outbox_counts(engine),
+                       status=status or "all", statuses=OUTBOX_STATUSES)
+
+
+@console_ops.get("/outbox/<int:item_id>")
+@login_required
+def outbox_item(item_id: int) -> Response:
+    """One write-back with its payload, its error and what was last written to its target."""
+    try:
+        data = show_outbox_item(runtime().engine, item_id)
+    except OutboxItemNotFound as exc:
+        abort(404, description=str(exc))
+    return render_page("console/outbox_item.html", row=data)
+
+
+@console_ops.post("/outbox/<int:item_id>/retry")
+@admin_required
+def retry_outbox_item(item_id: int) -> Response:
+    """Send a dead write-back again with fresh attempts (the outbox job sends it)."""
+    try:
+        retry_outbox(runtime().engine, item_id)
+    except OutboxItemNotFound as exc:
+        abort(404, description=str(exc))
+    except PermanentError as exc:
+        abort(409, description=str(exc))
+    flash(f"write-back #{item_id} is queued again; the outbox job sends it")
+    return redirect(url_for("console_ops.outbox_item", item_id=item_id))  # type: ignore[return-value]
+
+
+@console_ops.post("/outbox/retry-dead")
+@admin_required
+def retry_dead_outbox() -> Response:
+    """Every dead write-back, queued again with fresh attempts."""
+    count = retry_outbox(runtime().engine, all_dead=True)
+    flash(f"{count} dead write-backs are queued again" if count else "no dead write-backs")
+    return redirect(url_for("console_ops.outbox", status="pending"))  # type: ignore[return-value]
+
+
+@console_ops.get("/catalogue")
+@login_required
+def catalogue() -> Response:
+    """Micro-SKUs with the products that sell them and their problems."""
+    rt = runtime()
+    report, error = catalogue_report(rt.engine, file_catalogue, rt.settings)
+    return render_page("console/catalogue.html", error=error,
+                       rows=catalogue_rows(report) if report else [],
+                       problems=report.resolution.problems if report else (),
+                       cohorts=report.catalogue.cohorts if report else {})
+
+
+@console_ops.get("/report")
+@login_required
+def report() -> Response:
+    """The outcome report, in the console (no token needed once logged in)."""
+    settings = runtime().settings
+    now = utcnow()
+    try:
+        period = report_period(
+            parse_day(request.args.get("since"), "since"),
+            parse_day(request.args.get("until"), "until"),
+            check_timezone(request.args.get("tz") or settings.report_timezone, "tz"),
+            now,
+        )
+    except ReportError as exc:
+        abort(400, description=str(exc))
+    figures = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
+    return render_page("console/report.html", body=render_report(figures))
