@@ -122,7 +122,7 @@ def test_a_grant_needs_a_confirmation_and_a_repeated_confirmation_writes_once(
         assert done.status_code == 302
     with unit_of_work(shop.engine) as session:
         rows = session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all()
-    assert [(r.amount, r.note) for r in rows] == [(45, f"late start (by {ADMIN})")]
+    assert [(r.amount, r.note, r.actor) for r in rows] == [(45, "late start", f"console:{ADMIN}")]
     assert "already applied" in client.get(f"/console/learners/{learner_id}").get_data(
         as_text=True)
 

@@ -164,7 +164,7 @@ def catalogue() -> Response:
     report, error = catalogue_report(rt.engine, file_catalogue, rt.settings)
     return render_page("console/catalogue.html", error=error,
                        rows=catalogue_rows(report) if report else [],
-                       problems=report.resolution.problems if report else (),
+                       problems=report.problems if report else (),
                        cohorts=report.catalogue.cohorts if report else {})
 
 

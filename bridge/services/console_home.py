@@ -36,6 +36,8 @@ CATALOGUE_FIXES = {
     "unknown_reference": "define the cohort or SKU it names in the catalogue file",
     "not_synced": "run `bridge catalog sync`",
     "no_catalogue_file": "copy catalog.example.toml to the catalogue file and edit it",
+    "unmapped_sku": "add the SKU to the catalogue file, or list it under not_offers when it is "
+                    "not an offer",
 }
 BACKLOG = ("received", "failed", "pending", "sending")
 
@@ -71,7 +73,7 @@ def catalogue_rows(report: CatalogueReport) -> list[dict[str, Any]]:
     catalogue = report.catalogue
     by_id = {record.woo_id: record for record in report.records}
     problems: dict[str, list[str]] = {}
-    for problem in report.resolution.problems:
+    for problem in report.problems:
         if problem.sku:
             problems.setdefault(problem.sku, []).append(problem.message)
     rows = []
@@ -125,13 +127,18 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
                                  "correct the file; `bridge catalog --check` says what is wrong",
                                  "console_ops.catalogue"))
     catalogue_problems = []
+    unmapped = []
     if report is not None:
         for item in report.resolution.problems:
             catalogue_problems.append({
                 "code": item.code, "what": item.message, "sku": item.sku,
                 "woo_id": item.woo_id, "fix": CATALOGUE_FIXES.get(item.code, ""),
             })
-    unmapped = [p for p in catalogue_problems if p["code"] == "unmapped_product"]
+        for sold in report.unmapped:
+            unmapped.append({"sku": sold.sku, "what": sold.problem().message,
+                             "orders": sold.orders, "units": sold.units,
+                             "fix": CATALOGUE_FIXES["unmapped_sku"]})
+        unmapped.extend(p for p in catalogue_problems if p["code"] == "unmapped_product")
     return {
         "generated_at": now,
         "inbox": inbox, "outbox": outbox,

@@ -74,8 +74,8 @@ def apply_adjustment(engine: Engine, adjustment: Adjustment, reference: str, *,
         existing = session.exec(select(LedgerEntry).where(LedgerEntry.source_key == key)).first()
         if existing is None:
             entry = adjust_credits(session, learner, adjustment.credit_type, adjustment.amount,
-                                   f"{adjustment.reason} (by {by})",
-                                   f"console:{reference}")
+                                   adjustment.reason, f"console:{reference}",
+                                   actor=f"console:{by}")
             enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))
             session.commit()
             applied = True
