@@ -21,7 +21,7 @@ pytestmark = pytest.mark.both_databases
 
 
 def bridge(database_url: str, *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(main, ["--env-file", "none.env", *args], input=stdin,
+    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], input=stdin,
                               env={"DATABASE_URL": database_url}, terminal_width=100)
 
 

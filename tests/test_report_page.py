@@ -236,5 +236,7 @@ def test_empty_rows_are_hidden_and_the_charts_fill_the_width_with_a_labelled_axi
     funnel, mentor = re.findall(r"<svg.*?</svg>", html, flags=re.S)
     assert 'viewBox="0 0 640 ' in funnel and 'viewBox="0 0 640 ' in mentor
     assert len(re.findall(r'class="axis">[\d.]+k?</text>', mentor)) >= 3
-    assert "svg{width:100%;height:auto;display:block" in html  # the mentor chart: full width
-    assert "@media (max-width:600px)" in html
+    with shop["client"].get("/assets/console.css") as sheet:  # the console's look
+        css = sheet.get_data(as_text=True)
+    assert ".report svg{width:100%;height:auto;display:block" in css  # the mentor chart: full width
+    assert "@media (max-width:600px){.report svg text" in css
