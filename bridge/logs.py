@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is context.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+# user:password@ inside any URL (DATABASE_URL above all), REST keys, and credential parameters.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@'\"]*:)[^\s'\"]+@")
+_REST_KEY = re.compile(r"\b(c[ks]_)[0-9a-zA-Z]{6,}")
+_CREDENTIAL_PARAM = re.compile(
+    r"((?:consumer_key|consumer_secret|oauth_consumer_key|oauth_signature|password|token)=)"
+    r"[^&#\s'\"]+"
+)
+
+
+def redact(text: str) -> str:
+    """The text with passwords in URLs, REST keys and credential parameters masked."""
+    text = _URL_PASSWORD.sub(r"\1****@", text)
+    text = _REST_KEY.sub(r"\1****", text)
+    return _CREDENTIAL_PARAM.sub(r"\1****", text)
 
 
 class ContextFormatter(logging.Formatter):
@@ -19,7 +36,7 @@ class ContextFormatter(logging.Formatter):
             for key, value in sorted(vars(record).items())
             if key not in _STANDARD and not key.startswith("_")
         ]
-        return line + (" " + " ".join(context) if context else "")
+        return redact(line + (" " + " ".join(context) if context else ""))
 
 
 def configure_logging(level: str, handler: logging.Handler | None = None) -> None:

@@ -141,7 +141,7 @@ def _rollover(value: str) -> Rollover:
     periods: dict[str, int] = {}
     for part in _word_list(value):
         credit_type, sep, count = (piece.strip() for piece in part.partition("="))
-        if not sep or not credit_type or not count.isdigit():
+        if not sep or not credit_type or not (count.isascii() and count.isdigit()):
             raise ValueError(f"{part!r} is not credit_type=periods (a whole number, 0 or more)")
         if credit_type in periods:
             raise ValueError(f"names {credit_type} twice")
@@ -201,7 +201,7 @@ def _schedule(value: str) -> str:
     if text == "off":
         return text
     number, unit = text[:-1], text[-1:]
-    if unit in _INTERVAL_UNITS and number.isdigit():
+    if unit in _INTERVAL_UNITS and number.isascii() and number.isdigit():
         if int(number) <= 0:
             raise ValueError("must be a positive interval")
         return text
@@ -221,7 +221,7 @@ def _schedule(value: str) -> str:
 def schedule_seconds(schedule: str) -> int | None:
     """The interval of an interval schedule in seconds; None for cron lines and ``off``."""
     number, unit = schedule[:-1], schedule[-1:]
-    if unit in _INTERVAL_UNITS and number.isdigit():
+    if unit in _INTERVAL_UNITS and number.isascii() and number.isdigit():
         return int(number) * _INTERVAL_UNITS[unit]
     return None
 
@@ -313,6 +313,13 @@ VARIABLES: tuple[Variable, ...] = (
              "5242880", "5242880", "Largest webhook body accepted (bytes); larger gets 413."),
     Variable("BRIDGE_INBOX_RETENTION_DAYS", "inbox_retention_days", _positive_int, "30", "30",
              "Days a processed delivery keeps its raw body (personal data) before it is dropped."),
+    Variable("BRIDGE_INBOX_ROW_RETENTION_DAYS", "inbox_row_retention_days", _positive_int, "90",
+             "90",
+             "Days a finished delivery's row is kept (for duplicate detection and `bridge inbox`) "
+             "before it is deleted; at least BRIDGE_INBOX_RETENTION_DAYS."),
+    Variable("BRIDGE_MAX_LINE_QUANTITY", "max_line_quantity", _positive_int, "1000", "1000",
+             "Largest quantity one order line may have; a delivery beyond it is rejected, "
+             "not processed."),
     Variable("BRIDGE_INBOX_MAX_ATTEMPTS", "inbox_max_attempts", _positive_int, "8", "8",
              "Processing attempts per webhook delivery before it is dead-lettered."),
     Variable("BRIDGE_INBOX_WORKER", "inbox_worker", _bool, "false", "false",
@@ -420,6 +427,8 @@ class Settings:
     subscription_revoke_on_cancel: bool = False
     webhook_max_body_bytes: int = 5 * 1024 * 1024
     inbox_retention_days: int = 30
+    inbox_row_retention_days: int = 90
+    max_line_quantity: int = 1000
     inbox_max_attempts: int = 8
     inbox_worker: bool = False
     outbox_max_attempts: int = 8
@@ -524,7 +533,13 @@ def load_settings(
 
 
 def _check_together(settings: Settings) -> None:
-    """Shop settings make sense only as a set: a URL needs both keys."""
+    """Shop settings make sense only as a set: a URL needs both keys; rows outlive bodies."""
+    if settings.inbox_row_retention_days < settings.inbox_retention_days:
+        raise SettingsError(
+            "BRIDGE_INBOX_ROW_RETENTION_DAYS",
+            f"must be at least BRIDGE_INBOX_RETENTION_DAYS ({settings.inbox_retention_days})",
+            str(settings.inbox_row_retention_days), "90",
+        )
     if settings.woocommerce_url:
         for var in VARIABLES[1:3]:
             if not getattr(settings, var.attr):

@@ -31,9 +31,10 @@ from bridge.services.inbox import (
     DEAD,
     FAILED,
     PROCESSED,
+    REJECTED,
+    apply_retention,
     due_deliveries,
     process_delivery,
-    purge_bodies,
 )
 from bridge.services.job_runs import record_job_run
 from bridge.services.ledger import OrderOutcome
@@ -501,38 +502,53 @@ def run_subscriptions(ctx: JobContext) -> None:
 
 
 def run_inbox(ctx: JobContext) -> None:
-    """Retry webhook deliveries that failed (or lost their worker); purge old bodies."""
+    """Retry due webhook deliveries (one failing never stops the rest), then apply retention."""
     now = ctx.now()
     due = due_deliveries(ctx.engine, now)
     ctx.tally.fetched += len(due)
     ctx.progress.set_total(len(due))
-    catalogue = ctx.catalogue()
-    shop = ctx.client_or_none()
     statuses: dict[str, int] = {}
     with ctx.writes() as target:
-        handlers = build_handlers(target, ctx.settings, catalogue=lambda: catalogue,
-                                  shop=lambda: shop)
-        for inbox_id in due:
-            ctx.checkpoint()
-            status = process_delivery(target, inbox_id, handlers,
-                                      max_attempts=ctx.settings.inbox_max_attempts, now=now)
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == PROCESSED:
-                ctx.tally.changed += 1
-                ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
-            ctx.progress.advance()
-        purged = purge_bodies(target, timedelta(days=ctx.settings.inbox_retention_days), now)
+        try:
+            catalogue = ctx.catalogue()
+            shop = ctx.client_or_none()
+            handlers = build_handlers(target, ctx.settings, catalogue=lambda: catalogue,
+                                      shop=lambda: shop)
+            for inbox_id in due:
+                ctx.checkpoint()
+                try:
+                    status = process_delivery(target, inbox_id, handlers,
+                                              max_attempts=ctx.settings.inbox_max_attempts,
+                                              now=now, max_quantity=ctx.settings.max_line_quantity)
+                except DatabaseUnavailable as exc:
+                    ctx.item_failed(f"delivery {inbox_id}: {exc}")
+                    continue
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == PROCESSED:
+                    ctx.tally.changed += 1
+                    ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
+                ctx.progress.advance()
+        finally:
+            # Retention never waits on processing: a wedged delivery must not grow the file.
+            kept = apply_retention(
+                target, body_retention=timedelta(days=ctx.settings.inbox_retention_days),
+                row_retention=timedelta(days=ctx.settings.inbox_row_retention_days), now=now)
     if due:
         outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
     if statuses.get(DEAD):
         ctx.note(f"{statuses[DEAD]} deliveries gave up: see `bridge inbox --status dead`")
+    if statuses.get(REJECTED):
+        ctx.note(f"{statuses[REJECTED]} deliveries rejected: see `bridge inbox --status rejected`")
     if statuses.get(FAILED):
         ctx.note(f"{statuses[FAILED]} deliveries will be tried again later")
-    if purged:
-        verb = "would drop" if ctx.dry_run else "dropped"
-        ctx.note(f"{verb} the raw bodies of {purged} deliveries older than "
+    verb = "would drop" if ctx.dry_run else "dropped"
+    if kept.bodies_dropped:
+        ctx.note(f"{verb} the raw bodies of {kept.bodies_dropped} deliveries older than "
                  f"{ctx.settings.inbox_retention_days} days")
+    if kept.rows_deleted:
+        ctx.note(f"{'would delete' if ctx.dry_run else 'deleted'} {kept.rows_deleted} finished "
+                 f"deliveries older than {ctx.settings.inbox_row_retention_days} days")
 
 
 def run_outbox(ctx: JobContext) -> None:

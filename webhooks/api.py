@@ -7,7 +7,6 @@ work that commits only on success. Tokens are never logged; only their names are
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -20,6 +19,7 @@ from bridge.services.api_tokens import TokenIdentity, authenticate, touch
 from bridge.services.learner_view import describe_learner
 from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.services.redemptions import (
+    MAX_CUSTOMER_ID,
     MAX_ROW_ID,
     IdempotencyKeyReused,
     InsufficientCredits,
@@ -30,6 +30,7 @@ from bridge.services.redemptions import (
     refund_in_transaction,
 )
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from webhooks.limits import json_body
 from webhooks.openapi import openapi_document
 from webhooks.runtime import runtime
 
@@ -122,11 +123,7 @@ def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
 
 
 def _json_body() -> Any:
-    raw = request.get_data(cache=False)
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("body", "is not valid JSON") from None
+    return json_body(runtime().settings.webhook_max_body_bytes)
 
 
 @api.post("/redemptions")
@@ -177,6 +174,8 @@ def delete_redemption(raw_id: str):  # type: ignore[no-untyped-def]
 @requires("read")
 def get_learner(ref: str):  # type: ignore[no-untyped-def]
     """A learner by e-mail (current or former) or customer id."""
+    if ref.isascii() and ref.isdigit() and len(ref) <= 254 and int(ref) > MAX_CUSTOMER_ID:
+        raise UnknownLearner(f"no learner has customer id {ref}")
     wanted = learner_ref(ref)
     with unit_of_work(runtime().engine) as session:
         learner = find_learner(session, wanted)

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from flask import Flask, jsonify, redirect, url_for
+from flask import Flask, jsonify, redirect, request, url_for
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from bridge import __version__
 from bridge.services.bookings import booking_counts
@@ -19,10 +19,16 @@ from bridge.services.delivery_handlers import (
     build_outbox_drainer,
     catalogue_loader,
 )
-from bridge.services.inbox import Handler
+from bridge.services.inbox import Handler, status_counts
 from bridge.services.inbox_batches import drain_received
 from bridge.settings import Settings, load_settings
-from bridge.store.db import DatabaseUnavailable, make_engine, require_current_schema, schema_status
+from bridge.store.db import (
+    DatabaseUnavailable,
+    describe_db_error,
+    make_engine,
+    require_current_schema,
+    schema_status,
+)
 from bridge.store.models import utcnow
 from webhooks import bookings, claims, receiver
 from webhooks.api import api
@@ -38,6 +44,9 @@ from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
+
+# Longer request targets are refused (414) before any view looks at them.
+MAX_URL_LENGTH = 4096
 
 
 def create_app(
@@ -72,6 +81,9 @@ def create_app(
                                        catalogue=catalogue_loader(engine, settings),
                                        clock=clock)
     app.register_error_handler(HTTPException, _json_error)
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.before_request(_refuse_long_urls)
     init_sessions(app, settings.secret_key)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
@@ -106,6 +118,7 @@ def inbox_processor(
 
     def drain() -> int:
         return drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                              max_quantity=settings.max_line_quantity,
                               after_batch=after_processing)
 
     return BackgroundProcessor(drain) if background else InlineProcessor(drain)
@@ -124,7 +137,9 @@ def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
     try:
         status = schema_status(engine)
     except DatabaseUnavailable as exc:
-        return False, {"database": "unavailable", "error": str(exc)}
+        # The error names hosts and ports: it goes to the log, not to whoever asks.
+        log.warning("health check: %s", exc)
+        return False, {"database": "unavailable"}
     report: dict[str, object] = {
         "database": "ok",
         "schema": {"current": status.current, "head": status.head,
@@ -146,6 +161,7 @@ def healthz():  # type: ignore[no-untyped-def]
         "status": "ok",
         "version": __version__,
         **report,
+        "inbox": _inbox_counts(rt.engine) if report["database"] == "ok" else None,
         "shop": "configured" if rt.settings.shop_configured else "not configured",
         "sync": "on" if rt.settings.sync_active else "off",
     }
@@ -163,6 +179,15 @@ def healthz():  # type: ignore[no-untyped-def]
     return jsonify(body), 200
 
 
+def _inbox_counts(engine: Engine) -> dict[str, int] | None:
+    """Deliveries per status (rejected and dead ones need a person), None if unreadable."""
+    try:
+        return status_counts(engine)
+    except (DatabaseUnavailable, DBAPIError) as exc:
+        log.warning("health check: inbox counts unavailable: %s", type(exc).__name__)
+        return None
+
+
 def readyz():  # type: ignore[no-untyped-def]
     """Readiness: 200 only when the database answers and its schema is current."""
     ready, report = _database_report(runtime().engine)
@@ -170,5 +195,25 @@ def readyz():  # type: ignore[no-untyped-def]
 
 
 def _json_error(error: HTTPException):  # type: ignore[no-untyped-def]
-    """Every HTTP error answers JSON, never an HTML page (413 for oversized bodies included)."""
-    return jsonify({"error": error.description or error.name}), error.code or 500
+    """Every HTTP error answers JSON, never an HTML page (413 for oversized bodies included).
+
+    The error's own headers are kept: ``Allow`` on 405 above all.
+    """
+    response = jsonify({"error": error.description or error.name})
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, error.code or 500
+
+
+def _database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+    """The database is down for this request: 503 now, and the next request tries again."""
+    detail = describe_db_error(error) if isinstance(error, OperationalError) else str(error)
+    log.error("request failed on the database: %s", detail, extra={"path": request.path[:200]})
+    return jsonify({"error": "the database is unavailable; retry later",
+                    "code": "database_unavailable"}), 503
+
+
+def _refuse_long_urls() -> None:
+    if len(request.full_path) > MAX_URL_LENGTH:
+        raise RequestURITooLarge(f"request target longer than {MAX_URL_LENGTH} characters")

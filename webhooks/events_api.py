@@ -6,7 +6,6 @@ written on any error.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -26,6 +25,7 @@ from bridge.services.outcome_events import record_in_transaction
 from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.api import requires
+from webhooks.limits import json_body
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,8 @@ def create_event():  # type: ignore[no-untyped-def]
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidRequest("Idempotency-Key", "header is required")
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("body", "is not valid JSON") from None
     rt = runtime()
+    body = json_body(rt.settings.webhook_max_body_bytes)
     issuing = issuing_factory(rt.settings, rt.catalogue) if rt.catalogue else None
     result = record_in_transaction(rt.engine, body, key, issuing=issuing)
     response = jsonify(result.body)

@@ -384,7 +384,9 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "A learner's balances, seats, access, perks, bookings and history.",
                 "parameters": [{"name": "learner", "in": "path", "required": True,
                                 "description": "E-mail (current or former) or customer id.",
-                                "schema": _text(254)}],
+                                # Customer ids are positive: "0" (or "000") names nobody.
+                                "schema": _text(254, pattern="^(?!0+$)[^\\u0000-\\u001f"
+                                                "\\u007f-\\u009f]*$")}],
                 "responses": {
                     "200": _json("Learner", "The learner."),
                     "400": _error("The e-mail or id is malformed."),

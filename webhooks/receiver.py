@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
 from flask import Blueprint, Response, jsonify, request
 
+from bridge.rules.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
 from bridge.rules.signatures import verify
-from bridge.services.inbox import RECEIVED, Delivery, count, record_delivery
+from bridge.services.inbox import RECEIVED, REJECTED, Delivery, count, record_delivery
 from bridge.store.db import DatabaseUnavailable
+from webhooks.limits import read_body
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
+WOOCOMMERCE_RESOURCES = frozenset(HANDLED_EVENTS)
 blueprint = Blueprint("receiver", __name__)
 
-PING = re.compile(rb"^webhook_id=\d+$")
+# WooCommerce's ping names the new webhook's id; ids are BIGINT, so at most 19 digits.
+PING = re.compile(rb"^webhook_id=([1-9][0-9]{0,18})$")
 REJECTED_COUNTER = "webhook_signature_rejected"
 # Only these request headers are kept with a delivery; cookies or proxies' headers are not.
 KEPT_HEADERS = ("User-Agent", "Content-Type")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _header(name: str, limit: int = 500) -> str:
+    """A header value as stored: no control characters (NUL breaks PostgreSQL), bounded."""
+    return _CONTROL.sub("", request.headers.get(name, "")).strip()[:limit]
 
 
 def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
@@ -30,10 +41,11 @@ def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
 def receive():  # type: ignore[no-untyped-def]
     """Acknowledge only what is safely stored; processing can never turn a 200 into a failure."""
     rt = runtime()
-    body = request.get_data(cache=True, parse_form_data=False)
+    body = read_body(rt.settings.webhook_max_body_bytes)
     signature = request.headers.get("X-WC-Webhook-Signature")
-    if signature is None and PING.match(body.strip()):
-        webhook_id = body.strip().split(b"=", 1)[1].decode()
+    ping = PING.match(body.strip()) if signature is None else None
+    if ping is not None:
+        webhook_id = ping.group(1).decode()
         log.info("webhook ping answered", extra={"webhook_id": webhook_id})
         return jsonify({"status": "ok", "ping": int(webhook_id)}), 200
     if not rt.settings.webhook_secret:
@@ -44,14 +56,15 @@ def receive():  # type: ignore[no-untyped-def]
         log.warning("webhook rejected: %s signature", reason)
         return _error(401, f"{reason} X-WC-Webhook-Signature")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"body is not JSON: {exc}")
+        payload = parse_json_body(body)
+    except BodyRefused as exc:
+        log.warning("signed delivery refused: %s", exc)
+        return _error(400, str(exc))
     delivery = Delivery(
-        topic=request.headers.get("X-WC-Webhook-Topic", "").strip()[:64],
-        webhook_id=request.headers.get("X-WC-Webhook-ID", ""),
-        delivery_id=request.headers.get("X-WC-Webhook-Delivery-ID", ""),
-        headers={k: v for k, v in request.headers.items()
+        topic=_header("X-WC-Webhook-Topic", 64),
+        webhook_id=_header("X-WC-Webhook-ID", 32),
+        delivery_id=_header("X-WC-Webhook-Delivery-ID", 64),
+        headers={k: _header(k) for k, _ in request.headers.items()
                  if k.lower().startswith("x-wc-webhook-") or k in KEPT_HEADERS},
         body=body,
         payload=payload,
@@ -59,13 +72,22 @@ def receive():  # type: ignore[no-untyped-def]
     context = {"delivery_id": delivery.delivery_id, "topic": delivery.topic,
                "resource_id": delivery.resource_id}
     try:
-        recorded = record_delivery(rt.engine, delivery, handled=frozenset(rt.handlers))
+        # A WooCommerce-signed body is never handed to another source's handler.
+        recorded = record_delivery(rt.engine, delivery,
+                                   handled=frozenset(rt.handlers) & WOOCOMMERCE_RESOURCES,
+                                   max_quantity=rt.settings.max_line_quantity)
     except DatabaseUnavailable as exc:
         log.error("delivery not stored: %s", exc, extra=context)
         return _error(503, "database unavailable; the delivery was not stored")
     if recorded.duplicate:
         log.info("duplicate delivery", extra={**context, "inbox_id": recorded.inbox_id})
         return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
+    if recorded.status == REJECTED:
+        # Answered 200 all the same: WooCommerce disables a webhook after five failures.
+        log.warning("delivery rejected: %s", recorded.reason,
+                    extra={**context, "inbox_id": recorded.inbox_id})
+        return jsonify({"status": REJECTED, "inbox_id": recorded.inbox_id,
+                        "reason": recorded.reason}), 200
     log.info("delivery stored", extra={**context, "inbox_id": recorded.inbox_id,
                                        "status": recorded.status})
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})

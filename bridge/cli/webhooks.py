@@ -334,6 +334,7 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
     try:
         while not stopping():
             done = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                                  max_quantity=settings.max_line_quantity,
                                   after_batch=after_batch, stop=stopping)
             total += done
             if once:

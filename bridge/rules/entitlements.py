@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue, Offer
 from bridge.rules.claims import place_key
+from bridge.rules.payloads import PayloadRejected
 from bridge.rules.periods import SubscriptionTerms
 
 # Each place is a row and a link in the buyer's note: a line may not hold more.
@@ -23,7 +23,7 @@ MAX_PLACES_PER_LINE = 1000
 NOT_YET_STATUSES = frozenset({"pending", "on-hold", "checkout-draft"})
 
 
-class OrderPayloadError(PermanentError):
+class OrderPayloadError(PayloadRejected):
     """An order payload lacks a field the rules need; the message names it."""
 
 

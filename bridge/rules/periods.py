@@ -58,7 +58,7 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 def parse_billing_period(unit: object, interval: object) -> BillingPeriod:
     """``billing_period`` and ``billing_interval`` as WooCommerce sends them ("1" and 1 alike)."""
-    if isinstance(interval, str) and interval.strip().isdigit():
+    if isinstance(interval, str) and interval.strip().isascii() and interval.strip().isdigit():
         interval = int(interval)
     if interval in (None, ""):
         interval = 1

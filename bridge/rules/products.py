@@ -86,7 +86,7 @@ def _meta_text(value: Any, source: str, key: str) -> str:
 
 def _meta_int(value: Any, source: str, key: str) -> int:
     text = _meta_text(value, source, key)
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise CatalogueError(source, key, f"must be a whole number greater than zero, not {text!r}")
     return int(text)
 
@@ -110,7 +110,7 @@ def _meta_credits(value: Any, source: str, key: str) -> dict[str, int]:
     credits: dict[str, int] = {}
     for part in _meta_list(value, source, key):
         credit_type, sep, amount = (piece.strip() for piece in part.partition("="))
-        if not sep or not amount.isdigit():
+        if not sep or not (amount.isascii() and amount.isdigit()):
             raise CatalogueError(
                 source,
                 key,

@@ -1,33 +1,52 @@
 """The webhook inbox: store each delivery before trusting it, then process it, retrying failures.
 
 A delivery is identified by its business identity (topic, resource id, ``date_modified_gmt``),
-not by WooCommerce's delivery id, which two deliveries in one second can share.
+not by WooCommerce's delivery id, which two deliveries in one second can share. A payload that
+breaks the rules is stored ``rejected`` with its reason and never retried; any failure while
+processing counts as an attempt, backs off, and is dead-lettered after the maximum.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from bridge.errors import BridgeError
+from bridge.logs import redact
+from bridge.rules.payloads import (
+    DEFAULT_MAX_LINE_QUANTITY,
+    MAX_ID,
+    BodyRefused,
+    PayloadRejected,
+    classify,
+    parse_json_body,
+)
 from bridge.services.ledger import insert_ignore
-from bridge.store.db import DatabaseUnavailable, acknowledging, describe_db_error, unit_of_work
+from bridge.store.db import (
+    DatabaseUnavailable,
+    acknowledging,
+    describe_db_error,
+    reclaim_space,
+    unit_of_work,
+)
 from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
 RECEIVED, PROCESSED, FAILED, DEAD, IGNORED = "received", "processed", "failed", "dead", "ignored"
+# The payload breaks a rule (bad id, quantity over the bound, wrong type): never retried.
+REJECTED = "rejected"
+# Nothing more happens to these unless a person retries them.
+FINISHED = (PROCESSED, IGNORED, REJECTED)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 # A delivery still 'received' this long after arrival lost its worker (crash, restart).
@@ -58,8 +77,10 @@ class Delivery:
 
     @property
     def resource_id(self) -> int | None:
-        if isinstance(self.payload, dict) and isinstance(self.payload.get("id"), int):
-            return self.payload["id"]
+        """The payload's id when it is one the database can hold (1 .. 2^63 - 1)."""
+        value = self.payload.get("id") if isinstance(self.payload, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+            return value
         return None
 
     @property
@@ -68,8 +89,8 @@ class Delivery:
         modified = None
         if isinstance(self.payload, dict):
             modified = self.payload.get("date_modified_gmt")
-        if self.resource_id is not None and modified:
-            return f"{self.topic}:{self.resource_id}:{modified}"
+        if self.resource_id is not None and isinstance(modified, str) and modified:
+            return f"{self.topic}:{self.resource_id}:{modified[:64]}"
         digest = hashlib.sha256(self.body).hexdigest()[:16]
         return f"{self.topic}:{self.resource_id}:{digest}:{self.delivery_id}"
 
@@ -79,6 +100,7 @@ class Recorded:
     inbox_id: int
     duplicate: bool
     status: str
+    reason: str = ""
 
 
 def _db_call(fn: Callable[[], Any]) -> Any:
@@ -89,16 +111,22 @@ def _db_call(fn: Callable[[], Any]) -> Any:
 
 
 def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[str],
+                    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
                     status: str | None = None) -> Recorded:
     """Commit the delivery to the inbox; a repeat of a known business identity is a duplicate.
 
-    Deliveries for resources nothing handles (or without a resource) are stored as ignored;
-    a receiver that knows better (booking tools carry no resource id) passes ``status``.
-    Raises DatabaseUnavailable when the database cannot take it.
+    Deliveries on topics nothing handles (or with an empty body) are stored as ignored, and
+    payloads that break a rule as rejected, with the reason. A receiver that checked its own
+    source's deliveries (booking tools carry no resource id) passes ``status``. Raises
+    DatabaseUnavailable when the database cannot take it.
     """
-    if status is None or delivery.resource not in handled:
-        status = RECEIVED if delivery.resource in handled and delivery.resource_id else IGNORED
+    if status is not None and delivery.resource in handled:
+        reason = ""
+    else:
+        status, reason = classify(delivery.topic, delivery.payload, handled,
+                                  max_quantity=max_quantity)
     key = delivery.business_key
+    now = utcnow()
 
     def write() -> Recorded:
         # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
@@ -117,19 +145,22 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
                 headers=dict(delivery.headers),
                 body=delivery.body,
                 status=status,
-                received_at=utcnow(),
+                received_at=now,
+                processed_at=now if status != RECEIVED else None,
                 attempts=0,
-                last_error="",
+                last_error=reason[:2000],
             ).on_conflict_do_nothing(index_elements=["business_key"]).returning(table.c.id)
             inserted = session.execute(statement).first()
             if inserted is not None:
                 session.commit()
-                return Recorded(int(inserted[0]), duplicate=False, status=status)
+                return Recorded(int(inserted[0]), duplicate=False, status=status,
+                                reason=reason if status == REJECTED else "")
             row = session.exec(
                 select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
             ).one()
             session.commit()
-            return Recorded(row.id, duplicate=True, status=row.status)
+            return Recorded(row.id, duplicate=True, status=row.status,
+                            reason=row.last_error if row.status == REJECTED else "")
 
     with acknowledging(engine):
         return _db_call(write)
@@ -163,55 +194,106 @@ class Warned(str):
     """A handler's result that is a warning: the delivery is processed, the row says why."""
 
 
-def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handler], *,
-                     max_attempts: int, now: datetime | None = None) -> str:
-    """Run the delivery through its handler and record the outcome on the inbox row."""
+@dataclass(frozen=True)
+class _Claimed:
+    topic: str
+    resource: str
+    body: bytes | None
+    attempts: int
+    context: dict[str, Any]
+
+
+def _claim(engine: Engine, inbox_id: int, max_attempts: int, now: datetime) -> _Claimed | str:
+    """Take one attempt before running anything, so a crash mid-run still counts as one."""
     with unit_of_work(engine) as session:
         row = session.get(InboxDelivery, inbox_id)
-        if row is None or row.status in (PROCESSED, IGNORED, DEAD):
-            return row.status if row else "missing"
-        topic, resource, body, attempts = row.topic, row.resource, row.body, row.attempts
-    context = {"inbox_id": inbox_id, "topic": topic, "resource_id": row.resource_id,
-               "delivery_id": row.delivery_id}
-    handler = handlers.get(resource)
-    error = ""
-    result = ""
-    if handler is None:
-        status = IGNORED
-    elif body is None:
-        status, error = DEAD, "raw body was purged before the delivery was processed"
-    else:
-        try:
-            result = handler(json.loads(body))
-            status = PROCESSED
-            if isinstance(result, Warned):
-                error = str(result)[:2000]  # processed, and the row says what to look at
-        except (BridgeError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
-            # Expected failure kinds are recorded and retried; anything else is a bug and
-            # propagates to the log with its traceback (the row stays 'received' and is retried).
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
-            status = FAILED
-    now = now or utcnow()
-    with unit_of_work(engine) as session:
-        row = session.get(InboxDelivery, inbox_id)
-        assert row is not None
-        row.attempts = attempts + 1
-        row.last_error = error
-        if status == FAILED:
-            if row.attempts >= max_attempts:
-                status = DEAD
-            else:
-                row.next_attempt_at = now + backoff(row.attempts)
-        if status in (PROCESSED, IGNORED):
-            row.processed_at = now
-            row.next_attempt_at = None
-        row.status = status
+        if row is None:
+            return "missing"
+        if row.status in (*FINISHED, DEAD):
+            return row.status
+        if row.attempts >= max_attempts:
+            row.status, row.next_attempt_at = DEAD, None
+            row.last_error = row.last_error or (
+                f"gave up after {row.attempts} attempts that did not finish")
+            session.add(row)
+            session.commit()
+            log.warning("delivery dead: %s", row.last_error, extra={"inbox_id": inbox_id})
+            return DEAD
+        row.attempts += 1
+        row.next_attempt_at = now + backoff(row.attempts)
         session.add(row)
         session.commit()
-    level = logging.INFO if status in (PROCESSED, IGNORED) else logging.WARNING
-    log.log(level, "delivery %s%s", status, f": {error}" if error else "",
-            extra={**context, "result": result} if result else context)
-    return status
+        return _Claimed(row.topic, row.resource, row.body, row.attempts, {
+            "inbox_id": inbox_id, "topic": row.topic, "resource_id": row.resource_id,
+            "delivery_id": row.delivery_id})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__)[:2000]
+
+
+def _run(handlers: Mapping[str, Handler], claimed: _Claimed,
+         max_quantity: int) -> tuple[str, str, str]:
+    """(status, error, result) of running the handler; never raises."""
+    if claimed.body is None:
+        return DEAD, "raw body was purged before the delivery was processed", ""
+    try:
+        payload = parse_json_body(claimed.body)
+        status, reason = classify(claimed.topic, payload, frozenset(handlers),
+                                  max_quantity=max_quantity)
+        if status != RECEIVED:
+            return status, reason, ""
+        result = handlers[claimed.resource](payload)
+        # A Warned result is processed, and the row says what to look at.
+        return PROCESSED, str(result)[:2000] if isinstance(result, Warned) else "", result
+    except (BodyRefused, PayloadRejected) as exc:
+        return REJECTED, redact(str(exc))[:2000], ""
+    except Exception as exc:  # noqa: BLE001  (any failure is one attempt: backoff, then dead)
+        # The traceback is for developers (DEBUG); the row and the log line say what failed.
+        log.debug("delivery %s failed", claimed.context["inbox_id"], exc_info=True)
+        return FAILED, _one_line(exc), ""
+
+
+def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handler], *,
+                     max_attempts: int, now: datetime | None = None,
+                     max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> str:
+    """Run the delivery through its handler and record the outcome on the inbox row.
+
+    Whatever the handler raises is recorded (failed with backoff, dead after
+    ``max_attempts``); only an unreachable database raises (DatabaseUnavailable).
+    """
+    now = now or utcnow()
+    claimed = _db_call(lambda: _claim(engine, inbox_id, max_attempts, now))
+    if isinstance(claimed, str):
+        return claimed
+    status, error, result = _run(handlers, claimed, max_quantity)
+
+    def record() -> str:
+        with unit_of_work(engine) as session:
+            row = session.get(InboxDelivery, inbox_id)
+            if row is None:
+                return "missing"
+            final = status
+            row.last_error = error
+            if final == FAILED and row.attempts >= max_attempts:
+                final = DEAD
+            if final == FAILED:
+                row.next_attempt_at = now + backoff(row.attempts)
+            else:
+                row.next_attempt_at = None
+            if final in FINISHED:
+                row.processed_at = now
+            row.status = final
+            session.add(row)
+            session.commit()
+            return final
+
+    final = _db_call(record)
+    level = logging.INFO if final in (PROCESSED, IGNORED) else logging.WARNING
+    log.log(level, "delivery %s%s", final, f": {error}" if error else "",
+            extra={**claimed.context, "result": result} if result else claimed.context)
+    return final
 
 
 def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -221,7 +303,9 @@ def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500
         failed = select(InboxDelivery.id).where(
             InboxDelivery.status == FAILED, col(InboxDelivery.next_attempt_at) <= now)
         stalled = select(InboxDelivery.id).where(
-            InboxDelivery.status == RECEIVED, InboxDelivery.received_at <= now - STALLED_AFTER)
+            InboxDelivery.status == RECEIVED, InboxDelivery.received_at <= now - STALLED_AFTER,
+            or_(col(InboxDelivery.next_attempt_at).is_(None),
+                col(InboxDelivery.next_attempt_at) <= now))
         ids = session.execute(failed.union(stalled).limit(limit)).scalars().all()
         return sorted(ids)
 
@@ -247,13 +331,55 @@ def purge_bodies(engine: Engine, retention: timedelta, now: datetime | None = No
     with unit_of_work(engine) as session:
         changed = session.execute(
             update(InboxDelivery)
-            .where(col(InboxDelivery.status).in_([PROCESSED, IGNORED]),
+            .where(col(InboxDelivery.status).in_(FINISHED),
                    col(InboxDelivery.received_at) < cutoff,
                    col(InboxDelivery.body).is_not(None))
             .values(body=None)
         ).rowcount
         session.commit()
         return int(changed or 0)
+
+
+def delete_old_deliveries(engine: Engine, retention: timedelta, now: datetime | None = None,
+                          *, chunk: int = 2000) -> int:
+    """Delete finished and dead deliveries older than the retention, a chunk per transaction.
+
+    Failed and received rows stay whatever their age: they still have work to do. Duplicate
+    detection needs a row only while WooCommerce may resend it (seconds to days); an older
+    replay is applied again harmlessly, as the order's stored modification date makes it stale.
+    """
+    cutoff = (now or utcnow()) - retention
+    deleted = 0
+    while True:
+        with unit_of_work(engine) as session:
+            ids = session.exec(
+                select(InboxDelivery.id)
+                .where(col(InboxDelivery.status).in_((*FINISHED, DEAD)),
+                       col(InboxDelivery.received_at) < cutoff)
+                .limit(chunk)
+            ).all()
+            if not ids:
+                return deleted
+            session.execute(delete(InboxDelivery).where(col(InboxDelivery.id).in_(ids)))
+            session.commit()
+            deleted += len(ids)
+
+
+@dataclass(frozen=True)
+class Retention:
+    bodies_dropped: int
+    rows_deleted: int
+    pages_reclaimed: int
+
+
+def apply_retention(engine: Engine, *, body_retention: timedelta, row_retention: timedelta,
+                    now: datetime | None = None) -> Retention:
+    """Drop old bodies, delete old rows, and give the space back (SQLite: incremental vacuum)."""
+    now = now or utcnow()
+    bodies = _db_call(lambda: purge_bodies(engine, body_retention, now))
+    rows = _db_call(lambda: delete_old_deliveries(engine, row_retention, now))
+    pages = _db_call(lambda: reclaim_space(engine)) if bodies or rows else 0
+    return Retention(bodies, rows, pages)
 
 
 def status_counts(engine: Engine) -> dict[str, int]:

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 
+from bridge.rules.payloads import DEFAULT_MAX_LINE_QUANTITY
 from bridge.services.inbox import RECEIVED, Handler, process_delivery
-from bridge.store.db import unit_of_work, wait_for_acknowledgements
+from bridge.store.db import DatabaseUnavailable, unit_of_work, wait_for_acknowledgements
 from bridge.store.models import InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def drain_received(
     handlers: Mapping[str, Handler],
     *,
     max_attempts: int,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
     batch_size: int = BATCH_SIZE,
     max_batches: int = 1000,
     after_batch: Callable[[], None] | None = None,
@@ -75,9 +77,13 @@ def drain_received(
         for inbox_id in ids:
             wait_for_acknowledgements(engine)
             try:
-                process_delivery(engine, inbox_id, handlers, max_attempts=max_attempts)
-            except Exception:  # noqa: BLE001  (one bad delivery must not stop the drain)
+                # Whatever a handler raises is recorded on the row; only the database can fail.
+                process_delivery(engine, inbox_id, handlers, max_attempts=max_attempts,
+                                 max_quantity=max_quantity)
+            except DatabaseUnavailable as exc:
                 # The row keeps its claim; once the lease ends it is claimed and tried again.
+                log.warning("delivery processing put off: %s", exc, extra={"inbox_id": inbox_id})
+            except Exception:  # noqa: BLE001  (one bad delivery must not stop the drain)
                 log.exception("delivery processing failed", extra={"inbox_id": inbox_id})
             done += 1
         if after_batch is not None:

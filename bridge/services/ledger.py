@@ -117,9 +117,13 @@ def _lock(session: Session, model: type[SQLModel], *where: Any) -> Any:
 
 def find_learner(session: Session, ref: str | int) -> Learner | None:
     """A learner by e-mail (current or former) or by WooCommerce customer id."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isascii()
+                                and ref.strip().isdigit()):
+        number = int(ref)
+        if not 0 < number < 2**63:
+            return None  # no BIGINT column holds it: nobody has that id
         return session.exec(
-            select(Learner).where(Learner.woo_customer_id == int(ref))
+            select(Learner).where(Learner.woo_customer_id == number)
         ).first()
     email = normalise_email(str(ref))
     learner = session.exec(select(Learner).where(Learner.email == email)).first()

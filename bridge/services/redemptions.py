@@ -128,7 +128,7 @@ def learner_ref(value: Any, name: str = "learner") -> str | int:
     if not isinstance(value, str):
         raise InvalidRequest(name, "must be an e-mail address or a customer id")
     text = _text({name: value}, name, required=True, limit=254)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # '¹'.isdigit() is true, and int('¹') fails
         number = int(text)
         if not 0 < number <= MAX_CUSTOMER_ID:
             raise InvalidRequest(name, "a customer id must be a positive whole number")

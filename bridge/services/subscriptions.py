@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from bridge.errors import BridgeError, PermanentError
 from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import normalise_email, parse_gmt
+from bridge.rules.payloads import PayloadRejected
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,
@@ -51,7 +52,7 @@ DEFAULT_PAID_STATUSES = ("processing", "completed")
 NO_PLUGIN_COUNTER = "subscriptions.plugin_missing"
 
 
-class SubscriptionPayloadError(PermanentError):
+class SubscriptionPayloadError(PayloadRejected):
     """A subscription payload lacks a field the bridge needs; the message names it."""
 
 
@@ -127,7 +128,7 @@ def _int(value: object) -> int:
     """Ids arrive as numbers or numeric strings; anything else is 0 (none)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     return 0
 

@@ -59,6 +59,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Before the first table exists this makes a new file give deleted pages back on
+        # `PRAGMA incremental_vacuum`; an existing file is converted by `upgrade` (one VACUUM).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -159,9 +162,52 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> str:
-    """Create or upgrade the schema to the newest revision; return it."""
-    command.upgrade(alembic_config(engine), "head")
+    """Create or upgrade the schema to the newest revision; return it.
+
+    Raises DatabaseUnavailable when the database cannot be reached or written.
+    """
+    try:
+        command.upgrade(alembic_config(engine), "head")
+        if is_sqlite(engine):
+            _use_incremental_vacuum(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(describe_db_error(exc)) from None
     return head_revision()
+
+
+SQLITE_INCREMENTAL = 2
+
+
+def _use_incremental_vacuum(engine: Engine) -> None:
+    """Convert an SQLite file made without auto_vacuum (one VACUUM, outside any transaction)."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_INCREMENTAL:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def reclaim_space(engine: Engine) -> int:
+    """Give free pages back to the file system (SQLite); returns how many were freed.
+
+    PostgreSQL reuses the space of deleted rows by itself (autovacuum): nothing to do.
+    """
+    if not isinstance(engine, Engine) or not is_sqlite(engine):
+        return 0  # PostgreSQL, or a dry run's connection whose work is rolled back
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        free = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
+        cursor.execute("PRAGMA incremental_vacuum").fetchall()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        cursor.close()
+        return free
+    finally:
+        raw.close()
 
 
 @dataclass(frozen=True)

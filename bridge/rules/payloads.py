@@ -1,0 +1,313 @@
+"""Hostile-input rules for webhook bodies: strict JSON, known topics, and payload shapes.
+
+Checked at the edge of the rules, before any rule reads a field: a payload that fails is
+rejected once with its reason (never retried), so one poisoned delivery cannot wedge the
+service, grow memory, or write a thousand ledger rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bridge.errors import PermanentError
+
+# Ids are stored in BIGINT columns (PostgreSQL and SQLite both stop at 2**63 - 1).
+MAX_ID = 2**63 - 1
+DEFAULT_MAX_LINE_QUANTITY = 1000
+MAX_JSON_DEPTH = 64
+# WooCommerce totals are strings such as "29.35"; anything beyond this is not a price.
+_AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,8})?$")
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_TEXT = 10_000
+BOM = b"\xef\xbb\xbf"
+
+# WooCommerce core topics and WooCommerce Subscriptions' own; any other event is ignored.
+HANDLED_EVENTS: Mapping[str, frozenset[str]] = {
+    "order": frozenset({"created", "updated", "deleted", "restored"}),
+    "product": frozenset({"created", "updated", "deleted", "restored"}),
+    "customer": frozenset({"created", "updated", "deleted", "restored"}),
+    "subscription": frozenset({"created", "updated", "deleted", "restored", "switched"}),
+}
+
+
+class BodyRefused(PermanentError):
+    """The body is not the strict JSON WooCommerce sends (not UTF-8, BOM, NaN, too deep)."""
+
+
+class PayloadRejected(PermanentError):
+    """The payload parsed but breaks a rule (id out of range, quantity too large, wrong type)."""
+
+
+def handled_topic(topic: str) -> bool:
+    """Only known resource.event pairs are processed; ``order.exploded`` is not an order."""
+    resource, _, event = topic.partition(".")
+    return event in HANDLED_EVENTS.get(resource, frozenset())
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BodyRefused(f"body is not JSON: {name} is not a JSON number")
+
+
+def parse_json_body(body: bytes) -> Any:
+    """Parse strict JSON: UTF-8 without BOM, no NaN/Infinity, nesting at most MAX_JSON_DEPTH."""
+    if body.startswith(BOM):
+        raise BodyRefused("body is not JSON: it starts with a byte order mark (BOM)")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyRefused("body is not JSON: it is not UTF-8") from None
+    try:
+        payload = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BodyRefused(f"body is not JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:
+        # JSONDecodeError, and int() refusing a number of more than 4,300 digits.
+        raise BodyRefused(f"body is not JSON: {str(exc).splitlines()[0][:200]}") from None
+    if _depth_exceeds(payload, MAX_JSON_DEPTH):
+        raise BodyRefused(f"body is not JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+    return payload
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Without recursion, so that the check itself cannot overflow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class _Check:
+    """Walks one payload, naming the first field that breaks a rule."""
+
+    def __init__(self, resource: str, max_quantity: int) -> None:
+        self.resource = resource
+        self.max_quantity = max_quantity
+
+    def fail(self, where: str, problem: str) -> PayloadRejected:
+        return PayloadRejected(f"{self.resource} {where} {problem}")
+
+    def id(self, obj: Mapping[str, Any], name: str, where: str, *, required: bool = False,
+           zero: bool = True) -> None:
+        value = obj.get(name)
+        if value is None and not required:
+            return
+        if not _is_int(value):
+            raise self.fail(f"{where}{name}", f"must be a whole number, not {_shown(value)}")
+        low = 0 if zero else 1
+        if not low <= value <= MAX_ID:
+            raise self.fail(f"{where}{name}",
+                            f"must be {'0 or more' if zero else 'positive'} and below 2^63, "
+                            f"not {_shown(value)}")
+
+    def amount(self, obj: Mapping[str, Any], name: str, where: str) -> None:
+        value = obj.get(name)
+        if value is None or value == "":
+            return
+        if _is_int(value):
+            ok = abs(value) < MAX_AMOUNT
+        elif isinstance(value, float):
+            ok = math.isfinite(value) and abs(value) < MAX_AMOUNT
+        elif isinstance(value, str):
+            ok = bool(_AMOUNT.match(value.strip()))
+            if ok:
+                try:
+                    ok = Decimal(value.strip()).is_finite()
+                except InvalidOperation:
+                    ok = False
+        else:
+            ok = False
+        if not ok:
+            raise self.fail(f"{where}{name}", f"must be a finite decimal amount, not "
+                            f"{_shown(value)}")
+
+    def text(self, obj: Mapping[str, Any], name: str, where: str, *, required: bool = False,
+             limit: int = MAX_TEXT) -> None:
+        value = obj.get(name)
+        if value is None and not required:
+            return
+        if not isinstance(value, str) or len(value) > limit:
+            raise self.fail(f"{where}{name}", f"must be text of at most {limit} characters, "
+                            f"not {_shown(value)}")
+
+    def obj(self, obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+        value = obj.get(name)
+        # PHP writes an empty associative array as [].
+        if value is None or value == []:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{where}{name}", f"must be an object, not {_shown(value)}")
+        return value
+
+    def objects(self, obj: Mapping[str, Any], name: str, where: str) -> list[Mapping[str, Any]]:
+        value = obj.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.fail(f"{where}{name}", "must be a list of objects")
+        return value
+
+    def meta(self, obj: Mapping[str, Any], where: str) -> None:
+        for index, row in enumerate(self.objects(obj, "meta_data", where)):
+            self.text(row, "key", f"{where}meta_data[{index}].")
+
+    def quantity(self, line: Mapping[str, Any], where: str) -> None:
+        value = line.get("quantity")
+        if value is None:
+            return
+        if not _is_int(value):
+            raise self.fail(f"{where}quantity", f"must be a whole number, not {_shown(value)}")
+        if not 0 <= value <= self.max_quantity:
+            raise self.fail(f"{where}quantity", f"must be between 0 and {self.max_quantity} "
+                            f"(BRIDGE_MAX_LINE_QUANTITY), not {_shown(value)}")
+
+    def lines(self, payload: Mapping[str, Any]) -> None:
+        for index, line in enumerate(self.objects(payload, "line_items", "")):
+            where = f"line_items[{index}]."
+            self.id(line, "id", where, required=True, zero=False)
+            self.id(line, "product_id", where)
+            self.id(line, "variation_id", where)
+            self.quantity(line, where)
+            self.text(line, "sku", where)
+            self.text(line, "name", where)
+            for name in ("total", "subtotal", "total_tax", "subtotal_tax", "price"):
+                self.amount(line, name, where)
+            self.meta(line, where)
+
+    def dates(self, payload: Mapping[str, Any]) -> None:
+        for name, value in payload.items():
+            dated = name.startswith("date_") or name.endswith(("_date_gmt", "_date"))
+            if dated and value is not None and (not isinstance(value, str) or len(value) > 40):
+                raise self.fail(name, f"must be a date text or null, not {_shown(value)}")
+
+    def order_like(self, payload: Mapping[str, Any]) -> None:
+        self.text(payload, "status", "", required=True, limit=64)
+        self.id(payload, "customer_id", "")
+        self.id(payload, "parent_id", "")
+        self.text(payload, "currency", "", limit=16)
+        for name in ("total", "discount_total", "shipping_total", "total_tax", "cart_tax"):
+            self.amount(payload, name, "")
+        billing = self.obj(payload, "billing", "")
+        self.text(billing, "email", "billing.", limit=320)
+        self.obj(payload, "shipping", "")
+        self.dates(payload)
+        self.meta(payload, "")
+        self.lines(payload)
+        for index, refund in enumerate(self.objects(payload, "refunds", "")):
+            self.id(refund, "id", f"refunds[{index}].", required=True, zero=False)
+            self.amount(refund, "total", f"refunds[{index}].")
+        for name in ("coupon_lines", "fee_lines", "shipping_lines", "tax_lines"):
+            for index, line in enumerate(self.objects(payload, name, "")):
+                self.amount(line, "total", f"{name}[{index}].")
+
+    def product(self, payload: Mapping[str, Any]) -> None:
+        self.id(payload, "parent_id", "")
+        self.text(payload, "sku", "")
+        self.text(payload, "name", "")
+        self.text(payload, "type", "", limit=64)
+        for name in ("price", "regular_price", "sale_price"):
+            self.amount(payload, name, "")
+        value = payload.get("stock_quantity")
+        if value is not None and not (_is_int(value) and abs(value) <= MAX_ID):
+            raise self.fail("stock_quantity", f"must be a whole number, not {_shown(value)}")
+        variations = payload.get("variations")
+        if variations is not None and not (
+            isinstance(variations, list) and all(_is_int(v) and 0 < v <= MAX_ID
+                                                 for v in variations)):
+            raise self.fail("variations", "must be a list of positive ids")
+        self.dates(payload)
+        self.meta(payload, "")
+
+    def customer(self, payload: Mapping[str, Any]) -> None:
+        self.text(payload, "email", "", limit=320)
+        billing = self.obj(payload, "billing", "")
+        self.text(billing, "email", "billing.", limit=320)
+        self.obj(payload, "shipping", "")
+        self.dates(payload)
+        self.meta(payload, "")
+
+
+def classify(topic: str, payload: Any, handled: frozenset[str], *,
+             max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> tuple[str, str]:
+    """``("received", "")`` to process, ``("ignored", why)`` or ``("rejected", why)``.
+
+    Only WooCommerce resources are judged here; other handled sources pass as received.
+    """
+    resource = topic.partition(".")[0]
+    if resource not in handled:
+        return "ignored", f"topic {topic[:64]!r} is not one the bridge processes"
+    if resource not in HANDLED_EVENTS:
+        return "received", ""  # another source (a booking tool): its receiver checked it
+    if not handled_topic(topic):
+        return "ignored", f"topic {topic[:64]!r} is not one the bridge processes"
+    if payload in ([], {}):
+        # WooCommerce sends a literal [] for some events on resources that no longer exist.
+        return "ignored", "empty body"
+    try:
+        check_payload(resource, payload, max_quantity=max_quantity)
+    except PayloadRejected as exc:
+        return "rejected", str(exc)
+    return "received", ""
+
+
+def check_payload(resource: str, payload: Any, *,
+                  max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> None:
+    """Raise PayloadRejected naming the first field of ``payload`` that breaks a rule."""
+    check = _Check(resource, max_quantity)
+    if not isinstance(payload, dict):
+        raise PayloadRejected(f"{resource} payload must be a JSON object, not {_shown(payload)}")
+    check.id(payload, "id", "", required=True, zero=False)
+    if _has_nul(payload):
+        raise PayloadRejected(f"{resource} payload contains a NUL character")
+    if set(payload) == {"id"}:
+        return  # *.deleted sends only the id
+    if resource in ("order", "subscription"):
+        check.order_like(payload)
+    elif resource == "product":
+        check.product(payload)
+    elif resource == "customer":
+        check.customer(payload)
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL anywhere (keys included): PostgreSQL text cannot hold it."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    """A short, safe picture of a value for a reason line (huge numbers are not printed)."""
+    if _is_int(value):
+        digits = len(str(abs(value))) if abs(value) < 10**50 else 51
+        return repr(value) if digits <= 20 else f"a {digits}+ digit number"
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
