@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bridge.logs import redact
 from bridge.rules.notes import NOTE_EVENTS
 
 DEFAULT_DATABASE_URL = "sqlite:///creator-bridge.db"
@@ -38,13 +39,25 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
 def _database_url(value: str) -> str:
-    scheme = value.split(":", 1)[0]
-    if not scheme.startswith(("sqlite", "postgres")):
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in _DATABASE_SCHEMES:
+        if scheme.startswith("postgres"):
+            raise ValueError("must use psycopg 3: write postgresql+psycopg:// (or postgresql://)")
         raise ValueError("must be an sqlite:/// or postgresql+psycopg:// URL")
-    if scheme in ("postgresql", "postgres"):
+    if scheme.startswith("postgres"):
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018  (urlsplit checks the port only when it is read)
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        if not parts.hostname and "host=" not in parts.query:
+            raise ValueError("names no host")
         # Plain postgresql:// (as Heroku-style platforms hand it out) means psycopg 3 here.
-        value = "postgresql+psycopg" + value[len(scheme) :]
+        value = "postgresql+psycopg://" + rest
     return value
 
 
@@ -500,10 +513,7 @@ def mask(secret: str) -> str:
 
 
 def mask_url_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(":" + parts.password + "@", ":****@", 1)
-    return url
+    return redact(url)
 
 
 def load_settings(
@@ -525,7 +535,7 @@ def load_settings(
         try:
             parsed[var.attr] = var.parse(raw)
         except ValueError as exc:
-            seen = mask(raw) if var.secret else raw
+            seen = mask(raw) if var.secret else redact(raw)
             raise SettingsError(var.name, str(exc), seen, var.example) from None
     settings = Settings(**parsed)
     _check_together(settings)

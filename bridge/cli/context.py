@@ -6,14 +6,16 @@ from typing import Any
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.cli.output import emit, json_option, log_handler
 from bridge.errors import BridgeError
-from bridge.logs import configure_logging
+from bridge.logs import configure_logging, redact
 from bridge.settings import Settings, SettingsError, load_settings
 from bridge.store.db import (
     DatabaseUnavailable,
     SchemaOutdated,
+    describe_db_error,
     make_engine,
     require_current_schema,
 )
@@ -48,6 +50,10 @@ class AppContext:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
 
+    def reload_settings(self) -> None:
+        """Read the settings again on next use (after a command wrote the settings file)."""
+        self._settings = None
+
     def close(self) -> None:
         """Release pooled database connections when the command ends."""
         if self._engine is not None:
@@ -63,14 +69,32 @@ class AppContext:
 pass_ctx = click.make_pass_decorator(AppContext)
 
 
+def error_line(exc: BaseException) -> str:
+    """One line a person can act on, secrets masked: what every command prints on failure."""
+    if isinstance(exc, SQLAlchemyError):
+        text = describe_db_error(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        # "No such file or directory: '/missing/dir/x.md'", without the errno noise.
+        target = f": {exc.filename!s}" if exc.filename else ""
+        text = f"{exc.strerror}{target}"
+    else:
+        text = str(exc) or type(exc).__name__
+    lines = text.strip().splitlines()
+    return redact(lines[0] if lines else type(exc).__name__)
+
+
 class BridgeGroup(click.Group):
-    """A click group that turns known failures into one human line and a non-zero exit."""
+    """A click group that turns known failures into one human line and a non-zero exit.
+
+    Every command runs inside: broken settings, a database that is not there, a file that
+    cannot be read or written, a port that is taken all end as ``error: ...`` and exit 1.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except HUMAN_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
+        except (*HUMAN_ERRORS, SQLAlchemyError, OSError) as exc:
+            click.echo(f"error: {error_line(exc)}", err=True)
             ctx.exit(1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import click
 from bridge import __version__
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.cli.output import activity
+from bridge.errors import BridgeError
 from bridge.services.watch import record_watch_start
 from bridge.settings import SettingsError, render_env_file
 from bridge.store.db import backup_sqlite, schema_status, upgrade
@@ -23,32 +25,29 @@ from bridge.store.models import utcnow
 @click.option("--path", "env_path", default=".env", show_default=True, help="File to write.")
 @pass_ctx
 def init(app: AppContext, env_path: str) -> None:
-    """Write .env with fresh secrets and create the database."""
+    """Create the database, then write .env with fresh secrets.
+
+    The database comes first: when it cannot be reached or created, nothing is written.
+    """
     target = Path(env_path)
+    app.env_file = str(target)
+    # The file about to be written sets no DATABASE_URL of its own beyond the default, so the
+    # settings read now (environment, or the existing file) name the same database.
+    revision = upgrade(app.engine)
+    click.echo(f"database ready at schema revision {revision}")
+    since = record_watch_start(app.engine, utcnow(), "init")
+    click.echo(f"watching the shop since {since:%Y-%m-%d %H:%M} UTC: customers hear (notes, "
+               "coupons) only of changes from then on; older orders still grant, silently")
     if target.exists():
         if _add_secret_key(target):
             click.echo(f"{target} exists; added a BRIDGE_SECRET_KEY for the console's sessions")
         else:
             click.echo(f"{target} exists; left as it is (delete it to start over)")
     else:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render_env_file({
-                "WOOCOMMERCE_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-                "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
-                # Booking tools get secrets of their own, so one leaked secret forges one source.
-                "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-                "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
-                "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
-            }))
+        _write_env_file(target)
         click.echo(f"wrote {target} (readable by you only) with new webhook, claim and booking "
                    "secrets and a console session key")
-    app.env_file = str(target)
-    revision = upgrade(app.engine)
-    click.echo(f"database ready at schema revision {revision}")
-    since = record_watch_start(app.engine, utcnow(), "init")
-    click.echo(f"watching the shop since {since:%Y-%m-%d %H:%M} UTC: customers hear (notes, "
-               "coupons) only of changes from then on; older orders still grant, silently")
+        app.reload_settings()
     catalogue_file = app.settings.catalog_file
     if not catalogue_file.exists():
         from bridge.services.simulation import example_catalogue_text
@@ -91,6 +90,31 @@ def _add_secret_key(target: Path) -> bool:
                      + "# Signs the console's session cookies; the same in every worker.\n"
                      + f"BRIDGE_SECRET_KEY={secrets.token_urlsafe(32)}\n")
     return True
+
+
+def _write_env_file(target: Path) -> None:
+    """Write the settings file whole or not at all (a failure leaves no partial file)."""
+    secret = secrets.token_urlsafe(32)
+    text = render_env_file({
+        "WOOCOMMERCE_WEBHOOK_SECRET": secret,
+        "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
+        # Booking tools get secrets of their own, so one leaked secret forges one source.
+        "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
+        "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
+    })
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise BridgeError(f"the database is ready, but {target} could not be written: "
+                          f"{exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise BridgeError(f"the database is ready, but {target} could not be written: "
+                          f"{exc.strerror}") from None
 
 
 @click.command("config")
@@ -169,6 +193,18 @@ def doctor(app: AppContext, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port out of range or taken before gunicorn retries binding it for seconds."""
+    if not 1 <= port <= 65535:
+        raise BridgeError(f"--port must be from 1 to 65535, not {port}")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise BridgeError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                          "(another process may use it: pick another --port)") from None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
@@ -184,6 +220,7 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
     from webhooks import create_app
     from webhooks.server import run_server
 
+    _check_port_free(host, port)
     settings = app.settings
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import needs_refund_lookup, order_facts
+from bridge.rules.payloads import check_payload
 from bridge.services.claims import reconcile_claims
 from bridge.services.ledger import OrderOutcome, apply_customer, apply_order, stored_refunds
 from bridge.services.order_pages import changed_orders
@@ -78,8 +79,9 @@ def process_order(
     ``checked`` says the caller already looked (bridge.services.order_pages). Customers hear
     of the change (notes, coupons) only when it happened after the bridge started watching
     the shop (``since``, read when not given), unless ``notify`` says otherwise: True tells
-    them of history on purpose, False tells them nothing.
+    them of history on purpose, False tells them nothing. A payload that breaks the payload rules raises PayloadRejected before anything is read.
     """
+    check_payload("order", payload, max_quantity=settings.max_line_quantity)
     if not checked and not changed_orders(engine, [payload], catalogue, settings):
         return OrderOutcome(int(payload["id"]), applied=True)
     if is_deletion(payload):

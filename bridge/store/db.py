@@ -13,10 +13,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from bridge.errors import PermanentError
+from bridge.logs import redact
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -35,7 +36,20 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
-    """Build the engine; SQLite gets WAL, a busy timeout, foreign keys and immediate writes."""
+    """Build the engine; SQLite gets WAL, a busy timeout, foreign keys and immediate writes.
+
+    Raises DatabaseUnavailable (password masked) when the URL cannot make an engine.
+    """
+    try:
+        return _make_engine(database_url, pool_size)
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise DatabaseUnavailable(
+            f"DATABASE_URL {redact(database_url)} cannot be used: {type(exc).__name__}: "
+            f"{redact(str(exc).splitlines()[0] if str(exc) else '')}"
+        ) from None
+
+
+def _make_engine(database_url: str, pool_size: int) -> Engine:
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
@@ -286,4 +300,4 @@ def describe_db_error(exc: SQLAlchemyError) -> str:
     """One line about a database error, without the SQL or parameters it carried."""
     original = getattr(exc, "orig", None) or exc
     first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
-    return f"database error: {type(original).__name__}: {first_line}"[:300]
+    return redact(f"database error: {type(original).__name__}: {first_line}")[:300]

@@ -465,6 +465,11 @@ def _send_note(
     ``seen`` keeps, per order, the notes read during this drain that no recorded post of the
     bridge accounts for, so all the notes of one order cost one read.
     """
+    if not isinstance(row.target_id, int) or not 0 < row.target_id < 2**63:
+        # orders/-5/notes has no REST route: the shop's rest_no_route would read as
+        # "WooCommerce is not active" and stop every drain behind this one row.
+        return _Result("dead", f"order id {row.target_id} is not a WooCommerce order id; "
+                       "the note was not sent"), ""
     path = f"orders/{row.target_id}/notes"
     text = str((row.data or {}).get("note") or "")
     try:
