@@ -216,7 +216,8 @@ def reclaim_space(engine: Engine) -> int:
     try:
         cursor = raw.cursor()
         free = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
-        cursor.execute("PRAGMA incremental_vacuum").fetchall()
+        # executescript steps the pragma to its end; execute() frees one page per call.
+        cursor.executescript("PRAGMA incremental_vacuum;")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         cursor.close()
         return free
