@@ -1,4 +1,4 @@
-"""Every command in a broken environment: one `error:` line (or a FAIL check), exit 1, no traceback."""
+"""Every command in a broken environment: one error line (or a FAIL check), exit 1, no traceback."""
 
 from __future__ import annotations
 
