@@ -402,3 +402,20 @@ def test_the_api_answers_415_for_a_body_that_is_not_json(app, engine):
         "Authorization": f"Bearer {token}", "Content-Type": "text/plain",
         "Idempotency-Key": "k-1"})
     assert response.status_code == 415
+
+
+def test_bridge_inbox_lists_rejected_deliveries_with_their_reason(
+        workdir, client, engine, database_url):
+    """`bridge inbox --status rejected` shows the row and why; --json says the same."""
+    from click.testing import CliRunner
+
+    from bridge.cli.main import main
+
+    signed(client, poisoned("quantity over the bound"))
+    env = {"DATABASE_URL": database_url}
+    shown = CliRunner().invoke(main, ["inbox", "--status", "rejected"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "1 rejected" in shown.output and "quantity" in shown.output
+    data = json.loads(CliRunner().invoke(main, ["inbox", "--json"], env=env).output)
+    assert data["counts"] == {"rejected": 1}
+    assert "BRIDGE_MAX_LINE_QUANTITY" in data["deliveries"][0]["last_error"]

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
-from bridge.services.inbox import retry_now, status_counts
+from bridge.services.inbox import STATUSES, retry_now, status_counts
 from bridge.services.simulation import Line, order_payload, signed_delivery
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, utcnow
@@ -120,7 +120,7 @@ def _delivery_summary(row: InboxDelivery) -> dict[str, Any]:
 
 @click.group("inbox", invoke_without_command=True)
 @click.option("--status", "status", default=None,
-              type=click.Choice(["received", "processed", "failed", "dead", "ignored"]),
+              type=click.Choice(STATUSES),
               help="Only deliveries in this status.")
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 @json_option
@@ -189,7 +189,7 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
 @click.pass_context
 def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
                 as_json: bool) -> None:
-    """Process failed or dead deliveries again now: one by its id, or --all.
+    """Process failed or dead deliveries again now: one by its id (or rejected), or --all.
 
     Exit status 1 when one fails again.
     """
@@ -202,7 +202,7 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
     engine = app.ready_engine()
     made_due = retry_now(engine, inbox_id)
     if inbox_id is not None and not made_due:
-        raise PermanentError(f"delivery #{inbox_id} is not failed or dead")
+        raise PermanentError(f"delivery #{inbox_id} is not failed, dead or rejected")
     handlers = build_handlers(engine, app.settings)
     ids = [inbox_id] if inbox_id is not None else due_deliveries(engine)
     results: dict[str, int] = {}

@@ -47,6 +47,7 @@ RECEIVED, PROCESSED, FAILED, DEAD, IGNORED = "received", "processed", "failed", 
 REJECTED = "rejected"
 # Nothing more happens to these unless a person retries them.
 FINISHED = (PROCESSED, IGNORED, REJECTED)
+STATUSES = (RECEIVED, PROCESSED, FAILED, DEAD, IGNORED, REJECTED)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 # A delivery still 'received' this long after arrival lost its worker (crash, restart).
@@ -311,14 +312,14 @@ def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500
 
 
 def retry_now(engine: Engine, inbox_id: int | None = None) -> int:
-    """Make failed (or, for one id, dead) deliveries due again; returns how many."""
+    """Make failed (or, for one id, dead or rejected) deliveries due again; returns how many."""
     with unit_of_work(engine) as session:
         statement = update(InboxDelivery).values(next_attempt_at=utcnow())
         if inbox_id is None:
             statement = statement.where(col(InboxDelivery.status) == FAILED)
         else:
             statement = statement.where(col(InboxDelivery.id) == inbox_id,
-                                        col(InboxDelivery.status).in_([FAILED, DEAD]))
+                                        col(InboxDelivery.status).in_([FAILED, DEAD, REJECTED]))
             statement = statement.values(status=FAILED, attempts=0)
         changed = session.execute(statement).rowcount
         session.commit()
