@@ -117,6 +117,8 @@ def test_a_poisoned_order_is_stored_rejected_answered_200_and_never_retried(
     assert row.status == "rejected" and row.last_error and row.attempts == 0
     assert due_deliveries(engine, now=utcnow() + timedelta(days=365)) == []
     assert ledger_count(engine) == 0
+    with unit_of_work(engine) as session:
+        assert session.exec(select(OutboxItem)).all() == []
 
 
 def test_an_ordinary_order_after_the_poison_is_still_processed(client, engine):
@@ -346,8 +348,8 @@ def test_the_database_down_answers_503_for_that_request_only_and_heals(engine, s
     assert signed(client, body).status_code == 503
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "5432" not in ready.get_data(as_text=True)
-    assert client.get("/api/v1/learners/a@example.com",
-                      headers={"Authorization": "Bearer x"}).status_code == 503
+    api = client.get("/api/v1/learners/a@example.com", headers={"Authorization": "Bearer x"})
+    assert api.status_code == 503 and "5432" not in api.get_data(as_text=True)
     down["now"] = False
     assert signed(client, body).status_code == 200
     assert client.get("/readyz").status_code == 200
@@ -419,3 +421,18 @@ def test_bridge_inbox_lists_rejected_deliveries_with_their_reason(
     data = json.loads(CliRunner().invoke(main, ["inbox", "--json"], env=env).output)
     assert data["counts"] == {"rejected": 1}
     assert "BRIDGE_MAX_LINE_QUANTITY" in data["deliveries"][0]["last_error"]
+
+
+def test_every_log_line_masks_passwords_in_urls_and_rest_keys():
+    """The one log format masks user:password@ in any URL, REST keys and credential params."""
+    import logging
+
+    from bridge.logs import ContextFormatter
+
+    formatter = ContextFormatter("%(message)s")
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1,
+                               "cannot reach postgresql+psycopg://bridge:hunter2@db/b", None, None)
+    record.url = "https://shop.example.com/wp-json?consumer_key=ck_abcdef1234567&x=1"
+    line = formatter.format(record)
+    assert "hunter2" not in line and "ck_abcdef1234567" not in line
+    assert "bridge:****@db" in line

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from bridge import __version__
+from bridge.logs import configure_logging
 from bridge.services.bookings import booking_counts
 from bridge.services.catalogue import unmapped_skus
 from bridge.services.delivery_handlers import (
@@ -64,7 +65,11 @@ def create_app(
     the answer, or by a separate worker process when ``BRIDGE_INBOX_WORKER`` is set; without it
     (tests, tools) on the request thread once the answer is sent.
     """
-    settings = settings or load_settings()
+    if settings is None:
+        # Under gunicorn (the Procfile's web line) nothing else sets up the bridge's log format,
+        # and with it the masking of secrets in every line.
+        settings = load_settings()
+        configure_logging(settings.log_level)
     if engine is None:
         engine = make_engine(settings.database_url)
         _refuse_outdated_schema(engine)

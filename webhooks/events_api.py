@@ -64,7 +64,9 @@ def _cannot_issue(exc: PermanentError):  # type: ignore[no-untyped-def]
 
 @events_api.errorhandler(DatabaseUnavailable)
 def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
-    return _error(503, str(exc), "database_unavailable")
+    # The error text names the database's host and port: the log gets it, the caller does not.
+    log.error("API request failed: %s", exc)
+    return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
 
 @events_api.errorhandler(OperationalError)
