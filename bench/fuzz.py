@@ -182,8 +182,21 @@ def make_token(database_url: str) -> str:
     return token
 
 
-def ordinary_order_latency(url: str, database_url: str, order_id: int) -> float | None:
-    """Seconds from posting an ordinary order to its inbox row being processed (None: never)."""
+def delivery_status(database_url: str, inbox_id: int) -> str:
+    from bridge.store.db import make_engine, unit_of_work
+    from bridge.store.models import InboxDelivery
+
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work(engine) as session:
+            row = session.get(InboxDelivery, inbox_id)
+            return f"{row.status}: {row.last_error}" if row else "missing"
+    finally:
+        engine.dispose()
+
+
+def ordinary_order_latency(url: str, database_url: str, order_id: int) -> dict[str, Any]:
+    """Seconds from posting an ordinary order to its inbox row being processed."""
     from datetime import UTC, datetime
 
     payload = order_payload(order_id, [Line("MENTOR-1H", 1, 60.0)],
@@ -194,14 +207,16 @@ def ordinary_order_latency(url: str, database_url: str, order_id: int) -> float 
                "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET),
                "X-WC-Webhook-Delivery-ID": f"after-{order_id}"}
     began = time.monotonic()
-    answer = requests.post(url + RECEIVER, data=body, headers=headers, timeout=30).json()
+    response = requests.post(url + RECEIVER, data=body, headers=headers, timeout=30)
+    answer = response.json()
     inbox_id = answer.get("inbox_id")
-    while time.monotonic() - began < 60:
-        for row in inbox_rows(database_url):
-            if row["id"] == inbox_id and row["status"] == "processed":
-                return round(time.monotonic() - began, 2)
+    status = "no inbox id"
+    while inbox_id is not None and time.monotonic() - began < 60:
+        status = delivery_status(database_url, inbox_id)
+        if status.startswith("processed"):
+            return {"seconds": round(time.monotonic() - began, 2), "status": status}
         time.sleep(0.25)
-    return None
+    return {"seconds": None, "status": status, "answer": answer}
 
 
 def run_target(name: str, kind: str, requests_count: int, concurrency: int, seed: int,
@@ -271,7 +286,8 @@ def run_target(name: str, kind: str, requests_count: int, concurrency: int, seed
         "five_xx": five, "tracebacks_in_log": server_log.count("Traceback"),
         "unsigned_rows": unsigned, "rows_by_status": dict(rows_by_status),
         "poisoned": dict(poisoned),
-        "ordinary_order_processed_after_seconds": latency,
+        "ordinary_order_processed_after_seconds": latency["seconds"],
+        "ordinary_order": latency,
         "memory_mb": {"before": memory_before, "peak": peak[0], "after": memory_after,
                       "growth": round(peak[0] - memory_before, 1)},
         "log_error_lines": sum(1 for line in server_log.splitlines()
