@@ -73,11 +73,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Before the first table exists this makes a new file give deleted pages back on
-        # `PRAGMA incremental_vacuum`; an existing file is converted by `upgrade` (one VACUUM).
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A brand-new file: from its first page on it gives deleted pages back on
+            # `PRAGMA incremental_vacuum`; an existing file is converted by `upgrade` (VACUUM).
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
