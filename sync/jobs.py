@@ -508,10 +508,11 @@ def run_inbox(ctx: JobContext) -> None:
     ctx.tally.fetched += len(due)
     ctx.progress.set_total(len(due))
     statuses: dict[str, int] = {}
+    # Read before ctx.writes(): in a dry run on SQLite it holds the write lock from there on.
+    catalogue = ctx.catalogue()
+    shop = ctx.client_or_none()
     with ctx.writes() as target:
         try:
-            catalogue = ctx.catalogue()
-            shop = ctx.client_or_none()
             handlers = build_handlers(target, ctx.settings, catalogue=lambda: catalogue,
                                       shop=lambda: shop)
             for inbox_id in due:
