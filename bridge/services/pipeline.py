@@ -79,7 +79,8 @@ def process_order(
     ``checked`` says the caller already looked (bridge.services.order_pages). Customers hear
     of the change (notes, coupons) only when it happened after the bridge started watching
     the shop (``since``, read when not given), unless ``notify`` says otherwise: True tells
-    them of history on purpose, False tells them nothing. A payload that breaks the payload rules raises PayloadRejected before anything is read.
+    them of history on purpose, False tells them nothing. A payload that breaks the payload
+    rules raises PayloadRejected before anything is read.
     """
     check_payload("order", payload, max_quantity=settings.max_line_quantity)
     if not checked and not changed_orders(engine, [payload], catalogue, settings):
