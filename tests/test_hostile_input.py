@@ -371,6 +371,7 @@ def test_a_note_for_an_order_id_that_cannot_exist_is_dead_without_stopping_the_d
                            {"note": "hi", "customer_note": False})
         session.commit()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as http:
+        http.get("https://shop.example.com/wp-json/wc/v3/orders/42/notes", json=[])
         http.post("https://shop.example.com/wp-json/wc/v3/orders/42/notes",
                   json={"id": 9, "note": "hi"}, status=201)
         drain_outbox(engine, WooClient(settings, sleep=lambda _s: None), settings)
