@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -361,6 +362,7 @@ def database_growth(deliveries: int) -> dict[str, Any]:
                            row_retention=timedelta(days=90), now=utcnow() + timedelta(days=91))
     engine.dispose()
     after = size()
+    shutil.rmtree(folder, ignore_errors=True)
     return {"deliveries": deliveries, "seconds": round(seconds, 1), "mb_before_retention": before,
             "mb_after_body_retention": after_bodies, "mb_after_retention": after,
             "bodies_dropped": bodies.bodies_dropped, "rows_deleted": rows.rows_deleted,
