@@ -7,7 +7,6 @@ Deliveries of events the bridge does not act on are stored as ignored and acknow
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, Response, jsonify, request
@@ -20,9 +19,11 @@ from bridge.rules.bookings import (
     parse_delivery,
     topic_of,
 )
+from bridge.rules.payloads import BodyRefused, parse_json_body
 from bridge.rules.signatures import verify_calcom, verify_calendly
 from bridge.services.inbox import IGNORED, RECEIVED, Delivery, count, record_delivery
 from bridge.store.db import DatabaseUnavailable
+from webhooks.limits import read_body
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -38,15 +39,15 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 def _receive(source: str, header: str, reason: str | None) -> tuple[Response, int]:
     rt = runtime()
-    body = request.get_data(cache=True, parse_form_data=False)
+    body = read_body(runtime().settings.webhook_max_body_bytes)
     if reason is not None:
         count(rt.engine, REJECTED_COUNTER)
         log.warning("%s delivery rejected: %s signature", source, reason)
         return _error(401, f"{reason} {header}")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return _error(400, f"body is not JSON: {exc}")
+        payload = parse_json_body(body)
+    except BodyRefused as exc:
+        return _error(400, str(exc))
     topic = topic_of(source, payload)
     try:
         parse_delivery(source, payload)
@@ -82,7 +83,7 @@ def calcom():  # type: ignore[no-untyped-def]
     secret = runtime().settings.calcom_webhook_secret
     if not secret:
         return _error(503, "BRIDGE_CALCOM_WEBHOOK_SECRET is not set on the bridge")
-    body = request.get_data(cache=True, parse_form_data=False)
+    body = read_body(runtime().settings.webhook_max_body_bytes)
     reason = verify_calcom(body, secret, request.headers.get("X-Cal-Signature-256"))
     return _receive(CALCOM, "X-Cal-Signature-256", reason)
 
@@ -94,7 +95,7 @@ def calendly():  # type: ignore[no-untyped-def]
     key = rt.settings.calendly_signing_key
     if not key:
         return _error(503, "BRIDGE_CALENDLY_SIGNING_KEY is not set on the bridge")
-    body = request.get_data(cache=True, parse_form_data=False)
+    body = read_body(runtime().settings.webhook_max_body_bytes)
     reason = verify_calendly(body, key, request.headers.get("Calendly-Webhook-Signature"),
                              now=rt.clock().timestamp())
     return _receive(CALENDLY, "Calendly-Webhook-Signature", reason)

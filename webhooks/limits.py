@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from bridge.rules.payloads import BodyRefused, parse_json_body
@@ -20,6 +20,13 @@ def read_body(limit: int) -> bytes:
     length: it is read from the server's terminated stream up to one byte past the limit,
     so an oversized one is refused instead of being cut to the limit and judged as if whole.
     """
+    if "bridge_body" in g:
+        return g.bridge_body  # type: ignore[no-any-return]
+    g.bridge_body = _read(limit)
+    return g.bridge_body  # type: ignore[no-any-return]
+
+
+def _read(limit: int) -> bytes:
     if request.content_length is not None:
         if request.content_length > limit:
             raise RequestEntityTooLarge(f"body larger than {limit} bytes")
