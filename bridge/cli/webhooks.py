@@ -189,9 +189,10 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
 @click.pass_context
 def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
                 as_json: bool) -> None:
-    """Process failed or dead deliveries again now: one by its id (or rejected), or --all.
+    """Process failed or dead deliveries again now: one by its id, or --all.
 
-    Exit status 1 when one fails again.
+    One rejected delivery may be retried by its id once its cause is fixed (for example
+    BRIDGE_MAX_LINE_QUANTITY raised). Exit status 1 when one fails again.
     """
     from bridge.services.delivery_handlers import build_handlers
     from bridge.services.inbox import due_deliveries, process_delivery
