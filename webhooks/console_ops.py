@@ -12,9 +12,6 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from bridge.errors import PermanentError
 from bridge.rules.report_rows import (
     ReportError,
-    check_timezone,
-    parse_day,
-    report_period,
 )
 from bridge.services.console_home import catalogue_report, catalogue_rows
 from bridge.services.inbox import process_delivery, retry_now, status_counts
@@ -31,7 +28,7 @@ from bridge.services.writeback.queue import STATUSES as OUTBOX_STATUSES
 from bridge.store.models import utcnow
 from webhooks.console import file_catalogue
 from webhooks.console_auth import admin_required, guard, login_required, render_page
-from webhooks.report_page import render_report
+from webhooks.report_page import period_from_query, render_report
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -175,12 +172,7 @@ def report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = report_period(
-            parse_day(request.args.get("since"), "since"),
-            parse_day(request.args.get("until"), "until"),
-            check_timezone(request.args.get("tz") or settings.report_timezone, "tz"),
-            now,
-        )
+        period = period_from_query(request.args, settings.report_timezone, now)
     except ReportError as exc:
         abort(400, description=str(exc))
     figures = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)

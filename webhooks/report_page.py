@@ -9,7 +9,8 @@ history, so the query accepts only read tokens; the page sends no Referer and is
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -35,6 +36,7 @@ from bridge.rules.report_rows import (
     DEFINITIONS,
     NO_DATA,
     STEPS,
+    Period,
     ReportError,
     check_timezone,
     parse_day,
@@ -107,6 +109,16 @@ def _refusal(status: int, message: str) -> Response:
     return response
 
 
+
+def period_from_query(args: Mapping[str, str], timezone: str, now: datetime) -> Period:
+    """The period asked for by ``since``, ``until`` and ``tz``; ReportError names a bad one."""
+    return report_period(
+        parse_day(args.get("since"), "since"),
+        parse_day(args.get("until"), "until"),
+        check_timezone(args.get("tz") or timezone, "tz"),
+        now,
+    )
+
 @report_page.errorhandler(DatabaseUnavailable)
 @report_page.errorhandler(OperationalError)
 def _database_error(exc: Exception) -> Response:
@@ -130,12 +142,7 @@ def show_report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = report_period(
-            parse_day(request.args.get("since"), "since"),
-            parse_day(request.args.get("until"), "until"),
-            check_timezone(request.args.get("tz") or settings.report_timezone, "tz"),
-            now,
-        )
+        period = period_from_query(request.args, settings.report_timezone, now)
     except ReportError as exc:
         return _refusal(400, str(exc))
     report = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
