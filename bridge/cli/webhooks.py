@@ -184,14 +184,14 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
 
 @inbox.command("retry")
 @click.argument("inbox_id", type=int, required=False)
-@click.option("--all", "retry_all", is_flag=True, help="Every failed or dead delivery.")
+@click.option("--all", "retry_all", is_flag=True, help="Every failed delivery.")
 @json_option
 @click.pass_context
 def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
                 as_json: bool) -> None:
-    """Process failed or dead deliveries again now: one by its id, or --all.
+    """Process a delivery by its id, or every failed one, again now.
 
-    One rejected delivery may be retried by its id once its cause is fixed (for example
+    A dead or rejected delivery is retried by its id once its cause is fixed (for example
     BRIDGE_MAX_LINE_QUANTITY raised). Exit status 1 when one fails again.
     """
     from bridge.services.delivery_handlers import build_handlers
