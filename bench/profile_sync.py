@@ -24,14 +24,28 @@ from sqlalchemy import event
 
 from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
 
-# Steps of one order, as called from bridge.services.pipeline.process_order / enqueue_writebacks.
-STEPS = ("stored_refunds", "apply_order", "enqueue_order_meta", "event_note_drafts",
-         "enqueue_notes", "enqueue_cohort_stock", "enqueue_personal_coupons", "coupon_note_draft",
-         "enqueue_customer_meta", "_orders_waiting_in", "_confers_now", "advance_cursor",
-         "load_catalogue")
-KEY_FUNCTIONS = ("process_order", "apply_order", "enqueue_writebacks", "enqueue_personal_coupons",
-                 "event_note_drafts", "enqueue_notes", "enqueue_order_meta",
-                 "enqueue_customer_meta", "coupon_note_draft", "iter_pages", "advance_cursor")
+# Steps of a page, as called from bridge.services.page_apply (the page's unit of work) and
+# bridge.services.writeback.plan.enqueue_writebacks_for; "_apply_page" is the page's flushes.
+STEPS = ("changed_orders", "stored_refunds_of", "load_page", "lock_cohorts", "apply_order",
+         "reconcile_claims", "_settle_complimentary_calls", "_apply_loaded", "_apply_page",
+         "order_enrolments", "cohort_stock_updates", "event_note_drafts", "enqueue_notes",
+         "enqueue_personal_coupons", "customer_meta_updates", "enqueue_writebacks_for",
+         "_orders_waiting_in", "_confers_now", "watch_since", "advance_cursor", "load_catalogue")
+KEY_FUNCTIONS = ("process_orders", "_apply_unit", "load_page", "apply_order", "reconcile_claims",
+                 "enqueue_writebacks_for", "order_enrolments", "customer_meta_updates",
+                 "enqueue_updates", "flush", "iter_pages", "advance_cursor")
+
+
+def _rows_in(statement: str, params: Any, executemany: bool) -> int:
+    """Rows one INSERT writes: executemany rows, or a multi-row VALUES (SQLAlchemy's
+    "insertmanyvalues") counted by its bound parameters per row."""
+    if executemany and isinstance(params, list):
+        return len(params)
+    head = statement[statement.find("(") + 1:statement.find(")")] if "(" in statement else ""
+    width = head.count(",") + 1 if head else 0
+    count = len(params) if isinstance(params, (list, tuple)) else len(params or {})
+    return max(1, count // width) if width and statement.lstrip().upper().startswith("INSERT") \
+        else 1
 
 
 def _origin(frame: Any) -> tuple[str, str]:
@@ -70,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         by_function: Counter[str] = Counter()
         by_step: Counter[str] = Counter()
+        by_text: Counter[str] = Counter()  # statements by their first words
         writes: Counter[str] = Counter()  # INSERT / UPDATE / DELETE by table, rows included
         counting = {"run": "first"}
 
@@ -79,14 +94,15 @@ def main(argv: list[str] | None = None) -> int:
             verb = words[0].upper() if words else ""
             if verb in ("INSERT", "UPDATE", "DELETE") and len(words) > 2:
                 table_name = (words[1] if verb == "UPDATE" else words[2]).strip('"')
-                rows_in = len(params) if executemany and isinstance(params, list) else 1
-                writes[counting['run'] + ':' + table_name] += rows_in
+                writes[counting['run'] + ':' + table_name] += _rows_in(statement, params,
+                                                                       executemany)
             if counting["run"] != "first":
                 by_step["again"] += 1
                 return
             inner, step = _origin(sys._getframe(1))
             by_function[inner] += 1
             by_step[step] += 1
+            by_text[" ".join(statement.split()[:6])[:70]] += 1
 
         ports = build_ports(settings, engine)
         profiler = cProfile.Profile()
@@ -138,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "rerun_rows_written": dict(sorted(again_writes.items())),
         "statements_by_step": dict(by_step.most_common()),
         "statements_by_function": dict(by_function.most_common(25)),
+        "statements_by_text": dict(by_text.most_common(25)),
         "cumulative_s": shares,
         "self_time_in_sqlalchemy_s": round(sqlalchemy, 2),
         "self_time_in_db_driver_s": round(driver, 2),
@@ -158,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({100 * driver / total:.0f}%), HTTP fetch of pages: {http:.2f}s")
     rows = [[name, n] for name, n in by_function.most_common(15)]
     print(table(rows, ["bridge function issuing SQL", "statements"]))
+    rows = [[text, n] for text, n in by_text.most_common(args.top)]
+    print(table(rows, ["statement (first words)", "count"]))
     rows = [[name, n, f"{n / args.orders:.2f}"] for name, n in sorted(first_writes.items())]
     print(table(rows, ["table (first application)", "rows written", "per order"]))
     print(f"re-run over the unchanged shop: {again_statements} SQL statements "

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.errors import BridgeError, PermanentError
+from bridge.errors import BridgeError
 from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import parse_gmt
 from bridge.services.catalogue import load_catalogue, sync_catalogue
@@ -40,7 +40,7 @@ from bridge.services.job_runs import record_job_run
 from bridge.services.ledger import OrderOutcome
 from bridge.services.order_pages import changed_orders
 from bridge.services.perks import active_perks
-from bridge.services.pipeline import process_order
+from bridge.services.pipeline import process_orders
 from bridge.services.subscriptions import reconcile_subscriptions
 from bridge.services.watch import record_watch_start
 from bridge.services.writeback.outbox import drain_outbox
@@ -363,43 +363,40 @@ class _OrderWalk:
             self.repair()
 
     def apply_page(self, items: Sequence[Mapping[str, Any]]) -> datetime | None:
-        """Apply a page's changed orders, one transaction each; returns its newest change.
+        """Apply a page's changed orders in one unit of work; returns its newest change.
 
-        Orders unchanged since they were applied are found in one query and skipped unwritten.
+        Orders unchanged since they were applied are found in one query and skipped unwritten;
+        an order that fails fails alone (bridge.services.page_apply).
         """
-        newest: datetime | None = None
-        self.ctx.checkpoint()
-        with self.ctx.writes() as target:
-            changed = {id(p) for p in changed_orders(target, items, self.catalogue,
-                                                     self.ctx.settings)}
-            for payload in items:
-                moment = _modified(payload)
-                if moment is not None and (newest is None or moment > newest):
-                    newest = moment
-                if id(payload) in changed:
-                    self.apply(target, payload, moment)
-                else:
-                    self.ctx.tally.fetched += 1
-                    self.ctx.progress.advance()
-        return newest
-
-    def apply(self, target: Engine, payload: Mapping[str, Any], moment: datetime | None) -> None:
         ctx = self.ctx
         ctx.checkpoint()
-        ctx.tally.fetched += 1
-        try:
-            outcome = process_order(target, payload, catalogue=self.catalogue,
-                                    settings=ctx.settings, shop=ctx.client, checked=True,
-                                    notify=self.notify, since=self.since)
-        except PermanentError as exc:
-            ctx.item_failed(f"order {payload.get('id')}: {exc}")
-            if moment is not None and (self.hold is None or moment < self.hold):
-                self.hold = moment
-        else:
-            ctx.tally.add_outcome(outcome)
-            if outcome.events:
-                ctx.change(_describe(outcome, "would change" if ctx.dry_run else "changed"))
-        ctx.progress.advance()
+        newest: datetime | None = None
+        for payload in items:
+            moment = _modified(payload)
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+        with ctx.writes() as target:
+            changed = changed_orders(target, items, self.catalogue, ctx.settings)
+            ctx.tally.fetched += len(items) - len(changed)
+            ctx.progress.advance(len(items) - len(changed))
+            results = process_orders(target, changed, catalogue=self.catalogue,
+                                     settings=ctx.settings, shop=ctx.client, checked=True,
+                                     notify=self.notify, since=self.since) if changed else []
+        for result in results:
+            ctx.tally.fetched += 1
+            if result.error is not None:
+                ctx.item_failed(f"order {result.payload.get('id')}: {result.error}")
+                moment = _modified(result.payload)
+                if moment is not None and (self.hold is None or moment < self.hold):
+                    self.hold = moment
+            elif result.outcome is not None:
+                ctx.tally.add_outcome(result.outcome)
+                if result.outcome.events:
+                    verb = "would change" if ctx.dry_run else "changed"
+                    ctx.change(_describe(result.outcome, verb))
+            ctx.progress.advance()
+        ctx.checkpoint()  # the lease is renewed between pages, while the next one is read
+        return newest
 
     def repair(self) -> None:
         """Read each page boundary again: what a mid-run change hid sits in one of them."""

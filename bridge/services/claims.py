@@ -49,6 +49,7 @@ from bridge.services.ledger import (
     reconcile_credits,
     resolve_learner,
 )
+from bridge.services.page_state import add_new, page_state_of
 from bridge.services.perks import active_perks
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.settings import Settings
@@ -165,10 +166,14 @@ def reconcile_claims(
         return []
     order_id = result.facts.order_id
     now = now or utcnow()
-    existing = {row.place_key: row for row in session.exec(
-        select(ClaimPlace).where(ClaimPlace.order_id == order_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()}
+    page = page_state_of(session)
+    if page is not None and page.claims is not None and order_id in page.states:
+        existing = {row.place_key: row for row in page.claims.get(order_id, [])}  # read, locked
+    else:
+        existing = {row.place_key: row for row in session.exec(
+            select(ClaimPlace).where(ClaimPlace.order_id == order_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()}
     if not lines and not existing:
         return []
     kept: set[str] = set()
@@ -186,13 +191,18 @@ def reconcile_claims(
                 continue
             code = claim_code(settings.claim_secret or "", order_id, place.line_item_id,
                               place.unit, place.place)
-            if insert_ignore(session, ClaimPlace, {
+            values = {
                 "place_key": place.key, "code_hash": code_hash(code), "order_id": order_id,
                 "line_item_id": place.line_item_id, "unit": place.unit, "place": place.place,
                 "offer_sku": line.offer_sku, "status": OPEN,
                 "confers": _snapshot(catalogue, line.offer_sku),
                 "created_at": now, "changed_at": now,
-            }, ["place_key"]):
+            }
+            if page is not None and page.claims is not None and order_id in page.states:
+                # The page read the order's places under its lock: none can appear meanwhile.
+                add_new(session, ClaimPlace(**values))
+                created.append(code)
+            elif insert_ignore(session, ClaimPlace, values, ["place_key"]):
                 created.append(code)
     claimant_events: list[Event] = []
     reason = "refund" if paid else result.facts.status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ from bridge.rules.bookings import CALCOM, CALENDLY
 from bridge.rules.catalog import Catalogue
 from bridge.services.bookings import BookingPolicy, process_booking_delivery
 from bridge.services.inbox import Handler, Warned
-from bridge.services.pipeline import process_customer, process_order
+from bridge.services.ledger import OrderOutcome
+from bridge.services.pipeline import process_customer, process_order, process_orders
 from bridge.services.subscriptions import process_subscription
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
@@ -88,6 +89,43 @@ def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalog
     return load
 
 
+def describe_order(outcome: OrderOutcome) -> str:
+    """A delivery's result line; a Warned one when lines sell no micro-SKU."""
+    if not outcome.applied:
+        return f"order {outcome.order_id}: stale, skipped"
+    if outcome.unmapped:
+        lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'} "
+                          f"(product {line['variation_id'] or line['product_id']})"
+                          for line in outcome.unmapped)
+        return Warned(f"processed with warnings: order {outcome.order_id} sells no "
+                      f"micro-SKU on {lines}; see `bridge catalog --check`")
+    return f"order {outcome.order_id}: {len(outcome.events)} changes"
+
+
+class OrderHandler:
+    """Order deliveries, one at a time or a page at once (bridge.services.inbox_batches)."""
+
+    def __init__(self, engine: Engine, settings: Settings, catalogue: Callable[[], Catalogue],
+                 shop: Callable[[], Any]) -> None:
+        self.engine, self.settings, self.catalogue, self.shop = engine, settings, catalogue, shop
+
+    def __call__(self, payload: Any) -> str:
+        return describe_order(process_order(self.engine, payload, catalogue=self.catalogue(),
+                                            settings=self.settings, shop=self.shop()))
+
+    def page(self, payloads: Sequence[Any]) -> list[Any]:
+        results = process_orders(self.engine, payloads, catalogue=self.catalogue(),
+                                 settings=self.settings, shop=self.shop())
+        answers: list[Any] = []
+        for result in results:
+            if result.error is not None:
+                answers.append(result.error)
+            else:
+                assert result.outcome is not None  # every payload has an outcome or an error
+                answers.append(describe_order(result.outcome))
+        return answers
+
+
 def build_handlers(
     engine: Engine,
     settings: Settings,
@@ -100,18 +138,7 @@ def build_handlers(
     shop = shop or ShopClients(settings).get
     file_catalogue = FileCatalogue(Path(settings.catalog_file))
 
-    def order(payload: Any) -> str:
-        outcome = process_order(engine, payload, catalogue=load_catalogue(), settings=settings,
-                                shop=shop())
-        if not outcome.applied:
-            return f"order {outcome.order_id}: stale, skipped"
-        if outcome.unmapped:
-            lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'} "
-                              f"(product {line['variation_id'] or line['product_id']})"
-                              for line in outcome.unmapped)
-            return Warned(f"processed with warnings: order {outcome.order_id} sells no "
-                          f"micro-SKU on {lines}; see `bridge catalog --check`")
-        return f"order {outcome.order_id}: {len(outcome.events)} changes"
+    order = OrderHandler(engine, settings, load_catalogue, shop)
 
     def customer(payload: Any) -> str:
         learner_id = process_customer(engine, payload)

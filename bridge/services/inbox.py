@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +31,7 @@ from bridge.rules.payloads import (
     parse_json_body,
 )
 from bridge.services.ledger import insert_ignore
+from bridge.store.bulk import update_changed
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -104,7 +105,7 @@ class Recorded:
     reason: str = ""
 
 
-def _db_call(fn: Callable[[], Any]) -> Any:
+def db_call(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except SQLAlchemyError as exc:
@@ -164,7 +165,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
                             reason=row.last_error if row.status == REJECTED else "")
 
     with acknowledging(engine):
-        return _db_call(write)
+        return db_call(write)
 
 
 def count(engine: Engine, name: str) -> None:
@@ -195,6 +196,14 @@ class Warned(str):
     """A handler's result that is a warning: the delivery is processed, the row says why."""
 
 
+class DeliveryResult(NamedTuple):
+    """What became of a delivery: its status, the error the row keeps, the handler's result."""
+
+    status: str
+    error: str
+    result: str
+
+
 @dataclass(frozen=True)
 class _Claimed:
     topic: str
@@ -206,27 +215,43 @@ class _Claimed:
 
 def _claim(engine: Engine, inbox_id: int, max_attempts: int, now: datetime) -> _Claimed | str:
     """Take one attempt before running anything, so a crash mid-run still counts as one."""
+    return claim_attempts(engine, [inbox_id], max_attempts, now)[inbox_id]
+
+
+def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
+                   now: datetime) -> dict[int, _Claimed | str]:
+    """``_claim`` for several deliveries in one transaction: each is claimed, or says why not
+    (missing, finished, dead)."""
+    answers: dict[int, _Claimed | str] = {inbox_id: "missing" for inbox_id in inbox_ids}
+    gave_up: list[InboxDelivery] = []
     with unit_of_work(engine) as session:
-        row = session.get(InboxDelivery, inbox_id)
-        if row is None:
-            return "missing"
-        if row.status in (*FINISHED, DEAD):
-            return row.status
-        if row.attempts >= max_attempts:
-            row.status, row.next_attempt_at = DEAD, None
-            row.last_error = row.last_error or (
-                f"gave up after {row.attempts} attempts that did not finish")
+        rows = session.exec(select(InboxDelivery)
+                            .where(col(InboxDelivery.id).in_(sorted(set(inbox_ids))))
+                            .order_by(col(InboxDelivery.id))).all()
+        for row in rows:
+            assert row.id is not None
+            if row.status in (*FINISHED, DEAD):
+                answers[row.id] = row.status
+                continue
+            if row.attempts >= max_attempts:
+                row.status, row.next_attempt_at = DEAD, None
+                row.last_error = row.last_error or (
+                    f"gave up after {row.attempts} attempts that did not finish")
+                session.add(row)
+                gave_up.append(row)
+                answers[row.id] = DEAD
+                continue
+            row.attempts += 1
+            row.next_attempt_at = now + backoff(row.attempts)
             session.add(row)
-            session.commit()
-            log.warning("delivery dead: %s", row.last_error, extra={"inbox_id": inbox_id})
-            return DEAD
-        row.attempts += 1
-        row.next_attempt_at = now + backoff(row.attempts)
-        session.add(row)
+            answers[row.id] = _Claimed(row.topic, row.resource, row.body, row.attempts, {
+                "inbox_id": row.id, "topic": row.topic, "resource_id": row.resource_id,
+                "delivery_id": row.delivery_id})
+        update_changed(session, rows)  # one UPDATE for the batch
         session.commit()
-        return _Claimed(row.topic, row.resource, row.body, row.attempts, {
-            "inbox_id": inbox_id, "topic": row.topic, "resource_id": row.resource_id,
-            "delivery_id": row.delivery_id})
+    for row in gave_up:
+        log.warning("delivery dead: %s", row.last_error, extra={"inbox_id": row.id})
+    return answers
 
 
 def _one_line(exc: BaseException) -> str:
@@ -234,26 +259,49 @@ def _one_line(exc: BaseException) -> str:
     return redact(text[0] if text else type(exc).__name__)[:2000]
 
 
-def _run(handlers: Mapping[str, Handler], claimed: _Claimed,
-         max_quantity: int) -> tuple[str, str, str]:
-    """(status, error, result) of running the handler; never raises."""
+def accepted_payload(handlers: Mapping[str, Handler], claimed: _Claimed,
+                     max_quantity: int) -> Any:
+    """The delivery's payload when its handler should run, else its final (status, error, "")."""
     if claimed.body is None:
-        return DEAD, "raw body was purged before the delivery was processed", ""
+        return DeliveryResult(DEAD, "raw body was purged before the delivery was processed", "")
     try:
         payload = parse_json_body(claimed.body)
         status, reason = classify(claimed.topic, payload, frozenset(handlers),
                                   max_quantity=max_quantity)
-        if status != RECEIVED:
-            return status, reason, ""
-        result = handlers[claimed.resource](payload)
-        # A Warned result is processed, and the row says what to look at.
-        return PROCESSED, str(result)[:2000] if isinstance(result, Warned) else "", result
     except (BodyRefused, PayloadRejected) as exc:
-        return REJECTED, redact(str(exc))[:2000], ""
-    except Exception as exc:  # noqa: BLE001  (any failure is one attempt: backoff, then dead)
+        return DeliveryResult(REJECTED, redact(str(exc))[:2000], "")
+    except Exception as exc:  # noqa: BLE001  (counted as an attempt, like a handler's failure)
+        return handler_outcome(claimed, exc)
+    if status != RECEIVED:
+        return DeliveryResult(status, reason, "")
+    return payload
+
+
+def handler_outcome(claimed: _Claimed, result: Any) -> DeliveryResult:
+    """What a handler's answer (its result, or what it raised) makes of the delivery."""
+    if isinstance(result, (BodyRefused, PayloadRejected)):
+        return DeliveryResult(REJECTED, redact(str(result))[:2000], "")
+    if isinstance(result, BaseException):
         # The traceback is for developers (DEBUG); the row and the log line say what failed.
-        log.debug("delivery %s failed", claimed.context["inbox_id"], exc_info=True)
-        return FAILED, _one_line(exc), ""
+        log.debug("delivery %s failed", claimed.context["inbox_id"],
+                  exc_info=(type(result), result, result.__traceback__))
+        return DeliveryResult(FAILED, _one_line(result), "")
+    # A Warned result is processed, and the row says what to look at.
+    warning = str(result)[:2000] if isinstance(result, Warned) else ""
+    return DeliveryResult(PROCESSED, warning, result)
+
+
+def run_handler(handlers: Mapping[str, Handler], claimed: _Claimed,
+         max_quantity: int) -> DeliveryResult:
+    """(status, error, result) of running the handler; never raises."""
+    payload = accepted_payload(handlers, claimed, max_quantity)
+    if isinstance(payload, DeliveryResult):
+        return payload
+    try:
+        result: Any = handlers[claimed.resource](payload)
+    except Exception as exc:  # noqa: BLE001  (any failure is one attempt: backoff, then dead)
+        result = exc
+    return handler_outcome(claimed, result)
 
 
 def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handler], *,
@@ -265,36 +313,52 @@ def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handl
     ``max_attempts``); only an unreachable database raises (DatabaseUnavailable).
     """
     now = now or utcnow()
-    claimed = _db_call(lambda: _claim(engine, inbox_id, max_attempts, now))
+    claimed = db_call(lambda: _claim(engine, inbox_id, max_attempts, now))
     if isinstance(claimed, str):
         return claimed
-    status, error, result = _run(handlers, claimed, max_quantity)
+    final = run_handler(handlers, claimed, max_quantity)
+    return record_outcomes(engine, {inbox_id: (claimed, final)}, max_attempts, now)[inbox_id]
 
-    def record() -> str:
+
+def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, DeliveryResult]],
+                    max_attempts: int, now: datetime) -> dict[int, str]:
+    """Record what became of several deliveries, in one transaction; their final statuses."""
+    def record() -> dict[int, str]:
+        finals: dict[int, str] = {}
         with unit_of_work(engine) as session:
-            row = session.get(InboxDelivery, inbox_id)
-            if row is None:
-                return "missing"
-            final = status
-            row.last_error = error
-            if final == FAILED and row.attempts >= max_attempts:
-                final = DEAD
-            if final == FAILED:
-                row.next_attempt_at = now + backoff(row.attempts)
-            else:
-                row.next_attempt_at = None
-            if final in FINISHED:
-                row.processed_at = now
-            row.status = final
-            session.add(row)
+            rows = {row.id: row for row in session.exec(
+                select(InboxDelivery).where(col(InboxDelivery.id).in_(sorted(outcomes)))).all()}
+            for inbox_id, (_claimed, (status, error, _result)) in outcomes.items():
+                row = rows.get(inbox_id)
+                if row is None:
+                    finals[inbox_id] = "missing"
+                    continue
+                final = status
+                row.last_error = error
+                if final == FAILED and row.attempts >= max_attempts:
+                    final = DEAD
+                if final == FAILED:
+                    row.next_attempt_at = now + backoff(row.attempts)
+                else:
+                    row.next_attempt_at = None
+                if final in FINISHED:
+                    row.processed_at = now
+                row.status = final
+                session.add(row)
+                finals[inbox_id] = final
+            update_changed(session, rows.values())  # one UPDATE for the batch
             session.commit()
-            return final
+        return finals
 
-    final = _db_call(record)
-    level = logging.INFO if final in (PROCESSED, IGNORED) else logging.WARNING
-    log.log(level, "delivery %s%s", final, f": {error}" if error else "",
-            extra={**claimed.context, "result": result} if result else claimed.context)
-    return final
+    finals = db_call(record)
+    for inbox_id, (claimed, (_status, error, result)) in outcomes.items():
+        final = finals[inbox_id]
+        if final == "missing":
+            continue
+        level = logging.INFO if final in (PROCESSED, IGNORED) else logging.WARNING
+        log.log(level, "delivery %s%s", final, f": {error}" if error else "",
+                extra={**claimed.context, "result": result} if result else claimed.context)
+    return finals
 
 
 def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -377,9 +441,9 @@ def apply_retention(engine: Engine, *, body_retention: timedelta, row_retention:
                     now: datetime | None = None) -> Retention:
     """Drop old bodies, delete old rows, and give the space back (SQLite: incremental vacuum)."""
     now = now or utcnow()
-    bodies = _db_call(lambda: purge_bodies(engine, body_retention, now))
-    rows = _db_call(lambda: delete_old_deliveries(engine, row_retention, now))
-    pages = _db_call(lambda: reclaim_space(engine)) if bodies or rows else 0
+    bodies = db_call(lambda: purge_bodies(engine, body_retention, now))
+    rows = db_call(lambda: delete_old_deliveries(engine, row_retention, now))
+    pages = db_call(lambda: reclaim_space(engine)) if bodies or rows else 0
     return Retention(bodies, rows, pages)
 
 

@@ -5,21 +5,35 @@ the rows are picked ``FOR UPDATE SKIP LOCKED``, so several workers take disjoint
 SQLite every write transaction holds the database lock (BEGIN IMMEDIATE), so claims are
 serialised as a whole and one claimer at a time takes a batch. A worker that dies leaves its
 claim to expire: the rows are claimable again after the lease (and the inbox job's stalled-row
-rule still applies). Each claimed delivery is processed by bridge.services.inbox, unchanged:
-its statuses, attempts and retries stay what they are.
+rule still applies). A claimed batch takes its attempts in one transaction, runs, and records
+its outcomes in one more; order deliveries go through the pipeline as one page
+(bridge.services.page_apply). Each delivery's statuses, attempts and retries stay what
+bridge.services.inbox gives a single delivery.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 
 from bridge.rules.payloads import DEFAULT_MAX_LINE_QUANTITY
-from bridge.services.inbox import RECEIVED, Handler, process_delivery
+from bridge.services.inbox import (
+    RECEIVED,
+    DeliveryResult,
+    Handler,
+    accepted_payload,
+    claim_attempts,
+    db_call,
+    handler_outcome,
+    record_outcomes,
+    run_handler,
+)
 from bridge.store.db import DatabaseUnavailable, unit_of_work, wait_for_acknowledgements
 from bridge.store.models import InboxDelivery, utcnow
 
@@ -74,18 +88,63 @@ def drain_received(
         ids = claim_received(engine, limit=batch_size)
         if not ids:
             break
-        for inbox_id in ids:
-            wait_for_acknowledgements(engine)
-            try:
-                # Whatever a handler raises is recorded on the row; only the database can fail.
-                process_delivery(engine, inbox_id, handlers, max_attempts=max_attempts,
-                                 max_quantity=max_quantity)
-            except DatabaseUnavailable as exc:
-                # The row keeps its claim; once the lease ends it is claimed and tried again.
-                log.warning("delivery processing put off: %s", exc, extra={"inbox_id": inbox_id})
-            except Exception:  # noqa: BLE001  (one bad delivery must not stop the drain)
-                log.exception("delivery processing failed", extra={"inbox_id": inbox_id})
-            done += 1
+        try:
+            process_batch(engine, ids, handlers, max_attempts=max_attempts,
+                          max_quantity=max_quantity)
+        except DatabaseUnavailable as exc:
+            # The rows keep their claim; once the lease ends they are claimed and tried again.
+            log.warning("delivery processing put off: %s", exc, extra={"deliveries": len(ids)})
+        done += len(ids)
         if after_batch is not None:
             after_batch()
     return done
+
+
+class PageHandler(Protocol):
+    """A handler that also takes a page of payloads at once (the order handler does)."""
+
+    def __call__(self, payload: Any) -> Any: ...
+
+    def page(self, payloads: Sequence[Any]) -> list[Any]:
+        """One answer per payload, in order: its result, or the exception it earned."""
+        ...
+
+
+def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[str, Handler], *,
+                  max_attempts: int, max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+                  now: datetime | None = None) -> dict[int, str]:
+    """Process claimed deliveries: one claim and one record transaction for the batch, and
+    each resource with a page handler (orders) applied as one page; their final statuses.
+
+    Statuses, attempts and retries are those of bridge.services.inbox.process_delivery for
+    each delivery. Only an unreachable database raises.
+    """
+    now = now or utcnow()
+    claims = db_call(lambda: claim_attempts(engine, inbox_ids, max_attempts, now))
+    finals: dict[int, str] = {i: c for i, c in claims.items() if isinstance(c, str)}
+    outcomes: dict[int, tuple[Any, Any]] = {}
+    paged: dict[str, list[tuple[int, Any, Any]]] = defaultdict(list)
+    for inbox_id, claimed in claims.items():
+        if isinstance(claimed, str):
+            continue
+        handler = handlers.get(claimed.resource)
+        if getattr(handler, "page", None) is None:
+            outcomes[inbox_id] = (claimed, run_handler(handlers, claimed, max_quantity))
+            continue
+        payload = accepted_payload(handlers, claimed, max_quantity)
+        if isinstance(payload, DeliveryResult):
+            outcomes[inbox_id] = (claimed, payload)
+        else:
+            paged[claimed.resource].append((inbox_id, claimed, payload))
+    for resource, items in paged.items():
+        wait_for_acknowledgements(engine)
+        try:
+            answers = handlers[resource].page([payload for _, _, payload in items])  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001  (each delivery counts it as its attempt)
+            answers = [exc] * len(items)
+        for (inbox_id, claimed, _), answer in zip(items, answers, strict=True):
+            outcomes[inbox_id] = (claimed, handler_outcome(claimed, answer))
+    if outcomes:
+        wait_for_acknowledgements(engine)
+        finals.update(record_outcomes(engine, outcomes, max_attempts, now))
+    return finals

@@ -40,6 +40,8 @@ from bridge.rules.periods import (
     SubscriptionTerms,
     schedule_of,
 )
+from bridge.services.page_state import CohortSeats, PageState, add_new, page_state_of
+from bridge.store.bulk import insert_rows
 from bridge.store.models import (
     Access,
     Cohort,
@@ -218,6 +220,21 @@ def balances(session: Session, learner_id: int) -> dict[str, int]:
     return {credit_type: int(total) for credit_type, total in rows}
 
 
+def balances_of(session: Session, learner_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """``balances`` of several learners in one query (learners with no rows are absent)."""
+    if not learner_ids:
+        return {}
+    held: dict[int, dict[str, int]] = defaultdict(dict)
+    for learner_id, credit_type, total in session.exec(
+        select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
+        .where(col(LedgerEntry.learner_id).in_(sorted(set(learner_ids))))
+        .group_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .order_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+    ).all():
+        held[int(learner_id)][credit_type] = int(total)
+    return dict(held)
+
+
 def owes(session: Session) -> list[tuple[Learner, str, int]]:
     """Learners whose balance went negative (a refund reversed credits already spent)."""
     total = func.sum(LedgerEntry.amount)
@@ -277,7 +294,7 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
     for key in sorted(set(targets) - set(held)):
         target = targets[key]
         generation = len(grants[key]) + 1
-        session.add(LedgerEntry(
+        add_new(session, LedgerEntry(
             learner_id=learner_id, credit_type=target.credit_type, amount=target.amount,
             reason=target.reason, grant_key=key, source_key=f"{key}@{generation}",
             order_id=target.order_id, offer_sku=target.offer_sku, expires_at=target.expires_at,
@@ -289,7 +306,7 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
                              "source_key": f"{key}@{generation}"}))
     for key in sorted(set(held) - set(targets)):
         row = held[key]
-        session.add(LedgerEntry(
+        add_new(session, LedgerEntry(
             learner_id=row.learner_id, credit_type=row.credit_type,
             amount=-(row.amount + expired[row.source_key]),
             reason="reversal", grant_key=key, source_key=f"{row.source_key}:reversal",
@@ -299,8 +316,14 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
                             {"key": key, "credit_type": row.credit_type, "amount": row.amount,
                              "sku": row.offer_sku,
                              "source_key": f"{row.source_key}:reversal"}))
-    session.flush()
+    _flush(session)
     return events
+
+
+def _flush(session: Session) -> None:
+    """Flush now, unless a page is being applied: it flushes once, at its end."""
+    if page_state_of(session) is None:
+        session.flush()
 
 
 def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
@@ -324,7 +347,7 @@ def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
         row.expires_at = target
         session.add(row)
         moved += 1
-    session.flush()
+    _flush(session)
     return moved
 
 
@@ -374,30 +397,57 @@ def waitlist_position(session: Session, seat: Seat) -> int | None:
     return int(ahead) + 1
 
 
-def _promote_waitlisted(session: Session, cohort: Cohort) -> list[Event]:
-    events: list[Event] = []
-    free = cohort.capacity - _count_active(session, cohort.code)
-    if free <= 0:
-        return events
+def _cohort_seats(session: Session, page: PageState | None, code: str) -> CohortSeats:
+    """A cohort, locked, with its active count and waitlist: from the page, else read now."""
+    if page is not None:
+        held = page.cohorts.get(code)
+        if held is None:
+            raise UnknownCohort(f"cohort {code!r} is not in the database; run `bridge catalog "
+                                "sync`")
+        return held
+    cohort = _lock_cohort(session, code)
     waiting = session.exec(
-        select(Seat).where(Seat.cohort_code == cohort.code, Seat.status == "waitlisted")
-        .order_by(col(Seat.id)).limit(free)
+        select(Seat).where(Seat.cohort_code == code, Seat.status == "waitlisted")
+        .order_by(col(Seat.id))
     ).all()
-    for seat in waiting:
+    return CohortSeats(cohort, _count_active(session, code), list(waiting))
+
+
+def _seat_data(page: PageState | None, seat: Seat, key: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"cohort": seat.cohort_code, "seat_id": seat.id, "key": key,
+                            "source_key": seat.source_key}
+    if seat.id is None and page is not None:
+        page.pending_ids.append((data, "seat_id", seat))
+    return data
+
+
+def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event]:
+    events: list[Event] = []
+    free = held.cohort.capacity - held.active
+    while free > 0 and held.waitlist:
+        seat = held.waitlist.pop(0)
         seat.status = "active"
         seat.changed_at = utcnow()
-        session.add(seat)
+        held.active += 1
+        free -= 1
         events.append(Event("seat_promoted", seat.learner_id, seat.order_id,
-                            {"cohort": cohort.code, "seat_id": seat.id, "key": seat.grant_key,
-                             "source_key": seat.source_key}))
-    session.flush()
+                            _seat_data(page, seat, seat.grant_key)))
     return events
 
 
 def reconcile_seats(session: Session, learner_id: int, order_id: int,
                     targets: Mapping[str, Entitlement]) -> list[Event]:
-    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred."""
-    existing = session.exec(select(Seat).where(Seat.order_id == order_id)).all()
+    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred.
+
+    The cohorts are locked while their seats are counted; inside a page they were locked and
+    counted when the page was read, and the counts are kept current here.
+    """
+    page = page_state_of(session)
+    if page is not None and order_id in page.states:
+        existing: Sequence[Seat] = page.seats[order_id]
+    else:
+        page = None
+        existing = session.exec(select(Seat).where(Seat.order_id == order_id)).all()
     generations: dict[str, int] = defaultdict(int)
     held: dict[str, Seat] = {}
     for seat in existing:
@@ -406,9 +456,9 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
             held[seat.grant_key] = seat
     to_claim = sorted(set(targets) - set(held))
     to_release = sorted(set(held) - set(targets))
-    cohorts = sorted({targets[k].cohort for k in to_claim} | {held[k].cohort_code
-                                                             for k in to_release})
-    locked = {code: _lock_cohort(session, code) for code in cohorts if code}
+    codes = sorted({targets[k].cohort for k in to_claim} | {held[k].cohort_code
+                                                           for k in to_release})
+    cohorts = {code: _cohort_seats(session, page, code) for code in codes if code}
     events: list[Event] = []
     for key in to_release:
         seat = held[key]
@@ -416,27 +466,33 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
         seat.status = "released"
         seat.changed_at = utcnow()
         session.add(seat)
+        counted = cohorts[seat.cohort_code]
+        if was == "active":
+            counted.active -= 1
+        elif seat in counted.waitlist:
+            counted.waitlist.remove(seat)
         events.append(Event("seat_released", seat.learner_id, order_id,
-                            {"cohort": seat.cohort_code, "was": was, "key": key,
-                             "seat_id": seat.id, "source_key": seat.source_key}))
-    session.flush()
+                            {**_seat_data(page, seat, key), "was": was}))
     for key in to_claim:
         target = targets[key]
-        cohort = locked[target.cohort]  # type: ignore[index]
-        active = _count_active(session, cohort.code)
-        status = "active" if active < cohort.capacity else "waitlisted"
-        seat = Seat(cohort_code=cohort.code, learner_id=learner_id, grant_key=key,
+        counted = cohorts[target.cohort]  # type: ignore[index]
+        status = "active" if counted.active < counted.cohort.capacity else "waitlisted"
+        seat = Seat(cohort_code=counted.cohort.code, learner_id=learner_id, grant_key=key,
                     source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
                     offer_sku=target.offer_sku, status=status)
-        session.add(seat)
-        session.flush()
-        data: dict[str, Any] = {"cohort": cohort.code, "seat_id": seat.id, "key": key,
-                                "source_key": seat.source_key}
-        if status == "waitlisted":
-            data["position"] = waitlist_position(session, seat)
+        add_new(session, seat)
+        if page is None:
+            session.flush()  # the seat's id goes into the event
+        data = _seat_data(page, seat, key)
+        if status == "active":
+            counted.active += 1
+        else:
+            counted.waitlist.append(seat)
+            data["position"] = len(counted.waitlist)
         events.append(Event(f"seat_{status}", learner_id, order_id, data))
-    for cohort in locked.values():
-        events.extend(_promote_waitlisted(session, cohort))
+    for counted in cohorts.values():
+        events.extend(_promote_waitlisted(page, counted))
+    _flush(session)
     return events
 
 
@@ -447,8 +503,12 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
 
     ``existing`` are the windows to compare with (default: the order's own).
     """
+    page = page_state_of(session)
     if existing is None:
-        existing = session.exec(select(Access).where(Access.order_id == order_id)).all()
+        if page is not None and order_id in page.states:
+            existing = page.access[order_id]
+        else:
+            existing = session.exec(select(Access).where(Access.order_id == order_id)).all()
     generations: dict[str, int] = defaultdict(int)
     held: dict[str, Access] = {}
     for access in existing:
@@ -471,12 +531,16 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
             grant_key=key, source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
             starts_at=target.starts_at, ends_at=target.ends_at, details=dict(target.details),
         )
-        session.add(access)
+        add_new(session, access)
         event = Event("access_granted", learner_id, order_id,
                       {"kind": target.access_kind, "sku": target.offer_sku, "key": key,
                        "source_key": access.source_key})
         events.append(event)
         opened.append((event, access))
+    if page is not None:
+        # Known once the page is flushed; write-back keys notes by it.
+        page.pending_ids.extend((event.data, "access_id", access) for event, access in opened)
+        return events
     session.flush()
     for event, access in opened:
         event.data["access_id"] = access.id  # known once flushed; write-back keys notes by it
@@ -491,17 +555,52 @@ def reconcile_complimentary_call(session: Session, learner_id: int, minutes: int
                                  paid_statuses: Iterable[str],
                                  sale_at: datetime | None = None) -> list[Event]:
     """Hold one complimentary mentor call per learner while any order is or was paid."""
-    key = complimentary_key(learner_id)
-    orders = session.exec(
-        select(OrderState.status, OrderState.date_paid_gmt)
-        .where(OrderState.learner_id == learner_id)
-    ).all()
-    targets: dict[str, CreditTarget] = {}
-    if minutes > 0 and qualifies_for_complimentary_call(orders, paid_statuses):
-        targets[key] = CreditTarget("mentor_minutes", minutes, None, None, reason="complimentary",
-                                    sale_at=sale_at)
-    existing = session.exec(select(LedgerEntry).where(LedgerEntry.grant_key == key)).all()
-    return reconcile_credits(session, learner_id, existing, targets, None)
+    return reconcile_complimentary_calls(session, {learner_id: sale_at}, minutes,
+                                         paid_statuses).get(learner_id, [])
+
+
+def reconcile_complimentary_calls(session: Session, learners: Mapping[int, datetime | None],
+                                  minutes: int,
+                                  paid_statuses: Iterable[str]) -> dict[int, list[Event]]:
+    """The complimentary call of several learners (learner id -> the sale it would date from),
+    in two queries; returns the events by learner."""
+    if not learners:
+        return {}
+    ids = sorted(learners)
+    paid_statuses = tuple(paid_statuses)
+    orders: dict[int, list[Any]] = defaultdict(list)
+    for learner_id, status, date_paid in session.exec(
+        select(OrderState.learner_id, OrderState.status, OrderState.date_paid_gmt)
+        .where(col(OrderState.learner_id).in_(ids))
+    ).all():
+        orders[int(learner_id)].append((status, date_paid))  # type: ignore[arg-type]
+    keys = {learner_id: complimentary_key(learner_id) for learner_id in ids}
+    existing: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for row in session.exec(select(LedgerEntry)
+                            .where(col(LedgerEntry.grant_key).in_(sorted(keys.values())))
+                            .order_by(col(LedgerEntry.id))).all():
+        existing[row.grant_key].append(row)
+    events: dict[int, list[Event]] = {}
+    for learner_id in ids:
+        key = keys[learner_id]
+        targets: dict[str, CreditTarget] = {}
+        if minutes > 0 and qualifies_for_complimentary_call(orders[learner_id], paid_statuses):
+            targets[key] = CreditTarget("mentor_minutes", minutes, None, None,
+                                        reason="complimentary", sale_at=learners[learner_id])
+        events[learner_id] = reconcile_credits(session, learner_id, existing[key], targets, None)
+    return events
+
+
+def is_stale(state: OrderState, facts: Any) -> bool:
+    """The payload is older than the one last applied to this order."""
+    return (state.date_modified_gmt is not None and facts.date_modified_gmt is not None
+            and facts.date_modified_gmt < state.date_modified_gmt)
+
+
+def needs_learner(result: OrderEntitlements, paid_statuses: Sequence[str]) -> bool:
+    """An order not yet tied to a learner needs one when it confers or was ever paid."""
+    facts = result.facts
+    return bool(result.entitlements or facts.status in paid_statuses or facts.date_paid_gmt)
 
 
 def _lock_order_state(session: Session, order_id: int, status: str) -> OrderState:
@@ -531,17 +630,22 @@ def apply_order(
         payload, catalogue, paid_statuses=paid_statuses, refunds=refunds
     )
     facts = result.facts
-    state = _lock_order_state(session, facts.order_id, facts.status)
-    if (state.date_modified_gmt is not None and facts.date_modified_gmt is not None
-            and facts.date_modified_gmt < state.date_modified_gmt):
+    page = page_state_of(session)
+    if page is not None and facts.order_id not in page.resolved:
+        page = None  # not one of the page's orders (never the case today): read as usual
+    state = (page.states[facts.order_id] if page is not None
+             else _lock_order_state(session, facts.order_id, facts.status))
+    if is_stale(state, facts):
         log.debug("stale order payload skipped", extra={"order_id": facts.order_id})
         return OrderOutcome(facts.order_id, applied=False, learner_id=state.learner_id)
 
     unmapped = [vars(line) for line in result.unmapped]
     learner: Learner | None = None
-    if state.learner_id is not None:
+    if page is not None:
+        learner = page.resolved[facts.order_id]  # resolved and locked with the page
+    elif state.learner_id is not None:
         learner = _lock(session, Learner, Learner.id == state.learner_id)
-    elif result.entitlements or facts.status in paid_statuses or facts.date_paid_gmt:
+    elif needs_learner(result, paid_statuses):
         learner = resolve_learner(session, facts.customer_id, facts.email)
 
     if learner is not None and facts.name and learner.name != facts.name:
@@ -567,7 +671,7 @@ def apply_order(
                               expires_at=e.expires_at, sale_at=sale_at)
             for key, e in by_kind["credit"].items()
         }
-        existing = session.exec(
+        existing = page.ledger[facts.order_id] if page is not None else session.exec(
             select(LedgerEntry).where(LedgerEntry.order_id == facts.order_id)
         ).all()
         correct_expiries(session, existing,
@@ -606,11 +710,12 @@ def apply_order(
     }
     state.updated_at = utcnow()
     session.add(state)
-    session.flush()
+    _flush(session)
     if unmapped or listed_before:
         paid = facts.status in paid_statuses
         _record_unmapped(session, facts.order_id, unmapped if paid else [])
-    if learner is not None:
+    if learner is not None and page is None:
+        # A page settles the complimentary call once per learner, after all its orders.
         outcome.events += reconcile_complimentary_call(
             session, learner.id, complimentary_minutes, paid_statuses,
             sale_at=state.date_paid_gmt or state.date_created_gmt)
@@ -622,15 +727,21 @@ def apply_order(
 
 
 def _record_unmapped(session: Session, order_id: int, lines: Sequence[Mapping[str, Any]]) -> None:
-    """The order's paid lines that sell no micro-SKU, as they are now (kept visible, counted)."""
+    """The order's paid lines that sell no micro-SKU, as they are now (kept visible, counted).
+
+    Inside a page they are written with the page's (one DELETE and one INSERT for it).
+    """
+    rows = [{"order_id": order_id, "line_item_id": line["line_item_id"],
+             "sku": str(line["sku"] or "")[:100], "product_id": line["product_id"],
+             "variation_id": line["variation_id"], "name": str(line["name"] or "")[:200],
+             "quantity": line["quantity"], "total": str(line["total"])[:32],
+             "seen_at": utcnow()} for line in lines]
+    page = page_state_of(session)
+    if page is not None:
+        page.unmapped[order_id] = rows
+        return
     session.execute(delete(UnmappedLine).where(col(UnmappedLine.order_id) == order_id))
-    for line in lines:
-        session.add(UnmappedLine(order_id=order_id, line_item_id=line["line_item_id"],
-                                 sku=str(line["sku"] or "")[:100],
-                                 product_id=line["product_id"], variation_id=line["variation_id"],
-                                 name=str(line["name"] or "")[:200], quantity=line["quantity"],
-                                 total=str(line["total"])[:32], seen_at=utcnow()))
-    session.flush()
+    insert_rows(session, UnmappedLine, rows)
 
 
 def _refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -668,10 +779,22 @@ def _line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict
 def stored_refunds(session: Session, order_id: int,
                    refund_ids: Sequence[int]) -> list[dict[str, Any]] | None:
     """The refunds last fetched for this order, if its refund list has not changed since."""
-    state = session.get(OrderState, order_id)
-    if state is None or not state.summary:
-        return None
-    if list(state.summary.get("refund_ids") or []) != list(refund_ids):
-        return None
-    refunds = state.summary.get("refunds")
-    return list(refunds) if refunds is not None and len(refunds) == len(refund_ids) else None
+    return stored_refunds_of(session, {order_id: refund_ids}).get(order_id)
+
+
+def stored_refunds_of(session: Session, orders: Mapping[int, Sequence[int]]
+                      ) -> dict[int, list[dict[str, Any]]]:
+    """``stored_refunds`` for several orders (order id -> its refund ids) in one query."""
+    if not orders:
+        return {}
+    found: dict[int, list[dict[str, Any]]] = {}
+    for state in session.exec(select(OrderState)
+                              .where(col(OrderState.order_id).in_(sorted(orders)))).all():
+        summary = state.summary or {}
+        refund_ids = orders[state.order_id]
+        if list(summary.get("refund_ids") or []) != list(refund_ids):
+            continue
+        refunds = summary.get("refunds")
+        if refunds is not None and len(refunds) == len(refund_ids):
+            found[state.order_id] = list(refunds)
+    return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bridge.rules.catalog import Catalogue
 from bridge.rules.perks import offer_perks, perks_hold
@@ -27,9 +28,18 @@ def active_perks(session: Session, learner_id: int, *, catalogue: Catalogue | No
     With a catalogue, perks are the offers' current ones; without, those stored when each
     subscription was last applied.
     """
+    return active_perks_of(session, [learner_id], catalogue=catalogue, now=now)[learner_id]
+
+
+def active_perks_of(session: Session, learner_ids: Iterable[int], *,
+                    catalogue: Catalogue | None = None,
+                    now: datetime | None = None) -> dict[int, list[str]]:
+    """``active_perks`` of several learners in one query (every id given has an entry)."""
     now = now or utcnow()
-    perks: set[str] = set()
-    for row in session.exec(select(Subscription)
-                            .where(Subscription.learner_id == learner_id)).all():
-        perks.update(row_perks(row, catalogue, now))
-    return sorted(perks)
+    ids = sorted(set(learner_ids))
+    perks: dict[int, set[str]] = {learner_id: set() for learner_id in ids}
+    if ids:
+        for row in session.exec(select(Subscription)
+                                .where(col(Subscription.learner_id).in_(ids))).all():
+            perks[int(row.learner_id)].update(row_perks(row, catalogue, now))  # type: ignore[arg-type]
+    return {learner_id: sorted(held) for learner_id, held in perks.items()}

@@ -31,7 +31,14 @@ from bridge.services.ledger import (
 )
 from bridge.services.ledger import waitlist_position as seat_waitlist_position
 from bridge.services.writeback.coupons import coupon_key
-from bridge.services.writeback.queue import NOTE, enqueue_create, latest, line_of, local_date
+from bridge.services.writeback.queue import (
+    NOTE,
+    Update,
+    enqueue_creates,
+    latest,
+    line_of,
+    local_date,
+)
 from bridge.settings import Settings
 from bridge.store.models import (
     Access,
@@ -140,7 +147,10 @@ def _note_context(
             offer=title or templates.label("complimentary"),
         )
     elif kind.startswith("access_"):
-        ends = latest(
+        # The window the event wrote is the grant key's latest (in the session, usually).
+        written = session.get(Access, first.data["access_id"]) if first.data.get(
+            "access_id") else None
+        ends = written.ends_at if written is not None else latest(
             session,
             select(Access.ends_at)
             .where(Access.grant_key == str(first.data.get("key") or ""))
@@ -207,6 +217,24 @@ def _enqueue_note(
     events: Sequence[str] = (),
 ) -> str | None:
     """Queue a note that shows only its worded text; the drain recognises it by that text."""
+    queued = enqueue_creates(session, [_note(order_id, kind, text, identity, learner_id,
+                                             settings, requires, customer=customer,
+                                             events=events)])
+    return queued[0] if queued else None
+
+
+def _note(
+    order_id: int,
+    kind: str,
+    text: str,
+    identity: str,
+    learner_id: int | None,
+    settings: Settings,
+    requires: Sequence[str] = (),
+    *,
+    customer: bool | None = None,
+    events: Sequence[str] = (),
+) -> Update:
     if customer is None:
         customer = kind in settings.customer_note_events
     data = {"note": text, "customer_note": customer}
@@ -217,39 +245,37 @@ def _enqueue_note(
         extra["notify"] = learner_id  # WooCommerce e-mails a customer note
     if requires:
         extra["requires"] = list(requires)
-    return enqueue_create(session, NOTE, order_id, f"order:{order_id}:note:{identity}", data,
-                          extra)
+    return Update(NOTE, order_id, f"order:{order_id}:note:{identity}", data, extra)
 
 
 def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Settings) -> list[str]:
     """Queue one note per order for this pass's drafts, worded together in their order.
 
     A single draft keeps the identity it has alone; several become one ``combined`` note,
-    a customer note when any of its parts is one, needing every coupon its parts need.
+    a customer note when any of its parts is one, needing every coupon its parts need. All
+    of them are queued together (three statements).
     """
     by_order: dict[int, list[NoteDraft]] = {}
     for draft in drafts:
         by_order.setdefault(draft.order_id, []).append(draft)
-    keys: list[str] = []
+    notes: list[Update] = []
     for order_id, parts in by_order.items():
         learner_id = next((p.learner_id for p in parts if p.learner_id is not None), None)
         if len(parts) == 1:
             [part] = parts
-            key = _enqueue_note(session, order_id, part.kind, part.text,
-                                note_identity(order_id, part.kind, part.facts), learner_id,
-                                settings, part.requires)
+            notes.append(_note(order_id, part.kind, part.text,
+                               note_identity(order_id, part.kind, part.facts), learner_id,
+                               settings, part.requires))
         else:
             facts = [fact for part in parts for fact in part.facts]
             requires = sorted({name for part in parts for name in part.requires})
-            key = _enqueue_note(
-                session, order_id, COMBINED, "\n".join(part.text for part in parts),
+            notes.append(_note(
+                order_id, COMBINED, "\n".join(part.text for part in parts),
                 note_identity(order_id, COMBINED, facts), learner_id, settings, requires,
                 customer=any(part.kind in settings.customer_note_events for part in parts),
                 events=[part.kind for part in parts],
-            )
-        if key:
-            keys.append(key)
-    return keys
+            ))
+    return enqueue_creates(session, notes)
 
 
 def event_note_drafts(

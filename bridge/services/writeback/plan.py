@@ -25,10 +25,9 @@ from bridge.services.ledger import (
     GRANT_REASONS,
     SEAT_HELD,
     OrderOutcome,
-    balances,
+    balances_of,
 )
-from bridge.services.ledger import waitlist_position as seat_waitlist_position
-from bridge.services.perks import active_perks
+from bridge.services.perks import active_perks_of
 from bridge.services.writeback.coupons import coupon_key, enqueue_personal_coupons
 from bridge.services.writeback.notes import (
     coupon_note_draft,
@@ -81,11 +80,68 @@ def order_enrolment(
 
     None when the order is unknown or has no lines.
     """
-    state = session.get(OrderState, order_id)
+    return order_enrolments(session, [order_id], catalogue).get(order_id)
+
+
+def order_enrolments(
+    session: Session, order_ids: Iterable[int], catalogue: Catalogue
+) -> dict[int, list[dict[str, Any]] | None]:
+    """``order_enrolment`` of several orders, in six queries whatever their number."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    states = {state.order_id: state for state in session.exec(
+        select(OrderState).where(col(OrderState.order_id).in_(ids))).all()}
+    ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.order_id).in_(ids))
+                            .order_by(col(LedgerEntry.id))).all():
+        ledger[int(row.order_id)].append(row)  # type: ignore[arg-type]
+    seats: dict[int, list[Seat]] = defaultdict(list)
+    for seat in session.exec(select(Seat).where(col(Seat.order_id).in_(ids),
+                                                col(Seat.status).in_(SEAT_HELD))
+                             .order_by(col(Seat.id))).all():
+        seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
+    access: dict[int, list[Access]] = defaultdict(list)
+    for row in session.exec(select(Access).where(col(Access.order_id).in_(ids),
+                                                 col(Access.revoked_at).is_(None))
+                            .order_by(col(Access.id))).all():
+        access[int(row.order_id)].append(row)  # type: ignore[arg-type]
+    positions = _waitlist_positions(session, {seat.cohort_code for held in seats.values()
+                                              for seat in held if seat.status == "waitlisted"})
+    codes = {seat.cohort_code for held in seats.values() for seat in held}
+    for state in states.values():
+        for line in (state.summary or {}).get("lines") or []:
+            offer = catalogue.offers.get(line.get("sku")) if isinstance(line.get("sku"), str) \
+                else None
+            if offer is not None and offer.cohort:
+                codes.add(offer.cohort)
+    cohorts = {cohort.code: cohort for cohort in session.exec(
+        select(Cohort).where(col(Cohort.code).in_(sorted(codes))))} if codes else {}
+    return {order_id: _enrolment(states.get(order_id), ledger[order_id], seats[order_id],
+                                 access[order_id], positions, cohorts, catalogue)
+            for order_id in ids}
+
+
+def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, int]:
+    """Seat id -> its 1-based place in its cohort's waitlist, for these cohorts."""
+    codes = sorted(set(cohorts))
+    if not codes:
+        return {}
+    places: dict[int, int] = {}
+    counted: dict[str, int] = defaultdict(int)
+    for seat_id, code in session.exec(select(Seat.id, Seat.cohort_code)
+                                      .where(col(Seat.cohort_code).in_(codes),
+                                             Seat.status == "waitlisted")
+                                      .order_by(col(Seat.id))).all():
+        counted[code] += 1
+        places[int(seat_id)] = counted[code]  # type: ignore[arg-type]
+    return places
+
+
+def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_seats: Sequence[Seat],
+               open_access: Sequence[Access], positions: Mapping[int, int],
+               cohorts: Mapping[str, Cohort], catalogue: Catalogue) -> list[dict[str, Any]] | None:
     lines = list(((state.summary or {}).get("lines") or []) if state else [])
-    ledger = session.exec(
-        select(LedgerEntry).where(LedgerEntry.order_id == order_id).order_by(col(LedgerEntry.id))
-    ).all()
     reversed_ids = {row.reverses_id for row in ledger if row.reverses_id is not None}
     credits: dict[int | None, dict[str, int]] = defaultdict(dict)
     for row in ledger:
@@ -93,18 +149,10 @@ def order_enrolment(
             held = credits[line_of(row.grant_key)]
             held[row.credit_type] = held.get(row.credit_type, 0) + row.amount
     seats: dict[int | None, list[Seat]] = defaultdict(list)
-    for seat in session.exec(
-        select(Seat)
-        .where(Seat.order_id == order_id, col(Seat.status).in_(SEAT_HELD))
-        .order_by(col(Seat.id))
-    ).all():
+    for seat in held_seats:
         seats[line_of(seat.grant_key)].append(seat)
     access: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
-    for row in session.exec(
-        select(Access)
-        .where(Access.order_id == order_id, col(Access.revoked_at).is_(None))
-        .order_by(col(Access.id))
-    ).all():
+    for row in open_access:
         access[line_of(row.grant_key)].append({"kind": row.kind, "ends": local_date(row.ends_at)})
     known = {line.get("id") for line in lines}
     for line_id in sorted(set(credits) | set(seats) | set(access), key=lambda i: i or 0):
@@ -129,12 +177,12 @@ def order_enrolment(
             code = seat.cohort_code
             shown: dict[str, Any] = {"status": seat.status}
             if seat.status == "waitlisted":
-                shown["position"] = seat_waitlist_position(session, seat)
+                shown["position"] = positions.get(int(seat.id or 0))
             entry["seats"].append(shown)
         offer = catalogue.offers.get(sku) if isinstance(sku, str) else None
         code = code or (offer.cohort if offer else None)
         if code:
-            cohort = session.get(Cohort, code)
+            cohort = cohorts.get(code)
             entry["cohort"] = code
             entry["cohort_starts"] = (
                 local_date(cohort.starts_at, cohort.timezone) if cohort else None
@@ -143,13 +191,18 @@ def order_enrolment(
     return value
 
 
+def _order_meta_update(order_id: int, value: list[dict[str, Any]]) -> Update:
+    return Update("order", order_id, f"order:{order_id}:meta",
+                  {"meta_data": [{"key": ENROLMENT_META_KEY, "value": value}]})
+
+
 def enqueue_order_meta(session: Session, order_id: int, catalogue: Catalogue) -> str | None:
     """Queue the order's ``bridge_enrolment`` meta; returns the target key, None if unchanged."""
     value = order_enrolment(session, order_id, catalogue)
     if value is None:
         return None
-    data = {"meta_data": [{"key": ENROLMENT_META_KEY, "value": value}]}
-    return enqueue_update(session, "order", order_id, f"order:{order_id}:meta", data)
+    queued = enqueue_updates(session, [_order_meta_update(order_id, value)])
+    return queued[0] if queued else None
 
 
 def enqueue_cohort_stock(
@@ -159,41 +212,42 @@ def enqueue_cohort_stock(
 
     A cohort with a waitlist allows backorders (``notify``), so buyers can still queue.
     """
-    keys: list[str] = []
+    return enqueue_updates(session, cohort_stock_updates(session, catalogue, codes))
+
+
+def cohort_stock_updates(
+    session: Session, catalogue: Catalogue, codes: Iterable[str] | None = None
+) -> list[Update]:
+    """The stock updates of ``enqueue_cohort_stock``, not yet queued."""
     codes = sorted(catalogue.cohorts if codes is None else set(codes))
-    for code in codes:
+    selling = {code: catalogue.cohort_products(code) for code in codes}
+    selling = {code: woo_ids for code, woo_ids in selling.items() if woo_ids}
+    if not selling:
+        return []
+    active = dict(session.exec(
+        select(Seat.cohort_code, func.count())
+        .where(col(Seat.cohort_code).in_(sorted(selling)), Seat.status == "active")
+        .group_by(Seat.cohort_code)
+    ).all())
+    family = product_families(session, [woo_id for ids in selling.values() for woo_id in ids])
+    updates: list[Update] = []
+    for code, woo_ids in selling.items():
         cohort = session.get(Cohort, code)
-        woo_ids = catalogue.cohort_products(code)
-        if cohort is None or not woo_ids:
+        if cohort is None:
             continue
-        active = session.exec(
-            select(func.count())
-            .select_from(Seat)
-            .where(Seat.cohort_code == code, Seat.status == "active")
-        ).one()
         data = {
             "manage_stock": True,
-            "stock_quantity": max(0, cohort.capacity - int(active)),
+            "stock_quantity": max(0, cohort.capacity - int(active.get(code, 0))),
             "backorders": "notify" if cohort.waitlist else "no",
         }
-        family = product_families(session, woo_ids)
-        updates = []
         for woo_id in woo_ids:
             parent = family.get(woo_id)
             if parent:
-                updates.append(
-                    Update(
-                        "variation",
-                        woo_id,
-                        f"variation:{woo_id}:stock",
-                        dict(data),
-                        {"parent_id": parent},
-                    )
-                )
+                updates.append(Update("variation", woo_id, f"variation:{woo_id}:stock",
+                                      dict(data), {"parent_id": parent}))
             else:
                 updates.append(Update("product", woo_id, f"product:{woo_id}:stock", dict(data)))
-        keys += enqueue_updates(session, updates)
-    return keys
+    return updates
 
 
 def _coupon_summary(coupon: PersonalCoupon) -> dict[str, Any]:
@@ -214,23 +268,42 @@ def enqueue_customer_meta(session: Session, learner_id: int,
     Guests (no WooCommerce customer) have nowhere to show it; returns None for them. The caller
     passes the learner's perks (bridge.services.perks.active_perks) as data.
     """
-    learner = session.get(Learner, learner_id)
-    if learner is None or not learner.woo_customer_id:
-        return None
-    coupons = session.exec(
+    queued = enqueue_updates(session, customer_meta_updates(session, {learner_id: perks}))
+    return queued[0] if queued else None
+
+
+def customer_meta_updates(session: Session,
+                          perks: Mapping[int, Sequence[str]]) -> list[Update]:
+    """The customer meta of several learners (learner id -> perks), in three queries."""
+    ids = sorted(perks)
+    if not ids:
+        return []
+    customers = {int(learner.id): int(learner.woo_customer_id)  # type: ignore[arg-type]
+                 for learner in session.exec(select(Learner)
+                                             .where(col(Learner.id).in_(ids))).all()
+                 if learner.woo_customer_id}
+    if not customers:
+        return []
+    coupons: dict[int, list[PersonalCoupon]] = defaultdict(list)
+    for coupon in session.exec(
         select(PersonalCoupon)
-        .where(PersonalCoupon.learner_id == learner_id)
+        .where(col(PersonalCoupon.learner_id).in_(sorted(customers)))
         .order_by(col(PersonalCoupon.id))
-    ).all()
-    data = {
-        "meta_data": [
-            {"key": CREDITS_META_KEY, "value": balances(session, learner_id)},
-            {"key": PERKS_META_KEY, "value": list(perks)},
-            {"key": COUPONS_META_KEY, "value": [_coupon_summary(c) for c in coupons]},
-        ]
-    }
-    customer_id = int(learner.woo_customer_id)
-    return enqueue_update(session, "customer", customer_id, f"customer:{customer_id}:meta", data)
+    ).all():
+        coupons[coupon.learner_id].append(coupon)
+    held = balances_of(session, sorted(customers))
+    updates = []
+    for learner_id, customer_id in sorted(customers.items()):
+        data = {
+            "meta_data": [
+                {"key": CREDITS_META_KEY, "value": held.get(learner_id, {})},
+                {"key": PERKS_META_KEY, "value": list(perks[learner_id])},
+                {"key": COUPONS_META_KEY,
+                 "value": [_coupon_summary(c) for c in coupons[learner_id]]},
+            ]
+        }
+        updates.append(Update("customer", customer_id, f"customer:{customer_id}:meta", data))
+    return updates
 
 
 def enqueue_catalogue_upsells(
@@ -306,36 +379,50 @@ def enqueue_writebacks(
     customer meta of every learner concerned. Returns the target keys queued. Without
     ``notify`` (history) no note and no coupon: nothing a customer would notice.
     """
-    if not outcome.applied or not outcome.events:
+    return enqueue_writebacks_for(session, [(outcome, notify)], catalogue, settings,
+                                  templates=templates, now=now)
+
+
+def enqueue_writebacks_for(
+    session: Session,
+    outcomes: Sequence[tuple[OrderOutcome, bool]],
+    catalogue: Catalogue,
+    settings: Settings,
+    *,
+    templates: NoteTemplates | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """``enqueue_writebacks`` for a page of outcomes (each with its ``notify``) at once.
+
+    Each kind of write-back is read and queued for the whole page together, so the statements
+    do not grow with the page; what is queued is what the outcomes one by one would queue.
+    """
+    work = [(outcome, notify) for outcome, notify in outcomes
+            if outcome.applied and outcome.events]
+    if not work:
         return []
     templates = templates or note_templates_for(settings)
-    keys: list[str] = []
-    cohorts = sorted(
-        {
-            str(e.data["cohort"])
-            for e in outcome.events
-            if e.kind.startswith("seat_") and e.data.get("cohort")
-        }
-    )
+    events = [event for outcome, _ in work for event in outcome.events]
+    cohorts = sorted({str(e.data["cohort"]) for e in events
+                      if e.kind.startswith("seat_") and e.data.get("cohort")})
     # A seat leaving the waitlist (promoted, released) moves everyone behind it up; a new
     # claim only queues at the end, so it moves no one.
-    shifted = sorted(
-        {
-            str(e.data["cohort"])
-            for e in outcome.events
-            if e.kind in ("seat_promoted", "seat_released") and e.data.get("cohort")
-        }
-    )
-    orders = {outcome.order_id} | {e.order_id for e in outcome.events if e.order_id is not None}
+    shifted = sorted({str(e.data["cohort"]) for e in events
+                      if e.kind in ("seat_promoted", "seat_released") and e.data.get("cohort")})
+    orders = {outcome.order_id for outcome, _ in work}
+    orders |= {e.order_id for e in events if e.order_id is not None}
     orders |= _orders_waiting_in(session, shifted)
-    for order_id in sorted(orders):
-        key = enqueue_order_meta(session, order_id, catalogue)
-        if key:
-            keys.append(key)
-    drafts = event_note_drafts(session, outcome, catalogue, templates) if notify else []
-    keys += enqueue_cohort_stock(session, catalogue, cohorts)
-    learners = {e.learner_id for e in outcome.events}
-    if notify and _confers_now(session, outcome, settings):
+    metas = order_enrolments(session, orders, catalogue)
+    keys = enqueue_updates(session, [_order_meta_update(order_id, value)
+                                     for order_id, value in sorted(metas.items())
+                                     if value is not None])
+    drafts = [draft for outcome, notify in work if notify
+              for draft in event_note_drafts(session, outcome, catalogue, templates)]
+    keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts))
+    learners = {e.learner_id for e in events}
+    for outcome, notify in work:
+        if not (notify and _confers_now(session, outcome, settings)):
+            continue
         assert outcome.learner_id is not None
         learners.add(outcome.learner_id)
         state = session.get(OrderState, outcome.order_id)
@@ -350,11 +437,8 @@ def enqueue_writebacks(
                 drafts.append(draft)
     # At most one note per order per pass: this application's events worded together.
     keys += enqueue_notes(session, drafts, settings)
-    for learner_id in sorted(learners):
-        perks = active_perks(session, learner_id, catalogue=catalogue)
-        key = enqueue_customer_meta(session, learner_id, perks)
-        if key:
-            keys.append(key)
+    keys += enqueue_updates(session, customer_meta_updates(
+        session, active_perks_of(session, sorted(learners), catalogue=catalogue)))
     return keys
 
 

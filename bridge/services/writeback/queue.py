@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from bridge.store.bulk import insert_detached
 from bridge.store.models import (
     OutboxItem,
     OutboxWritten,
@@ -42,10 +43,10 @@ NOTE = "order_note"
 
 @dataclass(frozen=True)
 class Update:
-    """One "latest value wins" write-back to queue."""
+    """One "latest value wins" write-back to queue (or one create, for ``enqueue_creates``)."""
 
     resource: str
-    target_id: int
+    target_id: int | None
     target_key: str
     data: dict[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +91,7 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         ).all():
             written[key] = data
     queued: list[str] = []
+    fresh: list[OutboxItem] = []
     for update in updates:
         payload = {"data": update.data, **update.extra}
         existing = rows[update.target_key]
@@ -102,7 +104,8 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         if pending:
             if pending[-1].payload != payload:
                 pending[-1].payload = payload
-                session.add(pending[-1])
+                if pending[-1].id is not None:  # a row queued by this call is inserted below
+                    session.add(pending[-1])
             queued.append(update.target_key)
             continue
         in_flight = any(row.status == SENDING for row in existing)
@@ -120,10 +123,11 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             payload=payload,
             created_at=utcnow(),
         )
-        session.add(row)
+        fresh.append(row)
         existing.append(row)
         queued.append(update.target_key)
     session.flush()
+    insert_detached(session, fresh)  # one statement for all the new rows
     return queued
 
 
@@ -136,23 +140,35 @@ def enqueue_create(
     extra: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Created once per key: a key already in the outbox is never queued again."""
-    exists = session.exec(
-        select(OutboxItem.id).where(OutboxItem.target_key == target_key).limit(1)
-    ).first()
-    if exists is not None or session.get(OutboxWritten, target_key) is not None:
-        return None
-    session.add(
-        OutboxItem(
-            resource=resource,
-            operation="create",
-            target_id=target_id,
-            target_key=target_key,
-            payload={"data": data, **(extra or {})},
-            created_at=utcnow(),
-        )
-    )
-    session.flush()
-    return target_key
+    queued = enqueue_creates(session, [Update(resource, target_id, target_key, data,
+                                              extra or {})])
+    return queued[0] if queued else None
+
+
+def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
+    """Several creates in three statements; returns the keys queued (the new ones), in order.
+
+    ``Update`` carries a create's target and data too; a key given twice is queued once.
+    """
+    keys = sorted({create.target_key for create in creates})
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        known.update(session.exec(select(OutboxItem.target_key)
+                                  .where(col(OutboxItem.target_key).in_(chunk))).all())
+        known.update(session.exec(select(OutboxWritten.target_key)
+                                  .where(col(OutboxWritten.target_key).in_(chunk))).all())
+    fresh: list[OutboxItem] = []
+    for create in creates:
+        if create.target_key in known:
+            continue
+        known.add(create.target_key)
+        fresh.append(OutboxItem(resource=create.resource, operation="create",
+                                target_id=create.target_id, target_key=create.target_key,
+                                payload={"data": create.data, **create.extra},
+                                created_at=utcnow()))
+    insert_detached(session, fresh)
+    return [row.target_key for row in fresh]
 
 
 def line_of(grant_key: str | None) -> int | None:

@@ -1,0 +1,118 @@
+"""Many new rows in one statement per table.
+
+The ORM's flush inserts new objects one statement per row on SQLite (it needs each row's id
+and SQLite cannot promise RETURNING's order), so a page of orders would cost hundreds of
+INSERTs. Here the rows go in as one multi-row ``INSERT ... RETURNING id, <unique key>``; the
+ids are matched back by that key and the objects join the session as if they had been
+loaded, so everything after sees them as ordinary persistent rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, SQLModel
+
+# The unique column that tells inserted rows apart, per table with a generated id.
+UNIQUE_KEYS: Mapping[str, str] = {
+    "learner": "email",
+    "ledger_entry": "source_key",
+    "seat": "source_key",
+    "access": "source_key",
+    "claim_place": "place_key",
+}
+
+
+def insert_new(session: Session, objects: Iterable[SQLModel]) -> None:
+    """Insert those of ``objects`` still pending in the session, in their order, in bulk.
+
+    Tables go in dependency order (learners before the rows that name them); within a table
+    rows keep the order given, so generated ids follow it (waitlists are ordered by id).
+    """
+    pending = [obj for obj in objects if obj in session.new]
+    if not pending:
+        return
+    by_table: dict[Any, list[SQLModel]] = {}
+    for obj in pending:
+        by_table.setdefault(obj.__table__, []).append(obj)  # type: ignore[attr-defined]
+    order = {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
+    # Our own statements must not autoflush the rows still waiting for theirs.
+    with session.no_autoflush:
+        for table in sorted(by_table, key=lambda t: order.get(t, len(order))):
+            _insert_table(session, table, by_table[table])
+
+
+def _insert_table(session: Session, table: Any, objects: Sequence[SQLModel]) -> None:
+    key_name = UNIQUE_KEYS.get(table.name)
+    [pk] = list(table.primary_key.columns)
+    if key_name is None or len({getattr(o, key_name) for o in objects}) != len(objects):
+        session.flush(objects)  # no way to tell the rows apart: the ORM inserts them
+        return
+    columns = [c for c in table.columns if not (c is pk and getattr(objects[0], c.key) is None)]
+    rows = [{c.key: getattr(obj, c.key) for c in columns} for obj in objects]
+    for obj in objects:
+        session.expunge(obj)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # PostgreSQL draws ids in parameter order only when asked to; SQLite always does.
+    statement = insert(table).returning(pk, table.c[key_name],
+                                        sort_by_parameter_order=postgres)
+    ids = {key: row_id for row_id, key in session.execute(statement, rows).all()}
+    for obj in objects:
+        setattr(obj, pk.key, ids[getattr(obj, key_name)])
+        make_transient_to_detached(obj)
+        session.add(obj)
+
+
+def insert_detached(session: Session, objects: Sequence[SQLModel]) -> None:
+    """Insert new objects that nothing reads back in this transaction, in one executemany.
+
+    They are not added to the session (no ids are fetched); a later query returns them as
+    rows like any other.
+    """
+    if not objects:
+        return
+    table = objects[0].__table__  # type: ignore[attr-defined]
+    [pk] = list(table.primary_key.columns)
+    columns = [c for c in table.columns if not (c is pk and getattr(objects[0], c.key) is None)]
+    session.execute(insert(table), [{c.key: getattr(obj, c.key) for c in columns}
+                                    for obj in objects])
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert plain rows in one statement (executemany); nothing is read back."""
+    if rows:
+        session.execute(insert(model.__table__), list(rows))  # type: ignore[attr-defined]
+
+
+def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
+    """UPDATE the changed ones of ``objects`` (persistent) in one executemany per table.
+
+    The ORM sends one UPDATE per distinct set of changed columns; a page of orders changes a
+    few dozen such sets. Here every changed row of a table writes the same columns, and the
+    objects are then clean, as after a flush.
+    """
+    by_table: dict[Any, list[tuple[SQLModel, set[str]]]] = {}
+    for obj in objects:
+        state = inspect(obj)
+        if not state.persistent:
+            continue
+        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+        if changed:
+            by_table.setdefault(obj.__table__, []).append((obj, changed))  # type: ignore[attr-defined]
+    for table, items in by_table.items():
+        [pk] = list(table.primary_key.columns)
+        keys = sorted({key for _, changed in items for key in changed} - {pk.key})
+        statement = (update(table).where(pk == bindparam("row_pk", type_=pk.type))
+                     .values({key: bindparam(f"new_{key}", type_=table.c[key].type)
+                              for key in keys}))
+        with session.no_autoflush:  # the ORM would send these rows one UPDATE per shape first
+            session.execute(statement, [{"row_pk": getattr(obj, pk.key),
+                                         **{f"new_{key}": getattr(obj, key) for key in keys}}
+                                        for obj, _ in items])
+        for obj, _ in items:
+            for key in keys:
+                set_committed_value(obj, key, getattr(obj, key))
