@@ -40,6 +40,7 @@ from bridge.rules.periods import (
     SubscriptionTerms,
     schedule_of,
 )
+from bridge.services.order_summary import line_summary, refund_summary
 from bridge.services.page_state import CohortSeats, PageState, add_new, page_state_of
 from bridge.store.bulk import insert_rows
 from bridge.store.models import (
@@ -690,7 +691,7 @@ def apply_order(
     state.total = facts.total
     state.currency = facts.currency
     if refunds:
-        refund_rows = [dict(r) for r in _refund_summary(refunds)]
+        refund_rows = [dict(r) for r in refund_summary(refunds)]
     else:
         # Refunds are not fetched for an order that confers nothing (refunded, cancelled):
         # keep the ones read earlier, so their dates and lines survive for the report.
@@ -702,7 +703,7 @@ def apply_order(
         "refunds": refund_rows,
         "renewal_of": list(facts.renewal_of),
         "switch_of": list(facts.switch_of),
-        "lines": _line_summary(payload, catalogue),
+        "lines": line_summary(payload, catalogue),
         "unmapped": unmapped,
         # What this application depended on: the same again is skipped (services.order_pages).
         SUMMARY_KEY: order_fingerprint(payload, catalogue, paid_statuses=paid_statuses,
@@ -742,59 +743,3 @@ def _record_unmapped(session: Session, order_id: int, lines: Sequence[Mapping[st
         return
     session.execute(delete(UnmappedLine).where(col(UnmappedLine.order_id) == order_id))
     insert_rows(session, UnmappedLine, rows)
-
-
-def _refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The refund lines kept on the order state, so an unchanged refund list needs no fetch."""
-    kept = []
-    for refund in refunds:
-        kept.append({
-            "id": refund.get("id"),
-            # When the refund was made: the report counts refunds in the period they happened.
-            "date_created_gmt": refund.get("date_created_gmt"),
-            "total": refund.get("amount") or refund.get("total"),
-            "line_items": [
-                {"quantity": line.get("quantity"),
-                 "total": line.get("total"),
-                 "meta_data": [m for m in line.get("meta_data") or []
-                               if m.get("key") == "_refunded_item_id"]}
-                for line in refund.get("line_items") or []
-            ],
-        })
-    return kept
-
-
-def _line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[str, Any]]:
-    lines = []
-    for line in payload.get("line_items") or []:
-        offer = catalogue.offer_for_line(line)
-        lines.append({"id": line.get("id"), "sku": offer.sku if offer else line.get("sku"),
-                      "offer": offer is not None,
-                      "quantity": line.get("quantity"), "total": line.get("total"),
-                      "product_id": line.get("product_id"),
-                      "variation_id": line.get("variation_id")})
-    return lines
-
-
-def stored_refunds(session: Session, order_id: int,
-                   refund_ids: Sequence[int]) -> list[dict[str, Any]] | None:
-    """The refunds last fetched for this order, if its refund list has not changed since."""
-    return stored_refunds_of(session, {order_id: refund_ids}).get(order_id)
-
-
-def stored_refunds_of(session: Session, orders: Mapping[int, Sequence[int]]
-                      ) -> dict[int, list[dict[str, Any]]]:
-    """``stored_refunds`` for several orders (order id -> its refund ids) in one query."""
-    if not orders:
-        return {}
-    found: dict[int, list[dict[str, Any]]] = {}
-    for state in session.exec(select(OrderState)
-                              .where(col(OrderState.order_id).in_(sorted(orders)))).all():
-        summary = state.summary or {}
-        refund_ids = orders[state.order_id]
-        if list(summary.get("refund_ids") or []) != list(refund_ids):
-            continue
-        refunds = summary.get("refunds")
-        if refunds is not None and len(refunds) == len(refund_ids):
-            found[state.order_id] = list(refunds)
-    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -32,8 +33,13 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0123456789")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both cases take the same time; made at
+    first use, not at import (an argon2 hash costs every CLI start ~0.1 s)."""
+    return _hasher.hash("not-a-real-password-0123456789")
 
 
 class OperatorError(PermanentError):
@@ -132,7 +138,7 @@ def authenticate(engine: Engine, email: str, password: str,
             select(Operator).where(Operator.email == normalise_email(email))
         ).first()
         try:
-            _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+            _hasher.verify(row.password_hash if row is not None else _dummy_hash(), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         if row is None:

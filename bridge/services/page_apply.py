@@ -36,9 +36,9 @@ from bridge.services.ledger import (
     is_stale,
     needs_learner,
     reconcile_complimentary_calls,
-    stored_refunds_of,
 )
 from bridge.services.order_pages import changed_orders
+from bridge.services.order_summary import stored_refunds_of
 from bridge.services.page_state import (
     PAGE_KEY,
     NotInPage,

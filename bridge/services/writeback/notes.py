@@ -203,26 +203,6 @@ class NoteDraft:
     requires: tuple[str, ...] = ()
 
 
-def _enqueue_note(
-    session: Session,
-    order_id: int,
-    kind: str,
-    text: str,
-    identity: str,
-    learner_id: int | None,
-    settings: Settings,
-    requires: Sequence[str] = (),
-    *,
-    customer: bool | None = None,
-    events: Sequence[str] = (),
-) -> str | None:
-    """Queue a note that shows only its worded text; the drain recognises it by that text."""
-    queued = enqueue_creates(session, [_note(order_id, kind, text, identity, learner_id,
-                                             settings, requires, customer=customer,
-                                             events=events)])
-    return queued[0] if queued else None
-
-
 def _note(
     order_id: int,
     kind: str,
@@ -235,6 +215,7 @@ def _note(
     customer: bool | None = None,
     events: Sequence[str] = (),
 ) -> Update:
+    """A note to create that shows only its worded text; the drain recognises it by that text."""
     if customer is None:
         customer = kind in settings.customer_note_events
     data = {"note": text, "customer_note": customer}
@@ -364,5 +345,6 @@ def enqueue_credential_note(
     if not text:
         return None
     identity = note_identity(order_id, "credential_issued", [f"credential:{credential_uuid}"])
-    return _enqueue_note(session, order_id, "credential_issued", text, identity, learner_id,
-                         settings)
+    queued = enqueue_creates(session, [_note(order_id, "credential_issued", text, identity,
+                                             learner_id, settings)])
+    return queued[0] if queued else None

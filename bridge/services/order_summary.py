@@ -1,0 +1,66 @@
+"""What an order's state keeps beside the ledger: its lines and its refunds as last fetched.
+
+Kept so that the report can count refunds in the period they happened and an order whose
+refund list has not changed needs no refund request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bridge.rules.catalog import Catalogue
+from bridge.store.models import OrderState
+
+
+def refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The refund lines kept on the order state, so an unchanged refund list needs no fetch."""
+    kept = []
+    for refund in refunds:
+        kept.append({
+            "id": refund.get("id"),
+            # When the refund was made: the report counts refunds in the period they happened.
+            "date_created_gmt": refund.get("date_created_gmt"),
+            "total": refund.get("amount") or refund.get("total"),
+            "line_items": [
+                {"quantity": line.get("quantity"),
+                 "total": line.get("total"),
+                 "meta_data": [m for m in line.get("meta_data") or []
+                               if m.get("key") == "_refunded_item_id"]}
+                for line in refund.get("line_items") or []
+            ],
+        })
+    return kept
+
+
+def line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[str, Any]]:
+    lines = []
+    for line in payload.get("line_items") or []:
+        offer = catalogue.offer_for_line(line)
+        lines.append({"id": line.get("id"), "sku": offer.sku if offer else line.get("sku"),
+                      "offer": offer is not None,
+                      "quantity": line.get("quantity"), "total": line.get("total"),
+                      "product_id": line.get("product_id"),
+                      "variation_id": line.get("variation_id")})
+    return lines
+
+
+def stored_refunds_of(session: Session, orders: Mapping[int, Sequence[int]]
+                      ) -> dict[int, list[dict[str, Any]]]:
+    """The refunds last fetched for each order (order id -> its refund ids now), where its
+    refund list has not changed since; one query."""
+    if not orders:
+        return {}
+    found: dict[int, list[dict[str, Any]]] = {}
+    for state in session.exec(select(OrderState)
+                              .where(col(OrderState.order_id).in_(sorted(orders)))).all():
+        summary = state.summary or {}
+        refund_ids = orders[state.order_id]
+        if list(summary.get("refund_ids") or []) != list(refund_ids):
+            continue
+        refunds = summary.get("refunds")
+        if refunds is not None and len(refunds) == len(refund_ids):
+            found[state.order_id] = list(refunds)
+    return found
