@@ -6,6 +6,8 @@ import copy
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.rules.payloads import (
     BodyRefused,
@@ -113,3 +115,15 @@ def test_only_known_topics_are_processed_and_empty_bodies_ignored():
     assert classify("subscription.updated", [], HANDLED)[0] == "ignored"
     assert classify("order.updated", "x", HANDLED)[0] == "rejected"
     assert classify("order.deleted", {"id": 5}, HANDLED) == ("received", "")
+
+
+@given(st.recursive(st.text(alphabet="\\u0\x00ab\"") | st.integers() | st.none(),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(alphabet="\\u0\x00k", max_size=4), inner,
+                                      max_size=3),
+                    max_leaves=12))
+def test_nul_is_found_in_the_json_text_exactly_where_a_walk_of_the_tree_finds_it(value):
+    """The fast search (over json.dumps) and the plain walk agree, backslashes and all."""
+    from bridge.rules.payloads import _has_nul, _walk_has_nul
+
+    assert _has_nul(value) == _walk_has_nul(value)

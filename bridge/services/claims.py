@@ -35,6 +35,7 @@ from bridge.rules.claims import (
 from bridge.rules.entitlements import (
     ClaimableLine,
     Entitlement,
+    OrderEntitlements,
     normalise_email,
     order_entitlements,
     place_entitlements,
@@ -150,6 +151,7 @@ def reconcile_claims(
     settings: Settings,
     refunds: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
+    rules: OrderEntitlements | None = None,
 ) -> list[Event]:
     """Bring an order's places in line with what it confers now; call after apply_order.
 
@@ -158,8 +160,8 @@ def reconcile_claims(
     """
     if not outcome.applied or not has_claimable_offers(catalogue):
         return []
-    result = order_entitlements(payload, catalogue, paid_statuses=settings.paid_statuses,
-                                refunds=refunds)
+    result = rules or order_entitlements(payload, catalogue,
+                                         paid_statuses=settings.paid_statuses, refunds=refunds)
     lines: tuple[ClaimableLine, ...] = result.claimable
     paid = result.facts.status in settings.paid_statuses
     if not lines and paid:

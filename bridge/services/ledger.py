@@ -299,7 +299,7 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
             learner_id=learner_id, credit_type=target.credit_type, amount=target.amount,
             reason=target.reason, grant_key=key, source_key=f"{key}@{generation}",
             order_id=target.order_id, offer_sku=target.offer_sku, expires_at=target.expires_at,
-            sale_at=target.sale_at,
+            sale_at=target.sale_at, created_at=utcnow(),  # given: pydantic's factory call is slow
         ))
         events.append(Event("credit_granted", learner_id, order_id,
                             {"key": key, "credit_type": target.credit_type,
@@ -312,6 +312,7 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
             amount=-(row.amount + expired[row.source_key]),
             reason="reversal", grant_key=key, source_key=f"{row.source_key}:reversal",
             reverses_id=row.id, order_id=row.order_id, offer_sku=row.offer_sku,
+            created_at=utcnow(),
         ))
         events.append(Event("credit_reversed", row.learner_id, order_id,
                             {"key": key, "credit_type": row.credit_type, "amount": row.amount,
@@ -480,7 +481,8 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
         status = "active" if counted.active < counted.cohort.capacity else "waitlisted"
         seat = Seat(cohort_code=counted.cohort.code, learner_id=learner_id, grant_key=key,
                     source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
-                    offer_sku=target.offer_sku, status=status)
+                    offer_sku=target.offer_sku, status=status, created_at=utcnow(),
+                    changed_at=utcnow())
         add_new(session, seat)
         if page is None:
             session.flush()  # the seat's id goes into the event
@@ -531,6 +533,7 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
             learner_id=learner_id, kind=target.access_kind or "", offer_sku=target.offer_sku,
             grant_key=key, source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
             starts_at=target.starts_at, ends_at=target.ends_at, details=dict(target.details),
+            created_at=utcnow(),
         )
         add_new(session, access)
         event = Event("access_granted", learner_id, order_id,
@@ -621,13 +624,15 @@ def apply_order(
     complimentary_minutes: int,
     refunds: Sequence[Mapping[str, Any]] = (),
     subscription_policy: SubscriptionPolicy = DEFAULT_POLICY,
+    rules: OrderEntitlements | None = None,
 ) -> OrderOutcome:
     """Reconcile the ledger, seats and access toward what the order confers now.
 
     A payload older than the last one applied is skipped. Nothing is committed here: the caller
-    owns the transaction, so a failure leaves no partial state.
+    owns the transaction, so a failure leaves no partial state. ``rules``: what the pure rules
+    made of this payload and these refunds, when the caller has it already.
     """
-    result: OrderEntitlements = order_entitlements(
+    result: OrderEntitlements = rules or order_entitlements(
         payload, catalogue, paid_statuses=paid_statuses, refunds=refunds
     )
     facts = result.facts

@@ -88,7 +88,7 @@ class OrderResult:
 class _Prepared:
     result: OrderResult
     payload: Mapping[str, Any]  # a deletion replaced by the order as the shop has it now
-    rules: OrderEntitlements
+    rules: OrderEntitlements  # with the refunds, once they are read
     refunds: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -187,6 +187,11 @@ def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalog
                                      "so they can be read")
                 else:
                     item.refunds = shop.order_refunds(item.order_id)
+                # What the rules make of the order with its refunds (units refunded confer
+                # nothing): computed once, used by the ledger and the team-pack places.
+                item.rules = order_entitlements(item.payload, catalogue,
+                                                paid_statuses=settings.paid_statuses,
+                                                refunds=item.refunds)
             except PermanentError as exc:
                 item.result.error = exc
     return [p for p in prepared if p.result.error is None]
@@ -313,10 +318,12 @@ def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
             continue
         outcome = apply_order(session, item.payload, catalogue, paid_statuses=paid,
                               complimentary_minutes=settings.complimentary_call_minutes,
-                              refunds=item.refunds, subscription_policy=policy)
+                              refunds=item.refunds, subscription_policy=policy,
+                              rules=item.rules)
         own_events[item.order_id] = len(outcome.events)
         outcome.events += reconcile_claims(session, item.payload, outcome, catalogue=catalogue,
-                                           settings=settings, refunds=item.refunds)
+                                           settings=settings, refunds=item.refunds,
+                                           rules=item.rules)
         outcomes.append(outcome)
     flush_page(session, page)  # the complimentary call reads what the orders wrote
     _settle_complimentary_calls(session, page, outcomes, own_events, settings)

@@ -67,21 +67,6 @@ def _insert_table(session: Session, table: Any, objects: Sequence[SQLModel]) -> 
         session.add(obj)
 
 
-def insert_detached(session: Session, objects: Sequence[SQLModel]) -> None:
-    """Insert new objects that nothing reads back in this transaction, in one executemany.
-
-    They are not added to the session (no ids are fetched); a later query returns them as
-    rows like any other.
-    """
-    if not objects:
-        return
-    table = objects[0].__table__  # type: ignore[attr-defined]
-    [pk] = list(table.primary_key.columns)
-    columns = [c for c in table.columns if not (c is pk and getattr(objects[0], c.key) is None)]
-    session.execute(insert(table), [{c.key: getattr(obj, c.key) for c in columns}
-                                    for obj in objects])
-
-
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert plain rows in one statement (executemany); nothing is read back."""
     if rows:
@@ -98,9 +83,10 @@ def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
     by_table: dict[Any, list[tuple[SQLModel, set[str]]]] = {}
     for obj in objects:
         state = inspect(obj)
-        if not state.persistent:
+        if not (state.persistent and state.modified):
             continue
-        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+        # The attributes set since the row was loaded (their old values are kept here).
+        changed = set(state.committed_state)
         if changed:
             by_table.setdefault(obj.__table__, []).append((obj, changed))  # type: ignore[attr-defined]
     for table, items in by_table.items():

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from bridge.store.bulk import insert_detached
+from bridge.store.bulk import insert_rows
 from bridge.store.models import (
     OutboxItem,
     OutboxWritten,
@@ -91,9 +91,13 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         ).all():
             written[key] = data
     queued: list[str] = []
-    fresh: list[OutboxItem] = []
+    fresh: dict[str, dict[str, Any]] = {}  # new rows by target, as plain values
     for update in updates:
         payload = {"data": update.data, **update.extra}
+        if update.target_key in fresh:
+            fresh[update.target_key]["payload"] = payload  # queued by this call: latest wins
+            queued.append(update.target_key)
+            continue
         existing = rows[update.target_key]
         for row in existing:
             if row.status == DEAD:
@@ -104,8 +108,7 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         if pending:
             if pending[-1].payload != payload:
                 pending[-1].payload = payload
-                if pending[-1].id is not None:  # a row queued by this call is inserted below
-                    session.add(pending[-1])
+                session.add(pending[-1])
             queued.append(update.target_key)
             continue
         in_flight = any(row.status == SENDING for row in existing)
@@ -115,20 +118,25 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             and (written[update.target_key] == update.data)
         ):
             continue
-        row = OutboxItem(
-            resource=update.resource,
-            operation="update",
-            target_id=update.target_id,
-            target_key=update.target_key,
-            payload=payload,
-            created_at=utcnow(),
-        )
-        fresh.append(row)
-        existing.append(row)
+        fresh[update.target_key] = {
+            "resource": update.resource, "operation": "update", "target_id": update.target_id,
+            "target_key": update.target_key, "payload": payload, "created_at": utcnow(),
+        }
         queued.append(update.target_key)
     session.flush()
-    insert_detached(session, fresh)  # one statement for all the new rows
+    insert_outbox_rows(session, list(fresh.values()))  # one statement for all the new rows
     return queued
+
+
+def insert_outbox_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """New outbox rows from plain values (the model's defaults for the rest), in one statement;
+    building an ORM object per row costs more than the insert."""
+    if not rows:
+        return
+    template = OutboxItem(resource="", operation="", target_key="", payload={})
+    columns = [c.key for c in OutboxItem.__table__.columns if c.key != "id"]  # type: ignore[attr-defined]
+    defaults = {key: getattr(template, key) for key in columns}
+    insert_rows(session, OutboxItem, [{**defaults, **row} for row in rows])
 
 
 def enqueue_create(
@@ -158,17 +166,17 @@ def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
                                   .where(col(OutboxItem.target_key).in_(chunk))).all())
         known.update(session.exec(select(OutboxWritten.target_key)
                                   .where(col(OutboxWritten.target_key).in_(chunk))).all())
-    fresh: list[OutboxItem] = []
+    fresh: list[dict[str, Any]] = []
     for create in creates:
         if create.target_key in known:
             continue
         known.add(create.target_key)
-        fresh.append(OutboxItem(resource=create.resource, operation="create",
-                                target_id=create.target_id, target_key=create.target_key,
-                                payload={"data": create.data, **create.extra},
-                                created_at=utcnow()))
-    insert_detached(session, fresh)
-    return [row.target_key for row in fresh]
+        fresh.append({"resource": create.resource, "operation": "create",
+                      "target_id": create.target_id, "target_key": create.target_key,
+                      "payload": {"data": create.data, **create.extra},
+                      "created_at": utcnow()})
+    insert_outbox_rows(session, fresh)
+    return [row["target_key"] for row in fresh]
 
 
 def line_of(grant_key: str | None) -> int | None:
