@@ -196,6 +196,32 @@ def test_an_order_that_cannot_be_applied_fails_the_run_and_holds_the_cursor_befo
     assert read_cursor(engine, "orders") == T0 + 1 * MINUTE - timedelta(seconds=1)
 
 
+def test_a_dry_run_over_a_page_with_a_bad_order_reports_the_rest_and_writes_nothing(
+    engine, catalogue, shop, ports
+):
+    """The page falls back to one order at a time inside the dry run's transaction: the bad
+    order is reported, the others would change, and nothing is kept."""
+    new = Offer("COHORT-NEW", "cohort_seat", "New cohort", cohort="NEW-2027")
+    ports.file_catalogue = lambda: dataclasses.replace(
+        catalogue, offers={**catalogue.offers, "COHORT-NEW": new})
+    ports.page_size = 100
+    shop.place(411, [("MENTOR-1H", 1)], T0)
+    shop.place(412, [("COHORT-NEW", 1)], T0 + 1 * MINUTE)
+    shop.place(413, [("MENTOR-1H", 1)], T0 + 2 * MINUTE)
+
+    dry = run_job("orders", ports, RunOptions(full=True, dry_run=True))
+    assert dry.status == "failed"
+    assert "order 412: cohort" in dry.reason
+    assert [grants_of(engine, n) for n in (411, 412, 413)] == [0, 0, 0]
+    assert read_cursor(engine, "orders") is None
+
+    real = run_job("orders", ports, RunOptions(full=True))
+    assert real.reason == dry.reason
+    assert [line.replace("would change", "changed") for line in dry.changes] == real.changes
+    assert dry.tally.grants == real.tally.grants == 4  # an hour and a first call each
+    assert [grants_of(engine, n) for n in (411, 412, 413)] == [1, 0, 1]
+
+
 @sqlite_only
 def test_an_incremental_run_over_an_unchanged_shop_costs_one_request(engine, shop, ports, http):
     """Re-reading the overlap costs one list request: known refunds are not fetched again."""
