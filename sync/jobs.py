@@ -376,12 +376,14 @@ class _OrderWalk:
             if moment is not None and (newest is None or moment > newest):
                 newest = moment
         with ctx.writes() as target:
-            changed = changed_orders(target, items, self.catalogue, ctx.settings)
+            fingerprints: dict[int, str] = {}
+            changed = changed_orders(target, items, self.catalogue, ctx.settings, fingerprints)
             ctx.tally.fetched += len(items) - len(changed)
             ctx.progress.advance(len(items) - len(changed))
             results = process_orders(target, changed, catalogue=self.catalogue,
                                      settings=ctx.settings, shop=ctx.client, checked=True,
-                                     notify=self.notify, since=self.since) if changed else []
+                                     notify=self.notify, since=self.since,
+                                     fingerprints=fingerprints) if changed else []
         for result in results:
             ctx.tally.fetched += 1
             if result.error is not None:

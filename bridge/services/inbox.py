@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, or_, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +31,6 @@ from bridge.rules.payloads import (
     parse_json_body,
 )
 from bridge.services.ledger import insert_ignore
-from bridge.store.bulk import update_changed
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -221,36 +220,49 @@ def _claim(engine: Engine, inbox_id: int, max_attempts: int, now: datetime) -> _
 def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
                    now: datetime) -> dict[int, _Claimed | str]:
     """``_claim`` for several deliveries in one transaction: each is claimed, or says why not
-    (missing, finished, dead)."""
+    (missing, finished, dead). Plain rows, one UPDATE for all: no ORM object per delivery."""
     answers: dict[int, _Claimed | str] = {inbox_id: "missing" for inbox_id in inbox_ids}
-    gave_up: list[InboxDelivery] = []
+    table = InboxDelivery.__table__  # type: ignore[attr-defined]
+    changes: list[dict[str, Any]] = []
+    gave_up: list[tuple[int, str]] = []
     with unit_of_work(engine) as session:
-        rows = session.exec(select(InboxDelivery)
-                            .where(col(InboxDelivery.id).in_(sorted(set(inbox_ids))))
-                            .order_by(col(InboxDelivery.id))).all()
+        rows = session.execute(
+            select(table.c.id, table.c.status, table.c.attempts, table.c.last_error,
+                   table.c.topic, table.c.resource, table.c.body, table.c.resource_id,
+                   table.c.delivery_id)
+            .where(table.c.id.in_(sorted(set(inbox_ids)))).order_by(table.c.id)
+        ).all()
         for row in rows:
-            assert row.id is not None
             if row.status in (*FINISHED, DEAD):
                 answers[row.id] = row.status
                 continue
             if row.attempts >= max_attempts:
-                row.status, row.next_attempt_at = DEAD, None
-                row.last_error = row.last_error or (
+                error = row.last_error or (
                     f"gave up after {row.attempts} attempts that did not finish")
-                session.add(row)
-                gave_up.append(row)
+                changes.append({"row_id": row.id, "new_status": DEAD,
+                                "new_attempts": row.attempts, "new_next": None,
+                                "new_error": error})
+                gave_up.append((row.id, error))
                 answers[row.id] = DEAD
                 continue
-            row.attempts += 1
-            row.next_attempt_at = now + backoff(row.attempts)
-            session.add(row)
-            answers[row.id] = _Claimed(row.topic, row.resource, row.body, row.attempts, {
+            attempts = row.attempts + 1
+            changes.append({"row_id": row.id, "new_status": row.status,
+                            "new_attempts": attempts, "new_next": now + backoff(attempts),
+                            "new_error": row.last_error})
+            answers[row.id] = _Claimed(row.topic, row.resource, row.body, attempts, {
                 "inbox_id": row.id, "topic": row.topic, "resource_id": row.resource_id,
                 "delivery_id": row.delivery_id})
-        update_changed(session, rows)  # one UPDATE for the batch
+        if changes:
+            session.execute(
+                update(table).where(table.c.id == bindparam("row_id"))
+                .values(status=bindparam("new_status"), attempts=bindparam("new_attempts"),
+                        next_attempt_at=bindparam("new_next",
+                                                  type_=table.c.next_attempt_at.type),
+                        last_error=bindparam("new_error")),
+                changes)
         session.commit()
-    for row in gave_up:
-        log.warning("delivery dead: %s", row.last_error, extra={"inbox_id": row.id})
+    for inbox_id, error in gave_up:
+        log.warning("delivery dead: %s", error, extra={"inbox_id": inbox_id})
     return answers
 
 
@@ -325,28 +337,35 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
     """Record what became of several deliveries, in one transaction; their final statuses."""
     def record() -> dict[int, str]:
         finals: dict[int, str] = {}
+        table = InboxDelivery.__table__  # type: ignore[attr-defined]
+        changes: list[dict[str, Any]] = []
         with unit_of_work(engine) as session:
-            rows = {row.id: row for row in session.exec(
-                select(InboxDelivery).where(col(InboxDelivery.id).in_(sorted(outcomes)))).all()}
+            rows = {row.id: row for row in session.execute(
+                select(table.c.id, table.c.attempts, table.c.processed_at)
+                .where(table.c.id.in_(sorted(outcomes)))).all()}
             for inbox_id, (_claimed, (status, error, _result)) in outcomes.items():
                 row = rows.get(inbox_id)
                 if row is None:
                     finals[inbox_id] = "missing"
                     continue
                 final = status
-                row.last_error = error
                 if final == FAILED and row.attempts >= max_attempts:
                     final = DEAD
-                if final == FAILED:
-                    row.next_attempt_at = now + backoff(row.attempts)
-                else:
-                    row.next_attempt_at = None
-                if final in FINISHED:
-                    row.processed_at = now
-                row.status = final
-                session.add(row)
+                changes.append({
+                    "row_id": inbox_id, "new_status": final, "new_error": error,
+                    "new_next": now + backoff(row.attempts) if final == FAILED else None,
+                    "new_processed": now if final in FINISHED else row.processed_at,
+                })
                 finals[inbox_id] = final
-            update_changed(session, rows.values())  # one UPDATE for the batch
+            if changes:
+                session.execute(
+                    update(table).where(table.c.id == bindparam("row_id"))
+                    .values(status=bindparam("new_status"), last_error=bindparam("new_error"),
+                            next_attempt_at=bindparam("new_next",
+                                                      type_=table.c.next_attempt_at.type),
+                            processed_at=bindparam("new_processed",
+                                                   type_=table.c.processed_at.type)),
+                    changes)
             session.commit()
         return finals
 

@@ -625,12 +625,13 @@ def apply_order(
     refunds: Sequence[Mapping[str, Any]] = (),
     subscription_policy: SubscriptionPolicy = DEFAULT_POLICY,
     rules: OrderEntitlements | None = None,
+    fingerprint: str | None = None,
 ) -> OrderOutcome:
     """Reconcile the ledger, seats and access toward what the order confers now.
 
     A payload older than the last one applied is skipped. Nothing is committed here: the caller
-    owns the transaction, so a failure leaves no partial state. ``rules``: what the pure rules
-    made of this payload and these refunds, when the caller has it already.
+    owns the transaction, so a failure leaves no partial state. ``rules`` (what the pure rules
+    made of this payload and these refunds) and ``fingerprint``: when the caller has them.
     """
     result: OrderEntitlements = rules or order_entitlements(
         payload, catalogue, paid_statuses=paid_statuses, refunds=refunds
@@ -711,8 +712,9 @@ def apply_order(
         "lines": line_summary(payload, catalogue),
         "unmapped": unmapped,
         # What this application depended on: the same again is skipped (services.order_pages).
-        SUMMARY_KEY: order_fingerprint(payload, catalogue, paid_statuses=paid_statuses,
-                                       complimentary_minutes=complimentary_minutes),
+        SUMMARY_KEY: fingerprint or order_fingerprint(
+            payload, catalogue, paid_statuses=paid_statuses,
+            complimentary_minutes=complimentary_minutes),
     }
     state.updated_at = utcnow()
     session.add(state)

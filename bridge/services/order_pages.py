@@ -42,11 +42,13 @@ def changed_orders(
     payloads: Sequence[Mapping[str, Any]],
     catalogue: Catalogue,
     settings: Settings,
+    fingerprints: dict[int, str] | None = None,
 ) -> list[Mapping[str, Any]]:
     """The payloads that would change something, in their order; one query for the page.
 
     Deletions (``{"id": N}``) and payloads without an integer id always count as changed: the
-    pipeline decides what they mean.
+    pipeline decides what they mean. ``fingerprints`` receives those computed, by
+    ``id(payload)``, so applying the page does not compute them again.
     """
     ids = [p["id"] for p in payloads if isinstance(p.get("id"), int) and len(p) > 1]
     if not ids:
@@ -55,8 +57,12 @@ def changed_orders(
         stored = applied_fingerprints(session, ids)
     if not stored:
         return list(payloads)
-    return [
-        payload for payload in payloads
-        if not (isinstance(payload.get("id"), int) and len(payload) > 1
-                and stored.get(payload["id"]) == fingerprint_of(payload, catalogue, settings))
-    ]
+    memo = {} if fingerprints is None else fingerprints
+    changed = []
+    for payload in payloads:
+        if isinstance(payload.get("id"), int) and len(payload) > 1:
+            memo[id(payload)] = fingerprint_of(payload, catalogue, settings)
+            if stored.get(payload["id"]) == memo[id(payload)]:
+                continue
+        changed.append(payload)
+    return changed

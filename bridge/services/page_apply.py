@@ -90,6 +90,7 @@ class _Prepared:
     payload: Mapping[str, Any]  # a deletion replaced by the order as the shop has it now
     rules: OrderEntitlements  # with the refunds, once they are read
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    fingerprint: str | None = None  # computed already when the page was checked for changes
 
     @property
     def order_id(self) -> int:
@@ -127,32 +128,41 @@ def process_orders(
     checked: bool = False,
     notify: bool | None = None,
     since: datetime | None = None,
+    valid: bool = False,
+    fingerprints: dict[int, str] | None = None,
 ) -> list[OrderResult]:
     """Apply a page of order payloads; one result per payload, in their order.
 
     Payloads unchanged since they were applied cost one read for the page and no write
-    (``checked``: the caller already looked, bridge.services.order_pages). Refunds and the
-    current state of deleted orders are fetched before the unit of work opens. ``notify`` and
-    ``since`` are as for bridge.services.pipeline.process_order. Errors a payload earns alone
-    (PermanentError) are in its result; a database failure raises.
+    (``checked``: the caller already looked, bridge.services.order_pages, and ``fingerprints``
+    may hold what it computed). Refunds and the current state of deleted orders are fetched
+    before the unit of work opens. ``notify`` and ``since`` are as for
+    bridge.services.pipeline.process_order; ``valid``: the payloads passed the payload rules
+    already (the inbox classified them). Errors a payload earns alone (PermanentError) are in
+    its result; a database failure raises.
     """
+    fingerprints = {} if fingerprints is None else fingerprints
     results = [OrderResult(payload) for payload in payloads]
     accepted: list[OrderResult] = []
     for result in results:
         try:
-            check_payload("order", result.payload, max_quantity=settings.max_line_quantity)
+            if not valid:
+                check_payload("order", result.payload, max_quantity=settings.max_line_quantity)
         except PermanentError as exc:
             result.error = exc
         else:
             accepted.append(result)
     if not checked and accepted:
         changed = {id(p) for p in changed_orders(engine, [r.payload for r in accepted],
-                                                 catalogue, settings)}
+                                                 catalogue, settings, fingerprints)}
         for result in accepted:
             if id(result.payload) not in changed:
                 result.outcome = OrderOutcome(int(result.payload["id"]), applied=True)
         accepted = [r for r in accepted if r.outcome is None]
     prepared = _prepare(engine, accepted, catalogue, settings, shop)
+    for item in prepared:
+        if item.payload is item.result.payload:  # not a deletion looked up again
+            item.fingerprint = fingerprints.get(id(item.payload))
     for run in _distinct_runs(prepared):
         _apply_run(engine, run, catalogue, settings, notify, since)
     return results
@@ -319,7 +329,7 @@ def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
         outcome = apply_order(session, item.payload, catalogue, paid_statuses=paid,
                               complimentary_minutes=settings.complimentary_call_minutes,
                               refunds=item.refunds, subscription_policy=policy,
-                              rules=item.rules)
+                              rules=item.rules, fingerprint=item.fingerprint)
         own_events[item.order_id] = len(outcome.events)
         outcome.events += reconcile_claims(session, item.payload, outcome, catalogue=catalogue,
                                            settings=settings, refunds=item.refunds,
