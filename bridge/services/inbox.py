@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, delete, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, delete, func, or_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
@@ -31,6 +29,7 @@ from bridge.rules.payloads import (
     parse_json_body,
 )
 from bridge.services.ledger import insert_ignore
+from bridge.store.bulk import insert_ignoring, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -133,9 +132,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
         # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
         with unit_of_work(engine) as session:
             table = InboxDelivery.__table__  # type: ignore[attr-defined]
-            dialect = session.get_bind().dialect.name
-            builder = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = builder(table).values(
+            statement = insert_ignoring(session, table, ["business_key"]).values(
                 topic=delivery.topic[:64],
                 resource=delivery.resource[:32],
                 event=delivery.event[:32],
@@ -150,7 +147,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
                 processed_at=now if status != RECEIVED else None,
                 attempts=0,
                 last_error=reason[:2000],
-            ).on_conflict_do_nothing(index_elements=["business_key"]).returning(table.c.id)
+            ).returning(table.c.id)
             inserted = session.execute(statement).first()
             if inserted is not None:
                 session.commit()
@@ -239,27 +236,19 @@ def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
             if row.attempts >= max_attempts:
                 error = row.last_error or (
                     f"gave up after {row.attempts} attempts that did not finish")
-                changes.append({"row_id": row.id, "new_status": DEAD,
-                                "new_attempts": row.attempts, "new_next": None,
-                                "new_error": error})
+                changes.append({"id": row.id, "status": DEAD, "attempts": row.attempts,
+                                "next_attempt_at": None, "last_error": error})
                 gave_up.append((row.id, error))
                 answers[row.id] = DEAD
                 continue
             attempts = row.attempts + 1
-            changes.append({"row_id": row.id, "new_status": row.status,
-                            "new_attempts": attempts, "new_next": now + backoff(attempts),
-                            "new_error": row.last_error})
+            changes.append({"id": row.id, "status": row.status, "attempts": attempts,
+                            "next_attempt_at": now + backoff(attempts),
+                            "last_error": row.last_error})
             answers[row.id] = _Claimed(row.topic, row.resource, row.body, attempts, {
                 "inbox_id": row.id, "topic": row.topic, "resource_id": row.resource_id,
                 "delivery_id": row.delivery_id})
-        if changes:
-            session.execute(
-                update(table).where(table.c.id == bindparam("row_id"))
-                .values(status=bindparam("new_status"), attempts=bindparam("new_attempts"),
-                        next_attempt_at=bindparam("new_next",
-                                                  type_=table.c.next_attempt_at.type),
-                        last_error=bindparam("new_error")),
-                changes)
+        update_rows(session, table, changes)
         session.commit()
     for inbox_id, error in gave_up:
         log.warning("delivery dead: %s", error, extra={"inbox_id": inbox_id})
@@ -352,20 +341,12 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
                 if final == FAILED and row.attempts >= max_attempts:
                     final = DEAD
                 changes.append({
-                    "row_id": inbox_id, "new_status": final, "new_error": error,
-                    "new_next": now + backoff(row.attempts) if final == FAILED else None,
-                    "new_processed": now if final in FINISHED else row.processed_at,
+                    "id": inbox_id, "status": final, "last_error": error,
+                    "next_attempt_at": now + backoff(row.attempts) if final == FAILED else None,
+                    "processed_at": now if final in FINISHED else row.processed_at,
                 })
                 finals[inbox_id] = final
-            if changes:
-                session.execute(
-                    update(table).where(table.c.id == bindparam("row_id"))
-                    .values(status=bindparam("new_status"), last_error=bindparam("new_error"),
-                            next_attempt_at=bindparam("new_next",
-                                                      type_=table.c.next_attempt_at.type),
-                            processed_at=bindparam("new_processed",
-                                                   type_=table.c.processed_at.type)),
-                    changes)
+            update_rows(session, table, changes)
             session.commit()
         return finals
 

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
@@ -131,8 +131,7 @@ def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[st
     for inbox_id, claimed in claims.items():
         if isinstance(claimed, str):
             continue
-        handler = handlers.get(claimed.resource)
-        if getattr(handler, "page", None) is None:
+        if not hasattr(handlers.get(claimed.resource), "page"):
             outcomes[inbox_id] = (claimed, run_handler(handlers, claimed, max_quantity))
             continue
         payload = accepted_payload(handlers, claimed, max_quantity)
@@ -146,8 +145,8 @@ def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[st
             items = waiting[start:start + size]
             wait_for_acknowledgements(engine)
             try:
-                answers = handlers[resource].page(  # type: ignore[attr-defined]
-                    [payload for _, _, payload in items])
+                paging = cast(PageHandler, handlers[resource])
+                answers = paging.page([payload for _, _, payload in items])
             except Exception as exc:  # noqa: BLE001  (each delivery counts it as its attempt)
                 answers = [exc] * len(items)
             for (inbox_id, claimed, _), answer in zip(items, answers, strict=True):

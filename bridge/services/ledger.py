@@ -17,8 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal_column, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from bridge.errors import PermanentError
@@ -42,7 +40,7 @@ from bridge.rules.periods import (
 )
 from bridge.services.order_summary import line_summary, refund_summary
 from bridge.services.page_state import CohortSeats, PageState, add_new, page_state_of
-from bridge.store.bulk import insert_rows
+from bridge.store.bulk import insert_ignoring, insert_rows
 from bridge.store.models import (
     Access,
     Cohort,
@@ -103,11 +101,8 @@ def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, 
 
     Returns True when this call inserted the row.
     """
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (builder(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-                 .returning(literal_column("1")))
+    statement = (insert_ignoring(session, model.__table__, conflict)  # type: ignore[attr-defined]
+                 .values(**values).returning(literal_column("1")))
     # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
     return session.execute(statement).first() is not None
 

@@ -28,9 +28,11 @@ from bridge.rules.entitlements import (
     order_entitlements,
 )
 from bridge.rules.payloads import check_payload
+from bridge.rules.periods import SubscriptionPolicy
 from bridge.services.claims import has_claimable_offers, reconcile_claims
 from bridge.services.ledger import (
     SEAT_HELD,
+    Event,
     OrderOutcome,
     apply_order,
     is_stale,
@@ -229,15 +231,16 @@ def _apply_run(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
         if len(run) == 1:
             run[0].result.error = exc
             return
-        log.debug("page applied order by order", extra={"orders": len(run), "reason": str(exc)})
+        reason = str(exc)
     except (NotInPage, IntegrityError) as exc:
         # NotInPage: a learner case the page did not read. IntegrityError: another transaction
         # made the same new learner (or place) first; the one-by-one path takes theirs.
-        log.debug("page applied order by order", extra={"orders": len(run), "reason": str(exc)})
+        reason = str(exc)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
             raise
-        log.debug("page applied order by order", extra={"orders": len(run), "reason": str(exc)})
+        reason = str(exc)
+    log.debug("page applied order by order", extra={"orders": len(run), "reason": reason})
     for item in run:
         try:
             _apply_unit(engine, [item], catalogue, settings, notify, since, single=True)
@@ -255,13 +258,8 @@ def _apply_unit(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
         if single:
             # The path every order took before pages: no page state, every row read as needed.
             [item] = run
-            outcome = apply_order(session, item.payload, catalogue,
-                                  paid_statuses=settings.paid_statuses,
-                                  complimentary_minutes=settings.complimentary_call_minutes,
-                                  refunds=item.refunds, subscription_policy=policy)
-            outcome.events += reconcile_claims(session, item.payload, outcome,
-                                               catalogue=catalogue, settings=settings,
-                                               refunds=item.refunds)
+            outcome = _apply_one(session, item, catalogue, settings, policy)
+            outcome.events += _places(session, item, outcome, catalogue, settings)
             outcomes.append(outcome)
         else:
             outcomes = _apply_page(session, run, catalogue, settings)
@@ -326,18 +324,28 @@ def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
         if item.order_id in stale:
             outcomes.append(stale[item.order_id])
             continue
-        outcome = apply_order(session, item.payload, catalogue, paid_statuses=paid,
-                              complimentary_minutes=settings.complimentary_call_minutes,
-                              refunds=item.refunds, subscription_policy=policy,
-                              rules=item.rules, fingerprint=item.fingerprint)
+        outcome = _apply_one(session, item, catalogue, settings, policy)
         own_events[item.order_id] = len(outcome.events)
-        outcome.events += reconcile_claims(session, item.payload, outcome, catalogue=catalogue,
-                                           settings=settings, refunds=item.refunds,
-                                           rules=item.rules)
+        outcome.events += _places(session, item, outcome, catalogue, settings)
         outcomes.append(outcome)
     flush_page(session, page)  # the complimentary call reads what the orders wrote
     _settle_complimentary_calls(session, page, outcomes, own_events, settings)
     return outcomes
+
+
+def _apply_one(session: Session, item: _Prepared, catalogue: Catalogue, settings: Settings,
+               policy: SubscriptionPolicy) -> OrderOutcome:
+    return apply_order(session, item.payload, catalogue, paid_statuses=settings.paid_statuses,
+                       complimentary_minutes=settings.complimentary_call_minutes,
+                       refunds=item.refunds, subscription_policy=policy, rules=item.rules,
+                       fingerprint=item.fingerprint)
+
+
+def _places(session: Session, item: _Prepared, outcome: OrderOutcome, catalogue: Catalogue,
+            settings: Settings) -> list[Event]:
+    """Team-pack places follow the order, under the same lock and in the same commit."""
+    return reconcile_claims(session, item.payload, outcome, catalogue=catalogue,
+                            settings=settings, refunds=item.refunds, rules=item.rules)
 
 
 def _settle_complimentary_calls(session: Session, page: PageState,

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
-from bridge.store.bulk import insert_new, insert_rows, update_changed
+from bridge.store.bulk import insert_ignoring, insert_new, insert_rows, update_changed
 from bridge.store.models import (
     Access,
     ClaimPlace,
@@ -125,11 +123,8 @@ def flush_page(session: Session, page: PageState) -> None:
 
 def _insert_ignore_many(session: Session, table: Any, rows: Sequence[dict[str, Any]],
                         conflict: Sequence[str]) -> None:
-    if not rows:
-        return
-    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(builder(table).on_conflict_do_nothing(index_elements=list(conflict)),
-                    list(rows))
+    if rows:
+        session.execute(insert_ignoring(session, table, conflict), list(rows))
 
 
 def load_page(session: Session, orders: Sequence[tuple[int, str]],

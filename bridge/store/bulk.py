@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
@@ -67,6 +69,29 @@ def _insert_table(session: Session, table: Any, objects: Sequence[SQLModel]) -> 
         session.add(obj)
 
 
+def insert_ignoring(session: Session, table: Any, conflict: Sequence[str]) -> Any:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for the session's database (add
+    ``.values()`` or execute it with a list of rows)."""
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return builder(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE rows by primary key in one executemany: each row maps the key and the same
+    columns to their new values."""
+    if not rows:
+        return
+    [pk] = list(table.primary_key.columns)
+    keys = [key for key in rows[0] if key != pk.key]
+    statement = (update(table).where(pk == bindparam("row_pk", type_=pk.type))
+                 .values({key: bindparam(f"new_{key}", type_=table.c[key].type)
+                          for key in keys}))
+    with session.no_autoflush:  # the ORM would send its pending rows one UPDATE per shape first
+        session.execute(statement, [{"row_pk": row[pk.key],
+                                     **{f"new_{key}": row[key] for key in keys}}
+                                    for row in rows])
+
+
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert plain rows in one statement (executemany); nothing is read back."""
     if rows:
@@ -92,13 +117,9 @@ def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
     for table, items in by_table.items():
         [pk] = list(table.primary_key.columns)
         keys = sorted({key for _, changed in items for key in changed} - {pk.key})
-        statement = (update(table).where(pk == bindparam("row_pk", type_=pk.type))
-                     .values({key: bindparam(f"new_{key}", type_=table.c[key].type)
-                              for key in keys}))
-        with session.no_autoflush:  # the ORM would send these rows one UPDATE per shape first
-            session.execute(statement, [{"row_pk": getattr(obj, pk.key),
-                                         **{f"new_{key}": getattr(obj, key) for key in keys}}
-                                        for obj, _ in items])
+        update_rows(session, table, [{pk.key: getattr(obj, pk.key),
+                                      **{key: getattr(obj, key) for key in keys}}
+                                     for obj, _ in items])
         for obj, _ in items:
             for key in keys:
                 set_committed_value(obj, key, getattr(obj, key))

@@ -109,12 +109,10 @@ def order_enrolments(
     positions = _waitlist_positions(session, {seat.cohort_code for held in seats.values()
                                               for seat in held if seat.status == "waitlisted"})
     codes = {seat.cohort_code for held in seats.values() for seat in held}
-    for state in states.values():
-        for line in (state.summary or {}).get("lines") or []:
-            offer = catalogue.offers.get(line.get("sku")) if isinstance(line.get("sku"), str) \
-                else None
-            if offer is not None and offer.cohort:
-                codes.add(offer.cohort)
+    skus = {line.get("sku") for state in states.values()
+            for line in (state.summary or {}).get("lines") or []}
+    codes |= {offer.cohort for sku in skus if isinstance(sku, str)
+              for offer in [catalogue.offers.get(sku)] if offer is not None and offer.cohort}
     cohorts = {cohort.code: cohort for cohort in session.exec(
         select(Cohort).where(col(Cohort.code).in_(sorted(codes))))} if codes else {}
     return {order_id: _enrolment(states.get(order_id), ledger[order_id], seats[order_id],

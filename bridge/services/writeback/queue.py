@@ -15,11 +15,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from bridge.store.bulk import insert_rows
+from bridge.store.bulk import insert_ignoring, insert_rows
 from bridge.store.models import (
     OutboxItem,
     OutboxWritten,
@@ -241,10 +239,8 @@ def remember_all(session: Session, entries: Sequence[tuple[str, str, int | None,
         if key not in known
     ]
     if fresh:
-        builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = builder(OutboxWritten.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
-            index_elements=["target_key"]
-        )
+        statement = insert_ignoring(session, OutboxWritten.__table__,  # type: ignore[attr-defined]
+                                    ["target_key"])
         inserted = session.execute(statement, fresh).rowcount
         if inserted != len(fresh):
             # Another drain recorded some of these targets at the same moment: ours is newer.
