@@ -8,6 +8,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -81,6 +82,41 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not come up within {timeout:.0f}s") from None
             time.sleep(0.1)
+
+
+class ServerProcess:
+    """A server process on 127.0.0.1 writing its output to ``log``: ready once its
+    ``/healthz`` answers, stopped with SIGTERM (then killed after 30 s) on exit."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, port: int,
+                 log: IO[bytes]) -> None:
+        self.argv, self.env, self.cwd, self.log = argv, env, cwd, log
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,  # noqa: S603
+                                     stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        wait_http(f"{self.url}/healthz", timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def log_bytes(self) -> bytes:
+        """What the server has written so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
 
 
 def scratch_dir(prefix: str) -> str:

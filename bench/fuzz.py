@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -43,6 +42,7 @@ from bench.common import (
     CATALOG,
     REPO,
     WEBHOOK_SECRET,
+    ServerProcess,
     bridge_env,
     database,
     free_port,
@@ -50,7 +50,6 @@ from bench.common import (
     save,
     scratch_dir,
     table,
-    wait_http,
 )
 from bridge.rules.signatures import sign, verify
 from bridge.services.simulation import Line, order_payload, php_json
@@ -78,41 +77,21 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-class Target:
-    """A server process on 127.0.0.1 with its log in a file, stopped with SIGTERM."""
+class Target(ServerProcess):
+    """A server process with its log in ``<cwd>/<name>.log``."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: str,
                  port: int) -> None:
-        self.name, self.argv, self.env, self.cwd = name, argv, env, cwd
-        self.url = f"http://127.0.0.1:{port}"
+        self.name = name
         self.log_path = Path(cwd) / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Target:
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,  # noqa: S603
-                                     stdout=self._log, stderr=self._log,
-                                     stdin=subprocess.DEVNULL)
-        wait_http(f"{self.url}/healthz", timeout=60)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        super().__init__(argv, env, cwd, port, self.log_path.open("w+b"))
 
     def memory(self) -> float:
         assert self.proc is not None
         return rss_mb(self.proc.pid)
 
     def log_text(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text("utf-8", "replace")
+        return self.log_bytes().decode("utf-8", "replace")
 
 
 def chunked_case(index: int) -> Case:

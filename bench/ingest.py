@@ -43,6 +43,7 @@ from bench.common import (
     BRIDGE,
     REPO,
     WEBHOOK_SECRET,
+    ServerProcess,
     bridge,
     bridge_env,
     database,
@@ -51,7 +52,6 @@ from bench.common import (
     save,
     scratch_dir,
     table,
-    wait_http,
 )
 from bench.fake_shop import Orders
 from bridge.services.simulation import SignedDelivery, signed_delivery
@@ -67,40 +67,19 @@ def deliveries(first: int, count: int, orders: Orders) -> list[SignedDelivery]:
     return made
 
 
-class Server:
-    """gunicorn serving an app factory on 127.0.0.1, stopped (SIGTERM) on exit."""
+class Server(ServerProcess):
+    """gunicorn serving an app factory (Procfile settings unless told otherwise)."""
 
     def __init__(self, app: str, env: dict[str, str], cwd: str, *, workers: int,
                  threads: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.argv = [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
-                     "--worker-class", "gthread", "--bind", f"127.0.0.1:{self.port}",
-                     "--log-level", "warning", "--graceful-timeout", "10", app]
-        self.env, self.cwd = env, cwd
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
-
-    def __enter__(self) -> Server:
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,  # noqa: S603
-                                     stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
-        wait_http(f"{self.url}/healthz", timeout=60)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        port = free_port()
+        argv = [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
+                "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}",
+                "--log-level", "warning", "--graceful-timeout", "10", app]
+        super().__init__(argv, env, cwd, port, tempfile.TemporaryFile())  # noqa: SIM115
 
     def log_tail(self) -> str:
-        self.log.seek(0)
-        return self.log.read()[-2000:].decode("utf-8", "replace")
+        return self.log_bytes()[-2000:].decode("utf-8", "replace")
 
 
 def post_all(url: str, batch: list[SignedDelivery], concurrency: int,
