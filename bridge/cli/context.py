@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import click
@@ -83,16 +85,36 @@ def error_line(exc: BaseException) -> str:
     return redact(lines[0] if lines else type(exc).__name__)
 
 
+def quiet_stdout() -> None:
+    """The reader of standard output went away (``bridge inbox | head``): what is still
+    buffered goes nowhere, so that nothing complains when the process exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # standard output is no file (a test runner's buffer)
+        pass
+
+
 class BridgeGroup(click.Group):
     """A click group that turns known failures into one human line and a non-zero exit.
 
     Every command runs inside: broken settings, a database that is not there, a file that
     cannot be read or written, a port that is taken all end as ``error: ...`` and exit 1.
+    A reader that stops reading (``bridge inbox | head``, ``less`` quit early) is no failure:
+    the command stops silently with exit status 0, as other Unix tools do.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader gone shows here, not as noise when Python exits
+            return result
+        except BrokenPipeError:
+            quiet_stdout()
+            ctx.exit(0)
         except (*HUMAN_ERRORS, SQLAlchemyError, OSError) as exc:
             click.echo(f"error: {error_line(exc)}", err=True)
             ctx.exit(1)
