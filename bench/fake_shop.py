@@ -87,6 +87,15 @@ BASKETS: tuple[tuple[tuple[str, int], ...], ...] = (
 )
 COHORT_BASKET = (("COHORT-DV-2027-01", 1),)
 PAID = ("completed", "processing")
+# Learner n's name: a first and a last name, then a middle initial once the pairs run out, so
+# no two learners share one (rosters and learner pages read like a real shop's).
+FIRST_NAMES = ("Ann", "Bo", "Chidi", "Dana", "Emil", "Farah", "Gus", "Hana", "Ivo", "Jun",
+               "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sami",
+               "Tove", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoe")
+LAST_NAMES = ("Lindqvist", "Okafor", "Moreau", "Nakamura", "Haddad", "Kowalski", "Silva",
+              "Jensen", "Novak", "Rossi", "Park", "Ibrahim", "Schmidt", "Costa", "Murphy",
+              "Tanaka", "Berg", "Duarte", "Fischer", "Gupta", "Horvat", "Eriksen", "Vargas",
+              "Weber", "Yilmaz", "Andersen")
 
 
 def _mix(i: int, salt: int) -> int:
@@ -105,6 +114,18 @@ def _status(i: int) -> str:
         if roll < limit:
             return status
     return "on-hold"
+
+
+def learner_name(n: int) -> tuple[str, str]:
+    """Learner n's first and last name, distinct for every n."""
+    pairs = len(FIRST_NAMES) * len(LAST_NAMES)
+    first = FIRST_NAMES[n % len(FIRST_NAMES)]
+    last = LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]
+    initials, cycle = "", n // pairs
+    while cycle:  # 1 -> A, 26 -> Z, 27 -> AA: bijective base 26
+        cycle, letter = divmod(cycle - 1, 26)
+        initials = chr(ord("A") + letter) + initials
+    return first, (f"{initials}. {last}" if initials else last)
 
 
 def _wc(moment: datetime) -> str:
@@ -175,7 +196,8 @@ class Orders:
         order = order_payload(
             self.order_id(i), self._lines(i), email=f"learner{learner}@example.com",
             status=self.status(i), now=modified, created=modified - timedelta(minutes=2),
-            customer_id=0 if learner % 3 == 0 else CUSTOMER_ID_OFFSET + learner)
+            customer_id=0 if learner % 3 == 0 else CUSTOMER_ID_OFFSET + learner,
+            name=" ".join(learner_name(learner)))
         return self._finish(i, order)
 
     def _finish(self, i: int, order: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +251,7 @@ class Orders:
         )
         billing = dict(shape["billing"])
         billing["email"] = f"learner{learner}@example.com"
+        billing["first_name"], billing["last_name"] = learner_name(learner)
         order["billing"] = billing
         order["line_items"] = [dict(line, id=order_id * 10 + index)
                                for index, line in enumerate(shape["line_items"])]

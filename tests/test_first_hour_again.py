@@ -6,15 +6,23 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlmodel import select
+from werkzeug.serving import make_server
 
+from bench.fake_shop import Orders, learner_name, self_check
 from bridge.cli.main import main
-from bridge.services.simulation import example_catalogue_path
+from bridge.services.delivery_handlers import build_handlers
+from bridge.services.simulation import example_catalogue_path, name_from_email
 from bridge.store.db import unit_of_work
-from bridge.store.models import Learner
+from bridge.store.models import InboxDelivery, Learner
+from tests.sample_shop import sample_catalogue, store_cohorts
+from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +86,67 @@ def test_piping_into_a_reader_that_stops_early_is_silent_and_exits_0(env, engine
     assert (status, errors) == (0, b"")
     if read_first_line:
         assert first.strip()
+
+
+# --- 2. names follow the e-mail ---------------------------------------------------------------
+
+@pytest.fixture
+def receiver(engine, settings):
+    """A real receiver on a local port (the example catalogue, no shop); yields its URL."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
+    app = create_app(settings, engine, handlers=handlers)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/webhooks/woocommerce"
+    finally:
+        server.shutdown()
+        thread.join()
+        app.extensions["bridge"].processor.stop()
+
+
+def _processed(engine) -> None:
+    """Wait until the receiver has processed every delivery it stored."""
+    for _ in range(400):
+        with unit_of_work(engine) as session:
+            if not session.exec(select(InboxDelivery).where(
+                    InboxDelivery.status == "received")).all():
+                return
+        time.sleep(0.05)
+    raise AssertionError("deliveries were not processed")
+
+
+def _names(engine) -> dict[str, str]:
+    with unit_of_work(engine) as session:
+        return {row.email: row.name for row in session.exec(select(Learner)).all()}
+
+
+def test_a_simulated_buyer_is_named_after_the_e_mail_or_by_name(env, engine, receiver):
+    """bo.lindqvist@example.com buys as Bo Lindqvist; --name names the buyer; nobody is
+    "Alice Andersen" any more."""
+    for email, extra in (("bo.lindqvist@example.com", ()), ("ann@example.com", ()),
+                         ("c.d@example.com", ("--name", "Chidi  Okafor Diallo"))):
+        sent = bridge(env, "simulate", "order", "--sku", "MENTOR-1H", "--email", email,
+                      "--url", receiver, *extra)
+        assert sent.exit_code == 0, sent.output
+    _processed(engine)
+    assert _names(engine) == {"bo.lindqvist@example.com": "Bo Lindqvist",
+                              "ann@example.com": "Ann",
+                              "c.d@example.com": "Chidi Okafor Diallo"}
+    assert name_from_email("mary-jane_o.neil+news@example.com") == ("Mary", "Jane O Neil")
+
+
+def test_the_fake_shop_gives_every_learner_a_name_of_their_own():
+    """bench/fake_shop.py: distinct names, also past the first/last name pairs, and its fast
+    orders still equal order_payload's."""
+    names = [learner_name(n) for n in range(20_000)]
+    assert len(set(names)) == len(names)
+    assert names[:2] == [("Ann", "Lindqvist"), ("Bo", "Lindqvist")]
+    orders = Orders(3000)
+    self_check(orders, sample=60)
+    billing = {(o["billing"]["first_name"], o["billing"]["last_name"])
+               for o in (orders.order(i) for i in range(1, 301))}
+    assert len(billing) > 50 and ("Alice", "Andersen") not in billing

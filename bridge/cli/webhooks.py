@@ -249,6 +249,9 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
 @click.argument("event", type=click.Choice(["order", "refund", "cancel", "renewal"]))
 @click.option("--sku", "skus", multiple=True, required=True, help="SKU bought (repeatable).")
 @click.option("--email", required=True, help="The buyer's e-mail.")
+@click.option("--name", default=None,
+              help="The buyer's name (default: from the e-mail, bo.lindqvist@... is Bo "
+                   "Lindqvist).")
 @click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1),
               help="Units of each SKU (1 or more).")
 @click.option("--price", default=0.0, show_default=True, type=click.FloatRange(min=0),

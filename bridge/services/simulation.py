@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -44,6 +45,16 @@ class Line:
     price: float = 0.0
 
 
+def name_from_email(email: str) -> tuple[str, str]:
+    """A billing first and last name that follows the e-mail, as a shop's customer would have:
+    ``bo.lindqvist@example.com`` is Bo Lindqvist, ``ann@example.com`` is Ann."""
+    local = email.strip().partition("@")[0].partition("+")[0]
+    words = [word.capitalize() for word in re.split(r"[._\-\s]+", local) if word]
+    if not words:
+        return "", ""
+    return words[0], " ".join(words[1:])
+
+
 def order_payload(
     order_id: int,
     lines: list[Line],
@@ -54,8 +65,13 @@ def order_payload(
     customer_id: int = 0,
     renewal_of: int | None = None,
     created: datetime | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    """An order in WooCommerce's REST v3 shape, as a webhook delivers it."""
+    """An order in WooCommerce's REST v3 shape, as a webhook delivers it.
+
+    The billing name is ``name`` (first word the first name, the rest the last name) or,
+    without it, follows the e-mail (``name_from_email``).
+    """
     order = _template()
     line_template = order["line_items"][1]
     order["line_items"] = []
@@ -82,6 +98,11 @@ def order_payload(
         order_key=f"wc_order_sim{order_id}",
     )
     order["billing"]["email"] = email
+    if name is not None:
+        first, _, last = " ".join(name.split()).partition(" ")
+    else:
+        first, last = name_from_email(email)
+    order["billing"].update(first_name=first, last_name=last)
     order["payment_url"] = ""
     order["_links"] = {}
     return order
