@@ -266,9 +266,10 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
               help="The receiver to send to.")
 @json_option
 @click.pass_context
-def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, quantity: int,
-             price: float, order_id: int | None, customer_id: int, status: str,
-             subscription_id: int | None, url: str, as_json: bool) -> None:
+def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
+             name: str | None, quantity: int, price: float, order_id: int | None,
+             customer_id: int, status: str, subscription_id: int | None, url: str,
+             as_json: bool) -> None:
     """Send a signed test delivery to a receiver.
 
     EVENT is an order, its refund or cancellation (same --order-id), or a subscription
@@ -290,7 +291,8 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str, 
     created = now - timedelta(minutes=1) if event in ("refund", "cancel") else now
     payload = order_payload(order_id, [Line(sku, quantity, price) for sku in skus], email=email,
                             status=state, now=now, created=created, customer_id=customer_id,
-                            renewal_of=subscription_id if event == "renewal" else None)
+                            renewal_of=subscription_id if event == "renewal" else None,
+                            name=name)
     topic = "order.created" if event in ("order", "renewal") else "order.updated"
     answer = post_delivery(url, topic, payload, secret)
     data = {"topic": topic, "order_id": order_id, "order_status": state, "receiver": answer}
