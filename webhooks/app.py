@@ -21,7 +21,8 @@ from bridge.services.delivery_handlers import (
     catalogue_loader,
 )
 from bridge.services.inbox import Handler, status_counts
-from bridge.services.inbox_batches import drain_received
+from bridge.services.inbox_batches import InboxDrain
+from bridge.services.job_runs import worker_health
 from bridge.settings import Settings, load_settings
 from bridge.store.db import (
     DatabaseUnavailable,
@@ -40,7 +41,14 @@ from webhooks.console_ops import console_ops
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
 from webhooks.outcomes_page import outcomes
-from webhooks.processing import BackgroundProcessor, InlineProcessor, Processor, StoreOnly
+from webhooks.processing import (
+    STOPPED,
+    WORKER_STALE_AFTER,
+    BackgroundProcessor,
+    InlineProcessor,
+    Processor,
+    StoreOnly,
+)
 from webhooks.report_page import report_page
 from webhooks.runtime import Runtime, runtime
 
@@ -65,6 +73,7 @@ def create_app(
     the answer, or by a separate worker process when ``BRIDGE_INBOX_WORKER`` is set; without it
     (tests, tools) on the request thread once the answer is sent.
     """
+    started_by_server = settings is None and background
     if settings is None:
         # Under gunicorn (the Procfile's web line) nothing else sets up the bridge's log format,
         # and with it the masking of secrets in every line.
@@ -106,6 +115,10 @@ def create_app(
     app.register_blueprint(outcomes)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
+    if started_by_server:
+        # A gunicorn web worker (the Procfile's web line): what is stored is processed now,
+        # not when the next delivery arrives.
+        processor.start()
     return app
 
 
@@ -120,12 +133,8 @@ def inbox_processor(
     """What drains the inbox in this process (see webhooks.processing)."""
     if background and settings.inbox_worker:
         return StoreOnly()
-
-    def drain() -> int:
-        return drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
-                              max_quantity=settings.max_line_quantity,
-                              after_batch=after_processing)
-
+    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                       max_quantity=settings.max_line_quantity, after_batch=after_processing)
     return BackgroundProcessor(drain) if background else InlineProcessor(drain)
 
 
@@ -169,7 +178,11 @@ def healthz():  # type: ignore[no-untyped-def]
         "inbox": _inbox_counts(rt.engine) if report["database"] == "ok" else None,
         "shop": "configured" if rt.settings.shop_configured else "not configured",
         "sync": "on" if rt.settings.sync_active else "off",
+        "processing": _processing(rt, database_ok=report["database"] == "ok"),
     }
+    if body["processing"]["state"] == STOPPED:
+        # Still 200: this process answers. Stored deliveries wait until processing runs again.
+        body["status"] = "degraded"
     if up_to_date:
         # Paid order lines that sold no micro-SKU when last applied: money in, nothing granted.
         try:
@@ -182,6 +195,22 @@ def healthz():  # type: ignore[no-untyped-def]
         except DatabaseUnavailable:
             body["bookings"] = "unavailable"
     return jsonify(body), 200
+
+
+def _processing(rt: Runtime, *, database_ok: bool) -> dict[str, object]:
+    """Who processes the stored deliveries, and whether it runs: this process's thread, or
+    (``BRIDGE_INBOX_WORKER``) the `bridge inbox work` processes, by their heartbeats."""
+    shown: dict[str, object] = dict(rt.processor.health())
+    if shown.get("mode") != "worker":
+        return shown
+    if not database_ok:
+        return {**shown, "state": "unknown"}
+    try:
+        workers = worker_health(rt.engine, now=rt.clock(), stale_after=WORKER_STALE_AFTER)
+    except (DatabaseUnavailable, DBAPIError) as exc:
+        log.warning("health check: worker heartbeats unavailable: %s", type(exc).__name__)
+        return {**shown, "state": "unknown"}
+    return {**shown, **workers.as_dict()}
 
 
 def _inbox_counts(engine: Engine) -> dict[str, int] | None:

@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -224,13 +225,28 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
     settings = app.settings
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)
-    hooks: dict[str, Any] = {}
+    processor = flask_app.extensions["bridge"].processor
+    scheduler: tuple[Callable[[], None], Callable[[], None]] | None = None
     if settings.sync_active and not no_scheduler:
         from bridge.cli.sync import embedded_scheduler
 
-        hooks["on_worker_start"], hooks["on_worker_exit"] = embedded_scheduler(settings)
+        scheduler = embedded_scheduler(settings)
+
+    def on_worker_start() -> None:
+        # Inside the gunicorn worker: what is stored is processed now, not at the next delivery.
+        processor.start()
+        if scheduler is not None:
+            scheduler[0]()
+
+    def on_worker_exit() -> None:
+        processor.stop()
+        if scheduler is not None:
+            scheduler[1]()
+
+    hooks: dict[str, Any] = {"on_worker_start": on_worker_start,
+                             "on_worker_exit": on_worker_exit}
     click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}"
-               + ("" if hooks else " (scheduler off)"))
+               + ("" if scheduler else " (scheduler off)"))
     click.echo(f"API docs at http://{host}:{port}/api/v1/docs/; this terminal now shows the "
                "service's log: run other `bridge` commands in a second terminal; Ctrl-C stops "
                "it")

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
 from bridge.rules.payloads import DEFAULT_MAX_LINE_QUANTITY
@@ -32,9 +33,14 @@ from bridge.services.inbox import (
     db_call,
     handler_outcome,
     record_outcomes,
-    run_handler,
 )
-from bridge.store.db import DatabaseUnavailable, unit_of_work, wait_for_acknowledgements
+from bridge.store.db import (
+    DatabaseUnavailable,
+    describe_db_error,
+    ping,
+    unit_of_work,
+    wait_for_acknowledgements,
+)
 from bridge.store.models import InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +77,76 @@ def claim_received(engine: Engine, *, limit: int = BATCH_SIZE, lease: timedelta 
     return sorted(int(i) for i in ids)
 
 
+def database_down(engine: Engine, exc: BaseException) -> bool:
+    """Whether a failure is the database going away, not something about the delivery.
+
+    A connection-level error (OperationalError, InterfaceError, an invalidated connection) is
+    confirmed by asking the database for ``SELECT 1``: a statement that failed on a database that
+    answers (a lock timeout, a poison row) is the delivery's own failure.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return False
+    try:
+        ping(engine)
+    except DatabaseUnavailable:
+        return True
+    return False
+
+
+def _database_error(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        return describe_db_error(exc)
+    return str(exc)
+
+
+class InboxDrain:
+    """Drains the inbox for one processor (a thread or a ``bridge inbox work`` process).
+
+    Deliveries it claimed but could not process because the database went away keep their claim
+    and are remembered here: the next drain, once the database answers, takes them first instead
+    of waiting for the claim to expire. A database error is raised to the caller (who backs off
+    and tries again); nothing about it is counted against the deliveries beyond the attempt
+    their claim took.
+    """
+
+    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], *, max_attempts: int,
+                 max_quantity: int = DEFAULT_MAX_LINE_QUANTITY, batch_size: int = BATCH_SIZE,
+                 max_batches: int = 1000,
+                 after_batch: Callable[[], None] | None = None) -> None:
+        self.engine, self.handlers = engine, handlers
+        self.max_attempts, self.max_quantity = max_attempts, max_quantity
+        self.batch_size, self.max_batches = batch_size, max_batches
+        self.after_batch = after_batch
+        self.put_off: list[int] = []
+
+    def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+        """Claim and process batches until none is left (bounded); deliveries processed."""
+        done = 0
+        for _ in range(self.max_batches):
+            if stop():
+                break
+            wait_for_acknowledgements(self.engine)
+            ids = self.put_off or claim_received(self.engine, limit=self.batch_size)
+            if not ids:
+                break
+            try:
+                process_batch(self.engine, ids, self.handlers, max_attempts=self.max_attempts,
+                              max_quantity=self.max_quantity)
+            except DatabaseUnavailable:
+                # The rows keep their claim; this drain takes them first once the database
+                # answers (another process, after the claim's lease).
+                self.put_off = list(ids)
+                raise
+            self.put_off = []
+            done += len(ids)
+            if self.after_batch is not None:
+                self.after_batch()
+        return done
+
+
 def drain_received(
     engine: Engine,
     handlers: Mapping[str, Handler],
@@ -82,25 +158,14 @@ def drain_received(
     after_batch: Callable[[], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Claim and process batches until none is left (bounded); returns deliveries processed."""
-    done = 0
-    for _ in range(max_batches):
-        if stop():
-            break
-        wait_for_acknowledgements(engine)
-        ids = claim_received(engine, limit=batch_size)
-        if not ids:
-            break
-        try:
-            process_batch(engine, ids, handlers, max_attempts=max_attempts,
-                          max_quantity=max_quantity)
-        except DatabaseUnavailable as exc:
-            # The rows keep their claim; once the lease ends they are claimed and tried again.
-            log.warning("delivery processing put off: %s", exc, extra={"deliveries": len(ids)})
-        done += len(ids)
-        if after_batch is not None:
-            after_batch()
-    return done
+    """Claim and process batches until none is left (bounded); returns deliveries processed.
+
+    A database that goes away raises (DatabaseUnavailable or SQLAlchemy's error); the claimed
+    rows are taken again once their claim's lease ends.
+    """
+    return InboxDrain(engine, handlers, max_attempts=max_attempts, max_quantity=max_quantity,
+                      batch_size=batch_size, max_batches=max_batches,
+                      after_batch=after_batch)(stop)
 
 
 class PageHandler(Protocol):
@@ -128,17 +193,22 @@ def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[st
     finals: dict[int, str] = {i: c for i, c in claims.items() if isinstance(c, str)}
     outcomes: dict[int, tuple[Any, Any]] = {}
     paged: dict[str, list[tuple[int, Any, Any]]] = defaultdict(list)
+    failures: list[BaseException] = []
     for inbox_id, claimed in claims.items():
         if isinstance(claimed, str):
-            continue
-        if not hasattr(handlers.get(claimed.resource), "page"):
-            outcomes[inbox_id] = (claimed, run_handler(handlers, claimed, max_quantity))
             continue
         payload = accepted_payload(handlers, claimed, max_quantity)
         if isinstance(payload, DeliveryResult):
             outcomes[inbox_id] = (claimed, payload)
-        else:
+        elif hasattr(handlers.get(claimed.resource), "page"):
             paged[claimed.resource].append((inbox_id, claimed, payload))
+        else:
+            try:
+                result: Any = handlers[claimed.resource](payload)
+            except Exception as exc:  # noqa: BLE001  (any failure is one attempt)
+                result = exc
+                failures.append(exc)
+            outcomes[inbox_id] = (claimed, handler_outcome(claimed, result))
     size = PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
     for resource, waiting in paged.items():
         for start in range(0, len(waiting), size):
@@ -151,6 +221,14 @@ def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[st
                 answers = [exc] * len(items)
             for (inbox_id, claimed, _), answer in zip(items, answers, strict=True):
                 outcomes[inbox_id] = (claimed, handler_outcome(claimed, answer))
+                if isinstance(answer, BaseException):
+                    failures.append(answer)
+    # A handler that failed because the database went away did nothing wrong: the batch is put
+    # off (its rows keep their claim) rather than recorded as failed, which would wait for the
+    # inbox job's retry.
+    down = next((exc for exc in failures if database_down(engine, exc)), None)
+    if down is not None:
+        raise DatabaseUnavailable(_database_error(down))
     if outcomes:
         wait_for_acknowledgements(engine)
         finals.update(record_outcomes(engine, outcomes, max_attempts, now))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
 from bridge.store.db import unit_of_work
@@ -33,3 +34,66 @@ def last_job_runs(engine: Engine) -> dict[str, dict[str, Any]]:
                           "started_at": row.started_at, "finished_at": row.finished_at,
                           "summary": row.summary or {}}
                 for row in session.exec(select(JobRun).order_by(col(JobRun.job))).all()}
+
+
+# A `bridge inbox work` process keeps a row of its own here, beaten while it lives, so that the
+# web processes (which only store in that mode) can tell in /healthz whether anyone processes.
+WORKER_PREFIX = "inbox-worker "
+# A worker row left by a process killed outright is dropped by the next worker after this long.
+WORKER_ROWS_KEPT = timedelta(days=1)
+
+
+def worker_name(host: str, pid: int) -> str:
+    """The row's key: one per worker process (the job column holds 64 characters)."""
+    return f"{WORKER_PREFIX}{host[:40]}:{pid}"[:64]
+
+
+def beat_worker(engine: Engine, name: str, *, started_at: datetime, now: datetime,
+                state: str, processed: int) -> None:
+    """Record that the worker lives (its last beat is ``finished_at``) and what it is doing."""
+    record_job_run(engine, name, "running", "", started_at=started_at, finished_at=now,
+                   summary={"state": state, "processed": processed})
+
+
+def end_worker(engine: Engine, name: str, *, now: datetime) -> None:
+    """A worker that stops cleanly removes its row; older rows of killed workers go too."""
+    with unit_of_work(engine) as session:
+        session.execute(delete(JobRun).where(col(JobRun.job) == name))
+        session.commit()
+    forget_dead_workers(engine, now=now)
+
+
+def forget_dead_workers(engine: Engine, *, now: datetime) -> int:
+    """Drop the rows of workers silent for longer than WORKER_ROWS_KEPT; how many."""
+    with unit_of_work(engine) as session:
+        gone = session.execute(
+            delete(JobRun).where(col(JobRun.job).startswith(WORKER_PREFIX),
+                                 col(JobRun.finished_at) < now - WORKER_ROWS_KEPT)
+        ).rowcount
+        session.commit()
+    return int(gone or 0)
+
+
+@dataclass(frozen=True)
+class WorkerHealth:
+    """What the web can tell about `bridge inbox work` processes from their heartbeats."""
+
+    alive: int  # beat within the staleness bound
+    silent: int  # beat once, then stopped beating (killed, hung, or cut off from the database)
+    last_beat: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": "running" if self.alive else "stopped", "workers": self.alive,
+                "silent_workers": self.silent,
+                "last_heartbeat": self.last_beat.isoformat() if self.last_beat else None}
+
+
+def worker_health(engine: Engine, *, now: datetime, stale_after: timedelta) -> WorkerHealth:
+    """Workers whose last beat is recent (alive) and those whose beat stopped (silent)."""
+    with unit_of_work(engine) as session:
+        beats = session.exec(
+            select(JobRun.finished_at).where(col(JobRun.job).startswith(WORKER_PREFIX))
+        ).all()
+    alive = sum(1 for beat in beats if beat >= now - stale_after)
+    return WorkerHealth(alive=alive, silent=len(beats) - alive,
+                        last_beat=max(beats) if beats else None)
