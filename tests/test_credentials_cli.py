@@ -96,7 +96,10 @@ def test_issue_by_hand_then_list_and_revoke(bridge, engine, database_url, tmp_pa
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (("credentials", "issue", "nobody@example.com", "ASSESS-DV"), "no learner is known"),
+    (("credentials", "issue", "nobody@example.com", "ASSESS-DV"),
+     "no learner 'nobody@example.com' (by e-mail or customer id)"),
+    (("credentials", "issue", "ann@example.com", "ASSES-DV"),
+     "no micro-SKU 'ASSES-DV' is in the catalogue; did you mean ASSESS-DV?"),
     (("credentials", "issue", "ann@example.com", "PROJ-DATAVIZ"), "holds no access"),
     (("credentials", "issue", "ann@example.com", "MENTOR-1H"), "credentials are for"),
     (("credentials", "issue", "ann@example.com", "ASSESS-DV", "--evidence", "javascript:x"),

@@ -103,7 +103,7 @@ def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, t
     assert lines[:7] == [
         "line 3: kind: 'graduated' is not one of project_started, project_submitted, "
         "interview, placement, assessment_passed, project_accepted",
-        "line 4: learner: no learner is known as 'nobody@example.com'",
+        "line 4: learner: no learner 'nobody@example.com' (by e-mail or customer id)",
         "line 5: occurred_at: must be a date-time with an offset such as 2027-02-01T10:00:00Z "
         "or 2027-02-01T11:00:00+01:00 or a plain date (2027-02-01), not '2026-10-02 09:00'",
         "line 6: key: key 'k1' was used for a different event",
@@ -123,7 +123,8 @@ def test_an_unknown_micro_sku_is_named_once_the_line_parses(bridge, shop, tmp_pa
                            "interview,alice@example.com,PROJ-DATAVIS,2026-10-02T09:00:00Z\n")
     result = bridge("events", "import", path)
     assert result.exit_code == 1
-    assert "line 2: sku: no micro-SKU 'PROJ-DATAVIS' is known to the bridge" in result.output
+    assert ("line 2: sku: no micro-SKU 'PROJ-DATAVIS' is known to the bridge; did you mean "
+            "PROJ-DATAVIZ?") in result.output
 
 
 @sqlite_only
@@ -181,7 +182,7 @@ def test_an_import_is_all_or_nothing_on_both_databases(shop):
     bad = import_csv(shop, GOOD + "interview,nobody@example.com,PROJ-DATAVIZ,2026-10-02,x\n",
                      "Europe/Berlin", now=now)
     assert (bad.committed, [str(e) for e in bad.errors]) == (
-        False, ["line 7: learner: no learner is known as 'nobody@example.com'"])
+        False, ["line 7: learner: no learner 'nobody@example.com' (by e-mail or customer id)"])
     assert stored_events(shop) == []
     good = import_csv(shop, GOOD, "UTC", now=now)
     assert (good.committed, good.recorded, good.already) == (True, 4, 0)

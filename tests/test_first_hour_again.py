@@ -17,10 +17,11 @@ from werkzeug.serving import make_server
 
 from bench.fake_shop import Orders, learner_name, self_check
 from bridge.cli.main import main
+from bridge.rules.words import closest, did_you_mean
 from bridge.services.delivery_handlers import build_handlers
 from bridge.services.simulation import example_catalogue_path, name_from_email
 from bridge.store.db import unit_of_work
-from bridge.store.models import InboxDelivery, Learner
+from bridge.store.models import InboxDelivery, Learner, LearnerEmail
 from tests.sample_shop import sample_catalogue, store_cohorts
 from webhooks import create_app
 
@@ -150,3 +151,97 @@ def test_the_fake_shop_gives_every_learner_a_name_of_their_own():
     billing = {(o["billing"]["first_name"], o["billing"]["last_name"])
                for o in (orders.order(i) for i in range(1, 301))}
     assert len(billing) > 50 and ("Alice", "Andersen") not in billing
+
+
+# --- 3. a typo gets the closest match, one line -----------------------------------------------
+
+def test_closest_and_did_you_mean_are_the_one_helper():
+    """One helper words every "unknown" answer; nothing near means no suggestion."""
+    skus = ["COHORT-DV-2027-01", "ASSESS-DV", "MENTOR-1H"]
+    assert did_you_mean("COHORT-DV-2027-1", skus) == "did you mean COHORT-DV-2027-01?"
+    assert did_you_mean("asses-dv", skus) == "did you mean ASSESS-DV?"
+    assert did_you_mean("SOMETHING-ELSE", skus) == ""
+    assert did_you_mean("MENTOR-1H", skus) == ""
+    assert closest("mentor_minuts", ["mentor_minutes", "portfolio_reviews"]) == "mentor_minutes"
+
+
+def test_simulate_refuses_an_unknown_sku_naming_the_closest_and_sends_nothing(env, engine,
+                                                                             receiver):
+    """`--sku COHORT-DV-2027-1` is a typo, not a sale: one line, exit 1, no delivery; with
+    --unmapped it goes, as a line that sells no micro-SKU."""
+    typo = bridge(env, "simulate", "order", "--sku", "COHORT-DV-2027-1", "--email",
+                  "ann@example.com", "--url", receiver)
+    assert typo.exit_code == 1
+    assert typo.output.strip().splitlines() == [
+        "error: no micro-SKU 'COHORT-DV-2027-1' in the catalogue; did you mean "
+        "COHORT-DV-2027-01? (--unmapped sends it anyway, as a line that sells no micro-SKU)"]
+    with unit_of_work(engine) as session:
+        assert session.exec(select(InboxDelivery)).all() == []
+    sent = bridge(env, "simulate", "order", "--sku", "COHORT-DV-2027-1", "--email",
+                  "ann@example.com", "--url", receiver, "--unmapped")
+    assert sent.exit_code == 0 and "receiver says received" in sent.output
+
+
+@pytest.fixture
+def bo(engine):
+    """bo@example.com and bo.lindqvist@example.com are learners; so is a former address."""
+    with unit_of_work(engine) as session:
+        session.add(Learner(email="bo@example.com", name="Bo"))
+        lindqvist = Learner(email="bo.lindqvist@example.com", name="Bo Lindqvist")
+        session.add(lindqvist)
+        session.flush()
+        session.add(LearnerEmail(email="bo.l@oldmail.example", learner_id=lindqvist.id))
+        session.add(LearnerEmail(email="bo.lindqvist@example.com", learner_id=lindqvist.id))
+        session.commit()
+
+
+@pytest.mark.parametrize(("ref", "near"), [
+    ("bo@exmaple.com", "bo@example.com"),
+    ("bo.lindqvst@example.com", "bo.lindqvist@example.com"),
+    ("bo.l@oldmail.exampel", "bo.l@oldmail.example"),
+    ("nobody@example.com", None),  # a stranger on the same domain is no typo
+    ("BO@EXAMPLE.CON", "bo@example.com"),
+    ("4711", None),
+])
+def test_an_unknown_learner_names_the_e_mail_it_is_a_typo_of(env, bo, ref, near):
+    """`bridge learner bo@exmaple.com`: one line with the nearest known address."""
+    result = bridge(env, "learner", ref)
+    assert result.exit_code == 1
+    hint = f"; did you mean {near}?" if near else ""
+    assert result.output.strip().splitlines() == [
+        f"error: no learner {ref!r} (by e-mail or customer id){hint}"]
+
+
+def test_credits_and_cohorts_answer_a_typo_with_the_closest_match(env, bo, engine):
+    """A grant to a typo of a known e-mail is refused (--new-learner gives anyway); revoke,
+    redeem and the cohort name the nearest learner, credit type or cohort code."""
+    grant = ("credits", "grant", "bo@exmaple.com", "--type", "mentor_minutes", "--amount",
+             "30", "--reason", "raffle")
+    refused = bridge(env, *grant)
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "error: no learner 'bo@exmaple.com' (by e-mail or customer id); did you mean "
+        "bo@example.com? (--new-learner gives to it as a new guest learner)")
+    with unit_of_work(engine) as session:
+        assert len(session.exec(select(Learner)).all()) == 2
+    stranger = bridge(env, "credits", "grant", "dana@example.com", "--type", "mentor_minutes",
+                      "--amount", "30", "--reason", "raffle")
+    assert stranger.exit_code == 0 and "new learner dana@example.com" in stranger.output
+    anyway = bridge(env, *grant, "--new-learner")
+    assert anyway.exit_code == 0 and "new learner bo@exmaple.com" in anyway.output
+    revoke = bridge(env, "credits", "revoke", "bo@exampel.com", "--type", "mentor_minutes",
+                    "--amount", "1", "--reason", "x")
+    assert revoke.output.strip() == (
+        "error: no learner 'bo@exampel.com' (by e-mail or customer id); did you mean "
+        "bo@example.com?")
+    redeem = bridge(env, "credits", "redeem", "bo@exampel.com", "--type", "mentor_minutes",
+                    "--amount", "1", "--reference", "cal-1")
+    assert redeem.exit_code == 1 and redeem.output.strip() == revoke.output.strip()
+    kind = bridge(env, "credits", "redeem", "bo@example.com", "--type", "mentor_minuts",
+                  "--amount", "1", "--reference", "cal-1")
+    assert kind.exit_code == 1
+    assert "unknown credit type 'mentor_minuts'; did you mean mentor_minutes?" in kind.output
+    store_cohorts(engine, sample_catalogue())
+    cohort = bridge(env, "cohort", "DV-2027-1")
+    assert cohort.exit_code == 1
+    assert cohort.output.strip() == "error: no cohort 'DV-2027-1'; did you mean DV-2027-01?"

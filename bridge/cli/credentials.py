@@ -29,7 +29,7 @@ from bridge.services.credentials import (
     signing_key,
     verify_token,
 )
-from bridge.services.ledger import UnknownLearner, find_learner
+from bridge.services.learner_search import require_learner
 from bridge.services.outcome_events import EVIDENCE, credential_summary
 from bridge.store.db import unit_of_work
 from bridge.store.models import utcnow
@@ -85,9 +85,7 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
     engine = app.ready_engine()
     setup = issuing_factory(app.settings, catalogue_loader(app))()
     with unit_of_work(engine) as session:
-        learner = find_learner(session, email)
-        if learner is None:
-            raise UnknownLearner(f"no learner is known as {email!r}")
+        learner = require_learner(session, email)
         try:
             result = issue_credential(
                 session, setup, learner, sku, evidence=evidence, now=utcnow(),
@@ -121,10 +119,7 @@ def list_command(ctx: click.Context, sku: str | None, learner_ref: str | None,
     with unit_of_work(app.ready_engine()) as session:
         learner_id = None
         if learner_ref:
-            learner = find_learner(session, learner_ref)
-            if learner is None:
-                raise UnknownLearner(f"no learner is known as {learner_ref!r}")
-            learner_id = learner.id
+            learner_id = require_learner(session, learner_ref).id
         rows = list_credentials(session, public_url, sku=sku, learner_id=learner_id)
 
     def render(rows: list[dict[str, Any]]) -> None:

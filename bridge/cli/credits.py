@@ -13,6 +13,8 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.services.api_tokens import SCOPES, create_token, list_tokens, revoke_token
+from bridge.services.learner_search import unknown_learner
+from bridge.services.ledger import UnknownLearner
 from bridge.services.redemptions import (
     IDEMPOTENCY_KEY,
     redeem_in_transaction,
@@ -143,7 +145,12 @@ def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: i
     body = {"learner": learner, "credit_type": credit_type, "amount": amount,
             "reference": reference, "mentor": mentor}
     key = idempotency_key or _default_key(reference)
-    result = redeem_in_transaction(_app(ctx).ready_engine(), body, key)
+    engine = _app(ctx).ready_engine()
+    try:
+        result = redeem_in_transaction(engine, body, key)
+    except UnknownLearner:
+        with unit_of_work(engine) as session:
+            raise unknown_learner(session, learner) from None
     data = {**result.body, "replayed": result.replayed}
 
     def render(data: dict[str, Any]) -> None:

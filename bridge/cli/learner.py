@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import uuid
 from typing import Any
@@ -12,7 +11,9 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
+from bridge.rules.words import did_you_mean
 from bridge.services.changes import learner_record
+from bridge.services.learner_search import near_email, require_learner, unknown_learner
 from bridge.services.ledger import (
     adjust_credits,
     balances,
@@ -135,10 +136,7 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
-        found = find_learner(session, learner_ref)
-        if found is None:
-            raise PermanentError(f"no learner {learner_ref!r} (by e-mail or customer id)")
-        data = learner_record(session, found, recent=history)
+        data = learner_record(session, require_learner(session, learner_ref), recent=history)
     _emit(data, as_json, _render_learner)
 
 
@@ -184,7 +182,7 @@ def known_credit_types(app: AppContext) -> set[str]:
 
 def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason: str,
             as_json: bool, *, sign: int, by: str | None = None, force: bool = False,
-            new_type: bool = False) -> None:
+            new_type: bool = False, new_learner: bool = False) -> None:
     if amount <= 0:
         raise click.BadParameter("must be greater than zero", param_hint="--amount")
     if not reason.strip():
@@ -193,8 +191,8 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
     app = _app(ctx)
     known = known_credit_types(app)
     if credit_type not in known and not new_type:
-        close = difflib.get_close_matches(credit_type, sorted(known), n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
+        hint = did_you_mean(credit_type, known)
+        hint = f"{hint} " if hint else ""
         raise PermanentError(
             f"the catalogue confers no credit type {credit_type!r}; {hint}known: "
             f"{', '.join(sorted(known))} (--new-type adds it on purpose)")
@@ -202,12 +200,16 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
     created = False
     with unit_of_work(engine) as session:
         found = find_learner(session, ref)
+        if found is None and sign > 0 and not new_learner and near_email(session, ref):
+            # One letter off a known e-mail is a typo, not a prospect, until said otherwise.
+            raise unknown_learner(session, ref, also="--new-learner gives to it as a new "
+                                  "guest learner")
         if found is None and sign > 0 and "@" in ref and not ref.strip().isdigit():
             # A gift to someone who has not bought yet: a guest, known by e-mail.
             found = resolve_learner(session, 0, ref)
             created = True
         if found is None:
-            raise PermanentError(f"no learner {ref!r} (by e-mail or customer id)")
+            raise unknown_learner(session, ref)
         lock_learner(session, found.id)
         before = balances(session, found.id).get(credit_type, 0)
         if sign < 0 and before - amount < 0 and not force:
@@ -253,14 +255,15 @@ def _with(options: list[Any], fn: Any) -> Any:
 
 
 def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
-          by: str | None, new_type: bool, as_json: bool) -> None:
+          by: str | None, new_type: bool, new_learner: bool, as_json: bool) -> None:
     """Add credits by hand (an audited ledger row).
 
     An e-mail the bridge does not know yet becomes a guest learner (said so), so minutes can
-    be gifted to a prospect.
+    be gifted to a prospect; one that is a typo of a known e-mail is refused unless
+    --new-learner.
     """
     _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=+1, by=by,
-            new_type=new_type)
+            new_type=new_type, new_learner=new_learner)
 
 
 def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
@@ -275,7 +278,11 @@ def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, 
 
 def attach_adjustments(group: click.Group) -> None:
     """Add `grant` and `revoke` to the `credits` group."""
-    group.add_command(click.command("grant")(_with(adjust_options, grant)))
+    new_learner = click.option("--new-learner", is_flag=True,
+                               help="Give to an e-mail nobody has even when it is close to a "
+                                    "known one (typos are refused).")
+    group.add_command(click.command("grant")(_with([*adjust_options[:-2], new_learner,
+                                                    *adjust_options[-2:]], grant)))
     force = click.option("--force", is_flag=True,
                          help="Allow the balance to go negative (it shows in `bridge owes`).")
     group.add_command(click.command("revoke")(_with([*adjust_options[:-2], force,

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
+from bridge.rules.words import did_you_mean
 from bridge.services.inbox import STATUSES, retry_now, status_counts
 from bridge.services.simulation import Line, order_payload, signed_delivery
 from bridge.store.db import unit_of_work
@@ -226,6 +227,20 @@ ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
+def _known_skus(app: AppContext, skus: tuple[str, ...]) -> None:
+    """Refuse a SKU the catalogue neither sells nor marks as no offer: a typo, said so."""
+    from bridge.cli.credentials import catalogue_loader
+
+    catalogue = catalogue_loader(app)()
+    known = {*catalogue.offers, *catalogue.not_offers}
+    for sku in skus:
+        if sku not in known:
+            hint = did_you_mean(sku, known)
+            raise PermanentError(f"no micro-SKU {sku!r} in the catalogue; "
+                                 f"{hint or '`bridge catalog` lists them'} (--unmapped sends "
+                                 "it anyway, as a line that sells no micro-SKU)")
+
+
 def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, Any]:
     """Send one signed delivery to a running receiver; returns its JSON answer."""
     delivery = signed_delivery(topic, payload, secret)
@@ -264,12 +279,15 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
 @click.option("--subscription-id", type=int, default=None, help="For `renewal`.")
 @click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True,
               help="The receiver to send to.")
+@click.option("--unmapped", is_flag=True,
+              help="Send a SKU the catalogue does not know (a line that sells no micro-SKU) "
+                   "instead of refusing it as a typo.")
 @json_option
 @click.pass_context
 def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
              name: str | None, quantity: int, price: float, order_id: int | None,
              customer_id: int, status: str, subscription_id: int | None, url: str,
-             as_json: bool) -> None:
+             unmapped: bool, as_json: bool) -> None:
     """Send a signed test delivery to a receiver.
 
     EVENT is an order, its refund or cancellation (same --order-id), or a subscription
@@ -284,6 +302,8 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
         raise click.UsageError(f"`{event}` needs the --order-id of the order to {event}")
     if event == "renewal" and subscription_id is None:
         raise click.UsageError("`renewal` needs --subscription-id")
+    if not unmapped:
+        _known_skus(app, skus)
     order_id = order_id or int(time.time() * 1000) % 1_000_000_000
     now = utcnow()
     state = {"order": status, "refund": "refunded", "cancel": "cancelled",
@@ -315,51 +335,38 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
 
     Run any number of these beside web processes started with BRIDGE_INBOX_WORKER=true
     (which then only verify and store): on PostgreSQL each claims its own batches
-    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns. A database outage pauses the
-    worker (one log line when it starts, one when it ends), it does not stop it; its
-    heartbeat tells /healthz that it runs.
+    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns.
     """
     import signal
     import threading
 
     from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
-    from bridge.services.inbox_batches import InboxDrain
-    from bridge.store.db import require_current_schema
-    from webhooks.processing import DrainLoop, WorkerHeartbeat, wait_for_database
+    from bridge.services.inbox_batches import drain_received
 
     app = _app(ctx)
+    engine = app.ready_engine()
     settings = app.settings
-    engine = app.ready_engine() if once else app.engine
     handlers = build_handlers(engine, settings)
-    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts,
-                       max_quantity=settings.max_line_quantity,
-                       after_batch=build_outbox_drainer(engine, settings))
-    if once:
-        total = drain()
-        click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
-        return
-    loop = DrainLoop(drain, poll=poll, what="inbox worker")
-    stopped = threading.Event()
-
-    def stop(*_: object) -> None:
-        stopped.set()
-        loop.stop()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
+    after_batch = build_outbox_drainer(engine, settings)
+    stop = threading.Event()
+    if not once and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     deadline = time.monotonic() + max_seconds if max_seconds else None
+
+    def stopping() -> bool:
+        return stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
+
     total = 0
     try:
-        # A database down at start is waited for like any outage; an outdated schema is not.
-        if wait_for_database(lambda: require_current_schema(engine), stopped,
-                             deadline=deadline):
-            heartbeat = WorkerHeartbeat(engine, loop).start()
-            try:
-                total = loop.run(deadline=deadline)
-            finally:
-                heartbeat.stop()
+        while not stopping():
+            done = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                                  max_quantity=settings.max_line_quantity,
+                                  after_batch=after_batch, stop=stopping)
+            total += done
+            if once:
+                break
+            if not done:
+                stop.wait(poll)
     except KeyboardInterrupt:
-        total = loop.processed
-    finally:
-        stopped.set()
+        pass
     click.echo(f"inbox worker: {plural(total, 'delivery')} processed")

@@ -5,6 +5,9 @@ The one plural helper of the project: the CLI, the notes and the report all use 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 _IRREGULAR = {"competency": "competencies", "person": "people", "entry": "entries",
               "delivery": "deliveries", "is": "are", "was": "were", "has": "have"}
 _VOWELS = ("a", "e", "i", "o", "u")
@@ -58,3 +61,26 @@ def credit_words(amount: int, credit_type: str) -> str:
 def credit_text(amount: int, credit_type: str) -> str:
     """An amount of a credit type for people: "1 portfolio review", "90 mentor minutes"."""
     return f"{amount} {credit_words(amount, credit_type)}"
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known word nearest to ``word`` (a typo of it, case aside), or None when none is
+    near: ``closest("mentor_minuts", types)`` is "mentor_minutes"."""
+    by_lower: dict[str, str] = {}
+    for candidate in sorted(set(known)):
+        by_lower.setdefault(candidate.lower(), candidate)
+    found = difflib.get_close_matches(word.strip().lower(), list(by_lower), n=1)
+    return by_lower[found[0]] if found else None
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """"did you mean X?" naming the known word nearest to ``word``; "" when none is near.
+
+    The one wording of every "unknown" answer: SKUs, learners, cohort codes, credit types.
+    """
+    return suggestion(closest(word, known), word)
+
+
+def suggestion(near: str | None, word: str = "") -> str:
+    """"did you mean X?" for a near match found otherwise (an e-mail compared by its parts)."""
+    return f"did you mean {near}?" if near and near != word.strip() else ""

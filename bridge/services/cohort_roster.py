@@ -16,6 +16,7 @@ from bridge.rules.cohorts import (
     seats_left,
     seats_left_reason,
 )
+from bridge.rules.words import did_you_mean
 from bridge.services.public_outcomes import cohort_limits
 from bridge.store.models import Cohort, Learner, Seat, utcnow
 
@@ -65,7 +66,9 @@ def cohort_roster(session: Session, code: str, now: datetime | None = None) -> d
     now = now or utcnow()
     row = session.get(Cohort, code.strip()) if code.strip() else None
     if row is None:
-        raise UnknownCohortCode(f"no cohort {code!r}; `bridge catalog` lists the cohorts")
+        hint = did_you_mean(code, session.exec(select(Cohort.code)).all())
+        raise UnknownCohortCode(f"no cohort {code.strip()!r}; "
+                                f"{hint or '`bridge cohort` lists the cohorts'}")
     seats = session.exec(
         select(Seat, Learner).join(Learner, col(Learner.id) == col(Seat.learner_id))
         .where(Seat.cohort_code == row.code).order_by(col(Seat.id))

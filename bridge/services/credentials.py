@@ -46,6 +46,7 @@ from bridge.rules.credentials import (
 )
 from bridge.rules.credentials import Award as AwardFacts
 from bridge.rules.notes import NoteTemplates
+from bridge.rules.words import did_you_mean
 from bridge.services.credential_keys import (
     ALGORITHM,
     SigningKey,
@@ -230,7 +231,9 @@ def check_offer(catalogue: Catalogue, sku: str, public_url: str, kind: str | Non
     """Refuse early what can never issue: an unknown SKU, another kind, no competency."""
     offer = catalogue.offers.get(sku)
     if offer is None:
-        raise CredentialRefused("sku", f"no micro-SKU {sku!r} is in the catalogue")
+        hint = did_you_mean(sku, catalogue.offers)
+        raise CredentialRefused("sku", f"no micro-SKU {sku!r} is in the catalogue"
+                                + (f"; {hint}" if hint else ""))
     if kind is not None and offer.kind != kind:
         raise CredentialRefused("sku", f"{sku} is a {offer.kind.replace('_', ' ')} offer, not "
                                 f"a {kind}")

@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bridge.rules.credentials import CREDENTIAL_EVENTS, credential_url
+from bridge.rules.words import did_you_mean
 from bridge.services.credentials import (
     CredentialRefused,
     CredentialsNotConfigured,
@@ -36,6 +37,7 @@ from bridge.services.credentials import (
     issue_credential,
     live_credential,
 )
+from bridge.services.learner_search import unknown_learner
 from bridge.services.ledger import UnknownLearner, find_learner, insert_ignore
 from bridge.services.redemptions import (
     IDEMPOTENCY_KEY,
@@ -263,8 +265,9 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
     UnknownLearner, IdempotencyKeyReused or CredentialsNotConfigured.
     """
     if request.sku not in skus:
+        hint = did_you_mean(request.sku, skus) or "`bridge catalog` lists them"
         raise InvalidRequest("sku", f"no micro-SKU {request.sku!r} is known to the bridge; "
-                             "`bridge catalog` lists them")
+                             f"{hint}")
     learner = find_learner(session, request.learner)
     if learner is None:
         raise UnknownLearner(f"no learner is known as {request.learner!r}")
@@ -427,8 +430,10 @@ def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]],
         except InvalidRequest as exc:
             result.errors.append(LineError(line, exc.field, str(exc).removeprefix(
                 f"{exc.field}: ")))
-        except UnknownLearner as exc:
-            result.errors.append(LineError(line, "learner", str(exc)))
+        except UnknownLearner:
+            # A file is the operator's: the line names the known e-mail nearest to a typo.
+            result.errors.append(LineError(line, "learner", str(
+                unknown_learner(session, request.learner))))
         except IdempotencyKeyReused as exc:
             result.errors.append(LineError(line, "key", str(exc)))
         else:

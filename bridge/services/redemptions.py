@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import normalise_email
+from bridge.rules.words import did_you_mean
 from bridge.services.expiry import expire_learner
 from bridge.services.ledger import UnknownLearner, balances, find_learner, lock_learner
 from bridge.services.perks import active_perks
@@ -156,7 +157,9 @@ def redeem_request(body: Any, idempotency_key: str | None,
     known = set(known_credit_types)
     if credit_type not in known:
         names = ", ".join(sorted(known))
-        raise InvalidRequest("credit_type", f"unknown credit type {credit_type!r}; known: {names}")
+        hint = did_you_mean(credit_type, known)
+        raise InvalidRequest("credit_type", f"unknown credit type {credit_type!r}; "
+                             f"{hint + ' ' if hint else ''}known: {names}")
     amount = body.get("amount")
     if amount is None:
         raise InvalidRequest("amount", "is required")
