@@ -335,38 +335,51 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
 
     Run any number of these beside web processes started with BRIDGE_INBOX_WORKER=true
     (which then only verify and store): on PostgreSQL each claims its own batches
-    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns.
+    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns. A database outage pauses the
+    worker (one log line when it starts, one when it ends), it does not stop it; its
+    heartbeat tells /healthz that it runs.
     """
     import signal
     import threading
 
     from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
-    from bridge.services.inbox_batches import drain_received
+    from bridge.services.inbox_batches import InboxDrain
+    from bridge.store.db import require_current_schema
+    from webhooks.processing import DrainLoop, WorkerHeartbeat, wait_for_database
 
     app = _app(ctx)
-    engine = app.ready_engine()
     settings = app.settings
+    engine = app.ready_engine() if once else app.engine
     handlers = build_handlers(engine, settings)
-    after_batch = build_outbox_drainer(engine, settings)
-    stop = threading.Event()
-    if not once and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts,
+                       max_quantity=settings.max_line_quantity,
+                       after_batch=build_outbox_drainer(engine, settings))
+    if once:
+        total = drain()
+        click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
+        return
+    loop = DrainLoop(drain, poll=poll, what="inbox worker")
+    stopped = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopped.set()
+        loop.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
     deadline = time.monotonic() + max_seconds if max_seconds else None
-
-    def stopping() -> bool:
-        return stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
-
     total = 0
     try:
-        while not stopping():
-            done = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts,
-                                  max_quantity=settings.max_line_quantity,
-                                  after_batch=after_batch, stop=stopping)
-            total += done
-            if once:
-                break
-            if not done:
-                stop.wait(poll)
+        # A database down at start is waited for like any outage; an outdated schema is not.
+        if wait_for_database(lambda: require_current_schema(engine), stopped,
+                             deadline=deadline):
+            heartbeat = WorkerHeartbeat(engine, loop).start()
+            try:
+                total = loop.run(deadline=deadline)
+            finally:
+                heartbeat.stop()
     except KeyboardInterrupt:
-        pass
+        total = loop.processed
+    finally:
+        stopped.set()
     click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
