@@ -23,6 +23,7 @@ from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import REAL, load_json, real_delivery
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from webhooks import create_app
+from webhooks.rejections import flush_rejections
 
 SECRET = "whsec-wcreal-test"
 EXAMPLE_CATALOGUE = Path(__file__).parent.parent / "catalog.example.toml"
@@ -142,8 +143,8 @@ def test_reserialised_json_does_not_verify(client, engine):
 
 
 @pytest.mark.parametrize("signature", [None, "", "bm90IGEgc2lnbmF0dXJl", "###"])
-def test_missing_or_wrong_signature_is_401_and_only_counted(client, engine, signature):
-    """A bad signature stores nothing but a counter."""
+def test_missing_or_wrong_signature_is_401_and_only_counted(app, client, engine, signature):
+    """A bad signature stores nothing but a counter (in memory until the flush)."""
     _, body = real_delivery("0030-order.created")
     headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created"}
     if signature is not None:
@@ -152,6 +153,9 @@ def test_missing_or_wrong_signature_is_401_and_only_counted(client, engine, sign
     assert response.status_code == 401
     assert "X-WC-Webhook-Signature" in response.get_json()["error"]
     assert inbox_rows(engine) == []
+    assert counter_value(engine, "webhook_signature_rejected") == 0
+    with app.app_context():
+        assert flush_rejections() == {"webhook_signature_rejected": 1}
     assert counter_value(engine, "webhook_signature_rejected") == 1
 
 

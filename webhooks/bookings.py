@@ -21,9 +21,10 @@ from bridge.rules.bookings import (
 )
 from bridge.rules.payloads import BodyRefused, parse_json_body
 from bridge.rules.signatures import verify_calcom, verify_calendly
-from bridge.services.inbox import IGNORED, RECEIVED, Delivery, count, record_delivery
+from bridge.services.inbox import IGNORED, RECEIVED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
+from webhooks.rejections import reject_unsigned
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
     rt = runtime()
     body = read_body(runtime().settings.webhook_max_body_bytes)
     if reason is not None:
-        count(rt.engine, REJECTED_COUNTER)
-        log.warning("%s delivery rejected: %s signature", source, reason)
+        # Counted in memory, flushed and logged at most once a minute (webhooks.rejections).
+        reject_unsigned(REJECTED_COUNTER, f"{source} {reason} signature")
         return _error(401, f"{reason} {header}")
     try:
         payload = parse_json_body(body)

@@ -9,9 +9,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from bridge.rules.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
 from bridge.rules.signatures import verify
-from bridge.services.inbox import RECEIVED, REJECTED, Delivery, count, record_delivery
+from bridge.services.inbox import RECEIVED, REJECTED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
+from webhooks.rejections import reject_unsigned
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,10 @@ def receive():  # type: ignore[no-untyped-def]
     if not rt.settings.webhook_secret:
         return _error(503, "WOOCOMMERCE_WEBHOOK_SECRET is not set on the bridge")
     if not verify(body, rt.settings.webhook_secret, signature):
-        count(rt.engine, REJECTED_COUNTER)
         reason = "missing" if not signature else "invalid"
-        log.warning("webhook rejected: %s signature", reason)
+        # No database write and no log line per request: counted in memory, flushed and logged
+        # at most once a minute (webhooks.rejections).
+        reject_unsigned(REJECTED_COUNTER, f"WooCommerce {reason} signature")
         return _error(401, f"{reason} X-WC-Webhook-Signature")
     try:
         payload = parse_json_body(body)

@@ -167,14 +167,20 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
 def count(engine: Engine, name: str) -> None:
     """Add one to a named counter (best effort: a counter must never fail a request)."""
     try:
-        with unit_of_work(engine) as session:
+        add_to_counters(engine, {name: 1})
+    except SQLAlchemyError:
+        log.warning("could not count %s: database unavailable", name)
+
+
+def add_to_counters(engine: Engine, amounts: Mapping[str, int]) -> None:
+    """Add to named counters, in one transaction (raises SQLAlchemyError when it cannot)."""
+    with unit_of_work(engine) as session:
+        for name, amount in sorted(amounts.items()):
             insert_ignore(session, Counter, {"name": name, "value": 0, "updated_at": utcnow()},
                           ["name"])
             session.execute(update(Counter).where(col(Counter.name) == name)
-                            .values(value=Counter.value + 1, updated_at=utcnow()))
-            session.commit()
-    except SQLAlchemyError:
-        log.warning("could not count %s: database unavailable", name)
+                            .values(value=Counter.value + amount, updated_at=utcnow()))
+        session.commit()
 
 
 def counter_value(engine: Engine, name: str) -> int:
