@@ -292,6 +292,12 @@ VARIABLES: tuple[Variable, ...] = (
              "change-me-to-another-long-random-string",
              "Signs the console's session cookies; the same in every worker (bridge init "
              "generates one). Unset: the console is off.", secret=True),
+    Variable("BRIDGE_CONSOLE_SESSION_IDLE_MINUTES", "console_session_idle_minutes",
+             _positive_int, "60", "60",
+             "Minutes without a request after which a console session ends (log in again)."),
+    Variable("BRIDGE_CONSOLE_SESSION_MAX_HOURS", "console_session_max_hours", _positive_int,
+             "12", "12",
+             "Hours after logging in at which a console session ends however active it is."),
     Variable("BRIDGE_LOG_LEVEL", "log_level", _log_level, "INFO", "INFO",
              "Log level: DEBUG, INFO, WARNING or ERROR."),
     Variable("BRIDGE_WOO_AUTH", "woo_auth", _choice("auto", "basic", "query", "oauth"), "auto",
@@ -425,6 +431,8 @@ class Settings:
     credential_key_file: Path = Path("credential-signing-key.pem")
     credential_signing_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    console_session_idle_minutes: int = 60
+    console_session_max_hours: int = 12
     log_level: str = "INFO"
     woo_auth: str = "auto"
     http_connect_timeout: float = 5.0

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bridge.services.operators import MAX_FAILURES
+from bridge.services.login_throttle import ADDRESS_LIMIT
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
 from tests.console_support import (
@@ -94,7 +94,7 @@ def test_a_post_without_the_csrf_token_is_refused_before_it_changes_anything(
 
 def test_repeated_wrong_passwords_from_one_address_get_429(client) -> None:
     """Wrong passwords answer 401 until the limit; then even the right one gets 429."""
-    for _ in range(MAX_FAILURES - 1):
+    for _ in range(ADDRESS_LIMIT - 1):
         assert log_in(client, password="not the password").status_code == 401
     response = log_in(client, password="not the password")
     assert response.status_code == 429 and response.headers["Retry-After"]

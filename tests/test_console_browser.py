@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bridge.services.operators import MAX_FAILURES
+from bridge.services.login_throttle import ADDRESS_LIMIT
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
 from tests.browser_support import FLAGS, copy_sqlite, require_browser, serve
@@ -202,9 +202,9 @@ def test_repeated_wrong_passwords_are_answered_429(page: Any, site: Any) -> None
     """After the limit of wrong passwords from one address, the login answers 429."""
     base, _ = site
     statuses = []
-    for _ in range(MAX_FAILURES + 1):
+    for _ in range(ADDRESS_LIMIT + 1):
         with page.expect_response(lambda r: r.request.method == "POST") as answer:
             log_in(page, base, password="not the password at all")
         statuses.append(answer.value.status)
-    assert statuses == [401] * (MAX_FAILURES - 1) + [429, 429]
+    assert statuses == [401] * (ADDRESS_LIMIT - 1) + [429, 429]
     assert "too many wrong passwords" in page.locator("main").inner_text()

@@ -18,18 +18,12 @@ from bridge.services.cohort_roster import UnknownCohortCode, cohort_roster, list
 from bridge.services.console_home import console_home
 from bridge.services.learner_page import learner_page
 from bridge.services.learner_search import MAX_QUERY, search_learners
+from bridge.services.login_throttle import ADDRESS, Count, check_login
 from bridge.services.manual_credits import (
     AdjustmentRefused,
     apply_adjustment,
     check_adjustment,
     preview,
-)
-from bridge.services.operators import (
-    MAX_FAILURES,
-    authenticate,
-    clear_failures,
-    record_failure,
-    throttled,
 )
 from bridge.store.db import unit_of_work
 from webhooks.claims import client_address
@@ -38,6 +32,7 @@ from webhooks.console_auth import (
     current_operator,
     guard,
     log_in,
+    log_out,
     login_required,
     render_page,
     safe_next,
@@ -67,42 +62,44 @@ def home() -> Response:
                                                               file_catalogue))
 
 
+def _locked(count: Count) -> TooManyRequests:
+    """429 with Retry-After: the address's or the account's budget of attempts is spent (the
+    same words whether the account exists or not)."""
+    wait = count.retry_after(runtime().clock())
+    whom = "from your address" if count.scope == ADDRESS else "for this account"
+    minutes = max(1, round(wait.total_seconds() / 60))
+    return TooManyRequests(
+        description=f"too many wrong passwords {whom}: try again in {minutes} "
+                    f"minute{'s' if minutes != 1 else ''}",
+        retry_after=max(1, round(wait.total_seconds())))
+
+
 @console.route("/login", methods=["GET", "POST"])
 def login() -> Response:
-    """Log in with e-mail and password; repeated wrong passwords from one address get 429."""
-    engine = runtime().engine
+    """Log in with e-mail and password; too many wrong passwords from one address or for one
+    account get 429 (each attempt is counted before its password is evaluated)."""
+    rt = runtime()
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_operator() is not None:
             return redirect(target)  # type: ignore[return-value]
         return render_page("console/login.html", next=target, email="")
-    address = _client_address()
-    wait = throttled(engine, address)
-    if wait is not None:
-        raise TooManyRequests(
-            description=f"too many wrong passwords from your address: try again in "
-                        f"{max(1, round(wait.total_seconds() / 60))} minutes",
-            retry_after=max(1, int(wait.total_seconds())))
     email = request.form.get("email", "")[:254]
-    operator = authenticate(engine, email, request.form.get("password", ""))
-    if operator is None:
-        failures = record_failure(engine, address)
-        if failures >= MAX_FAILURES:
-            raise TooManyRequests(
-                description="too many wrong passwords from your address: try again in "
-                            "15 minutes", retry_after=15 * 60)
+    result = check_login(rt.engine, _client_address(), email,
+                         request.form.get("password", ""), rt.clock())
+    if result.operator is None:
+        if result.locked is not None:
+            raise _locked(result.locked)
         return render_page("console/login.html", http_status=401, next=target, email=email,
                            error="wrong e-mail or password")
-    clear_failures(engine, address)
-    log_in(operator)
+    log_in(result.operator)
     return redirect(target)  # type: ignore[return-value]
 
 
 @console.post("/logout")
 def logout() -> Response:
-    from flask import session
-
-    session.clear()
+    """End the session in the database (a saved copy of the cookie opens nothing after)."""
+    log_out()
     flash("logged out")
     return redirect(url_for("console.login"))  # type: ignore[return-value]
 

@@ -1,8 +1,12 @@
-"""Console sessions: signed cookies, CSRF tokens, operators looked up on every request.
+"""Console sessions: a signed cookie naming a session kept in the database, CSRF tokens, and
+the operator looked up on every request.
 
-The session cookie is HttpOnly, SameSite=Lax, limited to /console, and Secure whenever the
-request came over https (directly or through a proxy saying so). Its signing key is the
-BRIDGE_SECRET_KEY setting, the same in every worker, so any worker accepts any session.
+The cookie is signed with BRIDGE_SECRET_KEY (the same in every worker, so any worker reads it)
+and carries the session's id, the CSRF token and flashed messages. Whether the session is live
+is the database's word (bridge.services.console_sessions): logging out, a new password or a
+removed operator ends it at once, and a saved copy of the cookie opens nothing afterwards. The
+cookie is HttpOnly, SameSite=Lax, limited to /console, and Secure whenever the request came
+over https (directly or through a proxy saying so).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,46 +26,65 @@ from flask import (
     Response,
     abort,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from bridge.services.operators import OperatorView, get_operator
+from bridge.services.console_sessions import (
+    SessionPolicy,
+    end_session,
+    session_operator,
+    start_session,
+)
+from bridge.services.operators import OperatorView, dummy_hash
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
-SESSION_HOURS = 12
+SESSION_ID = "sid"
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, marked Secure when the request came over https."""
+    """Flask's signed-cookie sessions, marked Secure when the request came over https, kept by
+    the browser as long as a session may live (the database decides whether it still does)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
         return bool(request.is_secure or forwarded == "https")
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        if not session.permanent:
+            return None
+        return datetime.now(UTC) + session_policy().max_age
 
 
 def init_sessions(app: Flask, secret_key: str | None) -> None:
     """Configure the cookie; without a key no session can be made (the console says so)."""
     if secret_key:
         app.secret_key = secret_key
+        # The dummy hash an unknown e-mail is checked against is made now, so the first such
+        # login in a worker takes no longer than any other.
+        dummy_hash()
     app.session_interface = ConsoleSessionInterface()
     app.config.update(
         SESSION_COOKIE_NAME="bridge_console",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/console",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
+
+
+def session_policy() -> SessionPolicy:
+    return SessionPolicy.from_settings(runtime().settings)
 
 
 def csrf_token() -> str:
@@ -83,40 +106,65 @@ def check_csrf() -> None:
                                "reload the page and try again")
 
 
+def _session_id() -> str | None:
+    found = session.get(SESSION_ID)
+    return found if isinstance(found, str) and found else None
+
+
 def log_in(operator: OperatorView) -> None:
-    """A fresh session for this operator (a new CSRF token too)."""
+    """A new session for this operator: a new id (the one held before ends) and CSRF token."""
+    rt = runtime()
+    session_id = start_session(rt.engine, operator.id, rt.clock(), session_policy(),
+                               replaces=_session_id())
     session.clear()
     session.permanent = True
-    session["op"] = operator.id
-    session["tag"] = operator.session_tag
+    session[SESSION_ID] = session_id
     csrf_token()
+    g.operator = operator
+
+
+def log_out() -> None:
+    """End this browser's session in the database and forget it in the cookie."""
+    session_id = _session_id()
+    if session_id is not None:
+        end_session(runtime().engine, session_id)
+    session.clear()
+    g.operator = None
 
 
 def current_operator() -> OperatorView | None:
-    """The logged-in operator, or None (also when they were removed or changed password)."""
+    """The logged-in operator, or None (also once the session has ended, for any reason)."""
     if "operator" in g:
         return g.operator  # type: ignore[no-any-return]
     operator = None
-    operator_id = session.get("op")
-    if isinstance(operator_id, int):
-        found = get_operator(runtime().engine, operator_id)
-        if found is not None and hmac.compare_digest(str(session.get("tag", "")),
-                                                     found.session_tag):
-            operator = found
-        else:
-            session.pop("op", None)
-            session.pop("tag", None)
+    session_id = _session_id()
+    if session_id is not None:
+        rt = runtime()
+        operator = session_operator(rt.engine, session_id, rt.clock(), session_policy())
+        if operator is None:
+            session.pop(SESSION_ID, None)
     g.operator = operator
     return operator
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path inside the console, never another site."""
-    if target and target.startswith("/console") and not target.startswith("//"):
+    """Where to go after logging in: a path inside the console, never another site; anything
+    else (control characters or spaces included) is ignored for the console's home."""
+    if target and (target == "/console" or target.startswith(("/console/", "/console?"))) \
+            and target.isprintable() and " " not in target and "\\" not in target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
+        if not parts.scheme and not parts.netloc:
             return target
     return url_for("console.home")
+
+
+def _not_logged_in() -> Response:
+    """A page asks for the login and comes back; a form sent without a live session is
+    refused (401) and changes nothing."""
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("console.login",  # type: ignore[return-value]
+                                next=request.full_path.rstrip("?")))
+    abort(401, description="you are not logged in, or your session has ended: log in again")
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,7 +173,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_operator() is None:
-            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            return _not_logged_in()
         return view(*args, **kwargs)
 
     return wrapper
@@ -138,7 +186,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         operator = current_operator()
         if operator is None:
-            return redirect(url_for("console.login"))
+            return _not_logged_in()
         if not operator.can_change:
             abort(403, description=f"{operator.email} is a viewer and may not change anything")
         return view(*args, **kwargs)
@@ -175,10 +223,21 @@ def render_page(template: str, http_status: int = 200, **context: Any) -> Respon
     return response
 
 
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(("text/html", "application/json")) \
+        == "application/json"
+
+
 def _error_page(error: HTTPException) -> Response:
+    """The error as a console page, or as JSON for a client that asks for JSON."""
     status = error.code or 500
-    response = render_page("console/error.html", http_status=status, status_code=status,
-                           message=error.description or error.name, title=error.name)
+    if _wants_json():
+        response = jsonify({"error": error.description or error.name})
+        response.status_code = status
+        response.headers.update(SECURITY_HEADERS)
+    else:
+        response = render_page("console/error.html", http_status=status, status_code=status,
+                               message=error.description or error.name, title=error.name)
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     if status == 429 and getattr(error, "retry_after", None):

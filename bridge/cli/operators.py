@@ -50,7 +50,8 @@ def add_command(app: AppContext, email: str, password_stdin: bool, role: str,
     """Add an operator, or set an existing one's password and role.
 
     The password (10 characters or more) is asked for twice, or read from standard input
-    with --password-stdin; only its argon2id hash is stored.
+    with --password-stdin; only its argon2id hash is stored. A new password ends the
+    operator's console sessions.
     """
     password = _read_password(password_stdin)
     engine = app.ready_engine()
@@ -81,7 +82,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def remove_command(app: AppContext, email: str, as_json: bool) -> None:
-    """Remove an operator; their open sessions end at their next request."""
+    """Remove an operator; their console sessions end at once."""
     remove_operator(app.ready_engine(), email)
     emit({"removed": email}, as_json, lambda d: click.echo(f"removed operator {d['removed']}"))
 

@@ -69,11 +69,23 @@ def _insert_table(session: Session, table: Any, objects: Sequence[SQLModel]) -> 
         session.add(obj)
 
 
+def _insert_builder(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def insert_ignoring(session: Session, table: Any, conflict: Sequence[str]) -> Any:
     """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for the session's database (add
     ``.values()`` or execute it with a list of rows)."""
-    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return builder(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return _insert_builder(session)(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def insert_or_update(session: Session, table: Any, conflict: Sequence[str],
+                     changes: Mapping[str, Any]) -> Any:
+    """``INSERT ... ON CONFLICT (conflict) DO UPDATE SET changes`` for the session's database:
+    one atomic statement on both (add ``.values()``, and ``.returning()`` to read the row).
+    The changes may use the stored row's columns (``table.c.x + 1``)."""
+    return _insert_builder(session)(table).on_conflict_do_update(
+        index_elements=list(conflict), set_=dict(changes))
 
 
 def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:

@@ -546,15 +546,30 @@ class Operator(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
-class LoginFailure(SQLModel, table=True):
-    """Wrong passwords from one address in the current window, shared by every worker."""
+class LoginThrottle(SQLModel, table=True):
+    """Login attempts counted in the current window for one client address or one account,
+    shared by every worker. An attempt is counted before its password is evaluated; only a
+    good password gives its count back (bridge.services.login_throttle)."""
 
-    __tablename__ = "login_failure"
+    __tablename__ = "login_throttle"
 
-    address: str = Field(primary_key=True, max_length=64)
-    failures: int = 0
-    first_at: datetime = Field(default_factory=utcnow)
+    # "address:<client address>" or "account:<sha256 of the normalised e-mail>".
+    key: str = Field(primary_key=True, max_length=80)
+    attempts: int = 0
+    window_start: datetime = Field(default_factory=utcnow, index=True)
     last_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A logged-in console session; the cookie carries the id, only its SHA-256 is stored."""
+
+    __tablename__ = "console_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    operator_id: int = Field(foreign_key="operator.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Moved on at most once a minute, so a page view does not always cost a write.
+    last_seen_at: datetime = Field(default_factory=utcnow)
 
 
 class JobRun(SQLModel, table=True):
