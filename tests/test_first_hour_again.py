@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -11,18 +12,22 @@ import time
 from pathlib import Path
 
 import pytest
+import responses
 from click.testing import CliRunner, Result
 from sqlmodel import select
 from werkzeug.serving import make_server
 
 from bench.fake_shop import Orders, learner_name, self_check
 from bridge.cli.main import main
+from bridge.rules.entitlements import SIMULATED_META
 from bridge.rules.words import closest, did_you_mean
 from bridge.services.delivery_handlers import build_handlers
+from bridge.services.ledger import balances
+from bridge.services.pipeline import process_order
 from bridge.services.simulation import example_catalogue_path, name_from_email
 from bridge.store.db import unit_of_work
-from bridge.store.models import InboxDelivery, Learner, LearnerEmail
-from tests.sample_shop import sample_catalogue, store_cohorts
+from bridge.store.models import InboxDelivery, Learner, LearnerEmail, OutboxItem, Seat
+from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,3 +250,85 @@ def test_credits_and_cohorts_answer_a_typo_with_the_closest_match(env, bo, engin
     cohort = bridge(env, "cohort", "DV-2027-1")
     assert cohort.exit_code == 1
     assert cohort.output.strip() == "error: no cohort 'DV-2027-1'; did you mean DV-2027-01?"
+
+
+# --- 4. simulated orders stay out of the shop -------------------------------------------------
+
+SIMULATED = [{"id": 2, "key": SIMULATED_META, "value": "yes"}]
+
+
+def _targets(engine) -> list[str]:
+    with unit_of_work(engine) as session:
+        return sorted(row.target_key for row in session.exec(select(OutboxItem)).all())
+
+
+def test_a_simulated_order_grants_but_queues_nothing_about_itself(env, engine, receiver):
+    """`bridge simulate` marks its order (meta _bridge_simulated): the learner gets the credits,
+    the seat and the notes' worth of changes, the outbox gets nothing naming the order."""
+    sent = bridge(env, "simulate", "order", "--sku", "MENTOR-PACK-3H", "--email",
+                  "bo@example.com", "--customer-id", "77", "--order-id", "9001", "--url",
+                  receiver, "--json")
+    assert sent.exit_code == 0, sent.output
+    _processed(engine)
+    with unit_of_work(engine) as session:
+        delivery = session.exec(select(InboxDelivery)).one()
+        assert delivery.status == "processed"
+        learner = session.exec(select(Learner).where(Learner.email == "bo@example.com")).one()
+        assert balances(session, learner.id) == {"mentor_minutes": 180 + 30}
+    assert [m for m in json.loads(delivery.body)["meta_data"]
+            if m["key"] == SIMULATED_META] == [{"id": 2, "key": SIMULATED_META, "value": "yes"}]
+    assert _targets(engine) == []
+
+
+def test_a_simulated_refund_still_tells_the_real_order_it_promoted(engine, settings):
+    """Three simulated buyers fill the cohort, a real one waits; a simulated refund promotes
+    the real one: its meta, note and the cohort's stock are queued, nothing for 801-803."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+
+    def apply(payload):
+        return process_order(engine, payload, catalogue=catalogue, settings=settings)
+
+    for n in (1, 2, 3):
+        apply(make_order(800 + n, [("COHORT-DV-2027-01", 1)], email=f"sim{n}@example.com",
+                         customer_id=0, meta=SIMULATED))
+    assert _targets(engine) == []
+    apply(make_order(804, [("COHORT-DV-2027-01", 1)], modified="2026-11-28T16:05:00"))
+    waiting = _targets(engine)
+    assert "order:804:meta" in waiting and "customer:2:meta" in waiting
+    assert not [key for key in waiting if key.startswith(("order:801", "order:802",
+                                                          "order:803"))]
+    refund = make_order(801, [("COHORT-DV-2027-01", 1)], email="sim1@example.com",
+                        customer_id=0, status="refunded", modified="2026-11-28T17:00:00",
+                        meta=SIMULATED)
+    outcome = apply(refund)
+    assert outcome.count("seat_promoted") == 1
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(OutboxItem)).all()
+        seat = session.exec(select(Seat).where(Seat.order_id == 804)).one()
+    assert seat.status == "active"
+    assert not [row.target_key for row in rows if row.target_key.startswith(
+        ("order:801", "order:802", "order:803"))]
+    notes = [row for row in rows if row.resource == "order_note" and row.target_id == 804]
+    assert len(notes) == 2  # waitlisted, then promoted
+    assert "product:22:stock" in {row.target_key for row in rows}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_drain_that_leaves_dead_write_backs_says_so_and_exits_1(env, engine):
+    """Dead rows are a failure a person must look at: one `error:` line, exit status 1."""
+    with unit_of_work(engine) as session:
+        session.add(OutboxItem(resource="order", operation="update", target_id=5,
+                               target_key="order:5:meta", payload={"data": {}}, status="dead",
+                               attempts=1, last_error="shop refused: Invalid ID."))
+        session.commit()
+    shop = {"WOOCOMMERCE_URL": "https://shop.example.com",
+            "WOOCOMMERCE_CONSUMER_KEY": "ck_test_0123456789",
+            "WOOCOMMERCE_CONSUMER_SECRET": "cs_test_0123456789"}
+    with responses.RequestsMock():  # nothing is due: no request
+        result = bridge({**env, **shop}, "outbox", "drain")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("sent 0, 0 unchanged, 0 to retry, 0 dead")
+    assert result.stderr.strip() == (
+        "error: 1 write-back is dead: `bridge outbox --status dead` says why; `bridge outbox "
+        "retry --all` sends them again once the cause is fixed")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.output import plural, progress_display, show_value, table
+from bridge.cli.output import plural, plural_form, progress_display, show_value, table
 from bridge.errors import PermanentError
 from bridge.services.writeback.outbox import (
     DrainSummary,
@@ -165,7 +165,10 @@ def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool, as_jso
 @json_option
 @click.pass_context
 def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
-    """Send the due write-backs to the shop."""
+    """Send the due write-backs to the shop.
+
+    Exit status 1 when the shop could not be reached, or when dead write-backs are left.
+    """
     app = _app(ctx)
     if dry_run:
         _dry_run(app, as_json)
@@ -184,6 +187,13 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     _print_summary(summary, settings, as_json)
     if summary.stopped:
         ctx.exit(1)
+    dead = outbox_counts(engine).get("dead", 0)
+    if dead:
+        now = f", {summary.dead} of them in this drain" if summary.dead else ""
+        raise PermanentError(
+            f"{plural(dead, 'write-back')} {plural_form(dead, 'is')} dead{now}: `bridge "
+            "outbox --status dead` says why; `bridge outbox retry --all` sends them again once "
+            "the cause is fixed")
 
 
 @outbox.command("refresh")

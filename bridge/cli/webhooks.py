@@ -291,7 +291,9 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
     """Send a signed test delivery to a receiver.
 
     EVENT is an order, its refund or cancellation (same --order-id), or a subscription
-    renewal; the body is shaped and signed exactly as WooCommerce sends it.
+    renewal; the body is shaped and signed exactly as WooCommerce sends it, and marked as
+    simulated (meta _bridge_simulated): the bridge grants as for any order but writes nothing
+    about it to a shop.
     """
     if not EMAIL.fullmatch(email.strip()):
         raise usage_error(f"{email!r} is not an e-mail address", "--email")
@@ -312,14 +314,14 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
     payload = order_payload(order_id, [Line(sku, quantity, price) for sku in skus], email=email,
                             status=state, now=now, created=created, customer_id=customer_id,
                             renewal_of=subscription_id if event == "renewal" else None,
-                            name=name)
+                            name=name, simulated=True)
     topic = "order.created" if event in ("order", "renewal") else "order.updated"
     answer = post_delivery(url, topic, payload, secret)
     data = {"topic": topic, "order_id": order_id, "order_status": state, "receiver": answer}
     _emit(data, as_json, lambda d: click.echo(
-        f"sent {topic} for order {order_id} ({state}): receiver says "
-        f"{answer.get('status')} (inbox #{answer.get('inbox_id')}); `bridge learner "
-        f"{email.strip()}` shows the result"))
+        f"sent {topic} for order {order_id} ({state}, marked simulated: nothing about it goes "
+        f"to a shop): receiver says {answer.get('status')} (inbox #{answer.get('inbox_id')}); "
+        f"`bridge learner {email.strip()}` shows the result"))
 
 
 

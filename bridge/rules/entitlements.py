@@ -175,6 +175,16 @@ def order_facts(payload: Mapping[str, Any]) -> OrderFacts:
     )
 
 
+# Order meta `bridge simulate` sets: the order is made up, so nothing about it goes to a shop.
+SIMULATED_META = "_bridge_simulated"
+
+
+def is_simulated(payload: Mapping[str, Any]) -> bool:
+    """Whether the order is one `bridge simulate` made up (its meta ``_bridge_simulated``)."""
+    return any(str(value).strip().lower() in ("1", "yes", "true")
+               for value in _meta_values(payload, SIMULATED_META))
+
+
 def _subscription_ids(payload: Mapping[str, Any], order_id: int, key: str) -> tuple[int, ...]:
     """Subscription ids from order meta (strings, possibly several rows), sorted, unique."""
     ids = set()

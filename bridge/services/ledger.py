@@ -25,6 +25,7 @@ from bridge.rules.entitlements import (
     Entitlement,
     OrderEntitlements,
     OrderPayloadError,
+    is_simulated,
     normalise_email,
     order_entitlements,
     qualifies_for_complimentary_call,
@@ -38,7 +39,7 @@ from bridge.rules.periods import (
     SubscriptionTerms,
     schedule_of,
 )
-from bridge.services.order_summary import line_summary, refund_summary
+from bridge.services.order_summary import SIMULATED_KEY, line_summary, refund_summary
 from bridge.services.page_state import CohortSeats, PageState, add_new, page_state_of
 from bridge.store.bulk import insert_ignoring, insert_rows
 from bridge.store.models import (
@@ -710,6 +711,8 @@ def apply_order(
         SUMMARY_KEY: fingerprint or order_fingerprint(
             payload, catalogue, paid_statuses=paid_statuses,
             complimentary_minutes=complimentary_minutes),
+        # Made up by `bridge simulate`: the write-back planners send nothing about it.
+        **({SIMULATED_KEY: True} if is_simulated(payload) else {}),
     }
     state.updated_at = utcnow()
     session.add(state)

@@ -6,13 +6,16 @@ refund list has not changed needs no refund request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalog import Catalogue
 from bridge.store.models import OrderState
+
+# The state summary's mark of an order `bridge simulate` made up (its meta _bridge_simulated).
+SIMULATED_KEY = "simulated"
 
 
 def refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -45,6 +48,18 @@ def line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[
                       "product_id": line.get("product_id"),
                       "variation_id": line.get("variation_id")})
     return lines
+
+
+def simulated_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
+    """Which of these orders `bridge simulate` made up: no shop has them, so no write-back
+    names them (no order meta, no note); one query."""
+    ids = sorted({int(order_id) for order_id in order_ids})
+    if not ids:
+        return set()
+    rows = session.exec(select(OrderState.order_id, OrderState.summary)
+                        .where(col(OrderState.order_id).in_(ids))).all()
+    return {int(order_id) for order_id, summary in rows
+            if isinstance(summary, dict) and summary.get(SIMULATED_KEY)}
 
 
 def stored_refunds_of(session: Session, orders: Mapping[int, Sequence[int]]

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bridge.rules.entitlements import SIMULATED_META
 from bridge.rules.signatures import sign
 
 USER_AGENT = "WooCommerce/11.0.1 Hookshot (WordPress/7.1) creator-bridge-simulate"
@@ -66,11 +67,13 @@ def order_payload(
     renewal_of: int | None = None,
     created: datetime | None = None,
     name: str | None = None,
+    simulated: bool = False,
 ) -> dict[str, Any]:
     """An order in WooCommerce's REST v3 shape, as a webhook delivers it.
 
     The billing name is ``name`` (first word the first name, the rest the last name) or,
-    without it, follows the e-mail (``name_from_email``).
+    without it, follows the e-mail (``name_from_email``). A ``simulated`` order carries the
+    meta ``_bridge_simulated``: the bridge then writes nothing about it to a shop.
     """
     order = _template()
     line_template = order["line_items"][1]
@@ -97,6 +100,8 @@ def order_payload(
         if renewal_of else [],
         order_key=f"wc_order_sim{order_id}",
     )
+    if simulated:
+        order["meta_data"].append({"id": 2, "key": SIMULATED_META, "value": "yes"})
     order["billing"]["email"] = email
     if name is not None:
         first, _, last = " ".join(name.split()).partition(" ")

@@ -30,6 +30,7 @@ from bridge.services.ledger import (
     OrderOutcome,
 )
 from bridge.services.ledger import waitlist_position as seat_waitlist_position
+from bridge.services.order_summary import simulated_orders
 from bridge.services.writeback.coupons import coupon_key
 from bridge.services.writeback.queue import (
     NOTE,
@@ -345,6 +346,8 @@ def enqueue_credential_note(
     if not text:
         return None
     identity = note_identity(order_id, "credential_issued", [f"credential:{credential_uuid}"])
+    if simulated_orders(session, [order_id]):
+        return None  # made up by `bridge simulate`: no shop has the order
     queued = enqueue_creates(session, [_note(order_id, "credential_issued", text, identity,
                                              learner_id, settings)])
     return queued[0] if queued else None

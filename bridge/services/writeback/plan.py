@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from bridge.services.ledger import (
     OrderOutcome,
     balances_of,
 )
+from bridge.services.order_summary import simulated_orders
 from bridge.services.perks import active_perks_of
 from bridge.services.writeback.coupons import coupon_key, enqueue_personal_coupons
 from bridge.services.writeback.notes import (
@@ -359,6 +361,13 @@ def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) ->
     return state is not None and state.status in settings.paid_statuses
 
 
+def _real_part(outcome: OrderOutcome, made_up: set[int]) -> OrderOutcome:
+    """The outcome without the events of simulated orders (a seat, credits or access of one)."""
+    return replace(outcome, events=[
+        event for event in outcome.events
+        if (event.order_id if event.order_id is not None else outcome.order_id) not in made_up])
+
+
 def enqueue_writebacks(
     session: Session,
     outcome: OrderOutcome,
@@ -375,7 +384,8 @@ def enqueue_writebacks(
     (its events of this application and the coupon it earned, worded together),
     stock of the cohorts whose seats changed, personal coupons the rules now grant, and the
     customer meta of every learner concerned. Returns the target keys queued. Without
-    ``notify`` (history) no note and no coupon: nothing a customer would notice.
+    ``notify`` (history) no note and no coupon: nothing a customer would notice. Nothing is
+    queued about an order `bridge simulate` made up (no shop has it).
     """
     return enqueue_writebacks_for(session, [(outcome, notify)], catalogue, settings,
                                   templates=templates, now=now)
@@ -397,6 +407,14 @@ def enqueue_writebacks_for(
     """
     work = [(outcome, notify) for outcome, notify in outcomes
             if outcome.applied and outcome.events]
+    made_up = simulated_orders(session, {o.order_id for o, _ in work} | {
+        e.order_id for o, _ in work for e in o.events if e.order_id is not None})
+    if made_up:
+        # What a simulated order changed for itself stays in the bridge; what it changed for
+        # real orders (a waitlisted seat it freed) is written as usual.
+        work = [(outcome, notify) for outcome, notify in
+                ((_real_part(outcome, made_up), notify) for outcome, notify in work)
+                if outcome.events]
     if not work:
         return []
     templates = templates or note_templates_for(settings)
@@ -410,6 +428,7 @@ def enqueue_writebacks_for(
     orders = {outcome.order_id for outcome, _ in work}
     orders |= {e.order_id for e in events if e.order_id is not None}
     orders |= _orders_waiting_in(session, shifted)
+    orders -= made_up | simulated_orders(session, orders)
     metas = order_enrolments(session, orders, catalogue)
     keys = enqueue_updates(session, [_order_meta_update(order_id, value)
                                      for order_id, value in sorted(metas.items())
