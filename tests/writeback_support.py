@@ -108,6 +108,9 @@ class FakeShop:
         self.coupons: dict[str, dict[str, Any]] = {}
         self.outages: dict[str, int] = {}
         self.timeouts: dict[str, int] = {}  # requests that get no answer in time
+        # Requests the shop carries out but answers too late (the client's read timeout): the
+        # note or coupon exists in the shop, the bridge never heard.
+        self.late: Callable[[str, str, Any], bool] = lambda _method, _path, _body: False
         self.refuse: dict[str, set[int]] = {}
         self.refuse_coupons = 0  # coupon creates to refuse inside the batch answer
         self.on_note: Callable[[dict[str, Any]], None] | None = None
@@ -133,6 +136,12 @@ class FakeShop:
             return 503, {}, json.dumps({"code": "service_unavailable", "message": "Busy"})
         if request.method == "POST":
             self.accepted.append((request.method, path, body))
+        answer = self._carry_out(request, path, body)
+        if self.late(request.method, path, body):
+            raise requests.ReadTimeout("answered too late")  # after the shop stored it
+        return answer
+
+    def _carry_out(self, request: Any, path: str, body: Any) -> tuple[int, dict[str, str], str]:
         if path.endswith("/batch"):
             return 200, {}, json.dumps(self._batch(path, body))
         match = re.fullmatch(r"orders/(\d+)/notes", path)

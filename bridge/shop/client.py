@@ -66,6 +66,9 @@ class _Failure:
     not_processed: bool = False
     # Retrying cannot help (an untrusted certificate, a request requests refuses to build).
     fatal: bool = False
+    # The shop took the request and did not answer in time (read timeout, 504): it may have
+    # acted on it, and it is not known to be down.
+    timed_out: bool = False
 
 
 class WooClient:
@@ -565,7 +568,7 @@ class WooClient:
         if isinstance(exc, requests.ConnectTimeout):
             return _Failure(f"did not accept a connection within {connect:g}s", not_processed=True)
         if isinstance(exc, requests.ReadTimeout):
-            return _Failure(f"did not answer within {read:g}s")
+            return _Failure(f"did not answer within {read:g}s", timed_out=True)
         if isinstance(exc, requests.exceptions.ChunkedEncodingError):
             return _Failure("dropped the connection in the middle of its answer")
         cause = getattr(exc.args[0], "reason", None) if exc.args else None
@@ -593,6 +596,7 @@ class WooClient:
             status=status,
             retry_after=retry_after,
             not_processed=status in (429, 503),
+            timed_out=status == 504,
         )
 
     def _next_delay(self, attempt: int, failure: _Failure) -> float:
@@ -630,6 +634,7 @@ class WooClient:
             attempts=attempts,
             elapsed=elapsed,
             retry_after=failure.retry_after,
+            timed_out=failure.timed_out,
         )
 
     def _refusal_from(

@@ -13,7 +13,9 @@ class ShopUnavailable(RetryableError):
     """The shop could not be reached or stayed overloaded (connection, timeout, 429, 5xx).
 
     ``status`` is the last HTTP status (None when no answer came); ``retry_after`` is the wait
-    the shop last asked for, if any, so a caller can schedule its next try.
+    the shop last asked for, if any, so a caller can schedule its next try. ``timed_out``: the
+    last attempt reached the shop and got no answer in time (a read timeout, a 504), so a
+    request that creates something may have created it.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class ShopUnavailable(RetryableError):
         attempts: int = 1,
         elapsed: float = 0.0,
         retry_after: float | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.host = host
@@ -40,6 +43,7 @@ class ShopUnavailable(RetryableError):
         self.attempts = attempts
         self.elapsed = elapsed
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 class ShopRequestError(PermanentError):

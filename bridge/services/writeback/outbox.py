@@ -7,6 +7,16 @@ and drain) and a note whose exact text is already there, beyond the copies the b
 posted, is adopted instead of sent again: after a crash between POST and recording, or after a
 rebuild. A coupon code the shop already has is adopted the same way (codes are derived from
 stable facts, so the shop's copy is the bridge's).
+
+A request the shop does not answer in time (a read timeout, a 504) holds back only its own
+rows: they are retried after their backoff, marked in doubt, and a create in doubt is looked
+for in the shop before it is sent again (a note among the order's notes, a coupon by its code).
+The rest of the drain goes on; TIMEOUTS_IN_A_ROW unanswered requests in a row stop it (a shop
+that answers nothing), and so do as many as would keep the drain waiting past a third of its
+claim's lease. A shop that is down (connection refused, 503, 429) stops the drain.
+
+The rows as people see them (list, show, count, retry) live in ``outbox_rows``; they are
+imported here for the callers of this module.
 """
 
 from __future__ import annotations
@@ -18,12 +28,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
 from bridge.rules.identities import claim_note, unclaimed_notes
 from bridge.rules.words import plural
+from bridge.services.writeback.outbox_rows import OutboxItemNotFound as OutboxItemNotFound
+from bridge.services.writeback.outbox_rows import list_outbox as list_outbox
+from bridge.services.writeback.outbox_rows import outbox_counts as outbox_counts
+from bridge.services.writeback.outbox_rows import outbox_row as outbox_row
+from bridge.services.writeback.outbox_rows import retry_outbox as retry_outbox
+from bridge.services.writeback.outbox_rows import show_outbox_item as show_outbox_item
 from bridge.services.writeback.queue import (
     DEAD,
     NOTE,
@@ -62,13 +78,13 @@ DRAIN_LIMIT = 5000  # rows per drain; the rest waits for the next one
 COUPON_EXISTS = "woocommerce_rest_coupon_code_already_exists"
 
 
+# This many requests in a row without an answer in time: the shop answers nothing, stop.
+TIMEOUTS_IN_A_ROW = 3
+
+
 # WooCommerce batch resource per outbox resource, in the order a drain sends them: coupons
 # first, so that a note mentioning a coupon finds it in the shop.
 BATCH_ORDER = ("coupon", "product", "variation", "order", "customer")
-
-
-class OutboxItemNotFound(PermanentError):
-    """No outbox row has that id."""
 
 
 class BatchClient(Protocol):
@@ -121,6 +137,7 @@ class DrainSummary:
     stopped: str = ""  # why the drain stopped early (shop down, key refused)
     requests: list[PlannedRequest] = field(default_factory=list)  # dry run only
     adopted: int = 0  # notes and coupons the shop already had: recorded, not sent again
+    timed_out: int = 0  # rows whose request got no answer in time: retried, looked for first
     # Learners told something: a customer note or a coupon sent (dry: would be sent).
     notified: set[int] = field(default_factory=set)
 
@@ -140,6 +157,8 @@ class DrainSummary:
                 line += f"; {plural(self.http_requests, 'request')}"
         if self.adopted:
             line += f"; {self.adopted} already in the shop (adopted)"
+        if self.timed_out:
+            line += f"; {self.timed_out} not answered in time (retried later, looked for first)"
         line += f"; customers {'to notify' if self.dry_run else 'notified'}: {len(self.notified)}"
         if self.stopped:
             line += f"; stopped: {self.stopped}"
@@ -194,6 +213,7 @@ class _Result:
     written: Any = None
     woo_id: int | None = None
     adopted: bool = False  # the shop had it already
+    timed_out: bool = False  # the request reached the shop and got no answer in time
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -366,9 +386,12 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
             for row in delivered:
                 # A create may have been applied before the answer was lost.
                 results[row.id] = _Result(
-                    "failed", str(exc), exc.retry_after, in_doubt=batch.action == "create" or None
+                    "failed", str(exc), exc.retry_after,
+                    in_doubt=batch.action == "create" or None,
+                    timed_out=exc.timed_out,
                 )
-        return results, str(exc)
+        # Not answered in time: only these rows wait; the shop is there, the drain goes on.
+        return results, "" if exc.timed_out else str(exc)
     except ShopRequestError as exc:
         if _shop_level(exc):
             for delivered in batch.rows:
@@ -428,22 +451,33 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
 def _adopt_coupon(client: BatchClient, item: Mapping[str, Any]) -> _Result:
     """Look up a coupon code the shop refused as existing: the learner's own is adopted."""
     code = str(item.get("code") or "").lower()
+    found, _ = _find_coupon(client, item, "exists; reading it failed")
+    return found or _Result("failed", f"coupon {code} is said to exist but is not found",
+                            in_doubt=True)
+
+
+def _find_coupon(client: BatchClient, item: Mapping[str, Any],
+                 failing: str) -> tuple[_Result | None, str]:
+    """The shop's coupon with the item's code: adopted when it is the learner's, dead when it
+    is someone else's, None when the shop has none; and why to stop (the shop is down)."""
+    code = str(item.get("code") or "").lower()
     try:
         found = client.get("coupons", {"code": code})
     except (ShopUnavailable, ShopRequestError) as exc:
-        return _Result("failed", f"coupon {code} exists; reading it failed: {exc}", in_doubt=True)
+        down = isinstance(exc, ShopUnavailable) and not exc.timed_out
+        return _Result("failed", f"coupon {code} {failing}: {exc}", in_doubt=True), \
+            str(exc) if down else ""
     coupon = next((c for c in found if isinstance(c, dict)), None) if isinstance(found, list) \
         else None
     if coupon is None:
-        return _Result("failed", f"coupon {code} is said to exist but is not found",
-                       in_doubt=True)
+        return None, ""
     mine = {str(e).lower() for e in item.get("email_restrictions") or []}
     theirs = {str(e).lower() for e in coupon.get("email_restrictions") or []}
     if mine and theirs and not mine & theirs:
-        return _Result("dead", f"coupon code {code} exists in the shop for someone else")
+        return _Result("dead", f"coupon code {code} exists in the shop for someone else"), ""
     woo_id = coupon.get("id")
     return _Result("sent", written={"id": woo_id, "code": code}, adopted=True,
-                   woo_id=woo_id if isinstance(woo_id, int) else None)
+                   woo_id=woo_id if isinstance(woo_id, int) else None), ""
 
 
 def _posted_texts(engine: Engine, order_id: int) -> list[str]:
@@ -485,7 +519,9 @@ def _send_note(
     except ShopUnavailable as exc:
         # 429 and 503 turn the request away unprocessed; anything else may have created it.
         doubt = True if exc.status not in (429, 503) else None
-        return _Result("failed", str(exc), exc.retry_after, in_doubt=doubt), str(exc)
+        # Not answered in time: this note waits (and is looked for first), the drain goes on.
+        return _Result("failed", str(exc), exc.retry_after, in_doubt=doubt,
+                       timed_out=exc.timed_out), "" if exc.timed_out else str(exc)
     except ShopRequestError as exc:
         if _shop_level(exc):
             return _Result("released", str(exc)), str(exc)
@@ -571,6 +607,62 @@ def _record(
         session.commit()
 
 
+def _look_for_coupons_in_doubt(client: BatchClient,
+                               rows: Sequence[_Row]) -> tuple[dict[int, _Result], str]:
+    """Coupons whose create may have reached the shop (no answer in time, a drain that died)
+    are looked for by code before they are sent again: found, they are adopted (or dead, when
+    the code is someone else's); not found, they go in the batch. Why to stop, if the shop is
+    down."""
+    looked: dict[int, _Result] = {}
+    for row in rows:
+        if row.resource != "coupon" or row.operation != "create" or not row.in_doubt:
+            continue
+        found, stop = _find_coupon(client, row.data or {}, "was looked for; that failed")
+        if found is not None:
+            looked[row.id] = found
+        if stop:
+            for other in rows:
+                if other.resource == "coupon" and other.id not in looked:
+                    looked[other.id] = _Result("released")
+            return looked, stop
+    return looked, ""
+
+
+class _Timeouts:
+    """Counts requests not answered in time; too many in a row mean the shop answers nothing,
+    too many in one drain would keep its rows claimed past their lease."""
+
+    def __init__(self, summary: DrainSummary, read_timeout: float) -> None:
+        self.summary = summary
+        self.in_a_row = self.calls = 0
+        # Each costs up to the read timeout: a third of the claim's lease at most.
+        self.most = max(TIMEOUTS_IN_A_ROW,
+                        int(CLAIM_LEASE.total_seconds() / 3 / max(read_timeout, 1.0)))
+
+    def after(self, results: Iterable[_Result]) -> str:
+        """After one request's results: why to stop, or empty to go on."""
+        answered = timed_out = False
+        for result in results:
+            if result.timed_out:
+                self.summary.timed_out += 1
+                timed_out = True
+            elif result.kind in ("sent", "failed", "dead"):
+                answered = True
+        if answered:
+            self.in_a_row = 0
+        if answered or not timed_out:
+            return ""
+        self.in_a_row += 1
+        self.calls += 1
+        if self.in_a_row >= TIMEOUTS_IN_A_ROW:
+            return (f"the shop answered none of the last {self.in_a_row} requests in time; "
+                    "the rest waits for the next drain")
+        if self.calls >= self.most:
+            return (f"{self.calls} requests were not answered in time in this drain; "
+                    "the rest waits for the next drain")
+        return ""
+
+
 def _claim(engine: Engine, now: datetime) -> tuple[list[_Row], int]:
     """Take the due rows for this drain; mark unchanged ones done. Returns (rows, unchanged)."""
     with unit_of_work(engine) as session:
@@ -607,6 +699,13 @@ def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
         rows = [_snapshot(row) for row in _due(session, now, lock=False)]
         send, unchanged = _split_unchanged(session, rows)
         summary.unchanged = len(unchanged)
+        for row in send:
+            if row.resource == "coupon" and row.operation == "create" and row.in_doubt:
+                code = str((row.data or {}).get("code") or "").lower()
+                summary.requests.append(PlannedRequest(
+                    "GET", f"coupons?code={code}",
+                    condition="its create may have reached the shop: looked for first, and "
+                              "adopted if there (then not in the batch below)"))
         for batch in _plan_batches([row for row in send if row.resource != NOTE]):
             summary.requests.append(batch.request())
         # Coupons this drain would create count as present for the notes that mention them.
@@ -652,13 +751,20 @@ def drain_outbox(
     if progress is not None:  # anything with set_total(n) and advance(n), e.g. a progress bar
         progress.set_total(len(rows))
     by_id = {row.id: row for row in rows}
-    stop = ""
     seen: dict[int, Counter[str]] = {}
-    for batch in _plan_batches([row for row in rows if row.resource != NOTE]):
+    looked, stop = _look_for_coupons_in_doubt(woo_client, rows)
+    if looked:
+        _record(engine, by_id, looked, settings, now, summary)
+        if progress is not None:
+            progress.advance(len(looked))
+    timeouts = _Timeouts(summary, settings.http_read_timeout)
+    for batch in _plan_batches([row for row in rows
+                                if row.resource != NOTE and row.id not in looked]):
         if stop:
             results = {row.id: _Result("released") for group in batch.rows for row in group}
         else:
             results, stop = _send_batch(woo_client, batch)
+            stop = stop or timeouts.after(results.values())
         _record(engine, by_id, results, settings, now, summary)
         if progress is not None:
             progress.advance(len(results))
@@ -672,6 +778,7 @@ def drain_outbox(
                 result = _Result("deferred")
             else:
                 result, stop = _send_note(woo_client, engine, row, seen)
+                stop = stop or timeouts.after([result])
         _record(engine, by_id, {row.id: result}, settings, now, summary)
         if progress is not None:
             progress.advance(1)
@@ -681,103 +788,3 @@ def drain_outbox(
     if rows or unchanged:
         log.info("outbox drained: %s", summary.summary())
     return summary
-
-
-def outbox_row(row: OutboxItem, *, with_payload: bool = False) -> dict[str, Any]:
-    """An outbox row as plain data for the CLI."""
-    shown: dict[str, Any] = {
-        "id": row.id,
-        "status": row.status,
-        "resource": row.resource,
-        "operation": row.operation,
-        "target_id": row.target_id,
-        "target_key": row.target_key,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "next_attempt_at": row.next_attempt_at,
-        "created_at": row.created_at,
-        "sent_at": row.sent_at,
-        "in_doubt": row.in_doubt,
-        "send_alone": row.send_alone,
-    }
-    if with_payload:
-        shown["payload"] = row.payload
-    return shown
-
-
-def list_outbox(
-    engine: Engine, statuses: Sequence[str] | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
-    """Rows with these statuses (default: pending, sending, dead), oldest first."""
-    wanted = list(statuses or (PENDING, SENDING, DEAD))
-    with unit_of_work(engine) as session:
-        rows = session.exec(
-            select(OutboxItem)
-            .where(col(OutboxItem.status).in_(wanted))
-            .order_by(col(OutboxItem.id))
-            .limit(limit)
-        ).all()
-        return [outbox_row(row) for row in rows]
-
-
-def outbox_counts(engine: Engine) -> dict[str, int]:
-    with unit_of_work(engine) as session:
-        rows = session.exec(
-            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
-        ).all()
-        return {status: int(count) for status, count in rows}
-
-
-def show_outbox_item(engine: Engine, item_id: int) -> dict[str, Any]:
-    """One row with its payload and what was last written to its target."""
-    with unit_of_work(engine) as session:
-        row = session.get(OutboxItem, item_id)
-        if row is None:
-            raise OutboxItemNotFound(
-                f"no outbox row {item_id}; `bridge outbox --status all` lists them"
-            )
-        shown = outbox_row(row, with_payload=True)
-        written = session.get(OutboxWritten, row.target_key)
-        shown["last_written"] = (
-            {"data": written.data, "written_at": written.written_at} if written else None
-        )
-        return shown
-
-
-def retry_outbox(
-    engine: Engine,
-    item_id: int | None = None,
-    *,
-    all_dead: bool = False,
-    now: datetime | None = None,
-) -> int:
-    """Make a dead (or waiting) row due now with fresh attempts, or every dead row; how many.
-
-    ``in_doubt`` is kept, so a note that may have reached the shop is still looked for first.
-    """
-    if (item_id is None) == (not all_dead):
-        raise PermanentError("name one outbox row id, or --all-dead")
-    now = now or utcnow()
-    with unit_of_work(engine) as session:
-        statement = select(OutboxItem).with_for_update()
-        if all_dead:
-            statement = statement.where(OutboxItem.status == DEAD)
-        else:
-            statement = statement.where(OutboxItem.id == item_id)
-        rows = session.exec(statement).all()
-        if item_id is not None and not rows:
-            raise OutboxItemNotFound(f"no outbox row {item_id}")
-        changed = 0
-        for row in rows:
-            if row.status not in (DEAD, PENDING):
-                raise PermanentError(
-                    f"outbox row {row.id} is {row.status}; only dead or pending rows can be retried"
-                )
-            row.status = PENDING
-            row.attempts = 0
-            row.next_attempt_at = now
-            row.claimed_at = None
-            session.add(row)
-            changed += 1
-        session.commit()
-        return changed
