@@ -268,8 +268,9 @@ VARIABLES: tuple[Variable, ...] = (
              secret=True),
     Variable("BRIDGE_CLAIM_SECRET", "claim_secret", _text, None,
              "change-me-to-another-long-random-string",
-             "Secret team-pack claim codes are derived from (bridge init generates one); keep "
-             "it with your backups: the codes of places already sold depend on it.",
+             "Secret team-pack claim codes and learners' booking links are derived from (bridge "
+             "init generates one); keep it with your backups: the codes of places already sold "
+             "depend on it, and without it booking links cannot be shown again.",
              secret=True),
     Variable("DATABASE_URL", "database_url", _database_url, DEFAULT_DATABASE_URL,
              DEFAULT_DATABASE_URL,
@@ -409,6 +410,11 @@ VARIABLES: tuple[Variable, ...] = (
              "forfeit", "forfeit",
              "What a booking marked no-show does with its credits: forfeit (they stay spent) "
              "or return (they come back)."),
+    Variable("BRIDGE_BOOKINGS_TRUST_EMAIL", "bookings_trust_email", _bool, "false", "false",
+             "Let a booking whose attendee e-mail is a learner's debit that learner without the "
+             "token of their booking link. Risky: neither Cal.com nor Calendly verifies the "
+             "e-mail, so anyone who types it spends their credits. Off: such bookings wait for "
+             "review (bridge bookings approve|reject)."),
     Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
              "Time zone of the outcome report's days and months (bridge report, /report), "
              "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
@@ -476,6 +482,7 @@ class Settings:
     calcom_webhook_secret: str | None = field(default=None, repr=False)
     calendly_signing_key: str | None = field(default=None, repr=False)
     booking_no_show: str = "forfeit"
+    bookings_trust_email: bool = False
     report_timezone: str = "UTC"
 
     @property

@@ -14,7 +14,9 @@ from sqlmodel import select
 
 from bridge.rules.catalog import Catalogue
 from bridge.rules.signatures import sign_calcom, sign_calendly
+from bridge.services.booking_links import booking_link
 from bridge.services.delivery_handlers import build_handlers
+from bridge.services.ledger import find_learner
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Booking
@@ -22,6 +24,8 @@ from webhooks import create_app
 
 BOOKINGS = Path(__file__).parent / "fixtures" / "bookings"
 SECRET = "whsec-booking-test"
+# BRIDGE_CLAIM_SECRET of the booking tests: learners' booking links are derived from it.
+LINK_SECRET = "claim-secret-booking-test"
 # The time the Calendly samples were signed at (2026-01-01T00:00:00Z).
 SIGNED_AT = 1767225600
 NOW = datetime.fromtimestamp(SIGNED_AT + 60, UTC)
@@ -45,10 +49,14 @@ def compact(data: Any) -> bytes:
 
 def calcom_variant(name: str, *, uid: str | None = None, email: str | None = None,
                    length: int | None = None, reschedule_uid: str | None = None,
-                   booking_id: int | None = None, **fields: Any) -> bytes:
-    """A Cal.com sample with another booking uid, attendee, length or previous booking."""
+                   booking_id: int | None = None, token: str | None = None,
+                   **fields: Any) -> bytes:
+    """A Cal.com sample with another booking uid, attendee, length or previous booking, or a
+    learner's booking-link token in its metadata (as ?metadata[booking_token]= puts it)."""
     data = payload(name)
     body = data["payload"]
+    if token is not None:
+        body.setdefault("metadata", {})["booking_token"] = token
     if uid is not None:
         body["uid"] = uid
         body["iCalUID"] = f"{uid}@Cal.com"
@@ -67,10 +75,13 @@ def calcom_variant(name: str, *, uid: str | None = None, email: str | None = Non
 
 def calendly_variant(name: str, *, invitee: str | None = None, email: str | None = None,
                      minutes: int | None = None, old_invitee: str | None = None,
-                     new_invitee: str | None = None) -> bytes:
-    """A Calendly sample with another invitee URI, e-mail, length or reschedule link."""
+                     new_invitee: str | None = None, token: str | None = None) -> bytes:
+    """A Calendly sample with another invitee URI, e-mail, length or reschedule link, or a
+    learner's booking-link token in utm_content (as ?utm_content= puts it)."""
     data = payload(name)
     body = data["payload"]
+    if token is not None:
+        body["tracking"]["utm_content"] = token
     if invitee is not None:
         body["uri"] = invitee
     if email is not None:
@@ -113,7 +124,8 @@ class ClosingClient(FlaskClient):
 def booking_app(engine: Any, settings: Settings, catalogue: Catalogue | None = None,
                 clock: Callable[[], datetime] = lambda: NOW) -> Flask:
     """The app with the booking secrets set, inline processing and the clock at the samples."""
-    settings = settings.replace(calcom_webhook_secret=SECRET, calendly_signing_key=SECRET)
+    settings = settings.replace(calcom_webhook_secret=SECRET, calendly_signing_key=SECRET,
+                                claim_secret=settings.claim_secret or LINK_SECRET)
     catalogue = catalogue or Catalogue()
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
     app = create_app(settings, engine, handlers=handlers, background=False, clock=clock)
@@ -132,3 +144,14 @@ def post_calendly(client: FlaskClient, body: bytes) -> Any:
 def bookings_by_key(engine: Any) -> dict[str, Booking]:
     with unit_of_work(engine) as session:
         return {row.key: row for row in session.exec(select(Booking)).all()}
+
+
+def link_token(engine: Any, ref: str | int, secret: str = LINK_SECRET) -> str:
+    """The learner's booking-link token (made on first use), as `bridge bookings link` shows."""
+    with unit_of_work(engine) as session:
+        learner = find_learner(session, ref)
+        assert learner is not None, ref
+        link = booking_link(session, learner, secret, create=True, by="test")
+        session.commit()
+    assert link is not None and link.token is not None
+    return link.token

@@ -13,22 +13,25 @@ from tests.booking_support import (
     calcom_variant,
     calendly_variant,
     invitee_uri,
+    link_token,
 )
 from tests.redemption_support import balance_of, fund
 
 
 def test_twenty_concurrent_bookings_give_an_exact_balance(engine, database_url):
-    """300 minutes, twenty 20-minute bookings at once: fifteen debited, five unfunded, 0 left."""
+    """300 minutes, twenty 20-minute bookings through her link at once: fifteen debited, five
+    unfunded, 0 left."""
     fund(engine, LENA, customer_id=3187)
+    token = link_token(engine, LENA)
     deliveries = []
     for number in range(20):
         if number % 2:
             body = calendly_variant("calendly_invitee_created", invitee=invitee_uri(number),
-                                    minutes=20)
+                                    minutes=20, token=token)
             deliveries.append(("calendly", json.loads(body)))
         else:
             body = calcom_variant("calcom_booking_created", uid=f"concurrent-{number}",
-                                  length=20)
+                                  length=20, token=token)
             deliveries.append(("calcom", json.loads(body)))
     engines = [make_engine(database_url) for _ in range(4)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -81,10 +82,11 @@ def test_calendly_refuses_stale_future_malformed_and_wrong_signatures():
 
 
 def test_a_cal_com_booking_becomes_an_event_keyed_by_uid_and_attendee():
-    """BOOKING_CREATED: key, 60 minutes, the customer id from metadata, the organizer."""
+    """BOOKING_CREATED: key, 60 minutes, the organizer; a customer id in metadata is no token."""
     [event] = rules.parse_calcom(payload("calcom_booking_created"))
     assert event.kind == rules.CREATED and event.key == LENA_KEY
-    assert (event.minutes, event.customer_id, event.booking_number) == (60, 3187, 5811)
+    assert (event.minutes, event.booking_number) == (60, 5811)
+    assert event.booking_token == ""  # metadata.wc_customer_id = "3187" proves nothing
     assert event.mentor_email == "marco.rossi@example.com"
     assert event.event_types == ("1207", "mentor-call-60", "Mentor call (60 min)")
 
@@ -118,7 +120,8 @@ def test_calendly_invitees_and_their_reschedule_halves_parse():
     """Created, the two reschedule halves pointing at each other, and a plain cancel."""
     [created] = rules.parse_calendly(payload("calendly_invitee_created"))
     assert created.kind == rules.CREATED and created.minutes == 60
-    assert created.customer_id == 3187 and created.mentor_email == "marco.rossi@example.com"
+    assert created.booking_token == ""  # utm_content = "wc-customer-3187" proves nothing
+    assert created.mentor_email == "marco.rossi@example.com"
     [old] = rules.parse_calendly(payload("calendly_reschedule_1_invitee_canceled"))
     [new] = rules.parse_calendly(payload("calendly_reschedule_2_invitee_created"))
     assert old.kind == rules.RESCHEDULING and old.key == created.key and old.next_key == new.key
@@ -169,3 +172,82 @@ def test_a_malformed_bookings_entry_names_its_key(text, key):
     """Catalogue errors name the file and the dotted key."""
     with pytest.raises(CatalogueError, match=key.replace("[", r"\[").replace("]", r"\]")):
         parse_catalogue(text)
+
+
+TOKEN = "bk-" + "a" * 26
+
+
+def test_the_token_rides_in_cal_com_metadata_and_any_calendly_utm_field():
+    """metadata.booking_token (Cal.com); a bk- value in any UTM field (Calendly), trimmed and
+    lower-cased; other UTM values are marketing, not tokens."""
+    data = payload("calcom_booking_created")
+    data["payload"]["metadata"]["booking_token"] = f"  {TOKEN.upper()} "
+    assert rules.parse_calcom(data)[0].booking_token == TOKEN
+    data["payload"]["metadata"]["booking_token"] = 3187
+    assert rules.parse_calcom(data)[0].booking_token == "?"  # present, but no token
+    calendly = payload("calendly_invitee_created")
+    calendly["payload"]["tracking"].update(utm_content="newsletter", utm_term=TOKEN)
+    assert rules.parse_calendly(calendly)[0].booking_token == TOKEN
+    calendly["payload"]["tracking"].update(utm_term="wc-customer-3187")
+    assert rules.parse_calendly(calendly)[0].booking_token == ""
+
+
+def test_a_learner_token_is_128_bits_derived_from_the_secret_and_its_nonce():
+    """bk- and 26 base32 characters; another nonce, learner or secret gives another token."""
+    from bridge.rules import booking_links as links
+
+    token = links.derive_token("secret", 7, "nonce-1")
+    assert links.is_token(token) and len(token) == 29
+    assert token == links.derive_token("secret", 7, "nonce-1")
+    others = {links.derive_token("secret", 7, "nonce-2"), links.derive_token("secret", 8,
+                                                                            "nonce-1"),
+              links.derive_token("other", 7, "nonce-1")}
+    assert token not in others and len(others) == 3
+    assert not links.is_token("wc-customer-3187") and not links.is_token(token + "a")
+    assert links.token_hash(token) != token and len(links.token_hash(token)) == 64
+    with pytest.raises(links.BookingLinkSecretMissing):
+        links.derive_token("", 7, "nonce-1")
+    assert links.link_parameters(token) == {"calcom": f"metadata[booking_token]={token}",
+                                            "calendly": f"utm_content={token}"}
+
+
+@pytest.mark.parametrize(("source", "change", "named"), [
+    ("calcom", lambda p: p["payload"].update(uid="k3H\x00q"), "payload.uid holds a NUL"),
+    ("calcom", lambda p: p["payload"].update(uid="k3H\ud800q"),
+     "payload.uid holds a lone surrogate"),
+    ("calcom", lambda p: p["payload"]["organizer"].update(name="Marco\x00"),
+     "payload.organizer.name holds a NUL"),
+    ("calcom", lambda p: p["payload"]["organizer"].update(email="\udfffm@example.com"),
+     "payload.organizer.email holds a lone surrogate"),
+    ("calcom", lambda p: p["payload"]["responses"]["email"].update(value="a\x00b@example.com"),
+     "the attendee's e-mail holds a NUL"),
+    ("calcom", lambda p: p["payload"].update(type="mentor-call\ud800"),
+     "the event type (payload.type, payload.eventTitle) holds a lone surrogate"),
+    ("calcom", lambda p: p.update(triggerEvent="BOOKING_\x00CREATED"),
+     "triggerEvent holds a NUL"),
+    ("calendly", lambda p: p["payload"].update(uri="https://api.calendly.com/i/\x00"),
+     "payload.uri (the invitee) holds a NUL"),
+    ("calendly", lambda p: p["payload"].update(email="lena\ud800@example.com"),
+     "payload.email holds a lone surrogate"),
+    ("calendly", lambda p: p["payload"]["scheduled_event"]["event_memberships"][0].update(
+        user_name="Marco\x00"), "the host's name (scheduled_event.event_memberships) holds"),
+])
+def test_a_text_no_database_can_store_is_a_payload_error_naming_the_field(source, change,
+                                                                           named):
+    """NUL characters and lone surrogates in what a booking keeps: refused, named."""
+    data = payload("calcom_booking_created" if source == "calcom"
+                   else "calendly_invitee_created")
+    change(data)
+    with pytest.raises(rules.BookingPayloadError, match=re.escape(named)):
+        rules.parse_delivery(source, data)
+
+
+def test_surrogate_pairs_and_nul_free_text_elsewhere_are_fine():
+    """An astral character (a proper pair) is text; a NUL in a text the booking does not keep
+    (the description) is no reason to refuse."""
+    data = payload("calcom_booking_created")
+    data["payload"]["organizer"]["name"] = "Marco \U0001f600"
+    data["payload"]["description"] = "a\x00b"
+    [event] = rules.parse_delivery("calcom", data)
+    assert event.mentor_name == "Marco \U0001f600"
+    assert rules.unstorable("ok") is None and rules.unstorable("\ud800") == "a lone surrogate"

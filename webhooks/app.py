@@ -37,6 +37,7 @@ from webhooks.api import api
 from webhooks.api_docs import api_docs
 from webhooks.console import console
 from webhooks.console_auth import init_sessions
+from webhooks.console_bookings import console_bookings
 from webhooks.console_ops import console_ops
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
@@ -112,6 +113,7 @@ def create_app(
     app.register_blueprint(credential_pages)
     app.register_blueprint(console)
     app.register_blueprint(console_ops)
+    app.register_blueprint(console_bookings)
     app.register_blueprint(outcomes)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")

@@ -119,7 +119,8 @@ def learners() -> Response:
 def _learner_data(learner_id: int) -> dict[str, Any]:
     rt = runtime()
     with unit_of_work(rt.engine) as session:
-        data = learner_page(session, learner_id, paid_statuses=rt.settings.paid_statuses)
+        data = learner_page(session, learner_id, paid_statuses=rt.settings.paid_statuses,
+                            link_secret=rt.settings.claim_secret)
     if data is None:
         abort(404, description=f"no learner {learner_id}")
     return data

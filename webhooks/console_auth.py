@@ -198,6 +198,7 @@ NAV = (
     ("console.home", "Home"),
     ("console.learners", "Learners"),
     ("console.cohorts", "Cohorts"),
+    ("console_bookings.bookings", "Bookings"),
     ("console_ops.inbox", "Inbox"),
     ("console_ops.outbox", "Outbox"),
     ("console_ops.catalogue", "Catalogue"),

@@ -179,7 +179,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "source", "booking", "status", "attendance", "attendee_email",
                      "mentor", "mentor_name", "event_type", "title", "starts_at", "ends_at",
                      "minutes", "credit_type", "amount", "complimentary_minutes",
-                     "redemption_id", "note", "created_at", "cancelled_at", "held_at"],
+                     "redemption_id", "note", "created_at", "cancelled_at", "held_at",
+                     "matched_by", "reviewed_by", "reviewed_at"],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
@@ -187,8 +188,8 @@ SCHEMAS: dict[str, Any] = {
             "booking": {"type": "string",
                         "description": "Cal.com booking uid or Calendly invitee URI."},
             "status": {"type": "string", "enum": [
-                "debited", "returned", "unfunded", "unknown_learner", "rescheduled",
-                "cancelled"]},
+                "debited", "returned", "unfunded", "unknown_learner", "held_for_review",
+                "rejected", "rescheduled", "cancelled"]},
             "attendance": {"type": "string", "enum": ["booked", "held", "no_show"]},
             "attendee_email": {"type": "string"},
             "mentor": {"type": "string", "description": "The organizer's or host's e-mail."},
@@ -207,6 +208,15 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TIME,
             "cancelled_at": NULLABLE_TIME,
             "held_at": NULLABLE_TIME,
+            "matched_by": {"type": ["string", "null"],
+                           "enum": ["token", "trusted_email", "email", "approved", "legacy",
+                                    None],
+                           "description": "What named the learner: the booking link's token, "
+                                          "a trusted e-mail, the e-mail alone (held for "
+                                          "review), an operator's approval, or a match made "
+                                          "before proofs were asked for."},
+            "reviewed_by": {"type": ["string", "null"]},
+            "reviewed_at": NULLABLE_TIME,
         },
     },
     "Learner": {

@@ -12,6 +12,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.words import did_you_mean
+from bridge.services.booking_links import link_made_at
 from bridge.services.changes import learner_record
 from bridge.services.learner_search import near_email, require_learner, unknown_learner
 from bridge.services.ledger import (
@@ -108,6 +109,12 @@ def _render_learner(data: dict[str, Any]) -> None:
             click.echo(f"  {when}  {row['status']:<15} {spent:<20} with "
                        f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
                        f"{attendance})")
+    if "booking_link_made_at" in data:
+        made = data["booking_link_made_at"]
+        click.echo(f"booking link: made {made[:10]} (bridge bookings link {who['email']} shows "
+                   "it)" if made else f"booking link: none yet (bridge bookings link "
+                   f"{who['email']} makes one; until then bookings that name only this "
+                   "e-mail are held for review)")
 
 
 # What a ledger row without an order came from, when its note does not say.
@@ -136,7 +143,10 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
-        data = learner_record(session, require_learner(session, learner_ref), recent=history)
+        found = require_learner(session, learner_ref)
+        data = learner_record(session, found, recent=history)
+        made = link_made_at(session, found.id)  # type: ignore[arg-type]
+        data["booking_link_made_at"] = made.isoformat() if made else None
     _emit(data, as_json, _render_learner)
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.errors import PermanentError
+from bridge.rules.booking_links import CALCOM_FIELD, TOKEN_PREFIX, presented_token
 
 CALCOM, CALENDLY = "calcom", "calendly"
 SOURCES = (CALCOM, CALENDLY)
@@ -41,12 +42,8 @@ CALENDLY_EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.creat
 MENTOR_MINUTES = "mentor_minutes"
 MAX_MINUTES = 24 * 60
 MAX_KEY = 400
-# A WooCommerce customer id passed on the booking link: metadata[wc_customer_id]=3187 (Cal.com)
-# or utm_content=wc-customer-3187 (Calendly, which keeps only UTM fields).
-CUSTOMER_KEYS = ("wc_customer_id", "customer_id")
-CUSTOMER_TAG = re.compile(r"^(?:wc-?)?customer-(\d{1,19})$", re.IGNORECASE)
+# Calendly keeps a booking page's UTM parameters; the learner's token may ride in any of them.
 UTM_FIELDS = ("utm_content", "utm_term", "utm_campaign", "utm_medium", "utm_source")
-MAX_CUSTOMER_ID = 2**63 - 1
 MAX_AMOUNT = 1_000_000
 CREDIT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 BOOKING_TYPE_KEYS = frozenset({"event_type", "credit_type", "amount", "title"})
@@ -74,7 +71,8 @@ class BookingEvent:
     key: str  # the booking this is about
     external_id: str  # Cal.com uid, Calendly invitee URI
     attendee_email: str = ""
-    customer_id: int | None = None
+    # The booking link's learner token as presented ('' when none): proof only if it is valid.
+    booking_token: str = ""
     mentor_email: str = ""
     mentor_name: str = ""
     event_types: tuple[str, ...] = ()  # ids, slugs, URIs a catalogue entry may name
@@ -135,24 +133,6 @@ def _text(value: object, limit: int = 200) -> str:
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _customer_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str):
-        text = value.strip()
-        match = CUSTOMER_TAG.match(text)
-        if match:
-            text = match.group(1)
-        if not (text.isascii() and text.isdigit()):
-            return None
-        number = int(text)
-    else:
-        return None
-    return number if 0 < number <= MAX_CUSTOMER_ID else None
 
 
 def calcom_key(uid: str, email: str) -> str:
@@ -222,9 +202,7 @@ def parse_calcom(envelope: Any) -> list[BookingEvent]:
     length = payload.get("length")
     minutes = (length if isinstance(length, int) and not isinstance(length, bool)
                and 0 < length <= MAX_MINUTES else _minutes_between(starts, ends))
-    metadata = _mapping(payload.get("metadata"))
-    customer = next((c for c in (_customer_id(metadata.get(k)) for k in CUSTOMER_KEYS) if c),
-                    None)
+    token = presented_token(_mapping(payload.get("metadata")).get(CALCOM_FIELD))
     previous = None
     if kind == RESCHEDULED:
         old_uid = _text(payload.get("rescheduleUid"), 200)
@@ -232,7 +210,7 @@ def parse_calcom(envelope: Any) -> list[BookingEvent]:
     number = payload.get("bookingId")
     return [BookingEvent(
         source=CALCOM, kind=kind, trigger=trigger, key=calcom_key(uid, email),
-        external_id=uid, attendee_email=email, customer_id=customer,
+        external_id=uid, attendee_email=email, booking_token=token,
         mentor_email=normalise_email(organizer.get("email")),
         mentor_name=_text(organizer.get("name")),
         event_types=_calcom_event_types(payload),
@@ -290,13 +268,14 @@ def _calcom_ended(trigger: str, payload: Mapping[str, Any],
 
 # --- Calendly ---------------------------------------------------------------------------------
 
-def _calendly_customer(payload: Mapping[str, Any]) -> int | None:
+def _calendly_token(payload: Mapping[str, Any]) -> str:
+    """The learner token among the booking page's UTM fields ('' when none carries one)."""
     tracking = _mapping(payload.get("tracking"))
     for name in UTM_FIELDS:
-        value = tracking.get(name)
-        if isinstance(value, str) and CUSTOMER_TAG.match(value.strip()):
-            return _customer_id(value)
-    return None
+        value = presented_token(tracking.get(name))
+        if value.startswith(TOKEN_PREFIX):
+            return value
+    return ""
 
 
 def parse_calendly(envelope: Any) -> list[BookingEvent]:
@@ -346,7 +325,7 @@ def parse_calendly(envelope: Any) -> list[BookingEvent]:
         kind = CANCELLED
     return [BookingEvent(
         source=CALENDLY, kind=kind, trigger=name, key=calendly_key(uri), external_id=uri,
-        attendee_email=email, customer_id=_calendly_customer(payload),
+        attendee_email=email, booking_token=_calendly_token(payload),
         mentor_email=normalise_email(host.get("user_email")),
         mentor_name=_text(host.get("user_name")),
         event_types=tuple(dict.fromkeys(t for t in types if t)),
@@ -356,13 +335,60 @@ def parse_calendly(envelope: Any) -> list[BookingEvent]:
     )]
 
 
+# Where each stored text of a booking comes from, to name it when it cannot be stored.
+STORED_FIELDS = {
+    CALCOM: {"external_id": "payload.uid", "attendee_email": "the attendee's e-mail",
+             "mentor_email": "payload.organizer.email", "mentor_name": "payload.organizer.name",
+             "event_types": "the event type (payload.type, payload.eventTitle)",
+             "title": "payload.eventTitle or payload.title",
+             "previous_key": "payload.rescheduleUid"},
+    CALENDLY: {"external_id": "payload.uri (the invitee)", "attendee_email": "payload.email",
+               "mentor_email": "the host's e-mail (scheduled_event.event_memberships)",
+               "mentor_name": "the host's name (scheduled_event.event_memberships)",
+               "event_types": "scheduled_event.event_type or scheduled_event.name",
+               "title": "scheduled_event.name", "previous_key": "payload.old_invitee",
+               "next_key": "payload.new_invitee"},
+}
+# Neither database can hold these in text: PostgreSQL refuses NUL, and a lone surrogate is
+# no UTF-8 at all (JSON's "\ud800" decodes to one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored ('a NUL character', 'a lone surrogate'), None if it can."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+
+
+def _check_storable(source: str, events: Sequence[BookingEvent]) -> None:
+    """Raise BookingPayloadError naming the first stored text a database cannot hold."""
+    for event in events:
+        for name, where in STORED_FIELDS[source].items():
+            value = getattr(event, name)
+            for text in value if isinstance(value, tuple) else (value or "",):
+                problem = unstorable(text)
+                if problem is not None:
+                    raise BookingPayloadError(f"{where} holds {problem}, which cannot be "
+                                              "stored")
+
+
 def parse_delivery(source: str, envelope: Any) -> list[BookingEvent]:
-    """The booking events of a delivery from ``source`` (calcom or calendly)."""
-    if source == CALCOM:
-        return parse_calcom(envelope)
-    if source == CALENDLY:
-        return parse_calendly(envelope)
-    raise BookingPayloadError(f"unknown booking source {source!r}")
+    """The booking events of a delivery from ``source`` (calcom or calendly).
+
+    Raises BookingPayloadError when the delivery cannot be used or stored: its trigger or a
+    text the booking keeps holds a NUL character or a lone surrogate.
+    """
+    if source not in SOURCES:
+        raise BookingPayloadError(f"unknown booking source {source!r}")
+    problem = unstorable(topic_of(source, envelope))
+    if problem is not None:
+        name = "triggerEvent" if source == CALCOM else "event"
+        raise BookingPayloadError(f"{name} holds {problem}, which cannot be stored")
+    events = parse_calcom(envelope) if source == CALCOM else parse_calendly(envelope)
+    _check_storable(source, events)
+    return events
 
 
 def topic_of(source: str, envelope: Any) -> str:

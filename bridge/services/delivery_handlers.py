@@ -165,7 +165,8 @@ def build_handlers(
 
     def booking_policy() -> BookingPolicy:
         return BookingPolicy(no_show=settings.booking_no_show,
-                             booking_types=load_catalogue().booking_types)
+                             booking_types=load_catalogue().booking_types,
+                             trust_email=settings.bookings_trust_email)
 
     def calcom(payload: Any) -> str:
         return process_booking_delivery(engine, CALCOM, payload, booking_policy)

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bridge.rules.booking_links import BookingLinkSecretMissing
+from bridge.services.booking_links import booking_link
 from bridge.services.learner_view import describe_learner
 from bridge.services.subscriptions import learner_subscriptions
 from bridge.store.models import Learner, PersonalCoupon
@@ -23,9 +25,21 @@ def learner_coupons(session: Session, learner_id: int) -> list[dict[str, Any]]:
             for c in rows]
 
 
+def learner_booking_link(session: Session, learner: Learner,
+                         secret: str | None) -> dict[str, Any]:
+    """The learner's booking link for the console: ``link`` None when there is none yet,
+    ``error`` when it cannot be shown (no BRIDGE_CLAIM_SECRET)."""
+    try:
+        link = booking_link(session, learner, secret)
+    except BookingLinkSecretMissing as exc:
+        return {"link": None, "error": str(exc)}
+    return {"link": link.as_dict() if link else None, "error": None}
+
+
 def learner_page(session: Session, learner_id: int, *, paid_statuses: Iterable[str],
-                 history: int = 200) -> dict[str, Any] | None:
-    """The learner view plus name, subscriptions and coupons; None for an unknown learner."""
+                 history: int = 200, link_secret: str | None = None) -> dict[str, Any] | None:
+    """The learner view plus name, subscriptions, coupons and booking link; None for an
+    unknown learner."""
     learner = session.get(Learner, learner_id)
     if learner is None:
         return None
@@ -34,4 +48,5 @@ def learner_page(session: Session, learner_id: int, *, paid_statuses: Iterable[s
     data["subscriptions"] = learner_subscriptions(session, learner_id,
                                                   paid_statuses=paid_statuses)
     data.setdefault("coupons", learner_coupons(session, learner_id))
+    data["booking_link"] = learner_booking_link(session, learner, link_secret)
     return data

@@ -496,8 +496,11 @@ class Booking(SQLModel, table=True):
 
     ``key`` is ``calcom:<uid>:<attendee e-mail>`` or ``calendly:<invitee URI>``. A debited
     booking points at its redemption; a reschedule moves that pointer to the new booking's row.
-    Status: debited, returned, unfunded, unknown_learner, rescheduled (its debit moved on) or
-    cancelled (nothing had been spent). Attendance: booked, held or no_show.
+    Status: debited, returned, unfunded, unknown_learner, held_for_review (the attendee's
+    e-mail alone named the learner: an operator approves or rejects), rejected, rescheduled
+    (its debit moved on) or cancelled (nothing had been spent). Attendance: booked, held or
+    no_show. ``learner_id`` of a held or rejected booking is the learner its e-mail named, no
+    proof; ``matched_by`` says what the learner was found by.
     """
 
     __table_args__ = (Index("ix_booking_status_starts", "status", "starts_at"),)
@@ -510,6 +513,9 @@ class Booking(SQLModel, table=True):
     booking_number: int | None = Field(default=None, sa_type=BigInteger, index=True)
     learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
     attendee_email: str = Field(default="", max_length=254)
+    # token (the booking link's), trusted_email, email (no proof: held), approved (by an
+    # operator), legacy (matched before proofs were asked for), '' (no learner).
+    matched_by: str = Field(default="", max_length=16)
     mentor_email: str = Field(default="", max_length=254)
     mentor_name: str = Field(default="", max_length=200)
     event_type: str = Field(default="", max_length=400)
@@ -532,6 +538,26 @@ class Booking(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     cancelled_at: datetime | None = None
     held_at: datetime | None = None
+    # Who approved or rejected a booking held for review, and when.
+    reviewed_by: str = Field(default="", max_length=254)
+    reviewed_at: datetime | None = None
+
+
+class BookingToken(SQLModel, table=True):
+    """A learner's booking-link token: only its SHA-256 and the nonce it was derived with.
+
+    One active row per learner (``revoked_at`` empty); rotating revokes it and adds another.
+    """
+
+    __tablename__ = "booking_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    nonce: str = Field(max_length=32)
+    created_by: str = Field(default="", max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
 
 
 class Operator(SQLModel, table=True):
