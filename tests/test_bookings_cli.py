@@ -237,6 +237,10 @@ def test_bridge_bookings_approve_debits_once_and_reject_debits_nothing(bridge, b
     data = json.loads(rejected.output)
     assert data["status"] == "rejected" and data["note"].endswith("not Lena's")
     assert balance_of(engine, LENA) == start - 30
+    for args, named in ((["--reason", "a\x00b"], "the reason holds a NUL character"),
+                        (["--by", "ops\udcff"], "the reviewer's name holds a lone surrogate")):
+        odd = bridge("bookings", "reject", "5", *args)
+        assert odd.exit_code == 1 and odd.output == f"error: {named}; type it again\n"
     missing = bridge("bookings", "approve", "99")
     assert missing.exit_code == 1 and missing.output == "error: no booking has id 99\n"
     unknown = bridge("bookings", "approve", "3")
@@ -274,6 +278,8 @@ def test_bridge_bookings_link_shows_rotates_and_revokes_a_learners_link(bridge, 
     no_secret = bridge("bookings", "link", LENA)
     assert no_secret.exit_code == 1
     assert no_secret.output.startswith("error: BRIDGE_CLAIM_SECRET is not set")
+    odd = bridge("bookings", "link", "lena\x00@example.com", BRIDGE_CLAIM_SECRET=LINK_SECRET)
+    assert odd.exit_code == 1 and "holds a NUL character" in odd.output
     nobody = bridge("bookings", "link", "nobody@example.com", BRIDGE_CLAIM_SECRET=LINK_SECRET)
     assert nobody.exit_code == 1 and "no learner 'nobody@example.com'" in nobody.output
 

@@ -15,6 +15,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.learner import os_user
 from bridge.errors import PermanentError
 from bridge.rules.booking_links import CALCOM_PARAMETER, CALENDLY_FIELD
+from bridge.rules.bookings import unstorable
 from bridge.services.booking_links import (
     BookingLink,
     booking_link,
@@ -200,6 +201,9 @@ def link_command(ctx: click.Context, learner_ref: str, rotate: bool, revoke: boo
     """
     if rotate and revoke:
         raise click.UsageError("--rotate and --revoke exclude each other")
+    problem = unstorable(learner_ref)
+    if problem is not None:
+        raise PermanentError(f"the e-mail or customer id holds {problem}; type it again")
     app = _app(ctx)
     secret = app.settings.claim_secret
     with unit_of_work(app.ready_engine()) as session:

@@ -41,6 +41,7 @@ from bridge.rules.bookings import (
     Charge,
     charge_for,
     parse_delivery,
+    unstorable,
 )
 from bridge.services.booking_links import learner_by_token
 from bridge.services.expiry import expire_learner
@@ -537,6 +538,10 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
     Raises BookingNotFound for an unknown id, ReviewRefused when the booking is not held.
     """
     now = now or utcnow()
+    for shown, text in (("the reviewer's name", by), ("the reason", reason)):
+        problem = unstorable(text)
+        if problem is not None:
+            raise ReviewRefused(f"{shown} holds {problem}; type it again")
     peek = session.get(Booking, booking_id) if 0 < booking_id <= MAX_ROW_ID else None
     if peek is None:
         raise BookingNotFound(f"no booking has id {booking_id}")
@@ -553,7 +558,8 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
                         + (f": {reason.strip()}" if reason.strip() else ""))[:500]
         _save(session, booking, now=now)
         return Reviewed("rejected", booking_view(booking, learner))
-    assert learner is not None and learner.id is not None
+    if learner is None or learner.id is None:
+        raise ReviewRefused(f"booking #{booking.id} names no learner to debit; reject it")
     booking.matched_by = BY_OPERATOR
     if booking.credit_type:
         _fund(session, booking, learner, Charge(booking.credit_type, booking.amount), now)
