@@ -50,6 +50,14 @@ def _held_id(engine) -> int:
     return held.id
 
 
+def test_the_home_page_names_held_bookings_with_the_way_to_review_them(app):
+    """Health at a glance counts the held booking and links to the Bookings page."""
+    client = app.test_client()
+    log_in(client)
+    html = client.get("/console/").get_data(as_text=True)
+    assert "1 booking held for review" in html and 'href="/console/bookings"' in html
+
+
 def test_the_bookings_page_lists_held_bookings_with_approve_and_reject(app, engine):
     """Filter by status; a held booking shows what it would spend and its two forms."""
     client = app.test_client()

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from bridge.errors import BridgeError
 from bridge.rules.catalog import Catalogue, describe_offer
+from bridge.services.bookings import HELD_FOR_REVIEW, booking_counts
 from bridge.services.catalogue import CatalogueReport, inspect_catalogue
 from bridge.services.inbox import status_counts
 from bridge.services.job_runs import last_job_runs
@@ -112,6 +113,13 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
             "bad", f"{_plural(outbox['dead'], 'write-back')} to WooCommerce dead-lettered",
             "read the error, fix the cause (keys, permissions, a deleted order), then retry",
             "console_ops.outbox"))
+    held = booking_counts(engine).get(HELD_FOR_REVIEW, 0)
+    if held:
+        problems.append(_problem(
+            "warn", f"{_plural(held, 'booking')} held for review: only the attendee's e-mail "
+                    "named the learner, and nothing was debited",
+            "approve the ones the learner made, reject the others (and send learners their "
+            "booking links)", "console_bookings.bookings"))
     for job in job_names(settings):
         run = runs.get(job)
         if run is not None and run["status"] == "failed":
