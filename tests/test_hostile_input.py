@@ -99,11 +99,14 @@ def poisoned(kind: str) -> bytes:
         order["id"] = 2**63
     elif kind == "NUL in a text":
         line["sku"] = "MENTOR\x00-1H"
+    elif kind == "lone surrogate in a text":
+        order["billing"]["email"] = "\ud800@example.com"  # sent as the escape \ud800
     return json.dumps(order).encode()
 
 
 POISON = ["quantity 9*400", "quantity 10**20", "quantity 1e400", "quantity over the bound",
-          "line total 1e308", "billing is text", "negative id", "id of 2^63", "NUL in a text"]
+          "line total 1e308", "billing is text", "negative id", "id of 2^63", "NUL in a text",
+          "lone surrogate in a text"]
 
 
 @pytest.mark.parametrize("kind", POISON)

@@ -30,6 +30,7 @@ from bridge.services.redemptions import (
     refund_in_transaction,
 )
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from webhooks.input_guard import UnstorableInput
 from webhooks.limits import json_body
 from webhooks.openapi import openapi_document
 from webhooks.runtime import runtime
@@ -88,6 +89,11 @@ def requires(scope: str) -> Callable[[View], View]:
 @api.errorhandler(InvalidRequest)
 def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
     return _error(400, str(exc), "invalid_request", field=exc.field)
+
+
+@api.errorhandler(UnstorableInput)
+def _unstorable(exc: UnstorableInput):  # type: ignore[no-untyped-def]
+    return _error(400, exc.description or "", "invalid_request", field=exc.field)
 
 
 @api.errorhandler(UnknownLearner)
@@ -172,18 +178,19 @@ def delete_redemption(raw_id: str):  # type: ignore[no-untyped-def]
     return response, 200
 
 
-@api.get("/learners/<ref>")
+@api.get("/learners/<learner>")
 @requires("read")
-def get_learner(ref: str):  # type: ignore[no-untyped-def]
+def get_learner(learner: str):  # type: ignore[no-untyped-def]
     """A learner by e-mail (current or former) or customer id."""
-    if ref.isascii() and ref.isdigit() and len(ref) <= 254 and int(ref) > MAX_CUSTOMER_ID:
-        raise UnknownLearner(f"no learner has customer id {ref}")
-    wanted = learner_ref(ref)
+    if learner.isascii() and learner.isdigit() and len(learner) <= 254 \
+            and int(learner) > MAX_CUSTOMER_ID:
+        raise UnknownLearner(f"no learner has customer id {learner}")
+    wanted = learner_ref(learner)
     with unit_of_work(runtime().engine) as session:
-        learner = find_learner(session, wanted)
-        if learner is None:
+        found = find_learner(session, wanted)
+        if found is None:
             raise UnknownLearner(f"no learner is known as {wanted!r}")
-        return jsonify(describe_learner(session, learner)), 200
+        return jsonify(describe_learner(session, found)), 200
 
 
 @api.get("/openapi.json")

@@ -32,7 +32,7 @@ from bridge.store.db import (
     schema_status,
 )
 from bridge.store.models import utcnow
-from webhooks import bookings, claims, receiver
+from webhooks import bookings, claims, input_guard, receiver
 from webhooks.api import api
 from webhooks.api_docs import api_docs
 from webhooks.console import console
@@ -99,6 +99,8 @@ def create_app(
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.before_request(_refuse_long_urls)
+    input_guard.init_app(app, raw_body_blueprints={receiver.blueprint.name,
+                                                   bookings.blueprint.name})
     init_sessions(app, settings.secret_key)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)

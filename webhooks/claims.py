@@ -10,7 +10,6 @@ for bad input: unknown 404, claimed 409, void 410, limited 429, malformed 400.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from sqlalchemy.exc import OperationalError
 
 from bridge.rules.claims import form_token, form_token_valid, normalise_code
+from bridge.rules.payloads import BodyRefused, parse_json_body
 from bridge.services.claims import ClaimRefused, claim_place, view_place
 from bridge.store.db import DatabaseUnavailable
 from webhooks.runtime import runtime
@@ -152,9 +152,9 @@ def _claimant() -> tuple[Any, Any, str | None]:
     """E-mail, name and form token from a JSON or form body; raises ClaimRefused on junk."""
     if request.mimetype == "application/json":
         try:
-            data = json.loads(request.get_data(cache=False) or b"null")
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise ClaimRefused(400, "invalid_json", "the body is not JSON") from None
+            data = parse_json_body(request.get_data(cache=False) or b"null", storable=True)
+        except BodyRefused as exc:
+            raise ClaimRefused(400, "invalid_json", str(exc).removeprefix("body ")) from None
         if not isinstance(data, dict):
             raise ClaimRefused(400, "invalid_json", "send a JSON object with email and name")
         return data.get("email"), data.get("name"), None

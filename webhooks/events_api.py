@@ -25,6 +25,7 @@ from bridge.services.outcome_events import record_in_transaction
 from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.api import requires
+from webhooks.input_guard import UnstorableInput
 from webhooks.limits import json_body
 from webhooks.runtime import runtime
 
@@ -39,6 +40,11 @@ def _error(status: int, message: str, code: str, **extra: Any) -> tuple[Response
 @events_api.errorhandler(InvalidRequest)
 def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
     return _error(400, str(exc), "invalid_request", field=exc.field)
+
+
+@events_api.errorhandler(UnstorableInput)
+def _unstorable(exc: UnstorableInput):  # type: ignore[no-untyped-def]
+    return _error(400, exc.description or "", "invalid_request", field=exc.field)
 
 
 @events_api.errorhandler(UnknownLearner)

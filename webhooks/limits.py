@@ -48,11 +48,12 @@ def _read(limit: int) -> bytes:
 
 
 def json_body(limit: int) -> Any:
-    """The request's JSON body for the API: 415 for another media type, 400 if not strict JSON."""
+    """The request's JSON body for the API: 415 for another media type, 400 if not strict JSON
+    or if a string holds what no column can store (NUL, a lone surrogate)."""
     mimetype = request.mimetype
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType(f"send Content-Type: application/json, not {mimetype[:60]}")
     try:
-        return parse_json_body(read_body(limit))
+        return parse_json_body(read_body(limit), storable=True)
     except BodyRefused as exc:
         raise InvalidRequest("body", str(exc).removeprefix("body ")) from None

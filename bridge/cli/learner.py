@@ -11,6 +11,8 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
+from bridge.rules.entitlements import normalise_email, plausible_email
+from bridge.rules.payloads import unstorable
 from bridge.rules.words import did_you_mean
 from bridge.services.booking_links import link_made_at
 from bridge.services.changes import learner_record
@@ -198,6 +200,12 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
     if not reason.strip():
         raise click.BadParameter("say why (it is kept on the ledger row)", param_hint="--reason")
     actor = (by or os_user()).strip() or "unknown"
+    for shown, value in (("the e-mail or customer id", ref), ("--reason", reason),
+                         ("--by", actor)):
+        problem = unstorable(value)
+        if problem is not None:
+            raise PermanentError(f"{shown} holds {problem}; type it again (an e-mail is "
+                                 "name@domain)")
     app = _app(ctx)
     known = known_credit_types(app)
     if credit_type not in known and not new_type:
@@ -215,6 +223,9 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
             raise unknown_learner(session, ref, also="--new-learner gives to it as a new "
                                   "guest learner")
         if found is None and sign > 0 and "@" in ref and not ref.strip().isdigit():
+            if not plausible_email(normalise_email(ref)):
+                raise PermanentError(f"{ref.strip()!r} is not an e-mail address a new learner "
+                                     "can have (name@domain, no spaces or control characters)")
             # A gift to someone who has not bought yet: a guest, known by e-mail.
             found = resolve_learner(session, 0, ref)
             created = True

@@ -8,6 +8,7 @@ retries and out-of-order deliveries harmless.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,16 @@ def parse_gmt(value: object) -> datetime | None:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+# name@domain.tld without spaces, control characters or lone surrogates (no column holds one).
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f\ud800-\udfff]{1,64}@"
+                    r"[^@\s\x00-\x1f\x7f\ud800-\udfff]+\.[^@\s\x00-\x1f\x7f\ud800-\udfff]{2,}$")
+
+
+def plausible_email(email: str) -> bool:
+    """Whether a normalised text can be a person's e-mail address, and so a new learner's."""
+    return len(email) <= 254 and _EMAIL.match(email) is not None
 
 
 def _require(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:

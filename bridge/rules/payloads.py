@@ -53,8 +53,14 @@ def _refuse_constant(name: str) -> Any:
     raise BodyRefused(f"body is not JSON: {name} is not a JSON number")
 
 
-def parse_json_body(body: bytes) -> Any:
-    """Parse strict JSON: UTF-8 without BOM, no NaN/Infinity, nesting at most MAX_JSON_DEPTH."""
+def parse_json_body(body: bytes, *, storable: bool = False) -> Any:
+    """Parse strict JSON: UTF-8 without BOM, no NaN/Infinity, nesting at most MAX_JSON_DEPTH.
+
+    With ``storable`` (bodies whose strings are stored as they are: the API, claims) a string or
+    key holding a NUL or a lone surrogate is refused too, since neither database's text can
+    hold one. The WooCommerce receiver leaves them to ``check_payload``, which stores such a
+    delivery as rejected (answered 200, so WooCommerce keeps the webhook).
+    """
     if body.startswith(BOM):
         raise BodyRefused("body is not JSON: it starts with a byte order mark (BOM)")
     try:
@@ -70,7 +76,55 @@ def parse_json_body(body: bytes) -> Any:
         raise BodyRefused(f"body is not JSON: {str(exc).splitlines()[0][:200]}") from None
     if _depth_exceeds(payload, MAX_JSON_DEPTH):
         raise BodyRefused(f"body is not JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+    # Strict JSON has no raw control characters in strings and UTF-8 cannot encode a surrogate:
+    # both can only come from a \u escape.
+    if storable and "\\u" in text:
+        problem = _walk_unstorable(payload)
+        if problem is not None:
+            raise BodyRefused(f"body is not JSON the bridge can store: a string holds {problem}")
     return payload
+
+
+def unstorable(text: str) -> str | None:
+    """What in ``text`` no database column can hold (a NUL, a lone surrogate), or None.
+
+    PostgreSQL text refuses NUL; a lone surrogate (a JSON ``\\ud800`` escape, or an argument
+    the OS could not decode) has no UTF-8 form, so neither SQLite nor PostgreSQL takes it.
+    """
+    if "\x00" in text:
+        return "a NUL character"
+    if _lone_surrogate(text):
+        return "a lone surrogate"
+    return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    # A str holds a surrogate code point only unpaired (pairs decode to one character), and
+    # encoding finds one ten times faster than a search.
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_unstorable(value: Any) -> str | None:
+    """``unstorable`` of the first string (key or value) in a parsed JSON tree that has it."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            problem = unstorable(node)
+            if problem is not None:
+                return problem
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
@@ -270,8 +324,13 @@ def check_payload(resource: str, payload: Any, *,
     if not isinstance(payload, dict):
         raise PayloadRejected(f"{resource} payload must be a JSON object, not {_shown(payload)}")
     check.id(payload, "id", "", required=True, zero=False)
-    if _has_nul(payload):
+    text = _json_text(payload)
+    if _has_nul(payload, text):
         raise PayloadRejected(f"{resource} payload contains a NUL character")
+    surrogate = _lone_surrogate(text) if text is not None else (
+        _walk_unstorable(payload) == "a lone surrogate")
+    if surrogate:
+        raise PayloadRejected(f"{resource} payload contains a lone surrogate")
     if set(payload) == {"id"}:
         return  # *.deleted sends only the id
     if resource in ("order", "subscription"):
@@ -287,15 +346,22 @@ def check_payload(resource: str, payload: Any, *,
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def _has_nul(value: Any) -> bool:
+def _json_text(value: Any) -> str | None:
+    """The payload as JSON text (lone surrogates kept as they are), None if it has none."""
+    try:
+        return json.dumps(value, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _has_nul(value: Any, text: str | None = None) -> bool:
     """A NUL anywhere (keys included): PostgreSQL text cannot hold it.
 
     Searched in the payload's JSON text: the encoder is C, a walk of the tree in Python
     costs several times more for an order.
     """
-    try:
-        text = json.dumps(value, ensure_ascii=False, check_circular=False)
-    except (TypeError, ValueError):
+    text = text if text is not None else _json_text(value)
+    if text is None:
         return _walk_has_nul(value)
     return "\\u0000" in text and _NUL_ESCAPE.search(text) is not None
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +38,9 @@ from bridge.rules.entitlements import (
     normalise_email,
     order_entitlements,
     place_entitlements,
+    plausible_email,
 )
+from bridge.rules.payloads import unstorable
 from bridge.services.ledger import (
     CreditTarget,
     Event,
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 OPEN, CLAIMED, VOID = "open", "claimed", "void"
 LINKS_EVENT = "claim_links"
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 class ClaimRefused(PermanentError):
@@ -255,11 +255,11 @@ def _queue_claimant_meta(session: Session, events: Sequence[Event],
 
 def check_claimant(email: object, name: object) -> tuple[str, str]:
     """The claimant's e-mail (normalised) and name, or a 400 naming the field."""
-    if not isinstance(email, str) or not EMAIL.match(normalise_email(email)) \
-            or len(email) > 254:
+    if not isinstance(email, str) or len(email) > 254 \
+            or not plausible_email(normalise_email(email)):
         raise ClaimRefused(400, "invalid_email", "give a valid e-mail address", "email")
     if not isinstance(name, str) or not name.strip() or len(name) > 200 \
-            or any(ord(ch) < 32 for ch in name):
+            or any(ord(ch) < 32 for ch in name) or unstorable(name):
         raise ClaimRefused(400, "invalid_name", "give your name (1 to 200 characters)", "name")
     return normalise_email(email), " ".join(name.split())
 

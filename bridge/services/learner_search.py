@@ -12,6 +12,8 @@ from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.store.models import Learner, LearnerEmail, LedgerEntry, Seat
 
 LIMIT = 50
+# The largest INTEGER id column value.
+MAX_ROW_ID = 2**31 - 1
 MAX_QUERY = 200
 
 
@@ -29,10 +31,13 @@ def search_learners(session: Session, query: str = "", *,
     """
     text = query.strip()[:MAX_QUERY]
     statement = select(Learner)
-    if text.isdigit() and len(text) < 19:
+    # isascii: '¹'.isdigit() is true and int('¹') fails. Customer ids are BIGINT (19 digits
+    # always fit); learner ids INTEGER, which PostgreSQL will not compare with a larger number.
+    if text.isascii() and text.isdigit() and len(text) < 19:
         number = int(text)
-        statement = statement.where(or_(col(Learner.woo_customer_id) == number,
-                                        col(Learner.id) == number))
+        matches = col(Learner.woo_customer_id) == number
+        statement = statement.where(
+            or_(matches, col(Learner.id) == number) if number <= MAX_ROW_ID else matches)
     elif text:
         pattern = _like(text)
         former = select(LearnerEmail.learner_id).where(

@@ -31,6 +31,7 @@ from bridge.rules.entitlements import (
     qualifies_for_complimentary_call,
 )
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
+from bridge.rules.payloads import unstorable
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,
@@ -125,6 +126,8 @@ def find_learner(session: Session, ref: str | int) -> Learner | None:
             select(Learner).where(Learner.woo_customer_id == number)
         ).first()
     email = normalise_email(str(ref))
+    if unstorable(email):
+        return None  # no row can hold it (and the drivers refuse to send it): nobody has it
     learner = session.exec(select(Learner).where(Learner.email == email)).first()
     if learner is not None:
         return learner
