@@ -398,3 +398,19 @@ def test_many_bookings_of_many_learners_each_need_their_own_token(client, engine
             "calendly_invitee_created", invitee=invitee_uri(number), email=emails[0],
             token=tokens[email]))
     assert [balance_of(engine, email) for email in emails] == [240] * 10
+
+
+def test_a_booking_debited_through_the_link_is_followed_by_its_reschedule_and_cancel(
+        client, engine, lena):
+    """The reschedule and the cancel carry no token: the debit moves, then comes back once."""
+    post_calcom(client, calcom_variant("calcom_booking_created", token=link_token(engine,
+                                                                               LENA)))
+    assert balance_of(engine, lena) == 240
+    post_calcom(client, raw("calcom_booking_rescheduled"))
+    rows = sorted(bookings_by_key(engine).values(), key=lambda b: b.id)
+    assert [(b.status, b.matched_by) for b in rows] == [("rescheduled", "token"),
+                                                        ("debited", "token")]
+    assert balance_of(engine, lena) == 240
+    post_calcom(client, raw("calcom_booking_cancelled"))
+    post_calcom(client, calcom_variant("calcom_booking_cancelled", cancellationReason="again"))
+    assert balance_of(engine, lena) == 300
