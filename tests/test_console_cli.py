@@ -58,7 +58,7 @@ def test_learners_finds_by_name_and_cohort_shows_roster_and_waitlist_in_order(
         engine: Engine, database_url: str, workdir: Path) -> None:
     """The same read models as the console: search by name, the waitlist first in line first."""
     seed_console_shop(engine, database_url, workdir)
-    found = json.loads(bridge(database_url, "learners", "--q", "baker", "--json").output)
+    found = json.loads(bridge(database_url, "learners", "--search", "baker", "--json").output)
     assert [row["email"] for row in found] == ["ben@example.com"]
     assert found[0]["name"] == "Ben Baker" and found[0]["seats"] == 1
     text = bridge(database_url, "learners").output

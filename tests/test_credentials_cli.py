@@ -86,8 +86,11 @@ def test_issue_by_hand_then_list_and_revoke(bridge, engine, database_url, tmp_pa
     assert "re-signed" in revoked.output
     status = client.get("/credentials/status/1").get_data(as_text=True)
     assert revoked_in(status, jwks, payload)
-    table = bridge("credentials", "list").output
-    assert "revoked (issued by mistake)" in table
+    table = bridge("credentials", "list").output.splitlines()
+    assert table[0].split() == ["id", "learner", "sku", "issued", "status"]
+    assert table[1].split() == [data["id"], "ann@example.com", "ASSESS-DV",
+                                data["issued_at"][:10], "revoked"]
+    assert table[2] == f"{data['id']} revoked: issued by mistake"
     twice = bridge("credentials", "revoke", data["id"], "--reason", "again")
     assert twice.exit_code == 0 and "already revoked" in twice.output
     reissued = json.loads(bridge("credentials", "issue", "ann@example.com", "ASSESS-DV",
@@ -138,9 +141,14 @@ def test_an_imported_assessment_passed_line_issues_the_credential(bridge, engine
     first = bridge("events", "import", str(csv))
     assert first.exit_code == 0, first.output
     again = bridge("events", "import", str(csv))
-    assert "0 event(s); 1 already recorded" in again.output
+    assert "0 events; 1 already recorded" in again.output
     listed = json.loads(bridge("credentials", "list", "--json").stdout)
     assert len(listed) == 1 and listed[0]["event_key"] == "lms-7"
+    # The import says which credential it issued; the second, having issued none, says nothing.
+    assert first.stdout.splitlines() == [
+        "recorded 1 event; 0 already recorded", "issued 1 credential:",
+        f"  line 2: ann@example.com ASSESS-DV {listed[0]['url']}"]
+    assert "issued" not in again.stdout
     shown = json.loads(bridge("credentials", "show", listed[0]["id"], "--json").stdout)
     assert shown["signature"] == "valid"
     assert shown["credential"]["evidence"][0]["id"] == "https://github.com/ann/dataviz"

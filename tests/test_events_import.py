@@ -72,9 +72,9 @@ def test_a_good_file_is_imported_and_importing_it_again_adds_nothing(bridge, sho
     path = write(tmp_path, GOOD)
     first = bridge("events", "import", path)
     assert first.exit_code == 0, first.output
-    assert "recorded 4 event(s); 0 already recorded" in first.output
+    assert "recorded 4 events; 0 already recorded" in first.output
     again = bridge("events", "import", path)
-    assert "recorded 0 event(s); 4 already recorded" in again.output
+    assert "recorded 0 events; 4 already recorded" in again.output
     # A plain date is midnight in the report time zone (Oct 25 is summer time in Berlin).
     assert stored_events(shop) == [
         ("project_started", "PROJ-DATAVIZ", t("2026-10-01T09:00:00")),
@@ -109,7 +109,7 @@ def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, t
         "line 6: key: key 'k1' was used for a different event",
         "line 7: has 2 fields; the header has 5",
         "line 8: kind: is empty",
-        "error: 6 bad line(s) in " + path + "; nothing was written (columns: "
+        "error: 6 bad lines in " + path + "; nothing was written (columns: "
         "kind,learner,sku,occurred_at,key,evidence; kinds: project_started, "
         "project_submitted, interview, placement, assessment_passed, project_accepted)",
     ]
@@ -147,7 +147,7 @@ def test_a_dry_run_checks_everything_and_writes_nothing(bridge, shop, tmp_path):
     """--dry-run says what would be recorded and leaves the database as it was."""
     result = bridge("events", "import", write(tmp_path, GOOD), "--dry-run")
     assert result.exit_code == 0
-    assert "would record 4 event(s)" in result.output
+    assert "would record 4 events" in result.output
     assert stored_events(shop) == []
 
 

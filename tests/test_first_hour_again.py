@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from bridge.services.simulation import example_catalogue_path, name_from_email
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, Learner, LearnerEmail, OutboxItem, Seat
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
+from tests.writeback_support import FakeShop
 from webhooks import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,3 +334,149 @@ def test_a_drain_that_leaves_dead_write_backs_says_so_and_exits_1(env, engine):
     assert result.stderr.strip() == (
         "error: 1 write-back is dead: `bridge outbox --status dead` says why; `bridge outbox "
         "retry --all` sends them again once the cause is fixed")
+
+
+# --- 5. one flag, one meaning -----------------------------------------------------------------
+
+def _help(*path: str) -> str:
+    return CliRunner().invoke(main, [*path, "--help"], terminal_width=100).output
+
+
+def test_renamed_flags_keep_their_old_spelling_hidden():
+    """learners --search (--q hidden), catalog sync --since (--modified-after hidden): the help
+    shows the new names only, and no strftime pattern."""
+    learners, sync = _help("learners"), _help("catalog", "sync")
+    assert "--search TEXT" in learners and "--q" not in learners
+    assert "--since DATE" in sync and "--modified-after" not in sync and "%Y" not in sync
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_learners_search_and_its_old_spelling_find_the_same(env, bo):
+    """`--search` and the hidden `--q` are one option."""
+    new = json.loads(bridge(env, "learners", "--search", "lindqvist", "--json").stdout)
+    old = json.loads(bridge(env, "learners", "--q", "lindqvist", "--json").stdout)
+    assert [row["email"] for row in new] == [row["email"] for row in old] == [
+        "bo.lindqvist@example.com"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("option", ["--since", "--modified-after"])
+def test_a_bad_catalog_sync_date_says_use_yyyy_mm_dd(env, option):
+    """The error names the format in words, as every --since does, not strftime patterns."""
+    result = bridge({**env, "WOOCOMMERCE_URL": "https://shop.example.com"}, "catalog", "sync",
+                    option, "2026-13-01")
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {option}: '2026-13-01' is not a date; use "
+                                     "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_groups_without_a_command_list_like_tokens_do(env):
+    """`bridge credentials`, `bridge operators`, `bridge webhooks` list, as `bridge tokens`."""
+    public = {**env, "BRIDGE_PUBLIC_URL": "https://bridge.example.com"}
+    assert bridge(public, "credentials").output == bridge(public, "credentials", "list").output
+    assert bridge(public, "credentials", "--json").stdout.strip() == "[]"
+    assert bridge(env, "operators").output.strip() == (
+        "no operators yet: `bridge operators add EMAIL`")
+    shop = {**env, "WOOCOMMERCE_URL": "https://shop.example.com",
+            "WOOCOMMERCE_CONSUMER_KEY": "ck_test_0123456789",
+            "WOOCOMMERCE_CONSUMER_SECRET": "cs_test_0123456789"}
+    with responses.RequestsMock() as rsps:
+        rsps.get("https://shop.example.com/wp-json/wc/v3/webhooks", json=[],
+                 headers={"X-WP-TotalPages": "1", "X-WP-Total": "0"})
+        listed = bridge(shop, "webhooks")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.strip() == "the shop has no webhooks; run `bridge webhooks install`"
+
+
+@pytest.mark.parametrize("path", [("learner",), ("credits", "grant"), ("credits", "revoke"),
+                                  ("credits", "redeem"), ("credentials", "issue")])
+def test_a_learner_argument_is_called_learner_everywhere(path):
+    """One name for one thing: LEARNER, an e-mail or a customer id."""
+    text = _help(*path)
+    usage = text.splitlines()[0]
+    assert "LEARNER" in usage and "EMAIL" not in usage
+    assert "customer id" in text
+    assert "--learner LEARNER" in _help("credentials", "list")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("args", "line"), [
+    (("--zzz",), "error: no such option '--zzz' (`bridge --help` lists the options)"),
+    (("nosuch",), "error: no such command 'nosuch' (`bridge --help` lists the options)"),
+    (("learners", "--limit", "x"), "error: invalid value for '--limit': 'x' is not a valid "
+     "integer range (`bridge learners --help` lists the options)"),
+    (("credits", "grant"), "error: missing argument 'LEARNER' (`bridge credits grant --help` "
+     "lists the options)"),
+    (("outbox", "--status", "nope"), "error: invalid value for '--status': 'nope' is not one "
+     "of 'pending', 'sending', 'sent', 'unchanged', 'dead', 'superseded', 'all' (`bridge "
+     "outbox --help` lists the options)"),
+    (("inbox", "retry"), "error: give one delivery id or --all (`bridge inbox retry --help` "
+     "lists the options)"),
+])
+def test_a_usage_mistake_is_one_error_line_and_exit_2(env, args, line):
+    """README promises one `error:` line: not click's usage, hint and message on three."""
+    result = bridge(env, *args)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [line]
+
+
+def test_a_reference_redeemed_twice_with_other_flags_says_what_differs(env, bo, engine):
+    """Not "Idempotency-Key 'cli:cal-123' was used for a different request"."""
+    grant = bridge(env, "credits", "grant", "bo@example.com", "--type", "mentor_minutes",
+                   "--amount", "120", "--reason", "test")
+    assert grant.exit_code == 0, grant.output
+    redeem = ("credits", "redeem", "--type", "mentor_minutes", "--reference", "cal-123")
+    first = bridge(env, *redeem, "bo@example.com", "--amount", "30")
+    assert first.exit_code == 0, first.output
+    same = bridge(env, *redeem, "bo@example.com", "--amount", "30")
+    assert same.exit_code == 0 and "already redeemed" in same.output
+    other = bridge(env, *redeem, "bo.lindqvist@example.com", "--amount", "60", "--mentor",
+                   "Dana")
+    assert other.exit_code == 1
+    assert other.output.strip() == (
+        "error: --reference cal-123 was redeemed before (redemption 1) with --amount 30 (now "
+        "60), LEARNER bo@example.com (now bo.lindqvist@example.com), --mentor none (now Dana); "
+        "a different booking needs its own --reference, a repeat the same flags")
+    with unit_of_work(engine) as session:
+        bo_row = session.exec(select(Learner).where(Learner.email == "bo@example.com")).one()
+        assert balances(session, bo_row.id) == {"mentor_minutes": 90}
+
+
+def test_the_ledger_is_newest_first_as_in_the_console(env, bo):
+    """`bridge learner` lists the newest ledger row first, as the console's learner page."""
+    for amount in ("10", "20", "30"):
+        bridge(env, "credits", "grant", "bo@example.com", "--type", "mentor_minutes",
+               "--amount", amount, "--reason", f"gift {amount}")
+    lines = bridge(env, "learner", "bo@example.com").output.splitlines()
+    rows = [line for line in lines if "gift" in line]
+    assert [re.search(r"gift \d+", row).group() for row in rows] == ["gift 30", "gift 20",
+                                                                    "gift 10"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_info_log_lines_appear_only_with_verbose(env, engine):
+    """A drain's "outbox drained" INFO line is for -v; warnings always show."""
+    shop = {**env, "WOOCOMMERCE_URL": "https://shop.example.com",
+            "WOOCOMMERCE_CONSUMER_KEY": "ck_test_0123456789",
+            "WOOCOMMERCE_CONSUMER_SECRET": "cs_test_0123456789"}
+    with unit_of_work(engine) as session:
+        session.add(OutboxItem(resource="product", operation="update", target_id=22,
+                               target_key="product:22:stock",
+                               payload={"data": {"stock_quantity": 3}}))
+        session.commit()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeShop(rsps)
+        quiet = bridge(shop, "outbox", "drain")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+    with unit_of_work(engine) as session:
+        row = session.exec(select(OutboxItem)).one()
+        row.status, row.payload = "pending", {"data": {"stock_quantity": 2}}
+        session.add(row)
+        session.commit()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeShop(rsps)
+        verbose = bridge(shop, "-v", "outbox", "drain")
+    assert verbose.exit_code == 0, verbose.output
+    assert "INFO bridge.services.writeback.outbox: outbox drained" in verbose.stderr

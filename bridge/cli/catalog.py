@@ -13,7 +13,7 @@ import click
 from sqlalchemy import Engine
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.output import activity, plural, usage_error
+from bridge.cli.output import MOMENT, activity, plural, usage_error
 from bridge.rules.catalog import Catalogue, cohort_dates, describe_offer
 from bridge.rules.catalog_file import build_manifest, render_html, render_markdown
 from bridge.rules.products import Problem, offer_prices
@@ -229,11 +229,15 @@ def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> Non
 
 @catalog.command("sync")
 @click.option(
-    "--modified-after",
-    type=click.DateTime(),
+    "--since",
+    "modified_after",
+    type=MOMENT,
     default=None,
-    help="Only products changed after this UTC time (default: everything).",
+    metavar="DATE",
+    help="Only products changed after this UTC date (YYYY-MM-DD) or time "
+         "(YYYY-MM-DDTHH:MM:SS); default: everything.",
 )
+@click.option("--modified-after", "modified_after", type=MOMENT, hidden=True)  # old --since
 @click.option("--dry-run", is_flag=True, help="Read the shop, report, store nothing.")
 @json_option
 @click.pass_context

@@ -10,7 +10,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.cli.output import emit, json_option, log_handler
+from bridge.cli.output import OptionValueError, emit, json_option, log_handler
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging, redact
 from bridge.settings import Settings, SettingsError, load_settings
@@ -31,11 +31,17 @@ HUMAN_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Commands whose log is their output (the service, the clock, the inbox worker): they log at
+# BRIDGE_LOG_LEVEL. Every other command prints its own lines, and INFO log lines only with -v.
+SERVICES = ("serve", "scheduler", "inbox work")
+
+
 class AppContext:
     """Settings and adapters, built on first use so that `bridge --help` needs no configuration."""
 
-    def __init__(self, env_file: str | None) -> None:
+    def __init__(self, env_file: str | None, *, verbose: bool = False) -> None:
         self.env_file = env_file
+        self.verbose = verbose
         self._settings: Settings | None = None
         self._engine: Engine | None = None
 
@@ -43,8 +49,17 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(env_file=self.env_file)
-            configure_logging(self._settings.log_level, log_handler())
+            configure_logging(self.log_level(self._settings.log_level), log_handler())
         return self._settings
+
+    def log_level(self, configured: str) -> str:
+        """BRIDGE_LOG_LEVEL for the services and with --verbose; otherwise a command's
+        output carries no INFO lines (its own summary says what they would)."""
+        ctx = click.get_current_context(silent=True)
+        command = " ".join(ctx.command_path.split()[1:]) if ctx is not None else ""
+        if self.verbose or command in SERVICES or configured != "INFO":
+            return configured
+        return "WARNING"
 
     @property
     def engine(self) -> Engine:
@@ -98,20 +113,49 @@ def quiet_stdout() -> None:
         pass
 
 
+class UsageLine(click.UsageError):
+    """A usage mistake as README promises it: one ``error:`` line, exit status 2."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+def one_line(exc: click.UsageError) -> click.UsageError:
+    """Click's usage error (usage, a hint and the message on three lines) as one line that
+    says where the help is; the help itself when a group was given no command."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError | UsageLine | OptionValueError):
+        return exc
+    message = exc.format_message().strip().rstrip(".")
+    if message[1:2].islower():  # "No such option" -> "no such option"; "SKU ..." stays
+        message = message[:1].lower() + message[1:]
+    path = exc.ctx.command_path if exc.ctx is not None else "bridge"
+    return UsageLine(f"{message} (`{path} --help` lists the options)", exc.ctx)
+
+
 class BridgeGroup(click.Group):
     """A click group that turns known failures into one human line and a non-zero exit.
 
     Every command runs inside: broken settings, a database that is not there, a file that
     cannot be read or written, a port that is taken all end as ``error: ...`` and exit 1.
     A reader that stops reading (``bridge inbox | head``, ``less`` quit early) is no failure:
-    the command stops silently with exit status 0, as other Unix tools do.
+    the command stops silently with exit status 0, as other Unix tools do. A usage mistake
+    (an unknown option, a missing argument, a bad value) is one ``error:`` line, exit 2.
     """
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # `bridge --bogus`
+            raise one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # a reader gone shows here, not as noise when Python exits
             return result
+        except click.UsageError as exc:
+            raise one_line(exc) from None
         except BrokenPipeError:
             quiet_stdout()
             ctx.exit(0)

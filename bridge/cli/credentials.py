@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
 from bridge.services.credentials import (
@@ -51,19 +52,24 @@ def catalogue_loader(app: AppContext) -> Callable[[], Catalogue]:
     return lambda: load_catalogue(app.engine, file_catalogue(app.settings)[0])
 
 
-@click.group("credentials")
-def credentials() -> None:
+@click.group("credentials", invoke_without_command=True)
+@json_option
+@click.pass_context
+def credentials(ctx: click.Context, as_json: bool) -> None:
     """Open Badges 3.0 credentials (verifiable badges).
 
     For passed assessments and accepted projects: an assessment_passed or project_accepted
     event (POST /api/v1/events, `bridge events import`) issues one; so does `bridge
     credentials issue`. Each is a VC-JWT signed with the
     key in BRIDGE_CREDENTIAL_KEY_FILE, published at BRIDGE_PUBLIC_URL/credentials/<id>.
+    Without a command: the list (`bridge credentials list`).
     """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_command, sku=None, learner_ref=None, as_json=as_json)
 
 
 @credentials.command("issue")
-@click.argument("email")
+@click.argument("email", metavar="LEARNER")
 @click.argument("sku")
 @click.option("--evidence", metavar="URL", multiple=True,
               help="A URL showing the work (repeat for several).")
@@ -73,9 +79,9 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
                   as_json: bool) -> None:
     """Issue a credential by hand.
 
-    Issues EMAIL's credential for the assessment or project SKU. The learner must hold
-    access to SKU (they bought it) and its catalogue entry must name a
-    competency. If they already hold a live credential for SKU, that one is shown instead.
+    Issues LEARNER's (an e-mail, current or former, or a customer id) credential for the
+    assessment or project SKU. The learner must hold access to SKU (they bought it) and its
+    catalogue entry must name a competency. If they already hold a live credential for SKU, that one is shown instead.
     The learner gets a customer note with the link on the order that sold the SKU.
     """
     for url in evidence:
@@ -105,7 +111,8 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
 
 @credentials.command("list")
 @click.option("--sku", help="Only this micro-SKU's credentials.")
-@click.option("--learner", "learner_ref", metavar="EMAIL_OR_ID", help="Only this learner's.")
+@click.option("--learner", "learner_ref", metavar="LEARNER",
+              help="Only this learner's (an e-mail or customer id).")
 @json_option
 @click.pass_context
 def list_command(ctx: click.Context, sku: str | None, learner_ref: str | None,
@@ -126,10 +133,15 @@ def list_command(ctx: click.Context, sku: str | None, learner_ref: str | None,
         if not rows:
             click.echo("no credentials issued yet")
             return
+        cells = [[row["id"], row["learner"], row["sku"], row["issued_at"][:10], row["status"]]
+                 for row in rows]
+        for line in table(["id", "learner", "sku", "issued", "status"], cells, shrink=[1]):
+            click.echo(line)
         for row in rows:
-            status = row["status"] + (f" ({row['reason']})" if row["reason"] else "")
-            click.echo(f"{row['id']}  {row['learner']}  {row['sku']}  {row['issued_at']}  "
-                       f"{status}  {row['url']}")
+            if row["reason"]:
+                click.echo(f"{row['id']} revoked: {row['reason']}")
+        click.echo(f"each at {rows[0]['url'].rsplit('/', 1)[0]}/ID; `bridge credentials show "
+                   "ID` decodes one")
 
     emit(rows, as_json, render)
 

@@ -12,11 +12,13 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.errors import PermanentError
 from bridge.services.api_tokens import SCOPES, create_token, list_tokens, revoke_token
 from bridge.services.learner_search import unknown_learner
 from bridge.services.ledger import UnknownLearner
 from bridge.services.redemptions import (
     IDEMPOTENCY_KEY,
+    IdempotencyKeyReused,
     redeem_in_transaction,
     refund_in_transaction,
 )
@@ -107,6 +109,11 @@ def tokens_revoke(ctx: click.Context, name: str, as_json: bool) -> None:
     emit(_token_data(row), as_json, lambda data: click.echo(f"revoked token {data['name']}"))
 
 
+# What each field of a redemption is called on the command line.
+REDEEM_FLAGS = {"learner": "LEARNER", "credit_type": "--type", "amount": "--amount",
+                "reference": "--reference", "mentor": "--mentor"}
+
+
 def _default_key(reference: str) -> str:
     """cli:REFERENCE, or a hash of it when it would not make a valid Idempotency-Key."""
     key = f"cli:{reference.strip()}"
@@ -151,6 +158,16 @@ def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: i
     except UnknownLearner:
         with unit_of_work(engine) as session:
             raise unknown_learner(session, learner) from None
+    except IdempotencyKeyReused as exc:
+        if not exc.differences:
+            raise
+        which = (f"--idempotency-key {idempotency_key}" if idempotency_key
+                 else f"--reference {reference.strip()}")
+        what = ", ".join(f"{REDEEM_FLAGS[name]} {first or 'none'} (now {now or 'none'})"
+                         for name, (first, now) in sorted(exc.differences.items()))
+        raise PermanentError(
+            f"{which} was redeemed before (redemption {exc.first_id}) with {what}; a different "
+            "booking needs its own --reference, a repeat the same flags") from None
     data = {**result.body, "replayed": result.replayed}
 
     def render(data: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.output import plural
 from bridge.errors import PermanentError
 from bridge.rules.report_rows import check_timezone
 from bridge.services.credentials import issuing_factory
@@ -77,6 +78,7 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
         "written": result.committed,
         "errors": [{"line": e.line, "field": e.field, "problem": e.problem}
                    for e in result.errors],
+        "credentials": result.credentials,
     }
 
     def render(data: dict[str, Any]) -> None:
@@ -85,10 +87,16 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
         if result.errors:
             return
         verb = "would record" if dry_run else "recorded"
-        click.echo(f"{verb} {result.recorded} event(s); {result.already} already recorded")
+        click.echo(f"{verb} {plural(result.recorded, 'event')}; {result.already} already "
+                   "recorded")
+        if result.credentials:
+            issued = "would issue" if dry_run else "issued"
+            click.echo(f"{issued} {plural(len(result.credentials), 'credential')}:")
+            for row in result.credentials:
+                click.echo(f"  line {row['line']}: {row['learner']} {row['sku']} {row['url']}")
 
     emit(data, as_json, render)
     if result.errors:
         raise ImportRefused(
-            f"{len(result.errors)} bad line(s) in {file}; nothing was written "
+            f"{plural(len(result.errors), 'bad line')} in {file}; nothing was written "
             f"(columns: {','.join(CSV_COLUMNS)}; kinds: {', '.join(EVENT_KINDS)})")

@@ -93,7 +93,7 @@ def _render_learner(data: dict[str, Any]) -> None:
             click.echo(line)
     click.echo("ledger:")
     cells = []
-    for row in reversed(data["recent_ledger"]):
+    for row in data["recent_ledger"]:  # newest first, as the console shows it
         cells.append([row["created_at"][:16].replace("T", " "), f"{row['amount']:+}",
                       row["credit_type"], row["reason"], _source(row)])
     if cells:
@@ -133,15 +133,16 @@ def _source(row: dict[str, Any]) -> str:
 
 
 @click.command("learner")
-@click.argument("learner_ref", metavar="EMAIL_OR_CUSTOMER_ID")
+@click.argument("learner_ref", metavar="LEARNER")
 @click.option("--history", default=200, show_default=True, help="Ledger rows to show.")
 @json_option
 @click.pass_context
 def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -> None:
     """Show a learner's credits, seats, coupons and history.
 
-    Balances by credit type, seats (active, or waitlisted with position), access windows,
-    subscriptions, the personal coupons offered, and the ledger.
+    LEARNER is an e-mail (current or former) or a customer id. Balances by credit type,
+    seats (active, or waitlisted with position), access windows, subscriptions, the personal
+    coupons offered, and the ledger, newest first.
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
@@ -256,7 +257,7 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
 
 
 adjust_options = [
-    click.argument("learner_ref", metavar="EMAIL_OR_CUSTOMER_ID"),
+    click.argument("learner_ref", metavar="LEARNER"),
     click.option("--type", "credit_type", required=True, help="Credit type, e.g. mentor_minutes."),
     click.option("--amount", required=True, type=int, help="How many (more than 0)."),
     click.option("--reason", required=True, help="Why; kept on the ledger row for the audit."),
@@ -279,7 +280,8 @@ def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, r
           by: str | None, new_type: bool, new_learner: bool, as_json: bool) -> None:
     """Add credits by hand (an audited ledger row).
 
-    An e-mail the bridge does not know yet becomes a guest learner (said so), so minutes can
+    LEARNER is an e-mail (current or former) or a customer id. An e-mail the bridge does
+    not know yet becomes a guest learner (said so), so minutes can
     be gifted to a prospect; one that is a typo of a known e-mail is refused unless
     --new-learner.
     """
@@ -291,7 +293,8 @@ def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, 
            by: str | None, new_type: bool, force: bool, as_json: bool) -> None:
     """Take credits away by hand (an audited ledger row).
 
-    Refused when the balance would go below zero, unless --force.
+    LEARNER is an e-mail (current or former) or a customer id. Refused when the balance
+    would go below zero, unless --force.
     """
     _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1, by=by,
             force=force, new_type=new_type)

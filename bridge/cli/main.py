@@ -35,7 +35,8 @@ def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -
     return value
 
 
-@click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("bridge", cls=BridgeGroup,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="creator-bridge")
 @click.option(
     "--env-file",
@@ -45,10 +46,13 @@ def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -
     help="Settings file to read; the real environment wins over it. A file named here must "
     "exist (--env-file /dev/null reads none); the default .env is read only if it exists.",
 )
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print INFO log lines (commands other than serve, scheduler and inbox "
+                   "work print only warnings and errors of the log).")
 @click.pass_context
-def main(ctx: click.Context, env_file: str) -> None:
+def main(ctx: click.Context, env_file: str, verbose: bool) -> None:
     """creator-bridge: turn WooCommerce purchases into mentor credits and cohort seats."""
-    ctx.obj = AppContext(env_file)
+    ctx.obj = AppContext(env_file, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)
 
 

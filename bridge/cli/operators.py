@@ -16,13 +16,17 @@ from bridge.services.operators import (
 )
 
 
-@click.group()
-def operators() -> None:
+@click.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def operators(ctx: click.Context, as_json: bool) -> None:
     """People who may log in to the console.
 
-    Add, list and remove them. An admin may change things (grant credits, retry dead
-    rows); a viewer only looks.
+    Add, list (the default) and remove them. An admin may change things (grant credits,
+    retry dead rows); a viewer only looks.
     """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_command, as_json=as_json)
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -17,7 +17,9 @@ def _balances(balances: dict[str, int]) -> str:
 
 
 @click.command("learners")
-@click.option("--q", "query", default="", help="Part of an e-mail or name, or a customer id.")
+@click.option("--search", "query", default="", metavar="TEXT",
+              help="Part of an e-mail or name, or a customer id.")
+@click.option("--q", "query", hidden=True)  # the old spelling of --search
 @click.option("--limit", default=LIMIT, show_default=True, type=click.IntRange(1, 500),
               help="Most learners to list.")
 @json_option
@@ -25,8 +27,8 @@ def _balances(balances: dict[str, int]) -> str:
 def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> None:
     """Find learners by e-mail, name or customer id.
 
-    Former e-mail addresses match too; newest first. Without --q, lists the newest learners.
-    `bridge learner EMAIL` shows one in full.
+    Former e-mail addresses match too; newest first. Without --search, lists the newest
+    learners. `bridge learner LEARNER` shows one in full.
     """
     with unit_of_work(app.ready_engine()) as session:
         rows = search_learners(session, query, limit=limit)

@@ -46,9 +46,16 @@ def _shop_client(app: AppContext) -> Any:
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-@click.group("webhooks")
-def webhooks() -> None:
-    """Install or check the shop's webhooks."""
+@click.group("webhooks", invoke_without_command=True)
+@json_option
+@click.pass_context
+def webhooks(ctx: click.Context, as_json: bool) -> None:
+    """Install or check the shop's webhooks.
+
+    Without a command: the shop's webhooks and their status (`bridge webhooks status`).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(webhooks_status, repair=False, as_json=as_json)
 
 
 @webhooks.command("install")

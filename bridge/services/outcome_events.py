@@ -117,6 +117,8 @@ class ImportResult:
     already: int = 0
     errors: list[LineError] = field(default_factory=list)
     committed: bool = False
+    # The credentials the import's lines issued: {line, learner, sku, id, url}.
+    credentials: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_time(value: object, name: str, now: datetime, zone: ZoneInfo | None = None) -> datetime:
@@ -441,7 +443,23 @@ def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]],
                 result.already += 1
             else:
                 result.recorded += 1
+                issued = _issued_by(session, outcome.body)
+                if issued is not None:
+                    result.credentials.append({"line": line, **issued})
     return result
+
+
+def _issued_by(session: Session, event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The credential an event's answer names, when this event issued it (not one the
+    learner held already)."""
+    shown = event.get("credential")
+    if not shown:
+        return None
+    row = session.exec(select(Credential).where(Credential.uuid == shown["id"])).first()
+    if row is None or row.event_key != event["key"]:
+        return None
+    return {"learner": event["learner"]["email"], "sku": event["sku"], "id": shown["id"],
+            "url": shown["url"]}
 
 
 def import_csv(engine: Engine, text: str, timezone: str, *, now: datetime | None = None,

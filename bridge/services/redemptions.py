@@ -68,6 +68,14 @@ class RedemptionNotFound(PermanentError):
 class IdempotencyKeyReused(PermanentError):
     """The Idempotency-Key was first used for a different request."""
 
+    def __init__(self, message: str, differences: Mapping[str, tuple[Any, Any]] | None = None,
+                 first_id: Any = None) -> None:
+        super().__init__(message)
+        # field -> (the first request's value, this one's), and the first redemption's id:
+        # what the CLI tells a person who ran one booking twice with different flags.
+        self.differences = dict(differences or {})
+        self.first_id = first_id
+
 
 @dataclass(frozen=True)
 class RedeemRequest:
@@ -216,10 +224,25 @@ def redemption_view(redemption: Redemption, learner: Learner,
 
 def _replay(record: IdempotencyRecord, request: RedeemRequest) -> RedeemResult:
     if record.operation != REDEEM or record.fingerprint != request.fingerprint():
+        first = record.response or {}
         raise IdempotencyKeyReused(
-            f"Idempotency-Key {request.idempotency_key!r} was used for a different request"
-        )
+            f"Idempotency-Key {request.idempotency_key!r} was used for a different request",
+            _differences(first, request) if record.operation == REDEEM else None,
+            first.get("id"))
     return RedeemResult(dict(record.response or {}), replayed=True, status_code=record.status_code)
+
+
+def _differences(first: Mapping[str, Any], request: RedeemRequest) -> dict[str, tuple[Any, Any]]:
+    """What differs between the first redemption of a key (its stored answer) and a request."""
+    learner = first.get("learner") or {}
+    found = {
+        field: (first.get(field) or "", getattr(request, field) or "")
+        for field in ("credit_type", "amount", "reference", "mentor")
+        if (first.get(field) or "") != (getattr(request, field) or "")
+    }
+    if request.learner not in (learner.get("email"), learner.get("customer_id")):
+        found["learner"] = (learner.get("email"), request.learner)
+    return found
 
 
 def redeem(session: Session, learner_ref: str | int, credit_type: str, amount: int,
