@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from bridge.services.rejections import cancel_pending
 from bridge.settings import VARIABLES, Settings
 from bridge.store.db import make_engine, upgrade
 
@@ -38,6 +39,14 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # CLI commands point the root logger at the runner's stderr, which is closed by now.
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _rejections_stay_in_their_test() -> Iterator[None]:
+    """Unsigned requests a test's app counted in memory are never flushed (a minute later, by
+    their timer) into a later test's database."""
+    yield
+    cancel_pending()
 
 
 def load_json(relative: str) -> object:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from bridge.services.inbox import counter_value
-from bridge.services.rejections import RejectionTally
+from bridge.services.rejections import RejectionTally, cancel_pending
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from webhooks import create_app
@@ -117,3 +117,16 @@ def test_a_flush_while_the_database_is_away_keeps_the_counts(
     assert lines[1].startswith("rejections not counted yet")
     assert lines[2].startswith("1 unsigned delivery rejected")
     away.dispose()
+
+
+def test_a_tally_cancelled_forgets_its_counts_and_never_flushes(
+    engine: Engine,
+) -> None:
+    """What a test's app counted is dropped after the test (tests/conftest.py), not written a
+    minute later into another test's database."""
+    tally = RejectionTally(engine, interval=0.05)
+    tally.add("webhook_signature_rejected", "WooCommerce missing signature")
+    cancel_pending()
+    time.sleep(0.2)
+    assert tally.pending() == {}
+    assert counter_value(engine, "webhook_signature_rejected") == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
@@ -25,6 +26,16 @@ from bridge.store.db import describe_db_error
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 60.0  # seconds: at most one database write and one log line per interval
+
+# Every tally of this process, so that a test can drop what its app counted (cancel_pending).
+_TALLIES: weakref.WeakSet[RejectionTally] = weakref.WeakSet()
+
+
+def cancel_pending() -> None:
+    """Forget every tally's unflushed counts and stop its timer (a test's app must not flush
+    into the next test's database)."""
+    for tally in list(_TALLIES):
+        tally.cancel()
 
 
 class RejectionTally:
@@ -40,6 +51,7 @@ class RejectionTally:
         self._sources: Counter[str] = Counter()  # e.g. "WooCommerce, missing signature"
         self._since: float | None = None
         self._timer: threading.Timer | None = None
+        _TALLIES.add(self)
 
     def add(self, counter: str, source: str) -> None:
         """One rejection: counted in memory; the first of a spell arms the flush."""
@@ -51,6 +63,16 @@ class RejectionTally:
                 self._timer = threading.Timer(self.interval, self.flush)
                 self._timer.daemon = True
                 self._timer.start()
+
+    def cancel(self) -> None:
+        """Drop what was counted and not yet flushed; stop the timer."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._counts.clear()
+            self._sources.clear()
+            self._since = None
 
     def pending(self) -> dict[str, int]:
         with self._lock:
