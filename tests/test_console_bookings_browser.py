@@ -66,11 +66,14 @@ def test_an_admin_approves_one_held_booking_and_rejects_the_other(page: Any, sit
     page.locator("select#status").select_option("held_for_review")
     page.get_by_role("button", name="Show").click()
     assert page.get_by_text("2 held for review").is_visible()
-    page.get_by_role("button", name="Approve #1").click()
+    # Each answer is a redirect to a new page: wait for it, not for the last page's message.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve #1").click()
     assert page.get_by_role("status").inner_text() == (
         "booking #1 approved: 60 mentor_minutes debited; balance now 240")
     page.get_by_label("Why reject #2").fill("Lena did not book this")
-    page.get_by_role("button", name="Reject #2").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject #2").click()
     assert page.get_by_role("status").inner_text() == "booking #2 rejected; nothing was debited"
     assert page.get_by_text("No bookings with status held_for_review").is_visible()
     assert balance_of(engine, LENA) == 240
@@ -85,7 +88,8 @@ def test_an_admin_makes_a_learners_booking_link_on_their_page(page: Any, site: A
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{base}/console/bookings")
     page.get_by_role("link", name=LENA).first.click()
-    page.get_by_role("button", name="Make a booking link").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make a booking link").click()
     assert page.get_by_role("status").inner_text() == "booking link made"
     assert page.get_by_text("?metadata[booking_token]=bk-").is_visible()
     assert page.get_by_text("?utm_content=bk-").is_visible()
