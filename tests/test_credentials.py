@@ -145,12 +145,13 @@ def test_a_second_event_for_a_sku_the_learner_holds_gives_back_the_live_credenti
 
 @sqlite_only
 def test_credential_ids_are_stable_identities_of_the_event_not_row_ids(bridge):
-    """The id is a UUIDv5 of the event's key: the same facts give the same id anywhere."""
+    """The id is a UUIDv5 of the event's key, which is the token's (by its name, not its row):
+    the same facts from the same token give the same id anywhere."""
     api, _, _ = bridge
     issued = post(api, PASSED, key="lms-pass-42").get_json()["credential"]
     assert uuid.UUID(issued["id"]).version == 5
     assert issued["id"] == str(uuid.uuid5(uuid.UUID("7d3b1f8e-2c51-5a0e-9f7c-6b1e0c2d4a91"),
-                                          "event:lms-pass-42"))
+                                          "event:token lms lms-pass-42"))
 
 
 @pytest.mark.both_databases

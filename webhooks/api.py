@@ -1,4 +1,7 @@
-"""/api/v1: redeem and refund credits, look learners up; bearer tokens with scopes read/write.
+"""/api/v1: redeem and refund credits, look learners up; bearer tokens with scopes.
+
+Each route needs one scope (bridge.services.api_tokens.SCOPES): redeem, refunds, read, and
+events (webhooks.events_api); ``write`` holds all four. Idempotency keys are per token.
 
 Errors answer JSON ``{"error": one line, "code": ..., "field": ...}`` as the contract in
 webhooks/openapi.py says. Nothing is written on any error: each use case runs in one unit of
@@ -65,7 +68,8 @@ def _identify() -> TokenIdentity | None:
 
 
 def requires(scope: str) -> Callable[[View], View]:
-    """Let a request through only with an active token whose scope covers ``scope``."""
+    """Let a request through only with an active token whose scopes grant ``scope``; the
+    view finds the token's name in ``g.token_name``."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -77,7 +81,8 @@ def requires(scope: str) -> Callable[[View], View]:
                 return _unauthorised("the bearer token is unknown or revoked")
             if not identity.allows(scope):
                 return _error(403, f"token {identity.name!r} has scope {identity.scope}; "
-                              f"this needs {scope}", "forbidden")
+                              f"this needs scope {scope} (or write)", "forbidden",
+                              scope=scope)
             g.token_name = identity.name
             return view(*args, **kwargs)
 
@@ -135,14 +140,14 @@ def _json_body() -> Any:
 
 
 @api.post("/redemptions")
-@requires("write")
+@requires("redeem")
 def create_redemption():  # type: ignore[no-untyped-def]
-    """Spend credits; the Idempotency-Key makes a retried request safe."""
+    """Spend credits; the Idempotency-Key (the token's own) makes a retried request safe."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidRequest("Idempotency-Key", "header is required")
     body = _json_body()
-    result = redeem_in_transaction(runtime().engine, body, key)
+    result = redeem_in_transaction(runtime().engine, body, key, token_name=g.token_name)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -164,11 +169,11 @@ def _redemption_id(raw: str) -> int:
     return number
 
 
-@api.delete("/redemptions/<raw_id>")
-@requires("write")
-def delete_redemption(raw_id: str):  # type: ignore[no-untyped-def]
+@api.delete("/redemptions/<redemption_id>")
+@requires("refunds")
+def delete_redemption(redemption_id: str):  # type: ignore[no-untyped-def]
     """Credit a cancelled booking back; a repeat answers the same and credits nothing."""
-    result = refund_in_transaction(runtime().engine, _redemption_id(raw_id))
+    result = refund_in_transaction(runtime().engine, _redemption_id(redemption_id))
     response = jsonify(result.body)
     if result.refunded_now:
         log.info("redemption refunded", extra={"redemption_id": result.body["id"],

@@ -1,4 +1,5 @@
-"""POST /api/v1/events: outcome events from outside the shop, idempotent by Idempotency-Key.
+"""POST /api/v1/events (scope events): outcome events from outside the shop, idempotent by
+the token's Idempotency-Key.
 
 Same tokens, error shape and contract (webhooks/openapi.py) as the rest of /api/v1; nothing is
 written on any error.
@@ -82,17 +83,18 @@ def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
 
 
 @events_api.post("/events")
-@requires("write")
+@requires("events")
 def create_event():  # type: ignore[no-untyped-def]
-    """Record an outcome event once per key; a passed assessment or accepted project also
-    issues the learner's credential."""
+    """Record an outcome event once per key (the token's own); a passed assessment or accepted
+    project also issues the learner's credential."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidRequest("Idempotency-Key", "header is required")
     rt = runtime()
     body = json_body(rt.settings.webhook_max_body_bytes)
     issuing = issuing_factory(rt.settings, rt.catalogue) if rt.catalogue else None
-    result = record_in_transaction(rt.engine, body, key, issuing=issuing)
+    result = record_in_transaction(rt.engine, body, key, issuing=issuing,
+                                   token_name=g.token_name)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"

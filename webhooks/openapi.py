@@ -54,6 +54,8 @@ SCHEMAS: dict[str, Any] = {
                 "database_unavailable",
             ]},
             "field": {"type": "string", "description": "The request field that is wrong (400)."},
+            "scope": {"type": "string", "enum": ["read", "redeem", "refunds", "events"],
+                      "description": "The scope the token lacks (403)."},
             "credit_type": {"type": "string"},
             "requested": {"type": "integer"},
             "balance": {"type": "integer", "description": "The current balance (409)."},
@@ -104,7 +106,8 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
-            "key": {"type": "string", "description": "The Idempotency-Key it was recorded with."},
+            "key": {"type": "string",
+                    "description": "The Idempotency-Key it was recorded with (the token's own)."},
             "kind": {"type": "string", "enum": list(EVENT_KINDS)},
             "learner": {"$ref": "#/components/schemas/LearnerRef"},
             "sku": {"type": "string"},
@@ -304,8 +307,12 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Spend learners' credits from booking tools, look learners up and record "
                 "outcome events (projects, interviews, placements) for the outcome report. "
-                "Authenticate with `Authorization: Bearer <token>` from `bridge tokens create`; "
-                "reading needs scope read or write, changing needs write."
+                "Authenticate with `Authorization: Bearer <token>` from `bridge tokens create "
+                "NAME --scope ...`. Each operation needs one scope (`x-scope`): read (look "
+                "learners up), redeem (spend credits), refunds (credit a redemption back), "
+                "events (record outcomes, which can issue credentials); `write` holds all four, "
+                "`privacy` is reserved. Idempotency keys are per token: the same key from two "
+                "tokens names two requests."
             ),
         },
         "servers": [{"url": "/"}],
@@ -314,10 +321,12 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/redemptions": {"post": {
                 "operationId": "redeem",
                 "summary": "Spend credits on a booking.",
+                "x-scope": "redeem",
                 "description": (
-                    "Debits the ledger when the balance covers the amount. The same "
-                    "Idempotency-Key returns the first successful answer and never debits "
-                    "twice; failures are not remembered, so a repeat is judged afresh."
+                    "Scope redeem. Debits the ledger when the balance covers the amount. The "
+                    "same Idempotency-Key from the same token returns the first successful "
+                    "answer and never debits twice; failures are not remembered, so a repeat "
+                    "is judged afresh."
                 ),
                 "parameters": [{
                     "name": "Idempotency-Key", "in": "header", "required": True,
@@ -330,7 +339,7 @@ def openapi_document() -> dict[str, Any]:
                                  headers=REPLAYED_HEADER),
                     "400": _error("A field is missing or malformed; `field` names it."),
                     "401": UNAUTHORISED,
-                    "403": _error("The token has scope read."),
+                    "403": _error("The token lacks scope redeem; `scope` names it."),
                     "404": _error("No learner is known by that e-mail or customer id."),
                     "409": _error("The balance does not cover the amount; `balance` says what "
                                   "there is."),
@@ -342,6 +351,8 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/redemptions/{redemption_id}": {"delete": {
                 "operationId": "refundRedemption",
                 "summary": "Credit a cancelled booking's redemption back, once.",
+                "x-scope": "refunds",
+                "description": "Scope refunds: any redemption, whichever token made it.",
                 "parameters": [{"name": "redemption_id", "in": "path", "required": True,
                                 "schema": {"type": "integer", "minimum": 1}}],
                 "responses": {
@@ -350,7 +361,7 @@ def openapi_document() -> dict[str, Any]:
                                  headers=REPLAYED_HEADER),
                     "400": _error("The id is not a whole number."),
                     "401": UNAUTHORISED,
-                    "403": _error("The token has scope read."),
+                    "403": _error("The token lacks scope refunds; `scope` names it."),
                     "404": _error("No redemption has that id."),
                     "503": unavailable,
                 },
@@ -359,10 +370,12 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "recordEvent",
                 "summary": "Record an outcome: project started, submitted or accepted, assessment "
                            "passed, interview, placement.",
+                "x-scope": "events",
                 "description": (
-                    "Facts the shop does not have, for the outcome report. The same "
-                    "Idempotency-Key returns the first answer and records nothing twice; the key "
-                    "used again for a different event is refused. assessment_passed and "
+                    "Scope events. Facts the shop does not have, for the outcome report. The "
+                    "same Idempotency-Key from the same token returns the first answer and "
+                    "records nothing twice; the key used again for a different event is "
+                    "refused. assessment_passed and "
                     "project_accepted issue the learner's Open Badges 3.0 credential for the "
                     "SKU (once; the answer's `credential`); a learner without access to the "
                     "SKU, or a SKU of another kind or naming no competency, is a 400."
@@ -379,7 +392,7 @@ def openapi_document() -> dict[str, Any]:
                     "400": _error("A field is missing or malformed, or the micro-SKU is "
                                   "unknown; `field` names it."),
                     "401": UNAUTHORISED,
-                    "403": _error("The token has scope read."),
+                    "403": _error("The token lacks scope events; `scope` names it."),
                     "404": _error("No learner is known by that e-mail or customer id."),
                     "409": _error("A credential event, but this bridge cannot issue credentials "
                                   "(BRIDGE_PUBLIC_URL, the catalogue or the signing key); "
@@ -392,6 +405,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/learners/{learner}": {"get": {
                 "operationId": "getLearner",
                 "summary": "A learner's balances, seats, access, perks, bookings and history.",
+                "x-scope": "read",
                 "parameters": [{"name": "learner", "in": "path", "required": True,
                                 "description": "E-mail (current or former) or customer id.",
                                 # Customer ids are positive: "0" (or "000") names nobody.
@@ -401,6 +415,7 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json("Learner", "The learner."),
                     "400": _error("The e-mail or id is malformed."),
                     "401": UNAUTHORISED,
+                    "403": _error("The token lacks scope read; `scope` names it."),
                     "404": _error("No learner is known by that e-mail or customer id."),
                     "503": unavailable,
                 },

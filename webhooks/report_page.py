@@ -135,10 +135,10 @@ def show_report() -> Response:
         return _refusal(401, problem or "a token is required")
     if not identity.allows("read"):
         return _refusal(403, f"token {identity.name} may not read the report")
-    if in_query and identity.scope != "read":
-        return _refusal(403, f"token {identity.name} can change credits, so it must not travel "
-                        "in an address; make a read token (bridge tokens create phone --scope "
-                        "read) and use that one")
+    if in_query and not identity.read_only:
+        return _refusal(403, f"token {identity.name} can do more than read (scope "
+                        f"{identity.scope}), so it must not travel in an address; make a read "
+                        "token (bridge tokens create phone --scope read) and use that one")
     settings = runtime().settings
     now = utcnow()
     try:

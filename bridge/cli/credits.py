@@ -13,7 +13,15 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
-from bridge.services.api_tokens import SCOPES, create_token, list_tokens, revoke_token
+from bridge.services.api_tokens import (
+    SCOPES,
+    TokenError,
+    create_token,
+    list_tokens,
+    parse_scopes,
+    revoke_token,
+    scope_names,
+)
 from bridge.services.learner_search import unknown_learner
 from bridge.services.ledger import UnknownLearner
 from bridge.services.redemptions import (
@@ -34,6 +42,7 @@ def _token_data(row: ApiToken) -> dict[str, Any]:
     return {
         "name": row.name,
         "scope": row.scope,
+        "scopes": scope_names(row.scope),
         "created_at": row.created_at.isoformat(),
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
@@ -53,14 +62,29 @@ def tokens(ctx: click.Context, as_json: bool) -> None:
         ctx.invoke(tokens_list, as_json=as_json)
 
 
+def _scopes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str:
+    try:
+        return parse_scopes(values)
+    except TokenError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+SCOPE_HELP = "; ".join(f"{name}: {what}" for name, what in SCOPES.items())
+
+
 @tokens.command("create")
 @click.argument("name")
-@click.option("--scope", type=click.Choice(SCOPES), required=True,
-              help="read: look learners up; write: also redeem and refund.")
+@click.option("--scope", "scope", multiple=True, required=True, callback=_scopes,
+              metavar="SCOPE[,SCOPE]",
+              help="What the token may do; repeat it or give a comma list. " + SCOPE_HELP + ".")
 @json_option
 @click.pass_context
 def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
-    """Make token NAME: printed once, stored only as a hash."""
+    """Make token NAME with the least scope its tool needs: printed once, stored as a hash.
+
+    A booking tool: --scope redeem,refunds. A project platform: --scope events. A phone that
+    opens the report: --scope read.
+    """
     with unit_of_work(_app(ctx).ready_engine()) as session:
         row, plain = create_token(session, name, scope)
         session.commit()
@@ -85,13 +109,15 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            click.echo("no tokens; make one with `bridge tokens create NAME --scope read|write`")
+            click.echo("no tokens; make one with `bridge tokens create NAME --scope "
+                       "redeem,refunds` (scopes: " + ", ".join(SCOPES) + ")")
             return
         width = max(len(row["name"]) for row in rows)
+        scopes = max(len(row["scope"]) for row in rows)
         for row in rows:
             state = f"revoked {_when(row['revoked_at'])}" if row["revoked_at"] else "active"
             used = _when(row["last_used_at"])
-            click.echo(f"{row['name']:<{width}}  {row['scope']:<5}  {state:<24}  "
+            click.echo(f"{row['name']:<{width}}  {row['scope']:<{scopes}}  {state:<24}  "
                        f"created {_when(row['created_at'])}  last used {used}")
 
     emit(rows, as_json, render)

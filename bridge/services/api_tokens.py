@@ -1,7 +1,9 @@
 """Bearer tokens for the API: made once, stored only as SHA-256, checked in constant time.
 
 The plain token is shown once when it is made and never stored or logged; the database holds
-its SHA-256, which is enough to check a token and useless to present as one.
+its SHA-256, which is enough to check a token and useless to present as one. A token holds one
+or more scopes, each the least a tool needs: a booking tool redeems (and refunds), a project
+platform records events, a phone reads the report.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +22,17 @@ from sqlmodel import Session, col, select
 from bridge.errors import PermanentError
 from bridge.store.models import ApiToken, utcnow
 
-SCOPES = ("read", "write")
+# What each scope lets a token do; ``write`` (with ``read`` the scopes of tokens made before
+# there were more) still means all a token could do then, ``privacy`` is not part of it.
+SCOPES: dict[str, str] = {
+    "read": "GET /api/v1/learners and the outcome report",
+    "redeem": "POST /api/v1/redemptions: spend a learner's credits",
+    "refunds": "DELETE /api/v1/redemptions/ID: credit any redemption back",
+    "events": "POST /api/v1/events: record outcomes, which can issue credentials",
+    "privacy": "reserved for the learner export and erasure API: grants nothing yet",
+    "write": "read, redeem, refunds and events (the scope of tokens before these existed)",
+}
+ALIASES: dict[str, frozenset[str]] = {"write": frozenset({"read", "redeem", "refunds", "events"})}
 # A recognisable prefix lets secret scanners spot a leaked token; it is no secret itself.
 TOKEN_PREFIX = "cb_"  # noqa: S105
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -37,10 +50,41 @@ class TokenIdentity:
 
     id: int
     name: str
-    scope: str
+    scope: str  # as stored: scope names joined by commas
 
     def allows(self, needed: str) -> bool:
-        return needed == "read" or self.scope == "write"
+        return needed in granted(self.scope)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the token can do nothing but read (so it may travel in an address)."""
+        return granted(self.scope) == {"read"}
+
+
+def parse_scopes(values: Iterable[str]) -> str:
+    """Scope names (each value one name or a comma list) as stored: known, once each, in the
+    order of SCOPES, without names an alias given already covers."""
+    names = {part.strip().lower() for value in values for part in value.split(",")} - {""}
+    unknown = sorted(names - set(SCOPES))
+    if unknown or not names:
+        shown = f" (saw {', '.join(repr(name) for name in unknown)})" if unknown else ""
+        raise TokenError(f"scope must be one or more of {', '.join(SCOPES)}{shown}")
+    covered: set[str] = set()
+    for alias in names & ALIASES.keys():
+        covered |= ALIASES[alias]
+    return ",".join(name for name in SCOPES if name in names and name not in covered)
+
+
+def scope_names(scope: str) -> list[str]:
+    """A stored scope as its list of names."""
+    return [name for name in scope.split(",") if name]
+
+
+def granted(scope: str) -> frozenset[str]:
+    """What a stored scope grants: its names, an alias (write) replaced by what it stands for."""
+    names = scope_names(scope)
+    return frozenset(name for name in names if name not in ALIASES).union(
+        *(ALIASES[name] for name in names if name in ALIASES))
 
 
 def hash_token(token: str) -> str:
@@ -53,15 +97,17 @@ def _active(session: Session, name: str) -> ApiToken | None:
     ).first()
 
 
-def create_token(session: Session, name: str, scope: str) -> tuple[ApiToken, str]:
-    """A new token; returns the row and the plain token, which exists only in this return value."""
+def create_token(session: Session, name: str, scope: str | Iterable[str]) -> tuple[ApiToken, str]:
+    """A new token; returns the row and the plain token, which exists only in this return value.
+
+    ``scope`` is a scope name, a comma list of them, or several of either.
+    """
     if not NAME_PATTERN.match(name):
         raise TokenError(
             f"token name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
-    if scope not in SCOPES:
-        raise TokenError(f"scope must be one of {', '.join(SCOPES)} (saw {scope!r})")
+    scope = parse_scopes([scope] if isinstance(scope, str) else scope)
     if _active(session, name) is not None:
         raise TokenError(f"an active token is already named {name!r}; revoke it first")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)

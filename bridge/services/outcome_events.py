@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bridge.rules.credentials import CREDENTIAL_EVENTS, credential_url
 from bridge.rules.words import did_you_mean
@@ -44,6 +44,8 @@ from bridge.services.redemptions import (
     IdempotencyKeyReused,
     InvalidRequest,
     learner_ref,
+    sent_key,
+    token_key,
 )
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
@@ -85,6 +87,7 @@ class EventRequest:
     occurred_at: datetime  # aware, UTC
     key: str | None  # None: a CSV line without a key, keyed by what it says
     evidence: str | None = None  # a URL, for the events that issue a credential
+    token_name: str | None = None  # the API token's that sent it: its keys are its own
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def check_key(key: str | None, name: str = "Idempotency-Key") -> str:
     return key
 
 
-def event_request(body: Any, idempotency_key: str | None, now: datetime) -> EventRequest:
+def event_request(body: Any, idempotency_key: str | None, now: datetime,
+                  token_name: str | None = None) -> EventRequest:
     """Check an API request, naming the first field that is wrong."""
     key = check_key(idempotency_key)
     if not isinstance(body, Mapping):
@@ -205,6 +209,7 @@ def event_request(body: Any, idempotency_key: str | None, now: datetime) -> Even
         occurred_at=parse_time(body["occurred_at"], "occurred_at", now),
         key=key,
         evidence=_evidence(body.get("evidence"), kind),
+        token_name=token_name,
     )
 
 
@@ -225,11 +230,11 @@ def fingerprint(kind: str, learner_id: int, sku: str, occurred_at: datetime,
     return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
-def event_view(row: OutcomeEvent, learner: Learner) -> dict[str, Any]:
-    """An event as the API and the CLI show it."""
+def event_view(row: OutcomeEvent, learner: Learner, key: str | None = None) -> dict[str, Any]:
+    """An event as the API and the CLI show it; ``key`` as its sender sent it, if known."""
     return {
         "id": row.id,
-        "key": row.key,
+        "key": key or sent_key(row.key),
         "kind": row.kind,
         "learner": {"id": learner.id, "email": learner.email,
                     "customer_id": learner.woo_customer_id},
@@ -284,7 +289,7 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
             raise InvalidRequest(exc.field, str(exc)) from None
     meaning = fingerprint(request.kind, learner.id, request.sku, request.occurred_at,
                           request.evidence)
-    key = request.key or f"line-{meaning[:40]}"
+    key = _stored_key(session, request) or f"line-{meaning[:40]}"
     # ON CONFLICT DO NOTHING: of two requests with one key at one moment, one inserts, the
     # other waits for it and then compares.
     inserted = insert_ignore(session, OutcomeEvent, {
@@ -297,12 +302,23 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
         .execution_options(populate_existing=True)
     ).one()
     if not inserted and row.fingerprint != meaning:
-        raise IdempotencyKeyReused(f"key {key!r} was used for a different event")
-    body = event_view(row, learner)
+        raise IdempotencyKeyReused(f"key {request.key or key!r} was used for a different event")
+    body = event_view(row, learner, request.key)
     if setup is not None:
         credential = _event_credential(session, setup, learner, request, key, row, inserted)
         body["credential"] = credential_summary(credential, setup.public_url)
     return EventResult(body, replayed=not inserted)
+
+
+def _stored_key(session: Session, request: EventRequest) -> str | None:
+    """The event's key as stored: the token's own; a key stored before keys were per token
+    (shared by every token and the CSV import, and still) when the token has none of its own."""
+    if request.key is None or request.token_name is None:
+        return request.key
+    own = token_key(request.key, request.token_name)
+    found = session.exec(select(OutcomeEvent.key).where(
+        col(OutcomeEvent.key).in_([own, request.key]))).all()
+    return request.key if request.key in found and own not in found else own
 
 
 def _line_source(request: EventRequest, learner: Learner) -> str:
@@ -315,7 +331,7 @@ def _line_source(request: EventRequest, learner: Learner) -> str:
 
 def _event_credential(session: Session, setup: Issuing, learner: Learner, request: EventRequest,
                       key: str, row: OutcomeEvent, inserted: bool) -> Credential:
-    source = f"event:{request.key}" if request.key else _line_source(request, learner)
+    source = f"event:{key}" if request.key else _line_source(request, learner)
     if not inserted:
         assert learner.id is not None
         found = session.exec(select(Credential).where(Credential.source_key == source)).first()
@@ -333,9 +349,11 @@ def _event_credential(session: Session, setup: Issuing, learner: Learner, reques
 
 def record_in_transaction(engine: Engine, body: Any, idempotency_key: str | None,
                           now: datetime | None = None, *,
-                          issuing: IssuingFactory | None = None) -> EventResult:
-    """Check, record and commit in one unit of work; what the API calls."""
-    request = event_request(body, idempotency_key, now or utcnow())
+                          issuing: IssuingFactory | None = None,
+                          token_name: str | None = None) -> EventResult:
+    """Check, record and commit in one unit of work; what the API calls (``token_name``: the
+    API token's, whose keys are its own)."""
+    request = event_request(body, idempotency_key, now or utcnow(), token_name)
     _prepare(issuing, [request])
     with unit_of_work(engine) as session:
         result = record_event(session, request, skus=known_skus(session), source="api",

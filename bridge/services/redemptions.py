@@ -4,7 +4,8 @@ Use cases take a session and leave the commit to the caller, so an error leaves 
 written. Work on one learner is serialised by locking the learner row (SQLite: BEGIN IMMEDIATE
 serialises all writers), so the balance read before a debit is still the balance when it lands.
 An Idempotency-Key is stored with the first successful response and that response is replayed
-for the same key; failures store nothing, so a repeat after a failure is judged afresh.
+for the same key; failures store nothing, so a repeat after a failure is judged afresh. Keys are
+per API token (``token_key``): two tokens sending one key make two requests.
 """
 
 from __future__ import annotations
@@ -77,9 +78,37 @@ class IdempotencyKeyReused(PermanentError):
         self.first_id = first_id
 
 
+def token_key(key: str, token_name: str | None) -> str:
+    """An Idempotency-Key as stored: an API token's own ("token <name> <key>"), the CLI's as
+    given.
+
+    Keys belong to the token's name, not its row: a token rotated under the same name (revoked,
+    made again) keeps them, and a rebuilt database derives the same keys (and credential ids).
+    Neither names nor keys hold a space, so no token's key can be taken for another's or the
+    CLI's. A key too long for the column with its prefix is stored by its SHA-256 (with a
+    space, so that no key sent can be taken for it either).
+    """
+    if token_name is None:
+        return key
+    stored = f"token {token_name} {key}"
+    if len(stored) <= 128:
+        return stored
+    # 160 bits of the digest: the longest name (64) with them stays within the column.
+    return f"token {token_name} sha256 {hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def sent_key(stored: str) -> str:
+    """The key as its sender sent it (``token_key`` undone where it can be)."""
+    parts = stored.split(" ")
+    return parts[2] if len(parts) == 3 and parts[0] == "token" else stored
+
+
 @dataclass(frozen=True)
 class RedeemRequest:
-    """A validated redemption request; ``learner`` is a normalised e-mail or a customer id."""
+    """A validated redemption request; ``learner`` is a normalised e-mail or a customer id.
+
+    ``token_name`` is the API token's that sent it (None from the CLI): its keys are its own.
+    """
 
     learner: str | int
     credit_type: str
@@ -87,6 +116,11 @@ class RedeemRequest:
     reference: str
     mentor: str
     idempotency_key: str
+    token_name: str | None = None
+
+    @property
+    def stored_key(self) -> str:
+        return token_key(self.idempotency_key, self.token_name)
 
     def fingerprint(self) -> str:
         meaning = {"learner": self.learner, "credit_type": self.credit_type,
@@ -146,7 +180,8 @@ def learner_ref(value: Any, name: str = "learner") -> str | int:
 
 
 def redeem_request(body: Any, idempotency_key: str | None,
-                   known_credit_types: Iterable[str]) -> RedeemRequest:
+                   known_credit_types: Iterable[str],
+                   token_name: str | None = None) -> RedeemRequest:
     """Check a redemption request, naming the first field that is wrong."""
     if idempotency_key is None or not idempotency_key.strip():
         raise InvalidRequest("Idempotency-Key", "header is required")
@@ -184,6 +219,7 @@ def redeem_request(body: Any, idempotency_key: str | None,
         reference=_text(body, "reference", required=True),
         mentor=_text(body, "mentor", required=False),
         idempotency_key=idempotency_key,
+        token_name=token_name,
     )
 
 
@@ -258,9 +294,26 @@ def redeem(session: Session, learner_ref: str | int, credit_type: str, amount: i
     return redeem_checked(session, redeem_request(body, idempotency_key, known_credit_types))
 
 
+def _record(session: Session, request: RedeemRequest, *,
+            fresh: bool = False) -> IdempotencyRecord | None:
+    """The stored answer for the request's key: the token's own, else one stored before keys
+    were per token (those keys were shared by every token and the CLI, and still are)."""
+    keys = [request.stored_key]
+    if request.token_name is not None:
+        keys.append(request.idempotency_key)
+    for key in keys:
+        statement = select(IdempotencyRecord).where(IdempotencyRecord.key == key)
+        if fresh:
+            statement = statement.execution_options(populate_existing=True)
+        record = session.exec(statement).first()
+        if record is not None:
+            return record
+    return None
+
+
 def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     """``redeem`` for a request already checked by ``redeem_request``."""
-    record = session.get(IdempotencyRecord, request.idempotency_key)
+    record = _record(session, request)
     if record is not None:
         return _replay(record, request)
     learner = find_learner(session, request.learner)
@@ -268,10 +321,7 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
         raise UnknownLearner(f"no learner is known as {request.learner!r}")
     lock_learner(session, learner.id)  # type: ignore[arg-type]
     # A request with the same key may have committed while this one waited for the lock.
-    record = session.exec(
-        select(IdempotencyRecord).where(IdempotencyRecord.key == request.idempotency_key)
-        .execution_options(populate_existing=True)
-    ).first()
+    record = _record(session, request, fresh=True)
     if record is not None:
         return _replay(record, request)
     # Credits past their expiry must not be spendable before the expiry job gets to them.
@@ -280,9 +330,9 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     if balance < request.amount:
         raise InsufficientCredits(request.credit_type, request.amount, balance)
     redemption = debit_credits(session, learner, request.credit_type, request.amount,
-                               request.reference, request.mentor, request.idempotency_key)
+                               request.reference, request.mentor, request.stored_key)
     body = redemption_view(redemption, learner, balance_after=balance - request.amount)
-    session.add(IdempotencyRecord(key=request.idempotency_key, operation=REDEEM,
+    session.add(IdempotencyRecord(key=request.stored_key, operation=REDEEM,
                                   fingerprint=request.fingerprint(), status_code=201,
                                   response=body))
     session.flush()
@@ -354,18 +404,20 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
 
 
 def redeem_in_transaction(engine: Engine, body: Mapping[str, Any], idempotency_key: str | None,
-                          credit_types: Iterable[str] | None = None) -> RedeemResult:
+                          credit_types: Iterable[str] | None = None, *,
+                          token_name: str | None = None) -> RedeemResult:
     """Check, redeem and commit in one unit of work; what the API and the CLI both call.
 
-    ``credit_types`` defaults to ``stored_credit_types`` of the database. A unique-key conflict
-    means the same key was used at the same moment for another learner: the second attempt then
-    sees the first one's record and replays it or refuses the key.
+    ``credit_types`` defaults to ``stored_credit_types`` of the database; ``token_name`` is
+    the API token's (its keys are its own). A unique-key conflict means the same key was used at
+    the same moment for another learner: the second attempt then sees the first one's record
+    and replays it or refuses the key.
     """
     for attempt in (1, 2):
         try:
             with unit_of_work(engine) as session:
                 types = stored_credit_types(session) if credit_types is None else credit_types
-                request = redeem_request(body, idempotency_key, types)
+                request = redeem_request(body, idempotency_key, types, token_name)
                 result = redeem_checked(session, request)
                 session.commit()
                 return result

@@ -351,7 +351,8 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, index=True)
-    scope: str = Field(max_length=8)  # read or write (write includes read)
+    # Scope names joined by commas (bridge.services.api_tokens.SCOPES; write includes read).
+    scope: str = Field(max_length=64)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
@@ -367,6 +368,7 @@ class Redemption(SQLModel, table=True):
     amount: int
     reference: str = Field(max_length=200, index=True)
     mentor: str = Field(default="", max_length=200)
+    # The Idempotency-Key; an API token's as "token <name> <key>" (redemptions.token_key).
     idempotency_key: str = Field(max_length=128, unique=True)
     ledger_entry_id: int = Field(foreign_key="ledger_entry.id")
     refund_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
@@ -380,7 +382,7 @@ class IdempotencyRecord(SQLModel, table=True):
 
     __tablename__ = "idempotency_record"
 
-    key: str = Field(primary_key=True, max_length=128)
+    key: str = Field(primary_key=True, max_length=128)  # a token's as "token <name> <key>"
     operation: str = Field(max_length=32)
     # SHA-256 of the request's meaning, so a key reused for a different request is refused.
     fingerprint: str = Field(max_length=64)
@@ -399,7 +401,7 @@ class OutcomeEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_outcome_event_kind_time", "kind", "occurred_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=128, unique=True)
+    key: str = Field(max_length=128, unique=True)  # a token's as "token <name> <key>"
     kind: str = Field(max_length=32)
     learner_id: int = Field(foreign_key="learner.id", index=True)
     offer_sku: str = Field(max_length=100)
