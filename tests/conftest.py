@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from bridge.services.rejections import cancel_pending
 from bridge.settings import VARIABLES, Settings
 from bridge.store.db import make_engine, upgrade
+from webhooks.processing import stop_all_processors
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL = FIXTURES / "woocommerce-real"
@@ -42,10 +43,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _rejections_stay_in_their_test() -> Iterator[None]:
-    """Unsigned requests a test's app counted in memory are never flushed (a minute later, by
-    their timer) into a later test's database."""
+def _background_work_stays_in_its_test() -> Iterator[None]:
+    """A test's processing threads stop with it (they poll every few seconds and would process a
+    later test's deliveries), and the unsigned requests its app counted in memory are never
+    flushed (a minute later, by their timer) into a later test's database."""
     yield
+    stop_all_processors()
     cancel_pending()
 
 

@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -58,6 +59,16 @@ class Processor(Protocol):
 
 
 Drain = Callable[[Callable[[], bool]], int]
+
+# Every processing thread's owner in this process, so that a test can stop what it started.
+_PROCESSORS: weakref.WeakSet[BackgroundProcessor] = weakref.WeakSet()
+
+
+def stop_all_processors() -> None:
+    """Stop every processing thread of this process (a test's thread must not go on polling
+    the database a later test uses)."""
+    for processor in list(_PROCESSORS):
+        processor.stop()
 
 
 def _is_database_error(exc: BaseException) -> bool:
@@ -207,6 +218,7 @@ class BackgroundProcessor:
         self._loop = DrainLoop(drain, **self._options)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        _PROCESSORS.add(self)
 
     @property
     def loop(self) -> DrainLoop:
