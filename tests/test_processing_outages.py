@@ -425,3 +425,27 @@ def test_the_loop_logs_once_per_outage_and_its_pauses_are_bounded(
     lines = outage_lines(caplog.records)
     assert len(lines) == 2 and "connection refused" in lines[0]
     assert "resumed after" in lines[1] and "(10 failed tries)" in lines[1]
+
+
+def test_a_gunicorn_web_worker_processes_what_is_stored_at_start(
+    engine: Engine, settings: Settings, database_url: str, workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`webhooks:create_app()` (the Procfile's web line) starts its processing thread at once:
+    deliveries stored before it started are processed without a new delivery."""
+    store_cohorts(engine, sample_catalogue())
+    web = web_client(engine, settings)
+    for order_id in (760, 761):
+        acknowledge(web, order_id)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WOOCOMMERCE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("BRIDGE_CATALOG_FILE",
+                       str(Path(__file__).parents[1] / "catalog.example.toml"))
+    app = create_app()
+    processor = app.extensions["bridge"].processor
+    try:
+        wait_until(all_processed(engine, 2))
+        assert processor.health()["state"] in ("idle", "draining")
+    finally:
+        processor.stop()
+        app.extensions["bridge"].engine.dispose()
