@@ -170,6 +170,20 @@ def _text(value: str) -> str:
     return value
 
 
+def _report_max_days(value: str) -> int:
+    number = _positive_int(value)
+    if not 366 <= number <= 36525:
+        raise ValueError("must be from 366 (the default report's year) to 36525 days")
+    return number
+
+
+def _page_query_timeout(value: str) -> float:
+    number = _positive_float(value)
+    if number > 3600:
+        raise ValueError("must be at most 3600 seconds")
+    return number
+
+
 def _timezone(value: str) -> str:
     """An IANA time zone name (Europe/Berlin, America/New_York, UTC)."""
     # Imported here, like APScheduler below: only validating the value needs it.
@@ -418,6 +432,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BRIDGE_REPORT_TIMEZONE", "report_timezone", _timezone, "UTC", "UTC",
              "Time zone of the outcome report's days and months (bridge report, /report), "
              "e.g. Europe/Berlin; a CSV import's plain dates are midnight there."),
+    Variable("BRIDGE_REPORT_MAX_DAYS", "report_max_days", _report_max_days, "731", "731",
+             "Longest period of the outcome report, in days (366 to 36525; 731 covers any two "
+             "calendar years); a longer one is refused (400 on the web, an error on the CLI)."),
+    Variable("BRIDGE_PAGE_QUERY_TIMEOUT_SECONDS", "page_query_timeout_seconds",
+             _page_query_timeout, "10", "10",
+             "Longest time one database query of a page (a GET other than the webhook "
+             "receivers and health checks) may run; past it the page answers 503 with "
+             "Retry-After. Receivers and inbox processing have no such limit."),
+    Variable("BRIDGE_PAGE_CONCURRENCY", "page_concurrency", _positive_int, "2", "2",
+             "Pages one web process prepares at once; more answer 503 with Retry-After, so "
+             "webhook deliveries always find a free request thread (keep it below the "
+             "threads: bridge serve --threads, 4 by default)."),
 )
 
 
@@ -484,6 +510,9 @@ class Settings:
     booking_no_show: str = "forfeit"
     bookings_trust_email: bool = False
     report_timezone: str = "UTC"
+    report_max_days: int = 731
+    page_query_timeout_seconds: float = 10.0
+    page_concurrency: int = 2
 
     @property
     def shop_configured(self) -> bool:

@@ -42,6 +42,7 @@ from webhooks.console_ops import console_ops
 from webhooks.credentials import credential_pages
 from webhooks.events_api import events_api
 from webhooks.outcomes_page import outcomes
+from webhooks.page_limits import init_page_limits
 from webhooks.processing import (
     STOPPED,
     WORKER_STALE_AFTER,
@@ -102,6 +103,7 @@ def create_app(
     input_guard.init_app(app, raw_body_blueprints={receiver.blueprint.name,
                                                    bookings.blueprint.name})
     init_sessions(app, settings.secret_key)
+    init_page_limits(app, settings)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)

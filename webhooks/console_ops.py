@@ -172,7 +172,8 @@ def report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report_timezone, now)
+        period = period_from_query(request.args, settings.report_timezone, now,
+                                   settings.report_max_days)
     except ReportError as exc:
         abort(400, description=str(exc))
     figures = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)

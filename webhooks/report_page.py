@@ -9,11 +9,12 @@ history, so the query accepts only read tokens; the page sends no Referer and is
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
@@ -37,6 +38,7 @@ from bridge.rules.report_rows import (
     NO_DATA,
     STEPS,
     Period,
+    PeriodTooLong,
     ReportError,
     check_timezone,
     parse_day,
@@ -44,8 +46,9 @@ from bridge.rules.report_rows import (
 )
 from bridge.services.api_tokens import TokenIdentity, authenticate, touch
 from bridge.services.report import build_report
-from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error, unit_of_work
 from bridge.store.models import utcnow
+from webhooks.page_limits import PagesBusy, query_timeout_message
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -101,23 +104,33 @@ def _page(title: str, body: Markup | str, status: int = 200) -> Response:
     return response
 
 
-def _refusal(status: int, message: str) -> Response:
-    response = _page("Outcome report", Markup("<h1>Outcome report</h1><p>{}</p>").format(message),
-                     status)
+def _refusal(status: int, message: str, **details: Any) -> Response:
+    """An HTML page saying why; JSON ({"error": ...}) to a client that prefers JSON."""
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) \
+            == "application/json":
+        response = jsonify({"error": message, **details})
+        response.status_code = status
+        response.headers.update(SECURITY_HEADERS)
+    else:
+        response = _page("Outcome report",
+                         Markup("<h1>Outcome report</h1><p>{}</p>").format(message), status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="creator-bridge"'
     return response
 
 
-
-def period_from_query(args: Mapping[str, str], timezone: str, now: datetime) -> Period:
-    """The period asked for by ``since``, ``until`` and ``tz``; ReportError names a bad one."""
+def period_from_query(args: Mapping[str, str], timezone: str, now: datetime,
+                      max_days: int) -> Period:
+    """The period asked for by ``since``, ``until`` and ``tz``; ReportError names a bad one
+    (PeriodTooLong one longer than ``max_days``)."""
     return report_period(
         parse_day(args.get("since"), "since"),
         parse_day(args.get("until"), "until"),
         check_timezone(args.get("tz") or timezone, "tz"),
         now,
+        max_days=max_days,
     )
+
 
 @report_page.errorhandler(DatabaseUnavailable)
 @report_page.errorhandler(OperationalError)
@@ -125,6 +138,21 @@ def _database_error(exc: Exception) -> Response:
     detail = describe_db_error(exc) if isinstance(exc, OperationalError) else str(exc)
     log.error("report page failed on the database: %s", detail)
     return _refusal(503, "the database is unavailable; try again in a minute")
+
+
+@report_page.errorhandler(QueryTimeout)
+@report_page.errorhandler(PagesBusy)
+def _too_busy(exc: QueryTimeout | PagesBusy) -> Response:
+    """A query past its budget, or every page slot taken: 503, try again later."""
+    if isinstance(exc, QueryTimeout):
+        log.warning("report query stopped after %g s", exc.seconds)
+        message, code = query_timeout_message(exc), "query_timeout"
+        seconds = max(1, math.ceil(exc.seconds))
+    else:
+        message, code, seconds = str(exc), "pages_busy", exc.retry_after
+    response = _refusal(503, message, code=code)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @report_page.get("/report")
@@ -142,9 +170,13 @@ def show_report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report_timezone, now)
+        period = period_from_query(request.args, settings.report_timezone, now,
+                                   settings.report_max_days)
+    except PeriodTooLong as exc:
+        return _refusal(400, str(exc), code="period_too_long", days=exc.days,
+                        max_days=exc.max_days)
     except ReportError as exc:
-        return _refusal(400, str(exc))
+        return _refusal(400, str(exc), code="bad_period")
     report = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
     token = request.args.get("token") if in_query else None
     return _page(f"Outcome report {period.since} to {period.until}", render_report(report, token))
@@ -155,10 +187,11 @@ def show_report() -> Response:
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
            totals: Sequence[Sequence[Any]] = ()) -> Markup:
     head = Markup("").join(Markup("<th scope=\"col\">{}</th>").format(h) for h in headers)
-    body = Markup("")
     plain, total = Markup("<tr>{}</tr>"), Markup("<tr class=\"total\">{}</tr>")
-    for row, template in [*((r, plain) for r in rows), *((r, total) for r in totals)]:
-        body += template.format(Markup("").join(Markup("<td>{}</td>").format(c) for c in row))
+    # Joined once: adding row after row to one string would copy it for every row.
+    body = Markup("").join(
+        template.format(Markup("").join(Markup("<td>{}</td>").format(c) for c in row))
+        for row, template in [*((r, plain) for r in rows), *((r, total) for r in totals)])
     return Markup("<div class=\"scroll\"><table><thead><tr>{}</tr></thead><tbody>{}</tbody>"
                   "</table></div>").format(head, body)
 
@@ -225,41 +258,41 @@ def mentor_chart(months: Sequence[MentorMonth]) -> Markup:
     base = plot_top + plot
     slot = (width - left) / max(len(months), 1)
     bar = min(22.0, slot * 0.36)
-    parts = Markup(
+    parts = [Markup(
         "<rect x=\"{left}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{g}\"/>"
         "<text x=\"{lg}\" y=\"13\" class=\"axis\">granted</text>"
         "<rect x=\"{lr}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{r}\"/>"
         "<text x=\"{lrt}\" y=\"13\" class=\"axis\">redeemed</text>"
     ).format(g=GRANTED_COLOUR, r=REDEEMED_COLOUR, left=left, lg=left + 14, lr=left + 90,
-             lrt=left + 104)
+             lrt=left + 104)]
     for tick in ticks:
         y = round(base - plot * tick / top, 1)
-        parts += Markup(
+        parts.append(Markup(
             "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"{c}\"/>"
             "<text x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\" class=\"axis\">{v}</text>"
         ).format(x1=left - 4, x2=width, y=y, c="#9aa3b2" if tick == 0 else "#e3e6eb",
-                 tx=left - 8, ty=y + 4, v=f"{tick / 1000:g}k" if tick >= 1000 else tick)
+                 tx=left - 8, ty=y + 4, v=f"{tick / 1000:g}k" if tick >= 1000 else tick))
     for index, month in enumerate(months):
         x = left + slot * index + (slot - 2 * bar - 2) / 2
         for offset, value, colour, name in ((0, month.granted, GRANTED_COLOUR, "granted"),
                                             (bar + 2, month.redeemed, REDEEMED_COLOUR,
                                              "redeemed")):
             height = round(plot * max(value, 0) / top, 1)
-            parts += Markup(
+            parts.append(Markup(
                 "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{c}\">"
                 "<title>{label}: {v} minutes {name}</title></rect>"
             ).format(x=round(x + offset, 1), y=round(base - height, 1), w=round(bar, 1),
-                     h=height, c=colour, label=month_label(month.month), v=value, name=name)
+                     h=height, c=colour, label=month_label(month.month), v=value, name=name))
         name, year = month_label(month.month).split(" ")
         short = f"{name} '{year[2:]}" if index == 0 or name == "Jan" else name
-        parts += Markup(
+        parts.append(Markup(
             "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\" class=\"axis\">{label}</text>"
-        ).format(x=round(left + slot * index + slot / 2, 1), y=base + 16, label=short)
+        ).format(x=round(left + slot * index + slot / 2, 1), y=base + 16, label=short))
     return Markup(
         "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{t}\" "
         "xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>{parts}</svg>"
     ).format(w=width, h=base + 24, t="Mentor minutes granted and redeemed by month",
-             parts=parts)
+             parts=Markup("").join(parts))
 
 
 def _money_cells(row: MoneyRow) -> list[Any]:

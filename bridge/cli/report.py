@@ -230,8 +230,9 @@ def report_command(ctx: click.Context, since: date | None, until: date | None,
     try:
         period = report_period(since, until,
                                check_timezone(timezone or settings.report_timezone,
-                                              "--timezone"), now)
-    except ReportError as exc:  # a bad option value: usage, as a malformed date is
+                                              "--timezone"), now,
+                               max_days=settings.report_max_days)
+    except ReportError as exc:  # a bad option value (a period too long too): usage
         raise usage_error(str(exc)) from None
     report = build_report(app.ready_engine(), period, now, paid_statuses=settings.paid_statuses)
     if output == "json":

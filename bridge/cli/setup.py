@@ -209,7 +209,8 @@ def _check_port_free(host: str, port: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--threads", default=4, show_default=True, type=int, help="Request threads.")
+@click.option("--threads", default=4, show_default=True, type=int,
+              help="Request threads (at most BRIDGE_PAGE_CONCURRENCY of them prepare pages).")
 @click.option("--no-scheduler", is_flag=True,
               help="Do not run the sync jobs in this process (a separate `bridge scheduler` does).")
 @pass_ctx
@@ -223,6 +224,10 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
 
     _check_port_free(host, port)
     settings = app.settings
+    if threads <= settings.page_concurrency:
+        raise BridgeError(f"--threads {threads} leaves no thread for webhook deliveries when "
+                          f"{settings.page_concurrency} pages run (BRIDGE_PAGE_CONCURRENCY): "
+                          f"use --threads {settings.page_concurrency + 2} or lower the setting")
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)
     processor = flask_app.extensions["bridge"].processor

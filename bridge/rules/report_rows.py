@@ -166,20 +166,46 @@ def parse_day(text: str | None, option: str) -> date | None:
         raise ReportError(f"{option}: {text!r} is not a date; use YYYY-MM-DD") from None
 
 
+# The longest period by default (BRIDGE_REPORT_MAX_DAYS): any two calendar years, leap day
+# included; the default report (12 calendar months to today) is never longer than 366 days.
+DEFAULT_MAX_DAYS = 731
+SHORTEST_MAX_DAYS = 366
+
+
+class PeriodTooLong(ReportError):
+    """The period is longer than the report allows; refused before anything is read."""
+
+    def __init__(self, days: int, max_days: int) -> None:
+        self.days, self.max_days = days, max_days
+        super().__init__(f"the period is {days:,} days long; a report covers at most "
+                         f"{max_days:,} days (BRIDGE_REPORT_MAX_DAYS): choose a shorter one")
+
+
 def report_period(since: date | None, until: date | None, timezone: str,
-                  now: datetime) -> Period:
-    """The period to report; by default the 12 calendar months up to and including today."""
+                  now: datetime, *, max_days: int | None = DEFAULT_MAX_DAYS) -> Period:
+    """The period to report; by default the 12 calendar months up to and including today.
+
+    A period longer than ``max_days`` (None: no limit) raises PeriodTooLong.
+    """
     zone = ZoneInfo(check_timezone(timezone))
     if until is None:
         until = now.astimezone(zone).date() + timedelta(days=1)
     if since is None:
         last = until - timedelta(days=1)
-        index = last.year * 12 + last.month - 1 - 11
+        index = max(last.year * 12 + last.month - 1 - 11, 12)  # not before year 1
         since = date(index // 12, index % 12 + 1, 1)
     if since >= until:
         raise ReportError(f"since ({since}) must be before until ({until}); until is the first "
                           "day not included")
-    return Period(since, until, timezone)
+    if max_days is not None and (until - since).days > max_days:
+        raise PeriodTooLong((until - since).days, max_days)
+    period = Period(since, until, timezone)
+    try:
+        period.start, period.end  # noqa: B018  (the first and last day exist in UTC too)
+    except OverflowError:
+        raise ReportError(f"the period {since} to {until} in {timezone} reaches outside the "
+                          "years 1 to 9999 in UTC; choose days inside them") from None
+    return period
 
 
 # Appended to the SKU of a line that sold no micro-SKU: its revenue is shown apart.

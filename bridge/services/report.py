@@ -130,8 +130,11 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
 
 def build_report(engine: Engine, period: Period, now: datetime, *,
                  paid_statuses: Sequence[str] = ("processing", "completed")) -> Report:
-    """Read the rows in one read-only unit of work and compute the report."""
-    with unit_of_work(engine) as session:
+    """Read the rows in one read-only unit of work and compute the report.
+
+    Read-only: on SQLite the reads take no write lock, so webhook receivers write beside them.
+    """
+    with unit_of_work(engine, read_only=True) as session:
         rows = load_rows(session, period.end)
     return compute_report(rows, period, now, paid_statuses=paid_statuses)
 

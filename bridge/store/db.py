@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,10 +24,25 @@ from bridge.logs import redact
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite calls the progress handler every so many virtual-machine steps (well under a
+# millisecond of work); statements shorter than that (BEGIN, COMMIT) are never interrupted.
+SQLITE_PROGRESS_STEPS = 10_000
+# Set by the transaction's first execution option: an SQLite read begins DEFERRED.
+READ_ONLY = "bridge_read_only"
+# The time budget of each query run on this thread (a page request's), None: unbounded.
+_query_budget: ContextVar[float | None] = ContextVar("bridge_query_budget", default=None)
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or answered with an error; retry later."""
+
+
+class QueryTimeout(RuntimeError):
+    """A query of a page ran longer than its budget and was cancelled (nothing was changed)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the query took longer than {seconds:g} s and was stopped")
 
 
 class SchemaOutdated(RuntimeError):
@@ -56,22 +74,73 @@ def _make_engine(database_url: str, pool_size: int) -> Engine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(
-        database_url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-        connect_args={"connect_timeout": 5},
-    )
+    else:
+        engine = create_engine(
+            database_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": 5},
+        )
+        _bound_postgresql_queries(engine)
+    _report_query_timeouts(engine)
+    return engine
+
+
+@contextmanager
+def query_budget(seconds: float | None) -> Iterator[None]:
+    """Each query run on this thread inside gets ``seconds`` (None: no limit); one past its
+    budget is cancelled and raises QueryTimeout. Pages run in one; receivers and workers not.
+
+    PostgreSQL: ``SET LOCAL statement_timeout`` at the start of each transaction. SQLite: a
+    progress handler that stops a statement (fetching its rows included) past the deadline.
+    """
+    token = _query_budget.set(seconds)
+    try:
+        yield
+    finally:
+        _query_budget.reset(token)
+
+
+def set_query_budget(seconds: float | None) -> None:
+    """As query_budget, for a request's before and teardown hooks (they cannot nest a with)."""
+    _query_budget.set(seconds)
+
+
+def _bound_postgresql_queries(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        budget = _query_budget.get()
+        if budget is not None:
+            # LOCAL: the timeout ends with the transaction, the pooled connection keeps none.
+            connection.exec_driver_sql(
+                f"SET LOCAL statement_timeout = {max(1, round(budget * 1000))}")
+
+
+def _report_query_timeouts(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):  # type: ignore[no-untyped-def]
+        budget = _query_budget.get()
+        if budget is None:
+            return
+        original = context.original_exception
+        if getattr(original, "sqlstate", None) == "57014" or (  # query_canceled
+                isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"):
+            raise QueryTimeout(budget) from None
 
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, record):  # type: ignore[no-untyped-def]
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
         dbapi_connection.isolation_level = None
+        # The deadline of the statement running on this connection (a page's), or None.
+        deadline: list[float | None] = [None]
+        record.info["bridge_deadline"] = deadline
+        dbapi_connection.set_progress_handler(
+            lambda: deadline[0] is not None and time.monotonic() > deadline[0],
+            SQLITE_PROGRESS_STEPS)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
@@ -87,13 +156,33 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         # SQLite has no row locks: taking the write lock at BEGIN serialises writers the way
         # SELECT ... FOR UPDATE does on PostgreSQL, and avoids deadlocking lock upgrades.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work takes no lock at all (WAL: readers never block the writer),
+        # so a long report never holds back a webhook's insert.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(connection, *_args: Any) -> None:
+        budget = _query_budget.get()
+        connection.info["bridge_deadline"][0] = (
+            None if budget is None else time.monotonic() + budget)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        deadline = record.info.get("bridge_deadline")
+        if deadline is not None:
+            deadline[0] = None
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session whose work is rolled back unless the caller commits it."""
-    session = Session(engine, expire_on_commit=False)
+def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session whose work is rolled back unless the caller commits it.
+
+    ``read_only``: the session only reads (a report); on SQLite its transaction then takes no
+    write lock, so writers (webhook receivers) go on beside it.
+    """
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
     finally:
