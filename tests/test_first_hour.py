@@ -236,9 +236,10 @@ def test_inbox_show_prints_headers_and_body_as_json(env, engine, settings):
     assert '"id": 720' in shown.output
 
 
-def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_marks_cut_errors(env, engine,
-                                                                           settings):
-    """Long keys align, long errors end in an ellipsis, sent rows say when, not "tries 0"."""
+def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_dead_rows_as_dead(env, engine,
+                                                                            settings):
+    """Long keys align, sent rows say when, not "tries 0", dead rows say dead, not "due now",
+    and a long last error is shown whole, wrapped under its row (issue 35)."""
     store_cohorts(engine, sample_catalogue())
     process_order(engine, make_order(730, [("MENTOR-PACK-3H", 1)]), catalogue=sample_catalogue(),
                   settings=settings.replace(woocommerce_url=None))
@@ -256,8 +257,11 @@ def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_marks_cut_errors(env, 
     sent = next(line for line in lines if " sent " in line)
     assert "tries" not in sent and re.search(r"sent \d{4}-\d\d-\d\d", sent)
     dead = next(line for line in lines if " dead " in line)
-    assert "8 tries" in dead and dead.endswith("…")
-    body = lines[2:]
+    assert dead.endswith("dead after 8 tries") and "due now" not in dead
+    error = lines[lines.index(dead) + 1:lines.index(dead) + 3]
+    assert " ".join(part.strip() for part in error) == (
+        "last error: HTTP 500 from the shop: " + " ".join(["the database went away"] * 6))
+    body = [line for line in lines[2:] if line.lstrip().startswith("#")]
     assert len({line.index(" ", line.index("#")) for line in body}) == 1
 
 

@@ -480,3 +480,36 @@ def test_info_log_lines_appear_only_with_verbose(env, engine):
         verbose = bridge(shop, "-v", "outbox", "drain")
     assert verbose.exit_code == 0, verbose.output
     assert "INFO bridge.services.writeback.outbox: outbox drained" in verbose.stderr
+
+
+# --- 6. the outbox CLI ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_order_meta_for_an_order_the_shop_lacks_is_dead_at_once_and_listed_as_dead(env,
+                                                                                    engine):
+    """orders/batch answers "Invalid ID." for the order: dead after 1 try (as a note would
+    be), the drain says so and exits 1, the list says "dead" and shows the error whole."""
+    with unit_of_work(engine) as session:
+        session.add(OutboxItem(resource="order", operation="update", target_id=4242,
+                               target_key="order:4242:meta",
+                               payload={"data": {"meta_data": [{"key": "bridge_enrolment",
+                                                                "value": []}]}}))
+        session.commit()
+    shop = {**env, "WOOCOMMERCE_URL": "https://shop.example.com",
+            "WOOCOMMERCE_CONSUMER_KEY": "ck_test_0123456789",
+            "WOOCOMMERCE_CONSUMER_SECRET": "cs_test_0123456789"}
+    with responses.RequestsMock() as rsps:
+        rsps.post("https://shop.example.com/wp-json/wc/v3/orders/batch", json={"update": [
+            {"id": 4242, "error": {"code": "woocommerce_rest_shop_order_invalid_id",
+                                   "message": "Invalid ID.", "data": {"status": 400}}}]})
+        drained = bridge(shop, "outbox", "drain")
+    assert drained.exit_code == 1
+    assert drained.stdout.startswith("sent 0, 0 unchanged, 0 to retry, 1 dead")
+    assert "WARNING" in drained.stderr  # the dead-lettering is logged; warnings always show
+    assert drained.stderr.splitlines()[-1].startswith(
+        "error: 1 write-back is dead, 1 of them in this drain:")
+    listed = bridge(env, "outbox").output.splitlines()
+    assert listed[0] == "outbox: 1 dead"
+    assert re.fullmatch(r" +#\d+ +dead +order:4242:meta +dead after 1 try", listed[2])
+    assert listed[3].strip() == ("last error: woocommerce_rest_shop_order_invalid_id: "
+                                 "Invalid ID.")

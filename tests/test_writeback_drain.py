@@ -121,6 +121,15 @@ def test_a_503_then_success_delivers_each_change_exactly_once(engine, shop_setti
         .http_requests == 0
 
 
+def _one_refused(error: dict[str, object]) -> dict[str, object]:
+    """The real answer of a batch with one unknown product id, that item's error replaced."""
+    answer = load_json("woocommerce-real/rest/5-products-batch-one-invalid.json")
+    for item in answer["update"]:
+        if "error" in item:
+            item["error"] = {**item["error"], **error}
+    return answer
+
+
 def test_a_per_item_batch_error_is_retried_alone(engine, shop_settings, rsps):
     """WooCommerce refuses one item of three inside a 200: only that one goes again, alone."""
     catalogue = shop_catalogue()
@@ -129,7 +138,8 @@ def test_a_per_item_batch_error_is_retried_alone(engine, shop_settings, rsps):
                                              999999: "COHORT-DV-2027-01",
                                              26: "COHORT-DV-2027-01"})
     queue_stock(engine, catalogue)
-    answer = load_json("woocommerce-real/rest/5-products-batch-one-invalid.json")
+    answer = _one_refused({"code": "woocommerce_rest_cannot_edit",
+                           "message": "Sorry, you are not allowed to edit this resource."})
     url = "https://shop.example.com/wp-json/wc/v3/products/batch"
     rsps.add(responses.POST, url, json=answer)
     client = shop_client(shop_settings)
@@ -137,13 +147,36 @@ def test_a_per_item_batch_error_is_retried_alone(engine, shop_settings, rsps):
     assert (summary.sent, summary.retrying) == (2, 1)
     [refused] = [row for row in outbox(engine) if row.status != "sent"]
     assert (refused.target_id, refused.status, refused.send_alone) == (999999, "pending", True)
-    assert refused.last_error == "woocommerce_rest_product_invalid_id: Invalid ID."
+    assert refused.last_error == ("woocommerce_rest_cannot_edit: Sorry, you are not allowed to "
+                                  "edit this resource.")
     retry = rsps.add(responses.POST, url, json={"update": [{"id": 999999, "stock_quantity": 3}]})
     drain_outbox(engine, client, shop_settings, now=NOW + timedelta(minutes=1))
     assert retry.call_count == 1
     assert [item["id"] for item in json.loads(rsps.calls[-1].request.body)["update"]] == [999999]
     assert client.request_counts == {("POST", "products/batch"): 2}
     assert {row.status for row in outbox(engine)} == {"sent"}
+
+
+def test_an_unknown_id_is_final_for_meta_and_stock_as_for_a_note(engine, shop_settings, rsps):
+    """WooCommerce's "Invalid ID." for one item of a batch (the real answer): the shop has no
+    such product or order, so the row is dead at once, not retried for hours; the rest sent."""
+    catalogue = shop_catalogue()
+    store_shop(engine, catalogue)
+    catalogue = replace(catalogue, bindings={23: "COHORT-DV-2027-01",
+                                             999999: "COHORT-DV-2027-01",
+                                             26: "COHORT-DV-2027-01"})
+    queue_stock(engine, catalogue)
+    answer = load_json("woocommerce-real/rest/5-products-batch-one-invalid.json")
+    url = "https://shop.example.com/wp-json/wc/v3/products/batch"
+    call = rsps.add(responses.POST, url, json=answer)
+    client = shop_client(shop_settings)
+    summary = drain_outbox(engine, client, shop_settings, now=NOW)
+    assert (summary.sent, summary.retrying, summary.dead) == (2, 0, 1)
+    [refused] = [row for row in outbox(engine) if row.status != "sent"]
+    assert (refused.target_id, refused.status, refused.attempts) == (999999, "dead", 1)
+    assert refused.last_error == "woocommerce_rest_product_invalid_id: Invalid ID."
+    later = drain_outbox(engine, client, shop_settings, now=NOW + timedelta(hours=7))
+    assert (later.http_requests, call.call_count) == (0, 1)
 
 
 class Crash(BaseException):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.output import plural, plural_form, progress_display, show_value, table
+from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
 from bridge.services.writeback.outbox import (
     DrainSummary,
@@ -43,6 +43,26 @@ def _emit(data: Any, as_json: bool, render: Any) -> None:
 
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _state(row: dict[str, Any]) -> str:
+    """Where a write-back stands, in words: a dead row is dead, not "due now"."""
+    tries = plural(row["attempts"], "try", "tries")
+    status = row["status"]
+    if status == "sent":
+        return f"sent {_when(row['sent_at'])}"
+    if status == "dead":
+        return f"dead after {tries}"
+    if status == "superseded":
+        return "superseded by a newer value"
+    if status == "unchanged":
+        return "not sent: the shop has this value"
+    if status == "sending":
+        return f"being sent ({tries} so far)"
+    if not row["attempts"]:
+        return "not tried yet"
+    due = row["next_attempt_at"]
+    return f"{tries}, " + (f"next {_when(due)}" if due else "due now")
 
 
 def _api_root(settings: Settings) -> str:
@@ -105,21 +125,16 @@ def outbox(
                                  or "empty"))
         if not data["rows"]:
             return
-        cells = []
-        for row in data["rows"]:
-            if row["status"] == "sent":
-                state = f"sent {_when(row['sent_at'])}"
-            elif not row["attempts"]:
-                state = "not tried yet"
-            else:
-                due = row["next_attempt_at"]
-                state = (f"{plural(row['attempts'], 'try', 'tries')}, "
-                         + (f"next {_when(due)}" if due else "due now"))
-            cells.append([f"#{row['id']}", row["status"], row["target_key"], state,
-                          row["last_error"] or ""])
-        for line in table(["id", "status", "target", "attempts", "last error"], cells,
-                          right=[0], shrink=[2, 4], indent="  "):
+        cells = [[f"#{row['id']}", row["status"], row["target_key"], _state(row)]
+                 for row in data["rows"]]
+        lines = table(["id", "status", "target", "state"], cells, right=[0], shrink=[2],
+                      indent="  ")
+        click.echo(lines[0])
+        for line, row in zip(lines[1:], data["rows"], strict=True):
             click.echo(line)
+            if row["last_error"]:  # in full, under its row: cut short it says nothing
+                for part in wrap(f"last error: {row['last_error']}", "      "):
+                    click.echo(part)
 
     _emit({"counts": counts, "rows": rows}, as_json, render)
 

@@ -415,6 +415,9 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
             for row in delivered:
                 if error is None:
                     results[row.id] = _Result("sent", written=True)
+                elif error.code.endswith("_invalid_id"):  # woocommerce_rest_shop_order_...
+                    # The shop has no such order (product, customer): final, as for a note.
+                    results[row.id] = _Result("dead", f"{error.code}: {error.message}")
                 else:
                     results[row.id] = _Result(
                         "failed", f"{error.code}: {error.message}", send_alone=True
