@@ -81,8 +81,9 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
 
     Issues LEARNER's (an e-mail, current or former, or a customer id) credential for the
     assessment or project SKU. The learner must hold access to SKU (they bought it) and its
-    catalogue entry must name a competency. If they already hold a live credential for SKU, that one is shown instead.
-    The learner gets a customer note with the link on the order that sold the SKU.
+    catalogue entry must name a competency. If they already hold a live credential for SKU,
+    that one is shown instead. The learner gets a customer note with the link on the order
+    that sold the SKU.
     """
     for url in evidence:
         if not EVIDENCE.fullmatch(url):
