@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.errors import BridgeError
 from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import parse_gmt
+from bridge.rules.words import credit_text
 from bridge.services.catalogue import load_catalogue, sync_catalogue
 from bridge.services.delivery_handlers import build_handlers
 from bridge.services.expiry import expire_credits
@@ -299,10 +300,10 @@ def _describe(outcome: OrderOutcome, verb: str) -> str:
     parts = []
     for event in outcome.events:
         data = event.data
-        if event.kind == "credit_granted":
-            parts.append(f"+{data.get('amount')} {data.get('credit_type')}")
-        elif event.kind == "credit_reversed":
-            parts.append(f"-{data.get('amount')} {data.get('credit_type')}")
+        if event.kind in ("credit_granted", "credit_reversed"):
+            amount = int(data.get("amount") or 0)
+            parts.append(credit_text(amount if event.kind == "credit_granted" else -amount,
+                                     str(data.get("credit_type") or ""), signed=True))
         elif event.kind.startswith("seat_"):
             parts.append(f"seat {event.kind.removeprefix('seat_')} in {data.get('cohort')}")
         elif event.kind.startswith("access_"):
@@ -580,8 +581,8 @@ def run_expiry(ctx: JobContext) -> None:
     ctx.tally.changed += result.learners
     for expiry in result.rows:
         verb = "would expire" if ctx.dry_run else "expired"
-        ctx.change(f"learner {expiry.learner_id}: {verb} {expiry.remainder} "
-                   f"{expiry.credit_type} of {expiry.grant_key}")
+        ctx.change(f"learner {expiry.learner_id}: {verb} "
+                   f"{credit_text(expiry.remainder, expiry.credit_type)} of {expiry.grant_key}")
 
 
 def run_webhooks(ctx: JobContext) -> None:

@@ -93,10 +93,10 @@ def test_catalog_shows_product_price_what_a_unit_confers_and_seats(workdir: Path
     assert (
         "MENTOR-PACK-5H  mentor_hours  [file]  Mentor hour pack, 5 hours\n"
         "  sold by   variation 20 of product 18 '5', price 260.00\n"
-        "  confers   300 mentor_minutes\n" in output
+        "  confers   5 h of mentor time\n" in output
     )
     assert "  seats     capacity 3, taken 0, left 3\n" in output
-    assert "  confers   what PROJ-DATAVIZ and ASSESS-DV confer; plus 120 mentor_minutes\n" in (
+    assert "  confers   what PROJ-DATAVIZ and ASSESS-DV confer; plus 2 h of mentor time\n" in (
         output
     )
     assert "DV-2027-01  2027-01-11 to 2027-02-19 Europe/Berlin  capacity 3" in output

@@ -82,7 +82,7 @@ def test_subscription_confers_credits_per_paid_period_and_a_perk() -> None:
     assert offer.credits == {"mentor_minutes": 60, "portfolio_reviews": 1}
     assert offer.perks == ("priority job intros",)
     assert describe_offer(offer, catalogue) == (
-        "per paid period: 60 mentor_minutes + 1 portfolio_reviews; perk 'priority job intros'"
+        "per paid period: 1 h of mentor time + 1 portfolio review; perk 'priority job intros'"
     )
 
 

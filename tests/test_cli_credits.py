@@ -75,7 +75,7 @@ def test_redeem_and_refund_from_the_command_line(bridge, engine):
     result = bridge("credits", "redeem", "alice@example.com", "--type", "mentor_minutes",
                     "--amount", "60", "--reference", "BOOKING-7", "--mentor", "Ada")
     assert result.exit_code == 0, result.output
-    assert "redeemed 60 mentor_minutes" in result.stdout and "240 left" in result.stdout
+    assert "redeemed 1 h of mentor time" in result.stdout and "4 h left" in result.stdout
     again = bridge("credits", "redeem", "alice@example.com", "--type", "mentor_minutes",
                    "--amount", "60", "--reference", "BOOKING-7", "--mentor", "Ada", "--json")
     assert json.loads(again.stdout)["replayed"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_learner_shows_balances_seats_and_history(env, alice):
     """bridge learner prints the balance, the seat and each ledger row; --json has stable keys."""
     result = bridge(env, "learner", "alice@example.com")
     assert result.exit_code == 0, result.output
-    assert "mentor_minutes" in result.output and "210" in result.output
+    assert re.search(r"mentor_minutes +3 h 30 min\n", result.output)  # 210 minutes
     assert "DV-2027-01" in result.output and "active" in result.output
     assert "complimentary" in result.output
     data = json.loads(bridge(env, "learner", "2", "--json").output)
@@ -75,7 +76,7 @@ def test_manual_grant_and_revoke_are_audited_ledger_rows(env, alice, engine):
     granted = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minutes",
                      "--amount", "60", "--reason", "goodwill after a missed call")
     assert granted.exit_code == 0, granted.output
-    assert "balance now 270" in granted.output
+    assert "balance now 4 h 30 min" in granted.output
     revoked = bridge(env, "credits", "revoke", "alice@example.com", "--type", "mentor_minutes",
                      "--amount", "300", "--reason", "charge-back", "--by", "dana", "--force",
                      "--json")
@@ -98,7 +99,7 @@ def test_a_grant_to_an_unknown_email_creates_a_guest_learner_and_says_so(env, al
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
         "new learner prospect@example.com (a guest: known by e-mail until they buy)")
-    assert "+30 mentor_minutes for prospect@example.com by dana" in result.output
+    assert "+30 min of mentor time for prospect@example.com by dana" in result.output
     again = bridge(env, "credits", "grant", "prospect@example.com", "--type", "mentor_minutes",
                    "--amount", "30", "--reason", "second raffle", "--json")
     assert json.loads(again.output)["learner_created"] is False
@@ -114,8 +115,8 @@ def test_a_revoke_below_zero_needs_force_and_a_typo_type_needs_new_type(env, ali
                    "--amount", "1000", "--reason", "oops")
     assert below.exit_code == 1
     assert below.output.strip() == (
-        "error: revoking 1000 mentor_minutes would leave alice@example.com at -790 "
-        "(balance 210); --force allows a negative balance")
+        "error: revoking 16 h 40 min of mentor time would leave alice@example.com at "
+        "-13 h 10 min (balance 3 h 30 min); --force allows a negative balance")
     typo = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minuts",
                   "--amount", "10", "--reason", "x")
     assert typo.exit_code == 1

@@ -70,7 +70,7 @@ def test_learners_finds_by_name_and_cohort_shows_roster_and_waitlist_in_order(
         (1, "dan@example.com"), (2, "eve@example.com"), (3, "fay@example.com")]
     assert data["cohort"]["capacity_why"].startswith("1 mentor x 3 learners per mentor = 3")
     shown = bridge(database_url, "cohort", "DV-2027-01")
-    assert "  1. dan@example.com" in shown.output and "seats left 0: full" in shown.output
+    assert "  1. dan@example.com" in shown.output and "  now: full: every seat" in shown.output
     unknown = bridge(database_url, "cohort", "NOPE")
     assert unknown.exit_code == 1 and unknown.output.startswith("error: no cohort 'NOPE'")
 

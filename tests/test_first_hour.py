@@ -66,7 +66,7 @@ def test_plurals_agree_with_their_numbers():
     assert plural(2, "portfolio review") == "2 portfolio reviews"
     assert plural(2, "try", "tries") == "2 tries" == plural(2, "try")
     assert credit_text(1, "portfolio_reviews") == "1 portfolio review"
-    assert credit_text(90, "mentor_minutes") == "90 mentor minutes"
+    assert credit_text(90, "mentor_minutes") == "1 h 30 min of mentor time"
     assert singular_of("competencies") == "competency"
 
 
@@ -318,7 +318,7 @@ def test_the_demo_narrates_each_grant_and_shows_every_promised_effect(env):
     assert result.exit_code == 0, result.output
     text = result.output
     assert "-> received" not in text
-    assert "alice: +180 mentor minutes (Mentor hour pack, 3 hours)" in text
+    assert "alice: +3 h of mentor time (Mentor hour pack, 3 hours)" in text
     assert "dan: moves up into a seat in DV-2027-01" in text
     assert "frank: subscription #500 active, perks: priority job intros" in text
     assert re.search(r"coupon subscribe-after-first-offer-\w+: 20% off SUB-MENTOR-MONTHLY", text)

@@ -20,14 +20,24 @@ from werkzeug.serving import make_server
 
 from bench.fake_shop import Orders, learner_name, self_check
 from bridge.cli.main import main
+from bridge.rules.catalog import describe_offer
 from bridge.rules.entitlements import SIMULATED_META
-from bridge.rules.words import closest, did_you_mean
-from bridge.services.delivery_handlers import build_handlers
+from bridge.rules.words import amount_text, closest, credit_text, did_you_mean, duration
+from bridge.services.catalogue import read_catalogue_file, unmapped_skus
+from bridge.services.delivery_handlers import build_handlers, describe_order
+from bridge.services.doctor import _unmapped_check
 from bridge.services.ledger import balances
 from bridge.services.pipeline import process_order
 from bridge.services.simulation import example_catalogue_path, name_from_email
 from bridge.store.db import unit_of_work
-from bridge.store.models import InboxDelivery, Learner, LearnerEmail, OutboxItem, Seat
+from bridge.store.models import (
+    Access,
+    InboxDelivery,
+    Learner,
+    LearnerEmail,
+    OutboxItem,
+    Seat,
+)
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from tests.writeback_support import FakeShop
 from webhooks import create_app
@@ -513,3 +523,81 @@ def test_order_meta_for_an_order_the_shop_lacks_is_dead_at_once_and_listed_as_de
     assert re.fullmatch(r" +#\d+ +dead +order:4242:meta +dead after 1 try", listed[2])
     assert listed[3].strip() == ("last error: woocommerce_rest_shop_order_invalid_id: "
                                  "Invalid ID.")
+
+
+# --- 7. wording -------------------------------------------------------------------------------
+
+def test_mentor_time_reads_in_hours_and_minutes_and_counts_agree():
+    """One helper words amounts: minutes as hours and minutes, other types with plurals."""
+    assert [duration(m) for m in (0, 45, 60, 90, 210, -90)] == [
+        "0 min", "45 min", "1 h", "1 h 30 min", "3 h 30 min", "-1 h 30 min"]
+    assert credit_text(90, "mentor_minutes") == "1 h 30 min of mentor time"
+    assert credit_text(-30, "mentor_minutes", signed=True) == "-30 min of mentor time"
+    assert credit_text(1, "portfolio_reviews", signed=True) == "+1 portfolio review"
+    assert amount_text(180, "mentor_minutes", signed=True) == "+3 h"
+    assert amount_text(2, "portfolio_reviews") == "2"
+    offers = read_catalogue_file(example_catalogue_path())
+    described = {sku: describe_offer(offer, offers) for sku, offer in offers.offers.items()}
+    assert described["SUB-MENTOR-MONTHLY"].startswith(
+        "per paid period: 1 h of mentor time + 1 portfolio review;")
+    assert described["TEAM-DV-PROJECT-5"] == (
+        "5 claimable places, each: what PROJ-DATAVIZ confers")
+    assert described["BUNDLE-DV-STACK"].startswith("what PROJ-DATAVIZ and ASSESS-DV confer;")
+    assert described["PREVIEW-DV"].endswith("; 2 h live")
+    assert not [text for text in described.values() if "_" in text.split(";")[0]]
+
+
+def test_the_learner_page_reads_in_hours_and_json_keeps_minutes(env, engine, settings):
+    """Balances and the ledger in hours and minutes; an open-ended access window says so
+    without "until"; --json keeps minutes."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    process_order(engine, make_order(760, [("MENTOR-PACK-3H", 1), ("PROJ-DATAVIZ", 1)]),
+                  catalogue=catalogue, settings=settings.replace(woocommerce_url=None))
+    with unit_of_work(engine) as session:
+        for row in session.exec(select(Access)).all():
+            row.ends_at = None  # an access without an end (a lifetime offer)
+            session.add(row)
+        session.commit()
+    text = bridge(env, "learner", "alice@example.com").output
+    assert re.search(r"\n  mentor_minutes +4 h 30 min\n", text)  # 180 + 60 + 30
+    assert re.search(r"\n  [\d-]+ [\d:]+ +\+3 h +mentor_minutes +grant", text)
+    assert "until open-ended" not in text and re.search(r"PROJ-DATAVIZ +open-ended \(", text)
+    data = json.loads(bridge(env, "learner", "alice@example.com", "--json").stdout)
+    assert data["balances"] == {"mentor_minutes": 270}
+
+
+def test_a_cohort_says_where_its_capacity_comes_from_once(env, engine):
+    """`bridge cohort CODE`: the capacity sentence once, then what is free now."""
+    store_cohorts(engine, sample_catalogue())
+    lines = bridge(env, "cohort", "DV-2027-01").output.splitlines()
+    assert sum("learners per mentor" in line for line in lines) <= 1
+    assert "  now: 3 of 3 seats free" in lines
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_report_names_its_last_day_not_until_excluded(env):
+    """The header gives the whole days it covers; mentor time in hours and minutes."""
+    text = bridge(env, "report", "--since", "2026-10-01", "--until", "2026-11-01").output
+    assert text.splitlines()[0] == ("Outcome report 2026-10-01 to 2026-10-31, whole days, "
+                                    "time zone UTC")
+    assert "until excluded" not in text and "Mentor time by month" in text
+    assert "Outstanding at the end of 2026-10-31: nothing" in text
+
+
+def test_an_unmapped_line_of_no_product_does_not_say_product_0(engine, settings):
+    """A line with no WooCommerce product (a simulated one) names its SKU only; one line is
+    "1 paid order line"."""
+    catalogue = sample_catalogue()
+    order = make_order(770, [("NOPE-SKU", 1)])
+    order["line_items"][0].update(product_id=0, variation_id=0)
+    outcome = process_order(engine, order, catalogue=catalogue,
+                            settings=settings.replace(woocommerce_url=None))
+    assert str(describe_order(outcome)) == (
+        "processed with warnings: order 770 sells no micro-SKU on line 77000 SKU NOPE-SKU; "
+        "see `bridge catalog --check`")
+    [unmapped] = unmapped_skus(engine, catalogue)
+    assert unmapped.problem().message.startswith(
+        "SKU NOPE-SKU was sold on 1 paid order line in 1 order (770)")
+    check = _unmapped_check(settings.replace(catalog_file=example_catalogue_path()), engine)
+    assert check["detail"] == "1 paid order line selling no micro-SKU: NOPE-SKU (1)"

@@ -63,13 +63,13 @@ def test_the_table_shows_each_section_with_its_figures(bridge):
     assert result.exit_code == 0, result.output
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
     for expected in (
-        "Outcome report 2026-10-01 to 2026-11-01 (until excluded), time zone Europe/Berlin",
+        "Outcome report 2026-10-01 to 2026-10-31, whole days, time zone Europe/Berlin",
         "PREVIEW-DV (preview) 3 2 66.7%, 6.5 d 1 50.0%, 3 d 1 100.0%, 7 d",
         "MENTOR-1H EUR 4 5 250.00 50.00 200.00",
         "(all) EUR 9 10 670.00 50.00 620.00",
         "WEB-2026-09 2026-09-01 1 1 100.0% 1",
-        "Oct 2026 480 60 60 0",
-        "Outstanding at 2026-11-01: 480 mentor minutes (6 learners)",
+        "Oct 2026 8 h 1 h 1 h 0 min",
+        "Outstanding at the end of 2026-10-31: 8 h of mentor time (6 learners)",
         "Repeat purchase rate: 60.0% (3 of 5 buyers)",
         "Projects submitted vs started: 50.0%",
         "Interviews per 100 graduates: 66.7 (2 interviews)",

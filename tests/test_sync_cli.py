@@ -69,7 +69,8 @@ def test_sync_orders_prints_what_changed_and_a_summary_and_exits_zero(engine, da
         again = bridge("sync", "orders", "--json", env=shop_env(database_url))
         assert "per_page=100&" in rsps.calls[0].request.url  # WooCommerce's largest page
     assert result.exit_code == 0, result.output
-    assert "  orders: order 28 changed: +180 mentor_minutes, +60 mentor_minutes" in result.stdout
+    assert ("  orders: order 28 changed: +3 h of mentor time, +1 h of mentor time"
+            in result.stdout)
     summary = result.stdout.splitlines()[-1]
     assert re.fullmatch(
         r"orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3, waitlisted 0, "
@@ -192,9 +193,9 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
     assert snapshot(engine) == before
     out = result.stdout
     assert out.startswith("dry run: nothing was written, locally or to WooCommerce\n")
-    assert "  orders: order 28 would change: +180 mentor_minutes" in out
+    assert "  orders: order 28 would change: +3 h of mentor time" in out
     assert "  inbox: delivery 1 would be processed" in out
-    assert "  expiry: learner 1: would expire 60 mentor_minutes of sub:1:period" in out
+    assert "  expiry: learner 1: would expire 1 h of mentor time of sub:1:period" in out
     assert "  outbox: would send POST " in out
     assert "  webhooks: would re-enable webhook #17 (subscription.deleted)" in out
     assert re.search(r"^orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3", out,

@@ -13,6 +13,7 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
+from bridge.rules.words import amount_text, credit_text
 from bridge.services.api_tokens import (
     SCOPES,
     TokenError,
@@ -202,9 +203,10 @@ def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: i
             click.echo(f"already redeemed with the same {same}: redemption {data['id']}; "
                        "nothing spent again")
             return
-        click.echo(f"redeemed {data['amount']} {data['credit_type']} of "
+        click.echo(f"redeemed {credit_text(data['amount'], data['credit_type'])} of "
                    f"{data['learner']['email']} for {data['reference']} "
-                   f"(redemption {data['id']}); {data['balance_after']} left")
+                   f"(redemption {data['id']}); "
+                   f"{amount_text(data['balance_after'], data['credit_type'])} left")
 
     emit(data, as_json, render)
 
@@ -223,8 +225,8 @@ def credits_refund(ctx: click.Context, redemption_id: int, as_json: bool) -> Non
             click.echo(f"redemption {data['id']} was refunded before, at "
                        f"{_when(data['refunded_at'])}; nothing credited again")
             return
-        click.echo(f"refunded {data['amount']} {data['credit_type']} to "
+        click.echo(f"refunded {credit_text(data['amount'], data['credit_type'])} to "
                    f"{data['learner']['email']} (redemption {data['id']}); "
-                   f"{data['balance_after']} now")
+                   f"{amount_text(data['balance_after'], data['credit_type'])} now")
 
     emit(data, as_json, render)

@@ -110,7 +110,7 @@ def _payload(step: Step, when: datetime, start: datetime) -> dict[str, Any]:
 
 
 def describe_change(change: dict[str, Any]) -> str:
-    """One change for people: "+180 mentor minutes (Mentor hour pack, 3 hours)"."""
+    """One change for people: "+3 h of mentor time (Mentor hour pack, 3 hours)"."""
     kind = change["kind"]
     if kind == "credit":
         amount = change["amount"]

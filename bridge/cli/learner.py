@@ -13,7 +13,7 @@ from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import normalise_email, plausible_email
 from bridge.rules.payloads import unstorable
-from bridge.rules.words import did_you_mean
+from bridge.rules.words import amount_text, credit_text, did_you_mean
 from bridge.services.booking_links import link_made_at
 from bridge.services.changes import learner_record
 from bridge.services.learner_search import near_email, require_learner, unknown_learner
@@ -46,7 +46,7 @@ def _render_learner(data: dict[str, Any]) -> None:
     click.echo("balances:")
     for credit_type, amount in sorted(data["balances"].items()):
         owing = "  (owes: a refund reversed credits already spent)" if amount < 0 else ""
-        click.echo(f"  {credit_type:<20} {amount:>7}{owing}")
+        click.echo(f"  {credit_type:<20} {amount_text(amount, credit_type):>11}{owing}")
     if not data["balances"]:
         click.echo("  none")
     if data["seats"]:
@@ -57,11 +57,10 @@ def _render_learner(data: dict[str, Any]) -> None:
     if data["access"]:
         click.echo("access:")
         for window in data["access"]:
-            until = window["ends_at"][:10] if window["ends_at"] else "open-ended"
+            until = f"until {window['ends_at'][:10]}" if window["ends_at"] else "open-ended"
             state = "revoked" if window["revoked_at"] else ("current" if window["current"]
                                                              else "not current")
-            click.echo(f"  {window['kind']:<11} {window['offer_sku']:<18} until {until} "
-                       f"({state})")
+            click.echo(f"  {window['kind']:<11} {window['offer_sku']:<18} {until} ({state})")
     for sub in data.get("subscriptions") or []:
         perks = ", ".join(sub["perks"]) or "none"
         nxt = (sub.get("next_payment_at") or "")[:10] or "none"
@@ -73,7 +72,7 @@ def _render_learner(data: dict[str, Any]) -> None:
                        f"{(period['ends_at'] or '')[:10]} (order {period['order_id']})")
         upcoming = sub.get("next_grant")
         if upcoming:
-            credits = ", ".join(f"{n} {t}" for t, n in sorted(upcoming["credits"].items()))
+            credits = ", ".join(credit_text(n, t) for t, n in sorted(upcoming["credits"].items()))
             when = ("when the unpaid renewal is paid" if upcoming["awaiting_payment"]
                     else f"at the renewal on {(upcoming['at'] or '')[:10]}")
             click.echo(f"  next grant: {credits or 'nothing'} {when}")
@@ -94,7 +93,8 @@ def _render_learner(data: dict[str, Any]) -> None:
     click.echo("ledger:")
     cells = []
     for row in data["recent_ledger"]:  # newest first, as the console shows it
-        cells.append([row["created_at"][:16].replace("T", " "), f"{row['amount']:+}",
+        cells.append([row["created_at"][:16].replace("T", " "),
+                      amount_text(row["amount"], row["credit_type"], signed=True),
                       row["credit_type"], row["reason"], _source(row)])
     if cells:
         for line in table(["when", "amount", "credit type", "reason", "from"], cells,
@@ -106,7 +106,7 @@ def _render_learner(data: dict[str, Any]) -> None:
         click.echo("bookings:")
         for row in reversed(data["bookings"]):
             when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
-            spent = f"{row['amount']} {row['credit_type']}" if row["credit_type"] else "-"
+            spent = credit_text(row["amount"], row["credit_type"]) if row["credit_type"] else "-"
             attendance = "" if row["attendance"] == "booked" else f", {row['attendance']}"
             click.echo(f"  {when}  {row['status']:<15} {spent:<20} with "
                        f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
@@ -170,7 +170,8 @@ def owes_command(ctx: click.Context, as_json: bool) -> None:
         if not rows:
             click.echo("nobody owes credits")
         for row in rows:
-            click.echo(f"  {row['email']:<32} {row['credit_type']:<18} {row['balance']:>7}")
+            click.echo(f"  {row['email']:<32} {row['credit_type']:<18} "
+                       f"{amount_text(row['balance'], row['credit_type']):>11}")
 
     _emit(rows, as_json, render)
 
@@ -236,8 +237,9 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
         before = balances(session, found.id).get(credit_type, 0)
         if sign < 0 and before - amount < 0 and not force:
             raise PermanentError(
-                f"revoking {amount} {credit_type} would leave {found.email} at "
-                f"{before - amount} (balance {before}); --force allows a negative balance")
+                f"revoking {credit_text(amount, credit_type)} would leave {found.email} at "
+                f"{amount_text(before - amount, credit_type)} (balance "
+                f"{amount_text(before, credit_type)}); --force allows a negative balance")
         entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
                                uuid.uuid4().hex, actor=actor)
         balance = balances(session, found.id).get(credit_type, 0)
@@ -250,8 +252,9 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
     def render(d: dict[str, Any]) -> None:
         if d["learner_created"]:
             click.echo(f"new learner {d['learner']} (a guest: known by e-mail until they buy)")
-        click.echo(f"{d['amount']:+} {d['credit_type']} for {d['learner']} by {d['by']} "
-                   f"(ledger #{d['ledger_entry_id']}); balance now {d['balance']}")
+        click.echo(f"{credit_text(d['amount'], d['credit_type'], signed=True)} for "
+                   f"{d['learner']} by {d['by']} (ledger #{d['ledger_entry_id']}); balance now "
+                   f"{amount_text(d['balance'], d['credit_type'])}")
 
     _emit(data, as_json, render)
 

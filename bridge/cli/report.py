@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import click
@@ -37,6 +37,7 @@ from bridge.rules.report_rows import (
     check_timezone,
     report_period,
 )
+from bridge.rules.words import duration
 from bridge.services.report import build_report
 from bridge.store.models import utcnow
 
@@ -64,8 +65,9 @@ def _count(value: int | None) -> str:
 def render_table(report: Report) -> str:
     """The report for a terminal: one titled section per figure."""
     period = report.period
-    out = [f"Outcome report {period.since} to {period.until} (until excluded), "
-           f"time zone {period.timezone}", ""]
+    last = period.until - timedelta(days=1)  # --until is the first day left out
+    out = [f"Outcome report {period.since} to {last}, whole days, time zone {period.timezone}",
+           ""]
 
     out.append("Funnel by entry SKU (learners; rate and median days from the step before)")
     if report.funnel:
@@ -105,23 +107,25 @@ def render_table(report: Report) -> str:
         out.append(f"  {NO_DATA}: no cohort runs in or after this period")
     out.append("")
 
-    out.append("Mentor time (minutes) by month")
+    out.append("Mentor time by month")
     total = report.mentor_totals
     months = shown_mentor_months(report.mentor_months)
     if months:
         out += table(["month", "granted", "reversed", "redeemed", "expired"],
-                     [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+                     [[month_label(m.month), *map(duration, (m.granted, m.reversed, m.redeemed,
+                                                              m.expired))]
                       for m in months]
-                     + [[ALL, total.granted, total.reversed, total.redeemed, total.expired]])
+                     + [[ALL, *map(duration, (total.granted, total.reversed, total.redeemed,
+                                              total.expired))]])
     else:
         out.append("  no mentor time granted, redeemed or expired in this period")
     if report.outstanding:
         owed = ", ".join(f"{credit_text(amount['outstanding'], credit_type)} "
                          f"({plural(amount['learners'], 'learner')})"
                          for credit_type, amount in report.outstanding.items())
-        out.append(f"Outstanding at {period.until}: {owed}")
+        out.append(f"Outstanding at the end of {last}: {owed}")
     else:
-        out.append(f"Outstanding at {period.until}: nothing")
+        out.append(f"Outstanding at the end of {last}: nothing")
     out.append("")
 
     repeat = report.repeat
@@ -140,15 +144,17 @@ def render_table(report: Report) -> str:
                        percent(m.rate, "-")] for m in retention])
     out.append("")
 
-    out.append("Bookings (Cal.com, Calendly) by the month they start: minutes booked, held, "
+    out.append("Bookings (Cal.com, Calendly) by the month they start: time booked, held, "
                "no-show")
     booked = report.booking_totals
     booking_months = shown_booking_months(report.booking_months)
     if booking_months:
         out += table(["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
-                     [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show,
+                     [[month_label(m.month), m.bookings, *map(duration, (m.booked, m.held,
+                                                                          m.no_show)),
                        m.unfunded, m.unknown_learner] for m in booking_months]
-                     + [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
+                     + [[ALL, booked.bookings, *map(duration, (booked.booked, booked.held,
+                                                              booked.no_show)),
                          booked.unfunded, booked.unknown_learner]])
     else:
         out.append("  no bookings start in this period")

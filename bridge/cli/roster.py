@@ -7,13 +7,15 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
+from bridge.rules.words import credit_text
 from bridge.services.cohort_roster import cohort_roster, list_cohorts
 from bridge.services.learner_search import LIMIT, search_learners
 from bridge.store.db import unit_of_work
 
 
 def _balances(balances: dict[str, int]) -> str:
-    return ", ".join(f"{amount} {kind}" for kind, amount in sorted(balances.items())) or "-"
+    return ", ".join(credit_text(amount, kind) for kind, amount in sorted(balances.items())) \
+        or "-"
 
 
 @click.command("learners")
@@ -50,7 +52,7 @@ def _render_cohort(data: dict[str, Any]) -> None:
     click.echo(f"  {(cohort['starts_at'] or '?')[:10]} to {(cohort['ends_at'] or '?')[:10]}"
                f" ({cohort['timezone']})")
     click.echo(f"  capacity {cohort['capacity']}: {cohort['capacity_why']}")
-    click.echo(f"  seats left {cohort['seats_left']}: {cohort['seats_left_why']}")
+    click.echo(f"  now: {cohort['seats_left_why']}")
     click.echo(f"roster ({len(data['roster'])} active):")
     for row in data["roster"]:
         click.echo(f"  {row['email']:<36} {row['name'][:24]:<24} order {row['order_id']}")

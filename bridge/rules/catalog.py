@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
 from bridge.rules.bookings import BookingType
+from bridge.rules.words import credit_text, duration, plural
 
 KINDS = (
     "mentor_hours",
@@ -352,9 +353,10 @@ def describe_offer(offer: Offer, catalogue: Catalogue | None = None) -> str:
     """What one unit confers, in one line for people."""
     parts: list[str] = []
     if offer.kind == "bundle" and offer.includes:
-        parts.append(f"what {_and(offer.includes)} confer")
+        verb = "confers" if len(offer.includes) == 1 else "confer"  # what X confers
+        parts.append(f"what {_and(offer.includes)} {verb}")
     if offer.credits:
-        credits = " + ".join(f"{amount} {kind}" for kind, amount in offer.credits.items())
+        credits = " + ".join(credit_text(amount, kind) for kind, amount in offer.credits.items())
         if offer.kind == "subscription":
             credits = f"per paid period: {credits}"
         parts.append(f"plus {credits}" if parts else credits)
@@ -364,7 +366,7 @@ def describe_offer(offer: Offer, catalogue: Catalogue | None = None) -> str:
         what = "a seat in" if offer.kind == "cohort_seat" else "the preview of"
         parts.append(f"{what} cohort {offer.cohort}{when}")
     if offer.duration_minutes:
-        parts.append(f"{offer.duration_minutes} minutes live")
+        parts.append(f"{duration(offer.duration_minutes)} live")
     if offer.access_weeks:
         parts.append(f"{offer.access_weeks} weeks of access")
     if offer.kind == "assessment":
@@ -378,7 +380,7 @@ def describe_offer(offer: Offer, catalogue: Catalogue | None = None) -> str:
     text = "; ".join(parts) or "nothing"
     if offer.claimable:
         places = offer.places or 1
-        return f"{places} claimable place{'s' if places != 1 else ''}, each: {text}"
+        return f"{plural(places, 'claimable place')}, each: {text}"
     return text
 
 

@@ -52,8 +52,8 @@ def seats_left_reason(limits: Limits, active: int, now: datetime) -> str:
     if limits.ends_at is not None and limits.ends_at <= now:
         return "the cohort has ended"
     left = seats_left(limits, active, now)
-    if left:
-        return f"{left} of {_plural(limits.capacity, 'seat')} free: {capacity_reason(limits)}"
+    if left:  # where the capacity comes from is capacity_reason's, shown beside it
+        return f"{left} of {_plural(limits.capacity, 'seat')} free"
     if limits.waitlist:
         return "full: every seat is taken; buyers join the waitlist for a released seat"
     return "full: every seat is taken and the cohort has no waitlist"

@@ -58,9 +58,34 @@ def credit_words(amount: int, credit_type: str) -> str:
     return singular_of(words) if abs(amount) == 1 else words
 
 
-def credit_text(amount: int, credit_type: str) -> str:
-    """An amount of a credit type for people: "1 portfolio review", "90 mentor minutes"."""
-    return f"{amount} {credit_words(amount, credit_type)}"
+# Credit types counted in minutes (mentor_minutes): people read them in hours and minutes.
+MINUTES = "_minutes"
+
+
+def duration(minutes: int) -> str:
+    """Minutes as people read them: 45 min, 1 h, 3 h 30 min, -1 h 30 min."""
+    hours, rest = divmod(abs(minutes), 60)
+    parts = [f"{hours} h"] if hours else []
+    if rest or not hours:
+        parts.append(f"{rest} min")
+    return ("-" if minutes < 0 else "") + " ".join(parts)
+
+
+def amount_text(amount: int, credit_type: str, *, signed: bool = False) -> str:
+    """An amount of a credit type in a column of amounts: 3 h 30 min of a type counted in
+    minutes, the number otherwise; ``signed`` shows a plus too (+1 h, -30 min, +2)."""
+    text = duration(amount) if credit_type.endswith(MINUTES) else str(amount)
+    return f"+{text}" if signed and amount > 0 else text
+
+
+def credit_text(amount: int, credit_type: str, *, signed: bool = False) -> str:
+    """An amount of a credit type for people: "1 portfolio review", "1 h 30 min of mentor
+    time" (a type counted in minutes reads in hours and minutes; its JSON keeps minutes)."""
+    if credit_type.endswith(MINUTES):
+        kind = credit_type.removesuffix(MINUTES).replace("_", " ")
+        return f"{amount_text(amount, credit_type, signed=signed)} of {kind} time"
+    number = f"{amount:+}" if signed else str(amount)
+    return f"{number} {credit_words(amount, credit_type)}"
 
 
 def closest(word: str, known: Iterable[str]) -> str | None:

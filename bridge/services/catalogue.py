@@ -35,7 +35,7 @@ from bridge.rules.products import (
     product_record,
     resolve_catalogue,
 )
-from bridge.rules.words import plural
+from bridge.rules.words import plural, plural_form
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, ProductBinding, Seat, UnmappedLine, utcnow
 from bridge.store.models import Offer as OfferRow
@@ -157,9 +157,12 @@ class UnmappedSku:
     def problem(self) -> Problem:
         shown = ", ".join(str(i) for i in self.order_ids)
         more = "..." if self.orders > len(self.order_ids) else ""
+        products = [str(i) for i in self.product_ids if i]  # 0: a line of no product
+        sold_by = f" ({plural_form(len(products), 'product')} {', '.join(products)})" \
+            if products else ""
         return Problem(
             "unmapped_sku",
-            f"SKU {self.sku or '(none)'} (product {', '.join(map(str, self.product_ids))}) was "
+            f"SKU {self.sku or '(none)'}{sold_by} was "
             f"sold on {_n(self.lines, 'paid order line')} in {_n(self.orders, 'order')} "
             f"({shown}{more}) but "
             "maps to no micro-SKU: add it to the catalogue, or list it under not_offers",

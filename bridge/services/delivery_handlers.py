@@ -94,8 +94,9 @@ def describe_order(outcome: OrderOutcome) -> str:
     if not outcome.applied:
         return f"order {outcome.order_id}: stale, skipped"
     if outcome.unmapped:
-        lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'} "
-                          f"(product {line['variation_id'] or line['product_id']})"
+        lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'}"
+                          + (f" (product {product})" if (product := line["variation_id"]
+                                                          or line["product_id"]) else "")
                           for line in outcome.unmapped)
         return Warned(f"processed with warnings: order {outcome.order_id} sells no "
                       f"micro-SKU on {lines}; see `bridge catalog --check`")

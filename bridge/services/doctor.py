@@ -70,7 +70,8 @@ def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
         return _check("order lines", True, "every paid order line sells a micro-SKU")
     shown = ", ".join(f"{u.sku or '(none)'} ({u.lines})" for u in unmapped[:5])
     return _check("order lines", False,
-                  f"{sum(u.lines for u in unmapped)} paid order lines sell no micro-SKU: {shown}",
+                  f"{plural(sum(u.lines for u in unmapped), 'paid order line')} selling no "
+                  f"micro-SKU: {shown}",
                   "add the SKUs to the catalogue or list them under not_offers; "
                   "`bridge catalog --check`")
 
