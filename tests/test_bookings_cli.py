@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from responses import matchers
 
 from bridge.cli.main import main
+from bridge.rules.words import duration
 from bridge.settings import VARIABLES
 from tests.booking_support import (
     LENA,
@@ -74,7 +75,7 @@ def test_bridge_bookings_lists_debited_unfunded_held_and_unknown_bookings(bridge
     """The list names each state and its id; --status filters; --json is machine-readable."""
     result = bridge("bookings")
     assert result.exit_code == 0, result.output
-    assert "debited" in result.output and "60 mentor_minutes" in result.output
+    assert "debited" in result.output and "1 h of mentor time" in result.output
     assert "unfunded" in result.output and "not enough mentor_minutes" in result.output
     assert "unknown_learner" in result.output and "stranger@example.com" in result.output
     assert "#4" in result.output and "held_for_review" in result.output
@@ -221,8 +222,8 @@ def test_bridge_bookings_approve_debits_once_and_reject_debits_nothing(bridge, b
     start = balance_of(engine, LENA)
     approved = bridge("bookings", "approve", "4", "--by", "ops@example.com")
     assert approved.exit_code == 0, approved.output
-    assert approved.output == (f"booking #4 approved: 30 mentor_minutes debited from {LENA}; "
-                               f"balance now {start - 30}\n")
+    assert approved.output == (f"booking #4 approved: 30 min of mentor time debited from "
+                               f"{LENA}; balance now {duration(start - 30)}\n")
     again = bridge("bookings", "approve", "4", "--json")
     assert again.exit_code == 0 and json.loads(again.output)["action"] == "already approved"
     assert balance_of(engine, LENA) == start - 30

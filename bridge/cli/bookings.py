@@ -16,6 +16,7 @@ from bridge.cli.learner import os_user
 from bridge.errors import PermanentError
 from bridge.rules.booking_links import CALCOM_PARAMETER, CALENDLY_FIELD
 from bridge.rules.bookings import unstorable
+from bridge.rules.words import amount_text, credit_text
 from bridge.services.booking_links import (
     BookingLink,
     booking_link,
@@ -48,7 +49,7 @@ def _render_bookings(data: dict[str, Any]) -> None:
         click.echo("no bookings" + (f" with status {data['status']}" if data["status"] else ""))
     for row in rows:
         when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
-        spent = (f"{row['amount']} {row['credit_type']}" if row["credit_type"] else "-")
+        spent = credit_text(row["amount"], row["credit_type"]) if row["credit_type"] else "-"
         who = row["learner"]["email"] if row["learner"] else row["attendee_email"] or "?"
         attendance = "" if row["attendance"] == "booked" else f", {row['attendance']}"
         click.echo(f"#{row['id']:<5} {when}  {row['status']:<15} {spent:<22} {who}  with "
@@ -112,8 +113,9 @@ def _review(ctx: click.Context, booking_id: int, approve: bool, by: str | None, 
         elif d["action"] == "rejected":
             click.echo(f"booking #{d['id']} rejected: nothing debited from {who}")
         elif d["status"] == "debited":
-            click.echo(f"booking #{d['id']} approved: {d['amount']} {d['credit_type']} "
-                       f"debited from {who}; balance now {d['balance']}")
+            click.echo(f"booking #{d['id']} approved: {credit_text(d['amount'], d['credit_type'])}"
+                       f" debited from {who}; balance now "
+                       f"{amount_text(d['balance'], d['credit_type'])}")
         else:
             click.echo(f"booking #{d['id']} approved, but {d['status']}: {d['note']}")
 
