@@ -94,6 +94,8 @@ def _run_into_pipe(env: dict[str, str], args: list[str], *, read_first_line: boo
     (["learners", "--json"], False),
     (["catalog"], True),
     (["outbox", "--status", "all"], False),
+    (["--help"], False),
+    (["credits", "--help"], False),
 ])
 def test_piping_into_a_reader_that_stops_early_is_silent_and_exits_0(env, engine, args,
                                                                     read_first_line):

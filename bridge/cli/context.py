@@ -148,6 +148,9 @@ class BridgeGroup(click.Group):
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:  # `bridge --bogus`
             raise one_line(exc) from None
+        except BrokenPipeError:  # `bridge --help | head -1`
+            quiet_stdout()
+            raise click.exceptions.Exit(0) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
