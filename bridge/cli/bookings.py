@@ -145,7 +145,10 @@ def approve_command(ctx: click.Context, booking_id: int, by: str | None,
 @click.pass_context
 def reject_command(ctx: click.Context, booking_id: int, reason: str, by: str | None,
                    as_json: bool) -> None:
-    """Reject a booking held for review: nothing is debited; it stays listed as rejected."""
+    """Reject a booking held for review: nothing is debited.
+
+    It stays listed as rejected, with who reviewed it.
+    """
     _review(ctx, booking_id, False, by, reason, as_json)
 
 
@@ -230,7 +233,10 @@ def link_command(ctx: click.Context, learner_ref: str, rotate: bool, revoke: boo
 @click.pass_context
 def links_command(ctx: click.Context, create_missing: bool, pages: tuple[str, ...],
                   as_json: bool) -> None:
-    """Every learner's booking link (for a mail merge): e-mail and token, one a line."""
+    """Every learner's booking link, for a mail merge.
+
+    One line a learner: e-mail and token.
+    """
     app = _app(ctx)
     with unit_of_work(app.ready_engine()) as session:
         rows = [_link_data(link, pages) for link in booking_links(

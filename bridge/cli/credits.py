@@ -81,9 +81,9 @@ SCOPE_HELP = "; ".join(f"{name}: {what}" for name, what in SCOPES.items())
 @json_option
 @click.pass_context
 def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
-    """Make token NAME with the least scope its tool needs: printed once, stored as a hash.
+    """Make token NAME with the least scope it needs (shown once).
 
-    A booking tool: --scope redeem,refunds. A project platform: --scope events. A phone that
+    The token is printed once and stored as a hash. A booking tool: --scope redeem,refunds. A project platform: --scope events. A phone that
     opens the report: --scope read.
     """
     with unit_of_work(_app(ctx).ready_engine()) as session:
