@@ -15,7 +15,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.learner import os_user
 from bridge.errors import PermanentError
 from bridge.rules.booking_links import CALCOM_PARAMETER, CALENDLY_FIELD
-from bridge.rules.bookings import unstorable
+from bridge.rules.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text
 from bridge.services.booking_links import (
     BookingLink,

@@ -16,6 +16,7 @@ from typing import Any
 
 from bridge.errors import PermanentError
 from bridge.rules.booking_links import CALCOM_FIELD, TOKEN_PREFIX, presented_token
+from bridge.rules.payloads import unstorable
 
 CALCOM, CALENDLY = "calcom", "calendly"
 SOURCES = (CALCOM, CALENDLY)
@@ -349,19 +350,6 @@ STORED_FIELDS = {
                "title": "scheduled_event.name", "previous_key": "payload.old_invitee",
                "next_key": "payload.new_invitee"},
 }
-# Neither database can hold these in text: PostgreSQL refuses NUL, and a lone surrogate is
-# no UTF-8 at all (JSON's "\ud800" decodes to one).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def unstorable(text: str) -> str | None:
-    """Why ``text`` cannot be stored ('a NUL character', 'a lone surrogate'), None if it can."""
-    found = _UNSTORABLE.search(text)
-    if found is None:
-        return None
-    return "a NUL character" if found.group() == "\x00" else "a lone surrogate"
-
-
 def _check_storable(source: str, events: Sequence[BookingEvent]) -> None:
     """Raise BookingPayloadError naming the first stored text a database cannot hold."""
     for event in events:
