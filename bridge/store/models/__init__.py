@@ -1,0 +1,74 @@
+"""Tables, one module per domain. Every datetime is timezone-aware UTC (SQLModel's UTCDateTime
+rejects naive ones).
+
+Ledger rows are append-only; balances are sums.
+
+Importing this package registers every table on ``SQLModel.metadata`` (Alembic's env and the
+schema test rely on it), and every table is importable from here: ``from bridge.store.models
+import Seat``.
+
+Changing a model needs a migration: ``python scripts/new_migration.py "what changed"``;
+a test fails when the models and the migrations disagree.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from bridge.store.models.auth import (
+    ApiToken,
+    ConsoleSession,
+    IdempotencyRecord,
+    LoginThrottle,
+    Operator,
+)
+from bridge.store.models.bookings import Booking, BookingToken, Redemption
+from bridge.store.models.catalogue import Offer, ProductBinding
+from bridge.store.models.cohorts import Cohort, Seat
+from bridge.store.models.columns import utcnow
+from bridge.store.models.credentials import Credential, CredentialKey, StatusList
+from bridge.store.models.inbox import InboxDelivery
+from bridge.store.models.learners import Learner, LearnerEmail, OutcomeEvent
+from bridge.store.models.operations import Counter, JobLease, JobRun, SyncCursor, WatchState
+from bridge.store.models.orders import Access, LedgerEntry, OrderState, UnmappedLine
+from bridge.store.models.subscriptions import Subscription
+from bridge.store.models.team_packs import ClaimPlace
+from bridge.store.models.writeback import OutboxItem, OutboxWritten, PersonalCoupon
+
+__all__ = [
+    "Access",
+    "ApiToken",
+    "Booking",
+    "BookingToken",
+    "ClaimPlace",
+    "Cohort",
+    "ConsoleSession",
+    "Counter",
+    "Credential",
+    "CredentialKey",
+    "IdempotencyRecord",
+    "InboxDelivery",
+    "JobLease",
+    "JobRun",
+    "Learner",
+    "LearnerEmail",
+    "LedgerEntry",
+    "LoginThrottle",
+    "Offer",
+    "Operator",
+    "OrderState",
+    "OutboxItem",
+    "OutboxWritten",
+    "OutcomeEvent",
+    "PersonalCoupon",
+    "ProductBinding",
+    "Redemption",
+    "SQLModel",
+    "Seat",
+    "StatusList",
+    "Subscription",
+    "SyncCursor",
+    "UnmappedLine",
+    "WatchState",
+    "utcnow",
+]

@@ -1,0 +1,46 @@
+"""Cohorts and their seats: who holds a seat, who waits for one, who gave one back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index
+from sqlmodel import Field, SQLModel
+
+from bridge.store.models.columns import utcnow
+
+
+class Cohort(SQLModel, table=True):
+    """A timed cohort; capacity comes from its real limits (see bridge.rules.catalog)."""
+
+    code: str = Field(primary_key=True, max_length=64)
+    title: str = Field(default="", max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str = Field(default="UTC", max_length=64)
+    capacity: int = 0
+    waitlist: bool = True
+    # The limits capacity comes from, so pages can say why (None: stored before they were kept).
+    mentors: int | None = None
+    learners_per_mentor: int | None = None
+    assessment_slots: int | None = None
+    # The catalogue file's ``public_outcomes``: the cohort appears on /outcomes.
+    public_outcomes: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Seat(SQLModel, table=True):
+    """A claim on a cohort seat: active, waitlisted (FIFO by id) or released."""
+
+    __table_args__ = (Index("ix_seat_cohort_status", "cohort_code", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_code: str = Field(foreign_key="cohort.code", max_length=64)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    grant_key: str = Field(max_length=200, index=True)
+    source_key: str = Field(max_length=220, unique=True)
+    order_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    offer_sku: str | None = Field(default=None, max_length=100)
+    status: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)

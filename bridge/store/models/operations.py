@@ -1,0 +1,65 @@
+"""The bridge's own running state: job leases and runs, sync cursors, when watching
+began, named counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger
+from sqlmodel import Field, SQLModel
+
+from bridge.store.models.columns import json_column, utcnow
+
+
+class JobLease(SQLModel, table=True):
+    """One runner per job across processes; an expired lease may be taken over."""
+
+    __tablename__ = "job_lease"
+
+    job: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class JobRun(SQLModel, table=True):
+    """How the last run of each sync job ended, for the console."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=500)
+    started_at: datetime
+    finished_at: datetime
+    summary: dict[str, Any] | None = json_column()
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far a resource has been reconciled (WooCommerce ``date_modified_gmt``)."""
+
+    __tablename__ = "sync_cursor"
+
+    resource: str = Field(primary_key=True, max_length=32)
+    modified_after: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WatchState(SQLModel, table=True):
+    """When the bridge started watching the shop: what happened before is history, told nobody."""
+
+    __tablename__ = "watch_state"
+
+    key: str = Field(primary_key=True, max_length=32)
+    since: datetime
+    source: str = Field(default="", max_length=32)  # init, first sync, first delivery
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Counter(SQLModel, table=True):
+    """Named counters (e.g. rejected webhook signatures) that outlive a process."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow)
