@@ -21,7 +21,7 @@ from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import IdempotencyRecord, LedgerEntry, Redemption
 from tests.sample_shop import make_order, sample_catalogue
-from webhooks.openapi import openapi_document
+from webhooks.api.openapi import openapi_document
 
 # For tests whose subject does not depend on the database: conftest's database_url, SQLite only.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

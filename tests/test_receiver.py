@@ -23,7 +23,7 @@ from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import REAL, load_json, real_delivery
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 from webhooks import create_app
-from webhooks.rejections import flush_rejections
+from webhooks.receivers.rejections import flush_rejections
 
 SECRET = "whsec-wcreal-test"
 EXAMPLE_CATALOGUE = Path(__file__).parent.parent / "catalog.example.toml"

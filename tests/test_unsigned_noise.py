@@ -17,7 +17,7 @@ from bridge.services.rejections import RejectionTally, cancel_pending
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from webhooks import create_app
-from webhooks.rejections import flush_rejections
+from webhooks.receivers.rejections import flush_rejections
 
 BODY = b'{"id": 1, "date_modified_gmt": "2026-12-07T10:00:00"}'
 

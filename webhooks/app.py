@@ -32,16 +32,10 @@ from bridge.store.db import (
     schema_status,
 )
 from bridge.store.models import utcnow
-from webhooks import bookings, claims, input_guard, receiver
-from webhooks.api import api
-from webhooks.api_docs import api_docs
-from webhooks.console import console
-from webhooks.console_auth import init_sessions
-from webhooks.console_bookings import console_bookings
-from webhooks.console_ops import console_ops
-from webhooks.credentials import credential_pages
-from webhooks.events_api import events_api
-from webhooks.outcomes_page import outcomes
+from webhooks import input_guard
+from webhooks.api import api, api_docs, events_api
+from webhooks.assets import assets
+from webhooks.console import console, console_bookings, console_ops, init_sessions
 from webhooks.page_limits import init_page_limits
 from webhooks.processing import (
     STOPPED,
@@ -51,7 +45,8 @@ from webhooks.processing import (
     Processor,
     StoreOnly,
 )
-from webhooks.report_page import report_page
+from webhooks.public import credential_pages, init_claims, outcomes, report_page
+from webhooks.receivers import booking_receivers, woocommerce_receiver
 from webhooks.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -100,25 +95,26 @@ def create_app(
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.before_request(_refuse_long_urls)
-    input_guard.init_app(app, raw_body_blueprints={receiver.blueprint.name,
-                                                   bookings.blueprint.name})
+    input_guard.init_app(app, raw_body_blueprints={woocommerce_receiver.name,
+                                                   booking_receivers.name})
     init_sessions(app, settings.secret_key)
     init_page_limits(app, settings)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=readyz)
-    app.register_blueprint(receiver.blueprint)
-    app.register_blueprint(bookings.blueprint)
+    app.register_blueprint(woocommerce_receiver)
+    app.register_blueprint(booking_receivers)
     app.register_blueprint(api)
     app.register_blueprint(api_docs())
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
-    claims.init_app(app, settings.claim_attempts_per_minute)
+    init_claims(app, settings.claim_attempts_per_minute)
     app.register_blueprint(credential_pages)
     app.register_blueprint(console)
     app.register_blueprint(console_ops)
     app.register_blueprint(console_bookings)
     app.register_blueprint(outcomes)
+    app.register_blueprint(assets)
     if not settings.shop_configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     if started_by_server:

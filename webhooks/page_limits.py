@@ -21,11 +21,11 @@ from flask import Flask, Response, g, jsonify, request
 
 from bridge.settings import Settings
 from bridge.store.db import QueryTimeout, set_query_budget
-from webhooks.console_auth import render_page
+from webhooks.console.auth import render_page
 
 log = logging.getLogger(__name__)
 
-# Blueprints whose requests are webhook deliveries (webhooks.receiver, webhooks.bookings).
+# Blueprints whose requests are webhook deliveries (webhooks.receivers).
 RECEIVERS = frozenset({"receiver", "booking_receivers"})
 UNLIMITED_ENDPOINTS = frozenset({"healthz", "readyz"})
 PAGE_METHODS = frozenset({"GET", "HEAD"})

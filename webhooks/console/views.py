@@ -1,7 +1,7 @@
 """/console: the operator console's home, login, learners (with manual credits) and cohorts.
 
 Server-rendered Jinja templates (autoescaped) and one stylesheet. Every view reads through
-bridge services; the inbox, outbox, catalogue and report pages are in webhooks.console_ops.
+bridge services; the inbox, outbox, catalogue and report pages are in webhooks.console.ops.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from bridge.services.manual_credits import (
     preview,
 )
 from bridge.store.db import unit_of_work
-from webhooks.claims import client_address
-from webhooks.console_auth import (
+from webhooks.console.auth import (
     admin_required,
     current_operator,
     guard,
@@ -37,6 +36,7 @@ from webhooks.console_auth import (
     render_page,
     safe_next,
 )
+from webhooks.public.claims import client_address
 from webhooks.runtime import runtime
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")

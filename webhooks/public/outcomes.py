@@ -18,9 +18,7 @@ from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
-# The stylesheet is served here, outside the console, so public pages need no session key.
-outcomes = Blueprint("outcomes", __name__, template_folder="templates", static_folder="static",
-                     static_url_path="/assets")
+outcomes = Blueprint("outcomes", __name__, template_folder="templates")
 HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",

@@ -12,7 +12,7 @@ from bridge.rules.signatures import verify
 from bridge.services.inbox import RECEIVED, REJECTED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
-from webhooks.rejections import reject_unsigned
+from webhooks.receivers.rejections import reject_unsigned
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def receive():  # type: ignore[no-untyped-def]
     if not verify(body, rt.settings.webhook_secret, signature):
         reason = "missing" if not signature else "invalid"
         # No database write and no log line per request: counted in memory, flushed and logged
-        # at most once a minute (webhooks.rejections).
+        # at most once a minute (webhooks.receivers.rejections).
         reject_unsigned(REJECTED_COUNTER, f"WooCommerce {reason} signature")
         return _error(401, f"{reason} X-WC-Webhook-Signature")
     try:

@@ -2,7 +2,7 @@
 
 An admin approves a booking held for review (it debits its learner, once) or rejects it
 (nothing is debited), and makes, rotates or revokes a learner's booking link. Every change is
-a POST with the session's CSRF token (webhooks.console_auth.guard checks it).
+a POST with the session's CSRF token (webhooks.console.auth.guard checks it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bridge.services.bookings import (
     review_booking,
 )
 from bridge.store.db import unit_of_work
-from webhooks.console_auth import (
+from webhooks.console.auth import (
     admin_required,
     current_operator,
     guard,

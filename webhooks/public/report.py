@@ -97,7 +97,7 @@ def _page(title: str, body: Markup | str, status: int = 200) -> Response:
         "<title>{title}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body>"
         "<header class=\"top\"><a class=\"brand\" href=\"{console}\">creator-bridge</a>"
         "</header><main class=\"report\">{body}</main></body></html>"
-    ).format(title=title, css=url_for("outcomes.static", filename="console.css"),
+    ).format(title=title, css=url_for("assets.static", filename="console.css"),
              console=url_for("console.home"), body=body)
     response = Response(str(html), status=status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)

@@ -1,7 +1,7 @@
 """POST /api/v1/events (scope events): outcome events from outside the shop, idempotent by
 the token's Idempotency-Key.
 
-Same tokens, error shape and contract (webhooks/openapi.py) as the rest of /api/v1; nothing is
+Same tokens, error shape and contract (webhooks/api/openapi.py) as the rest of /api/v1; nothing is
 written on any error.
 """
 
@@ -25,7 +25,7 @@ from bridge.services.ledger import UnknownLearner
 from bridge.services.outcome_events import record_in_transaction
 from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
 from bridge.store.db import DatabaseUnavailable, describe_db_error
-from webhooks.api import requires
+from webhooks.api.credits import requires
 from webhooks.input_guard import UnstorableInput
 from webhooks.limits import json_body
 from webhooks.runtime import runtime

@@ -65,7 +65,7 @@ class AddressLimiter:
             return True
 
 
-def init_app(app: Flask, attempts_per_minute: int) -> None:
+def init_claims(app: Flask, attempts_per_minute: int) -> None:
     """Register the pages and their per-address limiter on the app."""
     app.extensions["claim_limiter"] = AddressLimiter(attempts_per_minute)
     app.register_blueprint(claims_page)

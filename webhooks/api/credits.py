@@ -1,10 +1,10 @@
 """/api/v1: redeem and refund credits, look learners up; bearer tokens with scopes.
 
 Each route needs one scope (bridge.services.api_tokens.SCOPES): redeem, refunds, read, and
-events (webhooks.events_api); ``write`` holds all four. Idempotency keys are per token.
+events (webhooks.api.events); ``write`` holds all four. Idempotency keys are per token.
 
 Errors answer JSON ``{"error": one line, "code": ..., "field": ...}`` as the contract in
-webhooks/openapi.py says. Nothing is written on any error: each use case runs in one unit of
+webhooks/api/openapi.py says. Nothing is written on any error: each use case runs in one unit of
 work that commits only on success. Tokens are never logged; only their names are.
 """
 
@@ -33,9 +33,9 @@ from bridge.services.redemptions import (
     refund_in_transaction,
 )
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from webhooks.api.openapi import openapi_document
 from webhooks.input_guard import UnstorableInput
 from webhooks.limits import json_body
-from webhooks.openapi import openapi_document
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)

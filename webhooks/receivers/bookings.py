@@ -24,7 +24,7 @@ from bridge.rules.signatures import verify_calcom, verify_calendly
 from bridge.services.inbox import IGNORED, RECEIVED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
-from webhooks.rejections import reject_unsigned
+from webhooks.receivers.rejections import reject_unsigned
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
     rt = runtime()
     body = read_body(runtime().settings.webhook_max_body_bytes)
     if reason is not None:
-        # Counted in memory, flushed and logged at most once a minute (webhooks.rejections).
+        # Counted in memory, flushed and logged at most once a minute (receivers.rejections).
         reject_unsigned(REJECTED_COUNTER, f"{source} {reason} signature")
         return _error(401, f"{reason} {header}")
     try:
