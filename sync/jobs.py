@@ -50,7 +50,7 @@ from bridge.settings import Settings
 from bridge.shop.protocol import PER_PAGE
 from bridge.shop.webhooks import webhook_status
 from bridge.store.db import DatabaseUnavailable, describe_db_error
-from bridge.store.models import utcnow
+from bridge.store.models import JobRunStatus, utcnow
 from sync.lease import Lease, LeaseHeld, acquire, runner_id
 from sync.progress import NullProgress, Progress
 from sync.storage import (
@@ -64,7 +64,8 @@ from sync.storage import (
 
 log = logging.getLogger(__name__)
 
-OK, FAILED_RUN, BUSY, SKIPPED = "ok", "failed", "busy", "skipped"
+OK, FAILED_RUN = JobRunStatus.OK, JobRunStatus.FAILED
+BUSY, SKIPPED = JobRunStatus.BUSY, JobRunStatus.SKIPPED
 CHANGES_SHOWN = 20  # lines of "what changed" kept per job for people; the counts are exact
 ONE_SECOND = timedelta(seconds=1)
 

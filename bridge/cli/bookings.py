@@ -71,7 +71,8 @@ def _render_bookings(data: dict[str, Any]) -> None:
 
 
 @click.group("bookings", invoke_without_command=True)
-@click.option("--status", type=click.Choice(LISTED_STATUSES),
+# Their values: given the StrEnum members, click would show and take their names.
+@click.option("--status", type=click.Choice([str(s) for s in LISTED_STATUSES]),
               help="Only bookings in this state.")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000),
               help="At most this many, newest first.")

@@ -94,7 +94,8 @@ def _dry_run(app: AppContext, as_json: bool) -> None:
     "--status",
     "status",
     default=None,
-    type=click.Choice([*STATUSES, "all"]),
+    # Their values: given the StrEnum members, click would show and take their names.
+    type=click.Choice([*(str(s) for s in STATUSES), "all"]),
     help="Only rows in this status (default: pending, sending and dead).",
 )
 @click.option("--limit", default=100, show_default=True, help="How many, oldest first.")

@@ -127,8 +127,9 @@ def _delivery_summary(row: InboxDelivery) -> dict[str, Any]:
 
 
 @click.group("inbox", invoke_without_command=True)
+# Their values: given the StrEnum members, click would show and take their names.
 @click.option("--status", "status", default=None,
-              type=click.Choice(STATUSES),
+              type=click.Choice([str(s) for s in STATUSES]),
               help="Only deliveries in this status.")
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 @json_option

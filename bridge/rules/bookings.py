@@ -1,9 +1,10 @@
 """Booking-tool deliveries (Cal.com, Calendly) as plain booking events, and what they spend.
 
-Pure: a parsed JSON envelope in, ``BookingEvent`` values out. A booking is identified by a
-stable key: Cal.com ``calcom:<uid>:<attendee e-mail>`` (seats share a uid), Calendly
-``calendly:<invitee URI>`` (group events share an event URI). Field names follow Cal.com's
-payload version 2021-10-20 and Calendly API v2 (see README, "Bookings").
+Pure: a parsed JSON envelope in, ``BookingEvent`` values out; and the states a stored booking,
+its attendance and a redemption move through. A booking is identified by a stable key: Cal.com
+``calcom:<uid>:<attendee e-mail>`` (seats share a uid), Calendly ``calendly:<invitee URI>``
+(group events share an event URI). Field names follow Cal.com's payload version 2021-10-20 and
+Calendly API v2 (see README, "Bookings").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
@@ -39,6 +41,35 @@ CALCOM_TRIGGERS = {
 }
 CALENDLY_EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created",
                    "invitee_no_show.deleted")
+
+
+class BookingStatus(StrEnum):
+    """What a stored booking stands at (Booking.status), as to what it spent."""
+
+    DEBITED = "debited"
+    RETURNED = "returned"  # its debit was given back (cancelled, or a no-show under that policy)
+    UNFUNDED = "unfunded"  # nothing debited: too few credits, or no known charge
+    UNKNOWN_LEARNER = "unknown_learner"
+    HELD_FOR_REVIEW = "held_for_review"  # the e-mail alone named the learner: an operator decides
+    REJECTED = "rejected"  # an operator rejected it
+    RESCHEDULED = "rescheduled"  # its debit moved on to the booking that replaced it
+    CANCELLED = "cancelled"  # cancelled with nothing spent
+
+
+class Attendance(StrEnum):
+    """Whether the learner came to a booking (Booking.attendance)."""
+
+    BOOKED = "booked"
+    HELD = "held"
+    NO_SHOW = "no_show"
+
+
+class RedemptionStatus(StrEnum):
+    """A redemption of credits (Redemption.status): spent, or refunded once."""
+
+    ACTIVE = "active"
+    REFUNDED = "refunded"
+
 
 MENTOR_MINUTES = "mentor_minutes"
 MAX_MINUTES = 24 * 60

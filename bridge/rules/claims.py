@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
@@ -22,6 +23,15 @@ from bridge.errors import PermanentError
 CODE_BYTES = 16  # 128 bits
 CODE = re.compile(r"^[a-z2-7]{26}$")
 FORM_TOKEN = re.compile(r"^(\d{1,12})\.([a-z2-7]{26})$")
+
+
+class ClaimPlaceStatus(StrEnum):
+    """A team-pack place's state (ClaimPlace.status): claimable, claimed (the claimant holds what
+    it confers), or void (the order no longer confers it)."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    VOID = "void"
 
 
 class ClaimSecretMissing(PermanentError):
@@ -119,7 +129,7 @@ class PlaceRow:
 
     offer_sku: str
     order_id: int
-    status: str  # open, claimed or void
+    status: str  # a ClaimPlaceStatus: open, claimed or void
     created_at: datetime
     viewed_at: datetime | None = None
     claimed_at: datetime | None = None
@@ -162,9 +172,9 @@ def team_pack_funnel(places: Sequence[PlaceRow], start: datetime,
             sold=len(rows),
             viewed=sum(1 for row in rows if row.viewed_at or row.claimed_at),
             claimed=sum(1 for row in rows if row.claimed_at),
-            held=sum(1 for row in rows if row.status == "claimed"),
-            open=sum(1 for row in rows if row.status == "open"),
-            void=sum(1 for row in rows if row.status == "void"),
+            held=sum(1 for row in rows if row.status == ClaimPlaceStatus.CLAIMED),
+            open=sum(1 for row in rows if row.status == ClaimPlaceStatus.OPEN),
+            void=sum(1 for row in rows if row.status == ClaimPlaceStatus.VOID),
         )
         for sku, rows in sorted(by_sku.items())
     ]

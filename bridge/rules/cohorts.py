@@ -1,12 +1,23 @@
-"""Cohort wording and figures (pure): where capacity comes from, seats left, fill over time."""
+"""Cohort seats and figures (pure): a seat's states, where capacity comes from, seats left,
+fill over time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 MAX_DAYS = 120  # points of a fill chart; longer histories keep their latest days
+
+
+class SeatStatus(StrEnum):
+    """A seat's state (Seat.status): held, waiting for one (first come, first served by id),
+    or given back."""
+
+    ACTIVE = "active"
+    WAITLISTED = "waitlisted"
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)
@@ -87,13 +98,3 @@ def fill_over_time(spans: Iterable[SeatSpan], today: date,
         series.append((day, held))
     return series
 
-
-def fill_chart_points(series: Sequence[tuple[date, int]], capacity: int,
-                      width: int = 600, height: int = 120) -> str:
-    """The SVG polyline points of a fill series, scaled to the capacity (or the peak)."""
-    if not series:
-        return ""
-    top = max([capacity, *(held for _, held in series), 1])
-    step = width / max(len(series) - 1, 1)
-    return " ".join(f"{round(index * step, 1)},{round(height - height * held / top, 1)}"
-                    for index, (_, held) in enumerate(series))

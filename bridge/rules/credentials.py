@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
@@ -34,6 +35,14 @@ CREDENTIAL_EVENTS = {"assessment_passed": "assessment", "project_accepted": "pro
 ACHIEVEMENT_TYPES = {"assessment": "Assessment", "project": "Assignment"}
 # Fixed namespace of credential identities (uuid5), so the same facts give the same id anywhere.
 CREDENTIAL_NAMESPACE = uuid.UUID("7d3b1f8e-2c51-5a0e-9f7c-6b1e0c2d4a91")
+
+
+class CredentialStatus(StrEnum):
+    """What the API and the CLI say of an issued credential: revoked once ``revoked_at`` is set
+    (no column holds it)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
 
 
 class CredentialRuleError(PermanentError):

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from bridge.rules.catalog import Catalogue, Offer
@@ -21,7 +22,24 @@ from bridge.rules.periods import SubscriptionTerms
 
 # Each place is a row and a link in the buyer's note: a line may not hold more.
 MAX_PLACES_PER_LINE = 1000
-NOT_YET_STATUSES = frozenset({"pending", "on-hold", "checkout-draft"})
+
+
+class OrderStatus(StrEnum):
+    """WooCommerce's order statuses (OrderState.status holds the shop's word as it came).
+
+    The shop's state machine, not the bridge's: a plugin may add statuses, so a stored status
+    may be none of these; which ones are paid is the BRIDGE_PAID_STATUSES setting.
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+    CHECKOUT_DRAFT = "checkout-draft"
+    TRASH = "trash"
 
 
 class OrderPayloadError(PayloadRejected):

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge.rules.cohorts import Limits, capacity_reason, seats_left, seats_left_reason
+from bridge.rules.cohorts import (
+    Limits,
+    SeatStatus,
+    capacity_reason,
+    seats_left,
+    seats_left_reason,
+)
 
 PRIVACY_FLOOR = 5
 NOT_ENOUGH = "not enough data"
@@ -174,7 +180,7 @@ def _ended(cohort: CohortFacts, now: datetime) -> bool:
 def cohort_outcome(cohort: CohortFacts, seats: Sequence[SeatFact],
                    events: Sequence[EventFact], now: datetime) -> CohortOutcome:
     """A cohort's signals: its active learners' projects, their interviews once it ended."""
-    active = [s for s in seats if s.cohort == cohort.code and s.status == "active"]
+    active = [s for s in seats if s.cohort == cohort.code and s.status == SeatStatus.ACTIVE]
     learners = {s.learner for s in active}
     graduates = learners if _ended(cohort, now) else set()
     return CohortOutcome(
@@ -209,8 +215,8 @@ def public_outcomes(cohorts: Sequence[CohortFacts], seats: Sequence[SeatFact],
             continue
         graduates = {e.learner for e in events
                      if e.kind == "project_submitted" and e.sku == offer.sku}
-        graduates |= {s.learner for s in seats if s.sku == offer.sku and s.status == "active"
-                      and s.cohort in ended}
+        graduates |= {s.learner for s in seats if s.sku == offer.sku
+                      and s.status == SeatStatus.ACTIVE and s.cohort in ended}
         skus.append(SkuOutcome(
             offer=offer,
             submission=_submission(events, None, offer.sku),

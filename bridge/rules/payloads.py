@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
@@ -33,6 +34,17 @@ HANDLED_EVENTS: Mapping[str, frozenset[str]] = {
     "customer": frozenset({"created", "updated", "deleted", "restored"}),
     "subscription": frozenset({"created", "updated", "deleted", "restored", "switched"}),
 }
+
+
+class DeliveryStatus(StrEnum):
+    """Where a stored webhook delivery stands (InboxDelivery.status)."""
+
+    RECEIVED = "received"  # waiting to be processed
+    PROCESSED = "processed"
+    FAILED = "failed"  # retried after a backoff
+    DEAD = "dead"  # out of tries: waits for a person
+    IGNORED = "ignored"  # nothing the bridge processes
+    REJECTED = "rejected"  # the payload breaks a rule: never retried
 
 
 class BodyRefused(PermanentError):
@@ -295,26 +307,27 @@ class _Check:
 
 
 def classify(topic: str, payload: Any, handled: frozenset[str], *,
-             max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> tuple[str, str]:
+             max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> tuple[DeliveryStatus, str]:
     """``("received", "")`` to process, ``("ignored", why)`` or ``("rejected", why)``.
 
     Only WooCommerce resources are judged here; other handled sources pass as received.
     """
     resource = topic.partition(".")[0]
     if resource not in handled:
-        return "ignored", f"topic {topic[:64]!r} is not one the bridge processes"
+        return DeliveryStatus.IGNORED, f"topic {topic[:64]!r} is not one the bridge processes"
     if resource not in HANDLED_EVENTS:
-        return "received", ""  # another source (a booking tool): its receiver checked it
+        # Another source (a booking tool): its receiver checked it.
+        return DeliveryStatus.RECEIVED, ""
     if not handled_topic(topic):
-        return "ignored", f"topic {topic[:64]!r} is not one the bridge processes"
+        return DeliveryStatus.IGNORED, f"topic {topic[:64]!r} is not one the bridge processes"
     if payload in ([], {}):
         # WooCommerce sends a literal [] for some events on resources that no longer exist.
-        return "ignored", "empty body"
+        return DeliveryStatus.IGNORED, "empty body"
     try:
         check_payload(resource, payload, max_quantity=max_quantity)
     except PayloadRejected as exc:
-        return "rejected", str(exc)
-    return "received", ""
+        return DeliveryStatus.REJECTED, str(exc)
+    return DeliveryStatus.RECEIVED, ""
 
 
 def check_payload(resource: str, payload: Any, *,

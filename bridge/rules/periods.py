@@ -12,9 +12,27 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 PERIOD_UNITS = ("day", "week", "month", "year")
+
+
+class SubscriptionStatus(StrEnum):
+    """WooCommerce Subscriptions' statuses (Subscription.status holds the shop's word as it came).
+
+    The shop's state machine, not the bridge's: a stored status may be none of these.
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    PENDING_CANCEL = "pending-cancel"  # cancelled, paid up to its end
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SWITCHED = "switched"
+    TRASH = "trash"
+    CHECKOUT_DRAFT = "checkout-draft"
 
 
 @dataclass(frozen=True)
@@ -148,5 +166,6 @@ def schedule_of(subscription_id: int, period: BillingPeriod, offer_skus: Sequenc
                 status: str, cancelled_at: datetime | None,
                 policy: SubscriptionPolicy) -> Schedule:
     """A stored subscription's schedule under the policy."""
-    revoked_at = cancelled_at if policy.revoke_on_cancel and status == "cancelled" else None
+    cancelled = status == SubscriptionStatus.CANCELLED
+    revoked_at = cancelled_at if policy.revoke_on_cancel and cancelled else None
     return Schedule(subscription_id, period, tuple(offer_skus), revoked_at)

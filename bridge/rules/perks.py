@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bridge.rules.catalog import Catalogue
+from bridge.rules.periods import SubscriptionStatus
 
 # Statuses under which a subscription's perks hold: pending-cancel is paid up to its end.
-PERK_STATUSES = ("active", "pending-cancel")
+PERK_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PENDING_CANCEL)
 
 
 def perks_hold(status: str, end_gmt: datetime | None, now: datetime) -> bool:

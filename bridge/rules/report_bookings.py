@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridge.rules.bookings import Attendance, BookingStatus
 from bridge.rules.report_rows import ALL, BookingRow, Period, ReportRows
 
 
@@ -38,13 +39,13 @@ def booking_months(rows: ReportRows, period: Period) -> list[BookingMonth]:
         if booking.booked:
             bucket.bookings += 1
             bucket.booked += booking.minutes
-            if booking.attendance == "held":
+            if booking.attendance == Attendance.HELD:
                 bucket.held += booking.minutes
-            elif booking.attendance == "no_show":
+            elif booking.attendance == Attendance.NO_SHOW:
                 bucket.no_show += booking.minutes
-        elif booking.status == "unfunded":
+        elif booking.status == BookingStatus.UNFUNDED:
             bucket.unfunded += 1
-        elif booking.status == "unknown_learner":
+        elif booking.status == BookingStatus.UNKNOWN_LEARNER:
             bucket.unknown_learner += 1
     return list(months.values())
 
@@ -61,7 +62,8 @@ def booked_calls(rows: ReportRows) -> dict[int, list[datetime]]:
     """Learner -> start of each booked call that was not a no-show (the funnel's first call)."""
     calls: dict[int, list[datetime]] = defaultdict(list)
     for booking in rows.bookings:
-        if booking.learner_id is not None and booking.booked and booking.attendance != "no_show":
+        came = booking.attendance != Attendance.NO_SHOW
+        if booking.learner_id is not None and booking.booked and came:
             calls[booking.learner_id].append(booking.at)
     return calls
 

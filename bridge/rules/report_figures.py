@@ -15,7 +15,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bridge.rules.bookings import RedemptionStatus
 from bridge.rules.claims import TeamPackRow, team_pack_funnel
+from bridge.rules.cohorts import SeatStatus
+from bridge.rules.entitlements import OrderStatus
 from bridge.rules.report_bookings import (
     BookingMonth,
     ReturningLearners,
@@ -57,7 +60,7 @@ def median_days(gaps: Iterable[timedelta]) -> float | None:
 
 def purchase_time(order: OrderRow, paid_statuses: Iterable[str]) -> datetime | None:
     """When an order was paid, if it was; refunded orders were paid too."""
-    if order.status not in {*paid_statuses, "refunded"}:
+    if order.status not in {*paid_statuses, OrderStatus.REFUNDED}:
         return None
     return order.paid_at or order.created_at
 
@@ -111,7 +114,7 @@ def _journeys(rows: ReportRows, period: Period,
         if sub.start_at is not None and sub.status not in UNSTARTED_SUBSCRIPTIONS:
             subscribed[sub.learner_id].append(sub.start_at)
     for redemption in rows.redemptions:
-        if redemption.status != "refunded" and not redemption.from_booking:
+        if redemption.status != RedemptionStatus.REFUNDED and not redemption.from_booking:
             calls[redemption.learner_id].append(redemption.created_at)
     for learner_id, starts in booked_calls(rows).items():
         calls[learner_id].extend(starts)
@@ -197,7 +200,7 @@ def _dated_refunds(order: OrderRow) -> Iterator[tuple[datetime | None, str, Deci
         for line_id, amount in by_line:
             refunded[line_id] += amount
             yield at, sku_of.get(line_id, ORDER_LEVEL), amount
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         # Refunded in full; the part without stored refund details was refunded by its last change.
         for line in order.lines:
             left = line.total - refunded[line.line_id]
@@ -278,7 +281,7 @@ def cohort_fill(rows: ReportRows, period: Period) -> list[CohortFill]:
     shown = [c for c in rows.cohorts if c.ends_at is None or c.ends_at >= period.start]
     shown.sort(key=lambda c: (c.starts_at is None, c.starts_at or period.start, c.code))
     return [CohortFill(c.code, c.title, c.starts_at, c.ends_at, c.capacity,
-                       counts[(c.code, "active")], counts[(c.code, "waitlisted")])
+                       counts[(c.code, SeatStatus.ACTIVE)], counts[(c.code, SeatStatus.WAITLISTED)])
             for c in shown]
 
 
@@ -365,7 +368,8 @@ def mentor_retention(rows: ReportRows, period: Period) -> list[RetentionMonth]:
     active: dict[str, set[str]] = defaultdict(set)
     for redemption in rows.redemptions:
         mentor = " ".join(redemption.mentor.split()).casefold()
-        if mentor and redemption.status != "refunded" and redemption.created_at < period.end:
+        spent = redemption.status != RedemptionStatus.REFUNDED
+        if mentor and spent and redemption.created_at < period.end:
             active[period.month_of(redemption.created_at)].add(mentor)
     return [RetentionMonth(month, len(active[month]), len(active[previous_month(month)]),
                            len(active[month] & active[previous_month(month)]))
@@ -440,7 +444,7 @@ def outcomes(rows: ReportRows, period: Period, now: datetime) -> Outcomes:
     ends = {cohort.code: cohort.ends_at for cohort in rows.cohorts}
     for seat in rows.seats:
         ended = ends.get(seat.cohort_code)
-        if seat.status == "active" and ended is not None and ended <= now:
+        if seat.status == SeatStatus.ACTIVE and ended is not None and ended <= now:
             graduate(seat.learner_id, ended)
     graduates = {learner for learner, at in graduated.items()
                  if period.contains(at) and at <= now}
@@ -561,7 +565,8 @@ def _money_dict(row: MoneyRow) -> dict[str, Any]:
 
 
 def compute_report(rows: ReportRows, period: Period, now: datetime, *,
-                   paid_statuses: Sequence[str] = ("processing", "completed")) -> Report:
+                   paid_statuses: Sequence[str] = (OrderStatus.PROCESSING,
+                                                   OrderStatus.COMPLETED)) -> Report:
     """Every figure of the report, from plain rows (pure)."""
     by_sku, totals = revenue(rows, period, paid_statuses)
     return Report(

@@ -15,8 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
+from bridge.rules.bookings import Attendance, BookingStatus
 from bridge.rules.claims import PlaceRow
 from bridge.rules.entitlements import parse_gmt
+from bridge.rules.periods import SubscriptionStatus
 
 MENTOR_CREDIT = "mentor_minutes"
 
@@ -34,7 +36,8 @@ STEPS = ("preview", "paid", "first_call", "subscription")
 
 
 # Subscriptions in these statuses never started: nobody paid for them.
-UNSTARTED_SUBSCRIPTIONS = frozenset({"pending", "trash", "checkout-draft"})
+UNSTARTED_SUBSCRIPTIONS = frozenset({SubscriptionStatus.PENDING, SubscriptionStatus.TRASH,
+                                     SubscriptionStatus.CHECKOUT_DRAFT})
 
 
 GRANTED = frozenset({"grant", "complimentary"})
@@ -169,7 +172,6 @@ def parse_day(text: str | None, option: str) -> date | None:
 # The longest period by default (BRIDGE_REPORT_MAX_DAYS): any two calendar years, leap day
 # included; the default report (12 calendar months to today) is never longer than 366 days.
 DEFAULT_MAX_DAYS = 731
-SHORTEST_MAX_DAYS = 366
 
 
 class PeriodTooLong(ReportError):
@@ -233,7 +235,7 @@ class RefundRow:
 class OrderRow:
     order_id: int
     learner_id: int | None
-    status: str
+    status: str  # an OrderStatus, or a status a plugin added
     paid_at: datetime | None
     created_at: datetime | None
     modified_at: datetime | None
@@ -262,7 +264,7 @@ class LedgerRow:
 class RedemptionRow:
     learner_id: int
     mentor: str
-    status: str
+    status: str  # a RedemptionStatus
     created_at: datetime
     from_booking: bool = False  # a booking's debit: the booking itself stands for the call
 
@@ -273,8 +275,8 @@ class BookingRow:
 
     learner_id: int | None
     mentor: str
-    status: str  # debited, returned, unfunded, unknown_learner, rescheduled, cancelled
-    attendance: str  # booked, held, no_show
+    status: str  # a BookingStatus
+    attendance: str  # an Attendance
     minutes: int
     starts_at: datetime | None
     created_at: datetime
@@ -286,14 +288,14 @@ class BookingRow:
     @property
     def booked(self) -> bool:
         """It spent credits and was not cancelled (a no-show given back still was booked)."""
-        return self.status == "debited" or (self.status == "returned"
-                                            and self.attendance == "no_show")
+        return self.status == BookingStatus.DEBITED or (
+            self.status == BookingStatus.RETURNED and self.attendance == Attendance.NO_SHOW)
 
 
 @dataclass(frozen=True)
 class SubscriptionRow:
     learner_id: int
-    status: str
+    status: str  # a SubscriptionStatus
     start_at: datetime | None
 
 
@@ -310,7 +312,7 @@ class CohortRow:
 class SeatRow:
     learner_id: int
     cohort_code: str
-    status: str
+    status: str  # a SeatStatus
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,18 @@ from bridge.store.models.columns import utcnow
 from bridge.store.models.credentials import Credential, CredentialKey, StatusList
 from bridge.store.models.inbox import InboxDelivery
 from bridge.store.models.learners import Learner, LearnerEmail, OutcomeEvent
-from bridge.store.models.operations import Counter, JobLease, JobRun, SyncCursor, WatchState
+from bridge.store.models.operations import (
+    Counter,
+    JobLease,
+    JobRun,
+    JobRunStatus,
+    SyncCursor,
+    WatchState,
+)
 from bridge.store.models.orders import Access, LedgerEntry, OrderState, UnmappedLine
 from bridge.store.models.subscriptions import Subscription
 from bridge.store.models.team_packs import ClaimPlace
-from bridge.store.models.writeback import OutboxItem, OutboxWritten, PersonalCoupon
+from bridge.store.models.writeback import OutboxItem, OutboxStatus, OutboxWritten, PersonalCoupon
 
 __all__ = [
     "Access",
@@ -50,6 +57,7 @@ __all__ = [
     "InboxDelivery",
     "JobLease",
     "JobRun",
+    "JobRunStatus",
     "Learner",
     "LearnerEmail",
     "LedgerEntry",
@@ -58,6 +66,7 @@ __all__ = [
     "Operator",
     "OrderState",
     "OutboxItem",
+    "OutboxStatus",
     "OutboxWritten",
     "OutcomeEvent",
     "PersonalCoupon",

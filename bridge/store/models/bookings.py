@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
+from bridge.rules.bookings import Attendance, RedemptionStatus
 from bridge.store.models.columns import utcnow
 
 
@@ -15,11 +16,11 @@ class Booking(SQLModel, table=True):
 
     ``key`` is ``calcom:<uid>:<attendee e-mail>`` or ``calendly:<invitee URI>``. A debited
     booking points at its redemption; a reschedule moves that pointer to the new booking's row.
-    Status: debited, returned, unfunded, unknown_learner, held_for_review (the attendee's
-    e-mail alone named the learner: an operator approves or rejects), rejected, rescheduled
-    (its debit moved on) or cancelled (nothing had been spent). Attendance: booked, held or
-    no_show. ``learner_id`` of a held or rejected booking is the learner its e-mail named, no
-    proof; ``matched_by`` says what the learner was found by.
+    Status (a BookingStatus): debited, returned, unfunded, unknown_learner, held_for_review (the
+    attendee's e-mail alone named the learner: an operator approves or rejects), rejected,
+    rescheduled (its debit moved on) or cancelled (nothing had been spent). Attendance (an
+    Attendance): booked, held or no_show. ``learner_id`` of a held or rejected booking is the
+    learner its e-mail named, no proof; ``matched_by`` says what the learner was found by.
     """
 
     __table_args__ = (Index("ix_booking_status_starts", "status", "starts_at"),)
@@ -47,7 +48,7 @@ class Booking(SQLModel, table=True):
     # Minutes of the debit the learner's complimentary first call covered.
     complimentary_minutes: int = 0
     status: str = Field(max_length=16)
-    attendance: str = Field(default="booked", max_length=16)
+    attendance: str = Field(default=Attendance.BOOKED, max_length=16)
     redemption_id: int | None = Field(default=None, foreign_key="redemption.id")
     previous_id: int | None = Field(default=None, foreign_key="booking.id")
     # Calendly: the invitee that replaces this one (its created delivery may come later).
@@ -75,7 +76,7 @@ class Redemption(SQLModel, table=True):
     idempotency_key: str = Field(max_length=128, unique=True)
     ledger_entry_id: int = Field(foreign_key="ledger_entry.id")
     refund_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
-    status: str = Field(default="active", max_length=16)
+    status: str = Field(default=RedemptionStatus.ACTIVE, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     refunded_at: datetime | None = None
 

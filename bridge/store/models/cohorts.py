@@ -30,7 +30,8 @@ class Cohort(SQLModel, table=True):
 
 
 class Seat(SQLModel, table=True):
-    """A claim on a cohort seat: active, waitlisted (FIFO by id) or released."""
+    """A claim on a cohort seat; its status (a SeatStatus): active, waitlisted (FIFO by id) or
+    released."""
 
     __table_args__ = (Index("ix_seat_cohort_status", "cohort_code", "status"),)
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bridge.rules.payloads import DeliveryStatus
 from bridge.store.models.columns import json_column, utcnow
 
 
@@ -30,7 +31,7 @@ class InboxDelivery(SQLModel, table=True):
     business_key: str = Field(max_length=200)
     headers: dict[str, Any] | None = json_column()
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    status: str = Field(default="received", max_length=16)
+    status: str = Field(default=DeliveryStatus.RECEIVED, max_length=16)
     attempts: int = 0
     last_error: str = Field(default="", max_length=2000)
     next_attempt_at: datetime | None = None

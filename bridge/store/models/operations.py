@@ -4,6 +4,7 @@ began, named counters."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger
@@ -23,8 +24,18 @@ class JobLease(SQLModel, table=True):
     expires_at: datetime
 
 
+class JobRunStatus(StrEnum):
+    """How a sync job's run ended (JobRun.status), or that an inbox worker is running."""
+
+    OK = "ok"
+    FAILED = "failed"
+    BUSY = "busy"  # another runner holds the job's lease
+    SKIPPED = "skipped"  # it cannot run here (e.g. a setting it needs is missing)
+    RUNNING = "running"  # the heartbeat row of a `bridge inbox work` process
+
+
 class JobRun(SQLModel, table=True):
-    """How the last run of each sync job ended, for the console."""
+    """How the last run of each sync job ended, for the console; its status is a JobRunStatus."""
 
     __tablename__ = "job_run"
 

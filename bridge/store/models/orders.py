@@ -18,7 +18,7 @@ class OrderState(SQLModel, table=True):
 
     order_id: int = Field(primary_key=True, sa_type=BigInteger)
     learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
-    status: str = Field(max_length=32)
+    status: str = Field(max_length=32)  # an OrderStatus, or a status a plugin added
     date_modified_gmt: datetime | None = None
     date_paid_gmt: datetime | None = None
     date_created_gmt: datetime | None = None

@@ -15,7 +15,7 @@ class Subscription(SQLModel, table=True):
 
     id: int = Field(primary_key=True, sa_type=BigInteger)
     learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
-    status: str = Field(max_length=32)
+    status: str = Field(max_length=32)  # a SubscriptionStatus, as the shop said
     billing_period: str = Field(default="month", max_length=16)
     billing_interval: int = 1
     start_gmt: datetime | None = None

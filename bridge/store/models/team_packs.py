@@ -8,15 +8,17 @@ from typing import Any
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
+from bridge.rules.claims import ClaimPlaceStatus
 from bridge.store.models.columns import json_column, utcnow
 
 
 class ClaimPlace(SQLModel, table=True):
     """One place of a team pack, claimed with a code of which only the SHA-256 is kept.
 
-    Status: open (claimable), claimed (``learner_id`` holds what it confers) or void (the
-    order no longer confers it; a claimant's holdings were reversed). ``confers`` is what one
-    place conferred when it was sold: the offer and the offers it includes, as definitions.
+    Status (a ClaimPlaceStatus): open (claimable), claimed (``learner_id`` holds what it confers) or
+    void (the order no longer confers it; a claimant's holdings were reversed). ``confers`` is
+    what one place conferred when it was sold: the offer and the offers it includes, as
+    definitions.
     """
 
     __tablename__ = "claim_place"
@@ -29,7 +31,7 @@ class ClaimPlace(SQLModel, table=True):
     unit: int
     place: int
     offer_sku: str = Field(max_length=100, index=True)
-    status: str = Field(default="open", max_length=16)
+    status: str = Field(default=ClaimPlaceStatus.OPEN, max_length=16)
     confers: dict[str, Any] | None = json_column()
     learner_id: int | None = Field(default=None, foreign_key="learner.id", index=True)
     claimant_name: str = Field(default="", max_length=200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, UniqueConstraint
@@ -11,11 +12,21 @@ from sqlmodel import Field, SQLModel
 from bridge.store.models.columns import json_column, utcnow
 
 
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands (OutboxItem.status)."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a drain until ``next_attempt_at``
+    SENT = "sent"
+    UNCHANGED = "unchanged"  # equal to what was last written, so not sent
+    DEAD = "dead"  # out of tries, or refused for good
+    SUPERSEDED = "superseded"  # a newer value for its target replaced it
+
+
 class OutboxItem(SQLModel, table=True):
     """A pending write-back to WooCommerce; latest value wins per ``target_key``.
 
-    Status: pending, sending (claimed by a drain until ``next_attempt_at``), sent, unchanged
-    (equal to what was last written, so not sent), dead, superseded (a newer value replaced it).
+    Its status is an OutboxStatus.
     """
 
     __tablename__ = "outbox"
@@ -27,7 +38,7 @@ class OutboxItem(SQLModel, table=True):
     target_id: int | None = Field(default=None, sa_type=BigInteger)
     target_key: str = Field(max_length=200, index=True)
     payload: dict[str, Any] | None = json_column()
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0
     last_error: str = Field(default="", max_length=2000)
     next_attempt_at: datetime | None = None
