@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, update
 from sqlmodel import col, select
 
 from bridge.errors import RetryableError
-from bridge.services.ledger import insert_ignore
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import JobLease, utcnow
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, or_, update
 from sqlmodel import col, select
 
-from bridge.services.ledger import insert_ignore
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, OrderState, OutboxItem, SyncCursor, utcnow
 

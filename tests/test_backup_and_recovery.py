@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import Engine
 
 from bridge.cli.main import main
 from bridge.services.pipeline import process_order
-from bridge.services.watch import stored_watch
+from bridge.services.watch import WATCH_KEY, watch_since
 from bridge.settings import Settings
-from bridge.store.db import make_engine
+from bridge.store.db import make_engine, unit_of_work
+from bridge.store.models import WatchState
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -29,14 +32,27 @@ def test_init_records_when_the_bridge_started_watching_and_a_second_init_keeps_i
     assert "watching the shop since" in first.output
     engine = make_engine(f"sqlite:///{workdir / 'creator-bridge.db'}")
     try:
-        since, source = stored_watch(engine, Settings())
-        assert since is not None and source == "init"
-        assert bridge("init").exit_code == 0
-        assert stored_watch(engine, Settings()) == (since, "init")
-        moved = stored_watch(engine, Settings(notify_since=since.replace(year=2020)))
-        assert moved == (since.replace(year=2020), "BRIDGE_NOTIFY_SINCE")
+        since, source = recorded_watch(engine)
+        assert source == "init"
+        assert f"watching the shop since {since:%Y-%m-%d %H:%M} UTC" in first.output
+        again = bridge("init")
+        assert again.exit_code == 0
+        assert f"watching the shop since {since:%Y-%m-%d %H:%M} UTC" in again.output
+        assert recorded_watch(engine) == (since, "init")
+        moved = since.replace(year=2020)
+        with unit_of_work(engine) as session:
+            assert watch_since(session, Settings()) == since
+            assert watch_since(session, Settings(notify_since=moved)) == moved
     finally:
         engine.dispose()
+
+
+def recorded_watch(engine: Engine) -> tuple[datetime, str]:
+    """The stored watch start and what recorded it."""
+    with unit_of_work(engine) as session:
+        state = session.get(WatchState, WATCH_KEY)
+        assert state is not None
+        return state.since, state.source
 
 
 @sqlite_only

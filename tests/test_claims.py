@@ -246,20 +246,18 @@ def test_codes_made_under_another_secret_still_work_but_are_not_shown(engine, co
     assert holdings(engine, "ann@employer.example") == PROJECT
 
 
-def test_pack_orders_list_each_order_with_its_places_claimed_open_and_void(engine, config):
-    """Newest first, with the buyer and the order's status."""
-    from bridge.services.claims import pack_orders
-
+def test_each_pack_order_lists_its_places_open_or_claimed_and_by_whom(engine, config):
+    """Two packs: the claimed place names its claimant, every other place is open."""
     apply(engine, config, pack_order(316))
     apply(engine, config, pack_order(317, quantity=2, email="other@boss.example",
                                      customer_id=41))
     claim_place(engine, codes(engine, config, 316)[0], "ann@employer.example", "Ann", config)
-    assert pack_orders(engine) == [
-        {"order_id": 317, "skus": [PACK], "sold": 10, "open": 10, "claimed": 0, "void": 0,
-         "status": "processing", "buyer": "other@boss.example"},
-        {"order_id": 316, "skus": [PACK], "sold": 5, "open": 4, "claimed": 1, "void": 0,
-         "status": "processing", "buyer": "boss@employer.example"},
-    ]
+    first = list_claims(engine, 316, config)["places"]
+    second = list_claims(engine, 317, config)["places"]
+    assert [(p["offer_sku"], p["status"], p["claimed_by"]) for p in first] == [
+        (PACK, "claimed", "ann@employer.example")] + [(PACK, "open", None)] * 4
+    assert [(p["offer_sku"], p["status"], p["claimed_by"]) for p in second] == [
+        (PACK, "open", None)] * 10
 
 
 def test_a_pack_sold_before_the_bridge_watched_makes_places_but_tells_nobody(engine, database_url):

@@ -15,7 +15,7 @@ from sqlmodel import select
 from bridge.rules.catalog import Offer
 from bridge.services.delivery_handlers import build_handlers
 from bridge.services.inbox import Delivery, record_delivery
-from bridge.services.inbox_batches import PAGE_SIZE, drain_received
+from bridge.services.inbox_batches import PAGE_SIZE, InboxDrain
 from bridge.services.ledger import UnknownCohort
 from bridge.services.pipeline import process_order, process_orders
 from bridge.store.db import make_engine, unit_of_work, upgrade
@@ -192,7 +192,7 @@ def test_the_inbox_drains_a_batch_of_order_deliveries_as_one_page(engine, settin
         record_delivery(engine, Delivery("order.updated", "5", f"d-{payload['id']}", {}, body,
                                          payload), handled=frozenset(handlers), status="received")
     with counted(engine) as statements:
-        done = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts)
+        done = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts)()
     assert done == len(page)
     with unit_of_work(engine) as session:
         rows = {row.resource_id: row for row in session.exec(select(InboxDelivery)).all()}

@@ -16,7 +16,7 @@ from bridge.errors import PermanentError
 from bridge.rules.signatures import sign
 from bridge.services.delivery_handlers import build_handlers
 from bridge.services.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
-from bridge.services.inbox_batches import claim_received, drain_received
+from bridge.services.inbox_batches import InboxDrain, claim_received
 from bridge.services.ledger import balances, find_learner
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry
@@ -332,7 +332,7 @@ def test_a_web_process_beside_an_inbox_worker_only_stores(engine, settings, shop
     assert response.get_json()["status"] == "received"
     app.extensions["bridge"].processor.wait()
     assert [row.status for row in inbox_rows(engine)] == ["received"]
-    drained = drain_received(engine, handlers, max_attempts=settings.inbox_max_attempts)
+    drained = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts)()
     assert drained == 1
     assert [row.status for row in inbox_rows(engine)] == ["processed"]
 

@@ -15,7 +15,6 @@ from bridge.services.redemptions import (
     InsufficientCredits,
     InvalidRequest,
     RedemptionNotFound,
-    redeem,
     redeem_in_transaction,
     redeem_request,
     refund_in_transaction,
@@ -31,12 +30,10 @@ TYPES = set(BASE_CREDIT_TYPES)
 
 def spend(engine, key, amount=60, learner="alice@example.com", credit_type="mentor_minutes",
           reference="BOOKING-1", mentor="Ada"):
-    """Redeem in a unit of work of its own, committed on success."""
-    with unit_of_work(engine) as session:
-        result = redeem(session, learner, credit_type, amount, reference, mentor, key,
-                        known_credit_types=TYPES)
-        session.commit()
-        return result
+    """Redeem in a unit of work of its own, committed on success (what the API and CLI call)."""
+    body = {"learner": learner, "credit_type": credit_type, "amount": amount,
+            "reference": reference, "mentor": mentor}
+    return redeem_in_transaction(engine, body, key, TYPES)
 
 
 @sqlite_only

@@ -57,9 +57,10 @@ from bridge.services.credential_keys import (
     replace_key_file,
     sign_jwt,
 )
-from bridge.services.ledger import insert_ignore, lock_learner
+from bridge.services.ledger import lock_learner
 from bridge.services.writeback.notes import enqueue_credential_note, note_templates_for
 from bridge.settings import Settings
+from bridge.store.bulk import insert_ignore
 from bridge.store.models import Access, Credential, CredentialKey, Learner, StatusList, utcnow
 
 log = logging.getLogger(__name__)

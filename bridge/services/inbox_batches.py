@@ -147,27 +147,6 @@ class InboxDrain:
         return done
 
 
-def drain_received(
-    engine: Engine,
-    handlers: Mapping[str, Handler],
-    *,
-    max_attempts: int,
-    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
-    batch_size: int = BATCH_SIZE,
-    max_batches: int = 1000,
-    after_batch: Callable[[], None] | None = None,
-    stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Claim and process batches until none is left (bounded); returns deliveries processed.
-
-    A database that goes away raises (DatabaseUnavailable or SQLAlchemy's error); the claimed
-    rows are taken again once their claim's lease ends.
-    """
-    return InboxDrain(engine, handlers, max_attempts=max_attempts, max_quantity=max_quantity,
-                      batch_size=batch_size, max_batches=max_batches,
-                      after_batch=after_batch)(stop)
-
-
 class PageHandler(Protocol):
     """A handler that also takes a page of payloads at once (the order handler does)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, or_
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from bridge.errors import PermanentError
@@ -42,7 +42,7 @@ from bridge.rules.periods import (
 )
 from bridge.services.order_summary import SIMULATED_KEY, line_summary, refund_summary
 from bridge.services.page_state import CohortSeats, PageState, add_new, page_state_of
-from bridge.store.bulk import insert_ignoring, insert_rows
+from bridge.store.bulk import insert_ignore, insert_rows
 from bridge.store.models import (
     Access,
     Cohort,
@@ -95,18 +95,6 @@ class OrderOutcome:
 
     def count(self, kind: str) -> int:
         return sum(1 for event in self.events if event.kind == kind)
-
-
-def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
-                  conflict: Sequence[str]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING, so two workers creating one row do not collide.
-
-    Returns True when this call inserted the row.
-    """
-    statement = (insert_ignoring(session, model.__table__, conflict)  # type: ignore[attr-defined]
-                 .values(**values).returning(literal_column("1")))
-    # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
-    return session.execute(statement).first() is not None
 
 
 def _lock(session: Session, model: type[SQLModel], *where: Any) -> Any:

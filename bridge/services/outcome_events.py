@@ -38,7 +38,7 @@ from bridge.services.credentials import (
     live_credential,
 )
 from bridge.services.learner_search import unknown_learner
-from bridge.services.ledger import UnknownLearner, find_learner, insert_ignore
+from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.services.redemptions import (
     IDEMPOTENCY_KEY,
     IdempotencyKeyReused,
@@ -47,6 +47,7 @@ from bridge.services.redemptions import (
     sent_key,
     token_key,
 )
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     Access,

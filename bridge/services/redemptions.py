@@ -281,19 +281,6 @@ def _differences(first: Mapping[str, Any], request: RedeemRequest) -> dict[str, 
     return found
 
 
-def redeem(session: Session, learner_ref: str | int, credit_type: str, amount: int,
-           reference: str, mentor: str | None, idempotency_key: str, *,
-           known_credit_types: Iterable[str]) -> RedeemResult:
-    """Debit the learner when the balance covers the amount; replay the first result of a key.
-
-    Raises InvalidRequest (naming the field), UnknownLearner, InsufficientCredits (with the
-    balance) or IdempotencyKeyReused; the caller commits on success.
-    """
-    body = {"learner": learner_ref, "credit_type": credit_type, "amount": amount,
-            "reference": reference, "mentor": mentor}
-    return redeem_checked(session, redeem_request(body, idempotency_key, known_credit_types))
-
-
 def _record(session: Session, request: RedeemRequest, *,
             fresh: bool = False) -> IdempotencyRecord | None:
     """The stored answer for the request's key: the token's own, else one stored before keys
@@ -312,7 +299,12 @@ def _record(session: Session, request: RedeemRequest, *,
 
 
 def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
-    """``redeem`` for a request already checked by ``redeem_request``."""
+    """Debit the learner when the balance covers the amount; replay the first result of a key.
+
+    ``request`` is already checked by ``redeem_request``. Raises UnknownLearner,
+    InsufficientCredits (with the balance) or IdempotencyKeyReused; the caller commits on
+    success.
+    """
     record = _record(session, request)
     if record is not None:
         return _replay(record, request)

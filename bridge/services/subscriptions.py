@@ -35,13 +35,13 @@ from bridge.services.inbox import count, counter_value
 from bridge.services.ledger import (
     GRANT_REASONS,
     correct_expiries,
-    insert_ignore,
     order_subscription_terms,
     resolve_learner,
 )
 from bridge.services.perks import active_perks, row_perks
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.settings import Settings
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OrderState, Subscription, utcnow
 

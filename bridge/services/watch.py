@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bridge.services.ledger import insert_ignore
 from bridge.settings import Settings
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import WatchState, utcnow
 
@@ -45,15 +45,6 @@ def watch_since(session: Session, settings: Settings, now: datetime | None = Non
     if settings.notify_since is not None:
         return settings.notify_since
     return start_watching(session, now or utcnow(), source).since
-
-
-def stored_watch(engine: Engine, settings: Settings) -> tuple[datetime | None, str]:
-    """The moment in force and where it comes from (the setting, init, first sync...)."""
-    if settings.notify_since is not None:
-        return settings.notify_since, "BRIDGE_NOTIFY_SINCE"
-    with unit_of_work(engine) as session:
-        state = session.get(WatchState, WATCH_KEY)
-        return (state.since, state.source) if state else (None, "")
 
 
 def is_news(changed_at: datetime | None, since: datetime) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy import bindparam, insert, inspect, literal_column, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -77,6 +77,18 @@ def insert_ignoring(session: Session, table: Any, conflict: Sequence[str]) -> An
     """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for the session's database (add
     ``.values()`` or execute it with a list of rows)."""
     return _insert_builder(session)(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
+                  conflict: Sequence[str]) -> bool:
+    """One row's INSERT ... ON CONFLICT DO NOTHING, so two workers creating it do not collide.
+
+    Returns True when this call inserted the row.
+    """
+    statement = (insert_ignoring(session, model.__table__, conflict)  # type: ignore[attr-defined]
+                 .values(**values).returning(literal_column("1")))
+    # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
+    return session.execute(statement).first() is not None
 
 
 def insert_or_update(session: Session, table: Any, conflict: Sequence[str],

@@ -17,13 +17,10 @@ from bridge.rules.notes import (
     personal_coupon_offers,
 )
 from bridge.rules.perks import PERK_STATUSES
-from bridge.services.ledger import (
-    GRANT_REASONS,
-    SEAT_HELD,
-    insert_ignore,
-)
+from bridge.services.ledger import GRANT_REASONS, SEAT_HELD
 from bridge.services.writeback.queue import enqueue_create, product_families
 from bridge.settings import Settings
+from bridge.store.bulk import insert_ignore
 from bridge.store.models import (
     Access,
     Learner,

@@ -278,18 +278,6 @@ def event_note_drafts(
     return drafts
 
 
-def enqueue_event_notes(
-    session: Session,
-    outcome: OrderOutcome,
-    catalogue: Catalogue,
-    settings: Settings,
-    templates: NoteTemplates,
-) -> list[str]:
-    """Queue the notes of an outcome's events: one per order they concern."""
-    return enqueue_notes(session, event_note_drafts(session, outcome, catalogue, templates),
-                         settings)
-
-
 def coupon_note_draft(
     coupon: PersonalCoupon,
     order_id: int,
@@ -316,20 +304,6 @@ def coupon_note_draft(
         return None
     return NoteDraft(order_id, "coupon_offered", text, (f"coupon:{coupon.code}",),
                      coupon.learner_id, (coupon_key(coupon.learner_id, coupon.rule),))
-
-
-def enqueue_coupon_note(
-    session: Session,
-    coupon: PersonalCoupon,
-    order_id: int,
-    catalogue: Catalogue,
-    settings: Settings,
-    templates: NoteTemplates,
-) -> str | None:
-    """Queue the coupon's note on its own (the pipeline words it with the order's events)."""
-    draft = coupon_note_draft(coupon, order_id, catalogue, settings, templates)
-    keys = enqueue_notes(session, [draft], settings) if draft else []
-    return keys[0] if keys else None
 
 
 def enqueue_credential_note(

@@ -75,20 +75,12 @@ GRANT_EVENTS = ("credit_granted", "seat_active", "seat_waitlisted", "access_gran
 # --- enqueue: outbox rows, inside the caller's transaction ------------------------------------
 
 
-def order_enrolment(
-    session: Session, order_id: int, catalogue: Catalogue
-) -> list[dict[str, Any]] | None:
-    """Per line item: credits held, access, seat statuses (waitlist place), cohort and start.
-
-    None when the order is unknown or has no lines.
-    """
-    return order_enrolments(session, [order_id], catalogue).get(order_id)
-
-
 def order_enrolments(
     session: Session, order_ids: Iterable[int], catalogue: Catalogue
 ) -> dict[int, list[dict[str, Any]] | None]:
-    """``order_enrolment`` of several orders, in six queries whatever their number."""
+    """Per order, per line item: credits held, access, seat statuses (waitlist place), cohort
+    and start; None for an order unknown or without lines. Six queries whatever their number.
+    """
     ids = sorted(set(order_ids))
     if not ids:
         return {}
@@ -194,15 +186,6 @@ def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_sea
 def _order_meta_update(order_id: int, value: list[dict[str, Any]]) -> Update:
     return Update("order", order_id, f"order:{order_id}:meta",
                   {"meta_data": [{"key": ENROLMENT_META_KEY, "value": value}]})
-
-
-def enqueue_order_meta(session: Session, order_id: int, catalogue: Catalogue) -> str | None:
-    """Queue the order's ``bridge_enrolment`` meta; returns the target key, None if unchanged."""
-    value = order_enrolment(session, order_id, catalogue)
-    if value is None:
-        return None
-    queued = enqueue_updates(session, [_order_meta_update(order_id, value)])
-    return queued[0] if queued else None
 
 
 def enqueue_cohort_stock(
@@ -368,29 +351,6 @@ def _real_part(outcome: OrderOutcome, made_up: set[int]) -> OrderOutcome:
         if (event.order_id if event.order_id is not None else outcome.order_id) not in made_up])
 
 
-def enqueue_writebacks(
-    session: Session,
-    outcome: OrderOutcome,
-    catalogue: Catalogue,
-    settings: Settings,
-    *,
-    templates: NoteTemplates | None = None,
-    now: datetime | None = None,
-    notify: bool = True,
-) -> list[str]:
-    """Queue everything an applied order changed in the shop; call before the order commits.
-
-    Order meta for every order whose holdings or waitlist place changed, one note per order
-    (its events of this application and the coupon it earned, worded together),
-    stock of the cohorts whose seats changed, personal coupons the rules now grant, and the
-    customer meta of every learner concerned. Returns the target keys queued. Without
-    ``notify`` (history) no note and no coupon: nothing a customer would notice. Nothing is
-    queued about an order `bridge simulate` made up (no shop has it).
-    """
-    return enqueue_writebacks_for(session, [(outcome, notify)], catalogue, settings,
-                                  templates=templates, now=now)
-
-
 def enqueue_writebacks_for(
     session: Session,
     outcomes: Sequence[tuple[OrderOutcome, bool]],
@@ -400,10 +360,15 @@ def enqueue_writebacks_for(
     templates: NoteTemplates | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """``enqueue_writebacks`` for a page of outcomes (each with its ``notify``) at once.
+    """Queue everything a page of applied orders changed in the shop; call before it commits.
 
-    Each kind of write-back is read and queued for the whole page together, so the statements
-    do not grow with the page; what is queued is what the outcomes one by one would queue.
+    Order meta for every order whose holdings or waitlist place changed, one note per order
+    (its events of this application and the coupon it earned, worded together), stock of the
+    cohorts whose seats changed, personal coupons the rules now grant, and the customer meta of
+    every learner concerned. Returns the target keys queued. An outcome without ``notify``
+    (history) gets no note and no coupon: nothing a customer would notice. Nothing is queued
+    about an order `bridge simulate` made up (no shop has it). Each kind of write-back is read
+    and queued for the whole page together, so the statements do not grow with the page.
     """
     work = [(outcome, notify) for outcome, notify in outcomes
             if outcome.applied and outcome.events]
