@@ -35,8 +35,10 @@ from bridge.rules.bookings import (
     NO_SHOW_CLEARED,
     RESCHEDULED,
     RESCHEDULING,
+    Attendance,
     BookingEvent,
     BookingPayloadError,
+    BookingStatus,
     BookingType,
     Charge,
     charge_for,
@@ -45,24 +47,30 @@ from bridge.rules.bookings import (
 )
 from bridge.services.booking_links import learner_by_token
 from bridge.services.expiry import expire_learner
-from bridge.services.ledger import balances, complimentary_key, find_learner, lock_learner
+from bridge.services.ledger import (
+    balances,
+    complimentary_key,
+    find_learner,
+    insert_ignore,
+    lock_learner,
+)
 from bridge.services.redemptions import debit_credits, refund_redemption
-from bridge.store.bulk import insert_ignore
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
 from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcnow
 
 log = logging.getLogger(__name__)
 
-DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER = "debited", "returned", "unfunded", "unknown_learner"
-HELD_FOR_REVIEW, REJECTED = "held_for_review", "rejected"
-MOVED, CANCELLED_STATUS = "rescheduled", "cancelled"
+DEBITED, RETURNED = BookingStatus.DEBITED, BookingStatus.RETURNED
+UNFUNDED, UNKNOWN_LEARNER = BookingStatus.UNFUNDED, BookingStatus.UNKNOWN_LEARNER
+HELD_FOR_REVIEW, REJECTED = BookingStatus.HELD_FOR_REVIEW, BookingStatus.REJECTED
+MOVED, CANCELLED_STATUS = BookingStatus.RESCHEDULED, BookingStatus.CANCELLED
 STATUSES = (DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER, HELD_FOR_REVIEW, REJECTED, MOVED,
             CANCELLED_STATUS)
 # What `bridge bookings --status` and the console filter by.
 LISTED_STATUSES = STATUSES
 # Bookings that wait for the creator: nothing was debited for them.
 NEEDS_ATTENTION = (HELD_FOR_REVIEW, UNFUNDED, UNKNOWN_LEARNER)
-BOOKED, HELD, ABSENT = "booked", "held", "no_show"
+BOOKED, HELD, ABSENT = Attendance.BOOKED, Attendance.HELD, Attendance.NO_SHOW
 FORFEIT, RETURN = "forfeit", "return"
 # What a booking's learner was found by (Booking.matched_by); only BY_EMAIL is no proof.
 BY_TOKEN, BY_TRUSTED_EMAIL, BY_EMAIL = "token", "trusted_email", "email"

@@ -24,11 +24,13 @@ from bridge.rules.payloads import (
     DEFAULT_MAX_LINE_QUANTITY,
     MAX_ID,
     BodyRefused,
+    DeliveryStatus,
     PayloadRejected,
     classify,
     parse_json_body,
 )
-from bridge.store.bulk import insert_ignore, insert_ignoring, update_rows
+from bridge.services.ledger import insert_ignore
+from bridge.store.bulk import insert_ignoring, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -40,9 +42,10 @@ from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
-RECEIVED, PROCESSED, FAILED, DEAD, IGNORED = "received", "processed", "failed", "dead", "ignored"
+RECEIVED, PROCESSED = DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSED
+FAILED, DEAD, IGNORED = DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.IGNORED
 # The payload breaks a rule (bad id, quantity over the bound, wrong type): never retried.
-REJECTED = "rejected"
+REJECTED = DeliveryStatus.REJECTED
 # Nothing more happens to these unless a person retries them.
 FINISHED = (PROCESSED, IGNORED, REJECTED)
 STATUSES = (RECEIVED, PROCESSED, FAILED, DEAD, IGNORED, REJECTED)

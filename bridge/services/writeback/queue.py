@@ -20,19 +20,14 @@ from sqlmodel import Session, col, select
 from bridge.store.bulk import insert_ignoring, insert_rows
 from bridge.store.models import (
     OutboxItem,
+    OutboxStatus,
     OutboxWritten,
     ProductBinding,
     utcnow,
 )
 
-PENDING, SENDING, SENT, UNCHANGED, DEAD, SUPERSEDED = (
-    "pending",
-    "sending",
-    "sent",
-    "unchanged",
-    "dead",
-    "superseded",
-)
+PENDING, SENDING, SENT = OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT
+UNCHANGED, DEAD, SUPERSEDED = OutboxStatus.UNCHANGED, OutboxStatus.DEAD, OutboxStatus.SUPERSEDED
 STATUSES = (PENDING, SENDING, SENT, UNCHANGED, DEAD, SUPERSEDED)
 
 
