@@ -47,14 +47,9 @@ from bridge.rules.bookings import (
 )
 from bridge.services.booking_links import learner_by_token
 from bridge.services.expiry import expire_learner
-from bridge.services.ledger import (
-    balances,
-    complimentary_key,
-    find_learner,
-    insert_ignore,
-    lock_learner,
-)
+from bridge.services.ledger import balances, complimentary_key, find_learner, lock_learner
 from bridge.services.redemptions import debit_credits, refund_redemption
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
 from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcnow
 

@@ -46,7 +46,6 @@ from bridge.services.ledger import (
     CreditTarget,
     Event,
     OrderOutcome,
-    insert_ignore,
     lock_learner,
     reconcile_access,
     reconcile_credits,
@@ -56,6 +55,7 @@ from bridge.services.page_state import add_new, page_state_of
 from bridge.services.perks import active_perks
 from bridge.services.writeback.plan import enqueue_customer_meta
 from bridge.settings import Settings
+from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import Access, ClaimPlace, Learner, LedgerEntry, OrderState, utcnow
 
@@ -420,24 +420,3 @@ def list_claims(engine: Engine, order_id: int, settings: Settings, *,
         return {"order_id": order_id, "places": places}
 
 
-def pack_orders(engine: Engine, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Team-pack orders, newest first: buyer, places sold, claimed, open and void."""
-    with unit_of_work(engine) as session:
-        counts = session.exec(
-            select(ClaimPlace.order_id, ClaimPlace.offer_sku, ClaimPlace.status, func.count())
-            .group_by(ClaimPlace.order_id, ClaimPlace.offer_sku, ClaimPlace.status)
-        ).all()
-        orders: dict[int, dict[str, Any]] = {}
-        for order_id, sku, status, count in counts:
-            entry = orders.setdefault(order_id, {"order_id": order_id, "skus": set(), "sold": 0,
-                                                 OPEN: 0, CLAIMED: 0, VOID: 0})
-            entry["skus"].add(sku)
-            entry["sold"] += count
-            entry[status] = entry.get(status, 0) + count
-        shown = sorted(orders.values(), key=lambda e: -e["order_id"])[:limit]
-        for entry in shown:
-            state = session.get(OrderState, entry["order_id"])
-            buyer = session.get(Learner, state.learner_id) if state and state.learner_id else None
-            entry.update(skus=sorted(entry["skus"]), status=state.status if state else None,
-                         buyer=buyer.email if buyer else None)
-        return shown

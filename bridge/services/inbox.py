@@ -29,8 +29,7 @@ from bridge.rules.payloads import (
     classify,
     parse_json_body,
 )
-from bridge.services.ledger import insert_ignore
-from bridge.store.bulk import insert_ignoring, update_rows
+from bridge.store.bulk import insert_ignore, insert_ignoring, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
