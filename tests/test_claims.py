@@ -220,7 +220,7 @@ def test_the_report_shows_places_claimed_vs_sold_per_team_pack(engine, config):
 def test_the_report_table_and_page_show_the_team_pack_funnel(engine, config):
     """`bridge report` and /report gain a team-pack section once a pack was sold."""
     from bridge.cli.report import render_table
-    from webhooks.public.report import render_report
+    from webhooks.report_view import render_report
 
     now = utcnow()
     period = report_period(None, None, "UTC", now)

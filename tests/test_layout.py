@@ -15,6 +15,10 @@ EDGE_PACKAGES = ("webhooks", "sync")
 # The command-line package is the composition root: the one core package that wires the edges.
 COMPOSITION_ROOT = "bridge.cli"
 RULES = "bridge.rules"
+# The web app by audience: each package owns its blueprints; only the app factory (and the
+# package that exports it) puts them together. The rest of webhooks/ is what they share.
+WEB_AUDIENCES = ("webhooks.receivers", "webhooks.api", "webhooks.console", "webhooks.public")
+WEB_FACTORY = ("webhooks", "webhooks.app")
 # What a pure rule may import from the project besides other rules.
 RULES_MAY_IMPORT = {"bridge.errors"}
 # Libraries that do I/O or belong to a framework: none of them in the pure rules.
@@ -179,6 +183,30 @@ def test_the_edges_import_neither_each_other_nor_the_command_line() -> None:
         or any(_in(target, other) for other in EDGE_PACKAGES if other != edge)
     )
     assert offenders == []
+
+
+def test_the_web_audiences_import_neither_each_other_nor_the_app_factory() -> None:
+    """receivers, api, console and public share only webhooks' own infrastructure (runtime,
+    limits, page limits, assets, the report's rendering), which imports no audience."""
+    graph = import_graph()
+    offenders = []
+    for module, targets in graph.items():
+        if not _in(module, "webhooks") or module in WEB_FACTORY:
+            continue
+        own = next((audience for audience in WEB_AUDIENCES if _in(module, audience)), None)
+        offenders.extend(
+            f"{module} imports {target}"
+            for target in sorted(targets)
+            if target in WEB_FACTORY
+            or any(_in(target, audience) for audience in WEB_AUDIENCES if audience != own))
+    assert offenders == []
+
+
+def test_each_web_audience_is_a_package_that_says_what_it_owns() -> None:
+    """webhooks/receivers, api, console and public each have an __init__ with a docstring."""
+    for audience in WEB_AUDIENCES:
+        init = ROOT.joinpath(*audience.split("."), "__init__.py")
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), audience
 
 
 def test_the_shop_is_spoken_to_over_http_only_by_the_shop_client() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
+def _page(url: str) -> tuple[int, str]:
+    """The status and text of a GET, error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http only)
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def _run(bin_dir: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), "LANG": "C.UTF-8"}
     return _call([str(bin_dir / "bridge"), *args], cwd=folder, env=env, text=True,
@@ -85,7 +95,8 @@ def test_the_wheel_holds_no_checkout_and_imports_from_its_own_install(installed:
 
 def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: Path,
                                                                     tmp_path: Path) -> None:
-    """`bridge init` writes catalog.toml from the package, `demo` plays, `serve` answers."""
+    """`bridge init` writes catalog.toml from the package, `demo` plays, `serve` answers, its
+    pages too (every audience's templates and the stylesheet are in the wheel)."""
     init = _run(installed, tmp_path, "init")
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "catalog.toml").read_text().startswith("# creator-bridge catalogue")
@@ -93,6 +104,9 @@ def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: P
     demo = _run(installed, tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr
     assert "What each learner holds now" in demo.stdout
+    token = _run(installed, tmp_path, "tokens", "create", "phone", "--scope", "read", "--json")
+    assert token.returncode == 0, token.stderr
+    read_token = json.loads(token.stdout)["token"]
     port = _free_port()
     env = {"PATH": f"{installed}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     server = subprocess.Popen([str(installed / "bridge"), "serve", "--port", str(port)],  # noqa: S603
@@ -111,6 +125,17 @@ def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: P
         assert body["status"] == "ok" and body["schema"]["up_to_date"] is True
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/docs/", timeout=5) as r:
             assert b"swagger-ui-bundle.js" in r.read()
+        pages = {path: _page(f"http://127.0.0.1:{port}{path}") for path in (
+            "/assets/console.css", f"/report?token={read_token}", "/console/login",
+            "/outcomes")}
+        assert pages["/assets/console.css"][0] == 200
+        assert ".report svg" in pages["/assets/console.css"][1]
+        status, report = pages[f"/report?token={read_token}"]
+        assert status == 200 and '<section id="funnel">' in report  # report/body.html
+        status, login = pages["/console/login"]
+        assert status == 200 and 'name="csrf_token"' in login  # console/login.html
+        status, outcomes = pages["/outcomes"]
+        assert status == 200 and "These figures as JSON" in outcomes  # outcomes/base.html
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -21,7 +21,6 @@ from flask import Flask, Response, g, jsonify, request
 
 from bridge.settings import Settings
 from bridge.store.db import QueryTimeout, set_query_budget
-from webhooks.console.auth import render_page
 
 log = logging.getLogger(__name__)
 
@@ -83,32 +82,28 @@ class PageLimits:
 
 
 def init_page_limits(app: Flask, settings: Settings) -> None:
-    """Register the hooks and the 503 answers (JSON; console pages as console pages)."""
+    """Register the hooks and the 503 answers (JSON; the console answers its own pages with
+    ``unavailable``)."""
     limits = PageLimits(settings)
     app.before_request(limits.before)
     app.teardown_request(limits.teardown)
-    app.register_error_handler(PagesBusy, _pages_busy)
-    app.register_error_handler(QueryTimeout, _query_timeout)
+    app.register_error_handler(PagesBusy, _json_unavailable)
+    app.register_error_handler(QueryTimeout, _json_unavailable)
 
 
-def _unavailable(message: str, code: str, seconds: int) -> Response:
-    if (request.blueprint or "").startswith("console"):
-        response = render_page("console/error.html", http_status=503, status_code=503,
-                               title="Try again shortly", message=message)
-    else:
-        response = jsonify({"error": message, "code": code})
-        response.status_code = 503
+def unavailable(exc: PagesBusy | QueryTimeout) -> tuple[str, str, int]:
+    """Log a page refused or stopped; (message, code, seconds until a retry) to answer with."""
+    # The endpoint, not the path: a path may carry a claim code or a credential id.
+    if isinstance(exc, PagesBusy):
+        log.info("page refused, %d pages in progress: %s", exc.slots, request.endpoint)
+        return str(exc), "pages_busy", exc.retry_after
+    log.warning("page query stopped after %g s: %s", exc.seconds, request.endpoint)
+    return query_timeout_message(exc), "query_timeout", max(1, math.ceil(exc.seconds))
+
+
+def _json_unavailable(exc: PagesBusy | QueryTimeout) -> Response:
+    message, code, seconds = unavailable(exc)
+    response = jsonify({"error": message, "code": code})
+    response.status_code = 503
     response.headers["Retry-After"] = str(seconds)
     return response
-
-
-def _pages_busy(exc: PagesBusy) -> Response:
-    # The endpoint, not the path: a path may carry a claim code or a credential id.
-    log.info("page refused, %d pages in progress: %s", exc.slots, request.endpoint)
-    return _unavailable(str(exc), "pages_busy", exc.retry_after)
-
-
-def _query_timeout(exc: QueryTimeout) -> Response:
-    log.warning("page query stopped after %g s: %s", exc.seconds, request.endpoint)
-    return _unavailable(query_timeout_message(exc), "query_timeout",
-                        max(1, math.ceil(exc.seconds)))

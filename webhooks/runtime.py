@@ -1,4 +1,4 @@
-"""What request handlers need, kept on the Flask app."""
+"""What request handlers need: the runtime kept on the Flask app, and who is asking."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import Engine
 
 from bridge.rules.catalog import Catalogue
@@ -34,3 +34,13 @@ class Runtime:
 
 def runtime() -> Runtime:
     return current_app.extensions["bridge"]
+
+
+def client_address(proxy_hops: int) -> str:
+    """The client's address: the peer, or what the last ``proxy_hops`` proxies say it was."""
+    if proxy_hops:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")
+                     if part.strip()]
+        if len(forwarded) >= proxy_hops:
+            return forwarded[-proxy_hops][:64]
+    return request.remote_addr or "unknown"

@@ -44,7 +44,8 @@ from bridge.services.console_sessions import (
     start_session,
 )
 from bridge.services.operators import OperatorView, dummy_hash
-from bridge.store.db import DatabaseUnavailable, describe_db_error
+from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error
+from webhooks.page_limits import PagesBusy, unavailable
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,19 @@ def _database_error(exc: Exception) -> Response:
                        message="the database is unavailable; try again in a minute")
 
 
+def _too_busy(exc: PagesBusy | QueryTimeout) -> Response:
+    """Every page slot taken, or a query past its budget: a console page, 503, Retry-After."""
+    message, _code, seconds = unavailable(exc)
+    response = render_page("console/error.html", http_status=503, status_code=503,
+                           title="Try again shortly", message=message)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def guard(blueprint: Blueprint) -> None:
     """Every request under the blueprint: a key is set, POSTs carry the CSRF token, and
-    errors answer as console pages (4xx for bad input, 503 while the database is down)."""
+    errors answer as console pages (4xx for bad input, 503 while the database is down or the
+    pages are busy)."""
 
     @blueprint.before_request
     def _checks() -> Response | None:
@@ -273,3 +284,5 @@ def guard(blueprint: Blueprint) -> None:
     blueprint.register_error_handler(HTTPException, _error_page)
     blueprint.register_error_handler(DatabaseUnavailable, _database_error)
     blueprint.register_error_handler(OperationalError, _database_error)
+    blueprint.register_error_handler(PagesBusy, _too_busy)
+    blueprint.register_error_handler(QueryTimeout, _too_busy)

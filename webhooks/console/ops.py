@@ -28,7 +28,7 @@ from bridge.services.writeback.queue import STATUSES as OUTBOX_STATUSES
 from bridge.store.models import utcnow
 from webhooks.console.auth import admin_required, guard, login_required, render_page
 from webhooks.console.views import file_catalogue
-from webhooks.public.report import period_from_query, render_report
+from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,7 @@ from webhooks.console.auth import (
     render_page,
     safe_next,
 )
-from webhooks.public.claims import client_address
-from webhooks.runtime import runtime
+from webhooks.runtime import client_address, runtime
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 guard(console)

@@ -23,7 +23,7 @@ from bridge.rules.claims import form_token, form_token_valid, normalise_code
 from bridge.rules.payloads import BodyRefused, parse_json_body
 from bridge.services.claims import ClaimRefused, claim_place, view_place
 from bridge.store.db import DatabaseUnavailable
-from webhooks.runtime import runtime
+from webhooks.runtime import client_address, runtime
 
 log = logging.getLogger(__name__)
 claims_page = Blueprint("claims_page", __name__, template_folder="templates")
@@ -69,16 +69,6 @@ def init_claims(app: Flask, attempts_per_minute: int) -> None:
     """Register the pages and their per-address limiter on the app."""
     app.extensions["claim_limiter"] = AddressLimiter(attempts_per_minute)
     app.register_blueprint(claims_page)
-
-
-def client_address(proxy_hops: int) -> str:
-    """The client's address: the peer, or what the last ``proxy_hops`` proxies say it was."""
-    if proxy_hops:
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")
-                     if part.strip()]
-        if len(forwarded) >= proxy_hops:
-            return forwarded[-proxy_hops][:64]
-    return request.remote_addr or "unknown"
 
 
 def _wants_json() -> bool:
