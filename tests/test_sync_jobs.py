@@ -98,7 +98,7 @@ def test_the_expiry_job_writes_off_expired_credits_and_queues_the_new_balance(en
     result = run_job("expiry", ports)
     assert result.status == "ok", result.reason
     assert (result.tally.fetched, result.tally.changed, result.tally.writebacks) == (1, 1, 1)
-    assert result.changes == ["learner 1: expired 60 mentor_minutes of sub:39:order:40:credit"]
+    assert result.changes == ["learner 1: expired 1 h of mentor time of sub:39:order:40:credit"]
     with unit_of_work(engine) as session:
         meta = session.exec(select(OutboxItem)).one()
         assert meta.target_key == "customer:2:meta"
