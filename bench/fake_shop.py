@@ -1,7 +1,7 @@
 """A local WooCommerce REST v3 shop for the benchmarks: N generated orders, counted requests.
 
 Loopback only (127.0.0.1). Order ``i`` (1..N) is a pure function of ``i``: built from the
-bridge's own simulated-order shape (``bridge.services.simulation.order_payload``, itself a
+bridge's own simulated-order shape (``bridge.services.operations.order_payload``, itself a
 captured WooCommerce 11 order) with SKUs and WooCommerce ids of ``catalog.example.toml``'s
 sample shop, so nothing is kept in memory per order and 100,000 orders cost what 1,000 do.
 Products and variations are the ones captured from the real sample shop
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bridge.services.simulation import Line, order_payload
+from bridge.services.operations import Line, order_payload
 
 API_PREFIX = "/wp-json/wc/v3/"
 REPO = Path(__file__).resolve().parents[1]

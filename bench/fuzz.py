@@ -52,7 +52,8 @@ from bench.common import (
     table,
 )
 from bridge.rules.signatures import sign, verify
-from bridge.services.simulation import Line, order_payload, php_json
+from bridge.services.operations import Line, order_payload
+from bridge.services.operations.simulation import php_json
 from tests.fuzz_cases import RECEIVER, Case, cases
 
 BODY_LIMIT = 1024 * 1024
@@ -167,7 +168,7 @@ def received_count(database_url: str) -> int:
 
 
 def make_token(database_url: str) -> str:
-    from bridge.services.api_tokens import create_token
+    from bridge.services.operations import create_token
     from bridge.store.db import make_engine, unit_of_work
 
     engine = make_engine(database_url)
@@ -298,8 +299,8 @@ def database_growth(deliveries: int) -> dict[str, Any]:
     """SQLite file size after ``deliveries`` ordinary orders, then after retention."""
     from datetime import UTC, datetime
 
-    from bridge.services.delivery_handlers import build_handlers
     from bridge.services.inbox import Delivery, apply_retention, process_delivery, record_delivery
+    from bridge.services.orders import build_handlers
     from bridge.settings import Settings
     from bridge.store.db import make_engine, upgrade
     from bridge.store.models import utcnow

@@ -4,8 +4,8 @@ In one run, each under the same gunicorn settings (Procfile's: 2 workers, 4 thre
 127.0.0.1: the baseline app (bench/baseline_app.py: verify the signature, answer 200), the
 bridge's receiver on SQLite, the bridge's receiver on PostgreSQL, and the baseline again. A
 bounded client (a thread pool, one requests.Session per thread) posts N deliveries after a
-warm-up; each delivery is a distinct order of the fake shop's generator
-(bridge.services.simulation's shape), signed as WooCommerce signs it. Reported: deliveries per
+warm-up; each delivery is a distinct order of the fake shop's generator (the shape of
+bridge.services.operations.simulation), signed as WooCommerce signs it. Reported: deliveries per
 second, p50 / p99 acknowledgement latency, and the ratios bridge / baseline. Each bridge target
 runs in two modes: 'thread' (the Procfile web line as it is: each web process keeps one
 processing thread that drains the inbox in batches after the answers) and 'worker' (web
@@ -54,7 +54,8 @@ from bench.common import (
     table,
 )
 from bench.fake_shop import Orders
-from bridge.services.simulation import SignedDelivery, signed_delivery
+from bridge.services.operations import signed_delivery
+from bridge.services.operations.simulation import SignedDelivery
 
 
 def deliveries(first: int, count: int, orders: Orders) -> list[SignedDelivery]:

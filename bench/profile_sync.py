@@ -24,8 +24,8 @@ from sqlalchemy import event
 
 from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
 
-# Steps of a page, as called from bridge.services.page_apply (the page's unit of work) and
-# bridge.services.writeback.plan.enqueue_writebacks_for; "_apply_page" is the page's flushes.
+# Steps of a page, as called from bridge.services.orders.page_apply (the page's unit of work) and
+# bridge.services.writeback.enqueue_writebacks_for; "_apply_page" is the page's flushes.
 STEPS = ("changed_orders", "stored_refunds_of", "load_page", "lock_cohorts", "apply_order",
          "reconcile_claims", "_settle_complimentary_calls", "_apply_loaded", "_apply_page",
          "order_enrolments", "cohort_stock_updates", "event_note_drafts", "enqueue_notes",

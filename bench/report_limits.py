@@ -52,8 +52,8 @@ from bench.common import (
     table,
 )
 from bench.fake_shop import Orders
-from bridge.services.api_tokens import create_token
-from bridge.services.simulation import SignedDelivery, signed_delivery
+from bridge.services.operations import create_token, signed_delivery
+from bridge.services.operations.simulation import SignedDelivery
 from bridge.store.db import make_engine, unit_of_work
 
 THOUSAND_YEARS = ("0001-01-01", "9999-12-31")
@@ -159,7 +159,7 @@ def load(url: str, token: str, period: tuple[str, str], orders: Orders, first: i
 def serve_held(port: int, hold: float) -> None:
     """What `bridge serve` runs (webhooks.server: one gunicorn process, 4 threads), the report
     holding its read transaction ``hold`` seconds after reading its rows."""
-    from bridge.services import report
+    from bridge.services.reporting import report
     from bridge.settings import load_settings
     from webhooks import create_app
     from webhooks.server import run_server

@@ -37,7 +37,8 @@ from bench.common import (
     scratch_dir,
     table,
 )
-from bridge.services.writeback.outbox import DRAIN_LIMIT, drain_outbox
+from bridge.services.writeback import drain_outbox
+from bridge.services.writeback.outbox import DRAIN_LIMIT
 from bridge.settings import load_settings
 from bridge.shop.client import WooClient
 from bridge.store.db import make_engine

@@ -26,8 +26,6 @@ from bridge.rules.catalog import Catalogue
 from bridge.rules.entitlements import parse_gmt
 from bridge.rules.words import credit_text
 from bridge.services.catalogue import load_catalogue, sync_catalogue
-from bridge.services.delivery_handlers import build_handlers
-from bridge.services.expiry import expire_credits
 from bridge.services.inbox import (
     DEAD,
     FAILED,
@@ -37,15 +35,20 @@ from bridge.services.inbox import (
     due_deliveries,
     process_delivery,
 )
-from bridge.services.job_runs import record_job_run
-from bridge.services.ledger import OrderOutcome
-from bridge.services.order_pages import changed_orders
-from bridge.services.perks import active_perks
-from bridge.services.pipeline import process_orders
+from bridge.services.ledger import OrderOutcome, active_perks, expire_credits
+from bridge.services.operations import record_job_run
+from bridge.services.orders import (
+    build_handlers,
+    changed_orders,
+    process_orders,
+    record_watch_start,
+)
 from bridge.services.subscriptions import reconcile_subscriptions
-from bridge.services.watch import record_watch_start
-from bridge.services.writeback.outbox import drain_outbox
-from bridge.services.writeback.plan import enqueue_customer_meta, refresh_catalogue_writebacks
+from bridge.services.writeback import (
+    drain_outbox,
+    enqueue_customer_meta,
+    refresh_catalogue_writebacks,
+)
 from bridge.settings import Settings
 from bridge.shop.protocol import PER_PAGE
 from bridge.shop.webhooks import webhook_status
@@ -368,7 +371,7 @@ class _OrderWalk:
         """Apply a page's changed orders in one unit of work; returns its newest change.
 
         Orders unchanged since they were applied are found in one query and skipped unwritten;
-        an order that fails fails alone (bridge.services.page_apply).
+        an order that fails fails alone (bridge.services.orders.page_apply).
         """
         ctx = self.ctx
         ctx.checkpoint()

@@ -14,9 +14,9 @@ from sqlmodel import select
 
 from bridge.rules.catalog import Catalogue
 from bridge.rules.signatures import sign_calcom, sign_calendly
-from bridge.services.booking_links import booking_link
-from bridge.services.delivery_handlers import build_handlers
+from bridge.services.bookings import booking_link
 from bridge.services.ledger import find_learner
+from bridge.services.orders import build_handlers
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Booking

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from bridge.services.rejections import cancel_pending
+from bridge.services.inbox.rejections import cancel_pending
 from bridge.settings import VARIABLES, Settings
 from bridge.store.db import make_engine, upgrade
 from webhooks.processing import stop_all_processors

@@ -20,11 +20,10 @@ from sqlmodel import col, select
 
 from bridge.rules.catalog import Catalogue
 from bridge.services.catalogue import load_catalogue, read_catalogue_file
-from bridge.services.delivery_handlers import store_file_catalogue
+from bridge.services.credentials.outcome_events import EventRequest, known_skus, record_event
 from bridge.services.ledger import find_learner
-from bridge.services.operators import add_operator
-from bridge.services.outcome_events import EventRequest, known_skus, record_event
-from bridge.services.pipeline import process_order
+from bridge.services.operations import add_operator
+from bridge.services.orders import process_order, store_file_catalogue
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, OutboxItem
@@ -114,7 +113,7 @@ def seed_console_shop(engine: Engine, database_url: str, folder: Path, *,
 @pytest.fixture(autouse=True)
 def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with small parameters: the real ones cost a second a hash on a busy machine."""
-    from bridge.services import operators
+    from bridge.services.operations import operators
 
     monkeypatch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
                                                              parallelism=1))

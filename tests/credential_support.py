@@ -23,8 +23,7 @@ from sqlalchemy import Engine
 
 from bridge.rules.catalog import Catalogue
 from bridge.services.catalogue import read_catalogue_file
-from bridge.services.delivery_handlers import store_file_catalogue
-from bridge.services.pipeline import process_order
+from bridge.services.orders import process_order, store_file_catalogue
 from bridge.settings import Settings
 from tests.conftest import FIXTURES
 from tests.sample_shop import BINDINGS, make_order

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.rules.signatures import sign
-from bridge.services.simulation import Line, order_payload, php_json
+from bridge.services.operations import Line, order_payload
+from bridge.services.operations.simulation import php_json
 
 RECEIVER = "/webhooks/woocommerce"
 # SKUs of catalog.example.toml (and of tests/sample_shop.py).

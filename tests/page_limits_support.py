@@ -15,7 +15,7 @@ import time
 from sqlmodel import Session
 
 from bridge.rules.report_rows import ReportRows
-from bridge.services import report
+from bridge.services.reporting import report
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from webhooks import create_app

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from werkzeug.test import TestResponse
 
-from bridge.services.api_tokens import create_token
 from bridge.services.ledger import balances, find_learner
-from bridge.services.pipeline import process_order
+from bridge.services.operations import create_token
+from bridge.services.orders import process_order
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import IdempotencyRecord, LedgerEntry, Redemption

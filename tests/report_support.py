@@ -37,10 +37,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bridge.rules.catalog import Catalogue, CohortSpec, Offer
+from bridge.services.bookings import redeem_in_transaction, refund_in_transaction
+from bridge.services.credentials.outcome_events import EventRequest, known_skus, record_event
 from bridge.services.ledger import find_learner
-from bridge.services.outcome_events import EventRequest, known_skus, record_event
-from bridge.services.pipeline import process_order
-from bridge.services.redemptions import redeem_in_transaction, refund_in_transaction
+from bridge.services.orders import process_order
 from bridge.settings import Settings
 from bridge.store.db import make_engine, unit_of_work, upgrade
 from bridge.store.models import (

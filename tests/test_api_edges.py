@@ -11,7 +11,7 @@ import logging
 import pytest
 from sqlmodel import select
 
-from bridge.services.api_tokens import revoke_token
+from bridge.services.operations import revoke_token
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import ApiToken

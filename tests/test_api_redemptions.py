@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bridge.services.ledger import find_learner
-from bridge.services.pipeline import process_order
+from bridge.services.orders import process_order
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Offer, Subscription

@@ -14,8 +14,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 
 from bridge.cli.main import main
-from bridge.services.api_tokens import TokenError, granted, parse_scopes
-from bridge.services.redemptions import redeem_in_transaction, sent_key, token_key
+from bridge.services.bookings import redeem_in_transaction, sent_key, token_key
+from bridge.services.operations import TokenError, parse_scopes
+from bridge.services.operations.api_tokens import granted
 from bridge.settings import VARIABLES, Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import ApiToken, OutcomeEvent, Redemption

@@ -11,8 +11,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from bridge.cli.main import main
-from bridge.services.pipeline import process_order
-from bridge.services.watch import WATCH_KEY, watch_since
+from bridge.services.orders import process_order
+from bridge.services.orders.watch import WATCH_KEY, watch_since
 from bridge.settings import Settings
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import WatchState

@@ -9,12 +9,13 @@ import pytest
 from sqlmodel import select
 
 from bridge.rules.booking_links import derive_token
-from bridge.services.booking_links import booking_link, rotate_booking_link
 from bridge.services.bookings import (
     BookingNotFound,
     BookingPolicy,
     ReviewRefused,
+    booking_link,
     review_booking,
+    rotate_booking_link,
 )
 from bridge.services.ledger import find_learner
 from bridge.store.db import unit_of_work

@@ -303,7 +303,7 @@ amount = 45
 
 def test_the_complimentary_first_call_is_spent_first(client, engine):
     """A learner with a complimentary call and a pack: the first booking spends the free call."""
-    from bridge.services.pipeline import process_order
+    from bridge.services.orders import process_order
     from bridge.settings import Settings
     from tests.sample_shop import make_order, sample_catalogue
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 
 from bridge.cli.main import main
-from bridge.services.simulation import Line, order_payload, signed_delivery
+from bridge.services.operations import Line, order_payload, signed_delivery
 from bridge.settings import VARIABLES, load_settings
 from tests.claims_support import PACK, SECRET, holdings
 from webhooks import create_app

@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from bridge.services.claims import list_claims
+from bridge.services.team_packs import list_claims
 from tests.claims_support import apply, claim_settings, holdings, pack_order
 from webhooks import create_app
 
@@ -170,7 +170,7 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
     import shutil
     from pathlib import Path
 
-    from bridge.services.doctor import run_checks
+    from bridge.services.operations import run_checks
     from bridge.store.db import make_engine
 
     catalogue = tmp_path / "catalog.toml"

@@ -15,9 +15,8 @@ from werkzeug.serving import make_server
 
 from bridge.cli.main import main
 from bridge.rules.signatures import sign
-from bridge.services.delivery_handlers import build_handlers
 from bridge.services.ledger import balances, find_learner
-from bridge.services.pipeline import process_order
+from bridge.services.orders import build_handlers, process_order
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import load_json

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bridge.services.login_throttle import ADDRESS_LIMIT
+from bridge.services.operations.login_throttle import ADDRESS_LIMIT
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
 from tests.console_support import (

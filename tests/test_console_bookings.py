@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.services.ledger import find_learner
-from bridge.services.operators import add_operator
+from bridge.services.operations import add_operator
 from bridge.store.db import unit_of_work
 from tests.booking_support import (
     LENA,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bridge.services.operators import add_operator
+from bridge.services.operations import add_operator
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from tests.booking_support import LENA, booking_app, calcom_variant, post_calcom, raw

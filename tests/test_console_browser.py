@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bridge.services.login_throttle import ADDRESS_LIMIT
+from bridge.services.operations.login_throttle import ADDRESS_LIMIT
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
 from tests.browser_support import FLAGS, copy_sqlite, require_browser, serve

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from bridge.cli.main import main
-from bridge.services.job_runs import last_job_runs
-from bridge.services.operators import authenticate
+from bridge.services.operations import last_job_runs
+from bridge.services.operations.operators import authenticate
 from tests.console_support import (
     fast_password_hashing,  # noqa: F401  (autouse fixture)
     seed_console_shop,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bridge.services.operators import add_operator, list_operators, remove_operator
+from bridge.services.operations import add_operator, list_operators, remove_operator
 from bridge.store.db import unit_of_work
 from bridge.store.models import ConsoleSession, LedgerEntry
 from tests.console_support import (

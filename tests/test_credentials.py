@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from bridge.services.credentials import (
     Signer,
+    import_csv,
     issue_credential,
     issuing_factory,
     manual_source_key,
@@ -26,7 +27,6 @@ from bridge.services.credentials import (
     rotate_key,
     signing_key,
 )
-from bridge.services.outcome_events import import_csv
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import Credential, Learner, OutboxItem, OutcomeEvent
 from tests.credential_support import (

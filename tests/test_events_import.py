@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bridge.cli.main import main
-from bridge.services.outcome_events import import_csv
+from bridge.services.credentials import import_csv
 from bridge.settings import VARIABLES
 from tests.redemption_support import fund, sqlite_only
 from tests.report_support import store_offers, stored_events

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bridge.services.expiry import expire_credits, expired_remainders
-from bridge.services.ledger import balances
+from bridge.services.ledger import balances, expire_credits
+from bridge.services.ledger.expiry import expired_remainders
 from bridge.store.db import unit_of_work
 from bridge.store.models import Learner, LedgerEntry, utcnow
 

@@ -21,9 +21,8 @@ from bridge.rules.notes import NoteTemplates
 from bridge.rules.signatures import sign
 from bridge.rules.words import credit_text, singular_of
 from bridge.services.catalogue import read_catalogue_file, sync_catalogue
-from bridge.services.delivery_handlers import catalogue_loader
-from bridge.services.pipeline import process_order
-from bridge.services.simulation import SampleShop, example_catalogue_path
+from bridge.services.operations import SampleShop, example_catalogue_path
+from bridge.services.orders import catalogue_loader, process_order
 from bridge.store.db import unit_of_work
 from bridge.store.models import OutboxItem, utcnow
 from sync.jobs import run_job
@@ -127,7 +126,7 @@ def test_on_a_terminal_log_lines_print_above_the_live_progress_not_inside_it(mon
             bar.set_total(3)
             bar.advance()
             logging.getLogger("bridge.shop.client").warning("the shop is slow: retrying")
-            logging.getLogger("bridge.services.pipeline").debug("order applied")
+            logging.getLogger("bridge.services.orders").debug("order applied")
             bar.advance(2)
             bar.finish()
     finally:

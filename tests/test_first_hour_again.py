@@ -24,11 +24,12 @@ from bridge.rules.catalog import describe_offer
 from bridge.rules.entitlements import SIMULATED_META
 from bridge.rules.words import amount_text, closest, credit_text, did_you_mean, duration
 from bridge.services.catalogue import read_catalogue_file, unmapped_skus
-from bridge.services.delivery_handlers import build_handlers, describe_order
-from bridge.services.doctor import _unmapped_check
 from bridge.services.ledger import balances
-from bridge.services.pipeline import process_order
-from bridge.services.simulation import example_catalogue_path, name_from_email
+from bridge.services.operations import example_catalogue_path
+from bridge.services.operations.doctor import _unmapped_check
+from bridge.services.operations.simulation import name_from_email
+from bridge.services.orders import build_handlers, process_order
+from bridge.services.orders.delivery_handlers import describe_order
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     Access,

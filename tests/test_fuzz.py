@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from bridge.rules.signatures import verify
-from bridge.services.api_tokens import create_token
-from bridge.services.delivery_handlers import build_handlers
+from bridge.services.operations import create_token
+from bridge.services.orders import build_handlers
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery
 from tests.fuzz_cases import RECEIVER, cases

@@ -13,7 +13,6 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from bridge.rules.signatures import sign
-from bridge.services.delivery_handlers import build_handlers
 from bridge.services.inbox import (
     Delivery,
     apply_retention,
@@ -22,6 +21,7 @@ from bridge.services.inbox import (
     record_delivery,
 )
 from bridge.services.ledger import balances, find_learner
+from bridge.services.orders import build_handlers
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry, OutboxItem, utcnow
 from sync.jobs import run_job
@@ -363,8 +363,8 @@ def test_a_note_for_an_order_id_that_cannot_exist_is_dead_without_stopping_the_d
     """orders/-5/notes is never sent; the rest of the outbox still goes out."""
     import responses
 
+    from bridge.services.writeback import drain_outbox
     from bridge.services.writeback.notes import NOTE
-    from bridge.services.writeback.outbox import drain_outbox
     from bridge.services.writeback.queue import enqueue_create
     from bridge.shop.client import WooClient
 
@@ -385,7 +385,7 @@ def test_a_note_for_an_order_id_that_cannot_exist_is_dead_without_stopping_the_d
 
 def test_learner_refs_with_unicode_digits_or_huge_ids_are_4xx(app, engine):
     """'¹'.isdigit() is true but is no id: 400; an id beyond 2^63 names nobody: 404."""
-    from bridge.services.api_tokens import create_token
+    from bridge.services.operations import create_token
 
     with unit_of_work(engine) as session:
         _, token = create_token(session, "reader", "read")
@@ -399,7 +399,7 @@ def test_learner_refs_with_unicode_digits_or_huge_ids_are_4xx(app, engine):
 
 def test_the_api_answers_415_for_a_body_that_is_not_json(app, engine):
     """POST /api/v1/redemptions with Content-Type text/plain is refused as such."""
-    from bridge.services.api_tokens import create_token
+    from bridge.services.operations import create_token
 
     with unit_of_work(engine) as session:
         _, token = create_token(session, "writer", "write")

@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bridge.cli.main import main
-from bridge.services.api_tokens import create_token
-from bridge.services.claims import list_claims
+from bridge.services.operations import create_token
+from bridge.services.team_packs import list_claims
 from bridge.store.db import make_engine, unit_of_work, upgrade
 from tests.booking_support import SECRET as BOOKING_SECRET
 from tests.booking_support import calcom_headers, compact
@@ -73,7 +73,7 @@ class Shop:
 
 def _seed(engine: Engine, url: str, folder: Any) -> Shop:
     with pytest.MonkeyPatch.context() as patch:
-        from bridge.services import operators
+        from bridge.services.operations import operators
 
         patch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
                                                            parallelism=1))
@@ -84,7 +84,7 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
                                    calcom_webhook_secret=BOOKING_SECRET)
     catalogue = dataclasses.replace(console.catalogue, offers={
         **console.catalogue.offers, PACK_OFFER.sku: PACK_OFFER})
-    from bridge.services.pipeline import process_order
+    from bridge.services.orders import process_order
 
     process_order(engine, pack_order(PACK_ORDER_ID), catalogue=catalogue, settings=settings)
     code = list_claims(engine, PACK_ORDER_ID, settings)["places"][0]["code"]

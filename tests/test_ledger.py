@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bridge.services.ledger import apply_order, balances, find_learner, owes, waitlist_position
-from bridge.services.pipeline import ShopNeeded, process_customer, process_order
+from bridge.services.orders import process_customer, process_order
+from bridge.services.orders.page_apply import ShopNeeded
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Access, Learner, LedgerEntry, OrderState, Seat
@@ -336,7 +337,7 @@ def test_refund_after_expiry_takes_back_only_what_had_not_expired(engine, config
     """A refunded period whose credits partly expired reverses only what had not expired."""
     from datetime import UTC, datetime
 
-    from bridge.services.expiry import expire_learner
+    from bridge.services.ledger import expire_learner
 
     order = make_order(180, [("SUB-MENTOR-MONTHLY", 1)], paid="2026-11-28T16:00:00")
     apply(engine, config, catalogue, order)

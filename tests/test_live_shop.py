@@ -16,7 +16,7 @@ import responses
 from sqlalchemy import delete
 from sqlmodel import func, select
 
-from bridge.services.watch import record_watch_start
+from bridge.services.orders import record_watch_start
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem, Seat, SQLModel, utcnow
 from sync.jobs import RunOptions, run_job

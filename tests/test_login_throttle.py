@@ -18,8 +18,13 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from bridge.services import operators
-from bridge.services.login_throttle import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW, account_key
+from bridge.services.operations import operators
+from bridge.services.operations.login_throttle import (
+    ACCOUNT_LIMIT,
+    ADDRESS_LIMIT,
+    WINDOW,
+    account_key,
+)
 from bridge.store.db import unit_of_work
 from bridge.store.models import LoginThrottle
 from tests.browser_support import serve

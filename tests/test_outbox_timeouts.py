@@ -11,8 +11,9 @@ import pytest
 import requests
 import responses
 
-from bridge.services.pipeline import process_order
-from bridge.services.writeback.outbox import TIMEOUTS_IN_A_ROW, drain_outbox
+from bridge.services.orders import process_order
+from bridge.services.writeback import drain_outbox
+from bridge.services.writeback.outbox import TIMEOUTS_IN_A_ROW
 from bridge.settings import Settings
 from bridge.shop.errors import ShopUnavailable
 from tests.sample_shop import make_order

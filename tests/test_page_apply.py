@@ -13,11 +13,10 @@ from sqlalchemy import Engine, event
 from sqlmodel import select
 
 from bridge.rules.catalog import Offer
-from bridge.services.delivery_handlers import build_handlers
-from bridge.services.inbox import Delivery, record_delivery
-from bridge.services.inbox_batches import PAGE_SIZE, InboxDrain
-from bridge.services.ledger import UnknownCohort
-from bridge.services.pipeline import process_order, process_orders
+from bridge.services.inbox import Delivery, InboxDrain, record_delivery
+from bridge.services.inbox.batches import PAGE_SIZE
+from bridge.services.ledger.ledger import UnknownCohort
+from bridge.services.orders import build_handlers, process_order, process_orders
 from bridge.store.db import make_engine, unit_of_work, upgrade
 from bridge.store.models import (
     Access,

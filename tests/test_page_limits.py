@@ -34,8 +34,8 @@ from sqlmodel import Session, select
 from bridge.cli.main import main as bridge_main
 from bridge.rules.report_rows import DEFAULT_MAX_DAYS, ReportRows
 from bridge.rules.signatures import sign
-from bridge.services import report
-from bridge.services.operators import add_operator
+from bridge.services.operations import add_operator
+from bridge.services.reporting import report
 from bridge.settings import VARIABLES, Settings, SettingsError, load_settings
 from bridge.store.db import QueryTimeout, make_engine, query_budget, unit_of_work
 from bridge.store.models import InboxDelivery

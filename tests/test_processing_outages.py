@@ -24,10 +24,12 @@ from sqlmodel import select
 
 from bridge.cli.main import main
 from bridge.rules.signatures import sign
-from bridge.services.delivery_handlers import build_handlers
-from bridge.services.inbox_batches import CLAIM_LEASE, InboxDrain, process_batch
-from bridge.services.job_runs import WORKER_PREFIX, beat_worker
+from bridge.services.inbox import InboxDrain
+from bridge.services.inbox.batches import CLAIM_LEASE, process_batch
 from bridge.services.ledger import balances, find_learner
+from bridge.services.operations import beat_worker
+from bridge.services.operations.job_runs import WORKER_PREFIX
+from bridge.services.orders import build_handlers
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, JobRun, utcnow

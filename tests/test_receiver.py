@@ -14,10 +14,11 @@ from sqlmodel import select
 
 from bridge.errors import PermanentError
 from bridge.rules.signatures import sign
-from bridge.services.delivery_handlers import build_handlers
-from bridge.services.inbox import counter_value, due_deliveries, process_delivery, purge_bodies
-from bridge.services.inbox_batches import InboxDrain, claim_received
+from bridge.services.inbox import InboxDrain, counter_value, due_deliveries, process_delivery
+from bridge.services.inbox.batches import claim_received
+from bridge.services.inbox.inbox import purge_bodies
 from bridge.services.ledger import balances, find_learner
+from bridge.services.orders import build_handlers
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry
 from tests.conftest import REAL, load_json, real_delivery

@@ -8,19 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
-from bridge.services.ledger import UnknownLearner
-from bridge.services.redemptions import (
-    BASE_CREDIT_TYPES,
+from bridge.services.bookings import (
     IdempotencyKeyReused,
     InsufficientCredits,
     InvalidRequest,
     RedemptionNotFound,
     redeem_in_transaction,
-    redeem_request,
     refund_in_transaction,
+)
+from bridge.services.bookings.redemptions import (
+    BASE_CREDIT_TYPES,
+    redeem_request,
     refund_redemption,
     stored_credit_types,
 )
+from bridge.services.ledger import UnknownLearner
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, Offer, Redemption
 from tests.redemption_support import balance_of, fund, sqlite_only, written_rows

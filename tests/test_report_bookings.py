@@ -10,7 +10,7 @@ import pytest
 from bridge.rules.report_bookings import booking_months, returning_learners
 from bridge.rules.report_figures import records
 from bridge.rules.report_rows import BookingRow, Period, ReportRows
-from bridge.services.report import build_report
+from bridge.services.reporting import build_report
 from tests.booking_support import (
     LENA,
     booking_app,

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from bridge.cli.main import main
 from bridge.rules.report_rows import Period
-from bridge.services.report import build_report
+from bridge.services.reporting import build_report
 from bridge.settings import VARIABLES
 from tests.report_support import NOW, seeded_database
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bridge.services.api_tokens import revoke_token
+from bridge.services.operations import revoke_token
 from bridge.settings import Settings
 from bridge.store.db import make_engine, unit_of_work
 from tests.redemption_support import make_token

@@ -35,7 +35,7 @@ import pytest
 from sqlmodel import select
 
 from bridge.rules.report_rows import Period
-from bridge.services.report import build_report
+from bridge.services.reporting import build_report
 from bridge.store.db import unit_of_work
 from bridge.store.models import OrderState
 from tests.report_support import NOW, seeded_database

@@ -15,20 +15,16 @@ from bridge.errors import PermanentError
 from bridge.rules.catalog import Offer
 from bridge.rules.entitlements import order_entitlements
 from bridge.rules.periods import DEFAULT_POLICY, BillingPeriod, parse_billing_period
-from bridge.services.delivery_handlers import build_handlers
-from bridge.services.expiry import expire_credits
 from bridge.services.inbox import Delivery, record_delivery
-from bridge.services.ledger import apply_order, balances, find_learner
-from bridge.services.perks import active_perks
-from bridge.services.pipeline import process_order
+from bridge.services.ledger import active_perks, apply_order, balances, expire_credits, find_learner
+from bridge.services.orders import build_handlers, process_order
 from bridge.services.subscriptions import (
-    SubscriptionPayloadError,
     learner_subscriptions,
-    parse_subscription,
     process_subscription,
     reconcile_subscriptions,
     subscription_policy,
 )
+from bridge.services.subscriptions.subscriptions import SubscriptionPayloadError, parse_subscription
 from bridge.settings import Settings, load_settings
 from bridge.shop.protocol import Page
 from bridge.store.db import unit_of_work
@@ -463,7 +459,7 @@ def test_reconcile_applies_changed_subscriptions_and_reports_a_cursor(engine, co
 def test_reconcile_without_the_plugin_says_so_once_and_skips(engine, catalogue, caplog):
     """No WooCommerce Subscriptions: a warning the first time, a flag every time."""
     shop = FakeShop(available=False)
-    with caplog.at_level(logging.DEBUG, logger="bridge.services.subscriptions"):
+    with caplog.at_level(logging.DEBUG, logger="bridge.services.subscriptions.subscriptions"):
         first = reconcile_subscriptions(engine, shop, catalogue)
         second = reconcile_subscriptions(engine, shop, catalogue)
     assert not first.available and not second.available and shop.asked == []

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from bridge.cli.main import main
 from bridge.errors import PermanentError
 from bridge.services.inbox import Delivery, process_delivery, record_delivery
-from bridge.services.pipeline import process_order
+from bridge.services.orders import process_order
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, Learner, LedgerEntry, utcnow

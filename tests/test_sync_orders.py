@@ -16,7 +16,7 @@ from bridge.errors import PermanentError
 from bridge.rules.catalog import Offer
 from bridge.services.inbox import FAILED, PROCESSED, Delivery, process_delivery, record_delivery
 from bridge.services.ledger import balances, find_learner
-from bridge.services.pipeline import process_order
+from bridge.services.orders import process_order
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry, Seat, utcnow
 from sync.jobs import RunOptions, run_job

@@ -15,10 +15,9 @@ from bridge.cli.main import main
 from bridge.rules.catalog_file import parse_catalogue
 from bridge.rules.products import ProductRecord, resolve_catalogue
 from bridge.rules.report_rows import report_period
-from bridge.services.delivery_handlers import build_handlers
 from bridge.services.inbox import PROCESSED, Delivery, process_delivery, record_delivery
-from bridge.services.pipeline import process_order
-from bridge.services.report import build_report
+from bridge.services.orders import build_handlers, process_order
+from bridge.services.reporting import build_report
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry, UnmappedLine
 from tests.sample_shop import make_order, sample_catalogue, store_cohorts

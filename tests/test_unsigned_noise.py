@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event
 
-from bridge.services.inbox import counter_value
-from bridge.services.rejections import RejectionTally, cancel_pending
+from bridge.services.inbox import RejectionTally, counter_value
+from bridge.services.inbox.rejections import cancel_pending
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from webhooks import create_app
@@ -83,7 +83,7 @@ def test_the_flush_comes_by_itself_after_the_interval(
 ) -> None:
     """The first rejection of a spell arms a timer; when it fires the counts are stored and
     one line is logged, whatever the number of rejections in between."""
-    caplog.set_level(logging.WARNING, logger="bridge.services.rejections")
+    caplog.set_level(logging.WARNING, logger="bridge.services.inbox.rejections")
     tally = RejectionTally(engine, interval=0.2)
     for _ in range(250):
         tally.add("webhook_signature_rejected", "WooCommerce invalid signature")
@@ -101,7 +101,7 @@ def test_a_flush_while_the_database_is_away_keeps_the_counts(
 ) -> None:
     """Counts that could not be stored stay in memory and go with the next flush; the spell
     is logged once."""
-    caplog.set_level(logging.WARNING, logger="bridge.services.rejections")
+    caplog.set_level(logging.WARNING, logger="bridge.services.inbox.rejections")
     away = make_engine(f"sqlite:///{tmp_path / 'missing-folder' / 'bridge.db'}")
     tally = RejectionTally(away, interval=3600)
     for _ in range(3):

@@ -26,7 +26,7 @@ from woocommerce.oauth import OAuth
 from bridge import __version__
 from bridge.errors import PermanentError, RetryableError
 from bridge.logs import ContextFormatter
-from bridge.services.doctor import run_checks
+from bridge.services.operations import run_checks
 from bridge.settings import Settings
 from bridge.shop.client import WooClient
 from bridge.shop.errors import ShopRequestError, ShopUnavailable

@@ -17,12 +17,13 @@ from bridge.rules.notes import (
     stack_remainder_discount,
     upsell_links,
 )
-from bridge.services.ledger import UnknownCohort
-from bridge.services.perks import active_perks
-from bridge.services.pipeline import process_order
+from bridge.services.ledger import active_perks
+from bridge.services.ledger.ledger import UnknownCohort
+from bridge.services.orders import process_order
+from bridge.services.writeback import enqueue_customer_meta
 from bridge.services.writeback.coupons import enqueue_personal_coupons
 from bridge.services.writeback.notes import load_note_templates
-from bridge.services.writeback.plan import enqueue_catalogue_upsells, enqueue_customer_meta
+from bridge.services.writeback.plan import enqueue_catalogue_upsells
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxWritten, PersonalCoupon, Subscription

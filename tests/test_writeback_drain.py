@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
-from bridge.services.pipeline import process_order
-from bridge.services.writeback.outbox import CLAIM_LEASE, drain_outbox, retry_outbox
+from bridge.services.orders import process_order
+from bridge.services.writeback import drain_outbox, retry_outbox
+from bridge.services.writeback.outbox import CLAIM_LEASE
 from bridge.services.writeback.plan import enqueue_cohort_stock
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work

@@ -15,14 +15,9 @@ from bridge import __version__
 from bridge.logs import configure_logging
 from bridge.services.bookings import booking_counts
 from bridge.services.catalogue import unmapped_skus
-from bridge.services.delivery_handlers import (
-    build_handlers,
-    build_outbox_drainer,
-    catalogue_loader,
-)
-from bridge.services.inbox import Handler, status_counts
-from bridge.services.inbox_batches import InboxDrain
-from bridge.services.job_runs import worker_health
+from bridge.services.inbox import Handler, InboxDrain, status_counts
+from bridge.services.operations import worker_health
+from bridge.services.orders import build_handlers, build_outbox_drainer, catalogue_loader
 from bridge.settings import Settings, load_settings
 from bridge.store.db import (
     DatabaseUnavailable,

@@ -8,7 +8,7 @@ from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from bridge.rules.payloads import BodyRefused, parse_json_body
-from bridge.services.redemptions import InvalidRequest
+from bridge.services.bookings import InvalidRequest
 
 _CHUNK = 64 * 1024
 

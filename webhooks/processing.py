@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from bridge.services.job_runs import beat_worker, end_worker, forget_dead_workers, worker_name
+from bridge.services.operations import beat_worker, end_worker, forget_dead_workers, worker_name
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from bridge.store.models import utcnow
 
@@ -303,7 +303,7 @@ class StoreOnly:
         return None
 
     def health(self) -> dict[str, Any]:
-        # Read from the workers' heartbeats by /healthz (bridge.services.job_runs).
+        # Read from the workers' heartbeats by /healthz (bridge.services.operations.job_runs).
         return {"mode": "worker"}
 
 

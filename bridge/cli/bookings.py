@@ -17,22 +17,20 @@ from bridge.errors import PermanentError
 from bridge.rules.booking_links import CALCOM_PARAMETER, CALENDLY_FIELD
 from bridge.rules.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text
-from bridge.services.booking_links import (
-    BookingLink,
-    booking_link,
-    booking_links,
-    revoke_booking_link,
-    rotate_booking_link,
-)
 from bridge.services.bookings import (
     LISTED_STATUSES,
     NEEDS_ATTENTION,
+    BookingLink,
     BookingPolicy,
     booking_counts,
+    booking_link,
+    booking_links,
     list_bookings,
     review_booking,
+    revoke_booking_link,
+    rotate_booking_link,
 )
-from bridge.services.learner_search import require_learner
+from bridge.services.learners import require_learner
 from bridge.store.db import unit_of_work
 
 CALCOM_PATH, CALENDLY_PATH = "/webhooks/calcom", "/webhooks/calendly"

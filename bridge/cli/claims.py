@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.services.claims import list_claims
+from bridge.services.team_packs import list_claims
 
 
 def _render(data: dict[str, Any]) -> None:

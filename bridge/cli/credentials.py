@@ -16,9 +16,11 @@ from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.catalog import Catalogue
 from bridge.services.credentials import (
+    EVIDENCE,
     CredentialNotFound,
     CredentialRefused,
     Signer,
+    credential_summary,
     find_credential,
     issue_credential,
     issuing_factory,
@@ -30,8 +32,7 @@ from bridge.services.credentials import (
     signing_key,
     verify_token,
 )
-from bridge.services.learner_search import require_learner
-from bridge.services.outcome_events import EVIDENCE, credential_summary
+from bridge.services.learners import require_learner
 from bridge.store.db import unit_of_work
 from bridge.store.models import utcnow
 

@@ -14,7 +14,15 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
 from bridge.rules.words import amount_text, credit_text
-from bridge.services.api_tokens import (
+from bridge.services.bookings import (
+    IDEMPOTENCY_KEY,
+    IdempotencyKeyReused,
+    redeem_in_transaction,
+    refund_in_transaction,
+)
+from bridge.services.learners import unknown_learner
+from bridge.services.ledger import UnknownLearner
+from bridge.services.operations import (
     SCOPES,
     TokenError,
     create_token,
@@ -22,14 +30,6 @@ from bridge.services.api_tokens import (
     parse_scopes,
     revoke_token,
     scope_names,
-)
-from bridge.services.learner_search import unknown_learner
-from bridge.services.ledger import UnknownLearner
-from bridge.services.redemptions import (
-    IDEMPOTENCY_KEY,
-    IdempotencyKeyReused,
-    redeem_in_transaction,
-    refund_in_transaction,
 )
 from bridge.store.db import unit_of_work
 from bridge.store.models import ApiToken

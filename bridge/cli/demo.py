@@ -31,14 +31,14 @@ from bridge.services.catalogue import (
     store_offers,
     sync_catalogue,
 )
-from bridge.services.changes import (
+from bridge.services.inbox import status_counts
+from bridge.services.learners import (
     changes_since,
     learners_overview,
     queued_writebacks,
     take_snapshot,
 )
-from bridge.services.inbox import status_counts
-from bridge.services.simulation import (
+from bridge.services.operations import (
     Line,
     SampleShop,
     example_catalogue_path,

@@ -14,8 +14,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural
 from bridge.errors import PermanentError
 from bridge.rules.report_rows import check_timezone
-from bridge.services.credentials import issuing_factory
-from bridge.services.outcome_events import CSV_COLUMNS, EVENT_KINDS, import_csv
+from bridge.services.credentials import CSV_COLUMNS, EVENT_KINDS, import_csv, issuing_factory
 
 
 class ImportRefused(PermanentError):

@@ -14,10 +14,10 @@ from bridge.errors import PermanentError
 from bridge.rules.entitlements import normalise_email, plausible_email
 from bridge.rules.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text, did_you_mean
-from bridge.services.booking_links import link_made_at
-from bridge.services.changes import learner_record
-from bridge.services.learner_search import near_email, require_learner, unknown_learner
+from bridge.services.bookings import link_made_at
+from bridge.services.learners import learner_record, near_email, require_learner, unknown_learner
 from bridge.services.ledger import (
+    active_perks,
     adjust_credits,
     balances,
     find_learner,
@@ -25,8 +25,7 @@ from bridge.services.ledger import (
     owes,
     resolve_learner,
 )
-from bridge.services.perks import active_perks
-from bridge.services.writeback.plan import enqueue_customer_meta
+from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work
 
 

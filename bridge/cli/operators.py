@@ -7,7 +7,7 @@ import sys
 import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
-from bridge.services.operators import (
+from bridge.services.operations import (
     ROLES,
     OperatorError,
     add_operator,

@@ -13,16 +13,16 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
-from bridge.services.writeback.outbox import (
+from bridge.services.writeback import (
+    STATUSES,
     DrainSummary,
     drain_outbox,
     list_outbox,
     outbox_counts,
+    refresh_catalogue_writebacks,
     retry_outbox,
     show_outbox_item,
 )
-from bridge.services.writeback.plan import refresh_catalogue_writebacks
-from bridge.services.writeback.queue import STATUSES
 from bridge.shop.protocol import API_VERSION
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from bridge.rules.report_rows import (
     report_period,
 )
 from bridge.rules.words import duration
-from bridge.services.report import build_report
+from bridge.services.reporting import build_report
 from bridge.store.models import utcnow
 
 STEP_TITLES = {"preview": "preview", "paid": "paid", "first_call": "1st call",

@@ -8,8 +8,8 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.rules.words import credit_text
-from bridge.services.cohort_roster import cohort_roster, list_cohorts
-from bridge.services.learner_search import LIMIT, search_learners
+from bridge.services.learners import LIMIT, search_learners
+from bridge.services.reporting import cohort_roster, list_cohorts
 from bridge.store.db import unit_of_work
 
 

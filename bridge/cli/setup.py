@@ -16,7 +16,7 @@ from bridge import __version__
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.cli.output import activity
 from bridge.errors import BridgeError
-from bridge.services.watch import record_watch_start
+from bridge.services.orders import record_watch_start
 from bridge.settings import SettingsError, render_env_file
 from bridge.store.db import backup_sqlite, schema_status, upgrade
 from bridge.store.models import utcnow
@@ -51,14 +51,14 @@ def init(app: AppContext, env_path: str) -> None:
         app.reload_settings()
     catalogue_file = app.settings.catalog_file
     if not catalogue_file.exists():
-        from bridge.services.simulation import example_catalogue_text
+        from bridge.services.operations import example_catalogue_text
 
         catalogue_file.write_text(example_catalogue_text(), encoding="utf-8")
         click.echo(f"wrote {catalogue_file} from the example catalogue (the sample shop of a "
                    "data-visualisation creator); edit it for your shop")
     if catalogue_file.exists():
         from bridge.services.catalogue import read_catalogue_file
-        from bridge.services.delivery_handlers import store_file_catalogue
+        from bridge.services.orders import store_file_catalogue
 
         store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))
         click.echo(f"catalogue {catalogue_file} stored; `bridge doctor` checks the rest")
@@ -67,7 +67,7 @@ def init(app: AppContext, env_path: str) -> None:
 
 def _init_signing_key(app: AppContext) -> None:
     """Generate the credential signing key once, readable by its owner only."""
-    from bridge.services.credential_keys import create_key_file
+    from bridge.services.credentials import create_key_file
 
     if app.settings.credential_signing_key:
         click.echo("credential signing key: from BRIDGE_CREDENTIAL_SIGNING_KEY")
@@ -172,7 +172,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
     One line per check: settings, database, schema, catalogue and, when configured, the
     shop's REST API (read and write). Exit status 1 when a check fails.
     """
-    from bridge.services.doctor import run_checks
+    from bridge.services.operations import run_checks
 
     try:
         settings = app.settings

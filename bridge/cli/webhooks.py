@@ -17,7 +17,7 @@ from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
 from bridge.rules.words import did_you_mean
 from bridge.services.inbox import STATUSES, retry_now, status_counts
-from bridge.services.simulation import Line, order_payload, signed_delivery
+from bridge.services.operations import Line, order_payload, signed_delivery
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, utcnow
 
@@ -203,8 +203,8 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
     A dead or rejected delivery is retried by its id once its cause is fixed (for example
     BRIDGE_MAX_LINE_QUANTITY raised). Exit status 1 when one fails again.
     """
-    from bridge.services.delivery_handlers import build_handlers
     from bridge.services.inbox import due_deliveries, process_delivery
+    from bridge.services.orders import build_handlers
 
     if (inbox_id is None) == (not retry_all):
         raise click.UsageError("give one delivery id or --all")
@@ -352,8 +352,8 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
     import signal
     import threading
 
-    from bridge.services.delivery_handlers import build_handlers, build_outbox_drainer
-    from bridge.services.inbox_batches import InboxDrain
+    from bridge.services.inbox import InboxDrain
+    from bridge.services.orders import build_handlers, build_outbox_drainer
     from bridge.store.db import require_current_schema
     from webhooks.processing import DrainLoop, WorkerHeartbeat, wait_for_database
 

@@ -2,7 +2,7 @@
 
 Plain data in, plain data out: no I/O here. Product payloads and their ``bridge_*`` meta are
 mapped in bridge.rules.products; the TOML text is parsed in bridge.rules.catalog_file; the file
-and the database are read in bridge.services.catalogue.
+and the database are read in bridge.services.catalogue.catalogue.
 """
 
 from __future__ import annotations

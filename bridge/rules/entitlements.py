@@ -2,7 +2,7 @@
 
 An order JSON (WooCommerce REST v3 shape), its refunds and the catalogue go in; the set of
 entitlements comes out, each with a stable key ``order:<id>:line:<line id>:unit:<n>:<kind>``.
-Reconciling the ledger toward this set (bridge.services.ledger) is what makes duplicates,
+Reconciling the ledger toward this set (bridge.services.ledger.ledger) is what makes duplicates,
 retries and out-of-order deliveries harmless.
 """
 

@@ -1,6 +1,6 @@
 """/api/v1: redeem and refund credits, look learners up; bearer tokens with scopes.
 
-Each route needs one scope (bridge.services.api_tokens.SCOPES): redeem, refunds, read, and
+Each route needs one scope (bridge.services.operations.SCOPES): redeem, refunds, read, and
 events (webhooks.api.events); ``write`` holds all four. Idempotency keys are per token.
 
 Errors answer JSON ``{"error": one line, "code": ..., "field": ...}`` as the contract in
@@ -18,10 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.services.api_tokens import TokenIdentity, authenticate, touch
-from bridge.services.learner_view import describe_learner
-from bridge.services.ledger import UnknownLearner, find_learner
-from bridge.services.redemptions import (
+from bridge.services.bookings import (
     MAX_CUSTOMER_ID,
     MAX_ROW_ID,
     IdempotencyKeyReused,
@@ -32,6 +29,9 @@ from bridge.services.redemptions import (
     redeem_in_transaction,
     refund_in_transaction,
 )
+from bridge.services.learners import describe_learner
+from bridge.services.ledger import UnknownLearner, find_learner
+from bridge.services.operations import TokenIdentity, authenticate, touch
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
 from webhooks.api.openapi import openapi_document
 from webhooks.input_guard import UnstorableInput

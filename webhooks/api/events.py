@@ -15,15 +15,15 @@ from sqlalchemy.exc import OperationalError
 
 from bridge.errors import PermanentError
 from bridge.rules.catalog import CatalogueError
-from bridge.services.credential_keys import SigningKeyError
+from bridge.services.bookings import IdempotencyKeyReused, InvalidRequest
 from bridge.services.credentials import (
     CredentialSchemaError,
     CredentialsNotConfigured,
+    SigningKeyError,
     issuing_factory,
+    record_in_transaction,
 )
 from bridge.services.ledger import UnknownLearner
-from bridge.services.outcome_events import record_in_transaction
-from bridge.services.redemptions import IdempotencyKeyReused, InvalidRequest
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.api.credits import requires
 from webhooks.input_guard import UnstorableInput

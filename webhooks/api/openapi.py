@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bridge.services.outcome_events import EVENT_KINDS
+from bridge.services.credentials import EVENT_KINDS
 
 # No control characters (C0 and C1), as the service checks; code points, as Python counts them.
 TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"

@@ -3,7 +3,7 @@ the operator looked up on every request.
 
 The cookie is signed with BRIDGE_SECRET_KEY (the same in every worker, so any worker reads it)
 and carries the session's id, the CSRF token and flashed messages. Whether the session is live
-is the database's word (bridge.services.console_sessions): logging out, a new password or a
+is the database's word (bridge.services.operations): logging out, a new password or a
 removed operator ends it at once, and a saved copy of the cookie opens nothing afterwards. The
 cookie is HttpOnly, SameSite=Lax, limited to /console, and Secure whenever the request came
 over https (directly or through a proxy saying so).
@@ -37,13 +37,14 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from bridge.services.console_sessions import (
+from bridge.services.operations import (
+    OperatorView,
     SessionPolicy,
+    dummy_hash,
     end_session,
     session_operator,
     start_session,
 )
-from bridge.services.operators import OperatorView, dummy_hash
 from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error
 from webhooks.page_limits import PagesBusy, unavailable
 from webhooks.runtime import runtime

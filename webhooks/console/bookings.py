@@ -10,14 +10,16 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from bridge.rules.booking_links import BookingLinkSecretMissing
-from bridge.services.booking_links import ACTIONS, LearnerNotFound, change_booking_link
 from bridge.services.bookings import (
+    ACTIONS,
     HELD_FOR_REVIEW,
     LISTED_STATUSES,
     BookingNotFound,
     BookingPolicy,
+    LearnerNotFound,
     ReviewRefused,
     booking_counts,
+    change_booking_link,
     list_bookings,
     review_booking,
 )

@@ -13,18 +13,24 @@ from bridge.errors import PermanentError
 from bridge.rules.report_rows import (
     ReportError,
 )
-from bridge.services.console_home import catalogue_report, catalogue_rows
-from bridge.services.inbox import process_delivery, retry_now, status_counts
-from bridge.services.inbox_view import DeliveryNotFound, list_deliveries, revive_dead, show_delivery
-from bridge.services.report import build_report
-from bridge.services.writeback.outbox import (
+from bridge.services.inbox import (
+    DeliveryNotFound,
+    list_deliveries,
+    process_delivery,
+    retry_now,
+    revive_dead,
+    show_delivery,
+    status_counts,
+)
+from bridge.services.reporting import build_report, catalogue_report, catalogue_rows
+from bridge.services.writeback import STATUSES as OUTBOX_STATUSES
+from bridge.services.writeback import (
     OutboxItemNotFound,
     list_outbox,
     outbox_counts,
     retry_outbox,
     show_outbox_item,
 )
-from bridge.services.writeback.queue import STATUSES as OUTBOX_STATUSES
 from bridge.store.models import utcnow
 from webhooks.console.auth import admin_required, guard, login_required, render_page
 from webhooks.console.views import file_catalogue

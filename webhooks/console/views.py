@@ -14,17 +14,17 @@ from werkzeug.exceptions import TooManyRequests
 
 from bridge.rules.catalog import Catalogue
 from bridge.services.catalogue import read_catalogue_file
-from bridge.services.cohort_roster import UnknownCohortCode, cohort_roster, list_cohorts
-from bridge.services.console_home import console_home
-from bridge.services.learner_page import learner_page
-from bridge.services.learner_search import MAX_QUERY, search_learners
-from bridge.services.login_throttle import ADDRESS, Count, check_login
-from bridge.services.manual_credits import (
+from bridge.services.learners import (
+    MAX_QUERY,
     AdjustmentRefused,
     apply_adjustment,
     check_adjustment,
+    learner_page,
     preview,
+    search_learners,
 )
+from bridge.services.operations import ADDRESS, Count, check_login
+from bridge.services.reporting import UnknownCohortCode, cohort_roster, console_home, list_cohorts
 from bridge.store.db import unit_of_work
 from webhooks.console.auth import (
     admin_required,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from bridge.rules.claims import form_token, form_token_valid, normalise_code
 from bridge.rules.payloads import BodyRefused, parse_json_body
-from bridge.services.claims import ClaimRefused, claim_place, view_place
+from bridge.services.team_packs import ClaimRefused, claim_place, view_place
 from bridge.store.db import DatabaseUnavailable
 from webhooks.runtime import client_address, runtime
 

@@ -21,10 +21,10 @@ from sqlalchemy.exc import OperationalError
 
 from bridge.rules.catalog import Catalogue, CatalogueError
 from bridge.rules.credentials import CONTEXTS, credential_url, status_list_url
-from bridge.services.credential_keys import SigningKeyError
 from bridge.services.credentials import (
     CredentialsNotConfigured,
     Signer,
+    SigningKeyError,
     achievement_document,
     find_credential,
     issuer_for,

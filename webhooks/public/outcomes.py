@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from bridge.rules.outcome_figures import NOT_ENOUGH, PRIVACY_FLOOR
-from bridge.services.public_outcomes import load_public_outcomes
+from bridge.services.reporting import load_public_outcomes
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.runtime import runtime
 

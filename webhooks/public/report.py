@@ -16,8 +16,8 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 
 from bridge.rules.report_rows import PeriodTooLong, ReportError
-from bridge.services.api_tokens import TokenIdentity, authenticate, touch
-from bridge.services.report import build_report
+from bridge.services.operations import TokenIdentity, authenticate, touch
+from bridge.services.reporting import build_report
 from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error, unit_of_work
 from bridge.store.models import utcnow
 from webhooks.page_limits import PagesBusy, query_timeout_message

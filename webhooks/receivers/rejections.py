@@ -1,10 +1,10 @@
-"""Unsigned requests, counted per process (bridge.services.rejections): no write per request."""
+"""Unsigned requests, counted per process (bridge.services.inbox): no write per request."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-from bridge.services.rejections import RejectionTally
+from bridge.services.inbox import RejectionTally
 from webhooks.runtime import runtime
 
 KEY = "bridge_rejections"

@@ -25,12 +25,8 @@ from bridge.rules.notes import (
     discount_text,
     parse_note_templates,
 )
-from bridge.services.ledger import (
-    Event,
-    OrderOutcome,
-)
+from bridge.services.ledger import Event, OrderOutcome, simulated_orders
 from bridge.services.ledger import waitlist_position as seat_waitlist_position
-from bridge.services.order_summary import simulated_orders
 from bridge.services.writeback.coupons import coupon_key
 from bridge.services.writeback.queue import (
     NOTE,

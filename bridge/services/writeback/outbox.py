@@ -34,12 +34,6 @@ from sqlmodel import Session, col, select
 from bridge.errors import PermanentError
 from bridge.rules.identities import claim_note, unclaimed_notes
 from bridge.rules.words import plural
-from bridge.services.writeback.outbox_rows import OutboxItemNotFound as OutboxItemNotFound
-from bridge.services.writeback.outbox_rows import list_outbox as list_outbox
-from bridge.services.writeback.outbox_rows import outbox_counts as outbox_counts
-from bridge.services.writeback.outbox_rows import outbox_row as outbox_row
-from bridge.services.writeback.outbox_rows import retry_outbox as retry_outbox
-from bridge.services.writeback.outbox_rows import show_outbox_item as show_outbox_item
 from bridge.services.writeback.queue import (
     DEAD,
     NOTE,

@@ -1,6 +1,6 @@
 """The outbox's rows as people see them: listed, shown, counted, and made due again.
 
-``bridge.services.writeback.outbox`` (the transport) re-exports these for its callers.
+The transport is ``outbox``; callers outside write-back take these from the package.
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ from bridge.services.ledger import (
     GRANT_REASONS,
     SEAT_HELD,
     OrderOutcome,
+    active_perks_of,
     balances_of,
+    simulated_orders,
 )
-from bridge.services.order_summary import simulated_orders
-from bridge.services.perks import active_perks_of
 from bridge.services.writeback.coupons import coupon_key, enqueue_personal_coupons
 from bridge.services.writeback.notes import (
     coupon_note_draft,
@@ -249,7 +249,7 @@ def enqueue_customer_meta(session: Session, learner_id: int,
     """Queue the customer's meta: credit balances by type, the perks given, personal coupons.
 
     Guests (no WooCommerce customer) have nowhere to show it; returns None for them. The caller
-    passes the learner's perks (bridge.services.perks.active_perks) as data.
+    passes the learner's perks (bridge.services.ledger.active_perks) as data.
     """
     queued = enqueue_updates(session, customer_meta_updates(session, {learner_id: perks}))
     return queued[0] if queued else None

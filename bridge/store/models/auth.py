@@ -38,7 +38,7 @@ class ConsoleSession(SQLModel, table=True):
 class LoginThrottle(SQLModel, table=True):
     """Login attempts counted in the current window for one client address or one account,
     shared by every worker. An attempt is counted before its password is evaluated; only a
-    good password gives its count back (bridge.services.login_throttle)."""
+    good password gives its count back (bridge.services.operations.login_throttle)."""
 
     __tablename__ = "login_throttle"
 
@@ -56,7 +56,7 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, index=True)
-    # Scope names joined by commas (bridge.services.api_tokens.SCOPES; write includes read).
+    # Scope names joined by commas (bridge.services.operations.SCOPES; write includes read).
     scope: str = Field(max_length=64)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -2,7 +2,7 @@
 
 API tokens hold a comma list of scopes (read, redeem, refunds, events, privacy, write), longer
 than the eight characters ``read`` and ``write`` needed. Idempotency keys need no column of
-their own: an API token's keys are stored as "token <name> <key>" (bridge.services.redemptions.
+their own: an API token's keys are stored as "token <name> <key>" (bridge.services.bookings.redemptions.
 token_key) in the existing 128 characters; keys stored before this revision stay as they were
 and are still replayed to any token.
 

@@ -1,0 +1,61 @@
+"""The webhook inbox: each delivery stored before it is trusted, then processed and retried.
+
+``inbox`` records and processes a delivery, keeps it as long as the retention says and counts
+named counters; ``batches`` drains received deliveries in claimed batches; ``view`` is the
+inbox as operators read it; ``rejections`` counts requests refused before anything is stored.
+The handlers come from the caller (bridge.services.orders builds them).
+
+Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
+one of its modules.
+"""
+
+from bridge.services.inbox.batches import InboxDrain
+from bridge.services.inbox.inbox import (
+    DEAD,
+    FAILED,
+    IGNORED,
+    PROCESSED,
+    RECEIVED,
+    REJECTED,
+    STATUSES,
+    Delivery,
+    Handler,
+    Warned,
+    apply_retention,
+    count,
+    counter_value,
+    due_deliveries,
+    process_delivery,
+    record_delivery,
+    retry_now,
+    status_counts,
+)
+from bridge.services.inbox.rejections import RejectionTally
+from bridge.services.inbox.view import DeliveryNotFound, list_deliveries, revive_dead, show_delivery
+
+__all__ = [
+    "DEAD",
+    "Delivery",
+    "DeliveryNotFound",
+    "FAILED",
+    "Handler",
+    "IGNORED",
+    "InboxDrain",
+    "PROCESSED",
+    "RECEIVED",
+    "REJECTED",
+    "RejectionTally",
+    "STATUSES",
+    "Warned",
+    "apply_retention",
+    "count",
+    "counter_value",
+    "due_deliveries",
+    "list_deliveries",
+    "process_delivery",
+    "record_delivery",
+    "retry_now",
+    "revive_dead",
+    "show_delivery",
+    "status_counts",
+]

@@ -1,0 +1,214 @@
+"""Draining the inbox in batches: claim received deliveries no one holds, then process them.
+
+A claim stamps ``next_attempt_at`` with a short lease on rows still ``received``; on PostgreSQL
+the rows are picked ``FOR UPDATE SKIP LOCKED``, so several workers take disjoint batches; on
+SQLite every write transaction holds the database lock (BEGIN IMMEDIATE), so claims are
+serialised as a whole and one claimer at a time takes a batch. A worker that dies leaves its
+claim to expire: the rows are claimable again after the lease (and the inbox job's stalled-row
+rule still applies). A claimed batch takes its attempts in one transaction, runs, and records
+its outcomes in one more; order deliveries go through the pipeline as one page
+(bridge.services.orders.page_apply). Each delivery's statuses, attempts and retries stay what
+bridge.services.inbox.inbox gives a single delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlmodel import col, select
+
+from bridge.rules.payloads import DEFAULT_MAX_LINE_QUANTITY
+from bridge.services.inbox.inbox import (
+    RECEIVED,
+    DeliveryResult,
+    Handler,
+    accepted_payload,
+    claim_attempts,
+    db_call,
+    handler_outcome,
+    record_outcomes,
+)
+from bridge.store.db import (
+    DatabaseUnavailable,
+    describe_db_error,
+    ping,
+    unit_of_work,
+    wait_for_acknowledgements,
+)
+from bridge.store.models import InboxDelivery, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+# Orders applied per unit of work while draining. On SQLite a unit of work holds the one write
+# lock, and webhook answers wait for it: smaller pages keep their latency down.
+PAGE_SIZE = {"sqlite": 25, "postgresql": 100}
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+def claim_received(engine: Engine, *, limit: int = BATCH_SIZE, lease: timedelta = CLAIM_LEASE,
+                   now: datetime | None = None) -> list[int]:
+    """Claim up to ``limit`` received deliveries nobody holds; their ids, oldest first."""
+    now = now or utcnow()
+    pick = (
+        select(InboxDelivery.id)
+        .where(InboxDelivery.status == RECEIVED,
+               or_(col(InboxDelivery.next_attempt_at).is_(None),
+                   col(InboxDelivery.next_attempt_at) <= now))
+        .order_by(col(InboxDelivery.id))
+        .limit(limit)
+    )
+    if engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    with unit_of_work(engine) as session:
+        ids = session.execute(
+            update(InboxDelivery)
+            .where(col(InboxDelivery.id).in_(pick.scalar_subquery()))
+            .values(next_attempt_at=now + lease)
+            .returning(InboxDelivery.id)
+        ).scalars().all()
+        session.commit()
+    return sorted(int(i) for i in ids)
+
+
+def database_down(engine: Engine, exc: BaseException) -> bool:
+    """Whether a failure is the database going away, not something about the delivery.
+
+    A connection-level error (OperationalError, InterfaceError, an invalidated connection) is
+    confirmed by asking the database for ``SELECT 1``: a statement that failed on a database that
+    answers (a lock timeout, a poison row) is the delivery's own failure.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return False
+    try:
+        ping(engine)
+    except DatabaseUnavailable:
+        return True
+    return False
+
+
+def _database_error(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        return describe_db_error(exc)
+    return str(exc)
+
+
+class InboxDrain:
+    """Drains the inbox for one processor (a thread or a ``bridge inbox work`` process).
+
+    Deliveries it claimed but could not process because the database went away keep their claim
+    and are remembered here: the next drain, once the database answers, takes them first instead
+    of waiting for the claim to expire. A database error is raised to the caller (who backs off
+    and tries again); nothing about it is counted against the deliveries beyond the attempt
+    their claim took.
+    """
+
+    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], *, max_attempts: int,
+                 max_quantity: int = DEFAULT_MAX_LINE_QUANTITY, batch_size: int = BATCH_SIZE,
+                 max_batches: int = 1000,
+                 after_batch: Callable[[], None] | None = None) -> None:
+        self.engine, self.handlers = engine, handlers
+        self.max_attempts, self.max_quantity = max_attempts, max_quantity
+        self.batch_size, self.max_batches = batch_size, max_batches
+        self.after_batch = after_batch
+        self.put_off: list[int] = []
+
+    def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+        """Claim and process batches until none is left (bounded); deliveries processed."""
+        done = 0
+        for _ in range(self.max_batches):
+            if stop():
+                break
+            wait_for_acknowledgements(self.engine)
+            ids = self.put_off or claim_received(self.engine, limit=self.batch_size)
+            if not ids:
+                break
+            try:
+                process_batch(self.engine, ids, self.handlers, max_attempts=self.max_attempts,
+                              max_quantity=self.max_quantity)
+            except DatabaseUnavailable:
+                # The rows keep their claim; this drain takes them first once the database
+                # answers (another process, after the claim's lease).
+                self.put_off = list(ids)
+                raise
+            self.put_off = []
+            done += len(ids)
+            if self.after_batch is not None:
+                self.after_batch()
+        return done
+
+
+class PageHandler(Protocol):
+    """A handler that also takes a page of payloads at once (the order handler does)."""
+
+    def __call__(self, payload: Any) -> Any: ...
+
+    def page(self, payloads: Sequence[Any]) -> list[Any]:
+        """One answer per payload, in order: its result, or the exception it earned."""
+        ...
+
+
+def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[str, Handler], *,
+                  max_attempts: int, max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+                  now: datetime | None = None) -> dict[int, str]:
+    """Process claimed deliveries: one claim and one record transaction for the batch, and
+    each resource with a page handler (orders) applied a page (PAGE_SIZE) at a time; their
+    final statuses.
+
+    Statuses, attempts and retries are those of bridge.services.inbox.inbox.process_delivery for
+    each delivery. Only an unreachable database raises.
+    """
+    now = now or utcnow()
+    claims = db_call(lambda: claim_attempts(engine, inbox_ids, max_attempts, now))
+    finals: dict[int, str] = {i: c for i, c in claims.items() if isinstance(c, str)}
+    outcomes: dict[int, tuple[Any, Any]] = {}
+    paged: dict[str, list[tuple[int, Any, Any]]] = defaultdict(list)
+    failures: list[BaseException] = []
+    for inbox_id, claimed in claims.items():
+        if isinstance(claimed, str):
+            continue
+        payload = accepted_payload(handlers, claimed, max_quantity)
+        if isinstance(payload, DeliveryResult):
+            outcomes[inbox_id] = (claimed, payload)
+        elif hasattr(handlers.get(claimed.resource), "page"):
+            paged[claimed.resource].append((inbox_id, claimed, payload))
+        else:
+            try:
+                result: Any = handlers[claimed.resource](payload)
+            except Exception as exc:  # noqa: BLE001  (any failure is one attempt)
+                result = exc
+                failures.append(exc)
+            outcomes[inbox_id] = (claimed, handler_outcome(claimed, result))
+    size = PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
+    for resource, waiting in paged.items():
+        for start in range(0, len(waiting), size):
+            items = waiting[start:start + size]
+            wait_for_acknowledgements(engine)
+            try:
+                paging = cast(PageHandler, handlers[resource])
+                answers = paging.page([payload for _, _, payload in items])
+            except Exception as exc:  # noqa: BLE001  (each delivery counts it as its attempt)
+                answers = [exc] * len(items)
+            for (inbox_id, claimed, _), answer in zip(items, answers, strict=True):
+                outcomes[inbox_id] = (claimed, handler_outcome(claimed, answer))
+                if isinstance(answer, BaseException):
+                    failures.append(answer)
+    # A handler that failed because the database went away did nothing wrong: the batch is put
+    # off (its rows keep their claim) rather than recorded as failed, which would wait for the
+    # inbox job's retry.
+    down = next((exc for exc in failures if database_down(engine, exc)), None)
+    if down is not None:
+        raise DatabaseUnavailable(_database_error(down))
+    if outcomes:
+        wait_for_acknowledgements(engine)
+        finals.update(record_outcomes(engine, outcomes, max_attempts, now))
+    return finals

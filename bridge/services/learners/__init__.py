@@ -1,0 +1,53 @@
+"""Learners as people look them up, and what is done to them by hand.
+
+Found by e-mail, name or customer id (``search``); what one holds as plain data (``view``) and on
+the console (``page``); credits granted or revoked from the console (``manual_credits``); what
+changed for learners between two moments (``changes``).
+
+Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
+one of its modules.
+"""
+
+from bridge.services.learners.changes import (
+    changes_since,
+    learner_record,
+    learners_overview,
+    queued_writebacks,
+    take_snapshot,
+)
+from bridge.services.learners.manual_credits import (
+    AdjustmentRefused,
+    apply_adjustment,
+    check_adjustment,
+    preview,
+)
+from bridge.services.learners.page import learner_page
+from bridge.services.learners.search import (
+    LIMIT,
+    MAX_QUERY,
+    near_email,
+    require_learner,
+    search_learners,
+    unknown_learner,
+)
+from bridge.services.learners.view import describe_learner
+
+__all__ = [
+    "AdjustmentRefused",
+    "LIMIT",
+    "MAX_QUERY",
+    "apply_adjustment",
+    "changes_since",
+    "check_adjustment",
+    "describe_learner",
+    "learner_page",
+    "learner_record",
+    "learners_overview",
+    "near_email",
+    "preview",
+    "queued_writebacks",
+    "require_learner",
+    "search_learners",
+    "take_snapshot",
+    "unknown_learner",
+]
