@@ -28,6 +28,11 @@ IO_LIBRARIES = {
     "gunicorn", "subprocess", "threading",
 }
 MAX_LINES = 800
+SERVICES = "bridge.services"
+# A folder holds at most this many modules directly (its __init__ not counted).
+MAX_MODULES_PER_FOLDER = 15
+# Folders over the limit when it came, with their count then: they may only shrink.
+OVER_THE_LIMIT = {"bridge/rules": 21, "bridge/cli": 18}
 
 
 def _modules(root: Path = ROOT) -> dict[str, Path]:
@@ -237,3 +242,89 @@ def test_the_layers_live_in_their_folders() -> None:
     """Rules, storage, the shop client, services and the CLI each have their package."""
     for package in ("rules", "store", "shop", "services", "cli"):
         assert (ROOT / "bridge" / package / "__init__.py").is_file(), package
+
+
+def _feature(module: str) -> str | None:
+    """The feature package (bridge.services.<feature>) a module is part of, if any."""
+    parts = module.split(".")
+    return ".".join(parts[:3]) if parts[:2] == SERVICES.split(".") and len(parts) > 2 else None
+
+
+def test_a_feature_is_used_through_its_package_never_through_one_of_its_modules() -> None:
+    """Outside bridge.services.<feature>, bridge/, webhooks/ and sync/ import the feature's
+    public names from its package (its __init__), never one of its modules; inside a feature,
+    modules import each other directly.
+
+    tests/ and bench/ are not held to this: a unit test may import the module it tests.
+    """
+    graph = import_graph()
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if (feature := _feature(target)) and target != feature and _feature(module) != feature
+    )
+    assert offenders == []
+
+
+def test_the_boundary_check_finds_a_private_module_imported_from_outside(tmp_path: Path) -> None:
+    """A module of one feature imported by another feature, or by an edge, is reported; the
+    feature's package and its own modules' imports of each other are not."""
+    for package in (*PACKAGES, "bridge/services", "bridge/services/a", "bridge/services/b"):
+        (tmp_path / package).mkdir(parents=True, exist_ok=True)
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "bridge/services/a/__init__.py").write_text("from bridge.services.a.x import f\n")
+    (tmp_path / "bridge/services/a/x.py").write_text("from bridge.services.a.y import g\nf = g\n")
+    (tmp_path / "bridge/services/a/y.py").write_text("g = 1\n")
+    (tmp_path / "bridge/services/b/z.py").write_text(
+        "from bridge.services.a import f\n\ndef late():\n    from bridge.services.a.y import g\n"
+    )
+    (tmp_path / "sync" / "job.py").write_text("from bridge.services.a import x\n")
+    graph = import_graph(tmp_path)
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if (feature := _feature(target)) and target != feature and _feature(module) != feature
+    )
+    assert offenders == ["bridge.services.b.z imports bridge.services.a.y",
+                         "sync.job imports bridge.services.a.x"]
+
+
+def test_each_feature_is_a_package_whose_init_says_what_it_owns_and_exports_by_name() -> None:
+    """bridge/services/ holds feature packages only; each __init__ has a docstring, imports
+    from its own modules only, and lists exactly those names in __all__."""
+    services = ROOT / "bridge" / "services"
+    for entry in sorted(services.iterdir()):
+        if entry.name in ("__init__.py", "__pycache__"):
+            continue
+        assert (entry / "__init__.py").is_file(), f"{entry.name} is not a feature package"
+        tree = ast.parse((entry / "__init__.py").read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{entry.name}/__init__.py says nothing of what it owns"
+        imported: set[str] = set()
+        exported: list[str] = []
+        for node in tree.body[1:]:
+            if isinstance(node, ast.ImportFrom):
+                assert (node.module or "").startswith(f"{SERVICES}.{entry.name}."), entry.name
+                imported.update(alias.asname or alias.name for alias in node.names)
+            else:
+                assert isinstance(node, ast.Assign), f"{entry.name}/__init__.py holds code"
+                assert [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]
+                exported = ast.literal_eval(node.value)
+        assert sorted(exported) == sorted(imported), entry.name
+
+
+def test_no_folder_of_bridge_holds_more_than_fifteen_modules() -> None:
+    """A folder past 15 modules is several features in one room; make them packages."""
+    counts = {
+        folder.relative_to(ROOT).as_posix(): len(
+            [path for path in folder.glob("*.py") if path.name != "__init__.py"])
+        for folder in (ROOT / "bridge").rglob("*")
+        if folder.is_dir() and (folder / "__init__.py").is_file()
+    }
+    over = sorted(
+        f"{folder}: {count} modules"
+        for folder, count in counts.items()
+        if count > OVER_THE_LIMIT.get(folder, MAX_MODULES_PER_FOLDER)
+    )
+    assert over == []
