@@ -1,8 +1,8 @@
 """The ingest benchmark's baseline: a Flask app that only verifies the signature and answers 200.
 
 Same framework, same server settings and the same signature check
-(bridge.rules.signatures.verify) as the receiver, nothing stored: what a webhook endpoint costs
-before any work of its own.
+(bridge.rules.inbound.signatures.verify) as the receiver, nothing stored: what a webhook
+endpoint costs before any work of its own.
 
     gunicorn --workers 2 --threads 4 'bench.baseline_app:create_app()'
 """
@@ -13,7 +13,7 @@ import os
 
 from flask import Flask, jsonify, request
 
-from bridge.rules.signatures import verify
+from bridge.rules.inbound.signatures import verify
 
 
 def create_app() -> Flask:

@@ -51,7 +51,7 @@ from bench.common import (
     scratch_dir,
     table,
 )
-from bridge.rules.signatures import sign, verify
+from bridge.rules.inbound.signatures import sign, verify
 from bridge.services.operations import Line, order_payload
 from bridge.services.operations.simulation import php_json
 from tests.fuzz_cases import RECEIVER, Case, cases

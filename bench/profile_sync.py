@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
 
-    from bridge.cli.sync import build_ports
+    from bridge.cli.operations.sync import build_ports
     from bridge.settings import load_settings
     from bridge.store.db import make_engine
     from sync.jobs import RunOptions, run_job

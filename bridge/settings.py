@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bridge.logs import redact
-from bridge.rules.notes import NOTE_EVENTS
+from bridge.rules.writeback.notes import NOTE_EVENTS
 
 DEFAULT_DATABASE_URL = "sqlite:///creator-bridge.db"
 

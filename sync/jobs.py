@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import BridgeError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import parse_gmt
 from bridge.rules.words import credit_text
 from bridge.services.catalogue import load_catalogue, sync_catalogue

@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from bridge.rules.catalog import Catalogue
-from bridge.rules.signatures import sign_calcom, sign_calendly
+from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.inbound.signatures import sign_calcom, sign_calendly
 from bridge.services.bookings import booking_link
 from bridge.services.ledger import find_learner
 from bridge.services.orders import build_handlers

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from bridge.rules.catalog import Catalogue, Offer
+from bridge.rules.catalogue.catalog import Catalogue, Offer
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import process_order
 from bridge.settings import Settings

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.catalogue import load_catalogue, read_catalogue_file
 from bridge.services.credentials.outcome_events import EventRequest, known_skus, record_event
 from bridge.services.ledger import find_learner

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk, jws
 from sqlalchemy import Engine
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.catalogue import read_catalogue_file
 from bridge.services.orders import process_order, store_file_catalogue
 from bridge.settings import Settings

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.services.operations import Line, order_payload
 from bridge.services.operations.simulation import php_json
 

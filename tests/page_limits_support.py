@@ -14,7 +14,7 @@ import time
 
 from sqlmodel import Session
 
-from bridge.rules.report_rows import ReportRows
+from bridge.rules.report.rows import ReportRows
 from bridge.services.reporting import report
 from bridge.settings import Settings
 from bridge.store.db import make_engine

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, create_engine, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from bridge.rules.catalog import Catalogue, CohortSpec, Offer
+from bridge.rules.catalogue.catalog import Catalogue, CohortSpec, Offer
 from bridge.services.bookings import redeem_in_transaction, refund_in_transaction
 from bridge.services.credentials.outcome_events import EventRequest, known_skus, record_event
 from bridge.services.ledger import find_learner

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bridge.rules.catalog import Catalogue, CohortSpec, Offer
+from bridge.rules.catalogue.catalog import Catalogue, CohortSpec, Offer
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.settings import Settings
 from bridge.shop.client import WooClient
 from sync.jobs import SyncPorts

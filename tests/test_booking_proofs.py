@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from bridge.rules.booking_links import derive_token
+from bridge.rules.bookings.links import derive_token
 from bridge.services.bookings import (
     BookingNotFound,
     BookingPolicy,

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from bridge.rules import bookings as rules
-from bridge.rules.catalog import CatalogueError
-from bridge.rules.catalog_file import parse_catalogue
-from bridge.rules.signatures import (
+from bridge.rules.bookings import events as rules
+from bridge.rules.catalogue.catalog import CatalogueError
+from bridge.rules.catalogue.catalog_file import parse_catalogue
+from bridge.rules.inbound.signatures import (
     sign_calcom,
     sign_calendly,
     verify_calcom,
@@ -194,7 +194,7 @@ def test_the_token_rides_in_cal_com_metadata_and_any_calendly_utm_field():
 
 def test_a_learner_token_is_128_bits_derived_from_the_secret_and_its_nonce():
     """bk- and 26 base32 characters; another nonce, learner or secret gives another token."""
-    from bridge.rules import booking_links as links
+    from bridge.rules.bookings import links
 
     token = links.derive_token("secret", 7, "nonce-1")
     assert links.is_token(token) and len(token) == 29

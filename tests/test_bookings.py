@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bridge.rules.catalog_file import parse_catalogue
+from bridge.rules.catalogue.catalog_file import parse_catalogue
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery
 from tests.booking_support import (

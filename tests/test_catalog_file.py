@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import KINDS, CatalogueError, CohortSpec, describe_offer
-from bridge.rules.catalog_file import parse_catalogue
+from bridge.rules.catalogue.catalog import KINDS, CatalogueError, CohortSpec, describe_offer
+from bridge.rules.catalogue.catalog_file import parse_catalogue
 from bridge.services.catalogue import read_catalogue_file
 
 EXAMPLE = Path(__file__).parents[1] / "catalog.example.toml"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bridge.rules.catalog import Catalogue, CatalogueError
-from bridge.rules.products import (
+from bridge.rules.catalogue.catalog import Catalogue, CatalogueError
+from bridge.rules.catalogue.products import (
     META_KEYS,
     REQUIRED_PRODUCT_FIELDS,
     ProductRecord,

@@ -14,7 +14,7 @@ from responses import matchers
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bridge.rules.catalog import Catalogue, CatalogueError
+from bridge.rules.catalogue.catalog import Catalogue, CatalogueError
 from bridge.services.catalogue import (
     apply_product_payload,
     inspect_catalogue,

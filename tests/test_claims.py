@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from bridge.rules.claims import claim_code, code_hash
-from bridge.rules.report_figures import records
-from bridge.rules.report_rows import report_period
+from bridge.rules.report.figures import records
+from bridge.rules.report.rows import report_period
 from bridge.services.reporting import build_report
 from bridge.services.team_packs import ClaimRefused, claim_place, list_claims
 from bridge.store.db import make_engine, unit_of_work

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bridge.rules.catalog import CatalogueError, describe_offer, offer_from_dict, offer_to_dict
-from bridge.rules.catalog_file import parse_catalogue
+from bridge.rules.catalogue.catalog import (
+    CatalogueError,
+    describe_offer,
+    offer_from_dict,
+    offer_to_dict,
+)
+from bridge.rules.catalogue.catalog_file import parse_catalogue
+from bridge.rules.catalogue.products import ProductRecord, offer_from_meta, resolve_catalogue
 from bridge.rules.claims import (
     ClaimSecretMissing,
     PlaceState,
@@ -21,7 +27,6 @@ from bridge.rules.claims import (
     places_kept,
 )
 from bridge.rules.entitlements import OrderPayloadError, order_entitlements
-from bridge.rules.products import ProductRecord, offer_from_meta, resolve_catalogue
 from bridge.services.catalogue import read_catalogue_file
 from tests.claims_support import PACK, pack_catalogue, pack_order
 

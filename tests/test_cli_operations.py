@@ -14,7 +14,7 @@ from sqlmodel import select
 from werkzeug.serving import make_server
 
 from bridge.cli.main import main
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import build_handlers, process_order
 from bridge.store.db import unit_of_work

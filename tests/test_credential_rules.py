@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.rules.catalog import Offer
+from bridge.rules.catalogue.catalog import Offer
 from bridge.rules.credentials import (
     STATUS_LIST_SIZE,
     Award,

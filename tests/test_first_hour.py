@@ -17,9 +17,9 @@ from sqlmodel import select
 from bridge.cli import output
 from bridge.cli.main import main
 from bridge.cli.output import PlainProgress, plural, progress_display, table, truncate
-from bridge.rules.notes import NoteTemplates
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.rules.words import credit_text, singular_of
+from bridge.rules.writeback.notes import NoteTemplates
 from bridge.services.catalogue import read_catalogue_file, sync_catalogue
 from bridge.services.operations import SampleShop, example_catalogue_path
 from bridge.services.orders import catalogue_loader, process_order

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from bench.fake_shop import Orders, learner_name, self_check
 from bridge.cli.main import main
-from bridge.rules.catalog import describe_offer
+from bridge.rules.catalogue.catalog import describe_offer
 from bridge.rules.entitlements import SIMULATED_META
 from bridge.rules.words import amount_text, closest, credit_text, did_you_mean, duration
 from bridge.services.catalogue import read_catalogue_file, unmapped_skus

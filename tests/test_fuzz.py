@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from bridge.rules.signatures import verify
+from bridge.rules.inbound.signatures import verify
 from bridge.services.operations import create_token
 from bridge.services.orders import build_handlers
 from bridge.store.db import unit_of_work

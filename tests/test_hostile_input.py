@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlmodel import select
 
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.services.inbox import (
     Delivery,
     apply_retention,

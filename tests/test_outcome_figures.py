@@ -11,7 +11,7 @@ from bridge.rules.cohorts import (
     fill_over_time,
     seats_left_reason,
 )
-from bridge.rules.outcome_figures import (
+from bridge.rules.report.outcome_figures import (
     NOT_ENOUGH,
     CohortFacts,
     EventFact,

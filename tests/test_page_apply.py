@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import select
 
-from bridge.rules.catalog import Offer
+from bridge.rules.catalogue.catalog import Offer
 from bridge.services.inbox import Delivery, InboxDrain, record_delivery
 from bridge.services.inbox.batches import PAGE_SIZE
 from bridge.services.ledger.ledger import UnknownCohort

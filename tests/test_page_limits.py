@@ -32,8 +32,8 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import Session, select
 
 from bridge.cli.main import main as bridge_main
-from bridge.rules.report_rows import DEFAULT_MAX_DAYS, ReportRows
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
+from bridge.rules.report.rows import DEFAULT_MAX_DAYS, ReportRows
 from bridge.services.operations import add_operator
 from bridge.services.reporting import report
 from bridge.settings import VARIABLES, Settings, SettingsError, load_settings

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.rules.payloads import (
+from bridge.rules.inbound.payloads import (
     BodyRefused,
     PayloadRejected,
     check_payload,
@@ -124,6 +124,6 @@ def test_only_known_topics_are_processed_and_empty_bodies_ignored():
                     max_leaves=12))
 def test_nul_is_found_in_the_json_text_exactly_where_a_walk_of_the_tree_finds_it(value):
     """The fast search (over json.dumps) and the plain walk agree, backslashes and all."""
-    from bridge.rules.payloads import _has_nul, _walk_has_nul
+    from bridge.rules.inbound.payloads import _has_nul, _walk_has_nul
 
     assert _has_nul(value) == _walk_has_nul(value)

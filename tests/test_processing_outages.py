@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bridge.cli.main import main
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.services.inbox import InboxDrain
 from bridge.services.inbox.batches import CLAIM_LEASE, process_batch
 from bridge.services.ledger import balances, find_learner

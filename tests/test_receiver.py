@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bridge.errors import PermanentError
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 from bridge.services.inbox import InboxDrain, counter_value, due_deliveries, process_delivery
 from bridge.services.inbox.batches import claim_received
 from bridge.services.inbox.inbox import purge_bodies

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bridge.rules.report_figures import (
+from bridge.rules.report.figures import (
     cohort_fill,
     compute_report,
     funnel,
@@ -21,7 +21,7 @@ from bridge.rules.report_figures import (
     repeat_purchases,
     revenue,
 )
-from bridge.rules.report_rows import (
+from bridge.rules.report.rows import (
     ALL,
     NO_DATA,
     ORDER_LEVEL,

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bridge.rules.report_bookings import booking_months, returning_learners
-from bridge.rules.report_figures import records
-from bridge.rules.report_rows import BookingRow, Period, ReportRows
+from bridge.rules.report.bookings import booking_months, returning_learners
+from bridge.rules.report.figures import records
+from bridge.rules.report.rows import BookingRow, Period, ReportRows
 from bridge.services.reporting import build_report
 from tests.booking_support import (
     LENA,

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bridge.cli.main import main
-from bridge.rules.report_rows import Period
+from bridge.rules.report.rows import Period
 from bridge.services.reporting import build_report
 from bridge.settings import VARIABLES
 from tests.report_support import NOW, seeded_database

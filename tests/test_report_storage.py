@@ -34,7 +34,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from bridge.rules.report_rows import Period
+from bridge.rules.report.rows import Period
 from bridge.services.reporting import build_report
 from bridge.store.db import unit_of_work
 from bridge.store.models import OrderState

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Offer
+from bridge.rules.catalogue.catalog import Offer
 from bridge.rules.entitlements import order_entitlements
 from bridge.rules.periods import DEFAULT_POLICY, BillingPeriod, parse_billing_period
 from bridge.services.inbox import Delivery, record_delivery

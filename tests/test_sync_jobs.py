@@ -191,7 +191,7 @@ def test_the_subscriptions_job_reconciles_through_the_subscriptions_service(
 
 def test_every_job_is_registered_once_in_run_order(engine):
     """`bridge sync` runs the catalogue first and checks the webhooks last."""
-    from bridge.cli.sync import JOB_NAMES
+    from bridge.cli.operations.sync import JOB_NAMES
 
     assert JOB_ORDER == JOB_NAMES == tuple(JOBS)
     assert JOB_ORDER[0] == "catalog" and JOB_ORDER[-1] == "webhooks"

@@ -13,7 +13,7 @@ import responses
 from sqlmodel import func, select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Offer
+from bridge.rules.catalogue.catalog import Offer
 from bridge.services.inbox import FAILED, PROCESSED, Delivery, process_delivery, record_delivery
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import process_order

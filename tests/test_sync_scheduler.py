@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bridge.cli.sync import embedded_scheduler
+from bridge.cli.operations.sync import embedded_scheduler
 from bridge.settings import Settings, SettingsError, load_settings
 from bridge.store.models import utcnow
 from sync.scheduler import SyncScheduler, planned_jobs

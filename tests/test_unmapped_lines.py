@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from bridge.cli.main import main
-from bridge.rules.catalog_file import parse_catalogue
-from bridge.rules.products import ProductRecord, resolve_catalogue
-from bridge.rules.report_rows import report_period
+from bridge.rules.catalogue.catalog_file import parse_catalogue
+from bridge.rules.catalogue.products import ProductRecord, resolve_catalogue
+from bridge.rules.report.rows import report_period
 from bridge.services.inbox import PROCESSED, Delivery, process_delivery, record_delivery
 from bridge.services.orders import build_handlers, process_order
 from bridge.services.reporting import build_report

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bridge.rules.notes import (
+from bridge.rules.writeback.notes import (
     NoteTemplateError,
     discount_text,
     personal_coupon_offers,

@@ -21,7 +21,7 @@ import responses
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bridge.rules.catalog import Catalogue, CouponRule, StackRule
+from bridge.rules.catalogue.catalog import Catalogue, CouponRule, StackRule
 from bridge.settings import Settings
 from bridge.shop.client import WooClient
 from bridge.store.db import unit_of_work

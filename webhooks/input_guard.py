@@ -14,7 +14,7 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
-from bridge.rules.payloads import unstorable
+from bridge.rules.inbound.payloads import unstorable
 from bridge.services.bookings import MAX_ROW_ID
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from bridge.rules.payloads import BodyRefused, parse_json_body
+from bridge.rules.inbound.payloads import BodyRefused, parse_json_body
 from bridge.services.bookings import InvalidRequest
 
 _CHUNK = 64 * 1024

@@ -18,8 +18,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from bridge.rules.report_bookings import shown_booking_months
-from bridge.rules.report_figures import (
+from bridge.rules.report.bookings import shown_booking_months
+from bridge.rules.report.figures import (
     FunnelRow,
     MentorMonth,
     MoneyRow,
@@ -32,7 +32,7 @@ from bridge.rules.report_figures import (
     shown_retention,
     shown_revenue,
 )
-from bridge.rules.report_rows import (
+from bridge.rules.report.rows import (
     ALL,
     DEFINITIONS,
     NO_DATA,

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import current_app, request
 from sqlalchemy import Engine
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.inbox import Handler
 from bridge.settings import Settings
 from bridge.store.models import utcnow

@@ -12,10 +12,10 @@ import click
 from click.core import ParameterSource
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.learner import os_user
+from bridge.cli.learners.learner import os_user
 from bridge.errors import PermanentError
-from bridge.rules.booking_links import CALCOM_PARAMETER, CALENDLY_FIELD
-from bridge.rules.payloads import unstorable
+from bridge.rules.bookings.links import CALCOM_PARAMETER, CALENDLY_FIELD
+from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text
 from bridge.services.bookings import (
     LISTED_STATUSES,

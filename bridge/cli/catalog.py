@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import MOMENT, activity, plural, usage_error
-from bridge.rules.catalog import Catalogue, cohort_dates, describe_offer
-from bridge.rules.catalog_file import build_manifest, render_html, render_markdown
-from bridge.rules.products import Problem, offer_prices
+from bridge.rules.catalogue.catalog import Catalogue, cohort_dates, describe_offer
+from bridge.rules.catalogue.catalog_file import build_manifest, render_html, render_markdown
+from bridge.rules.catalogue.products import Problem, offer_prices
 from bridge.services.catalogue import (
     CatalogueReport,
     inspect_catalogue,

@@ -14,7 +14,7 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.credentials import (
     EVIDENCE,
     CredentialNotFound,

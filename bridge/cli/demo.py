@@ -22,8 +22,8 @@ from typing import Any
 
 import click
 
+from bridge.cli.deliveries.webhooks import post_delivery
 from bridge.cli.output import credit_text, emit, json_option, plural, wrap
-from bridge.cli.webhooks import post_delivery
 from bridge.logs import configure_logging
 from bridge.services.catalogue import (
     read_catalogue_file,

@@ -13,7 +13,7 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural
 from bridge.errors import PermanentError
-from bridge.rules.report_rows import check_timezone
+from bridge.rules.report.rows import check_timezone
 from bridge.services.credentials import CSV_COLUMNS, EVENT_KINDS, import_csv, issuing_factory
 
 

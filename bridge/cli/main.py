@@ -10,20 +10,20 @@ from click.core import ParameterSource
 from bridge import __version__
 from bridge.cli.bookings import bookings
 from bridge.cli.catalog import catalog
-from bridge.cli.claims import claims_command
 from bridge.cli.context import AppContext, BridgeGroup
 from bridge.cli.credentials import credentials
-from bridge.cli.credits import credits, tokens
+from bridge.cli.deliveries.outbox import outbox
+from bridge.cli.deliveries.webhooks import inbox, simulate, webhooks
 from bridge.cli.demo import demo
 from bridge.cli.events import events
-from bridge.cli.learner import attach_adjustments, learner, owes_command
-from bridge.cli.operators import operators
-from bridge.cli.outbox import outbox
+from bridge.cli.learners.claims import claims_command
+from bridge.cli.learners.credits import credits, tokens
+from bridge.cli.learners.learner import attach_adjustments, learner, owes_command
+from bridge.cli.learners.roster import cohort_command, learners_command
+from bridge.cli.operations.operators import operators
+from bridge.cli.operations.setup import config_command, db, doctor, init, serve
+from bridge.cli.operations.sync import scheduler_command, sync_command
 from bridge.cli.report import report_command
-from bridge.cli.roster import cohort_command, learners_command
-from bridge.cli.setup import config_command, db, doctor, init, serve
-from bridge.cli.sync import scheduler_command, sync_command
-from bridge.cli.webhooks import inbox, simulate, webhooks
 
 
 def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -> str:

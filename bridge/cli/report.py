@@ -16,8 +16,8 @@ import click
 from bridge.cli.context import AppContext
 from bridge.cli.output import DAY, credit_text, plural, to_json, usage_error
 from bridge.cli.output import table as output_table
-from bridge.rules.report_bookings import shown_booking_months
-from bridge.rules.report_figures import (
+from bridge.rules.report.bookings import shown_booking_months
+from bridge.rules.report.figures import (
     Report,
     entry_label,
     money,
@@ -28,7 +28,7 @@ from bridge.rules.report_figures import (
     shown_retention,
     shown_revenue,
 )
-from bridge.rules.report_rows import (
+from bridge.rules.report.rows import (
     ALL,
     DEFINITIONS,
     NO_DATA,

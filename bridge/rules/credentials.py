@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue, Offer
+from bridge.rules.catalogue.catalog import Catalogue, Offer
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bridge.rules.catalog import Catalogue, Offer
+from bridge.rules.catalogue.catalog import Catalogue, Offer
 from bridge.rules.claims import place_key
-from bridge.rules.payloads import PayloadRejected
+from bridge.rules.inbound.payloads import PayloadRejected
 from bridge.rules.periods import SubscriptionTerms
 
 # Each place is a row and a link in the buyer's note: a line may not hold more.

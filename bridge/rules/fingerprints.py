@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 
 # Raise when the rules change what an unchanged order confers: every order is applied again.
 RULES_REVISION = 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.periods import SubscriptionStatus
 
 # Statuses under which a subscription's perks hold: pending-cancel is paid up to its end.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, literal_column, update
+from sqlalchemy import Table, bindparam, insert, inspect, literal_column, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -29,6 +29,14 @@ UNIQUE_KEYS: Mapping[str, str] = {
 }
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The table ``model`` is mapped to: its ``__table__``, which SQLModel leaves untyped."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
 def insert_new(session: Session, objects: Iterable[SQLModel]) -> None:
     """Insert those of ``objects`` still pending in the session, in their order, in bulk.
 
@@ -38,9 +46,9 @@ def insert_new(session: Session, objects: Iterable[SQLModel]) -> None:
     pending = [obj for obj in objects if obj in session.new]
     if not pending:
         return
-    by_table: dict[Any, list[SQLModel]] = {}
+    by_table: dict[Table, list[SQLModel]] = {}
     for obj in pending:
-        by_table.setdefault(obj.__table__, []).append(obj)  # type: ignore[attr-defined]
+        by_table.setdefault(table_of(type(obj)), []).append(obj)
     order = {table: index for index, table in enumerate(SQLModel.metadata.sorted_tables)}
     # Our own statements must not autoflush the rows still waiting for theirs.
     with session.no_autoflush:
@@ -48,7 +56,7 @@ def insert_new(session: Session, objects: Iterable[SQLModel]) -> None:
             _insert_table(session, table, by_table[table])
 
 
-def _insert_table(session: Session, table: Any, objects: Sequence[SQLModel]) -> None:
+def _insert_table(session: Session, table: Table, objects: Sequence[SQLModel]) -> None:
     key_name = UNIQUE_KEYS.get(table.name)
     [pk] = list(table.primary_key.columns)
     if key_name is None or len({getattr(o, key_name) for o in objects}) != len(objects):
@@ -85,7 +93,7 @@ def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, 
 
     Returns True when this call inserted the row.
     """
-    statement = (insert_ignoring(session, model.__table__, conflict)  # type: ignore[attr-defined]
+    statement = (insert_ignoring(session, table_of(model), conflict)
                  .values(**values).returning(literal_column("1")))
     # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
     return session.execute(statement).first() is not None
@@ -119,7 +127,7 @@ def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) ->
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert plain rows in one statement (executemany); nothing is read back."""
     if rows:
-        session.execute(insert(model.__table__), list(rows))  # type: ignore[attr-defined]
+        session.execute(insert(table_of(model)), list(rows))
 
 
 def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
@@ -129,7 +137,7 @@ def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
     few dozen such sets. Here every changed row of a table writes the same columns, and the
     objects are then clean, as after a flush.
     """
-    by_table: dict[Any, list[tuple[SQLModel, set[str]]]] = {}
+    by_table: dict[Table, list[tuple[SQLModel, set[str]]]] = {}
     for obj in objects:
         state = inspect(obj)
         if not (state.persistent and state.modified):
@@ -137,7 +145,7 @@ def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
         # The attributes set since the row was loaded (their old values are kept here).
         changed = set(state.committed_state)
         if changed:
-            by_table.setdefault(obj.__table__, []).append((obj, changed))  # type: ignore[attr-defined]
+            by_table.setdefault(table_of(type(obj)), []).append((obj, changed))
     for table, items in by_table.items():
         [pk] = list(table.primary_key.columns)
         keys = sorted({key for _, changed in items for key in changed} - {pk.key})

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import CatalogueError
+from bridge.rules.catalogue.catalog import CatalogueError
 from bridge.services.bookings import IdempotencyKeyReused, InvalidRequest
 from bridge.services.credentials import (
     CredentialSchemaError,

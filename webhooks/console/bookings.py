@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
-from bridge.rules.booking_links import BookingLinkSecretMissing
+from bridge.rules.bookings.links import BookingLinkSecretMissing
 from bridge.services.bookings import (
     ACTIONS,
     HELD_FOR_REVIEW,

@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from bridge.errors import PermanentError
-from bridge.rules.report_rows import (
+from bridge.rules.report.rows import (
     ReportError,
 )
 from bridge.services.inbox import (

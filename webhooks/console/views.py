@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.catalogue import read_catalogue_file
 from bridge.services.learners import (
     MAX_QUERY,

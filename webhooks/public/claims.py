@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from sqlalchemy.exc import OperationalError
 
 from bridge.rules.claims import form_token, form_token_valid, normalise_code
-from bridge.rules.payloads import BodyRefused, parse_json_body
+from bridge.rules.inbound.payloads import BodyRefused, parse_json_body
 from bridge.services.team_packs import ClaimRefused, claim_place, view_place
 from bridge.store.db import DatabaseUnavailable
 from webhooks.runtime import client_address, runtime

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.rules.catalog import Catalogue, CatalogueError
+from bridge.rules.catalogue.catalog import Catalogue, CatalogueError
 from bridge.rules.credentials import CONTEXTS, credential_url, status_list_url
 from bridge.services.credentials import (
     CredentialsNotConfigured,

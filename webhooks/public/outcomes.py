@@ -1,7 +1,7 @@
 """/outcomes and /outcomes.json: public outcome signals per cohort and micro-SKU, no login.
 
 Only cohorts the catalogue file publishes (``public_outcomes = true``) appear; every figure
-is behind the privacy floor of bridge.rules.outcome_figures; no learner is named.
+is behind the privacy floor of bridge.rules.report.outcome_figures; no learner is named.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from bridge.rules.outcome_figures import NOT_ENOUGH, PRIVACY_FLOOR
+from bridge.rules.report.outcome_figures import NOT_ENOUGH, PRIVACY_FLOOR
 from bridge.services.reporting import load_public_outcomes
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from webhooks.runtime import runtime

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.rules.report_rows import PeriodTooLong, ReportError
+from bridge.rules.report.rows import PeriodTooLong, ReportError
 from bridge.services.operations import TokenIdentity, authenticate, touch
 from bridge.services.reporting import build_report
 from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error, unit_of_work

@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.rules.bookings import (
+from bridge.rules.bookings.events import (
     CALCOM,
     CALENDLY,
     BookingPayloadError,
@@ -19,8 +19,8 @@ from bridge.rules.bookings import (
     parse_delivery,
     topic_of,
 )
-from bridge.rules.payloads import BodyRefused, parse_json_body
-from bridge.rules.signatures import verify_calcom, verify_calendly
+from bridge.rules.inbound.payloads import BodyRefused, parse_json_body
+from bridge.rules.inbound.signatures import verify_calcom, verify_calendly
 from bridge.services.inbox import IGNORED, RECEIVED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body

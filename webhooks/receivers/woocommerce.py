@@ -7,8 +7,8 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.rules.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
-from bridge.rules.signatures import verify
+from bridge.rules.inbound.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
+from bridge.rules.inbound.signatures import verify
 from bridge.services.inbox import RECEIVED, REJECTED, Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.bookings import (
+from bridge.rules.bookings.events import (
     CANCELLED,
     CREATED,
     ENDED,

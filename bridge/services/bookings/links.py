@@ -1,6 +1,6 @@
 """Learners' booking links: make, show, rotate and revoke their tokens; find whom a token names.
 
-The token is derived (bridge.rules.booking_links) from BRIDGE_CLAIM_SECRET and a random nonce;
+The token is derived (bridge.rules.bookings.links) from BRIDGE_CLAIM_SECRET and a random nonce;
 the row keeps the nonce and the token's SHA-256 only. Work on one learner's token is serialised
 by locking the learner row, so two clicks on "new link" leave one active token.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.booking_links import (
+from bridge.rules.bookings.links import (
     derive_token,
     is_token,
     link_parameters,

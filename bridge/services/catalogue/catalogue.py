@@ -23,9 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bridge.errors import RetryableError
-from bridge.rules.catalog import VARIABLE_TYPES, Catalogue, CatalogueError, Offer, offer_to_dict
-from bridge.rules.catalog_file import parse_catalogue
-from bridge.rules.products import (
+from bridge.rules.catalogue.catalog import (
+    VARIABLE_TYPES,
+    Catalogue,
+    CatalogueError,
+    Offer,
+    offer_to_dict,
+)
+from bridge.rules.catalogue.catalog_file import parse_catalogue
+from bridge.rules.catalogue.products import (
     Problem,
     ProductRecord,
     Resolution,

@@ -29,7 +29,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlmodel import Session, col, func, select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.credentials import (
     CONTEXTS,
     STATUS_LIST_SIZE,
@@ -45,8 +45,8 @@ from bridge.rules.credentials import (
     status_list_url,
 )
 from bridge.rules.credentials import Award as AwardFacts
-from bridge.rules.notes import NoteTemplates
 from bridge.rules.words import did_you_mean
+from bridge.rules.writeback.notes import NoteTemplates
 from bridge.services.credentials.keys import (
     ALGORITHM,
     SigningKey,

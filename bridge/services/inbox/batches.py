@@ -23,7 +23,7 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
-from bridge.rules.payloads import DEFAULT_MAX_LINE_QUANTITY
+from bridge.rules.inbound.payloads import DEFAULT_MAX_LINE_QUANTITY
 from bridge.services.inbox.inbox import (
     RECEIVED,
     DeliveryResult,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from bridge.logs import redact
-from bridge.rules.payloads import (
+from bridge.rules.inbound.payloads import (
     DEFAULT_MAX_LINE_QUANTITY,
     MAX_ID,
     BodyRefused,

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import CREDIT_TYPE
+from bridge.rules.catalogue.catalog import CREDIT_TYPE
 from bridge.services.ledger import active_perks, adjust_credits, balances, lock_learner
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work

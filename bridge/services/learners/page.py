@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.rules.booking_links import BookingLinkSecretMissing
+from bridge.rules.bookings.links import BookingLinkSecretMissing
 from bridge.services.bookings import booking_link
 from bridge.services.learners.view import describe_learner
 from bridge.services.subscriptions import learner_subscriptions

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import (
     Entitlement,
     OrderEntitlements,
@@ -31,7 +31,7 @@ from bridge.rules.entitlements import (
     qualifies_for_complimentary_call,
 )
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
-from bridge.rules.payloads import unstorable
+from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.store.models import OrderState
 
 # The state summary's mark of an order `bridge simulate` made up (its meta _bridge_simulated).

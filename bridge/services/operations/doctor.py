@@ -57,7 +57,7 @@ def run_checks(settings: Settings, engine: Engine, *,
 
 def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
     """Paid order lines that sell no micro-SKU: money taken, nothing granted."""
-    from bridge.rules.catalog import Catalogue, CatalogueError
+    from bridge.rules.catalogue.catalog import Catalogue, CatalogueError
     from bridge.services.catalogue import load_catalogue, read_catalogue_file, unmapped_skus
 
     try:
@@ -77,7 +77,7 @@ def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
 
 
 def _catalogue_check(settings: Settings) -> dict[str, Any]:
-    from bridge.rules.catalog import CatalogueError
+    from bridge.rules.catalogue.catalog import CatalogueError
     from bridge.services.catalogue import read_catalogue_file
 
     path = settings.catalog_file
@@ -100,7 +100,7 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
 
 def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
     """With team packs in the catalogue, claim codes need the secret and links the public URL."""
-    from bridge.rules.catalog import CatalogueError
+    from bridge.rules.catalogue.catalog import CatalogueError
     from bridge.services.catalogue import read_catalogue_file
 
     try:
@@ -123,7 +123,7 @@ def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
     and a signing key only its owner can read."""
     from pathlib import Path
 
-    from bridge.rules.catalog import CatalogueError
+    from bridge.rules.catalogue.catalog import CatalogueError
     from bridge.services.catalogue import read_catalogue_file
     from bridge.services.credentials import SigningKeyError, achievement_links, signing_key
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.rules.entitlements import SIMULATED_META
-from bridge.rules.signatures import sign
+from bridge.rules.inbound.signatures import sign
 
 USER_AGENT = "WooCommerce/11.0.1 Hookshot (WordPress/7.1) creator-bridge-simulate"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bridge.rules.bookings import CALCOM, CALENDLY
-from bridge.rules.catalog import Catalogue
+from bridge.rules.bookings.events import CALCOM, CALENDLY
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.bookings import BookingPolicy, process_booking_delivery
 from bridge.services.inbox import Handler, Warned
 from bridge.services.ledger import OrderOutcome, apply_customer

@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import (
     OrderEntitlements,
     needs_refund_lookup,
     order_entitlements,
 )
-from bridge.rules.payloads import check_payload
+from bridge.rules.inbound.payloads import check_payload
 from bridge.rules.periods import SubscriptionPolicy
 from bridge.services.ledger import (
     PAGE_KEY,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work

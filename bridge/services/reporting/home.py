@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bridge.errors import BridgeError
-from bridge.rules.catalog import Catalogue, describe_offer
+from bridge.rules.catalogue.catalog import Catalogue, describe_offer
 from bridge.services.bookings import HELD_FOR_REVIEW, booking_counts
 from bridge.services.catalogue import CatalogueReport, inspect_catalogue
 from bridge.services.inbox import status_counts
@@ -23,7 +23,7 @@ from bridge.services.writeback import outbox_counts
 from bridge.settings import Settings
 from bridge.store.models import utcnow
 
-# What to do about each catalogue problem code (bridge.rules.products.Problem).
+# What to do about each catalogue problem code (bridge.rules.catalogue.products.Problem).
 CATALOGUE_FIXES = {
     "unmapped_product": "add its SKU to the catalogue file, or set bridge_kind on the product; "
                         "then run `bridge catalog sync`",

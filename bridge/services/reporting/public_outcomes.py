@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from bridge.rules.cohorts import Limits
-from bridge.rules.outcome_figures import (
+from bridge.rules.report.outcome_figures import (
     CohortFacts,
     EventFact,
     OfferFact,

@@ -2,7 +2,7 @@
 
 ``load_rows`` is the only SQL of the report: it reads orders, ledger, seats, redemptions,
 subscriptions and outcome events as plain rows; the figures are computed by the pure rules in
-bridge.rules.report_figures.
+bridge.rules.report.figures.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from bridge.rules.claims import PlaceRow
-from bridge.rules.report_figures import Report, compute_report
-from bridge.rules.report_rows import (
+from bridge.rules.report.figures import Report, compute_report
+from bridge.rules.report.rows import (
     BookingRow,
     CohortRow,
     EventRow,

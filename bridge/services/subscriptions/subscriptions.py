@@ -21,9 +21,9 @@ from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from bridge.errors import BridgeError, PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import normalise_email, parse_gmt
-from bridge.rules.payloads import PayloadRejected
+from bridge.rules.inbound.payloads import PayloadRejected
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,

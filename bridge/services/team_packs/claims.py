@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue, offer_from_dict, offer_to_dict
+from bridge.rules.catalogue.catalog import Catalogue, offer_from_dict, offer_to_dict
 from bridge.rules.claims import (
     ClaimPlaceStatus,
     PlaceState,
@@ -41,7 +41,7 @@ from bridge.rules.entitlements import (
     place_entitlements,
     plausible_email,
 )
-from bridge.rules.payloads import unstorable
+from bridge.rules.inbound.payloads import unstorable
 from bridge.services.ledger import (
     CreditTarget,
     Event,

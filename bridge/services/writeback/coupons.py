@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.rules.catalog import Catalogue
-from bridge.rules.identities import coupon_code, coupon_expiry, learner_identity
-from bridge.rules.notes import (
+from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.perks import PERK_STATUSES
+from bridge.rules.writeback.identities import coupon_code, coupon_expiry, learner_identity
+from bridge.rules.writeback.notes import (
     CENT,
     discount_text,
     personal_coupon_offers,
 )
-from bridge.rules.perks import PERK_STATUSES
 from bridge.services.ledger import GRANT_REASONS, SEAT_HELD
 from bridge.services.writeback.queue import enqueue_create, product_families
 from bridge.settings import Settings

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.rules.catalog import Catalogue
-from bridge.rules.identities import note_identity, stable_key
-from bridge.rules.notes import (
+from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.writeback.identities import note_identity, stable_key
+from bridge.rules.writeback.notes import (
     PLACEHOLDERS,
     NoteTemplateError,
     NoteTemplates,

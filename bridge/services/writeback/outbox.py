@@ -32,8 +32,8 @@ from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.identities import claim_note, unclaimed_notes
 from bridge.rules.words import plural
+from bridge.rules.writeback.identities import claim_note, unclaimed_notes
 from bridge.services.writeback.queue import (
     DEAD,
     NOTE,

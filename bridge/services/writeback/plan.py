@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from bridge.rules.catalog import Catalogue
-from bridge.rules.notes import (
+from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.writeback.notes import (
     NoteTemplates,
     upsell_links,
 )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
-from bridge.rules.bookings import Attendance, RedemptionStatus
+from bridge.rules.bookings.events import Attendance, RedemptionStatus
 from bridge.store.models.columns import utcnow
 
 

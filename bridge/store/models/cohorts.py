@@ -11,7 +11,7 @@ from bridge.store.models.columns import utcnow
 
 
 class Cohort(SQLModel, table=True):
-    """A timed cohort; capacity comes from its real limits (see bridge.rules.catalog)."""
+    """A timed cohort; capacity comes from its real limits (see bridge.rules.catalogue.catalog)."""
 
     code: str = Field(primary_key=True, max_length=64)
     title: str = Field(default="", max_length=200)

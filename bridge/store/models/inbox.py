@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bridge.rules.payloads import DeliveryStatus
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.store.models.columns import json_column, utcnow
 
 

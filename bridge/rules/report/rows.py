@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
-from bridge.rules.bookings import Attendance, BookingStatus
+from bridge.rules.bookings.events import Attendance, BookingStatus
 from bridge.rules.claims import PlaceRow
 from bridge.rules.entitlements import parse_gmt
 from bridge.rules.periods import SubscriptionStatus

@@ -83,8 +83,8 @@ SCOPE_HELP = "; ".join(f"{name}: {what}" for name, what in SCOPES.items())
 def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
     """Make token NAME with the least scope it needs (shown once).
 
-    The token is printed once and stored as a hash. A booking tool: --scope redeem,refunds. A project platform: --scope events. A phone that
-    opens the report: --scope read.
+    The token is printed once and stored as a hash. A booking tool: --scope redeem,refunds.
+    A project platform: --scope events. A phone that opens the report: --scope read.
     """
     with unit_of_work(_app(ctx).ready_engine()) as session:
         row, plain = create_token(session, name, scope)

@@ -1,8 +1,9 @@
 """Catalogue rules (pure): which WooCommerce product or variation is which micro-SKU.
 
 Plain data in, plain data out: no I/O here. Product payloads and their ``bridge_*`` meta are
-mapped in bridge.rules.products; the TOML text is parsed in bridge.rules.catalog_file; the file
-and the database are read in bridge.services.catalogue.catalogue.
+mapped in bridge.rules.catalogue.products; the TOML text is parsed in
+bridge.rules.catalogue.catalog_file; the file and the database are read in
+bridge.services.catalogue.catalogue.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
-from bridge.rules.bookings import BookingType
+from bridge.rules.bookings.events import BookingType
 from bridge.rules.words import credit_text, duration, plural
 
 KINDS = (

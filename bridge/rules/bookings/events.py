@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
-from bridge.rules.booking_links import CALCOM_FIELD, TOKEN_PREFIX, presented_token
-from bridge.rules.payloads import unstorable
+from bridge.rules.bookings.links import CALCOM_FIELD, TOKEN_PREFIX, presented_token
+from bridge.rules.inbound.payloads import unstorable
 
 CALCOM, CALENDLY = "calcom", "calendly"
 SOURCES = (CALCOM, CALENDLY)

@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.rules.bookings import BookingType, BookingTypeError, booking_types_from_data
-from bridge.rules.catalog import (
+from bridge.rules.bookings.events import BookingType, BookingTypeError, booking_types_from_data
+from bridge.rules.catalogue.catalog import (
     COHORT_CODE,
     COUPON_TRIGGERS,
     DISCOUNT_TYPES,
@@ -31,7 +31,7 @@ from bridge.rules.catalog import (
     check_offer,
     claimable_problems,
 )
-from bridge.rules.products import META_FIELDS
+from bridge.rules.catalogue.products import META_FIELDS
 
 MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
 MANIFEST_VERSION = 1

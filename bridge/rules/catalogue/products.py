@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.rules.catalog import (
+from bridge.rules.catalogue.catalog import (
     VARIABLE_TYPES,
     Catalogue,
     CatalogueError,

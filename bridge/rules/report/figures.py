@@ -1,7 +1,7 @@
 """The outcome report's figures, computed from plain rows: funnel, revenue, fill, mentor time.
 
 ``compute_report`` and the functions it calls are pure: rows, a period and the current time in,
-plain data out. How each figure is defined is ``DEFINITIONS`` (bridge.rules.report_rows).
+plain data out. How each figure is defined is ``DEFINITIONS`` (bridge.rules.report.rows).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bridge.rules.bookings import RedemptionStatus
+from bridge.rules.bookings.events import RedemptionStatus
 from bridge.rules.claims import TeamPackRow, team_pack_funnel
 from bridge.rules.cohorts import SeatStatus
 from bridge.rules.entitlements import OrderStatus
-from bridge.rules.report_bookings import (
+from bridge.rules.report.bookings import (
     BookingMonth,
     ReturningLearners,
     booked_calls,
@@ -27,7 +27,7 @@ from bridge.rules.report_bookings import (
     booking_total,
     returning_learners,
 )
-from bridge.rules.report_rows import (
+from bridge.rules.report.rows import (
     ALL,
     CENT,
     GRANTED,

@@ -12,7 +12,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import normalise_email, plausible_email
-from bridge.rules.payloads import unstorable
+from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text, did_you_mean
 from bridge.services.bookings import link_made_at
 from bridge.services.learners import learner_record, near_email, require_learner, unknown_learner

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from bridge.errors import PermanentError
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.words import singular_of
 
 # Ledger events (plus the personal coupon offer and an issued credential) that write-back words

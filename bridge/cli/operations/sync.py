@@ -19,7 +19,7 @@ import click
 
 from bridge.cli.context import AppContext, json_option
 from bridge.cli.output import MOMENT, progress_display, to_json
-from bridge.rules.catalog import Catalogue
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.settings import Settings
 
 if TYPE_CHECKING:

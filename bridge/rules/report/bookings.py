@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.rules.bookings import Attendance, BookingStatus
-from bridge.rules.report_rows import ALL, BookingRow, Period, ReportRows
+from bridge.rules.bookings.events import Attendance, BookingStatus
+from bridge.rules.report.rows import ALL, BookingRow, Period, ReportRows
 
 
 def _rate(part: int, whole: int) -> float | None:

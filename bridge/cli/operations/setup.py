@@ -233,7 +233,7 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
     processor = flask_app.extensions["bridge"].processor
     scheduler: tuple[Callable[[], None], Callable[[], None]] | None = None
     if settings.sync_active and not no_scheduler:
-        from bridge.cli.sync import embedded_scheduler
+        from bridge.cli.operations.sync import embedded_scheduler
 
         scheduler = embedded_scheduler(settings)
 

@@ -1,0 +1,1 @@
+"""Commands about learners: their accounts, rosters, credits and team-pack claims."""

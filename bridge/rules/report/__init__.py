@@ -1,0 +1,1 @@
+"""Outcome report rules (pure): the rows it reads, its figures, booking figures, public outcomes."""
