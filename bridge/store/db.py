@@ -15,8 +15,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, make_url, text
+from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 from bridge.errors import PermanentError
@@ -110,7 +113,7 @@ def set_query_budget(seconds: float | None) -> None:
 
 def _bound_postgresql_queries(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         budget = _query_budget.get()
         if budget is not None:
             # LOCAL: the timeout ends with the transaction, the pooled connection keeps none.
@@ -120,7 +123,7 @@ def _bound_postgresql_queries(engine: Engine) -> None:
 
 def _report_query_timeouts(engine: Engine) -> None:
     @event.listens_for(engine, "handle_error")
-    def _on_error(context):  # type: ignore[no-untyped-def]
+    def _on_error(context: ExceptionContext) -> None:
         budget = _query_budget.get()
         if budget is None:
             return
@@ -132,7 +135,7 @@ def _report_query_timeouts(engine: Engine) -> None:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
         dbapi_connection.isolation_level = None
         # The deadline of the statement running on this connection (a page's), or None.
@@ -153,7 +156,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         # SQLite has no row locks: taking the write lock at BEGIN serialises writers the way
         # SELECT ... FOR UPDATE does on PostgreSQL, and avoids deadlocking lock upgrades.
         # A read-only unit of work takes no lock at all (WAL: readers never block the writer),
@@ -162,13 +165,14 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _on_execute(connection, *_args: Any) -> None:
+    def _on_execute(connection: Connection, *_args: Any) -> None:
         budget = _query_budget.get()
         connection.info["bridge_deadline"][0] = (
             None if budget is None else time.monotonic() + budget)
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _on_checkin(_dbapi_connection: DBAPIConnection | None,
+                    record: ConnectionPoolEntry) -> None:
         deadline = record.info.get("bridge_deadline")
         if deadline is not None:
             deadline[0] = None
