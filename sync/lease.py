@@ -81,7 +81,7 @@ class Lease:
                 update(JobLease)
                 .where(col(JobLease.job) == self.job, col(JobLease.holder) == self.holder)
                 .values(expires_at=expires_at)
-                .returning(JobLease.job)
+                .returning(col(JobLease.job))
             ).first()
             session.commit()
         if renewed is None:
@@ -124,7 +124,7 @@ def acquire(
                 .where(col(JobLease.job) == job)
                 .where((col(JobLease.expires_at) <= now) | (col(JobLease.holder) == holder))
                 .values(holder=holder, acquired_at=now, expires_at=expires_at)
-                .returning(JobLease.job)
+                .returning(col(JobLease.job))
             ).first() is not None
         current = None if taken else session.get(JobLease, job)
         session.commit()

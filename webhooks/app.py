@@ -6,7 +6,9 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
@@ -50,6 +52,12 @@ log = logging.getLogger(__name__)
 MAX_URL_LENGTH = 4096
 
 
+class _JSONInOrder(DefaultJSONProvider):
+    """JSON answers keep their keys in the order the code writes them."""
+
+    sort_keys = False
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -79,7 +87,7 @@ def create_app(
         after_processing = after_processing or build_outbox_drainer(engine, settings)
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
-    app.json.sort_keys = False
+    app.json = _JSONInOrder(app)
     processor = inbox_processor(engine, settings, handlers, after_processing,
                                 background=background)
     app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
@@ -159,25 +167,26 @@ def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
     return status.up_to_date, report
 
 
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     """The service's front door is the operator console."""
     return redirect(url_for("console.home"))
 
 
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> ResponseReturnValue:
     """Liveness: the process answers; the body says how the database and the shop look."""
     rt = runtime()
     up_to_date, report = _database_report(rt.engine)
-    body = {
+    processing = _processing(rt, database_ok=report["database"] == "ok")
+    body: dict[str, object] = {
         "status": "ok",
         "version": __version__,
         **report,
         "inbox": _inbox_counts(rt.engine) if report["database"] == "ok" else None,
         "shop": "configured" if rt.settings.shop_configured else "not configured",
         "sync": "on" if rt.settings.sync_active else "off",
-        "processing": _processing(rt, database_ok=report["database"] == "ok"),
+        "processing": processing,
     }
-    if body["processing"]["state"] == STOPPED:
+    if processing["state"] == STOPPED:
         # Still 200: this process answers. Stored deliveries wait until processing runs again.
         body["status"] = "degraded"
     if up_to_date:
@@ -219,13 +228,13 @@ def _inbox_counts(engine: Engine) -> dict[str, int] | None:
         return None
 
 
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> ResponseReturnValue:
     """Readiness: 200 only when the database answers and its schema is current."""
     ready, report = _database_report(runtime().engine)
     return jsonify({"status": "ready" if ready else "not ready", **report}), 200 if ready else 503
 
 
-def _json_error(error: HTTPException):  # type: ignore[no-untyped-def]
+def _json_error(error: HTTPException) -> tuple[Response, int]:
     """Every HTTP error answers JSON, never an HTML page (413 for oversized bodies included).
 
     The error's own headers are kept: ``Allow`` on 405 above all.
@@ -237,7 +246,7 @@ def _json_error(error: HTTPException):  # type: ignore[no-untyped-def]
     return response, error.code or 500
 
 
-def _database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+def _database_unavailable(error: Exception) -> tuple[Response, int]:
     """The database is down for this request: 503 now, and the next request tries again."""
     detail = describe_db_error(error) if isinstance(error, OperationalError) else str(error)
     log.error("request failed on the database: %s", detail, extra={"path": request.path[:200]})

@@ -21,9 +21,9 @@ def read_body(limit: int) -> bytes:
     so an oversized one is refused instead of being cut to the limit and judged as if whole.
     """
     if "bridge_body" in g:
-        return g.bridge_body  # type: ignore[no-any-return]
+        return g.bridge_body
     g.bridge_body = _read(limit)
-    return g.bridge_body  # type: ignore[no-any-return]
+    return g.bridge_body
 
 
 def _read(limit: int) -> bytes:

@@ -12,6 +12,7 @@ it was. Each starts by draining what is already stored, without waiting for a de
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -213,9 +214,9 @@ class BackgroundProcessor:
     def __init__(self, drain: Drain, *, poll: float = THREAD_POLL,
                  first_pause: float = FIRST_PAUSE, longest_pause: float = LONGEST_PAUSE) -> None:
         self._drain = drain
-        self._options: dict[str, float] = {"poll": poll, "first_pause": first_pause,
-                                           "longest_pause": longest_pause}
-        self._loop = DrainLoop(drain, **self._options)
+        self._new_loop = functools.partial(DrainLoop, drain, poll=poll, first_pause=first_pause,
+                                           longest_pause=longest_pause)
+        self._loop = self._new_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         _PROCESSORS.add(self)
@@ -231,7 +232,7 @@ class BackgroundProcessor:
                 return
             if self._thread is not None:
                 # A loop runs once: a thread that ended (stopped, or died) gets a fresh one.
-                self._loop = DrainLoop(self._drain, **self._options)
+                self._loop = self._new_loop()
             self._thread = threading.Thread(target=self._loop.run, name="bridge-inbox",
                                             daemon=True)
             self._thread.start()

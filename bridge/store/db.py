@@ -391,8 +391,9 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
     return target
 
 
-def describe_db_error(exc: SQLAlchemyError) -> str:
-    """One line about a database error, without the SQL or parameters it carried."""
+def describe_db_error(exc: Exception) -> str:
+    """One line about a database error (SQLAlchemy's, or DatabaseUnavailable), without the
+    SQL or parameters it carried."""
     original = getattr(exc, "orig", None) or exc
     first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
     return redact(f"database error: {type(original).__name__}: {first_line}")[:300]

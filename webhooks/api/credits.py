@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 
 from bridge.services.bookings import (
@@ -92,45 +93,45 @@ def requires(scope: str) -> Callable[[View], View]:
 
 
 @api.errorhandler(InvalidRequest)
-def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
+def _invalid(exc: InvalidRequest) -> ResponseReturnValue:
     return _error(400, str(exc), "invalid_request", field=exc.field)
 
 
 @api.errorhandler(UnstorableInput)
-def _unstorable(exc: UnstorableInput):  # type: ignore[no-untyped-def]
+def _unstorable(exc: UnstorableInput) -> ResponseReturnValue:
     return _error(400, exc.description or "", "invalid_request", field=exc.field)
 
 
 @api.errorhandler(UnknownLearner)
-def _unknown_learner(exc: UnknownLearner):  # type: ignore[no-untyped-def]
+def _unknown_learner(exc: UnknownLearner) -> ResponseReturnValue:
     return _error(404, str(exc), "learner_not_found")
 
 
 @api.errorhandler(RedemptionNotFound)
-def _unknown_redemption(exc: RedemptionNotFound):  # type: ignore[no-untyped-def]
+def _unknown_redemption(exc: RedemptionNotFound) -> ResponseReturnValue:
     return _error(404, str(exc), "redemption_not_found")
 
 
 @api.errorhandler(InsufficientCredits)
-def _insufficient(exc: InsufficientCredits):  # type: ignore[no-untyped-def]
+def _insufficient(exc: InsufficientCredits) -> ResponseReturnValue:
     return _error(409, str(exc), "insufficient_credits", credit_type=exc.credit_type,
                   requested=exc.requested, balance=exc.balance)
 
 
 @api.errorhandler(IdempotencyKeyReused)
-def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
+def _key_reused(exc: IdempotencyKeyReused) -> ResponseReturnValue:
     return _error(422, str(exc), "idempotency_key_reused")
 
 
 @api.errorhandler(DatabaseUnavailable)
-def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
+def _database_unavailable(exc: DatabaseUnavailable) -> ResponseReturnValue:
     # The error text names the database's host and port: the log gets it, the caller does not.
     log.error("API request failed: %s", exc)
     return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
 
 @api.errorhandler(OperationalError)
-def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
+def _database_error(exc: OperationalError) -> ResponseReturnValue:
     log.error("API request failed on the database: %s", describe_db_error(exc))
     return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
@@ -141,7 +142,7 @@ def _json_body() -> Any:
 
 @api.post("/redemptions")
 @requires("redeem")
-def create_redemption():  # type: ignore[no-untyped-def]
+def create_redemption() -> ResponseReturnValue:
     """Spend credits; the Idempotency-Key (the token's own) makes a retried request safe."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -171,7 +172,7 @@ def _redemption_id(raw: str) -> int:
 
 @api.delete("/redemptions/<redemption_id>")
 @requires("refunds")
-def delete_redemption(redemption_id: str):  # type: ignore[no-untyped-def]
+def delete_redemption(redemption_id: str) -> ResponseReturnValue:
     """Credit a cancelled booking back; a repeat answers the same and credits nothing."""
     result = refund_in_transaction(runtime().engine, _redemption_id(redemption_id))
     response = jsonify(result.body)
@@ -185,7 +186,7 @@ def delete_redemption(redemption_id: str):  # type: ignore[no-untyped-def]
 
 @api.get("/learners/<learner>")
 @requires("read")
-def get_learner(learner: str):  # type: ignore[no-untyped-def]
+def get_learner(learner: str) -> ResponseReturnValue:
     """A learner by e-mail (current or former) or customer id."""
     if learner.isascii() and learner.isdigit() and len(learner) <= 254 \
             and int(learner) > MAX_CUSTOMER_ID:
@@ -199,6 +200,6 @@ def get_learner(learner: str):  # type: ignore[no-untyped-def]
 
 
 @api.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 contract of this API (no token needed)."""
     return jsonify(openapi_document()), 200

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 
 from bridge.errors import PermanentError
@@ -39,22 +40,22 @@ def _error(status: int, message: str, code: str, **extra: Any) -> tuple[Response
 
 
 @events_api.errorhandler(InvalidRequest)
-def _invalid(exc: InvalidRequest):  # type: ignore[no-untyped-def]
+def _invalid(exc: InvalidRequest) -> ResponseReturnValue:
     return _error(400, str(exc), "invalid_request", field=exc.field)
 
 
 @events_api.errorhandler(UnstorableInput)
-def _unstorable(exc: UnstorableInput):  # type: ignore[no-untyped-def]
+def _unstorable(exc: UnstorableInput) -> ResponseReturnValue:
     return _error(400, exc.description or "", "invalid_request", field=exc.field)
 
 
 @events_api.errorhandler(UnknownLearner)
-def _unknown_learner(exc: UnknownLearner):  # type: ignore[no-untyped-def]
+def _unknown_learner(exc: UnknownLearner) -> ResponseReturnValue:
     return _error(404, str(exc), "learner_not_found")
 
 
 @events_api.errorhandler(IdempotencyKeyReused)
-def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
+def _key_reused(exc: IdempotencyKeyReused) -> ResponseReturnValue:
     return _error(422, str(exc), "idempotency_key_reused")
 
 
@@ -62,7 +63,7 @@ def _key_reused(exc: IdempotencyKeyReused):  # type: ignore[no-untyped-def]
 @events_api.errorhandler(CatalogueError)
 @events_api.errorhandler(SigningKeyError)
 @events_api.errorhandler(CredentialSchemaError)
-def _cannot_issue(exc: PermanentError):  # type: ignore[no-untyped-def]
+def _cannot_issue(exc: PermanentError) -> ResponseReturnValue:
     # The bridge's own configuration is at fault; the event was not recorded, so a retry
     # once it is fixed records it and issues the credential.
     log.error("cannot issue a credential: %s", exc)
@@ -70,21 +71,21 @@ def _cannot_issue(exc: PermanentError):  # type: ignore[no-untyped-def]
 
 
 @events_api.errorhandler(DatabaseUnavailable)
-def _database_unavailable(exc: DatabaseUnavailable):  # type: ignore[no-untyped-def]
+def _database_unavailable(exc: DatabaseUnavailable) -> ResponseReturnValue:
     # The error text names the database's host and port: the log gets it, the caller does not.
     log.error("API request failed: %s", exc)
     return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
 
 @events_api.errorhandler(OperationalError)
-def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
+def _database_error(exc: OperationalError) -> ResponseReturnValue:
     log.error("API request failed on the database: %s", describe_db_error(exc))
     return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
 
 @events_api.post("/events")
 @requires("events")
-def create_event():  # type: ignore[no-untyped-def]
+def create_event() -> ResponseReturnValue:
     """Record an outcome event once per key (the token's own); a passed assessment or accepted
     project also issues the learner's credential."""
     key = request.headers.get("Idempotency-Key")

@@ -34,6 +34,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -137,7 +138,7 @@ def log_out() -> None:
 def current_operator() -> OperatorView | None:
     """The logged-in operator, or None (also once the session has ended, for any reason)."""
     if "operator" in g:
-        return g.operator  # type: ignore[no-any-return]
+        return g.operator
     operator = None
     session_id = _session_id()
     if session_id is not None:
@@ -160,11 +161,11 @@ def safe_next(target: str | None) -> str:
     return url_for("console.home")
 
 
-def _not_logged_in() -> Response:
+def _not_logged_in() -> ResponseReturnValue:
     """A page asks for the login and comes back; a form sent without a live session is
     refused (401) and changes nothing."""
     if request.method in ("GET", "HEAD"):
-        return redirect(url_for("console.login",  # type: ignore[return-value]
+        return redirect(url_for("console.login",
                                 next=request.full_path.rstrip("?")))
     abort(401, description="you are not logged in, or your session has ended: log in again")
 
@@ -243,8 +244,9 @@ def _error_page(error: HTTPException) -> Response:
                                message=error.description or error.name, title=error.name)
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
-    if status == 429 and getattr(error, "retry_after", None):
-        response.headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+    retry_after = getattr(error, "retry_after", None)
+    if status == 429 and retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from bridge.errors import PermanentError
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.report.rows import (
     ReportError,
 )
@@ -31,14 +34,16 @@ from bridge.services.writeback import (
     retry_outbox,
     show_outbox_item,
 )
-from bridge.store.models import utcnow
+from bridge.store.models import OutboxStatus, utcnow
 from webhooks.console.auth import admin_required, guard, login_required, render_page
 from webhooks.console.views import file_catalogue
 from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
-INBOX_STATUSES = ("received", "processed", "failed", "dead", "rejected", "ignored")
+# In the order the inbox filter lists them.
+INBOX_STATUSES = (DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSED, DeliveryStatus.FAILED,
+                  DeliveryStatus.DEAD, DeliveryStatus.REJECTED, DeliveryStatus.IGNORED)
 console_ops = Blueprint("console_ops", __name__, url_prefix="/console")
 guard(console_ops)
 
@@ -74,7 +79,7 @@ def delivery(inbox_id: int) -> Response:
     return render_page("console/delivery.html", row=data)
 
 
-def _process_after(response: Response, ids: list[int]) -> Response:
+def _process_after(response: WerkzeugResponse, ids: list[int]) -> WerkzeugResponse:
     """Process the deliveries once the answer is out; failures stay on their rows."""
     rt = runtime()
 
@@ -94,7 +99,7 @@ def _process_after(response: Response, ids: list[int]) -> Response:
 
 @console_ops.post("/inbox/<int:inbox_id>/retry")
 @admin_required
-def retry_delivery(inbox_id: int) -> Response:
+def retry_delivery(inbox_id: int) -> ResponseReturnValue:
     """Process a failed or dead delivery again, with fresh attempts."""
     engine = runtime().engine
     if not retry_now(engine, inbox_id):
@@ -106,12 +111,12 @@ def retry_delivery(inbox_id: int) -> Response:
 
 @console_ops.post("/inbox/retry-dead")
 @admin_required
-def retry_dead_deliveries() -> Response:
+def retry_dead_deliveries() -> ResponseReturnValue:
     """Every dead delivery, processed again with fresh attempts."""
     ids = revive_dead(runtime().engine)
     flash(f"{len(ids)} dead deliveries are being processed again" if ids
           else "no dead deliveries")
-    return _process_after(redirect(url_for("console_ops.inbox", status="dead")), ids)
+    return _process_after(redirect(url_for("console_ops.inbox", status=DeliveryStatus.DEAD)), ids)
 
 
 @console_ops.get("/outbox")
@@ -138,7 +143,7 @@ def outbox_item(item_id: int) -> Response:
 
 @console_ops.post("/outbox/<int:item_id>/retry")
 @admin_required
-def retry_outbox_item(item_id: int) -> Response:
+def retry_outbox_item(item_id: int) -> ResponseReturnValue:
     """Send a dead write-back again with fresh attempts (the outbox job sends it)."""
     try:
         retry_outbox(runtime().engine, item_id)
@@ -147,16 +152,16 @@ def retry_outbox_item(item_id: int) -> Response:
     except PermanentError as exc:
         abort(409, description=str(exc))
     flash(f"write-back #{item_id} is queued again; the outbox job sends it")
-    return redirect(url_for("console_ops.outbox_item", item_id=item_id))  # type: ignore[return-value]
+    return redirect(url_for("console_ops.outbox_item", item_id=item_id))
 
 
 @console_ops.post("/outbox/retry-dead")
 @admin_required
-def retry_dead_outbox() -> Response:
+def retry_dead_outbox() -> ResponseReturnValue:
     """Every dead write-back, queued again with fresh attempts."""
     count = retry_outbox(runtime().engine, all_dead=True)
     flash(f"{count} dead write-backs are queued again" if count else "no dead write-backs")
-    return redirect(url_for("console_ops.outbox", status="pending"))  # type: ignore[return-value]
+    return redirect(url_for("console_ops.outbox", status=OutboxStatus.PENDING))
 
 
 @console_ops.get("/catalogue")

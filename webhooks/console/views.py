@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
 from bridge.rules.catalogue.catalog import Catalogue
@@ -74,14 +75,14 @@ def _locked(count: Count) -> TooManyRequests:
 
 
 @console.route("/login", methods=["GET", "POST"])
-def login() -> Response:
+def login() -> ResponseReturnValue:
     """Log in with e-mail and password; too many wrong passwords from one address or for one
     account get 429 (each attempt is counted before its password is evaluated)."""
     rt = runtime()
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_operator() is not None:
-            return redirect(target)  # type: ignore[return-value]
+            return redirect(target)
         return render_page("console/login.html", next=target, email="")
     email = request.form.get("email", "")[:254]
     result = check_login(rt.engine, _client_address(), email,
@@ -92,15 +93,15 @@ def login() -> Response:
         return render_page("console/login.html", http_status=401, next=target, email=email,
                            error="wrong e-mail or password")
     log_in(result.operator)
-    return redirect(target)  # type: ignore[return-value]
+    return redirect(target)
 
 
 @console.post("/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """End the session in the database (a saved copy of the cookie opens nothing after)."""
     log_out()
     flash("logged out")
-    return redirect(url_for("console.login"))  # type: ignore[return-value]
+    return redirect(url_for("console.login"))
 
 
 @console.get("/learners")
@@ -158,7 +159,7 @@ def adjust(learner_id: int) -> Response:
 
 @console.post("/learners/<int:learner_id>/adjust/confirm")
 @admin_required
-def adjust_confirm(learner_id: int) -> Response:
+def adjust_confirm(learner_id: int) -> ResponseReturnValue:
     """Step two: write the ledger row, once per confirmation."""
     _learner_data(learner_id)  # 404 for an unknown learner
     reference = request.form.get("reference", "")
@@ -178,7 +179,7 @@ def adjust_confirm(learner_id: int) -> Response:
               f"{result['balance']}")
     else:
         flash("this confirmation was already applied; nothing was written twice")
-    return redirect(url_for("console.learner", learner_id=learner_id))  # type: ignore[return-value]
+    return redirect(url_for("console.learner", learner_id=learner_id))
 
 
 @console.get("/cohorts")
