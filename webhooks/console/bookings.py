@@ -8,6 +8,7 @@ a POST with the session's CSRF token (webhooks.console.auth.guard checks it).
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from bridge.rules.bookings.links import BookingLinkSecretMissing
 from bridge.services.bookings import (
@@ -57,7 +58,7 @@ def _by() -> str:
     return operator.email if operator else "console"
 
 
-def _review(booking_id: int, approve: bool) -> Response:
+def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()
     if len(reason) > MAX_REASON:
         abort(400, description=f"the reason is at most {MAX_REASON} characters")
@@ -81,27 +82,27 @@ def _review(booking_id: int, approve: bool) -> Response:
               f"balance now {done.balance}")
     else:
         flash(f"booking #{booking_id} approved, but {row['status']}: {row['note']}", "error")
-    return redirect(url_for("console_bookings.bookings",  # type: ignore[return-value]
+    return redirect(url_for("console_bookings.bookings",
                             status=HELD_FOR_REVIEW))
 
 
 @console_bookings.post("/bookings/<int:booking_id>/approve")
 @admin_required
-def approve(booking_id: int) -> Response:
+def approve(booking_id: int) -> ResponseReturnValue:
     """Approve a held booking: it debits its learner as a proven booking would have, once."""
     return _review(booking_id, True)
 
 
 @console_bookings.post("/bookings/<int:booking_id>/reject")
 @admin_required
-def reject(booking_id: int) -> Response:
+def reject(booking_id: int) -> ResponseReturnValue:
     """Reject a held booking: nothing is debited; it stays listed as rejected."""
     return _review(booking_id, False)
 
 
 @console_bookings.post("/learners/<int:learner_id>/booking-link")
 @admin_required
-def learner_link(learner_id: int) -> Response:
+def learner_link(learner_id: int) -> ResponseReturnValue:
     """Make the learner's booking link, give them a new one, or end it."""
     action = request.form.get("action", "")
     if action not in ACTIONS:
@@ -120,5 +121,5 @@ def learner_link(learner_id: int) -> Response:
            "revoke": "booking link revoked: bookings that name only this learner's e-mail "
                      "are held for review" if changed else "there was no booking link",
            }[action])
-    return redirect(url_for("console.learner", learner_id=learner_id)  # type: ignore[return-value]
+    return redirect(url_for("console.learner", learner_id=learner_id)
                     + "#booking-link")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from bridge.rules.bookings.events import (
     CALCOM,
@@ -79,7 +80,7 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
 
 
 @blueprint.post("/webhooks/calcom")
-def calcom():  # type: ignore[no-untyped-def]
+def calcom() -> ResponseReturnValue:
     """A Cal.com delivery, signed with BRIDGE_CALCOM_WEBHOOK_SECRET."""
     secret = runtime().settings.calcom_webhook_secret
     if not secret:
@@ -90,7 +91,7 @@ def calcom():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/webhooks/calendly")
-def calendly():  # type: ignore[no-untyped-def]
+def calendly() -> ResponseReturnValue:
     """A Calendly delivery, signed with BRIDGE_CALENDLY_SIGNING_KEY within five minutes."""
     rt = runtime()
     key = rt.settings.calendly_signing_key

@@ -6,6 +6,7 @@ import logging
 import re
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from bridge.rules.inbound.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
 from bridge.rules.inbound.signatures import verify
@@ -39,7 +40,7 @@ def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
 
 
 @blueprint.post("/webhooks/woocommerce")
-def receive():  # type: ignore[no-untyped-def]
+def receive() -> ResponseReturnValue:
     """Acknowledge only what is safely stored; processing can never turn a 200 into a failure."""
     rt = runtime()
     body = read_body(rt.settings.webhook_max_body_bytes)
