@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bridge.logs import redact
+from bridge.rules.entitlements import OrderStatus
 from bridge.rules.writeback.notes import NOTE_EVENTS
 
 DEFAULT_DATABASE_URL = "sqlite:///creator-bridge.db"
@@ -472,7 +473,7 @@ class Settings:
     http_max_attempts: int = 5
     http_retry_budget_seconds: float = 60.0
     http_connections: int = 3
-    paid_statuses: tuple[str, ...] = ("processing", "completed")
+    paid_statuses: tuple[str, ...] = (OrderStatus.PROCESSING, OrderStatus.COMPLETED)
     complimentary_call_minutes: int = 30
     subscription_rollover: Rollover = field(
         default_factory=lambda: Rollover({"mentor_minutes": 1, "portfolio_reviews": 0})

@@ -24,13 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.errors import BridgeError
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import parse_gmt
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.words import credit_text
 from bridge.services.catalogue import load_catalogue, sync_catalogue
 from bridge.services.inbox import (
-    DEAD,
-    FAILED,
-    PROCESSED,
-    REJECTED,
     apply_retention,
     due_deliveries,
     process_delivery,
@@ -67,8 +64,6 @@ from sync.storage import (
 
 log = logging.getLogger(__name__)
 
-OK, FAILED_RUN = JobRunStatus.OK, JobRunStatus.FAILED
-BUSY, SKIPPED = JobRunStatus.BUSY, JobRunStatus.SKIPPED
 CHANGES_SHOWN = 20  # lines of "what changed" kept per job for people; the counts are exact
 ONE_SECOND = timedelta(seconds=1)
 
@@ -140,7 +135,8 @@ class JobResult:
     """How one job run ended, for the summary, the exit code and the logs."""
 
     job: str
-    status: str = OK  # ok, failed, busy (another runner has it), skipped (cannot run here)
+    # ok, failed, busy (another runner has it), skipped (cannot run here)
+    status: str = JobRunStatus.OK
     reason: str = ""
     dry_run: bool = False
     tally: Tally = field(default_factory=Tally)
@@ -151,7 +147,7 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (OK, SKIPPED)
+        return self.status in (JobRunStatus.OK, JobRunStatus.SKIPPED)
 
     def as_dict(self) -> dict[str, Any]:
         return {"job": self.job, "status": self.status, "reason": self.reason,
@@ -529,7 +525,7 @@ def run_inbox(ctx: JobContext) -> None:
                     ctx.item_failed(f"delivery {inbox_id}: {exc}")
                     continue
                 statuses[status] = statuses.get(status, 0) + 1
-                if status == PROCESSED:
+                if status == DeliveryStatus.PROCESSED:
                     ctx.tally.changed += 1
                     ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
                 ctx.progress.advance()
@@ -541,12 +537,12 @@ def run_inbox(ctx: JobContext) -> None:
     if due:
         outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
-    if statuses.get(DEAD):
-        ctx.note(f"{statuses[DEAD]} deliveries gave up: see `bridge inbox --status dead`")
-    if statuses.get(REJECTED):
-        ctx.note(f"{statuses[REJECTED]} deliveries rejected: see `bridge inbox --status rejected`")
-    if statuses.get(FAILED):
-        ctx.note(f"{statuses[FAILED]} deliveries will be tried again later")
+    if dead := statuses.get(DeliveryStatus.DEAD):
+        ctx.note(f"{dead} deliveries gave up: see `bridge inbox --status dead`")
+    if rejected := statuses.get(DeliveryStatus.REJECTED):
+        ctx.note(f"{rejected} deliveries rejected: see `bridge inbox --status rejected`")
+    if failed := statuses.get(DeliveryStatus.FAILED):
+        ctx.note(f"{failed} deliveries will be tried again later")
     verb = "would drop" if ctx.dry_run else "dropped"
     if kept.bodies_dropped:
         ctx.note(f"{verb} the raw bodies of {kept.bodies_dropped} deliveries older than "
@@ -659,7 +655,7 @@ def run_job(
     options = options or RunOptions()
     started_at = ports.clock()
     result = _run_once(name, ports, options, stop=stop, lease_ttl=lease_ttl)
-    if not options.dry_run and result.status != BUSY:
+    if not options.dry_run and result.status != JobRunStatus.BUSY:
         try:
             record_job_run(ports.engine, name, result.status, result.reason,
                            started_at=started_at, finished_at=ports.clock(),
@@ -682,7 +678,7 @@ def _run_once(
     result = JobResult(name, dry_run=options.dry_run)
     started = time.monotonic()
     if job.needs_shop and not ports.settings.shop_configured:
-        result.status = SKIPPED
+        result.status = JobRunStatus.SKIPPED
         result.reason = "no shop configured (WOOCOMMERCE_URL and the REST keys)"
         return result
     if options.dry_run:
@@ -691,17 +687,17 @@ def _run_once(
                 dry_ports = dataclasses.replace(ports, engine=connection)  # type: ignore[arg-type]
                 return _run(job, dry_ports, options, stop, None, result, started)
         except SQLAlchemyError as exc:
-            result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+            result.status, result.reason = JobRunStatus.FAILED, describe_db_error(exc)
             return result
     ttl = lease_ttl or timedelta(seconds=ports.settings.sync_lease_seconds)
     try:
         lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
                         monotonic=ports.monotonic)
     except LeaseHeld as exc:
-        result.status, result.reason = BUSY, str(exc)
+        result.status, result.reason = JobRunStatus.BUSY, str(exc)
         return result
     except SQLAlchemyError as exc:
-        result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+        result.status, result.reason = JobRunStatus.FAILED, describe_db_error(exc)
         return result
     return _run(job, ports, options, stop, lease, result, started)
 
@@ -720,14 +716,14 @@ def _run(job: Job, ports: SyncPorts, options: RunOptions, stop: Event | None,
         if ctx.failures:
             raise JobFailed(f"{len(ctx.failures)} item(s) failed; first: {ctx.failures[0]}")
     except BridgeError as exc:
-        result.status, result.reason = FAILED_RUN, _one_line(str(exc))
+        result.status, result.reason = JobRunStatus.FAILED, _one_line(str(exc))
     except SQLAlchemyError as exc:
-        result.status, result.reason = FAILED_RUN, describe_db_error(exc)
+        result.status, result.reason = JobRunStatus.FAILED, describe_db_error(exc)
     except DatabaseUnavailable as exc:
-        result.status, result.reason = FAILED_RUN, _one_line(str(exc))
+        result.status, result.reason = JobRunStatus.FAILED, _one_line(str(exc))
     except Exception as exc:  # noqa: BLE001  (a bug must still end the run cleanly and be told)
         log.exception("sync job %s crashed", name)
-        result.status = FAILED_RUN
+        result.status = JobRunStatus.FAILED
         result.reason = _one_line(f"{type(exc).__name__}: {exc}") + " (a bug: see the log)"
     finally:
         progress.finish()
@@ -770,5 +766,5 @@ def total(results: Sequence[JobResult]) -> JobResult:
     for result in results:
         combined.tally.add(result.tally)
         combined.duration += result.duration
-    combined.status = OK if all(r.ok for r in results) else FAILED_RUN
+    combined.status = JobRunStatus.OK if all(r.ok for r in results) else JobRunStatus.FAILED
     return combined

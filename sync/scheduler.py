@@ -21,7 +21,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bridge.settings import Settings, schedule_seconds
-from sync.jobs import BUSY, FAILED_RUN, JOB_ORDER, JOBS, SKIPPED, JobResult, SyncPorts, run_job
+from bridge.store.models import JobRunStatus
+from sync.jobs import JOB_ORDER, JOBS, JobResult, SyncPorts, run_job
 from sync.jobs import summary_line as job_summary_line
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,9 @@ class SyncScheduler:
 def log_result(result: JobResult) -> None:
     """A scheduled run's summary in the log: failures as errors, a held lease as info."""
     line = job_summary_line(result)
-    if result.status == FAILED_RUN:
+    if result.status == JobRunStatus.FAILED:
         log.error("sync %s failed: %s", result.job, result.reason, extra={"summary": line})
-    elif result.status in (BUSY, SKIPPED):
+    elif result.status in (JobRunStatus.BUSY, JobRunStatus.SKIPPED):
         log.info("sync %s skipped: %s", result.job, result.reason)
     elif result.tally.fetched or result.tally.changed or result.changes:
         log.info("sync %s", line)

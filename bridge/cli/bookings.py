@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.learners.learner import os_user
 from bridge.errors import PermanentError
+from bridge.rules.bookings.events import Attendance, BookingStatus
 from bridge.rules.bookings.links import CALCOM_PARAMETER, CALENDLY_FIELD
 from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text
@@ -49,21 +50,21 @@ def _render_bookings(data: dict[str, Any]) -> None:
         when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
         spent = credit_text(row["amount"], row["credit_type"]) if row["credit_type"] else "-"
         who = row["learner"]["email"] if row["learner"] else row["attendee_email"] or "?"
-        attendance = "" if row["attendance"] == "booked" else f", {row['attendance']}"
+        attendance = "" if row["attendance"] == Attendance.BOOKED else f", {row['attendance']}"
         click.echo(f"#{row['id']:<5} {when}  {row['status']:<15} {spent:<22} {who}  with "
                    f"{row['mentor'] or row['mentor_name'] or '?'}  ({row['source']}"
                    f"{attendance})")
-        if row["note"] and row["status"] in (*NEEDS_ATTENTION, "rejected"):
+        if row["note"] and row["status"] in (*NEEDS_ATTENTION, BookingStatus.REJECTED):
             click.echo(f"    {row['note']}")
     counts = data["counts"]
     attention = [f"{counts[s]} {s}" for s in NEEDS_ATTENTION if counts[s]]
     if attention:
         click.echo("needs you: " + ", ".join(attention)
                    + " (nothing was debited for them)")
-    if counts["held_for_review"]:
+    if counts[BookingStatus.HELD_FOR_REVIEW]:
         click.echo("  held_for_review: only the attendee's e-mail named the learner; "
                    "bridge bookings approve ID debits them, reject ID does not")
-    if counts["unfunded"] or counts["unknown_learner"]:
+    if counts[BookingStatus.UNFUNDED] or counts[BookingStatus.UNKNOWN_LEARNER]:
         click.echo("  unfunded, unknown_learner: grant credits, or tell the learner to book "
                    "with their booking link (bridge bookings link EMAIL)")
 
@@ -111,7 +112,7 @@ def _review(ctx: click.Context, booking_id: int, approve: bool, by: str | None, 
                        f"(by {d['reviewed_by']}); nothing changed")
         elif d["action"] == "rejected":
             click.echo(f"booking #{d['id']} rejected: nothing debited from {who}")
-        elif d["status"] == "debited":
+        elif d["status"] == BookingStatus.DEBITED:
             click.echo(f"booking #{d['id']} approved: {credit_text(d['amount'], d['credit_type'])}"
                        f" debited from {who}; balance now "
                        f"{amount_text(d['balance'], d['credit_type'])}")

@@ -15,6 +15,7 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.credentials import CredentialStatus
 from bridge.services.credentials import (
     EVIDENCE,
     CredentialNotFound,
@@ -165,7 +166,8 @@ def show_command(ctx: click.Context, credential_id: str, as_json: bool) -> None:
             raise CredentialNotFound(f"no credential {credential_id!r}; `bridge credentials "
                                      "list` shows them")
         verified = verify_token(session, row.jwt, public_url) is not None
-    data = {"id": row.uuid, "status": "revoked" if row.revoked_at else "active",
+    data = {"id": row.uuid,
+            "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
             "signature": "valid" if verified else "invalid", "credential": row.document,
             "jwt": row.jwt}
     emit(data, as_json, lambda data: click.echo(json.dumps(data, indent=2)))

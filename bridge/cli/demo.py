@@ -25,6 +25,10 @@ import click
 from bridge.cli.deliveries.webhooks import post_delivery
 from bridge.cli.output import credit_text, emit, json_option, plural, wrap
 from bridge.logs import configure_logging
+from bridge.rules.cohorts import SeatStatus
+from bridge.rules.entitlements import OrderStatus
+from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.rules.periods import SubscriptionStatus
 from bridge.services.catalogue import (
     read_catalogue_file,
     store_cohorts,
@@ -64,7 +68,7 @@ class Step:
     email: str
     resource_id: int
     lines: list[Line] = field(default_factory=list)
-    status: str = "processing"
+    status: str = OrderStatus.PROCESSING
     customer_id: int = 0
     renewal_of: int | None = None
 
@@ -85,11 +89,12 @@ def script() -> list[Step]:
     subscription = [Line("SUB-MENTOR-MONTHLY", 1, PRICES["SUB-MENTOR-MONTHLY"])]
     steps += [
         Step("Bob's seat is refunded: the first waitlisted learner moves up", "order.updated",
-             "bob@example.com", 104, seat, status="refunded"),
+             "bob@example.com", 104, seat, status=OrderStatus.REFUNDED),
         Step("Frank pays for monthly mentoring", "order.created", "frank@example.com", 108,
              subscription, customer_id=42),
         Step("WooCommerce Subscriptions creates his subscription", "subscription.created",
-             "frank@example.com", SUBSCRIPTION_ID, subscription, status="active",
+             "frank@example.com", SUBSCRIPTION_ID, subscription,
+             status=SubscriptionStatus.ACTIVE,
              customer_id=42),
         Step("Frank's subscription renews a month later", "order.created",
              "frank@example.com", 109, subscription, customer_id=42,
@@ -122,10 +127,10 @@ def describe_change(change: dict[str, Any]) -> str:
         return text + (f" ({change['offer']})" if change["offer"] else "")
     if kind == "seat":
         cohort, status, was = change["cohort"], change["status"], change["was"]
-        if status == "active":
-            return f"moves up into a seat in {cohort}" if was == "waitlisted" \
+        if status == SeatStatus.ACTIVE:
+            return f"moves up into a seat in {cohort}" if was == SeatStatus.WAITLISTED \
                 else f"a seat in {cohort}"
-        if status == "waitlisted":
+        if status == SeatStatus.WAITLISTED:
             return f"on the {cohort} waitlist (full)"
         return f"seat in {cohort} released"
     if kind == "access":
@@ -171,7 +176,7 @@ def local_receiver(settings: Settings, engine: Any) -> Iterator[str]:
 def _wait_until_processed(engine: Any, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not status_counts(engine).get("received"):
+        if not status_counts(engine).get(DeliveryStatus.RECEIVED):
             return
         time.sleep(0.05)
 

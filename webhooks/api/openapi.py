@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+from enum import StrEnum
 from typing import Any
 
+from bridge.rules.bookings.events import Attendance, BookingStatus, RedemptionStatus
+from bridge.rules.cohorts import SeatStatus
+from bridge.rules.credentials import CredentialStatus
 from bridge.services.credentials import EVENT_KINDS
 
 # No control characters (C0 and C1), as the service checks; code points, as Python counts them.
@@ -21,6 +25,11 @@ def _json(schema_name: str, description: str, **extra: Any) -> dict[str, Any]:
     schema = {"$ref": f"#/components/schemas/{schema_name}"}
     return {"description": description, "content": {"application/json": {"schema": schema}},
             **extra}
+
+
+def _values(states: type[StrEnum]) -> list[str]:
+    """A state machine's stored values, in its order, as a schema's ``enum``."""
+    return [state.value for state in states]
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -126,7 +135,7 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string", "format": "uuid"},
             "url": {"type": "string", "format": "uri",
                     "description": "The credential's page; also serves it as VC-JWT or JSON."},
-            "status": {"type": "string", "enum": ["active", "revoked"]},
+            "status": {"type": "string", "enum": _values(CredentialStatus)},
             "issued_at": TIME,
         },
     },
@@ -152,7 +161,7 @@ SCHEMAS: dict[str, Any] = {
             "amount": {"type": "integer", "minimum": 1},
             "reference": {"type": "string"},
             "mentor": {"type": "string"},
-            "status": {"type": "string", "enum": ["active", "refunded"]},
+            "status": {"type": "string", "enum": _values(RedemptionStatus)},
             "created_at": TIME,
             "refunded_at": NULLABLE_TIME,
             "balance_after": {"type": "integer",
@@ -190,10 +199,8 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["calcom", "calendly"]},
             "booking": {"type": "string",
                         "description": "Cal.com booking uid or Calendly invitee URI."},
-            "status": {"type": "string", "enum": [
-                "debited", "returned", "unfunded", "unknown_learner", "held_for_review",
-                "rejected", "rescheduled", "cancelled"]},
-            "attendance": {"type": "string", "enum": ["booked", "held", "no_show"]},
+            "status": {"type": "string", "enum": _values(BookingStatus)},
+            "attendance": {"type": "string", "enum": _values(Attendance)},
             "attendee_email": {"type": "string"},
             "mentor": {"type": "string", "description": "The organizer's or host's e-mail."},
             "mentor_name": {"type": "string"},
@@ -251,7 +258,7 @@ SCHEMAS: dict[str, Any] = {
                     "cohort": {"type": "string"},
                     "cohort_title": {"type": "string"},
                     "starts_at": NULLABLE_TIME,
-                    "status": {"type": "string", "enum": ["active", "waitlisted", "released"]},
+                    "status": {"type": "string", "enum": _values(SeatStatus)},
                     "position": {"type": ["integer", "null"], "minimum": 1,
                                  "description": "1-based waitlist place; null unless waitlisted."},
                     "order_id": {"type": ["integer", "null"]},

@@ -10,10 +10,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from bridge.rules.bookings.events import BookingStatus
 from bridge.rules.bookings.links import BookingLinkSecretMissing
 from bridge.services.bookings import (
     ACTIONS,
-    HELD_FOR_REVIEW,
     LISTED_STATUSES,
     BookingNotFound,
     BookingPolicy,
@@ -77,13 +77,13 @@ def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
         flash(f"booking #{booking_id} was {done.action[8:]} before; nothing changed")
     elif done.action == "rejected":
         flash(f"booking #{booking_id} rejected; nothing was debited")
-    elif row["status"] == "debited":
+    elif row["status"] == BookingStatus.DEBITED:
         flash(f"booking #{booking_id} approved: {row['amount']} {row['credit_type']} debited; "
               f"balance now {done.balance}")
     else:
         flash(f"booking #{booking_id} approved, but {row['status']}: {row['note']}", "error")
     return redirect(url_for("console_bookings.bookings",
-                            status=HELD_FOR_REVIEW))
+                            status=BookingStatus.HELD_FOR_REVIEW))
 
 
 @console_bookings.post("/bookings/<int:booking_id>/approve")

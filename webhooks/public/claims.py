@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 
-from bridge.rules.claims import form_token, form_token_valid, normalise_code
+from bridge.rules.claims import ClaimPlaceStatus, form_token, form_token_valid, normalise_code
 from bridge.rules.inbound.payloads import BodyRefused, parse_json_body
 from bridge.services.team_packs import ClaimRefused, claim_place, view_place
 from bridge.store.db import DatabaseUnavailable
@@ -125,7 +125,7 @@ def show(code: str) -> Response:
     except (DatabaseUnavailable, OperationalError):
         return _answer(503, {"error": "database unavailable; try again shortly",
                              "code": "unavailable"}, code=code)
-    if place.status != "open":
+    if place.status != ClaimPlaceStatus.OPEN:
         return _answer(409, {"error": "this place has already been claimed",
                              "code": "already_claimed"}, code=code)
     if not rt.settings.claim_secret:
@@ -134,8 +134,9 @@ def show(code: str) -> Response:
         return _answer(503, {"error": "claims are not set up on this service yet; try later",
                              "code": "not_configured"}, code=code)
     token = form_token(rt.settings.claim_secret or "", normal, int(time.time()))
-    return _answer(200, {"status": "open", "offer": place.offer_sku, "title": place.title,
-                         "confers": place.confers}, code=normal, token=token, place=place)
+    return _answer(200, {"status": ClaimPlaceStatus.OPEN, "offer": place.offer_sku,
+                         "title": place.title, "confers": place.confers},
+                   code=normal, token=token, place=place)
 
 
 def _claimant() -> tuple[Any, Any, str | None]:

@@ -20,9 +20,9 @@ from bridge.rules.bookings.events import (
     parse_delivery,
     topic_of,
 )
-from bridge.rules.inbound.payloads import BodyRefused, parse_json_body
+from bridge.rules.inbound.payloads import BodyRefused, DeliveryStatus, parse_json_body
 from bridge.rules.inbound.signatures import verify_calcom, verify_calendly
-from bridge.services.inbox import IGNORED, RECEIVED, Delivery, record_delivery
+from bridge.services.inbox import Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
 from webhooks.receivers.rejections import reject_unsigned
@@ -63,7 +63,7 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
         headers={k: v for k, v in request.headers.items() if k in KEPT_HEADERS},
         body=body, payload=payload,
     )
-    status = RECEIVED if is_handled(source, topic) else IGNORED
+    status = DeliveryStatus.RECEIVED if is_handled(source, topic) else DeliveryStatus.IGNORED
     try:
         recorded = record_delivery(rt.engine, delivery, handled=frozenset(rt.handlers),
                                    status=status)
@@ -73,7 +73,7 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
     if recorded.duplicate:
         return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
-    if recorded.status == RECEIVED:
+    if recorded.status == DeliveryStatus.RECEIVED:
         # Processed in batches once the answer is out (webhooks.processing), as WooCommerce's.
         response.call_on_close(rt.processor.wake)
     return response, 200

@@ -8,9 +8,14 @@ import re
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bridge.rules.inbound.payloads import HANDLED_EVENTS, BodyRefused, parse_json_body
+from bridge.rules.inbound.payloads import (
+    HANDLED_EVENTS,
+    BodyRefused,
+    DeliveryStatus,
+    parse_json_body,
+)
 from bridge.rules.inbound.signatures import verify
-from bridge.services.inbox import RECEIVED, REJECTED, Delivery, record_delivery
+from bridge.services.inbox import Delivery, record_delivery
 from bridge.store.db import DatabaseUnavailable
 from webhooks.limits import read_body
 from webhooks.receivers.rejections import reject_unsigned
@@ -85,16 +90,16 @@ def receive() -> ResponseReturnValue:
     if recorded.duplicate:
         log.info("duplicate delivery", extra={**context, "inbox_id": recorded.inbox_id})
         return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
-    if recorded.status == REJECTED:
+    if recorded.status == DeliveryStatus.REJECTED:
         # Answered 200 all the same: WooCommerce disables a webhook after five failures.
         log.warning("delivery rejected: %s", recorded.reason,
                     extra={**context, "inbox_id": recorded.inbox_id})
-        return jsonify({"status": REJECTED, "inbox_id": recorded.inbox_id,
+        return jsonify({"status": DeliveryStatus.REJECTED, "inbox_id": recorded.inbox_id,
                         "reason": recorded.reason}), 200
     log.info("delivery stored", extra={**context, "inbox_id": recorded.inbox_id,
                                        "status": recorded.status})
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
-    if recorded.status == RECEIVED:
+    if recorded.status == DeliveryStatus.RECEIVED:
         # Processed in batches once the answer is out (webhooks.processing).
         response.call_on_close(rt.processor.wake)
     return response, 200

@@ -24,6 +24,7 @@ from bridge.services.writeback import (
     show_outbox_item,
 )
 from bridge.shop.protocol import API_VERSION
+from bridge.store.models import OutboxStatus
 
 if TYPE_CHECKING:
     from bridge.settings import Settings
@@ -49,15 +50,15 @@ def _state(row: dict[str, Any]) -> str:
     """Where a write-back stands, in words: a dead row is dead, not "due now"."""
     tries = plural(row["attempts"], "try", "tries")
     status = row["status"]
-    if status == "sent":
+    if status == OutboxStatus.SENT:
         return f"sent {_when(row['sent_at'])}"
-    if status == "dead":
+    if status == OutboxStatus.DEAD:
         return f"dead after {tries}"
-    if status == "superseded":
+    if status == OutboxStatus.SUPERSEDED:
         return "superseded by a newer value"
-    if status == "unchanged":
+    if status == OutboxStatus.UNCHANGED:
         return "not sent: the shop has this value"
-    if status == "sending":
+    if status == OutboxStatus.SENDING:
         return f"being sent ({tries} so far)"
     if not row["attempts"]:
         return "not tried yet"
@@ -203,7 +204,7 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     _print_summary(summary, settings, as_json)
     if summary.stopped:
         ctx.exit(1)
-    dead = outbox_counts(engine).get("dead", 0)
+    dead = outbox_counts(engine).get(OutboxStatus.DEAD, 0)
     if dead:
         now = f", {summary.dead} of them in this drain" if summary.dead else ""
         raise PermanentError(

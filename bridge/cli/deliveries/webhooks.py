@@ -15,6 +15,8 @@ from sqlmodel import col, select
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
+from bridge.rules.entitlements import OrderStatus
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.words import did_you_mean
 from bridge.services.inbox import STATUSES, retry_now, status_counts
 from bridge.services.operations import Line, order_payload, signed_delivery
@@ -153,8 +155,8 @@ def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
             return
         cells = [[f"#{row['id']}", row["status"], row["topic"], row["resource_id"],
                   row["received_at"][:16].replace("T", " "),
-                  plural(row["attempts"], "try", "tries") if row["status"] != "processed"
-                  else "", row["last_error"] or ""]
+                  "" if row["status"] == DeliveryStatus.PROCESSED
+                  else plural(row["attempts"], "try", "tries"), row["last_error"] or ""]
                  for row in data["deliveries"]]
         for line in table(["id", "status", "topic", "resource", "received", "attempts",
                            "last error"], cells, right=[0, 3], shrink=[6, 2], indent="  "):
@@ -223,15 +225,12 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
     _emit({"retried": results}, as_json, lambda data: click.echo(
         "retried: " + (", ".join(f"{n} {s}" for s, n in sorted(data["retried"].items()))
                        or "nothing was due")))
-    if results.get("failed") or results.get("dead"):
+    if results.get(DeliveryStatus.FAILED) or results.get(DeliveryStatus.DEAD):
         ctx.exit(1)
 
 
 # --- simulate ---------------------------------------------------------------------------------
 
-# The order statuses WooCommerce knows (wc_get_order_statuses, plus trash).
-ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
-                  "failed", "checkout-draft", "trash")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -282,8 +281,9 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
                    "MENTOR-PACK-3H 170, COHORT-DV-2027-01 390, SUB-MENTOR-MONTHLY 79).")
 @click.option("--order-id", type=int, default=None, help="Order id (default: new).")
 @click.option("--customer-id", type=int, default=0, show_default=True, help="0 = guest.")
-@click.option("--status", default="processing", show_default=True,
-              type=click.Choice(ORDER_STATUSES), help="Order status for `order`.")
+@click.option("--status", default=OrderStatus.PROCESSING.value, show_default=True,
+              type=click.Choice([s.value for s in OrderStatus]),
+              help="Order status for `order`.")
 @click.option("--subscription-id", type=int, default=None, help="For `renewal`.")
 @click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True,
               help="The receiver to send to.")
@@ -316,8 +316,8 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
         _known_skus(app, skus)
     order_id = order_id or int(time.time() * 1000) % 1_000_000_000
     now = utcnow()
-    state = {"order": status, "refund": "refunded", "cancel": "cancelled",
-             "renewal": "processing"}[event]
+    state = {"order": status, "refund": OrderStatus.REFUNDED, "cancel": OrderStatus.CANCELLED,
+             "renewal": OrderStatus.PROCESSING}[event]
     created = now - timedelta(minutes=1) if event in ("refund", "cancel") else now
     payload = order_payload(order_id, [Line(sku, quantity, price) for sku in skus], email=email,
                             status=state, now=now, created=created, customer_id=customer_id,

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.rules.claims import ClaimPlaceStatus
 from bridge.services.team_packs import list_claims
 
 
@@ -15,8 +16,8 @@ def _render(data: dict[str, Any]) -> None:
     if not places:
         click.echo(f"order {data['order_id']} has no team-pack places")
         return
-    claimed = sum(1 for place in places if place["status"] == "claimed")
-    open_ = sum(1 for place in places if place["status"] == "open")
+    claimed = sum(1 for place in places if place["status"] == ClaimPlaceStatus.CLAIMED)
+    open_ = sum(1 for place in places if place["status"] == ClaimPlaceStatus.OPEN)
     click.echo(f"order {data['order_id']}: {len(places)} places, {claimed} claimed, "
                f"{open_} open, {len(places) - claimed - open_} void")
     for place in places:

@@ -11,6 +11,7 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import table
 from bridge.errors import PermanentError
+from bridge.rules.bookings.events import Attendance
 from bridge.rules.entitlements import normalise_email, plausible_email
 from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.words import amount_text, credit_text, did_you_mean
@@ -106,7 +107,7 @@ def _render_learner(data: dict[str, Any]) -> None:
         for row in reversed(data["bookings"]):
             when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
             spent = credit_text(row["amount"], row["credit_type"]) if row["credit_type"] else "-"
-            attendance = "" if row["attendance"] == "booked" else f", {row['attendance']}"
+            attendance = "" if row["attendance"] == Attendance.BOOKED else f", {row['attendance']}"
             click.echo(f"  {when}  {row['status']:<15} {spent:<20} with "
                        f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
                        f"{attendance})")

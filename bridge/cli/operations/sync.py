@@ -21,6 +21,7 @@ from bridge.cli.context import AppContext, json_option
 from bridge.cli.output import MOMENT, progress_display, to_json
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.settings import Settings
+from bridge.store.models import JobRunStatus
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -100,9 +101,10 @@ def render_results(results: list[JobResult]) -> None:
     if len(results) > 1:
         click.echo(summary_line(total(results)))
     for result in results:
-        if result.status != "ok" and result.reason:
-            label = {"failed": "error", "busy": "busy", "skipped": "error"}[result.status]
-            verb = "did not run: " if result.status == "skipped" else ""
+        if result.status != JobRunStatus.OK and result.reason:
+            label = {JobRunStatus.FAILED: "error", JobRunStatus.BUSY: "busy",
+                     JobRunStatus.SKIPPED: "error"}[result.status]
+            verb = "did not run: " if result.status == JobRunStatus.SKIPPED else ""
             click.echo(f"{label}: {result.job}: {verb}{result.reason}", err=True)
 
 
@@ -110,9 +112,9 @@ def exit_code(results: list[JobResult]) -> int:
     """0 when every job ran (or had nothing to do), 1 when one failed or could not run here
     (no shop: as `bridge scheduler`, `catalog sync` and `outbox drain` say), 75 when another
     runner had one."""
-    if any(r.status in ("failed", "skipped") for r in results):
+    if any(r.status in (JobRunStatus.FAILED, JobRunStatus.SKIPPED) for r in results):
         return EXIT_FAILED
-    if any(r.status == "busy" for r in results):
+    if any(r.status == JobRunStatus.BUSY for r in results):
         return EXIT_BUSY
     return 0
 

@@ -9,7 +9,6 @@ one of its modules.
 """
 
 from bridge.services.bookings.bookings import (
-    HELD_FOR_REVIEW,
     LISTED_STATUSES,
     NEEDS_ATTENTION,
     BookingNotFound,
@@ -52,7 +51,6 @@ __all__ = [
     "BookingLink",
     "BookingNotFound",
     "BookingPolicy",
-    "HELD_FOR_REVIEW",
     "IDEMPOTENCY_KEY",
     "IdempotencyKeyReused",
     "InsufficientCredits",

@@ -60,17 +60,12 @@ from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcno
 
 log = logging.getLogger(__name__)
 
-DEBITED, RETURNED = BookingStatus.DEBITED, BookingStatus.RETURNED
-UNFUNDED, UNKNOWN_LEARNER = BookingStatus.UNFUNDED, BookingStatus.UNKNOWN_LEARNER
-HELD_FOR_REVIEW, REJECTED = BookingStatus.HELD_FOR_REVIEW, BookingStatus.REJECTED
-MOVED, CANCELLED_STATUS = BookingStatus.RESCHEDULED, BookingStatus.CANCELLED
-STATUSES = (DEBITED, RETURNED, UNFUNDED, UNKNOWN_LEARNER, HELD_FOR_REVIEW, REJECTED, MOVED,
-            CANCELLED_STATUS)
+STATUSES = tuple(BookingStatus)
 # What `bridge bookings --status` and the console filter by.
 LISTED_STATUSES = STATUSES
 # Bookings that wait for the creator: nothing was debited for them.
-NEEDS_ATTENTION = (HELD_FOR_REVIEW, UNFUNDED, UNKNOWN_LEARNER)
-BOOKED, HELD, ABSENT = Attendance.BOOKED, Attendance.HELD, Attendance.NO_SHOW
+NEEDS_ATTENTION = (BookingStatus.HELD_FOR_REVIEW, BookingStatus.UNFUNDED,
+                   BookingStatus.UNKNOWN_LEARNER)
 FORFEIT, RETURN = "forfeit", "return"
 # What a booking's learner was found by (Booking.matched_by); only BY_EMAIL is no proof.
 BY_TOKEN, BY_TRUSTED_EMAIL, BY_EMAIL = "token", "trusted_email", "email"
@@ -177,7 +172,7 @@ def _complimentary_left(session: Session, learner_id: int) -> tuple[int | None, 
     grant = held[-1]
     used = session.exec(
         select(func.coalesce(func.sum(Booking.complimentary_minutes), 0))
-        .where(Booking.learner_id == learner_id, Booking.status == DEBITED)
+        .where(Booking.learner_id == learner_id, Booking.status == BookingStatus.DEBITED)
     ).one()
     return grant.id, max(0, grant.amount - int(used))
 
@@ -190,7 +185,7 @@ def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
     expire_learner(session, learner.id, now)
     balance = balances(session, learner.id).get(charge.credit_type, 0)
     if balance < charge.amount:
-        booking.status = UNFUNDED
+        booking.status = BookingStatus.UNFUNDED
         booking.redemption_id = None
         booking.complimentary_minutes = 0
         booking.note = (f"not enough {charge.credit_type}: {charge.amount} needed, "
@@ -207,7 +202,7 @@ def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
         key=_idempotency_key(booking.key, generation),
         spends_first=grant_id if complimentary else None,
     )
-    booking.status = DEBITED
+    booking.status = BookingStatus.DEBITED
     booking.redemption_id = redemption.id
     booking.complimentary_minutes = complimentary
     booking.note = "complimentary call" if complimentary == charge.amount else (
@@ -217,7 +212,7 @@ def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
 def _return(session: Session, booking: Booking, now: datetime, why: str) -> None:
     if booking.redemption_id is not None:
         refund_redemption(session, booking.redemption_id)
-    booking.status = RETURNED
+    booking.status = BookingStatus.RETURNED
     booking.cancelled_at = booking.cancelled_at or now
     booking.note = why[:500]
 
@@ -241,7 +236,7 @@ def _new_row(event: BookingEvent, match: Match, status: str, now: datetime) -> d
         "event_type": (event.event_types[0] if event.event_types else "")[:400],
         "title": event.title[:200], "starts_at": event.starts_at, "ends_at": event.ends_at,
         "minutes": event.minutes, "credit_type": "", "amount": 0, "complimentary_minutes": 0,
-        "status": status, "attendance": BOOKED, "note": "", "reviewed_by": "",
+        "status": status, "attendance": Attendance.BOOKED, "note": "", "reviewed_by": "",
         "created_at": now, "updated_at": now,
     }
 
@@ -257,7 +252,7 @@ def _insert(session: Session, event: BookingEvent, match: Match, status: str,
 def _hold(booking: Booking, event: BookingEvent, match: Match, policy: BookingPolicy) -> None:
     """Held for review: what approval would spend is kept on the row; nothing is debited."""
     assert match.learner is not None
-    booking.status = HELD_FOR_REVIEW
+    booking.status = BookingStatus.HELD_FOR_REVIEW
     problem = ""
     try:
         charge = charge_for(event, policy.booking_types)
@@ -272,7 +267,7 @@ def _hold(booking: Booking, event: BookingEvent, match: Match, policy: BookingPo
 
 def _create(session: Session, event: BookingEvent, match: Match,
             policy: BookingPolicy, now: datetime, previous: Booking | None = None) -> Applied:
-    booking = _insert(session, event, match, UNKNOWN_LEARNER, now)
+    booking = _insert(session, event, match, BookingStatus.UNKNOWN_LEARNER, now)
     if booking is None:
         return Applied(event.key, "already known")
     if previous is not None:
@@ -280,8 +275,9 @@ def _create(session: Session, event: BookingEvent, match: Match,
     if match.learner is None:
         why = "its link's token matches no learner and " if match.bad_token else ""
         booking.note = f"{why}no learner is known as {event.attendee_email or '?'}"[:500]
-    elif previous is not None and previous.status == REJECTED and match.by != BY_TOKEN:
-        booking.status = REJECTED
+    elif (previous is not None and previous.status == BookingStatus.REJECTED
+          and match.by != BY_TOKEN):
+        booking.status = BookingStatus.REJECTED
         booking.note = f"rescheduled from booking #{previous.id}, which was rejected"
     elif not match.proven:
         _hold(booking, event, match, policy)
@@ -289,7 +285,7 @@ def _create(session: Session, event: BookingEvent, match: Match,
         try:
             charge = charge_for(event, policy.booking_types)
         except BookingPayloadError as exc:
-            booking.status, booking.note = UNFUNDED, str(exc)[:500]
+            booking.status, booking.note = BookingStatus.UNFUNDED, str(exc)[:500]
         else:
             _fund(session, booking, match.learner, charge, now)
     _save(session, booking, now=now)
@@ -313,25 +309,25 @@ def _reschedule(session: Session, event: BookingEvent, match: Match,
     if previous is None and event.previous_key:
         # The old booking's own delivery may still come (no order is promised): when it does,
         # it finds this row and spends nothing.
-        previous = _insert(session, _placeholder(event, event.previous_key), match, MOVED, now)
+        previous = _insert(session, _placeholder(event, event.previous_key), match,
+                           BookingStatus.RESCHEDULED, now)
         if previous is not None:
             previous.next_key = event.key
             previous.note = "rescheduled before its booking was seen"
             _save(session, previous, now=now)
             previous = None
-    if previous is None or previous.status != DEBITED or not match.proven:
+    if previous is None or previous.status != BookingStatus.DEBITED or not match.proven:
         applied = _create(session, event, match, policy, now, previous)
-        if previous is not None and previous.status in (UNFUNDED, UNKNOWN_LEARNER,
-                                                        HELD_FOR_REVIEW):
-            if previous.status == HELD_FOR_REVIEW:
+        if previous is not None and previous.status in NEEDS_ATTENTION:
+            if previous.status == BookingStatus.HELD_FOR_REVIEW:
                 previous.note = "rescheduled; the new booking is the one to review"
-            previous.status = MOVED
+            previous.status = BookingStatus.RESCHEDULED
             previous.next_key = event.key
             _save(session, previous, now=now)
         return applied
     learner = match.learner
     assert learner is not None
-    booking = _insert(session, event, match, DEBITED, now)
+    booking = _insert(session, event, match, BookingStatus.DEBITED, now)
     if booking is None:
         return Applied(event.key, "already known")
     booking.previous_id = previous.id
@@ -344,13 +340,13 @@ def _reschedule(session: Session, event: BookingEvent, match: Match,
         booking.redemption_id = previous.redemption_id
         booking.complimentary_minutes = previous.complimentary_minutes
         booking.note = previous.note
-        previous.status = MOVED
+        previous.status = BookingStatus.RESCHEDULED
         previous.complimentary_minutes = 0
         previous.note = "rescheduled; the debit moved to the new booking"
     else:
         # Another length or event type: give the old debit back, then charge the new one.
         _return(session, previous, now, "rescheduled to a booking that costs another amount")
-        previous.status = MOVED
+        previous.status = BookingStatus.RESCHEDULED
         previous.complimentary_minutes = 0
         session.flush()
         _fund(session, booking, learner, charge, now)
@@ -365,11 +361,11 @@ def _rescheduling(session: Session, event: BookingEvent, match: Match,
     follows."""
     booking = _booking(session, event.key)
     if booking is None:
-        booking = _insert(session, event, match, MOVED, now)
+        booking = _insert(session, event, match, BookingStatus.RESCHEDULED, now)
         if booking is None:
             return Applied(event.key, "already known")
         booking.note = "rescheduled before its booking was seen"
-    elif booking.next_key and booking.status != DEBITED:
+    elif booking.next_key and booking.status != BookingStatus.DEBITED:
         return Applied(event.key, "already moved")
     booking.next_key = event.next_key
     _save(session, booking, now=now)
@@ -377,7 +373,7 @@ def _rescheduling(session: Session, event: BookingEvent, match: Match,
 
 
 def _end_held(booking: Booking, now: datetime, why: str) -> None:
-    booking.status = CANCELLED_STATUS
+    booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = booking.cancelled_at or now
     booking.note = why[:500]
 
@@ -388,36 +384,37 @@ def _cancel(session: Session, event: BookingEvent, match: Match, now: datetime) 
         # The new half of a Calendly reschedule may be cancelled before its created arrives.
         pending = session.exec(
             select(Booking).where(Booking.next_key == event.key,
-                                  col(Booking.status).in_((DEBITED, HELD_FOR_REVIEW)))
+                                  col(Booking.status).in_((BookingStatus.DEBITED,
+                                                           BookingStatus.HELD_FOR_REVIEW)))
             .with_for_update()
         ).first()
-        if pending is not None and pending.status == DEBITED:
+        if pending is not None and pending.status == BookingStatus.DEBITED:
             _return(session, pending, now, "its rescheduled booking was cancelled")
             _save(session, pending, now=now)
         elif pending is not None:
             _end_held(pending, now, "its rescheduled booking was cancelled before review; "
                                     "nothing was debited")
             _save(session, pending, now=now)
-        tombstone = _insert(session, event, match, CANCELLED_STATUS, now)
+        tombstone = _insert(session, event, match, BookingStatus.CANCELLED, now)
         if tombstone is not None:
             tombstone.cancelled_at = now
             tombstone.note = "cancelled before its booking was seen"
             _save(session, tombstone, now=now)
-        return Applied(event.key, "cancelled (unknown booking)", CANCELLED_STATUS)
-    if booking.status == DEBITED and booking.attendance != ABSENT:
+        return Applied(event.key, "cancelled (unknown booking)", BookingStatus.CANCELLED)
+    if booking.status == BookingStatus.DEBITED and booking.attendance != Attendance.NO_SHOW:
         _return(session, booking, now, "cancelled")
         _save(session, booking, now=now)
-        return Applied(event.key, "returned", RETURNED)
-    if booking.status == HELD_FOR_REVIEW:
+        return Applied(event.key, "returned", BookingStatus.RETURNED)
+    if booking.status == BookingStatus.HELD_FOR_REVIEW:
         _end_held(booking, now, "cancelled while held for review; nothing was debited")
         _save(session, booking, now=now)
-        return Applied(event.key, "cancelled", CANCELLED_STATUS)
-    if booking.status in (UNFUNDED, UNKNOWN_LEARNER):
-        booking.status = CANCELLED_STATUS
+        return Applied(event.key, "cancelled", BookingStatus.CANCELLED)
+    if booking.status in (BookingStatus.UNFUNDED, BookingStatus.UNKNOWN_LEARNER):
+        booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         _save(session, booking, now=now)
-        return Applied(event.key, "cancelled", CANCELLED_STATUS)
-    if booking.status == REJECTED and booking.cancelled_at is None:
+        return Applied(event.key, "cancelled", BookingStatus.CANCELLED)
+    if booking.status == BookingStatus.REJECTED and booking.cancelled_at is None:
         booking.cancelled_at = now
         _save(session, booking, now=now)
     return Applied(event.key, "nothing to return", booking.status)
@@ -429,18 +426,18 @@ def _no_show(session: Session, event: BookingEvent, policy: BookingPolicy,
     if booking is None:
         return Applied(event.key, "unknown booking")
     if event.kind == NO_SHOW:
-        if booking.attendance == ABSENT:
+        if booking.attendance == Attendance.NO_SHOW:
             return Applied(event.key, "already a no-show", booking.status)
-        booking.attendance = ABSENT
-        if policy.no_show == RETURN and booking.status == DEBITED:
+        booking.attendance = Attendance.NO_SHOW
+        if policy.no_show == RETURN and booking.status == BookingStatus.DEBITED:
             _return(session, booking, now, "no-show; credits returned (BRIDGE_BOOKING_NO_SHOW)")
         _save(session, booking, now=now)
         return Applied(event.key, "no-show", booking.status)
-    if booking.attendance != ABSENT:
+    if booking.attendance != Attendance.NO_SHOW:
         return Applied(event.key, "not a no-show", booking.status)
-    booking.attendance = HELD if booking.held_at else BOOKED
+    booking.attendance = Attendance.HELD if booking.held_at else Attendance.BOOKED
     learner = match.learner if match.proven else None
-    if booking.status == RETURNED and booking.note.startswith("no-show") and learner:
+    if booking.status == BookingStatus.RETURNED and booking.note.startswith("no-show") and learner:
         # The no-show was undone after its credits came back: spend them again, once more.
         prefix = _idempotency_key(booking.key, 0).rsplit("@", 1)[0]
         generation = 1 + len(session.exec(select(Redemption.id).where(
@@ -464,8 +461,8 @@ def _ended(session: Session, event: BookingEvent, now: datetime) -> Applied:
     for booking in session.exec(statement).all():
         if booking.held_at is None:
             booking.held_at = event.occurred_at or now
-            if booking.attendance == BOOKED:
-                booking.attendance = HELD
+            if booking.attendance == Attendance.BOOKED:
+                booking.attendance = Attendance.HELD
             _save(session, booking, now=now)
             marked += 1
     return Applied(event.key, f"held ({marked} booking{'s' * (marked != 1)})")
@@ -518,15 +515,15 @@ def _locked_by_id(session: Session, booking_id: int) -> Booking | None:
 def _not_held(booking: Booking, approve: bool) -> Reviewed:
     """A second approval (or rejection) answers what the first did; anything else is refused."""
     if booking.reviewed_at is not None:
-        done = "rejected" if booking.status == REJECTED else "approved"
+        done = "rejected" if booking.status == BookingStatus.REJECTED else "approved"
         if (done == "approved") == approve:
             return Reviewed(f"already {done}", booking_view(booking))
         raise ReviewRefused(f"booking #{booking.id} was already {done} by "
                             f"{booking.reviewed_by or '?'} on {booking.reviewed_at:%Y-%m-%d}")
-    if booking.status == CANCELLED_STATUS:
+    if booking.status == BookingStatus.CANCELLED:
         raise ReviewRefused(f"booking #{booking.id} was cancelled in {booking.source} before it "
                             "was reviewed: nothing to approve or reject")
-    if booking.status == MOVED and booking.next_key:
+    if booking.status == BookingStatus.RESCHEDULED and booking.next_key:
         raise ReviewRefused(f"booking #{booking.id} was rescheduled: review the new booking "
                             "(bridge bookings --status held_for_review)")
     raise ReviewRefused(f"booking #{booking.id} is {booking.status}, not held for review")
@@ -552,11 +549,11 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
     learner = lock_learner(session, peek.learner_id) if peek.learner_id is not None else None
     booking = _locked_by_id(session, booking_id)
     assert booking is not None
-    if booking.status != HELD_FOR_REVIEW or booking.learner_id != peek.learner_id:
+    if booking.status != BookingStatus.HELD_FOR_REVIEW or booking.learner_id != peek.learner_id:
         return _not_held(booking, approve)
     booking.reviewed_by, booking.reviewed_at = by.strip()[:254] or "unknown", now
     if not approve:
-        booking.status = REJECTED
+        booking.status = BookingStatus.REJECTED
         booking.note = (f"rejected by {booking.reviewed_by}"
                         + (f": {reason.strip()}" if reason.strip() else ""))[:500]
         _save(session, booking, now=now)
@@ -566,11 +563,11 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
     booking.matched_by = BY_OPERATOR
     if booking.credit_type:
         _fund(session, booking, learner, Charge(booking.credit_type, booking.amount), now)
-        if (booking.status == DEBITED and booking.attendance == ABSENT
+        if (booking.status == BookingStatus.DEBITED and booking.attendance == Attendance.NO_SHOW
                 and policy.no_show == RETURN):
             _return(session, booking, now, "no-show; credits returned (BRIDGE_BOOKING_NO_SHOW)")
     else:
-        booking.status = UNFUNDED
+        booking.status = BookingStatus.UNFUNDED
         booking.note = ("approved, but neither its length nor the catalogue says what it "
                         "spends")
     _save(session, booking, now=now)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bridge.errors import PermanentError
+from bridge.rules.bookings.events import RedemptionStatus
 from bridge.rules.entitlements import normalise_email
 from bridge.rules.words import did_you_mean
 from bridge.services.ledger import (
@@ -377,7 +378,7 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
         select(Redemption).where(Redemption.id == redemption_id)
         .execution_options(populate_existing=True)
     ).one()
-    if redemption.status == "refunded":
+    if redemption.status == RedemptionStatus.REFUNDED:
         return RefundResult(redemption_view(redemption, learner), refunded_now=False)
     debit = session.get(LedgerEntry, redemption.ledger_entry_id)
     assert debit is not None
@@ -389,7 +390,7 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     )
     session.add(refund)
     session.flush()
-    redemption.status = "refunded"
+    redemption.status = RedemptionStatus.REFUNDED
     redemption.refunded_at = utcnow()
     redemption.refund_entry_id = refund.id
     session.add(redemption)

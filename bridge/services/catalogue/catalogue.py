@@ -41,6 +41,7 @@ from bridge.rules.catalogue.products import (
     product_record,
     resolve_catalogue,
 )
+from bridge.rules.cohorts import SeatStatus
 from bridge.rules.words import plural, plural_form
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, ProductBinding, Seat, UnmappedLine, utcnow
@@ -403,7 +404,7 @@ def seats_taken(session: Session) -> dict[str, int]:
     """Active seats per cohort code."""
     rows = session.exec(
         select(Seat.cohort_code, func.count())
-        .where(Seat.status == "active")
+        .where(Seat.status == SeatStatus.ACTIVE)
         .group_by(Seat.cohort_code)
     ).all()
     return {code: int(count) for code, count in rows}

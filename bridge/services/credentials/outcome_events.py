@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bridge.rules.credentials import CREDENTIAL_EVENTS, credential_url
+from bridge.rules.credentials import CREDENTIAL_EVENTS, CredentialStatus, credential_url
 from bridge.rules.words import did_you_mean
 from bridge.services.bookings import (
     IDEMPOTENCY_KEY,
@@ -249,7 +249,7 @@ def event_view(row: OutcomeEvent, learner: Learner, key: str | None = None) -> d
 def credential_summary(row: Credential, public_url: str) -> dict[str, Any]:
     """The credential an event issued, as the API and the CLI show it."""
     return {"id": row.uuid, "url": credential_url(public_url, uuid.UUID(row.uuid)),
-            "status": "revoked" if row.revoked_at else "active",
+            "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
             "issued_at": row.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

@@ -11,12 +11,8 @@ one of its modules.
 
 from bridge.services.inbox.batches import InboxDrain
 from bridge.services.inbox.inbox import (
-    DEAD,
     FAILED,
-    IGNORED,
     PROCESSED,
-    RECEIVED,
-    REJECTED,
     STATUSES,
     Delivery,
     Handler,
@@ -34,16 +30,12 @@ from bridge.services.inbox.rejections import RejectionTally
 from bridge.services.inbox.view import DeliveryNotFound, list_deliveries, revive_dead, show_delivery
 
 __all__ = [
-    "DEAD",
     "Delivery",
     "DeliveryNotFound",
     "FAILED",
     "Handler",
-    "IGNORED",
     "InboxDrain",
     "PROCESSED",
-    "RECEIVED",
-    "REJECTED",
     "RejectionTally",
     "STATUSES",
     "Warned",

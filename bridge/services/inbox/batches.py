@@ -23,9 +23,8 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import col, select
 
-from bridge.rules.inbound.payloads import DEFAULT_MAX_LINE_QUANTITY
+from bridge.rules.inbound.payloads import DEFAULT_MAX_LINE_QUANTITY, DeliveryStatus
 from bridge.services.inbox.inbox import (
-    RECEIVED,
     DeliveryResult,
     Handler,
     accepted_payload,
@@ -58,7 +57,7 @@ def claim_received(engine: Engine, *, limit: int = BATCH_SIZE, lease: timedelta 
     now = now or utcnow()
     pick = (
         select(InboxDelivery.id)
-        .where(InboxDelivery.status == RECEIVED,
+        .where(InboxDelivery.status == DeliveryStatus.RECEIVED,
                or_(col(InboxDelivery.next_attempt_at).is_(None),
                    col(InboxDelivery.next_attempt_at) <= now))
         .order_by(col(InboxDelivery.id))

@@ -41,13 +41,11 @@ from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
-RECEIVED, PROCESSED = DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSED
-FAILED, DEAD, IGNORED = DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.IGNORED
-# The payload breaks a rule (bad id, quantity over the bound, wrong type): never retried.
-REJECTED = DeliveryStatus.REJECTED
 # Nothing more happens to these unless a person retries them.
-FINISHED = (PROCESSED, IGNORED, REJECTED)
-STATUSES = (RECEIVED, PROCESSED, FAILED, DEAD, IGNORED, REJECTED)
+FINISHED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED)
+STATUSES = tuple(DeliveryStatus)
+# The tests still import these two by name; the code says DeliveryStatus.
+PROCESSED, FAILED = DeliveryStatus.PROCESSED, DeliveryStatus.FAILED
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 # A delivery still 'received' this long after arrival lost its worker (crash, restart).
@@ -145,7 +143,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
                 body=delivery.body,
                 status=status,
                 received_at=now,
-                processed_at=now if status != RECEIVED else None,
+                processed_at=now if status != DeliveryStatus.RECEIVED else None,
                 attempts=0,
                 last_error=reason[:2000],
             ).returning(table.c.id)
@@ -153,13 +151,13 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
             if inserted is not None:
                 session.commit()
                 return Recorded(int(inserted[0]), duplicate=False, status=status,
-                                reason=reason if status == REJECTED else "")
+                                reason=reason if status == DeliveryStatus.REJECTED else "")
             row = session.exec(
                 select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
             ).one()
             session.commit()
             return Recorded(row.id, duplicate=True, status=row.status,
-                            reason=row.last_error if row.status == REJECTED else "")
+                            reason=row.last_error if row.status == DeliveryStatus.REJECTED else "")
 
     with acknowledging(engine):
         return db_call(write)
@@ -237,16 +235,17 @@ def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
             .where(table.c.id.in_(sorted(set(inbox_ids)))).order_by(table.c.id)
         ).all()
         for row in rows:
-            if row.status in (*FINISHED, DEAD):
+            if row.status in (*FINISHED, DeliveryStatus.DEAD):
                 answers[row.id] = row.status
                 continue
             if row.attempts >= max_attempts:
                 error = row.last_error or (
                     f"gave up after {row.attempts} attempts that did not finish")
-                changes.append({"id": row.id, "status": DEAD, "attempts": row.attempts,
-                                "next_attempt_at": None, "last_error": error})
+                changes.append({"id": row.id, "status": DeliveryStatus.DEAD,
+                                "attempts": row.attempts, "next_attempt_at": None,
+                                "last_error": error})
                 gave_up.append((row.id, error))
-                answers[row.id] = DEAD
+                answers[row.id] = DeliveryStatus.DEAD
                 continue
             attempts = row.attempts + 1
             changes.append({"id": row.id, "status": row.status, "attempts": attempts,
@@ -271,16 +270,17 @@ def accepted_payload(handlers: Mapping[str, Handler], claimed: _Claimed,
                      max_quantity: int) -> Any:
     """The delivery's payload when its handler should run, else its final (status, error, "")."""
     if claimed.body is None:
-        return DeliveryResult(DEAD, "raw body was purged before the delivery was processed", "")
+        return DeliveryResult(DeliveryStatus.DEAD,
+                              "raw body was purged before the delivery was processed", "")
     try:
         payload = parse_json_body(claimed.body)
         status, reason = classify(claimed.topic, payload, frozenset(handlers),
                                   max_quantity=max_quantity)
     except (BodyRefused, PayloadRejected) as exc:
-        return DeliveryResult(REJECTED, redact(str(exc))[:2000], "")
+        return DeliveryResult(DeliveryStatus.REJECTED, redact(str(exc))[:2000], "")
     except Exception as exc:  # noqa: BLE001  (counted as an attempt, like a handler's failure)
         return handler_outcome(claimed, exc)
-    if status != RECEIVED:
+    if status != DeliveryStatus.RECEIVED:
         return DeliveryResult(status, reason, "")
     return payload
 
@@ -288,15 +288,15 @@ def accepted_payload(handlers: Mapping[str, Handler], claimed: _Claimed,
 def handler_outcome(claimed: _Claimed, result: Any) -> DeliveryResult:
     """What a handler's answer (its result, or what it raised) makes of the delivery."""
     if isinstance(result, (BodyRefused, PayloadRejected)):
-        return DeliveryResult(REJECTED, redact(str(result))[:2000], "")
+        return DeliveryResult(DeliveryStatus.REJECTED, redact(str(result))[:2000], "")
     if isinstance(result, BaseException):
         # The traceback is for developers (DEBUG); the row and the log line say what failed.
         log.debug("delivery %s failed", claimed.context["inbox_id"],
                   exc_info=(type(result), result, result.__traceback__))
-        return DeliveryResult(FAILED, _one_line(result), "")
+        return DeliveryResult(DeliveryStatus.FAILED, _one_line(result), "")
     # A Warned result is processed, and the row says what to look at.
     warning = str(result)[:2000] if isinstance(result, Warned) else ""
-    return DeliveryResult(PROCESSED, warning, result)
+    return DeliveryResult(DeliveryStatus.PROCESSED, warning, result)
 
 
 def run_handler(handlers: Mapping[str, Handler], claimed: _Claimed,
@@ -345,11 +345,12 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
                     finals[inbox_id] = "missing"
                     continue
                 final = status
-                if final == FAILED and row.attempts >= max_attempts:
-                    final = DEAD
+                if final == DeliveryStatus.FAILED and row.attempts >= max_attempts:
+                    final = DeliveryStatus.DEAD
                 changes.append({
                     "id": inbox_id, "status": final, "last_error": error,
-                    "next_attempt_at": now + backoff(row.attempts) if final == FAILED else None,
+                    "next_attempt_at": (now + backoff(row.attempts)
+                                        if final == DeliveryStatus.FAILED else None),
                     "processed_at": now if final in FINISHED else row.processed_at,
                 })
                 finals[inbox_id] = final
@@ -362,7 +363,8 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
         final = finals[inbox_id]
         if final == "missing":
             continue
-        level = logging.INFO if final in (PROCESSED, IGNORED) else logging.WARNING
+        quiet = final in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED)
+        level = logging.INFO if quiet else logging.WARNING
         log.log(level, "delivery %s%s", final, f": {error}" if error else "",
                 extra={**claimed.context, "result": result} if result else claimed.context)
     return finals
@@ -373,9 +375,11 @@ def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500
     now = now or utcnow()
     with unit_of_work(engine) as session:
         failed = select(InboxDelivery.id).where(
-            InboxDelivery.status == FAILED, col(InboxDelivery.next_attempt_at) <= now)
+            InboxDelivery.status == DeliveryStatus.FAILED,
+            col(InboxDelivery.next_attempt_at) <= now)
         stalled = select(InboxDelivery.id).where(
-            InboxDelivery.status == RECEIVED, InboxDelivery.received_at <= now - STALLED_AFTER,
+            InboxDelivery.status == DeliveryStatus.RECEIVED,
+            InboxDelivery.received_at <= now - STALLED_AFTER,
             or_(col(InboxDelivery.next_attempt_at).is_(None),
                 col(InboxDelivery.next_attempt_at) <= now))
         ids = session.execute(failed.union(stalled).limit(limit)).scalars().all()
@@ -387,11 +391,13 @@ def retry_now(engine: Engine, inbox_id: int | None = None) -> int:
     with unit_of_work(engine) as session:
         statement = update(InboxDelivery).values(next_attempt_at=utcnow())
         if inbox_id is None:
-            statement = statement.where(col(InboxDelivery.status) == FAILED)
+            statement = statement.where(col(InboxDelivery.status) == DeliveryStatus.FAILED)
         else:
             statement = statement.where(col(InboxDelivery.id) == inbox_id,
-                                        col(InboxDelivery.status).in_([FAILED, DEAD, REJECTED]))
-            statement = statement.values(status=FAILED, attempts=0)
+                                        col(InboxDelivery.status).in_([DeliveryStatus.FAILED,
+                                                                       DeliveryStatus.DEAD,
+                                                                       DeliveryStatus.REJECTED]))
+            statement = statement.values(status=DeliveryStatus.FAILED, attempts=0)
         changed = session.execute(statement).rowcount
         session.commit()
         return int(changed or 0)
@@ -426,7 +432,7 @@ def delete_old_deliveries(engine: Engine, retention: timedelta, now: datetime | 
         with unit_of_work(engine) as session:
             ids = session.exec(
                 select(InboxDelivery.id)
-                .where(col(InboxDelivery.status).in_((*FINISHED, DEAD)),
+                .where(col(InboxDelivery.status).in_((*FINISHED, DeliveryStatus.DEAD)),
                        col(InboxDelivery.received_at) < cutoff)
                 .limit(chunk)
             ).all()

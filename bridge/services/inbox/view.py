@@ -9,7 +9,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from bridge.errors import PermanentError
-from bridge.services.inbox.inbox import DEAD, FAILED
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, utcnow
 
@@ -62,11 +62,12 @@ def show_delivery(engine: Engine, inbox_id: int) -> dict[str, Any]:
 def revive_dead(engine: Engine, limit: int = 500) -> list[int]:
     """Make up to ``limit`` dead deliveries failed, with fresh attempts, due now; their ids."""
     with unit_of_work(engine) as session:
-        ids = list(session.exec(select(InboxDelivery.id).where(InboxDelivery.status == DEAD)
+        dead = col(InboxDelivery.status) == DeliveryStatus.DEAD
+        ids = list(session.exec(select(InboxDelivery.id).where(dead)
                                 .order_by(col(InboxDelivery.id)).limit(limit)).all())
         if ids:
-            session.execute(update(InboxDelivery).where(col(InboxDelivery.id).in_(ids),
-                                                        col(InboxDelivery.status) == DEAD)
-                            .values(status=FAILED, attempts=0, next_attempt_at=utcnow()))
+            session.execute(update(InboxDelivery).where(col(InboxDelivery.id).in_(ids), dead)
+                            .values(status=DeliveryStatus.FAILED, attempts=0,
+                                    next_attempt_at=utcnow()))
             session.commit()
         return [int(i) for i in ids if i is not None]

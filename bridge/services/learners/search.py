@@ -8,7 +8,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from bridge.rules.words import closest, suggestion
-from bridge.services.ledger import UnknownLearner, find_learner
+from bridge.services.ledger import SEAT_HELD, UnknownLearner, find_learner
 from bridge.store.models import Learner, LearnerEmail, LedgerEntry, Seat
 
 LIMIT = 50
@@ -59,7 +59,7 @@ def search_learners(session: Session, query: str = "", *,
     seats: dict[int, int] = {}
     for learner_id, count in session.exec(
         select(Seat.learner_id, func.count()).where(col(Seat.learner_id).in_(ids),
-                                                    col(Seat.status).in_(["active", "waitlisted"]))
+                                                    col(Seat.status).in_(SEAT_HELD))
         .group_by(Seat.learner_id)
     ).all():
         seats[learner_id] = int(count)

@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.cohorts import SeatStatus
 from bridge.rules.entitlements import (
     Entitlement,
     OrderEntitlements,
@@ -63,7 +64,7 @@ GRANT_REASONS = ("grant", "complimentary")
 # expires a grant.
 EXPIRY_REASON = "expiry"
 EXPIRY_SUFFIX = ":expiry"
-SEAT_HELD = ("active", "waitlisted")
+SEAT_HELD = (SeatStatus.ACTIVE, SeatStatus.WAITLISTED)
 
 
 class UnknownCohort(PermanentError):
@@ -371,17 +372,18 @@ def _lock_cohort(session: Session, code: str) -> Cohort:
 def _count_active(session: Session, code: str) -> int:
     return session.exec(
         select(func.count()).select_from(Seat)
-        .where(Seat.cohort_code == code, Seat.status == "active")
+        .where(Seat.cohort_code == code, Seat.status == SeatStatus.ACTIVE)
     ).one()
 
 
 def waitlist_position(session: Session, seat: Seat) -> int | None:
     """1-based place in the cohort's waitlist, or None when the seat is not waitlisted."""
-    if seat.status != "waitlisted":
+    if seat.status != SeatStatus.WAITLISTED:
         return None
     ahead = session.exec(
         select(func.count()).select_from(Seat).where(
-            Seat.cohort_code == seat.cohort_code, Seat.status == "waitlisted", Seat.id < seat.id
+            Seat.cohort_code == seat.cohort_code, Seat.status == SeatStatus.WAITLISTED,
+            Seat.id < seat.id,
         )
     ).one()
     return int(ahead) + 1
@@ -397,7 +399,7 @@ def _cohort_seats(session: Session, page: PageState | None, code: str) -> Cohort
         return held
     cohort = _lock_cohort(session, code)
     waiting = session.exec(
-        select(Seat).where(Seat.cohort_code == code, Seat.status == "waitlisted")
+        select(Seat).where(Seat.cohort_code == code, Seat.status == SeatStatus.WAITLISTED)
         .order_by(col(Seat.id))
     ).all()
     return CohortSeats(cohort, _count_active(session, code), list(waiting))
@@ -416,7 +418,7 @@ def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event
     free = held.cohort.capacity - held.active
     while free > 0 and held.waitlist:
         seat = held.waitlist.pop(0)
-        seat.status = "active"
+        seat.status = SeatStatus.ACTIVE
         seat.changed_at = utcnow()
         held.active += 1
         free -= 1
@@ -453,11 +455,11 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
     for key in to_release:
         seat = held[key]
         was = seat.status
-        seat.status = "released"
+        seat.status = SeatStatus.RELEASED
         seat.changed_at = utcnow()
         session.add(seat)
         counted = cohorts[seat.cohort_code]
-        if was == "active":
+        if was == SeatStatus.ACTIVE:
             counted.active -= 1
         elif seat in counted.waitlist:
             counted.waitlist.remove(seat)
@@ -466,7 +468,8 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
     for key in to_claim:
         target = targets[key]
         counted = cohorts[target.cohort]  # type: ignore[index]
-        status = "active" if counted.active < counted.cohort.capacity else "waitlisted"
+        status = (SeatStatus.ACTIVE if counted.active < counted.cohort.capacity
+                  else SeatStatus.WAITLISTED)
         seat = Seat(cohort_code=counted.cohort.code, learner_id=learner_id, grant_key=key,
                     source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
                     offer_sku=target.offer_sku, status=status, created_at=utcnow(),
@@ -475,7 +478,7 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
         if page is None:
             session.flush()  # the seat's id goes into the event
         data = _seat_data(page, seat, key)
-        if status == "active":
+        if status == SeatStatus.ACTIVE:
             counted.active += 1
         else:
             counted.waitlist.append(seat)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
+from bridge.rules.cohorts import SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.store.bulk import insert_ignoring, insert_new, insert_rows, update_changed
 from bridge.store.models import (
@@ -208,12 +209,12 @@ def lock_cohorts(session: Session, page: PageState, codes: Iterable[str]) -> Non
         return
     active = dict(session.exec(
         select(Seat.cohort_code, func.count()).where(col(Seat.cohort_code).in_(found),
-                                                     Seat.status == "active")
+                                                     Seat.status == SeatStatus.ACTIVE)
         .group_by(Seat.cohort_code)
     ).all())
     waiting: dict[str, list[Seat]] = defaultdict(list)
     for seat in session.exec(select(Seat).where(col(Seat.cohort_code).in_(found),
-                                                Seat.status == "waitlisted")
+                                                Seat.status == SeatStatus.WAITLISTED)
                              .order_by(col(Seat.id))).all():
         waiting[seat.cohort_code].append(seat)
     for cohort in cohorts:

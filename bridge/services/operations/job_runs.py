@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
 from bridge.store.db import unit_of_work
-from bridge.store.models import JobRun
+from bridge.store.models import JobRun, JobRunStatus
 
 
 def record_job_run(engine: Engine, job: str, status: str, reason: str, *, started_at: datetime,
@@ -51,7 +51,7 @@ def worker_name(host: str, pid: int) -> str:
 def beat_worker(engine: Engine, name: str, *, started_at: datetime, now: datetime,
                 state: str, processed: int) -> None:
     """Record that the worker lives (its last beat is ``finished_at``) and what it is doing."""
-    record_job_run(engine, name, "running", "", started_at=started_at, finished_at=now,
+    record_job_run(engine, name, JobRunStatus.RUNNING, "", started_at=started_at, finished_at=now,
                    summary={"state": state, "processed": processed})
 
 

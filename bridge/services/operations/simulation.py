@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bridge.rules.entitlements import SIMULATED_META
+from bridge.rules.entitlements import SIMULATED_META, OrderStatus
 from bridge.rules.inbound.signatures import sign
 
 USER_AGENT = "WooCommerce/11.0.1 Hookshot (WordPress/7.1) creator-bridge-simulate"
@@ -87,7 +87,7 @@ def order_payload(
                     quantity=line.quantity, price=line.price, product_id=0, variation_id=0,
                     subtotal=f"{amount:.2f}", total=f"{amount:.2f}")
         order["line_items"].append(item)
-    paid = status in ("processing", "completed", "refunded")
+    paid = status in (OrderStatus.PROCESSING, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
     created_at = created or now
     order.update(
         id=order_id, number=str(order_id), status=status, customer_id=customer_id,

@@ -24,6 +24,7 @@ from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.entitlements import (
     OrderEntitlements,
+    OrderStatus,
     needs_refund_lookup,
     order_entitlements,
 )
@@ -103,7 +104,7 @@ def is_deletion(payload: Mapping[str, Any]) -> bool:
 
 
 def trashed_order(order_id: int) -> dict[str, Any]:
-    return {"id": order_id, "status": "trash", "line_items": [], "refunds": []}
+    return {"id": order_id, "status": OrderStatus.TRASH, "line_items": [], "refunds": []}
 
 
 def current_order_after_deletion(order_id: int, shop: OrderSource | None) -> dict[str, Any]:

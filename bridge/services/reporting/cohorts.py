@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from bridge.errors import PermanentError
 from bridge.rules.cohorts import (
     SeatSpan,
+    SeatStatus,
     capacity_reason,
     fill_over_time,
     seats_left,
@@ -31,15 +32,15 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _summary(row: Cohort, counts: dict[str, int], now: datetime) -> dict[str, Any]:
     limits = cohort_limits(row)
-    active = counts.get("active", 0)
+    active = counts.get(SeatStatus.ACTIVE, 0)
     return {
         "code": row.code, "title": row.title, "starts_at": _iso(row.starts_at),
         "ends_at": _iso(row.ends_at), "timezone": row.timezone,
         "capacity": row.capacity, "capacity_why": capacity_reason(limits),
         "mentors": row.mentors, "learners_per_mentor": row.learners_per_mentor,
         "assessment_slots": row.assessment_slots, "waitlist_open": row.waitlist,
-        "active": active, "waitlisted": counts.get("waitlisted", 0),
-        "released": counts.get("released", 0),
+        "active": active, "waitlisted": counts.get(SeatStatus.WAITLISTED, 0),
+        "released": counts.get(SeatStatus.RELEASED, 0),
         "seats_left": seats_left(limits, active, now),
         "seats_left_why": seats_left_reason(limits, active, now),
         "fill": round(active / row.capacity, 4) if row.capacity else None,
@@ -80,16 +81,18 @@ def cohort_roster(session: Session, code: str, now: datetime | None = None) -> d
     def person(seat: Seat, learner: Learner) -> dict[str, Any]:
         return {"seat_id": seat.id, "learner_id": learner.id, "email": learner.email,
                 "name": learner.name, "order_id": seat.order_id, "offer_sku": seat.offer_sku,
-                "since": _iso(seat.changed_at if seat.status == "active" else seat.created_at)}
+                "since": _iso(seat.changed_at if seat.status == SeatStatus.ACTIVE
+                              else seat.created_at)}
 
-    roster = [person(s, lr) for s, lr in seats if s.status == "active"]
-    waitlist = [{"position": index, **person(s, lr)} for index, (s, lr) in
-                enumerate(((s, lr) for s, lr in seats if s.status == "waitlisted"), start=1)]
+    roster = [person(s, lr) for s, lr in seats if s.status == SeatStatus.ACTIVE]
+    waiting = [(s, lr) for s, lr in seats if s.status == SeatStatus.WAITLISTED]
+    waitlist = [{"position": index, **person(s, lr)}
+                for index, (s, lr) in enumerate(waiting, start=1)]
     spans = []
     for seat, _ in seats:
-        if seat.status == "active":
+        if seat.status == SeatStatus.ACTIVE:
             spans.append(SeatSpan(seat.changed_at))
-        elif seat.status == "released":
+        elif seat.status == SeatStatus.RELEASED:
             spans.append(SeatSpan(seat.created_at, seat.changed_at))
     until = row.ends_at.date() if row.ends_at else None
     fill = [{"day": day.isoformat(), "active": held}

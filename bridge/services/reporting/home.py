@@ -14,14 +14,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bridge.errors import BridgeError
+from bridge.rules.bookings.events import BookingStatus
 from bridge.rules.catalogue.catalog import Catalogue, describe_offer
-from bridge.services.bookings import HELD_FOR_REVIEW, booking_counts
+from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.services.bookings import booking_counts
 from bridge.services.catalogue import CatalogueReport, inspect_catalogue
 from bridge.services.inbox import status_counts
 from bridge.services.operations import last_job_runs
 from bridge.services.writeback import outbox_counts
 from bridge.settings import Settings
-from bridge.store.models import utcnow
+from bridge.store.models import JobRunStatus, OutboxStatus, utcnow
 
 # What to do about each catalogue problem code (bridge.rules.catalogue.products.Problem).
 CATALOGUE_FIXES = {
@@ -40,7 +42,8 @@ CATALOGUE_FIXES = {
     "unmapped_sku": "add the SKU to the catalogue file, or list it under not_offers when it is "
                     "not an offer",
 }
-BACKLOG = ("received", "failed", "pending", "sending")
+INBOX_BACKLOG = (DeliveryStatus.RECEIVED, DeliveryStatus.FAILED)
+OUTBOX_BACKLOG = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
 def job_names(settings: Settings) -> list[str]:
@@ -97,23 +100,23 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
     inbox, outbox = status_counts(engine), outbox_counts(engine)
     runs = last_job_runs(engine)
     problems: list[dict[str, Any]] = []
-    if inbox.get("dead"):
+    if dead := inbox.get(DeliveryStatus.DEAD):
         problems.append(_problem(
-            "bad", f"{_plural(inbox['dead'], 'webhook delivery', 'webhook deliveries')} "
+            "bad", f"{_plural(dead, 'webhook delivery', 'webhook deliveries')} "
                    "dead-lettered after the last attempt",
             "read the error, fix the cause, then retry them", "console_ops.inbox"))
-    if inbox.get("rejected"):
+    if rejected := inbox.get(DeliveryStatus.REJECTED):
         problems.append(_problem(
-            "warn", f"{_plural(inbox['rejected'], 'webhook delivery', 'webhook deliveries')} "
+            "warn", f"{_plural(rejected, 'webhook delivery', 'webhook deliveries')} "
                     "rejected as malformed (never retried)",
             "read the reason; if the shop sent it, check the product or order it names",
             "console_ops.inbox"))
-    if outbox.get("dead"):
+    if dead_writes := outbox.get(OutboxStatus.DEAD):
         problems.append(_problem(
-            "bad", f"{_plural(outbox['dead'], 'write-back')} to WooCommerce dead-lettered",
+            "bad", f"{_plural(dead_writes, 'write-back')} to WooCommerce dead-lettered",
             "read the error, fix the cause (keys, permissions, a deleted order), then retry",
             "console_ops.outbox"))
-    held = booking_counts(engine).get(HELD_FOR_REVIEW, 0)
+    held = booking_counts(engine).get(BookingStatus.HELD_FOR_REVIEW, 0)
     if held:
         problems.append(_problem(
             "warn", f"{_plural(held, 'booking')} held for review: only the attendee's e-mail "
@@ -122,7 +125,7 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
             "booking links)", "console_bookings.bookings"))
     for job in job_names(settings):
         run = runs.get(job)
-        if run is not None and run["status"] == "failed":
+        if run is not None and run["status"] == JobRunStatus.FAILED:
             problems.append(_problem("bad", f"sync job {job} failed: {run['reason']}",
                                      f"fix the cause, then `bridge sync {job}`"))
     webhooks_run = runs.get("webhooks")
@@ -150,8 +153,8 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
     return {
         "generated_at": now,
         "inbox": inbox, "outbox": outbox,
-        "inbox_backlog": sum(inbox.get(s, 0) for s in BACKLOG),
-        "outbox_backlog": sum(outbox.get(s, 0) for s in BACKLOG),
+        "inbox_backlog": sum(inbox.get(s, 0) for s in INBOX_BACKLOG),
+        "outbox_backlog": sum(outbox.get(s, 0) for s in OUTBOX_BACKLOG),
         "jobs": [{"job": job, "schedule": getattr(settings, f"sync_{job}_schedule"),
                   "run": runs.get(job)} for job in job_names(settings)],
         "sync_active": settings.sync_active,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bridge.rules.cohorts import Limits
+from bridge.rules.cohorts import Limits, SeatStatus
 from bridge.rules.report.outcome_figures import (
     CohortFacts,
     EventFact,
@@ -36,7 +36,7 @@ def load_public_outcomes(engine: Engine, now: datetime | None = None) -> PublicO
                    for row in session.exec(select(Cohort).order_by(col(Cohort.code))).all()]
         seats = [SeatFact(*row) for row in session.exec(
             select(Seat.learner_id, Seat.cohort_code, Seat.status, Seat.offer_sku)
-            .where(col(Seat.status).in_(["active", "waitlisted"]))).all()]
+            .where(col(Seat.status).in_([SeatStatus.ACTIVE, SeatStatus.WAITLISTED]))).all()]
         events = [EventFact(*row) for row in session.exec(
             select(OutcomeEvent.learner_id, OutcomeEvent.kind, OutcomeEvent.offer_sku)
             .where(col(OutcomeEvent.occurred_at) <= now)).all()]

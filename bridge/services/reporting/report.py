@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from bridge.rules.claims import PlaceRow
+from bridge.rules.entitlements import OrderStatus
 from bridge.rules.report.figures import Report, compute_report
 from bridge.rules.report.rows import (
     BookingRow,
@@ -129,7 +130,8 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
 
 
 def build_report(engine: Engine, period: Period, now: datetime, *,
-                 paid_statuses: Sequence[str] = ("processing", "completed")) -> Report:
+                 paid_statuses: Sequence[str] = (OrderStatus.PROCESSING,
+                                                 OrderStatus.COMPLETED)) -> Report:
     """Read the rows in one read-only unit of work and compute the report.
 
     Read-only: on SQLite the reads take no write lock, so webhook receivers write beside them.

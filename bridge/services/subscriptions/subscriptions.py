@@ -22,12 +22,13 @@ from sqlmodel import Session, col, select
 
 from bridge.errors import BridgeError, PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
-from bridge.rules.entitlements import normalise_email, parse_gmt
+from bridge.rules.entitlements import OrderStatus, normalise_email, parse_gmt
 from bridge.rules.inbound.payloads import PayloadRejected
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,
     SubscriptionPolicy,
+    SubscriptionStatus,
     parse_billing_period,
 )
 from bridge.rules.perks import offer_perks
@@ -48,7 +49,7 @@ from bridge.store.models import LedgerEntry, OrderState, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAID_STATUSES = ("processing", "completed")
+DEFAULT_PAID_STATUSES = (OrderStatus.PROCESSING, OrderStatus.COMPLETED)
 # Counted once per skipped reconciliation; the first one is logged as a warning.
 NO_PLUGIN_COUNTER = "subscriptions.plugin_missing"
 
@@ -199,7 +200,7 @@ def cancellation_time(facts: SubscriptionFacts, seen_before: datetime | None,
                       now: datetime) -> datetime | None:
     """When a cancelled subscription ended: its end date, else its cancelled date, else when the
     bridge first saw it cancelled (WooCommerce may leave both dates empty)."""
-    if facts.status != "cancelled":
+    if facts.status != SubscriptionStatus.CANCELLED:
         return None
     return (facts.end_gmt or facts.cancelled_gmt or seen_before or facts.date_modified_gmt
             or now)
@@ -578,10 +579,10 @@ def learner_subscriptions(
                        "ends_at": _iso(ends_at), "current": starts_at <= now < ends_at,
                        "granted": granted}
         next_grant = None
-        if row.status == "active":
+        if row.status == SubscriptionStatus.ACTIVE:
             due = row.next_payment_gmt or (period.after(latest[0]) if latest else None)
             next_grant = {"at": _iso(due), "awaiting_payment": False, "credits": granted}
-        elif row.status == "on-hold":
+        elif row.status == SubscriptionStatus.ON_HOLD:
             next_grant = {"at": None, "awaiting_payment": True, "credits": granted}
         out.append({
             "id": row.id, "status": row.status, "offer_skus": list(row.offer_skus or []),

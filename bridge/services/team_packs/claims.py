@@ -62,7 +62,6 @@ from bridge.store.models import Access, ClaimPlace, Learner, LedgerEntry, OrderS
 
 log = logging.getLogger(__name__)
 
-OPEN, CLAIMED, VOID = ClaimPlaceStatus.OPEN, ClaimPlaceStatus.CLAIMED, ClaimPlaceStatus.VOID
 LINKS_EVENT = "claim_links"
 
 
@@ -91,7 +90,7 @@ class ClaimResult:
     granted: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": "claimed", "email": self.email, "offer": self.offer_sku,
+        return {"status": ClaimPlaceStatus.CLAIMED, "email": self.email, "offer": self.offer_sku,
                 "granted": self.granted}
 
 
@@ -185,7 +184,8 @@ def reconcile_claims(
         states = []
         for place in line.places:
             row = existing.get(place.key)
-            claimed = row.claimed_at if row is not None and row.status == CLAIMED else None
+            claimed = (row.claimed_at if row is not None
+                       and row.status == ClaimPlaceStatus.CLAIMED else None)
             states.append(PlaceState(place.key, place.unit, place.place, claimed))
         kept |= places_kept(states, line.kept)
     created: list[str] = []  # codes of the places made now, in unit and place order
@@ -198,7 +198,7 @@ def reconcile_claims(
             values = {
                 "place_key": place.key, "code_hash": code_hash(code), "order_id": order_id,
                 "line_item_id": place.line_item_id, "unit": place.unit, "place": place.place,
-                "offer_sku": line.offer_sku, "status": OPEN,
+                "offer_sku": line.offer_sku, "status": ClaimPlaceStatus.OPEN,
                 "confers": _snapshot(catalogue, line.offer_sku),
                 "created_at": now, "changed_at": now,
             }
@@ -212,19 +212,19 @@ def reconcile_claims(
     reason = "refund" if paid else result.facts.status
     for key, row in sorted(existing.items()):
         if key in kept:
-            if row.status == VOID:
+            if row.status == ClaimPlaceStatus.VOID:
                 # Conferred again (an order restored): the code works again, for anyone.
-                row.status, row.voided_at, row.void_reason = OPEN, None, ""
+                row.status, row.voided_at, row.void_reason = ClaimPlaceStatus.OPEN, None, ""
                 row.learner_id, row.claimant_name, row.claimed_at = None, "", None
                 row.changed_at = now
                 session.add(row)
             continue
-        if row.status == VOID:
+        if row.status == ClaimPlaceStatus.VOID:
             continue
-        if row.status == CLAIMED and row.learner_id is not None:
+        if row.status == ClaimPlaceStatus.CLAIMED and row.learner_id is not None:
             lock_learner(session, row.learner_id)
             claimant_events += _reconcile_holder(session, row, [])
-        row.status, row.voided_at, row.void_reason = VOID, now, reason
+        row.status, row.voided_at, row.void_reason = ClaimPlaceStatus.VOID, now, reason
         row.changed_at = now
         session.add(row)
     session.flush()
@@ -281,10 +281,11 @@ def _answerable(session: Session, row: ClaimPlace | None, settings: Settings) ->
     if row is None:
         raise ClaimRefused(404, "unknown_code", "no place has this code")
     state = session.get(OrderState, row.order_id)
-    if row.status == VOID or state is None or state.status not in settings.paid_statuses:
+    if (row.status == ClaimPlaceStatus.VOID or state is None
+            or state.status not in settings.paid_statuses):
         raise ClaimRefused(410, "void", "this code no longer works: the order was refunded "
                                          "or cancelled")
-    if row.status == CLAIMED:
+    if row.status == ClaimPlaceStatus.CLAIMED:
         raise ClaimRefused(409, "already_claimed", "this place has already been claimed")
     return row
 
@@ -303,13 +304,13 @@ def view_place(engine: Engine, code: str, settings: Settings) -> PlaceView:
     """The place a code names (404 unknown, 410 void, 409 claimed); marks its first view."""
     with unit_of_work(engine) as session:
         row = _find(session, code)
-        status = OPEN
+        status = ClaimPlaceStatus.OPEN
         try:
             row = _answerable(session, row, settings)
         except ClaimRefused as exc:
             if exc.status != 409:
                 raise
-            status = CLAIMED
+            status = ClaimPlaceStatus.CLAIMED
         assert row is not None
         snapshot = (row.confers or {}).get("offers") or {}
         offer = snapshot.get(row.offer_sku) or {}
@@ -359,12 +360,13 @@ def claim_place(engine: Engine, code: str, email: object, name: object,
         assert learner.id is not None
         holds = session.exec(select(func.count()).select_from(ClaimPlace).where(
             ClaimPlace.order_id == row.order_id, ClaimPlace.learner_id == learner.id,
-            ClaimPlace.status == CLAIMED,
+            ClaimPlace.status == ClaimPlaceStatus.CLAIMED,
         )).one()
         if holds:
             raise ClaimRefused(409, "already_holds_place",
                                f"{email_text} already holds a place of this team pack")
-        row.status, row.learner_id, row.claimant_name = CLAIMED, learner.id, name_text
+        row.status = ClaimPlaceStatus.CLAIMED
+        row.learner_id, row.claimant_name = learner.id, name_text
         row.claimed_at = row.changed_at = now
         session.add(row)
         session.flush()

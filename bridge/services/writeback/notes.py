@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.cohorts import SeatStatus
 from bridge.rules.writeback.identities import note_identity, stable_key
 from bridge.rules.writeback.notes import (
     PLACEHOLDERS,
@@ -179,7 +180,7 @@ def _note_context(
         )
         if kind == "seat_waitlisted" and first.data.get("seat_id") is not None:
             seat = session.get(Seat, first.data["seat_id"])
-            if seat is not None and seat.status == "waitlisted":
+            if seat is not None and seat.status == SeatStatus.WAITLISTED:
                 context["position"] = seat_waitlist_position(session, seat)
     return context
 

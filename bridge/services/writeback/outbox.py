@@ -34,21 +34,14 @@ from sqlmodel import Session, col, select
 from bridge.errors import PermanentError
 from bridge.rules.words import plural
 from bridge.rules.writeback.identities import claim_note, unclaimed_notes
-from bridge.services.writeback.queue import (
-    DEAD,
-    NOTE,
-    PENDING,
-    SENDING,
-    SENT,
-    UNCHANGED,
-    remember_all,
-)
+from bridge.services.writeback.queue import NOTE, remember_all
 from bridge.settings import Settings
 from bridge.shop.errors import ShopRequestError, ShopUnavailable
 from bridge.shop.protocol import BATCH_LIMIT
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     OutboxItem,
+    OutboxStatus,
     OutboxWritten,
     PersonalCoupon,
     utcnow,
@@ -224,12 +217,12 @@ def _due(session: Session, now: datetime, *, lock: bool) -> list[OutboxItem]:
     Sending a newer value while an older one is in flight could let the older land last.
     """
     in_flight = select(OutboxItem.target_key).where(
-        OutboxItem.status == SENDING, col(OutboxItem.next_attempt_at) > now
+        OutboxItem.status == OutboxStatus.SENDING, col(OutboxItem.next_attempt_at) > now
     )
     statement = (
         select(OutboxItem)
         .where(
-            col(OutboxItem.status).in_([PENDING, SENDING]),
+            col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
             or_(col(OutboxItem.next_attempt_at).is_(None), col(OutboxItem.next_attempt_at) <= now),
             col(OutboxItem.target_key).not_in(in_flight),
         )
@@ -550,7 +543,7 @@ def _record(
                 continue
             row.claimed_at = None
             if result.kind == "sent":
-                row.status = SENT
+                row.status = OutboxStatus.SENT
                 row.sent_at = now
                 row.next_attempt_at = None
                 row.last_error = ""
@@ -571,7 +564,7 @@ def _record(
                 elif isinstance(snapshot.payload.get("notify"), int):
                     summary.notified.add(snapshot.payload["notify"])
             elif result.kind in ("released", "deferred"):
-                row.status = PENDING
+                row.status = OutboxStatus.PENDING
                 row.next_attempt_at = None
                 if result.error:
                     row.last_error = result.error[:2000]
@@ -587,7 +580,7 @@ def _record(
                 if result.send_alone is not None:
                     row.send_alone = result.send_alone
                 if result.kind == "dead" or row.attempts >= settings.outbox_max_attempts:
-                    row.status = DEAD
+                    row.status = OutboxStatus.DEAD
                     row.next_attempt_at = None
                     summary.dead += 1
                     log.warning(
@@ -596,7 +589,7 @@ def _record(
                         extra={"outbox_id": row.id, "target": row.target_key},
                     )
                 else:
-                    row.status = PENDING
+                    row.status = OutboxStatus.PENDING
                     row.next_attempt_at = now + backoff(row.attempts, result.retry_after)
                     summary.retrying += 1
             session.add(row)
@@ -675,14 +668,14 @@ def _claim(engine: Engine, now: datetime) -> tuple[list[_Row], int]:
         by_id = {row.id: row for row in due}
         for snapshot in unchanged:
             row = by_id[snapshot.id]
-            row.status = UNCHANGED
+            row.status = OutboxStatus.UNCHANGED
             row.claimed_at = None
             row.next_attempt_at = None
             row.sent_at = now
             session.add(row)
         for snapshot in send:
             row = by_id[snapshot.id]
-            row.status = SENDING
+            row.status = OutboxStatus.SENDING
             row.claimed_at = now
             row.next_attempt_at = now + CLAIM_LEASE
             session.add(row)

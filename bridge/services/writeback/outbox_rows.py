@@ -13,9 +13,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from bridge.errors import PermanentError
-from bridge.services.writeback.queue import DEAD, PENDING, SENDING
 from bridge.store.db import unit_of_work
-from bridge.store.models import OutboxItem, OutboxWritten, utcnow
+from bridge.store.models import OutboxItem, OutboxStatus, OutboxWritten, utcnow
 
 
 class OutboxItemNotFound(PermanentError):
@@ -48,7 +47,7 @@ def list_outbox(
     engine: Engine, statuses: Sequence[str] | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Rows with these statuses (default: pending, sending, dead), oldest first."""
-    wanted = list(statuses or (PENDING, SENDING, DEAD))
+    wanted = list(statuses or (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD))
     with unit_of_work(engine) as session:
         rows = session.exec(
             select(OutboxItem)
@@ -100,7 +99,7 @@ def retry_outbox(
     with unit_of_work(engine) as session:
         statement = select(OutboxItem).with_for_update()
         if all_dead:
-            statement = statement.where(OutboxItem.status == DEAD)
+            statement = statement.where(OutboxItem.status == OutboxStatus.DEAD)
         else:
             statement = statement.where(OutboxItem.id == item_id)
         rows = session.exec(statement).all()
@@ -108,11 +107,11 @@ def retry_outbox(
             raise OutboxItemNotFound(f"no outbox row {item_id}")
         changed = 0
         for row in rows:
-            if row.status not in (DEAD, PENDING):
+            if row.status not in (OutboxStatus.DEAD, OutboxStatus.PENDING):
                 raise PermanentError(
                     f"outbox row {row.id} is {row.status}; only dead or pending rows can be retried"
                 )
-            row.status = PENDING
+            row.status = OutboxStatus.PENDING
             row.attempts = 0
             row.next_attempt_at = now
             row.claimed_at = None

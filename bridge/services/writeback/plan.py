@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.cohorts import SeatStatus
 from bridge.rules.writeback.notes import (
     NoteTemplates,
     upsell_links,
@@ -100,8 +101,9 @@ def order_enrolments(
                                                  col(Access.revoked_at).is_(None))
                             .order_by(col(Access.id))).all():
         access[int(row.order_id)].append(row)  # type: ignore[arg-type]
-    positions = _waitlist_positions(session, {seat.cohort_code for held in seats.values()
-                                              for seat in held if seat.status == "waitlisted"})
+    waiting = {seat.cohort_code for held in seats.values() for seat in held
+               if seat.status == SeatStatus.WAITLISTED}
+    positions = _waitlist_positions(session, waiting)
     codes = {seat.cohort_code for held in seats.values() for seat in held}
     skus = {line.get("sku") for state in states.values()
             for line in (state.summary or {}).get("lines") or []}
@@ -123,7 +125,7 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
     counted: dict[str, int] = defaultdict(int)
     for seat_id, code in session.exec(select(Seat.id, Seat.cohort_code)
                                       .where(col(Seat.cohort_code).in_(codes),
-                                             Seat.status == "waitlisted")
+                                             Seat.status == SeatStatus.WAITLISTED)
                                       .order_by(col(Seat.id))).all():
         counted[code] += 1
         places[int(seat_id)] = counted[code]  # type: ignore[arg-type]
@@ -168,7 +170,7 @@ def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_sea
         for seat in seats.get(line_id, []):
             code = seat.cohort_code
             shown: dict[str, Any] = {"status": seat.status}
-            if seat.status == "waitlisted":
+            if seat.status == SeatStatus.WAITLISTED:
                 shown["position"] = positions.get(int(seat.id or 0))
             entry["seats"].append(shown)
         offer = catalogue.offers.get(sku) if isinstance(sku, str) else None
@@ -209,7 +211,7 @@ def cohort_stock_updates(
         return []
     active = dict(session.exec(
         select(Seat.cohort_code, func.count())
-        .where(col(Seat.cohort_code).in_(sorted(selling)), Seat.status == "active")
+        .where(col(Seat.cohort_code).in_(sorted(selling)), Seat.status == SeatStatus.ACTIVE)
         .group_by(Seat.cohort_code)
     ).all())
     family = product_families(session, [woo_id for ids in selling.values() for woo_id in ids])
@@ -328,7 +330,7 @@ def _orders_waiting_in(session: Session, cohorts: Sequence[str]) -> set[int]:
         return set()
     rows = session.exec(
         select(Seat.order_id).where(
-            col(Seat.cohort_code).in_(list(cohorts)), Seat.status == "waitlisted"
+            col(Seat.cohort_code).in_(list(cohorts)), Seat.status == SeatStatus.WAITLISTED
         )
     ).all()
     return {int(order_id) for order_id in rows if order_id is not None}

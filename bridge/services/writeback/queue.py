@@ -26,9 +26,7 @@ from bridge.store.models import (
     utcnow,
 )
 
-PENDING, SENDING, SENT = OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT
-UNCHANGED, DEAD, SUPERSEDED = OutboxStatus.UNCHANGED, OutboxStatus.DEAD, OutboxStatus.SUPERSEDED
-STATUSES = (PENDING, SENDING, SENT, UNCHANGED, DEAD, SUPERSEDED)
+STATUSES = tuple(OutboxStatus)
 
 
 NOTE = "order_note"
@@ -71,7 +69,8 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             select(OutboxItem)
             .where(
                 col(OutboxItem.target_key).in_(chunk),
-                col(OutboxItem.status).in_([PENDING, SENDING, DEAD]),
+                col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING,
+                                            OutboxStatus.DEAD]),
             )
             .order_by(col(OutboxItem.id))
             .with_for_update()
@@ -93,18 +92,18 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             continue
         existing = rows[update.target_key]
         for row in existing:
-            if row.status == DEAD:
+            if row.status == OutboxStatus.DEAD:
                 # A newer value makes the failed one moot; retrying it would write an old value.
-                row.status = SUPERSEDED
+                row.status = OutboxStatus.SUPERSEDED
                 session.add(row)
-        pending = [row for row in existing if row.status == PENDING]
+        pending = [row for row in existing if row.status == OutboxStatus.PENDING]
         if pending:
             if pending[-1].payload != payload:
                 pending[-1].payload = payload
                 session.add(pending[-1])
             queued.append(update.target_key)
             continue
-        in_flight = any(row.status == SENDING for row in existing)
+        in_flight = any(row.status == OutboxStatus.SENDING for row in existing)
         if (
             not in_flight
             and update.target_key in written
