@@ -81,7 +81,7 @@ def changes_since(engine: Engine, before: Snapshot) -> list[dict[str, Any]]:
     emails: dict[int, str] = {}
     out: list[dict[str, Any]] = []
     with unit_of_work(engine) as session:
-        for row in session.exec(select(LedgerEntry).where(LedgerEntry.id > before.ledger_id)
+        for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id) > before.ledger_id)
                                 .order_by(col(LedgerEntry.id))).all():
             out.append({"learner": _email(session, row.learner_id, emails), "kind": "credit",
                         "credit_type": row.credit_type, "amount": row.amount,
@@ -94,14 +94,14 @@ def changes_since(engine: Engine, before: Snapshot) -> list[dict[str, Any]]:
             out.append({"learner": _email(session, seat.learner_id, emails), "kind": "seat",
                         "cohort": seat.cohort_code, "status": seat.status, "was": was,
                         "order_id": seat.order_id})
-        for window in session.exec(select(Access).where(Access.id > before.access_id)
+        for window in session.exec(select(Access).where(col(Access.id) > before.access_id)
                                    .order_by(col(Access.id))).all():
             out.append({"learner": _email(session, window.learner_id, emails),
                         "kind": "access", "access": window.kind,
                         "offer_sku": window.offer_sku,
                         "ends_at": window.ends_at.isoformat() if window.ends_at else None})
         for coupon in session.exec(select(PersonalCoupon)
-                                   .where(PersonalCoupon.id > before.coupon_id)
+                                   .where(col(PersonalCoupon.id) > before.coupon_id)
                                    .order_by(col(PersonalCoupon.id))).all():
             out.append({"learner": _email(session, coupon.learner_id, emails),
                         "kind": "coupon", "code": coupon.code, "rule": coupon.rule,
@@ -137,8 +137,9 @@ def learner_record(session: Session, learner: Learner, *, recent: int = 20,
 
     data = describe_learner(session, learner, recent=recent)
     assert learner.id is not None
-    kwargs = {"paid_statuses": tuple(paid_statuses)} if paid_statuses is not None else {}
-    data["subscriptions"] = learner_subscriptions(session, learner.id, **kwargs)
+    data["subscriptions"] = (
+        learner_subscriptions(session, learner.id) if paid_statuses is None
+        else learner_subscriptions(session, learner.id, paid_statuses=tuple(paid_statuses)))
     data["coupons"] = learner_coupons(session, learner.id)
     return data
 

@@ -17,6 +17,7 @@ from bridge.rules.catalogue.catalog import CREDIT_TYPE
 from bridge.services.ledger import active_perks, adjust_credits, balances, lock_learner
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work
+from bridge.store.ids import id_of
 from bridge.store.models import LedgerEntry
 
 MAX_AMOUNT = 1_000_000
@@ -75,12 +76,12 @@ def apply_adjustment(engine: Engine, adjustment: Adjustment, reference: str, *,
             entry = adjust_credits(session, learner, adjustment.credit_type, adjustment.amount,
                                    adjustment.reason, f"console:{reference}",
                                    actor=f"console:{by}")
-            enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))
+            enqueue_customer_meta(session, id_of(learner), active_perks(session, id_of(learner)))
             session.commit()
             applied = True
         else:
             entry, applied = existing, False
-        balance = balances(session, learner.id).get(adjustment.credit_type, 0)
+        balance = balances(session, id_of(learner)).get(adjustment.credit_type, 0)
         return {"entry_id": entry.id, "amount": entry.amount,
                 "credit_type": entry.credit_type, "balance": balance, "applied": applied,
                 "learner": learner.email}

@@ -53,14 +53,14 @@ def search_learners(session: Session, query: str = "", *,
     for learner_id, credit_type, amount in session.exec(
         select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
         .where(col(LedgerEntry.learner_id).in_(ids))
-        .group_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
     ).all():
         totals.setdefault(learner_id, {})[credit_type] = int(amount)
     seats: dict[int, int] = {}
     for learner_id, count in session.exec(
         select(Seat.learner_id, func.count()).where(col(Seat.learner_id).in_(ids),
                                                     col(Seat.status).in_(SEAT_HELD))
-        .group_by(Seat.learner_id)
+        .group_by(col(Seat.learner_id))
     ).all():
         seats[learner_id] = int(count)
     return [{"id": row.id, "email": row.email, "name": row.name,

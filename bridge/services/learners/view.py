@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from bridge.rules.perks import PERK_STATUSES
 from bridge.services.bookings import list_bookings, redemption_view
 from bridge.services.ledger import balances, waitlist_position
+from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
     Cohort,
@@ -46,7 +47,7 @@ def describe_learner(session: Session, learner: Learner, *, recent: int = RECENT
     """Balances by type, seats with waitlist positions, access windows, subscriptions with
     their perks, and the most recent ledger rows and redemptions (newest first)."""
     now = now or utcnow()
-    learner_id = learner.id
+    learner_id = id_of(learner)
     former = session.exec(
         select(LearnerEmail.email).where(LearnerEmail.learner_id == learner_id,
                                          LearnerEmail.email != learner.email)
@@ -97,7 +98,7 @@ def describe_learner(session: Session, learner: Learner, *, recent: int = RECENT
     return {
         "learner": {"id": learner_id, "email": learner.email,
                     "customer_id": learner.woo_customer_id, "former_emails": list(former)},
-        "balances": balances(session, learner_id),  # type: ignore[arg-type]
+        "balances": balances(session, learner_id),
         "seats": seats,
         "access": access,
         "subscriptions": subscriptions,

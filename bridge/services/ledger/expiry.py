@@ -115,7 +115,7 @@ def expired_remainders(rows: Sequence[LedgerEntry], now: datetime) -> list[Expir
             lot_by_source[row.source_key] = row.id
             if row.reason in GRANT_REASONS:
                 grants[row.id] = row
-        elif row.amount > 0:
+        elif row.amount > 0 and row.reverses_id is not None:
             # A debit given back (a cancelled booking) returns to the lots it was taken from.
             back = row.amount
             for lot_id, used in reversed(spent.pop(row.reverses_id, [])):
@@ -161,9 +161,10 @@ def learners_with_expired_credits(session: Session, now: datetime) -> list[int]:
             col(grant.expires_at) <= now,
             grant.amount > 0,
             col(grant.reason).in_(GRANT_REASONS),
-            ~exists().where(and_(settled.source_key == grant.source_key + EXPIRY_SUFFIX)),
+            ~exists().where(and_(col(settled.source_key)
+                                 == col(grant.source_key) + EXPIRY_SUFFIX)),
         )
-        .order_by(grant.learner_id)
+        .order_by(col(grant.learner_id))
     )
     return list(session.exec(statement).all())
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, SQLModel, col, select
@@ -44,6 +44,7 @@ from bridge.rules.periods import (
 from bridge.services.ledger.order_summary import SIMULATED_KEY, line_summary, refund_summary
 from bridge.services.ledger.page_state import CohortSeats, PageState, add_new, page_state_of
 from bridge.store.bulk import insert_ignore, insert_rows
+from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
     Cohort,
@@ -99,7 +100,10 @@ class OrderOutcome:
         return sum(1 for event in self.events if event.kind == kind)
 
 
-def _lock(session: Session, model: type[SQLModel], *where: Any) -> Any:
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def _lock(session: Session, model: type[_Row], *where: Any) -> _Row | None:
     return session.exec(select(model).where(*where).with_for_update()).first()
 
 
@@ -163,11 +167,12 @@ def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
         insert_ignore(session, Learner, values, ["email"])
         learner = find_learner(session, customer_id or placeholder_email)
         assert learner is not None
-    learner = _lock(session, Learner, Learner.id == learner.id)
+    locked = _lock(session, Learner, Learner.id == id_of(learner))
+    assert locked is not None  # just read or inserted in this transaction
     if email:
         insert_ignore(session, LearnerEmail,
-                      {"email": email, "learner_id": learner.id, "seen_at": utcnow()}, ["email"])
-    return learner
+                      {"email": email, "learner_id": locked.id, "seen_at": utcnow()}, ["email"])
+    return locked
 
 
 def apply_customer(session: Session, payload: Mapping[str, Any]) -> Learner | None:
@@ -218,8 +223,8 @@ def balances_of(session: Session, learner_ids: Sequence[int]) -> dict[int, dict[
     for learner_id, credit_type, total in session.exec(
         select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
         .where(col(LedgerEntry.learner_id).in_(sorted(set(learner_ids))))
-        .group_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
-        .order_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
+        .order_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
     ).all():
         held[int(learner_id)][credit_type] = int(total)
     return dict(held)
@@ -230,12 +235,16 @@ def owes(session: Session) -> list[tuple[Learner, str, int]]:
     total = func.sum(LedgerEntry.amount)
     rows = session.exec(
         select(LedgerEntry.learner_id, LedgerEntry.credit_type, total)
-        .group_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
         .having(total < 0)
-        .order_by(LedgerEntry.learner_id, LedgerEntry.credit_type)
+        .order_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
     ).all()
-    return [(session.get(Learner, learner_id), credit_type, int(amount))
-            for learner_id, credit_type, amount in rows]
+    owed: list[tuple[Learner, str, int]] = []
+    for learner_id, credit_type, amount in rows:
+        learner = session.get(Learner, learner_id)
+        assert learner is not None  # the ledger row's foreign key
+        owed.append((learner, credit_type, int(amount)))
+    return owed
 
 
 def adjust_credits(session: Session, learner: Learner, credit_type: str, amount: int,
@@ -243,7 +252,7 @@ def adjust_credits(session: Session, learner: Learner, credit_type: str, amount:
     """A manual grant (positive) or revocation (negative), audited as its own ledger row."""
     key = f"manual:{reference}"
     now = utcnow()
-    entry = LedgerEntry(learner_id=learner.id, credit_type=credit_type, amount=amount,
+    entry = LedgerEntry(learner_id=id_of(learner), credit_type=credit_type, amount=amount,
                         reason="manual", grant_key=key, source_key=key, note=reason_text[:500],
                         actor=actor[:100], created_at=now, sale_at=now)
     session.add(entry)
@@ -353,7 +362,7 @@ def stored_schedule(subscription: Subscription, policy: SubscriptionPolicy) -> S
 def order_subscription_terms(session: Session, order_id: int, subscription_ids: Iterable[int],
                              policy: SubscriptionPolicy) -> SubscriptionTerms:
     """The stored subscriptions an order pays for: as their parent, a renewal or a switch."""
-    condition = Subscription.parent_order_id == order_id
+    condition = col(Subscription.parent_order_id) == order_id
     ids = sorted(set(subscription_ids))
     if ids:
         condition = or_(condition, col(Subscription.id).in_(ids))
@@ -383,7 +392,7 @@ def waitlist_position(session: Session, seat: Seat) -> int | None:
     ahead = session.exec(
         select(func.count()).select_from(Seat).where(
             Seat.cohort_code == seat.cohort_code, Seat.status == SeatStatus.WAITLISTED,
-            Seat.id < seat.id,
+            col(Seat.id) < id_of(seat),
         )
     ).one()
     return int(ahead) + 1
@@ -427,6 +436,13 @@ def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event
     return events
 
 
+def _seat_cohort(target: Entitlement) -> str:
+    """A seat's cohort: the rules confer a seat only for an offer that names one."""
+    if target.cohort is None:
+        raise ValueError(f"seat {target.key} names no cohort")
+    return target.cohort
+
+
 def reconcile_seats(session: Session, learner_id: int, order_id: int,
                     targets: Mapping[str, Entitlement]) -> list[Event]:
     """Claim a seat (or a waitlist place) per target key; release seats no longer conferred.
@@ -448,8 +464,8 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
             held[seat.grant_key] = seat
     to_claim = sorted(set(targets) - set(held))
     to_release = sorted(set(held) - set(targets))
-    codes = sorted({targets[k].cohort for k in to_claim} | {held[k].cohort_code
-                                                           for k in to_release})
+    codes = sorted({_seat_cohort(targets[k]) for k in to_claim} | {held[k].cohort_code
+                                                                  for k in to_release})
     cohorts = {code: _cohort_seats(session, page, code) for code in codes if code}
     events: list[Event] = []
     for key in to_release:
@@ -467,7 +483,7 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
                             {**_seat_data(page, seat, key), "was": was}))
     for key in to_claim:
         target = targets[key]
-        counted = cohorts[target.cohort]  # type: ignore[index]
+        counted = cohorts[_seat_cohort(target)]
         status = (SeatStatus.ACTIVE if counted.active < counted.cohort.capacity
                   else SeatStatus.WAITLISTED)
         seat = Seat(cohort_code=counted.cohort.code, learner_id=learner_id, grant_key=key,
@@ -568,7 +584,8 @@ def reconcile_complimentary_calls(session: Session, learners: Mapping[int, datet
         select(OrderState.learner_id, OrderState.status, OrderState.date_paid_gmt)
         .where(col(OrderState.learner_id).in_(ids))
     ).all():
-        orders[int(learner_id)].append((status, date_paid))  # type: ignore[arg-type]
+        assert learner_id is not None  # matched by the IN above
+        orders[learner_id].append((status, date_paid))
     keys = {learner_id: complimentary_key(learner_id) for learner_id in ids}
     existing: dict[str, list[LedgerEntry]] = defaultdict(list)
     for row in session.exec(select(LedgerEntry)
@@ -674,10 +691,11 @@ def apply_order(
         ).all()
         correct_expiries(session, existing,
                          {key: target.expires_at for key, target in credit_targets.items()})
-        outcome.events += reconcile_credits(session, learner.id, existing, credit_targets,
+        outcome.events += reconcile_credits(session, id_of(learner), existing, credit_targets,
                                             facts.order_id)
-        outcome.events += reconcile_seats(session, learner.id, facts.order_id, by_kind["seat"])
-        outcome.events += reconcile_access(session, learner.id, facts.order_id,
+        outcome.events += reconcile_seats(session, id_of(learner), facts.order_id,
+                                          by_kind["seat"])
+        outcome.events += reconcile_access(session, id_of(learner), facts.order_id,
                                            by_kind["access"])
 
     state.learner_id = learner.id if learner else None
@@ -718,7 +736,7 @@ def apply_order(
     if learner is not None and page is None:
         # A page settles the complimentary call once per learner, after all its orders.
         outcome.events += reconcile_complimentary_call(
-            session, learner.id, complimentary_minutes, paid_statuses,
+            session, id_of(learner), complimentary_minutes, paid_statuses,
             sale_at=state.date_paid_gmt or state.date_created_gmt)
     if unmapped:
         log.warning("order has lines that sell no micro-SKU",

@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from bridge.rules.cohorts import SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
-from bridge.store.bulk import insert_ignoring, insert_new, insert_rows, update_changed
+from bridge.store.bulk import insert_ignoring, insert_new, insert_rows, table_of, update_changed
+from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
     ClaimPlace,
@@ -122,10 +123,22 @@ def flush_page(session: Session, page: PageState) -> None:
         page.unmapped.clear()
 
 
-def _insert_ignore_many(session: Session, table: Any, rows: Sequence[dict[str, Any]],
+def _insert_ignore_many(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]],
                         conflict: Sequence[str]) -> None:
     if rows:
-        session.execute(insert_ignoring(session, table, conflict), list(rows))
+        session.execute(insert_ignoring(session, table_of(model), conflict), list(rows))
+
+
+# The rows an order holds, read for a page.
+_OrderRow = TypeVar("_OrderRow", LedgerEntry, Seat, Access)
+
+
+def _rows_by_order(session: Session, model: type[_OrderRow], ids: Sequence[int],
+                   holder: dict[int, list[_OrderRow]]) -> None:
+    for row in session.exec(select(model).where(col(model.order_id).in_(ids))
+                            .order_by(col(model.id))).all():
+        assert row.order_id is not None  # matched by the IN above
+        holder[row.order_id].append(row)
 
 
 def load_page(session: Session, orders: Sequence[tuple[int, str]],
@@ -139,7 +152,7 @@ def load_page(session: Session, orders: Sequence[tuple[int, str]],
     """
     ids = sorted({order_id for order_id, _ in orders})
     now = utcnow()
-    _insert_ignore_many(session, OrderState.__table__,  # type: ignore[attr-defined]
+    _insert_ignore_many(session, OrderState,
                         [{"order_id": order_id, "status": status, "updated_at": now}
                          for order_id, status in orders], ["order_id"])
     states = {state.order_id: state for state in session.exec(
@@ -151,10 +164,9 @@ def load_page(session: Session, orders: Sequence[tuple[int, str]],
                      access=defaultdict(list))
     _load_learners(session, page, {s.learner_id for s in states.values() if s.learner_id},
                    customers)
-    for model, holder in ((LedgerEntry, page.ledger), (Seat, page.seats), (Access, page.access)):
-        for row in session.exec(select(model).where(col(model.order_id).in_(ids))  # type: ignore[attr-defined]
-                                .order_by(col(model.id))).all():  # type: ignore[attr-defined]
-            holder[int(row.order_id)].append(row)
+    _rows_by_order(session, LedgerEntry, ids, page.ledger)
+    _rows_by_order(session, Seat, ids, page.seats)
+    _rows_by_order(session, Access, ids, page.access)
     if claims:
         page.claims = defaultdict(list)
         for place in session.exec(select(ClaimPlace).where(col(ClaimPlace.order_id).in_(ids))
@@ -184,7 +196,7 @@ def _load_learners(session: Session, page: PageState, learner_ids: set[int],
         for learner in session.exec(select(Learner).where(or_(*conditions))
                                     .order_by(col(Learner.id)).with_for_update()
                                     .execution_options(populate_existing=True)).all():
-            page.learners[int(learner.id)] = learner  # type: ignore[arg-type]
+            page.learners[id_of(learner)] = learner
             if learner.woo_customer_id:
                 page.by_customer[int(learner.woo_customer_id)] = learner
             page.by_email[learner.email] = learner
@@ -225,7 +237,7 @@ def lock_cohorts(session: Session, page: PageState, codes: Iterable[str]) -> Non
 def store_new_aliases(session: Session, page: PageState) -> None:
     """The e-mails the page's learners were seen with (after the learners have ids)."""
     now = utcnow()
-    _insert_ignore_many(session, LearnerEmail.__table__,  # type: ignore[attr-defined]
+    _insert_ignore_many(session, LearnerEmail,
                         [{"email": email, "learner_id": learner.id, "seen_at": now}
                          for email, learner in page.new_aliases], ["email"])
     page.new_aliases.clear()
