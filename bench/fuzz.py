@@ -3,7 +3,7 @@
 Each target runs on 127.0.0.1 only, on its own fresh database: `bridge serve` (one process,
 background processing thread) on SQLite, and `gunicorn --workers 2 --threads 4
 'webhooks:create_app()'` (the Procfile's web line) on PostgreSQL. The requests are those of
-tests/fuzz_cases.py (seeded): valid and poisoned signed orders, malformed bodies, unknown topics,
+bench/fuzz_cases.py (seeded): valid and poisoned signed orders, malformed bodies, unknown topics,
 pings, unsigned requests, wrong methods, odd API paths, ids, bodies, tokens and pages), plus
 chunked bodies over the size limit. Printed per target: answers by status, 5xx, tracebacks in the
 server's log, rows whose signature does not verify, poisoned deliveries rejected / refused /
@@ -51,10 +51,10 @@ from bench.common import (
     scratch_dir,
     table,
 )
+from bench.fuzz_cases import RECEIVER, Case, cases
 from bridge.rules.inbound.signatures import sign, verify
 from bridge.services.operations import Line, order_payload
 from bridge.services.operations.simulation import php_json
-from tests.fuzz_cases import RECEIVER, Case, cases
 
 BODY_LIMIT = 1024 * 1024
 

@@ -1,31 +1,31 @@
-"""Shared fixtures: a real database (SQLite and PostgreSQL), settings, and fixture payloads."""
+"""Fixtures every folder of tests uses: a real database (SQLite and PostgreSQL), settings, the
+sample catalogue stored, the shop's HTTP faked, the `bridge` command in an empty folder, and
+background work and password hashing kept cheap and inside each test.
+
+Helpers are not here: they live in tests/support/ and are imported from there."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import responses
+from argon2 import PasswordHasher
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel
 
+from bridge.cli.main import main
+from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.inbox.rejections import cancel_pending
 from bridge.settings import VARIABLES, Settings
 from bridge.store.db import make_engine, upgrade
+from tests.support.databases import PG_ADMIN_URL, empty_all, postgres_database
+from tests.support.sample_shop import HISTORY_IS_NEWS, sample_catalogue, store_cohorts
 from webhooks.processing import stop_all_processors
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REAL = FIXTURES / "woocommerce-real"
-PG_ADMIN_URL = os.environ.get(
-    "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture
@@ -42,6 +42,23 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root.setLevel(level)
 
 
+@pytest.fixture
+def bridge_env(database_url: str) -> dict[str, str]:
+    """The environment `bridge` runs with (the `bridge` fixture): the test database only. A
+    module whose commands need more overrides this fixture."""
+    return {"DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def bridge(workdir: Path, bridge_env: dict[str, str]) -> Callable[..., Result]:
+    """Run `bridge ...` in the empty working folder with `bridge_env` (plus keyword variables)."""
+
+    def run(*args: str, input: str | None = None, **extra: str) -> Result:
+        return CliRunner().invoke(main, list(args), env={**bridge_env, **extra}, input=input)
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _background_work_stays_in_its_test() -> Iterator[None]:
     """A test's processing threads stop with it (they poll every few seconds and would process a
@@ -52,16 +69,13 @@ def _background_work_stays_in_its_test() -> Iterator[None]:
     cancel_pending()
 
 
-def load_json(relative: str) -> object:
-    """A JSON fixture by its path under tests/fixtures (a fresh copy each call)."""
-    return json.loads((FIXTURES / relative).read_bytes())
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with small parameters: the real ones cost a second a hash on a busy machine."""
+    from bridge.services.operations import operators
 
-
-def real_delivery(name: str) -> tuple[dict[str, str], bytes]:
-    """A captured delivery: its headers as a dict and its raw body bytes."""
-    meta = json.loads((REAL / "deliveries" / f"{name}.headers.json").read_text())
-    headers = {key: value for key, value in meta["headers"]}
-    return headers, (REAL / "deliveries" / f"{name}.body").read_bytes()
+    monkeypatch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                             parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -82,33 +96,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001  (any failure to connect means: no server here)
-        admin.dispose()
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL must be reachable on CI at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
-    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def _empty_all(engine: Engine) -> None:
-    """Delete every row and restart the id sequences: as TRUNCATE, but ten times faster here."""
-    with engine.begin() as connection:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            connection.execute(table.delete())
-        connection.execute(text(
-            "SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'"
-        ))
+    with postgres_database("bridge_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -123,7 +117,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = request.getfixturevalue("postgres_url")
     yield url
     cleanup = make_engine(url)
-    _empty_all(cleanup)
+    empty_all(cleanup)
     cleanup.dispose()
 
 
@@ -132,9 +126,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-HISTORY_IS_NEWS = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -149,6 +140,27 @@ def settings(database_url: str) -> Settings:
         http_max_attempts=3,
         http_retry_budget_seconds=5,
         # The fixtures' orders are dated in the past: tests of live behaviour treat them as news;
-        # tests of history (tests/test_live_shop.py) unset this.
+        # tests of history (tests/sync/test_live_shop.py) unset this.
         notify_since=HISTORY_IS_NEWS,
     )
+
+
+@pytest.fixture
+def http() -> Iterator[responses.RequestsMock]:
+    """The shop's HTTP, faked with responses; a test need not call every answer it registers."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def config(database_url: str) -> Settings:
+    """Settings with nothing but the test database: no shop, every default."""
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def catalogue(engine: Engine) -> Catalogue:
+    """The sample catalogue, its cohort stored in the test database."""
+    catalogue = sample_catalogue()
+    store_cohorts(engine, catalogue)
+    return catalogue

@@ -1,0 +1,1 @@
+"""Tests of bridge.services.bookings: bookings, their proofs and redemptions of credits."""

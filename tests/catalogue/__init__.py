@@ -1,0 +1,1 @@
+"""Tests of bridge.services.catalogue: catalogue sync and product webhooks."""

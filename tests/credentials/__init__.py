@@ -1,0 +1,1 @@
+"""Tests of bridge.services.credentials: Open Badges credentials end to end."""

@@ -1,0 +1,1 @@
+"""Tests of bridge.services.ledger: credits, seats and their expiry, exactly once."""

@@ -1,0 +1,1 @@
+"""Tests of bridge/rules/: the pure rules over plain data, no database, no clock."""

@@ -1,0 +1,1 @@
+"""Tests of bridge/settings.py: settings read, validated and documented."""

@@ -1,0 +1,1 @@
+"""Tests of bridge/shop/: the WooCommerce client against a shop faked at the HTTP level."""

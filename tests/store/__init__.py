@@ -1,0 +1,1 @@
+"""Tests of bridge/store/: the schema, its migrations and the databases' behaviour."""

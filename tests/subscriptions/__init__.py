@@ -1,0 +1,1 @@
+"""Tests of bridge.services.subscriptions: periods, credits and perks of subscriptions."""

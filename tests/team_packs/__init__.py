@@ -1,0 +1,1 @@
+"""Tests of bridge.services.team_packs: team packs and their claims."""

@@ -1,0 +1,1 @@
+"""Tests of webhooks/api/: the token API, checked against its OpenAPI document."""

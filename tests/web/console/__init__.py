@@ -1,0 +1,1 @@
+"""Tests of webhooks/console/: the operator console, its sessions and its login."""

@@ -1,0 +1,1 @@
+"""Tests of webhooks/public/: outcome, report and claim pages."""

@@ -1,0 +1,1 @@
+"""Tests of webhooks/receivers/: the WooCommerce and booking-tool receivers."""
