@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, inspect, literal_column, update
+from sqlalchemy import Insert, Integer, Table, bindparam, insert, inspect, literal_column, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -66,7 +66,7 @@ def _insert_table(session: Session, table: Table, objects: Sequence[SQLModel]) -
     rows = [{c.key: getattr(obj, c.key) for c in columns} for obj in objects]
     for obj in objects:
         session.expunge(obj)
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = _postgresql(session)
     # PostgreSQL draws ids in parameter order only when asked to; SQLite always does.
     statement = insert(table).returning(pk, table.c[key_name],
                                         sort_by_parameter_order=postgres)
@@ -77,14 +77,16 @@ def _insert_table(session: Session, table: Table, objects: Sequence[SQLModel]) -
         session.add(obj)
 
 
-def _insert_builder(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
-def insert_ignoring(session: Session, table: Any, conflict: Sequence[str]) -> Any:
+def insert_ignoring(session: Session, table: Table, conflict: Sequence[str]) -> Insert:
     """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for the session's database (add
     ``.values()`` or execute it with a list of rows)."""
-    return _insert_builder(session)(table).on_conflict_do_nothing(index_elements=list(conflict))
+    if _postgresql(session):
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
 def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
@@ -94,21 +96,24 @@ def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, 
     Returns True when this call inserted the row.
     """
     statement = (insert_ignoring(session, table_of(model), conflict)
-                 .values(**values).returning(literal_column("1")))
+                 .values(**values).returning(literal_column("1", Integer)))
     # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
     return session.execute(statement).first() is not None
 
 
-def insert_or_update(session: Session, table: Any, conflict: Sequence[str],
-                     changes: Mapping[str, Any]) -> Any:
+def insert_or_update(session: Session, table: Table, conflict: Sequence[str],
+                     changes: Mapping[str, Any]) -> Insert:
     """``INSERT ... ON CONFLICT (conflict) DO UPDATE SET changes`` for the session's database:
     one atomic statement on both (add ``.values()``, and ``.returning()`` to read the row).
     The changes may use the stored row's columns (``table.c.x + 1``)."""
-    return _insert_builder(session)(table).on_conflict_do_update(
-        index_elements=list(conflict), set_=dict(changes))
+    if _postgresql(session):
+        return pg_insert(table).on_conflict_do_update(index_elements=list(conflict),
+                                                      set_=dict(changes))
+    return sqlite_insert(table).on_conflict_do_update(index_elements=list(conflict),
+                                                      set_=dict(changes))
 
 
-def update_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE rows by primary key in one executemany: each row maps the key and the same
     columns to their new values."""
     if not rows:

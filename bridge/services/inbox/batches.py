@@ -70,7 +70,7 @@ def claim_received(engine: Engine, *, limit: int = BATCH_SIZE, lease: timedelta 
             update(InboxDelivery)
             .where(col(InboxDelivery.id).in_(pick.scalar_subquery()))
             .values(next_attempt_at=now + lease)
-            .returning(InboxDelivery.id)
+            .returning(col(InboxDelivery.id))
         ).scalars().all()
         session.commit()
     return sorted(int(i) for i in ids)

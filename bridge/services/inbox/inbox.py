@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
@@ -29,7 +30,7 @@ from bridge.rules.inbound.payloads import (
     classify,
     parse_json_body,
 )
-from bridge.store.bulk import insert_ignore, insert_ignoring, update_rows
+from bridge.store.bulk import insert_ignore, insert_ignoring, table_of, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -37,6 +38,7 @@ from bridge.store.db import (
     reclaim_space,
     unit_of_work,
 )
+from bridge.store.ids import id_of
 from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
     def write() -> Recorded:
         # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
         with unit_of_work(engine) as session:
-            table = InboxDelivery.__table__  # type: ignore[attr-defined]
+            table = table_of(InboxDelivery)
             statement = insert_ignoring(session, table, ["business_key"]).values(
                 topic=delivery.topic[:64],
                 resource=delivery.resource[:32],
@@ -156,7 +158,7 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
                 select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
             ).one()
             session.commit()
-            return Recorded(row.id, duplicate=True, status=row.status,
+            return Recorded(id_of(row), duplicate=True, status=row.status,
                             reason=row.last_error if row.status == DeliveryStatus.REJECTED else "")
 
     with acknowledging(engine):
@@ -224,14 +226,14 @@ def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
     """``_claim`` for several deliveries in one transaction: each is claimed, or says why not
     (missing, finished, dead). Plain rows, one UPDATE for all: no ORM object per delivery."""
     answers: dict[int, _Claimed | str] = {inbox_id: "missing" for inbox_id in inbox_ids}
-    table = InboxDelivery.__table__  # type: ignore[attr-defined]
+    table = table_of(InboxDelivery)
     changes: list[dict[str, Any]] = []
     gave_up: list[tuple[int, str]] = []
     with unit_of_work(engine) as session:
         rows = session.execute(
-            select(table.c.id, table.c.status, table.c.attempts, table.c.last_error,
-                   table.c.topic, table.c.resource, table.c.body, table.c.resource_id,
-                   table.c.delivery_id)
+            core_select(table.c.id, table.c.status, table.c.attempts, table.c.last_error,
+                        table.c.topic, table.c.resource, table.c.body, table.c.resource_id,
+                        table.c.delivery_id)
             .where(table.c.id.in_(sorted(set(inbox_ids)))).order_by(table.c.id)
         ).all()
         for row in rows:
@@ -333,7 +335,7 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
     """Record what became of several deliveries, in one transaction; their final statuses."""
     def record() -> dict[int, str]:
         finals: dict[int, str] = {}
-        table = InboxDelivery.__table__  # type: ignore[attr-defined]
+        table = table_of(InboxDelivery)
         changes: list[dict[str, Any]] = []
         with unit_of_work(engine) as session:
             rows = {row.id: row for row in session.execute(
@@ -398,7 +400,7 @@ def retry_now(engine: Engine, inbox_id: int | None = None) -> int:
                                                                        DeliveryStatus.DEAD,
                                                                        DeliveryStatus.REJECTED]))
             statement = statement.values(status=DeliveryStatus.FAILED, attempts=0)
-        changed = session.execute(statement).rowcount
+        changed = session.exec(statement).rowcount
         session.commit()
         return int(changed or 0)
 
@@ -407,7 +409,7 @@ def purge_bodies(engine: Engine, retention: timedelta, now: datetime | None = No
     """Drop the raw bodies (personal data) of finished deliveries older than the retention."""
     cutoff = (now or utcnow()) - retention
     with unit_of_work(engine) as session:
-        changed = session.execute(
+        changed = session.exec(
             update(InboxDelivery)
             .where(col(InboxDelivery.status).in_(FINISHED),
                    col(InboxDelivery.received_at) < cutoff,

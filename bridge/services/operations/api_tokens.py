@@ -146,6 +146,7 @@ def authenticate(session: Session, presented: str) -> TokenIdentity | None:
     ).all()
     found: TokenIdentity | None = None
     for token_id, name, scope, token_hash in rows:
+        assert token_id is not None  # a primary key
         if hmac.compare_digest(token_hash.encode("ascii"), wanted.encode("ascii")):
             found = TokenIdentity(id=token_id, name=name, scope=scope)
     return found

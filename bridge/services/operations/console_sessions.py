@@ -92,8 +92,8 @@ def session_operator(engine: Engine, session_id: str, now: datetime,
 def end_session(engine: Engine, session_id: str) -> bool:
     """Log out: the session is gone; True when there was one."""
     with unit_of_work(engine) as session:
-        gone = session.execute(delete(ConsoleSession)
-                               .where(col(ConsoleSession.id_hash) == _digest(session_id))).rowcount
+        gone = session.exec(delete(ConsoleSession)
+                            .where(col(ConsoleSession.id_hash) == _digest(session_id))).rowcount
         session.commit()
         return bool(gone)
 
@@ -101,7 +101,7 @@ def end_session(engine: Engine, session_id: str) -> bool:
 def end_expired_sessions(engine: Engine, now: datetime, policy: SessionPolicy) -> int:
     """Delete the sessions past their idle or absolute lifetime; returns how many."""
     with unit_of_work(engine) as session:
-        gone = session.execute(delete(ConsoleSession).where(or_(
+        gone = session.exec(delete(ConsoleSession).where(or_(
             col(ConsoleSession.last_seen_at) <= now - policy.idle,
             col(ConsoleSession.created_at) <= now - policy.max_age,
         ))).rowcount

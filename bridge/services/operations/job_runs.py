@@ -66,7 +66,7 @@ def end_worker(engine: Engine, name: str, *, now: datetime) -> None:
 def forget_dead_workers(engine: Engine, *, now: datetime) -> int:
     """Drop the rows of workers silent for longer than WORKER_ROWS_KEPT; how many."""
     with unit_of_work(engine) as session:
-        gone = session.execute(
+        gone = session.exec(
             delete(JobRun).where(col(JobRun.job).startswith(WORKER_PREFIX),
                                  col(JobRun.finished_at) < now - WORKER_ROWS_KEPT)
         ).rowcount

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, literal, update
+from sqlmodel import Session
 
 from bridge.rules.entitlements import normalise_email
 from bridge.services.operations.operators import OperatorView, authenticate
-from bridge.store.bulk import insert_or_update
+from bridge.store.bulk import insert_or_update, table_of
 from bridge.store.db import unit_of_work
 from bridge.store.models import LoginThrottle
 
@@ -83,8 +83,8 @@ def account_key(email: str) -> str:
     return f"{ACCOUNT}:{digest}"
 
 
-def _take(session: Any, scope: str, key: str, limit: int, now: datetime) -> Count:
-    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+def _take(session: Session, scope: str, key: str, limit: int, now: datetime) -> Count:
+    table = table_of(LoginThrottle)
     at = literal(now, table.c.window_start.type)
     expired = table.c.window_start <= literal(now - WINDOW, table.c.window_start.type)
     statement = insert_or_update(session, table, ["key"], {
@@ -113,7 +113,7 @@ def take_attempt(engine: Engine, address: str, email: str, now: datetime) -> Att
 
 def give_back(engine: Engine, attempt: Attempt) -> None:
     """A good password returns its own units (only within the window they were taken in)."""
-    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    table = table_of(LoginThrottle)
     with unit_of_work(engine) as session:
         for count in attempt.counts:
             session.execute(
@@ -127,9 +127,9 @@ def give_back(engine: Engine, attempt: Attempt) -> None:
 
 def forget_ended_windows(engine: Engine, now: datetime) -> int:
     """Delete the counts whose window has ended; returns how many."""
-    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    table = table_of(LoginThrottle)
     with unit_of_work(engine) as session:
-        gone = session.execute(delete(table).where(table.c.window_start <= now - WINDOW)).rowcount
+        gone = session.exec(delete(table).where(table.c.window_start <= now - WINDOW)).rowcount
         session.commit()
         return int(gone or 0)
 

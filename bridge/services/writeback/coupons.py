@@ -51,13 +51,15 @@ def held_skus(session: Session, learner_id: int) -> set[str]:
         and row.reason in GRANT_REASONS
         and row.id not in reversed_ids
     }
-    held |= set(
-        session.exec(
+    held |= {
+        sku
+        for sku in session.exec(
             select(Seat.offer_sku).where(
                 Seat.learner_id == learner_id, col(Seat.status).in_(SEAT_HELD)
             )
         ).all()
-    )
+        if sku is not None
+    }
     held |= set(
         session.exec(
             select(Access.offer_sku).where(
@@ -70,8 +72,7 @@ def held_skus(session: Session, learner_id: int) -> set[str]:
             Subscription.learner_id == learner_id, col(Subscription.status).in_(PERK_STATUSES)
         )
     ).all():
-        held |= set(skus or [])
-    held.discard(None)  # type: ignore[arg-type]
+        held |= {sku for sku in skus or [] if sku is not None}
     return held
 
 
@@ -112,7 +113,8 @@ def _list_prices(session: Session, skus: Iterable[str]) -> dict[str, Decimal]:
     rows = session.exec(
         select(ProductBinding.offer_sku, ProductBinding.price)
         .where(
-            col(ProductBinding.offer_sku).in_(sorted(set(skus))), ProductBinding.active.is_(True)
+            col(ProductBinding.offer_sku).in_(sorted(set(skus))),
+            col(ProductBinding.active).is_(True),
         )
         .order_by(col(ProductBinding.woo_id))
     ).all()

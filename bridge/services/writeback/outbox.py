@@ -37,7 +37,7 @@ from bridge.rules.writeback.identities import claim_note, unclaimed_notes
 from bridge.services.writeback.queue import NOTE, remember_all
 from bridge.settings import Settings
 from bridge.shop.errors import ShopRequestError, ShopUnavailable
-from bridge.shop.protocol import BATCH_LIMIT
+from bridge.shop.protocol import BATCH_LIMIT, BatchResult
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     OutboxItem,
@@ -88,7 +88,7 @@ class BatchClient(Protocol):
         create: Iterable[Mapping[str, Any]] = (),
         update: Iterable[Mapping[str, Any]] = (),
         delete: Iterable[int] = (),
-    ) -> Any: ...
+    ) -> BatchResult: ...
 
 
 @dataclass(frozen=True)
@@ -306,7 +306,7 @@ def _plan_batches(rows: Sequence[_Row]) -> list[_Batch]:
             items: list[tuple[dict[str, Any], list[_Row], bool]] = []
             if operation == "update":
                 by_target: dict[int | None, tuple[dict[str, Any], list[_Row]]] = {}
-                alone: set[int | None] = set()
+                sent_alone: set[int | None] = set()
                 for row in group:  # id order: a newer value of one target overrides an older
                     item, delivered = by_target.setdefault(
                         row.target_id, ({"id": row.target_id}, [])
@@ -314,9 +314,9 @@ def _plan_batches(rows: Sequence[_Row]) -> list[_Batch]:
                     _merge(item, row.data or {})
                     delivered.append(row)
                     if row.send_alone:
-                        alone.add(row.target_id)
+                        sent_alone.add(row.target_id)
                 items = [
-                    (item, delivered, target in alone)
+                    (item, delivered, target in sent_alone)
                     for target, (item, delivered) in by_target.items()
                 ]
             else:
@@ -367,7 +367,8 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
     """Send one batch call; the result per row id, and why to stop (empty to go on)."""
     results: dict[int, _Result] = {}
     try:
-        answer = client.batch(batch.resource, **{batch.action: batch.items})
+        answer = (client.batch(batch.resource, update=batch.items) if batch.action == "update"
+                  else client.batch(batch.resource, create=batch.items))
     except ShopUnavailable as exc:
         for delivered in batch.rows:
             for row in delivered:

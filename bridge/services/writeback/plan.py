@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -49,6 +49,7 @@ from bridge.services.writeback.queue import (
 )
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
+from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
     Cohort,
@@ -61,6 +62,18 @@ from bridge.store.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# The rows an order holds.
+_OrderRow = TypeVar("_OrderRow", LedgerEntry, Seat, Access)
+
+
+def _by_order(rows: Iterable[_OrderRow]) -> defaultdict[int, list[_OrderRow]]:
+    """Rows read for some orders (``order_id IN ...``, so never None), by order."""
+    held: defaultdict[int, list[_OrderRow]] = defaultdict(list)
+    for row in rows:
+        assert row.order_id is not None
+        held[row.order_id].append(row)
+    return held
 
 
 ENROLMENT_META_KEY = "bridge_enrolment"
@@ -87,20 +100,14 @@ def order_enrolments(
         return {}
     states = {state.order_id: state for state in session.exec(
         select(OrderState).where(col(OrderState.order_id).in_(ids))).all()}
-    ledger: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.order_id).in_(ids))
-                            .order_by(col(LedgerEntry.id))).all():
-        ledger[int(row.order_id)].append(row)  # type: ignore[arg-type]
-    seats: dict[int, list[Seat]] = defaultdict(list)
-    for seat in session.exec(select(Seat).where(col(Seat.order_id).in_(ids),
-                                                col(Seat.status).in_(SEAT_HELD))
-                             .order_by(col(Seat.id))).all():
-        seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
-    access: dict[int, list[Access]] = defaultdict(list)
-    for row in session.exec(select(Access).where(col(Access.order_id).in_(ids),
-                                                 col(Access.revoked_at).is_(None))
-                            .order_by(col(Access.id))).all():
-        access[int(row.order_id)].append(row)  # type: ignore[arg-type]
+    ledger = _by_order(session.exec(select(LedgerEntry).where(col(LedgerEntry.order_id).in_(ids))
+                                    .order_by(col(LedgerEntry.id))).all())
+    seats = _by_order(session.exec(select(Seat).where(col(Seat.order_id).in_(ids),
+                                                      col(Seat.status).in_(SEAT_HELD))
+                                   .order_by(col(Seat.id))).all())
+    access = _by_order(session.exec(select(Access).where(col(Access.order_id).in_(ids),
+                                                         col(Access.revoked_at).is_(None))
+                                    .order_by(col(Access.id))).all())
     waiting = {seat.cohort_code for held in seats.values() for seat in held
                if seat.status == SeatStatus.WAITLISTED}
     positions = _waitlist_positions(session, waiting)
@@ -127,8 +134,9 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
                                       .where(col(Seat.cohort_code).in_(codes),
                                              Seat.status == SeatStatus.WAITLISTED)
                                       .order_by(col(Seat.id))).all():
+        assert seat_id is not None  # a primary key
         counted[code] += 1
-        places[int(seat_id)] = counted[code]  # type: ignore[arg-type]
+        places[seat_id] = counted[code]
     return places
 
 
@@ -146,8 +154,9 @@ def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_sea
     for seat in held_seats:
         seats[line_of(seat.grant_key)].append(seat)
     access: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
-    for row in open_access:
-        access[line_of(row.grant_key)].append({"kind": row.kind, "ends": local_date(row.ends_at)})
+    for window in open_access:
+        access[line_of(window.grant_key)].append({"kind": window.kind,
+                                                  "ends": local_date(window.ends_at)})
     known = {line.get("id") for line in lines}
     for line_id in sorted(set(credits) | set(seats) | set(access), key=lambda i: i or 0):
         if line_id is not None and line_id not in known:
@@ -263,7 +272,7 @@ def customer_meta_updates(session: Session,
     ids = sorted(perks)
     if not ids:
         return []
-    customers = {int(learner.id): int(learner.woo_customer_id)  # type: ignore[arg-type]
+    customers = {id_of(learner): learner.woo_customer_id
                  for learner in session.exec(select(Learner)
                                              .where(col(Learner.id).in_(ids))).all()
                  if learner.woo_customer_id}

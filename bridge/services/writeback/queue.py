@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from bridge.store.bulk import insert_ignoring, insert_rows
+from bridge.store.bulk import insert_ignoring, insert_rows, table_of
 from bridge.store.models import (
     OutboxItem,
     OutboxStatus,
@@ -126,7 +126,7 @@ def insert_outbox_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None
     if not rows:
         return
     template = OutboxItem(resource="", operation="", target_key="", payload={})
-    columns = [c.key for c in OutboxItem.__table__.columns if c.key != "id"]  # type: ignore[attr-defined]
+    columns = [c.key for c in table_of(OutboxItem).columns if c.key != "id"]
     defaults = {key: getattr(template, key) for key in columns}
     insert_rows(session, OutboxItem, [{**defaults, **row} for row in rows])
 
@@ -233,9 +233,8 @@ def remember_all(session: Session, entries: Sequence[tuple[str, str, int | None,
         if key not in known
     ]
     if fresh:
-        statement = insert_ignoring(session, OutboxWritten.__table__,  # type: ignore[attr-defined]
-                                    ["target_key"])
-        inserted = session.execute(statement, fresh).rowcount
+        statement = insert_ignoring(session, table_of(OutboxWritten), ["target_key"])
+        inserted = session.exec(statement, params=fresh).rowcount
         if inserted != len(fresh):
             # Another drain recorded some of these targets at the same moment: ours is newer.
             known.update(
