@@ -102,8 +102,7 @@ def render_results(results: list[JobResult]) -> None:
         click.echo(summary_line(total(results)))
     for result in results:
         if result.status != JobRunStatus.OK and result.reason:
-            label = {JobRunStatus.FAILED: "error", JobRunStatus.BUSY: "busy",
-                     JobRunStatus.SKIPPED: "error"}[result.status]
+            label = "busy" if result.status == JobRunStatus.BUSY else "error"
             verb = "did not run: " if result.status == JobRunStatus.SKIPPED else ""
             click.echo(f"{label}: {result.job}: {verb}{result.reason}", err=True)
 
