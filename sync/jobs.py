@@ -444,10 +444,12 @@ def run_catalog(ctx: JobContext) -> None:
     """Products and variations changed since the cursor; a full sync when there is none."""
     cursor = read_cursor(ctx.engine, PRODUCTS)
     overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
-    if ctx.options.full or (cursor is None and ctx.options.since is None):
-        modified_after = None
-    else:
-        modified_after = ctx.options.since or cursor - overlap  # type: ignore[operator]
+    modified_after: datetime | None = None  # everything: a full sync
+    if not ctx.options.full:
+        if ctx.options.since is not None:
+            modified_after = ctx.options.since
+        elif cursor is not None:
+            modified_after = cursor - overlap
     # A dry run stores it all too, in its rolled-back transaction: the orders job after it
     # maps through what this job would have stored.
     result = sync_catalogue(ctx.engine, ctx.client, ctx.ports.file_catalogue(),
@@ -684,6 +686,8 @@ def _run_once(
     if options.dry_run:
         try:
             with rolled_back(ports.engine) as connection:
+                # The services take an Engine and only open units of work on it, which a
+                # Connection serves as well (their sessions join its transaction).
                 dry_ports = dataclasses.replace(ports, engine=connection)  # type: ignore[arg-type]
                 return _run(job, dry_ports, options, stop, None, result, started)
         except SQLAlchemyError as exc:

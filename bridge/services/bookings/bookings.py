@@ -43,8 +43,8 @@ from bridge.rules.bookings.events import (
     Charge,
     charge_for,
     parse_delivery,
-    unstorable,
 )
+from bridge.rules.inbound.payloads import unstorable
 from bridge.services.bookings.links import learner_by_token
 from bridge.services.bookings.redemptions import debit_credits, refund_redemption
 from bridge.services.ledger import (
@@ -56,6 +56,7 @@ from bridge.services.ledger import (
 )
 from bridge.store.bulk import insert_ignore
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.ids import id_of
 from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcnow
 
 log = logging.getLogger(__name__)
@@ -478,7 +479,7 @@ def apply_booking_event(session: Session, event: BookingEvent, policy: BookingPo
     match = _match(session, event, known, policy.trust_email)
     if match.learner is not None:
         match = dataclasses.replace(
-            match, learner=lock_learner(session, match.learner.id))  # type: ignore[arg-type]
+            match, learner=lock_learner(session, id_of(match.learner)))
     if event.kind == CREATED:
         if _booking(session, event.key) is not None:
             return Applied(event.key, "already known")
@@ -643,6 +644,6 @@ def booking_counts(engine: Engine) -> dict[str, int]:
                 select(Booking.status, func.count()).group_by(Booking.status)).all()
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = {status: 0 for status in STATUSES}
     counts.update({status: int(n) for status, n in rows})
     return counts

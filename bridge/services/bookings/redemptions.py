@@ -36,6 +36,7 @@ from bridge.services.ledger import (
 )
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work
+from bridge.store.ids import id_of
 from bridge.store.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
 
 # Credit types that exist whatever the catalogue says: mentor time and portfolio reviews.
@@ -317,14 +318,15 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     learner = find_learner(session, request.learner)
     if learner is None:
         raise UnknownLearner(f"no learner is known as {request.learner!r}")
-    lock_learner(session, learner.id)  # type: ignore[arg-type]
+    learner_id = id_of(learner)
+    lock_learner(session, learner_id)
     # A request with the same key may have committed while this one waited for the lock.
     record = _record(session, request, fresh=True)
     if record is not None:
         return _replay(record, request)
     # Credits past their expiry must not be spendable before the expiry job gets to them.
-    expire_learner(session, learner.id, utcnow())  # type: ignore[arg-type]
-    balance = balances(session, learner.id).get(request.credit_type, 0)  # type: ignore[arg-type]
+    expire_learner(session, learner_id, utcnow())
+    balance = balances(session, learner_id).get(request.credit_type, 0)
     if balance < request.amount:
         raise InsufficientCredits(request.credit_type, request.amount, balance)
     redemption = debit_credits(session, learner, request.credit_type, request.amount,
@@ -348,19 +350,20 @@ def debit_credits(session: Session, learner: Learner, credit_type: str, amount: 
     """
     source_key = f"redemption:{key}"
     note = reference + (f" with {mentor}" if mentor else "")
-    entry = LedgerEntry(learner_id=learner.id, credit_type=credit_type,  # type: ignore[arg-type]
+    learner_id = id_of(learner)
+    entry = LedgerEntry(learner_id=learner_id, credit_type=credit_type,
                         amount=-amount, reason="redemption", grant_key=source_key,
                         source_key=source_key, note=note[:500], reverses_id=spends_first)
     session.add(entry)
     session.flush()
     redemption = Redemption(
-        learner_id=learner.id, credit_type=credit_type,  # type: ignore[arg-type]
+        learner_id=learner_id, credit_type=credit_type,
         amount=amount, reference=reference[:MAX_TEXT], mentor=mentor[:MAX_TEXT],
-        idempotency_key=key, ledger_entry_id=entry.id,  # type: ignore[arg-type]
+        idempotency_key=key, ledger_entry_id=id_of(entry),
     )
     session.add(redemption)
     session.flush()
-    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
+    enqueue_customer_meta(session, learner_id, active_perks(session, learner_id))
     return redemption
 
 
@@ -395,8 +398,8 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     redemption.refund_entry_id = refund.id
     session.add(redemption)
     session.flush()
-    enqueue_customer_meta(session, learner.id, active_perks(session, learner.id))  # type: ignore[arg-type]
-    balance = balances(session, learner.id).get(redemption.credit_type, 0)  # type: ignore[arg-type]
+    enqueue_customer_meta(session, id_of(learner), active_perks(session, id_of(learner)))
+    balance = balances(session, id_of(learner)).get(redemption.credit_type, 0)
     return RefundResult(redemption_view(redemption, learner, balance_after=balance),
                         refunded_now=True)
 

@@ -360,7 +360,7 @@ def _refresh_offer_row(
     row.active = (
         session.exec(
             select(ProductBinding.woo_id)
-            .where(ProductBinding.offer_sku == sku, ProductBinding.active.is_(True))
+            .where(ProductBinding.offer_sku == sku, col(ProductBinding.active).is_(True))
             .limit(1)
         ).first()
         is not None
@@ -396,7 +396,7 @@ def record_from_binding(row: ProductBinding) -> ProductRecord:
 
 def stored_records(session: Session) -> tuple[ProductRecord, ...]:
     """Every bound product and variation, active or not."""
-    rows = session.exec(select(ProductBinding).order_by(ProductBinding.woo_id)).all()
+    rows = session.exec(select(ProductBinding).order_by(col(ProductBinding.woo_id))).all()
     return tuple(record_from_binding(row) for row in rows)
 
 
@@ -577,7 +577,8 @@ def _apply(
 
 
 def _unseen(session: Session, seen: set[int]) -> list[int]:
-    rows = session.exec(select(ProductBinding.woo_id).where(ProductBinding.active.is_(True))).all()
+    rows = session.exec(select(ProductBinding.woo_id)
+                        .where(col(ProductBinding.active).is_(True))).all()
     return sorted(woo_id for woo_id in rows if woo_id not in seen)
 
 

@@ -112,7 +112,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def unknown_learner(session: Session, ref: str, *, also: str = "") -> UnknownLearner:
+def unknown_learner(session: Session, ref: str | int, *, also: str = "") -> UnknownLearner:
     """The one line for a learner nobody is known as, naming the known e-mail it is a typo of."""
     text = str(ref).strip()
     hint = suggestion(near_email(session, text), text)

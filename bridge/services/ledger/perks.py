@@ -41,5 +41,6 @@ def active_perks_of(session: Session, learner_ids: Iterable[int], *,
     if ids:
         for row in session.exec(select(Subscription)
                                 .where(col(Subscription.learner_id).in_(ids))).all():
-            perks[int(row.learner_id)].update(row_perks(row, catalogue, now))  # type: ignore[arg-type]
+            assert row.learner_id is not None  # matched by the IN above
+            perks[row.learner_id].update(row_perks(row, catalogue, now))
     return {learner_id: sorted(held) for learner_id, held in perks.items()}

@@ -137,8 +137,8 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
         problems.append(_problem("bad", f"catalogue file: {file_error}",
                                  "correct the file; `bridge catalog --check` says what is wrong",
                                  "console_ops.catalogue"))
-    catalogue_problems = []
-    unmapped = []
+    catalogue_problems: list[dict[str, object]] = []
+    unmapped: list[dict[str, object]] = []
     if report is not None:
         for item in report.resolution.problems:
             catalogue_problems.append({

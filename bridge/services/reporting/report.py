@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from bridge.rules.claims import PlaceRow
@@ -57,9 +58,11 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
         for state in session.exec(select(OrderState).order_by(col(OrderState.order_id))).all()
     )
     ledger = tuple(
-        LedgerRow(*row) for row in session.exec(
-            select(LedgerEntry.learner_id, LedgerEntry.credit_type, LedgerEntry.amount,
-                   LedgerEntry.reason, LedgerEntry.created_at, LedgerEntry.sale_at)
+        LedgerRow(*row) for row in session.execute(
+            # SQLModel's select is typed for at most four columns; SQLAlchemy's for any number.
+            core_select(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type),
+                        col(LedgerEntry.amount), col(LedgerEntry.reason),
+                        col(LedgerEntry.created_at), col(LedgerEntry.sale_at))
             # Grants are dated by their sale (a backfill does not land in this month).
             .where(func.coalesce(LedgerEntry.sale_at, LedgerEntry.created_at) < end)
             .order_by(col(LedgerEntry.id))
@@ -69,10 +72,10 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
         select(Booking.redemption_id).where(col(Booking.redemption_id).is_not(None))).all())
     redemptions = tuple(
         RedemptionRow(learner_id, mentor, status, created_at, redemption_id in booking_debits)
-        for redemption_id, learner_id, mentor, status, created_at in session.exec(
-            select(Redemption.id, Redemption.learner_id, Redemption.mentor, Redemption.status,
-                   Redemption.created_at)
-            .where(Redemption.created_at < end).order_by(col(Redemption.id))
+        for redemption_id, learner_id, mentor, status, created_at in session.execute(
+            core_select(col(Redemption.id), col(Redemption.learner_id), col(Redemption.mentor),
+                        col(Redemption.status), col(Redemption.created_at))
+            .where(col(Redemption.created_at) < end).order_by(col(Redemption.id))
         ).all()
     )
     bookings = tuple(
@@ -80,11 +83,11 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
                    minutes if minutes is not None else (amount if credit_type.endswith(
                        "minutes") else 0), starts_at, created_at)
         for learner_id, mentor, status, attendance, minutes, amount, credit_type, starts_at,
-        created_at in session.exec(
-            select(Booking.learner_id, Booking.mentor_email, Booking.status,
-                   Booking.attendance, Booking.minutes, Booking.amount, Booking.credit_type,
-                   Booking.starts_at, Booking.created_at)
-            .where(Booking.created_at < end).order_by(col(Booking.id))
+        created_at in session.execute(
+            core_select(col(Booking.learner_id), col(Booking.mentor_email), col(Booking.status),
+                        col(Booking.attendance), col(Booking.minutes), col(Booking.amount),
+                        col(Booking.credit_type), col(Booking.starts_at), col(Booking.created_at))
+            .where(col(Booking.created_at) < end).order_by(col(Booking.id))
         ).all()
     )
     subscriptions = tuple(
@@ -94,8 +97,9 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
         ).all()
     )
     cohorts = tuple(
-        CohortRow(*row) for row in session.exec(
-            select(Cohort.code, Cohort.title, Cohort.capacity, Cohort.starts_at, Cohort.ends_at)
+        CohortRow(*row) for row in session.execute(
+            core_select(col(Cohort.code), col(Cohort.title), col(Cohort.capacity),
+                        col(Cohort.starts_at), col(Cohort.ends_at))
             .order_by(col(Cohort.code))
         ).all()
     )
@@ -113,10 +117,11 @@ def load_rows(session: Session, end: datetime) -> ReportRows:
     )
     offer_kinds = dict(session.exec(select(OfferRow.sku, OfferRow.kind)).all())
     places = tuple(
-        PlaceRow(*row) for row in session.exec(
-            select(ClaimPlace.offer_sku, ClaimPlace.order_id, ClaimPlace.status,
-                   ClaimPlace.created_at, ClaimPlace.first_viewed_at, ClaimPlace.claimed_at)
-            .where(ClaimPlace.created_at < end).order_by(col(ClaimPlace.id))
+        PlaceRow(*row) for row in session.execute(
+            core_select(col(ClaimPlace.offer_sku), col(ClaimPlace.order_id),
+                        col(ClaimPlace.status), col(ClaimPlace.created_at),
+                        col(ClaimPlace.first_viewed_at), col(ClaimPlace.claimed_at))
+            .where(col(ClaimPlace.created_at) < end).order_by(col(ClaimPlace.id))
         ).all()
     )
     return ReportRows(orders, ledger, redemptions, subscriptions, cohorts, seats, events,

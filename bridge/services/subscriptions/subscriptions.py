@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import ColumnElement, Engine, or_
 from sqlmodel import Session, col, select
 
 from bridge.errors import BridgeError, PermanentError
@@ -175,7 +175,9 @@ def parse_subscription(payload: Any, catalogue: Catalogue) -> SubscriptionFacts:
             quantity=_int(line.get("quantity")),
             offer_sku=offer.sku if offer is not None else None,
         ))
-    billing = payload.get("billing") if isinstance(payload.get("billing"), Mapping) else {}
+    billing = payload.get("billing")
+    if not isinstance(billing, Mapping):
+        billing = {}
     return SubscriptionFacts(
         subscription_id=subscription_id,
         status=status,
@@ -244,12 +246,13 @@ def _lock_subscription(session: Session, subscription_id: int, status: str) -> S
 
 def subscription_orders(session: Session, subscription: Subscription) -> list[OrderState]:
     """The stored orders that paid for a subscription: parent, renewals and switches."""
-    listed = {subscription.parent_order_id, *(subscription.order_ids or [])} - {None}
-    conditions = []
+    paid_by = (subscription.parent_order_id, *(subscription.order_ids or []))
+    listed = {order_id for order_id in paid_by if order_id is not None}
+    conditions: list[ColumnElement[bool]] = []
     if listed:
-        conditions.append(col(OrderState.order_id).in_(sorted(listed)))  # type: ignore[type-var]
+        conditions.append(col(OrderState.order_id).in_(sorted(listed)))
     if subscription.learner_id is not None:
-        conditions.append(OrderState.learner_id == subscription.learner_id)
+        conditions.append(col(OrderState.learner_id) == subscription.learner_id)
     if not conditions:
         return []
     condition = or_(*conditions)

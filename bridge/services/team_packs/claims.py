@@ -195,7 +195,7 @@ def reconcile_claims(
                 continue
             code = claim_code(settings.claim_secret or "", order_id, place.line_item_id,
                               place.unit, place.place)
-            values = {
+            values: dict[str, Any] = {
                 "place_key": place.key, "code_hash": code_hash(code), "order_id": order_id,
                 "line_item_id": place.line_item_id, "unit": place.unit, "place": place.place,
                 "offer_sku": line.offer_sku, "status": ClaimPlaceStatus.OPEN,
