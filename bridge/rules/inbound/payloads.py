@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from bridge.errors import PermanentError
 
@@ -394,7 +394,7 @@ def _walk_has_nul(value: Any) -> bool:
     return False
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

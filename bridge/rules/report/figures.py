@@ -142,6 +142,15 @@ def _journeys(rows: ReportRows, period: Period,
     return journeys
 
 
+def _between(journey: _Journey, before: str, step: str) -> timedelta | None:
+    """From one step to the next; None when the journey did not reach the step (a journey
+    that reached a step reached the one before it)."""
+    start, end = journey.times[before], journey.times[step]
+    if start is None or end is None:
+        return None
+    return end - start
+
+
 def _funnel_row(entry_sku: str, entry: str, journeys: Sequence[_Journey]) -> FunnelRow:
     steps = STEPS if entry == "preview" else STEPS[1:]
     learners: dict[str, int | None] = dict.fromkeys(STEPS)
@@ -153,8 +162,7 @@ def _funnel_row(entry_sku: str, entry: str, journeys: Sequence[_Journey]) -> Fun
             before = steps[index - 1]
             rates[step] = rate(learners[step] or 0, learners[before] or 0)
             days[step] = median_days(
-                j.times[step] - j.times[before]  # type: ignore[operator]
-                for j in journeys if j.times[step] is not None
+                gap for j in journeys if (gap := _between(j, before, step)) is not None
             )
     return FunnelRow(entry_sku, entry, learners, rates, days)
 
