@@ -39,7 +39,7 @@ TOKEN_ENV = "CALENDLY_TOKEN"  # noqa: S105  (the variable's name, not a token)
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def _render_bookings(data: dict[str, Any]) -> None:

@@ -29,6 +29,8 @@ HUMAN_ERRORS: tuple[type[BaseException], ...] = (
     SchemaOutdated,
     BridgeError,
 )
+# What a command shows as one line: those, the database's errors and the file system's.
+_ONE_LINE_ERRORS: tuple[type[BaseException], ...] = (*HUMAN_ERRORS, SQLAlchemyError, OSError)
 
 
 # Commands whose log is their output (the service, the clock, the inbox worker): they log at
@@ -162,7 +164,7 @@ class BridgeGroup(click.Group):
         except BrokenPipeError:
             quiet_stdout()
             ctx.exit(0)
-        except (*HUMAN_ERRORS, SQLAlchemyError, OSError) as exc:
+        except _ONE_LINE_ERRORS as exc:
             click.echo(f"error: {error_line(exc)}", err=True)
             ctx.exit(1)
 

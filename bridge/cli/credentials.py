@@ -43,7 +43,7 @@ class CredentialCommandError(PermanentError):
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def catalogue_loader(app: AppContext) -> Callable[[], Catalogue]:

@@ -22,7 +22,7 @@ class ImportRefused(PermanentError):
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 @click.group("events")

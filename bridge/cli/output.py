@@ -271,7 +271,7 @@ class OptionValueError(click.BadParameter):
     """A bad option value: one ``error:`` line naming the option, exit status 2 (usage)."""
 
     def show(self, file: Any = None) -> None:
-        hint = self.param_hint or (self.param.get_error_hint(self.ctx)  # type: ignore[arg-type]
+        hint = self.param_hint or (self.param.get_error_hint(self.ctx)
                                    if self.param is not None and self.ctx is not None else "")
         where = f"{str(hint).strip(chr(39))}: " if hint else ""
         click.echo(f"error: {where}{self.message}", err=True, file=file)

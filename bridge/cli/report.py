@@ -46,7 +46,7 @@ STEP_TITLES = {"preview": "preview", "paid": "paid", "first_call": "1st call",
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -35,7 +35,7 @@ dry_run_option = click.option(
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def _emit(data: Any, as_json: bool, render: Any) -> None:

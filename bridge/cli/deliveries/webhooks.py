@@ -25,7 +25,7 @@ from bridge.store.models import InboxDelivery, utcnow
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def _emit(data: Any, as_json: bool, render: Any) -> None:
@@ -264,7 +264,7 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
     if response.status_code != 200:
         raise PermanentError(f"receiver answered {response.status_code}: "
                              f"{answer.get('error', answer)}")
-    return answer  # type: ignore[no-any-return]
+    return answer
 
 
 @click.command("simulate")

@@ -36,7 +36,7 @@ from bridge.store.models import ApiToken
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def _token_data(row: ApiToken) -> dict[str, Any]:

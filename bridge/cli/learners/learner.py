@@ -28,10 +28,11 @@ from bridge.services.ledger import (
 )
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work
+from bridge.store.ids import id_of
 
 
 def _app(ctx: click.Context) -> AppContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def _emit(data: Any, as_json: bool, render: Any) -> None:
@@ -148,7 +149,7 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
     with unit_of_work(engine) as session:
         found = require_learner(session, learner_ref)
         data = learner_record(session, found, recent=history)
-        made = link_made_at(session, found.id)  # type: ignore[arg-type]
+        made = link_made_at(session, id_of(found))
         data["booking_link_made_at"] = made.isoformat() if made else None
     _emit(data, as_json, _render_learner)
 
@@ -233,8 +234,9 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
             created = True
         if found is None:
             raise unknown_learner(session, ref)
-        lock_learner(session, found.id)
-        before = balances(session, found.id).get(credit_type, 0)
+        learner_id = id_of(found)
+        lock_learner(session, learner_id)
+        before = balances(session, learner_id).get(credit_type, 0)
         if sign < 0 and before - amount < 0 and not force:
             raise PermanentError(
                 f"revoking {credit_text(amount, credit_type)} would leave {found.email} at "
@@ -242,8 +244,8 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
                 f"{amount_text(before, credit_type)}); --force allows a negative balance")
         entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
                                uuid.uuid4().hex, actor=actor)
-        balance = balances(session, found.id).get(credit_type, 0)
-        enqueue_customer_meta(session, found.id, active_perks(session, found.id))
+        balance = balances(session, learner_id).get(credit_type, 0)
+        enqueue_customer_meta(session, learner_id, active_perks(session, learner_id))
         session.commit()
     data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
             "ledger_entry_id": entry.id, "balance": balance, "by": actor,

@@ -165,6 +165,8 @@ def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetim
     # ones before it would have stored (the orders job maps through the catalogue job's).
     with rolled_back(engine) if dry_run else nullcontext(engine) as target, \
             progress_display(enabled=not as_json) as progress, graceful_stop(stop, sys.stderr):
+        # In a dry run the jobs get the rolled-back Connection where they take an Engine: they
+        # only open units of work on it (see sync.jobs.rolled_back).
         ports = build_ports(settings, target, progress=progress)  # type: ignore[arg-type]
         for name in names:
             if stop.is_set():
