@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -23,8 +24,12 @@ SOURCES = ("pyproject.toml", "README.md", "bridge", "webhooks", "sync")
 
 
 def _call(args: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
-    """Run pip, venv or the installed console script (fixed arguments, no shell)."""
-    return subprocess.run(args, **options)  # noqa: S603
+    """Run pip, venv or the installed console script (fixed arguments, no shell), never with a
+    PYTHONPATH: one naming a checkout would stand in for the wheel (pip would find the project
+    installed already, the virtualenv's python would import the checkout)."""
+    env = dict(options.pop("env", None) or os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(args, env=env, **options)  # noqa: S603
 
 
 def _free_port() -> int:
