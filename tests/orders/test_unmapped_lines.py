@@ -12,8 +12,9 @@ from sqlmodel import select
 from bridge.cli.main import main
 from bridge.rules.catalogue.catalog_file import parse_catalogue
 from bridge.rules.catalogue.products import ProductRecord, resolve_catalogue
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.report.rows import report_period
-from bridge.services.inbox import PROCESSED, Delivery, process_delivery, record_delivery
+from bridge.services.inbox import Delivery, process_delivery, record_delivery
 from bridge.services.orders import build_handlers, process_order
 from bridge.services.reporting import build_report
 from bridge.store.db import unit_of_work
@@ -43,10 +44,10 @@ def test_a_paid_line_that_sells_nothing_is_recorded_with_the_order_and_warned_in
                         body=json.dumps(order).encode(), payload=order)
     inbox_id = record_delivery(engine, delivery, handled=frozenset({"order"})).inbox_id
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
-    assert process_delivery(engine, inbox_id, handlers, max_attempts=3) == PROCESSED
+    assert process_delivery(engine, inbox_id, handlers, max_attempts=3) == DeliveryStatus.PROCESSED
     with unit_of_work(engine) as session:
         row = session.get(InboxDelivery, inbox_id)
-        assert row.status == PROCESSED
+        assert row.status == DeliveryStatus.PROCESSED
         assert row.last_error.startswith("processed with warnings: order 400 sells no micro-SKU")
         assert "NOPE-SKU" in row.last_error and "product 999" in row.last_error
     assert unmapped_rows(engine) == [(400, 40001, "NOPE-SKU", 999, 2)]

@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import select
 
 from bridge.errors import PermanentError
-from bridge.services.inbox import PROCESSED, Delivery, process_delivery, record_delivery
+from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.services.inbox import Delivery, process_delivery, record_delivery
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, InboxDelivery, Learner, LedgerEntry, OutboxItem, utcnow
 from sync.jobs import JOB_ORDER, JOBS, RunOptions, run_job
@@ -53,7 +54,7 @@ def test_the_inbox_job_retries_due_deliveries_and_drops_old_bodies(engine, ports
     assert first.tally.writebacks > 0  # what the orders changed is queued for the shop
     assert "dropped the raw bodies of 1 deliveries older than 30 days" in first.notes
     with unit_of_work(engine) as session:
-        assert session.get(InboxDelivery, due).status == PROCESSED
+        assert session.get(InboxDelivery, due).status == DeliveryStatus.PROCESSED
         assert session.get(InboxDelivery, old).body is None
         assert session.get(InboxDelivery, due).body is not None
     second = run_job("inbox", ports)

@@ -13,7 +13,8 @@ from sqlmodel import func, select
 
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Offer
-from bridge.services.inbox import FAILED, PROCESSED, Delivery, process_delivery, record_delivery
+from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.services.inbox import Delivery, process_delivery, record_delivery
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import process_order
 from bridge.store.db import unit_of_work
@@ -83,7 +84,7 @@ def test_orders_missed_while_deliveries_failed_are_granted_by_the_next_run_exact
 
     status = process_delivery(engine, inbox_id, {"order": database_down}, max_attempts=8,
                               now=T0 + 60 * MINUTE)
-    assert status == FAILED
+    assert status == DeliveryStatus.FAILED
     shop.place(103, [("COHORT-DV-2027-01", 1)], T0 + 120 * MINUTE)
 
     result = run_job("orders", ports)
@@ -97,7 +98,7 @@ def test_orders_missed_while_deliveries_failed_are_granted_by_the_next_run_exact
     retried = run_job("inbox", ports)  # the failed delivery comes due and is processed
     assert retried.status == "ok" and retried.tally.changed == 1
     with unit_of_work(engine) as session:
-        assert session.get(InboxDelivery, inbox_id).status == PROCESSED
+        assert session.get(InboxDelivery, inbox_id).status == DeliveryStatus.PROCESSED
     again = run_job("orders", ports)
     assert (again.tally.grants, again.tally.seats) == (0, 0)
     assert ledger_rows(engine) == rows

@@ -11,8 +11,6 @@ one of its modules.
 
 from bridge.services.inbox.batches import InboxDrain
 from bridge.services.inbox.inbox import (
-    FAILED,
-    PROCESSED,
     STATUSES,
     Delivery,
     Handler,
@@ -32,10 +30,8 @@ from bridge.services.inbox.view import DeliveryNotFound, list_deliveries, revive
 __all__ = [
     "Delivery",
     "DeliveryNotFound",
-    "FAILED",
     "Handler",
     "InboxDrain",
-    "PROCESSED",
     "RejectionTally",
     "STATUSES",
     "Warned",

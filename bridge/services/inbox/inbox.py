@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 # Nothing more happens to these unless a person retries them.
 FINISHED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED)
 STATUSES = tuple(DeliveryStatus)
-# The tests still import these two by name; the code says DeliveryStatus.
-PROCESSED, FAILED = DeliveryStatus.PROCESSED, DeliveryStatus.FAILED
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 # A delivery still 'received' this long after arrival lost its worker (crash, restart).
