@@ -312,7 +312,11 @@ def database_growth(deliveries: int) -> dict[str, Any]:
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     upgrade(engine)
-    settings = Settings(database_url=url, catalog_file=CATALOG, webhook_secret=WEBHOOK_SECRET)
+    settings = Settings().replace(
+        database={"url": url},
+        catalogue={"file": CATALOG},
+        shop={"webhook_secret": WEBHOOK_SECRET},
+    )
     handlers = build_handlers(engine, settings)
     skus = ("MENTOR-1H", "MENTOR-PACK-3H", "PROJ-DATAVIZ", "BUNDLE-DV-STACK")
     began = time.monotonic()

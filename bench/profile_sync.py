@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         bridge(["db", "upgrade"], env, cwd=cwd)
         bridge(["sync", "catalog", "--json"], env, cwd=cwd)
         settings = load_settings(environ=env, env_file=None)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database.url)
         by_function: Counter[str] = Counter()
         by_step: Counter[str] = Counter()
         by_text: Counter[str] = Counter()  # statements by their first words

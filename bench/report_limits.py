@@ -173,7 +173,7 @@ def serve_held(port: int, hold: float) -> None:
 
     report.load_rows = held  # type: ignore[assignment]
     settings = load_settings()
-    run_server(create_app(settings, make_engine(settings.database_url)), host="127.0.0.1",
+    run_server(create_app(settings, make_engine(settings.database.url)), host="127.0.0.1",
                port=port, threads=4)
 
 

@@ -196,7 +196,7 @@ class JobContext:
         return self._client
 
     def client_or_none(self) -> Any:
-        return self.client if self.settings.shop_configured else None
+        return self.client if self.settings.shop.configured else None
 
     def close(self) -> None:
         if self._client is not None:
@@ -333,8 +333,8 @@ class _OrderWalk:
         self.boundaries: list[tuple[datetime, datetime]] = []
         self.pages = 0
         # From when customers hear of changes; recorded at the first sync if nothing else did.
-        self.since = ctx.settings.notify_since or record_watch_start(ctx.engine, ctx.now(),
-                                                                     "first sync")
+        self.since = ctx.settings.writeback.notify_since or record_watch_start(
+            ctx.engine, ctx.now(), "first sync")
         self.notify = True if ctx.options.notify else None
 
     def run(self, start: datetime | None) -> None:
@@ -414,7 +414,7 @@ class _OrderWalk:
 
 def run_orders(ctx: JobContext) -> None:
     """Orders changed since the cursor (less the overlap window), oldest first."""
-    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    overlap = timedelta(seconds=ctx.settings.sync.overlap_seconds)
     cursor = read_cursor(ctx.engine, ORDERS)
     if ctx.options.full:
         start = None
@@ -443,7 +443,7 @@ PRODUCTS = "products"
 def run_catalog(ctx: JobContext) -> None:
     """Products and variations changed since the cursor; a full sync when there is none."""
     cursor = read_cursor(ctx.engine, PRODUCTS)
-    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    overlap = timedelta(seconds=ctx.settings.sync.overlap_seconds)
     modified_after: datetime | None = None  # everything: a full sync
     if not ctx.options.full:
         if ctx.options.since is not None:
@@ -478,7 +478,7 @@ def run_subscriptions(ctx: JobContext) -> None:
     grants (orders grant). A shop without WooCommerce Subscriptions is said so, not a failure.
     """
     cursor = read_cursor(ctx.engine, SUBSCRIPTIONS)
-    overlap = timedelta(seconds=ctx.settings.sync_overlap_seconds)
+    overlap = timedelta(seconds=ctx.settings.sync.overlap_seconds)
     if ctx.options.full:
         modified_after = None
     else:
@@ -521,8 +521,9 @@ def run_inbox(ctx: JobContext) -> None:
                 ctx.checkpoint()
                 try:
                     status = process_delivery(target, inbox_id, handlers,
-                                              max_attempts=ctx.settings.inbox_max_attempts,
-                                              now=now, max_quantity=ctx.settings.max_line_quantity)
+                                              max_attempts=ctx.settings.inbox.max_attempts,
+                                              now=now,
+                                              max_quantity=ctx.settings.orders.max_line_quantity)
                 except DatabaseUnavailable as exc:
                     ctx.item_failed(f"delivery {inbox_id}: {exc}")
                     continue
@@ -534,8 +535,8 @@ def run_inbox(ctx: JobContext) -> None:
         finally:
             # Retention never waits on processing: a wedged delivery must not grow the file.
             kept = apply_retention(
-                target, body_retention=timedelta(days=ctx.settings.inbox_retention_days),
-                row_retention=timedelta(days=ctx.settings.inbox_row_retention_days), now=now)
+                target, body_retention=timedelta(days=ctx.settings.inbox.retention_days),
+                row_retention=timedelta(days=ctx.settings.inbox.row_retention_days), now=now)
     if due:
         outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
@@ -548,10 +549,10 @@ def run_inbox(ctx: JobContext) -> None:
     verb = "would drop" if ctx.dry_run else "dropped"
     if kept.bodies_dropped:
         ctx.note(f"{verb} the raw bodies of {kept.bodies_dropped} deliveries older than "
-                 f"{ctx.settings.inbox_retention_days} days")
+                 f"{ctx.settings.inbox.retention_days} days")
     if kept.rows_deleted:
         ctx.note(f"{'would delete' if ctx.dry_run else 'deleted'} {kept.rows_deleted} finished "
-                 f"deliveries older than {ctx.settings.inbox_row_retention_days} days")
+                 f"deliveries older than {ctx.settings.inbox.row_retention_days} days")
 
 
 def run_outbox(ctx: JobContext) -> None:
@@ -590,9 +591,9 @@ def run_expiry(ctx: JobContext) -> None:
 def run_webhooks(ctx: JobContext) -> None:
     """Report the shop's disabled or paused webhooks; re-enable the bridge's disabled ones."""
     settings = ctx.settings
-    rows = webhook_status(ctx.client, settings.public_url, repair=False)
+    rows = webhook_status(ctx.client, settings.web.public_url, repair=False)
     ctx.tally.fetched += len(rows)
-    if not settings.public_url:
+    if not settings.web.public_url:
         ctx.note("BRIDGE_PUBLIC_URL is not set, so the bridge cannot tell its own webhooks")
     stuck = []
     for row in rows:
@@ -600,7 +601,7 @@ def run_webhooks(ctx: JobContext) -> None:
             continue
         label = f"webhook #{row['id']} ({row['topic']})"
         if row["status"] == "disabled" and row["ours"]:
-            if not settings.sync_reenable_webhooks:
+            if not settings.sync.reenable_webhooks:
                 stuck.append(label)
             elif ctx.dry_run:
                 ctx.change(f"would re-enable {label}")
@@ -679,7 +680,7 @@ def _run_once(
     job = JOBS[name]
     result = JobResult(name, dry_run=options.dry_run)
     started = time.monotonic()
-    if job.needs_shop and not ports.settings.shop_configured:
+    if job.needs_shop and not ports.settings.shop.configured:
         result.status = JobRunStatus.SKIPPED
         result.reason = "no shop configured (WOOCOMMERCE_URL and the REST keys)"
         return result
@@ -693,7 +694,7 @@ def _run_once(
         except SQLAlchemyError as exc:
             result.status, result.reason = JobRunStatus.FAILED, describe_db_error(exc)
             return result
-    ttl = lease_ttl or timedelta(seconds=ports.settings.sync_lease_seconds)
+    ttl = lease_ttl or timedelta(seconds=ports.settings.sync.lease_seconds)
     try:
         lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
                         monotonic=ports.monotonic)

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def schedule_of(settings: Settings, job: str) -> str:
     """The job's schedule setting (``BRIDGE_SYNC_<JOB>_SCHEDULE``)."""
-    return str(getattr(settings, f"sync_{job}_schedule"))
+    return settings.sync.schedule(job)
 
 
 def trigger_for(schedule: str) -> BaseTrigger | None:
@@ -50,7 +50,7 @@ def planned_jobs(settings: Settings) -> list[tuple[str, str]]:
         schedule = schedule_of(settings, name)
         if schedule == "off":
             continue
-        if JOBS[name].needs_shop and not settings.shop_configured:
+        if JOBS[name].needs_shop and not settings.shop.configured:
             continue
         planned.append((name, schedule))
     return planned

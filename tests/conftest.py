@@ -131,17 +131,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Settings for a configured shop over https, on the test database."""
-    return Settings(
-        woocommerce_url="https://shop.example.com",
-        consumer_key="ck_test_0123456789",
-        consumer_secret="cs_test_0123456789",
-        webhook_secret="whsec-wcreal-test",
-        database_url=database_url,
-        http_max_attempts=3,
-        http_retry_budget_seconds=5,
+    return Settings().replace(
+        shop={"url": "https://shop.example.com", "consumer_key": "ck_test_0123456789",
+              "consumer_secret": "cs_test_0123456789", "webhook_secret": "whsec-wcreal-test"},
+        database={"url": database_url},
+        http={"max_attempts": 3, "retry_budget_seconds": 5},
         # The fixtures' orders are dated in the past: tests of live behaviour treat them as news;
         # tests of history (tests/sync/test_live_shop.py) unset this.
-        notify_since=HISTORY_IS_NEWS,
+        writeback={"notify_since": HISTORY_IS_NEWS},
     )
 
 
@@ -155,7 +152,7 @@ def http() -> Iterator[responses.RequestsMock]:
 @pytest.fixture
 def config(database_url: str) -> Settings:
     """Settings with nothing but the test database: no shop, every default."""
-    return Settings(database_url=database_url)
+    return Settings().replace(database={"url": database_url})
 
 
 @pytest.fixture

@@ -78,15 +78,15 @@ def create_app(
         # Under gunicorn (the Procfile's web line) nothing else sets up the bridge's log format,
         # and with it the masking of secrets in every line.
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.logging.level)
     if engine is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database.url)
         _refuse_outdated_schema(engine)
     if handlers is None:
         handlers = build_handlers(engine, settings)
         after_processing = after_processing or build_outbox_drainer(engine, settings)
     app = Flask("creator-bridge")
-    app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.web.max_body_bytes
     app.json = _JSONInOrder(app)
     processor = inbox_processor(engine, settings, handlers, after_processing,
                                 background=background)
@@ -100,7 +100,7 @@ def create_app(
     app.before_request(_refuse_long_urls)
     input_guard.init_app(app, raw_body_blueprints={woocommerce_receiver.name,
                                                    booking_receivers.name})
-    init_sessions(app, settings.secret_key)
+    init_sessions(app, settings.console.secret_key)
     init_page_limits(app, settings)
     app.add_url_rule("/", view_func=index)
     app.add_url_rule("/healthz", view_func=healthz)
@@ -111,14 +111,14 @@ def create_app(
     app.register_blueprint(api_docs())
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
-    init_claims(app, settings.claim_attempts_per_minute)
+    init_claims(app, settings.claims.attempts_per_minute)
     app.register_blueprint(credential_pages)
     app.register_blueprint(console)
     app.register_blueprint(console_ops)
     app.register_blueprint(console_bookings)
     app.register_blueprint(outcomes)
     app.register_blueprint(assets)
-    if not settings.shop_configured:
+    if not settings.shop.configured:
         log.warning("shop not configured (WOOCOMMERCE_URL unset): sync is off")
     if started_by_server:
         # A gunicorn web worker (the Procfile's web line): what is stored is processed now,
@@ -136,10 +136,10 @@ def inbox_processor(
     background: bool,
 ) -> Processor:
     """What drains the inbox in this process (see webhooks.processing)."""
-    if background and settings.inbox_worker:
+    if background and settings.inbox.worker:
         return StoreOnly()
-    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts,
-                       max_quantity=settings.max_line_quantity, after_batch=after_processing)
+    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts,
+                       max_quantity=settings.orders.max_line_quantity, after_batch=after_processing)
     return BackgroundProcessor(drain) if background else InlineProcessor(drain)
 
 
@@ -182,7 +182,7 @@ def healthz() -> ResponseReturnValue:
         "version": __version__,
         **report,
         "inbox": _inbox_counts(rt.engine) if report["database"] == "ok" else None,
-        "shop": "configured" if rt.settings.shop_configured else "not configured",
+        "shop": "configured" if rt.settings.shop.configured else "not configured",
         "sync": "on" if rt.settings.sync_active else "off",
         "processing": processing,
     }

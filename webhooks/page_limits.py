@@ -41,7 +41,7 @@ class PagesBusy(RuntimeError):
 
 def retry_after(settings: Settings) -> int:
     """Seconds a client waits before asking again: one query budget."""
-    return max(1, math.ceil(settings.page_query_timeout_seconds))
+    return max(1, math.ceil(settings.web.page_query_timeout_seconds))
 
 
 def is_page_request() -> bool:
@@ -62,8 +62,8 @@ class PageLimits:
     """The page slots of one process and the hooks that take and give them back."""
 
     def __init__(self, settings: Settings) -> None:
-        self.slots = settings.page_concurrency
-        self.budget = settings.page_query_timeout_seconds
+        self.slots = settings.web.page_concurrency
+        self.budget = settings.web.page_query_timeout_seconds
         self.retry_after = retry_after(settings)
         self._free = threading.BoundedSemaphore(self.slots)
 

@@ -98,7 +98,7 @@ def bookings(ctx: click.Context, status: str | None, limit: int, as_json: bool) 
 def _review(ctx: click.Context, booking_id: int, approve: bool, by: str | None, reason: str,
             as_json: bool) -> None:
     app = _app(ctx)
-    policy = BookingPolicy(no_show=app.settings.booking_no_show)
+    policy = BookingPolicy(no_show=app.settings.bookings.no_show)
     with unit_of_work(app.ready_engine()) as session:
         reviewed = review_booking(session, booking_id, approve=approve,
                                   by=(by or os_user()), policy=policy, reason=reason)
@@ -210,7 +210,7 @@ def link_command(ctx: click.Context, learner_ref: str, rotate: bool, revoke: boo
     if problem is not None:
         raise PermanentError(f"the e-mail or customer id holds {problem}; type it again")
     app = _app(ctx)
-    secret = app.settings.claim_secret
+    secret = app.settings.claims.secret
     with unit_of_work(app.ready_engine()) as session:
         learner = require_learner(session, learner_ref)
         if revoke:
@@ -240,7 +240,7 @@ def links_command(ctx: click.Context, create_missing: bool, pages: tuple[str, ..
     app = _app(ctx)
     with unit_of_work(app.ready_engine()) as session:
         rows = [_link_data(link, pages) for link in booking_links(
-            session, app.settings.claim_secret, create_missing=create_missing, by=os_user())]
+            session, app.settings.claims.secret, create_missing=create_missing, by=os_user())]
         session.commit()
 
     def render(rows: list[dict[str, Any]]) -> None:
@@ -299,14 +299,14 @@ def bookings_install(ctx: click.Context, tool: str, token: str | None, token_std
     Webhooks), which has no key to send.
     """
     settings = _app(ctx).settings
-    public_url = settings.public_url
+    public_url = settings.web.public_url
     # A token on the command line is refused before anything else is looked at.
     pat = _calendly_token(ctx, token, token_stdin) if tool == "calendly" else ""
     if not public_url:
         raise PermanentError("BRIDGE_PUBLIC_URL is not set; for example "
                              "BRIDGE_PUBLIC_URL=https://bridge.example.com")
     if tool == "calcom":
-        secret_set = bool(settings.calcom_webhook_secret)
+        secret_set = bool(settings.bookings.calcom_webhook_secret)
         data = {"tool": "calcom", "subscriber_url": public_url + CALCOM_PATH,
                 "secret": "BRIDGE_CALCOM_WEBHOOK_SECRET" if secret_set else None,
                 "triggers": ["BOOKING_CREATED", "BOOKING_RESCHEDULED", "BOOKING_CANCELLED",
@@ -321,7 +321,7 @@ def bookings_install(ctx: click.Context, tool: str, token: str | None, token_std
 
         emit(data, as_json, render_calcom)
         return
-    key = settings.calendly_signing_key
+    key = settings.bookings.calendly_signing_key
     if not key:
         raise PermanentError("BRIDGE_CALENDLY_SIGNING_KEY is not set; for example "
                              "BRIDGE_CALENDLY_SIGNING_KEY=a-long-random-string (bridge init "

@@ -33,7 +33,7 @@ FORMATS = {"md": render_markdown, "html": render_html, "json": None}
 
 def file_catalogue(settings: Settings) -> tuple[Catalogue, list[Problem]]:
     """The catalogue file from settings; a missing file is a problem, not a stop (meta works)."""
-    path = Path(settings.catalog_file)
+    path = Path(settings.catalogue.file)
     if not path.is_file():
         problem = Problem(
             "no_catalogue_file",
@@ -219,9 +219,9 @@ def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> Non
     settings = app.settings
     catalogue, problems = file_catalogue(settings)
     report = inspect_catalogue(
-        ready_engine(ctx), catalogue, now=utcnow(), file_name=str(settings.catalog_file)
+        ready_engine(ctx), catalogue, now=utcnow(), file_name=str(settings.catalogue.file)
     )
-    data = report_data(report, problems, settings.catalog_file)
+    data = report_data(report, problems, settings.catalogue.file)
     emit(data, as_json, render_report)
     if check and (data["problems"] or (strict and data["warnings"])):
         ctx.exit(1)
@@ -249,7 +249,7 @@ def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json
 
     app: AppContext = ctx.obj
     settings = app.settings
-    if not settings.woocommerce_url:
+    if not settings.shop.url:
         click.echo("error: WOOCOMMERCE_URL is not set, so there is no shop to sync from", err=True)
         ctx.exit(1)
     catalogue, problems = file_catalogue(settings)
@@ -315,9 +315,9 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None,
 
     with activity("reading the catalogue and the shop's products as last synced"):
         report = inspect_catalogue(ready_engine(ctx), catalogue,
-                                   file_name=str(settings.catalog_file))
+                                   file_name=str(settings.catalogue.file))
         prices = offer_prices(report.catalogue, report.records)
-        links = achievement_links(report.catalogue, settings.public_url)
+        links = achievement_links(report.catalogue, settings.web.public_url)
         manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)
     render = FORMATS[fmt]
     text = (

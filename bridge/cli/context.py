@@ -51,7 +51,7 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(env_file=self.env_file)
-            configure_logging(self.log_level(self._settings.log_level), log_handler())
+            configure_logging(self.log_level(self._settings.logging.level), log_handler())
         return self._settings
 
     def log_level(self, configured: str) -> str:
@@ -66,7 +66,7 @@ class AppContext:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(self.settings.database.url)
         return self._engine
 
     def reload_settings(self) -> None:

@@ -220,7 +220,7 @@ def rotate_key_command(ctx: click.Context, as_json: bool) -> None:
     with unit_of_work(app.ready_engine()) as session:
         fresh = rotate_key(session, app.settings)
         session.commit()
-    data = {"key_file": str(app.settings.credential_key_file), "thumbprint": fresh.thumbprint}
+    data = {"key_file": str(app.settings.credentials.key_file), "thumbprint": fresh.thumbprint}
     emit(data, as_json, lambda data: click.echo(
         f"new signing key {data['thumbprint']} in {data['key_file']}; the old public key stays "
         "in the JWKS"))

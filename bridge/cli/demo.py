@@ -187,10 +187,14 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="creator-bridge-demo-") as tmp:
         start = utcnow() - timedelta(hours=1)
         # The story starts an hour ago, with the bridge already watching: its orders are news.
-        settings = Settings(database_url=f"sqlite:///{Path(tmp) / 'demo.db'}",
-                            catalog_file=catalogue_path, webhook_secret=secrets.token_urlsafe(16),
-                            sync_enabled=False, notify_since=start - timedelta(minutes=1))
-        engine = make_engine(settings.database_url)
+        settings = Settings().replace(
+            database={"url": f"sqlite:///{Path(tmp) / 'demo.db'}"},
+            catalogue={"file": catalogue_path},
+            shop={"webhook_secret": secrets.token_urlsafe(16)},
+            sync={"enabled": False},
+            writeback={"notify_since": start - timedelta(minutes=1)},
+        )
+        engine = make_engine(settings.database.url)
         try:
             upgrade(engine)
             file_catalogue = read_catalogue_file(catalogue_path)
@@ -213,7 +217,7 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
                     before = take_snapshot(engine)
                     payload = _payload(step, start + timedelta(minutes=number), start)
                     answer = post_delivery(url, step.topic, payload,
-                                           settings.webhook_secret or "")
+                                           settings.shop.webhook_secret or "")
                     _wait_until_processed(engine)
                     changes = changes_since(engine, before)
                     echo(f"{number:>2}. {step.narration} ({step.topic} #{step.resource_id})")

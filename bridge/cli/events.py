@@ -62,7 +62,7 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
     Every bad line is named; if any line is bad, nothing is written.
     """
     app = _app(ctx)
-    zone = check_timezone(timezone or app.settings.report_timezone, "--timezone")
+    zone = check_timezone(timezone or app.settings.report.timezone, "--timezone")
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -235,12 +235,13 @@ def report_command(ctx: click.Context, since: date | None, until: date | None,
     now = utcnow()
     try:
         period = report_period(since, until,
-                               check_timezone(timezone or settings.report_timezone,
+                               check_timezone(timezone or settings.report.timezone,
                                               "--timezone"), now,
-                               max_days=settings.report_max_days)
+                               max_days=settings.report.max_days)
     except ReportError as exc:  # a bad option value (a period too long too): usage
         raise usage_error(str(exc)) from None
-    report = build_report(app.ready_engine(), period, now, paid_statuses=settings.paid_statuses)
+    report = build_report(app.ready_engine(), period, now,
+                          paid_statuses=settings.orders.paid_statuses)
     if output == "json":
         click.echo(to_json(report.as_dict()))
     elif output == "csv":

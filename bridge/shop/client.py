@@ -84,8 +84,8 @@ class WooClient:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        home, key = settings.woocommerce_url, settings.consumer_key
-        secret = settings.consumer_secret
+        home, key = settings.shop.url, settings.shop.consumer_key
+        secret = settings.shop.consumer_secret
         if not (home and key and secret):
             raise ShopNotConfigured(
                 "WOOCOMMERCE_URL, WOOCOMMERCE_CONSUMER_KEY and WOOCOMMERCE_CONSUMER_SECRET "
@@ -101,13 +101,14 @@ class WooClient:
         self._secret = secret
         self._secrets = tuple(
             value
-            for value in (settings.consumer_key, settings.consumer_secret, settings.webhook_secret)
+            for value in (settings.shop.consumer_key, settings.shop.consumer_secret,
+                          settings.shop.webhook_secret)
             if value
         )
-        self.auth_mode = _auth_mode(settings.woo_auth, self._scheme)
-        self._timeout = (settings.http_connect_timeout, settings.http_read_timeout)
-        self._max_attempts = settings.http_max_attempts
-        self._budget = settings.http_retry_budget_seconds
+        self.auth_mode = _auth_mode(settings.shop.auth, self._scheme)
+        self._timeout = (settings.http.connect_timeout, settings.http.read_timeout)
+        self._max_attempts = settings.http.max_attempts
+        self._budget = settings.http.retry_budget_seconds
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._headers = {
@@ -121,7 +122,7 @@ class WooClient:
         self._has_subscriptions: bool | None = None
         self.request_counts: Counter[tuple[str, str]] = Counter()
         # Pages read ahead at once (1 = one request at a time); their threads' own sessions.
-        self._connections = max(1, min(MAX_CONNECTIONS, settings.http_connections))
+        self._connections = max(1, min(MAX_CONNECTIONS, settings.http.connections))
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()

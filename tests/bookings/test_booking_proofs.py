@@ -56,7 +56,7 @@ def client(engine, settings):
 @pytest.fixture
 def trusting(engine, settings):
     """The receivers of a creator who set BRIDGE_BOOKINGS_TRUST_EMAIL=true."""
-    return booking_app(engine, settings.replace(bookings_trust_email=True)).test_client()
+    return booking_app(engine, settings.replace(bookings={"trust_email": True})).test_client()
 
 
 def _only_booking(engine) -> Booking:

@@ -39,7 +39,7 @@ MOVED_KEY = "calcom:R7tPq2Wd9sXk4LmN8vBc3e:lena.fischer@example.com"
 @pytest.fixture
 def trusting(settings):
     """The settings of a creator who lets attendee e-mails debit their learners."""
-    return settings.replace(bookings_trust_email=True)
+    return settings.replace(bookings={"trust_email": True})
 
 
 @pytest.fixture
@@ -303,7 +303,7 @@ def test_the_complimentary_first_call_is_spent_first(client, engine):
 
     order = make_order(7001, [("MENTOR-1H", 1)], email=LENA, customer_id=3187)
     process_order(engine, order, catalogue=sample_catalogue(),
-                  settings=Settings(complimentary_call_minutes=30))
+                  settings=Settings().replace(orders={"complimentary_call_minutes": 30}))
     assert balance_of(engine, LENA) == 90
     post_calcom(client, calcom_variant("calcom_booking_created", length=30))
     booking = bookings_by_key(engine)[CREATED_KEY]
@@ -332,7 +332,7 @@ def test_no_shows_forfeit_by_default_and_meeting_ended_marks_the_booking_held(
 
 def test_a_no_show_returns_the_minutes_when_the_creator_says_so(engine, trusting, lena):
     """BRIDGE_BOOKING_NO_SHOW=return: the no-show gives the minutes back, once."""
-    client = booking_app(engine, trusting.replace(booking_no_show="return")).test_client()
+    client = booking_app(engine, trusting.replace(bookings={"no_show": "return"})).test_client()
     start = balance_of(engine, lena)
     post_calendly(client, raw("calendly_no_show_booking_created"))
     post_calendly(client, raw("calendly_invitee_no_show_created"))

@@ -22,7 +22,9 @@ def test_a_created_token_is_printed_once_and_works_on_the_api(bridge, engine, da
     assert "booking-tool" in listed.stdout and "write" in listed.stdout
     assert token not in listed.stdout and token not in bridge("tokens", "list", "--json").stdout
     fund(engine)
-    client = ContractClient(create_app(Settings(database_url=database_url), engine), token)
+    client = ContractClient(create_app(Settings().replace(
+        database={"url": database_url},
+    ), engine), token)
     assert client.learner("alice@example.com").status_code == 200
 
 
@@ -30,7 +32,9 @@ def test_a_revoked_token_is_refused_and_its_name_may_be_reused(bridge, engine, d
     """`tokens revoke` makes the API answer 401; a new token may then take the same name."""
     token = json.loads(bridge("tokens", "create", "t", "--scope", "read", "--json").stdout)["token"]
     assert bridge("tokens", "revoke", "t").exit_code == 0
-    client = ContractClient(create_app(Settings(database_url=database_url), engine), token)
+    client = ContractClient(create_app(Settings().replace(
+        database={"url": database_url},
+    ), engine), token)
     assert client.learner("alice@example.com").status_code == 401
     assert bridge("tokens", "create", "t", "--scope", "read").exit_code == 0
     assert "revoked" in bridge("tokens").stdout

@@ -88,9 +88,10 @@ def test_init_writes_an_env_file_only_its_owner_can_read_with_fresh_secrets(
     env_file = workdir / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     written = load_settings(environ={}, env_file=env_file)
-    secret, claim_secret, key = written.webhook_secret, written.claim_secret, written.secret_key
+    secret, claim_secret = written.shop.webhook_secret, written.claims.secret
+    key = written.console.secret_key
     assert secret and len(secret) >= 32 and claim_secret and len(claim_secret) >= 32
-    calcom, calendly = written.calcom_webhook_secret, written.calendly_signing_key
+    calcom, calendly = written.bookings.calcom_webhook_secret, written.bookings.calendly_signing_key
     assert calcom and len(calcom) >= 32 and calendly and len(calendly) >= 32
     assert key and len(key) >= 32
     assert len({secret, claim_secret, calcom, calendly, key}) == 5
@@ -109,7 +110,8 @@ def test_two_inits_generate_different_webhook_secrets(tmp_path: Path, workdir: P
     assert bridge("init", "--path", str(second)).exit_code == 0
     one = load_settings(environ={}, env_file=first)
     two = load_settings(environ={}, env_file=second)
-    assert one.webhook_secret != two.webhook_secret and one.secret_key != two.secret_key
+    assert one.shop.webhook_secret != two.shop.webhook_secret
+    assert one.console.secret_key != two.console.secret_key
 
 
 def test_init_keeps_an_existing_env_file_adding_only_a_missing_console_key(
@@ -121,7 +123,7 @@ def test_init_keeps_an_existing_env_file_adding_only_a_missing_console_key(
     assert result.exit_code == 0, result.output
     text = env_file.read_text()
     assert text.startswith("WOOCOMMERCE_WEBHOOK_SECRET=keep-this-one-please\n")
-    key = load_settings(environ={}, env_file=env_file).secret_key
+    key = load_settings(environ={}, env_file=env_file).console.secret_key
     assert key and len(key) >= 32 and "added a BRIDGE_SECRET_KEY" in result.output
     again = bridge("init")
     assert env_file.read_text() == text and "left as it is" in again.output

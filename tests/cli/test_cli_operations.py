@@ -37,7 +37,7 @@ def alice(engine, settings):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     process_order(engine, make_order(300, [("MENTOR-PACK-3H", 1), ("COHORT-DV-2027-01", 1)]),
-                  catalogue=catalogue, settings=settings.replace(woocommerce_url=None))
+                  catalogue=catalogue, settings=settings.replace(shop={"url": None}))
     return catalogue
 
 
@@ -157,7 +157,7 @@ def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, 
     """What store-only web processes (BRIDGE_INBOX_WORKER) stored, the worker processes."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    web = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})
+    web = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
     for order_id in (320, 321, 322):
         body = json.dumps(make_order(order_id, [("MENTOR-1H", 1)])).encode()
         response = web.test_client().post("/webhooks/woocommerce", data=body, buffered=True,

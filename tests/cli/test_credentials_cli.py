@@ -37,9 +37,12 @@ def bridge_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 def web(engine, database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     from bridge.settings import Settings
 
-    settings = Settings(database_url=database_url, public_url=PUBLIC_URL,
-                        catalog_file=EXAMPLE_CATALOGUE,
-                        credential_key_file=tmp_path / "signing.pem")
+    settings = Settings().replace(
+        database={"url": database_url},
+        web={"public_url": PUBLIC_URL},
+        catalogue={"file": EXAMPLE_CATALOGUE},
+        credentials={"key_file": tmp_path / "signing.pem"},
+    )
     return create_app(settings, engine, handlers={}, background=False).test_client()
 
 

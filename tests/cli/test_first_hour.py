@@ -136,7 +136,7 @@ def test_an_applied_order_logs_at_debug_only(engine, settings, caplog):
     store_cohorts(engine, catalogue)
     with caplog.at_level(logging.INFO):
         process_order(engine, make_order(700, [("MENTOR-1H", 1)]), catalogue=catalogue,
-                      settings=settings.replace(woocommerce_url=None))
+                      settings=settings.replace(shop={"url": None}))
     assert not [r for r in caplog.records if "order applied" in r.getMessage()]
 
 
@@ -217,7 +217,10 @@ def _deliver(engine, settings, payload, delivery_id="d1"):
 def test_inbox_show_prints_headers_and_body_as_json(env, engine, settings):
     """No Python None or dict reprs: structures are JSON, nothing is a dash."""
     store_cohorts(engine, sample_catalogue())
-    _deliver(engine, settings.replace(woocommerce_url=None, catalog_file=example_catalogue_path()),
+    _deliver(engine, settings.replace(
+        shop={"url": None},
+        catalogue={"file": example_catalogue_path()},
+    ),
              make_order(720, [("MENTOR-1H", 1)]))
     shown = bridge(env, "inbox", "show", "1", "--body")
     assert shown.exit_code == 0, shown.output
@@ -232,7 +235,7 @@ def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_dead_rows_as_dead(env,
     and a long last error is shown whole, wrapped under its row (issue 35)."""
     store_cohorts(engine, sample_catalogue())
     process_order(engine, make_order(730, [("MENTOR-PACK-3H", 1)]), catalogue=sample_catalogue(),
-                  settings=settings.replace(woocommerce_url=None))
+                  settings=settings.replace(shop={"url": None}))
     with unit_of_work(engine) as session:
         rows = session.exec(select(OutboxItem).order_by(OutboxItem.id)).all()
         rows[0].status, rows[0].attempts, rows[0].sent_at = "sent", 1, utcnow()
@@ -286,10 +289,10 @@ def test_learner_shows_the_coupons_offered_and_a_ledger_that_says_where_rows_cam
     """Coupons appear in `bridge learner`; the complimentary call is not "complimentary" twice."""
     file_catalogue = read_catalogue_file(example_catalogue_path())
     sync_catalogue(engine, SampleShop(), file_catalogue)
-    settings = settings.replace(catalog_file=example_catalogue_path())
+    settings = settings.replace(catalogue={"file": example_catalogue_path()})
     catalogue = catalogue_loader(engine, settings)()
     process_order(engine, make_order(740, [("MENTOR-PACK-3H", 1)]), catalogue=catalogue,
-                  settings=settings.replace(woocommerce_url=None))
+                  settings=settings.replace(shop={"url": None}))
     result = bridge(env, "learner", "alice@example.com")
     assert result.exit_code == 0, result.output
     assert "coupons offered:" in result.output
@@ -328,7 +331,7 @@ def test_the_demo_narrates_each_grant_and_shows_every_promised_effect(env):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_api_docs_page_is_served_with_its_assets_from_the_package(settings):
     """/api/v1/docs/ is Swagger UI over the OpenAPI document, with nothing from another host."""
-    client = create_app(settings.replace(woocommerce_url=None), background=False).test_client()
+    client = create_app(settings.replace(shop={"url": None}), background=False).test_client()
     page = client.get("/api/v1/docs/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -547,7 +547,7 @@ def test_the_learner_page_reads_in_hours_and_json_keeps_minutes(env, engine, set
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     process_order(engine, make_order(760, [("MENTOR-PACK-3H", 1), ("PROJ-DATAVIZ", 1)]),
-                  catalogue=catalogue, settings=settings.replace(woocommerce_url=None))
+                  catalogue=catalogue, settings=settings.replace(shop={"url": None}))
     with unit_of_work(engine) as session:
         for row in session.exec(select(Access)).all():
             row.ends_at = None  # an access without an end (a lifetime offer)
@@ -586,12 +586,12 @@ def test_an_unmapped_line_of_no_product_does_not_say_product_0(engine, settings)
     order = make_order(770, [("NOPE-SKU", 1)])
     order["line_items"][0].update(product_id=0, variation_id=0)
     outcome = process_order(engine, order, catalogue=catalogue,
-                            settings=settings.replace(woocommerce_url=None))
+                            settings=settings.replace(shop={"url": None}))
     assert str(describe_order(outcome)) == (
         "processed with warnings: order 770 sells no micro-SKU on line 77000 SKU NOPE-SKU; "
         "see `bridge catalog --check`")
     [unmapped] = unmapped_skus(engine, catalogue)
     assert unmapped.problem().message.startswith(
         "SKU NOPE-SKU was sold on 1 paid order line in 1 order (770)")
-    check = _unmapped_check(settings.replace(catalog_file=example_catalogue_path()), engine)
+    check = _unmapped_check(settings.replace(catalogue={"file": example_catalogue_path()}), engine)
     assert check["detail"] == "1 paid order line selling no micro-SKU: NOPE-SKU (1)"

@@ -136,7 +136,7 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
     """Orders, inbox, expiry, outbox and webhooks all have work; --dry-run only reports it."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    settings = Settings(database_url=database_url)
+    settings = Settings().replace(database={"url": database_url})
     # Queued write-backs from an order a webhook delivered, and a delivery that failed.
     process_order(engine, make_order(940, [("MENTOR-1H", 1)], email="eve@example.com",
                                      customer_id=12), catalogue=catalogue, settings=settings)

@@ -246,7 +246,7 @@ def test_without_a_public_url_a_credential_event_is_refused_with_409(engine, dat
                                                                       tmp_path):
     """The bridge cannot name its credentials: 409, nothing recorded, other events still work."""
     buy(engine, "ASSESS-DV")
-    api, _ = make_api(engine, credential_settings(database_url, tmp_path, public_url=None))
+    api, _ = make_api(engine, credential_settings(database_url, tmp_path, web={"public_url": None}))
     answer = post(api, PASSED)
     assert answer.status_code == 409
     assert answer.get_json()["code"] == "credentials_not_configured"
@@ -342,7 +342,7 @@ def test_unknown_achievements_keys_and_lists_are_404(issuer, path):
 @sqlite_only
 def test_without_a_public_url_the_pages_are_404(engine, database_url, tmp_path):
     """Nothing is published by a bridge that does not know its own address."""
-    _, web = make_api(engine, credential_settings(database_url, tmp_path, public_url=None))
+    _, web = make_api(engine, credential_settings(database_url, tmp_path, web={"public_url": None}))
     for path in ("/issuer", "/issuer/jwks.json", "/credentials/status/1",
                  f"/credentials/{uuid.uuid4()}", "/achievements/ASSESS-DV"):
         assert web.get(path).status_code == 404, path
@@ -371,7 +371,7 @@ def test_rotating_the_key_keeps_old_public_keys_so_old_credentials_verify(issuer
     with unit_of_work(engine) as session:
         fresh = rotate_key(session, settings)
         session.commit()
-    assert stat.S_IMODE(Path(settings.credential_key_file).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(settings.credentials.key_file).stat().st_mode) == 0o600
     new = post(api, {**PASSED, "learner": "bo@example.com"}, key="k-bo").get_json()
     jwks = web.get("/issuer/jwks.json").get_json()
     assert len(jwks["keys"]) == 2

@@ -191,7 +191,7 @@ def test_the_inbox_drains_a_batch_of_order_deliveries_as_one_page(engine, settin
         record_delivery(engine, Delivery("order.updated", "5", f"d-{payload['id']}", {}, body,
                                          payload), handled=frozenset(handlers), status="received")
     with counted(engine) as statements:
-        done = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts)()
+        done = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts)()
     assert done == len(page)
     with unit_of_work(engine) as session:
         rows = {row.resource_id: row for row in session.exec(select(InboxDelivery)).all()}

@@ -240,9 +240,7 @@ def test_config_example_env_is_exactly_the_rendered_settings_file() -> None:
     """config.example.env matches render_env_file(), so it documents every variable as declared."""
     example = ROOT / "config.example.env"
     assert example.read_text(encoding="utf-8") == render_env_file(), (
-        "config.example.env is out of date; regenerate it with: python -c "
-        '"import sys; from bridge.settings import render_env_file; '
-        'sys.stdout.write(render_env_file())" > config.example.env'
+        "config.example.env is out of date; regenerate it with: python scripts/settings_docs.py"
     )
 
 
@@ -264,5 +262,5 @@ def test_the_example_settings_file_loads_as_it_is(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text((ROOT / "config.example.env").read_text(encoding="utf-8"))
     settings = load_settings(environ={}, env_file=env_file)
-    assert not settings.shop_configured
-    assert settings.database_url.startswith("sqlite:///")
+    assert not settings.shop.configured
+    assert settings.database.url.startswith("sqlite:///")

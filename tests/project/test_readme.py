@@ -7,7 +7,7 @@ import re
 import click
 
 from bridge.cli.main import main
-from bridge.settings import VARIABLES
+from bridge.settings import VARIABLES, render_settings_table
 from tests.support.paths import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -17,6 +17,13 @@ def test_every_setting_is_in_the_configuration_table():
     """Each environment variable the bridge reads has a row in README's table."""
     rows = set(re.findall(r"^\| `([A-Z_]+)` \|", README, flags=re.MULTILINE))
     assert rows == {var.name for var in VARIABLES}
+
+
+def test_the_configuration_table_is_the_one_generated_from_the_declaration():
+    """README's table is render_settings_table(): groups, defaults and descriptions as declared."""
+    assert render_settings_table() in README, (
+        "README's settings table is out of date; regenerate it: python scripts/settings_docs.py"
+    )
 
 
 def test_every_command_is_in_the_command_table():

@@ -71,7 +71,7 @@ def booked_story(engine, settings):
     store_offers(engine)
     fund(engine, LENA, customer_id=3187)
     # The story is about what bookings count, not their proof: the creator trusts e-mails.
-    client = booking_app(engine, settings.replace(bookings_trust_email=True)).test_client()
+    client = booking_app(engine, settings.replace(bookings={"trust_email": True})).test_client()
     post_calcom(client, raw("calcom_booking_created"))  # Dec 8 14:00
     post_calcom(client, meeting_ended(5811))  # held
     post_calcom(client, raw("calcom_no_show_booking_created"))  # Dec 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,8 @@ def test_nothing_set_gives_the_embedded_defaults_without_a_shop() -> None:
     """An empty environment and no .env file give SQLite, sync off and no shop."""
     settings = load_settings(environ={}, env_file=None)
     assert settings == Settings()
-    assert settings.database_url == "sqlite:///creator-bridge.db"
-    assert not settings.shop_configured
+    assert settings.database.url == "sqlite:///creator-bridge.db"
+    assert not settings.shop.configured
     assert not settings.sync_active
 
 
@@ -31,8 +32,8 @@ def test_the_real_environment_wins_over_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("BRIDGE_LOG_LEVEL=DEBUG\nBRIDGE_HTTP_MAX_ATTEMPTS=7\n")
     settings = load_settings(environ={"BRIDGE_LOG_LEVEL": "ERROR"}, env_file=env_file)
-    assert settings.log_level == "ERROR"
-    assert settings.http_max_attempts == 7
+    assert settings.logging.level == "ERROR"
+    assert settings.http.max_attempts == 7
 
 
 def test_a_missing_env_file_is_not_an_error(tmp_path: Path) -> None:
@@ -44,8 +45,8 @@ def test_a_missing_env_file_is_not_an_error(tmp_path: Path) -> None:
 def test_a_shop_needs_its_url_and_both_keys() -> None:
     """A complete shop turns sync on and normalises the URL without a trailing slash."""
     settings = load_settings(environ=SHOP, env_file=None)
-    assert settings.shop_configured and settings.sync_active
-    assert settings.woocommerce_url == "https://shop.example.com"
+    assert settings.shop.configured and settings.sync_active
+    assert settings.shop.url == "https://shop.example.com"
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_a_shop_url_without_one_of_its_keys_fails_naming_the_missing_key(missing
 def test_a_blank_value_counts_as_not_set() -> None:
     """Whitespace-only values fall back to the default instead of failing."""
     settings = load_settings(environ={"BRIDGE_HTTP_MAX_ATTEMPTS": "  "}, env_file=None)
-    assert settings.http_max_attempts == Settings().http_max_attempts
+    assert settings.http.max_attempts == Settings().http.max_attempts
 
 
 def test_secrets_are_masked_in_the_printable_settings() -> None:
@@ -131,13 +132,13 @@ def test_a_plain_postgresql_url_is_normalised_to_psycopg_3(scheme: str) -> None:
     """postgresql:// and postgres:// (as hosting platforms hand them out) mean psycopg 3."""
     environ = {"DATABASE_URL": f"{scheme}://bridge@db.internal:5432/bridge"}
     settings = load_settings(environ=environ, env_file=None)
-    assert settings.database_url == "postgresql+psycopg://bridge@db.internal:5432/bridge"
+    assert settings.database.url == "postgresql+psycopg://bridge@db.internal:5432/bridge"
 
 
 def test_an_explicit_psycopg_url_is_kept_as_it_is() -> None:
     """A URL that already names the driver is not rewritten."""
     url = "postgresql+psycopg://bridge@db.internal/bridge"
-    assert load_settings(environ={"DATABASE_URL": url}, env_file=None).database_url == url
+    assert load_settings(environ={"DATABASE_URL": url}, env_file=None).database.url == url
 
 
 def test_the_database_password_is_masked_when_settings_are_printed() -> None:
@@ -147,10 +148,53 @@ def test_the_database_password_is_masked_when_settings_are_printed() -> None:
     assert shown["DATABASE_URL"] == "postgresql+psycopg://bridge:****@db.internal:5432/bridge"
 
 
-def test_every_variable_lands_on_a_settings_field_and_has_a_valid_default() -> None:
-    """The declarative list and the Settings fields agree, and each default parses."""
-    fields = set(Settings.__dataclass_fields__)
+def test_every_variable_is_declared_once_on_its_group_and_its_default_is_the_parsed_text() -> None:
+    """The declaration is the one source: a field per variable, whose default is parse(default)."""
+    assert len({var.name for var in VARIABLES}) == len(VARIABLES) == 57
+    assert len({(var.group, var.attr) for var in VARIABLES}) == len(VARIABLES)
+    defaults = Settings()
     for var in VARIABLES:
-        assert var.attr in fields, var.name
-        if var.default is not None:
-            assert var.parse(var.default) == getattr(Settings(), var.attr), var.name
+        value = getattr(getattr(defaults, var.group), var.attr)
+        assert value == (None if var.default is None else var.parse(var.default)), var.name
+        var.parse(var.example)
+    assert [field.name for field in dataclasses.fields(Settings)] == list(
+        dict.fromkeys(var.group for var in VARIABLES))
+
+
+def test_settings_come_in_groups_by_what_they_configure() -> None:
+    """A variable is read through its group: the shop's keys under shop, the console's under it."""
+    settings = load_settings(environ={**SHOP, "BRIDGE_CONSOLE_SESSION_IDLE_MINUTES": "15",
+                                      "BRIDGE_SYNC_ORDERS_SCHEDULE": "5m"}, env_file=None)
+    assert settings.shop.consumer_key == SHOP["WOOCOMMERCE_CONSUMER_KEY"]
+    assert settings.console.session_idle_minutes == 15
+    assert settings.sync.schedule("orders") == "5m" == settings.sync.orders_schedule
+    assert settings.sync.jobs() == (
+        "orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")
+    with pytest.raises(KeyError):
+        settings.sync.schedule("lease")
+
+
+def test_replace_changes_the_named_fields_of_the_named_groups_only() -> None:
+    """settings.replace(group={field: value}) keeps every other field; a typo is an error."""
+    settings = load_settings(environ=SHOP, env_file=None)
+    changed = settings.replace(shop={"url": None}, http={"max_attempts": 1})
+    assert changed.shop.url is None and changed.http.max_attempts == 1
+    assert changed.shop.consumer_key == settings.shop.consumer_key
+    assert changed.http.read_timeout == settings.http.read_timeout
+    assert changed.inbox == settings.inbox
+    assert settings.shop.url == "https://shop.example.com"  # the original is unchanged
+    with pytest.raises(TypeError, match="no group 'shopp'"):
+        settings.replace(shopp={"url": None})
+    with pytest.raises(TypeError):
+        settings.replace(shop={"adress": None})
+
+
+def test_a_group_shows_no_secret_in_its_repr_either() -> None:
+    """repr(settings.shop) and repr(settings.database) mask secrets and the password."""
+    environ = {**SHOP, "DATABASE_URL": "postgresql://bridge:s3cret-pw@db.internal:5432/bridge"}
+    settings = load_settings(environ=environ, env_file=None)
+    shown = repr(settings.shop) + repr(settings.database)
+    for name in SECRETS:
+        assert SHOP[name] not in shown
+    assert "s3cret-pw" not in shown
+    assert "url='https://shop.example.com'" in shown

@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -62,17 +62,13 @@ def delivery(name: str) -> Any:
     return json.loads((DELIVERIES / f"{name}.body").read_bytes())
 
 
-def shop_settings(**changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "woocommerce_url": SHOP,
-        "consumer_key": KEY,
-        "consumer_secret": SECRET,
-        "webhook_secret": WEBHOOK_SECRET,
-        "http_max_attempts": 5,
-        "http_retry_budget_seconds": 60,
-    }
-    values.update(changes)
-    return Settings(**values)
+def shop_settings(**changes: Mapping[str, Any]) -> Settings:
+    """The captured shop's settings; ``changes`` as Settings.replace takes them, by group."""
+    return Settings().replace(
+        shop={"url": SHOP, "consumer_key": KEY, "consumer_secret": SECRET,
+              "webhook_secret": WEBHOOK_SECRET},
+        http={"max_attempts": 5, "retry_budget_seconds": 60},
+    ).replace(**changes)
 
 
 class FakeTime:
@@ -100,7 +96,7 @@ def make_client(fake_time: FakeTime) -> Iterator[Any]:
     """Build clients on fake time; all are closed after the test."""
     built: list[WooClient] = []
 
-    def make(**changes: Any) -> WooClient:
+    def make(**changes: Mapping[str, Any]) -> WooClient:
         client = WooClient(
             shop_settings(**changes),
             sleep=fake_time.sleep,
@@ -146,7 +142,7 @@ def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_ti
     make_client: Any,
 ) -> None:
     """With one connection, pages 1..3 (per_page=100) are fetched each only when asked for."""
-    client = make_client(http_connections=1)
+    client = make_client(http={"connections": 1})
     bodies = [
         rest("5-orders-modified-after-page1"),
         rest("5-orders-modified-after-page2"),
@@ -188,7 +184,7 @@ def test_pages_are_read_ahead_on_a_few_connections_and_handed_back_in_order(
     make_client: Any,
 ) -> None:
     """With three connections, at most three pages are read ahead, and they arrive in order."""
-    client = make_client(http_connections=3)
+    client = make_client(http={"connections": 3})
     with mock() as rsps:
         _numbered_pages(rsps, 8)
         pages = client.iter_pages("orders")
@@ -207,7 +203,7 @@ def test_a_429_while_reading_ahead_pauses_every_connection_for_the_time_asked(
     make_client: Any, fake_time: FakeTime,
 ) -> None:
     """A page turned away with 429 and Retry-After is read again after the wait; none is lost."""
-    client = make_client(http_connections=2)
+    client = make_client(http={"connections": 2})
     with mock() as rsps:
         rsps.get(
             f"{API}/orders",
@@ -225,7 +221,7 @@ def test_a_429_while_reading_ahead_pauses_every_connection_for_the_time_asked(
 
 def test_a_caller_that_stops_early_leaves_no_thread_behind(make_client: Any) -> None:
     """Closing the page iterator after the first page ends its read-ahead threads."""
-    client = make_client(http_connections=4)
+    client = make_client(http={"connections": 4})
     before = threading.active_count()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _numbered_pages(rsps, 6)
@@ -329,7 +325,7 @@ def test_a_503_storm_gives_up_with_a_retryable_error_within_the_retry_budget(
     make_client: Any, fake_time: FakeTime
 ) -> None:
     """Backoff grows exponentially with jitter and stops before the time budget is spent."""
-    client = make_client(http_max_attempts=50, http_retry_budget_seconds=10)
+    client = make_client(http={"max_attempts": 50, "retry_budget_seconds": 10})
     with mock() as rsps:
         rsps.get(f"{API}/orders", status=503, body="<html>Service Unavailable</html>")
         with pytest.raises(RetryableError) as caught:
@@ -349,7 +345,7 @@ def test_a_503_storm_gives_up_with_a_retryable_error_within_the_retry_budget(
 
 def test_retries_stop_at_http_max_attempts(make_client: Any, fake_time: FakeTime) -> None:
     """No more attempts are made than BRIDGE_HTTP_MAX_ATTEMPTS allows."""
-    client = make_client(http_max_attempts=3)
+    client = make_client(http={"max_attempts": 3})
     with mock() as rsps:
         rsps.get(f"{API}/orders", status=502)
         with pytest.raises(ShopUnavailable):
@@ -407,7 +403,7 @@ def test_a_refused_connection_is_one_human_line_naming_the_shop(
     make_client: Any,
 ) -> None:
     """The error says which shop could not be reached, without traceback, URL or chained cause."""
-    client = make_client(woo_auth="query", http_max_attempts=2)
+    client = make_client(shop={"auth": "query"}, http={"max_attempts": 2})
     leaky_url = f"/wp-json/wc/v3/orders?consumer_key={KEY}&consumer_secret={SECRET}"
     refused = requests.ConnectionError(
         urllib3.exceptions.MaxRetryError(
@@ -516,7 +512,7 @@ def test_oauth_signature_of_a_plain_http_request_equals_the_woocommerce_packages
         "dates_are_gmt": "true",
     }
     ours = WooClient(
-        shop_settings(woocommerce_url=url),
+        shop_settings(shop={"url": url}),
         sleep=fake_time.sleep,
         clock=fake_time.clock,
         wall_clock=lambda: 1795881346.7,
@@ -540,7 +536,7 @@ def test_oauth_signature_of_a_plain_http_request_equals_the_woocommerce_packages
 
 def test_an_oauth_post_is_signed_for_post_and_resigned_on_retry(make_client: Any) -> None:
     """Each attempt carries a fresh nonce and a POST signature the package would compute."""
-    client = make_client(woocommerce_url="http://127.0.0.1:8080")
+    client = make_client(shop={"url": "http://127.0.0.1:8080"})
     with mock() as rsps:
         rsps.put("http://127.0.0.1:8080/wp-json/wc/v3/webhooks/5", status=503)
         rsps.put(
@@ -564,7 +560,7 @@ def test_query_string_auth_sends_the_keys_without_touching_the_callers_params(
     make_client: Any,
 ) -> None:
     """With woo_auth=query the keys ride in the query string; the caller's dict is unchanged."""
-    client = make_client(woo_auth="query")
+    client = make_client(shop={"auth": "query"})
     params = {"status": "all"}
     with mock() as rsps:
         rsps.get(
@@ -605,7 +601,7 @@ def test_no_secret_reaches_a_log_line_an_error_or_a_repr(
 ) -> None:
     """Keys and the webhook secret stay out of DEBUG logs, error texts and the client's repr."""
     caplog.set_level(logging.DEBUG)
-    client = make_client(woo_auth="query")
+    client = make_client(shop={"auth": "query"})
     redirect = f"https://www.shop.example.com/wp-json/wc/v3/orders?consumer_key={KEY}&consumer_secret={SECRET}"
     errors: list[BaseException] = []
     with mock() as rsps:
@@ -647,7 +643,7 @@ def test_no_secret_reaches_a_log_line_an_error_or_a_repr(
         ("5-error-401-wrong-secret-https", {}, "WOOCOMMERCE_CONSUMER_SECRET does not belong"),
         (
             "5-error-401-basic-over-http",
-            {"woocommerce_url": "http://127.0.0.1:8080", "woo_auth": "basic"},
+            {"shop": {"url": "http://127.0.0.1:8080", "auth": "basic"}},
             "use an https WOOCOMMERCE_URL",
         ),
         ("5-error-401-basic-over-http", {}, "may not detect HTTPS"),
@@ -666,7 +662,7 @@ def test_refusals_carry_woocommerces_code_and_a_human_hint(
     """Each captured refusal becomes a permanent error with status, code and a fitting hint."""
     client = make_client(**changes)
     meta = rest_meta(fixture)
-    base = changes.get("woocommerce_url", SHOP)
+    base = changes.get("shop", {}).get("url", SHOP)
     path = meta["url"].removeprefix("/wp-json/wc/v3/")
     body = meta["request_body"]
     with mock() as rsps:
@@ -827,10 +823,9 @@ def test_doctor_reports_a_wrong_secret_as_a_failed_shop_check(tmp_path: Path) ->
     """`bridge doctor` turns the real 401 into a failed check with its fix, not an exception."""
     from bridge.store.db import make_engine
 
-    settings = shop_settings(
-        database_url=f"sqlite:///{tmp_path / 'bridge.db'}", catalog_file=tmp_path / "catalog.toml"
-    )
-    engine = make_engine(settings.database_url)
+    settings = shop_settings(database={"url": f"sqlite:///{tmp_path / 'bridge.db'}"},
+                             catalogue={"file": tmp_path / "catalog.toml"})
+    engine = make_engine(settings.database.url)
     try:
         with mock() as rsps:
             rsps.get(f"{API}/products", status=401, json=rest("5-error-401-wrong-secret-https"))

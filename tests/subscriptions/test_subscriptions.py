@@ -234,7 +234,10 @@ def test_cancellation_ends_perks_and_keeps_paid_credits_until_they_expire(engine
 def test_revoke_on_cancel_expires_unspent_credits_whatever_the_order_of_arrival(
         engine, database_url, catalogue):
     """With the revoke setting, credits paid before the cancellation expire at it, even late."""
-    config = Settings(database_url=database_url, subscription_revoke_on_cancel=True)
+    config = Settings().replace(
+        database={"url": database_url},
+        subscriptions={"revoke_on_cancel": True},
+    )
     policy = subscription_policy(config)
     sub(engine, config, catalogue, subscription(73, parent=730))
     order(engine, config, catalogue, sub_order(730, "2027-01-10T09:00:00"))
@@ -244,7 +247,7 @@ def test_revoke_on_cancel_expires_unspent_credits_whatever_the_order_of_arrival(
     # The February renewal, paid before the cancellation, is delivered after it.
     with unit_of_work(engine) as session:
         apply_order(session, sub_order(731, "2027-02-10T09:00:00", renewal_of=73), catalogue,
-                    paid_statuses=config.paid_statuses, complimentary_minutes=30,
+                    paid_statuses=config.orders.paid_statuses, complimentary_minutes=30,
                     subscription_policy=policy)
         session.commit()
     cancelled = at("2027-02-25T00:00:00")
@@ -473,7 +476,7 @@ def test_rollover_and_revoke_settings_are_read_and_default_to_the_policy():
     assert policy.rollover == {"mentor_minutes": 2} and policy.revoke_on_cancel
     assert settings.masked()["BRIDGE_SUBSCRIPTION_ROLLOVER"] == "mentor_minutes=2"
     assert load_settings(environ={"BRIDGE_SUBSCRIPTION_ROLLOVER": "none"},
-                         env_file=None).subscription_rollover == {}
+                         env_file=None).subscriptions.rollover == {}
 
 
 def test_pure_rules_give_subscription_credits_an_expiry_and_others_none(catalogue):

@@ -118,8 +118,10 @@ def calendly_headers(body: bytes, timestamp: int = SIGNED_AT,
 def booking_app(engine: Any, settings: Settings, catalogue: Catalogue | None = None,
                 clock: Callable[[], datetime] = lambda: NOW) -> Flask:
     """The app with the booking secrets set, inline processing and the clock at the samples."""
-    settings = settings.replace(calcom_webhook_secret=SECRET, calendly_signing_key=SECRET,
-                                claim_secret=settings.claim_secret or LINK_SECRET)
+    settings = settings.replace(
+        bookings={"calcom_webhook_secret": SECRET, "calendly_signing_key": SECRET},
+        claims={"secret": settings.claims.secret or LINK_SECRET},
+    )
     catalogue = catalogue or Catalogue()
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
     app = create_app(settings, engine, handlers=handlers, background=False, clock=clock)

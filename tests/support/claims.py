@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import select
@@ -26,11 +27,14 @@ def pack_catalogue() -> Catalogue:
     return dataclasses.replace(catalogue, offers={**catalogue.offers, PACK: PACK_OFFER})
 
 
-def claim_settings(database_url: str, **changes: Any) -> Settings:
+def claim_settings(database_url: str, **changes: Mapping[str, Any]) -> Settings:
+    """Settings for team packs; ``changes`` as Settings.replace takes them, by group."""
     # The fixtures' orders are dated in the past: here they are news (see HISTORY_IS_NEWS).
-    values: dict[str, Any] = {"claim_secret": SECRET, "public_url": "https://bridge.example.com",
-                              "notify_since": HISTORY_IS_NEWS}
-    return Settings(database_url=database_url, **{**values, **changes})
+    return Settings().replace(
+        database={"url": database_url}, claims={"secret": SECRET},
+        web={"public_url": "https://bridge.example.com"},
+        writeback={"notify_since": HISTORY_IS_NEWS},
+    ).replace(**changes)
 
 
 def pack_order(order_id: int, quantity: int = 1, **kwargs: Any) -> dict[str, Any]:

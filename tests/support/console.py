@@ -69,7 +69,11 @@ class ConsoleShop:
 def seed_console_shop(engine: Engine, database_url: str, folder: Path, *,
                       public: bool = True) -> ConsoleShop:
     path = write_catalogue(folder, public=public)
-    settings = Settings(database_url=database_url, secret_key=SECRET_KEY, catalog_file=path)
+    settings = Settings().replace(
+        database={"url": database_url},
+        console={"secret_key": SECRET_KEY},
+        catalogue={"file": path},
+    )
     file_catalogue = read_catalogue_file(path)
     store_file_catalogue(engine, file_catalogue)
     catalogue = load_catalogue(engine, file_catalogue)

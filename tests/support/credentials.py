@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,20 @@ def write_key(path: Path) -> Path:
     return path
 
 
-def credential_settings(database_url: str, tmp_path: Path, **changes: Any) -> Settings:
-    """Settings that can issue: public URL, issuer name, the example catalogue, a key file."""
+def credential_settings(database_url: str, tmp_path: Path,
+                        **changes: Mapping[str, Any]) -> Settings:
+    """Settings that can issue: public URL, issuer name, the example catalogue, a key file.
+
+    ``changes`` as Settings.replace takes them, by group.
+    """
     key_file = tmp_path / "credential-signing-key.pem"
     if not key_file.exists():
         write_key(key_file)
-    values: dict[str, Any] = dict(
-        database_url=database_url, public_url=PUBLIC_URL, issuer_name="Dana Datawright",
-        catalog_file=EXAMPLE_CATALOGUE, credential_key_file=key_file,
-        complimentary_call_minutes=0)
-    values.update(changes)
-    return Settings(**values)
+    return Settings().replace(
+        database={"url": database_url}, web={"public_url": PUBLIC_URL},
+        credentials={"issuer_name": "Dana Datawright", "key_file": key_file},
+        catalogue={"file": EXAMPLE_CATALOGUE}, orders={"complimentary_call_minutes": 0},
+    ).replace(**changes)
 
 
 def example_catalogue() -> Catalogue:
@@ -77,7 +81,7 @@ def buy(engine: Engine, sku: str, email: str = "ann@example.com", *, customer_id
     order = make_order(order_id, [(sku, 1)], email=email, customer_id=customer_id,
                        status=status)
     process_order(engine, order, catalogue=catalogue,
-                  settings=Settings(complimentary_call_minutes=0))
+                  settings=Settings().replace(orders={"complimentary_call_minutes": 0}))
     return order_id
 
 

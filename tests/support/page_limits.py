@@ -36,8 +36,12 @@ def main(argv: list[str]) -> None:
         return rows
 
     report.load_rows = held  # type: ignore[assignment]
-    settings = Settings(database_url=database_url, webhook_secret=SECRET, inbox_worker=True,
-                        page_concurrency=PAGE_CONCURRENCY)
+    settings = Settings().replace(
+        database={"url": database_url},
+        shop={"webhook_secret": SECRET},
+        inbox={"worker": True},
+        web={"page_concurrency": PAGE_CONCURRENCY},
+    )
     app = create_app(settings, make_engine(database_url))
     run_server(app, host="127.0.0.1", port=port, threads=THREADS)
 

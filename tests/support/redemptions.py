@@ -38,7 +38,7 @@ def _is_date_time(value: object) -> bool:
 def fund(engine: Engine, email: str = "alice@example.com", *, customer_id: int = 2,
          packs: int = 1) -> None:
     """Sell ``packs`` 5-hour mentor packs (300 minutes each) to a learner, as the shop would."""
-    settings = Settings(complimentary_call_minutes=0)
+    settings = Settings().replace(orders={"complimentary_call_minutes": 0})
     order = make_order(next(_order_ids), [("MENTOR-PACK-5H", packs)], email=email,
                        customer_id=customer_id)
     process_order(engine, order, catalogue=sample_catalogue(), settings=settings)

@@ -60,7 +60,7 @@ WEB = CohortSpec(code="WEB-2026-09", title="Web cohort, September 2026",
 WEB_SEAT = Offer("COHORT-WEB-2026-09", "cohort_seat", "Web cohort", cohort=WEB.code)
 CATALOGUE = Catalogue(offers={**OFFERS, WEB_SEAT.sku: WEB_SEAT},
                       cohorts={COHORT.code: COHORT, WEB.code: WEB}, bindings=BINDINGS)
-SETTINGS = Settings(complimentary_call_minutes=30)
+SETTINGS = Settings().replace(orders={"complimentary_call_minutes": 30})
 # After the story ends and before the real clock, so "past" means the same in every test run.
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEARNERS = {"ann": 11, "ben": 12, "cara": 13, "dan": 14, "eve": 15, "fay": 16}

@@ -36,7 +36,7 @@ def shop(http) -> LiveShop:
 @pytest.fixture
 def live(settings):
     """The settings of a real install: customers hear only of what happens while it watches."""
-    return settings.replace(notify_since=None, shop_timezone="Europe/Berlin")
+    return settings.replace(writeback={"notify_since": None}, shop={"timezone": "Europe/Berlin"})
 
 
 @pytest.fixture
@@ -132,7 +132,9 @@ def test_a_rebuild_from_an_empty_database_posts_nothing_the_shop_has(
     """Database lost, schema and catalogue back, full sync and drain: 0 notes, 0 coupons."""
     start = NOW - timedelta(days=3)
     history(shop, start)
-    watching = live.replace(notify_since=start - timedelta(days=1))  # it watched all along
+    watching = live.replace(
+        writeback={"notify_since": start - timedelta(days=1)},
+    )  # it watched all along
     ports = make_ports(engine, watching, catalogue)
     assert run_job("orders", ports, RunOptions(full=True)).ok
     assert run_job("outbox", ports).ok

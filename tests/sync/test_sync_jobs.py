@@ -87,7 +87,7 @@ def test_the_webhooks_job_fails_while_a_disabled_webhook_of_the_bridge_is_not_al
 ):
     """Disabled by WooCommerce and not allowed to re-enable: one reason line, no write."""
     ours = "http://127.0.0.1:9100/webhooks/woocommerce"
-    settings = settings.replace(public_url="http://127.0.0.1:9100")
+    settings = settings.replace(web={"public_url": "http://127.0.0.1:9100"})
     shop.webhooks[0]["status"] = "disabled"
     shop.webhooks[1]["status"] = "paused"
     assert shop.webhooks[0]["delivery_url"] == ours
@@ -105,7 +105,10 @@ def test_the_webhooks_job_re_enables_the_bridges_disabled_webhooks_when_allowed(
     engine, settings, catalogue, shop, http
 ):
     """With the setting on, a disabled webhook of the bridge is set active again; paused stay."""
-    settings = settings.replace(public_url="http://127.0.0.1:9100", sync_reenable_webhooks=True)
+    settings = settings.replace(
+        web={"public_url": "http://127.0.0.1:9100"},
+        sync={"reenable_webhooks": True},
+    )
     shop.webhooks[0]["status"] = "disabled"
     shop.webhooks[1]["status"] = "paused"
     ports = make_ports(engine, settings, catalogue)
@@ -178,6 +181,6 @@ def test_jobs_that_need_the_shop_are_skipped_without_one(engine, catalogue):
     """Without WOOCOMMERCE_URL the orders job says so instead of failing; expiry still runs."""
     from bridge.settings import Settings
 
-    ports = make_ports(engine, Settings(database_url="sqlite://"), catalogue)
+    ports = make_ports(engine, Settings().replace(database={"url": "sqlite://"}), catalogue)
     assert run_job("orders", ports).status == "skipped"
     assert run_job("expiry", ports).status == "ok"

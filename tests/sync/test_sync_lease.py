@@ -112,7 +112,7 @@ def test_a_long_job_renews_its_lease_while_it_runs_and_releases_it_at_the_end(en
 
         shop.before_orders_page = look_at_the_lease
         # One connection: page 2 is requested only after page 1 was applied (no read-ahead).
-        ports = make_ports(engine, settings.replace(http_connections=1), catalogue,
+        ports = make_ports(engine, settings.replace(http={"connections": 1}), catalogue,
                            clock=clock.wall,
                            monotonic=clock.monotonic)
         result = run_job("orders", ports, RunOptions(full=True), lease_ttl=TTL)

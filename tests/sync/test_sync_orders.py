@@ -120,7 +120,7 @@ def test_the_overlap_window_catches_a_late_save_and_never_grants_twice(
     # Stamped before the cursor, but only visible in the shop after the first run read it.
     shop.place(203, [("MENTOR-1H", 1)], T0 + 9 * MINUTE)
     second = run_job("orders", ports)
-    overlap = timedelta(seconds=settings.sync_overlap_seconds)
+    overlap = timedelta(seconds=settings.sync.overlap_seconds)
     assert order_lists(http)[-1]["modified_after"] == wc(T0 + 10 * MINUTE - overlap)
     assert (second.tally.fetched, second.tally.changed, second.tally.grants) == (2, 1, 2)
     assert grants_of(engine, 203) == 1
@@ -275,7 +275,7 @@ def test_a_stop_request_finishes_the_current_page_and_applies_no_more(engine, sh
     assert result.status == "ok"
     assert result.notes[-1] == "stopped on request after page 1 of 3"
     # Pages read ahead on the other connections are dropped unapplied.
-    assert len(order_lists(http)) <= 1 + ports.settings.http_connections
+    assert len(order_lists(http)) <= 1 + ports.settings.http.connections
     assert [grants_of(engine, 701 + n) for n in range(6)] == [1, 1, 0, 0, 0, 0]
     assert read_cursor(engine, "orders") == T0 + 1 * MINUTE
 
@@ -295,7 +295,7 @@ def test_the_first_run_starts_when_the_bridge_first_heard_from_the_shop(
         session.add(row)
         session.commit()
     result = run_job("orders", ports)
-    overlap = timedelta(seconds=settings.sync_overlap_seconds)
+    overlap = timedelta(seconds=settings.sync.overlap_seconds)
     assert order_lists(http)[0]["modified_after"] == wc(heard - overlap)
     assert "--full" in result.notes[0]
 

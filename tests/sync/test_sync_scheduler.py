@@ -21,7 +21,7 @@ from tests.support.sample_shop import sample_catalogue, store_cohorts
 from tests.support.sync import HttpShop, make_ports
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ALL_OFF = {f"sync_{job}_schedule": "off" for job in
+ALL_OFF = {f"{job}_schedule": "off" for job in
            ("orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")}
 
 
@@ -30,8 +30,8 @@ def test_schedules_are_intervals_cron_lines_or_off_and_a_bad_one_names_its_varia
     settings = load_settings({"BRIDGE_SYNC_ORDERS_SCHEDULE": "*/10  * * * *",
                               "BRIDGE_SYNC_INBOX_SCHEDULE": "90S",
                               "BRIDGE_SYNC_EXPIRY_SCHEDULE": "OFF"}, env_file=None)
-    assert (settings.sync_orders_schedule, settings.sync_inbox_schedule,
-            settings.sync_expiry_schedule, settings.sync_catalog_schedule) == (
+    assert (settings.sync.orders_schedule, settings.sync.inbox_schedule,
+            settings.sync.expiry_schedule, settings.sync.catalog_schedule) == (
         "*/10 * * * *", "90s", "off", "1h")
     for bad in ("every hour", "0m", "61 * * * *"):
         with pytest.raises(SettingsError) as error:
@@ -44,7 +44,7 @@ def test_every_scheduled_job_runs_one_instance_at_a_time_and_coalesces_missed_ru
     engine, settings
 ):
     """Each job is added once, max_instances=1 and coalesce, on its interval or cron line."""
-    settings = settings.replace(sync_orders_schedule="*/15 * * * *", sync_expiry_schedule="off")
+    settings = settings.replace(sync={"orders_schedule": "*/15 * * * *", "expiry_schedule": "off"})
     runner = SyncScheduler(make_ports(engine, settings, sample_catalogue()),
                            scheduler=BackgroundScheduler(timezone="UTC"))
     jobs = {job.id: job for job in runner.scheduler.get_jobs()}
@@ -66,7 +66,7 @@ def test_a_stop_lets_the_running_job_finish_its_page_then_the_scheduler_exits(en
     """As on SIGTERM: the page in hand is committed, no page read ahead is applied."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    settings = settings.replace(**{**ALL_OFF, "sync_orders_schedule": "1h"})
+    settings = settings.replace(sync={**ALL_OFF, "orders_schedule": "1h"})
     finished = Event()
     results = []
 
@@ -89,7 +89,7 @@ def test_a_stop_lets_the_running_job_finish_its_page_then_the_scheduler_exits(en
     assert not runner.scheduler.running
     [result] = results
     assert result.status == "ok" and result.tally.fetched == 2
-    assert len(pages) <= 1 + settings.http_connections
+    assert len(pages) <= 1 + settings.http.connections
     assert read_cursor(engine, "orders") == t0 + timedelta(minutes=1)
 
 
@@ -98,7 +98,7 @@ def test_serve_hooks_start_the_scheduler_in_the_worker_and_stop_it_on_exit(
     database_url, caplog
 ):
     """`bridge serve` passes these to gunicorn: started after the worker boots, stopped on exit."""
-    settings = Settings(database_url=database_url, **ALL_OFF)
+    settings = Settings().replace(database={"url": database_url}, sync=ALL_OFF)
     start, stop = embedded_scheduler(settings)
     with caplog.at_level(logging.INFO, logger="sync.scheduler"):
         start()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from sqlmodel import select
 
@@ -179,7 +177,7 @@ def test_a_cancelled_then_restored_order_opens_its_codes_again(engine, config):
 
 def test_claims_need_the_secret_and_the_error_names_it(engine, database_url):
     """Without BRIDGE_CLAIM_SECRET a pack order fails whole, naming the variable."""
-    config = claim_settings(database_url, claim_secret=None)
+    config = claim_settings(database_url, claims={"secret": None})
     with pytest.raises(Exception, match="BRIDGE_CLAIM_SECRET"):
         apply(engine, config, pack_order(310))
     assert places(engine, 310) == []
@@ -195,7 +193,7 @@ def test_codes_are_the_same_after_a_database_rebuild(engine, config, tmp_path):
 
     upgrade(other)
     try:
-        rebuilt = dataclasses.replace(config, database_url=str(other.url))
+        rebuilt = config.replace(database={"url": str(other.url)})
         apply(other, rebuilt, pack_order(311))
         assert codes(other, rebuilt, 311) == before
     finally:
@@ -240,7 +238,7 @@ def test_codes_made_under_another_secret_still_work_but_are_not_shown(engine, co
     """After the secret changes, `bridge claims` cannot recompute old codes and says so."""
     apply(engine, config, pack_order(315))
     old = codes(engine, config, 315)[0]
-    changed = dataclasses.replace(config, claim_secret="a-new-secret-0123456789abcdef")
+    changed = config.replace(claims={"secret": "a-new-secret-0123456789abcdef"})
     assert codes(engine, changed, 315) == [None] * 5
     claim_place(engine, old, "ann@employer.example", "Ann", changed)
     assert holdings(engine, "ann@employer.example") == PROJECT
@@ -264,7 +262,8 @@ def test_a_pack_sold_before_the_bridge_watched_makes_places_but_tells_nobody(eng
     """History: the places and codes exist (`bridge claims` lists them), but no note is sent."""
     from datetime import UTC, datetime
 
-    config = claim_settings(database_url, notify_since=datetime(2027, 1, 1, tzinfo=UTC))
+    config = claim_settings(database_url,
+                            writeback={"notify_since": datetime(2027, 1, 1, tzinfo=UTC)})
     apply(engine, config, pack_order(318))
     assert len(places(engine, 318)) == 5
     assert all(codes(engine, config, 318))

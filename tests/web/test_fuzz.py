@@ -30,7 +30,7 @@ def app(engine, settings):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
-    app = create_app(settings.replace(woocommerce_url=None), engine, handlers=handlers,
+    app = create_app(settings.replace(shop={"url": None}), engine, handlers=handlers,
                      background=False)
     app.test_client_class = ClosingClient
     return app

@@ -166,7 +166,8 @@ def test_a_chunked_body_over_the_limit_answers_413_not_401(app, engine, settings
     limit = 1024
     app.extensions["bridge"] = app.extensions["bridge"].__class__(
         **{**vars(app.extensions["bridge"]), "settings": settings.replace(
-            webhook_max_body_bytes=limit)})
+            web={"max_body_bytes": limit},
+        )})
     body = json.dumps(make_order(703, [("MENTOR-1H", 1)])).encode()
     assert len(body) > limit
     client = app.test_client()
@@ -256,7 +257,7 @@ def test_the_inbox_job_goes_on_past_a_failing_row_and_applies_retention(
         first = session.get(InboxDelivery, ids[0])
         first.body = b'{"id": 706, "status": "processing", "line_items": 7}'
         session.commit()
-    result = run_job("inbox", make_ports(engine, settings.replace(woocommerce_url=None),
+    result = run_job("inbox", make_ports(engine, settings.replace(shop={"url": None}),
                                          catalogue, clock=lambda: now))
     statuses = {row.id: row.status for row in rows(engine)}
     assert statuses == {ids[0]: "rejected", ids[1]: "processed"}, result

@@ -76,10 +76,12 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
         patch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
                                                            parallelism=1))
         console = seed_console_shop(engine, url, folder)
-    settings = dataclasses.replace(console.settings, claim_secret=CLAIM_SECRET,
-                                   public_url="https://bridge.example.com",
-                                   notify_since=HISTORY_IS_NEWS,
-                                   calcom_webhook_secret=BOOKING_SECRET)
+    settings = console.settings.replace(
+        claims={"secret": CLAIM_SECRET},
+        web={"public_url": "https://bridge.example.com"},
+        writeback={"notify_since": HISTORY_IS_NEWS},
+        bookings={"calcom_webhook_secret": BOOKING_SECRET},
+    )
     catalogue = dataclasses.replace(console.catalogue, offers={
         **console.catalogue.offers, PACK_OFFER.sku: PACK_OFFER})
     from bridge.services.orders import process_order

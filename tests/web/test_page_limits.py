@@ -84,8 +84,11 @@ def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 
 def make_app(engine: Engine, database_url: str, **changes: Any) -> Any:
     handlers = changes.pop("handlers", {})
-    settings = Settings(database_url=database_url, webhook_secret=SECRET,
-                        secret_key=SECRET_KEY).replace(**changes)
+    settings = Settings().replace(
+        database={"url": database_url},
+        shop={"webhook_secret": SECRET},
+        console={"secret_key": SECRET_KEY},
+    ).replace(**changes)
     app = create_app(settings, engine, handlers=handlers, background=False)
     app.test_client_class = ClosingClient
     return app
@@ -150,7 +153,7 @@ def test_two_calendar_years_are_allowed_and_a_day_more_is_not(engine, database_u
 def test_the_limit_is_a_setting(engine, database_url):
     """BRIDGE_REPORT_MAX_DAYS moves the limit; values under a year or over a century are
     refused when the settings are read."""
-    app = make_app(engine, database_url, report_max_days=400)
+    app = make_app(engine, database_url, report={"max_days": 400})
     token = make_token(engine, "phone", "read")
     client = app.test_client()
     assert client.get(f"/report?token={token}&since=2025-01-01&until=2026-02-01"
@@ -159,7 +162,7 @@ def test_the_limit_is_a_setting(engine, database_url):
                          headers=JSON)
     assert refused.status_code == 400 and refused.get_json()["max_days"] == 400
     assert load_settings({"BRIDGE_REPORT_MAX_DAYS": "1000"}, env_file=None
-                         ).report_max_days == 1000
+                         ).report.max_days == 1000
     for bad in ("365", "36526", "two years"):
         with pytest.raises(SettingsError, match="BRIDGE_REPORT_MAX_DAYS"):
             load_settings({"BRIDGE_REPORT_MAX_DAYS": bad}, env_file=None)
@@ -168,7 +171,7 @@ def test_the_limit_is_a_setting(engine, database_url):
 def test_the_rules_default_limit_is_the_settings_default() -> None:
     """report_period's own default (for callers without settings) is BRIDGE_REPORT_MAX_DAYS'."""
     declared = next(var for var in VARIABLES if var.name == "BRIDGE_REPORT_MAX_DAYS")
-    assert int(declared.default or "0") == Settings().report_max_days == DEFAULT_MAX_DAYS
+    assert int(declared.default or "0") == Settings().report.max_days == DEFAULT_MAX_DAYS
 
 
 def test_a_period_outside_the_calendar_in_utc_is_a_400_not_a_500(engine, database_url):
@@ -255,7 +258,7 @@ def test_a_page_query_past_its_budget_answers_503_with_retry_after(
         sleepy_engine, database_url, slow_report):
     """/report (HTML, or JSON when asked) and the console's report (a console page) both say
     the query took too long; the next page is served as usual."""
-    app = make_app(sleepy_engine, database_url, page_query_timeout_seconds=BUDGET)
+    app = make_app(sleepy_engine, database_url, web={"page_query_timeout_seconds": BUDGET})
     token = make_token(sleepy_engine, "phone", "read")
     add_operator(sleepy_engine, VIEWER, PASSWORD, "viewer")
     client = app.test_client()
@@ -285,8 +288,8 @@ def test_receivers_and_inbox_processing_have_no_page_budget(sleepy_engine, datab
         ran.append(str(payload["id"]))
         return "slow but done"
 
-    app = make_app(sleepy_engine, database_url, page_query_timeout_seconds=BUDGET,
-                   handlers={"order": handle_order})
+    app = make_app(sleepy_engine, database_url, handlers={"order": handle_order},
+                   web={"page_query_timeout_seconds": BUDGET})
     body, headers = signed({"id": 4242, "status": "processing"})
     response = app.test_client().post("/webhooks/woocommerce", data=body, headers=headers)
     assert response.status_code == 200
@@ -323,7 +326,7 @@ def test_a_page_beyond_the_limit_is_503_while_deliveries_health_and_writes_go_on
     503 with Retry-After at once, and a signed delivery is stored (on SQLite the report's read
     takes no write lock); once the report is done the next page is served."""
     started, release = held_report
-    app = make_app(engine, database_url, page_concurrency=1)
+    app = make_app(engine, database_url, web={"page_concurrency": 1})
     token = make_token(engine, "phone", "read")
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(lambda: app.test_client().get(f"/report?token={token}"))

@@ -114,7 +114,7 @@ def outage(engine: Engine) -> Iterator[DatabaseOutage]:
 
 def web_client(engine: Engine, settings: Settings) -> FlaskClient:
     """A web process of a worker deployment: it verifies, stores and answers, nothing else."""
-    app = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})
+    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
     app.test_client_class = ClosingClient
     return app.test_client()
 
@@ -176,7 +176,7 @@ def test_the_worker_survives_an_outage_and_drains_what_was_acknowledged(
     caplog.set_level(logging.WARNING)
     web = web_client(engine, settings)
     acknowledge(web, 700)
-    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts),
+    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
                      poll=0.05, what="inbox worker", **FAST)
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
@@ -229,7 +229,7 @@ def test_a_batch_the_outage_interrupted_is_processed_when_the_database_is_back(
     for order_id in (710, 711, 712):
         acknowledge(web, order_id)
     handlers = {**handlers, "order": OutageDuringFirstPage(handlers["order"], outage)}
-    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts),
+    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
                      poll=0.05, **FAST)
     worker = threading.Thread(target=loop.run, daemon=True)
     started = time.monotonic()
@@ -297,7 +297,7 @@ def test_the_processing_thread_outlives_an_outage(
     /healthz says what it is doing meanwhile."""
     caplog.set_level(logging.WARNING)
     processor = BackgroundProcessor(
-        InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts),
+        InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
         poll=0.05, **FAST)
     processor.start()
     web = web_client(engine, settings)
@@ -371,7 +371,7 @@ def test_healthz_shows_whether_a_worker_beats(
 ) -> None:
     """Beside `bridge inbox work`, the web reads the workers' heartbeats: none (or only old
     ones) is a stopped worker; a recent one is a running worker."""
-    app = create_app(settings.replace(inbox_worker=True), engine, handlers=handlers)
+    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers=handlers)
     client = app.test_client()
     body = client.get("/healthz").get_json()
     assert body["processing"]["mode"] == "worker"

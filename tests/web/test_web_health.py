@@ -16,7 +16,7 @@ def test_healthz_reports_the_database_the_schema_and_a_shop_that_is_not_configur
     engine: Engine, database_url: str
 ) -> None:
     """Without a shop, /healthz answers 200 with the database ok, the schema version, sync off."""
-    app = create_app(Settings(database_url=database_url), engine)
+    app = create_app(Settings().replace(database={"url": database_url}), engine)
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.is_json
@@ -43,7 +43,7 @@ def test_healthz_reports_sync_on_when_a_shop_is_configured(
 
 def test_readyz_is_ready_on_a_migrated_database(engine: Engine, database_url: str) -> None:
     """/readyz answers 200 when the database answers and its schema is current."""
-    app = create_app(Settings(database_url=database_url), engine)
+    app = create_app(Settings().replace(database={"url": database_url}), engine)
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["status"] == "ready"
@@ -54,7 +54,9 @@ def test_readyz_is_not_ready_on_an_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = make_engine(url)
     try:
-        response = create_app(Settings(database_url=url), engine).test_client().get("/readyz")
+        response = create_app(Settings().replace(
+            database={"url": url},
+        ), engine).test_client().get("/readyz")
     finally:
         engine.dispose()
     assert response.status_code == 503
@@ -68,7 +70,7 @@ def test_healthz_still_answers_when_the_database_is_unreachable(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'missing-folder' / 'bridge.db'}"
     engine = make_engine(url)
     try:
-        app = create_app(Settings(database_url=url), engine)
+        app = create_app(Settings().replace(database={"url": url}), engine)
         health = app.test_client().get("/healthz")
         ready = app.test_client().get("/readyz")
     finally:
@@ -82,6 +84,6 @@ def test_the_app_built_from_settings_refuses_an_outdated_schema(tmp_path, monkey
     """gunicorn's create_app() on an un-migrated database stops, naming bridge db upgrade."""
     for var in ("DATABASE_URL", "WOOCOMMERCE_URL"):
         monkeypatch.delenv(var, raising=False)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    settings = Settings().replace(database={"url": f"sqlite:///{tmp_path / 'empty.db'}"})
     with pytest.raises(SchemaOutdated, match="bridge db upgrade"):
         create_app(settings)

@@ -11,7 +11,7 @@ from tests.support.writeback import FakeShop
 
 @pytest.fixture
 def shop_settings(settings: Settings) -> Settings:
-    return settings.replace(outbox_max_attempts=3)
+    return settings.replace(writeback={"outbox_max_attempts": 3})
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_an_update_batch_that_times_out_holds_back_only_its_targets(
     """Order meta that times out on every try: customers' meta and the notes still go; the
     order meta follows in a later drain (an update is sent again as is: latest value wins)."""
     orders(engine, shop_settings, range(330, 333))
-    shop.timeouts["POST orders/batch"] = shop_settings.http_max_attempts  # the client gives up
+    shop.timeouts["POST orders/batch"] = shop_settings.http.max_attempts  # the client gives up
     client = shop_client(shop_settings)
     first = drain_outbox(engine, client, shop_settings, now=NOW)
     assert (first.stopped, first.timed_out) == ("", 3)
@@ -180,7 +180,7 @@ def test_the_client_says_which_failures_are_timeouts(shop_settings: Settings) ->
             else:
                 mock.post(url, body=answer)
             with pytest.raises(ShopUnavailable) as caught:
-                shop_client(shop_settings.replace(http_max_attempts=1)).post(
+                shop_client(shop_settings.replace(http={"max_attempts": 1})).post(
                     "orders/1/notes", {"note": "hi"})
         seen[name] = caught.value.timed_out
     assert seen == {"timeout": True, "504": True, "503": False}

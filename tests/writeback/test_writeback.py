@@ -36,7 +36,10 @@ PRICES = {"PROJ-DATAVIZ": Decimal("149.00"), "COHORT-DV-2027-01": Decimal("390.0
 
 @pytest.fixture
 def config(database_url: str) -> Settings:
-    return Settings(database_url=database_url, notify_since=HISTORY_IS_NEWS)
+    return Settings().replace(
+        database={"url": database_url},
+        writeback={"notify_since": HISTORY_IS_NEWS},
+    )
 
 
 def paid_line(order: dict, index: int, total: str) -> dict:
@@ -103,7 +106,7 @@ def test_an_order_and_its_outbox_rows_commit_together(engine, config, tmp_path: 
     broken.write_text("[notes]\ncredit_granted = 'Granted {amout}'\n")
     with pytest.raises(NoteTemplateError, match=r"notes\.credit_granted: unknown placeholder"):
         process_order(engine, make_order(102, [("MENTOR-1H", 1)]), catalogue=catalogue,
-                      settings=config.replace(note_templates_file=broken))
+                      settings=config.replace(writeback={"note_templates_file": broken}))
     assert outbox(engine) == []
     with unit_of_work(engine) as session:
         assert session.exec(select(LedgerEntry)).all() == []

@@ -81,7 +81,7 @@ def test_a_503_then_success_delivers_each_change_exactly_once(engine, shop_setti
     process_order(engine, make_order(200, [("COHORT-DV-2027-01", 1), ("MENTOR-1H", 1)]),
                   catalogue=catalogue, settings=shop_settings)
     shop.outages["POST products/batch"] = 1  # the client's own retry gets through
-    shop.outages["POST orders/batch"] = shop_settings.http_max_attempts  # the client gives up
+    shop.outages["POST orders/batch"] = shop_settings.http.max_attempts  # the client gives up
     client = shop_client(shop_settings)
     first = drain_outbox(engine, client, shop_settings, now=NOW)
     assert first.stopped.startswith("shop shop.example.com is unavailable")
@@ -235,7 +235,7 @@ def test_rows_that_keep_failing_are_dead_lettered_and_can_be_retried(
     shop.outages["POST products/batch"] = 1000
     client = shop_client(shop_settings)
     moment = NOW
-    for _ in range(shop_settings.outbox_max_attempts):
+    for _ in range(shop_settings.writeback.outbox_max_attempts):
         summary = drain_outbox(engine, client, shop_settings, now=moment)
         moment += timedelta(hours=7)
     assert summary.dead == 1

@@ -137,7 +137,7 @@ def _database_error(exc: OperationalError) -> ResponseReturnValue:
 
 
 def _json_body() -> Any:
-    return json_body(runtime().settings.webhook_max_body_bytes)
+    return json_body(runtime().settings.web.max_body_bytes)
 
 
 @api.post("/redemptions")

@@ -92,7 +92,7 @@ def create_event() -> ResponseReturnValue:
     if key is None:
         raise InvalidRequest("Idempotency-Key", "header is required")
     rt = runtime()
-    body = json_body(rt.settings.webhook_max_body_bytes)
+    body = json_body(rt.settings.web.max_body_bytes)
     issuing = issuing_factory(rt.settings, rt.catalogue) if rt.catalogue else None
     result = record_in_transaction(rt.engine, body, key, issuing=issuing,
                                    token_name=g.token_name)

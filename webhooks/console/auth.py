@@ -274,7 +274,7 @@ def guard(blueprint: Blueprint) -> None:
 
     @blueprint.before_request
     def _checks() -> Response | None:
-        if not runtime().settings.secret_key:
+        if not runtime().settings.console.secret_key:
             return render_page("console/error.html", http_status=503, status_code=503,
                                title="Console not set up",
                                message="set BRIDGE_SECRET_KEY (bridge init writes one into "

@@ -62,7 +62,7 @@ def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()
     if len(reason) > MAX_REASON:
         abort(400, description=f"the reason is at most {MAX_REASON} characters")
-    policy = BookingPolicy(no_show=runtime().settings.booking_no_show)
+    policy = BookingPolicy(no_show=runtime().settings.bookings.no_show)
     try:
         with unit_of_work(runtime().engine) as session:
             done = review_booking(session, booking_id, approve=approve, by=_by(),
@@ -110,7 +110,7 @@ def learner_link(learner_id: int) -> ResponseReturnValue:
     try:
         with unit_of_work(runtime().engine) as session:
             changed = change_booking_link(session, learner_id, action,
-                                          runtime().settings.claim_secret, by=_by())
+                                          runtime().settings.claims.secret, by=_by())
             session.commit()
     except LearnerNotFound as exc:
         abort(404, description=str(exc))

@@ -87,7 +87,7 @@ def _process_after(response: WerkzeugResponse, ids: list[int]) -> WerkzeugRespon
         try:
             for inbox_id in ids:
                 process_delivery(rt.engine, inbox_id, rt.handlers,
-                                 max_attempts=rt.settings.inbox_max_attempts)
+                                 max_attempts=rt.settings.inbox.max_attempts)
             if rt.after_processing is not None:
                 rt.after_processing()
         except Exception:  # noqa: BLE001  (the answer is sent; the inbox job retries the rest)
@@ -183,9 +183,10 @@ def report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report_timezone, now,
-                                   settings.report_max_days)
+        period = period_from_query(request.args, settings.report.timezone, now,
+                                   settings.report.max_days)
     except ReportError as exc:
         abort(400, description=str(exc))
-    figures = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
+    figures = build_report(runtime().engine, period, now,
+                           paid_statuses=settings.orders.paid_statuses)
     return render_page("console/report.html", body=render_report(figures))

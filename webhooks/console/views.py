@@ -45,12 +45,12 @@ guard(console)
 
 def file_catalogue() -> Catalogue:
     """The creator's catalogue file as it is now (its errors are shown, not raised)."""
-    return read_catalogue_file(runtime().settings.catalog_file)
+    return read_catalogue_file(runtime().settings.catalogue.file)
 
 
 def _client_address() -> str:
     """The client's address, through BRIDGE_PROXY_HOPS proxies, as the claim pages count it."""
-    return client_address(runtime().settings.proxy_hops)[:64]
+    return client_address(runtime().settings.web.proxy_hops)[:64]
 
 
 @console.get("/")
@@ -119,8 +119,8 @@ def learners() -> Response:
 def _learner_data(learner_id: int) -> dict[str, Any]:
     rt = runtime()
     with unit_of_work(rt.engine) as session:
-        data = learner_page(session, learner_id, paid_statuses=rt.settings.paid_statuses,
-                            link_secret=rt.settings.claim_secret)
+        data = learner_page(session, learner_id, paid_statuses=rt.settings.orders.paid_statuses,
+                            link_secret=rt.settings.claims.secret)
     if data is None:
         abort(404, description=f"no learner {learner_id}")
     return data

@@ -100,7 +100,7 @@ def _refused(exc: ClaimRefused, code: str) -> Response:
 
 def _limited(code: str) -> Response | None:
     limiter: AddressLimiter = current_app.extensions["claim_limiter"]
-    if limiter.allow(client_address(runtime().settings.proxy_hops)):
+    if limiter.allow(client_address(runtime().settings.web.proxy_hops)):
         return None
     response = _answer(429, {"error": "too many requests from this address; wait a minute",
                              "code": "rate_limited"}, code=code)
@@ -128,12 +128,12 @@ def show(code: str) -> Response:
     if place.status != ClaimPlaceStatus.OPEN:
         return _answer(409, {"error": "this place has already been claimed",
                              "code": "already_claimed"}, code=code)
-    if not rt.settings.claim_secret:
+    if not rt.settings.claims.secret:
         # A real place, but no key to sign its form with: the service is misconfigured.
         log.error("claim page without BRIDGE_CLAIM_SECRET: its form cannot be signed")
         return _answer(503, {"error": "claims are not set up on this service yet; try later",
                              "code": "not_configured"}, code=code)
-    token = form_token(rt.settings.claim_secret or "", normal, int(time.time()))
+    token = form_token(rt.settings.claims.secret or "", normal, int(time.time()))
     return _answer(200, {"status": ClaimPlaceStatus.OPEN, "offer": place.offer_sku,
                          "title": place.title, "confers": place.confers},
                    code=normal, token=token, place=place)
@@ -168,7 +168,7 @@ def claim(code: str) -> Response:
         email, name, token = _claimant()
         if normal is None:
             raise ClaimRefused(404, "unknown_code", "no place has this code")
-        if token is not None and not form_token_valid(rt.settings.claim_secret or "", normal,
+        if token is not None and not form_token_valid(rt.settings.claims.secret or "", normal,
                                                       token, int(time.time()), FORM_MAX_AGE):
             raise ClaimRefused(400, "invalid_form_token",
                                "the form has expired or did not come from this page; reload it")

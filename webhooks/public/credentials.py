@@ -61,7 +61,7 @@ def _wants(offered: tuple[str, ...]) -> str:
 
 
 def _public_url() -> str:
-    url = runtime().settings.public_url
+    url = runtime().settings.web.public_url
     if not url:
         raise NotFound("credentials are not published here (BRIDGE_PUBLIC_URL is not set)")
     return url

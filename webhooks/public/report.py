@@ -118,14 +118,15 @@ def show_report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report_timezone, now,
-                                   settings.report_max_days)
+        period = period_from_query(request.args, settings.report.timezone, now,
+                                   settings.report.max_days)
     except PeriodTooLong as exc:
         return _refusal(400, str(exc), code="period_too_long", days=exc.days,
                         max_days=exc.max_days)
     except ReportError as exc:
         return _refusal(400, str(exc), code="bad_period")
-    report = build_report(runtime().engine, period, now, paid_statuses=settings.paid_statuses)
+    report = build_report(runtime().engine, period, now,
+                          paid_statuses=settings.orders.paid_statuses)
     token = request.args.get("token") if in_query else None
     return _page(f"Outcome report {period.since} to {period.until}",
                  body=render_report(report, token))

@@ -41,7 +41,7 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 def _receive(source: str, header: str, reason: str | None) -> tuple[Response, int]:
     rt = runtime()
-    body = read_body(runtime().settings.webhook_max_body_bytes)
+    body = read_body(runtime().settings.web.max_body_bytes)
     if reason is not None:
         # Counted in memory, flushed and logged at most once a minute (receivers.rejections).
         reject_unsigned(REJECTED_COUNTER, f"{source} {reason} signature")
@@ -82,10 +82,10 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
 @blueprint.post("/webhooks/calcom")
 def calcom() -> ResponseReturnValue:
     """A Cal.com delivery, signed with BRIDGE_CALCOM_WEBHOOK_SECRET."""
-    secret = runtime().settings.calcom_webhook_secret
+    secret = runtime().settings.bookings.calcom_webhook_secret
     if not secret:
         return _error(503, "BRIDGE_CALCOM_WEBHOOK_SECRET is not set on the bridge")
-    body = read_body(runtime().settings.webhook_max_body_bytes)
+    body = read_body(runtime().settings.web.max_body_bytes)
     reason = verify_calcom(body, secret, request.headers.get("X-Cal-Signature-256"))
     return _receive(CALCOM, "X-Cal-Signature-256", reason)
 
@@ -94,10 +94,10 @@ def calcom() -> ResponseReturnValue:
 def calendly() -> ResponseReturnValue:
     """A Calendly delivery, signed with BRIDGE_CALENDLY_SIGNING_KEY within five minutes."""
     rt = runtime()
-    key = rt.settings.calendly_signing_key
+    key = rt.settings.bookings.calendly_signing_key
     if not key:
         return _error(503, "BRIDGE_CALENDLY_SIGNING_KEY is not set on the bridge")
-    body = read_body(runtime().settings.webhook_max_body_bytes)
+    body = read_body(runtime().settings.web.max_body_bytes)
     reason = verify_calendly(body, key, request.headers.get("Calendly-Webhook-Signature"),
                              now=rt.clock().timestamp())
     return _receive(CALENDLY, "Calendly-Webhook-Signature", reason)

@@ -48,16 +48,16 @@ def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
 def receive() -> ResponseReturnValue:
     """Acknowledge only what is safely stored; processing can never turn a 200 into a failure."""
     rt = runtime()
-    body = read_body(rt.settings.webhook_max_body_bytes)
+    body = read_body(rt.settings.web.max_body_bytes)
     signature = request.headers.get("X-WC-Webhook-Signature")
     ping = PING.match(body.strip()) if signature is None else None
     if ping is not None:
         webhook_id = ping.group(1).decode()
         log.info("webhook ping answered", extra={"webhook_id": webhook_id})
         return jsonify({"status": "ok", "ping": int(webhook_id)}), 200
-    if not rt.settings.webhook_secret:
+    if not rt.settings.shop.webhook_secret:
         return _error(503, "WOOCOMMERCE_WEBHOOK_SECRET is not set on the bridge")
-    if not verify(body, rt.settings.webhook_secret, signature):
+    if not verify(body, rt.settings.shop.webhook_secret, signature):
         reason = "missing" if not signature else "invalid"
         # No database write and no log line per request: counted in memory, flushed and logged
         # at most once a minute (webhooks.receivers.rejections).
@@ -83,7 +83,7 @@ def receive() -> ResponseReturnValue:
         # A WooCommerce-signed body is never handed to another source's handler.
         recorded = record_delivery(rt.engine, delivery,
                                    handled=frozenset(rt.handlers) & WOOCOMMERCE_RESOURCES,
-                                   max_quantity=rt.settings.max_line_quantity)
+                                   max_quantity=rt.settings.orders.max_line_quantity)
     except DatabaseUnavailable as exc:
         log.error("delivery not stored: %s", exc, extra=context)
         return _error(503, "database unavailable; the delivery was not stored")

@@ -67,8 +67,8 @@ def _state(row: dict[str, Any]) -> str:
 
 
 def _api_root(settings: Settings) -> str:
-    if settings.woocommerce_url:
-        return f"{settings.woocommerce_url.rstrip('/')}/wp-json/{API_VERSION}"
+    if settings.shop.url:
+        return f"{settings.shop.url.rstrip('/')}/wp-json/{API_VERSION}"
     return f"/wp-json/{API_VERSION}"
 
 
@@ -191,7 +191,7 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         _dry_run(app, as_json)
         return
     settings = app.settings
-    if not settings.shop_configured:
+    if not settings.shop.configured:
         raise PermanentError(
             "the shop is not configured: set WOOCOMMERCE_URL, WOOCOMMERCE_CONSUMER_KEY and "
             "WOOCOMMERCE_CONSUMER_SECRET to drain the outbox (--dry-run works without them)"

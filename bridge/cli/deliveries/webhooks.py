@@ -42,7 +42,7 @@ def _shop_client(app: AppContext) -> Any:
     from bridge.shop.client import WooClient
 
     settings = app.settings
-    _require(settings.woocommerce_url, "WOOCOMMERCE_URL", "https://shop.example.com")
+    _require(settings.shop.url, "WOOCOMMERCE_URL", "https://shop.example.com")
     return WooClient(settings)
 
 
@@ -68,9 +68,9 @@ def webhooks_install(ctx: click.Context, as_json: bool) -> None:
     from bridge.shop.webhooks import delivery_url, install_webhooks
 
     app = _app(ctx)
-    public_url = _require(app.settings.public_url, "BRIDGE_PUBLIC_URL",
+    public_url = _require(app.settings.web.public_url, "BRIDGE_PUBLIC_URL",
                           "https://bridge.example.com")
-    secret = _require(app.settings.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
+    secret = _require(app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
                       "a-long-random-string")
     client = _shop_client(app)
     try:
@@ -98,7 +98,7 @@ def webhooks_status(ctx: click.Context, repair: bool, as_json: bool) -> None:
     app = _app(ctx)
     client = _shop_client(app)
     try:
-        rows = webhook_status(client, app.settings.public_url, repair=repair)
+        rows = webhook_status(client, app.settings.web.public_url, repair=repair)
     finally:
         client.close()
 
@@ -220,7 +220,7 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
     results: dict[str, int] = {}
     for delivery_id in ids:
         status = process_delivery(engine, delivery_id, handlers,
-                                  max_attempts=app.settings.inbox_max_attempts)
+                                  max_attempts=app.settings.inbox.max_attempts)
         results[status] = results.get(status, 0) + 1
     _emit({"retried": results}, as_json, lambda data: click.echo(
         "retried: " + (", ".join(f"{n} {s}" for s, n in sorted(data["retried"].items()))
@@ -306,7 +306,7 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
     if not EMAIL.fullmatch(email.strip()):
         raise usage_error(f"{email!r} is not an e-mail address", "--email")
     app = _app(ctx)
-    secret = _require(app.settings.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
+    secret = _require(app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
                       "the secret in .env")
     if event in ("refund", "cancel") and order_id is None:
         raise click.UsageError(f"`{event}` needs the --order-id of the order to {event}")
@@ -361,8 +361,8 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
     settings = app.settings
     engine = app.ready_engine() if once else app.engine
     handlers = build_handlers(engine, settings)
-    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts,
-                       max_quantity=settings.max_line_quantity,
+    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts,
+                       max_quantity=settings.orders.max_line_quantity,
                        after_batch=build_outbox_drainer(engine, settings))
     if once:
         total = drain()

@@ -17,7 +17,7 @@ from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.cli.output import activity
 from bridge.errors import BridgeError
 from bridge.services.orders import record_watch_start
-from bridge.settings import SettingsError, render_env_file
+from bridge.settings import SettingsError, declared, render_env_file
 from bridge.store.db import backup_sqlite, schema_status, upgrade
 from bridge.store.models import utcnow
 
@@ -49,7 +49,7 @@ def init(app: AppContext, env_path: str) -> None:
         click.echo(f"wrote {target} (readable by you only) with new webhook, claim and booking "
                    "secrets and a console session key")
         app.reload_settings()
-    catalogue_file = app.settings.catalog_file
+    catalogue_file = app.settings.catalogue.file
     if not catalogue_file.exists():
         from bridge.services.operations import example_catalogue_text
 
@@ -69,10 +69,10 @@ def _init_signing_key(app: AppContext) -> None:
     """Generate the credential signing key once, readable by its owner only."""
     from bridge.services.credentials import create_key_file
 
-    if app.settings.credential_signing_key:
+    if app.settings.credentials.signing_key:
         click.echo("credential signing key: from BRIDGE_CREDENTIAL_SIGNING_KEY")
         return
-    path = Path(app.settings.credential_key_file)
+    path = Path(app.settings.credentials.key_file)
     key, generated = create_key_file(path)
     state = "generated" if generated else "kept"
     click.echo(f"credential signing key {state}: {path} (readable by you only), "
@@ -83,13 +83,13 @@ def _add_secret_key(target: Path) -> bool:
     """Give an older .env the console's session key; True when one was added."""
     from dotenv import dotenv_values
 
-    if dotenv_values(target).get("BRIDGE_SECRET_KEY"):
+    key = declared("console", "secret_key")
+    if dotenv_values(target).get(key.name):
         return False
     text = target.read_text(encoding="utf-8")
     with target.open("a", encoding="utf-8") as handle:
         handle.write(("" if text.endswith("\n") or not text else "\n")
-                     + "# Signs the console's session cookies; the same in every worker.\n"
-                     + f"BRIDGE_SECRET_KEY={secrets.token_urlsafe(32)}\n")
+                     + f"# {key.doc}\n{key.name}={secrets.token_urlsafe(32)}\n")
     return True
 
 
@@ -155,7 +155,7 @@ def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
     The copy is consistent even while webhooks and syncs write. On PostgreSQL use pg_dump
     (README, "Backups and recovery").
     """
-    copied = backup_sqlite(app.settings.database_url, target)
+    copied = backup_sqlite(app.settings.database.url, target)
     data = {"file": str(copied), "bytes": copied.stat().st_size,
             "schema": schema_status(app.engine).current}
     emit(data, as_json, lambda d: click.echo(
@@ -224,10 +224,10 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
 
     _check_port_free(host, port)
     settings = app.settings
-    if threads <= settings.page_concurrency:
+    if threads <= settings.web.page_concurrency:
         raise BridgeError(f"--threads {threads} leaves no thread for webhook deliveries when "
-                          f"{settings.page_concurrency} pages run (BRIDGE_PAGE_CONCURRENCY): "
-                          f"use --threads {settings.page_concurrency + 2} or lower the setting")
+                          f"{settings.web.page_concurrency} pages run (BRIDGE_PAGE_CONCURRENCY): "
+                          f"use --threads {settings.web.page_concurrency + 2} or lower the setting")
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)
     processor = flask_app.extensions["bridge"].processor

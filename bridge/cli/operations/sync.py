@@ -192,7 +192,7 @@ def scheduler_command(ctx: click.Context) -> None:
     app: AppContext = ctx.find_root().obj
     settings = app.settings
     if not settings.sync_active:
-        why = ("BRIDGE_SYNC_ENABLED is false" if not settings.sync_enabled
+        why = ("BRIDGE_SYNC_ENABLED is false" if not settings.sync.enabled
                else "no shop is configured (WOOCOMMERCE_URL and the REST keys)")
         click.echo(f"error: sync is off: {why}", err=True)
         ctx.exit(EXIT_FAILED)
@@ -213,7 +213,7 @@ def scheduler_command(ctx: click.Context) -> None:
 
 def quiet_apscheduler(settings: Settings) -> None:
     """APScheduler logs every run at INFO; the jobs' own summaries say more, so keep it to DEBUG."""
-    if settings.log_level != "DEBUG":
+    if settings.logging.level != "DEBUG":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
@@ -229,7 +229,7 @@ def embedded_scheduler(settings: Settings) -> tuple[Callable[[], None], Callable
 
     def start() -> None:
         quiet_apscheduler(settings)
-        runner = SyncScheduler(build_ports(settings, make_engine(settings.database_url)))
+        runner = SyncScheduler(build_ports(settings, make_engine(settings.database.url)))
         runner.start()
         running["scheduler"] = runner
 

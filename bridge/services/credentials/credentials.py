@@ -128,18 +128,18 @@ class IssueResult:
 
 
 def require_public_url(settings: Settings) -> str:
-    if not settings.public_url:
+    if not settings.web.public_url:
         raise CredentialsNotConfigured(
             "BRIDGE_PUBLIC_URL is not set; credentials name their issuer, keys and status list "
             "by it, for example BRIDGE_PUBLIC_URL=https://bridge.example.com")
-    return settings.public_url
+    return settings.web.public_url
 
 
 def signing_key(settings: Settings, *, create: bool = True) -> SigningKey:
     """The signing key: the setting if given, else the key file (generated once if allowed)."""
-    if settings.credential_signing_key:
-        return key_from_setting(settings.credential_signing_key, KEY_SETTING)
-    path = Path(settings.credential_key_file)
+    if settings.credentials.signing_key:
+        return key_from_setting(settings.credentials.signing_key, KEY_SETTING)
+    path = Path(settings.credentials.key_file)
     if create:
         key, generated = create_key_file(path)
         if generated:
@@ -151,7 +151,8 @@ def signing_key(settings: Settings, *, create: bool = True) -> SigningKey:
 def issuer_for(settings: Settings, catalogue: Catalogue | None = None) -> Issuer:
     """The issuer Profile: BRIDGE_ISSUER_NAME, else the catalogue's shop title."""
     public_url = require_public_url(settings)
-    name = settings.issuer_name or (catalogue.title if catalogue else "") or "creator-bridge"
+    name = (settings.credentials.issuer_name or (catalogue.title if catalogue else "")
+            or "creator-bridge")
     url = (catalogue.url if catalogue else "") or public_url
     return Issuer(id=f"{public_url}/issuer", name=name, url=url)
 
@@ -399,12 +400,12 @@ def revoke_credential(session: Session, signer: Signer, ref: str, reason: str,
 
 def rotate_key(session: Session, settings: Settings, now: datetime | None = None) -> SigningKey:
     """Replace the key file with a fresh key; the old public key stays in the JWKS."""
-    if settings.credential_signing_key:
+    if settings.credentials.signing_key:
         raise CredentialsNotConfigured(
             f"the signing key comes from {KEY_SETTING}: put a new key there to rotate it "
             "(the old public key stays in the JWKS once it has signed)")
     public_url = require_public_url(settings)
-    path = Path(settings.credential_key_file)
+    path = Path(settings.credentials.key_file)
     old = signing_key(settings)
     register_key(session, old)
     retired = session.get(CredentialKey, old.thumbprint)

@@ -34,8 +34,8 @@ class SessionPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionPolicy:
-        return cls(idle=timedelta(minutes=settings.console_session_idle_minutes),
-                   max_age=timedelta(hours=settings.console_session_max_hours))
+        return cls(idle=timedelta(minutes=settings.console.session_idle_minutes),
+                   max_age=timedelta(hours=settings.console.session_max_hours))
 
     def ended(self, created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
         return now - last_seen_at >= self.idle or now - created_at >= self.max_age

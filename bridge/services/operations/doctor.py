@@ -26,7 +26,7 @@ def run_checks(settings: Settings, engine: Engine, *,
     wraps them, so a terminal can show what is going on meanwhile.
     """
     checks = [_check("settings", True, "all variables valid")]
-    db_shown = mask_url_password(settings.database_url)
+    db_shown = mask_url_password(settings.database.url)
     try:
         ping(engine)
         checks.append(_check("database", True, f"reachable at {db_shown}"))
@@ -44,12 +44,12 @@ def run_checks(settings: Settings, engine: Engine, *,
     checks.append(_catalogue_check(settings))
     checks.extend(_team_pack_checks(settings))
     checks.extend(_credential_checks(settings))
-    if not settings.shop_configured:
+    if not settings.shop.configured:
         checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
                                            "and the consumer key and secret to turn it on)"))
     else:
         around = around_shop or (lambda _text: nullcontext())
-        with around(f"checking the shop's REST API at {settings.woocommerce_url} (read and "
+        with around(f"checking the shop's REST API at {settings.shop.url} (read and "
                     "write)"):
             checks.extend(shop_checks(settings))
     return checks
@@ -61,7 +61,7 @@ def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
     from bridge.services.catalogue import load_catalogue, read_catalogue_file, unmapped_skus
 
     try:
-        file = read_catalogue_file(settings.catalog_file) if settings.catalog_file.is_file() \
+        file = read_catalogue_file(settings.catalogue.file) if settings.catalogue.file.is_file() \
             else Catalogue()
     except CatalogueError:
         file = Catalogue()  # the catalogue check says what is wrong with the file
@@ -80,7 +80,7 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
     from bridge.rules.catalogue.catalog import CatalogueError
     from bridge.services.catalogue import read_catalogue_file
 
-    path = settings.catalog_file
+    path = settings.catalogue.file
     if not path.is_file():
         return _check("catalogue", False, f"{path} not found",
                       "run `bridge init` (it writes the example catalogue) or set "
@@ -104,17 +104,17 @@ def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
     from bridge.services.catalogue import read_catalogue_file
 
     try:
-        catalogue = read_catalogue_file(settings.catalog_file)
+        catalogue = read_catalogue_file(settings.catalogue.file)
     except CatalogueError:
         return []  # the catalogue check says why
     packs = sorted(sku for sku, offer in catalogue.offers.items() if offer.claimable)
     if not packs:
         return []
-    if not settings.claim_secret:
+    if not settings.claims.secret:
         return [_check("team packs", False, f"{', '.join(packs)} need claim codes, and "
                        "BRIDGE_CLAIM_SECRET is not set",
                        "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)")]
-    where = settings.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
+    where = settings.web.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
     return [_check("team packs", True, f"{', '.join(packs)}: claim links at {where}")]
 
 
@@ -128,18 +128,18 @@ def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
     from bridge.services.credentials import SigningKeyError, achievement_links, signing_key
 
     try:
-        catalogue = read_catalogue_file(settings.catalog_file)
+        catalogue = read_catalogue_file(settings.catalogue.file)
     except CatalogueError:
         return []
-    skus = sorted(achievement_links(catalogue, settings.public_url or "https://bridge.invalid"))
+    skus = sorted(achievement_links(catalogue, settings.web.public_url or "https://bridge.invalid"))
     if not skus:
         return []
-    if not settings.public_url:
+    if not settings.web.public_url:
         return [_check("credentials", True, f"off: {', '.join(skus)} would issue credentials "
                        "once BRIDGE_PUBLIC_URL is set")]
-    if not settings.credential_signing_key and not Path(settings.credential_key_file).exists():
+    if not settings.credentials.signing_key and not Path(settings.credentials.key_file).exists():
         return [_check("credentials", True, f"{', '.join(skus)} issue credentials; the signing "
-                       f"key {settings.credential_key_file} is generated on the first one")]
+                       f"key {settings.credentials.key_file} is generated on the first one")]
     try:
         key = signing_key(settings, create=False)
     except SigningKeyError as exc:
@@ -147,7 +147,7 @@ def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
                        "chmod 600 the key file, or point BRIDGE_CREDENTIAL_KEY_FILE at the "
                        "right one")]
     return [_check("credentials", True, f"{', '.join(skus)} issue credentials at "
-                   f"{settings.public_url}/credentials, signed by key {key.thumbprint}")]
+                   f"{settings.web.public_url}/credentials, signed by key {key.thumbprint}")]
 
 
 def shop_checks(settings: Settings) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ class ShopClients:
         self._local = threading.local()
 
     def get(self) -> Any:
-        if not self.settings.shop_configured:
+        if not self.settings.shop.configured:
             return None
         client = getattr(self._local, "client", None)
         if client is None:
@@ -80,7 +80,7 @@ def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalog
     """The current catalogue: the creator's file merged with the shop's synced products."""
     from bridge.services.catalogue import load_catalogue
 
-    file_catalogue = FileCatalogue(Path(settings.catalog_file),
+    file_catalogue = FileCatalogue(Path(settings.catalogue.file),
                                    on_change=lambda c: store_file_catalogue(engine, c))
 
     def load() -> Catalogue:
@@ -146,7 +146,7 @@ def build_handlers(
     """resource -> handler(payload): order, customer, product, subscription, Cal.com, Calendly."""
     load_catalogue = catalogue or catalogue_loader(engine, settings)
     shop = shop or ShopClients(settings).get
-    file_catalogue = FileCatalogue(Path(settings.catalog_file))
+    file_catalogue = FileCatalogue(Path(settings.catalogue.file))
 
     order = OrderHandler(engine, settings, load_catalogue, shop)
 
@@ -173,9 +173,9 @@ def build_handlers(
                 f"{outcome.expiries_moved} expiries moved")
 
     def booking_policy() -> BookingPolicy:
-        return BookingPolicy(no_show=settings.booking_no_show,
+        return BookingPolicy(no_show=settings.bookings.no_show,
                              booking_types=load_catalogue().booking_types,
-                             trust_email=settings.bookings_trust_email)
+                             trust_email=settings.bookings.trust_email)
 
     def calcom(payload: Any) -> str:
         return process_booking_delivery(engine, CALCOM, payload, booking_policy)
@@ -189,11 +189,11 @@ def build_handlers(
 
 def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], None] | None:
     """Push queued write-backs right after a delivery is processed (None without a shop)."""
-    if not settings.shop_configured:
+    if not settings.shop.configured:
         return None
     # One attempt only: this runs on a web worker thread, and a shop that is down must not hold
     # it for the whole retry budget; the scheduler's outbox job retries with backoff.
-    clients = ShopClients(settings.replace(http_max_attempts=1))
+    clients = ShopClients(settings.replace(http={"max_attempts": 1}))
 
     def drain() -> None:
         from bridge.services.writeback import drain_outbox

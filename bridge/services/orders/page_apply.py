@@ -148,7 +148,8 @@ def process_orders(
     for result in results:
         try:
             if not valid:
-                check_payload("order", result.payload, max_quantity=settings.max_line_quantity)
+                check_payload("order", result.payload,
+                              max_quantity=settings.orders.max_line_quantity)
         except PermanentError as exc:
             result.error = exc
         else:
@@ -207,12 +208,13 @@ def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalog
             payload = result.payload
             if is_deletion(payload):
                 payload = current_order_after_deletion(int(payload["id"]), shop)
-            rules = order_entitlements(payload, catalogue, paid_statuses=settings.paid_statuses)
+            rules = order_entitlements(payload, catalogue,
+                                       paid_statuses=settings.orders.paid_statuses)
         except PermanentError as exc:
             result.error = exc
             continue
         prepared.append(_Prepared(result, payload, rules))
-    wanting = [p for p in prepared if needs_refund_lookup(p.payload, settings.paid_statuses)]
+    wanting = [p for p in prepared if needs_refund_lookup(p.payload, settings.orders.paid_statuses)]
     if wanting:
         with unit_of_work(engine) as session:
             known = stored_refunds_of(session, {p.order_id: p.rules.facts.refund_ids
@@ -230,7 +232,7 @@ def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalog
                 # What the rules make of the order with its refunds (units refunded confer
                 # nothing): computed once, used by the ledger and the team-pack places.
                 item.rules = order_entitlements(item.payload, catalogue,
-                                                paid_statuses=settings.paid_statuses,
+                                                paid_statuses=settings.orders.paid_statuses,
                                                 refunds=item.refunds)
             except PermanentError as exc:
                 item.result.error = exc
@@ -321,7 +323,7 @@ def _apply_page(session: Session, run: Sequence[_Prepared], catalogue: Catalogue
 
 def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
                   catalogue: Catalogue, settings: Settings) -> list[OrderOutcome]:
-    paid = settings.paid_statuses
+    paid = settings.orders.paid_statuses
     stale: dict[int, OrderOutcome] = {}
     for item in run:
         state = page.states[item.order_id]
@@ -363,8 +365,9 @@ def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
 
 def _apply_one(session: Session, item: _Prepared, catalogue: Catalogue, settings: Settings,
                policy: SubscriptionPolicy) -> OrderOutcome:
-    return apply_order(session, item.payload, catalogue, paid_statuses=settings.paid_statuses,
-                       complimentary_minutes=settings.complimentary_call_minutes,
+    return apply_order(session, item.payload, catalogue,
+                       paid_statuses=settings.orders.paid_statuses,
+                       complimentary_minutes=settings.orders.complimentary_call_minutes,
                        refunds=item.refunds, subscription_policy=policy, rules=item.rules,
                        fingerprint=item.fingerprint)
 
@@ -395,8 +398,9 @@ def _settle_complimentary_calls(session: Session, page: PageState,
     for learner_id, outcome in chosen.items():
         state = page.states[outcome.order_id]
         sales[learner_id] = state.date_paid_gmt or state.date_created_gmt
-    events = reconcile_complimentary_calls(session, sales, settings.complimentary_call_minutes,
-                                           settings.paid_statuses)
+    events = reconcile_complimentary_calls(session, sales,
+                                           settings.orders.complimentary_call_minutes,
+                                           settings.orders.paid_statuses)
     for learner_id, learner_events in events.items():
         if learner_events:
             outcome = chosen[learner_id]
@@ -406,4 +410,4 @@ def _settle_complimentary_calls(session: Session, page: PageState,
 
 def _was_paid(page: PageState, outcome: OrderOutcome, settings: Settings) -> bool:
     state = page.states[outcome.order_id]
-    return state.status in settings.paid_statuses or state.date_paid_gmt is not None
+    return state.status in settings.orders.paid_statuses or state.date_paid_gmt is not None

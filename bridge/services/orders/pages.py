@@ -21,8 +21,8 @@ from bridge.store.models import OrderState
 
 
 def fingerprint_of(payload: Mapping[str, Any], catalogue: Catalogue, settings: Settings) -> str:
-    return order_fingerprint(payload, catalogue, paid_statuses=settings.paid_statuses,
-                             complimentary_minutes=settings.complimentary_call_minutes)
+    return order_fingerprint(payload, catalogue, paid_statuses=settings.orders.paid_statuses,
+                             complimentary_minutes=settings.orders.complimentary_call_minutes)
 
 
 def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int, str]:

@@ -42,8 +42,8 @@ def record_watch_start(engine: Engine, now: datetime, source: str) -> datetime:
 def watch_since(session: Session, settings: Settings, now: datetime | None = None,
                 source: str = "first delivery") -> datetime:
     """From when customers hear of changes: BRIDGE_NOTIFY_SINCE, else the recorded start."""
-    if settings.notify_since is not None:
-        return settings.notify_since
+    if settings.writeback.notify_since is not None:
+        return settings.writeback.notify_since
     return start_watching(session, now or utcnow(), source).since
 
 

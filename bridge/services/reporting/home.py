@@ -7,7 +7,6 @@ Every problem comes with the action that fixes it. Read-only; nothing here calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -48,8 +47,7 @@ OUTBOX_BACKLOG = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 def job_names(settings: Settings) -> list[str]:
     """The scheduled jobs, named by their BRIDGE_SYNC_<JOB>_SCHEDULE settings."""
-    return [f.name[len("sync_"):-len("_schedule")] for f in fields(settings)
-            if f.name.startswith("sync_") and f.name.endswith("_schedule")]
+    return list(settings.sync.jobs())
 
 
 def _problem(level: str, what: str, fix: str, link: str | None = None) -> dict[str, Any]:
@@ -68,7 +66,7 @@ def catalogue_report(engine: Engine, load_file: Callable[[], Catalogue], setting
     except BridgeError as exc:
         return None, str(exc)
     report = inspect_catalogue(engine, file_catalogue, now=now or utcnow(),
-                               file_name=str(settings.catalog_file))
+                               file_name=str(settings.catalogue.file))
     return report, None
 
 
@@ -129,7 +127,7 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
             problems.append(_problem("bad", f"sync job {job} failed: {run['reason']}",
                                      f"fix the cause, then `bridge sync {job}`"))
     webhooks_run = runs.get("webhooks")
-    if settings.shop_configured and webhooks_run is None:
+    if settings.shop.configured and webhooks_run is None:
         problems.append(_problem("warn", "the shop's webhooks have not been checked yet",
                                  "`bridge webhooks status` (the webhooks job checks hourly)"))
     report, file_error = catalogue_report(engine, load_file, settings, now)
@@ -155,10 +153,10 @@ def console_home(engine: Engine, settings: Settings, load_file: Callable[[], Cat
         "inbox": inbox, "outbox": outbox,
         "inbox_backlog": sum(inbox.get(s, 0) for s in INBOX_BACKLOG),
         "outbox_backlog": sum(outbox.get(s, 0) for s in OUTBOX_BACKLOG),
-        "jobs": [{"job": job, "schedule": getattr(settings, f"sync_{job}_schedule"),
+        "jobs": [{"job": job, "schedule": settings.sync.schedule(job),
                   "run": runs.get(job)} for job in job_names(settings)],
         "sync_active": settings.sync_active,
-        "shop_configured": settings.shop_configured,
+        "shop_configured": settings.shop.configured,
         "webhooks": webhooks_run,
         "problems": problems,
         "catalogue_problems": catalogue_problems,

@@ -210,8 +210,8 @@ def cancellation_time(facts: SubscriptionFacts, seen_before: datetime | None,
 
 def subscription_policy(settings: Settings) -> SubscriptionPolicy:
     """The creator's subscription settings, as the rules take them."""
-    return SubscriptionPolicy(rollover=dict(settings.subscription_rollover),
-                              revoke_on_cancel=settings.subscription_revoke_on_cancel)
+    return SubscriptionPolicy(rollover=dict(settings.subscriptions.rollover),
+                              revoke_on_cancel=settings.subscriptions.revoke_on_cancel)
 
 
 # --- storage ----------------------------------------------------------------------------------

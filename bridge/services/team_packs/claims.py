@@ -162,9 +162,10 @@ def reconcile_claims(
     if not outcome.applied or not has_claimable_offers(catalogue):
         return []
     result = rules or order_entitlements(payload, catalogue,
-                                         paid_statuses=settings.paid_statuses, refunds=refunds)
+                                         paid_statuses=settings.orders.paid_statuses,
+                                         refunds=refunds)
     lines: tuple[ClaimableLine, ...] = result.claimable
-    paid = result.facts.status in settings.paid_statuses
+    paid = result.facts.status in settings.orders.paid_statuses
     if not lines and paid:
         return []
     order_id = result.facts.order_id
@@ -193,7 +194,7 @@ def reconcile_claims(
         for place in line.places:
             if place.key not in kept or place.key in existing:
                 continue
-            code = claim_code(settings.claim_secret or "", order_id, place.line_item_id,
+            code = claim_code(settings.claims.secret or "", order_id, place.line_item_id,
                               place.unit, place.place)
             values: dict[str, Any] = {
                 "place_key": place.key, "code_hash": code_hash(code), "order_id": order_id,
@@ -231,10 +232,10 @@ def reconcile_claims(
     _queue_claimant_meta(session, claimant_events, catalogue)
     if not created or outcome.learner_id is None:
         return []
-    if not settings.public_url:
+    if not settings.web.public_url:
         log.warning("BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are "
                     "relative paths", extra={"order_id": order_id})
-    links = [claim_url(settings.public_url, code) for code in created]
+    links = [claim_url(settings.web.public_url, code) for code in created]
     digest = hashlib.sha256("|".join(sorted(k for k in kept if k not in existing))
                             .encode()).hexdigest()[:16]
     offers = sorted({line.offer_sku for line in lines})
@@ -282,7 +283,7 @@ def _answerable(session: Session, row: ClaimPlace | None, settings: Settings) ->
         raise ClaimRefused(404, "unknown_code", "no place has this code")
     state = session.get(OrderState, row.order_id)
     if (row.status == ClaimPlaceStatus.VOID or state is None
-            or state.status not in settings.paid_statuses):
+            or state.status not in settings.orders.paid_statuses):
         raise ClaimRefused(410, "void", "this code no longer works: the order was refunded "
                                          "or cancelled")
     if row.status == ClaimPlaceStatus.CLAIMED:
@@ -404,7 +405,7 @@ def list_claims(engine: Engine, order_id: int, settings: Settings, *,
             return {"order_id": order_id, "places": []}
         places = []
         for row in rows:
-            code = claim_code(settings.claim_secret or "", row.order_id, row.line_item_id,
+            code = claim_code(settings.claims.secret or "", row.order_id, row.line_item_id,
                               row.unit, row.place) if with_codes else ""
             matches = with_codes and code_hash(code) == row.code_hash
             learner = session.get(Learner, row.learner_id) if row.learner_id else None
@@ -413,7 +414,7 @@ def list_claims(engine: Engine, order_id: int, settings: Settings, *,
                 "line_item_id": row.line_item_id, "unit": row.unit, "place": row.place,
                 "status": row.status,
                 "code": code if matches else None,
-                "url": claim_url(settings.public_url, code) if matches else None,
+                "url": claim_url(settings.web.public_url, code) if matches else None,
                 "claimed_by": learner.email if learner else None,
                 "claimant_name": row.claimant_name or None,
                 "claimed_at": row.claimed_at.isoformat() if row.claimed_at else None,

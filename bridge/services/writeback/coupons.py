@@ -161,7 +161,7 @@ def enqueue_personal_coupons(
     paid: dict[str, Decimal] = {}
     list_prices: dict[str, Decimal] = {}
     if open_stacks:
-        paid = _paid_prices(session, learner_id, settings.paid_statuses, catalogue)
+        paid = _paid_prices(session, learner_id, settings.orders.paid_statuses, catalogue)
         list_prices = _list_prices(session, {sku for s in open_stacks for sku in s.skus})
     offers = personal_coupon_offers(catalogue, held, paid, list_prices, taken)
     now = now or utcnow()
@@ -175,7 +175,7 @@ def enqueue_personal_coupons(
         identity = learner_identity(learner.woo_customer_id, learner.email)
         code = coupon_code(offer.rule, identity)
         expires_at, expires_local = coupon_expiry(granted_at or now, offer.expires_days,
-                                                  settings.shop_timezone)
+                                                  settings.shop.timezone)
         if expires_at <= now:
             continue  # an offer from a sale too long ago has expired: no coupon to make
         amount = (

@@ -73,7 +73,7 @@ def _cached_templates(path: str | None, _mtime_ns: int) -> NoteTemplates:
 
 def note_templates_for(settings: Settings) -> NoteTemplates:
     """The templates the settings name, read again only when the file changes."""
-    path = settings.note_templates_file
+    path = settings.writeback.note_templates_file
     mtime = 0
     if path is not None:
         try:
@@ -215,7 +215,7 @@ def _note(
 ) -> Update:
     """A note to create that shows only its worded text; the drain recognises it by that text."""
     if customer is None:
-        customer = kind in settings.customer_note_events
+        customer = kind in settings.writeback.customer_note_events
     data = {"note": text, "customer_note": customer}
     extra: dict[str, Any] = {"event": kind}
     if events:
@@ -251,7 +251,8 @@ def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Setti
             notes.append(_note(
                 order_id, COMBINED, "\n".join(part.text for part in parts),
                 note_identity(order_id, COMBINED, facts), learner_id, settings, requires,
-                customer=any(part.kind in settings.customer_note_events for part in parts),
+                customer=any(part.kind in settings.writeback.customer_note_events
+                             for part in parts),
                 events=[part.kind for part in parts],
             ))
     return enqueue_creates(session, notes)
@@ -293,7 +294,7 @@ def coupon_note_draft(
         "code": coupon.code,
         "discount": discount_text(coupon.discount_type, Decimal(coupon.amount), catalogue.currency),
         "offer": ", ".join(titles),
-        "expires": local_date(coupon.expires_at, settings.shop_timezone),
+        "expires": local_date(coupon.expires_at, settings.shop.timezone),
         "title": (stack.title or stack.name) if stack else coupon.rule.split(":", 1)[-1],
     }
     text = templates.render("coupon_offered", context)

@@ -580,7 +580,7 @@ def _record(
                     row.in_doubt = result.in_doubt
                 if result.send_alone is not None:
                     row.send_alone = result.send_alone
-                if result.kind == "dead" or row.attempts >= settings.outbox_max_attempts:
+                if result.kind == "dead" or row.attempts >= settings.writeback.outbox_max_attempts:
                     row.status = OutboxStatus.DEAD
                     row.next_attempt_at = None
                     summary.dead += 1
@@ -748,7 +748,7 @@ def drain_outbox(
         _record(engine, by_id, looked, settings, now, summary)
         if progress is not None:
             progress.advance(len(looked))
-    timeouts = _Timeouts(summary, settings.http_read_timeout)
+    timeouts = _Timeouts(summary, settings.http.read_timeout)
     for batch in _plan_batches([row for row in rows
                                 if row.resource != NOTE and row.id not in looked]):
         if stop:

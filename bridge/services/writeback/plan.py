@@ -352,7 +352,7 @@ def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) ->
     ):
         return False
     state = session.get(OrderState, outcome.order_id)
-    return state is not None and state.status in settings.paid_statuses
+    return state is not None and state.status in settings.orders.paid_statuses
 
 
 def _real_part(outcome: OrderOutcome, made_up: set[int]) -> OrderOutcome:

@@ -14,7 +14,7 @@ def run_migrations() -> None:
         from bridge.settings import load_settings
         from bridge.store.db import make_engine
 
-        engine = make_engine(load_settings().database_url)
+        engine = make_engine(load_settings().database.url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -13,7 +13,7 @@ from webhooks import create_app
 
 @pytest.fixture
 def app(engine: Engine, database_url: str) -> Flask:
-    return create_app(Settings(database_url=database_url), engine)
+    return create_app(Settings().replace(database={"url": database_url}), engine)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_generated_requests_get_no_server_error_and_answers_match_the_contract(
         engine, database_url):
     """Every operation, fed generated valid and invalid requests, answers as documented, no 5xx."""
     fund(engine)
-    app = create_app(Settings(database_url=database_url), engine)
+    app = create_app(Settings().replace(database={"url": database_url}), engine)
     auth = {"Authorization": f"Bearer {make_token(engine, 'fuzzer', 'write')}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -88,7 +88,7 @@ def test_the_learner_view_shows_balances_seats_access_perks_and_recent_rows(engi
     """GET by e-mail or customer id returns balances, a waitlisted seat's place, perks, history."""
     catalogue = sample_catalogue(capacity=1)
     store_cohorts(engine, catalogue)
-    config = Settings(complimentary_call_minutes=0)
+    config = Settings().replace(orders={"complimentary_call_minutes": 0})
     process_order(engine, make_order(1, [("COHORT-DV-2027-01", 1)], email="first@example.com",
                                      customer_id=7), catalogue=catalogue, settings=config)
     process_order(engine, make_order(2, [("COHORT-DV-2027-01", 1), ("PROJ-DATAVIZ", 1),

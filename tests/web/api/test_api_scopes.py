@@ -36,7 +36,7 @@ def client_with(engine: Engine, database_url: str) -> Clients:
     """A contract-checking client holding a new token NAME with SCOPE; alice holds 300 minutes."""
     fund(engine)
     store_offers(engine)
-    app = create_app(Settings(database_url=database_url), engine)
+    app = create_app(Settings().replace(database={"url": database_url}), engine)
 
     def make(name: str, scope: str) -> ContractClient:
         return ContractClient(app, make_token(engine, name, scope))

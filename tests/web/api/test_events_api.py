@@ -26,7 +26,7 @@ def api(engine, database_url):  # type: ignore[no-untyped-def]
     """A contract-checking client with a write token; alice is a learner, the offers are known."""
     fund(engine)
     store_offers(engine)
-    app = create_app(Settings(database_url=database_url), engine)
+    app = create_app(Settings().replace(database={"url": database_url}), engine)
     return ContractClient(app, make_token(engine, "project-platform", "write"))
 
 
@@ -38,7 +38,7 @@ def shared(sqlite_template, tmp_path_factory):  # type: ignore[no-untyped-def]
     engine = make_engine(f"sqlite:///{path}")
     fund(engine)
     store_offers(engine)
-    app = create_app(Settings(database_url=f"sqlite:///{path}"), engine)
+    app = create_app(Settings().replace(database={"url": f"sqlite:///{path}"}), engine)
     yield ContractClient(app, make_token(engine, "project-platform", "write")), engine
     engine.dispose()
 

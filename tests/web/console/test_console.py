@@ -199,7 +199,7 @@ def test_the_home_page_names_each_problem_with_its_fix(client) -> None:
 
 def test_the_console_answers_503_with_the_fix_when_no_secret_key_is_set(shop) -> None:
     """Without BRIDGE_SECRET_KEY no session can be signed: the console says how to set it."""
-    app = create_app(shop.settings.replace(secret_key=None), shop.engine, handlers={},
+    app = create_app(shop.settings.replace(console={"secret_key": None}), shop.engine, handlers={},
                      background=False)
     response = app.test_client().get("/console/login")
     assert response.status_code == 503 and b"BRIDGE_SECRET_KEY" in response.data

@@ -36,7 +36,7 @@ def app(engine, settings):
     fund(engine, LENA, customer_id=3187)
     add_operator(engine, ADMIN, PASSWORD, "admin")
     add_operator(engine, VIEWER, PASSWORD, "viewer")
-    app = booking_app(engine, settings.replace(secret_key=SECRET_KEY))
+    app = booking_app(engine, settings.replace(console={"secret_key": SECRET_KEY}))
     client = app.test_client()
     post_calcom(client, raw("calcom_booking_created"))
     post_calcom(client, calcom_variant("calcom_booking_created", uid="stranger",
@@ -171,7 +171,10 @@ def test_without_the_claim_secret_the_learner_page_says_what_to_set(engine, sett
     """No BRIDGE_CLAIM_SECRET: the section names it instead of offering a link."""
     fund(engine, LENA, customer_id=3187)
     add_operator(engine, ADMIN, PASSWORD, "admin")
-    app = create_app(settings.replace(secret_key=SECRET_KEY, claim_secret=None), engine,
+    app = create_app(settings.replace(
+        console={"secret_key": SECRET_KEY},
+        claims={"secret": None},
+    ), engine,
                      handlers={}, background=False)
     client = app.test_client()
     log_in(client)

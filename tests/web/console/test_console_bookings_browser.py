@@ -31,7 +31,10 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Engine]]:
     engine = make_engine(database_url)
     fund(engine, LENA, customer_id=3187)
     add_operator(engine, ADMIN, PASSWORD, "admin")
-    app = booking_app(engine, Settings(database_url=database_url, secret_key=SECRET_KEY))
+    app = booking_app(engine, Settings().replace(
+        database={"url": database_url},
+        console={"secret_key": SECRET_KEY},
+    ))
     hook = app.test_client()
     post_calcom(hook, raw("calcom_booking_created"))
     post_calcom(hook, calcom_variant("calcom_booking_created", uid="second", length=30))

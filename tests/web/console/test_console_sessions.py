@@ -183,10 +183,7 @@ def test_a_session_ends_after_an_hour_idle_and_after_twelve_hours_however_active
 
 def test_lifetimes_are_settings(shop, clock) -> None:
     """BRIDGE_CONSOLE_SESSION_IDLE_MINUTES and _MAX_HOURS set the two lifetimes."""
-    from dataclasses import replace
-
-    settings = replace(shop.settings, console_session_idle_minutes=5,
-                       console_session_max_hours=1)
+    settings = shop.settings.replace(console={"session_idle_minutes": 5, "session_max_hours": 1})
     app = create_app(settings, shop.engine, handlers={}, background=False, clock=clock)
     client = app.test_client()
     log_in(client)

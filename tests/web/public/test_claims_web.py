@@ -20,7 +20,7 @@ PROJECT = {"balances": {"mentor_minutes": 60}, "access": ["PROJ-DATAVIZ"]}
 
 @pytest.fixture
 def config(database_url):
-    return claim_settings(database_url, claim_attempts_per_minute=1000)
+    return claim_settings(database_url, claims={"attempts_per_minute": 1000})
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_codes_of_a_refunded_order_answer_410(engine, config, client):
 
 def test_claims_are_limited_per_client_address(engine, database_url):
     """The fourth request in a minute from one address is 429 with Retry-After."""
-    config = claim_settings(database_url, claim_attempts_per_minute=3)
+    config = claim_settings(database_url, claims={"attempts_per_minute": 3})
     client = create_app(config, engine, handlers={}, background=False).test_client()
     statuses = [client.get("/claims/" + "a" * 26).status_code for _ in range(4)]
     assert statuses == [404, 404, 404, 429]
@@ -178,9 +178,10 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
     engine = make_engine(database_url)
     try:
         without = {row["check"]: row for row in run_checks(
-            claim_settings(database_url, claim_secret=None, catalog_file=catalogue), engine)}
+            claim_settings(database_url, claims={"secret": None}, catalogue={"file": catalogue}),
+            engine)}
         with_secret = {row["check"]: row for row in run_checks(
-            claim_settings(database_url, catalog_file=catalogue), engine)}
+            claim_settings(database_url, catalogue={"file": catalogue}), engine)}
     finally:
         engine.dispose()
     assert without["team packs"]["ok"] is False
@@ -191,7 +192,7 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
 
 def test_behind_a_proxy_the_limit_counts_the_forwarded_client_address(engine, database_url):
     """With one proxy hop, two clients behind the same proxy are limited apart."""
-    config = claim_settings(database_url, claim_attempts_per_minute=2, proxy_hops=1)
+    config = claim_settings(database_url, claims={"attempts_per_minute": 2}, web={"proxy_hops": 1})
     client = create_app(config, engine, handlers={}, background=False).test_client()
 
     def get(address: str) -> int:

@@ -65,7 +65,10 @@ def sections(html: str) -> Sections:
 def shop(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The seeded shop, its app (report time zone Europe/Berlin) and a read and a write token."""
     with seeded_database(request, tmp_path_factory) as (url, engine):
-        app = create_app(Settings(database_url=url, report_timezone="Europe/Berlin"), engine)
+        app = create_app(Settings().replace(
+            database={"url": url},
+            report={"timezone": "Europe/Berlin"},
+        ), engine)
         yield {"client": app.test_client(), "engine": engine,
                "read": make_token(engine, "phone", "read"),
                "write": make_token(engine, "booking-tool", "write")}
@@ -211,7 +214,7 @@ def test_a_database_failure_is_a_503_page_not_a_traceback(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = make_engine(url)
     try:
-        app = create_app(Settings(database_url=url), engine, handlers={})
+        app = create_app(Settings().replace(database={"url": url}), engine, handlers={})
         response = app.test_client().get(f"{OCTOBER}&token=cb_any")
     finally:
         engine.dispose()

@@ -58,7 +58,7 @@ def shop():
 @pytest.fixture
 def settings(settings):
     """The conftest settings with the example catalogue file (product deliveries read it)."""
-    return settings.replace(catalog_file=EXAMPLE_CATALOGUE)
+    return settings.replace(catalogue={"file": EXAMPLE_CATALOGUE})
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_signed_body_that_is_not_json_is_400(client, engine):
 
 def test_oversized_body_is_413(engine, settings, shop):
     """Bodies over the limit are refused with 413 and JSON."""
-    app = create_app(settings.replace(webhook_max_body_bytes=1000), engine, handlers={})
+    app = create_app(settings.replace(web={"max_body_bytes": 1000}), engine, handlers={})
     response = post_signed(app.test_client(), {"id": 1, "pad": "x" * 2000})
     assert response.status_code == 413
     assert "error" in response.get_json()
@@ -231,7 +231,9 @@ def test_delivery_failing_every_time_is_dead_lettered(engine, settings):
     def broken(payload):
         raise ValueError("always")
 
-    app = create_app(settings.replace(inbox_max_attempts=2), engine, handlers={"order": broken},
+    app = create_app(settings.replace(
+        inbox={"max_attempts": 2},
+    ), engine, handlers={"order": broken},
                      background=False)
     app.test_client_class = ClosingClient
     post_signed(app.test_client(), make_order(530, [("MENTOR-1H", 1)]))
@@ -317,14 +319,14 @@ def test_a_web_process_beside_an_inbox_worker_only_stores(engine, settings, shop
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: shop)
-    app = create_app(settings.replace(inbox_worker=True), engine, handlers=handlers)
+    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers=handlers)
     app.test_client_class = ClosingClient
     response = post_signed(app.test_client(), make_order(610, [("MENTOR-1H", 1)]),
                            delivery_id="610")
     assert response.get_json()["status"] == "received"
     app.extensions["bridge"].processor.wait()
     assert [row.status for row in inbox_rows(engine)] == ["received"]
-    drained = InboxDrain(engine, handlers, max_attempts=settings.inbox_max_attempts)()
+    drained = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts)()
     assert drained == 1
     assert [row.status for row in inbox_rows(engine)] == ["processed"]
 
@@ -339,7 +341,7 @@ def test_two_claimers_take_disjoint_batches_and_an_expired_claim_is_taken_again(
 
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    app = create_app(settings.replace(inbox_worker=True), engine, handlers={"order": str})
+    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
     app.test_client_class = ClosingClient
     client = app.test_client()
     for order_id in range(620, 625):

@@ -45,8 +45,9 @@ def test_a_hundred_unsigned_requests_write_nothing_and_log_one_line_when_flushed
 ) -> None:
     """100 unsigned or badly signed deliveries to the three receivers: 401 each, 0 statements,
     0 log lines; the flush adds them to the counters in one go and says so in one line."""
-    settings = settings.replace(calcom_webhook_secret="calcom-secret",
-                                calendly_signing_key="calendly-key")
+    settings = settings.replace(
+        bookings={"calcom_webhook_secret": "calcom-secret", "calendly_signing_key": "calendly-key"},
+    )
     app = create_app(settings, engine, handlers={}, background=False)
     client = app.test_client()
     caplog.set_level(logging.INFO)
