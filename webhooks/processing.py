@@ -18,7 +18,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -61,8 +60,10 @@ class Processor(Protocol):
 
 Drain = Callable[[Callable[[], bool]], int]
 
-# Every processing thread's owner in this process, so that a test can stop what it started.
-_PROCESSORS: weakref.WeakSet[BackgroundProcessor] = weakref.WeakSet()
+# Every processor whose thread was started and not stopped, held strongly: the thread runs the
+# processor's loop, not the processor, so a weak reference would lose a thread whose app is gone
+# while it goes on polling (a test's database, long removed).
+_PROCESSORS: set[BackgroundProcessor] = set()
 
 
 def stop_all_processors() -> None:
@@ -219,7 +220,6 @@ class BackgroundProcessor:
         self._loop = self._new_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        _PROCESSORS.add(self)
 
     @property
     def loop(self) -> DrainLoop:
@@ -236,6 +236,7 @@ class BackgroundProcessor:
             self._thread = threading.Thread(target=self._loop.run, name="bridge-inbox",
                                             daemon=True)
             self._thread.start()
+            _PROCESSORS.add(self)
 
     def wake(self) -> None:
         """Have the thread drain again as soon as it can (starting it if needed)."""
@@ -252,6 +253,7 @@ class BackgroundProcessor:
         with self._lock:
             self._loop.stop()
             thread = self._thread
+            _PROCESSORS.discard(self)
         if thread is not None:
             thread.join(timeout=30)
 
