@@ -27,18 +27,43 @@ def main() -> int:
         os.environ.setdefault("BENCH_TAG", "quick")  # results never replace the real ones
     env = os.environ.get
     steps = [
-        ("ingest", ingest.main, ["--deliveries", env("BENCH_INGEST_DELIVERIES",
-                                                     "200" if quick else "2000"),
-                                 "--warmup", "20" if quick else "100",
-                                 "--databases", env("BENCH_DATABASES", "sqlite,postgresql")]),
-        ("sync", sync.main, ["--sizes", env("BENCH_SYNC_SIZES",
-                                            "100,300" if quick else "1000,10000,100000"),
-                             "--budget-minutes", env("BENCH_SYNC_BUDGET_MIN", "40")]),
-        ("writeback", writeback.main, ["--sizes", env("BENCH_WRITEBACK_SIZES",
-                                                      "100" if quick else "1000,3000"),
-                                       "--resync-up-to", "100" if quick else "1000"]),
-        ("profile", profile_sync.main, ["--orders", env("BENCH_PROFILE_ORDERS",
-                                                        "50" if quick else "500")]),
+        (
+            "ingest",
+            ingest.main,
+            [
+                "--deliveries",
+                env("BENCH_INGEST_DELIVERIES", "200" if quick else "2000"),
+                "--warmup",
+                "20" if quick else "100",
+                "--databases",
+                env("BENCH_DATABASES", "sqlite,postgresql"),
+            ],
+        ),
+        (
+            "sync",
+            sync.main,
+            [
+                "--sizes",
+                env("BENCH_SYNC_SIZES", "100,300" if quick else "1000,10000,100000"),
+                "--budget-minutes",
+                env("BENCH_SYNC_BUDGET_MIN", "40"),
+            ],
+        ),
+        (
+            "writeback",
+            writeback.main,
+            [
+                "--sizes",
+                env("BENCH_WRITEBACK_SIZES", "100" if quick else "1000,3000"),
+                "--resync-up-to",
+                "100" if quick else "1000",
+            ],
+        ),
+        (
+            "profile",
+            profile_sync.main,
+            ["--orders", env("BENCH_PROFILE_ORDERS", "50" if quick else "500")],
+        ),
     ]
     only = [s for s in env("BENCH_ONLY", "").split(",") if s]
     print(f"machine: {machine()}")
@@ -46,8 +71,11 @@ def main() -> int:
     for name, run, args in steps:
         if only and name not in only:
             continue
-        print(f"\n== {name}: python -m bench.{'profile_sync' if name == 'profile' else name} "
-              f"{' '.join(args)}", flush=True)
+        print(
+            f"\n== {name}: python -m bench.{'profile_sync' if name == 'profile' else name} "
+            f"{' '.join(args)}",
+            flush=True,
+        )
         started = time.monotonic()
         try:
             code = run(args)

@@ -88,17 +88,23 @@ class ServerProcess:
     """A server process on 127.0.0.1 writing its output to ``log``: ready once its
     ``/healthz`` answers, stopped with SIGTERM (then killed after 30 s) on exit."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, port: int,
-                 log: IO[bytes]) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], cwd: str, port: int, log: IO[bytes]
+    ) -> None:
         self.argv, self.env, self.cwd, self.log = argv, env, cwd, log
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServerProcess:
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,  # noqa: S603
-                                     stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(  # noqa: S603
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=self.log,
+            stderr=self.log,
+            stdin=subprocess.DEVNULL,
+        )
         wait_http(f"{self.url}/healthz", timeout=60)
         return self
 
@@ -158,8 +164,11 @@ def database(kind: str, name: str) -> Iterator[str]:
 
 def bridge_env(database_url: str, shop_url: str | None = None, **extra: str) -> dict[str, str]:
     """The environment a bridge process runs with here: this venv, one database, one shop."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WOOCOMMERCE_", "BRIDGE_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WOOCOMMERCE_", "BRIDGE_", "DATABASE_URL"))
+    }
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         DATABASE_URL=database_url,
@@ -168,11 +177,14 @@ def bridge_env(database_url: str, shop_url: str | None = None, **extra: str) -> 
         BRIDGE_SYNC_ENABLED="false",
     )
     if shop_url:
-        env.update(WOOCOMMERCE_URL=shop_url, WOOCOMMERCE_CONSUMER_KEY=CONSUMER_KEY,
-                   WOOCOMMERCE_CONSUMER_SECRET=CONSUMER_SECRET,
-                   # What production uses (https): Basic auth. Over plain http "auto" would
-                   # sign every request with OAuth 1.0a, which a real shop on https never needs.
-                   BRIDGE_WOO_AUTH="basic")
+        env.update(
+            WOOCOMMERCE_URL=shop_url,
+            WOOCOMMERCE_CONSUMER_KEY=CONSUMER_KEY,
+            WOOCOMMERCE_CONSUMER_SECRET=CONSUMER_SECRET,
+            # What production uses (https): Basic auth. Over plain http "auto" would
+            # sign every request with OAuth 1.0a, which a real shop on https never needs.
+            BRIDGE_WOO_AUTH="basic",
+        )
     env.update(extra)
     return env
 
@@ -192,20 +204,37 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"argv": self.argv, "returncode": self.returncode, "wall_s": round(self.wall_s, 3),
-                "maxrss_mb": round(self.maxrss_mb, 1), "user_s": round(self.user_s, 2),
-                "sys_s": round(self.sys_s, 2)}
+        return {
+            "argv": self.argv,
+            "returncode": self.returncode,
+            "wall_s": round(self.wall_s, 3),
+            "maxrss_mb": round(self.maxrss_mb, 1),
+            "user_s": round(self.user_s, 2),
+            "sys_s": round(self.sys_s, 2),
+        }
 
 
-def run_measured(argv: list[str], env: dict[str, str], *, cwd: str, timeout: float,
-                 stderr_path: Path | None = None) -> Run:
+def run_measured(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    cwd: str,
+    timeout: float,
+    stderr_path: Path | None = None,
+) -> Run:
     """Run a command to its end (killed after ``timeout``), with os.wait4's rusage for it alone."""
     err = open(stderr_path, "w+b") if stderr_path else tempfile.TemporaryFile()  # noqa: SIM115
     out = tempfile.TemporaryFile()  # noqa: SIM115 (both closed in finally)
     try:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err,  # noqa: S603
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(  # noqa: S603
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         status, usage = 0, None
         while True:
@@ -227,16 +256,33 @@ def run_measured(argv: list[str], env: dict[str, str], *, cwd: str, timeout: flo
         out.close()
         err.close()
     assert usage is not None
-    return Run(argv, proc.returncode, wall, usage.ru_maxrss / 1024, usage.ru_utime,
-               usage.ru_stime, stdout, tail)
+    return Run(
+        argv,
+        proc.returncode,
+        wall,
+        usage.ru_maxrss / 1024,
+        usage.ru_utime,
+        usage.ru_stime,
+        stdout,
+        tail,
+    )
 
 
-def bridge(args: list[str], env: dict[str, str], *, cwd: str, timeout: float = 600,
-           stderr_path: Path | None = None, check: bool = True) -> Run:
+def bridge(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    cwd: str,
+    timeout: float = 600,
+    stderr_path: Path | None = None,
+    check: bool = True,
+) -> Run:
     run = run_measured([BRIDGE, *args], env, cwd=cwd, timeout=timeout, stderr_path=stderr_path)
     if check and run.returncode != 0:
-        raise RuntimeError(f"bridge {' '.join(args)} exited {run.returncode}:\n{run.stdout[-2000:]}"
-                           f"\n{run.stderr_tail}")
+        raise RuntimeError(
+            f"bridge {' '.join(args)} exited {run.returncode}:\n{run.stdout[-2000:]}"
+            f"\n{run.stderr_tail}"
+        )
     return run
 
 
@@ -252,19 +298,44 @@ def job_json(run: Run) -> dict[str, Any]:
 class FakeShop:
     """bench/fake_shop.py as a child process on 127.0.0.1; stopped on exit."""
 
-    def __init__(self, orders: int, *, refund_every: int = 0, cohort_every: int = 0,
-                 latency_ms: float = 0.0, max_seconds: float = 7200,
-                 extra: tuple[str, ...] = ()) -> None:
-        self.argv = [PYTHON, "-m", "bench.fake_shop", "--orders", str(orders),
-                     "--refund-every", str(refund_every), "--cohort-every", str(cohort_every),
-                     "--latency-ms", str(latency_ms), "--max-seconds", str(max_seconds), *extra]
+    def __init__(
+        self,
+        orders: int,
+        *,
+        refund_every: int = 0,
+        cohort_every: int = 0,
+        latency_ms: float = 0.0,
+        max_seconds: float = 7200,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.argv = [
+            PYTHON,
+            "-m",
+            "bench.fake_shop",
+            "--orders",
+            str(orders),
+            "--refund-every",
+            str(refund_every),
+            "--cohort-every",
+            str(cohort_every),
+            "--latency-ms",
+            str(latency_ms),
+            "--max-seconds",
+            str(max_seconds),
+            *extra,
+        ]
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
     def __enter__(self) -> FakeShop:
-        self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.PIPE, text=True,  # noqa: S603
-                                     stdin=subprocess.DEVNULL,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.proc = subprocess.Popen(  # noqa: S603
+            self.argv,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if not line.startswith("http://127.0.0.1:"):
@@ -307,8 +378,11 @@ def bare_fetch(shop: FakeShop, pages: int, *, timeout: float = 900) -> dict[str,
     number = 1
     try:
         while number <= max(1, pages) and time.monotonic() < deadline:
-            response = session.get(url, params={"per_page": 100, "orderby": "modified",
-                                                "order": "asc", "page": number}, timeout=60)
+            response = session.get(
+                url,
+                params={"per_page": 100, "orderby": "modified", "order": "asc", "page": number},
+                timeout=60,
+            )
             response.raise_for_status()
             requests_made += 1
             fetched += len(response.content)
@@ -346,10 +420,14 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
     """A Markdown table."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-              for row in cells[1:]]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells[1:]
+    ]
     return "\n".join(lines)
 
 

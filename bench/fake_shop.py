@@ -69,9 +69,16 @@ WOO_IDS = {
     "SUB-MENTOR-MONTHLY": (25, 0),
     "BUNDLE-DV-STACK": (26, 0),
 }
-PRICES = {"MENTOR-1H": 60.0, "MENTOR-PACK-3H": 170.0, "MENTOR-PACK-5H": 260.0,
-          "PROJ-DATAVIZ": 149.0, "COHORT-DV-2027-01": 390.0, "ASSESS-DV": 49.0,
-          "PREVIEW-DV": 0.0, "BUNDLE-DV-STACK": 399.0}
+PRICES = {
+    "MENTOR-1H": 60.0,
+    "MENTOR-PACK-3H": 170.0,
+    "MENTOR-PACK-5H": 260.0,
+    "PROJ-DATAVIZ": 149.0,
+    "COHORT-DV-2027-01": 390.0,
+    "ASSESS-DV": 49.0,
+    "PREVIEW-DV": 0.0,
+    "BUNDLE-DV-STACK": 399.0,
+}
 # What people buy, one basket per shape: single micro-offers mostly, a few mixed baskets.
 BASKETS: tuple[tuple[tuple[str, int], ...], ...] = (
     (("MENTOR-1H", 1),),
@@ -89,13 +96,62 @@ COHORT_BASKET = (("COHORT-DV-2027-01", 1),)
 PAID = ("completed", "processing")
 # Learner n's name: a first and a last name, then a middle initial once the pairs run out, so
 # no two learners share one (rosters and learner pages read like a real shop's).
-FIRST_NAMES = ("Ann", "Bo", "Chidi", "Dana", "Emil", "Farah", "Gus", "Hana", "Ivo", "Jun",
-               "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sami",
-               "Tove", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoe")
-LAST_NAMES = ("Lindqvist", "Okafor", "Moreau", "Nakamura", "Haddad", "Kowalski", "Silva",
-              "Jensen", "Novak", "Rossi", "Park", "Ibrahim", "Schmidt", "Costa", "Murphy",
-              "Tanaka", "Berg", "Duarte", "Fischer", "Gupta", "Horvat", "Eriksen", "Vargas",
-              "Weber", "Yilmaz", "Andersen")
+FIRST_NAMES = (
+    "Ann",
+    "Bo",
+    "Chidi",
+    "Dana",
+    "Emil",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tove",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+)
+LAST_NAMES = (
+    "Lindqvist",
+    "Okafor",
+    "Moreau",
+    "Nakamura",
+    "Haddad",
+    "Kowalski",
+    "Silva",
+    "Jensen",
+    "Novak",
+    "Rossi",
+    "Park",
+    "Ibrahim",
+    "Schmidt",
+    "Costa",
+    "Murphy",
+    "Tanaka",
+    "Berg",
+    "Duarte",
+    "Fischer",
+    "Gupta",
+    "Horvat",
+    "Eriksen",
+    "Vargas",
+    "Weber",
+    "Yilmaz",
+    "Andersen",
+)
 
 
 def _mix(i: int, salt: int) -> int:
@@ -109,8 +165,14 @@ def _mix(i: int, salt: int) -> int:
 
 def _status(i: int) -> str:
     roll = _mix(i, 2) % 100
-    for limit, status in ((60, "completed"), (85, "processing"), (90, "pending"),
-                          (94, "refunded"), (97, "cancelled"), (99, "failed")):
+    for limit, status in (
+        (60, "completed"),
+        (85, "processing"),
+        (90, "pending"),
+        (94, "refunded"),
+        (97, "cancelled"),
+        (99, "failed"),
+    ):
         if roll < limit:
             return status
     return "on-hold"
@@ -143,9 +205,16 @@ def _parse_time(text: str) -> datetime:
 class Orders:
     """N orders, each a pure function of its number; nothing per order is kept in memory."""
 
-    def __init__(self, count: int, *, refund_every: int = 0, cohort_every: int = 0,
-                 learners: int | None = None, base: datetime = BASE,
-                 step_seconds: int = STEP_SECONDS) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        refund_every: int = 0,
+        cohort_every: int = 0,
+        learners: int | None = None,
+        base: datetime = BASE,
+        step_seconds: int = STEP_SECONDS,
+    ) -> None:
         self.count = count
         self.base = base  # a shop with history: --start 2025-01-01 --step-seconds 100000
         self.step = step_seconds
@@ -194,10 +263,15 @@ class Orders:
         learner = self.learner(i)
         modified = self.modified(i)
         order = order_payload(
-            self.order_id(i), self._lines(i), email=f"learner{learner}@example.com",
-            status=self.status(i), now=modified, created=modified - timedelta(minutes=2),
+            self.order_id(i),
+            self._lines(i),
+            email=f"learner{learner}@example.com",
+            status=self.status(i),
+            now=modified,
+            created=modified - timedelta(minutes=2),
             customer_id=0 if learner % 3 == 0 else CUSTOMER_ID_OFFSET + learner,
-            name=" ".join(learner_name(learner)))
+            name=" ".join(learner_name(learner)),
+        )
         return self._finish(i, order)
 
     def _finish(self, i: int, order: dict[str, Any]) -> dict[str, Any]:
@@ -208,12 +282,24 @@ class Orders:
             line["variation_id"] = variation_id
         order["customer_note"] = ""
         if self.status(i) == "refunded":
-            order["refunds"] = [{"id": REFUND_ID_OFFSET + i, "reason": "",
-                                 "total": f"-{order['total']}", "total_tax": "0.00"}]
+            order["refunds"] = [
+                {
+                    "id": REFUND_ID_OFFSET + i,
+                    "reason": "",
+                    "total": f"-{order['total']}",
+                    "total_tax": "0.00",
+                }
+            ]
         elif self.partially_refunded(i):
             first = order["line_items"][0]
-            order["refunds"] = [{"id": REFUND_ID_OFFSET + i, "reason": "changed their mind",
-                                 "total": f"-{first['price']:.2f}", "total_tax": "0.00"}]
+            order["refunds"] = [
+                {
+                    "id": REFUND_ID_OFFSET + i,
+                    "reason": "changed their mind",
+                    "total": f"-{first['price']:.2f}",
+                    "total_tax": "0.00",
+                }
+            ]
         else:
             order["refunds"] = []
         return order
@@ -241,10 +327,13 @@ class Orders:
         paid = status in ("processing", "completed", "refunded")
         order = dict(shape)
         order.update(
-            id=order_id, number=str(order_id),
+            id=order_id,
+            number=str(order_id),
             customer_id=0 if learner % 3 == 0 else CUSTOMER_ID_OFFSET + learner,
-            date_created=_wc(created), date_created_gmt=_wc(created),
-            date_modified=_wc(modified), date_modified_gmt=_wc(modified),
+            date_created=_wc(created),
+            date_created_gmt=_wc(created),
+            date_modified=_wc(modified),
+            date_modified_gmt=_wc(modified),
             date_paid=_wc(created) if paid else None,
             date_paid_gmt=_wc(created) if paid else None,
             order_key=f"wc_order_sim{order_id}",
@@ -253,42 +342,69 @@ class Orders:
         billing["email"] = f"learner{learner}@example.com"
         billing["first_name"], billing["last_name"] = learner_name(learner)
         order["billing"] = billing
-        order["line_items"] = [dict(line, id=order_id * 10 + index)
-                               for index, line in enumerate(shape["line_items"])]
+        order["line_items"] = [
+            dict(line, id=order_id * 10 + index) for index, line in enumerate(shape["line_items"])
+        ]
         return self._finish(i, order)
 
     def refunds(self, i: int) -> list[dict[str, Any]]:
         """GET orders/<id>/refunds: which line a refund took back is only said here."""
         if self.status(i) == "refunded" or self.partially_refunded(i):
             order = self.order(i)
-            lines = order["line_items"] if self.status(i) == "refunded" else \
-                order["line_items"][:1]
+            lines = order["line_items"] if self.status(i) == "refunded" else order["line_items"][:1]
             created = _wc(self.modified(i))
-            return [{
-                "id": REFUND_ID_OFFSET + i, "date_created": created, "date_created_gmt": created,
-                "amount": order["refunds"][0]["total"].lstrip("-"),
-                "reason": order["refunds"][0]["reason"], "refunded_by": 1,
-                "refunded_payment": False,
-                "meta_data": [{"id": 1, "key": "_refund_type",
-                               "value": "full" if self.status(i) == "refunded" else "partial"}],
-                "line_items": [{
-                    "id": line["id"] + 5, "name": line["name"], "product_id": line["product_id"],
-                    "variation_id": line["variation_id"],
-                    "quantity": -(line["quantity"] if self.status(i) == "refunded" else 1),
-                    "tax_class": "", "subtotal": f"-{line['price']:.2f}", "subtotal_tax": "0.00",
-                    "total": f"-{line['price']:.2f}", "total_tax": "0.00", "taxes": [],
-                    "meta_data": [{"id": 2, "key": "_refunded_item_id", "value": str(line["id"]),
-                                   "display_key": "_refunded_item_id",
-                                   "display_value": str(line["id"])}],
-                    "sku": line["sku"], "price": -line["price"],
-                } for line in lines],
-            }]
+            return [
+                {
+                    "id": REFUND_ID_OFFSET + i,
+                    "date_created": created,
+                    "date_created_gmt": created,
+                    "amount": order["refunds"][0]["total"].lstrip("-"),
+                    "reason": order["refunds"][0]["reason"],
+                    "refunded_by": 1,
+                    "refunded_payment": False,
+                    "meta_data": [
+                        {
+                            "id": 1,
+                            "key": "_refund_type",
+                            "value": "full" if self.status(i) == "refunded" else "partial",
+                        }
+                    ],
+                    "line_items": [
+                        {
+                            "id": line["id"] + 5,
+                            "name": line["name"],
+                            "product_id": line["product_id"],
+                            "variation_id": line["variation_id"],
+                            "quantity": -(line["quantity"] if self.status(i) == "refunded" else 1),
+                            "tax_class": "",
+                            "subtotal": f"-{line['price']:.2f}",
+                            "subtotal_tax": "0.00",
+                            "total": f"-{line['price']:.2f}",
+                            "total_tax": "0.00",
+                            "taxes": [],
+                            "meta_data": [
+                                {
+                                    "id": 2,
+                                    "key": "_refunded_item_id",
+                                    "value": str(line["id"]),
+                                    "display_key": "_refunded_item_id",
+                                    "display_value": str(line["id"]),
+                                }
+                            ],
+                            "sku": line["sku"],
+                            "price": -line["price"],
+                        }
+                        for line in lines
+                    ],
+                }
+            ]
         return []
 
     # which orders a query selects: always a contiguous range of numbers
 
-    def window(self, modified_after: datetime | None,
-               modified_before: datetime | None) -> tuple[int, int]:
+    def window(
+        self, modified_after: datetime | None, modified_before: datetime | None
+    ) -> tuple[int, int]:
         lo, hi = 1, self.count
         if modified_after is not None:
             seconds = (modified_after - self.base).total_seconds()
@@ -309,10 +425,12 @@ class Shop:
     def __init__(self, orders: Orders, *, latency_ms: float = 0.0) -> None:
         self.orders = orders
         self.latency = latency_ms / 1000
-        self.products: dict[int, dict[str, Any]] = {p["id"]: p for p in
-                                                    _load("5-products-per_page-100.json")}
-        self.variations: dict[int, dict[str, Any]] = {v["id"]: v for v in
-                                                      _load("5-product-variations.json")}
+        self.products: dict[int, dict[str, Any]] = {
+            p["id"]: p for p in _load("5-products-per_page-100.json")
+        }
+        self.variations: dict[int, dict[str, Any]] = {
+            v["id"]: v for v in _load("5-product-variations.json")
+        }
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.items: Counter[str] = Counter()  # objects sent to batch endpoints, per route
@@ -334,12 +452,18 @@ class Shop:
     def stats(self) -> dict[str, Any]:
         with self.lock:
             notes = [n for kept in self.notes.values() for n in kept]
-            return {"requests": dict(self.counts), "total": sum(self.counts.values()),
-                    "batch_items": dict(self.items), "notes": len(notes),
-                    "customer_notes": sum(1 for n in notes if n["customer_note"]),
-                    "customers_emailed": len({o for o, kept in self.notes.items()
-                                              if any(n["customer_note"] for n in kept)}),
-                    "coupons": len(self.coupons), "orders": self.orders.count}
+            return {
+                "requests": dict(self.counts),
+                "total": sum(self.counts.values()),
+                "batch_items": dict(self.items),
+                "notes": len(notes),
+                "customer_notes": sum(1 for n in notes if n["customer_note"]),
+                "customers_emailed": len(
+                    {o for o, kept in self.notes.items() if any(n["customer_note"] for n in kept)}
+                ),
+                "coupons": len(self.coupons),
+                "orders": self.orders.count,
+            }
 
     def reset(self) -> None:
         with self.lock:
@@ -376,9 +500,12 @@ def _paging(query: dict[str, list[str]]) -> tuple[int, int]:
     except ValueError:
         raise Refusal(400, "rest_invalid_param", "Invalid parameter(s): per_page") from None
     if not 1 <= per_page <= 100:
-        raise Refusal(400, "rest_invalid_param",
-                      "Invalid parameter(s): per_page (per_page must be between 1 (inclusive) "
-                      "and 100 (inclusive))")
+        raise Refusal(
+            400,
+            "rest_invalid_param",
+            "Invalid parameter(s): per_page (per_page must be between 1 (inclusive) "
+            "and 100 (inclusive))",
+        )
     if page < 1:
         raise Refusal(400, "rest_invalid_param", "Invalid parameter(s): page")
     return per_page, page
@@ -390,8 +517,9 @@ def _window_params(query: dict[str, list[str]]) -> tuple[datetime | None, dateti
         before = _one(query, "modified_before")
         return (_parse_time(after) if after else None, _parse_time(before) if before else None)
     except ValueError:
-        raise Refusal(400, "rest_invalid_param",
-                      "Invalid parameter(s): modified_after, modified_before") from None
+        raise Refusal(
+            400, "rest_invalid_param", "Invalid parameter(s): modified_after, modified_before"
+        ) from None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -436,15 +564,21 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not path.startswith(API_PREFIX):
                 raise Refusal(404, "", "Not Found")
-            route = path[len(API_PREFIX):].strip("/")
+            route = path[len(API_PREFIX) :].strip("/")
             self.shop.count(method, route)
             if self.shop.latency:
                 time.sleep(self.shop.latency)
             body = self._body() if method in ("POST", "PUT") else None
             self._route(method, route, query, body)
         except Refusal as refusal:
-            self._send(refusal.status, {"code": refusal.code, "message": refusal.message,
-                                        "data": {"status": refusal.status}})
+            self._send(
+                refusal.status,
+                {
+                    "code": refusal.code,
+                    "message": refusal.message,
+                    "data": {"status": refusal.status},
+                },
+            )
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -475,13 +609,19 @@ class Handler(BaseHTTPRequestHandler):
         elif len(parts) == 2 and parts[0] == "orders" and parts[1].isdigit() and method == "GET":
             i = self._order_index(int(parts[1]))
             self._send(200, shop.orders.order(i))
-        elif len(parts) == 3 and parts[0] == "orders" and parts[2] == "refunds" \
-                and parts[1].isdigit() and method == "GET":
+        elif (
+            len(parts) == 3
+            and parts[0] == "orders"
+            and parts[2] == "refunds"
+            and parts[1].isdigit()
+            and method == "GET"
+        ):
             i = self._order_index(int(parts[1]))
             refunds = shop.orders.refunds(i)
             self._send(200, refunds, {"X-WP-Total": str(len(refunds)), "X-WP-TotalPages": "1"})
-        elif len(parts) == 3 and parts[0] == "orders" and parts[2] == "notes" \
-                and parts[1].isdigit():
+        elif (
+            len(parts) == 3 and parts[0] == "orders" and parts[2] == "notes" and parts[1].isdigit()
+        ):
             self._notes(method, int(parts[1]), body)
         elif parts == ["products"] and method == "GET":
             self._list_products(route, query)
@@ -490,11 +630,16 @@ class Handler(BaseHTTPRequestHandler):
             if product is None:
                 raise Refusal(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             self._send(200, product)
-        elif len(parts) == 3 and parts[0] == "products" and parts[2] == "variations" \
-                and method == "GET":
+        elif (
+            len(parts) == 3
+            and parts[0] == "products"
+            and parts[2] == "variations"
+            and method == "GET"
+        ):
             found = [v for v in shop.variations.values() if str(v["parent_id"]) == parts[1]]
-            self._send(200, _fields(found, query),
-                       {"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"})
+            self._send(
+                200, _fields(found, query), {"X-WP-Total": str(len(found)), "X-WP-TotalPages": "1"}
+            )
         elif parts == ["coupons"] and method == "GET":
             code = (_one(query, "code", "") or "").lower()
             with shop.lock:
@@ -515,8 +660,9 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
         return i
 
-    def _paged_headers(self, route: str, query: dict[str, list[str]], total: int,
-                       per_page: int, page: int) -> dict[str, str]:
+    def _paged_headers(
+        self, route: str, query: dict[str, list[str]], total: int, per_page: int, page: int
+    ) -> dict[str, str]:
         pages = math.ceil(total / per_page) if total else 0
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         host = self.headers.get("Host") or "127.0.0.1"
@@ -524,11 +670,15 @@ class Handler(BaseHTTPRequestHandler):
         links = []
         if page > 1 and pages:
             prev = min(page - 1, pages)
-            links.append(f'<http://{host}{API_PREFIX}{route}?'
-                         f'{urlencode([*flat, ("page", prev)])}>; rel="prev"')
+            links.append(
+                f"<http://{host}{API_PREFIX}{route}?"
+                f'{urlencode([*flat, ("page", prev)])}>; rel="prev"'
+            )
         if page < pages:
-            links.append(f'<http://{host}{API_PREFIX}{route}?'
-                         f'{urlencode([*flat, ("page", page + 1)])}>; rel="next"')
+            links.append(
+                f"<http://{host}{API_PREFIX}{route}?"
+                f'{urlencode([*flat, ("page", page + 1)])}>; rel="next"'
+            )
         if links:
             headers["Link"] = ", ".join(links)
         return headers
@@ -539,8 +689,11 @@ class Handler(BaseHTTPRequestHandler):
         orders = self.shop.orders
         if (_one(query, "status", "any") or "any") != "any":
             # Not needed by the bridge's jobs; refused loudly rather than answered wrongly.
-            raise Refusal(400, "rest_invalid_param",
-                          "Invalid parameter(s): status (the bench shop lists all orders)")
+            raise Refusal(
+                400,
+                "rest_invalid_param",
+                "Invalid parameter(s): status (the bench shop lists all orders)",
+            )
         lo, hi = orders.window(after, before)
         total = max(0, hi - lo + 1)
         orderby = _one(query, "orderby", "date")
@@ -554,8 +707,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             numbers = range(hi - start, max(lo, hi - start - per_page + 1) - 1, -1)
         items = [orders.order(i) for i in numbers] if start < total else []
-        self._send(200, _fields(items, query),
-                   self._paged_headers(route, query, total, per_page, page))
+        self._send(
+            200, _fields(items, query), self._paged_headers(route, query, total, per_page, page)
+        )
 
     def _list_products(self, route: str, query: dict[str, list[str]]) -> None:
         per_page, page = _paging(query)
@@ -576,11 +730,15 @@ class Handler(BaseHTTPRequestHandler):
         if before is not None:
             products = [p for p in products if modified(p) < before]
         key = {"modified": modified, "id": lambda p: p["id"]}.get(
-            _one(query, "orderby", "date") or "date", lambda p: p["date_created_gmt"])
+            _one(query, "orderby", "date") or "date", lambda p: p["date_created_gmt"]
+        )
         products.sort(key=key, reverse=_one(query, "order", "desc") != "asc")
         start = (page - 1) * per_page
-        self._send(200, _fields(products[start:start + per_page], query),
-                   self._paged_headers(route, query, len(products), per_page, page))
+        self._send(
+            200,
+            _fields(products[start : start + per_page], query),
+            self._paged_headers(route, query, len(products), per_page, page),
+        )
 
     def _notes(self, method: str, order_id: int, body: Any) -> None:
         self._order_index(order_id)
@@ -595,9 +753,14 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not body.get("note"):
             raise Refusal(400, "rest_missing_callback_param", "Missing parameter(s): note")
         now = _wc(datetime.now(UTC).replace(tzinfo=None))
-        note = {"id": shop.new_id(), "author": "WooCommerce", "date_created": now,
-                "date_created_gmt": now, "note": str(body["note"]),
-                "customer_note": bool(body.get("customer_note"))}
+        note = {
+            "id": shop.new_id(),
+            "author": "WooCommerce",
+            "date_created": now,
+            "date_created_gmt": now,
+            "note": str(body["note"]),
+            "customer_note": bool(body.get("customer_note")),
+        }
         with shop.lock:
             shop.notes.setdefault(order_id, []).append(note)
         self._send(201, note)
@@ -609,8 +772,11 @@ class Handler(BaseHTTPRequestHandler):
         actions = {name: body.get(name) or [] for name in ("create", "update", "delete")}
         size = sum(len(items) for items in actions.values())
         if size > 100:
-            raise Refusal(413, "woocommerce_rest_request_entity_too_large",
-                          "Unable to accept more than 100 items for this request.")
+            raise Refusal(
+                413,
+                "woocommerce_rest_request_entity_too_large",
+                "Unable to accept more than 100 items for this request.",
+            )
         parts = route.split("/")
         resource = parts[0] if len(parts) == 2 else "variations"
         with shop.lock:
@@ -627,21 +793,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def _batch_item(self, resource: str, action: str, item: Any) -> dict[str, Any]:
         shop = self.shop
-        invalid = {"orders": "woocommerce_rest_shop_order_invalid_id",
-                   "products": "woocommerce_rest_product_invalid_id",
-                   "variations": "woocommerce_rest_product_variation_invalid_id",
-                   "customers": "woocommerce_rest_invalid_id",
-                   "coupons": "woocommerce_rest_shop_coupon_invalid_id"}[resource]
+        invalid = {
+            "orders": "woocommerce_rest_shop_order_invalid_id",
+            "products": "woocommerce_rest_product_invalid_id",
+            "variations": "woocommerce_rest_product_variation_invalid_id",
+            "customers": "woocommerce_rest_invalid_id",
+            "coupons": "woocommerce_rest_shop_coupon_invalid_id",
+        }[resource]
         if action == "create":
             if resource == "coupons":
                 code = str(item.get("code") or "").lower()
                 with shop.lock:
                     exists = code in shop.coupons
                 if exists:
-                    return {"id": 0, "error": {
-                        "code": "woocommerce_rest_coupon_code_already_exists",
-                        "message": f"The coupon code {code} already exists",
-                        "data": {"status": 400}}}
+                    return {
+                        "id": 0,
+                        "error": {
+                            "code": "woocommerce_rest_coupon_code_already_exists",
+                            "message": f"The coupon code {code} already exists",
+                            "data": {"status": 400},
+                        },
+                    }
                 created = {**item, "id": shop.new_id(), "code": code}
                 with shop.lock:
                     shop.coupons[code] = created
@@ -656,8 +828,10 @@ class Handler(BaseHTTPRequestHandler):
             "coupons": lambda t: any(c["id"] == t for c in shop.coupons.values()),
         }[resource]
         if not isinstance(target, int) or not valid(target):
-            return {"id": target if isinstance(target, int) else 0,
-                    "error": {"code": invalid, "message": "Invalid ID.", "data": {"status": 400}}}
+            return {
+                "id": target if isinstance(target, int) else 0,
+                "error": {"code": invalid, "message": "Invalid ID.", "data": {"status": 400}},
+            }
         if action == "delete":
             return {"id": target}
         return {**item, "id": target}
@@ -686,24 +860,52 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--refund-every", type=int, default=0,
-                        help="every K-th paid order has a partial refund (0: none)")
-    parser.add_argument("--cohort-every", type=int, default=0,
-                        help="every K-th order buys a cohort seat (0: none)")
-    parser.add_argument("--start", type=datetime.fromisoformat, default=BASE,
-                        help="when order 1 was placed (UTC), e.g. 2025-01-01 for a shop with "
-                             "a year of history")
-    parser.add_argument("--step-seconds", type=int, default=STEP_SECONDS,
-                        help="seconds between two orders (100000: 300 orders span 2025)")
-    parser.add_argument("--latency-ms", type=float, default=0.0,
-                        help="added to every API answer (a real shop takes 50-300 ms)")
-    parser.add_argument("--max-seconds", type=float, default=3600.0,
-                        help="the server stops by itself after this long")
-    parser.add_argument("--self-check", action="store_true",
-                        help="compare generated orders with order_payload's and exit")
+    parser.add_argument(
+        "--refund-every",
+        type=int,
+        default=0,
+        help="every K-th paid order has a partial refund (0: none)",
+    )
+    parser.add_argument(
+        "--cohort-every", type=int, default=0, help="every K-th order buys a cohort seat (0: none)"
+    )
+    parser.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        default=BASE,
+        help="when order 1 was placed (UTC), e.g. 2025-01-01 for a shop with a year of history",
+    )
+    parser.add_argument(
+        "--step-seconds",
+        type=int,
+        default=STEP_SECONDS,
+        help="seconds between two orders (100000: 300 orders span 2025)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="added to every API answer (a real shop takes 50-300 ms)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3600.0,
+        help="the server stops by itself after this long",
+    )
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="compare generated orders with order_payload's and exit",
+    )
     args = parser.parse_args(argv)
-    orders = Orders(args.orders, refund_every=args.refund_every, cohort_every=args.cohort_every,
-                    base=args.start, step_seconds=args.step_seconds)
+    orders = Orders(
+        args.orders,
+        refund_every=args.refund_every,
+        cohort_every=args.cohort_every,
+        base=args.start,
+        step_seconds=args.step_seconds,
+    )
     if args.self_check:
         self_check(orders)
         print(f"ok: {args.orders} orders match order_payload")

@@ -81,8 +81,9 @@ def rss_mb(pid: int) -> float:
 class Target(ServerProcess):
     """A server process with its log in ``<cwd>/<name>.log``."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: str,
-                 port: int) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: str, port: int
+    ) -> None:
         self.name = name
         self.log_path = Path(cwd) / f"{name}.log"
         super().__init__(argv, env, cwd, port, self.log_path.open("w+b"))
@@ -98,10 +99,14 @@ class Target(ServerProcess):
 def chunked_case(index: int) -> Case:
     """A signed body over the size limit sent without Content-Length (chunked)."""
     body = b'{"id": %d, "pad": "' % (900_000 + index) + b"x" * (BODY_LIMIT + 1024) + b'"}'
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
-               "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET)}
-    return Case("chunked over the limit", "POST", RECEIVER, headers, body, signed=True,
-                poisoned=True)
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET),
+    }
+    return Case(
+        "chunked over the limit", "POST", RECEIVER, headers, body, signed=True, poisoned=True
+    )
 
 
 def send_all(url: str, batch: list[Case], concurrency: int, budget: float) -> list[Any]:
@@ -117,10 +122,11 @@ def send_all(url: str, batch: list[Case], concurrency: int, budget: float) -> li
             session = local.session = requests.Session()
         data: Any = case.body
         if case.kind == "chunked over the limit":
-            data = (case.body[i:i + 65536] for i in range(0, len(case.body), 65536))
+            data = (case.body[i : i + 65536] for i in range(0, len(case.body), 65536))
         try:
-            response = session.request(case.method, url + case.path, headers=case.headers,
-                                       data=data, timeout=60)
+            response = session.request(
+                case.method, url + case.path, headers=case.headers, data=data, timeout=60
+            )
         except requests.RequestException as exc:
             # A server may close the connection after a 413 before the body is all sent.
             return case, 0, {"error": type(exc).__name__}
@@ -143,10 +149,17 @@ def inbox_rows(database_url: str) -> list[dict[str, Any]]:
     engine = make_engine(database_url)
     try:
         with unit_of_work(engine) as session:
-            return [{"id": row.id, "status": row.status, "body": row.body,
-                     "headers": row.headers or {}, "resource_id": row.resource_id,
-                     "error": row.last_error}
-                    for row in session.exec(select(InboxDelivery)).all()]
+            return [
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "body": row.body,
+                    "headers": row.headers or {},
+                    "resource_id": row.resource_id,
+                    "error": row.last_error,
+                }
+                for row in session.exec(select(InboxDelivery)).all()
+            ]
     finally:
         engine.dispose()
 
@@ -161,8 +174,13 @@ def received_count(database_url: str) -> int:
     engine = make_engine(database_url)
     try:
         with unit_of_work(engine) as session:
-            return int(session.exec(select(func.count()).select_from(InboxDelivery)
-                                    .where(InboxDelivery.status == "received")).one())
+            return int(
+                session.exec(
+                    select(func.count())
+                    .select_from(InboxDelivery)
+                    .where(InboxDelivery.status == "received")
+                ).one()
+            )
     finally:
         engine.dispose()
 
@@ -196,13 +214,20 @@ def ordinary_order_latency(url: str, database_url: str, order_id: int) -> dict[s
     """Seconds from posting an ordinary order to its inbox row being processed."""
     from datetime import UTC, datetime
 
-    payload = order_payload(order_id, [Line("MENTOR-1H", 1, 60.0)],
-                            email=f"after-fuzz-{order_id}@example.com", status="processing",
-                            now=datetime(2026, 11, 30, tzinfo=UTC))
+    payload = order_payload(
+        order_id,
+        [Line("MENTOR-1H", 1, 60.0)],
+        email=f"after-fuzz-{order_id}@example.com",
+        status="processing",
+        now=datetime(2026, 11, 30, tzinfo=UTC),
+    )
     body = php_json(payload)
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-               "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET),
-               "X-WC-Webhook-Delivery-ID": f"after-{order_id}"}
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET),
+        "X-WC-Webhook-Delivery-ID": f"after-{order_id}",
+    }
     began = time.monotonic()
     response = requests.post(url + RECEIVER, data=body, headers=headers, timeout=30)
     answer = response.json()
@@ -216,22 +241,38 @@ def ordinary_order_latency(url: str, database_url: str, order_id: int) -> dict[s
     return {"seconds": None, "status": status, "answer": answer}
 
 
-def run_target(name: str, kind: str, requests_count: int, concurrency: int, seed: int,
-               budget: float) -> dict[str, Any]:
+def run_target(
+    name: str, kind: str, requests_count: int, concurrency: int, seed: int, budget: float
+) -> dict[str, Any]:
     with database(kind, f"fuzz_{name}") as database_url:
         cwd = scratch_dir(f"bench-fuzz-{name}-")
-        env = bridge_env(database_url, BRIDGE_WEBHOOK_MAX_BODY_BYTES=str(BODY_LIMIT),
-                         BRIDGE_LOG_LEVEL="INFO")
-        subprocess.run([BRIDGE, "db", "upgrade"], env=env, cwd=cwd, check=True,  # noqa: S603
-                       capture_output=True, timeout=120)
+        env = bridge_env(
+            database_url, BRIDGE_WEBHOOK_MAX_BODY_BYTES=str(BODY_LIMIT), BRIDGE_LOG_LEVEL="INFO"
+        )
+        subprocess.run(  # noqa: S603
+            [BRIDGE, "db", "upgrade"],
+            env=env,
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         token = make_token(database_url)
         port = free_port()
         if name == "serve":
             argv = [BRIDGE, "serve", "--port", str(port), "--no-scheduler"]
         else:
             # The Procfile's web line, bound to the loopback only.
-            argv = [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind",
-                    f"127.0.0.1:{port}", "webhooks:create_app()"]
+            argv = [
+                str(BIN / "gunicorn"),
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "webhooks:create_app()",
+            ]
         batch = list(cases(seed, requests_count, secret=WEBHOOK_SECRET, token=token))
         for index in range(0, len(batch), 500):
             batch[index] = chunked_case(index)
@@ -279,19 +320,29 @@ def run_target(name: str, kind: str, requests_count: int, concurrency: int, seed
     rows_by_status = Counter(row["status"] for row in rows)
     five = sum(n for status, n in statuses.items() if status.isdigit() and int(status) >= 500)
     return {
-        "target": name, "database": kind, "requests": len(answers),
+        "target": name,
+        "database": kind,
+        "requests": len(answers),
         "sent_within_budget": sum(1 for _, status, _ in answers if status != -1),
-        "wall_seconds": round(wall, 1), "statuses": dict(sorted(statuses.items())),
-        "five_xx": five, "tracebacks_in_log": server_log.count("Traceback"),
-        "unsigned_rows": unsigned, "rows_by_status": dict(rows_by_status),
+        "wall_seconds": round(wall, 1),
+        "statuses": dict(sorted(statuses.items())),
+        "five_xx": five,
+        "tracebacks_in_log": server_log.count("Traceback"),
+        "unsigned_rows": unsigned,
+        "rows_by_status": dict(rows_by_status),
         "poisoned": dict(poisoned),
         "backlog_processed_after_sending_seconds": drained_after,
         "ordinary_order_processed_after_seconds": latency["seconds"],
         "ordinary_order": latency,
-        "memory_mb": {"before": memory_before, "peak": peak[0], "after": memory_after,
-                      "growth": round(peak[0] - memory_before, 1)},
-        "log_error_lines": sum(1 for line in server_log.splitlines()
-                               if " ERROR " in line or " CRITICAL " in line),
+        "memory_mb": {
+            "before": memory_before,
+            "peak": peak[0],
+            "after": memory_after,
+            "growth": round(peak[0] - memory_before, 1),
+        },
+        "log_error_lines": sum(
+            1 for line in server_log.splitlines() if " ERROR " in line or " CRITICAL " in line
+        ),
     }
 
 
@@ -321,12 +372,22 @@ def database_growth(deliveries: int) -> dict[str, Any]:
     skus = ("MENTOR-1H", "MENTOR-PACK-3H", "PROJ-DATAVIZ", "BUNDLE-DV-STACK")
     began = time.monotonic()
     for index in range(deliveries):
-        payload = order_payload(100_000 + index, [Line(skus[index % 4], 1, 60.0)],
-                                email=f"size-{index % 2000}@example.com", status="processing",
-                                now=datetime(2026, 11, 1, tzinfo=UTC))
+        payload = order_payload(
+            100_000 + index,
+            [Line(skus[index % 4], 1, 60.0)],
+            email=f"size-{index % 2000}@example.com",
+            status="processing",
+            now=datetime(2026, 11, 1, tzinfo=UTC),
+        )
         body = php_json(payload)
-        delivery = Delivery("order.created", "1", f"size-{index}", {
-            "X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET)}, body, json.loads(body))
+        delivery = Delivery(
+            "order.created",
+            "1",
+            f"size-{index}",
+            {"X-WC-Webhook-Signature": sign(body, WEBHOOK_SECRET)},
+            body,
+            json.loads(body),
+        )
         recorded = record_delivery(engine, delivery, handled=frozenset(handlers))
         process_delivery(engine, recorded.inbox_id, handlers, max_attempts=8)
     seconds = time.monotonic() - began
@@ -339,18 +400,32 @@ def database_growth(deliveries: int) -> dict[str, Any]:
     engine = make_engine(url)
     before = size()
     # 31 days on: the bodies are past their retention; 91 days on: the rows too.
-    bodies = apply_retention(engine, body_retention=timedelta(days=30),
-                             row_retention=timedelta(days=90), now=utcnow() + timedelta(days=31))
+    bodies = apply_retention(
+        engine,
+        body_retention=timedelta(days=30),
+        row_retention=timedelta(days=90),
+        now=utcnow() + timedelta(days=31),
+    )
     after_bodies = size()
-    rows = apply_retention(engine, body_retention=timedelta(days=30),
-                           row_retention=timedelta(days=90), now=utcnow() + timedelta(days=91))
+    rows = apply_retention(
+        engine,
+        body_retention=timedelta(days=30),
+        row_retention=timedelta(days=90),
+        now=utcnow() + timedelta(days=91),
+    )
     engine.dispose()
     after = size()
     shutil.rmtree(folder, ignore_errors=True)
-    return {"deliveries": deliveries, "seconds": round(seconds, 1), "mb_before_retention": before,
-            "mb_after_body_retention": after_bodies, "mb_after_retention": after,
-            "bodies_dropped": bodies.bodies_dropped, "rows_deleted": rows.rows_deleted,
-            "pages_reclaimed": bodies.pages_reclaimed + rows.pages_reclaimed}
+    return {
+        "deliveries": deliveries,
+        "seconds": round(seconds, 1),
+        "mb_before_retention": before,
+        "mb_after_body_retention": after_bodies,
+        "mb_after_retention": after,
+        "bodies_dropped": bodies.bodies_dropped,
+        "rows_deleted": rows.rows_deleted,
+        "pages_reclaimed": bodies.pages_reclaimed + rows.pages_reclaimed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,36 +433,71 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--budget-seconds", type=float, default=900,
-                        help="upper bound on the sending time per target")
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=900,
+        help="upper bound on the sending time per target",
+    )
     parser.add_argument("--targets", default="serve:sqlite,gunicorn:postgresql")
-    parser.add_argument("--size-deliveries", type=int, default=10_000,
-                        help="ordinary deliveries for the database size figure (0: skip)")
+    parser.add_argument(
+        "--size-deliveries",
+        type=int,
+        default=10_000,
+        help="ordinary deliveries for the database size figure (0: skip)",
+    )
     args = parser.parse_args(argv)
     os.chdir(REPO)
     results: dict[str, Any] = {"targets": []}
     for spec in args.targets.split(","):
         name, kind = spec.split(":")
         log(f"fuzz: {args.requests} requests against {name} on {kind}")
-        result = run_target(name, kind, args.requests, args.concurrency, args.seed,
-                            args.budget_seconds)
+        result = run_target(
+            name, kind, args.requests, args.concurrency, args.seed, args.budget_seconds
+        )
         log(json.dumps(result, indent=1))
         results["targets"].append(result)
     if args.size_deliveries:
         log(f"fuzz: database size after {args.size_deliveries} deliveries")
         results["size"] = database_growth(args.size_deliveries)
         log(json.dumps(results["size"], indent=1))
-    rows = [[r["target"], r["database"], r["requests"], r["five_xx"], r["tracebacks_in_log"],
-             r["unsigned_rows"], json.dumps(r["poisoned"], sort_keys=True),
-             r["ordinary_order_processed_after_seconds"], r["memory_mb"]["growth"]]
-            for r in results["targets"]]
-    print(table(rows, ["target", "db", "requests", "5xx", "tracebacks", "unsigned rows",
-                       "poisoned outcomes", "order after (s)", "memory growth MB"]))
+    rows = [
+        [
+            r["target"],
+            r["database"],
+            r["requests"],
+            r["five_xx"],
+            r["tracebacks_in_log"],
+            r["unsigned_rows"],
+            json.dumps(r["poisoned"], sort_keys=True),
+            r["ordinary_order_processed_after_seconds"],
+            r["memory_mb"]["growth"],
+        ]
+        for r in results["targets"]
+    ]
+    print(
+        table(
+            rows,
+            [
+                "target",
+                "db",
+                "requests",
+                "5xx",
+                "tracebacks",
+                "unsigned rows",
+                "poisoned outcomes",
+                "order after (s)",
+                "memory growth MB",
+            ],
+        )
+    )
     if "size" in results:
         size = results["size"]
-        print(f"database after {size['deliveries']} deliveries: {size['mb_before_retention']} MB;"
-              f" bodies dropped (30 days): {size['mb_after_body_retention']} MB;"
-              f" rows deleted too (90 days): {size['mb_after_retention']} MB")
+        print(
+            f"database after {size['deliveries']} deliveries: {size['mb_before_retention']} MB;"
+            f" bodies dropped (30 days): {size['mb_after_body_retention']} MB;"
+            f" rows deleted too (90 days): {size['mb_after_retention']} MB"
+        )
     save("fuzz", results)
     return 0
 

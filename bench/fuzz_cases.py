@@ -41,9 +41,13 @@ class Case:
 
 def _order(rng: random.Random, order_id: int) -> dict[str, Any]:
     lines = [Line(rng.choice(SKUS), rng.randint(1, 3), 10.0) for _ in range(rng.randint(1, 3))]
-    return order_payload(order_id, lines, email=f"fuzz{order_id}@example.com",
-                         status=rng.choice(("processing", "completed", "on-hold")),
-                         now=datetime(2026, 11, 1, tzinfo=UTC))
+    return order_payload(
+        order_id,
+        lines,
+        email=f"fuzz{order_id}@example.com",
+        status=rng.choice(("processing", "completed", "on-hold")),
+        now=datetime(2026, 11, 1, tzinfo=UTC),
+    )
 
 
 def _headers(topic: str, body: bytes, secret: str, rng: random.Random) -> dict[str, str]:
@@ -117,41 +121,78 @@ def receiver_case(rng: random.Random, secret: str, order_id: int) -> Case:
     if roll < 0.15:
         topic = rng.choice(("order.created", "order.updated"))
         body = php_json(_order(rng, order_id))
-        return Case("valid order", "POST", RECEIVER, _headers(topic, body, secret, rng), body,
-                    signed=True)
+        return Case(
+            "valid order", "POST", RECEIVER, _headers(topic, body, secret, rng), body, signed=True
+        )
     if roll < 0.45:
         what, payload = _poison_order(rng, _order(rng, order_id))
         body = json.dumps(payload, allow_nan=True).encode()
-        return Case(f"poisoned: {what}", "POST", RECEIVER,
-                    _headers("order.updated", body, secret, rng), body, signed=True,
-                    poisoned=True)
+        return Case(
+            f"poisoned: {what}",
+            "POST",
+            RECEIVER,
+            _headers("order.updated", body, secret, rng),
+            body,
+            signed=True,
+            poisoned=True,
+        )
     if roll < 0.55:
-        raw = rng.choice((
-            _deep(rng.choice((100, 1000, 50_000))),
-            b'{"id": 5, "total": NaN}',
-            b"\xef\xbb\xbf" + php_json({"id": order_id, "status": "processing"}),
-            b'{"id": ' + b"9" * rng.choice((30, 5000)) + b"}",
-            b"\xff\xfe{}",
-            b"not json at all",
-            b"",
-        ))
-        return Case("signed malformed body", "POST", RECEIVER,
-                    _headers("order.updated", raw, secret, rng), raw, signed=True,
-                    poisoned=True)
+        raw = rng.choice(
+            (
+                _deep(rng.choice((100, 1000, 50_000))),
+                b'{"id": 5, "total": NaN}',
+                b"\xef\xbb\xbf" + php_json({"id": order_id, "status": "processing"}),
+                b'{"id": ' + b"9" * rng.choice((30, 5000)) + b"}",
+                b"\xff\xfe{}",
+                b"not json at all",
+                b"",
+            )
+        )
+        return Case(
+            "signed malformed body",
+            "POST",
+            RECEIVER,
+            _headers("order.updated", raw, secret, rng),
+            raw,
+            signed=True,
+            poisoned=True,
+        )
     if roll < 0.62:
         body = php_json(_order(rng, order_id))
-        topic = rng.choice(("order.exploded", "coupon.created", "action.woocommerce_x", "",
-                            "order", ".updated", "x" * 300, "subscription.updated"))
+        topic = rng.choice(
+            (
+                "order.exploded",
+                "coupon.created",
+                "action.woocommerce_x",
+                "",
+                "order",
+                ".updated",
+                "x" * 300,
+                "subscription.updated",
+            )
+        )
         payload_body = body if topic != "subscription.updated" else b"[]"
-        return Case("unknown topic", "POST", RECEIVER,
-                    _headers(topic, payload_body, secret, rng), payload_body, signed=True)
+        return Case(
+            "unknown topic",
+            "POST",
+            RECEIVER,
+            _headers(topic, payload_body, secret, rng),
+            payload_body,
+            signed=True,
+        )
     if roll < 0.72:
-        body = rng.choice((
-            b"webhook_id=" + b"9" * rng.choice((1, 20, 5000)),
-            b"webhook_id=-5", b"webhook_id=\xc2\xb9", b"webhook_id=", b"webhook_id=12&x=1",
-        ))
-        return Case("ping", "POST", RECEIVER,
-                    {"Content-Type": "application/x-www-form-urlencoded"}, body)
+        body = rng.choice(
+            (
+                b"webhook_id=" + b"9" * rng.choice((1, 20, 5000)),
+                b"webhook_id=-5",
+                b"webhook_id=\xc2\xb9",
+                b"webhook_id=",
+                b"webhook_id=12&x=1",
+            )
+        )
+        return Case(
+            "ping", "POST", RECEIVER, {"Content-Type": "application/x-www-form-urlencoded"}, body
+        )
     if roll < 0.85:
         body = php_json(_order(rng, order_id))
         headers = _headers("order.updated", body, secret, rng)
@@ -170,8 +211,27 @@ def receiver_case(rng: random.Random, secret: str, order_id: int) -> Case:
 
 
 def _text(rng: random.Random) -> str:
-    pool = ("0", "00", "-1", "¹", "%C2%B9", "٣", "9" * 30, "9" * 5000, "a@b.c", "x" * 300,
-            "%00", "%2F", "..", "%FF", "a%40example.com", "1e5", " 7", "7 ", "\u202e")
+    pool = (
+        "0",
+        "00",
+        "-1",
+        "¹",
+        "%C2%B9",
+        "٣",
+        "9" * 30,
+        "9" * 5000,
+        "a@b.c",
+        "x" * 300,
+        "%00",
+        "%2F",
+        "..",
+        "%FF",
+        "a%40example.com",
+        "1e5",
+        " 7",
+        "7 ",
+        "\u202e",
+    )
     return rng.choice(pool)
 
 
@@ -182,43 +242,77 @@ def api_case(rng: random.Random, token: str) -> Case:
     if roll == 0:
         return Case("learner", "GET", f"/api/v1/learners/{_text(rng)}", auth)
     if roll == 1:
-        return Case("redemption id", rng.choice(("DELETE", "GET")),
-                    f"/api/v1/redemptions/{_text(rng)}", auth)
+        return Case(
+            "redemption id",
+            rng.choice(("DELETE", "GET")),
+            f"/api/v1/redemptions/{_text(rng)}",
+            auth,
+        )
     if roll == 2:
-        body = rng.choice((
-            {"learner": _text(rng), "credit_type": "mentor_minutes", "amount": 30},
-            {"learner": 2**64, "credit_type": "mentor_minutes", "amount": 2**70},
-            {"learner": "a@b.c", "credit_type": ["x"], "amount": 1.5},
-            [1, 2], "x", None, {"amount": float("nan")},
-        ))
+        body = rng.choice(
+            (
+                {"learner": _text(rng), "credit_type": "mentor_minutes", "amount": 30},
+                {"learner": 2**64, "credit_type": "mentor_minutes", "amount": 2**70},
+                {"learner": "a@b.c", "credit_type": ["x"], "amount": 1.5},
+                [1, 2],
+                "x",
+                None,
+                {"amount": float("nan")},
+            )
+        )
         raw = json.dumps(body).encode() if rng.random() < 0.8 else _deep(5000)
-        headers = {**auth, "Content-Type": rng.choice(("application/json", "text/plain",
-                                                        "application/xml")),
-                   "Idempotency-Key": rng.choice(("k1", "é", "x" * 300, ""))}
+        headers = {
+            **auth,
+            "Content-Type": rng.choice(("application/json", "text/plain", "application/xml")),
+            "Idempotency-Key": rng.choice(("k1", "é", "x" * 300, "")),
+        }
         return Case("redeem", "POST", "/api/v1/redemptions", headers, raw)
     if roll == 3:
-        return Case("events", rng.choice(("POST", "GET")), "/api/v1/events",
-                    {**auth, "Content-Type": "application/json"},
-                    rng.choice((b"{}", b"[]", b"{\"kind\": 7}", _deep(3000), b"\xff")))
+        return Case(
+            "events",
+            rng.choice(("POST", "GET")),
+            "/api/v1/events",
+            {**auth, "Content-Type": "application/json"},
+            rng.choice((b"{}", b"[]", b'{"kind": 7}', _deep(3000), b"\xff")),
+        )
     if roll == 4:
-        query = rng.choice(("from=2026-13-01", "from=" + "9" * 5000, "to=x&from=y",
-                            "tz=Mars/Olympus", "month=%FF", "format=csv&from=-1"))
+        query = rng.choice(
+            (
+                "from=2026-13-01",
+                "from=" + "9" * 5000,
+                "to=x&from=y",
+                "tz=Mars/Olympus",
+                "month=%FF",
+                "format=csv&from=-1",
+            )
+        )
         return Case("report page", "GET", f"/report?{query}", {})
     if roll == 5:
         return Case("health", "GET", rng.choice(("/healthz", "/readyz", "/api/v1/openapi.json")))
     if roll == 6:
-        return Case("unknown path", rng.choice(("GET", "POST")),
-                    rng.choice(("/nope", "/api/v1/", "/api/v1/learners", "/%FF", "/" + "a" * 9000)))
+        return Case(
+            "unknown path",
+            rng.choice(("GET", "POST")),
+            rng.choice(("/nope", "/api/v1/", "/api/v1/learners", "/%FF", "/" + "a" * 9000)),
+        )
     if roll == 7:
-        return Case("wrong method", rng.choice(("PUT", "PATCH")),
-                    rng.choice(("/api/v1/redemptions", "/healthz", "/report")), auth)
-    bad = {"Authorization": rng.choice(("Bearer", "Bearer " + "x" * 5000, "Basic Zm9v",
-                                        "Bearer é", "bearer  "))}
+        return Case(
+            "wrong method",
+            rng.choice(("PUT", "PATCH")),
+            rng.choice(("/api/v1/redemptions", "/healthz", "/report")),
+            auth,
+        )
+    bad = {
+        "Authorization": rng.choice(
+            ("Bearer", "Bearer " + "x" * 5000, "Basic Zm9v", "Bearer é", "bearer  ")
+        )
+    }
     return Case("bad token", "GET", "/api/v1/learners/a@b.c", bad)
 
 
-def cases(seed: int, count: int, *, secret: str, token: str,
-          first_order_id: int = 10_000) -> Iterator[Case]:
+def cases(
+    seed: int, count: int, *, secret: str, token: str, first_order_id: int = 10_000
+) -> Iterator[Case]:
     """``count`` cases, the same for the same seed: about 70 % receiver, 30 % API and pages."""
     rng = random.Random(seed)
     for index in range(count):
@@ -226,5 +320,3 @@ def cases(seed: int, count: int, *, secret: str, token: str,
             yield receiver_case(rng, secret, first_order_id + index)
         else:
             yield api_case(rng, token)
-
-

@@ -27,8 +27,17 @@ from typing import Any
 
 from bench.common import FakeShop, bridge, bridge_env, database, job_json, log, save, scratch_dir
 
-FIGURES = ("fetched", "changed", "grants", "reversals", "seats", "waitlisted", "writebacks",
-           "notified", "requests")
+FIGURES = (
+    "fetched",
+    "changed",
+    "grants",
+    "reversals",
+    "seats",
+    "waitlisted",
+    "writebacks",
+    "notified",
+    "requests",
+)
 
 
 def holdings(database_url: str) -> dict[str, Any]:
@@ -45,8 +54,10 @@ def holdings(database_url: str) -> dict[str, Any]:
             learners = session.exec(select(Learner).order_by(col(Learner.email))).all()
             emails = {learner.id: learner.email for learner in learners}
             held = {learner.email: balances(session, learner.id) for learner in learners}  # type: ignore[arg-type]
-            seats = [(emails[s.learner_id], s.order_id, s.status)
-                     for s in session.exec(select(Seat).order_by(col(Seat.id))).all()]
+            seats = [
+                (emails[s.learner_id], s.order_id, s.status)
+                for s in session.exec(select(Seat).order_by(col(Seat.id))).all()
+            ]
     finally:
         engine.dispose()
     return {"balances": held, "seats": seats}
@@ -54,10 +65,14 @@ def holdings(database_url: str) -> dict[str, Any]:
 
 def written(shop: FakeShop) -> dict[str, int]:
     stats = shop.stats()
-    return {"notes": stats["notes"], "customer_notes": stats["customer_notes"],
-            "customers_emailed": stats["customers_emailed"], "coupons": stats["coupons"],
-            "note_posts": stats["requests"].get("POST orders/<id>/notes", 0),
-            "coupon_batches": stats["requests"].get("POST coupons/batch", 0)}
+    return {
+        "notes": stats["notes"],
+        "customer_notes": stats["customer_notes"],
+        "customers_emailed": stats["customers_emailed"],
+        "coupons": stats["coupons"],
+        "note_posts": stats["requests"].get("POST orders/<id>/notes", 0),
+        "coupon_batches": stats["requests"].get("POST coupons/batch", 0),
+    }
 
 
 def sync(env: dict[str, str], cwd: str, *args: str) -> dict[str, Any]:
@@ -90,18 +105,23 @@ def rebuild(env: dict[str, str], cwd: str, *notify: str) -> dict[str, Any]:
 def one_database(kind: str, orders: int) -> dict[str, Any]:
     result: dict[str, Any] = {"database": kind}
     history = ("--start", "2025-01-01T00:00:00", "--step-seconds", str(365 * 86400 // orders))
-    with FakeShop(orders, cohort_every=20, refund_every=15, max_seconds=1800,
-                  extra=history) as shop:
+    with FakeShop(
+        orders, cohort_every=20, refund_every=15, max_seconds=1800, extra=history
+    ) as shop:
         with database(kind, "live1") as url:
             cwd = scratch_dir("bench-live-")
             env = bridge_env(url, shop.url)
             bridge(["init", "--path", os.path.join(cwd, ".env")], env, cwd=cwd)
             sync(env, cwd, "catalog")
-            first = {"orders": sync(env, cwd, "orders", "--full"),
-                     "outbox": sync(env, cwd, "outbox")}
-            result["first_install"] = {"shop": written(shop),
-                                       "orders": {k: first["orders"][k] for k in FIGURES},
-                                       "notified": first["outbox"]["notified"]}
+            first = {
+                "orders": sync(env, cwd, "orders", "--full"),
+                "outbox": sync(env, cwd, "outbox"),
+            }
+            result["first_install"] = {
+                "shop": written(shop),
+                "orders": {k: first["orders"][k] for k in FIGURES},
+                "notified": first["outbox"]["notified"],
+            }
             before = holdings(url)
             shop_before = written(shop)
             wipe(url)
@@ -112,7 +132,9 @@ def one_database(kind: str, orders: int) -> dict[str, Any]:
                 "coupons_created": after_shop["coupons"] - shop_before["coupons"],
                 "notified": again["outbox"]["notified"],
                 "holdings_equal": holdings(url) == before,
-                "learners": len(before["balances"]), "seats": len(before["seats"])}
+                "learners": len(before["balances"]),
+                "seats": len(before["seats"]),
+            }
         with database(kind, "live2") as url:
             cwd = scratch_dir("bench-live-")
             env = bridge_env(url, shop.url)
@@ -120,18 +142,28 @@ def one_database(kind: str, orders: int) -> dict[str, Any]:
             sync(env, cwd, "catalog")
             dry = sync(env, cwd, "orders", "--full", "--dry-run")
             real = sync(env, cwd, "orders", "--full")
-            result["dry_run"] = {"dry": {k: dry[k] for k in FIGURES},
-                                 "real": {k: real[k] for k in FIGURES},
-                                 "equal": all(dry[k] == real[k] for k in FIGURES)}
+            result["dry_run"] = {
+                "dry": {k: dry[k] for k in FIGURES},
+                "real": {k: real[k] for k in FIGURES},
+                "equal": all(dry[k] == real[k] for k in FIGURES),
+            }
     recent = datetime.now(UTC) - timedelta(days=7)
-    lately = ("--start", recent.replace(tzinfo=None).isoformat(timespec="seconds"),
-              "--step-seconds", str(6 * 86400 // orders))
-    with FakeShop(orders, cohort_every=20, refund_every=15, max_seconds=1800,
-                  extra=lately) as shop, database(kind, "live3") as url:
+    lately = (
+        "--start",
+        recent.replace(tzinfo=None).isoformat(timespec="seconds"),
+        "--step-seconds",
+        str(6 * 86400 // orders),
+    )
+    with (
+        FakeShop(orders, cohort_every=20, refund_every=15, max_seconds=1800, extra=lately) as shop,
+        database(kind, "live3") as url,
+    ):
         cwd = scratch_dir("bench-live-")
-        env = bridge_env(url, shop.url,
-                         BRIDGE_NOTIFY_SINCE=(recent - timedelta(days=1)).strftime(
-                             "%Y-%m-%dT%H:%M:%S"))
+        env = bridge_env(
+            url,
+            shop.url,
+            BRIDGE_NOTIFY_SINCE=(recent - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+        )
         served = rebuild(env, cwd)
         before, shop_before = holdings(url), written(shop)
         wipe(url)
@@ -142,7 +174,8 @@ def one_database(kind: str, orders: int) -> dict[str, Any]:
             "notes_posted": after_shop["note_posts"] - shop_before["note_posts"],
             "coupons_created": after_shop["coupons"] - shop_before["coupons"],
             "notified": again["outbox"]["notified"],
-            "holdings_equal": holdings(url) == before}
+            "holdings_equal": holdings(url) == before,
+        }
     return result
 
 

@@ -26,14 +26,43 @@ from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, 
 
 # Steps of a page, as called from bridge.services.orders.page_apply (the page's unit of work) and
 # bridge.services.writeback.enqueue_writebacks_for; "_apply_page" is the page's flushes.
-STEPS = ("changed_orders", "stored_refunds_of", "load_page", "lock_cohorts", "apply_order",
-         "reconcile_claims", "_settle_complimentary_calls", "_apply_loaded", "_apply_page",
-         "order_enrolments", "cohort_stock_updates", "event_note_drafts", "enqueue_notes",
-         "enqueue_personal_coupons", "customer_meta_updates", "enqueue_writebacks_for",
-         "_orders_waiting_in", "_confers_now", "watch_since", "advance_cursor", "load_catalogue")
-KEY_FUNCTIONS = ("process_orders", "_apply_unit", "load_page", "apply_order", "reconcile_claims",
-                 "enqueue_writebacks_for", "order_enrolments", "customer_meta_updates",
-                 "enqueue_updates", "flush", "iter_pages", "advance_cursor")
+STEPS = (
+    "changed_orders",
+    "stored_refunds_of",
+    "load_page",
+    "lock_cohorts",
+    "apply_order",
+    "reconcile_claims",
+    "_settle_complimentary_calls",
+    "_apply_loaded",
+    "_apply_page",
+    "order_enrolments",
+    "cohort_stock_updates",
+    "event_note_drafts",
+    "enqueue_notes",
+    "enqueue_personal_coupons",
+    "customer_meta_updates",
+    "enqueue_writebacks_for",
+    "_orders_waiting_in",
+    "_confers_now",
+    "watch_since",
+    "advance_cursor",
+    "load_catalogue",
+)
+KEY_FUNCTIONS = (
+    "process_orders",
+    "_apply_unit",
+    "load_page",
+    "apply_order",
+    "reconcile_claims",
+    "enqueue_writebacks_for",
+    "order_enrolments",
+    "customer_meta_updates",
+    "enqueue_updates",
+    "flush",
+    "iter_pages",
+    "advance_cursor",
+)
 
 
 def _rows_in(statement: str, params: Any, executemany: bool) -> int:
@@ -41,11 +70,12 @@ def _rows_in(statement: str, params: Any, executemany: bool) -> int:
     "insertmanyvalues") counted by its bound parameters per row."""
     if executemany and isinstance(params, list):
         return len(params)
-    head = statement[statement.find("(") + 1:statement.find(")")] if "(" in statement else ""
+    head = statement[statement.find("(") + 1 : statement.find(")")] if "(" in statement else ""
     width = head.count(",") + 1 if head else 0
     count = len(params) if isinstance(params, (list, tuple)) else len(params or {})
-    return max(1, count // width) if width and statement.lstrip().upper().startswith("INSERT") \
-        else 1
+    return (
+        max(1, count // width) if width and statement.lstrip().upper().startswith("INSERT") else 1
+    )
 
 
 def _origin(frame: Any) -> tuple[str, str]:
@@ -94,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             verb = words[0].upper() if words else ""
             if verb in ("INSERT", "UPDATE", "DELETE") and len(words) > 2:
                 table_name = (words[1] if verb == "UPDATE" else words[2]).strip('"')
-                writes[counting['run'] + ':' + table_name] += _rows_in(statement, params,
-                                                                       executemany)
+                writes[counting["run"] + ":" + table_name] += _rows_in(
+                    statement, params, executemany
+                )
             if counting["run"] != "first":
                 by_step["again"] += 1
                 return
@@ -131,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return sum(v[2] for k, v in stats.stats.items() if predicate(k))  # type: ignore[attr-defined]
 
     shares = {name: round(cumulative(name), 2) for name in KEY_FUNCTIONS}
-    driver = tottime_where(lambda k: (k[0] == "~" and "sqlite3." in k[2])
-                           or "/psycopg/" in k[0])
+    driver = tottime_where(lambda k: (k[0] == "~" and "sqlite3." in k[2]) or "/psycopg/" in k[0])
     sqlalchemy = tottime_where(lambda k: "/sqlalchemy/" in k[0] or "/sqlmodel/" in k[0])
     http = cumulative("iter_pages")
     text_out = io.StringIO()
@@ -143,12 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     again_writes = {k.split(":", 1)[1]: n for k, n in writes.items() if k.startswith("again:")}
     again_statements = by_step.pop("again", 0)
     summary = {
-        "orders": args.orders, "database": args.database, "job_status": result.status,
-        "wall_s_profiled": round(wall, 2), "run_job_s": round(total, 2),
-        "statements": statements, "statements_per_order": round(statements / args.orders, 1),
+        "orders": args.orders,
+        "database": args.database,
+        "job_status": result.status,
+        "wall_s_profiled": round(wall, 2),
+        "run_job_s": round(total, 2),
+        "statements": statements,
+        "statements_per_order": round(statements / args.orders, 1),
         "rows_written": dict(sorted(first_writes.items())),
         "rows_written_per_order": round(sum(first_writes.values()) / args.orders, 1),
-        "rerun_status": again.status, "rerun_wall_s": round(again_wall, 2),
+        "rerun_status": again.status,
+        "rerun_wall_s": round(again_wall, 2),
         "rerun_statements": again_statements,
         "rerun_statements_per_order": round(again_statements / args.orders, 3),
         "rerun_rows_written": dict(sorted(again_writes.items())),
@@ -164,24 +199,30 @@ def main(argv: list[str] | None = None) -> int:
     }
     path = save(f"profile-sync-{args.database}", summary)
     rows = [[step, n, f"{n / args.orders:.1f}"] for step, n in by_step.most_common()]
-    print(f"profiled full sync of {args.orders} orders on {args.database}: {wall:.1f}s "
-          f"(under cProfile), {statements} SQL statements ({statements / args.orders:.1f} "
-          "per order)")
+    print(
+        f"profiled full sync of {args.orders} orders on {args.database}: {wall:.1f}s "
+        f"(under cProfile), {statements} SQL statements ({statements / args.orders:.1f} "
+        "per order)"
+    )
     print(table(rows, ["pipeline step", "SQL statements", "per order"]))
     rows = [[name, f"{sec:.2f}", f"{100 * sec / total:.0f}%"] for name, sec in shares.items()]
     print(table(rows, ["function (cumulative)", "s", "share of run_job"]))
-    print(f"self time inside SQLAlchemy/SQLModel: {sqlalchemy:.2f}s "
-          f"({100 * sqlalchemy / total:.0f}%), inside the DB driver: {driver:.2f}s "
-          f"({100 * driver / total:.0f}%), HTTP fetch of pages: {http:.2f}s")
+    print(
+        f"self time inside SQLAlchemy/SQLModel: {sqlalchemy:.2f}s "
+        f"({100 * sqlalchemy / total:.0f}%), inside the DB driver: {driver:.2f}s "
+        f"({100 * driver / total:.0f}%), HTTP fetch of pages: {http:.2f}s"
+    )
     rows = [[name, n] for name, n in by_function.most_common(15)]
     print(table(rows, ["bridge function issuing SQL", "statements"]))
     rows = [[text, n] for text, n in by_text.most_common(args.top)]
     print(table(rows, ["statement (first words)", "count"]))
     rows = [[name, n, f"{n / args.orders:.2f}"] for name, n in sorted(first_writes.items())]
     print(table(rows, ["table (first application)", "rows written", "per order"]))
-    print(f"re-run over the unchanged shop: {again_statements} SQL statements "
-          f"({again_statements / args.orders:.3f} per order), rows written "
-          f"{dict(sorted(again_writes.items())) or 0}, {again_wall:.2f}s in process")
+    print(
+        f"re-run over the unchanged shop: {again_statements} SQL statements "
+        f"({again_statements / args.orders:.3f} per order), rows written "
+        f"{dict(sorted(again_writes.items())) or 0}, {again_wall:.2f}s in process"
+    )
     print(f"\nresults: {path}\nprofile: {prof_path} (python -m pstats)")
     return 0
 

@@ -60,15 +60,19 @@ THOUSAND_YEARS = ("0001-01-01", "9999-12-31")
 
 
 def delivery(orders: Orders, i: int) -> SignedDelivery:
-    return signed_delivery("order.updated", orders.order(i), WEBHOOK_SECRET,
-                           source="https://shop.example.com/")
+    return signed_delivery(
+        "order.updated", orders.order(i), WEBHOOK_SECRET, source="https://shop.example.com/"
+    )
 
 
 def post(url: str, item: SignedDelivery, timeout: float) -> tuple[str, float]:
     began = time.perf_counter()
     try:
-        status = str(requests.post(f"{url}/webhooks/woocommerce", data=item.body,
-                                   headers=item.headers, timeout=timeout).status_code)
+        status = str(
+            requests.post(
+                f"{url}/webhooks/woocommerce", data=item.body, headers=item.headers, timeout=timeout
+            ).status_code
+        )
     except requests.Timeout:
         status = "timeout"
     except requests.RequestException as exc:
@@ -76,12 +80,16 @@ def post(url: str, item: SignedDelivery, timeout: float) -> tuple[str, float]:
     return status, time.perf_counter() - began
 
 
-def get_report(url: str, token: str, period: tuple[str, str],
-               timeout: float) -> tuple[str, float]:
+def get_report(url: str, token: str, period: tuple[str, str], timeout: float) -> tuple[str, float]:
     began = time.perf_counter()
     try:
-        status = str(requests.get(f"{url}/report", params={
-            "token": token, "since": period[0], "until": period[1]}, timeout=timeout).status_code)
+        status = str(
+            requests.get(
+                f"{url}/report",
+                params={"token": token, "since": period[0], "until": period[1]},
+                timeout=timeout,
+            ).status_code
+        )
     except requests.Timeout:
         status = "timeout"
     except requests.RequestException as exc:
@@ -96,8 +104,9 @@ def wait_processed(database_url: str, timeout: float) -> float:
     try:
         while time.monotonic() - began < timeout:
             with engine.connect() as connection:
-                left = connection.execute(text(
-                    "SELECT count(*) FROM inbox WHERE status = 'received'")).scalar()
+                left = connection.execute(
+                    text("SELECT count(*) FROM inbox WHERE status = 'received'")
+                ).scalar()
             if not left:
                 break
             time.sleep(0.5)
@@ -121,8 +130,14 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def load(url: str, token: str, period: tuple[str, str], orders: Orders, first: int,
-         args: argparse.Namespace) -> dict[str, Any]:
+def load(
+    url: str,
+    token: str,
+    period: tuple[str, str],
+    orders: Orders,
+    first: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     """``args.reports`` reports at once; once they run, ``args.deliveries`` deliveries in turn."""
     reports: list[tuple[str, float]] = []
     answered: list[float] = []
@@ -138,8 +153,10 @@ def load(url: str, token: str, period: tuple[str, str], orders: Orders, first: i
     for thread in threads:
         thread.start()
     time.sleep(1.0)  # the reports are in the server's threads (or answered already)
-    deliveries = [post(url, delivery(orders, first + i), args.delivery_timeout)
-                  for i in range(args.deliveries)]
+    deliveries = [
+        post(url, delivery(orders, first + i), args.delivery_timeout)
+        for i in range(args.deliveries)
+    ]
     deliveries_done = time.monotonic()
     for thread in threads:
         thread.join(args.report_timeout + 5)
@@ -148,11 +165,15 @@ def load(url: str, token: str, period: tuple[str, str], orders: Orders, first: i
         "period": list(period),
         "reports": sorted([status, ms(seconds)] for status, seconds in reports),
         "reports_still_running_after_the_deliveries": sum(
-            1 for at in answered if at > deliveries_done),
-        "deliveries": {"statuses": [status for status, _ in deliveries],
-                       "ok": len(latencies), "sent": len(deliveries),
-                       "median_ms": ms(latencies[len(latencies) // 2]) if latencies else None,
-                       "max_ms": ms(max(seconds for _, seconds in deliveries))},
+            1 for at in answered if at > deliveries_done
+        ),
+        "deliveries": {
+            "statuses": [status for status, _ in deliveries],
+            "ok": len(latencies),
+            "sent": len(deliveries),
+            "median_ms": ms(latencies[len(latencies) // 2]) if latencies else None,
+            "max_ms": ms(max(seconds for _, seconds in deliveries)),
+        },
     }
 
 
@@ -173,8 +194,12 @@ def serve_held(port: int, hold: float) -> None:
 
     report.load_rows = held  # type: ignore[assignment]
     settings = load_settings()
-    run_server(create_app(settings, make_engine(settings.database.url)), host="127.0.0.1",
-               port=port, threads=4)
+    run_server(
+        create_app(settings, make_engine(settings.database.url)),
+        host="127.0.0.1",
+        port=port,
+        threads=4,
+    )
 
 
 @contextmanager
@@ -188,8 +213,7 @@ def serving(env: dict[str, str], cwd: str, hold: float | None = None) -> Iterato
         env = {**env, "PYTHONPATH": str(REPO)}
     workers: list[int] = []
     try:
-        with ServerProcess(argv, env, cwd, port,
-                           open(f"{cwd}/serve.log", "a+b")) as server:  # noqa: SIM115
+        with ServerProcess(argv, env, cwd, port, open(f"{cwd}/serve.log", "a+b")) as server:  # noqa: SIM115
             assert server.proc is not None
             children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
             workers = [int(pid) for pid in children.read_text().split()]
@@ -204,8 +228,11 @@ PARTS = ("single", "thousand", "allowed", "held")
 
 
 def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    result: dict[str, Any] = {"database": kind, "orders": args.orders,
-                              "hold_seconds": args.hold_seconds}
+    result: dict[str, Any] = {
+        "database": kind,
+        "orders": args.orders,
+        "hold_seconds": args.hold_seconds,
+    }
     parts = args.parts.split(",")
     with database(kind, "report_limits") as database_url:
         cwd = scratch_dir(f"bench-report-{kind}-")
@@ -217,22 +244,28 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         with serving(env, cwd) as url:
             seeded = [post(url, delivery(orders, i), 30) for i in range(args.orders)]
             wait_processed(database_url, 600)
-        log(f"{kind}: seeded {sum(s == '200' for s, _ in seeded)} orders "
-            f"({time.monotonic() - seeded_at:.0f}s)")
+        log(
+            f"{kind}: seeded {sum(s == '200' for s, _ in seeded)} orders "
+            f"({time.monotonic() - seeded_at:.0f}s)"
+        )
         # Each part on a server of its own: a report the client gave up on may still run.
         if "single" in parts:
             with serving(env, cwd) as url:
                 status, seconds = get_report(url, token, THOUSAND_YEARS, args.report_timeout)
             result["thousand_years"] = {"status": status, "ms": ms(seconds)}
             log(f"{kind}: 1,000-year report: {status} in {seconds:.2f}s")
-        loads = {"thousand": (THOUSAND_YEARS, None), "allowed": (
-            (args.allowed_since, args.allowed_until), None), "held": (("", ""), args.hold_seconds)}
+        loads = {
+            "thousand": (THOUSAND_YEARS, None),
+            "allowed": ((args.allowed_since, args.allowed_until), None),
+            "held": (("", ""), args.hold_seconds),
+        }
         for number, (name, (period, hold)) in enumerate(loads.items()):
             if name not in parts:
                 continue
             with serving(env, cwd, hold=hold) as url:
-                result[name] = load(url, token, period, orders,
-                                    args.orders + number * args.deliveries, args)
+                result[name] = load(
+                    url, token, period, orders, args.orders + number * args.deliveries, args
+                )
             log(f"{kind}: {name}: {result[name]}")
     return result
 
@@ -242,18 +275,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--orders", type=int, default=300, help="orders seeded per database")
     parser.add_argument("--reports", type=int, default=4, help="long reports at once")
-    parser.add_argument("--deliveries", type=int, default=8,
-                        help="signed deliveries sent while they run")
+    parser.add_argument(
+        "--deliveries", type=int, default=8, help="signed deliveries sent while they run"
+    )
     parser.add_argument("--report-timeout", type=float, default=60.0)
     parser.add_argument("--delivery-timeout", type=float, default=10.0)
     parser.add_argument("--allowed-since", default="2025-01-01")
     parser.add_argument("--allowed-until", default="2027-01-01")
-    parser.add_argument("--hold-seconds", type=float, default=8.0,
-                        help="how long the held reports keep their transaction open")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help="which parts to run (comma list of " + ", ".join(PARTS) + ")")
-    parser.add_argument("--serve-held", nargs=2, metavar=("PORT", "SECONDS"),
-                        help="(internal) run the server whose report is held")
+    parser.add_argument(
+        "--hold-seconds",
+        type=float,
+        default=8.0,
+        help="how long the held reports keep their transaction open",
+    )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="which parts to run (comma list of " + ", ".join(PARTS) + ")",
+    )
+    parser.add_argument(
+        "--serve-held",
+        nargs=2,
+        metavar=("PORT", "SECONDS"),
+        help="(internal) run the server whose report is held",
+    )
     args = parser.parse_args(argv)
     if args.serve_held:
         serve_held(int(args.serve_held[0]), float(args.serve_held[1]))
@@ -265,20 +310,49 @@ def main(argv: list[str] | None = None) -> int:
             part = result.get(name)
             if part is None:
                 continue
-            what = (f"default period, held {result['hold_seconds']:g} s" if name == "held"
-                    else " to ".join(part["period"]))
-            rows.append([result["database"], what,
-                         " ".join(f"{status} ({millis / 1000:.1f} s)"
-                                  for status, millis in part["reports"]),
-                         part["reports_still_running_after_the_deliveries"],
-                         f"{part['deliveries']['ok']}/{part['deliveries']['sent']}",
-                         part["deliveries"]["median_ms"], part["deliveries"]["max_ms"]])
-    print(table([[r["database"], r["thousand_years"]["status"], r["thousand_years"]["ms"]]
-                 for r in results if "thousand_years" in r],
-                ["database", "1,000-year report", "ms"]))
+            what = (
+                f"default period, held {result['hold_seconds']:g} s"
+                if name == "held"
+                else " to ".join(part["period"])
+            )
+            rows.append(
+                [
+                    result["database"],
+                    what,
+                    " ".join(
+                        f"{status} ({millis / 1000:.1f} s)" for status, millis in part["reports"]
+                    ),
+                    part["reports_still_running_after_the_deliveries"],
+                    f"{part['deliveries']['ok']}/{part['deliveries']['sent']}",
+                    part["deliveries"]["median_ms"],
+                    part["deliveries"]["max_ms"],
+                ]
+            )
+    print(
+        table(
+            [
+                [r["database"], r["thousand_years"]["status"], r["thousand_years"]["ms"]]
+                for r in results
+                if "thousand_years" in r
+            ],
+            ["database", "1,000-year report", "ms"],
+        )
+    )
     print()
-    print(table(rows, ["database", "4 reports at once", "answers", "still running after "
-                       "the deliveries", "deliveries 200", "median ms", "max ms"]))
+    print(
+        table(
+            rows,
+            [
+                "database",
+                "4 reports at once",
+                "answers",
+                "still running after the deliveries",
+                "deliveries 200",
+                "median ms",
+                "max ms",
+            ],
+        )
+    )
     save("report_limits", {"results": results, "bridge": BRIDGE})
     return 0
 

@@ -53,10 +53,17 @@ def loadavg() -> str:
 
 def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict[str, Any]:
     minimum = math.ceil(n / 100)
-    result: dict[str, Any] = {"orders": n, "database": db_kind, "refund_every": refund_every,
-                              "minimum_requests": minimum, "load_before": loadavg()}
-    with FakeShop(n, refund_every=refund_every, max_seconds=timeout + 1800) as shop, \
-            database(db_kind, f"sync{n}") as url:
+    result: dict[str, Any] = {
+        "orders": n,
+        "database": db_kind,
+        "refund_every": refund_every,
+        "minimum_requests": minimum,
+        "load_before": loadavg(),
+    }
+    with (
+        FakeShop(n, refund_every=refund_every, max_seconds=timeout + 1800) as shop,
+        database(db_kind, f"sync{n}") as url,
+    ):
         cwd = scratch_dir("bench-sync-")
         env = bridge_env(url, shop.url)
         bridge(["db", "upgrade"], env, cwd=cwd)
@@ -69,8 +76,14 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
         log(f"  sync orders --full, N={n} on {db_kind} ...")
         stderr_path = RESULTS / f"sync-{db_kind}-{n}.stderr.log"
         RESULTS.mkdir(parents=True, exist_ok=True)
-        full = bridge(["sync", "orders", "--full", "--json"], env, cwd=cwd, timeout=timeout,
-                      stderr_path=stderr_path, check=False)
+        full = bridge(
+            ["sync", "orders", "--full", "--json"],
+            env,
+            cwd=cwd,
+            timeout=timeout,
+            stderr_path=stderr_path,
+            check=False,
+        )
         stats = shop.stats()
         job = job_json(full) if full.stdout.strip().startswith("[") else {}
         bare_after = bare_fetch(shop, minimum)
@@ -103,8 +116,9 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
             return result
 
         shop.reset()
-        rerun = bridge(["sync", "orders", "--full", "--json"], env, cwd=cwd, timeout=timeout,
-                       check=False)
+        rerun = bridge(
+            ["sync", "orders", "--full", "--json"], env, cwd=cwd, timeout=timeout, check=False
+        )
         rerun_job = job_json(rerun) if rerun.stdout.strip().startswith("[") else {}
         bare_again = bare_fetch(shop, minimum)
         result.update(
@@ -116,8 +130,9 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
             rerun_maxrss_mb=round(rerun.maxrss_mb, 1),
             rerun_bare_wall_s=round(bare_again["wall_s"], 3),
         )
-        result["rerun_ratio"] = (round(rerun.wall_s / bare_again["wall_s"], 2)
-                                 if bare_again["wall_s"] else None)
+        result["rerun_ratio"] = (
+            round(rerun.wall_s / bare_again["wall_s"], 2) if bare_again["wall_s"] else None
+        )
         shop.reset()
         incremental = bridge(["sync", "orders", "--json"], env, cwd=cwd)
         result["incremental_orders_requests"] = shop.stats()["requests"]
@@ -132,15 +147,27 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        help="comma-separated order counts (default 1000,10000,100000)")
-    parser.add_argument("--databases", default="sqlite",
-                        help="comma-separated: sqlite, postgresql (default sqlite)")
-    parser.add_argument("--refund-every", type=int, default=0,
-                        help="every K-th paid order partially refunded (each costs a "
-                             "GET orders/<id>/refunds); 0 for none")
-    parser.add_argument("--budget-minutes", type=float, default=40.0,
-                        help="skip a size whose estimated full sync exceeds this (default 40)")
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="comma-separated order counts (default 1000,10000,100000)",
+    )
+    parser.add_argument(
+        "--databases", default="sqlite", help="comma-separated: sqlite, postgresql (default sqlite)"
+    )
+    parser.add_argument(
+        "--refund-every",
+        type=int,
+        default=0,
+        help="every K-th paid order partially refunded (each costs a "
+        "GET orders/<id>/refunds); 0 for none",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=40.0,
+        help="skip a size whose estimated full sync exceeds this (default 40)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
@@ -152,64 +179,102 @@ def main(argv: list[str] | None = None) -> int:
         for n in sorted(sizes):
             estimate = per_order * n * 1.2 + 10 if per_order else None
             if estimate is not None and estimate > budget:
-                log(f"skip N={n} on {kind}: estimated {estimate / 60:.0f} min > budget "
-                    f"{args.budget_minutes:.0f} min")
-                skipped.append({"orders": n, "database": kind,
-                                "estimated_minutes": round(estimate / 60, 1)})
+                log(
+                    f"skip N={n} on {kind}: estimated {estimate / 60:.0f} min > budget "
+                    f"{args.budget_minutes:.0f} min"
+                )
+                skipped.append(
+                    {"orders": n, "database": kind, "estimated_minutes": round(estimate / 60, 1)}
+                )
                 continue
             log(f"sync benchmark N={n} on {kind}")
             started = time.monotonic()
-            result = one_size(n, kind, refund_every=args.refund_every,
-                              timeout=max(budget, 120))
+            result = one_size(n, kind, refund_every=args.refund_every, timeout=max(budget, 120))
             result["bench_wall_s"] = round(time.monotonic() - started, 1)
             runs.append(result)
             if result.get("full_returncode") == 0:
                 per_order = result["full_wall_s"] / n
-            log(f"  N={n}: {result['full_requests']} requests"
+            log(
+                f"  N={n}: {result['full_requests']} requests"
                 f" (minimum {result['minimum_requests']}),"
                 f" {result['full_wall_s']}s vs bare {result['bare_wall_s']}s,"
-                f" {result['full_maxrss_mb']} MB")
+                f" {result['full_maxrss_mb']} MB"
+            )
     growth = {}
     for kind in kinds:
         done = [r for r in runs if r["database"] == kind and r.get("full_returncode") == 0]
         if len(done) >= 2:
             small, large = done[0], done[-1]
-            growth[kind] = {"from": small["orders"], "to": large["orders"],
-                            "maxrss_growth_mb": round(large["full_maxrss_mb"]
-                                                      - small["full_maxrss_mb"], 1)}
-    path = save("sync", {"runs": runs, "skipped": skipped, "memory_growth": growth,
-                         "argv": sys.argv, "pid": os.getpid()})
+            growth[kind] = {
+                "from": small["orders"],
+                "to": large["orders"],
+                "maxrss_growth_mb": round(large["full_maxrss_mb"] - small["full_maxrss_mb"], 1),
+            }
+    path = save(
+        "sync",
+        {
+            "runs": runs,
+            "skipped": skipped,
+            "memory_growth": growth,
+            "argv": sys.argv,
+            "pid": os.getpid(),
+        },
+    )
     print(render(runs, skipped, growth))
     print(f"\nresults: {path}")
     return 0
 
 
-def render(runs: list[dict[str, Any]], skipped: list[dict[str, Any]],
-           growth: dict[str, Any]) -> str:
+def render(
+    runs: list[dict[str, Any]], skipped: list[dict[str, Any]], growth: dict[str, Any]
+) -> str:
     rows = []
     for r in runs:
         inc = r.get("incremental_orders_requests") or {}
-        rows.append([
-            f"{r['orders']:,}", r["database"],
-            f"{r['full_requests']} / {r['minimum_requests']}",
-            f"{r['full_wall_s']:.1f}", f"{r['full_cpu_s']:.1f}",
-            " / ".join(f"{b:.2f}" for b in r["bare_wall_s"]),
-            f"{r['wall_ratio']}x", f"{r['ms_per_order']}",
-            f"{r['full_maxrss_mb']:.0f}",
-            f"{r.get('rerun_wall_s', '-')} / {r.get('rerun_bare_wall_s', '-')} = "
-            f"{r.get('rerun_ratio', '-')}x",
-            f"{sum(inc.values())} ({', '.join(f'{k} {v}' for k, v in inc.items())})",
-            r.get("full_status") or r.get("full_returncode"),
-        ])
-    text = table(rows, ["orders", "db", "requests / min", "full sync s", "cpu s",
-                        "bare fetch s", "ratio", "ms/order", "peak MB",
-                        "re-run s / bare s", "incremental requests", "status"])
+        rows.append(
+            [
+                f"{r['orders']:,}",
+                r["database"],
+                f"{r['full_requests']} / {r['minimum_requests']}",
+                f"{r['full_wall_s']:.1f}",
+                f"{r['full_cpu_s']:.1f}",
+                " / ".join(f"{b:.2f}" for b in r["bare_wall_s"]),
+                f"{r['wall_ratio']}x",
+                f"{r['ms_per_order']}",
+                f"{r['full_maxrss_mb']:.0f}",
+                f"{r.get('rerun_wall_s', '-')} / {r.get('rerun_bare_wall_s', '-')} = "
+                f"{r.get('rerun_ratio', '-')}x",
+                f"{sum(inc.values())} ({', '.join(f'{k} {v}' for k, v in inc.items())})",
+                r.get("full_status") or r.get("full_returncode"),
+            ]
+        )
+    text = table(
+        rows,
+        [
+            "orders",
+            "db",
+            "requests / min",
+            "full sync s",
+            "cpu s",
+            "bare fetch s",
+            "ratio",
+            "ms/order",
+            "peak MB",
+            "re-run s / bare s",
+            "incremental requests",
+            "status",
+        ],
+    )
     for s in skipped:
-        text += (f"\nskipped N={s['orders']:,} on {s['database']}: estimated "
-                 f"{s['estimated_minutes']} min")
+        text += (
+            f"\nskipped N={s['orders']:,} on {s['database']}: estimated "
+            f"{s['estimated_minutes']} min"
+        )
     for kind, g in growth.items():
-        text += (f"\npeak memory growth {g['from']:,} -> {g['to']:,} orders on {kind}: "
-                 f"{g['maxrss_growth_mb']} MB")
+        text += (
+            f"\npeak memory growth {g['from']:,} -> {g['to']:,} orders on {kind}: "
+            f"{g['maxrss_growth_mb']} MB"
+        )
     return text
 
 

@@ -43,18 +43,25 @@ from bridge.settings import load_settings
 from bridge.shop.client import WooClient
 from bridge.store.db import make_engine
 
-ROUTES = {"coupon": "POST coupons/batch", "product": "POST products/batch",
-          "order": "POST orders/batch", "customer": "POST customers/batch",
-          "variation": "POST products/<id>/variations/batch",
-          "order_note": "POST orders/<id>/notes"}
+ROUTES = {
+    "coupon": "POST coupons/batch",
+    "product": "POST products/batch",
+    "order": "POST orders/batch",
+    "customer": "POST customers/batch",
+    "variation": "POST products/<id>/variations/batch",
+    "order_note": "POST orders/<id>/notes",
+}
 
 
 def queued(engine: Any) -> dict[str, dict[str, int]]:
     """Pending rows per resource: rows, and items a batch call carries (targets for updates)."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT resource, operation, count(*), count(DISTINCT target_key) FROM outbox "
-            "WHERE status = 'pending' GROUP BY resource, operation")).all()
+        rows = conn.execute(
+            text(
+                "SELECT resource, operation, count(*), count(DISTINCT target_key) FROM outbox "
+                "WHERE status = 'pending' GROUP BY resource, operation"
+            )
+        ).all()
     out: dict[str, dict[str, int]] = {}
     for resource, operation, count, targets in rows:
         entry = out.setdefault(str(resource), {"rows": 0, "items": 0})
@@ -66,8 +73,12 @@ def queued(engine: Any) -> dict[str, dict[str, int]]:
 def drain_all(engine: Any, settings: Any, *, max_seconds: float) -> dict[str, Any]:
     """drain_outbox until nothing is sent or due; bounded in drains and time."""
     with engine.connect() as conn:
-        due = int(conn.execute(text(
-            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")).scalar() or 0)
+        due = int(
+            conn.execute(
+                text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+            ).scalar()
+            or 0
+        )
     max_drains = math.ceil(due / DRAIN_LIMIT) + 3
     drains = []
     started = time.perf_counter()
@@ -76,28 +87,37 @@ def drain_all(engine: Any, settings: Any, *, max_seconds: float) -> dict[str, An
             if time.perf_counter() - started > max_seconds:
                 break
             summary = drain_outbox(engine, client, settings)
-            drains.append({"sent": summary.sent, "unchanged": summary.unchanged,
-                           "retrying": summary.retrying, "dead": summary.dead,
-                           "deferred": summary.deferred, "left": summary.left,
-                           "http_requests": summary.http_requests,
-                           "stopped": summary.stopped})
+            drains.append(
+                {
+                    "sent": summary.sent,
+                    "unchanged": summary.unchanged,
+                    "retrying": summary.retrying,
+                    "dead": summary.dead,
+                    "deferred": summary.deferred,
+                    "left": summary.left,
+                    "http_requests": summary.http_requests,
+                    "stopped": summary.stopped,
+                }
+            )
             if summary.stopped or not (summary.sent or summary.unchanged or summary.deferred):
                 break
-    return {"drains": drains, "wall_s": round(time.perf_counter() - started, 2),
-            "rows_due": due}
+    return {"drains": drains, "wall_s": round(time.perf_counter() - started, 2), "rows_due": due}
 
 
 def one_size(n: int, *, resync: bool, max_seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = {"orders": n}
-    with FakeShop(n, max_seconds=max_seconds * 3 + 1800) as shop, \
-            database("sqlite", f"writeback{n}") as url:
+    with (
+        FakeShop(n, max_seconds=max_seconds * 3 + 1800) as shop,
+        database("sqlite", f"writeback{n}") as url,
+    ):
         cwd = scratch_dir("bench-writeback-")
         env = bridge_env(url, shop.url)
         bridge(["db", "upgrade"], env, cwd=cwd)
         bridge(["sync", "catalog", "--json"], env, cwd=cwd)
         log(f"  writeback: sync orders --full, N={n} (queues the write-backs) ...")
-        orders = bridge(["sync", "orders", "--full", "--notify", "--json"], env, cwd=cwd,
-                        timeout=max_seconds)
+        orders = bridge(
+            ["sync", "orders", "--full", "--notify", "--json"], env, cwd=cwd, timeout=max_seconds
+        )
         result["writebacks_queued_by_sync"] = job_json(orders).get("writebacks")
         result["orders_changed"] = job_json(orders).get("changed")
         settings = load_settings(environ=env, env_file=None)
@@ -120,21 +140,33 @@ def one_size(n: int, *, resync: bool, max_seconds: float) -> dict[str, Any]:
                     minimum = counts["items"]
                 else:
                     minimum = math.ceil(counts["items"] / 100)
-                per_resource.append({"resource": resource, "route": route,
-                                     "rows": counts["rows"], "items": counts["items"],
-                                     "requests": sent, "minimum": minimum,
-                                     "extra": sent - minimum})
+                per_resource.append(
+                    {
+                        "resource": resource,
+                        "route": route,
+                        "rows": counts["rows"],
+                        "items": counts["items"],
+                        "requests": sent,
+                        "minimum": minimum,
+                        "extra": sent - minimum,
+                    }
+                )
             result["per_resource"] = per_resource
             result["other_requests"] = {
-                route: count for route, count in stats["requests"].items()
-                if route not in {r["route"] for r in per_resource}}
+                route: count
+                for route, count in stats["requests"].items()
+                if route not in {r["route"] for r in per_resource}
+            }
             if resync:
                 log(f"  writeback: re-applying all {n} orders, then draining again ...")
                 bridge(["sync", "orders", "--full", "--json"], env, cwd=cwd, timeout=max_seconds)
                 shop.reset()
                 again = drain_all(engine, settings, max_seconds=max_seconds)
-                result["after_resync"] = {"queued": queued(engine), "drain": again,
-                                          "requests": shop.stats()["requests"]}
+                result["after_resync"] = {
+                    "queued": queued(engine),
+                    "drain": again,
+                    "requests": shop.stats()["requests"],
+                }
         finally:
             engine.dispose()
     return result
@@ -142,10 +174,17 @@ def one_size(n: int, *, resync: bool, max_seconds: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,3000",
-                        help="orders whose write-backs are drained (default 1000,3000)")
-    parser.add_argument("--resync-up-to", type=int, default=1000,
-                        help="re-apply and drain again for sizes up to this (default 1000)")
+    parser.add_argument(
+        "--sizes",
+        default="1000,3000",
+        help="orders whose write-backs are drained (default 1000,3000)",
+    )
+    parser.add_argument(
+        "--resync-up-to",
+        type=int,
+        default=1000,
+        help="re-apply and drain again for sizes up to this (default 1000)",
+    )
     parser.add_argument("--max-seconds", type=float, default=1200.0)
     args = parser.parse_args(argv)
     runs = []
@@ -164,22 +203,40 @@ def render(runs: list[dict[str, Any]]) -> str:
     for run in runs:
         for r in run["per_resource"]:
             target = "1 per note" if r["resource"] == "order_note" else "ceil(items/100)"
-            rows.append([f"{run['orders']:,}", r["resource"], r["rows"], r["items"],
-                         r["requests"], f"{r['minimum']} ({target})", r["extra"]])
+            rows.append(
+                [
+                    f"{run['orders']:,}",
+                    r["resource"],
+                    r["rows"],
+                    r["items"],
+                    r["requests"],
+                    f"{r['minimum']} ({target})",
+                    r["extra"],
+                ]
+            )
         drains = run["drain"]["drains"]
-        notes.append(f"N={run['orders']:,}: {len(drains)} drain(s) in {run['drain']['wall_s']}s,"
-                     f" sent {sum(d['sent'] for d in drains)} rows, other requests "
-                     f"{run['other_requests'] or 'none'}")
+        notes.append(
+            f"N={run['orders']:,}: {len(drains)} drain(s) in {run['drain']['wall_s']}s,"
+            f" sent {sum(d['sent'] for d in drains)} rows, other requests "
+            f"{run['other_requests'] or 'none'}"
+        )
         note_posts = run["requests_by_route"].get(ROUTES["order_note"], 0)
-        notes.append(f"N={run['orders']:,}: note POSTs {note_posts} for "
-                     f"{run.get('orders_changed')} orders changed")
+        notes.append(
+            f"N={run['orders']:,}: note POSTs {note_posts} for "
+            f"{run.get('orders_changed')} orders changed"
+        )
         if "after_resync" in run:
             again = run["after_resync"]
-            notes.append(f"N={run['orders']:,} after re-applying every order: requests "
-                         f"{sum(Counter(again['requests']).values())} "
-                         f"({again['requests'] or 'none'})")
-    return (table(rows, ["orders", "resource", "rows", "items", "requests", "minimum",
-                         "extra"]) + "\n" + "\n".join(notes))
+            notes.append(
+                f"N={run['orders']:,} after re-applying every order: requests "
+                f"{sum(Counter(again['requests']).values())} "
+                f"({again['requests'] or 'none'})"
+            )
+    return (
+        table(rows, ["orders", "resource", "rows", "items", "requests", "minimum", "extra"])
+        + "\n"
+        + "\n".join(notes)
+    )
 
 
 if __name__ == "__main__":

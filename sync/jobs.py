@@ -150,17 +150,33 @@ class JobResult:
         return self.status in (JobRunStatus.OK, JobRunStatus.SKIPPED)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"job": self.job, "status": self.status, "reason": self.reason,
-                "dry_run": self.dry_run, **vars(self.tally), "duration": round(self.duration, 3),
-                "notes": list(self.notes), "changes": list(self.changes),
-                "more_changes": self.more_changes}
+        return {
+            "job": self.job,
+            "status": self.status,
+            "reason": self.reason,
+            "dry_run": self.dry_run,
+            **vars(self.tally),
+            "duration": round(self.duration, 3),
+            "notes": list(self.notes),
+            "changes": list(self.changes),
+            "more_changes": self.more_changes,
+        }
 
 
 class JobContext:
     """One run of one job: its ports, options, lease, counters and notes."""
 
-    def __init__(self, name: str, ports: SyncPorts, options: RunOptions, *, stop: Event,
-                 lease: Lease | None, progress: Progress, result: JobResult) -> None:
+    def __init__(
+        self,
+        name: str,
+        ports: SyncPorts,
+        options: RunOptions,
+        *,
+        stop: Event,
+        lease: Lease | None,
+        progress: Progress,
+        result: JobResult,
+    ) -> None:
         self.name = name
         self.ports = ports
         self.options = options
@@ -302,8 +318,13 @@ def _describe(outcome: OrderOutcome, verb: str) -> str:
         data = event.data
         if event.kind in ("credit_granted", "credit_reversed"):
             amount = int(data.get("amount") or 0)
-            parts.append(credit_text(amount if event.kind == "credit_granted" else -amount,
-                                     str(data.get("credit_type") or ""), signed=True))
+            parts.append(
+                credit_text(
+                    amount if event.kind == "credit_granted" else -amount,
+                    str(data.get("credit_type") or ""),
+                    signed=True,
+                )
+            )
         elif event.kind.startswith("seat_"):
             parts.append(f"seat {event.kind.removeprefix('seat_')} in {data.get('cohort')}")
         elif event.kind.startswith("access_"):
@@ -334,7 +355,8 @@ class _OrderWalk:
         self.pages = 0
         # From when customers hear of changes; recorded at the first sync if nothing else did.
         self.since = ctx.settings.writeback.notify_since or record_watch_start(
-            ctx.engine, ctx.now(), "first sync")
+            ctx.engine, ctx.now(), "first sync"
+        )
         self.notify = True if ctx.options.notify else None
 
     def run(self, start: datetime | None) -> None:
@@ -381,10 +403,21 @@ class _OrderWalk:
             changed = changed_orders(target, items, self.catalogue, ctx.settings, fingerprints)
             ctx.tally.fetched += len(items) - len(changed)
             ctx.progress.advance(len(items) - len(changed))
-            results = process_orders(target, changed, catalogue=self.catalogue,
-                                     settings=ctx.settings, shop=ctx.client, checked=True,
-                                     notify=self.notify, since=self.since,
-                                     fingerprints=fingerprints) if changed else []
+            results = (
+                process_orders(
+                    target,
+                    changed,
+                    catalogue=self.catalogue,
+                    settings=ctx.settings,
+                    shop=ctx.client,
+                    checked=True,
+                    notify=self.notify,
+                    since=self.since,
+                    fingerprints=fingerprints,
+                )
+                if changed
+                else []
+            )
         for result in results:
             ctx.tally.fetched += 1
             if result.error is not None:
@@ -404,8 +437,7 @@ class _OrderWalk:
     def repair(self) -> None:
         """Read each page boundary again: what a mid-run change hid sits in one of them."""
         ctx = self.ctx
-        ctx.note(f"orders changed during the run: re-read {len(self.boundaries)} page "
-                 "boundaries")
+        ctx.note(f"orders changed during the run: re-read {len(self.boundaries)} page boundaries")
         for after, before in self.boundaries:
             params = {"modified_before": before + ONE_SECOND, "per_page": ctx.ports.page_size}
             for page in ctx.client.iter_modified(ORDERS, after - ONE_SECOND, params):
@@ -427,14 +459,18 @@ def run_orders(ctx: JobContext) -> None:
     else:
         contact = first_contact(ctx.engine)
         start = (contact or ctx.now()) - overlap
-        ctx.note(f"first run: orders changed since {start:%Y-%m-%d %H:%M:%S} UTC (when the "
-                 "bridge first heard from the shop); `bridge sync orders --full` also grants "
-                 "for older orders")
+        ctx.note(
+            f"first run: orders changed since {start:%Y-%m-%d %H:%M:%S} UTC (when the "
+            "bridge first heard from the shop); `bridge sync orders --full` also grants "
+            "for older orders"
+        )
     walk = _OrderWalk(ctx)
     walk.run(start)
     if ctx.failures:
-        raise JobFailed(f"{len(ctx.failures)} order(s) could not be applied: {ctx.failures[0]}; "
-                        "the cursor waits before the first of them, to try again")
+        raise JobFailed(
+            f"{len(ctx.failures)} order(s) could not be applied: {ctx.failures[0]}; "
+            "the cursor waits before the first of them, to try again"
+        )
 
 
 PRODUCTS = "products"
@@ -452,8 +488,13 @@ def run_catalog(ctx: JobContext) -> None:
             modified_after = cursor - overlap
     # A dry run stores it all too, in its rolled-back transaction: the orders job after it
     # maps through what this job would have stored.
-    result = sync_catalogue(ctx.engine, ctx.client, ctx.ports.file_catalogue(),
-                            modified_after=modified_after, progress=ctx.progress)
+    result = sync_catalogue(
+        ctx.engine,
+        ctx.client,
+        ctx.ports.file_catalogue(),
+        modified_after=modified_after,
+        progress=ctx.progress,
+    )
     result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.products + result.variations
     ctx.tally.changed += result.changed
@@ -486,17 +527,24 @@ def run_subscriptions(ctx: JobContext) -> None:
     catalogue = ctx.catalogue()
     # A dry run's transaction is rolled back as a whole: the service runs as for real in it.
     with ctx.writes() as target:
-        result = reconcile_subscriptions(target, ctx.client, catalogue,
-                                         modified_after=modified_after,
-                                         settings=ctx.settings, now=ctx.now())
+        result = reconcile_subscriptions(
+            target,
+            ctx.client,
+            catalogue,
+            modified_after=modified_after,
+            settings=ctx.settings,
+            now=ctx.now(),
+        )
     result.dry_run = ctx.dry_run
     ctx.tally.fetched += result.fetched
     ctx.tally.changed += result.changed
     ctx.note(result.summary())
     verb = "would change" if ctx.dry_run else "changed"
     for change in result.changes:
-        ctx.change(f"subscription {change['id']} {verb}: {change['previous_status'] or 'new'} "
-                   f"-> {change['status']}, perks {', '.join(change['perks']) or 'none'}")
+        ctx.change(
+            f"subscription {change['id']} {verb}: {change['previous_status'] or 'new'} "
+            f"-> {change['status']}, perks {', '.join(change['perks']) or 'none'}"
+        )
     for failure in result.failed:
         ctx.item_failed(f"subscription {failure['id']}: {failure['error']}")
     if result.newest_modified_gmt is not None:
@@ -515,15 +563,20 @@ def run_inbox(ctx: JobContext) -> None:
     shop = ctx.client_or_none()
     with ctx.writes() as target:
         try:
-            handlers = build_handlers(target, ctx.settings, catalogue=lambda: catalogue,
-                                      shop=lambda: shop)
+            handlers = build_handlers(
+                target, ctx.settings, catalogue=lambda: catalogue, shop=lambda: shop
+            )
             for inbox_id in due:
                 ctx.checkpoint()
                 try:
-                    status = process_delivery(target, inbox_id, handlers,
-                                              max_attempts=ctx.settings.inbox.max_attempts,
-                                              now=now,
-                                              max_quantity=ctx.settings.orders.max_line_quantity)
+                    status = process_delivery(
+                        target,
+                        inbox_id,
+                        handlers,
+                        max_attempts=ctx.settings.inbox.max_attempts,
+                        now=now,
+                        max_quantity=ctx.settings.orders.max_line_quantity,
+                    )
                 except DatabaseUnavailable as exc:
                     ctx.item_failed(f"delivery {inbox_id}: {exc}")
                     continue
@@ -535,8 +588,11 @@ def run_inbox(ctx: JobContext) -> None:
         finally:
             # Retention never waits on processing: a wedged delivery must not grow the file.
             kept = apply_retention(
-                target, body_retention=timedelta(days=ctx.settings.inbox.retention_days),
-                row_retention=timedelta(days=ctx.settings.inbox.row_retention_days), now=now)
+                target,
+                body_retention=timedelta(days=ctx.settings.inbox.retention_days),
+                row_retention=timedelta(days=ctx.settings.inbox.row_retention_days),
+                now=now,
+            )
     if due:
         outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
@@ -548,17 +604,27 @@ def run_inbox(ctx: JobContext) -> None:
         ctx.note(f"{failed} deliveries will be tried again later")
     verb = "would drop" if ctx.dry_run else "dropped"
     if kept.bodies_dropped:
-        ctx.note(f"{verb} the raw bodies of {kept.bodies_dropped} deliveries older than "
-                 f"{ctx.settings.inbox.retention_days} days")
+        ctx.note(
+            f"{verb} the raw bodies of {kept.bodies_dropped} deliveries older than "
+            f"{ctx.settings.inbox.retention_days} days"
+        )
     if kept.rows_deleted:
-        ctx.note(f"{'would delete' if ctx.dry_run else 'deleted'} {kept.rows_deleted} finished "
-                 f"deliveries older than {ctx.settings.inbox.row_retention_days} days")
+        ctx.note(
+            f"{'would delete' if ctx.dry_run else 'deleted'} {kept.rows_deleted} finished "
+            f"deliveries older than {ctx.settings.inbox.row_retention_days} days"
+        )
 
 
 def run_outbox(ctx: JobContext) -> None:
     """Send the due write-backs to WooCommerce (a dry run lists the requests instead)."""
-    summary = drain_outbox(ctx.engine, ctx.client_or_none(), ctx.settings, now=ctx.now(),
-                           dry_run=ctx.dry_run, progress=ctx.progress)
+    summary = drain_outbox(
+        ctx.engine,
+        ctx.client_or_none(),
+        ctx.settings,
+        now=ctx.now(),
+        dry_run=ctx.dry_run,
+        progress=ctx.progress,
+    )
     ctx.tally.changed += summary.sent
     ctx.tally.notified += len(summary.notified)
     if ctx.dry_run:
@@ -576,7 +642,8 @@ def run_expiry(ctx: JobContext) -> None:
 
     def queue_balances(session: Any, learner_id: int) -> None:
         enqueue_customer_meta(
-            session, learner_id, active_perks(session, learner_id, catalogue=catalogue))
+            session, learner_id, active_perks(session, learner_id, catalogue=catalogue)
+        )
 
     with ctx.writes() as target:
         result = expire_credits(target, now=ctx.now(), after_expiry=queue_balances)
@@ -584,8 +651,10 @@ def run_expiry(ctx: JobContext) -> None:
     ctx.tally.changed += result.learners
     for expiry in result.rows:
         verb = "would expire" if ctx.dry_run else "expired"
-        ctx.change(f"learner {expiry.learner_id}: {verb} "
-                   f"{credit_text(expiry.remainder, expiry.credit_type)} of {expiry.grant_key}")
+        ctx.change(
+            f"learner {expiry.learner_id}: {verb} "
+            f"{credit_text(expiry.remainder, expiry.credit_type)} of {expiry.grant_key}"
+        )
 
 
 def run_webhooks(ctx: JobContext) -> None:
@@ -608,8 +677,7 @@ def run_webhooks(ctx: JobContext) -> None:
             else:
                 ctx.client.update_webhook(int(row["id"]), {"status": "active"})
                 ctx.tally.changed += 1
-                ctx.change(f"re-enabled {label}, disabled by WooCommerce after failed "
-                           "deliveries")
+                ctx.change(f"re-enabled {label}, disabled by WooCommerce after failed deliveries")
         else:
             whose = "the bridge's" if row["ours"] else "not the bridge's"
             ctx.note(f"{label} is {row['status']} ({whose})")
@@ -628,8 +696,9 @@ JOB_ORDER = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", 
 register(Job("catalog", run_catalog, "products and variations -> micro-SKUs and cohorts"))
 register(Job("orders", run_orders, "orders changed since the cursor -> credits and seats"))
 register(Job("subscriptions", run_subscriptions, "subscriptions changed since the cursor -> perks"))
-register(Job("inbox", run_inbox, "retry failed webhook deliveries, purge old bodies",
-             needs_shop=False))
+register(
+    Job("inbox", run_inbox, "retry failed webhook deliveries, purge old bodies", needs_shop=False)
+)
 register(Job("expiry", run_expiry, "write off credits past their expiry", needs_shop=False))
 register(Job("outbox", run_outbox, "send queued write-backs to WooCommerce"))
 register(Job("webhooks", run_webhooks, "report disabled webhooks, re-enable if allowed"))
@@ -660,9 +729,15 @@ def run_job(
     result = _run_once(name, ports, options, stop=stop, lease_ttl=lease_ttl)
     if not options.dry_run and result.status != JobRunStatus.BUSY:
         try:
-            record_job_run(ports.engine, name, result.status, result.reason,
-                           started_at=started_at, finished_at=ports.clock(),
-                           summary=result.as_dict())
+            record_job_run(
+                ports.engine,
+                name,
+                result.status,
+                result.reason,
+                started_at=started_at,
+                finished_at=ports.clock(),
+                summary=result.as_dict(),
+            )
         except (SQLAlchemyError, DatabaseUnavailable) as exc:
             detail = describe_db_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
             log.warning("could not keep the %s job's run: %s", name, detail)
@@ -696,8 +771,9 @@ def _run_once(
             return result
     ttl = lease_ttl or timedelta(seconds=ports.settings.sync.lease_seconds)
     try:
-        lease = acquire(ports.engine, name, runner_id(), ttl, clock=ports.clock,
-                        monotonic=ports.monotonic)
+        lease = acquire(
+            ports.engine, name, runner_id(), ttl, clock=ports.clock, monotonic=ports.monotonic
+        )
     except LeaseHeld as exc:
         result.status, result.reason = JobRunStatus.BUSY, str(exc)
         return result
@@ -707,13 +783,21 @@ def _run_once(
     return _run(job, ports, options, stop, lease, result, started)
 
 
-def _run(job: Job, ports: SyncPorts, options: RunOptions, stop: Event | None,
-         lease: Lease | None, result: JobResult, started: float) -> JobResult:
+def _run(
+    job: Job,
+    ports: SyncPorts,
+    options: RunOptions,
+    stop: Event | None,
+    lease: Lease | None,
+    result: JobResult,
+    started: float,
+) -> JobResult:
     """The job itself, counted and summarised; the lease (if any) released at the end."""
     name = job.name
     progress = ports.progress(name)
-    ctx = JobContext(name, ports, options, stop=stop or Event(), lease=lease, progress=progress,
-                     result=result)
+    ctx = JobContext(
+        name, ports, options, stop=stop or Event(), lease=lease, progress=progress, result=result
+    )
     high_water = None
     try:
         high_water = outbox_high_water(ports.engine)
@@ -743,8 +827,11 @@ def _run(job: Job, ports: SyncPorts, options: RunOptions, stop: Event | None,
             try:
                 lease.release()
             except SQLAlchemyError as exc:
-                log.warning("could not release the %s lease (it expires by itself): %s",
-                            name, describe_db_error(exc))
+                log.warning(
+                    "could not release the %s lease (it expires by itself): %s",
+                    name,
+                    describe_db_error(exc),
+                )
         result.duration = time.monotonic() - started
     return result
 
@@ -752,10 +839,12 @@ def _run(job: Job, ports: SyncPorts, options: RunOptions, stop: Event | None,
 def summary_line(result: JobResult) -> str:
     """One line per job: the counts every run reports."""
     t = result.tally
-    return (f"{result.job:<13} {result.status:<7} fetched {t.fetched}, changed {t.changed}, "
-            f"grants {t.grants}, reversals {t.reversals}, seats {t.seats}, "
-            f"waitlisted {t.waitlisted}, write-backs queued {t.writebacks}, "
-            f"{_customers(result)} {t.notified}, requests {t.requests}, {result.duration:.1f}s")
+    return (
+        f"{result.job:<13} {result.status:<7} fetched {t.fetched}, changed {t.changed}, "
+        f"grants {t.grants}, reversals {t.reversals}, seats {t.seats}, "
+        f"waitlisted {t.waitlisted}, write-backs queued {t.writebacks}, "
+        f"{_customers(result)} {t.notified}, requests {t.requests}, {result.duration:.1f}s"
+    )
 
 
 def _customers(result: JobResult) -> str:

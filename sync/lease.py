@@ -96,8 +96,9 @@ class Lease:
         """Give the job up (only if still ours), so the next runner need not wait."""
         with unit_of_work(self.engine) as session:
             session.execute(
-                delete(JobLease)
-                .where(col(JobLease.job) == self.job, col(JobLease.holder) == self.holder)
+                delete(JobLease).where(
+                    col(JobLease.job) == self.job, col(JobLease.holder) == self.holder
+                )
             )
             session.commit()
 
@@ -114,23 +115,33 @@ def acquire(
     """Take the job's lease, or raise LeaseHeld naming the runner that has it."""
     now = clock()
     expires_at = now + ttl
-    values: dict[str, Any] = {"job": job, "holder": holder, "acquired_at": now,
-                              "expires_at": expires_at}
+    values: dict[str, Any] = {
+        "job": job,
+        "holder": holder,
+        "acquired_at": now,
+        "expires_at": expires_at,
+    }
     with unit_of_work(engine) as session:
         taken = insert_ignore(session, JobLease, values, ["job"])
         if not taken:
-            taken = session.execute(
-                update(JobLease)
-                .where(col(JobLease.job) == job)
-                .where((col(JobLease.expires_at) <= now) | (col(JobLease.holder) == holder))
-                .values(holder=holder, acquired_at=now, expires_at=expires_at)
-                .returning(col(JobLease.job))
-            ).first() is not None
+            taken = (
+                session.execute(
+                    update(JobLease)
+                    .where(col(JobLease.job) == job)
+                    .where((col(JobLease.expires_at) <= now) | (col(JobLease.holder) == holder))
+                    .values(holder=holder, acquired_at=now, expires_at=expires_at)
+                    .returning(col(JobLease.job))
+                ).first()
+                is not None
+            )
         current = None if taken else session.get(JobLease, job)
         session.commit()
     if not taken:
-        raise LeaseHeld(job, current.holder if current else "another runner",
-                        current.expires_at if current else None)
+        raise LeaseHeld(
+            job,
+            current.holder if current else "another runner",
+            current.expires_at if current else None,
+        )
     log.debug("lease taken", extra={"job": job, "holder": holder})
     return Lease(engine, job, holder, ttl, expires_at, clock, monotonic)
 

@@ -79,8 +79,15 @@ class SyncScheduler:
                 # Interval jobs catch up right away after a start (downtime, deploy).
                 options["next_run_time"] = datetime.now(UTC)
             self.scheduler.add_job(
-                self.run, trigger, args=[name], id=name, name=f"sync {name}",
-                max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
+                self.run,
+                trigger,
+                args=[name],
+                id=name,
+                name=f"sync {name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                replace_existing=True,
                 **options,
             )
 
@@ -94,8 +101,10 @@ class SyncScheduler:
 
     def start(self) -> None:
         self.scheduler.start()
-        log.info("scheduler started", extra={
-            "jobs": ",".join(f"{name}@{schedule}" for name, schedule in self.planned)})
+        log.info(
+            "scheduler started",
+            extra={"jobs": ",".join(f"{name}@{schedule}" for name, schedule in self.planned)},
+        )
 
     def request_stop(self) -> None:
         """Ask running jobs to stop after their current page; safe from a signal handler."""

@@ -26,18 +26,26 @@ def read_cursor(engine: Engine, resource: str) -> datetime | None:
 def advance_cursor(engine: Engine, resource: str, moment: datetime) -> datetime:
     """Move the cursor to ``moment`` unless it is already there or beyond; returns where it is."""
     with unit_of_work(engine) as session:
-        insert_ignore(session, SyncCursor,
-                      {"resource": resource, "modified_after": None, "updated_at": utcnow()},
-                      ["resource"])
+        insert_ignore(
+            session,
+            SyncCursor,
+            {"resource": resource, "modified_after": None, "updated_at": utcnow()},
+            ["resource"],
+        )
         session.execute(
             update(SyncCursor)
             .where(col(SyncCursor.resource) == resource)
-            .where(or_(col(SyncCursor.modified_after).is_(None),
-                       col(SyncCursor.modified_after) < moment))
+            .where(
+                or_(
+                    col(SyncCursor.modified_after).is_(None),
+                    col(SyncCursor.modified_after) < moment,
+                )
+            )
             .values(modified_after=moment, updated_at=utcnow())
         )
         row = session.exec(
-            select(SyncCursor).where(SyncCursor.resource == resource)
+            select(SyncCursor)
+            .where(SyncCursor.resource == resource)
             .execution_options(populate_existing=True)
         ).one()
         session.commit()
@@ -67,18 +75,20 @@ def outbox_high_water(engine: Engine) -> int:
 def queued_since(engine: Engine, high_water: int) -> int:
     """Write-backs queued after ``outbox_high_water`` returned ``high_water``."""
     with unit_of_work(engine) as session:
-        return int(session.exec(
-            select(func.count()).select_from(OutboxItem).where(col(OutboxItem.id) > high_water)
-        ).one())
+        return int(
+            session.exec(
+                select(func.count()).select_from(OutboxItem).where(col(OutboxItem.id) > high_water)
+            ).one()
+        )
 
 
 def notified_since(engine: Engine, high_water: int) -> int:
     """Learners a customer note or a coupon was queued for after ``high_water``."""
     with unit_of_work(engine) as session:
         payloads = session.exec(
-            select(OutboxItem.payload).where(col(OutboxItem.id) > high_water,
-                                             col(OutboxItem.resource).in_(["order_note",
-                                                                           "coupon"]))
+            select(OutboxItem.payload).where(
+                col(OutboxItem.id) > high_water,
+                col(OutboxItem.resource).in_(["order_note", "coupon"]),
+            )
         ).all()
     return len({p["notify"] for p in payloads if isinstance(p, dict) and p.get("notify")})
-

@@ -74,8 +74,9 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with small parameters: the real ones cost a second a hash on a busy machine."""
     from bridge.services.operations import operators
 
-    monkeypatch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                             parallelism=1))
+    monkeypatch.setattr(
+        operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -132,8 +133,12 @@ def engine(database_url: str) -> Iterator[Engine]:
 def settings(database_url: str) -> Settings:
     """Settings for a configured shop over https, on the test database."""
     return Settings().replace(
-        shop={"url": "https://shop.example.com", "consumer_key": "ck_test_0123456789",
-              "consumer_secret": "cs_test_0123456789", "webhook_secret": "whsec-wcreal-test"},
+        shop={
+            "url": "https://shop.example.com",
+            "consumer_key": "ck_test_0123456789",
+            "consumer_secret": "cs_test_0123456789",
+            "webhook_secret": "whsec-wcreal-test",
+        },
         database={"url": database_url},
         http={"max_attempts": 3, "retry_budget_seconds": 5},
         # The fixtures' orders are dated in the past: tests of live behaviour treat them as news;

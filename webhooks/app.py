@@ -88,18 +88,23 @@ def create_app(
     app = Flask("creator-bridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.web.max_body_bytes
     app.json = _JSONInOrder(app)
-    processor = inbox_processor(engine, settings, handlers, after_processing,
-                                background=background)
-    app.extensions["bridge"] = Runtime(settings=settings, engine=engine, handlers=handlers,
-                                       after_processing=after_processing, processor=processor,
-                                       catalogue=catalogue_loader(engine, settings),
-                                       clock=clock)
+    processor = inbox_processor(engine, settings, handlers, after_processing, background=background)
+    app.extensions["bridge"] = Runtime(
+        settings=settings,
+        engine=engine,
+        handlers=handlers,
+        after_processing=after_processing,
+        processor=processor,
+        catalogue=catalogue_loader(engine, settings),
+        clock=clock,
+    )
     app.register_error_handler(HTTPException, _json_error)
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.before_request(_refuse_long_urls)
-    input_guard.init_app(app, raw_body_blueprints={woocommerce_receiver.name,
-                                                   booking_receivers.name})
+    input_guard.init_app(
+        app, raw_body_blueprints={woocommerce_receiver.name, booking_receivers.name}
+    )
     init_sessions(app, settings.console.secret_key)
     init_page_limits(app, settings)
     app.add_url_rule("/", view_func=index)
@@ -138,8 +143,13 @@ def inbox_processor(
     """What drains the inbox in this process (see webhooks.processing)."""
     if background and settings.inbox.worker:
         return StoreOnly()
-    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts,
-                       max_quantity=settings.orders.max_line_quantity, after_batch=after_processing)
+    drain = InboxDrain(
+        engine,
+        handlers,
+        max_attempts=settings.inbox.max_attempts,
+        max_quantity=settings.orders.max_line_quantity,
+        after_batch=after_processing,
+    )
     return BackgroundProcessor(drain) if background else InlineProcessor(drain)
 
 
@@ -148,8 +158,7 @@ def _refuse_outdated_schema(engine: Engine) -> None:
     try:
         require_current_schema(engine)
     except DatabaseUnavailable as exc:
-        log.warning("database unavailable at start (webhooks answer 503 until it is back): %s",
-                    exc)
+        log.warning("database unavailable at start (webhooks answer 503 until it is back): %s", exc)
 
 
 def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
@@ -161,8 +170,7 @@ def _database_report(engine: Engine) -> tuple[bool, dict[str, object]]:
         return False, {"database": "unavailable"}
     report: dict[str, object] = {
         "database": "ok",
-        "schema": {"current": status.current, "head": status.head,
-                   "up_to_date": status.up_to_date},
+        "schema": {"current": status.current, "head": status.head, "up_to_date": status.up_to_date},
     }
     return status.up_to_date, report
 
@@ -250,8 +258,9 @@ def _database_unavailable(error: Exception) -> tuple[Response, int]:
     """The database is down for this request: 503 now, and the next request tries again."""
     detail = describe_db_error(error) if isinstance(error, OperationalError) else str(error)
     log.error("request failed on the database: %s", detail, extra={"path": request.path[:200]})
-    return jsonify({"error": "the database is unavailable; retry later",
-                    "code": "database_unavailable"}), 503
+    return jsonify(
+        {"error": "the database is unavailable; retry later", "code": "database_unavailable"}
+    ), 503
 
 
 def _refuse_long_urls() -> None:

@@ -32,8 +32,14 @@ class RowIdConverter(IntegerConverter):
     """``<int:...>``: every one in this app is a row id, so past INTEGER's 2^31-1 it names no
     row (PostgreSQL would refuse to compare, SQLite to bind a number past 2^63): no match."""
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
-                 max: int | None = MAX_ROW_ID, signed: bool = False) -> None:  # noqa: A002
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,  # noqa: A002
+        max: int | None = MAX_ROW_ID,
+        signed: bool = False,
+    ) -> None:  # noqa: A002
         super().__init__(map, fixed_digits, min, max, signed)
 
     def to_python(self, value: str) -> Any:
@@ -67,8 +73,11 @@ def _unstorable_part(*, check_form: bool) -> tuple[str, str, str] | None:
     """
     what = unstorable(request.path)
     if what is not None:
-        named = [name for name, value in (request.view_args or {}).items()
-                 if isinstance(value, str) and unstorable(value)]
+        named = [
+            name
+            for name, value in (request.view_args or {}).items()
+            if isinstance(value, str) and unstorable(value)
+        ]
         return (named[0] if named else "path"), "path", what
     sources = [("query string", request.args)]
     if check_form and request.method == "POST" and request.mimetype in FORM_TYPES:

@@ -35,8 +35,10 @@ class PagesBusy(RuntimeError):
 
     def __init__(self, slots: int, retry_after: int) -> None:
         self.slots, self.retry_after = slots, retry_after
-        super().__init__(f"{slots} page{'s are' if slots != 1 else ' is'} being prepared "
-                         f"already; try again in {retry_after} s")
+        super().__init__(
+            f"{slots} page{'s are' if slots != 1 else ' is'} being prepared "
+            f"already; try again in {retry_after} s"
+        )
 
 
 def retry_after(settings: Settings) -> int:
@@ -54,8 +56,10 @@ def is_page_request() -> bool:
 
 
 def query_timeout_message(exc: QueryTimeout) -> str:
-    return (f"the page's database query took longer than {exc.seconds:g} s and was stopped "
-            "(BRIDGE_PAGE_QUERY_TIMEOUT_SECONDS); try again later, or ask for less")
+    return (
+        f"the page's database query took longer than {exc.seconds:g} s and was stopped "
+        "(BRIDGE_PAGE_QUERY_TIMEOUT_SECONDS); try again later, or ask for less"
+    )
 
 
 class PageLimits:

@@ -43,7 +43,13 @@ WORKER_STALE_AFTER = timedelta(seconds=60)
 
 # What the loop is doing, as /healthz shows it.
 STARTING, IDLE, DRAINING, WAITING, FAILING, STOPPED = (
-    "starting", "idle", "draining", "waiting for the database", "failing", "stopped")
+    "starting",
+    "idle",
+    "draining",
+    "waiting for the database",
+    "failing",
+    "stopped",
+)
 
 
 class Processor(Protocol):
@@ -95,9 +101,16 @@ class DrainLoop:
     doubling up to ``longest_pause`` while the failures go on. A loop runs once: ``stop`` ends it.
     """
 
-    def __init__(self, drain: Drain, *, poll: float, what: str = "inbox processing",
-                 first_pause: float = FIRST_PAUSE, longest_pause: float = LONGEST_PAUSE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        drain: Drain,
+        *,
+        poll: float,
+        what: str = "inbox processing",
+        first_pause: float = FIRST_PAUSE,
+        longest_pause: float = LONGEST_PAUSE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._drain = drain
         self.poll = poll
         self.what = what
@@ -131,8 +144,7 @@ class DrainLoop:
         returns how many deliveries were processed."""
 
         def stop() -> bool:
-            return self._stopping.is_set() or (deadline is not None
-                                                and self._clock() >= deadline)
+            return self._stopping.is_set() or (deadline is not None and self._clock() >= deadline)
 
         pause = self.first_pause
         while not stop():
@@ -177,21 +189,32 @@ class DrainLoop:
         self.outage_started = self._clock()
         self.outages += 1
         if _is_database_error(exc):
-            log.warning("%s paused: the database is unavailable (%s); trying again after "
-                        "%g s, pauses doubling up to %g s, until it answers", self.what,
-                        _describe(exc), pause, self.longest_pause)
+            log.warning(
+                "%s paused: the database is unavailable (%s); trying again after "
+                "%g s, pauses doubling up to %g s, until it answers",
+                self.what,
+                _describe(exc),
+                pause,
+                self.longest_pause,
+            )
         else:
             # Not the database: a fault of the bridge's own; the traceback is for developers.
-            log.error("%s failed: %s; trying again after %g s, pauses doubling up to %g s",
-                      self.what, _describe(exc), pause, self.longest_pause,
-                      exc_info=(type(exc), exc, exc.__traceback__))
+            log.error(
+                "%s failed: %s; trying again after %g s, pauses doubling up to %g s",
+                self.what,
+                _describe(exc),
+                pause,
+                self.longest_pause,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
 
     def _recovered(self) -> None:
         if self.outage_started is None:
             return
         lasted = self._clock() - self.outage_started
-        log.warning("%s resumed after %.1f s (%d failed tries)", self.what, lasted,
-                    self.failed_tries)
+        log.warning(
+            "%s resumed after %.1f s (%d failed tries)", self.what, lasted, self.failed_tries
+        )
         self.outage_started = None
         self.failed_tries = 0
 
@@ -212,11 +235,18 @@ class BackgroundProcessor:
     the thread too. Claims a killed process left are taken again once their lease ends.
     """
 
-    def __init__(self, drain: Drain, *, poll: float = THREAD_POLL,
-                 first_pause: float = FIRST_PAUSE, longest_pause: float = LONGEST_PAUSE) -> None:
+    def __init__(
+        self,
+        drain: Drain,
+        *,
+        poll: float = THREAD_POLL,
+        first_pause: float = FIRST_PAUSE,
+        longest_pause: float = LONGEST_PAUSE,
+    ) -> None:
         self._drain = drain
-        self._new_loop = functools.partial(DrainLoop, drain, poll=poll, first_pause=first_pause,
-                                           longest_pause=longest_pause)
+        self._new_loop = functools.partial(
+            DrainLoop, drain, poll=poll, first_pause=first_pause, longest_pause=longest_pause
+        )
         self._loop = self._new_loop()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -233,8 +263,7 @@ class BackgroundProcessor:
             if self._thread is not None:
                 # A loop runs once: a thread that ended (stopped, or died) gets a fresh one.
                 self._loop = self._new_loop()
-            self._thread = threading.Thread(target=self._loop.run, name="bridge-inbox",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._loop.run, name="bridge-inbox", daemon=True)
             self._thread.start()
             _PROCESSORS.add(self)
 
@@ -310,10 +339,15 @@ class StoreOnly:
         return {"mode": "worker"}
 
 
-def wait_for_database(check: Callable[[], None], stop: threading.Event, *,
-                      deadline: float | None = None, what: str = "inbox worker",
-                      first_pause: float = FIRST_PAUSE,
-                      longest_pause: float = LONGEST_PAUSE) -> bool:
+def wait_for_database(
+    check: Callable[[], None],
+    stop: threading.Event,
+    *,
+    deadline: float | None = None,
+    what: str = "inbox worker",
+    first_pause: float = FIRST_PAUSE,
+    longest_pause: float = LONGEST_PAUSE,
+) -> bool:
     """Run ``check`` until the database answers it (an outage at start is logged once);
     False when stopped (or past ``deadline``, on time.monotonic) first. Anything but an
     unreachable database is raised."""
@@ -326,8 +360,14 @@ def wait_for_database(check: Callable[[], None], stop: threading.Event, *,
                 raise
             if since is None:
                 since = time.monotonic()
-                log.warning("%s waits for the database (%s); trying again after %g s, pauses "
-                            "doubling up to %g s", what, _describe(exc), pause, longest_pause)
+                log.warning(
+                    "%s waits for the database (%s); trying again after %g s, pauses "
+                    "doubling up to %g s",
+                    what,
+                    _describe(exc),
+                    pause,
+                    longest_pause,
+                )
             left = pause if deadline is None else max(0.0, deadline - time.monotonic())
             stop.wait(min(pause, left))
             pause = min(pause * 2, longest_pause)
@@ -346,8 +386,9 @@ class WorkerHeartbeat:
     left to the next beat: the loop already logs the outage.
     """
 
-    def __init__(self, engine: Engine, loop: DrainLoop, *,
-                 interval: float = WORKER_HEARTBEAT) -> None:
+    def __init__(
+        self, engine: Engine, loop: DrainLoop, *, interval: float = WORKER_HEARTBEAT
+    ) -> None:
         self.engine, self.loop, self.interval = engine, loop, interval
         self.name = worker_name(socket.gethostname(), os.getpid())
         self.started_at = utcnow()
@@ -364,8 +405,14 @@ class WorkerHeartbeat:
 
     def beat(self) -> bool:
         try:
-            beat_worker(self.engine, self.name, started_at=self.started_at, now=utcnow(),
-                        state=self.loop.state, processed=self.loop.processed)
+            beat_worker(
+                self.engine,
+                self.name,
+                started_at=self.started_at,
+                now=utcnow(),
+                state=self.loop.state,
+                processed=self.loop.processed,
+            )
         except SQLAlchemyError as exc:
             log.debug("worker heartbeat not written: %s", describe_db_error(exc))
             return False

@@ -44,14 +44,19 @@ from bridge.rules.report.rows import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-STEP_TITLES = {"preview": "Free preview", "paid": "Paid micro-offer",
-               "first_call": "First mentor call", "subscription": "Subscription"}
+STEP_TITLES = {
+    "preview": "Free preview",
+    "paid": "Paid micro-offer",
+    "first_call": "First mentor call",
+    "subscription": "Subscription",
+}
 GRANTED_COLOUR = "#2f6fde"
 REDEEMED_COLOUR = "#e07b24"
 
 
-def period_from_query(args: Mapping[str, str], timezone: str, now: datetime,
-                      max_days: int) -> Period:
+def period_from_query(
+    args: Mapping[str, str], timezone: str, now: datetime, max_days: int
+) -> Period:
     """The period asked for by ``since``, ``until`` and ``tz``; ReportError names a bad one
     (PeriodTooLong one longer than ``max_days``)."""
     return report_period(
@@ -66,8 +71,13 @@ def period_from_query(args: Mapping[str, str], timezone: str, now: datetime,
 @cache
 def _templates() -> Environment:
     # Built on first use, not at import: importing a module does nothing.
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render_report(report: Report, token: str | None = None) -> Markup:
@@ -77,22 +87,32 @@ def render_report(report: Report, token: str | None = None) -> Markup:
     period form, so choosing another period keeps the page open.
     """
     period = report.period
-    funnel_row = next((r for r in report.funnel if r.entry_sku == ALL and r.entry == "preview"),
-                      next((r for r in report.funnel if r.entry_sku == ALL), None))
-    html = _templates().get_template("report/body.html").render(
-        period=period,
-        made=report.generated_at.astimezone(period.zone).strftime("%Y-%m-%d %H:%M"),
-        token=token,
-        funnel=funnel_chart(funnel_row) if funnel_row is not None else None,
-        mentor=(mentor_chart(report.mentor_months)
-                if shown_mentor_months(report.mentor_months) else None),
-        repeat=report.repeat,
-        repeat_rate=percent(report.repeat.rate),
-        retention_rate=(None if report.retention_rate is None
-                        else percent(report.retention_rate)),
-        rows=report_rows(report),
-        definitions=DEFINITIONS,
-        no_data_text=NO_DATA,
+    funnel_row = next(
+        (r for r in report.funnel if r.entry_sku == ALL and r.entry == "preview"),
+        next((r for r in report.funnel if r.entry_sku == ALL), None),
+    )
+    html = (
+        _templates()
+        .get_template("report/body.html")
+        .render(
+            period=period,
+            made=report.generated_at.astimezone(period.zone).strftime("%Y-%m-%d %H:%M"),
+            token=token,
+            funnel=funnel_chart(funnel_row) if funnel_row is not None else None,
+            mentor=(
+                mentor_chart(report.mentor_months)
+                if shown_mentor_months(report.mentor_months)
+                else None
+            ),
+            repeat=report.repeat,
+            repeat_rate=percent(report.repeat.rate),
+            retention_rate=(
+                None if report.retention_rate is None else percent(report.retention_rate)
+            ),
+            rows=report_rows(report),
+            definitions=DEFINITIONS,
+            no_data_text=NO_DATA,
+        )
     )
     # The environment escapes every value (autoescape): the output is markup already.
     return Markup(html)  # noqa: S704
@@ -108,31 +128,81 @@ def report_rows(report: Report) -> dict[str, list[list[Any]] | None]:
         "funnel": [_funnel_cells(row) for row in report.funnel],
         "revenue": [_money_cells(row) for row in shown_revenue(report.revenue)],
         "revenue_totals": [_money_cells(row) for row in report.revenue_totals],
-        "cohorts": [[c.code, c.starts_at.astimezone(period.zone).date() if c.starts_at else "-",
-                     c.active, c.capacity, percent(c.fill, "-"), c.waitlisted]
-                    for c in report.cohorts],
-        "mentor": [[month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
-                   for m in shown_mentor_months(report.mentor_months)],
-        "mentor_totals": [[ALL, mentor.granted, mentor.reversed, mentor.redeemed,
-                           mentor.expired]],
-        "outstanding": [[credit_type, amount["outstanding"], amount["learners"]]
-                        for credit_type, amount in report.outstanding.items()],
-        "retention": [[month_label(m.month), m.mentors, m.previous, m.retained,
-                       percent(m.rate, "-")] for m in shown_retention(report.retention)],
-        "bookings": [[month_label(m.month), m.bookings, m.booked, m.held, m.no_show, m.unfunded,
-                      m.unknown_learner] for m in shown_booking_months(report.booking_months)],
-        "booking_totals": [[ALL, booked.bookings, booked.booked, booked.held, booked.no_show,
-                            booked.unfunded, booked.unknown_learner]],
-        "returning": ([[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
-                       for r in report.returning if r.mentor != ALL]
-                      if report.returning else None),
-        "returning_totals": [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
-                             for r in report.returning if r.mentor == ALL],
-        "projects": ([[p.sku, p.started, p.submitted, percent(p.rate, "-")]
-                      for p in outcomes.projects if p.sku != ALL]
-                     if outcomes.project_data else None),
-        "project_totals": [[p.sku, p.started, p.submitted, percent(p.rate, "-")]
-                           for p in outcomes.projects if p.sku == ALL],
+        "cohorts": [
+            [
+                c.code,
+                c.starts_at.astimezone(period.zone).date() if c.starts_at else "-",
+                c.active,
+                c.capacity,
+                percent(c.fill, "-"),
+                c.waitlisted,
+            ]
+            for c in report.cohorts
+        ],
+        "mentor": [
+            [month_label(m.month), m.granted, m.reversed, m.redeemed, m.expired]
+            for m in shown_mentor_months(report.mentor_months)
+        ],
+        "mentor_totals": [[ALL, mentor.granted, mentor.reversed, mentor.redeemed, mentor.expired]],
+        "outstanding": [
+            [credit_type, amount["outstanding"], amount["learners"]]
+            for credit_type, amount in report.outstanding.items()
+        ],
+        "retention": [
+            [month_label(m.month), m.mentors, m.previous, m.retained, percent(m.rate, "-")]
+            for m in shown_retention(report.retention)
+        ],
+        "bookings": [
+            [
+                month_label(m.month),
+                m.bookings,
+                m.booked,
+                m.held,
+                m.no_show,
+                m.unfunded,
+                m.unknown_learner,
+            ]
+            for m in shown_booking_months(report.booking_months)
+        ],
+        "booking_totals": [
+            [
+                ALL,
+                booked.bookings,
+                booked.booked,
+                booked.held,
+                booked.no_show,
+                booked.unfunded,
+                booked.unknown_learner,
+            ]
+        ],
+        "returning": (
+            [
+                [r.mentor, r.learners, r.returning, percent(r.rate, "-")]
+                for r in report.returning
+                if r.mentor != ALL
+            ]
+            if report.returning
+            else None
+        ),
+        "returning_totals": [
+            [r.mentor, r.learners, r.returning, percent(r.rate, "-")]
+            for r in report.returning
+            if r.mentor == ALL
+        ],
+        "projects": (
+            [
+                [p.sku, p.started, p.submitted, percent(p.rate, "-")]
+                for p in outcomes.projects
+                if p.sku != ALL
+            ]
+            if outcomes.project_data
+            else None
+        ),
+        "project_totals": [
+            [p.sku, p.started, p.submitted, percent(p.rate, "-")]
+            for p in outcomes.projects
+            if p.sku == ALL
+        ],
         "figures": [
             ["projects submitted vs started", percent(outcomes.submission_rate)],
             ["graduates", outcomes.graduates],
@@ -140,8 +210,20 @@ def report_rows(report: Report) -> dict[str, list[list[Any]] | None]:
             ["interviews", outcomes.interviews if outcomes.interview_data else NO_DATA],
             ["placed graduates", percent(outcomes.placement_rate)],
         ],
-        "team_packs": [[p.sku, p.orders, p.sold, p.viewed, p.claimed, p.held, p.open, p.void,
-                        percent(p.claim_rate, "-")] for p in report.team_packs],
+        "team_packs": [
+            [
+                p.sku,
+                p.orders,
+                p.sold,
+                p.viewed,
+                p.claimed,
+                p.held,
+                p.open,
+                p.void,
+                percent(p.claim_rate, "-"),
+            ]
+            for p in report.team_packs
+        ],
     }
 
 
@@ -156,8 +238,15 @@ def _funnel_cells(row: FunnelRow) -> list[Any]:
 
 
 def _money_cells(row: MoneyRow) -> list[Any]:
-    return [row.sku, row.currency, row.orders, row.units, money(row.revenue), money(row.refunds),
-            money(row.net)]
+    return [
+        row.sku,
+        row.currency,
+        row.orders,
+        row.units,
+        money(row.revenue),
+        money(row.refunds),
+        money(row.net),
+    ]
 
 
 def _count(value: int | None) -> str:
@@ -202,12 +291,27 @@ def funnel_chart(row: FunnelRow) -> FunnelChart:
         count = row.learners[step] or 0
         bar = max(round(track * count / top, 1), 1)
         y = 6 + 34 * index
-        label = f"{count}" + (f" ({percent(row.rates[step])})" if row.rates[step] is not None
-                              else "")
-        bars.append(FunnelBar(name=STEP_TITLES[step], label=label, x=label_width, y=y,
-                              width=bar, text_y=y + 14, label_x=label_width + bar + 6))
-    return FunnelChart(title=f"Funnel of learners entering by {row.entry}", width=width,
-                       height=34 * len(steps) + 6, colour=GRANTED_COLOUR, bars=bars)
+        label = f"{count}" + (
+            f" ({percent(row.rates[step])})" if row.rates[step] is not None else ""
+        )
+        bars.append(
+            FunnelBar(
+                name=STEP_TITLES[step],
+                label=label,
+                x=label_width,
+                y=y,
+                width=bar,
+                text_y=y + 14,
+                label_x=label_width + bar + 6,
+            )
+        )
+    return FunnelChart(
+        title=f"Funnel of learners entering by {row.entry}",
+        width=width,
+        height=34 * len(steps) + 6,
+        colour=GRANTED_COLOUR,
+        bars=bars,
+    )
 
 
 @dataclass(frozen=True)
@@ -274,25 +378,52 @@ def mentor_chart(months: Sequence[MentorMonth]) -> MentorChart:
     base = plot_top + plot
     slot = (width - left) / max(len(months), 1)
     bar = min(22.0, slot * 0.36)
-    ticks = [Tick(y=round(base - plot * tick / top, 1),
-                  label=f"{tick / 1000:g}k" if tick >= 1000 else tick,
-                  colour="#9aa3b2" if tick == 0 else "#e3e6eb") for tick in values]
+    ticks = [
+        Tick(
+            y=round(base - plot * tick / top, 1),
+            label=f"{tick / 1000:g}k" if tick >= 1000 else tick,
+            colour="#9aa3b2" if tick == 0 else "#e3e6eb",
+        )
+        for tick in values
+    ]
     columns = []
     for index, month in enumerate(months):
         x = left + slot * index + (slot - 2 * bar - 2) / 2
         bars = []
-        for offset, value, colour, name in ((0, month.granted, GRANTED_COLOUR, "granted"),
-                                            (bar + 2, month.redeemed, REDEEMED_COLOUR,
-                                             "redeemed")):
+        for offset, value, colour, name in (
+            (0, month.granted, GRANTED_COLOUR, "granted"),
+            (bar + 2, month.redeemed, REDEEMED_COLOUR, "redeemed"),
+        ):
             height = round(plot * max(value, 0) / top, 1)
-            bars.append(MonthBar(x=round(x + offset, 1), y=round(base - height, 1),
-                                 width=round(bar, 1), height=height, colour=colour, value=value,
-                                 name=name))
+            bars.append(
+                MonthBar(
+                    x=round(x + offset, 1),
+                    y=round(base - height, 1),
+                    width=round(bar, 1),
+                    height=height,
+                    colour=colour,
+                    value=value,
+                    name=name,
+                )
+            )
         name, year = month_label(month.month).split(" ")
         short = f"{name} '{year[2:]}" if index == 0 or name == "Jan" else name
-        columns.append(MonthColumn(month=month_label(month.month), bars=(bars[0], bars[1]),
-                                   label_x=round(left + slot * index + slot / 2, 1),
-                                   label=short))
-    return MentorChart(title="Mentor minutes granted and redeemed by month", width=width,
-                       height=base + 24, left=left, base=base, granted_colour=GRANTED_COLOUR,
-                       redeemed_colour=REDEEMED_COLOUR, ticks=ticks, months=columns)
+        columns.append(
+            MonthColumn(
+                month=month_label(month.month),
+                bars=(bars[0], bars[1]),
+                label_x=round(left + slot * index + slot / 2, 1),
+                label=short,
+            )
+        )
+    return MentorChart(
+        title="Mentor minutes granted and redeemed by month",
+        width=width,
+        height=base + 24,
+        left=left,
+        base=base,
+        granted_colour=GRANTED_COLOUR,
+        redeemed_colour=REDEEMED_COLOUR,
+        ticks=ticks,
+        months=columns,
+    )

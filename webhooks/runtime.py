@@ -39,8 +39,11 @@ def runtime() -> Runtime:
 def client_address(proxy_hops: int) -> str:
     """The client's address: the peer, or what the last ``proxy_hops`` proxies say it was."""
     if proxy_hops:
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")
-                     if part.strip()]
+        forwarded = [
+            part.strip()
+            for part in request.headers.get("X-Forwarded-For", "").split(",")
+            if part.strip()
+        ]
         if len(forwarded) >= proxy_hops:
             return forwarded[-proxy_hops][:64]
     return request.remote_addr or "unknown"

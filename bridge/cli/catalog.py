@@ -111,8 +111,14 @@ def report_data(
         "warnings": [shown(p) for p in problems if p.severity == "warning"],
         # SKUs sold in paid orders that map to no micro-SKU (and are not marked as no offer).
         "unmapped_skus": [
-            {"sku": u.sku, "lines": u.lines, "orders": u.orders, "units": u.units,
-             "product_ids": list(u.product_ids), "order_ids": list(u.order_ids)}
+            {
+                "sku": u.sku,
+                "lines": u.lines,
+                "orders": u.orders,
+                "units": u.units,
+                "product_ids": list(u.product_ids),
+                "order_ids": list(u.order_ids),
+            }
             for u in report.unmapped
         ],
         "notes": list(report.resolution.notes),
@@ -175,8 +181,10 @@ def render_report(data: dict[str, Any]) -> None:
     if data["unmapped_skus"]:
         echo("SKUs sold in orders but missing from the catalogue")
         for row in data["unmapped_skus"]:
-            echo(f"  {row['sku'] or '(none)':<24} {plural(row['lines'], 'line')} in "
-                 f"{plural(row['orders'], 'order')}, {plural(row['units'], 'unit')}")
+            echo(
+                f"  {row['sku'] or '(none)':<24} {plural(row['lines'], 'line')} in "
+                f"{plural(row['orders'], 'order')}, {plural(row['units'], 'unit')}"
+            )
     if data["notes"]:
         echo("Notes")
         for note in data["notes"]:
@@ -198,9 +206,12 @@ def ready_engine(ctx: click.Context) -> Engine:
     is_flag=True,
     help="Exit with status 1 when there are problems (for deploy pipelines).",
 )
-@click.option("--strict", is_flag=True,
-              help="With --check, warnings fail too (unmapped virtual products, SKUs sold that "
-                   "map to no micro-SKU).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="With --check, warnings fail too (unmapped virtual products, SKUs sold that "
+    "map to no micro-SKU).",
+)
 @json_option
 @click.pass_context
 def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> None:
@@ -235,7 +246,7 @@ def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> Non
     default=None,
     metavar="DATE",
     help="Only products changed after this UTC date (YYYY-MM-DD) or time "
-         "(YYYY-MM-DDTHH:MM:SS); default: everything.",
+    "(YYYY-MM-DDTHH:MM:SS); default: everything.",
 )
 @click.option("--modified-after", "modified_after", type=MOMENT, hidden=True)  # old --since
 @click.option("--dry-run", is_flag=True, help="Read the shop, report, store nothing.")
@@ -286,11 +297,11 @@ def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json
     default=None,
     help="File to write (default: standard output).",
 )
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the JSON manifest (the same as --format json).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the JSON manifest (the same as --format json)."
+)
 @click.pass_context
-def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None,
-                   as_json: bool) -> None:
+def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None, as_json: bool) -> None:
     """Write the competency catalogue (Markdown, HTML or JSON).
 
     Each competency with the micro-SKUs that evidence it, their kind, duration and price. The
@@ -314,8 +325,9 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None,
     from bridge.services.credentials import achievement_links
 
     with activity("reading the catalogue and the shop's products as last synced"):
-        report = inspect_catalogue(ready_engine(ctx), catalogue,
-                                   file_name=str(settings.catalogue.file))
+        report = inspect_catalogue(
+            ready_engine(ctx), catalogue, file_name=str(settings.catalogue.file)
+        )
         prices = offer_prices(report.catalogue, report.records)
         links = achievement_links(report.catalogue, settings.web.public_url)
         manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)

@@ -144,8 +144,13 @@ class BridgeGroup(click.Group):
     (an unknown option, a missing argument, a bad value) is one ``error:`` line, exit 2.
     """
 
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:  # `bridge --bogus`

@@ -73,12 +73,14 @@ def credentials(ctx: click.Context, as_json: bool) -> None:
 @credentials.command("issue")
 @click.argument("email", metavar="LEARNER")
 @click.argument("sku")
-@click.option("--evidence", metavar="URL", multiple=True,
-              help="A URL showing the work (repeat for several).")
+@click.option(
+    "--evidence", metavar="URL", multiple=True, help="A URL showing the work (repeat for several)."
+)
 @json_option
 @click.pass_context
-def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str, ...],
-                  as_json: bool) -> None:
+def issue_command(
+    ctx: click.Context, email: str, sku: str, evidence: tuple[str, ...], as_json: bool
+) -> None:
     """Issue a credential by hand.
 
     Issues LEARNER's (an e-mail, current or former, or a customer id) credential for the
@@ -97,13 +99,23 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
         learner = require_learner(session, email)
         try:
             result = issue_credential(
-                session, setup, learner, sku, evidence=evidence, now=utcnow(),
-                source_key=manual_source_key(session, learner, sku))
+                session,
+                setup,
+                learner,
+                sku,
+                evidence=evidence,
+                now=utcnow(),
+                source_key=manual_source_key(session, learner, sku),
+            )
         except CredentialRefused as exc:
             raise CredentialCommandError(str(exc)) from None
         session.commit()
-    data = {**credential_summary(result.credential, setup.public_url),
-            "learner": learner.email, "sku": sku, "issued_now": result.created}
+    data = {
+        **credential_summary(result.credential, setup.public_url),
+        "learner": learner.email,
+        "sku": sku,
+        "issued_now": result.created,
+    }
 
     def render(data: dict[str, Any]) -> None:
         verb = "issued" if data["issued_now"] else "already held"
@@ -114,12 +126,17 @@ def issue_command(ctx: click.Context, email: str, sku: str, evidence: tuple[str,
 
 @credentials.command("list")
 @click.option("--sku", help="Only this micro-SKU's credentials.")
-@click.option("--learner", "learner_ref", metavar="LEARNER",
-              help="Only this learner's (an e-mail or customer id).")
+@click.option(
+    "--learner",
+    "learner_ref",
+    metavar="LEARNER",
+    help="Only this learner's (an e-mail or customer id).",
+)
 @json_option
 @click.pass_context
-def list_command(ctx: click.Context, sku: str | None, learner_ref: str | None,
-                 as_json: bool) -> None:
+def list_command(
+    ctx: click.Context, sku: str | None, learner_ref: str | None, as_json: bool
+) -> None:
     """Issued credentials and their status.
 
     Each with its id, learner, SKU, issue date, status (and revocation reason) and URL.
@@ -136,15 +153,19 @@ def list_command(ctx: click.Context, sku: str | None, learner_ref: str | None,
         if not rows:
             click.echo("no credentials issued yet")
             return
-        cells = [[row["id"], row["learner"], row["sku"], row["issued_at"][:10], row["status"]]
-                 for row in rows]
+        cells = [
+            [row["id"], row["learner"], row["sku"], row["issued_at"][:10], row["status"]]
+            for row in rows
+        ]
         for line in table(["id", "learner", "sku", "issued", "status"], cells, shrink=[1]):
             click.echo(line)
         for row in rows:
             if row["reason"]:
                 click.echo(f"{row['id']} revoked: {row['reason']}")
-        click.echo(f"each at {rows[0]['url'].rsplit('/', 1)[0]}/ID; `bridge credentials show "
-                   "ID` decodes one")
+        click.echo(
+            f"each at {rows[0]['url'].rsplit('/', 1)[0]}/ID; `bridge credentials show "
+            "ID` decodes one"
+        )
 
     emit(rows, as_json, render)
 
@@ -163,13 +184,17 @@ def show_command(ctx: click.Context, credential_id: str, as_json: bool) -> None:
     with unit_of_work(app.ready_engine()) as session:
         row = find_credential(session, credential_id)
         if row is None:
-            raise CredentialNotFound(f"no credential {credential_id!r}; `bridge credentials "
-                                     "list` shows them")
+            raise CredentialNotFound(
+                f"no credential {credential_id!r}; `bridge credentials list` shows them"
+            )
         verified = verify_token(session, row.jwt, public_url) is not None
-    data = {"id": row.uuid,
-            "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
-            "signature": "valid" if verified else "invalid", "credential": row.document,
-            "jwt": row.jwt}
+    data = {
+        "id": row.uuid,
+        "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
+        "signature": "valid" if verified else "invalid",
+        "credential": row.document,
+        "jwt": row.jwt,
+    }
     emit(data, as_json, lambda data: click.echo(json.dumps(data, indent=2)))
 
 
@@ -193,9 +218,12 @@ def revoke_command(ctx: click.Context, credential_id: str, reason: str, as_json:
         except CredentialRefused as exc:
             raise CredentialCommandError(str(exc)) from None
         session.commit()
-    data = {"id": row.uuid, "revoked_now": changed, "status_index": row.status_index,
-            "revoked_at": row.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.revoked_at
-            else None}
+    data = {
+        "id": row.uuid,
+        "revoked_now": changed,
+        "status_index": row.status_index,
+        "revoked_at": row.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.revoked_at else None,
+    }
 
     def render(data: dict[str, Any]) -> None:
         if data["revoked_now"]:
@@ -221,6 +249,11 @@ def rotate_key_command(ctx: click.Context, as_json: bool) -> None:
         fresh = rotate_key(session, app.settings)
         session.commit()
     data = {"key_file": str(app.settings.credentials.key_file), "thumbprint": fresh.thumbprint}
-    emit(data, as_json, lambda data: click.echo(
-        f"new signing key {data['thumbprint']} in {data['key_file']}; the old public key stays "
-        "in the JWKS"))
+    emit(
+        data,
+        as_json,
+        lambda data: click.echo(
+            f"new signing key {data['thumbprint']} in {data['key_file']}; the old public key stays "
+            "in the JWKS"
+        ),
+    )

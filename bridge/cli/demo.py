@@ -54,8 +54,13 @@ from bridge.store.db import make_engine, unit_of_work, upgrade
 from bridge.store.models import utcnow
 
 # The sample shop's prices (bridge/data/sample_products.json).
-PRICES = {"MENTOR-PACK-3H": 170.0, "COHORT-DV-2027-01": 390.0, "PREVIEW-DV": 0.0,
-          "SUB-MENTOR-MONTHLY": 79.0, "PROJ-DATAVIZ": 149.0}
+PRICES = {
+    "MENTOR-PACK-3H": 170.0,
+    "COHORT-DV-2027-01": 390.0,
+    "PREVIEW-DV": 0.0,
+    "SUB-MENTOR-MONTHLY": 79.0,
+    "PROJ-DATAVIZ": 149.0,
+}
 SUBSCRIPTION_ID = 500
 
 
@@ -77,41 +82,96 @@ def script() -> list[Step]:
     """The demo's story, in the order it plays."""
     seat = [Line("COHORT-DV-2027-01", 1, PRICES["COHORT-DV-2027-01"])]
     steps = [
-        Step("Gina takes the free cohort preview", "order.created", "gina@example.com", 101,
-             [Line("PREVIEW-DV", 1, 0.0)]),
-        Step("Alice buys a 3-hour mentor pack", "order.created", "alice@example.com", 102,
-             [Line("MENTOR-PACK-3H", 1, PRICES["MENTOR-PACK-3H"])]),
+        Step(
+            "Gina takes the free cohort preview",
+            "order.created",
+            "gina@example.com",
+            101,
+            [Line("PREVIEW-DV", 1, 0.0)],
+        ),
+        Step(
+            "Alice buys a 3-hour mentor pack",
+            "order.created",
+            "alice@example.com",
+            102,
+            [Line("MENTOR-PACK-3H", 1, PRICES["MENTOR-PACK-3H"])],
+        ),
     ]
-    for order_id, name in zip(range(103, 108), ("alice", "bob", "cara", "dan", "erin"),
-                              strict=True):
-        steps.append(Step(f"{name.title()} buys a seat in cohort DV-2027-01 (capacity 3)",
-                          "order.created", f"{name}@example.com", order_id, seat))
+    for order_id, name in zip(
+        range(103, 108), ("alice", "bob", "cara", "dan", "erin"), strict=True
+    ):
+        steps.append(
+            Step(
+                f"{name.title()} buys a seat in cohort DV-2027-01 (capacity 3)",
+                "order.created",
+                f"{name}@example.com",
+                order_id,
+                seat,
+            )
+        )
     subscription = [Line("SUB-MENTOR-MONTHLY", 1, PRICES["SUB-MENTOR-MONTHLY"])]
     steps += [
-        Step("Bob's seat is refunded: the first waitlisted learner moves up", "order.updated",
-             "bob@example.com", 104, seat, status=OrderStatus.REFUNDED),
-        Step("Frank pays for monthly mentoring", "order.created", "frank@example.com", 108,
-             subscription, customer_id=42),
-        Step("WooCommerce Subscriptions creates his subscription", "subscription.created",
-             "frank@example.com", SUBSCRIPTION_ID, subscription,
-             status=SubscriptionStatus.ACTIVE,
-             customer_id=42),
-        Step("Frank's subscription renews a month later", "order.created",
-             "frank@example.com", 109, subscription, customer_id=42,
-             renewal_of=SUBSCRIPTION_ID),
+        Step(
+            "Bob's seat is refunded: the first waitlisted learner moves up",
+            "order.updated",
+            "bob@example.com",
+            104,
+            seat,
+            status=OrderStatus.REFUNDED,
+        ),
+        Step(
+            "Frank pays for monthly mentoring",
+            "order.created",
+            "frank@example.com",
+            108,
+            subscription,
+            customer_id=42,
+        ),
+        Step(
+            "WooCommerce Subscriptions creates his subscription",
+            "subscription.created",
+            "frank@example.com",
+            SUBSCRIPTION_ID,
+            subscription,
+            status=SubscriptionStatus.ACTIVE,
+            customer_id=42,
+        ),
+        Step(
+            "Frank's subscription renews a month later",
+            "order.created",
+            "frank@example.com",
+            109,
+            subscription,
+            customer_id=42,
+            renewal_of=SUBSCRIPTION_ID,
+        ),
     ]
     return steps
 
 
 def _payload(step: Step, when: datetime, start: datetime) -> dict[str, Any]:
     if step.topic.startswith("subscription."):
-        return subscription_payload(step.resource_id, step.lines, email=step.email,
-                                    status=step.status, now=when, start=start,
-                                    parent_order_id=108, customer_id=step.customer_id,
-                                    order_ids=[109])
-    return order_payload(step.resource_id, step.lines, email=step.email, status=step.status,
-                         now=when, created=start, customer_id=step.customer_id,
-                         renewal_of=step.renewal_of)
+        return subscription_payload(
+            step.resource_id,
+            step.lines,
+            email=step.email,
+            status=step.status,
+            now=when,
+            start=start,
+            parent_order_id=108,
+            customer_id=step.customer_id,
+            order_ids=[109],
+        )
+    return order_payload(
+        step.resource_id,
+        step.lines,
+        email=step.email,
+        status=step.status,
+        now=when,
+        created=start,
+        customer_id=step.customer_id,
+        renewal_of=step.renewal_of,
+    )
 
 
 def describe_change(change: dict[str, Any]) -> str:
@@ -128,8 +188,11 @@ def describe_change(change: dict[str, Any]) -> str:
     if kind == "seat":
         cohort, status, was = change["cohort"], change["status"], change["was"]
         if status == SeatStatus.ACTIVE:
-            return f"moves up into a seat in {cohort}" if was == SeatStatus.WAITLISTED \
+            return (
+                f"moves up into a seat in {cohort}"
+                if was == SeatStatus.WAITLISTED
                 else f"a seat in {cohort}"
+            )
         if status == SeatStatus.WAITLISTED:
             return f"on the {cohort} waitlist (full)"
         return f"seat in {cohort} released"
@@ -137,10 +200,9 @@ def describe_change(change: dict[str, Any]) -> str:
         until = f" until {change['ends_at'][:10]}" if change["ends_at"] else ""
         return f"{change['access']} access to {change['offer_sku']}{until}"
     if kind == "coupon":
-        off = f"{change['amount']}%" if change["discount_type"] == "percent" \
-            else change["amount"]
+        off = f"{change['amount']}%" if change["discount_type"] == "percent" else change["amount"]
         until = f", until {change['expires_at'][:10]}" if change["expires_at"] else ""
-        return (f"coupon {change['code']}: {off} off {', '.join(change['offers'])}{until}")
+        return f"coupon {change['code']}: {off} off {', '.join(change['offers'])}{until}"
     if kind == "subscription":
         perks = ", ".join(change["perks"]) or "no perks"
         return f"subscription #{change['id']} {change['status']}, perks: {perks}"
@@ -206,9 +268,11 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
             synced = sync_catalogue(engine, shop, file_catalogue)
             offers = plural(len(file_catalogue.offers), "micro-SKU")
             products = plural(synced.products + synced.variations, "product")
-            for line in wrap(f"catalogue: the example catalogue, {offers}, bound to the sample "
-                             f"shop's {products} (as `bridge catalog sync` would); database: a "
-                             "temporary SQLite file"):
+            for line in wrap(
+                f"catalogue: the example catalogue, {offers}, bound to the sample "
+                f"shop's {products} (as `bridge catalog sync` would); database: a "
+                "temporary SQLite file"
+            ):
                 echo(line)
             steps_out: list[dict[str, Any]] = []
             with local_receiver(settings, engine) as url:
@@ -216,34 +280,48 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
                 for number, step in enumerate(script(), start=1):
                     before = take_snapshot(engine)
                     payload = _payload(step, start + timedelta(minutes=number), start)
-                    answer = post_delivery(url, step.topic, payload,
-                                           settings.shop.webhook_secret or "")
+                    answer = post_delivery(
+                        url, step.topic, payload, settings.shop.webhook_secret or ""
+                    )
                     _wait_until_processed(engine)
                     changes = changes_since(engine, before)
                     echo(f"{number:>2}. {step.narration} ({step.topic} #{step.resource_id})")
                     for line in narrate(changes) or ["nothing changes"]:
                         for part in wrap(line, "      "):
                             echo(part)
-                    steps_out.append({"step": step.narration, "topic": step.topic,
-                                      "resource_id": step.resource_id,
-                                      "receiver": answer.get("status"), "changes": changes})
+                    steps_out.append(
+                        {
+                            "step": step.narration,
+                            "topic": step.topic,
+                            "resource_id": step.resource_id,
+                            "receiver": answer.get("status"),
+                            "changes": changes,
+                        }
+                    )
             learners = learners_overview(engine)
-            summary = {"steps": steps_out, "learners": learners,
-                       "writebacks": queued_writebacks(engine), "inbox": status_counts(engine)}
+            summary = {
+                "steps": steps_out,
+                "learners": learners,
+                "writebacks": queued_writebacks(engine),
+                "inbox": status_counts(engine),
+            }
         finally:
             engine.dispose()
     return summary
 
 
 def _holdings(data: dict[str, Any]) -> str:
-    parts = [", ".join(credit_text(amount, kind) for kind, amount in data["balances"].items()
-                       if amount)]
+    parts = [
+        ", ".join(credit_text(amount, kind) for kind, amount in data["balances"].items() if amount)
+    ]
     seats = ", ".join(
         f"{s['cohort']} {s['status']}" + (f" #{s['position']}" if s["position"] else "")
-        for s in data["seats"])
+        for s in data["seats"]
+    )
     parts.append(seats and f"seat: {seats}")
-    access = ", ".join(f"{a['kind']} {a['offer_sku']}" for a in data["access"]
-                       if not a["revoked_at"])
+    access = ", ".join(
+        f"{a['kind']} {a['offer_sku']}" for a in data["access"] if not a["revoked_at"]
+    )
     parts.append(access and f"access: {access}")
     for sub in data["subscriptions"]:
         perks = ", ".join(sub["perks"]) or "no perks"
@@ -260,8 +338,10 @@ def render_summary(summary: dict[str, Any]) -> None:
         for line in wrap(f"{email:<18} {_holdings(data)}", "  ", hanging=" " * 19):
             click.echo(line)
     writebacks = summary["writebacks"]
-    click.echo(f"\nWhat would be written back to WooCommerce ({plural(len(writebacks), 'change')}, "
-               "sent in batches once a shop is set up):")
+    click.echo(
+        f"\nWhat would be written back to WooCommerce ({plural(len(writebacks), 'change')}, "
+        "sent in batches once a shop is set up):"
+    )
     counts: dict[tuple[str, str], int] = {}
     for item in writebacks:
         key = (item["resource"], item["operation"])
@@ -275,8 +355,10 @@ def render_summary(summary: dict[str, Any]) -> None:
         text = str((item["payload"] or {}).get("data", {}).get("note", ""))
         for line in wrap(f"order #{item['target_id']}: {text.split(' [bridge:')[0]}", "    "):
             click.echo(line)
-    click.echo("\nTry it yourself: `bridge serve` in one terminal, then in another:\n"
-               "  bridge simulate order --sku MENTOR-1H --price 60 --email you@example.com")
+    click.echo(
+        "\nTry it yourself: `bridge serve` in one terminal, then in another:\n"
+        "  bridge simulate order --sku MENTOR-1H --price 60 --email you@example.com"
+    )
 
 
 @click.command("demo")

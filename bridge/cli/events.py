@@ -36,13 +36,18 @@ def events() -> None:
 
 @events.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--timezone", "timezone", metavar="TZ",
-              help="Time zone of plain dates in the file [default: BRIDGE_REPORT_TIMEZONE].")
+@click.option(
+    "--timezone",
+    "timezone",
+    metavar="TZ",
+    help="Time zone of plain dates in the file [default: BRIDGE_REPORT_TIMEZONE].",
+)
 @click.option("--dry-run", is_flag=True, help="Check every line; write nothing.")
 @json_option
 @click.pass_context
-def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run: bool,
-                  as_json: bool) -> None:
+def events_import(
+    ctx: click.Context, file: Path, timezone: str | None, dry_run: bool, as_json: bool
+) -> None:
     """Import a CSV file of events: every line, or none.
 
     FILE has the columns kind,learner,sku,occurred_at and optionally key and evidence:
@@ -66,17 +71,19 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportRefused(f"{file} is not UTF-8 text (byte {exc.start}); save it as "
-                            "CSV UTF-8") from None
+        raise ImportRefused(
+            f"{file} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8"
+        ) from None
     from bridge.cli.credentials import catalogue_loader
 
     issuing = issuing_factory(app.settings, catalogue_loader(app))
     result = import_csv(app.ready_engine(), text, zone, dry_run=dry_run, issuing=issuing)
     data: dict[str, Any] = {
-        "file": str(file), "recorded": result.recorded, "already_recorded": result.already,
+        "file": str(file),
+        "recorded": result.recorded,
+        "already_recorded": result.already,
         "written": result.committed,
-        "errors": [{"line": e.line, "field": e.field, "problem": e.problem}
-                   for e in result.errors],
+        "errors": [{"line": e.line, "field": e.field, "problem": e.problem} for e in result.errors],
         "credentials": result.credentials,
     }
 
@@ -86,8 +93,7 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
         if result.errors:
             return
         verb = "would record" if dry_run else "recorded"
-        click.echo(f"{verb} {plural(result.recorded, 'event')}; {result.already} already "
-                   "recorded")
+        click.echo(f"{verb} {plural(result.recorded, 'event')}; {result.already} already recorded")
         if result.credentials:
             issued = "would issue" if dry_run else "issued"
             click.echo(f"{issued} {plural(len(result.credentials), 'credential')}:")
@@ -98,4 +104,5 @@ def events_import(ctx: click.Context, file: Path, timezone: str | None, dry_run:
     if result.errors:
         raise ImportRefused(
             f"{plural(len(result.errors), 'bad line')} in {file}; nothing was written "
-            f"(columns: {','.join(CSV_COLUMNS)}; kinds: {', '.join(EVENT_KINDS)})")
+            f"(columns: {','.join(CSV_COLUMNS)}; kinds: {', '.join(EVENT_KINDS)})"
+        )

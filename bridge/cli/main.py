@@ -30,13 +30,13 @@ def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -
     """A settings file named on the command line must exist: a typo must not mean defaults."""
     source = ctx.get_parameter_source(param.name or "env_file")
     if source is not ParameterSource.DEFAULT and not Path(value).exists():
-        raise click.BadParameter(f"{value} not found (leave the option out to read ./.env "
-                                 "when there is one)")
+        raise click.BadParameter(
+            f"{value} not found (leave the option out to read ./.env when there is one)"
+        )
     return value
 
 
-@click.group("bridge", cls=BridgeGroup,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("bridge", cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="creator-bridge")
 @click.option(
     "--env-file",
@@ -46,9 +46,13 @@ def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -
     help="Settings file to read; the real environment wins over it. A file named here must "
     "exist (--env-file /dev/null reads none); the default .env is read only if it exists.",
 )
-@click.option("-v", "--verbose", is_flag=True,
-              help="Also print INFO log lines (commands other than serve, scheduler and inbox "
-                   "work print only warnings and errors of the log).")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also print INFO log lines (commands other than serve, scheduler and inbox "
+    "work print only warnings and errors of the log).",
+)
 @click.pass_context
 def main(ctx: click.Context, env_file: str, verbose: bool) -> None:
     """creator-bridge: turn WooCommerce purchases into mentor credits and cohort seats."""
@@ -56,10 +60,32 @@ def main(ctx: click.Context, env_file: str, verbose: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-
 attach_adjustments(credits)
-for command in (init, config_command, db, doctor, serve, catalog, tokens, credits, learner,
-                owes_command, webhooks, inbox, simulate, demo, sync_command, scheduler_command,
-                outbox, report_command, events, claims_command, credentials, bookings,
-                operators, learners_command, cohort_command):
+for command in (
+    init,
+    config_command,
+    db,
+    doctor,
+    serve,
+    catalog,
+    tokens,
+    credits,
+    learner,
+    owes_command,
+    webhooks,
+    inbox,
+    simulate,
+    demo,
+    sync_command,
+    scheduler_command,
+    outbox,
+    report_command,
+    events,
+    claims_command,
+    credentials,
+    bookings,
+    operators,
+    learners_command,
+    cohort_command,
+):
     main.add_command(command)

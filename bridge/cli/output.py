@@ -32,17 +32,38 @@ from rich.progress import (
 
 from bridge.rules.words import credit_text, credit_words, plural, plural_form
 
-__all__ = ["DAY", "MOMENT", "WIDTH", "DateParam", "OptionValueError", "activity", "console",
-           "credit_text", "credit_words", "emit", "json_option", "live", "log_handler", "note",
-           "plural", "plural_form", "progress_display", "show_value", "table", "to_json",
-           "truncate", "usage_error", "wrap"]
+__all__ = [
+    "DAY",
+    "MOMENT",
+    "WIDTH",
+    "DateParam",
+    "OptionValueError",
+    "activity",
+    "console",
+    "credit_text",
+    "credit_words",
+    "emit",
+    "json_option",
+    "live",
+    "log_handler",
+    "note",
+    "plural",
+    "plural_form",
+    "progress_display",
+    "show_value",
+    "table",
+    "to_json",
+    "truncate",
+    "usage_error",
+    "wrap",
+]
 
 WIDTH = 100  # tables and wrapped lines fit this many columns
 ELLIPSIS = "…"
 
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print machine-readable JSON (stable keys, see README).")
-
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON (stable keys, see README)."
+)
 
 
 def truncate(text: str, width: int) -> str:
@@ -64,22 +85,34 @@ def wrap(text: str, indent: str = "", *, width: int = WIDTH, hanging: str = "  "
     """``text`` as lines of at most ``width`` columns, later lines indented a little more."""
     import textwrap
 
-    return textwrap.wrap(text, width=width, initial_indent=indent,
-                         subsequent_indent=indent + hanging, break_long_words=False,
-                         break_on_hyphens=False) or [indent.rstrip()]
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-          right: Sequence[int] = (), shrink: Sequence[int] | None = None,
-          width: int = WIDTH, indent: str = "") -> list[str]:
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    right: Sequence[int] = (),
+    shrink: Sequence[int] | None = None,
+    width: int = WIDTH,
+    indent: str = "",
+) -> list[str]:
     """Columns padded to their widest cell and fitting ``width``.
 
     ``right`` are the indexes of right-aligned (number) columns. When the table is too wide,
     the ``shrink`` columns (default: the last one) are truncated with an ellipsis, widest
     first, down to 8 columns each.
     """
-    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row]
-                                          for row in rows]
+    cells = [[str(h) for h in headers]] + [
+        ["-" if c is None else str(c) for c in row] for row in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     flexible = list(shrink) if shrink is not None else [len(headers) - 1]
     gap = 2
@@ -101,7 +134,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
         return (indent + (" " * gap).join(out)).rstrip()
 
     return [line(row) for row in cells]
-
 
 
 def to_json(data: Any) -> str:
@@ -128,7 +160,6 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-
 _console: Console | None = None
 
 
@@ -151,9 +182,13 @@ def log_handler() -> logging.Handler:
     from bridge.logs import ContextFormatter
 
     if live():
-        handler: logging.Handler = RichHandler(console=console(), show_path=False,
-                                               rich_tracebacks=False, markup=False,
-                                               log_time_format="%H:%M:%S")
+        handler: logging.Handler = RichHandler(
+            console=console(),
+            show_path=False,
+            rich_tracebacks=False,
+            markup=False,
+            log_time_format="%H:%M:%S",
+        )
         handler.setFormatter(ContextFormatter("%(name)s: %(message)s"))
         return handler
     handler = logging.StreamHandler(sys.stderr)
@@ -196,9 +231,15 @@ class PlainProgress:
     """Without a terminal: a line when a long step starts (``announce`` items or more), one
     every ``every`` seconds while it runs, one at its end; nothing redraws."""
 
-    def __init__(self, job: str, *, every: float = 10.0, announce: int = 100,
-                 clock: Callable[[], float] = time.monotonic,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        job: str,
+        *,
+        every: float = 10.0,
+        announce: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.job = job
         self.every = every
         self.announce = announce
@@ -247,9 +288,17 @@ def progress_display(enabled: bool = True) -> Iterator[Callable[[str], Any]]:
     if not live():
         yield lambda job: PlainProgress(job)
         return
-    display = Progress(SpinnerColumn(), TextColumn("{task.description:<14}"), BarColumn(),
-                       MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                       TimeRemainingColumn(), console=console(), transient=False)
+    display = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console(),
+        transient=False,
+    )
     with display:
         yield lambda job: LiveProgress(display, job)
 
@@ -271,8 +320,11 @@ class OptionValueError(click.BadParameter):
     """A bad option value: one ``error:`` line naming the option, exit status 2 (usage)."""
 
     def show(self, file: Any = None) -> None:
-        hint = self.param_hint or (self.param.get_error_hint(self.ctx)
-                                   if self.param is not None and self.ctx is not None else "")
+        hint = self.param_hint or (
+            self.param.get_error_hint(self.ctx)
+            if self.param is not None and self.ctx is not None
+            else ""
+        )
         where = f"{str(hint).strip(chr(39))}: " if hint else ""
         click.echo(f"error: {where}{self.message}", err=True, file=file)
 
@@ -293,8 +345,7 @@ class DateParam(click.ParamType):
     def __init__(self, *, times: bool = False) -> None:
         self.times = times
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from datetime import date, datetime
 
         if isinstance(value, date):
@@ -306,8 +357,9 @@ class DateParam(click.ParamType):
             day = date.fromisoformat(text)
         except ValueError:
             also = " or YYYY-MM-DDTHH:MM:SS" if self.times else ""
-            raise OptionValueError(f"{text!r} is not a date; use YYYY-MM-DD{also}", ctx,
-                                   param) from None
+            raise OptionValueError(
+                f"{text!r} is not a date; use YYYY-MM-DD{also}", ctx, param
+            ) from None
         return datetime(day.year, day.month, day.day) if self.times else day
 
 

@@ -41,8 +41,12 @@ from bridge.rules.words import duration
 from bridge.services.reporting import build_report
 from bridge.store.models import utcnow
 
-STEP_TITLES = {"preview": "preview", "paid": "paid", "first_call": "1st call",
-               "subscription": "subscribed"}
+STEP_TITLES = {
+    "preview": "preview",
+    "paid": "paid",
+    "first_call": "1st call",
+    "subscription": "subscribed",
+}
 
 
 def _app(ctx: click.Context) -> AppContext:
@@ -66,8 +70,7 @@ def render_table(report: Report) -> str:
     """The report for a terminal: one titled section per figure."""
     period = report.period
     last = period.until - timedelta(days=1)  # --until is the first day left out
-    out = [f"Outcome report {period.since} to {last}, whole days, time zone {period.timezone}",
-           ""]
+    out = [f"Outcome report {period.since} to {last}, whole days, time zone {period.timezone}", ""]
 
     out.append("Funnel by entry SKU (learners; rate and median days from the step before)")
     if report.funnel:
@@ -89,9 +92,18 @@ def render_table(report: Report) -> str:
     out.append("Revenue by micro-SKU (before tax; refunds when they happened)")
     revenue = shown_revenue(report.revenue)
     if revenue:
-        amounts = [[row.sku, row.currency, row.orders, row.units, money(row.revenue),
-                    money(row.refunds), money(row.net)]
-                   for row in [*revenue, *report.revenue_totals]]
+        amounts = [
+            [
+                row.sku,
+                row.currency,
+                row.orders,
+                row.units,
+                money(row.revenue),
+                money(row.refunds),
+                money(row.net),
+            ]
+            for row in [*revenue, *report.revenue_totals]
+        ]
         out += table(["sku", "cur", "orders", "units", "revenue", "refunds", "net"], amounts)
     else:
         out.append(f"  {NO_DATA}: no purchases or refunds in this period")
@@ -99,10 +111,20 @@ def render_table(report: Report) -> str:
 
     out.append("Cohort fill (seats now)")
     if report.cohorts:
-        out += table(["cohort", "starts", "active", "capacity", "fill", "waitlist"],
-                     [[c.code, c.starts_at.astimezone(period.zone).date() if c.starts_at else "-",
-                       c.active, c.capacity,
-                       percent(c.fill, "-"), c.waitlisted] for c in report.cohorts])
+        out += table(
+            ["cohort", "starts", "active", "capacity", "fill", "waitlist"],
+            [
+                [
+                    c.code,
+                    c.starts_at.astimezone(period.zone).date() if c.starts_at else "-",
+                    c.active,
+                    c.capacity,
+                    percent(c.fill, "-"),
+                    c.waitlisted,
+                ]
+                for c in report.cohorts
+            ],
+        )
     else:
         out.append(f"  {NO_DATA}: no cohort runs in or after this period")
     out.append("")
@@ -111,61 +133,99 @@ def render_table(report: Report) -> str:
     total = report.mentor_totals
     months = shown_mentor_months(report.mentor_months)
     if months:
-        out += table(["month", "granted", "reversed", "redeemed", "expired"],
-                     [[month_label(m.month), *map(duration, (m.granted, m.reversed, m.redeemed,
-                                                              m.expired))]
-                      for m in months]
-                     + [[ALL, *map(duration, (total.granted, total.reversed, total.redeemed,
-                                              total.expired))]])
+        out += table(
+            ["month", "granted", "reversed", "redeemed", "expired"],
+            [
+                [
+                    month_label(m.month),
+                    *map(duration, (m.granted, m.reversed, m.redeemed, m.expired)),
+                ]
+                for m in months
+            ]
+            + [
+                [
+                    ALL,
+                    *map(duration, (total.granted, total.reversed, total.redeemed, total.expired)),
+                ]
+            ],
+        )
     else:
         out.append("  no mentor time granted, redeemed or expired in this period")
     if report.outstanding:
-        owed = ", ".join(f"{credit_text(amount['outstanding'], credit_type)} "
-                         f"({plural(amount['learners'], 'learner')})"
-                         for credit_type, amount in report.outstanding.items())
+        owed = ", ".join(
+            f"{credit_text(amount['outstanding'], credit_type)} "
+            f"({plural(amount['learners'], 'learner')})"
+            for credit_type, amount in report.outstanding.items()
+        )
         out.append(f"Outstanding at the end of {last}: {owed}")
     else:
         out.append(f"Outstanding at the end of {last}: nothing")
     out.append("")
 
     repeat = report.repeat
-    out.append(f"Repeat purchase rate: {percent(repeat.rate)} "
-               f"({repeat.repeat_buyers} of {plural(repeat.buyers, 'buyer')})")
+    out.append(
+        f"Repeat purchase rate: {percent(repeat.rate)} "
+        f"({repeat.repeat_buyers} of {plural(repeat.buyers, 'buyer')})"
+    )
     retention = shown_retention(report.retention)
     if report.retention_rate is None:
-        out.append("Mentor retention: no data (no mentor had redemptions in a month and the "
-                   "month before)")
+        out.append(
+            "Mentor retention: no data (no mentor had redemptions in a month and the month before)"
+        )
     else:
-        out.append(f"Mentor retention: {percent(report.retention_rate)} of mentors with "
-                   "redemptions in a month had some the next month too")
+        out.append(
+            f"Mentor retention: {percent(report.retention_rate)} of mentors with "
+            "redemptions in a month had some the next month too"
+        )
     if retention:
-        out += table(["month", "mentors", "previous", "retained", "rate"],
-                     [[month_label(m.month), m.mentors, m.previous, m.retained,
-                       percent(m.rate, "-")] for m in retention])
+        out += table(
+            ["month", "mentors", "previous", "retained", "rate"],
+            [
+                [month_label(m.month), m.mentors, m.previous, m.retained, percent(m.rate, "-")]
+                for m in retention
+            ],
+        )
     out.append("")
 
-    out.append("Bookings (Cal.com, Calendly) by the month they start: time booked, held, "
-               "no-show")
+    out.append("Bookings (Cal.com, Calendly) by the month they start: time booked, held, no-show")
     booked = report.booking_totals
     booking_months = shown_booking_months(report.booking_months)
     if booking_months:
-        out += table(["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
-                     [[month_label(m.month), m.bookings, *map(duration, (m.booked, m.held,
-                                                                          m.no_show)),
-                       m.unfunded, m.unknown_learner] for m in booking_months]
-                     + [[ALL, booked.bookings, *map(duration, (booked.booked, booked.held,
-                                                              booked.no_show)),
-                         booked.unfunded, booked.unknown_learner]])
+        out += table(
+            ["month", "bookings", "booked", "held", "no-show", "unfunded", "unknown"],
+            [
+                [
+                    month_label(m.month),
+                    m.bookings,
+                    *map(duration, (m.booked, m.held, m.no_show)),
+                    m.unfunded,
+                    m.unknown_learner,
+                ]
+                for m in booking_months
+            ]
+            + [
+                [
+                    ALL,
+                    booked.bookings,
+                    *map(duration, (booked.booked, booked.held, booked.no_show)),
+                    booked.unfunded,
+                    booked.unknown_learner,
+                ]
+            ],
+        )
     else:
         out.append("  no bookings start in this period")
     if booked.unfunded or booked.unknown_learner:
-        out.append("Nothing was debited for unfunded and unknown bookings: `bridge bookings "
-                   "--status unfunded` lists them")
+        out.append(
+            "Nothing was debited for unfunded and unknown bookings: `bridge bookings "
+            "--status unfunded` lists them"
+        )
     if report.returning:
         out.append("Learners who book the same mentor again")
-        out += table(["mentor", "learners", "returning", "rate"],
-                     [[r.mentor, r.learners, r.returning, percent(r.rate, "-")]
-                      for r in report.returning])
+        out += table(
+            ["mentor", "learners", "returning", "rate"],
+            [[r.mentor, r.learners, r.returning, percent(r.rate, "-")] for r in report.returning],
+        )
     else:
         out.append(f"Learners who book the same mentor again: {NO_DATA}")
     out.append("")
@@ -173,23 +233,54 @@ def render_table(report: Report) -> str:
     outcomes = report.outcomes
     out.append("Outcomes (events from outside the shop)")
     if outcomes.project_data:
-        out += table(["project sku", "started", "submitted", "rate"],
-                     [[p.sku, p.started, p.submitted, percent(p.rate, "-")]
-                      for p in outcomes.projects])
+        out += table(
+            ["project sku", "started", "submitted", "rate"],
+            [[p.sku, p.started, p.submitted, percent(p.rate, "-")] for p in outcomes.projects],
+        )
     out.append(f"Projects submitted vs started: {percent(outcomes.submission_rate)}")
     per_100 = outcomes.interviews_per_100_graduates
     out.append(f"Graduates: {outcomes.graduates}")
-    out.append("Interviews per 100 graduates: "
-               + (NO_DATA if per_100 is None
-                  else f"{per_100:g} ({plural(outcomes.interviews, 'interview')})"))
-    out.append(f"Placements: {percent(outcomes.placement_rate)}"
-               + (f" ({outcomes.placed} placed)" if outcomes.placement_rate is not None else ""))
+    out.append(
+        "Interviews per 100 graduates: "
+        + (
+            NO_DATA
+            if per_100 is None
+            else f"{per_100:g} ({plural(outcomes.interviews, 'interview')})"
+        )
+    )
+    out.append(
+        f"Placements: {percent(outcomes.placement_rate)}"
+        + (f" ({outcomes.placed} placed)" if outcomes.placement_rate is not None else "")
+    )
     if report.team_packs:
         out += ["", "Team packs (places sold in this period: claim page viewed, claimed, held now)"]
-        out += table(["team pack", "orders", "sold", "viewed", "claimed", "held", "open",
-                      "void", "claimed %"],
-                     [[p.sku, p.orders, p.sold, p.viewed, p.claimed, p.held, p.open, p.void,
-                       percent(p.claim_rate, "-")] for p in report.team_packs])
+        out += table(
+            [
+                "team pack",
+                "orders",
+                "sold",
+                "viewed",
+                "claimed",
+                "held",
+                "open",
+                "void",
+                "claimed %",
+            ],
+            [
+                [
+                    p.sku,
+                    p.orders,
+                    p.sold,
+                    p.viewed,
+                    p.claimed,
+                    p.held,
+                    p.open,
+                    p.void,
+                    percent(p.claim_rate, "-"),
+                ]
+                for p in report.team_packs
+            ],
+        )
     return "\n".join(out)
 
 
@@ -202,21 +293,49 @@ def render_csv(report: Report) -> str:
 
 
 @click.command("report", short_help="The outcome report creators steer by.")
-@click.option("--since", metavar="DATE", type=DAY,
-              help="First day included, YYYY-MM-DD [default: the first day of the month "
-              "11 months ago].")
-@click.option("--until", metavar="DATE", type=DAY,
-              help="First day NOT included, YYYY-MM-DD [default: tomorrow].")
-@click.option("--timezone", "timezone", metavar="TZ",
-              help="IANA time zone of the days and months [default: BRIDGE_REPORT_TIMEZONE].")
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
-              default="table", show_default=True, help="How to print the report.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    type=DAY,
+    help="First day included, YYYY-MM-DD [default: the first day of the month 11 months ago].",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    type=DAY,
+    help="First day NOT included, YYYY-MM-DD [default: tomorrow].",
+)
+@click.option(
+    "--timezone",
+    "timezone",
+    metavar="TZ",
+    help="IANA time zone of the days and months [default: BRIDGE_REPORT_TIMEZONE].",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="How to print the report.",
+)
 @click.option("--definitions", is_flag=True, help="Print how each figure is defined and stop.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print machine-readable JSON (the same as --format json).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print machine-readable JSON (the same as --format json).",
+)
 @click.pass_context
-def report_command(ctx: click.Context, since: date | None, until: date | None,
-                   timezone: str | None, output: str, definitions: bool, as_json: bool) -> None:
+def report_command(
+    ctx: click.Context,
+    since: date | None,
+    until: date | None,
+    timezone: str | None,
+    output: str,
+    definitions: bool,
+    as_json: bool,
+) -> None:
     """The outcome report: funnel, revenue, cohort fill, mentor time, retention, outcomes.
 
     Days and months are those of the report time zone; the period is [since, until).
@@ -234,14 +353,18 @@ def report_command(ctx: click.Context, since: date | None, until: date | None,
     settings = app.settings
     now = utcnow()
     try:
-        period = report_period(since, until,
-                               check_timezone(timezone or settings.report.timezone,
-                                              "--timezone"), now,
-                               max_days=settings.report.max_days)
+        period = report_period(
+            since,
+            until,
+            check_timezone(timezone or settings.report.timezone, "--timezone"),
+            now,
+            max_days=settings.report.max_days,
+        )
     except ReportError as exc:  # a bad option value (a period too long too): usage
         raise usage_error(str(exc)) from None
-    report = build_report(app.ready_engine(), period, now,
-                          paid_statuses=settings.orders.paid_statuses)
+    report = build_report(
+        app.ready_engine(), period, now, paid_statuses=settings.orders.paid_statuses
+    )
     if output == "json":
         click.echo(to_json(report.as_dict()))
     elif output == "csv":

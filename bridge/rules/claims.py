@@ -41,7 +41,7 @@ class ClaimSecretMissing(PermanentError):
         super().__init__(
             "BRIDGE_CLAIM_SECRET is not set, and team-pack claim codes need it; run "
             "`bridge init` in a new folder or set it to a long random string, e.g. the output "
-            "of `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`"
+            'of `python -c "import secrets; print(secrets.token_urlsafe(32))"`'
         )
 
 
@@ -153,13 +153,22 @@ class TeamPackRow:
         return round(self.claimed / self.sold, 4) if self.sold else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sku": self.sku, "orders": self.orders, "sold": self.sold,
-                "viewed": self.viewed, "claimed": self.claimed, "held": self.held,
-                "open": self.open, "void": self.void, "claim_rate": self.claim_rate}
+        return {
+            "sku": self.sku,
+            "orders": self.orders,
+            "sold": self.sold,
+            "viewed": self.viewed,
+            "claimed": self.claimed,
+            "held": self.held,
+            "open": self.open,
+            "void": self.void,
+            "claim_rate": self.claim_rate,
+        }
 
 
-def team_pack_funnel(places: Sequence[PlaceRow], start: datetime,
-                     end: datetime) -> list[TeamPackRow]:
+def team_pack_funnel(
+    places: Sequence[PlaceRow], start: datetime, end: datetime
+) -> list[TeamPackRow]:
     """Per team-pack SKU, the places sold in [start, end) and how far each got since."""
     by_sku: dict[str, list[PlaceRow]] = {}
     for row in places:

@@ -41,14 +41,18 @@ def capacity_reason(limits: Limits) -> str:
     if limits.mentors is None or limits.learners_per_mentor is None:
         return f"{_plural(limits.capacity, 'seat')} (limits not stored: run `bridge init`)"
     by_mentors = limits.mentors * limits.learners_per_mentor
-    text = (f"{_plural(limits.mentors, 'mentor')} x {limits.learners_per_mentor} "
-            f"learners per mentor = {by_mentors}")
+    text = (
+        f"{_plural(limits.mentors, 'mentor')} x {limits.learners_per_mentor} "
+        f"learners per mentor = {by_mentors}"
+    )
     slots = limits.assessment_slots
     if slots is None:
         return f"{text} seats"
     if slots < by_mentors:
-        return f"{text}, bounded by {_plural(slots, 'assessment slot')}: " \
-               f"{_plural(limits.capacity, 'seat')}"
+        return (
+            f"{text}, bounded by {_plural(slots, 'assessment slot')}: "
+            f"{_plural(limits.capacity, 'seat')}"
+        )
     return f"{text} seats ({_plural(slots, 'assessment slot')} do not bound it)"
 
 
@@ -78,8 +82,9 @@ class SeatSpan:
     released_at: datetime | None = None
 
 
-def fill_over_time(spans: Iterable[SeatSpan], today: date,
-                   until: date | None = None) -> list[tuple[date, int]]:
+def fill_over_time(
+    spans: Iterable[SeatSpan], today: date, until: date | None = None
+) -> list[tuple[date, int]]:
     """Seats held at the end of each day, from the first seat's day to today (or ``until``)."""
     spans = list(spans)
     if not spans:
@@ -93,8 +98,11 @@ def fill_over_time(spans: Iterable[SeatSpan], today: date,
     series: list[tuple[date, int]] = []
     for offset in range((last - start).days + 1):
         day = start + timedelta(days=offset)
-        held = sum(1 for span in spans if span.held_from.date() <= day
-                   and (span.released_at is None or span.released_at.date() > day))
+        held = sum(
+            1
+            for span in spans
+            if span.held_from.date() <= day
+            and (span.released_at is None or span.released_at.date() > day)
+        )
         series.append((day, held))
     return series
-

@@ -101,8 +101,11 @@ class Alignment:
     code: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": ["Alignment"], "targetName": self.name,
-                                "targetUrl": self.url}
+        data: dict[str, Any] = {
+            "type": ["Alignment"],
+            "targetName": self.name,
+            "targetUrl": self.url,
+        }
         if self.description:
             data["targetDescription"] = self.description
         if self.framework:
@@ -164,13 +167,15 @@ def build_credential(issuer: Issuer, achievement: Achievement, award: Award) -> 
     subject: dict[str, Any] = {
         "id": subject_id(award.uuid),
         "type": ["AchievementSubject"],
-        "identifier": [{
-            "type": "IdentityObject",
-            "identityType": "emailAddress",
-            "hashed": True,
-            "identityHash": identity_hash(award.email, award.salt),
-            "salt": award.salt,
-        }],
+        "identifier": [
+            {
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": True,
+                "identityHash": identity_hash(award.email, award.salt),
+                "salt": award.salt,
+            }
+        ],
         "achievement": achievement.as_dict(),
     }
     credential: dict[str, Any] = {
@@ -224,8 +229,9 @@ def encode_status_list(set_bits: Iterable[int], size: int = STATUS_LIST_SIZE) ->
     bits always encode to the same text.
     """
     if size % 8 or size < STATUS_LIST_SIZE:
-        raise CredentialRuleError(f"a status list holds at least {STATUS_LIST_SIZE} bits, "
-                                  "a multiple of 8")
+        raise CredentialRuleError(
+            f"a status list holds at least {STATUS_LIST_SIZE} bits, a multiple of 8"
+        )
     bits = bytearray(size // 8)
     for index in set_bits:
         if not 0 <= index < size:
@@ -253,8 +259,9 @@ def status_bit(bits: bytes, index: int) -> bool:
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
-def build_status_list(list_url: str, issuer: str, revoked: Sequence[int],
-                      valid_from: datetime) -> dict[str, Any]:
+def build_status_list(
+    list_url: str, issuer: str, revoked: Sequence[int], valid_from: datetime
+) -> dict[str, Any]:
     """The BitstringStatusListCredential for revocation, unsigned."""
     return {
         "@context": [VC_CONTEXT],
@@ -290,8 +297,9 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 def path_segment(text: str) -> str:
     """Percent-encode a micro-SKU for one URL path segment (RFC 3986 unreserved kept)."""
-    return "".join(chr(byte) if byte in _UNRESERVED else f"%{byte:02X}"
-                   for byte in text.encode("utf-8"))
+    return "".join(
+        chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in text.encode("utf-8")
+    )
 
 
 def achievement_for(offer: Offer, catalogue: Catalogue, public_url: str) -> Achievement:
@@ -300,36 +308,52 @@ def achievement_for(offer: Offer, catalogue: Catalogue, public_url: str) -> Achi
     Raises CredentialRuleError when the offer is of another kind or names no competency.
     """
     if offer.kind not in ACHIEVEMENT_TYPES:
-        raise CredentialRuleError(f"{offer.sku} is a {offer.kind.replace('_', ' ')} offer; "
-                                  "credentials are for assessments and projects")
+        raise CredentialRuleError(
+            f"{offer.sku} is a {offer.kind.replace('_', ' ')} offer; "
+            "credentials are for assessments and projects"
+        )
     if not offer.competencies:
-        raise CredentialRuleError(f"{offer.sku} names no competency; add competencies to its "
-                                  "catalogue entry to issue credentials for it")
+        raise CredentialRuleError(
+            f"{offer.sku} names no competency; add competencies to its "
+            "catalogue entry to issue credentials for it"
+        )
     url = achievement_url(public_url, offer.sku)
     title = offer.title or offer.sku
     alignments = []
     for tag in offer.competencies:
         known = catalogue.competencies.get(tag)
-        alignments.append(Alignment(
-            name=known.title if known and known.title else tag,
-            url=(known.url if known and known.url else f"{url}#{tag}"),
-            description=known.description if known else "",
-            framework=catalogue.title,
-            code=tag,
-        ))
+        alignments.append(
+            Alignment(
+                name=known.title if known and known.title else tag,
+                url=(known.url if known and known.url else f"{url}#{tag}"),
+                description=known.description if known else "",
+                framework=catalogue.title,
+                code=tag,
+            )
+        )
     competencies = "; ".join(
-        f"{a.name} ({a.description.rstrip('.')})" if a.description else a.name
-        for a in alignments)
+        f"{a.name} ({a.description.rstrip('.')})" if a.description else a.name for a in alignments
+    )
     if offer.kind == "assessment":
         done = f'passing the assessment "{title}" ({offer.sku})'
-        criteria = (f'Pass the assessment "{title}" ({offer.sku}), marked by the creator or a '
-                    "mentor.")
+        criteria = (
+            f'Pass the assessment "{title}" ({offer.sku}), marked by the creator or a mentor.'
+        )
     else:
         weeks = f" within its {offer.access_weeks}-week window" if offer.access_weeks else ""
         done = f'completing the project "{title}" ({offer.sku}) and having it accepted'
-        criteria = (f'Complete the project "{title}" ({offer.sku}){weeks} and have it accepted '
-                    "by the creator or a mentor.")
+        criteria = (
+            f'Complete the project "{title}" ({offer.sku}){weeks} and have it accepted '
+            "by the creator or a mentor."
+        )
     description = f"Awarded for {done}. Competencies: {competencies}."
-    return Achievement(id=url, sku=offer.sku, kind=offer.kind,
-                       name=offer.badge or title, description=description, criteria=criteria,
-                       alignments=tuple(alignments), tags=offer.competencies)
+    return Achievement(
+        id=url,
+        sku=offer.sku,
+        kind=offer.kind,
+        name=offer.badge or title,
+        description=description,
+        criteria=criteria,
+        alignments=tuple(alignments),
+        tags=offer.competencies,
+    )

@@ -144,8 +144,10 @@ def normalise_email(email: str) -> str:
 
 
 # name@domain.tld without spaces, control characters or lone surrogates (no column holds one).
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f\ud800-\udfff]{1,64}@"
-                    r"[^@\s\x00-\x1f\x7f\ud800-\udfff]+\.[^@\s\x00-\x1f\x7f\ud800-\udfff]{2,}$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f\ud800-\udfff]{1,64}@"
+    r"[^@\s\x00-\x1f\x7f\ud800-\udfff]+\.[^@\s\x00-\x1f\x7f\ud800-\udfff]{2,}$"
+)
 
 
 def plausible_email(email: str) -> bool:
@@ -210,8 +212,10 @@ SIMULATED_META = "_bridge_simulated"
 
 def is_simulated(payload: Mapping[str, Any]) -> bool:
     """Whether the order is one `bridge simulate` made up (its meta ``_bridge_simulated``)."""
-    return any(str(value).strip().lower() in ("1", "yes", "true")
-               for value in _meta_values(payload, SIMULATED_META))
+    return any(
+        str(value).strip().lower() in ("1", "yes", "true")
+        for value in _meta_values(payload, SIMULATED_META)
+    )
 
 
 def _subscription_ids(payload: Mapping[str, Any], order_id: int, key: str) -> tuple[int, ...]:
@@ -269,15 +273,22 @@ def _unit_entitlements(
             period: dict[str, Any] = {}
             if offer.kind == "subscription":
                 # One paid period's credits: they start with the payment and then expire.
-                expires_at = (terms or SubscriptionTerms()).credit_expiry(offer, credit_type,
-                                                                          starts_at)
+                expires_at = (terms or SubscriptionTerms()).credit_expiry(
+                    offer, credit_type, starts_at
+                )
                 period = {"starts_at": starts_at, "expires_at": expires_at}
-            out.append(Entitlement(key=f"{base_key}:credit:{credit_type}", kind="credit",
-                                   credit_type=credit_type, amount=int(amount), **period,
-                                   **common))
+            out.append(
+                Entitlement(
+                    key=f"{base_key}:credit:{credit_type}",
+                    kind="credit",
+                    credit_type=credit_type,
+                    amount=int(amount),
+                    **period,
+                    **common,
+                )
+            )
     if offer.kind == "cohort_seat" and offer.cohort:
-        out.append(Entitlement(key=f"{base_key}:seat", kind="seat", cohort=offer.cohort,
-                               **common))
+        out.append(Entitlement(key=f"{base_key}:seat", kind="seat", cohort=offer.cohort, **common))
     access_kind = {"project": "project", "assessment": "assessment", "preview": "preview"}.get(
         offer.kind
     )
@@ -292,15 +303,33 @@ def _unit_entitlements(
             details["cohort"] = offer.cohort
         if offer.competencies:
             details["competencies"] = list(offer.competencies)
-        out.append(Entitlement(key=f"{base_key}:access:{access_kind}", kind="access",
-                               access_kind=access_kind, cohort=offer.cohort,
-                               starts_at=starts_at, ends_at=ends_at, details=details, **common))
+        out.append(
+            Entitlement(
+                key=f"{base_key}:access:{access_kind}",
+                kind="access",
+                access_kind=access_kind,
+                cohort=offer.cohort,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                details=details,
+                **common,
+            )
+        )
     for included_sku in offer.includes:
         included = catalogue.offers.get(included_sku)
         if included is None or included_sku in seen:
             continue
-        out.extend(_unit_entitlements(included, catalogue, f"{base_key}:{included_sku}", base,
-                                      starts_at, seen | {offer.sku}, terms=terms))
+        out.extend(
+            _unit_entitlements(
+                included,
+                catalogue,
+                f"{base_key}:{included_sku}",
+                base,
+                starts_at,
+                seen | {offer.sku},
+                terms=terms,
+            )
+        )
     return out
 
 
@@ -333,15 +362,17 @@ def order_entitlements(
         offer = catalogue.offer_for_line(line)
         if offer is None:
             if not catalogue.is_not_offer(line):
-                unmapped.append(UnmappedLine(
-                    line_item_id=line_id,
-                    product_id=int(line.get("product_id") or 0),
-                    variation_id=int(line.get("variation_id") or 0),
-                    sku=str(line.get("sku") or ""),
-                    name=str(line.get("name") or ""),
-                    quantity=int(line.get("quantity") or 0),
-                    total=str(line.get("total") or "0"),
-                ))
+                unmapped.append(
+                    UnmappedLine(
+                        line_item_id=line_id,
+                        product_id=int(line.get("product_id") or 0),
+                        variation_id=int(line.get("variation_id") or 0),
+                        sku=str(line.get("sku") or ""),
+                        name=str(line.get("name") or ""),
+                        quantity=int(line.get("quantity") or 0),
+                        total=str(line.get("total") or "0"),
+                    )
+                )
             continue
         if not paid:
             continue
@@ -354,13 +385,17 @@ def order_entitlements(
         for unit in range(kept):
             base = {"order_id": facts.order_id, "line_item_id": line_id, "unit": unit}
             base_key = f"order:{facts.order_id}:line:{line_id}:unit:{unit}"
-            entitlements.extend(_unit_entitlements(offer, catalogue, base_key, base, starts_at,
-                                                   terms=subscription_terms))
+            entitlements.extend(
+                _unit_entitlements(
+                    offer, catalogue, base_key, base, starts_at, terms=subscription_terms
+                )
+            )
     return OrderEntitlements(facts, tuple(entitlements), tuple(unmapped), tuple(claimable))
 
 
-def claimable_line(order_id: int, line_id: int, offer: Offer, quantity: int,
-                   kept_units: int) -> ClaimableLine:
+def claimable_line(
+    order_id: int, line_id: int, offer: Offer, quantity: int, kept_units: int
+) -> ClaimableLine:
     """Every place ``quantity`` units of a claimable offer hold; ``kept_units`` still paid."""
     per_unit = offer.places or 1
     if quantity * per_unit > MAX_PLACES_PER_LINE:
@@ -370,13 +405,19 @@ def claimable_line(order_id: int, line_id: int, offer: Offer, quantity: int,
         )
     places = tuple(
         ClaimablePlace(place_key(order_id, line_id, unit, place), line_id, unit, place)
-        for unit in range(quantity) for place in range(per_unit)
+        for unit in range(quantity)
+        for place in range(per_unit)
     )
     return ClaimableLine(order_id, line_id, offer.sku, places, kept_units * per_unit)
 
 
-def place_entitlements(offer: Offer, catalogue: Catalogue, place_key: str,
-                       base: Mapping[str, Any], starts_at: datetime | None) -> list[Entitlement]:
+def place_entitlements(
+    offer: Offer,
+    catalogue: Catalogue,
+    place_key: str,
+    base: Mapping[str, Any],
+    starts_at: datetime | None,
+) -> list[Entitlement]:
     """What one place of a claimable offer confers on its claimant, keyed under the place."""
     return _unit_entitlements(offer, catalogue, place_key, base, starts_at)
 

@@ -44,8 +44,9 @@ class BillingPeriod:
 
     def __post_init__(self) -> None:
         if self.unit not in PERIOD_UNITS:
-            raise ValueError(f"billing period {self.unit!r} is not one of "
-                             + ", ".join(PERIOD_UNITS))
+            raise ValueError(
+                f"billing period {self.unit!r} is not one of " + ", ".join(PERIOD_UNITS)
+            )
         interval = self.interval
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
             raise ValueError(f"billing interval {interval!r} is not a whole number above 0")
@@ -70,8 +71,9 @@ def add_months(moment: datetime, months: int) -> datetime:
     """Calendar months later, the day clamped to the target month's length (as WooCommerce does)."""
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
-    return moment.replace(year=year, month=month,
-                          day=min(moment.day, calendar.monthrange(year, month)[1]))
+    return moment.replace(
+        year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1])
+    )
 
 
 def parse_billing_period(unit: object, interval: object) -> BillingPeriod:
@@ -147,13 +149,15 @@ class SubscriptionTerms:
             return schedule.period
         return offer_period(offer) or MONTHLY
 
-    def credit_expiry(self, offer: Any, credit_type: str,
-                      starts_at: datetime | None) -> datetime | None:
+    def credit_expiry(
+        self, offer: Any, credit_type: str, starts_at: datetime | None
+    ) -> datetime | None:
         """When credits of one period, paid at ``starts_at``, expire; None without a start."""
         if starts_at is None:
             return None
         expires_at = self.period_for(offer).after(
-            starts_at, 1 + self.policy.rollover_periods(credit_type))
+            starts_at, 1 + self.policy.rollover_periods(credit_type)
+        )
         schedule = self.schedule_for(offer.sku)
         revoked_at = schedule.revoked_at if schedule is not None else None
         # A period paid after the cancellation was bought knowingly and keeps its credits.
@@ -162,9 +166,14 @@ class SubscriptionTerms:
         return expires_at
 
 
-def schedule_of(subscription_id: int, period: BillingPeriod, offer_skus: Sequence[str],
-                status: str, cancelled_at: datetime | None,
-                policy: SubscriptionPolicy) -> Schedule:
+def schedule_of(
+    subscription_id: int,
+    period: BillingPeriod,
+    offer_skus: Sequence[str],
+    status: str,
+    cancelled_at: datetime | None,
+    policy: SubscriptionPolicy,
+) -> Schedule:
     """A stored subscription's schedule under the policy."""
     cancelled = status == SubscriptionStatus.CANCELLED
     revoked_at = cancelled_at if policy.revoke_on_cancel and cancelled else None

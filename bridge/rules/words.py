@@ -8,8 +8,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-_IRREGULAR = {"competency": "competencies", "person": "people", "entry": "entries",
-              "delivery": "deliveries", "is": "are", "was": "were", "has": "have"}
+_IRREGULAR = {
+    "competency": "competencies",
+    "person": "people",
+    "entry": "entries",
+    "delivery": "deliveries",
+    "is": "are",
+    "was": "were",
+    "has": "have",
+}
 _VOWELS = ("a", "e", "i", "o", "u")
 
 
@@ -99,7 +106,7 @@ def closest(word: str, known: Iterable[str]) -> str | None:
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
-    """"did you mean X?" naming the known word nearest to ``word``; "" when none is near.
+    """ "did you mean X?" naming the known word nearest to ``word``; "" when none is near.
 
     The one wording of every "unknown" answer: SKUs, learners, cohort codes, credit types.
     """
@@ -107,5 +114,5 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
 
 
 def suggestion(near: str | None, word: str = "") -> str:
-    """"did you mean X?" for a near match found otherwise (an e-mail compared by its parts)."""
+    """ "did you mean X?" for a near match found otherwise (an e-mail compared by its parts)."""
     return f"did you mean {near}?" if near and near != word.strip() else ""

@@ -196,8 +196,11 @@ def note_events(value: str) -> tuple[str, ...]:
     events = word_list(value)
     unknown = [event for event in events if event not in NOTE_EVENTS]
     if unknown:
-        raise ValueError(f"names unknown events {', '.join(unknown)} (known: "
-                         + ", ".join(NOTE_EVENTS) + "; or none)")
+        raise ValueError(
+            f"names unknown events {', '.join(unknown)} (known: "
+            + ", ".join(NOTE_EVENTS)
+            + "; or none)"
+        )
     return events
 
 
@@ -215,8 +218,9 @@ def schedule(value: str) -> str:
             raise ValueError("must be a positive interval")
         return text
     if len(text.split(" ")) != 5:
-        raise ValueError("must be off, an interval like 15m or 1h, or a cron line like "
-                         "'*/15 * * * *'")
+        raise ValueError(
+            "must be off, an interval like 15m or 1h, or a cron line like '*/15 * * * *'"
+        )
     # Imported here: only validating a cron line needs APScheduler.
     from apscheduler.triggers.cron import CronTrigger
 
@@ -233,5 +237,3 @@ def schedule_seconds(schedule: str) -> int | None:
     if unit in _INTERVAL_UNITS and number.isascii() and number.isdigit():
         return int(number) * _INTERVAL_UNITS[unit]
     return None
-
-

@@ -15,8 +15,12 @@ import requests
 from bridge.errors import PermanentError, RetryableError
 
 API = "https://api.calendly.com"
-EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created",
-          "invitee_no_show.deleted")
+EVENTS = (
+    "invitee.created",
+    "invitee.canceled",
+    "invitee_no_show.created",
+    "invitee_no_show.deleted",
+)
 TIMEOUT = (5.0, 15.0)
 
 
@@ -41,17 +45,25 @@ class Installed:
 def _call(http: requests.Session, method: str, path: str, token: str, **kwargs: Any) -> Any:
     url = path if path.startswith("http") else API + path
     try:
-        response = http.request(method, url, timeout=TIMEOUT,
-                                headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        response = http.request(
+            method, url, timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"}, **kwargs
+        )
     except requests.RequestException as exc:
         raise CalendlyUnavailable(f"Calendly is unreachable: {type(exc).__name__}") from None
     if response.status_code >= 500:
         raise CalendlyUnavailable(f"Calendly answered {response.status_code}; try again later")
     if response.status_code in (401, 403):
-        what = ("the token was refused: create a personal access token in Calendly "
-                "(Integrations > API & Webhooks)") if response.status_code == 401 else (
-            "Calendly refused: webhooks need a paid plan, and organization scope needs an "
-            "owner's or admin's token")
+        what = (
+            (
+                "the token was refused: create a personal access token in Calendly "
+                "(Integrations > API & Webhooks)"
+            )
+            if response.status_code == 401
+            else (
+                "Calendly refused: webhooks need a paid plan, and organization scope needs an "
+                "owner's or admin's token"
+            )
+        )
         raise CalendlyRefused(f"{what} ({response.status_code} {_message(response)})")
     if response.status_code >= 400:
         raise CalendlyRefused(f"Calendly answered {response.status_code}: {_message(response)}")
@@ -73,10 +85,16 @@ def _message(response: requests.Response) -> str:
     return ""
 
 
-def install_calendly_webhook(http: requests.Session, token: str, callback_url: str,
-                             signing_key: str, *, scope: str = "organization",
-                             replace: bool = False,
-                             events: Sequence[str] = EVENTS) -> Installed:
+def install_calendly_webhook(
+    http: requests.Session,
+    token: str,
+    callback_url: str,
+    signing_key: str,
+    *,
+    scope: str = "organization",
+    replace: bool = False,
+    events: Sequence[str] = EVENTS,
+) -> Installed:
     """Subscribe ``callback_url`` to invitee events, signed with ``signing_key``.
 
     An active subscription to the same URL is kept (Calendly cannot show its signing key)
@@ -97,15 +115,31 @@ def install_calendly_webhook(http: requests.Session, token: str, callback_url: s
     action = "created"
     if existing is not None:
         if existing.get("state") == "active" and not replace:
-            return Installed("exists", str(existing.get("uri")), callback_url, scope,
-                             tuple(existing.get("events") or ()), "active")
+            return Installed(
+                "exists",
+                str(existing.get("uri")),
+                callback_url,
+                scope,
+                tuple(existing.get("events") or ()),
+                "active",
+            )
         _call(http, "DELETE", str(existing["uri"]), token)
         action = "replaced"
-    body: dict[str, Any] = {"url": callback_url, "events": list(events),
-                            "organization": organization, "scope": scope,
-                            "signing_key": signing_key}
+    body: dict[str, Any] = {
+        "url": callback_url,
+        "events": list(events),
+        "organization": organization,
+        "scope": scope,
+        "signing_key": signing_key,
+    }
     if scope == "user":
         body["user"] = user
     created = _call(http, "POST", "/webhook_subscriptions", token, json=body).get("resource") or {}
-    return Installed(action, str(created.get("uri", "")), callback_url, scope,
-                     tuple(created.get("events") or events), str(created.get("state", "active")))
+    return Installed(
+        action,
+        str(created.get("uri", "")),
+        callback_url,
+        scope,
+        tuple(created.get("events") or events),
+        str(created.get("state", "active")),
+    )

@@ -101,8 +101,11 @@ class WooClient:
         self._secret = secret
         self._secrets = tuple(
             value
-            for value in (settings.shop.consumer_key, settings.shop.consumer_secret,
-                          settings.shop.webhook_secret)
+            for value in (
+                settings.shop.consumer_key,
+                settings.shop.consumer_secret,
+                settings.shop.webhook_secret,
+            )
             if value
         )
         self.auth_mode = _auth_mode(settings.shop.auth, self._scheme)
@@ -206,8 +209,9 @@ class WooClient:
             page = self._page(path, query, page.number + 1)
             yield page
 
-    def _page(self, path: str, query: Mapping[str, Any], number: int, *,
-              pooled: bool = False) -> Page:
+    def _page(
+        self, path: str, query: Mapping[str, Any], number: int, *, pooled: bool = False
+    ) -> Page:
         response = self._call("GET", path, params={**query, "page": number}, pooled=pooled)
         items = self._json(response, "GET", path)
         if not isinstance(items, list):
@@ -761,5 +765,3 @@ def _auth_mode(setting: str, scheme: str) -> str:
     if setting == "auto":
         return "basic" if scheme == "https" else "oauth"
     return setting
-
-

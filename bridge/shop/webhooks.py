@@ -70,32 +70,50 @@ def install_webhooks(api: WebhookApi, public_url: str, secret: str) -> list[Webh
     for topic in needed_topics(api.has_subscriptions()):
         hook = existing.get(topic)
         if hook is None:
-            created = api.create_webhook({
-                "name": f"{NAME_PREFIX} {topic}", "topic": topic, "delivery_url": url,
-                "secret": secret, "status": "active",
-            })
-            actions.append(WebhookAction(topic, "created", created.get("id"),
-                                         str(created.get("status", "active"))))
+            created = api.create_webhook(
+                {
+                    "name": f"{NAME_PREFIX} {topic}",
+                    "topic": topic,
+                    "delivery_url": url,
+                    "secret": secret,
+                    "status": "active",
+                }
+            )
+            actions.append(
+                WebhookAction(
+                    topic, "created", created.get("id"), str(created.get("status", "active"))
+                )
+            )
         elif hook.get("status") != "active":
             updated = api.update_webhook(int(hook["id"]), {"status": "active", "secret": secret})
-            actions.append(WebhookAction(topic, "repaired", hook.get("id"),
-                                         str(updated.get("status", "active"))))
+            actions.append(
+                WebhookAction(
+                    topic, "repaired", hook.get("id"), str(updated.get("status", "active"))
+                )
+            )
         else:
             actions.append(WebhookAction(topic, "ok", hook.get("id"), "active"))
     return actions
 
 
-def webhook_status(api: WebhookApi, public_url: str | None,
-                   *, repair: bool = False) -> list[dict[str, Any]]:
+def webhook_status(
+    api: WebhookApi, public_url: str | None, *, repair: bool = False
+) -> list[dict[str, Any]]:
     """Every webhook of the shop, flagging disabled or paused ones; ``repair`` re-enables ours."""
     url = delivery_url(public_url) if public_url else None
     rows = []
     for hook in sorted(api.list_webhooks("all"), key=lambda h: int(h.get("id") or 0)):
         mine = url is not None and str(hook.get("delivery_url", "")).rstrip("/") == url
         status = str(hook.get("status"))
-        row = {"id": hook.get("id"), "topic": hook.get("topic"), "status": status,
-               "delivery_url": hook.get("delivery_url"), "ours": mine,
-               "problem": status in ("disabled", "paused"), "repaired": False}
+        row = {
+            "id": hook.get("id"),
+            "topic": hook.get("topic"),
+            "status": status,
+            "delivery_url": hook.get("delivery_url"),
+            "ours": mine,
+            "problem": status in ("disabled", "paused"),
+            "repaired": False,
+        }
         if repair and mine and row["problem"]:
             api.update_webhook(int(hook["id"]), {"status": "active"})
             row["repaired"] = True

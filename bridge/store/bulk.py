@@ -68,8 +68,7 @@ def _insert_table(session: Session, table: Table, objects: Sequence[SQLModel]) -
         session.expunge(obj)
     postgres = _postgresql(session)
     # PostgreSQL draws ids in parameter order only when asked to; SQLite always does.
-    statement = insert(table).returning(pk, table.c[key_name],
-                                        sort_by_parameter_order=postgres)
+    statement = insert(table).returning(pk, table.c[key_name], sort_by_parameter_order=postgres)
     ids = {key: row_id for row_id, key in session.execute(statement, rows).all()}
     for obj in objects:
         setattr(obj, pk.key, ids[getattr(obj, key_name)])
@@ -89,28 +88,35 @@ def insert_ignoring(session: Session, table: Table, conflict: Sequence[str]) -> 
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
-def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any],
-                  conflict: Sequence[str]) -> bool:
+def insert_ignore(
+    session: Session, model: type[SQLModel], values: Mapping[str, Any], conflict: Sequence[str]
+) -> bool:
     """One row's INSERT ... ON CONFLICT DO NOTHING, so two workers creating it do not collide.
 
     Returns True when this call inserted the row.
     """
-    statement = (insert_ignoring(session, table_of(model), conflict)
-                 .values(**values).returning(literal_column("1", Integer)))
+    statement = (
+        insert_ignoring(session, table_of(model), conflict)
+        .values(**values)
+        .returning(literal_column("1", Integer))
+    )
     # RETURNING, not rowcount: psycopg reports no rowcount for ORM-executed inserts.
     return session.execute(statement).first() is not None
 
 
-def insert_or_update(session: Session, table: Table, conflict: Sequence[str],
-                     changes: Mapping[str, Any]) -> Insert:
+def insert_or_update(
+    session: Session, table: Table, conflict: Sequence[str], changes: Mapping[str, Any]
+) -> Insert:
     """``INSERT ... ON CONFLICT (conflict) DO UPDATE SET changes`` for the session's database:
     one atomic statement on both (add ``.values()``, and ``.returning()`` to read the row).
     The changes may use the stored row's columns (``table.c.x + 1``)."""
     if _postgresql(session):
-        return pg_insert(table).on_conflict_do_update(index_elements=list(conflict),
-                                                      set_=dict(changes))
-    return sqlite_insert(table).on_conflict_do_update(index_elements=list(conflict),
-                                                      set_=dict(changes))
+        return pg_insert(table).on_conflict_do_update(
+            index_elements=list(conflict), set_=dict(changes)
+        )
+    return sqlite_insert(table).on_conflict_do_update(
+        index_elements=list(conflict), set_=dict(changes)
+    )
 
 
 def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -120,13 +126,16 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     [pk] = list(table.primary_key.columns)
     keys = [key for key in rows[0] if key != pk.key]
-    statement = (update(table).where(pk == bindparam("row_pk", type_=pk.type))
-                 .values({key: bindparam(f"new_{key}", type_=table.c[key].type)
-                          for key in keys}))
+    statement = (
+        update(table)
+        .where(pk == bindparam("row_pk", type_=pk.type))
+        .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
+    )
     with session.no_autoflush:  # the ORM would send its pending rows one UPDATE per shape first
-        session.execute(statement, [{"row_pk": row[pk.key],
-                                     **{f"new_{key}": row[key] for key in keys}}
-                                    for row in rows])
+        session.execute(
+            statement,
+            [{"row_pk": row[pk.key], **{f"new_{key}": row[key] for key in keys}} for row in rows],
+        )
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
@@ -154,9 +163,14 @@ def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:
     for table, items in by_table.items():
         [pk] = list(table.primary_key.columns)
         keys = sorted({key for _, changed in items for key in changed} - {pk.key})
-        update_rows(session, table, [{pk.key: getattr(obj, pk.key),
-                                      **{key: getattr(obj, key) for key in keys}}
-                                     for obj, _ in items])
+        update_rows(
+            session,
+            table,
+            [
+                {pk.key: getattr(obj, pk.key), **{key: getattr(obj, key) for key in keys}}
+                for obj, _ in items
+            ],
+        )
         for obj, _ in items:
             for key in keys:
                 set_committed_value(obj, key, getattr(obj, key))

@@ -118,7 +118,8 @@ def _bound_postgresql_queries(engine: Engine) -> None:
         if budget is not None:
             # LOCAL: the timeout ends with the transaction, the pooled connection keeps none.
             connection.exec_driver_sql(
-                f"SET LOCAL statement_timeout = {max(1, round(budget * 1000))}")
+                f"SET LOCAL statement_timeout = {max(1, round(budget * 1000))}"
+            )
 
 
 def _report_query_timeouts(engine: Engine) -> None:
@@ -129,7 +130,8 @@ def _report_query_timeouts(engine: Engine) -> None:
             return
         original = context.original_exception
         if getattr(original, "sqlstate", None) == "57014" or (  # query_canceled
-                isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"):
+            isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
+        ):
             raise QueryTimeout(budget) from None
 
 
@@ -143,7 +145,8 @@ def _configure_sqlite(engine: Engine) -> None:
         record.info["bridge_deadline"] = deadline
         dbapi_connection.set_progress_handler(
             lambda: deadline[0] is not None and time.monotonic() > deadline[0],
-            SQLITE_PROGRESS_STEPS)
+            SQLITE_PROGRESS_STEPS,
+        )
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
@@ -168,11 +171,11 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_execute(connection: Connection, *_args: Any) -> None:
         budget = _query_budget.get()
         connection.info["bridge_deadline"][0] = (
-            None if budget is None else time.monotonic() + budget)
+            None if budget is None else time.monotonic() + budget
+        )
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: DBAPIConnection | None,
-                    record: ConnectionPoolEntry) -> None:
+    def _on_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         deadline = record.info.get("bridge_deadline")
         if deadline is not None:
             deadline[0] = None

@@ -26,19 +26,22 @@ def test_twenty_concurrent_bookings_give_an_exact_balance(engine, database_url):
     deliveries = []
     for number in range(20):
         if number % 2:
-            body = calendly_variant("calendly_invitee_created", invitee=invitee_uri(number),
-                                    minutes=20, token=token)
+            body = calendly_variant(
+                "calendly_invitee_created", invitee=invitee_uri(number), minutes=20, token=token
+            )
             deliveries.append(("calendly", json.loads(body)))
         else:
-            body = calcom_variant("calcom_booking_created", uid=f"concurrent-{number}",
-                                  length=20, token=token)
+            body = calcom_variant(
+                "calcom_booking_created", uid=f"concurrent-{number}", length=20, token=token
+            )
             deliveries.append(("calcom", json.loads(body)))
     engines = [make_engine(database_url) for _ in range(4)]
 
     def deliver(index: int) -> str:
         source, envelope = deliveries[index]
-        return process_booking_delivery(engines[index % 4], source, envelope,
-                                        lambda: BookingPolicy())
+        return process_booking_delivery(
+            engines[index % 4], source, envelope, lambda: BookingPolicy()
+        )
 
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:

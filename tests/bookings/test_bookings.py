@@ -47,8 +47,7 @@ def client(engine, trusting):
     return booking_app(engine, trusting).test_client()
 
 
-def test_calcom_created_reschedule_and_cancel_debit_once_move_and_return_once(
-        client, engine, lena):
+def test_calcom_created_reschedule_and_cancel_debit_once_move_and_return_once(client, engine, lena):
     """Created 60 -> -60; the same delivery again, then the reschedule -> nothing; cancel -> +60."""
     start = balance_of(engine, lena)
     assert post_calcom(client, raw("calcom_booking_created")).status_code == 200
@@ -100,7 +99,9 @@ def test_seats_of_one_cal_com_booking_are_separate_bookings(client, engine, lena
     post_calcom(client, raw("calcom_booking_created"))
     post_calcom(client, calcom_variant("calcom_booking_created", email="Sam@Example.com"))
     assert (balance_of(engine, lena), balance_of(engine, "sam@example.com")) == (
-        start[0] - 60, start[1] - 60)
+        start[0] - 60,
+        start[1] - 60,
+    )
 
 
 @pytest.mark.parametrize("order", [("canceled", "created"), ("created", "canceled")])
@@ -109,8 +110,10 @@ def test_calendly_reschedule_pair_moves_the_debit_in_either_order(client, engine
     start = balance_of(engine, lena)
     post_calendly(client, raw("calendly_invitee_created"))
     assert balance_of(engine, lena) == start - 60
-    halves = {"canceled": raw("calendly_reschedule_1_invitee_canceled"),
-              "created": raw("calendly_reschedule_2_invitee_created")}
+    halves = {
+        "canceled": raw("calendly_reschedule_1_invitee_canceled"),
+        "created": raw("calendly_reschedule_2_invitee_created"),
+    }
     for half in order:
         assert post_calendly(client, halves[half]).status_code == 200
         assert balance_of(engine, lena) == start - 60
@@ -128,8 +131,9 @@ def test_a_calendly_cancellation_without_reschedule_returns_the_minutes(client, 
     start = balance_of(engine, lena)
     post_calendly(client, calendly_variant("calendly_invitee_created", minutes=45))
     assert balance_of(engine, lena) == start - 45
-    cancel = calendly_variant("calendly_invitee_canceled",
-                              invitee=payload_uri("calendly_invitee_created"))
+    cancel = calendly_variant(
+        "calendly_invitee_canceled", invitee=payload_uri("calendly_invitee_created")
+    )
     post_calendly(client, cancel)
     assert balance_of(engine, lena) == start
 
@@ -145,18 +149,24 @@ def test_bad_signatures_are_refused_with_401_and_nothing_stored(client, engine):
     body = raw("calcom_booking_created")
     wrong = client.post(CALCOM_URL, data=body, headers=calcom_headers(body, "other-secret"))
     assert wrong.status_code == 401 and "invalid" in wrong.get_json()["error"]
-    unsigned = client.post(CALCOM_URL, data=body,
-                           headers={"X-Cal-Signature-256": "no-secret-provided"})
+    unsigned = client.post(
+        CALCOM_URL, data=body, headers={"X-Cal-Signature-256": "no-secret-provided"}
+    )
     assert unsigned.status_code == 401 and "unsigned" in unsigned.get_json()["error"]
     assert client.post(CALCOM_URL, data=body).status_code == 401
     altered = body.replace(b'"length":60', b'"length":6')
     assert client.post(CALCOM_URL, data=altered, headers=calcom_headers(body)).status_code == 401
     created = raw("calendly_invitee_created")
-    stale = client.post(CALENDLY_URL, data=created,
-                        headers=calendly_headers(created, SIGNED_AT - 301))
+    stale = client.post(
+        CALENDLY_URL, data=created, headers=calendly_headers(created, SIGNED_AT - 301)
+    )
     assert stale.status_code == 401 and "stale" in stale.get_json()["error"]
-    assert client.post(CALENDLY_URL, data=created, headers={
-        "Calendly-Webhook-Signature": "v1=deadbeef"}).status_code == 401
+    assert (
+        client.post(
+            CALENDLY_URL, data=created, headers={"Calendly-Webhook-Signature": "v1=deadbeef"}
+        ).status_code
+        == 401
+    )
     assert written_rows(engine) == (0, 0, 0)
     assert bookings_by_key(engine) == {}
     with unit_of_work(engine) as session:
@@ -167,16 +177,19 @@ def test_the_calendly_sample_verifies_only_within_five_minutes_of_its_time(engin
     """The fixed sample time verifies with the clock at it, and is refused 5 minutes later."""
     from datetime import UTC, datetime
 
-    late = booking_app(engine, settings,
-                       clock=lambda: datetime.fromtimestamp(SIGNED_AT + 301, UTC))
+    late = booking_app(engine, settings, clock=lambda: datetime.fromtimestamp(SIGNED_AT + 301, UTC))
     body = raw("calendly_invitee_created")
-    response = late.test_client().post(CALENDLY_URL, data=body,
-                                       headers=calendly_headers(body))
+    response = late.test_client().post(CALENDLY_URL, data=body, headers=calendly_headers(body))
     assert response.status_code == 401
-    on_time = booking_app(engine, settings,
-                          clock=lambda: datetime.fromtimestamp(SIGNED_AT + 299, UTC))
-    assert on_time.test_client().post(CALENDLY_URL, data=body,
-                                      headers=calendly_headers(body)).status_code == 200
+    on_time = booking_app(
+        engine, settings, clock=lambda: datetime.fromtimestamp(SIGNED_AT + 299, UTC)
+    )
+    assert (
+        on_time.test_client()
+        .post(CALENDLY_URL, data=body, headers=calendly_headers(body))
+        .status_code
+        == 200
+    )
 
 
 def test_a_receiver_without_its_secret_answers_503_and_stores_nothing(engine, settings):
@@ -196,8 +209,9 @@ def test_unknown_events_are_acknowledged_and_ignored(client, engine, lena):
     paid = raw("calcom_booking_created").replace(b'"BOOKING_CREATED"', b'"BOOKING_PAID"')
     response = post_calcom(client, paid)
     assert response.status_code == 200 and response.get_json()["status"] == "ignored"
-    form = raw("calendly_invitee_created").replace(b'"invitee.created"',
-                                                   b'"routing_form_submission.created"')
+    form = raw("calendly_invitee_created").replace(
+        b'"invitee.created"', b'"routing_form_submission.created"'
+    )
     assert post_calendly(client, form).get_json()["status"] == "ignored"
     assert balance_of(engine, lena) == start
     assert bookings_by_key(engine) == {}
@@ -205,14 +219,20 @@ def test_unknown_events_are_acknowledged_and_ignored(client, engine, lena):
 
 def test_malformed_bookings_get_400_and_never_a_server_error(client, engine):
     """Signed, but not JSON or without a uid or attendee: 400 with a JSON error."""
-    for body in (b"not json", b"[]", b'{"triggerEvent":"BOOKING_CREATED","payload":{}}',
-                 b'{"triggerEvent":"BOOKING_CREATED","payload":[]}',
-                 b'{"triggerEvent":"BOOKING_CREATED","payload":{"uid":"x","attendees":"?"}}'):
+    for body in (
+        b"not json",
+        b"[]",
+        b'{"triggerEvent":"BOOKING_CREATED","payload":{}}',
+        b'{"triggerEvent":"BOOKING_CREATED","payload":[]}',
+        b'{"triggerEvent":"BOOKING_CREATED","payload":{"uid":"x","attendees":"?"}}',
+    ):
         response = post_calcom(client, body)
         assert response.status_code in (200, 400), body
         assert response.is_json
-    for body in (b'{"event":"invitee.created","payload":{"uri":"u"}}',
-                 b'{"event":"invitee.created","payload":null}'):
+    for body in (
+        b'{"event":"invitee.created","payload":{"uri":"u"}}',
+        b'{"event":"invitee.created","payload":null}',
+    ):
         response = post_calendly(client, body)
         assert response.status_code == 400 and response.is_json
 
@@ -223,8 +243,7 @@ def test_a_balance_short_records_the_booking_unfunded_and_debits_nothing(client,
 
     fund(engine, LENA, customer_id=3187)
     with unit_of_work(engine) as session:
-        adjust_credits(session, find_learner(session, LENA), "mentor_minutes", -270, "test",
-                       "t-1")
+        adjust_credits(session, find_learner(session, LENA), "mentor_minutes", -270, "test", "t-1")
         session.commit()
     rows = written_rows(engine)
     assert post_calcom(client, raw("calcom_booking_created")).status_code == 200
@@ -233,8 +252,7 @@ def test_a_balance_short_records_the_booking_unfunded_and_debits_nothing(client,
     booking = bookings_by_key(engine)[CREATED_KEY]
     assert booking.status == "unfunded" and "balance 30" in booking.note
     # Cancelling an unfunded booking returns nothing either.
-    post_calcom(client, calcom_variant("calcom_booking_cancelled",
-                                       uid="k3Hq8vN2pXc5RtY7wL9mZa"))
+    post_calcom(client, calcom_variant("calcom_booking_cancelled", uid="k3Hq8vN2pXc5RtY7wL9mZa"))
     assert balance_of(engine, LENA) == 30
 
 
@@ -247,7 +265,8 @@ def test_an_attendee_the_bridge_does_not_know_is_recorded_as_unknown_learner(cli
 
 
 def test_the_learner_is_found_by_former_email_but_never_by_a_customer_id_on_the_link(
-        client, engine, lena):
+    client, engine, lena
+):
     """An old address finds Lena; metadata[wc_customer_id] or utm_content=wc-customer-3187
     with an unknown address finds nobody."""
     from bridge.services.ledger import apply_customer
@@ -258,8 +277,9 @@ def test_the_learner_is_found_by_former_email_but_never_by_a_customer_id_on_the_
     start = balance_of(engine, 3187)
     post_calcom(client, raw("calcom_booking_created"))  # booked with the former address
     assert balance_of(engine, 3187) == start - 60
-    other = calcom_variant("calcom_booking_created", uid="other-uid-1",
-                           email="lena.private@example.org")
+    other = calcom_variant(
+        "calcom_booking_created", uid="other-uid-1", email="lena.private@example.org"
+    )
     post_calcom(client, other)  # unknown address, customer id on the booking link
     calendly = calendly_variant("calendly_invitee_created", email="someone@else.example")
     post_calendly(client, calendly)  # utm_content=wc-customer-3187
@@ -270,7 +290,7 @@ def test_the_learner_is_found_by_former_email_but_never_by_a_customer_id_on_the_
 
 def test_a_catalogue_event_type_spends_its_own_credit_type(engine, trusting, lena):
     """A "portfolio review" event type spends one portfolio review, not minutes."""
-    catalogue = parse_catalogue('''
+    catalogue = parse_catalogue("""
 [[bookings]]
 event_type = "portfolio-review"
 credit_type = "portfolio_reviews"
@@ -280,7 +300,7 @@ amount = 1
 event_type = "https://api.calendly.com/event_types/9c8b7a65-4321-4fed-a987-6543210fedcb"
 credit_type = "mentor_minutes"
 amount = 45
-''')
+""")
     from bridge.services.ledger import adjust_credits, find_learner
 
     with unit_of_work(engine) as session:
@@ -302,8 +322,12 @@ def test_the_complimentary_first_call_is_spent_first(client, engine):
     from tests.support.sample_shop import make_order, sample_catalogue
 
     order = make_order(7001, [("MENTOR-1H", 1)], email=LENA, customer_id=3187)
-    process_order(engine, order, catalogue=sample_catalogue(),
-                  settings=Settings().replace(orders={"complimentary_call_minutes": 30}))
+    process_order(
+        engine,
+        order,
+        catalogue=sample_catalogue(),
+        settings=Settings().replace(orders={"complimentary_call_minutes": 30}),
+    )
     assert balance_of(engine, LENA) == 90
     post_calcom(client, calcom_variant("calcom_booking_created", length=30))
     booking = bookings_by_key(engine)[CREATED_KEY]
@@ -314,8 +338,7 @@ def test_the_complimentary_first_call_is_spent_first(client, engine):
     assert balance_of(engine, LENA) == 30
 
 
-def test_no_shows_forfeit_by_default_and_meeting_ended_marks_the_booking_held(
-        client, engine, lena):
+def test_no_shows_forfeit_by_default_and_meeting_ended_marks_the_booking_held(client, engine, lena):
     """The no-show keeps the minutes spent; MEETING_ENDED (by booking number) marks it held."""
     start = balance_of(engine, lena)
     post_calcom(client, raw("calcom_no_show_booking_created"))

@@ -30,11 +30,23 @@ from tests.support.redemptions import balance_of, fund, sqlite_only, written_row
 TYPES = set(BASE_CREDIT_TYPES)
 
 
-def spend(engine, key, amount=60, learner="alice@example.com", credit_type="mentor_minutes",
-          reference="BOOKING-1", mentor="Ada"):
+def spend(
+    engine,
+    key,
+    amount=60,
+    learner="alice@example.com",
+    credit_type="mentor_minutes",
+    reference="BOOKING-1",
+    mentor="Ada",
+):
     """Redeem in a unit of work of its own, committed on success (what the API and CLI call)."""
-    body = {"learner": learner, "credit_type": credit_type, "amount": amount,
-            "reference": reference, "mentor": mentor}
+    body = {
+        "learner": learner,
+        "credit_type": credit_type,
+        "amount": amount,
+        "reference": reference,
+        "mentor": mentor,
+    }
     return redeem_in_transaction(engine, body, key, TYPES)
 
 
@@ -104,8 +116,9 @@ def test_a_refund_credits_back_once(engine):
     assert balance_of(engine, "alice@example.com") == 300
     with unit_of_work(engine) as session:
         redemption = session.get(Redemption, redemption_id)
-        refunds = session.exec(select(LedgerEntry)
-                               .where(LedgerEntry.reason == "redemption_refund")).all()
+        refunds = session.exec(
+            select(LedgerEntry).where(LedgerEntry.reason == "redemption_refund")
+        ).all()
         assert [row.reverses_id for row in refunds] == [redemption.ledger_entry_id]
 
 
@@ -135,19 +148,28 @@ def test_the_learner_may_be_named_by_customer_id_or_former_email(engine):
     assert balance_of(engine, 2) == 180
 
 
-@pytest.mark.parametrize(("field", "change"), [
-    ("amount", {"amount": 0}),
-    ("amount", {"amount": -60}),
-    ("amount", {"amount": True}),
-    ("credit_type", {"credit_type": "gold_coins"}),
-    ("reference", {"reference": "  "}),
-    ("learner", {"learner": ""}),
-    ("mentor", {"mentor": "Ada\x00"}),
-])
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("amount", {"amount": 0}),
+        ("amount", {"amount": -60}),
+        ("amount", {"amount": True}),
+        ("credit_type", {"credit_type": "gold_coins"}),
+        ("reference", {"reference": "  "}),
+        ("learner", {"learner": ""}),
+        ("mentor", {"mentor": "Ada\x00"}),
+    ],
+)
 def test_bad_values_raise_invalid_request_naming_the_field(field, change):
     """Zero, negative or boolean amounts, unknown types and blank text name their field."""
-    body = {"learner": "alice@example.com", "credit_type": "mentor_minutes", "amount": 60,
-            "reference": "B-1", "mentor": None, **change}
+    body = {
+        "learner": "alice@example.com",
+        "credit_type": "mentor_minutes",
+        "amount": 60,
+        "reference": "B-1",
+        "mentor": None,
+        **change,
+    }
     with pytest.raises(InvalidRequest) as caught:
         redeem_request(body, "k1", TYPES)
     assert caught.value.field == field
@@ -156,8 +178,11 @@ def test_bad_values_raise_invalid_request_naming_the_field(field, change):
 def test_known_credit_types_come_from_the_base_the_ledger_and_stored_offers(engine):
     """Offer definitions' credits and types once granted are redeemable, unknown ones are not."""
     with unit_of_work(engine) as session:
-        session.add(Offer(sku="CODE-REVIEW", kind="mentor_hours",
-                          definition={"credits": {"code_reviews": 1}}))
+        session.add(
+            Offer(
+                sku="CODE-REVIEW", kind="mentor_hours", definition={"credits": {"code_reviews": 1}}
+            )
+        )
         session.commit()
     with unit_of_work(engine) as session:
         assert stored_credit_types(session) == TYPES | {"code_reviews"}
@@ -170,8 +195,12 @@ def test_twenty_concurrent_redemptions_against_300_minutes_give_exactly_five(eng
 
     def attempt(index: int) -> str:
         start.wait()
-        body = {"learner": "alice@example.com", "credit_type": "mentor_minutes",
-                "amount": 60, "reference": f"B-{index}"}
+        body = {
+            "learner": "alice@example.com",
+            "credit_type": "mentor_minutes",
+            "amount": 60,
+            "reference": f"B-{index}",
+        }
         try:
             redeem_in_transaction(engine, body, f"concurrent-{index}")
         except InsufficientCredits as exc:
@@ -189,8 +218,12 @@ def test_concurrent_requests_with_one_key_debit_once_and_all_get_the_same_answer
     """Eight simultaneous retries of one request: one debit, eight identical results."""
     fund(engine)
     start = threading.Barrier(8)
-    body = {"learner": "alice@example.com", "credit_type": "mentor_minutes", "amount": 60,
-            "reference": "B-1"}
+    body = {
+        "learner": "alice@example.com",
+        "credit_type": "mentor_minutes",
+        "amount": 60,
+        "reference": "B-1",
+    }
 
     def attempt(_: int) -> dict:
         start.wait()

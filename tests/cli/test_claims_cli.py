@@ -51,15 +51,22 @@ def client(workdir: Path, engine) -> FlaskClient:  # type: ignore[no-untyped-def
 
 def deliver(client: FlaskClient, status: str, order_id: int = 7001, minutes: int = 0) -> None:
     """A signed order delivery, modified ``minutes`` after the sale."""
-    payload = order_payload(order_id, [Line(PACK, 1, 595.0)], email="boss@employer.example",
-                            status=status, now=SOLD + timedelta(minutes=minutes), created=SOLD)
+    payload = order_payload(
+        order_id,
+        [Line(PACK, 1, 595.0)],
+        email="boss@employer.example",
+        status=status,
+        now=SOLD + timedelta(minutes=minutes),
+        created=SOLD,
+    )
     delivery = signed_delivery("order.updated", payload, WEBHOOK_SECRET)
     answer = client.post("/webhooks/woocommerce", data=delivery.body, headers=delivery.headers)
     assert answer.status_code == 200, answer.get_json()
 
 
 def test_an_employer_buys_two_employees_claim_and_a_refund_takes_everything_back(
-        workdir, engine, client):
+    workdir, engine, client
+):
     """The issue's story: each employee one place, the employer none, 409 twice, then 410."""
     deliver(client, "processing")
     listed = bridge("claims", "7001", "--json")
@@ -68,16 +75,30 @@ def test_an_employer_buys_two_employees_claim_and_a_refund_takes_everything_back
     assert [p["status"] for p in places] == ["open"] * 5
     assert all(p["url"] == f"https://bridge.example.com/claims/{p['code']}" for p in places)
     ann, bo = places[0]["code"], places[1]["code"]
-    assert client.post(f"/claims/{ann}", json={"email": "ann@employer.example",
-                                               "name": "Ann"}).status_code == 201
-    assert client.post(f"/claims/{bo}", json={"email": "bo@employer.example",
-                                              "name": "Bo"}).status_code == 201
-    assert client.post(f"/claims/{ann}", json={"email": "cy@employer.example",
-                                               "name": "Cy"}).status_code == 409
+    assert (
+        client.post(
+            f"/claims/{ann}", json={"email": "ann@employer.example", "name": "Ann"}
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/claims/{bo}", json={"email": "bo@employer.example", "name": "Bo"}
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/claims/{ann}", json={"email": "cy@employer.example", "name": "Cy"}
+        ).status_code
+        == 409
+    )
     assert holdings(engine, "ann@employer.example") == PROJECT
     assert holdings(engine, "bo@employer.example") == PROJECT
-    assert holdings(engine, "boss@employer.example") == {"balances": {"mentor_minutes": 30},
-                                                         "access": []}
+    assert holdings(engine, "boss@employer.example") == {
+        "balances": {"mentor_minutes": 30},
+        "access": [],
+    }
     text = bridge("claims", "7001")
     assert "5 places, 2 claimed, 3 open, 0 void" in text.output
     assert "Ann <ann@employer.example>" in text.output
@@ -86,8 +107,12 @@ def test_an_employer_buys_two_employees_claim_and_a_refund_takes_everything_back
     assert holdings(engine, "ann@employer.example") == NOTHING
     assert holdings(engine, "bo@employer.example") == NOTHING
     for place in places:
-        assert client.post(f"/claims/{place['code']}", json={"email": "dee@employer.example",
-                                                             "name": "Dee"}).status_code == 410
+        assert (
+            client.post(
+                f"/claims/{place['code']}", json={"email": "dee@employer.example", "name": "Dee"}
+            ).status_code
+            == 410
+        )
     assert "5 places, 0 claimed, 0 open, 5 void" in bridge("claims", "7001").output
 
 
@@ -103,12 +128,14 @@ def test_claims_without_the_secret_is_one_error_line_naming_it(workdir, engine, 
 
 
 def test_claims_of_an_unknown_order_is_an_error_and_of_a_plain_order_an_empty_list(
-        workdir, engine, client):
+    workdir, engine, client
+):
     """An order the bridge never saw is an error; one without a pack lists no places."""
     unknown = bridge("claims", "9999")
     assert unknown.exit_code == 1 and "order 9999 is not known" in unknown.output
-    payload = order_payload(7002, [Line("MENTOR-1H", 1, 60.0)], email="x@example.com",
-                            status="processing", now=SOLD)
+    payload = order_payload(
+        7002, [Line("MENTOR-1H", 1, 60.0)], email="x@example.com", status="processing", now=SOLD
+    )
     delivery = signed_delivery("order.updated", payload, WEBHOOK_SECRET)
     client.post("/webhooks/woocommerce", data=delivery.body, headers=delivery.headers)
     plain = bridge("claims", "7002", "--json")

@@ -22,9 +22,15 @@ def test_a_created_token_is_printed_once_and_works_on_the_api(bridge, engine, da
     assert "booking-tool" in listed.stdout and "write" in listed.stdout
     assert token not in listed.stdout and token not in bridge("tokens", "list", "--json").stdout
     fund(engine)
-    client = ContractClient(create_app(Settings().replace(
-        database={"url": database_url},
-    ), engine), token)
+    client = ContractClient(
+        create_app(
+            Settings().replace(
+                database={"url": database_url},
+            ),
+            engine,
+        ),
+        token,
+    )
     assert client.learner("alice@example.com").status_code == 200
 
 
@@ -32,9 +38,15 @@ def test_a_revoked_token_is_refused_and_its_name_may_be_reused(bridge, engine, d
     """`tokens revoke` makes the API answer 401; a new token may then take the same name."""
     token = json.loads(bridge("tokens", "create", "t", "--scope", "read", "--json").stdout)["token"]
     assert bridge("tokens", "revoke", "t").exit_code == 0
-    client = ContractClient(create_app(Settings().replace(
-        database={"url": database_url},
-    ), engine), token)
+    client = ContractClient(
+        create_app(
+            Settings().replace(
+                database={"url": database_url},
+            ),
+            engine,
+        ),
+        token,
+    )
     assert client.learner("alice@example.com").status_code == 401
     assert bridge("tokens", "create", "t", "--scope", "read").exit_code == 0
     assert "revoked" in bridge("tokens").stdout
@@ -52,12 +64,35 @@ def test_token_mistakes_are_one_human_line(bridge):
 def test_redeem_and_refund_from_the_command_line(bridge, engine):
     """Redeem debits once per booking and says what is left; refund credits back once."""
     fund(engine)
-    result = bridge("credits", "redeem", "alice@example.com", "--type", "mentor_minutes",
-                    "--amount", "60", "--reference", "BOOKING-7", "--mentor", "Ada")
+    result = bridge(
+        "credits",
+        "redeem",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "60",
+        "--reference",
+        "BOOKING-7",
+        "--mentor",
+        "Ada",
+    )
     assert result.exit_code == 0, result.output
     assert "redeemed 1 h of mentor time" in result.stdout and "4 h left" in result.stdout
-    again = bridge("credits", "redeem", "alice@example.com", "--type", "mentor_minutes",
-                   "--amount", "60", "--reference", "BOOKING-7", "--mentor", "Ada", "--json")
+    again = bridge(
+        "credits",
+        "redeem",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "60",
+        "--reference",
+        "BOOKING-7",
+        "--mentor",
+        "Ada",
+        "--json",
+    )
     assert json.loads(again.stdout)["replayed"] is True
     assert balance_of(engine, "alice@example.com") == 240
     refund = bridge("credits", "refund", "1", "--json")
@@ -66,12 +101,15 @@ def test_redeem_and_refund_from_the_command_line(bridge, engine):
     assert balance_of(engine, "alice@example.com") == 300
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (("bob@example.com", "--type", "mentor_minutes", "--amount", "60"), "no learner"),
-    (("alice@example.com", "--type", "mentor_minutes", "--amount", "301"), "balance is 300"),
-    (("alice@example.com", "--type", "mentor_minutes", "--amount", "0"), "amount"),
-    (("alice@example.com", "--type", "gold_coins", "--amount", "60"), "credit_type"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("bob@example.com", "--type", "mentor_minutes", "--amount", "60"), "no learner"),
+        (("alice@example.com", "--type", "mentor_minutes", "--amount", "301"), "balance is 300"),
+        (("alice@example.com", "--type", "mentor_minutes", "--amount", "0"), "amount"),
+        (("alice@example.com", "--type", "gold_coins", "--amount", "60"), "credit_type"),
+    ],
+)
 def test_redeem_failures_are_one_human_line_and_spend_nothing(bridge, engine, args, words):
     """Unknown learner, short balance, zero amount, unknown type: one line, exit 1, no debit."""
     fund(engine)

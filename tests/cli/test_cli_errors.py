@@ -38,16 +38,24 @@ MATRIX = [
     ("outbox, database unreachable", ["outbox"], {"DATABASE_URL": UNREACHABLE}),
     ("learner, database unreachable", ["learner", "a@example.com"], {"DATABASE_URL": UNREACHABLE}),
     ("inbox, no database file", ["inbox"], {"DATABASE_URL": "sqlite:///missing/dir/x.db"}),
-    ("doctor, non-numeric port",
-     ["doctor"], {"DATABASE_URL": f"postgresql://bridge:{PASSWORD}@db:port/bridge"}),
-    ("doctor, psycopg2 URL",
-     ["doctor"], {"DATABASE_URL": f"postgresql+psycopg2://bridge:{PASSWORD}@db/bridge"}),
-    ("config, malformed URL",
-     ["config"], {"DATABASE_URL": f"postgresql://bridge:{PASSWORD}@db:5x432/bridge"}),
+    (
+        "doctor, non-numeric port",
+        ["doctor"],
+        {"DATABASE_URL": f"postgresql://bridge:{PASSWORD}@db:port/bridge"},
+    ),
+    (
+        "doctor, psycopg2 URL",
+        ["doctor"],
+        {"DATABASE_URL": f"postgresql+psycopg2://bridge:{PASSWORD}@db/bridge"},
+    ),
+    (
+        "config, malformed URL",
+        ["config"],
+        {"DATABASE_URL": f"postgresql://bridge:{PASSWORD}@db:5x432/bridge"},
+    ),
     ("db upgrade, unknown database", ["db", "upgrade"], {"DATABASE_URL": "mysql://x@db/b"}),
     ("sync, bad shop URL", ["sync", "orders"], {"WOOCOMMERCE_URL": "htp:/shop"}),
-    ("catalog export, missing folder",
-     ["catalog", "export", "-o", "/missing/dir/x.md"], {}),
+    ("catalog export, missing folder", ["catalog", "export", "-o", "/missing/dir/x.md"], {}),
     ("serve, port out of range", ["serve", "--port", "99999"], {}),
     ("serve, port in use", ["serve", "--port", "BUSY"], {}),
     ("init, read-only directory", ["init"], {"DATABASE_URL": "sqlite:////proc/bridge-test.db"}),
@@ -57,7 +65,8 @@ MATRIX = [
 
 @pytest.mark.parametrize("case, args, env", MATRIX, ids=[row[0] for row in MATRIX])
 def test_a_broken_environment_gives_one_line_and_exit_1_never_a_traceback(
-        workdir, busy_port, case, args, env):
+    workdir, busy_port, case, args, env
+):
     """Each command, broken its own way, says what is wrong in one line, secrets masked."""
     from bridge.store.db import upgrade
 

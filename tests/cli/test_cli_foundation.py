@@ -32,7 +32,6 @@ SECRETS = {
 }
 
 
-
 def bridge(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, list(args), env=env, terminal_width=80)
 
@@ -96,9 +95,14 @@ def test_init_writes_an_env_file_only_its_owner_can_read_with_fresh_secrets(
     assert key and len(key) >= 32
     assert len({secret, claim_secret, calcom, calendly, key}) == 5
     assert env_file.read_text() == render_env_file(
-        {"WOOCOMMERCE_WEBHOOK_SECRET": secret, "BRIDGE_CLAIM_SECRET": claim_secret,
-         "BRIDGE_CALCOM_WEBHOOK_SECRET": calcom, "BRIDGE_CALENDLY_SIGNING_KEY": calendly,
-         "BRIDGE_SECRET_KEY": key})
+        {
+            "WOOCOMMERCE_WEBHOOK_SECRET": secret,
+            "BRIDGE_CLAIM_SECRET": claim_secret,
+            "BRIDGE_CALCOM_WEBHOOK_SECRET": calcom,
+            "BRIDGE_CALENDLY_SIGNING_KEY": calendly,
+            "BRIDGE_SECRET_KEY": key,
+        }
+    )
     for each in (secret, claim_secret, calcom, calendly, key):
         assert each not in result.output
 
@@ -114,8 +118,7 @@ def test_two_inits_generate_different_webhook_secrets(tmp_path: Path, workdir: P
     assert one.console.secret_key != two.console.secret_key
 
 
-def test_init_keeps_an_existing_env_file_adding_only_a_missing_console_key(
-        workdir: Path) -> None:
+def test_init_keeps_an_existing_env_file_adding_only_a_missing_console_key(workdir: Path) -> None:
     """An existing .env keeps every line; a console session key is added once, if missing."""
     env_file = workdir / ".env"
     env_file.write_text("WOOCOMMERCE_WEBHOOK_SECRET=keep-this-one-please\n")

@@ -27,8 +27,7 @@ API = f"{SHOP}/wp-json/wc/v3"
 
 
 def bridge(env, *args):
-    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], env=env,
-                              terminal_width=100)
+    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], env=env, terminal_width=100)
 
 
 @pytest.fixture
@@ -36,8 +35,12 @@ def alice(engine, settings):
     """Alice holds a 3 h pack, a cohort seat and the complimentary call."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    process_order(engine, make_order(300, [("MENTOR-PACK-3H", 1), ("COHORT-DV-2027-01", 1)]),
-                  catalogue=catalogue, settings=settings.replace(shop={"url": None}))
+    process_order(
+        engine,
+        make_order(300, [("MENTOR-PACK-3H", 1), ("COHORT-DV-2027-01", 1)]),
+        catalogue=catalogue,
+        settings=settings.replace(shop={"url": None}),
+    )
     return catalogue
 
 
@@ -58,70 +61,178 @@ def test_unknown_learner_is_one_line_and_exit_1(env, alice):
     result = bridge(env, "learner", "nobody@example.com")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "error: no learner 'nobody@example.com' (by e-mail or customer id)"]
+        "error: no learner 'nobody@example.com' (by e-mail or customer id)"
+    ]
 
 
 def test_manual_grant_and_revoke_are_audited_ledger_rows(env, alice, engine):
     """credits grant/revoke append manual rows with the reason, and queue the new balance."""
-    granted = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minutes",
-                     "--amount", "60", "--reason", "goodwill after a missed call")
+    granted = bridge(
+        env,
+        "credits",
+        "grant",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "60",
+        "--reason",
+        "goodwill after a missed call",
+    )
     assert granted.exit_code == 0, granted.output
     assert "balance now 4 h 30 min" in granted.output
-    revoked = bridge(env, "credits", "revoke", "alice@example.com", "--type", "mentor_minutes",
-                     "--amount", "300", "--reason", "charge-back", "--by", "dana", "--force",
-                     "--json")
+    revoked = bridge(
+        env,
+        "credits",
+        "revoke",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "300",
+        "--reason",
+        "charge-back",
+        "--by",
+        "dana",
+        "--force",
+        "--json",
+    )
     assert json.loads(revoked.output)["balance"] == -30
     with unit_of_work(engine) as session:
-        rows = session.exec(select(LedgerEntry.amount, LedgerEntry.note, LedgerEntry.actor)
-                            .where(LedgerEntry.reason == "manual")
-                            .order_by(LedgerEntry.id)).all()
+        rows = session.exec(
+            select(LedgerEntry.amount, LedgerEntry.note, LedgerEntry.actor)
+            .where(LedgerEntry.reason == "manual")
+            .order_by(LedgerEntry.id)
+        ).all()
     assert rows[1:] == [(-300, "charge-back", "dana")]
     assert rows[0][:2] == (60, "goodwill after a missed call") and rows[0][2]  # the OS user
     owes = bridge(env, "owes", "--json")
-    assert json.loads(owes.output) == [{"email": "alice@example.com", "customer_id": 2,
-                                        "credit_type": "mentor_minutes", "balance": -30}]
+    assert json.loads(owes.output) == [
+        {
+            "email": "alice@example.com",
+            "customer_id": 2,
+            "credit_type": "mentor_minutes",
+            "balance": -30,
+        }
+    ]
 
 
 def test_a_grant_to_an_unknown_email_creates_a_guest_learner_and_says_so(env, alice, engine):
     """A prospect can be gifted minutes: the learner is created as a guest, by e-mail."""
-    result = bridge(env, "credits", "grant", "Prospect@Example.com", "--type", "mentor_minutes",
-                    "--amount", "30", "--reason", "conference raffle", "--by", "dana")
+    result = bridge(
+        env,
+        "credits",
+        "grant",
+        "Prospect@Example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "30",
+        "--reason",
+        "conference raffle",
+        "--by",
+        "dana",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
-        "new learner prospect@example.com (a guest: known by e-mail until they buy)")
+        "new learner prospect@example.com (a guest: known by e-mail until they buy)"
+    )
     assert "+30 min of mentor time for prospect@example.com by dana" in result.output
-    again = bridge(env, "credits", "grant", "prospect@example.com", "--type", "mentor_minutes",
-                   "--amount", "30", "--reason", "second raffle", "--json")
+    again = bridge(
+        env,
+        "credits",
+        "grant",
+        "prospect@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "30",
+        "--reason",
+        "second raffle",
+        "--json",
+    )
     assert json.loads(again.output)["learner_created"] is False
     assert json.loads(again.output)["balance"] == 60
-    unknown = bridge(env, "credits", "revoke", "stranger@example.com", "--type",
-                     "mentor_minutes", "--amount", "1", "--reason", "x")
+    unknown = bridge(
+        env,
+        "credits",
+        "revoke",
+        "stranger@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "1",
+        "--reason",
+        "x",
+    )
     assert unknown.exit_code == 1 and "no learner" in unknown.output
 
 
 def test_a_revoke_below_zero_needs_force_and_a_typo_type_needs_new_type(env, alice, engine):
     """-1000 of 210 is refused, as is mentor_minuts; neither writes a row."""
-    below = bridge(env, "credits", "revoke", "alice@example.com", "--type", "mentor_minutes",
-                   "--amount", "1000", "--reason", "oops")
+    below = bridge(
+        env,
+        "credits",
+        "revoke",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "1000",
+        "--reason",
+        "oops",
+    )
     assert below.exit_code == 1
     assert below.output.strip() == (
         "error: revoking 16 h 40 min of mentor time would leave alice@example.com at "
-        "-13 h 10 min (balance 3 h 30 min); --force allows a negative balance")
-    typo = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minuts",
-                  "--amount", "10", "--reason", "x")
+        "-13 h 10 min (balance 3 h 30 min); --force allows a negative balance"
+    )
+    typo = bridge(
+        env,
+        "credits",
+        "grant",
+        "alice@example.com",
+        "--type",
+        "mentor_minuts",
+        "--amount",
+        "10",
+        "--reason",
+        "x",
+    )
     assert typo.exit_code == 1
     assert "no credit type 'mentor_minuts'; did you mean mentor_minutes?" in typo.output
     with unit_of_work(engine) as session:
         assert session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all() == []
-    new = bridge(env, "credits", "grant", "alice@example.com", "--type", "critique_minutes",
-                 "--amount", "10", "--reason", "new service", "--new-type")
+    new = bridge(
+        env,
+        "credits",
+        "grant",
+        "alice@example.com",
+        "--type",
+        "critique_minutes",
+        "--amount",
+        "10",
+        "--reason",
+        "new service",
+        "--new-type",
+    )
     assert new.exit_code == 0, new.output
 
 
 def test_manual_adjustment_rejects_a_non_positive_amount(env, alice, engine):
     """A zero or negative amount is refused naming the option, and nothing is written."""
-    result = bridge(env, "credits", "grant", "alice@example.com", "--type", "mentor_minutes",
-                    "--amount", "0", "--reason", "x")
+    result = bridge(
+        env,
+        "credits",
+        "grant",
+        "alice@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "0",
+        "--reason",
+        "x",
+    )
     assert result.exit_code == 2 and "--amount" in result.output
     with unit_of_work(engine) as session:
         assert session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all() == []
@@ -134,22 +245,32 @@ def test_inbox_lists_shows_and_retries_a_failed_delivery(env, engine, settings):
     failing = {"order": lambda payload: (_ for _ in ()).throw(ValueError("shop was down"))}
     app = create_app(settings, engine, handlers=failing, background=False)
     body = json.dumps(make_order(310, [("MENTOR-1H", 1)])).encode()
-    response = app.test_client().post("/webhooks/woocommerce", data=body, buffered=True, headers={
-        "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Delivery-ID": "x1",
-        "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test")})
+    response = app.test_client().post(
+        "/webhooks/woocommerce",
+        data=body,
+        buffered=True,
+        headers={
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Delivery-ID": "x1",
+            "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test"),
+        },
+    )
     assert response.status_code == 200
     listed = bridge(env, "inbox", "--status", "failed")
     assert "order.created" in listed.output and "shop was down" in listed.output
     [row_id] = [r["id"] for r in json.loads(bridge(env, "inbox", "--json").output)["deliveries"]]
     shown = bridge(env, "inbox", "show", str(row_id))
-    assert "ValueError: shop was down" in shown.output and "body" not in shown.output.split(
-        "last_error")[0].split("\n")[-1]
+    assert (
+        "ValueError: shop was down" in shown.output
+        and "body" not in shown.output.split("last_error")[0].split("\n")[-1]
+    )
     retried = bridge(env, "inbox", "retry", str(row_id))
     assert retried.exit_code == 0, retried.output
     assert "1 processed" in retried.output
     with unit_of_work(engine) as session:
         assert balances(session, find_learner(session, "alice@example.com").id) == {
-            "mentor_minutes": 90}
+            "mentor_minutes": 90
+        }
         assert session.get(InboxDelivery, row_id).status == "processed"
 
 
@@ -160,10 +281,16 @@ def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, 
     web = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
     for order_id in (320, 321, 322):
         body = json.dumps(make_order(order_id, [("MENTOR-1H", 1)])).encode()
-        response = web.test_client().post("/webhooks/woocommerce", data=body, buffered=True,
-                                          headers={
-            "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Delivery-ID": str(order_id),
-            "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test")})
+        response = web.test_client().post(
+            "/webhooks/woocommerce",
+            data=body,
+            buffered=True,
+            headers={
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Delivery-ID": str(order_id),
+                "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test"),
+            },
+        )
         assert response.get_json()["status"] == "received"
     worked = bridge(env, "inbox", "work", "--once")
     assert worked.exit_code == 0, worked.output
@@ -172,13 +299,18 @@ def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, 
         rows = session.exec(select(InboxDelivery)).all()
         assert [row.status for row in rows] == ["processed"] * 3
         assert balances(session, find_learner(session, "alice@example.com").id) == {
-            "mentor_minutes": 3 * 60 + 30}
+            "mentor_minutes": 3 * 60 + 30
+        }
 
 
 def _shop_env(env):
-    return dict(env, WOOCOMMERCE_URL=SHOP, WOOCOMMERCE_CONSUMER_KEY="ck_test",
-                WOOCOMMERCE_CONSUMER_SECRET="cs_test",
-                BRIDGE_PUBLIC_URL="http://127.0.0.1:9100")
+    return dict(
+        env,
+        WOOCOMMERCE_URL=SHOP,
+        WOOCOMMERCE_CONSUMER_KEY="ck_test",
+        WOOCOMMERCE_CONSUMER_SECRET="cs_test",
+        BRIDGE_PUBLIC_URL="http://127.0.0.1:9100",
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -189,11 +321,21 @@ def test_webhooks_install_is_idempotent(env):
     with responses.RequestsMock(assert_all_requests_are_fired=True) as shop:
         shop.get(f"{API}/webhooks", json=hooks)
         shop.get(f"{API}/subscriptions", json=[], headers={"X-WP-TotalPages": "1"})
-        shop.post(f"{API}/webhooks", json=dict(created, id=99, topic="product.restored"),
-                  match=[responses.matchers.json_params_matcher({
-                      "name": "creator-bridge product.restored", "topic": "product.restored",
-                      "delivery_url": "http://127.0.0.1:9100/webhooks/woocommerce",
-                      "secret": "whsec-wcreal-test", "status": "active"})])
+        shop.post(
+            f"{API}/webhooks",
+            json=dict(created, id=99, topic="product.restored"),
+            match=[
+                responses.matchers.json_params_matcher(
+                    {
+                        "name": "creator-bridge product.restored",
+                        "topic": "product.restored",
+                        "delivery_url": "http://127.0.0.1:9100/webhooks/woocommerce",
+                        "secret": "whsec-wcreal-test",
+                        "status": "active",
+                    }
+                )
+            ],
+        )
         result = bridge(_shop_env(env), "webhooks", "install", "--json")
     assert result.exit_code == 0, result.output
     actions = {row["topic"]: row["action"] for row in json.loads(result.output)}
@@ -213,8 +355,11 @@ def test_webhooks_status_flags_and_repairs_a_disabled_webhook(env):
     assert flagged.exit_code == 1 and "DISABLED" in flagged.output
     with responses.RequestsMock(assert_all_requests_are_fired=True) as shop:
         shop.get(f"{API}/webhooks", json=hooks)
-        shop.put(f"{API}/webhooks/17", json=dict(hooks[0], status="active"),
-                 match=[responses.matchers.json_params_matcher({"status": "active"})])
+        shop.put(
+            f"{API}/webhooks/17",
+            json=dict(hooks[0], status="active"),
+            match=[responses.matchers.json_params_matcher({"status": "active"})],
+        )
         repaired = bridge(_shop_env(env), "webhooks", "status", "--repair")
     assert repaired.exit_code == 0 and "re-enabled" in repaired.output
 
@@ -238,13 +383,35 @@ def test_simulate_sends_a_signed_order_and_its_refund(env, engine, settings):
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/webhooks/woocommerce"
     try:
-        sent = bridge(env, "simulate", "order", "--sku", "MENTOR-PACK-5H", "--email",
-                      "sim@example.com", "--order-id", "4242", "--url", url)
+        sent = bridge(
+            env,
+            "simulate",
+            "order",
+            "--sku",
+            "MENTOR-PACK-5H",
+            "--email",
+            "sim@example.com",
+            "--order-id",
+            "4242",
+            "--url",
+            url,
+        )
         assert sent.exit_code == 0, sent.output
         assert "receiver says received" in sent.output
         _wait_processed(engine)
-        refunded = bridge(env, "simulate", "refund", "--sku", "MENTOR-PACK-5H", "--email",
-                          "sim@example.com", "--order-id", "4242", "--url", url)
+        refunded = bridge(
+            env,
+            "simulate",
+            "refund",
+            "--sku",
+            "MENTOR-PACK-5H",
+            "--email",
+            "sim@example.com",
+            "--order-id",
+            "4242",
+            "--url",
+            url,
+        )
         assert refunded.exit_code == 0, refunded.output
         _wait_processed(engine)
     finally:
@@ -253,9 +420,11 @@ def test_simulate_sends_a_signed_order_and_its_refund(env, engine, settings):
         app.extensions["bridge"].processor.stop()
     with unit_of_work(engine) as session:
         learner = find_learner(session, "sim@example.com")
-        amounts = session.exec(select(LedgerEntry.reason, LedgerEntry.amount)
-                               .where(LedgerEntry.order_id == 4242)
-                               .order_by(LedgerEntry.id)).all()
+        amounts = session.exec(
+            select(LedgerEntry.reason, LedgerEntry.amount)
+            .where(LedgerEntry.order_id == 4242)
+            .order_by(LedgerEntry.id)
+        ).all()
         assert amounts == [("grant", 300), ("reversal", -300)]
         assert balances(session, learner.id) == {"mentor_minutes": 30}
 
@@ -265,8 +434,9 @@ def _wait_processed(engine):
 
     for _ in range(200):
         with unit_of_work(engine) as session:
-            if not session.exec(select(InboxDelivery).where(
-                    InboxDelivery.status == "received")).all():
+            if not session.exec(
+                select(InboxDelivery).where(InboxDelivery.status == "received")
+            ).all():
                 return
         time.sleep(0.05)
     raise AssertionError("deliveries were not processed")
@@ -275,8 +445,17 @@ def _wait_processed(engine):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_simulate_without_a_receiver_is_one_line(env):
     """No receiver at the URL: one line that says how to start it."""
-    result = bridge(env, "simulate", "order", "--sku", "MENTOR-1H", "--email", "a@b.c",
-                    "--url", "http://127.0.0.1:9/webhooks/woocommerce")
+    result = bridge(
+        env,
+        "simulate",
+        "order",
+        "--sku",
+        "MENTOR-1H",
+        "--email",
+        "a@b.c",
+        "--url",
+        "http://127.0.0.1:9/webhooks/woocommerce",
+    )
     assert result.exit_code == 1
     assert "start it with `bridge serve`" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -289,15 +468,22 @@ def test_demo_plays_the_whole_product(env):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     learners = summary["learners"]
-    seat = {email: [(s["status"], s["position"]) for s in data["seats"]]
-            for email, data in learners.items() if data["seats"]}
-    assert seat == {"alice@example.com": [("active", None)],
-                    "bob@example.com": [("released", None)],
-                    "cara@example.com": [("active", None)],
-                    "dan@example.com": [("active", None)],
-                    "erin@example.com": [("waitlisted", 1)]}
-    assert learners["frank@example.com"]["balances"] == {"mentor_minutes": 150,
-                                                         "portfolio_reviews": 2}
+    seat = {
+        email: [(s["status"], s["position"]) for s in data["seats"]]
+        for email, data in learners.items()
+        if data["seats"]
+    }
+    assert seat == {
+        "alice@example.com": [("active", None)],
+        "bob@example.com": [("released", None)],
+        "cara@example.com": [("active", None)],
+        "dan@example.com": [("active", None)],
+        "erin@example.com": [("waitlisted", 1)],
+    }
+    assert learners["frank@example.com"]["balances"] == {
+        "mentor_minutes": 150,
+        "portfolio_reviews": 2,
+    }
     assert learners["alice@example.com"]["balances"] == {"mentor_minutes": 210}
     assert summary["inbox"] == {"processed": 11}
     assert {w["resource"] for w in summary["writebacks"]} >= {"order", "order_note", "customer"}

@@ -69,16 +69,22 @@ def test_a_good_file_is_imported_and_importing_it_again_adds_nothing(bridge, sho
 @sqlite_only
 def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, tmp_path):
     """Every problem is reported with its line and column; the good lines are not kept either."""
-    path = write(tmp_path, "\n".join([
-        "kind,learner,sku,occurred_at,key",
-        "project_started,alice@example.com,PROJ-DATAVIZ,2026-10-01T09:00:00Z,k1",
-        "graduated,alice@example.com,PROJ-DATAVIZ,2026-10-01T09:00:00Z,k2",
-        "interview,nobody@example.com,PROJ-DATAVIZ,2026-10-02T09:00:00Z,k3",
-        "interview,alice@example.com,PROJ-DATAVIZ,2026-10-02 09:00,k4",
-        "interview,alice@example.com,PROJ-DATAVIZ,2026-10-03T09:00:00Z,k1",
-        "interview,alice@example.com",
-        ",alice@example.com,PROJ-DATAVIZ,2026-10-04T09:00:00Z,",
-    ]) + "\n")
+    path = write(
+        tmp_path,
+        "\n".join(
+            [
+                "kind,learner,sku,occurred_at,key",
+                "project_started,alice@example.com,PROJ-DATAVIZ,2026-10-01T09:00:00Z,k1",
+                "graduated,alice@example.com,PROJ-DATAVIZ,2026-10-01T09:00:00Z,k2",
+                "interview,nobody@example.com,PROJ-DATAVIZ,2026-10-02T09:00:00Z,k3",
+                "interview,alice@example.com,PROJ-DATAVIZ,2026-10-02 09:00,k4",
+                "interview,alice@example.com,PROJ-DATAVIZ,2026-10-03T09:00:00Z,k1",
+                "interview,alice@example.com",
+                ",alice@example.com,PROJ-DATAVIZ,2026-10-04T09:00:00Z,",
+            ]
+        )
+        + "\n",
+    )
     result = bridge("events", "import", path)
     assert result.exit_code == 1
     lines = [line.removeprefix(f"{path}: ") for line in result.output.splitlines()]
@@ -101,22 +107,29 @@ def test_a_file_with_bad_lines_names_each_one_and_writes_nothing(bridge, shop, t
 @sqlite_only
 def test_an_unknown_micro_sku_is_named_once_the_line_parses(bridge, shop, tmp_path):
     """A SKU the bridge never heard of is a line error, not a silent typo."""
-    path = write(tmp_path, "kind,learner,sku,occurred_at\n"
-                           "interview,alice@example.com,PROJ-DATAVIS,2026-10-02T09:00:00Z\n")
+    path = write(
+        tmp_path,
+        "kind,learner,sku,occurred_at\n"
+        "interview,alice@example.com,PROJ-DATAVIS,2026-10-02T09:00:00Z\n",
+    )
     result = bridge("events", "import", path)
     assert result.exit_code == 1
-    assert ("line 2: sku: no micro-SKU 'PROJ-DATAVIS' is known to the bridge; did you mean "
-            "PROJ-DATAVIZ?") in result.output
+    assert (
+        "line 2: sku: no micro-SKU 'PROJ-DATAVIS' is known to the bridge; did you mean "
+        "PROJ-DATAVIZ?"
+    ) in result.output
 
 
 @sqlite_only
-@pytest.mark.parametrize(("header", "problem"), [
-    ("kind,learner,sku", "line 1: missing column occurred_at"),
-    ("kind,learner,sku,occurred_at,when", "line 1: unknown column when"),
-    ("kind,learner,sku,occurred_at,kind", "line 1: column named twice: kind"),
-])
-def test_a_wrong_header_is_named_before_any_line_is_read(bridge, shop, tmp_path, header,
-                                                         problem):
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("kind,learner,sku", "line 1: missing column occurred_at"),
+        ("kind,learner,sku,occurred_at,when", "line 1: unknown column when"),
+        ("kind,learner,sku,occurred_at,kind", "line 1: column named twice: kind"),
+    ],
+)
+def test_a_wrong_header_is_named_before_any_line_is_read(bridge, shop, tmp_path, header, problem):
     """Missing, unknown and repeated columns are reported on line 1."""
     path = write(tmp_path, header + "\n")
     result = bridge("events", "import", path)
@@ -134,13 +147,15 @@ def test_a_dry_run_checks_everything_and_writes_nothing(bridge, shop, tmp_path):
 
 
 @sqlite_only
-def test_an_excel_file_with_a_bom_imports_and_a_non_utf8_file_is_one_clear_error(bridge, shop,
-                                                                                 tmp_path):
+def test_an_excel_file_with_a_bom_imports_and_a_non_utf8_file_is_one_clear_error(
+    bridge, shop, tmp_path
+):
     """UTF-8 with a byte-order mark is fine; Latin-1 is refused naming the fix."""
     good = bridge("events", "import", write(tmp_path, "\ufeff" + GOOD, "excel.csv"), "--json")
     assert json.loads(good.output)["recorded"] == 4
-    latin = write(tmp_path, "kind,learner,sku,occurred_at\ninterview,zoë".encode("latin-1"),
-                  "latin.csv")
+    latin = write(
+        tmp_path, "kind,learner,sku,occurred_at\ninterview,zoë".encode("latin-1"), "latin.csv"
+    )
     bad = bridge("events", "import", latin)
     assert bad.exit_code == 1
     assert "is not UTF-8 text" in bad.output and "save it as CSV UTF-8" in bad.output
@@ -149,22 +164,31 @@ def test_an_excel_file_with_a_bom_imports_and_a_non_utf8_file_is_one_clear_error
 @sqlite_only
 def test_the_json_output_lists_each_error_with_its_line_and_field(bridge, shop, tmp_path):
     """--json gives scripts the same errors as data."""
-    path = write(tmp_path, "kind,learner,sku,occurred_at\nhired,alice@example.com,"
-                           "PROJ-DATAVIZ,yesterday\n")
+    path = write(
+        tmp_path, "kind,learner,sku,occurred_at\nhired,alice@example.com,PROJ-DATAVIZ,yesterday\n"
+    )
     result = bridge("events", "import", path, "--json")
-    data = json.loads(result.output[:result.output.index("error:")])
+    data = json.loads(result.output[: result.output.index("error:")])
     assert (data["written"], [(e["line"], e["field"]) for e in data["errors"]]) == (
-        False, [(2, "kind"), (2, "occurred_at")])
+        False,
+        [(2, "kind"), (2, "occurred_at")],
+    )
 
 
 @pytest.mark.both_databases
 def test_an_import_is_all_or_nothing_on_both_databases(shop):
     """A bad last line rolls back the lines before it; the good file then goes in whole."""
     now = t("2026-11-28T12:00:00")
-    bad = import_csv(shop, GOOD + "interview,nobody@example.com,PROJ-DATAVIZ,2026-10-02,x\n",
-                     "Europe/Berlin", now=now)
+    bad = import_csv(
+        shop,
+        GOOD + "interview,nobody@example.com,PROJ-DATAVIZ,2026-10-02,x\n",
+        "Europe/Berlin",
+        now=now,
+    )
     assert (bad.committed, [str(e) for e in bad.errors]) == (
-        False, ["line 7: learner: no learner 'nobody@example.com' (by e-mail or customer id)"])
+        False,
+        ["line 7: learner: no learner 'nobody@example.com' (by e-mail or customer id)"],
+    )
     assert stored_events(shop) == []
     good = import_csv(shop, GOOD, "UTC", now=now)
     assert (good.committed, good.recorded, good.already) == (True, 4, 0)

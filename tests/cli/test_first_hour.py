@@ -34,8 +34,7 @@ ACTION_ONLY = {("init",), ("db", "upgrade"), ("serve",), ("scheduler",), ("inbox
 
 
 def bridge(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], env=env,
-                              terminal_width=100)
+    return CliRunner().invoke(main, ["--env-file", "/dev/null", *args], env=env, terminal_width=100)
 
 
 def _leaves(group: click.Group, path: tuple[str, ...] = ()):
@@ -79,8 +78,15 @@ def test_truncation_marks_every_cut_with_an_ellipsis_and_prefers_a_word_boundary
 
 def test_tables_fit_one_hundred_columns_and_align_long_ids():
     """Long targets and errors shrink with an ellipsis; every column starts at one place."""
-    rows = [[f"#{n}", "dead", f"order:{n}{'9' * 30}:meta:bridge_enrolment",
-             "HTTP 500 from the shop: " + "internal server error " * 5] for n in (7, 123456)]
+    rows = [
+        [
+            f"#{n}",
+            "dead",
+            f"order:{n}{'9' * 30}:meta:bridge_enrolment",
+            "HTTP 500 from the shop: " + "internal server error " * 5,
+        ]
+        for n in (7, 123456)
+    ]
     lines = table(["id", "status", "target", "last error"], rows, right=[0], shrink=[2, 3])
     assert all(len(line) <= 100 for line in lines)
     assert lines[1].index("dead") == lines[2].index("dead")
@@ -135,16 +141,23 @@ def test_an_applied_order_logs_at_debug_only(engine, settings, caplog):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     with caplog.at_level(logging.INFO):
-        process_order(engine, make_order(700, [("MENTOR-1H", 1)]), catalogue=catalogue,
-                      settings=settings.replace(shop={"url": None}))
+        process_order(
+            engine,
+            make_order(700, [("MENTOR-1H", 1)]),
+            catalogue=catalogue,
+            settings=settings.replace(shop={"url": None}),
+        )
     assert not [r for r in caplog.records if "order applied" in r.getMessage()]
 
 
 def test_every_command_that_shows_data_takes_json():
     """README promises --json wherever a command shows data; only pure actions lack it."""
-    missing = [" ".join(path) for path, command in _leaves(main)
-               if path not in ACTION_ONLY
-               and not any(getattr(p, "name", "") == "as_json" for p in command.params)]
+    missing = [
+        " ".join(path)
+        for path, command in _leaves(main)
+        if path not in ACTION_ONLY
+        and not any(getattr(p, "name", "") == "as_json" for p in command.params)
+    ]
     assert missing == []
 
 
@@ -153,9 +166,9 @@ def test_report_and_catalog_export_take_json(env):
     """`report --json` and `catalog export --json` print JSON, like --format json."""
     report = bridge(env, "report", "--json")
     assert report.exit_code == 0, report.output
-    assert json.loads(report.output) == json.loads(bridge(env, "report", "--format",
-                                                          "json").output) | {
-        "generated_at": json.loads(report.output)["generated_at"]}
+    assert json.loads(report.output) == json.loads(
+        bridge(env, "report", "--format", "json").output
+    ) | {"generated_at": json.loads(report.output)["generated_at"]}
     export = bridge(env, "catalog", "export", "--json")
     assert export.exit_code == 0, export.output
     assert "competencies" in json.loads(export.output)
@@ -187,18 +200,31 @@ def test_a_missing_env_file_named_on_the_command_line_is_a_usage_error(workdir):
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(("args", "says"), [
-    (("--quantity", "0"), "--quantity"), (("--quantity", "-2"), "--quantity"),
-    (("--status", "bogus"), "--status"), (("--email", "not-an-email"), "not an e-mail"),
-    (("--price", "-1"), "--price"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--quantity", "0"), "--quantity"),
+        (("--quantity", "-2"), "--quantity"),
+        (("--status", "bogus"), "--status"),
+        (("--email", "not-an-email"), "not an e-mail"),
+        (("--price", "-1"), "--price"),
+    ],
+)
 def test_simulate_refuses_input_a_shop_would_never_send(env, args, says):
     """Quantities below 1, unknown statuses, bad e-mails and negative prices are usage errors."""
     base = {"--email": "ann@example.com"}
     given = dict(zip(args[::2], args[1::2], strict=True))
     flat = [item for pair in ({**base, **given}).items() for item in pair]
-    result = bridge(env, "simulate", "order", "--sku", "MENTOR-1H", *flat,
-                    "--url", "http://127.0.0.1:9/webhooks/woocommerce")
+    result = bridge(
+        env,
+        "simulate",
+        "order",
+        "--sku",
+        "MENTOR-1H",
+        *flat,
+        "--url",
+        "http://127.0.0.1:9/webhooks/woocommerce",
+    )
     assert result.exit_code == 2, result.output
     assert says in result.output
 
@@ -206,22 +232,30 @@ def test_simulate_refuses_input_a_shop_would_never_send(env, args, says):
 def _deliver(engine, settings, payload, delivery_id="d1"):
     app = create_app(settings, engine, background=False)
     body = json.dumps(payload).encode()
-    response = app.test_client().post("/webhooks/woocommerce", data=body, buffered=True,
-                                      headers={"X-WC-Webhook-Topic": "order.created",
-                                               "X-WC-Webhook-Delivery-ID": delivery_id,
-                                               "X-WC-Webhook-Signature": sign(
-                                                   body, "whsec-wcreal-test")})
+    response = app.test_client().post(
+        "/webhooks/woocommerce",
+        data=body,
+        buffered=True,
+        headers={
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Delivery-ID": delivery_id,
+            "X-WC-Webhook-Signature": sign(body, "whsec-wcreal-test"),
+        },
+    )
     assert response.status_code == 200
 
 
 def test_inbox_show_prints_headers_and_body_as_json(env, engine, settings):
     """No Python None or dict reprs: structures are JSON, nothing is a dash."""
     store_cohorts(engine, sample_catalogue())
-    _deliver(engine, settings.replace(
-        shop={"url": None},
-        catalogue={"file": example_catalogue_path()},
-    ),
-             make_order(720, [("MENTOR-1H", 1)]))
+    _deliver(
+        engine,
+        settings.replace(
+            shop={"url": None},
+            catalogue={"file": example_catalogue_path()},
+        ),
+        make_order(720, [("MENTOR-1H", 1)]),
+    )
     shown = bridge(env, "inbox", "show", "1", "--body")
     assert shown.exit_code == 0, shown.output
     assert "None" not in shown.output and "{'" not in shown.output
@@ -229,13 +263,16 @@ def test_inbox_show_prints_headers_and_body_as_json(env, engine, settings):
     assert '"id": 720' in shown.output
 
 
-def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_dead_rows_as_dead(env, engine,
-                                                                            settings):
+def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_dead_rows_as_dead(env, engine, settings):
     """Long keys align, sent rows say when, not "tries 0", dead rows say dead, not "due now",
     and a long last error is shown whole, wrapped under its row (issue 35)."""
     store_cohorts(engine, sample_catalogue())
-    process_order(engine, make_order(730, [("MENTOR-PACK-3H", 1)]), catalogue=sample_catalogue(),
-                  settings=settings.replace(shop={"url": None}))
+    process_order(
+        engine,
+        make_order(730, [("MENTOR-PACK-3H", 1)]),
+        catalogue=sample_catalogue(),
+        settings=settings.replace(shop={"url": None}),
+    )
     with unit_of_work(engine) as session:
         rows = session.exec(select(OutboxItem).order_by(OutboxItem.id)).all()
         rows[0].status, rows[0].attempts, rows[0].sent_at = "sent", 1, utcnow()
@@ -251,9 +288,10 @@ def test_the_outbox_list_fits_shows_sent_rows_as_sent_and_dead_rows_as_dead(env,
     assert "tries" not in sent and re.search(r"sent \d{4}-\d\d-\d\d", sent)
     dead = next(line for line in lines if " dead " in line)
     assert dead.endswith("dead after 8 tries") and "due now" not in dead
-    error = lines[lines.index(dead) + 1:lines.index(dead) + 3]
+    error = lines[lines.index(dead) + 1 : lines.index(dead) + 3]
     assert " ".join(part.strip() for part in error) == (
-        "last error: HTTP 500 from the shop: " + " ".join(["the database went away"] * 6))
+        "last error: HTTP 500 from the shop: " + " ".join(["the database went away"] * 6)
+    )
     body = [line for line in lines[2:] if line.lstrip().startswith("#")]
     assert len({line.index(" ", line.index("#")) for line in body}) == 1
 
@@ -291,13 +329,16 @@ def test_learner_shows_the_coupons_offered_and_a_ledger_that_says_where_rows_cam
     sync_catalogue(engine, SampleShop(), file_catalogue)
     settings = settings.replace(catalogue={"file": example_catalogue_path()})
     catalogue = catalogue_loader(engine, settings)()
-    process_order(engine, make_order(740, [("MENTOR-PACK-3H", 1)]), catalogue=catalogue,
-                  settings=settings.replace(shop={"url": None}))
+    process_order(
+        engine,
+        make_order(740, [("MENTOR-PACK-3H", 1)]),
+        catalogue=catalogue,
+        settings=settings.replace(shop={"url": None}),
+    )
     result = bridge(env, "learner", "alice@example.com")
     assert result.exit_code == 0, result.output
     assert "coupons offered:" in result.output
-    assert re.search(r"subscribe-after-first-offer-\w+ +20% off SUB-MENTOR-MONTHLY",
-                     result.output)
+    assert re.search(r"subscribe-after-first-offer-\w+ +20% off SUB-MENTOR-MONTHLY", result.output)
     assert "complimentary complimentary" not in result.output
     assert "the first mentor call, on the house" in result.output
     data = json.loads(bridge(env, "learner", "alice@example.com", "--json").output)
@@ -320,12 +361,18 @@ def test_the_demo_narrates_each_grant_and_shows_every_promised_effect(env):
     summary = json.loads(bridge(env, "demo", "--json").output)
     frank = summary["learners"]["frank@example.com"]
     assert [(s["status"], s["perks"]) for s in frank["subscriptions"]] == [
-        ("active", ["priority job intros"])]
+        ("active", ["priority job intros"])
+    ]
     assert any(w["resource"] == "coupon" for w in summary["writebacks"])
     assert summary["steps"][1]["changes"][0] == {
-        "learner": "alice@example.com", "kind": "credit", "credit_type": "mentor_minutes",
-        "amount": 180, "reason": "grant", "offer": "Mentor hour pack, 3 hours",
-        "order_id": 102}
+        "learner": "alice@example.com",
+        "kind": "credit",
+        "credit_type": "mentor_minutes",
+        "amount": 180,
+        "reason": "grant",
+        "offer": "Mentor hour pack, 3 hours",
+        "order_id": 102,
+    }
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -34,8 +34,9 @@ def test_json_is_the_report_as_computed_in_the_configured_time_zone(bridge, seed
     result = bridge("report", *OCTOBER, "--format", "json")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    expected = build_report(seeded[1], Period(date(2026, 10, 1), date(2026, 11, 1),
-                                              "Europe/Berlin"), NOW).as_dict()
+    expected = build_report(
+        seeded[1], Period(date(2026, 10, 1), date(2026, 11, 1), "Europe/Berlin"), NOW
+    ).as_dict()
     assert printed.pop("generated_at") and expected.pop("generated_at")
     assert printed == expected
 
@@ -85,12 +86,17 @@ def test_an_empty_period_prints_no_data_instead_of_figures(bridge):
     assert "Repeat purchase rate: no data (0 of 0 buyers)" in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--since", "2026-10-32"), "error: --since: '2026-10-32' is not a date; use YYYY-MM-DD"),
-    (("--since", "2026-11-01", "--until", "2026-10-01"),
-     "error: since (2026-11-01) must be before until (2026-10-01)"),
-    (("--timezone", "Berlin"), "error: --timezone: 'Berlin' is not a time zone"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "2026-10-32"), "error: --since: '2026-10-32' is not a date; use YYYY-MM-DD"),
+        (
+            ("--since", "2026-11-01", "--until", "2026-10-01"),
+            "error: since (2026-11-01) must be before until (2026-10-01)",
+        ),
+        (("--timezone", "Berlin"), "error: --timezone: 'Berlin' is not a time zone"),
+    ],
+)
 def test_a_bad_option_is_one_human_line(bridge, args, message):
     """Malformed dates, an inverted period and an unknown zone exit 2 (usage) naming the option."""
     result = bridge("report", *args)
@@ -112,7 +118,8 @@ def test_a_years_table_hides_the_months_without_mentor_time_and_fits_the_termina
     lines = result.output.splitlines()
     months = [line for line in lines if re.match(r"[A-Z][a-z]{2} 2026 ", line)]
     assert months and all(re.search(r"[1-9]", line.split("2026", 1)[1]) for line in months)
-    assert not [line for line in lines
-                if line.startswith("(order-level)") and not re.search(r"[1-9]", line)]
+    assert not [
+        line for line in lines if line.startswith("(order-level)") and not re.search(r"[1-9]", line)
+    ]
     assert all(len(line) <= 100 for line in lines)
     assert not re.search(r"\b1 (learners|buyers|interviews)\b", result.output)

@@ -34,9 +34,15 @@ def _in_workdir(workdir: Path) -> Path:
 def snapshot(engine) -> dict[str, list[tuple]]:
     """Every row of every table, to prove that nothing was written."""
     with engine.connect() as connection:
-        return {table.name: [tuple(row) for row in connection.execute(
-                    sa_select(table).order_by(*table.primary_key.columns)).all()]
-                for table in SQLModel.metadata.sorted_tables}
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(
+                    sa_select(table).order_by(*table.primary_key.columns)
+                ).all()
+            ]
+            for table in SQLModel.metadata.sorted_tables
+        }
 
 
 @sqlite_only
@@ -49,30 +55,45 @@ def test_sync_orders_prints_what_changed_and_a_summary_and_exits_zero(engine, da
         again = bridge("sync", "orders", "--json", env=shop_env(database_url))
         assert "per_page=100&" in rsps.calls[0].request.url  # WooCommerce's largest page
     assert result.exit_code == 0, result.output
-    assert ("  orders: order 28 changed: +3 h of mentor time, +1 h of mentor time"
-            in result.stdout)
+    assert "  orders: order 28 changed: +3 h of mentor time, +1 h of mentor time" in result.stdout
     summary = result.stdout.splitlines()[-1]
     assert re.fullmatch(
         r"orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3, waitlisted 0, "
-        r"write-backs queued \d+, customers to notify 0, requests 2, \d+\.\ds", summary), summary
+        r"write-backs queued \d+, customers to notify 0, requests 2, \d+\.\ds",
+        summary,
+    ), summary
     assert result.stderr == ""
     [job] = json.loads(again.stdout)  # --json: one object per job, for scripts
     assert (job["job"], job["status"], job["fetched"], job["changed"], job["requests"]) == (
-        "orders", "ok", 4, 0, 1)
+        "orders",
+        "ok",
+        4,
+        0,
+        1,
+    )
 
 
 @sqlite_only
 def test_a_failed_job_exits_one_with_its_reason_on_one_line(engine, database_url):
     """The shop refusing the key fails the job: exit 1, and one line saying why and what to do."""
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.GET, f"{API}/orders", status=401, json={
-            "code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
-            "data": {"status": 401}})
+        rsps.add(
+            responses.GET,
+            f"{API}/orders",
+            status=401,
+            json={
+                "code": "woocommerce_rest_cannot_view",
+                "message": "Sorry, you cannot list resources.",
+                "data": {"status": 401},
+            },
+        )
         result = bridge("sync", "orders", env=shop_env(database_url))
     assert result.exit_code == 1
     [reason] = result.stderr.splitlines()
-    assert reason.startswith("error: orders: shop shop.example.com refused GET orders (401 "
-                             "woocommerce_rest_cannot_view: Sorry, you cannot list resources.)")
+    assert reason.startswith(
+        "error: orders: shop shop.example.com refused GET orders (401 "
+        "woocommerce_rest_cannot_view: Sorry, you cannot list resources.)"
+    )
     assert result.stdout.splitlines()[-1].startswith("orders        failed  fetched 0")
 
 
@@ -91,8 +112,7 @@ def test_a_job_held_by_another_runner_exits_75_and_says_who(engine, database_url
 @sqlite_only
 def test_full_and_since_together_are_refused(database_url):
     """--full means from the beginning, so a --since with it is a mistake."""
-    result = bridge("sync", "orders", "--full", "--since", "2026-11-01",
-                    env=shop_env(database_url))
+    result = bridge("sync", "orders", "--full", "--since", "2026-11-01", env=shop_env(database_url))
     assert result.exit_code == 2
     assert "--full and --since exclude each other" in result.stderr
 
@@ -138,24 +158,40 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
     store_cohorts(engine, catalogue)
     settings = Settings().replace(database={"url": database_url})
     # Queued write-backs from an order a webhook delivered, and a delivery that failed.
-    process_order(engine, make_order(940, [("MENTOR-1H", 1)], email="eve@example.com",
-                                     customer_id=12), catalogue=catalogue, settings=settings)
+    process_order(
+        engine,
+        make_order(940, [("MENTOR-1H", 1)], email="eve@example.com", customer_id=12),
+        catalogue=catalogue,
+        settings=settings,
+    )
     failed = make_order(950, [("MENTOR-1H", 1)], email="frank@example.com", customer_id=13)
-    inbox_id = record_delivery(engine, Delivery("order.created", "5", "d-950", {},
-                                                json.dumps(failed).encode(), failed),
-                               handled=frozenset({"order"})).inbox_id
+    inbox_id = record_delivery(
+        engine,
+        Delivery("order.created", "5", "d-950", {}, json.dumps(failed).encode(), failed),
+        handled=frozenset({"order"}),
+    ).inbox_id
 
     def broken(_payload):
         raise PermanentError("catalogue not loaded")
 
-    process_delivery(engine, inbox_id, {"order": broken}, max_attempts=8,
-                     now=utcnow() - timedelta(hours=1))
+    process_delivery(
+        engine, inbox_id, {"order": broken}, max_attempts=8, now=utcnow() - timedelta(hours=1)
+    )
     with unit_of_work(engine) as session:
-        learner = session.exec(sa_select(Learner).where(Learner.woo_customer_id == 12)
-                               ).scalars().one()
-        session.add(LedgerEntry(learner_id=learner.id, credit_type="mentor_minutes", amount=60,
-                                reason="grant", grant_key="sub:1:period", source_key="sub:1@1",
-                                expires_at=utcnow() - timedelta(days=1)))
+        learner = (
+            session.exec(sa_select(Learner).where(Learner.woo_customer_id == 12)).scalars().one()
+        )
+        session.add(
+            LedgerEntry(
+                learner_id=learner.id,
+                credit_type="mentor_minutes",
+                amount=60,
+                reason="grant",
+                grant_key="sub:1:period",
+                source_key="sub:1@1",
+                expires_at=utcnow() - timedelta(days=1),
+            )
+        )
         session.commit()
     before = snapshot(engine)
     assert before["outbox"] and before["inbox"]
@@ -164,8 +200,11 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
         shop = HttpShop(rsps)
         shop.add(*real_orders())
         shop.webhooks[0]["status"] = "disabled"
-        env = shop_env(database_url, BRIDGE_PUBLIC_URL="http://127.0.0.1:9100",
-                       BRIDGE_SYNC_REENABLE_WEBHOOKS="true")
+        env = shop_env(
+            database_url,
+            BRIDGE_PUBLIC_URL="http://127.0.0.1:9100",
+            BRIDGE_SYNC_REENABLE_WEBHOOKS="true",
+        )
         result = bridge("sync", "--dry-run", "--full", env=env)
         methods = {call.request.method for call in rsps.calls}
     assert result.exit_code == 0, result.output
@@ -178,8 +217,9 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
     assert "  expiry: learner 1: would expire 1 h of mentor time of sub:1:period" in out
     assert "  outbox: would send POST " in out
     assert "  webhooks: would re-enable webhook #17 (subscription.deleted)" in out
-    assert re.search(r"^orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3", out,
-                     re.M)
+    assert re.search(
+        r"^orders +ok +fetched 4, changed 4, grants 6, reversals 0, seats 3", out, re.M
+    )
     assert re.search(r"^total +ok +fetched \d+", out, re.M)
     with unit_of_work(engine) as session:
         assert session.get(InboxDelivery, inbox_id).status == "failed"

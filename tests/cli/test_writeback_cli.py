@@ -23,7 +23,6 @@ SHOP_ENV = {
 }
 
 
-
 @pytest.fixture
 def queued(engine: Engine) -> int:
     """One stock write-back for the cohort product 22; returns its row id."""
@@ -57,8 +56,9 @@ def test_outbox_lists_what_waits_and_dry_runs_the_exact_requests(
     lines = result.output.splitlines()
     assert lines[0] == "POST https://shop.example.com/wp-json/wc/v3/products/batch"
     body = json.loads("\n".join(lines[1:-1]))
-    assert body == {"update": [{"id": 22, "manage_stock": True, "stock_quantity": 3,
-                                "backorders": "notify"}]}
+    assert body == {
+        "update": [{"id": 22, "manage_stock": True, "stock_quantity": 3, "backorders": "notify"}]
+    }
     assert lines[-1] == "would send 1 request; 0 unchanged, 0 deferred; customers to notify: 0"
     assert outbox(engine)[0].status == "pending"
 
@@ -71,16 +71,16 @@ def test_outbox_drain_without_a_shop_says_so_in_one_line(workdir, database_url, 
     assert result.output.startswith("error: the shop is not configured: set WOOCOMMERCE_URL")
 
 
-def test_outbox_drain_sends_and_show_and_retry_follow_a_row(
-    workdir, database_url, engine, queued
-):
+def test_outbox_drain_sends_and_show_and_retry_follow_a_row(workdir, database_url, engine, queued):
     """drain sends to the configured shop; show prints the row; retry revives a dead one."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         shop = FakeShop(rsps)
         result = bridge(database_url, "outbox", "drain", shop=True)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == ("sent 1, 0 unchanged, 0 to retry, 0 dead, 0 deferred, "
-                                     "0 left; 1 request; customers notified: 0")
+    assert result.stdout.strip() == (
+        "sent 1, 0 unchanged, 0 to retry, 0 dead, 0 deferred, "
+        "0 left; 1 request; customers notified: 0"
+    )
     assert [path for _, path, _ in shop.requests] == ["products/batch"]
     shown = json.loads(bridge(database_url, "outbox", "show", str(queued), "--json").output)
     assert shown["status"] == "sent"

@@ -46,8 +46,13 @@ from tests.support.credentials import (
 from tests.support.redemptions import ContractClient, make_token, sqlite_only
 from webhooks import create_app
 
-PASSED = {"kind": "assessment_passed", "learner": "ann@example.com", "sku": "ASSESS-DV",
-          "occurred_at": "2026-11-30T10:00:00Z", "evidence": "https://github.com/ann/dataviz"}
+PASSED = {
+    "kind": "assessment_passed",
+    "learner": "ann@example.com",
+    "sku": "ASSESS-DV",
+    "occurred_at": "2026-11-30T10:00:00Z",
+    "evidence": "https://github.com/ann/dataviz",
+}
 
 
 def make_api(engine, settings):  # type: ignore[no-untyped-def]
@@ -81,7 +86,8 @@ def notes_about_credentials(engine) -> list[OutboxItem]:  # type: ignore[no-unty
 
 @pytest.mark.both_databases
 def test_an_assessment_passed_event_issues_a_credential_an_outside_verifier_accepts_for_that_email_only(  # noqa: E501
-        issuer):
+    issuer,
+):
     """The VC-JWT verifies with jwcrypto against the published JWKS, passes the official
     schema offline, and its recipient hash matches ann's e-mail and no other."""
     api, web, _ = issuer
@@ -99,16 +105,23 @@ def test_an_assessment_passed_event_issues_a_credential_an_outside_verifier_acce
     assert not is_recipient(payload, "bob@example.com")
     assert "ann@example.com" not in token and "ann@example.com" not in str(payload)
     assert payload["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
-    assert payload["@context"][:2] == ["https://www.w3.org/ns/credentials/v2",
-                                       "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
-    assert payload["issuer"] == {"id": f"{PUBLIC_URL}/issuer", "type": ["Profile"],
-                                 "name": "Dana Datawright", "url": "https://shop.example.com"}
+    assert payload["@context"][:2] == [
+        "https://www.w3.org/ns/credentials/v2",
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    ]
+    assert payload["issuer"] == {
+        "id": f"{PUBLIC_URL}/issuer",
+        "type": ["Profile"],
+        "name": "Dana Datawright",
+        "url": "https://shop.example.com",
+    }
     achievement = payload["credentialSubject"]["achievement"]
     assert achievement["id"] == f"{PUBLIC_URL}/achievements/ASSESS-DV"
     assert achievement["name"] == "Data-viz practitioner"
     assert achievement["alignment"][0]["targetName"] == "Data visualisation"
-    assert payload["evidence"] == [{"id": "https://github.com/ann/dataviz", "type": ["Evidence"],
-                                    "name": "Evidence"}]
+    assert payload["evidence"] == [
+        {"id": "https://github.com/ann/dataviz", "type": ["Evidence"], "name": "Evidence"}
+    ]
     assert payload["sub"] == payload["credentialSubject"]["id"]
     status = web.get("/credentials/status/1").get_data(as_text=True)
     assert not revoked_in(status, jwks, payload)
@@ -150,8 +163,9 @@ def test_credential_ids_are_stable_identities_of_the_event_not_row_ids(issuer):
     api, _, _ = issuer
     issued = post(api, PASSED, key="lms-pass-42").get_json()["credential"]
     assert uuid.UUID(issued["id"]).version == 5
-    assert issued["id"] == str(uuid.uuid5(uuid.UUID("7d3b1f8e-2c51-5a0e-9f7c-6b1e0c2d4a91"),
-                                          "event:token lms lms-pass-42"))
+    assert issued["id"] == str(
+        uuid.uuid5(uuid.UUID("7d3b1f8e-2c51-5a0e-9f7c-6b1e0c2d4a91"), "event:token lms lms-pass-42")
+    )
 
 
 @pytest.mark.both_databases
@@ -170,15 +184,19 @@ def test_revoking_sets_the_bit_in_the_re_signed_status_list(issuer, engine):
     assert changed
     after = web.get("/credentials/status/1").get_data(as_text=True)
     assert after != before
-    ann_payload = verify_vc_jwt(web.get(f"/credentials/{ann['id']}.jwt").get_data(as_text=True),
-                                jwks)
+    ann_payload = verify_vc_jwt(
+        web.get(f"/credentials/{ann['id']}.jwt").get_data(as_text=True), jwks
+    )
     bo_payload = verify_vc_jwt(
-        web.get(f"/credentials/{bo['credential']['id']}.jwt").get_data(as_text=True), jwks)
+        web.get(f"/credentials/{bo['credential']['id']}.jwt").get_data(as_text=True), jwks
+    )
     assert revoked_in(after, jwks, ann_payload)
     assert not revoked_in(after, jwks, bo_payload)
     assert not revoked_in(before, jwks, ann_payload)
-    assert ann_payload["credentialStatus"]["statusListIndex"] != (
-        bo_payload["credentialStatus"]["statusListIndex"])
+    assert (
+        ann_payload["credentialStatus"]["statusListIndex"]
+        != (bo_payload["credentialStatus"]["statusListIndex"])
+    )
     page = web.get(f"/credentials/{ann['id']}").get_data(as_text=True)
     assert "Revoked on" in page and "plagiarised" not in page
     replay = post(api, PASSED).get_json()["credential"]
@@ -207,7 +225,8 @@ def test_a_tampered_credential_is_refused_by_the_outside_verifier(issuer):
 
 @pytest.mark.both_databases
 def test_a_learner_without_access_to_the_sku_is_refused_and_nothing_is_recorded(
-        engine, database_url, tmp_path):
+    engine, database_url, tmp_path
+):
     """A learner who bought something else, or whose order was refunded, gets a 400."""
     buy(engine, "MENTOR-1H", "cy@example.com", customer_id=9)
     buy(engine, "ASSESS-DV", "di@example.com", customer_id=10, order_id=777)
@@ -222,16 +241,18 @@ def test_a_learner_without_access_to_the_sku_is_refused_and_nothing_is_recorded(
     assert count(engine, Credential) == 0
 
 
-@pytest.mark.parametrize(("body", "field", "words"), [
-    ({**PASSED, "sku": "PROJ-DATAVIZ"}, "sku", "is a project offer, not a assessment"),
-    ({**PASSED, "kind": "project_accepted"}, "sku", "is a assessment offer, not a project"),
-    ({**PASSED, "sku": "MENTOR-1H"}, "sku", "is a mentor hours offer"),
-    ({**PASSED, "evidence": "ftp://example.com/x"}, "evidence", "http(s) URL"),
-    ({**PASSED, "kind": "interview"}, "evidence", "only for assessment_passed"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({**PASSED, "sku": "PROJ-DATAVIZ"}, "sku", "is a project offer, not a assessment"),
+        ({**PASSED, "kind": "project_accepted"}, "sku", "is a assessment offer, not a project"),
+        ({**PASSED, "sku": "MENTOR-1H"}, "sku", "is a mentor hours offer"),
+        ({**PASSED, "evidence": "ftp://example.com/x"}, "evidence", "http(s) URL"),
+        ({**PASSED, "kind": "interview"}, "evidence", "only for assessment_passed"),
+    ],
+)
 @sqlite_only
-def test_an_event_that_cannot_issue_is_a_400_naming_the_field(issuer, engine, body, field,
-                                                               words):
+def test_an_event_that_cannot_issue_is_a_400_naming_the_field(issuer, engine, body, field, words):
     """Wrong kind of SKU, a bad evidence URL, evidence on another kind: 400, nothing stored."""
     api, _, _ = issuer
     answer = post(api, body)
@@ -242,8 +263,9 @@ def test_an_event_that_cannot_issue_is_a_400_naming_the_field(issuer, engine, bo
 
 
 @sqlite_only
-def test_without_a_public_url_a_credential_event_is_refused_with_409(engine, database_url,
-                                                                      tmp_path):
+def test_without_a_public_url_a_credential_event_is_refused_with_409(
+    engine, database_url, tmp_path
+):
     """The bridge cannot name its credentials: 409, nothing recorded, other events still work."""
     buy(engine, "ASSESS-DV")
     api, _ = make_api(engine, credential_settings(database_url, tmp_path, web={"public_url": None}))
@@ -252,22 +274,28 @@ def test_without_a_public_url_a_credential_event_is_refused_with_409(engine, dat
     assert answer.get_json()["code"] == "credentials_not_configured"
     assert "BRIDGE_PUBLIC_URL" in answer.get_json()["error"]
     assert count(engine, OutcomeEvent) == 0
-    other = post(api, {**PASSED, "kind": "project_submitted", "sku": "ASSESS-DV",
-                       "evidence": None}, key="other")
+    other = post(
+        api,
+        {**PASSED, "kind": "project_submitted", "sku": "ASSESS-DV", "evidence": None},
+        key="other",
+    )
     assert other.status_code == 201
 
 
 @pytest.mark.both_databases
-def test_a_project_bought_in_a_bundle_earns_its_credential_when_accepted(engine, database_url,
-                                                                         tmp_path):
+def test_a_project_bought_in_a_bundle_earns_its_credential_when_accepted(
+    engine, database_url, tmp_path
+):
     """The bundle grants access to PROJ-DATAVIZ, so project_accepted issues its credential."""
     buy(engine, "BUNDLE-DV-STACK", order_id=612)
     api, web = make_api(engine, credential_settings(database_url, tmp_path))
     answer = post(api, {**PASSED, "kind": "project_accepted", "sku": "PROJ-DATAVIZ"})
     assert answer.status_code == 201
     issued = answer.get_json()["credential"]
-    payload = verify_vc_jwt(web.get(f"/credentials/{issued['id']}.jwt").get_data(as_text=True),
-                            web.get("/issuer/jwks.json").get_json())
+    payload = verify_vc_jwt(
+        web.get(f"/credentials/{issued['id']}.jwt").get_data(as_text=True),
+        web.get("/issuer/jwks.json").get_json(),
+    )
     achievement = payload["credentialSubject"]["achievement"]
     assert achievement["achievementType"] == "Assignment"
     assert "6-week window" in achievement["criteria"]["narrative"]
@@ -283,10 +311,17 @@ def test_the_credential_page_shows_what_people_need(issuer):
     assert page.status_code == 200
     assert page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    for text in ("Data-viz practitioner", "Dana Datawright", issued["issued_at"][:10],
-                 "Verified: signed by Dana Datawright", "https://www.linkedin.com/profile/add?",
-                 f"{issued['id']}.jwt", f"{issued['id']}.json", "Data visualisation",
-                 "https://github.com/ann/dataviz"):
+    for text in (
+        "Data-viz practitioner",
+        "Dana Datawright",
+        issued["issued_at"][:10],
+        "Verified: signed by Dana Datawright",
+        "https://www.linkedin.com/profile/add?",
+        f"{issued['id']}.jwt",
+        f"{issued['id']}.json",
+        "Data visualisation",
+        "https://github.com/ann/dataviz",
+    ):
         assert text in html, text
     assert "ann@example.com" not in html
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
@@ -311,11 +346,21 @@ def test_one_url_serves_people_and_machines_by_accept_or_suffix(issuer):
     assert jwt.headers["Access-Control-Allow-Origin"] == "*"
 
 
-@pytest.mark.parametrize("ref", [
-    "nope", "00000000-0000-0000-0000-000000000000", str(uuid.uuid4()) + ".jwt",
-    "7D3B1F8E-2C51-5A0E-9F7C-6B1E0C2D4A91", "x" * 500, "%00", "..%2F..%2Fetc", ".json",
-    "urn:uuid:" + str(uuid.uuid4()), "{}",
-])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "nope",
+        "00000000-0000-0000-0000-000000000000",
+        str(uuid.uuid4()) + ".jwt",
+        "7D3B1F8E-2C51-5A0E-9F7C-6B1E0C2D4A91",
+        "x" * 500,
+        "%00",
+        "..%2F..%2Fetc",
+        ".json",
+        "urn:uuid:" + str(uuid.uuid4()),
+        "{}",
+    ],
+)
 @sqlite_only
 def test_unknown_or_malformed_credential_ids_are_404_never_5xx(issuer, ref):
     """Whatever the id, the answer is 404 JSON (or HTML for a browser of the page); a NUL,
@@ -329,9 +374,17 @@ def test_unknown_or_malformed_credential_ids_are_404_never_5xx(issuer, ref):
     assert browser.status_code == expected
 
 
-@pytest.mark.parametrize("path", ["/achievements/NOPE", "/achievements/MENTOR-1H",
-                                  "/issuer/keys/nope", "/issuer/keys/" + "a" * 300,
-                                  "/credentials/status/2", "/credentials/status/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/achievements/NOPE",
+        "/achievements/MENTOR-1H",
+        "/issuer/keys/nope",
+        "/issuer/keys/" + "a" * 300,
+        "/credentials/status/2",
+        "/credentials/status/x",
+    ],
+)
 @sqlite_only
 def test_unknown_achievements_keys_and_lists_are_404(issuer, path):
     """Only SKUs that issue credentials have an achievement; only keys that signed are served."""
@@ -343,8 +396,13 @@ def test_unknown_achievements_keys_and_lists_are_404(issuer, path):
 def test_without_a_public_url_the_pages_are_404(engine, database_url, tmp_path):
     """Nothing is published by a bridge that does not know its own address."""
     _, web = make_api(engine, credential_settings(database_url, tmp_path, web={"public_url": None}))
-    for path in ("/issuer", "/issuer/jwks.json", "/credentials/status/1",
-                 f"/credentials/{uuid.uuid4()}", "/achievements/ASSESS-DV"):
+    for path in (
+        "/issuer",
+        "/issuer/jwks.json",
+        "/credentials/status/1",
+        f"/credentials/{uuid.uuid4()}",
+        "/achievements/ASSESS-DV",
+    ):
         assert web.get(path).status_code == 404, path
 
 
@@ -388,8 +446,9 @@ def test_rotating_the_key_keeps_old_public_keys_so_old_credentials_verify(issuer
 
 
 @pytest.mark.both_databases
-def test_concurrent_first_credentials_and_revocations_neither_collide_nor_lose_a_bit(issuer,
-                                                                                     engine):
+def test_concurrent_first_credentials_and_revocations_neither_collide_nor_lose_a_bit(
+    issuer, engine
+):
     """Six learners pass at once (the first credentials, so the status list is created under
     the race), then four are revoked at once: every request succeeds, each index is unique,
     and the re-signed list holds exactly the four bits."""
@@ -425,8 +484,9 @@ def test_concurrent_first_credentials_and_revocations_neither_collide_nor_lose_a
     jwks = web.get("/issuer/jwks.json").get_json()
     status = web.get("/credentials/status/1").get_data(as_text=True)
     for number, row in enumerate(rows):
-        payload = verify_vc_jwt(web.get(f"/credentials/{row.uuid}.jwt").get_data(as_text=True),
-                                jwks)
+        payload = verify_vc_jwt(
+            web.get(f"/credentials/{row.uuid}.jwt").get_data(as_text=True), jwks
+        )
         assert revoked_in(status, jwks, payload) is (number < 4)
 
 
@@ -442,10 +502,20 @@ def test_a_real_browser_renders_the_credential_page(issuer, engine, database_url
     thread.start()
     try:
         dom = subprocess.run(  # noqa: S603 - a fixed browser binary and our own URL
-            [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
-             "--disable-gpu", f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom",
-             f"http://127.0.0.1:{server.server_port}/credentials/{identity}"],
-            capture_output=True, text=True, timeout=60, check=True).stdout
+            [
+                shutil.which("chromium") or "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'chromium'}",
+                "--dump-dom",
+                f"http://127.0.0.1:{server.server_port}/credentials/{identity}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
     finally:
         server.shutdown()
         thread.join(timeout=5)
@@ -467,16 +537,26 @@ def test_a_rebuilt_database_gives_the_same_credential_ids(sqlite_template, tmp_p
             buy(engine, "MENTOR-1H", f"x{other}@example.com", customer_id=300 + other)
         buy(engine, "ASSESS-DV")
         buy(engine, "PROJ-DATAVIZ")
-        setup = issuing_factory(credential_settings(f"sqlite:///{path}", tmp_path),
-                                example_catalogue)
-        result = import_csv(engine, "kind,learner,sku,occurred_at\n"
-                            "assessment_passed,ann@example.com,ASSESS-DV,2026-11-30\n",
-                            "UTC", issuing=setup)
+        setup = issuing_factory(
+            credential_settings(f"sqlite:///{path}", tmp_path), example_catalogue
+        )
+        result = import_csv(
+            engine,
+            "kind,learner,sku,occurred_at\n"
+            "assessment_passed,ann@example.com,ASSESS-DV,2026-11-30\n",
+            "UTC",
+            issuing=setup,
+        )
         assert result.committed and result.recorded == 1
         with unit_of_work(engine) as session:
             learner = session.exec(select(Learner).where(Learner.email == "ann@example.com")).one()
-            issue_credential(session, setup(), learner, "PROJ-DATAVIZ",
-                             source_key=manual_source_key(session, learner, "PROJ-DATAVIZ"))
+            issue_credential(
+                session,
+                setup(),
+                learner,
+                "PROJ-DATAVIZ",
+                source_key=manual_source_key(session, learner, "PROJ-DATAVIZ"),
+            )
             session.commit()
             ids.append((learner.id, sorted(session.exec(select(Credential.uuid)).all())))
         engine.dispose()

@@ -19,9 +19,17 @@ DAY = timedelta(days=1)
 def row(id, amount, reason="grant", *, expires=None, reverses=None, key=None):
     """A ledger row as the pure rule reads it (learner 1, mentor minutes)."""
     key = key or f"k{id}"
-    return LedgerEntry(id=id, learner_id=1, credit_type="mentor_minutes", amount=amount,
-                       reason=reason, grant_key=key, source_key=f"{key}@1",
-                       reverses_id=reverses, expires_at=expires)
+    return LedgerEntry(
+        id=id,
+        learner_id=1,
+        credit_type="mentor_minutes",
+        amount=amount,
+        reason=reason,
+        grant_key=key,
+        source_key=f"{key}@1",
+        reverses_id=reverses,
+        expires_at=expires,
+    )
 
 
 def left(rows):
@@ -36,8 +44,12 @@ def test_an_unspent_expired_grant_expires_whole_and_an_unexpired_one_not_at_all(
 
 def test_spending_uses_the_soonest_expiring_credits_first():
     """A debit draws on the grant that expires first, then later ones, never-expiring last."""
-    rows = [row(1, 30, "complimentary"), row(2, 60, expires=NOW + DAY),
-            row(3, 60, expires=NOW - DAY), row(4, -70, "redemption")]
+    rows = [
+        row(1, 30, "complimentary"),
+        row(2, 60, expires=NOW + DAY),
+        row(3, 60, expires=NOW - DAY),
+        row(4, -70, "redemption"),
+    ]
     # 70 spent: all 60 of grant 3 (expires first), then 10 of grant 2; nothing of 1.
     assert left(rows) == {3: 0}
     assert left([row(1, 60, expires=NOW - DAY), row(2, -20, "redemption")]) == {1: 40}
@@ -51,8 +63,11 @@ def test_a_debit_before_a_grant_existed_cannot_have_spent_it():
 
 def test_a_refunded_booking_gives_its_credits_back_to_the_grant_they_came_from():
     """A cancelled booking's credits return to the expiring grant, which then expires them."""
-    rows = [row(1, 60, expires=NOW - DAY), row(2, -40, "redemption"),
-            row(3, 40, "redemption_refund", reverses=2)]
+    rows = [
+        row(1, 60, expires=NOW - DAY),
+        row(2, -40, "redemption"),
+        row(3, 40, "redemption_refund", reverses=2),
+    ]
     assert left(rows) == {1: 60}
 
 
@@ -60,9 +75,18 @@ def test_a_reversed_or_already_expired_grant_is_not_expired_again():
     """A reversal takes the grant's credits back; an expiry row settles its grant for good."""
     reversed_grant = [row(1, 60, expires=NOW - DAY), row(2, -60, "reversal", reverses=1)]
     assert left(reversed_grant) == {1: 0}
-    expired = [row(1, 60, expires=NOW - DAY),
-               LedgerEntry(id=2, learner_id=1, credit_type="mentor_minutes", amount=-60,
-                           reason="expiry", grant_key="k1", source_key="k1@1:expiry")]
+    expired = [
+        row(1, 60, expires=NOW - DAY),
+        LedgerEntry(
+            id=2,
+            learner_id=1,
+            credit_type="mentor_minutes",
+            amount=-60,
+            reason="expiry",
+            grant_key="k1",
+            source_key="k1@1:expiry",
+        ),
+    ]
     assert left(expired) == {}
 
 
@@ -83,13 +107,28 @@ def test_expired_credits_get_one_expiry_row_for_what_is_left_and_never_a_second(
             (alice, 30, None, "learner:1:complimentary_call"),
             (bob, 60, NOW + DAY, "sub:2:order:75:period"),
         ]:
-            session.add(LedgerEntry(learner_id=learner, credit_type="mentor_minutes",
-                                    amount=amount, reason="grant", grant_key=key,
-                                    source_key=f"{key}@1", expires_at=expires))
+            session.add(
+                LedgerEntry(
+                    learner_id=learner,
+                    credit_type="mentor_minutes",
+                    amount=amount,
+                    reason="grant",
+                    grant_key=key,
+                    source_key=f"{key}@1",
+                    expires_at=expires,
+                )
+            )
         session.flush()
-        session.add(LedgerEntry(learner_id=alice, credit_type="mentor_minutes", amount=-20,
-                                reason="redemption", grant_key="redemption:r1",
-                                source_key="redemption:r1"))
+        session.add(
+            LedgerEntry(
+                learner_id=alice,
+                credit_type="mentor_minutes",
+                amount=-20,
+                reason="redemption",
+                grant_key="redemption:r1",
+                source_key="redemption:r1",
+            )
+        )
         session.commit()
 
     queued = []
@@ -115,11 +154,27 @@ def test_a_fully_spent_expired_grant_is_settled_with_a_zero_row(engine):
     """Nothing is left to expire, but the grant is settled so no later run looks at it again."""
     with unit_of_work(engine) as session:
         alice = _learner(session, "alice@example.com", 2)
-        session.add(LedgerEntry(learner_id=alice, credit_type="portfolio_reviews", amount=1,
-                                reason="grant", grant_key="g", source_key="g@1",
-                                expires_at=NOW - DAY))
-        session.add(LedgerEntry(learner_id=alice, credit_type="portfolio_reviews", amount=-1,
-                                reason="redemption", grant_key="r", source_key="r"))
+        session.add(
+            LedgerEntry(
+                learner_id=alice,
+                credit_type="portfolio_reviews",
+                amount=1,
+                reason="grant",
+                grant_key="g",
+                source_key="g@1",
+                expires_at=NOW - DAY,
+            )
+        )
+        session.add(
+            LedgerEntry(
+                learner_id=alice,
+                credit_type="portfolio_reviews",
+                amount=-1,
+                reason="redemption",
+                grant_key="r",
+                source_key="r",
+            )
+        )
         session.commit()
     result = expire_credits(engine, now=NOW)
     assert (result.grants, result.expired) == (1, {"portfolio_reviews": 0})

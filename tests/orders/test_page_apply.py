@@ -39,8 +39,7 @@ BASKETS = [
     [("PREVIEW-DV", 1), ("COHORT-DV-2027-01", 1)],
     [("NOT-A-MICRO-SKU", 1)],
 ]
-STATUSES = ["processing", "completed", "pending", "processing", "on-hold", "completed",
-            "cancelled"]
+STATUSES = ["processing", "completed", "pending", "processing", "on-hold", "completed", "cancelled"]
 
 
 def mixed_page(count: int = 40, first_id: int = 5000) -> list[dict[str, Any]]:
@@ -54,9 +53,17 @@ def mixed_page(count: int = 40, first_id: int = 5000) -> list[dict[str, Any]]:
         status = STATUSES[i % len(STATUSES)]
         modified = f"2026-11-28T1{i // 60}:{i % 60:02d}:00"
         paid = modified if status in ("processing", "completed") else None
-        orders.append(make_order(first_id + i, BASKETS[i % len(BASKETS)], status=status,
-                                 email=email, customer_id=customer, modified=modified,
-                                 paid=paid))
+        orders.append(
+            make_order(
+                first_id + i,
+                BASKETS[i % len(BASKETS)],
+                status=status,
+                email=email,
+                customer_id=customer,
+                modified=modified,
+                paid=paid,
+            )
+        )
     return orders
 
 
@@ -67,24 +74,39 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         ledger = {row.id: row for row in session.exec(select(LedgerEntry)).all()}
         seats = session.exec(select(Seat).order_by(Seat.id)).all()
         return {
-            "learners": sorted((row.email, row.woo_customer_id, row.name)
-                               for row in session.exec(select(Learner)).all()),
-            "aliases": sorted((row.email, email[row.learner_id])
-                              for row in session.exec(select(LearnerEmail)).all()),
-            "ledger": sorted((row.source_key, email[row.learner_id], row.credit_type,
-                              row.amount, row.reason,
-                              ledger[row.reverses_id].source_key if row.reverses_id else None)
-                             for row in ledger.values()),
+            "learners": sorted(
+                (row.email, row.woo_customer_id, row.name)
+                for row in session.exec(select(Learner)).all()
+            ),
+            "aliases": sorted(
+                (row.email, email[row.learner_id])
+                for row in session.exec(select(LearnerEmail)).all()
+            ),
+            "ledger": sorted(
+                (
+                    row.source_key,
+                    email[row.learner_id],
+                    row.credit_type,
+                    row.amount,
+                    row.reason,
+                    ledger[row.reverses_id].source_key if row.reverses_id else None,
+                )
+                for row in ledger.values()
+            ),
             # Seats in id order: the waitlist is ordered by id.
             "seats": [(row.source_key, email[row.learner_id], row.status) for row in seats],
-            "access": sorted((row.source_key, email[row.learner_id], row.revoked_at is None)
-                             for row in session.exec(select(Access)).all()),
-            "orders": sorted((row.order_id, row.status,
-                              email[row.learner_id] if row.learner_id else None)
-                             for row in session.exec(select(OrderState)).all()),
-            "outbox": sorted((row.resource, row.target_key,
-                              json.dumps(row.payload, sort_keys=True))
-                             for row in session.exec(select(OutboxItem)).all()),
+            "access": sorted(
+                (row.source_key, email[row.learner_id], row.revoked_at is None)
+                for row in session.exec(select(Access)).all()
+            ),
+            "orders": sorted(
+                (row.order_id, row.status, email[row.learner_id] if row.learner_id else None)
+                for row in session.exec(select(OrderState)).all()
+            ),
+            "outbox": sorted(
+                (row.resource, row.target_key, json.dumps(row.payload, sort_keys=True))
+                for row in session.exec(select(OutboxItem)).all()
+            ),
         }
 
 
@@ -135,8 +157,7 @@ def test_a_page_costs_a_few_statements_and_an_unchanged_page_writes_nothing(
 ):
     page = mixed_page(100)
     with counted(engine) as statements:
-        results = process_orders(engine, page, catalogue=catalogue, settings=settings,
-                                 notify=False)
+        results = process_orders(engine, page, catalogue=catalogue, settings=settings, notify=False)
     assert all(r.error is None for r in results)
     assert len(statements) <= 100, len(statements)  # 100 orders: at most one per order
 
@@ -150,13 +171,17 @@ def test_an_order_that_cannot_be_applied_fails_alone(engine, settings, catalogue
     """A cohort the database does not know: that order fails, the rest of the page lands."""
     unknown = dataclasses.replace(COHORT, code="NOWHERE", title="Not synced")
     catalogue = dataclasses.replace(
-        catalogue, offers={**catalogue.offers,
-                           "COHORT-NOWHERE": Offer("COHORT-NOWHERE", "cohort_seat", "Nowhere",
-                                                   cohort="NOWHERE")},
-        cohorts={**catalogue.cohorts, "NOWHERE": unknown})
+        catalogue,
+        offers={
+            **catalogue.offers,
+            "COHORT-NOWHERE": Offer("COHORT-NOWHERE", "cohort_seat", "Nowhere", cohort="NOWHERE"),
+        },
+        cohorts={**catalogue.cohorts, "NOWHERE": unknown},
+    )
     page = mixed_page(6)
-    page.insert(3, make_order(6100, [("COHORT-NOWHERE", 1)], email="late@example.com",
-                              customer_id=777))
+    page.insert(
+        3, make_order(6100, [("COHORT-NOWHERE", 1)], email="late@example.com", customer_id=777)
+    )
     results = process_orders(engine, page, catalogue=catalogue, settings=settings)
     errors = {r.payload["id"]: r.error for r in results if r.error is not None}
     assert list(errors) == [6100] and isinstance(errors[6100], UnknownCohort)
@@ -169,16 +194,21 @@ def test_one_order_twice_in_a_page_is_applied_in_turn(engine, settings, catalogu
     """Paid, then cancelled, in one page: granted, then reversed; an older copy after it is
     stale and skipped."""
     paid = make_order(7000, [("MENTOR-1H", 1)], modified="2026-11-28T10:00:00")
-    cancelled = make_order(7000, [("MENTOR-1H", 1)], status="cancelled",
-                           modified="2026-11-28T11:00:00")
-    results = process_orders(engine, [paid, cancelled, paid], catalogue=catalogue,
-                             settings=settings)
+    cancelled = make_order(
+        7000, [("MENTOR-1H", 1)], status="cancelled", modified="2026-11-28T11:00:00"
+    )
+    results = process_orders(
+        engine, [paid, cancelled, paid], catalogue=catalogue, settings=settings
+    )
     assert [r.outcome.applied for r in results] == [True, True, False]
     assert [e.kind for e in results[1].outcome.events if e.kind.startswith("credit")] == [
-        "credit_reversed"]
+        "credit_reversed"
+    ]
     with unit_of_work(engine) as session:
-        amounts = sorted(row.amount for row in session.exec(
-            select(LedgerEntry).where(LedgerEntry.order_id == 7000)).all())
+        amounts = sorted(
+            row.amount
+            for row in session.exec(select(LedgerEntry).where(LedgerEntry.order_id == 7000)).all()
+        )
     assert amounts == [-60, 60]
 
 
@@ -188,8 +218,12 @@ def test_the_inbox_drains_a_batch_of_order_deliveries_as_one_page(engine, settin
     page.append(make_order(6200, [("MENTOR-1H", 10**9)], email="absurd@example.com"))
     for payload in page:
         body = json.dumps(payload).encode()
-        record_delivery(engine, Delivery("order.updated", "5", f"d-{payload['id']}", {}, body,
-                                         payload), handled=frozenset(handlers), status="received")
+        record_delivery(
+            engine,
+            Delivery("order.updated", "5", f"d-{payload['id']}", {}, body, payload),
+            handled=frozenset(handlers),
+            status="received",
+        )
     with counted(engine) as statements:
         done = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts)()
     assert done == len(page)
@@ -218,8 +252,9 @@ def test_two_pages_at_once_share_new_learners_without_a_deadlock(engine, setting
     def work(index: int) -> None:
         try:
             barrier.wait(timeout=10)
-            results[index] = process_orders(engine, pages[index], catalogue=catalogue,
-                                            settings=settings, notify=False)
+            results[index] = process_orders(
+                engine, pages[index], catalogue=catalogue, settings=settings, notify=False
+            )
         except BaseException as exc:  # noqa: BLE001  (reported below)
             failures.append(exc)
 
@@ -236,8 +271,13 @@ def test_two_pages_at_once_share_new_learners_without_a_deadlock(engine, setting
     assert len(emails) == len(set(emails)) > 5
     assert set(emails) <= {p["billing"]["email"] for p in pages[0]}
     by_order = {row.order_id for row in ledger if row.order_id is not None}
-    paid = {p["id"] for page in pages for p in page
-            if p["status"] in ("processing", "completed") and p["line_items"][0]["sku"] in (
-                "MENTOR-1H", "PROJ-DATAVIZ", "BUNDLE-DV-STACK", "MENTOR-PACK-3H")}
+    paid = {
+        p["id"]
+        for page in pages
+        for p in page
+        if p["status"] in ("processing", "completed")
+        and p["line_items"][0]["sku"]
+        in ("MENTOR-1H", "PROJ-DATAVIZ", "BUNDLE-DV-STACK", "MENTOR-PACK-3H")
+    }
     assert paid <= by_order
     assert len({row.source_key for row in ledger}) == len(ledger)

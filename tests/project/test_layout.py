@@ -24,9 +24,24 @@ WEB_FACTORY = ("webhooks", "webhooks.app")
 RULES_MAY_IMPORT = {"bridge.errors"}
 # Libraries that do I/O or belong to a framework: none of them in the pure rules.
 IO_LIBRARIES = {
-    "sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "woocommerce", "flask",
-    "werkzeug", "click", "apscheduler", "psycopg", "socket", "http", "urllib", "sqlite3",
-    "gunicorn", "subprocess", "threading",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "requests",
+    "urllib3",
+    "woocommerce",
+    "flask",
+    "werkzeug",
+    "click",
+    "apscheduler",
+    "psycopg",
+    "socket",
+    "http",
+    "urllib",
+    "sqlite3",
+    "gunicorn",
+    "subprocess",
+    "threading",
 }
 MAX_LINES = 800
 SERVICES = "bridge.services"
@@ -202,7 +217,8 @@ def test_the_web_audiences_import_neither_each_other_nor_the_app_factory() -> No
             f"{module} imports {target}"
             for target in sorted(targets)
             if target in WEB_FACTORY
-            or any(_in(target, audience) for audience in WEB_AUDIENCES if audience != own))
+            or any(_in(target, audience) for audience in WEB_AUDIENCES if audience != own)
+        )
     assert offenders == []
 
 
@@ -286,8 +302,10 @@ def test_the_boundary_check_finds_a_private_module_imported_from_outside(tmp_pat
         for target in targets
         if (feature := _feature(target)) and target != feature and _feature(module) != feature
     )
-    assert offenders == ["bridge.services.b.z imports bridge.services.a.y",
-                         "sync.job imports bridge.services.a.x"]
+    assert offenders == [
+        "bridge.services.b.z imports bridge.services.a.y",
+        "sync.job imports bridge.services.a.x",
+    ]
 
 
 def test_each_feature_is_a_package_whose_init_says_what_it_owns_and_exports_by_name() -> None:
@@ -317,7 +335,8 @@ def test_no_folder_of_bridge_holds_more_than_fifteen_modules() -> None:
     """A folder past 15 modules is several features in one room; make them packages."""
     counts = {
         folder.relative_to(ROOT).as_posix(): len(
-            [path for path in folder.glob("*.py") if path.name != "__init__.py"])
+            [path for path in folder.glob("*.py") if path.name != "__init__.py"]
+        )
         for folder in (ROOT / "bridge").rglob("*")
         if folder.is_dir() and (folder / "__init__.py").is_file()
     }
@@ -367,7 +386,8 @@ def test_helpers_come_from_tests_support_never_from_a_conftest() -> None:
             f"{path.relative_to(ROOT)}:{node.lineno} defines the fixture {node.name}"
             for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef)
-            and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list))
+            and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)
+        )
     assert offenders == []
 
 

@@ -51,24 +51,46 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
-            shutil.copytree(path, source / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
         else:
             shutil.copy(path, source / name)
     dist = work / "dist"
-    _call([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist),
-           str(source)], check=True, capture_output=True, timeout=180)
+    _call(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     wheel = next(dist.glob("creator_bridge-*.whl"))
     venv = work / "venv"
     _call([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
     python = venv / "bin" / "python"
     purelib = _call(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip()
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (Path(purelib) / "deps-of-the-test-runner.pth").write_text("\n".join(sorted(deps)) + "\n")
-    _call([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-           "--no-deps", str(wheel)], check=True, capture_output=True, timeout=180)
+    _call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     return venv / "bin"
 
 
@@ -83,24 +105,39 @@ def _page(url: str) -> tuple[int, str]:
 
 def _run(bin_dir: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), "LANG": "C.UTF-8"}
-    return _call([str(bin_dir / "bridge"), *args], cwd=folder, env=env, text=True,
-                 capture_output=True, timeout=120)
+    return _call(
+        [str(bin_dir / "bridge"), *args],
+        cwd=folder,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
-def test_the_wheel_holds_no_checkout_and_imports_from_its_own_install(installed: Path,
-                                                                       tmp_path: Path) -> None:
+def test_the_wheel_holds_no_checkout_and_imports_from_its_own_install(
+    installed: Path, tmp_path: Path
+) -> None:
     """The installed package is the wheel's, with the example catalogue inside it."""
     where = _call(
-        [str(installed / "python"), "-c",
-         "import bridge, importlib.resources as r; print(bridge.__file__); "
-         "print(r.files('bridge').joinpath('data/catalog.example.toml').is_file())"],
-        cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
+        [
+            str(installed / "python"),
+            "-c",
+            "import bridge, importlib.resources as r; print(bridge.__file__); "
+            "print(r.files('bridge').joinpath('data/catalog.example.toml').is_file())",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert where[0].startswith(str(installed.parent))
     assert where[1] == "True"
 
 
-def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: Path,
-                                                                    tmp_path: Path) -> None:
+def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(
+    installed: Path, tmp_path: Path
+) -> None:
     """`bridge init` writes catalog.toml from the package, `demo` plays, `serve` answers, its
     pages too (every audience's templates and the stylesheet are in the wheel)."""
     init = _run(installed, tmp_path, "init")
@@ -115,9 +152,14 @@ def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: P
     read_token = json.loads(token.stdout)["token"]
     port = _free_port()
     env = {"PATH": f"{installed}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    server = subprocess.Popen([str(installed / "bridge"), "serve", "--port", str(port)],  # noqa: S603
-                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(  # noqa: S603
+        [str(installed / "bridge"), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         body = None
         deadline = time.monotonic() + 30
@@ -131,9 +173,15 @@ def test_init_demo_and_serve_work_from_the_wheel_in_an_empty_folder(installed: P
         assert body["status"] == "ok" and body["schema"]["up_to_date"] is True
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/docs/", timeout=5) as r:
             assert b"swagger-ui-bundle.js" in r.read()
-        pages = {path: _page(f"http://127.0.0.1:{port}{path}") for path in (
-            "/assets/console.css", f"/report?token={read_token}", "/console/login",
-            "/outcomes")}
+        pages = {
+            path: _page(f"http://127.0.0.1:{port}{path}")
+            for path in (
+                "/assets/console.css",
+                f"/report?token={read_token}",
+                "/console/login",
+                "/outcomes",
+            )
+        }
         assert pages["/assets/console.css"][0] == 200
         assert ".report svg" in pages["/assets/console.css"][1]
         status, report = pages[f"/report?token={read_token}"]

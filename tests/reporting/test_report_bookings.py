@@ -34,25 +34,42 @@ def _row(learner, mentor, status, attendance="booked", minutes=60, day=8):
 
 def test_booking_months_count_booked_held_and_no_show_minutes_and_the_unfunded():
     """Cancelled and moved bookings are not booked time; a returned no-show still is."""
-    rows = ReportRows(bookings=(
-        _row(1, "mia@x", "debited", "held"), _row(1, "mia@x", "debited", "no_show", 30),
-        _row(2, "mia@x", "returned", "no_show", 45), _row(2, "mia@x", "returned"),
-        _row(3, "max@x", "rescheduled"), _row(3, "max@x", "debited", minutes=20),
-        _row(None, "max@x", "unknown_learner"), _row(4, "max@x", "unfunded"),
-        _row(4, "max@x", "cancelled"),
-    ))
+    rows = ReportRows(
+        bookings=(
+            _row(1, "mia@x", "debited", "held"),
+            _row(1, "mia@x", "debited", "no_show", 30),
+            _row(2, "mia@x", "returned", "no_show", 45),
+            _row(2, "mia@x", "returned"),
+            _row(3, "max@x", "rescheduled"),
+            _row(3, "max@x", "debited", minutes=20),
+            _row(None, "max@x", "unknown_learner"),
+            _row(4, "max@x", "unfunded"),
+            _row(4, "max@x", "cancelled"),
+        )
+    )
     [december] = booking_months(rows, DECEMBER)
-    assert vars(december) == {"month": "2026-12", "bookings": 4, "booked": 155, "held": 60,
-                              "no_show": 75, "unfunded": 1, "unknown_learner": 1}
+    assert vars(december) == {
+        "month": "2026-12",
+        "bookings": 4,
+        "booked": 155,
+        "held": 60,
+        "no_show": 75,
+        "unfunded": 1,
+        "unknown_learner": 1,
+    }
 
 
 def test_returning_learners_are_those_who_book_the_same_mentor_twice():
     """Two calls with mia: returning; one call each with mia and max: not returning."""
-    rows = ReportRows(bookings=(
-        _row(1, "Mia@X", "debited", day=3), _row(1, "mia@x", "debited", "held", day=20),
-        _row(2, "mia@x", "debited"), _row(2, "max@x", "debited"),
-        _row(3, "max@x", "returned"),
-    ))
+    rows = ReportRows(
+        bookings=(
+            _row(1, "Mia@X", "debited", day=3),
+            _row(1, "mia@x", "debited", "held", day=20),
+            _row(2, "mia@x", "debited"),
+            _row(2, "max@x", "debited"),
+            _row(3, "max@x", "returned"),
+        )
+    )
     found = {(r.mentor, r.learners, r.returning) for r in returning_learners(rows, DECEMBER)}
     assert found == {("mia@x", 2, 1), ("max@x", 1, 0), ("(all)", 3, 1)}
 
@@ -78,8 +95,12 @@ def booked_story(engine, settings):
     post_calcom(client, raw("calcom_booking_no_show_updated"))
     post_calendly(client, raw("calendly_no_show_booking_created"))  # Dec 15, not marked
     post_calcom(client, calcom_variant("calcom_booking_created", uid="long", length=600))
-    post_calcom(client, calcom_variant("calcom_booking_created", uid="x",
-                                       email="stranger@example.com", metadata={}))
+    post_calcom(
+        client,
+        calcom_variant(
+            "calcom_booking_created", uid="x", email="stranger@example.com", metadata={}
+        ),
+    )
     return engine
 
 
@@ -87,10 +108,21 @@ def test_the_report_counts_bookings_from_the_booking_tools(booked_story):
     """December: 3 calls booked (180 min), 60 held, 60 no-show, 1 unfunded, 1 unknown."""
     report = build_report(booked_story, DECEMBER, NOW)
     data = report.as_dict()["bookings"]
-    assert data["total"] == {"month": "(all)", "bookings": 3, "booked": 180, "held": 60,
-                             "no_show": 60, "unfunded": 1, "unknown_learner": 1}
-    assert data["returning_learners"][-1] == {"mentor": "(all)", "learners": 1,
-                                              "returning": 1, "rate": 1.0}
+    assert data["total"] == {
+        "month": "(all)",
+        "bookings": 3,
+        "booked": 180,
+        "held": 60,
+        "no_show": 60,
+        "unfunded": 1,
+        "unknown_learner": 1,
+    }
+    assert data["returning_learners"][-1] == {
+        "mentor": "(all)",
+        "learners": 1,
+        "returning": 1,
+        "rate": 1.0,
+    }
     flat = {(section, item, metric): value for section, item, metric, value in records(report)}
     assert flat[("bookings", "2026-12", "no_show")] == "60"
     assert flat[("returning_learners", "marco.rossi@example.com", "rate")] == "1.0"

@@ -46,8 +46,15 @@ BERLIN_OCTOBER = Period(date(2026, 10, 1), date(2026, 11, 1), "Europe/Berlin")
 
 
 def _money(sku: str, orders: int, units: int, revenue: str, refunds: str, net: str) -> dict:
-    return {"sku": sku, "currency": "EUR", "orders": orders, "units": units, "revenue": revenue,
-            "refunds": refunds, "net": net}
+    return {
+        "sku": sku,
+        "currency": "EUR",
+        "orders": orders,
+        "units": units,
+        "revenue": revenue,
+        "refunds": refunds,
+        "net": net,
+    }
 
 
 def _steps(preview, paid, call, sub):  # type: ignore[no-untyped-def]
@@ -64,19 +71,31 @@ def seeded(request, tmp_path_factory):  # type: ignore[no-untyped-def]
 def test_october_in_berlin_gives_the_hand_checked_figures(seeded):
     """The seeded shop's October report in Berlin matches the module docstring, figure by figure."""
     data = build_report(seeded, BERLIN_OCTOBER, NOW).as_dict()
-    assert data["period"] == {"since": "2026-10-01", "until": "2026-11-01",
-                              "timezone": "Europe/Berlin", "start": "2026-09-30T22:00:00+00:00",
-                              "end": "2026-10-31T23:00:00+00:00"}
-    preview_row = {"entry": "preview", "learners": _steps(3, 2, 1, 1),
-                   "rates": _steps(None, 0.6667, 0.5, 1.0),
-                   "median_days": _steps(None, 6.5, 3.0, 7.0)}
-    direct_row = {"entry": "paid", "learners": _steps(None, 1, 1, 0),
-                  "rates": _steps(None, None, 1.0, 0.0),
-                  "median_days": _steps(None, None, 2.0, None)}
-    assert data["funnel"] == [{"entry_sku": "PREVIEW-DV", **preview_row},
-                              {"entry_sku": "(all)", **preview_row},
-                              {"entry_sku": "COHORT-DV-2027-01", **direct_row},
-                              {"entry_sku": "(all)", **direct_row}]
+    assert data["period"] == {
+        "since": "2026-10-01",
+        "until": "2026-11-01",
+        "timezone": "Europe/Berlin",
+        "start": "2026-09-30T22:00:00+00:00",
+        "end": "2026-10-31T23:00:00+00:00",
+    }
+    preview_row = {
+        "entry": "preview",
+        "learners": _steps(3, 2, 1, 1),
+        "rates": _steps(None, 0.6667, 0.5, 1.0),
+        "median_days": _steps(None, 6.5, 3.0, 7.0),
+    }
+    direct_row = {
+        "entry": "paid",
+        "learners": _steps(None, 1, 1, 0),
+        "rates": _steps(None, None, 1.0, 0.0),
+        "median_days": _steps(None, None, 2.0, None),
+    }
+    assert data["funnel"] == [
+        {"entry_sku": "PREVIEW-DV", **preview_row},
+        {"entry_sku": "(all)", **preview_row},
+        {"entry_sku": "COHORT-DV-2027-01", **direct_row},
+        {"entry_sku": "(all)", **direct_row},
+    ]
     assert data["revenue"] == [
         _money("COHORT-DV-2027-01", 1, 1, "300.00", "0.00", "300.00"),
         _money("MENTOR-1H", 4, 5, "250.00", "50.00", "200.00"),
@@ -84,29 +103,31 @@ def test_october_in_berlin_gives_the_hand_checked_figures(seeded):
         _money("PROJ-DATAVIZ", 1, 1, "120.00", "0.00", "120.00"),
     ]
     assert data["revenue_totals"] == [_money("(all)", 9, 10, "670.00", "50.00", "620.00")]
-    assert [(c["code"], c["active"], c["capacity"], c["waitlisted"], c["fill"])
-            for c in data["cohorts"]] == [("WEB-2026-09", 1, 1, 1, 1.0),
-                                          ("DV-2027-01", 1, 3, 0, 0.3333)]
+    assert [
+        (c["code"], c["active"], c["capacity"], c["waitlisted"], c["fill"]) for c in data["cohorts"]
+    ] == [("WEB-2026-09", 1, 1, 1, 1.0), ("DV-2027-01", 1, 3, 0, 0.3333)]
     assert data["mentor_time"] == {
         "credit_type": "mentor_minutes",
-        "months": [{"month": "2026-10", "granted": 480, "reversed": 60, "redeemed": 60,
-                    "expired": 0}],
-        "total": {"month": "(all)", "granted": 480, "reversed": 60, "redeemed": 60,
-                  "expired": 0},
+        "months": [
+            {"month": "2026-10", "granted": 480, "reversed": 60, "redeemed": 60, "expired": 0}
+        ],
+        "total": {"month": "(all)", "granted": 480, "reversed": 60, "redeemed": 60, "expired": 0},
         "outstanding": {"mentor_minutes": {"outstanding": 480, "learners": 6}},
     }
     assert data["repeat_purchases"] == {"buyers": 5, "repeat_buyers": 3, "rate": 0.6}
     assert data["mentor_retention"] == {
-        "months": [{"month": "2026-10", "mentors": 2, "previous": 2, "retained": 1,
-                    "rate": 0.5}],
+        "months": [{"month": "2026-10", "mentors": 2, "previous": 2, "retained": 1, "rate": 0.5}],
         "rate": 0.5,
     }
     assert data["outcomes"] == {
-        "projects": {"data": True,
-                     "by_sku": [{"sku": "PROJ-DATAVIZ", "started": 2, "submitted": 1,
-                                 "rate": 0.5},
-                                {"sku": "(all)", "started": 2, "submitted": 1, "rate": 0.5}],
-                     "submission_rate": 0.5},
+        "projects": {
+            "data": True,
+            "by_sku": [
+                {"sku": "PROJ-DATAVIZ", "started": 2, "submitted": 1, "rate": 0.5},
+                {"sku": "(all)", "started": 2, "submitted": 1, "rate": 0.5},
+            ],
+            "submission_rate": 0.5,
+        },
         "graduates": 3,
         "interviews": {"data": True, "count": 2, "per_100_graduates": 66.7},
         "placements": {"data": True, "placed": 1, "rate": 0.3333},
@@ -120,17 +141,23 @@ def test_boundaries_follow_the_time_zone_and_refunds_land_in_the_period_they_wer
     assert data["funnel"][0]["learners"] == _steps(2, 1, 1, 1)
     assert data["funnel"][0]["rates"] == _steps(None, 0.5, 1.0, 1.0)
     by_sku = {row["sku"]: row for row in data["revenue"]}
-    assert (by_sku["PREVIEW-DV"]["orders"], by_sku["MENTOR-1H"]["refunds"],
-            by_sku["MENTOR-1H"]["net"]) == (2, "100.00", "150.00")
+    assert (
+        by_sku["PREVIEW-DV"]["orders"],
+        by_sku["MENTOR-1H"]["refunds"],
+        by_sku["MENTOR-1H"]["net"],
+    ) == (2, "100.00", "150.00")
     assert data["revenue_totals"] == [_money("(all)", 8, 9, "670.00", "100.00", "570.00")]
     # Ben's complimentary call is September's in UTC; eve's reversal October's.
     assert data["mentor_time"]["months"] == [
-        {"month": "2026-10", "granted": 450, "reversed": 120, "redeemed": 60, "expired": 0}]
+        {"month": "2026-10", "granted": 450, "reversed": 120, "redeemed": 60, "expired": 0}
+    ]
     assert data["mentor_time"]["outstanding"] == {
-        "mentor_minutes": {"outstanding": 420, "learners": 5}}
+        "mentor_minutes": {"outstanding": 420, "learners": 5}
+    }
 
-    november = build_report(seeded, Period(date(2026, 11, 1), date(2026, 12, 1),
-                                           "Europe/Berlin"), NOW).as_dict()
+    november = build_report(
+        seeded, Period(date(2026, 11, 1), date(2026, 12, 1), "Europe/Berlin"), NOW
+    ).as_dict()
     assert november["revenue"] == [_money("MENTOR-1H", 0, 0, "0.00", "50.00", "-50.00")]
     assert [c["code"] for c in november["cohorts"]] == ["DV-2027-01"]
     assert november["funnel"] == []
@@ -141,19 +168,22 @@ def test_boundaries_follow_the_time_zone_and_refunds_land_in_the_period_they_wer
 
 def test_a_period_before_any_activity_is_empty_and_says_no_data(seeded):
     """January 2025: no purchases, no mentor time, no events; cohort seats are still shown."""
-    data = build_report(seeded, Period(date(2025, 1, 1), date(2025, 2, 1), "Europe/Berlin"),
-                        NOW).as_dict()
+    data = build_report(
+        seeded, Period(date(2025, 1, 1), date(2025, 2, 1), "Europe/Berlin"), NOW
+    ).as_dict()
     assert data["funnel"] == [] and data["revenue"] == [] and data["revenue_totals"] == []
     assert data["mentor_time"]["months"] == [
-        {"month": "2025-01", "granted": 0, "reversed": 0, "redeemed": 0, "expired": 0}]
+        {"month": "2025-01", "granted": 0, "reversed": 0, "redeemed": 0, "expired": 0}
+    ]
     assert data["mentor_time"]["outstanding"] == {}
     assert data["repeat_purchases"]["rate"] is None
     assert data["mentor_retention"]["rate"] is None
     assert data["outcomes"]["projects"] == {
-        "data": False, "by_sku": [{"sku": "(all)", "started": 0, "submitted": 0, "rate": None}],
-        "submission_rate": None}
-    assert data["outcomes"]["interviews"] == {"data": False, "count": 0,
-                                              "per_100_graduates": None}
+        "data": False,
+        "by_sku": [{"sku": "(all)", "started": 0, "submitted": 0, "rate": None}],
+        "submission_rate": None,
+    }
+    assert data["outcomes"]["interviews"] == {"data": False, "count": 0, "per_100_graduates": None}
     assert len(data["cohorts"]) == 2
 
 
@@ -163,5 +193,8 @@ def test_the_order_summary_keeps_each_refunds_date_for_the_report(seeded):
         states = {s.order_id: s for s in session.exec(select(OrderState)).all()}
     [partial] = states[6].summary["refunds"]
     assert (partial["id"], partial["date_created_gmt"], partial["total"]) == (
-        601, "2026-10-06T09:00:00", "50.00")
+        601,
+        "2026-10-06T09:00:00",
+        "50.00",
+    )
     assert states[9].status == "refunded" and states[9].summary["refunds"] == []

@@ -20,20 +20,19 @@ from tests.support.bookings import SECRET, SIGNED_AT, payload, raw
 
 # The header values the fixture README lists for the shared samples.
 SIGNED = {
-    "calcom_booking_cancelled":
-        "f63fdea6365a0046ed41b6bc3276bb2b04876035e75cbc8d0bda952cca95aa8c",
-    "calcom_booking_created":
-        "78465a2ea4ae515adf6fb9c944c63b34c31999d22093ca4578bcbee49319e4f0",
-    "calcom_booking_rescheduled":
-        "a00a8f09262394f6e9a7b34802df9fc892c622ca35ff8945ca8988deb11dee95",
+    "calcom_booking_cancelled": "f63fdea6365a0046ed41b6bc3276bb2b04876035e75cbc8d0bda952cca95aa8c",
+    "calcom_booking_created": "78465a2ea4ae515adf6fb9c944c63b34c31999d22093ca4578bcbee49319e4f0",
+    "calcom_booking_rescheduled": (
+        "a00a8f09262394f6e9a7b34802df9fc892c622ca35ff8945ca8988deb11dee95"
+    ),
     "calendly_invitee_canceled": "t=1767225600,v1="
-        "a694b4cfda43dedf1c80032e97d0fe649acc2f3fc4f0be1adaf0895a29215934",
+    "a694b4cfda43dedf1c80032e97d0fe649acc2f3fc4f0be1adaf0895a29215934",
     "calendly_invitee_created": "t=1767225600,v1="
-        "968f46c574496cf899dafc579feffa6199e2048c37a5983930a4a2bd76513cf1",
+    "968f46c574496cf899dafc579feffa6199e2048c37a5983930a4a2bd76513cf1",
     "calendly_reschedule_1_invitee_canceled": "t=1767225600,v1="
-        "c0f57f0976ec0aabd918ca63d5a2b364a800036d0ce87189d69ba4ce60d43d04",
+    "c0f57f0976ec0aabd918ca63d5a2b364a800036d0ce87189d69ba4ce60d43d04",
     "calendly_reschedule_2_invitee_created": "t=1767225600,v1="
-        "71a14168fa3428f13a1afa588a1acfa88e3ee742d83a67b38584018a8988adcd",
+    "71a14168fa3428f13a1afa588a1acfa88e3ee742d83a67b38584018a8988adcd",
 }
 LENA_KEY = "calcom:k3Hq8vN2pXc5RtY7wL9mZa:lena.fischer@example.com"
 
@@ -77,8 +76,12 @@ def test_calendly_refuses_stale_future_malformed_and_wrong_signatures():
     assert verify_calendly(body, SECRET, f"t={SIGNED_AT},v1=00", now=SIGNED_AT) == "invalid"
     assert verify_calendly(body, SECRET, None, now=SIGNED_AT) == "missing"
     # A rotated key: the header may carry several v1 values; one good one is enough.
-    assert verify_calendly(body, SECRET, f"t={SIGNED_AT},v1=00,v1={good.split('v1=')[1]}",
-                           now=SIGNED_AT) is None
+    assert (
+        verify_calendly(
+            body, SECRET, f"t={SIGNED_AT},v1=00,v1={good.split('v1=')[1]}", now=SIGNED_AT
+        )
+        is None
+    )
 
 
 def test_a_cal_com_booking_becomes_an_event_keyed_by_uid_and_attendee():
@@ -138,11 +141,15 @@ def test_events_the_bridge_does_not_act_on_give_no_booking_event():
     assert rules.parse_calendly({"event": "event_type.updated", "payload": {}}) == []
 
 
-@pytest.mark.parametrize("envelope", [
-    [], {"triggerEvent": "BOOKING_CREATED", "payload": "x"},
-    {"triggerEvent": "BOOKING_CREATED", "payload": {"uid": "u"}},
-    {"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "payload": {}},
-])
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        [],
+        {"triggerEvent": "BOOKING_CREATED", "payload": "x"},
+        {"triggerEvent": "BOOKING_CREATED", "payload": {"uid": "u"}},
+        {"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "payload": {}},
+    ],
+)
 def test_a_booking_without_its_identity_is_a_payload_error(envelope):
     """No uid or attendee: BookingPayloadError, never a crash."""
     with pytest.raises(rules.BookingPayloadError):
@@ -153,21 +160,31 @@ def test_the_catalogue_maps_event_types_to_credit_types_and_amounts():
     """By slug, id or URI (case-insensitive); else the booking's length in mentor minutes."""
     [event] = rules.parse_calcom(payload("calcom_booking_created"))
     assert rules.charge_for(event, ()) == rules.Charge("mentor_minutes", 60)
-    catalogue = parse_catalogue('[[bookings]]\nevent_type = "MENTOR-CALL-60"\n'
-                                'credit_type = "portfolio_reviews"\namount = 1\n')
-    assert rules.charge_for(event, catalogue.booking_types) == rules.Charge(
-        "portfolio_reviews", 1)
-    by_id = parse_catalogue('[[bookings]]\nevent_type = 1207\n')
+    catalogue = parse_catalogue(
+        '[[bookings]]\nevent_type = "MENTOR-CALL-60"\n'
+        'credit_type = "portfolio_reviews"\namount = 1\n'
+    )
+    assert rules.charge_for(event, catalogue.booking_types) == rules.Charge("portfolio_reviews", 1)
+    by_id = parse_catalogue("[[bookings]]\nevent_type = 1207\n")
     assert rules.charge_for(event, by_id.booking_types) == rules.Charge("mentor_minutes", 60)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('[[bookings]]\ncredit_type = "mentor_minutes"\n', "bookings[0].event_type"),
-    ('[[bookings]]\nevent_type = "a"\ncredit_type = "portfolio_reviews"\n', "bookings[0].amount"),
-    ('[[bookings]]\nevent_type = "a"\nprice = 3\n', "bookings[0].price"),
-    ('[[bookings]]\nevent_type = "a"\n[[bookings]]\nevent_type = "A"\n', "bookings[1].event_type"),
-    ('[[bookings]]\nevent_type = "a"\namount = 0\n', "bookings[0].amount"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[[bookings]]\ncredit_type = "mentor_minutes"\n', "bookings[0].event_type"),
+        (
+            '[[bookings]]\nevent_type = "a"\ncredit_type = "portfolio_reviews"\n',
+            "bookings[0].amount",
+        ),
+        ('[[bookings]]\nevent_type = "a"\nprice = 3\n', "bookings[0].price"),
+        (
+            '[[bookings]]\nevent_type = "a"\n[[bookings]]\nevent_type = "A"\n',
+            "bookings[1].event_type",
+        ),
+        ('[[bookings]]\nevent_type = "a"\namount = 0\n', "bookings[0].amount"),
+    ],
+)
 def test_a_malformed_bookings_entry_names_its_key(text, key):
     """Catalogue errors name the file and the dotted key."""
     with pytest.raises(CatalogueError, match=key.replace("[", r"\[").replace("]", r"\]")):
@@ -199,44 +216,78 @@ def test_a_learner_token_is_128_bits_derived_from_the_secret_and_its_nonce():
     token = links.derive_token("secret", 7, "nonce-1")
     assert links.is_token(token) and len(token) == 29
     assert token == links.derive_token("secret", 7, "nonce-1")
-    others = {links.derive_token("secret", 7, "nonce-2"), links.derive_token("secret", 8,
-                                                                            "nonce-1"),
-              links.derive_token("other", 7, "nonce-1")}
+    others = {
+        links.derive_token("secret", 7, "nonce-2"),
+        links.derive_token("secret", 8, "nonce-1"),
+        links.derive_token("other", 7, "nonce-1"),
+    }
     assert token not in others and len(others) == 3
     assert not links.is_token("wc-customer-3187") and not links.is_token(token + "a")
     assert links.token_hash(token) != token and len(links.token_hash(token)) == 64
     with pytest.raises(links.BookingLinkSecretMissing):
         links.derive_token("", 7, "nonce-1")
-    assert links.link_parameters(token) == {"calcom": f"metadata[booking_token]={token}",
-                                            "calendly": f"utm_content={token}"}
+    assert links.link_parameters(token) == {
+        "calcom": f"metadata[booking_token]={token}",
+        "calendly": f"utm_content={token}",
+    }
 
 
-@pytest.mark.parametrize(("source", "change", "named"), [
-    ("calcom", lambda p: p["payload"].update(uid="k3H\x00q"), "payload.uid holds a NUL"),
-    ("calcom", lambda p: p["payload"].update(uid="k3H\ud800q"),
-     "payload.uid holds a lone surrogate"),
-    ("calcom", lambda p: p["payload"]["organizer"].update(name="Marco\x00"),
-     "payload.organizer.name holds a NUL"),
-    ("calcom", lambda p: p["payload"]["organizer"].update(email="\udfffm@example.com"),
-     "payload.organizer.email holds a lone surrogate"),
-    ("calcom", lambda p: p["payload"]["responses"]["email"].update(value="a\x00b@example.com"),
-     "the attendee's e-mail holds a NUL"),
-    ("calcom", lambda p: p["payload"].update(type="mentor-call\ud800"),
-     "the event type (payload.type, payload.eventTitle) holds a lone surrogate"),
-    ("calcom", lambda p: p.update(triggerEvent="BOOKING_\x00CREATED"),
-     "triggerEvent holds a NUL"),
-    ("calendly", lambda p: p["payload"].update(uri="https://api.calendly.com/i/\x00"),
-     "payload.uri (the invitee) holds a NUL"),
-    ("calendly", lambda p: p["payload"].update(email="lena\ud800@example.com"),
-     "payload.email holds a lone surrogate"),
-    ("calendly", lambda p: p["payload"]["scheduled_event"]["event_memberships"][0].update(
-        user_name="Marco\x00"), "the host's name (scheduled_event.event_memberships) holds"),
-])
-def test_a_text_no_database_can_store_is_a_payload_error_naming_the_field(source, change,
-                                                                           named):
+@pytest.mark.parametrize(
+    ("source", "change", "named"),
+    [
+        ("calcom", lambda p: p["payload"].update(uid="k3H\x00q"), "payload.uid holds a NUL"),
+        (
+            "calcom",
+            lambda p: p["payload"].update(uid="k3H\ud800q"),
+            "payload.uid holds a lone surrogate",
+        ),
+        (
+            "calcom",
+            lambda p: p["payload"]["organizer"].update(name="Marco\x00"),
+            "payload.organizer.name holds a NUL",
+        ),
+        (
+            "calcom",
+            lambda p: p["payload"]["organizer"].update(email="\udfffm@example.com"),
+            "payload.organizer.email holds a lone surrogate",
+        ),
+        (
+            "calcom",
+            lambda p: p["payload"]["responses"]["email"].update(value="a\x00b@example.com"),
+            "the attendee's e-mail holds a NUL",
+        ),
+        (
+            "calcom",
+            lambda p: p["payload"].update(type="mentor-call\ud800"),
+            "the event type (payload.type, payload.eventTitle) holds a lone surrogate",
+        ),
+        (
+            "calcom",
+            lambda p: p.update(triggerEvent="BOOKING_\x00CREATED"),
+            "triggerEvent holds a NUL",
+        ),
+        (
+            "calendly",
+            lambda p: p["payload"].update(uri="https://api.calendly.com/i/\x00"),
+            "payload.uri (the invitee) holds a NUL",
+        ),
+        (
+            "calendly",
+            lambda p: p["payload"].update(email="lena\ud800@example.com"),
+            "payload.email holds a lone surrogate",
+        ),
+        (
+            "calendly",
+            lambda p: p["payload"]["scheduled_event"]["event_memberships"][0].update(
+                user_name="Marco\x00"
+            ),
+            "the host's name (scheduled_event.event_memberships) holds",
+        ),
+    ],
+)
+def test_a_text_no_database_can_store_is_a_payload_error_naming_the_field(source, change, named):
     """NUL characters and lone surrogates in what a booking keeps: refused, named."""
-    data = payload("calcom_booking_created" if source == "calcom"
-                   else "calendly_invitee_created")
+    data = payload("calcom_booking_created" if source == "calcom" else "calendly_invitee_created")
     change(data)
     with pytest.raises(rules.BookingPayloadError, match=re.escape(named)):
         rules.parse_delivery(source, data)

@@ -40,8 +40,12 @@ def test_a_code_is_128_bits_of_hmac_stable_for_its_place_and_secret():
     code = claim_code("s3cret", 501, 50100, 0, 3)
     assert code == claim_code("s3cret", 501, 50100, 0, 3)
     assert len(code) == 26 and normalise_code(code) == code
-    others = {claim_code("other", 501, 50100, 0, 3), claim_code("s3cret", 501, 50100, 0, 4),
-              claim_code("s3cret", 501, 50100, 1, 3), claim_code("s3cret", 502, 50100, 0, 3)}
+    others = {
+        claim_code("other", 501, 50100, 0, 3),
+        claim_code("s3cret", 501, 50100, 0, 4),
+        claim_code("s3cret", 501, 50100, 1, 3),
+        claim_code("s3cret", 502, 50100, 0, 3),
+    }
     assert code not in others and len(others) == 4
     assert code_hash(code) != code and len(code_hash(code)) == 64
 
@@ -68,8 +72,10 @@ def test_claim_urls_use_the_public_url():
 
 def test_a_refund_keeps_earliest_claims_first_then_the_first_open_places():
     """Unclaimed places go first, then the latest claims."""
-    states = [PlaceState(f"p{i}", 0, i, T0 + timedelta(minutes=10 - i) if i in (3, 4) else None)
-              for i in range(5)]
+    states = [
+        PlaceState(f"p{i}", 0, i, T0 + timedelta(minutes=10 - i) if i in (3, 4) else None)
+        for i in range(5)
+    ]
     assert places_kept(states, 5) == {"p0", "p1", "p2", "p3", "p4"}
     assert places_kept(states, 3) == {"p0", "p3", "p4"}
     assert places_kept(states, 2) == {"p3", "p4"}
@@ -93,7 +99,11 @@ def test_the_example_team_pack_holds_five_project_places():
     """TEAM-DV-PROJECT-5: claimable, five places, each the data-viz project."""
     offer = read_catalogue_file(EXAMPLE).offers[PACK]
     assert (offer.kind, offer.claimable, offer.places, offer.includes) == (
-        "bundle", True, 5, ("PROJ-DATAVIZ",))
+        "bundle",
+        True,
+        5,
+        ("PROJ-DATAVIZ",),
+    )
     assert describe_offer(offer).startswith("5 claimable places, each: what PROJ-DATAVIZ")
     assert offer_from_dict(offer_to_dict(offer)) == offer
 
@@ -121,26 +131,52 @@ credits = { mentor_minutes = 60 }
 """
 
 
-@pytest.mark.parametrize("offer, key, reason", [
-    ('kind = "bundle"\nincludes = ["PROJ"]\nplaces = 5', "offers.PACK.places",
-     "only a claimable offer has places"),
-    ('kind = "bundle"\nincludes = ["PROJ"]\nclaimable = "yes"', "offers.PACK.claimable",
-     "must be true or false"),
-    ('kind = "bundle"\nincludes = ["PROJ"]\nclaimable = true\nplaces = 0', "offers.PACK.places",
-     "at least 1"),
-    ('kind = "bundle"\nincludes = ["PROJ"]\nclaimable = true\nplaces = 101',
-     "offers.PACK.places", "from 1 to 100"),
-    ('kind = "bundle"\nincludes = ["SEAT"]\nclaimable = true\nplaces = 5',
-     "offers.PACK.includes", "cannot hold a cohort seat"),
-    ('kind = "bundle"\nincludes = ["SUB"]\nclaimable = true', "offers.PACK.includes",
-     "cannot hold a subscription"),
-    ('kind = "cohort_seat"\ncohort = "C1"\nclaimable = true', "offers.PACK.claimable",
-     "cannot hold a cohort seat"),
-    ('kind = "bundle"\nincludes = ["NOPE"]\nclaimable = true', "offers.PACK.includes[0]",
-     "no offer 'NOPE'"),
-])
-def test_the_catalogue_file_refuses_team_packs_whose_places_cannot_be_handed_on(offer, key,
-                                                                                reason):
+@pytest.mark.parametrize(
+    "offer, key, reason",
+    [
+        (
+            'kind = "bundle"\nincludes = ["PROJ"]\nplaces = 5',
+            "offers.PACK.places",
+            "only a claimable offer has places",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["PROJ"]\nclaimable = "yes"',
+            "offers.PACK.claimable",
+            "must be true or false",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["PROJ"]\nclaimable = true\nplaces = 0',
+            "offers.PACK.places",
+            "at least 1",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["PROJ"]\nclaimable = true\nplaces = 101',
+            "offers.PACK.places",
+            "from 1 to 100",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["SEAT"]\nclaimable = true\nplaces = 5',
+            "offers.PACK.includes",
+            "cannot hold a cohort seat",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["SUB"]\nclaimable = true',
+            "offers.PACK.includes",
+            "cannot hold a subscription",
+        ),
+        (
+            'kind = "cohort_seat"\ncohort = "C1"\nclaimable = true',
+            "offers.PACK.claimable",
+            "cannot hold a cohort seat",
+        ),
+        (
+            'kind = "bundle"\nincludes = ["NOPE"]\nclaimable = true',
+            "offers.PACK.includes[0]",
+            "no offer 'NOPE'",
+        ),
+    ],
+)
+def test_the_catalogue_file_refuses_team_packs_whose_places_cannot_be_handed_on(offer, key, reason):
     """Each rule names the offer's key and why."""
     with pytest.raises(CatalogueError) as error:
         parse_catalogue(BASE + "\n[offers.PACK]\n" + offer + "\n")
@@ -150,7 +186,9 @@ def test_the_catalogue_file_refuses_team_packs_whose_places_cannot_be_handed_on(
 
 def test_a_bundle_cannot_include_a_team_pack():
     """Places inside a bundle would be conferred on its buyer: refused."""
-    text = BASE + """
+    text = (
+        BASE
+        + """
 [offers.PACK]
 kind = "bundle"
 includes = ["PROJ"]
@@ -161,39 +199,61 @@ places = 2
 kind = "bundle"
 includes = ["PACK"]
 """
+    )
     with pytest.raises(CatalogueError, match="claimable offer cannot be part of a bundle"):
         parse_catalogue(text)
 
 
 def test_product_meta_can_make_an_offer_a_team_pack():
     """bridge_claimable and bridge_places on a product define the same team pack."""
-    offer = offer_from_meta("TEAM-META", "Team", {"bridge_kind": "project",
-                                                  "bridge_access_weeks": "6",
-                                                  "bridge_claimable": "yes",
-                                                  "_bridge_places": "3"}, "product 90")
+    offer = offer_from_meta(
+        "TEAM-META",
+        "Team",
+        {
+            "bridge_kind": "project",
+            "bridge_access_weeks": "6",
+            "bridge_claimable": "yes",
+            "_bridge_places": "3",
+        },
+        "product 90",
+    )
     assert offer is not None and (offer.claimable, offer.places) == (True, 3)
     with pytest.raises(CatalogueError, match="bridge_claimable: must be yes or no"):
-        offer_from_meta("T", "T", {"bridge_kind": "project", "bridge_access_weeks": "6",
-                                   "bridge_claimable": "maybe"}, "product 91")
+        offer_from_meta(
+            "T",
+            "T",
+            {"bridge_kind": "project", "bridge_access_weeks": "6", "bridge_claimable": "maybe"},
+            "product 91",
+        )
     with pytest.raises(CatalogueError, match="bridge_places: only a claimable offer"):
-        offer_from_meta("T", "T", {"bridge_kind": "project", "bridge_access_weeks": "6",
-                                   "bridge_places": "3"}, "product 92")
+        offer_from_meta(
+            "T",
+            "T",
+            {"bridge_kind": "project", "bridge_access_weeks": "6", "bridge_places": "3"},
+            "product 92",
+        )
 
 
 def test_catalog_check_reports_a_meta_team_pack_that_includes_a_subscription():
     """A meta-defined pack whose place would be a subscription is a problem for --check."""
-    record = ProductRecord(woo_id=95, sku="TEAM-SUB", name="Team subscription", virtual=True,
-                           bridge_meta={"bridge_kind": "bundle", "bridge_claimable": "yes",
-                                        "bridge_includes": "SUB-MENTOR-MONTHLY"})
+    record = ProductRecord(
+        woo_id=95,
+        sku="TEAM-SUB",
+        name="Team subscription",
+        virtual=True,
+        bridge_meta={
+            "bridge_kind": "bundle",
+            "bridge_claimable": "yes",
+            "bridge_includes": "SUB-MENTOR-MONTHLY",
+        },
+    )
     problems = resolve_catalogue(read_catalogue_file(EXAMPLE), [record]).problems
-    assert any(p.sku == "TEAM-SUB" and "cannot hold a subscription" in p.message
-               for p in problems)
+    assert any(p.sku == "TEAM-SUB" and "cannot hold a subscription" in p.message for p in problems)
 
 
 def test_the_buyer_of_a_team_pack_is_conferred_nothing_and_its_places_are_listed():
     """Two units of five places: ten places listed, ten kept, no entitlement for the buyer."""
-    result = order_entitlements(pack_order(501, quantity=2), pack_catalogue(),
-                                paid_statuses=PAID)
+    result = order_entitlements(pack_order(501, quantity=2), pack_catalogue(), paid_statuses=PAID)
     assert result.entitlements == ()
     (line,) = result.claimable
     assert (line.offer_sku, line.kept, len(line.places)) == (PACK, 10, 10)
@@ -202,13 +262,21 @@ def test_the_buyer_of_a_team_pack_is_conferred_nothing_and_its_places_are_listed
 
 def test_refunded_units_lower_the_places_kept_and_an_unpaid_order_lists_none():
     """One of two units refunded keeps five places; a pending order has no places at all."""
-    refunds = [{"id": 9, "line_items": [{"quantity": -1, "meta_data": [
-        {"key": "_refunded_item_id", "value": "50200"}]}]}]
-    result = order_entitlements(pack_order(502, quantity=2), pack_catalogue(),
-                                paid_statuses=PAID, refunds=refunds)
+    refunds = [
+        {
+            "id": 9,
+            "line_items": [
+                {"quantity": -1, "meta_data": [{"key": "_refunded_item_id", "value": "50200"}]}
+            ],
+        }
+    ]
+    result = order_entitlements(
+        pack_order(502, quantity=2), pack_catalogue(), paid_statuses=PAID, refunds=refunds
+    )
     assert result.claimable[0].kept == 5
-    pending = order_entitlements(pack_order(503, status="pending"), pack_catalogue(),
-                                 paid_statuses=PAID)
+    pending = order_entitlements(
+        pack_order(503, status="pending"), pack_catalogue(), paid_statuses=PAID
+    )
     assert pending.claimable == ()
 
 

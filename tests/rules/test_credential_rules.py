@@ -35,9 +35,16 @@ NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
 def award(**changes):  # type: ignore[no-untyped-def]
     identity = credential_uuid("event:lms-1")
-    values = dict(id=f"{PUBLIC_URL}/credentials/{identity}", uuid=identity,
-                  email="Ann@Example.com", salt="c0ffee", valid_from=NOW, awarded_at=NOW,
-                  status_index=42, status_list_url=f"{PUBLIC_URL}/credentials/status/1")
+    values = dict(
+        id=f"{PUBLIC_URL}/credentials/{identity}",
+        uuid=identity,
+        email="Ann@Example.com",
+        salt="c0ffee",
+        valid_from=NOW,
+        awarded_at=NOW,
+        status_index=42,
+        status_list_url=f"{PUBLIC_URL}/credentials/status/1",
+    )
     values.update(changes)
     return Award(**values)
 
@@ -51,7 +58,8 @@ def credential(**changes):  # type: ignore[no-untyped-def]
 def test_the_recipient_hash_is_the_specs_own_example():
     """sha256 over e-mail + salt, as OB 3.0's IdentityHash example ('a@example.com', 'Kosher')."""
     assert identity_hash("a@example.com", "Kosher") == (
-        "sha256$b5809d8a92f8858436d7e6b87c12ebc0ae1eac4baecc2c0b913aee2c922ef399")
+        "sha256$b5809d8a92f8858436d7e6b87c12ebc0ae1eac4baecc2c0b913aee2c922ef399"
+    )
     assert identity_hash(" A@Example.COM ", "Kosher") == identity_hash("a@example.com", "Kosher")
 
 
@@ -61,14 +69,20 @@ def test_a_credential_passes_the_official_schema_and_never_carries_the_email():
     assert schema_errors(document) == []
     assert "ann@example.com" not in str(document).lower()
     identifier = document["credentialSubject"]["identifier"][0]
-    assert identifier == {"type": "IdentityObject", "identityType": "emailAddress",
-                          "hashed": True, "identityHash": identity_hash("ann@example.com",
-                                                                        "c0ffee"),
-                          "salt": "c0ffee"}
-    assert document["credentialSchema"] == [{
-        "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/"
-              "ob_v3p0_achievementcredential_schema.json",
-        "type": "1EdTechJsonSchemaValidator2019"}]
+    assert identifier == {
+        "type": "IdentityObject",
+        "identityType": "emailAddress",
+        "hashed": True,
+        "identityHash": identity_hash("ann@example.com", "c0ffee"),
+        "salt": "c0ffee",
+    }
+    assert document["credentialSchema"] == [
+        {
+            "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/"
+            "ob_v3p0_achievementcredential_schema.json",
+            "type": "1EdTechJsonSchemaValidator2019",
+        }
+    ]
     assert document["@context"][2] == "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 
 
@@ -104,7 +118,13 @@ def test_the_status_list_is_131072_bits_gzipped_msb_first():
     assert raw[0] == 0x80 and raw[5] == 0x20 and raw[-1] == 0x01
     bits = decode_status_list(encoded)
     assert [status_bit(bits, i) for i in (0, 1, 41, 42, 43, STATUS_LIST_SIZE - 1)] == [
-        True, False, False, True, False, True]
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
     assert len(encode_status_list([])) < 100
     assert encode_status_list([]) == encode_status_list([])
     with pytest.raises(CredentialRuleError):
@@ -134,10 +154,13 @@ def test_the_achievement_is_worded_from_the_catalogue():
     assert achievement.as_dict()["achievementType"] == "Assessment"
 
 
-@pytest.mark.parametrize(("offer", "words"), [
-    (Offer("MENTOR-1H", "mentor_hours", "Mentor hour"), "credentials are for assessments"),
-    (Offer("ASSESS-X", "assessment", "Quiz"), "names no competency"),
-])
+@pytest.mark.parametrize(
+    ("offer", "words"),
+    [
+        (Offer("MENTOR-1H", "mentor_hours", "Mentor hour"), "credentials are for assessments"),
+        (Offer("ASSESS-X", "assessment", "Quiz"), "names no competency"),
+    ],
+)
 def test_offers_that_certify_nothing_have_no_achievement(offer, words):
     """Mentor hours, cohorts and the like, or an assessment naming no competency: refused."""
     with pytest.raises(CredentialRuleError, match=words):

@@ -52,8 +52,9 @@ def test_real_partial_refund_leaves_one_pack():
     assert credits(result) == {"mentor_minutes": 240}
 
 
-@pytest.mark.parametrize("status", ["pending", "on-hold", "checkout-draft", "refunded",
-                                    "cancelled", "failed", "trash"])
+@pytest.mark.parametrize(
+    "status", ["pending", "on-hold", "checkout-draft", "refunded", "cancelled", "failed", "trash"]
+)
 def test_unpaid_and_ended_statuses_confer_nothing(status):
     """Only paid statuses confer; waiting and ended statuses confer nothing."""
     order = make_order(1, [("MENTOR-1H", 1)], status=status)
@@ -63,22 +64,25 @@ def test_unpaid_and_ended_statuses_confer_nothing(status):
 def test_refunded_order_needs_no_refund_lookup():
     """A refunded or cancelled order confers nothing, so its refunds are never fetched."""
     refunds = [{"id": 1, "total": "-60.00"}]
-    assert not needs_refund_lookup(make_order(1, [("MENTOR-1H", 1)], status="refunded",
-                                              refunds=refunds), PAID)
+    assert not needs_refund_lookup(
+        make_order(1, [("MENTOR-1H", 1)], status="refunded", refunds=refunds), PAID
+    )
     assert needs_refund_lookup(make_order(1, [("MENTOR-1H", 1)], refunds=refunds), PAID)
 
 
 def test_quantity_three_confers_three_units_with_distinct_keys():
     """Quantity N confers N units, each keyed by its unit index."""
-    result = order_entitlements(make_order(5, [("COHORT-DV-2027-01", 3)]), sample_catalogue(),
-                                paid_statuses=PAID)
+    result = order_entitlements(
+        make_order(5, [("COHORT-DV-2027-01", 3)]), sample_catalogue(), paid_statuses=PAID
+    )
     assert keys(result) == [f"order:5:line:500:unit:{n}:seat" for n in range(3)]
 
 
 def test_bundle_confers_its_own_credits_and_each_included_offer():
     """The bundle gives 120 minutes plus what the project and the assessment confer."""
-    result = order_entitlements(make_order(6, [("BUNDLE-DV-STACK", 1)]), sample_catalogue(),
-                                paid_statuses=PAID)
+    result = order_entitlements(
+        make_order(6, [("BUNDLE-DV-STACK", 1)]), sample_catalogue(), paid_statuses=PAID
+    )
     assert credits(result) == {"mentor_minutes": 180}
     access = sorted((e.access_kind, e.key) for e in result.entitlements if e.kind == "access")
     assert access == [

@@ -27,8 +27,14 @@ PROJECT = OfferFact("PROJ", "project", "Project", None, True)
 
 def cohort(*, public: bool = True, ended: bool = True, capacity: int = 6) -> CohortFacts:
     ends = NOW - timedelta(days=1) if ended else NOW + timedelta(days=9)
-    return CohortFacts("C1", "Cohort one", NOW - timedelta(days=60), ends,
-                       Limits(capacity, 2, 3, None, True, ends), public)
+    return CohortFacts(
+        "C1",
+        "Cohort one",
+        NOW - timedelta(days=60),
+        ends,
+        Limits(capacity, 2, 3, None, True, ends),
+        public,
+    )
 
 
 def test_a_figure_with_four_learners_behind_it_reads_not_enough_data() -> None:
@@ -63,10 +69,14 @@ def test_an_unpublished_cohort_and_the_skus_selling_it_are_left_out() -> None:
 
 def test_capacity_says_which_limit_binds() -> None:
     """Mentors x learners per mentor, bounded by assessment slots when they are fewer."""
-    assert capacity_reason(Limits(4, 2, 3, 4)) == \
-        "2 mentors x 3 learners per mentor = 6, bounded by 4 assessment slots: 4 seats"
-    assert capacity_reason(Limits(3, 1, 3, 5)) == \
-        "1 mentor x 3 learners per mentor = 3 seats (5 assessment slots do not bound it)"
+    assert (
+        capacity_reason(Limits(4, 2, 3, 4))
+        == "2 mentors x 3 learners per mentor = 6, bounded by 4 assessment slots: 4 seats"
+    )
+    assert (
+        capacity_reason(Limits(3, 1, 3, 5))
+        == "1 mentor x 3 learners per mentor = 3 seats (5 assessment slots do not bound it)"
+    )
     assert capacity_reason(Limits(3, 1, 3)) == "1 mentor x 3 learners per mentor = 3 seats"
 
 
@@ -83,5 +93,8 @@ def test_fill_over_time_counts_seats_held_at_each_day_end() -> None:
     day = datetime(2026, 11, 1, 12, tzinfo=UTC)
     spans = [SeatSpan(day), SeatSpan(day + timedelta(days=1), day + timedelta(days=2))]
     assert fill_over_time(spans, date(2026, 11, 4)) == [
-        (date(2026, 11, 1), 1), (date(2026, 11, 2), 2), (date(2026, 11, 3), 1),
-        (date(2026, 11, 4), 1)]
+        (date(2026, 11, 1), 1),
+        (date(2026, 11, 2), 2),
+        (date(2026, 11, 3), 1),
+        (date(2026, 11, 4), 1),
+    ]

@@ -28,50 +28,60 @@ def test_every_captured_delivery_and_rest_object_passes_the_rules():
         body = path.read_bytes()
         if body.startswith(b"webhook_id="):
             continue
-        topic = json.loads(path.with_name(path.name.replace(".body", ".headers.json"))
-                           .read_text())["headers"]
+        topic = json.loads(path.with_name(path.name.replace(".body", ".headers.json")).read_text())[
+            "headers"
+        ]
         topic = dict(topic)["X-WC-Webhook-Topic"]
         status, reason = classify(topic, parse_json_body(body), HANDLED)
         assert status in ("received", "ignored"), (path.name, reason)
-    pages = {"order": ["5-orders-modified-after-page1", "5-orders-modified-after-page2"],
-             "product": ["5-products-per_page-100", "5-product-variations"],
-             "subscription": ["5-subscriptions", "4h-subscription-orders-final"]}
+    pages = {
+        "order": ["5-orders-modified-after-page1", "5-orders-modified-after-page2"],
+        "product": ["5-products-per_page-100", "5-product-variations"],
+        "subscription": ["5-subscriptions", "4h-subscription-orders-final"],
+    }
     for resource, names in pages.items():
         for name in names:
             for item in load_json(f"woocommerce-real/rest/{name}.json"):
                 check_payload("order" if "orders" in name else resource, item)
-    for name, resource in (("order_727_v3", "order"), ("product_794_v3", "product"),
-                           ("subscription_1300_v3", "subscription")):
-        check_payload(resource, json.loads((FIXTURES / "woocommerce" / f"{name}.json")
-                                           .read_bytes()))
+    for name, resource in (
+        ("order_727_v3", "order"),
+        ("product_794_v3", "product"),
+        ("subscription_1300_v3", "subscription"),
+    ):
+        check_payload(
+            resource, json.loads((FIXTURES / "woocommerce" / f"{name}.json").read_bytes())
+        )
 
 
 ORDER = load_json("woocommerce/order_727_v3.json")
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda o: o.update(id=-5), "id"),
-    (lambda o: o.update(id=0), "id"),
-    (lambda o: o.update(id=2**63), "id"),
-    (lambda o: o.update(id=True), "id"),
-    (lambda o: o.update(billing="x"), "billing"),
-    (lambda o: o.update(customer_id="7"), "customer_id"),
-    (lambda o: o.update(status=None), "status"),
-    (lambda o: o.update(line_items={"0": {}}), "line_items"),
-    (lambda o: o.update(refunds=[{"id": "r"}]), "refunds[0].id"),
-    (lambda o: o.update(total="1e308"), "total"),
-    (lambda o: o["line_items"][0].update(quantity=10**20), "quantity"),
-    (lambda o: o["line_items"][0].update(quantity=1001), "quantity"),
-    (lambda o: o["line_items"][0].update(quantity=-1), "quantity"),
-    (lambda o: o["line_items"][0].update(quantity=2.5), "quantity"),
-    (lambda o: o["line_items"][0].update(quantity=float("inf")), "quantity"),
-    (lambda o: o["line_items"][0].update(total="NaN"), "total"),
-    (lambda o: o["line_items"][0].update(price=float("nan")), "price"),
-    (lambda o: o["line_items"][0].update(id=2**64), "line_items[0].id"),
-    (lambda o: o["line_items"][0].update(sku="a\x00b"), "NUL"),
-    (lambda o: o.update(meta_data=[{"key": ["k"]}]), "meta_data[0].key"),
-    (lambda o: o.update(date_modified_gmt={"x": 1}), "date_modified_gmt"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda o: o.update(id=-5), "id"),
+        (lambda o: o.update(id=0), "id"),
+        (lambda o: o.update(id=2**63), "id"),
+        (lambda o: o.update(id=True), "id"),
+        (lambda o: o.update(billing="x"), "billing"),
+        (lambda o: o.update(customer_id="7"), "customer_id"),
+        (lambda o: o.update(status=None), "status"),
+        (lambda o: o.update(line_items={"0": {}}), "line_items"),
+        (lambda o: o.update(refunds=[{"id": "r"}]), "refunds[0].id"),
+        (lambda o: o.update(total="1e308"), "total"),
+        (lambda o: o["line_items"][0].update(quantity=10**20), "quantity"),
+        (lambda o: o["line_items"][0].update(quantity=1001), "quantity"),
+        (lambda o: o["line_items"][0].update(quantity=-1), "quantity"),
+        (lambda o: o["line_items"][0].update(quantity=2.5), "quantity"),
+        (lambda o: o["line_items"][0].update(quantity=float("inf")), "quantity"),
+        (lambda o: o["line_items"][0].update(total="NaN"), "total"),
+        (lambda o: o["line_items"][0].update(price=float("nan")), "price"),
+        (lambda o: o["line_items"][0].update(id=2**64), "line_items[0].id"),
+        (lambda o: o["line_items"][0].update(sku="a\x00b"), "NUL"),
+        (lambda o: o.update(meta_data=[{"key": ["k"]}]), "meta_data[0].key"),
+        (lambda o: o.update(date_modified_gmt={"x": 1}), "date_modified_gmt"),
+    ],
+)
 def test_an_order_breaking_a_rule_is_rejected_naming_the_field(change, field):
     """The reason names the first field that is wrong, never the whole value."""
     order = copy.deepcopy(ORDER)
@@ -91,16 +101,19 @@ def test_the_quantity_bound_is_configurable():
         check_payload("order", order, max_quantity=10)
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"\xef\xbb\xbf{}", "byte order mark"),
-    (b'{"a": NaN}', "NaN"),
-    (b"[1, -Infinity]", "-Infinity"),
-    (b"[" * 65 + b"]" * 65, "nested deeper than 64"),
-    (b"[" * 100_000, "nested deeper"),
-    (b"\xff", "not UTF-8"),
-    (b'{"a": ' + b"9" * 5000 + b"}", "digits"),
-    (b"", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"\xef\xbb\xbf{}", "byte order mark"),
+        (b'{"a": NaN}', "NaN"),
+        (b"[1, -Infinity]", "-Infinity"),
+        (b"[" * 65 + b"]" * 65, "nested deeper than 64"),
+        (b"[" * 100_000, "nested deeper"),
+        (b"\xff", "not UTF-8"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "digits"),
+        (b"", "not JSON"),
+    ],
+)
 def test_a_body_that_is_not_strict_json_is_refused(body, reason):
     """Only what WooCommerce sends parses: UTF-8, no BOM, no NaN, not absurdly deep."""
     with pytest.raises(BodyRefused, match=reason):
@@ -117,11 +130,16 @@ def test_only_known_topics_are_processed_and_empty_bodies_ignored():
     assert classify("order.deleted", {"id": 5}, HANDLED) == ("received", "")
 
 
-@given(st.recursive(st.text(alphabet="\\u0\x00ab\"") | st.integers() | st.none(),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(alphabet="\\u0\x00k", max_size=4), inner,
-                                      max_size=3),
-                    max_leaves=12))
+@given(
+    st.recursive(
+        st.text(alphabet='\\u0\x00ab"') | st.integers() | st.none(),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(alphabet="\\u0\x00k", max_size=4), inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+)
 def test_nul_is_found_in_the_json_text_exactly_where_a_walk_of_the_tree_finds_it(value):
     """The fast search (over json.dumps) and the plain walk agree, backslashes and all."""
     from bridge.rules.inbound.payloads import _has_nul, _walk_has_nul

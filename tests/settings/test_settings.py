@@ -158,18 +158,32 @@ def test_every_variable_is_declared_once_on_its_group_and_its_default_is_the_par
         assert value == (None if var.default is None else var.parse(var.default)), var.name
         var.parse(var.example)
     assert [field.name for field in dataclasses.fields(Settings)] == list(
-        dict.fromkeys(var.group for var in VARIABLES))
+        dict.fromkeys(var.group for var in VARIABLES)
+    )
 
 
 def test_settings_come_in_groups_by_what_they_configure() -> None:
     """A variable is read through its group: the shop's keys under shop, the console's under it."""
-    settings = load_settings(environ={**SHOP, "BRIDGE_CONSOLE_SESSION_IDLE_MINUTES": "15",
-                                      "BRIDGE_SYNC_ORDERS_SCHEDULE": "5m"}, env_file=None)
+    settings = load_settings(
+        environ={
+            **SHOP,
+            "BRIDGE_CONSOLE_SESSION_IDLE_MINUTES": "15",
+            "BRIDGE_SYNC_ORDERS_SCHEDULE": "5m",
+        },
+        env_file=None,
+    )
     assert settings.shop.consumer_key == SHOP["WOOCOMMERCE_CONSUMER_KEY"]
     assert settings.console.session_idle_minutes == 15
     assert settings.sync.schedule("orders") == "5m" == settings.sync.orders_schedule
     assert settings.sync.jobs() == (
-        "orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")
+        "orders",
+        "catalog",
+        "subscriptions",
+        "inbox",
+        "outbox",
+        "expiry",
+        "webhooks",
+    )
     with pytest.raises(KeyError):
         settings.sync.schedule("lease")
 

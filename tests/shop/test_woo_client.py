@@ -64,11 +64,19 @@ def delivery(name: str) -> Any:
 
 def shop_settings(**changes: Mapping[str, Any]) -> Settings:
     """The captured shop's settings; ``changes`` as Settings.replace takes them, by group."""
-    return Settings().replace(
-        shop={"url": SHOP, "consumer_key": KEY, "consumer_secret": SECRET,
-              "webhook_secret": WEBHOOK_SECRET},
-        http={"max_attempts": 5, "retry_budget_seconds": 60},
-    ).replace(**changes)
+    return (
+        Settings()
+        .replace(
+            shop={
+                "url": SHOP,
+                "consumer_key": KEY,
+                "consumer_secret": SECRET,
+                "webhook_secret": WEBHOOK_SECRET,
+            },
+            http={"max_attempts": 5, "retry_budget_seconds": 60},
+        )
+        .replace(**changes)
+    )
 
 
 class FakeTime:
@@ -200,7 +208,8 @@ def test_pages_are_read_ahead_on_a_few_connections_and_handed_back_in_order(
 
 
 def test_a_429_while_reading_ahead_pauses_every_connection_for_the_time_asked(
-    make_client: Any, fake_time: FakeTime,
+    make_client: Any,
+    fake_time: FakeTime,
 ) -> None:
     """A page turned away with 429 and Retry-After is read again after the wait; none is lost."""
     client = make_client(http={"connections": 2})
@@ -823,8 +832,10 @@ def test_doctor_reports_a_wrong_secret_as_a_failed_shop_check(tmp_path: Path) ->
     """`bridge doctor` turns the real 401 into a failed check with its fix, not an exception."""
     from bridge.store.db import make_engine
 
-    settings = shop_settings(database={"url": f"sqlite:///{tmp_path / 'bridge.db'}"},
-                             catalogue={"file": tmp_path / "catalog.toml"})
+    settings = shop_settings(
+        database={"url": f"sqlite:///{tmp_path / 'bridge.db'}"},
+        catalogue={"file": tmp_path / "catalog.toml"},
+    )
     engine = make_engine(settings.database.url)
     try:
         with mock() as rsps:

@@ -42,9 +42,15 @@ def test_init_records_when_the_bridge_started_watching_and_a_second_init_keeps_i
         moved = since.replace(year=2020)
         with unit_of_work(engine) as session:
             assert watch_since(session, Settings()) == since
-            assert watch_since(session, Settings().replace(
-                writeback={"notify_since": moved},
-            )) == moved
+            assert (
+                watch_since(
+                    session,
+                    Settings().replace(
+                        writeback={"notify_since": moved},
+                    ),
+                )
+                == moved
+            )
     finally:
         engine.dispose()
 
@@ -58,13 +64,18 @@ def recorded_watch(engine: Engine) -> tuple[datetime, str]:
 
 
 @sqlite_only
-def test_db_backup_copies_the_live_database_and_never_overwrites(engine, settings, database_url,
-                                                                 tmp_path: Path):
+def test_db_backup_copies_the_live_database_and_never_overwrites(
+    engine, settings, database_url, tmp_path: Path
+):
     """The copy holds every ledger row; a second backup to the same file is refused in one line."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    process_order(engine, make_order(300, [("MENTOR-PACK-3H", 1)]), catalogue=catalogue,
-                  settings=settings.replace(shop={"url": None}))
+    process_order(
+        engine,
+        make_order(300, [("MENTOR-PACK-3H", 1)]),
+        catalogue=catalogue,
+        settings=settings.replace(shop={"url": None}),
+    )
     target = tmp_path / "backup.db"
     env = {"DATABASE_URL": database_url}
     result = bridge("--env-file", "/dev/null", "db", "backup", str(target), env=env)

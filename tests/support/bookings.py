@@ -49,10 +49,17 @@ def compact(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def calcom_variant(name: str, *, uid: str | None = None, email: str | None = None,
-                   length: int | None = None, reschedule_uid: str | None = None,
-                   booking_id: int | None = None, token: str | None = None,
-                   **fields: Any) -> bytes:
+def calcom_variant(
+    name: str,
+    *,
+    uid: str | None = None,
+    email: str | None = None,
+    length: int | None = None,
+    reschedule_uid: str | None = None,
+    booking_id: int | None = None,
+    token: str | None = None,
+    **fields: Any,
+) -> bytes:
     """A Cal.com sample with another booking uid, attendee, length or previous booking, or a
     learner's booking-link token in its metadata (as ?metadata[booking_token]= puts it)."""
     data = payload(name)
@@ -75,9 +82,16 @@ def calcom_variant(name: str, *, uid: str | None = None, email: str | None = Non
     return compact(data)
 
 
-def calendly_variant(name: str, *, invitee: str | None = None, email: str | None = None,
-                     minutes: int | None = None, old_invitee: str | None = None,
-                     new_invitee: str | None = None, token: str | None = None) -> bytes:
+def calendly_variant(
+    name: str,
+    *,
+    invitee: str | None = None,
+    email: str | None = None,
+    minutes: int | None = None,
+    old_invitee: str | None = None,
+    new_invitee: str | None = None,
+    token: str | None = None,
+) -> bytes:
     """A Calendly sample with another invitee URI, e-mail, length or reschedule link, or a
     learner's booking-link token in utm_content (as ?utm_content= puts it)."""
     data = payload(name)
@@ -92,7 +106,8 @@ def calendly_variant(name: str, *, invitee: str | None = None, email: str | None
         start = datetime.fromisoformat(body["scheduled_event"]["start_time"])
         end = start.timestamp() + minutes * 60
         body["scheduled_event"]["end_time"] = (
-            datetime.fromtimestamp(end, UTC).isoformat().replace("+00:00", "Z"))
+            datetime.fromtimestamp(end, UTC).isoformat().replace("+00:00", "Z")
+        )
     if old_invitee is not None:
         body["old_invitee"] = old_invitee
     if new_invitee is not None:
@@ -101,22 +116,29 @@ def calendly_variant(name: str, *, invitee: str | None = None, email: str | None
 
 
 def invitee_uri(number: int) -> str:
-    return ("https://api.calendly.com/scheduled_events/00000000-0000-4000-8000-000000000001"
-            f"/invitees/00000000-0000-4000-8000-{number:012d}")
+    return (
+        "https://api.calendly.com/scheduled_events/00000000-0000-4000-8000-000000000001"
+        f"/invitees/00000000-0000-4000-8000-{number:012d}"
+    )
 
 
 def calcom_headers(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"Content-Type": "application/json", "X-Cal-Signature-256": sign_calcom(body, secret)}
 
 
-def calendly_headers(body: bytes, timestamp: int = SIGNED_AT,
-                     key: str = SECRET) -> dict[str, str]:
-    return {"Content-Type": "application/json",
-            "Calendly-Webhook-Signature": sign_calendly(body, key, timestamp)}
+def calendly_headers(body: bytes, timestamp: int = SIGNED_AT, key: str = SECRET) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "Calendly-Webhook-Signature": sign_calendly(body, key, timestamp),
+    }
 
 
-def booking_app(engine: Any, settings: Settings, catalogue: Catalogue | None = None,
-                clock: Callable[[], datetime] = lambda: NOW) -> Flask:
+def booking_app(
+    engine: Any,
+    settings: Settings,
+    catalogue: Catalogue | None = None,
+    clock: Callable[[], datetime] = lambda: NOW,
+) -> Flask:
     """The app with the booking secrets set, inline processing and the clock at the samples."""
     settings = settings.replace(
         bookings={"calcom_webhook_secret": SECRET, "calendly_signing_key": SECRET},

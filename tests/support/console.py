@@ -33,8 +33,14 @@ ADMIN, VIEWER = "ada.admin@example.com", "vic.viewer@example.com"
 PASSWORD = "correct horse battery staple"
 SECRET_KEY = "test-console-secret-key-0123456789abcdef"
 # (first name, last name, customer id) in the order they bought a seat.
-BUYERS = [("Ann", "Archer", 31), ("Ben", "Baker", 32), ("Cara", "Cole", 33),
-          ("Dan", "Dorn", 34), ("Eve", "Ernst", 35), ("Fay", "Fox", 36)]
+BUYERS = [
+    ("Ann", "Archer", 31),
+    ("Ben", "Baker", 32),
+    ("Cara", "Cole", 33),
+    ("Dan", "Dorn", 34),
+    ("Eve", "Ernst", 35),
+    ("Fay", "Fox", 36),
+]
 
 
 def buyer_email(first: str) -> str:
@@ -66,8 +72,9 @@ class ConsoleShop:
             return learner.id
 
 
-def seed_console_shop(engine: Engine, database_url: str, folder: Path, *,
-                      public: bool = True) -> ConsoleShop:
+def seed_console_shop(
+    engine: Engine, database_url: str, folder: Path, *, public: bool = True
+) -> ConsoleShop:
     path = write_catalogue(folder, public=public)
     settings = Settings().replace(
         database={"url": database_url},
@@ -78,10 +85,14 @@ def seed_console_shop(engine: Engine, database_url: str, folder: Path, *,
     store_file_catalogue(engine, file_catalogue)
     catalogue = load_catalogue(engine, file_catalogue)
     for index, (first, last, customer) in enumerate(BUYERS):
-        order = make_order(100 + index, [("COHORT-DV-2027-01", 1), ("PROJ-DATAVIZ", 1)],
-                           email=buyer_email(first), customer_id=customer,
-                           modified=f"2026-11-{10 + index:02d}T10:00:00",
-                           paid=f"2026-11-{10 + index:02d}T10:00:00")
+        order = make_order(
+            100 + index,
+            [("COHORT-DV-2027-01", 1), ("PROJ-DATAVIZ", 1)],
+            email=buyer_email(first),
+            customer_id=customer,
+            modified=f"2026-11-{10 + index:02d}T10:00:00",
+            paid=f"2026-11-{10 + index:02d}T10:00:00",
+        )
         order["billing"].update(first_name=first, last_name=last)
         process_order(engine, order, catalogue=catalogue, settings=settings)
     with unit_of_work(engine) as session:
@@ -89,20 +100,41 @@ def seed_console_shop(engine: Engine, database_url: str, folder: Path, *,
         for index, (first, _, _) in enumerate(BUYERS):
             kinds = ["project_started"] + (["project_submitted"] if index < 5 else [])
             for kind in kinds:
-                record_event(session, EventRequest(
-                    kind, buyer_email(first), "PROJ-DATAVIZ",
-                    datetime(2026, 11, 20 + index, 9, tzinfo=UTC), f"{kind}-{first}"),
-                    skus=skus, source="api")
+                record_event(
+                    session,
+                    EventRequest(
+                        kind,
+                        buyer_email(first),
+                        "PROJ-DATAVIZ",
+                        datetime(2026, 11, 20 + index, 9, tzinfo=UTC),
+                        f"{kind}-{first}",
+                    ),
+                    skus=skus,
+                    source="api",
+                )
         session.commit()
         dead_outbox_id = session.exec(select(OutboxItem.id).order_by(col(OutboxItem.id))).first()
-        session.execute(update(OutboxItem).where(col(OutboxItem.id) == dead_outbox_id).values(
-            status="dead", attempts=8,
-            last_error="403 woocommerce_rest_cannot_edit: Sorry, you are not allowed to edit "
-                       "this resource."))
-        delivery = InboxDelivery(topic="order.updated", resource="order", event="updated",
-                                 resource_id=999, business_key="order.updated:999:x",
-                                 body=b'{"id": 999}', status="dead", attempts=8,
-                                 last_error="OrderPayloadError: order 999 has no status")
+        session.execute(
+            update(OutboxItem)
+            .where(col(OutboxItem.id) == dead_outbox_id)
+            .values(
+                status="dead",
+                attempts=8,
+                last_error="403 woocommerce_rest_cannot_edit: Sorry, you are not allowed to edit "
+                "this resource.",
+            )
+        )
+        delivery = InboxDelivery(
+            topic="order.updated",
+            resource="order",
+            event="updated",
+            resource_id=999,
+            business_key="order.updated:999:x",
+            body=b'{"id": 999}',
+            status="dead",
+            attempts=8,
+            last_error="OrderPayloadError: order 999 has no status",
+        )
         session.add(delivery)
         session.commit()
         session.refresh(delivery)
@@ -138,5 +170,6 @@ def csrf_of(html: str) -> str:
 def log_in(client, email: str = ADMIN, password: str = PASSWORD):  # type: ignore[no-untyped-def]
     """Log a Flask test client in through the form; returns the response."""
     token = csrf_of(client.get("/console/login").get_data(as_text=True))
-    return client.post("/console/login", data={"email": email, "password": password,
-                                               "csrf_token": token})
+    return client.post(
+        "/console/login", data={"email": email, "password": password, "csrf_token": token}
+    )

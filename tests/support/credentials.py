@@ -39,8 +39,9 @@ _order_ids = itertools.count(9100)
 def _test_key_pem() -> bytes:
     """One RSA key for the whole run: generating 3072-bit keys per test is slow."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def write_key(path: Path) -> Path:
@@ -51,8 +52,9 @@ def write_key(path: Path) -> Path:
     return path
 
 
-def credential_settings(database_url: str, tmp_path: Path,
-                        **changes: Mapping[str, Any]) -> Settings:
+def credential_settings(
+    database_url: str, tmp_path: Path, **changes: Mapping[str, Any]
+) -> Settings:
     """Settings that can issue: public URL, issuer name, the example catalogue, a key file.
 
     ``changes`` as Settings.replace takes them, by group.
@@ -60,11 +62,17 @@ def credential_settings(database_url: str, tmp_path: Path,
     key_file = tmp_path / "credential-signing-key.pem"
     if not key_file.exists():
         write_key(key_file)
-    return Settings().replace(
-        database={"url": database_url}, web={"public_url": PUBLIC_URL},
-        credentials={"issuer_name": "Dana Datawright", "key_file": key_file},
-        catalogue={"file": EXAMPLE_CATALOGUE}, orders={"complimentary_call_minutes": 0},
-    ).replace(**changes)
+    return (
+        Settings()
+        .replace(
+            database={"url": database_url},
+            web={"public_url": PUBLIC_URL},
+            credentials={"issuer_name": "Dana Datawright", "key_file": key_file},
+            catalogue={"file": EXAMPLE_CATALOGUE},
+            orders={"complimentary_call_minutes": 0},
+        )
+        .replace(**changes)
+    )
 
 
 def example_catalogue() -> Catalogue:
@@ -72,16 +80,26 @@ def example_catalogue() -> Catalogue:
     return dataclasses.replace(read_catalogue_file(EXAMPLE_CATALOGUE), bindings=BINDINGS)
 
 
-def buy(engine: Engine, sku: str, email: str = "ann@example.com", *, customer_id: int = 7,
-        order_id: int | None = None, status: str = "processing") -> int:
+def buy(
+    engine: Engine,
+    sku: str,
+    email: str = "ann@example.com",
+    *,
+    customer_id: int = 7,
+    order_id: int | None = None,
+    status: str = "processing",
+) -> int:
     """An order for one unit of ``sku`` applied as the shop would send it; returns its id."""
     catalogue = example_catalogue()
     store_file_catalogue(engine, catalogue)
     order_id = order_id or next(_order_ids)
-    order = make_order(order_id, [(sku, 1)], email=email, customer_id=customer_id,
-                       status=status)
-    process_order(engine, order, catalogue=catalogue,
-                  settings=Settings().replace(orders={"complimentary_call_minutes": 0}))
+    order = make_order(order_id, [(sku, 1)], email=email, customer_id=customer_id, status=status)
+    process_order(
+        engine,
+        order,
+        catalogue=catalogue,
+        settings=Settings().replace(orders={"complimentary_call_minutes": 0}),
+    )
     return order_id
 
 
@@ -139,8 +157,9 @@ def is_recipient(credential: dict[str, Any], email: str) -> bool:
     return False
 
 
-def revoked_in(status_token: str, jwks_document: dict[str, Any],
-               credential: dict[str, Any]) -> bool:
+def revoked_in(
+    status_token: str, jwks_document: dict[str, Any], credential: dict[str, Any]
+) -> bool:
     """Whether the credential's bit is set in the signed status list (MSB first)."""
     status_list = verify_vc_jwt(status_token, jwks_document)
     entry = credential["credentialStatus"]

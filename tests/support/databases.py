@@ -64,6 +64,6 @@ def empty_all(engine: Engine) -> None:
     with engine.begin() as connection:
         for table in reversed(SQLModel.metadata.sorted_tables):
             connection.execute(table.delete())
-        connection.execute(text(
-            "SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'"
-        ))
+        connection.execute(
+            text("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+        )

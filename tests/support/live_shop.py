@@ -37,10 +37,16 @@ class LiveShop(HttpShop):
         self.posted_notes = 0  # POST orders/<id>/notes answered 201
         self.created_coupons = 0
         self.next_id = 900
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/orders/(\d+)/notes"),
-                          callback=self._list_notes)
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/coupons(\?.*)?$"),
-                          callback=self._find_coupon)
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/orders/(\d+)/notes"),
+            callback=self._list_notes,
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/coupons(\?.*)?$"),
+            callback=self._find_coupon,
+        )
         super().__init__(rsps)
 
     def customer_notes(self) -> list[str]:
@@ -69,8 +75,9 @@ class LiveShop(HttpShop):
         if request.method == "POST" and match:
             self.writes.append((request.method, path))
             note: dict[str, Any] = load_json("woocommerce/order_note_create_response_v3.json")  # type: ignore[assignment]
-            note.update(id=self._new_id(), note=body["note"],
-                        customer_note=bool(body.get("customer_note")))
+            note.update(
+                id=self._new_id(), note=body["note"], customer_note=bool(body.get("customer_note"))
+            )
             self.notes.setdefault(int(match.group(1)), []).append(note)
             self.posted_notes += 1
             return self._answer(201, note)
@@ -87,9 +94,14 @@ class LiveShop(HttpShop):
     def _create(self, path: str, item: dict[str, Any]) -> dict[str, Any]:
         code = str(item.get("code") or "").lower()
         if path == "coupons/batch" and code in self.coupons:
-            return {"id": 0, "error": {"code": "woocommerce_rest_coupon_code_already_exists",
-                                       "message": "The coupon code already exists",
-                                       "data": {"status": 400}}}
+            return {
+                "id": 0,
+                "error": {
+                    "code": "woocommerce_rest_coupon_code_already_exists",
+                    "message": "The coupon code already exists",
+                    "data": {"status": 400},
+                },
+            }
         created = {**item, "id": self._new_id(), "code": code}
         if path == "coupons/batch":
             self.coupons[code] = created
@@ -106,15 +118,16 @@ def history(shop: HttpShop, start: datetime, *, cohort_buyers: int = 5) -> None:
     order_id = 500
     for index in range(cohort_buyers):
         name = LEARNERS[index % len(LEARNERS)]
-        shop.place(order_id, [(COHORT, 1)], moment, email=f"{name}@example.com",
-                   customer_id=7000 + index)
+        shop.place(
+            order_id, [(COHORT, 1)], moment, email=f"{name}@example.com", customer_id=7000 + index
+        )
         order_id += 1
         moment += timedelta(hours=1)
-    for index, lines in enumerate(([("PROJ-DATAVIZ", 1)], [("MENTOR-PACK-3H", 2)],
-                                   [("ASSESS-DV", 1), ("MENTOR-1H", 1)])):
+    for index, lines in enumerate(
+        ([("PROJ-DATAVIZ", 1)], [("MENTOR-PACK-3H", 2)], [("ASSESS-DV", 1), ("MENTOR-1H", 1)])
+    ):
         name = LEARNERS[index]
-        shop.place(order_id, lines, moment, email=f"{name}@example.com",
-                   customer_id=7000 + index)
+        shop.place(order_id, lines, moment, email=f"{name}@example.com", customer_id=7000 + index)
         order_id += 1
         moment += timedelta(hours=1)
     # A guest's order: known by e-mail alone.

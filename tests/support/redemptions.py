@@ -35,12 +35,14 @@ def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None
 
 
-def fund(engine: Engine, email: str = "alice@example.com", *, customer_id: int = 2,
-         packs: int = 1) -> None:
+def fund(
+    engine: Engine, email: str = "alice@example.com", *, customer_id: int = 2, packs: int = 1
+) -> None:
     """Sell ``packs`` 5-hour mentor packs (300 minutes each) to a learner, as the shop would."""
     settings = Settings().replace(orders={"complimentary_call_minutes": 0})
-    order = make_order(next(_order_ids), [("MENTOR-PACK-5H", packs)], email=email,
-                       customer_id=customer_id)
+    order = make_order(
+        next(_order_ids), [("MENTOR-PACK-5H", packs)], email=email, customer_id=customer_id
+    )
     process_order(engine, order, catalogue=sample_catalogue(), settings=settings)
 
 
@@ -76,8 +78,15 @@ class ContractClient:
         self.document = openapi_document()
         self.checked = 0
 
-    def request(self, method: str, path: str, *, token: str | None = None,
-                headers: Mapping[str, str] | None = None, **kwargs: Any) -> TestResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> TestResponse:
         sent = dict(headers or {})
         bearer = token if token is not None else self.token
         if bearer is not None and "Authorization" not in sent:
@@ -108,8 +117,9 @@ def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, An
     raise AssertionError(f"{method} {path} is not in the OpenAPI document")
 
 
-def check_contract(document: dict[str, Any], method: str, path: str,
-                   response: TestResponse) -> None:
+def check_contract(
+    document: dict[str, Any], method: str, path: str, response: TestResponse
+) -> None:
     """The status is documented, the body is JSON matching its schema, headers as declared."""
     operation = _operation(document, method, path.split("?", 1)[0])
     documented = operation["responses"].get(str(response.status_code))

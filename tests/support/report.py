@@ -53,13 +53,21 @@ from tests.support.databases import module_database
 from tests.support.paths import load_json
 from tests.support.sample_shop import BINDINGS, COHORT, OFFERS, make_order, store_cohorts
 
-WEB = CohortSpec(code="WEB-2026-09", title="Web cohort, September 2026",
-                 starts_at=datetime(2026, 9, 1, 7, 0, tzinfo=UTC),
-                 ends_at=datetime(2026, 10, 20, 15, 0, tzinfo=UTC),
-                 timezone="Europe/Berlin", mentors=1, learners_per_mentor=1)
+WEB = CohortSpec(
+    code="WEB-2026-09",
+    title="Web cohort, September 2026",
+    starts_at=datetime(2026, 9, 1, 7, 0, tzinfo=UTC),
+    ends_at=datetime(2026, 10, 20, 15, 0, tzinfo=UTC),
+    timezone="Europe/Berlin",
+    mentors=1,
+    learners_per_mentor=1,
+)
 WEB_SEAT = Offer("COHORT-WEB-2026-09", "cohort_seat", "Web cohort", cohort=WEB.code)
-CATALOGUE = Catalogue(offers={**OFFERS, WEB_SEAT.sku: WEB_SEAT},
-                      cohorts={COHORT.code: COHORT, WEB.code: WEB}, bindings=BINDINGS)
+CATALOGUE = Catalogue(
+    offers={**OFFERS, WEB_SEAT.sku: WEB_SEAT},
+    cohorts={COHORT.code: COHORT, WEB.code: WEB},
+    bindings=BINDINGS,
+)
 SETTINGS = Settings().replace(orders={"complimentary_call_minutes": 30})
 # After the story ends and before the real clock, so "past" means the same in every test run.
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -80,8 +88,14 @@ def clock(engine: Engine, when: datetime) -> Iterator[None]:
     """Date every row written inside the block at ``when``, as if it had been written then."""
     mark = utcnow()
     yield
-    dated = ((LedgerEntry, "created_at"), (Redemption, "created_at"), (Redemption, "refunded_at"),
-             (Seat, "created_at"), (Seat, "changed_at"), (OutcomeEvent, "created_at"))
+    dated = (
+        (LedgerEntry, "created_at"),
+        (Redemption, "created_at"),
+        (Redemption, "refunded_at"),
+        (Seat, "created_at"),
+        (Seat, "changed_at"),
+        (OutcomeEvent, "created_at"),
+    )
     with unit_of_work(engine) as session:
         for model, name in dated:
             column = getattr(model, name)
@@ -112,13 +126,27 @@ def refund(refund_id: int, when: str, amount: str, line_id: int, quantity: int) 
     return captured
 
 
-def order(order_id: int, name: str, lines: list[tuple[str, int, str]], paid: str, *,
-          status: str = "completed", modified: str | None = None,
-          refunds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def order(
+    order_id: int,
+    name: str,
+    lines: list[tuple[str, int, str]],
+    paid: str,
+    *,
+    status: str = "completed",
+    modified: str | None = None,
+    refunds: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """An order of ``name``'s with (SKU, quantity, line total) lines, paid at ``paid`` (GMT)."""
-    payload = make_order(order_id, [(sku, quantity) for sku, quantity, _ in lines],
-                         status=status, email=email(name), customer_id=LEARNERS[name],
-                         modified=modified or paid, paid=paid, refunds=refunds)
+    payload = make_order(
+        order_id,
+        [(sku, quantity) for sku, quantity, _ in lines],
+        status=status,
+        email=email(name),
+        customer_id=LEARNERS[name],
+        modified=modified or paid,
+        paid=paid,
+        refunds=refunds,
+    )
     for line, (_, _, total) in zip(payload["line_items"], lines, strict=True):
         line.update(total=total, subtotal=total)
     payload["total"] = str(sum((Decimal(total) for _, _, total in lines), Decimal("0.00")))
@@ -151,12 +179,18 @@ class SeededShop:
 
     def buy(self, payload: dict[str, Any], when: str) -> None:
         with clock(self.engine, at(when)):
-            process_order(self.engine, payload, catalogue=CATALOGUE, settings=SETTINGS,
-                          shop=self.shop)
+            process_order(
+                self.engine, payload, catalogue=CATALOGUE, settings=SETTINGS, shop=self.shop
+            )
 
     def call(self, name: str, when: str, mentor: str, *, refunded_at: str | None = None) -> None:
-        body = {"learner": email(name), "credit_type": "mentor_minutes", "amount": 30,
-                "reference": f"call {when}", "mentor": mentor}
+        body = {
+            "learner": email(name),
+            "credit_type": "mentor_minutes",
+            "amount": 30,
+            "reference": f"call {when}",
+            "mentor": mentor,
+        }
         with clock(self.engine, at(when)):
             result = redeem_in_transaction(self.engine, body, f"call-{next(self.keys)}")
         if refunded_at is not None:
@@ -165,14 +199,25 @@ class SeededShop:
 
     def subscribe(self, subscription_id: int, name: str, start: str, status: str) -> None:
         with unit_of_work(self.engine) as session:
-            session.add(Subscription(id=subscription_id, learner_id=learner_id(self.engine, name),
-                                     status=status, start_gmt=at(start),
-                                     offer_skus=["SUB-MENTOR-MONTHLY"]))
+            session.add(
+                Subscription(
+                    id=subscription_id,
+                    learner_id=learner_id(self.engine, name),
+                    status=status,
+                    start_gmt=at(start),
+                    offer_skus=["SUB-MENTOR-MONTHLY"],
+                )
+            )
             session.commit()
 
     def event(self, kind: str, name: str, sku: str, when: str) -> None:
-        request = EventRequest(kind=kind, learner=email(name), sku=sku, occurred_at=at(when),
-                               key=f"seed-{next(self.keys)}")
+        request = EventRequest(
+            kind=kind,
+            learner=email(name),
+            sku=sku,
+            occurred_at=at(when),
+            key=f"seed-{next(self.keys)}",
+        )
         with unit_of_work(self.engine) as session:
             record_event(session, request, skus=known_skus(session), source="csv")
             session.commit()
@@ -184,48 +229,66 @@ def seed_shop(engine: Engine) -> SeededShop:
     store_offers(engine)
     shop = SeededShop(engine)
     mentor_hour = "MENTOR-1H"
-    shop.buy(order(12, "fay", [(WEB_SEAT.sku, 1, "200.00")], "2026-09-01T10:00:00"),
-             "2026-09-01T10:00:00")
-    shop.buy(order(13, "dan", [(WEB_SEAT.sku, 1, "200.00")], "2026-09-02T10:00:00"),
-             "2026-09-02T10:00:00")
-    shop.buy(order(10, "fay", [("PREVIEW-DV", 1, "0.00")], "2026-09-05T10:00:00"),
-             "2026-09-05T10:00:00")
-    dan_hours = order(6, "dan", [(mentor_hour, 2, "100.00")], "2026-09-10T10:00:00",
-                      status="processing")
+    shop.buy(
+        order(12, "fay", [(WEB_SEAT.sku, 1, "200.00")], "2026-09-01T10:00:00"),
+        "2026-09-01T10:00:00",
+    )
+    shop.buy(
+        order(13, "dan", [(WEB_SEAT.sku, 1, "200.00")], "2026-09-02T10:00:00"),
+        "2026-09-02T10:00:00",
+    )
+    shop.buy(
+        order(10, "fay", [("PREVIEW-DV", 1, "0.00")], "2026-09-05T10:00:00"), "2026-09-05T10:00:00"
+    )
+    dan_hours = order(
+        6, "dan", [(mentor_hour, 2, "100.00")], "2026-09-10T10:00:00", status="processing"
+    )
     shop.buy(dan_hours, "2026-09-10T10:00:00")
     shop.call("dan", "2026-09-15T10:00:00", "Noor")
     shop.call("fay", "2026-09-20T10:00:00", "Mia")
-    shop.buy(order(3, "ben", [("PREVIEW-DV", 1, "0.00")], "2026-09-30T22:30:00"),
-             "2026-09-30T22:30:00")
-    shop.buy(order(11, "fay", [(mentor_hour, 1, "50.00")], "2026-10-02T10:00:00"),
-             "2026-10-02T10:00:00")
-    shop.buy(order(1, "ann", [("PREVIEW-DV", 1, "0.00")], "2026-10-03T10:00:00"),
-             "2026-10-03T10:00:00")
-    shop.buy(order(2, "ann", [(mentor_hour, 1, "50.00")], "2026-10-05T10:00:00"),
-             "2026-10-05T10:00:00")
-    shop.shop.refunds[6] = [refund(601, "2026-10-06T09:00:00", "50.00", line_id=600,
-                                   quantity=1)]
-    refunded = replace_order(dan_hours, modified="2026-10-06T09:00:00",
-                             refunds=[{"id": 601, "reason": "", "total": "-50.00"}])
+    shop.buy(
+        order(3, "ben", [("PREVIEW-DV", 1, "0.00")], "2026-09-30T22:30:00"), "2026-09-30T22:30:00"
+    )
+    shop.buy(
+        order(11, "fay", [(mentor_hour, 1, "50.00")], "2026-10-02T10:00:00"), "2026-10-02T10:00:00"
+    )
+    shop.buy(
+        order(1, "ann", [("PREVIEW-DV", 1, "0.00")], "2026-10-03T10:00:00"), "2026-10-03T10:00:00"
+    )
+    shop.buy(
+        order(2, "ann", [(mentor_hour, 1, "50.00")], "2026-10-05T10:00:00"), "2026-10-05T10:00:00"
+    )
+    shop.shop.refunds[6] = [refund(601, "2026-10-06T09:00:00", "50.00", line_id=600, quantity=1)]
+    refunded = replace_order(
+        dan_hours,
+        modified="2026-10-06T09:00:00",
+        refunds=[{"id": 601, "reason": "", "total": "-50.00"}],
+    )
     shop.buy(refunded, "2026-10-06T09:00:00")
     shop.call("ann", "2026-10-08T10:00:00", "mia")
-    shop.buy(order(4, "ben", [("PROJ-DATAVIZ", 1, "120.00")], "2026-10-11T22:30:00"),
-             "2026-10-11T22:30:00")
-    shop.buy(order(7, "dan", [(mentor_hour, 2, "100.00")], "2026-10-12T10:00:00"),
-             "2026-10-12T10:00:00")
+    shop.buy(
+        order(4, "ben", [("PROJ-DATAVIZ", 1, "120.00")], "2026-10-11T22:30:00"),
+        "2026-10-11T22:30:00",
+    )
+    shop.buy(
+        order(7, "dan", [(mentor_hour, 2, "100.00")], "2026-10-12T10:00:00"), "2026-10-12T10:00:00"
+    )
     shop.event("project_started", "ben", "PROJ-DATAVIZ", "2026-10-12T09:00:00")
     shop.event("project_started", "dan", "PROJ-DATAVIZ", "2026-10-14T09:00:00")
     shop.subscribe(700, "ann", "2026-10-15T10:00:00", "active")
-    shop.buy(order(5, "cara", [("PREVIEW-DV", 1, "0.00")], "2026-10-20T12:00:00"),
-             "2026-10-20T12:00:00")
+    shop.buy(
+        order(5, "cara", [("PREVIEW-DV", 1, "0.00")], "2026-10-20T12:00:00"), "2026-10-20T12:00:00"
+    )
     # Reported late: events are recorded once the learner is known, dated when they happened.
     shop.event("project_started", "cara", "PROJ-DATAVIZ", "2026-09-20T09:00:00")
     shop.event("project_submitted", "cara", "PROJ-DATAVIZ", "2026-10-03T09:00:00")
     shop.event("interview", "dan", "PROJ-DATAVIZ", "2026-10-20T09:00:00")
     shop.subscribe(701, "cara", "2026-10-21T10:00:00", "pending")
     shop.call("cara", "2026-10-22T10:00:00", "Noor", refunded_at="2026-10-23T10:00:00")
-    shop.buy(order(8, "eve", [("COHORT-DV-2027-01", 1, "300.00")], "2026-10-25T10:00:00"),
-             "2026-10-25T10:00:00")
+    shop.buy(
+        order(8, "eve", [("COHORT-DV-2027-01", 1, "300.00")], "2026-10-25T10:00:00"),
+        "2026-10-25T10:00:00",
+    )
     shop.event("interview", "fay", "PROJ-DATAVIZ", "2026-10-25T09:00:00")
     shop.call("eve", "2026-10-27T10:00:00", "Max")
     shop.event("project_submitted", "ben", "PROJ-DATAVIZ", "2026-10-28T09:00:00")
@@ -233,9 +296,15 @@ def seed_shop(engine: Engine) -> SeededShop:
     shop.event("interview", "ben", "PROJ-DATAVIZ", "2026-10-30T09:00:00")
     eve_hour = order(9, "eve", [(mentor_hour, 1, "50.00")], "2026-10-30T22:30:00")
     shop.buy(eve_hour, "2026-10-30T22:30:00")
-    shop.buy(replace_order(eve_hour, status="refunded", modified="2026-10-31T23:30:00",
-                           refunds=[{"id": 901, "reason": "", "total": "-50.00"}]),
-             "2026-10-31T23:30:00")
+    shop.buy(
+        replace_order(
+            eve_hour,
+            status="refunded",
+            modified="2026-10-31T23:30:00",
+            refunds=[{"id": 901, "reason": "", "total": "-50.00"}],
+        ),
+        "2026-10-31T23:30:00",
+    )
     shop.event("interview", "fay", "PROJ-DATAVIZ", "2026-11-02T09:00:00")
     shop.event("project_submitted", "ann", "PROJ-DATAVIZ", "2026-11-05T09:00:00")
     return shop
@@ -256,10 +325,10 @@ def stored_events(engine: Engine) -> list[tuple[str, str, datetime]]:
         return [(row.kind, row.offer_sku, row.occurred_at) for row in rows]
 
 
-
 @contextmanager
-def seeded_database(request: pytest.FixtureRequest,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+def seeded_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Engine]]:
     """(url, engine) of a database of its own with the story seeded, for read-only tests.
 
     Seeding takes a second or two; a module seeds once per database instead of once per test.

@@ -21,8 +21,10 @@ from tests.support.paths import EXAMPLE_CATALOGUE, REAL, load_json
 from tests.support.sample_shop import make_order
 
 API = "https://shop.example.com/wp-json/wc/v3"
-REAL_PAGES = ("woocommerce-real/rest/5-orders-modified-after-page1.json",
-              "woocommerce-real/rest/5-orders-modified-after-page2.json")
+REAL_PAGES = (
+    "woocommerce-real/rest/5-orders-modified-after-page1.json",
+    "woocommerce-real/rest/5-orders-modified-after-page2.json",
+)
 
 
 def _captured_headers() -> list[tuple[str, str]]:
@@ -59,7 +61,8 @@ class HttpShop:
             28: load_json("woocommerce-real/rest/4d-order-b-refunds.json"),  # type: ignore[dict-item]
         }
         self.webhooks: list[dict[str, Any]] = load_json(
-            "woocommerce-real/rest/5-webhooks-status-all-per_page-100.json")  # type: ignore[assignment]
+            "woocommerce-real/rest/5-webhooks-status-all-per_page-100.json"
+        )  # type: ignore[assignment]
         # None: the shop has no WooCommerce Subscriptions (the route answers 404 rest_no_route).
         self.subscriptions: list[dict[str, Any]] | None = None
         self.unavailable_refunds: set[int] = set()
@@ -68,19 +71,34 @@ class HttpShop:
         self.before_orders_page: Callable[[int], None] | None = None
         self.headers = _captured_headers()
         self.writes: list[tuple[str, str]] = []
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/orders/(\d+)/refunds"),
-                          callback=self._refunds)
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/orders/(\d+)(\?.*)?$"),
-                          callback=self._order)
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/orders(\?.*)?$"),
-                          callback=self._orders)
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/products(\?.*)?$"),
-                          callback=self._empty_list)
-        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(API)}/webhooks(\?.*)?$"),
-                          callback=self._webhooks)
-        rsps.add_callback(responses.GET,
-                          re.compile(rf"{re.escape(API)}/subscriptions(\?.*)?$"),
-                          callback=self._subscriptions)
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/orders/(\d+)/refunds"),
+            callback=self._refunds,
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/orders/(\d+)(\?.*)?$"),
+            callback=self._order,
+        )
+        rsps.add_callback(
+            responses.GET, re.compile(rf"{re.escape(API)}/orders(\?.*)?$"), callback=self._orders
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/products(\?.*)?$"),
+            callback=self._empty_list,
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/webhooks(\?.*)?$"),
+            callback=self._webhooks,
+        )
+        rsps.add_callback(
+            responses.GET,
+            re.compile(rf"{re.escape(API)}/subscriptions(\?.*)?$"),
+            callback=self._subscriptions,
+        )
         for method in (responses.POST, responses.PUT, responses.DELETE):
             rsps.add_callback(method, re.compile(rf"{re.escape(API)}/.*"), callback=self._write)
 
@@ -88,13 +106,20 @@ class HttpShop:
         for order in orders:
             self.orders[order["id"]] = order
 
-    def place(self, order_id: int, lines: list[tuple[str, int]], modified: datetime,
-              **fields: Any) -> dict[str, Any]:
+    def place(
+        self, order_id: int, lines: list[tuple[str, int]], modified: datetime, **fields: Any
+    ) -> dict[str, Any]:
         """A new paid order, modified (and paid) at ``modified``."""
         paid = fields.pop("paid", wc_time(modified))
-        order = make_order(order_id, lines, modified=wc_time(modified), paid=paid,
-                           email=fields.pop("email", f"learner{order_id}@example.com"),
-                           customer_id=fields.pop("customer_id", order_id), **fields)
+        order = make_order(
+            order_id,
+            lines,
+            modified=wc_time(modified),
+            paid=paid,
+            email=fields.pop("email", f"learner{order_id}@example.com"),
+            customer_id=fields.pop("customer_id", order_id),
+            **fields,
+        )
         self.add(order)
         return order
 
@@ -102,8 +127,9 @@ class HttpShop:
         """Change an order: WooCommerce stamps date_modified_gmt."""
         self.orders[order_id].update(changes, date_modified_gmt=wc_time(modified))
 
-    def _answer(self, status: int, body: Any, extra: list[tuple[str, str]] | None = None
-                ) -> tuple[int, dict[str, str], str]:
+    def _answer(
+        self, status: int, body: Any, extra: list[tuple[str, str]] | None = None
+    ) -> tuple[int, dict[str, str], str]:
         headers = dict(self.headers)
         headers["Content-Type"] = "application/json; charset=UTF-8"
         headers.update(extra or [])
@@ -117,16 +143,22 @@ class HttpShop:
 
     def _subscriptions(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.subscriptions is None:
-            return self._answer(404, {"code": "rest_no_route", "data": {"status": 404},
-                                      "message": "No route was found matching the URL and "
-                                                 "request method."})
+            return self._answer(
+                404,
+                {
+                    "code": "rest_no_route",
+                    "data": {"status": 404},
+                    "message": "No route was found matching the URL and request method.",
+                },
+            )
         query = {key: values[-1] for key, values in parse_qs(urlsplit(request.url).query).items()}
         if "orderby" not in query:  # has_subscriptions(): one id is enough
             return self._answer(200, [{"id": s["id"]} for s in self.subscriptions[:1]])
         return self._modified_list(query, self.subscriptions)
 
-    def _modified_list(self, query: dict[str, str], items: list[dict[str, Any]]
-                       ) -> tuple[int, dict[str, str], str]:
+    def _modified_list(
+        self, query: dict[str, str], items: list[dict[str, Any]]
+    ) -> tuple[int, dict[str, str], str]:
         per_page = int(query.get("per_page", 10))
         page = int(query.get("page", 1))
         assert query.get("orderby") == "modified" and query.get("order") == "asc", query
@@ -140,15 +172,22 @@ class HttpShop:
             chosen = [o for o in chosen if _gmt(o["date_modified_gmt"]) < before]
         total = len(chosen)
         pages = max(1, -(-total // per_page))
-        body = chosen[(page - 1) * per_page: page * per_page]
-        return self._answer(200, body, [("X-WP-Total", str(total)),
-                                        ("X-WP-TotalPages", str(pages))])
+        body = chosen[(page - 1) * per_page : page * per_page]
+        return self._answer(
+            200, body, [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
+        )
 
     def _order(self, request: Any) -> tuple[int, dict[str, str], str]:
         order_id = int(re.search(r"/orders/(\d+)", request.url).group(1))  # type: ignore[union-attr]
         if order_id not in self.orders:
-            return self._answer(404, {"code": "woocommerce_rest_shop_order_invalid_id",
-                                      "message": "Invalid ID.", "data": {"status": 404}})
+            return self._answer(
+                404,
+                {
+                    "code": "woocommerce_rest_shop_order_invalid_id",
+                    "message": "Invalid ID.",
+                    "data": {"status": 404},
+                },
+            )
         return self._answer(200, self.orders[order_id])
 
     def _refunds(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -156,15 +195,17 @@ class HttpShop:
         if order_id in self.unavailable_refunds:
             return self._answer(503, {"code": "unavailable", "message": "Down for maintenance"})
         refunds = self.refunds.get(order_id, [])
-        return self._answer(200, refunds, [("X-WP-Total", str(len(refunds))),
-                                           ("X-WP-TotalPages", "1")])
+        return self._answer(
+            200, refunds, [("X-WP-Total", str(len(refunds))), ("X-WP-TotalPages", "1")]
+        )
 
     def _empty_list(self, _request: Any) -> tuple[int, dict[str, str], str]:
         return self._answer(200, [], [("X-WP-Total", "0"), ("X-WP-TotalPages", "0")])
 
     def _webhooks(self, _request: Any) -> tuple[int, dict[str, str], str]:
-        return self._answer(200, self.webhooks, [("X-WP-Total", str(len(self.webhooks))),
-                                                 ("X-WP-TotalPages", "1")])
+        return self._answer(
+            200, self.webhooks, [("X-WP-Total", str(len(self.webhooks))), ("X-WP-TotalPages", "1")]
+        )
 
     def _write(self, request: Any) -> tuple[int, dict[str, str], str]:
         path = urlsplit(request.url).path.removeprefix(urlsplit(API).path + "/")
@@ -178,15 +219,20 @@ class HttpShop:
         return self._answer(200, body)
 
 
-def make_ports(engine: Any, settings: Settings, catalogue: Catalogue, *, page_size: int = 2,
-               **overrides: Any) -> SyncPorts:
+def make_ports(
+    engine: Any, settings: Settings, catalogue: Catalogue, *, page_size: int = 2, **overrides: Any
+) -> SyncPorts:
     """Ports on the test database: real WooClients (no sleeping between retries).
 
     Two orders a page by default, as the captured pages were, so a few orders make many pages.
     """
-    ports = SyncPorts(engine=engine, settings=settings,
-                      shop=lambda: WooClient(settings, sleep=lambda _seconds: None),
-                      file_catalogue=lambda: catalogue, page_size=page_size)
+    ports = SyncPorts(
+        engine=engine,
+        settings=settings,
+        shop=lambda: WooClient(settings, sleep=lambda _seconds: None),
+        file_catalogue=lambda: catalogue,
+        page_size=page_size,
+    )
     for name, value in overrides.items():
         setattr(ports, name, value)
     return ports

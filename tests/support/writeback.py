@@ -59,8 +59,9 @@ def real_products() -> list[dict[str, Any]]:
 def shop_catalogue(capacity: int | None = None, *, coupons: bool = True) -> Catalogue:
     """The sample catalogue with the stack of catalog.example.toml and, if asked, its coupon."""
     catalogue = sample_catalogue(capacity)
-    return replace(catalogue, stacks=(STACK,), coupon_rules=(SUBSCRIBE,) if coupons else (),
-                   currency="EUR")
+    return replace(
+        catalogue, stacks=(STACK,), coupon_rules=(SUBSCRIBE,) if coupons else (), currency="EUR"
+    )
 
 
 def store_shop(engine: Engine, catalogue: Catalogue) -> None:
@@ -71,11 +72,17 @@ def store_shop(engine: Engine, catalogue: Catalogue) -> None:
             woo_id = product["id"]
             if woo_id not in BINDINGS:
                 continue
-            session.add(ProductBinding(
-                woo_id=woo_id, parent_id=product.get("parent_id") or 0, sku=product["sku"],
-                offer_sku=BINDINGS[woo_id], woo_type=product.get("type", "variation"),
-                name=product.get("name", ""), price=product["price"],
-            ))
+            session.add(
+                ProductBinding(
+                    woo_id=woo_id,
+                    parent_id=product.get("parent_id") or 0,
+                    sku=product["sku"],
+                    offer_sku=BINDINGS[woo_id],
+                    woo_type=product.get("type", "variation"),
+                    name=product.get("name", ""),
+                    price=product["price"],
+                )
+            )
         session.commit()
 
 
@@ -160,9 +167,16 @@ class FakeShop:
         refused = self.refuse.get(path, set())
         for item in body.get("update", []):
             if item["id"] in refused:
-                answer.setdefault("update", []).append({"id": item["id"], "error": {
-                    "code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.",
-                    "data": {"status": 400}}})
+                answer.setdefault("update", []).append(
+                    {
+                        "id": item["id"],
+                        "error": {
+                            "code": "woocommerce_rest_product_invalid_id",
+                            "message": "Invalid ID.",
+                            "data": {"status": 400},
+                        },
+                    }
+                )
                 continue
             current = copy.deepcopy(self._products.get(item["id"], {"id": item["id"]}))
             current.update(item)
@@ -170,14 +184,28 @@ class FakeShop:
         for item in body.get("create", []):
             if self.refuse_coupons:
                 self.refuse_coupons -= 1
-                answer.setdefault("create", []).append({"id": 0, "error": {
-                    "code": "woocommerce_rest_cannot_create", "message": "Try again later.",
-                    "data": {"status": 500}}})
+                answer.setdefault("create", []).append(
+                    {
+                        "id": 0,
+                        "error": {
+                            "code": "woocommerce_rest_cannot_create",
+                            "message": "Try again later.",
+                            "data": {"status": 500},
+                        },
+                    }
+                )
                 continue
             if item["code"] in self.coupons:
-                answer.setdefault("create", []).append({"id": 0, "error": {
-                    "code": "woocommerce_rest_coupon_code_already_exists",
-                    "message": "The coupon code already exists", "data": {"status": 400}}})
+                answer.setdefault("create", []).append(
+                    {
+                        "id": 0,
+                        "error": {
+                            "code": "woocommerce_rest_coupon_code_already_exists",
+                            "message": "The coupon code already exists",
+                            "data": {"status": 400},
+                        },
+                    }
+                )
                 continue
             coupon = {"id": 700 + len(self.coupons), **item}
             self.coupons[item["code"]] = coupon
@@ -186,8 +214,11 @@ class FakeShop:
 
     def _create_note(self, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         note: dict[str, Any] = load_json("woocommerce/order_note_create_response_v3.json")  # type: ignore[assignment]
-        note.update(id=281 + sum(len(n) for n in self.notes.values()), note=body["note"],
-                    customer_note=bool(body.get("customer_note")))
+        note.update(
+            id=281 + sum(len(n) for n in self.notes.values()),
+            note=body["note"],
+            customer_note=bool(body.get("customer_note")),
+        )
         self.notes.setdefault(order_id, []).append(note)
         if self.on_note is not None:
             self.on_note(note)

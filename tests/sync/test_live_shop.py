@@ -79,8 +79,13 @@ def test_an_order_placed_after_the_install_is_news(engine, live, catalogue, shop
     """The first order after the watch start gets its notes (no marker) and coupons, once."""
     history(shop, A_YEAR_AGO, cohort_buyers=2)
     record_watch_start(engine, NOW - timedelta(hours=2), "init")
-    shop.place(900, [("PROJ-DATAVIZ", 1)], NOW - timedelta(hours=1), email="new@example.com",
-               customer_id=8000)
+    shop.place(
+        900,
+        [("PROJ-DATAVIZ", 1)],
+        NOW - timedelta(hours=1),
+        email="new@example.com",
+        customer_id=8000,
+    )
     ports = make_ports(engine, live, catalogue)
     orders = run_job("orders", ports, RunOptions(full=True))
     drain = run_job("outbox", ports)
@@ -126,9 +131,7 @@ def test_a_dry_run_has_the_real_runs_figures_when_orders_compete_for_seats(
     assert bool(shop.customer_notes()) is notify
 
 
-def test_a_rebuild_from_an_empty_database_posts_nothing_the_shop_has(
-    engine, live, catalogue, shop
-):
+def test_a_rebuild_from_an_empty_database_posts_nothing_the_shop_has(engine, live, catalogue, shop):
     """Database lost, schema and catalogue back, full sync and drain: 0 notes, 0 coupons."""
     start = NOW - timedelta(days=3)
     history(shop, start)
@@ -149,8 +152,11 @@ def test_a_rebuild_from_an_empty_database_posts_nothing_the_shop_has(
                 connection.execute(delete(table))
     store_shop(engine, catalogue)
     for settings in (watching, live):  # the same settings file, or none that remembers
-        rebuilt = run_job("orders", make_ports(engine, settings, catalogue),
-                          RunOptions(full=True, notify=settings is watching))
+        rebuilt = run_job(
+            "orders",
+            make_ports(engine, settings, catalogue),
+            RunOptions(full=True, notify=settings is watching),
+        )
         drain = run_job("outbox", make_ports(engine, settings, catalogue))
         assert rebuilt.ok and drain.ok, (rebuilt.reason, drain.reason)
         assert (shop.posted_notes, shop.created_coupons) == (notes, coupons)
@@ -172,9 +178,10 @@ def test_bridge_sync_dry_run_of_every_job_has_the_real_runs_figures(engine, data
     assert dry.exit_code == real.exit_code == 0, (dry.output, real.output)
 
     def shown(output: str) -> list[dict]:
-        return [{k: v for k, v in job.items()
-                 if k not in ("duration", "dry_run", "notes", "changes")}
-                for job in json.loads(output)]
+        return [
+            {k: v for k, v in job.items() if k not in ("duration", "dry_run", "notes", "changes")}
+            for job in json.loads(output)
+        ]
 
     assert shown(dry.stdout) == shown(real.stdout)
     by_job = {job["job"]: job for job in json.loads(real.stdout)}

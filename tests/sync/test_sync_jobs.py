@@ -31,8 +31,7 @@ def failed_delivery(engine, order, ago):
     def broken(_payload):
         raise PermanentError("catalogue not loaded")
 
-    process_delivery(engine, inbox_id, {"order": broken}, max_attempts=8,
-                     now=NOW - ago)
+    process_delivery(engine, inbox_id, {"order": broken}, max_attempts=8, now=NOW - ago)
     with unit_of_work(engine) as session:
         row = session.get(InboxDelivery, inbox_id)
         row.received_at = NOW - ago
@@ -43,10 +42,12 @@ def failed_delivery(engine, order, ago):
 
 def test_the_inbox_job_retries_due_deliveries_and_drops_old_bodies(engine, ports, shop):
     """A failed delivery that came due is processed; one past retention loses its body."""
-    old = failed_delivery(engine, make_order(901, [("MENTOR-1H", 1)]),
-                          timedelta(days=40))
-    due = failed_delivery(engine, make_order(902, [("MENTOR-1H", 1)], email="b@example.com",
-                                             customer_id=9), timedelta(hours=1))
+    old = failed_delivery(engine, make_order(901, [("MENTOR-1H", 1)]), timedelta(days=40))
+    due = failed_delivery(
+        engine,
+        make_order(902, [("MENTOR-1H", 1)], email="b@example.com", customer_id=9),
+        timedelta(hours=1),
+    )
     first = run_job("inbox", ports)
     assert first.status == "ok", first.reason
     assert (first.tally.fetched, first.tally.changed) == (2, 2)
@@ -67,10 +68,17 @@ def test_the_expiry_job_writes_off_expired_credits_and_queues_the_new_balance(en
         learner = Learner(email="alice@example.com", woo_customer_id=2)
         session.add(learner)
         session.flush()
-        session.add(LedgerEntry(learner_id=learner.id, credit_type="mentor_minutes", amount=60,
-                                reason="grant", grant_key="sub:39:order:40:credit",
-                                source_key="sub:39:order:40:credit@1",
-                                expires_at=NOW - timedelta(hours=1)))
+        session.add(
+            LedgerEntry(
+                learner_id=learner.id,
+                credit_type="mentor_minutes",
+                amount=60,
+                reason="grant",
+                grant_key="sub:39:order:40:credit",
+                source_key="sub:39:order:40:credit@1",
+                expires_at=NOW - timedelta(hours=1),
+            )
+        )
         session.commit()
     result = run_job("expiry", ports)
     assert result.status == "ok", result.reason
@@ -93,8 +101,9 @@ def test_the_webhooks_job_fails_while_a_disabled_webhook_of_the_bridge_is_not_al
     assert shop.webhooks[0]["delivery_url"] == ours
     result = run_job("webhooks", make_ports(engine, settings, catalogue))
     assert result.status == "failed"
-    assert result.reason.startswith("1 of the bridge's webhooks are disabled "
-                                    "(webhook #17 (subscription.deleted))")
+    assert result.reason.startswith(
+        "1 of the bridge's webhooks are disabled (webhook #17 (subscription.deleted))"
+    )
     assert "BRIDGE_SYNC_REENABLE_WEBHOOKS=true" in result.reason
     assert result.notes == ["webhook #16 (subscription.switched) is paused (the bridge's)"]
     assert (result.tally.fetched, result.tally.requests) == (17, 1)
@@ -144,9 +153,7 @@ def test_the_catalog_job_syncs_the_shop_and_stores_the_cohorts(engine, settings,
     assert read_cursor(engine, "products") is None  # the shop has no products yet
 
 
-def test_a_shop_without_woocommerce_subscriptions_is_said_so_and_not_a_failure(
-    engine, ports, shop
-):
+def test_a_shop_without_woocommerce_subscriptions_is_said_so_and_not_a_failure(engine, ports, shop):
     """The subscriptions job asks once, learns there is no plugin, and ends ok."""
     result = run_job("subscriptions", ports)
     assert result.status == "ok", result.reason

@@ -45,8 +45,9 @@ class Clock:
 def test_a_held_lease_refuses_others_until_it_expires_and_is_taken_over(engine):
     """B is refused while A holds the job; once A's lease expires B takes it and A learns so."""
     clock = Clock()
-    first = acquire(engine, "orders", "host-a:1:aa", TTL, clock=clock.wall,
-                    monotonic=clock.monotonic)
+    first = acquire(
+        engine, "orders", "host-a:1:aa", TTL, clock=clock.wall, monotonic=clock.monotonic
+    )
     with pytest.raises(LeaseHeld) as refused:
         acquire(engine, "orders", "host-b:2:bb", TTL, clock=clock.wall)
     assert refused.value.holder == "host-a:1:aa"
@@ -112,9 +113,13 @@ def test_a_long_job_renews_its_lease_while_it_runs_and_releases_it_at_the_end(en
 
         shop.before_orders_page = look_at_the_lease
         # One connection: page 2 is requested only after page 1 was applied (no read-ahead).
-        ports = make_ports(engine, settings.replace(http={"connections": 1}), catalogue,
-                           clock=clock.wall,
-                           monotonic=clock.monotonic)
+        ports = make_ports(
+            engine,
+            settings.replace(http={"connections": 1}),
+            catalogue,
+            clock=clock.wall,
+            monotonic=clock.monotonic,
+        )
         result = run_job("orders", ports, RunOptions(full=True), lease_ttl=TTL)
     assert result.status == "ok", result.reason
     assert seen[0] == TTL  # taken, not yet renewed

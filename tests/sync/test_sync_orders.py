@@ -46,8 +46,11 @@ def refund_lookups(http) -> list[str]:
 
 def grants_of(engine, order_id: int) -> int:
     with unit_of_work(engine) as session:
-        return session.exec(select(func.count()).select_from(LedgerEntry).where(
-            LedgerEntry.order_id == order_id, LedgerEntry.reason == "grant")).one()
+        return session.exec(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.order_id == order_id, LedgerEntry.reason == "grant")
+        ).one()
 
 
 def ledger_rows(engine) -> int:
@@ -75,15 +78,22 @@ def test_orders_missed_while_deliveries_failed_are_granted_by_the_next_run_exact
 
     # Downtime: 102's delivery is stored but fails; 103's webhook was disabled, nothing came.
     failed = shop.place(102, [("MENTOR-PACK-3H", 1)], T0 + 60 * MINUTE)
-    delivery = Delivery(topic="order.created", webhook_id="5", delivery_id="d-102", headers={},
-                        body=json.dumps(failed).encode(), payload=failed)
+    delivery = Delivery(
+        topic="order.created",
+        webhook_id="5",
+        delivery_id="d-102",
+        headers={},
+        body=json.dumps(failed).encode(),
+        payload=failed,
+    )
     inbox_id = record_delivery(engine, delivery, handled=frozenset({"order"})).inbox_id
 
     def database_down(_payload):
         raise PermanentError("database unavailable")
 
-    status = process_delivery(engine, inbox_id, {"order": database_down}, max_attempts=8,
-                              now=T0 + 60 * MINUTE)
+    status = process_delivery(
+        engine, inbox_id, {"order": database_down}, max_attempts=8, now=T0 + 60 * MINUTE
+    )
     assert status == DeliveryStatus.FAILED
     shop.place(103, [("COHORT-DV-2027-01", 1)], T0 + 120 * MINUTE)
 
@@ -159,7 +169,8 @@ def test_an_order_that_cannot_be_applied_fails_the_run_and_holds_the_cursor_befo
     """The other orders are applied; the cursor waits just before the bad one, to retry it."""
     new = Offer("COHORT-NEW", "cohort_seat", "New cohort", cohort="NEW-2027")
     ports.file_catalogue = lambda: dataclasses.replace(
-        catalogue, offers={**catalogue.offers, "COHORT-NEW": new})
+        catalogue, offers={**catalogue.offers, "COHORT-NEW": new}
+    )
     shop.place(401, [("MENTOR-1H", 1)], T0)
     shop.place(402, [("COHORT-NEW", 1)], T0 + 1 * MINUTE)
     shop.place(403, [("MENTOR-1H", 1)], T0 + 2 * MINUTE)
@@ -179,7 +190,8 @@ def test_a_dry_run_over_a_page_with_a_bad_order_reports_the_rest_and_writes_noth
     order is reported, the others would change, and nothing is kept."""
     new = Offer("COHORT-NEW", "cohort_seat", "New cohort", cohort="NEW-2027")
     ports.file_catalogue = lambda: dataclasses.replace(
-        catalogue, offers={**catalogue.offers, "COHORT-NEW": new})
+        catalogue, offers={**catalogue.offers, "COHORT-NEW": new}
+    )
     ports.page_size = 100
     shop.place(411, [("MENTOR-1H", 1)], T0)
     shop.place(412, [("COHORT-NEW", 1)], T0 + 1 * MINUTE)
@@ -225,8 +237,13 @@ def test_a_full_sync_costs_a_list_request_per_page_and_only_the_refund_lookups_i
     # The page size is WooCommerce's maximum, 100, in production (asserted in the CLI tests);
     # two here, as on the captured pages, so that seven orders make four pages.
     shop.add(*real_orders())  # order 28 is paid with a refund: its refunds must be read
-    shop.place(600, [("MENTOR-1H", 1)], T0, status="refunded",
-               refunds=[{"id": 88, "reason": "", "total": "-55.00"}])  # confers nothing anyway
+    shop.place(
+        600,
+        [("MENTOR-1H", 1)],
+        T0,
+        status="refunded",
+        refunds=[{"id": 88, "reason": "", "total": "-55.00"}],
+    )  # confers nothing anyway
     for n in range(2):
         shop.place(601 + n, [("MENTOR-1H", 1)], T0 + n * MINUTE, status="on-hold", paid=None)
 
@@ -260,7 +277,9 @@ def test_an_order_moved_by_a_change_during_the_run_is_still_applied(engine, shop
     assert any("re-read" in note for note in result.notes)
     boundary = order_lists(http)[3]
     assert (boundary["modified_after"], boundary["modified_before"]) == (
-        wc(T0 + 1 * MINUTE - timedelta(seconds=1)), wc(T0 + 3 * MINUTE + timedelta(seconds=1)))
+        wc(T0 + 1 * MINUTE - timedelta(seconds=1)),
+        wc(T0 + 3 * MINUTE + timedelta(seconds=1)),
+    )
 
 
 @sqlite_only
@@ -287,8 +306,11 @@ def test_the_first_run_starts_when_the_bridge_first_heard_from_the_shop(
     """Without a cursor the run goes back to the first delivery, not to the shop's beginning."""
     heard = T0 + 30 * MINUTE
     body = b'{"id": 1}'
-    record_delivery(engine, Delivery("order.updated", "5", "d-1", {}, body, {"id": 1}),
-                    handled=frozenset({"order"}))
+    record_delivery(
+        engine,
+        Delivery("order.updated", "5", "d-1", {}, body, {"id": 1}),
+        handled=frozenset({"order"}),
+    )
     with unit_of_work(engine) as session:
         row = session.exec(select(InboxDelivery)).one()
         row.received_at = heard
@@ -337,19 +359,20 @@ def test_a_full_sync_over_an_unchanged_shop_writes_nothing_for_its_orders(engine
     assert (first.status, first.tally.changed) == ("ok", 6)
 
     again: list = []
-    writes = _writes_during(engine, lambda: again.append(
-        run_job("orders", ports, RunOptions(full=True))))
+    writes = _writes_during(
+        engine, lambda: again.append(run_job("orders", ports, RunOptions(full=True)))
+    )
     assert writes == []
     assert (again[0].status, again[0].tally.fetched, again[0].tally.changed) == ("ok", 6, 0)
 
 
-def test_a_duplicate_webhook_payload_is_skipped_without_a_write(engine, settings, catalogue,
-                                                               shop):
+def test_a_duplicate_webhook_payload_is_skipped_without_a_write(engine, settings, catalogue, shop):
     """The same order payload applied twice writes only the first time."""
     order = shop.place(811, [("MENTOR-1H", 1)], T0)
     assert process_order(engine, order, catalogue=catalogue, settings=settings).events
-    writes = _writes_during(engine, lambda: process_order(engine, order, catalogue=catalogue,
-                                                          settings=settings))
+    writes = _writes_during(
+        engine, lambda: process_order(engine, order, catalogue=catalogue, settings=settings)
+    )
     assert writes == []
     assert grants_of(engine, 811) == 1
 

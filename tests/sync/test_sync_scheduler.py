@@ -21,18 +21,28 @@ from tests.support.sample_shop import sample_catalogue, store_cohorts
 from tests.support.sync import HttpShop, make_ports
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-ALL_OFF = {f"{job}_schedule": "off" for job in
-           ("orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")}
+ALL_OFF = {
+    f"{job}_schedule": "off"
+    for job in ("orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")
+}
 
 
 def test_schedules_are_intervals_cron_lines_or_off_and_a_bad_one_names_its_variable():
     """BRIDGE_SYNC_*_SCHEDULE accepts 15m, 1h, a cron line or off, and explains a mistake."""
-    settings = load_settings({"BRIDGE_SYNC_ORDERS_SCHEDULE": "*/10  * * * *",
-                              "BRIDGE_SYNC_INBOX_SCHEDULE": "90S",
-                              "BRIDGE_SYNC_EXPIRY_SCHEDULE": "OFF"}, env_file=None)
-    assert (settings.sync.orders_schedule, settings.sync.inbox_schedule,
-            settings.sync.expiry_schedule, settings.sync.catalog_schedule) == (
-        "*/10 * * * *", "90s", "off", "1h")
+    settings = load_settings(
+        {
+            "BRIDGE_SYNC_ORDERS_SCHEDULE": "*/10  * * * *",
+            "BRIDGE_SYNC_INBOX_SCHEDULE": "90S",
+            "BRIDGE_SYNC_EXPIRY_SCHEDULE": "OFF",
+        },
+        env_file=None,
+    )
+    assert (
+        settings.sync.orders_schedule,
+        settings.sync.inbox_schedule,
+        settings.sync.expiry_schedule,
+        settings.sync.catalog_schedule,
+    ) == ("*/10 * * * *", "90s", "off", "1h")
     for bad in ("every hour", "0m", "61 * * * *"):
         with pytest.raises(SettingsError) as error:
             load_settings({"BRIDGE_SYNC_WEBHOOKS_SCHEDULE": bad}, env_file=None)
@@ -45,8 +55,10 @@ def test_every_scheduled_job_runs_one_instance_at_a_time_and_coalesces_missed_ru
 ):
     """Each job is added once, max_instances=1 and coalesce, on its interval or cron line."""
     settings = settings.replace(sync={"orders_schedule": "*/15 * * * *", "expiry_schedule": "off"})
-    runner = SyncScheduler(make_ports(engine, settings, sample_catalogue()),
-                           scheduler=BackgroundScheduler(timezone="UTC"))
+    runner = SyncScheduler(
+        make_ports(engine, settings, sample_catalogue()),
+        scheduler=BackgroundScheduler(timezone="UTC"),
+    )
     jobs = {job.id: job for job in runner.scheduler.get_jobs()}
     assert list(jobs) == ["catalog", "orders", "subscriptions", "inbox", "outbox", "webhooks"]
     for job in jobs.values():
@@ -94,9 +106,7 @@ def test_a_stop_lets_the_running_job_finish_its_page_then_the_scheduler_exits(en
 
 
 @sqlite_only
-def test_serve_hooks_start_the_scheduler_in_the_worker_and_stop_it_on_exit(
-    database_url, caplog
-):
+def test_serve_hooks_start_the_scheduler_in_the_worker_and_stop_it_on_exit(database_url, caplog):
     """`bridge serve` passes these to gunicorn: started after the worker boots, stopped on exit."""
     settings = Settings().replace(database={"url": database_url}, sync=ALL_OFF)
     start, stop = embedded_scheduler(settings)

@@ -38,14 +38,16 @@ def codes(engine, config, order_id):
 
 
 def test_a_paid_pack_creates_five_places_and_the_buyer_holds_only_the_complimentary_call(
-        engine, config):
+    engine, config
+):
     """One unit of the pack makes five open places; the employer holds none of them."""
     apply(engine, config, pack_order(301))
     rows = places(engine, 301)
-    assert [(row.unit, row.place, row.status) for row in rows] == [
-        (0, p, "open") for p in range(5)]
-    assert holdings(engine, "boss@employer.example") == {"balances": {"mentor_minutes": 30},
-                                                         "access": []}
+    assert [(row.unit, row.place, row.status) for row in rows] == [(0, p, "open") for p in range(5)]
+    assert holdings(engine, "boss@employer.example") == {
+        "balances": {"mentor_minutes": 30},
+        "access": [],
+    }
     assert rows[0].code_hash == code_hash(claim_code(SECRET, 301, 30100, 0, 0))
     assert len(set(codes(engine, config, 301))) == 5
 
@@ -57,9 +59,12 @@ def test_replaying_the_order_creates_no_second_place_and_no_second_note(engine, 
     apply(engine, config, pack_order(302, modified="2026-11-28T16:05:00"))
     assert len(places(engine, 302)) == 5
     with unit_of_work(engine) as session:
-        notes = [row for row in session.exec(select(OutboxItem)).all()
-                 if "claim_links" in (row.payload or {}).get("events", [
-                     (row.payload or {}).get("event")])]
+        notes = [
+            row
+            for row in session.exec(select(OutboxItem)).all()
+            if "claim_links"
+            in (row.payload or {}).get("events", [(row.payload or {}).get("event")])
+        ]
     assert len(notes) == 1  # the order's one note, the claim links among its parts
     text = notes[0].payload["data"]["note"]
     for code in codes(engine, config, 302):
@@ -101,8 +106,12 @@ def test_unknown_and_malformed_codes_are_404_and_bad_claimants_400(engine, confi
         with pytest.raises(ClaimRefused) as refused:
             claim_place(engine, bad, "x@example.com", "X", config)
         assert refused.value.status == 404
-    for email, name, field in (("nope", "X", "email"), ("x@example.com", " ", "name"),
-                               (None, "X", "email"), ("x@example.com", 5, "name")):
+    for email, name, field in (
+        ("nope", "X", "email"),
+        ("x@example.com", " ", "name"),
+        (None, "X", "email"),
+        ("x@example.com", 5, "name"),
+    ):
         with pytest.raises(ClaimRefused) as refused:
             claim_place(engine, code, email, name, config)
         assert (refused.value.status, refused.value.field) == (400, field)
@@ -120,8 +129,12 @@ def test_full_refund_takes_back_what_claimants_hold_and_voids_every_code(engine,
     assert holdings(engine, "bo@employer.example") == NOTHING
     assert {row.status for row in places(engine, 306)} == {"void"}
     with unit_of_work(engine) as session:
-        reasons = sorted(row.reason for row in session.exec(
-            select(LedgerEntry).where(LedgerEntry.grant_key.startswith("order:306:"))).all())
+        reasons = sorted(
+            row.reason
+            for row in session.exec(
+                select(LedgerEntry).where(LedgerEntry.grant_key.startswith("order:306:"))
+            ).all()
+        )
     assert reasons == ["grant", "grant", "reversal", "reversal"]
     for code in all_codes:
         with pytest.raises(ClaimRefused) as refused:
@@ -136,8 +149,12 @@ def test_partial_refund_voids_unclaimed_codes_before_any_claim(engine, config):
     for index in (0, 1, 2, 3):
         claim_place(engine, all_codes[index], f"p{index}@employer.example", "P", config)
     shop = FakeShop({307: refund_units(307, 1)})
-    apply(engine, config, pack_order(307, quantity=2, refunds=[{"id": 900}],
-                                     modified="2026-11-29T10:00:00"), shop=shop)
+    apply(
+        engine,
+        config,
+        pack_order(307, quantity=2, refunds=[{"id": 900}], modified="2026-11-29T10:00:00"),
+        shop=shop,
+    )
     states = [row.status for row in places(engine, 307)]
     assert states.count("claimed") == 4 and states.count("void") == 5
     assert states.count("open") == 1 and len(states) == 10
@@ -152,10 +169,15 @@ def test_partial_refund_then_takes_back_the_latest_claims(engine, config):
     for index in range(7):
         claim_place(engine, all_codes[index], f"p{index}@employer.example", "P", config)
     shop = FakeShop({308: refund_units(308, 1)})
-    apply(engine, config, pack_order(308, quantity=2, refunds=[{"id": 900}],
-                                     modified="2026-11-29T10:00:00"), shop=shop)
-    kept = [index for index in range(7)
-            if holdings(engine, f"p{index}@employer.example") == PROJECT]
+    apply(
+        engine,
+        config,
+        pack_order(308, quantity=2, refunds=[{"id": 900}], modified="2026-11-29T10:00:00"),
+        shop=shop,
+    )
+    kept = [
+        index for index in range(7) if holdings(engine, f"p{index}@employer.example") == PROJECT
+    ]
     assert kept == [0, 1, 2, 3, 4]
     assert holdings(engine, "p5@employer.example") == NOTHING
     assert holdings(engine, "p6@employer.example") == NOTHING
@@ -210,8 +232,18 @@ def test_the_report_shows_places_claimed_vs_sold_per_team_pack(engine, config):
     now = utcnow()
     report = build_report(engine, report_period(None, None, "UTC", now), now)
     assert report.as_dict()["team_packs"] == [
-        {"sku": PACK, "orders": 2, "sold": 10, "viewed": 1, "claimed": 1, "held": 1, "open": 4,
-         "void": 5, "claim_rate": 0.1}]
+        {
+            "sku": PACK,
+            "orders": 2,
+            "sold": 10,
+            "viewed": 1,
+            "claimed": 1,
+            "held": 1,
+            "open": 4,
+            "void": 5,
+            "claim_rate": 0.1,
+        }
+    ]
     assert ("team_packs", PACK, "held", "1") in set(records(report))
 
 
@@ -230,7 +262,8 @@ def test_the_report_table_and_page_show_the_team_pack_funnel(engine, config):
     assert "Team packs" in table
     section = table.split("Team packs")[1]
     assert [line.split() for line in section.splitlines() if line.startswith(PACK)] == [
-        [PACK, "1", "5", "1", "1", "1", "4", "0", "20.0%"]]
+        [PACK, "1", "5", "1", "1", "1", "4", "0", "20.0%"]
+    ]
     assert "Team packs: places claimed vs sold" in str(render_report(report))
 
 
@@ -247,23 +280,25 @@ def test_codes_made_under_another_secret_still_work_but_are_not_shown(engine, co
 def test_each_pack_order_lists_its_places_open_or_claimed_and_by_whom(engine, config):
     """Two packs: the claimed place names its claimant, every other place is open."""
     apply(engine, config, pack_order(316))
-    apply(engine, config, pack_order(317, quantity=2, email="other@boss.example",
-                                     customer_id=41))
+    apply(engine, config, pack_order(317, quantity=2, email="other@boss.example", customer_id=41))
     claim_place(engine, codes(engine, config, 316)[0], "ann@employer.example", "Ann", config)
     first = list_claims(engine, 316, config)["places"]
     second = list_claims(engine, 317, config)["places"]
     assert [(p["offer_sku"], p["status"], p["claimed_by"]) for p in first] == [
-        (PACK, "claimed", "ann@employer.example")] + [(PACK, "open", None)] * 4
+        (PACK, "claimed", "ann@employer.example")
+    ] + [(PACK, "open", None)] * 4
     assert [(p["offer_sku"], p["status"], p["claimed_by"]) for p in second] == [
-        (PACK, "open", None)] * 10
+        (PACK, "open", None)
+    ] * 10
 
 
 def test_a_pack_sold_before_the_bridge_watched_makes_places_but_tells_nobody(engine, database_url):
     """History: the places and codes exist (`bridge claims` lists them), but no note is sent."""
     from datetime import UTC, datetime
 
-    config = claim_settings(database_url,
-                            writeback={"notify_since": datetime(2027, 1, 1, tzinfo=UTC)})
+    config = claim_settings(
+        database_url, writeback={"notify_since": datetime(2027, 1, 1, tzinfo=UTC)}
+    )
     apply(engine, config, pack_order(318))
     assert len(places(engine, 318)) == 5
     assert all(codes(engine, config, 318))

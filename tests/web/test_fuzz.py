@@ -30,15 +30,17 @@ def app(engine, settings):
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: None)
-    app = create_app(settings.replace(shop={"url": None}), engine, handlers=handlers,
-                     background=False)
+    app = create_app(
+        settings.replace(shop={"url": None}), engine, handlers=handlers, background=False
+    )
     app.test_client_class = ClosingClient
     return app
 
 
 @pytest.mark.parametrize("seed", [1717])
 def test_fuzzed_requests_never_answer_5xx_store_unsigned_rows_or_log_tracebacks(
-        app, engine, caplog, seed):
+    app, engine, caplog, seed
+):
     """Hundreds of hostile requests: every answer is below 500, every stored row was signed."""
     with unit_of_work(engine) as session:
         _, token = create_token(session, "fuzz", "write")
@@ -51,12 +53,15 @@ def test_fuzzed_requests_never_answer_5xx_store_unsigned_rows_or_log_tracebacks(
     for case in cases(seed, COUNT, secret=SECRET, token=token):
         if time.monotonic() - started > BUDGET_SECONDS:
             break
-        response = client.open(case.path, method=case.method, headers=case.headers,
-                               data=case.body)
+        response = client.open(case.path, method=case.method, headers=case.headers, data=case.body)
         answers[(case.kind, response.status_code)] += 1
         assert response.status_code < 500, (case.kind, case.path, response.get_data()[:300])
-        assert response.is_json or response.status_code < 300 or case.path == "/report" \
-            or case.path.startswith("/report?"), (case.kind, response.status_code)
+        assert (
+            response.is_json
+            or response.status_code < 300
+            or case.path == "/report"
+            or case.path.startswith("/report?")
+        ), (case.kind, response.status_code)
         if case.poisoned:
             body = response.get_json(silent=True) or {}
             poisoned_answers[str(body.get("status", response.status_code))] += 1

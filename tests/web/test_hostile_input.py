@@ -47,10 +47,18 @@ def client(app):
 
 
 def signed(client, body: bytes, topic="order.updated", delivery_id="d-1", **extra):
-    return client.post(URL, data=body, headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": topic,
-        "X-WC-Webhook-Signature": sign(body, SECRET), "X-WC-Webhook-ID": "5",
-        "X-WC-Webhook-Delivery-ID": delivery_id, **extra})
+    return client.post(
+        URL,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Signature": sign(body, SECRET),
+            "X-WC-Webhook-ID": "5",
+            "X-WC-Webhook-Delivery-ID": delivery_id,
+            **extra,
+        },
+    )
 
 
 def rows(engine):
@@ -89,14 +97,22 @@ def poisoned(kind: str) -> bytes:
     return json.dumps(order).encode()
 
 
-POISON = ["quantity 9*400", "quantity 10**20", "quantity 1e400", "quantity over the bound",
-          "line total 1e308", "billing is text", "negative id", "id of 2^63", "NUL in a text",
-          "lone surrogate in a text"]
+POISON = [
+    "quantity 9*400",
+    "quantity 10**20",
+    "quantity 1e400",
+    "quantity over the bound",
+    "line total 1e308",
+    "billing is text",
+    "negative id",
+    "id of 2^63",
+    "NUL in a text",
+    "lone surrogate in a text",
+]
 
 
 @pytest.mark.parametrize("kind", POISON)
-def test_a_poisoned_order_is_stored_rejected_answered_200_and_never_retried(
-        client, engine, kind):
+def test_a_poisoned_order_is_stored_rejected_answered_200_and_never_retried(client, engine, kind):
     """Each payload once seen to wedge the service is rejected with its reason, writing nothing."""
     response = signed(client, poisoned(kind))
     assert response.status_code == 200, response.get_json()
@@ -113,8 +129,9 @@ def test_an_ordinary_order_after_the_poison_is_still_processed(client, engine):
     """Rejections do not block anything behind them, on either database."""
     for index, kind in enumerate(POISON):
         signed(client, poisoned(kind), delivery_id=f"p-{index}")
-    response = signed(client, json.dumps(make_order(701, [("MENTOR-1H", 1)])).encode(),
-                      delivery_id="ok")
+    response = signed(
+        client, json.dumps(make_order(701, [("MENTOR-1H", 1)])).encode(), delivery_id="ok"
+    )
     assert response.get_json()["status"] == "received"
     assert rows(engine)[-1].status == "processed"
     with unit_of_work(engine) as session:
@@ -138,13 +155,16 @@ def test_an_unknown_topic_is_ignored_not_processed_as_an_order(client, engine):
     assert ledger_count(engine) == 0
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"\xef\xbb\xbf" + json.dumps({"id": 1}).encode(), "byte order mark"),
-    (b'{"id": 5, "total": NaN}', "NaN"),
-    (b'{"id": 5, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested deeper"),
-    (b'{"id": ' + b"9" * 5000 + b"}", "digits"),
-    (b"\xff\xfe{}", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"\xef\xbb\xbf" + json.dumps({"id": 1}).encode(), "byte order mark"),
+        (b'{"id": 5, "total": NaN}', "NaN"),
+        (b'{"id": 5, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested deeper"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "digits"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
 def test_a_signed_body_that_is_not_strict_json_is_refused_clearly(client, engine, body, reason):
     """BOM, NaN, deep nesting and 5,000-digit numbers answer 400 naming why; nothing stored."""
     response = signed(client, body)
@@ -155,8 +175,9 @@ def test_a_signed_body_that_is_not_strict_json_is_refused_clearly(client, engine
 
 def test_an_unsigned_ping_with_a_5000_digit_id_is_refused_not_a_500(client, engine):
     """Only ids a database can hold are pings; anything else is an unsigned request (401)."""
-    response = client.post(URL, data=b"webhook_id=" + b"9" * 5000,
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        URL, data=b"webhook_id=" + b"9" * 5000, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 401
     assert client.post(URL, data=b"webhook_id=12").get_json() == {"status": "ok", "ping": 12}
 
@@ -165,16 +186,27 @@ def test_a_chunked_body_over_the_limit_answers_413_not_401(app, engine, settings
     """A body without Content-Length is read to one byte past the limit, then refused."""
     limit = 1024
     app.extensions["bridge"] = app.extensions["bridge"].__class__(
-        **{**vars(app.extensions["bridge"]), "settings": settings.replace(
-            web={"max_body_bytes": limit},
-        )})
+        **{
+            **vars(app.extensions["bridge"]),
+            "settings": settings.replace(
+                web={"max_body_bytes": limit},
+            ),
+        }
+    )
     body = json.dumps(make_order(703, [("MENTOR-1H", 1)])).encode()
     assert len(body) > limit
     client = app.test_client()
-    response = client.post(URL, input_stream=io.BytesIO(body), headers={
-        "Transfer-Encoding": "chunked", "Content-Type": "application/json",
-        "X-WC-Webhook-Topic": "order.updated", "X-WC-Webhook-Signature": sign(body, SECRET)},
-        environ_overrides={"wsgi.input_terminated": True})
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(body),
+        headers={
+            "Transfer-Encoding": "chunked",
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": sign(body, SECRET),
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413
     assert rows(engine) == []
 
@@ -194,6 +226,7 @@ def test_a_very_long_url_answers_414(client):
 
 def test_any_exception_while_processing_counts_backs_off_and_dead_letters(engine, settings):
     """An AttributeError is an attempt like any other: failed with a next try, then dead."""
+
     def broken(payload):
         return payload["billing"].lower()  # AttributeError on a dict
 
@@ -201,13 +234,18 @@ def test_any_exception_while_processing_counts_backs_off_and_dead_letters(engine
     delivery = Delivery("order.updated", "5", "d-704", {}, body, json.loads(body))
     inbox_id = record_delivery(engine, delivery, handled=frozenset({"order"})).inbox_id
     now = utcnow()
-    assert process_delivery(engine, inbox_id, {"order": broken}, max_attempts=2,
-                            now=now) == "failed"
+    assert (
+        process_delivery(engine, inbox_id, {"order": broken}, max_attempts=2, now=now) == "failed"
+    )
     [row] = rows(engine)
     assert row.attempts == 1 and row.last_error.startswith("AttributeError")
     assert row.next_attempt_at > now
-    assert process_delivery(engine, inbox_id, {"order": broken}, max_attempts=2,
-                            now=row.next_attempt_at) == "dead"
+    assert (
+        process_delivery(
+            engine, inbox_id, {"order": broken}, max_attempts=2, now=row.next_attempt_at
+        )
+        == "dead"
+    )
     assert due_deliveries(engine, now=now + timedelta(days=365)) == []
 
 
@@ -230,19 +268,20 @@ def test_a_delivery_whose_worker_died_mid_run_still_counts_its_attempts(engine):
     assert (row.status, row.attempts) == ("received", 2)
     later = row.received_at + timedelta(days=1)
     assert due_deliveries(engine, now=later) == [inbox_id]
-    assert process_delivery(engine, inbox_id, {"order": dies}, max_attempts=2,
-                            now=later) == "dead"
+    assert process_delivery(engine, inbox_id, {"order": dies}, max_attempts=2, now=later) == "dead"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_inbox_job_goes_on_past_a_failing_row_and_applies_retention(
-        engine, settings, catalogue):
+    engine, settings, catalogue
+):
     """One row that fails does not stop the rest, and old bodies go whatever happened."""
     now = utcnow()
     ids = []
     for order_id in (706, 707):
-        order = make_order(order_id, [("MENTOR-1H", 1)], email=f"{order_id}@example.com",
-                           customer_id=order_id)
+        order = make_order(
+            order_id, [("MENTOR-1H", 1)], email=f"{order_id}@example.com", customer_id=order_id
+        )
         body = json.dumps(order).encode()
         delivery = Delivery("order.updated", "5", f"d-{order_id}", {}, body, order)
         ids.append(record_delivery(engine, delivery, handled=frozenset({"order"})).inbox_id)
@@ -250,15 +289,18 @@ def test_the_inbox_job_goes_on_past_a_failing_row_and_applies_retention(
     old_id = record_delivery(engine, old, handled=frozenset({"order"})).inbox_id
     with unit_of_work(engine) as session:
         for row in session.exec(select(InboxDelivery)).all():
-            row.received_at = now - (timedelta(days=100) if row.id == old_id
-                                     else timedelta(minutes=10))
+            row.received_at = now - (
+                timedelta(days=100) if row.id == old_id else timedelta(minutes=10)
+            )
             session.add(row)
         # The first row's body is garbage a handler would choke on.
         first = session.get(InboxDelivery, ids[0])
         first.body = b'{"id": 706, "status": "processing", "line_items": 7}'
         session.commit()
-    result = run_job("inbox", make_ports(engine, settings.replace(shop={"url": None}),
-                                         catalogue, clock=lambda: now))
+    result = run_job(
+        "inbox",
+        make_ports(engine, settings.replace(shop={"url": None}), catalogue, clock=lambda: now),
+    )
     statuses = {row.id: row.status for row in rows(engine)}
     assert statuses == {ids[0]: "rejected", ids[1]: "processed"}, result
     assert any("deleted 1 finished" in note for note in result.notes)
@@ -276,8 +318,9 @@ def test_retention_deletes_old_rows_drops_bodies_and_keeps_unfinished_ones(engin
             row.received_at = now - timedelta(days=100 if index < 3 else 40)
             session.add(row)
             session.commit()
-    kept = apply_retention(engine, body_retention=timedelta(days=30),
-                           row_retention=timedelta(days=90), now=now)
+    kept = apply_retention(
+        engine, body_retention=timedelta(days=30), row_retention=timedelta(days=90), now=now
+    )
     assert (kept.bodies_dropped, kept.rows_deleted) == (3, 2)
     left = rows(engine)
     assert [(row.status, row.body) for row in left] == [("failed", b"{}"), ("processed", None)]
@@ -294,8 +337,12 @@ def test_an_sqlite_file_gives_the_space_of_deleted_deliveries_back(tmp_path):
     for index in range(20):
         delivery = Delivery("order.updated", "5", f"d-{index}", {}, big, {"id": index + 1})
         record_delivery(engine, delivery, handled=frozenset())
-    reclaim = apply_retention(engine, body_retention=timedelta(days=0),
-                              row_retention=timedelta(days=0), now=utcnow() + timedelta(days=1))
+    reclaim = apply_retention(
+        engine,
+        body_retention=timedelta(days=0),
+        row_retention=timedelta(days=0),
+        now=utcnow() + timedelta(days=1),
+    )
     engine.dispose()
     assert reclaim.rows_deleted == 20 and reclaim.pages_reclaimed > 0
     assert path.stat().st_size < 1_000_000
@@ -326,10 +373,10 @@ def test_the_database_down_answers_503_for_that_request_only_and_heals(engine, s
     def refuse(*_args):  # type: ignore[no-untyped-def]
         if down["now"]:
             raise engine.dialect.loaded_dbapi.OperationalError(
-                "connection refused (host db.internal port 5432)")
+                "connection refused (host db.internal port 5432)"
+            )
 
-    app = create_app(settings, engine, handlers={"order": lambda payload: "ok"},
-                     background=False)
+    app = create_app(settings, engine, handlers={"order": lambda payload: "ok"}, background=False)
     client = app.test_client()
     body = json.dumps(make_order(708, [("MENTOR-1H", 1)])).encode()
     down["now"] = True
@@ -345,7 +392,8 @@ def test_the_database_down_answers_503_for_that_request_only_and_heals(engine, s
 
 
 def test_a_note_for_an_order_id_that_cannot_exist_is_dead_without_stopping_the_drain(
-        engine, settings):
+    engine, settings
+):
     """orders/-5/notes is never sent; the rest of the outbox still goes out."""
     import responses
 
@@ -356,13 +404,21 @@ def test_a_note_for_an_order_id_that_cannot_exist_is_dead_without_stopping_the_d
 
     with unit_of_work(engine) as session:
         for target in (-5, 42):
-            enqueue_create(session, NOTE, target, f"order:{target}:note:x",
-                           {"note": "hi", "customer_note": False})
+            enqueue_create(
+                session,
+                NOTE,
+                target,
+                f"order:{target}:note:x",
+                {"note": "hi", "customer_note": False},
+            )
         session.commit()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as http:
         http.get("https://shop.example.com/wp-json/wc/v3/orders/42/notes", json=[])
-        http.post("https://shop.example.com/wp-json/wc/v3/orders/42/notes",
-                  json={"id": 9, "note": "hi"}, status=201)
+        http.post(
+            "https://shop.example.com/wp-json/wc/v3/orders/42/notes",
+            json={"id": 9, "note": "hi"},
+            status=201,
+        )
         drain_outbox(engine, WooClient(settings, sleep=lambda _s: None), settings)
     with unit_of_work(engine) as session:
         status = {row.target_id: row.status for row in session.exec(select(OutboxItem)).all()}
@@ -390,14 +446,21 @@ def test_the_api_answers_415_for_a_body_that_is_not_json(app, engine):
     with unit_of_work(engine) as session:
         _, token = create_token(session, "writer", "write")
         session.commit()
-    response = app.test_client().post("/api/v1/redemptions", data=b"{}", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "text/plain",
-        "Idempotency-Key": "k-1"})
+    response = app.test_client().post(
+        "/api/v1/redemptions",
+        data=b"{}",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "text/plain",
+            "Idempotency-Key": "k-1",
+        },
+    )
     assert response.status_code == 415
 
 
 def test_bridge_inbox_lists_rejected_deliveries_with_their_reason(
-        workdir, client, engine, database_url):
+    workdir, client, engine, database_url
+):
     """`bridge inbox --status rejected` shows the row and why; --json says the same."""
     from click.testing import CliRunner
 
@@ -420,8 +483,15 @@ def test_every_log_line_masks_passwords_in_urls_and_rest_keys():
     from bridge.logs import ContextFormatter
 
     formatter = ContextFormatter("%(message)s")
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1,
-                               "cannot reach postgresql+psycopg://bridge:hunter2@db/b", None, None)
+    record = logging.LogRecord(
+        "x",
+        logging.ERROR,
+        __file__,
+        1,
+        "cannot reach postgresql+psycopg://bridge:hunter2@db/b",
+        None,
+        None,
+    )
     record.url = "https://shop.example.com/wp-json?consumer_key=ck_abcdef1234567&x=1"
     line = formatter.format(record)
     assert "hunter2" not in line and "ck_abcdef1234567" not in line

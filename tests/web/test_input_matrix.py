@@ -46,8 +46,9 @@ from webhooks import create_app
 pytestmark = pytest.mark.both_databases
 
 # Tables that record requests rather than data: a login or a refused signature may touch them.
-REQUEST_TABLES = frozenset({"console_session", "login_throttle", "login_failure", "counter",
-                            "api_token"})
+REQUEST_TABLES = frozenset(
+    {"console_session", "login_throttle", "login_failure", "counter", "api_token"}
+)
 BIG = "99999999999999999999"  # beyond 2^64
 INT32_PAST = str(2**31)  # one past what an INTEGER id column holds on PostgreSQL
 INT64_PAST = str(2**63)  # one past BIGINT
@@ -73,8 +74,9 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
     with pytest.MonkeyPatch.context() as patch:
         from bridge.services.operations import operators
 
-        patch.setattr(operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                           parallelism=1))
+        patch.setattr(
+            operators, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        )
         console = seed_console_shop(engine, url, folder)
     settings = console.settings.replace(
         claims={"secret": CLAIM_SECRET},
@@ -82,8 +84,9 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
         writeback={"notify_since": HISTORY_IS_NEWS},
         bookings={"calcom_webhook_secret": BOOKING_SECRET},
     )
-    catalogue = dataclasses.replace(console.catalogue, offers={
-        **console.catalogue.offers, PACK_OFFER.sku: PACK_OFFER})
+    catalogue = dataclasses.replace(
+        console.catalogue, offers={**console.catalogue.offers, PACK_OFFER.sku: PACK_OFFER}
+    )
     from bridge.services.orders import process_order
 
     process_order(engine, pack_order(PACK_ORDER_ID), catalogue=catalogue, settings=settings)
@@ -97,8 +100,9 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shop(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+def shop(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Shop]:
     """The console's sample shop with a team pack and two tokens, once per database."""
     folder = tmp_path_factory.mktemp("input-matrix")
     with module_database(request, folder, "bridge_matrix") as url:
@@ -112,9 +116,11 @@ def shop(request: pytest.FixtureRequest,
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per data table (the request-recording tables left out)."""
     with engine.connect() as connection:
-        return {table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in SQLModel.metadata.sorted_tables
-                if table.name not in REQUEST_TABLES}
+        return {
+            table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in SQLModel.metadata.sorted_tables
+            if table.name not in REQUEST_TABLES
+        }
 
 
 @dataclass(frozen=True)
@@ -158,75 +164,199 @@ CASES = [
     Case("status list beyond 2^64", "GET", f"/credentials/status/{BIG}", 404),
     Case("cohort outcomes with NUL", "GET", "/outcomes/cohorts/%00", 400),
     Case("claim page with NUL", "GET", "/claims/%00", 400),
-    Case("claim, e-mail with a lone surrogate", "POST", "/claims/{code}", 400,
-         raw=_json_bytes('{"email": "\\ud800@example.com", "name": "Mallory"}')),
-    Case("claim, e-mail with NUL", "POST", "/claims/{code}", 400,
-         raw=_json_bytes('{"email": "a\\u0000b@example.com", "name": "Mallory"}')),
-    Case("claim, name with a lone surrogate", "POST", "/claims/{code}", 400,
-         raw=_json_bytes('{"email": "m@example.com", "name": "Mal\\udfffory"}')),
-    Case("claim, name with NUL", "POST", "/claims/{code}", 400,
-         raw=_json_bytes('{"email": "m@example.com", "name": "Mal\\u0000lory"}')),
-    Case("claim form, e-mail with NUL", "POST", "/claims/{code}", 400,
-         form={"email": "a\x00b@example.com", "name": "Mallory"}, claim_token=True),
+    Case(
+        "claim, e-mail with a lone surrogate",
+        "POST",
+        "/claims/{code}",
+        400,
+        raw=_json_bytes('{"email": "\\ud800@example.com", "name": "Mallory"}'),
+    ),
+    Case(
+        "claim, e-mail with NUL",
+        "POST",
+        "/claims/{code}",
+        400,
+        raw=_json_bytes('{"email": "a\\u0000b@example.com", "name": "Mallory"}'),
+    ),
+    Case(
+        "claim, name with a lone surrogate",
+        "POST",
+        "/claims/{code}",
+        400,
+        raw=_json_bytes('{"email": "m@example.com", "name": "Mal\\udfffory"}'),
+    ),
+    Case(
+        "claim, name with NUL",
+        "POST",
+        "/claims/{code}",
+        400,
+        raw=_json_bytes('{"email": "m@example.com", "name": "Mal\\u0000lory"}'),
+    ),
+    Case(
+        "claim form, e-mail with NUL",
+        "POST",
+        "/claims/{code}",
+        400,
+        form={"email": "a\x00b@example.com", "name": "Mallory"},
+        claim_token=True,
+    ),
     Case("report token with NUL", "GET", "/report?token=%00", 400),
     Case("health with NUL in the query", "GET", "/healthz?probe=%00", 400),
-    Case("login with NUL in the e-mail", "POST", "/console/login", 400,
-         form={"email": "a\x00b@example.com", "password": "x"}, csrf=True),
+    Case(
+        "login with NUL in the e-mail",
+        "POST",
+        "/console/login",
+        400,
+        form={"email": "a\x00b@example.com", "password": "x"},
+        csrf=True,
+    ),
     Case("unknown path with NUL", "GET", "/%00", 400),
-    Case("login with CR LF in next", "POST", "/console/login?next=/console%0d%0aX", 302,
-         form={"email": ADMIN, "password": PASSWORD}, csrf=True, location="/console/"),
-    Case("Cal.com booking, uid with NUL", "POST", "/webhooks/calcom", 400,
-         raw=_calcom(("payload", "uid"), '"k3Hq\\u0000"'), calcom=True),
-    Case("Cal.com booking, organizer with a lone surrogate", "POST", "/webhooks/calcom", 400,
-         raw=_calcom(("payload", "organizer", "email"), '"\\udc00@example.com"'), calcom=True),
+    Case(
+        "login with CR LF in next",
+        "POST",
+        "/console/login?next=/console%0d%0aX",
+        302,
+        form={"email": ADMIN, "password": PASSWORD},
+        csrf=True,
+        location="/console/",
+    ),
+    Case(
+        "Cal.com booking, uid with NUL",
+        "POST",
+        "/webhooks/calcom",
+        400,
+        raw=_calcom(("payload", "uid"), '"k3Hq\\u0000"'),
+        calcom=True,
+    ),
+    Case(
+        "Cal.com booking, organizer with a lone surrogate",
+        "POST",
+        "/webhooks/calcom",
+        400,
+        raw=_calcom(("payload", "organizer", "email"), '"\\udc00@example.com"'),
+        calcom=True,
+    ),
     # The API, with a token.
     Case("API learner with NUL", "GET", "/api/v1/learners/%00", 400, who="reader"),
-    Case("API learner as a superscript digit", "GET", "/api/v1/learners/%C2%B9", 404,
-         who="reader"),
+    Case("API learner as a superscript digit", "GET", "/api/v1/learners/%C2%B9", 404, who="reader"),
     Case("API learner id beyond 2^64", "GET", f"/api/v1/learners/{BIG}", 404, who="reader"),
-    Case("API redemption id beyond 2^64", "DELETE", f"/api/v1/redemptions/{BIG}", 404,
-         who="writer"),
-    Case("API redemption, learner with NUL", "POST", "/api/v1/redemptions", 400, who="writer",
-         raw=_json_bytes('{"learner": "a\\u0000b@example.com", ' + REDEEM + '}')),
-    Case("API redemption, reference with a lone surrogate", "POST", "/api/v1/redemptions", 400,
-         who="writer", raw=_json_bytes(
-             '{"learner": "ann@example.com", "credit_type": "mentor_minutes", "amount": 1, '
-             '"reference": "\\ud83d call"}')),
-    Case("API redemption, field name with NUL", "POST", "/api/v1/redemptions", 400,
-         who="writer", raw=_json_bytes('{"learner\\u0000": "ann@example.com", ' + REDEEM + '}')),
-    Case("API event, learner with a lone surrogate", "POST", "/api/v1/events", 400,
-         who="writer", raw=_json_bytes(
-             '{"kind": "project_started", "learner": "\\udc00@example.com", '
-             '"sku": "PROJ-DATAVIZ", "occurred_at": "2026-11-01T10:00:00Z"}')),
+    Case(
+        "API redemption id beyond 2^64", "DELETE", f"/api/v1/redemptions/{BIG}", 404, who="writer"
+    ),
+    Case(
+        "API redemption, learner with NUL",
+        "POST",
+        "/api/v1/redemptions",
+        400,
+        who="writer",
+        raw=_json_bytes('{"learner": "a\\u0000b@example.com", ' + REDEEM + "}"),
+    ),
+    Case(
+        "API redemption, reference with a lone surrogate",
+        "POST",
+        "/api/v1/redemptions",
+        400,
+        who="writer",
+        raw=_json_bytes(
+            '{"learner": "ann@example.com", "credit_type": "mentor_minutes", "amount": 1, '
+            '"reference": "\\ud83d call"}'
+        ),
+    ),
+    Case(
+        "API redemption, field name with NUL",
+        "POST",
+        "/api/v1/redemptions",
+        400,
+        who="writer",
+        raw=_json_bytes('{"learner\\u0000": "ann@example.com", ' + REDEEM + "}"),
+    ),
+    Case(
+        "API event, learner with a lone surrogate",
+        "POST",
+        "/api/v1/events",
+        400,
+        who="writer",
+        raw=_json_bytes(
+            '{"kind": "project_started", "learner": "\\udc00@example.com", '
+            '"sku": "PROJ-DATAVIZ", "occurred_at": "2026-11-01T10:00:00Z"}'
+        ),
+    ),
     # The console, logged in as an admin.
     Case("console learner id beyond 2^64", "GET", f"/console/learners/{BIG}", 404, who="admin"),
-    Case("console learner id past 2^31-1", "GET", f"/console/learners/{INT32_PAST}", 404,
-         who="admin"),
-    Case("console learner id past 2^63-1", "GET", f"/console/learners/{INT64_PAST}", 404,
-         who="admin"),
-    Case("console adjust beyond 2^64", "POST", f"/console/learners/{BIG}/adjust", 404,
-         who="admin", form={"credit_type": "mentor_minutes", "amount": "5",
-                            "reason": "x", "direction": "grant"}, csrf=True),
+    Case(
+        "console learner id past 2^31-1", "GET", f"/console/learners/{INT32_PAST}", 404, who="admin"
+    ),
+    Case(
+        "console learner id past 2^63-1", "GET", f"/console/learners/{INT64_PAST}", 404, who="admin"
+    ),
+    Case(
+        "console adjust beyond 2^64",
+        "POST",
+        f"/console/learners/{BIG}/adjust",
+        404,
+        who="admin",
+        form={"credit_type": "mentor_minutes", "amount": "5", "reason": "x", "direction": "grant"},
+        csrf=True,
+    ),
     Case("console inbox id beyond 2^64", "GET", f"/console/inbox/{BIG}", 404, who="admin"),
-    Case("console inbox retry past 2^31-1", "POST", f"/console/inbox/{INT32_PAST}/retry", 404,
-         who="admin", form={}, csrf=True),
-    Case("console outbox id past 2^31-1", "GET", f"/console/outbox/{INT32_PAST}", 404,
-         who="admin"),
-    Case("console outbox retry beyond 2^64", "POST", f"/console/outbox/{BIG}/retry", 404,
-         who="admin", form={}, csrf=True),
+    Case(
+        "console inbox retry past 2^31-1",
+        "POST",
+        f"/console/inbox/{INT32_PAST}/retry",
+        404,
+        who="admin",
+        form={},
+        csrf=True,
+    ),
+    Case("console outbox id past 2^31-1", "GET", f"/console/outbox/{INT32_PAST}", 404, who="admin"),
+    Case(
+        "console outbox retry beyond 2^64",
+        "POST",
+        f"/console/outbox/{BIG}/retry",
+        404,
+        who="admin",
+        form={},
+        csrf=True,
+    ),
     Case("console cohort with NUL", "GET", "/console/cohorts/%00", 400, who="admin"),
     Case("console search with NUL", "GET", "/console/learners?q=%00", 400, who="admin"),
-    Case("console search for a superscript digit", "GET", "/console/learners?q=%C2%B9", 200,
-         who="admin"),
-    Case("console search for an id past 2^31-1", "GET", f"/console/learners?q={INT32_PAST}",
-         200, who="admin"),
-    Case("console search for encoded surrogate bytes", "GET",
-         "/console/learners?q=%ED%A0%80", 200, who="admin"),
+    Case(
+        "console search for a superscript digit",
+        "GET",
+        "/console/learners?q=%C2%B9",
+        200,
+        who="admin",
+    ),
+    Case(
+        "console search for an id past 2^31-1",
+        "GET",
+        f"/console/learners?q={INT32_PAST}",
+        200,
+        who="admin",
+    ),
+    Case(
+        "console search for encoded surrogate bytes",
+        "GET",
+        "/console/learners?q=%ED%A0%80",
+        200,
+        who="admin",
+    ),
     Case("console inbox filter with NUL", "GET", "/console/inbox?status=%00", 400, who="admin"),
     Case("console report with NUL", "GET", "/console/report?since=%00", 400, who="admin"),
-    Case("console adjust, reason with NUL", "POST", "/console/learners/{learner}/adjust", 400,
-         who="admin", form={"credit_type": "mentor_minutes", "amount": "5",
-                            "reason": "gift\x00", "direction": "grant"}, csrf=True),
+    Case(
+        "console adjust, reason with NUL",
+        "POST",
+        "/console/learners/{learner}/adjust",
+        400,
+        who="admin",
+        form={
+            "credit_type": "mentor_minutes",
+            "amount": "5",
+            "reason": "gift\x00",
+            "direction": "grant",
+        },
+        csrf=True,
+    ),
 ]
 
 
@@ -249,8 +379,13 @@ def _send(shop: Shop, case: Case) -> Any:
         assert case.raw is not None
         headers.update(calcom_headers(case.raw))
     if case.raw is not None:
-        return client.open(path, method=case.method, data=case.raw, headers=headers,
-                           content_type="application/json")
+        return client.open(
+            path,
+            method=case.method,
+            data=case.raw,
+            headers=headers,
+            content_type="application/json",
+        )
     if case.form is not None:
         form = dict(case.form)
         if case.csrf:
@@ -278,31 +413,49 @@ def test_odd_input_is_answered_4xx_and_writes_nothing(shop: Shop, case: Case) ->
         page = response.mimetype == "text/html" and b"</html>" in response.data
         assert page or "error" in (response.get_json(silent=True) or {}), response.data[:300]
     elif response.status_code >= 400:
-        assert isinstance((response.get_json(silent=True) or {}).get("error"), str), \
-            response.data[:300]
+        assert isinstance((response.get_json(silent=True) or {}).get("error"), str), response.data[
+            :300
+        ]
     assert row_counts(shop.engine) == before
 
 
 def test_a_claim_with_a_plain_e_mail_still_works_after_the_odd_ones(shop: Shop) -> None:
     """The place the matrix tried to claim with odd e-mails is still open and claimable."""
     client = shop.app.test_client()
-    answer = client.post(f"/claims/{shop.claim_code}",
-                         json={"email": "real.person@example.com", "name": "Real Person"})
+    answer = client.post(
+        f"/claims/{shop.claim_code}",
+        json={"email": "real.person@example.com", "name": "Real Person"},
+    )
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["email"] == "real.person@example.com"
-    shop.claim_code = list_claims(shop.engine, PACK_ORDER_ID, shop.app.extensions[
-        "bridge"].settings)["places"][1]["code"]
+    shop.claim_code = list_claims(
+        shop.engine, PACK_ORDER_ID, shop.app.extensions["bridge"].settings
+    )["places"][1]["code"]
 
 
-@pytest.mark.parametrize("email", ["a\x00b@example.com", "\udcff@example.com",
-                                   "a\x07b@example.com"])
+@pytest.mark.parametrize(
+    "email", ["a\x00b@example.com", "\udcff@example.com", "a\x07b@example.com"]
+)
 def test_credits_grant_refuses_an_e_mail_that_cannot_be_stored_in_one_line(
-        shop: Shop, email: str, workdir: Path) -> None:
+    shop: Shop, email: str, workdir: Path
+) -> None:
     """`bridge credits grant` to an unstorable e-mail: one error line, exit 1, nothing written."""
     before = row_counts(shop.engine)
-    result = CliRunner().invoke(main, [
-        "credits", "grant", email, "--type", "mentor_minutes", "--amount", "60",
-        "--reason", "gift"], env={"DATABASE_URL": shop.url})
+    result = CliRunner().invoke(
+        main,
+        [
+            "credits",
+            "grant",
+            email,
+            "--type",
+            "mentor_minutes",
+            "--amount",
+            "60",
+            "--reason",
+            "gift",
+        ],
+        env={"DATABASE_URL": shop.url},
+    )
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -48,8 +48,18 @@ from webhooks import create_app
 THOUSAND_YEARS = "since=0001-01-01&until=9999-12-31"
 JSON = {"Accept": "application/json"}
 # Tables the report reads; a refused period must not touch any of them.
-REPORT_TABLES = ("order_state", "ledger_entry", "redemption", "booking", "subscription",
-                 "cohort", "seat", "outcome_event", "offer", "claim_place")
+REPORT_TABLES = (
+    "order_state",
+    "ledger_entry",
+    "redemption",
+    "booking",
+    "subscription",
+    "cohort",
+    "seat",
+    "outcome_event",
+    "offer",
+    "claim_place",
+)
 HOLD_SECONDS = 0.6  # how long a slow statement sleeps before its long part
 BUDGET = 0.2  # the page budget in tests: well under HOLD_SECONDS
 
@@ -59,8 +69,10 @@ def slow_statement(engine: Engine) -> str:
     progress handler is asked after the deadline has passed."""
     if engine.dialect.name == "postgresql":
         return f"SELECT pg_sleep({HOLD_SECONDS})"
-    return ("WITH RECURSIVE c(x) AS (SELECT hold() UNION ALL SELECT x + 1 FROM c "
-            "WHERE x < 300000) SELECT count(*) FROM c")
+    return (
+        "WITH RECURSIVE c(x) AS (SELECT hold() UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 300000) SELECT count(*) FROM c"
+    )
 
 
 @pytest.fixture
@@ -68,27 +80,36 @@ def sleepy_engine(database_url: str) -> Iterator[Engine]:
     """The test database; SQLite connections know hold(): sleep HOLD_SECONDS, return 1."""
     engine = make_engine(database_url)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _hold(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.create_function(
-                "hold", 0, lambda: time.sleep(HOLD_SECONDS) or 1)
+            dbapi_connection.create_function("hold", 0, lambda: time.sleep(HOLD_SECONDS) or 1)
+
     yield engine
     engine.dispose()
 
 
 def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload).encode()
-    return body, {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
-                  "X-WC-Webhook-Signature": sign(body, SECRET), "X-WC-Webhook-ID": "5"}
+    return body, {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Signature": sign(body, SECRET),
+        "X-WC-Webhook-ID": "5",
+    }
 
 
 def make_app(engine: Engine, database_url: str, **changes: Any) -> Any:
     handlers = changes.pop("handlers", {})
-    settings = Settings().replace(
-        database={"url": database_url},
-        shop={"webhook_secret": SECRET},
-        console={"secret_key": SECRET_KEY},
-    ).replace(**changes)
+    settings = (
+        Settings()
+        .replace(
+            database={"url": database_url},
+            shop={"webhook_secret": SECRET},
+            console={"secret_key": SECRET_KEY},
+        )
+        .replace(**changes)
+    )
     app = create_app(settings, engine, handlers=handlers, background=False)
     app.test_client_class = ClosingClient
     return app
@@ -111,14 +132,16 @@ def statements_during(engine: Engine, action: Callable[[], Any]) -> tuple[Any, l
 
 
 def test_a_thousand_year_report_is_a_400_naming_the_limit_and_reads_no_report_table(
-        engine, database_url):
+    engine, database_url
+):
     """The probe's request answers at once, reading only the token, in HTML or in JSON."""
     app = make_app(engine, database_url)
     token = make_token(engine, "phone", "read")
     client = app.test_client()
     began = time.monotonic()
     response, statements = statements_during(
-        engine, lambda: client.get(f"/report?token={token}&{THOUSAND_YEARS}"))
+        engine, lambda: client.get(f"/report?token={token}&{THOUSAND_YEARS}")
+    )
     assert time.monotonic() - began < 5
     assert response.status_code == 400
     assert response.mimetype == "text/html"
@@ -129,8 +152,9 @@ def test_a_thousand_year_report_is_a_400_naming_the_limit_and_reads_no_report_ta
     read = [s for s in statements if any(f" {t}" in s.lower() for t in REPORT_TABLES)]
     assert read == [], "a refused period reads nothing of the report"
 
-    answer = client.get(f"/report?{THOUSAND_YEARS}",
-                        headers={**JSON, "Authorization": f"Bearer {token}"})
+    answer = client.get(
+        f"/report?{THOUSAND_YEARS}", headers={**JSON, "Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 400
     body = answer.get_json()
     assert body["code"] == "period_too_long"
@@ -142,10 +166,8 @@ def test_two_calendar_years_are_allowed_and_a_day_more_is_not(engine, database_u
     app = make_app(engine, database_url)
     token = make_token(engine, "phone", "read")
     client = app.test_client()
-    assert client.get(f"/report?token={token}&since=2024-01-01&until=2026-01-01"
-                      ).status_code == 200
-    refused = client.get(f"/report?token={token}&since=2024-01-01&until=2026-01-02",
-                         headers=JSON)
+    assert client.get(f"/report?token={token}&since=2024-01-01&until=2026-01-01").status_code == 200
+    refused = client.get(f"/report?token={token}&since=2024-01-01&until=2026-01-02", headers=JSON)
     assert refused.status_code == 400
     assert refused.get_json()["days"] == 732
 
@@ -156,13 +178,10 @@ def test_the_limit_is_a_setting(engine, database_url):
     app = make_app(engine, database_url, report={"max_days": 400})
     token = make_token(engine, "phone", "read")
     client = app.test_client()
-    assert client.get(f"/report?token={token}&since=2025-01-01&until=2026-02-01"
-                      ).status_code == 200
-    refused = client.get(f"/report?token={token}&since=2025-01-01&until=2026-03-01",
-                         headers=JSON)
+    assert client.get(f"/report?token={token}&since=2025-01-01&until=2026-02-01").status_code == 200
+    refused = client.get(f"/report?token={token}&since=2025-01-01&until=2026-03-01", headers=JSON)
     assert refused.status_code == 400 and refused.get_json()["max_days"] == 400
-    assert load_settings({"BRIDGE_REPORT_MAX_DAYS": "1000"}, env_file=None
-                         ).report.max_days == 1000
+    assert load_settings({"BRIDGE_REPORT_MAX_DAYS": "1000"}, env_file=None).report.max_days == 1000
     for bad in ("365", "36526", "two years"):
         with pytest.raises(SettingsError, match="BRIDGE_REPORT_MAX_DAYS"):
             load_settings({"BRIDGE_REPORT_MAX_DAYS": bad}, env_file=None)
@@ -179,7 +198,8 @@ def test_a_period_outside_the_calendar_in_utc_is_a_400_not_a_500(engine, databas
     app = make_app(engine, database_url)
     token = make_token(engine, "phone", "read")
     response = app.test_client().get(
-        f"/report?token={token}&since=0001-01-01&until=0001-02-01&tz=Asia/Tokyo", headers=JSON)
+        f"/report?token={token}&since=0001-01-01&until=0001-02-01&tz=Asia/Tokyo", headers=JSON
+    )
     assert response.status_code == 400
     assert "years 1 to 9999" in response.get_json()["error"]
 
@@ -190,7 +210,8 @@ def test_the_console_report_refuses_a_long_period_as_a_console_page(engine, data
     client = app.test_client()
     log_in(client, VIEWER)
     response, statements = statements_during(
-        engine, lambda: client.get(f"/console/report?{THOUSAND_YEARS}"))
+        engine, lambda: client.get(f"/console/report?{THOUSAND_YEARS}")
+    )
     assert response.status_code == 400
     assert response.mimetype == "text/html"
     assert "at most 731 days (BRIDGE_REPORT_MAX_DAYS)" in response.get_data(as_text=True)
@@ -198,31 +219,37 @@ def test_the_console_report_refuses_a_long_period_as_a_console_page(engine, data
 
 
 def test_bridge_report_refuses_a_long_period_in_one_line(database_url, workdir):
-    result = CliRunner().invoke(bridge_main, ["report", "--since", "0001-01-01", "--until",
-                                              "9999-12-31"],
-                                env={"DATABASE_URL": database_url})
+    result = CliRunner().invoke(
+        bridge_main,
+        ["report", "--since", "0001-01-01", "--until", "9999-12-31"],
+        env={"DATABASE_URL": database_url},
+    )
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: the period is 3,652,058 days long")
     assert "BRIDGE_REPORT_MAX_DAYS" in lines[0] and "Traceback" not in result.output
-    longer = CliRunner().invoke(bridge_main, ["report", "--since", "2023-01-01", "--until",
-                                              "2026-01-01", "--format", "json"],
-                                env={"DATABASE_URL": database_url,
-                                     "BRIDGE_REPORT_MAX_DAYS": "1100"})
+    longer = CliRunner().invoke(
+        bridge_main,
+        ["report", "--since", "2023-01-01", "--until", "2026-01-01", "--format", "json"],
+        env={"DATABASE_URL": database_url, "BRIDGE_REPORT_MAX_DAYS": "1100"},
+    )
     assert longer.exit_code == 0, longer.output
     assert json.loads(longer.output)["period"]["since"] == "2023-01-01"
 
 
 def test_bridge_serve_keeps_threads_for_deliveries(database_url, workdir):
     """`bridge serve --threads` not above BRIDGE_PAGE_CONCURRENCY is refused in one line."""
-    result = CliRunner().invoke(bridge_main, ["serve", "--port", str(free_port()),
-                                              "--threads", "2"],
-                                env={"DATABASE_URL": database_url})
+    result = CliRunner().invoke(
+        bridge_main,
+        ["serve", "--port", str(free_port()), "--threads", "2"],
+        env={"DATABASE_URL": database_url},
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "error: --threads 2 leaves no thread for webhook deliveries when 2 pages run "
-        "(BRIDGE_PAGE_CONCURRENCY): use --threads 4 or lower the setting"]
+        "(BRIDGE_PAGE_CONCURRENCY): use --threads 4 or lower the setting"
+    ]
 
 
 # --- the query budget -------------------------------------------------------------------------
@@ -233,8 +260,10 @@ def test_query_budget_stops_a_slow_statement_and_the_connection_goes_on(sleepy_e
     answers the next query; outside any budget the same statement runs to its end."""
     slow = slow_statement(sleepy_engine)
     with query_budget(BUDGET):
-        with pytest.raises(QueryTimeout, match="longer than 0.2 s"), \
-                unit_of_work(sleepy_engine, read_only=True) as session:
+        with (
+            pytest.raises(QueryTimeout, match="longer than 0.2 s"),
+            unit_of_work(sleepy_engine, read_only=True) as session,
+        ):
             session.exec(text(slow)).all()  # type: ignore[call-overload]
         with unit_of_work(sleepy_engine) as session:
             assert session.exec(text("SELECT 1")).one() == (1,)  # type: ignore[call-overload]
@@ -255,7 +284,8 @@ def slow_report(sleepy_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_page_query_past_its_budget_answers_503_with_retry_after(
-        sleepy_engine, database_url, slow_report):
+    sleepy_engine, database_url, slow_report
+):
     """/report (HTML, or JSON when asked) and the console's report (a console page) both say
     the query took too long; the next page is served as usual."""
     app = make_app(sleepy_engine, database_url, web={"page_query_timeout_seconds": BUDGET})
@@ -288,8 +318,12 @@ def test_receivers_and_inbox_processing_have_no_page_budget(sleepy_engine, datab
         ran.append(str(payload["id"]))
         return "slow but done"
 
-    app = make_app(sleepy_engine, database_url, handlers={"order": handle_order},
-                   web={"page_query_timeout_seconds": BUDGET})
+    app = make_app(
+        sleepy_engine,
+        database_url,
+        handlers={"order": handle_order},
+        web={"page_query_timeout_seconds": BUDGET},
+    )
     body, headers = signed({"id": 4242, "status": "processing"})
     response = app.test_client().post("/webhooks/woocommerce", data=body, headers=headers)
     assert response.status_code == 200
@@ -303,8 +337,9 @@ def test_receivers_and_inbox_processing_have_no_page_budget(sleepy_engine, datab
 
 
 @pytest.fixture
-def held_report(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event,
-                                                                   threading.Event]]:
+def held_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
     """The report reads its rows, then waits inside its transaction until released."""
     started, release = threading.Event(), threading.Event()
     original = report.load_rows
@@ -321,7 +356,8 @@ def held_report(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Eve
 
 
 def test_a_page_beyond_the_limit_is_503_while_deliveries_health_and_writes_go_on(
-        engine, database_url, held_report):
+    engine, database_url, held_report
+):
     """One page slot: while a report holds it (and its read transaction), another page answers
     503 with Retry-After at once, and a signed delivery is stored (on SQLite the report's read
     takes no write lock); once the report is done the next page is served."""
@@ -339,8 +375,7 @@ def test_a_page_beyond_the_limit_is_503_while_deliveries_health_and_writes_go_on
         assert client.get("/healthz").status_code == 200
         body, headers = signed({"id": 77, "status": "processing"})
         began = time.monotonic()
-        assert client.post("/webhooks/woocommerce", data=body,
-                           headers=headers).status_code == 200
+        assert client.post("/webhooks/woocommerce", data=body, headers=headers).status_code == 200
         assert time.monotonic() - began < 10  # SQLite's busy timeout is 30 s
         assert not first.done()
         release.set()
@@ -378,8 +413,11 @@ def served(database_url: str, tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tests.support.page_limits", database_url, str(port), "8"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process)
@@ -399,8 +437,9 @@ def test_signed_deliveries_stay_fast_while_four_long_reports_run(served, engine)
     finished: list[tuple[float, int, str]] = []
 
     def long_report() -> None:
-        response = requests.get(f"{served}/report", params={"token": token}, headers=JSON,
-                                timeout=60)
+        response = requests.get(
+            f"{served}/report", params={"token": token}, headers=JSON, timeout=60
+        )
         code = response.json().get("code", "") if response.status_code != 200 else ""
         finished.append((time.monotonic(), response.status_code, code))
 
@@ -417,8 +456,9 @@ def test_signed_deliveries_stay_fast_while_four_long_reports_run(served, engine)
     for number in range(8):
         body, headers = signed({"id": 9000 + number, "status": "processing"})
         began = time.monotonic()
-        response = requests.post(f"{served}/webhooks/woocommerce", data=body, headers=headers,
-                                 timeout=30)
+        response = requests.post(
+            f"{served}/webhooks/woocommerce", data=body, headers=headers, timeout=30
+        )
         latencies.append(time.monotonic() - began)
         assert response.status_code == 200, response.text
     deliveries_done = time.monotonic()
@@ -426,8 +466,9 @@ def test_signed_deliveries_stay_fast_while_four_long_reports_run(served, engine)
         thread.join(60)
     served_reports = [entry for entry in finished if entry[1] == 200]
     assert len(served_reports) == PAGE_CONCURRENCY
-    assert all(done > deliveries_done for done, _, _ in served_reports), \
+    assert all(done > deliveries_done for done, _, _ in served_reports), (
         "the deliveries were answered while the long reports ran"
+    )
     assert max(latencies) < 5, latencies
     with unit_of_work(engine) as session:
         assert len(session.exec(select(InboxDelivery)).all()) == 8

@@ -64,6 +64,7 @@ class DatabaseOutage:
         self.sqlite = engine.dialect.name == "sqlite"
         self._holder: sqlite3.Connection | None = None
         if self.sqlite:
+
             @event.listens_for(engine, "connect")
             def _short_busy_timeout(dbapi_connection, _record):  # type: ignore[no-untyped-def]
                 dbapi_connection.execute("PRAGMA busy_timeout=100")
@@ -81,14 +82,18 @@ class DatabaseOutage:
 
     def begin(self) -> None:
         if self.sqlite:
-            self._holder = sqlite3.connect(self.engine.url.database or "", isolation_level=None,
-                                           check_same_thread=False)
+            self._holder = sqlite3.connect(
+                self.engine.url.database or "", isolation_level=None, check_same_thread=False
+            )
             self._holder.execute("BEGIN IMMEDIATE")
         else:
             name = self.engine.url.database
             self._admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-            self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()", name=name or "")
+            self._admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()",
+                name=name or "",
+            )
         self.down = True
 
     def end(self) -> None:
@@ -120,11 +125,19 @@ def web_client(engine: Engine, settings: Settings) -> FlaskClient:
 
 
 def acknowledge(client: FlaskClient, order_id: int) -> None:
-    body = json.dumps(make_order(order_id, [("MENTOR-1H", 1)],
-                                 modified=f"2026-11-28T16:{order_id % 60:02d}:00")).encode()
-    response = client.post("/webhooks/woocommerce", data=body, headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated",
-        "X-WC-Webhook-Signature": sign(body, SECRET), "X-WC-Webhook-Delivery-ID": str(order_id)})
+    body = json.dumps(
+        make_order(order_id, [("MENTOR-1H", 1)], modified=f"2026-11-28T16:{order_id % 60:02d}:00")
+    ).encode()
+    response = client.post(
+        "/webhooks/woocommerce",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": sign(body, SECRET),
+            "X-WC-Webhook-Delivery-ID": str(order_id),
+        },
+    )
     assert response.status_code == 200 and response.get_json()["status"] == "received"
 
 
@@ -147,6 +160,7 @@ def all_processed(engine: Engine, count: int) -> Callable[[], bool]:
             return statuses(engine) == ["processed"] * count
         except OperationalError:
             return False
+
     return check
 
 
@@ -163,12 +177,18 @@ def handlers(engine: Engine, settings: Settings) -> dict[str, Any]:
 
 
 def outage_lines(records: list[logging.LogRecord]) -> list[str]:
-    return [r.getMessage() for r in records
-            if r.name == "webhooks.processing" and r.levelno >= logging.WARNING]
+    return [
+        r.getMessage()
+        for r in records
+        if r.name == "webhooks.processing" and r.levelno >= logging.WARNING
+    ]
 
 
 def test_the_worker_survives_an_outage_and_drains_what_was_acknowledged(
-    engine: Engine, settings: Settings, handlers: dict[str, Any], outage: DatabaseOutage,
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
+    outage: DatabaseOutage,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Idle through an outage, the worker pauses (one line), resumes (one line with the length)
@@ -176,8 +196,12 @@ def test_the_worker_survives_an_outage_and_drains_what_was_acknowledged(
     caplog.set_level(logging.WARNING)
     web = web_client(engine, settings)
     acknowledge(web, 700)
-    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
-                     poll=0.05, what="inbox worker", **FAST)
+    loop = DrainLoop(
+        InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
+        poll=0.05,
+        what="inbox worker",
+        **FAST,
+    )
     worker = threading.Thread(target=loop.run, daemon=True)
     worker.start()
     try:
@@ -219,7 +243,10 @@ class OutageDuringFirstPage:
 
 
 def test_a_batch_the_outage_interrupted_is_processed_when_the_database_is_back(
-    engine: Engine, settings: Settings, handlers: dict[str, Any], outage: DatabaseOutage,
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
+    outage: DatabaseOutage,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Deliveries claimed just before the outage are not failed and do not wait for their
@@ -229,8 +256,9 @@ def test_a_batch_the_outage_interrupted_is_processed_when_the_database_is_back(
     for order_id in (710, 711, 712):
         acknowledge(web, order_id)
     handlers = {**handlers, "order": OutageDuringFirstPage(handlers["order"], outage)}
-    loop = DrainLoop(InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
-                     poll=0.05, **FAST)
+    loop = DrainLoop(
+        InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts), poll=0.05, **FAST
+    )
     worker = threading.Thread(target=loop.run, daemon=True)
     started = time.monotonic()
     worker.start()
@@ -251,13 +279,16 @@ def test_a_batch_the_outage_interrupted_is_processed_when_the_database_is_back(
 
 
 def test_a_statement_that_fails_on_a_database_that_answers_is_the_delivery_s_failure(
-    engine: Engine, settings: Settings,
+    engine: Engine,
+    settings: Settings,
 ) -> None:
     """An OperationalError while the database still answers (a lock or statement timeout on
     one delivery) is recorded as that delivery's failed attempt, not mistaken for an outage."""
+
     def times_out(payload: Any) -> str:
-        raise OperationalError("SELECT ...", {}, Exception("canceling statement due to "
-                                                            "statement timeout"))
+        raise OperationalError(
+            "SELECT ...", {}, Exception("canceling statement due to statement timeout")
+        )
 
     web = web_client(engine, settings)
     acknowledge(web, 720)
@@ -271,7 +302,9 @@ def test_a_statement_that_fails_on_a_database_that_answers_is_the_delivery_s_fai
 
 
 def test_a_processor_started_takes_what_was_acknowledged_at_once(
-    engine: Engine, settings: Settings, handlers: dict[str, Any],
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
 ) -> None:
     """After a crash (kill -9, no clock), the restarted service processes what it had
     acknowledged without waiting for another delivery to wake it."""
@@ -290,15 +323,18 @@ def test_a_processor_started_takes_what_was_acknowledged_at_once(
 
 
 def test_the_processing_thread_outlives_an_outage(
-    engine: Engine, settings: Settings, handlers: dict[str, Any], outage: DatabaseOutage,
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
+    outage: DatabaseOutage,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The service's processing thread pauses through an outage and processes afterwards;
     /healthz says what it is doing meanwhile."""
     caplog.set_level(logging.WARNING)
     processor = BackgroundProcessor(
-        InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts),
-        poll=0.05, **FAST)
+        InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts), poll=0.05, **FAST
+    )
     processor.start()
     web = web_client(engine, settings)
     try:
@@ -317,7 +353,10 @@ def test_the_processing_thread_outlives_an_outage(
 
 
 def test_the_cli_worker_processes_at_start_beats_and_leaves_no_row(
-    engine: Engine, settings: Settings, database_url: str, workdir: Any,
+    engine: Engine,
+    settings: Settings,
+    database_url: str,
+    workdir: Any,
 ) -> None:
     """`bridge inbox work` takes what is stored at once, keeps a heartbeat row while it runs
     and removes it when it stops."""
@@ -325,22 +364,27 @@ def test_the_cli_worker_processes_at_start_beats_and_leaves_no_row(
     web = web_client(engine, settings)
     for order_id in (750, 751):
         acknowledge(web, order_id)
-    env = {"DATABASE_URL": database_url, "WOOCOMMERCE_WEBHOOK_SECRET": SECRET,
-           "BRIDGE_CATALOG_FILE": str(ROOT / "catalog.example.toml")}
-    result = CliRunner().invoke(main, ["--env-file", "/dev/null", "inbox", "work",
-                                       "--max-seconds", "1"], env=env)
+    env = {
+        "DATABASE_URL": database_url,
+        "WOOCOMMERCE_WEBHOOK_SECRET": SECRET,
+        "BRIDGE_CATALOG_FILE": str(ROOT / "catalog.example.toml"),
+    }
+    result = CliRunner().invoke(
+        main, ["--env-file", "/dev/null", "inbox", "work", "--max-seconds", "1"], env=env
+    )
     assert result.exit_code == 0, result.output
     assert "2 deliveries processed" in result.output
     assert statuses(engine) == ["processed", "processed"]
     with unit_of_work(engine) as session:
-        assert session.exec(select(JobRun).where(
-            JobRun.job.startswith(WORKER_PREFIX))).all() == []  # type: ignore[union-attr]
+        assert session.exec(select(JobRun).where(JobRun.job.startswith(WORKER_PREFIX))).all() == []  # type: ignore[union-attr]
 
 
 # The test kills a processing thread on purpose; pytest would report its exception.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_healthz_shows_a_processing_thread_that_stopped(
-    engine: Engine, settings: Settings, handlers: dict[str, Any],
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
 ) -> None:
     """A thread that runs is reported with its state; one that stopped or died is `stopped`
     and the status `degraded` (still 200: the process answers)."""
@@ -367,7 +411,9 @@ def test_healthz_shows_a_processing_thread_that_stopped(
 
 
 def test_healthz_shows_whether_a_worker_beats(
-    engine: Engine, settings: Settings, handlers: dict[str, Any],
+    engine: Engine,
+    settings: Settings,
+    handlers: dict[str, Any],
 ) -> None:
     """Beside `bridge inbox work`, the web reads the workers' heartbeats: none (or only old
     ones) is a stopped worker; a recent one is a running worker."""
@@ -385,8 +431,9 @@ def test_healthz_shows_whether_a_worker_beats(
     assert body["status"] == "ok"
     # A worker killed outright stops beating: a minute later it is no longer counted.
     long_ago = utcnow() - timedelta(minutes=2)
-    beat_worker(engine, heartbeat.name, started_at=long_ago, now=long_ago, state="idle",
-                processed=0)
+    beat_worker(
+        engine, heartbeat.name, started_at=long_ago, now=long_ago, state="idle", processed=0
+    )
     body = client.get("/healthz").get_json()
     assert body["processing"]["state"] == STOPPED
     assert body["processing"]["silent_workers"] == 1
@@ -426,7 +473,10 @@ def test_the_loop_logs_once_per_outage_and_its_pauses_are_bounded(
 
 
 def test_a_gunicorn_web_worker_processes_what_is_stored_at_start(
-    engine: Engine, settings: Settings, database_url: str, workdir: Path,
+    engine: Engine,
+    settings: Settings,
+    database_url: str,
+    workdir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`webhooks:create_app()` (the Procfile's web line) starts its processing thread at once:
@@ -437,8 +487,7 @@ def test_a_gunicorn_web_worker_processes_what_is_stored_at_start(
         acknowledge(web, order_id)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("WOOCOMMERCE_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("BRIDGE_CATALOG_FILE",
-                       str(ROOT / "catalog.example.toml"))
+    monkeypatch.setenv("BRIDGE_CATALOG_FILE", str(ROOT / "catalog.example.toml"))
     app = create_app()
     processor = app.extensions["bridge"].processor
     try:

@@ -54,9 +54,16 @@ def test_readyz_is_not_ready_on_an_empty_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = make_engine(url)
     try:
-        response = create_app(Settings().replace(
-            database={"url": url},
-        ), engine).test_client().get("/readyz")
+        response = (
+            create_app(
+                Settings().replace(
+                    database={"url": url},
+                ),
+                engine,
+            )
+            .test_client()
+            .get("/readyz")
+        )
     finally:
         engine.dispose()
     assert response.status_code == 503

@@ -23,14 +23,20 @@ NOW = datetime(2026, 11, 28, 16, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 
 
-def orders(engine: Any, settings: Settings, ids: range, sku: str = "MENTOR-1H",
-           coupons: bool = False) -> None:
+def orders(
+    engine: Any, settings: Settings, ids: range, sku: str = "MENTOR-1H", coupons: bool = False
+) -> None:
     catalogue = shop_catalogue(coupons=coupons)
     store_shop(engine, catalogue)
     for order_id in ids:
-        process_order(engine, make_order(order_id, [(sku, 1)], customer_id=order_id,
-                                         email=f"learner{order_id}@example.com"),
-                      catalogue=catalogue, settings=settings)
+        process_order(
+            engine,
+            make_order(
+                order_id, [(sku, 1)], customer_id=order_id, email=f"learner{order_id}@example.com"
+            ),
+            catalogue=catalogue,
+            settings=settings,
+        )
 
 
 def note_posts(shop: FakeShop, order_id: int) -> list[str]:
@@ -38,7 +44,9 @@ def note_posts(shop: FakeShop, order_id: int) -> list[str]:
 
 
 def test_a_late_note_holds_back_only_its_row_and_is_found_not_posted_again(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """Ten orders' notes: the shop stores the fourth but answers too late. The other nine go
     in the same drain; the fourth is retried later, found among the order's notes and
@@ -49,7 +57,8 @@ def test_a_late_note_holds_back_only_its_row_and_is_found_not_posted_again(
     first = drain_outbox(engine, client, shop_settings, now=NOW)
     assert (first.stopped, first.timed_out, first.retrying) == ("", 1, 1)
     assert {order_id for order_id in range(300, 310) if shop.notes.get(order_id)} == set(
-        range(300, 310))  # the fourth too: the shop made it, the answer was lost
+        range(300, 310)
+    )  # the fourth too: the shop made it, the answer was lost
     [late] = outbox(engine, resource="order_note", target_id=303)
     assert (late.status, late.in_doubt, late.attempts) == ("pending", True, 1)
     assert "did not answer" in late.last_error
@@ -64,7 +73,9 @@ def test_a_late_note_holds_back_only_its_row_and_is_found_not_posted_again(
 
 
 def test_late_coupons_are_looked_for_by_code_before_they_are_created_again(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """The coupons' batch create is carried out but answered too late: the rest of the drain
     goes on (the note naming them waits); the next drain asks the shop for each code first,
@@ -86,13 +97,16 @@ def test_late_coupons_are_looked_for_by_code_before_they_are_created_again(
     assert len(lookups) == 2
     assert len(shop.coupons) == 2
     [note] = outbox(engine, resource="order_note")
-    assert note.status == "sent" and all(code in note.payload["data"]["note"]
-                                         for code in shop.coupons)
+    assert note.status == "sent" and all(
+        code in note.payload["data"]["note"] for code in shop.coupons
+    )
     assert {row.status for row in outbox(engine)} == {"sent"}
 
 
 def test_an_update_batch_that_times_out_holds_back_only_its_targets(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """Order meta that times out on every try: customers' meta and the notes still go; the
     order meta follows in a later drain (an update is sent again as is: latest value wins)."""
@@ -102,7 +116,8 @@ def test_an_update_batch_that_times_out_holds_back_only_its_targets(
     first = drain_outbox(engine, client, shop_settings, now=NOW)
     assert (first.stopped, first.timed_out) == ("", 3)
     assert shop.sent("POST", "customers/batch") and all(
-        shop.notes.get(order_id) for order_id in range(330, 333))
+        shop.notes.get(order_id) for order_id in range(330, 333)
+    )
     assert {row.status for row in outbox(engine, resource="order")} == {"pending"}
     second = drain_outbox(engine, client, shop_settings, now=LATER)
     assert second.sent == 3
@@ -110,7 +125,9 @@ def test_an_update_batch_that_times_out_holds_back_only_its_targets(
 
 
 def test_a_shop_that_answers_nothing_in_time_stops_the_drain(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """Every note times out (nothing stored): after TIMEOUTS_IN_A_ROW the drain stops and
     leaves the rest untried, instead of waiting out a timeout for each row."""
@@ -121,19 +138,28 @@ def test_a_shop_that_answers_nothing_in_time_stops_the_drain(
     assert summary.timed_out == TIMEOUTS_IN_A_ROW
     assert summary.stopped.startswith(f"the shop answered none of the last {TIMEOUTS_IN_A_ROW}")
     assert summary.left == 8 - TIMEOUTS_IN_A_ROW
-    assert len(shop.sent("POST", "orders/340/notes") + shop.sent("POST", "orders/341/notes")
-               + shop.sent("POST", "orders/342/notes")) == TIMEOUTS_IN_A_ROW
+    assert (
+        len(
+            shop.sent("POST", "orders/340/notes")
+            + shop.sent("POST", "orders/341/notes")
+            + shop.sent("POST", "orders/342/notes")
+        )
+        == TIMEOUTS_IN_A_ROW
+    )
     assert shop.sent("POST", "orders/343/notes") == []
     shop.timeouts.clear()  # the shop answers again
-    later = drain_outbox(engine, shop_client(shop_settings), shop_settings,
-                         now=NOW + timedelta(minutes=5))
+    later = drain_outbox(
+        engine, shop_client(shop_settings), shop_settings, now=NOW + timedelta(minutes=5)
+    )
     assert later.stopped == "" and {row.status for row in outbox(engine)} == {"sent"}
     for order_id in range(340, 348):
         assert len(shop.notes[order_id]) == 1
 
 
 def test_a_dry_run_names_the_lookup_of_a_coupon_in_doubt(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """The dry run shows that a coupon whose create may have arrived is looked for first."""
     orders(engine, shop_settings, range(350, 351), sku="ASSESS-DV", coupons=True)
@@ -145,7 +171,9 @@ def test_a_dry_run_names_the_lookup_of_a_coupon_in_doubt(
 
 
 def test_a_drain_waits_out_only_so_many_timeouts(
-    engine: Any, shop_settings: Settings, shop: FakeShop,
+    engine: Any,
+    shop_settings: Settings,
+    shop: FakeShop,
 ) -> None:
     """Every other note answered late: the drain goes on past each, but stops once the
     timeouts would have kept it waiting a third of its claim's lease (10 at a 30 s read
@@ -170,8 +198,11 @@ def test_the_client_says_which_failures_are_timeouts(shop_settings: Settings) ->
     """A read timeout and a 504 reached the shop without an answer (timed out); a 503 says
     the shop is down."""
     url = "https://shop.example.com/wp-json/wc/v3/orders/1/notes"
-    outcomes: dict[str, Any] = {"timeout": requests.ReadTimeout("no answer"), "504": 504,
-                                "503": 503}
+    outcomes: dict[str, Any] = {
+        "timeout": requests.ReadTimeout("no answer"),
+        "504": 504,
+        "503": 503,
+    }
     seen: dict[str, bool] = {}
     for name, answer in outcomes.items():
         with responses.RequestsMock() as mock:
@@ -181,6 +212,7 @@ def test_the_client_says_which_failures_are_timeouts(shop_settings: Settings) ->
                 mock.post(url, body=answer)
             with pytest.raises(ShopUnavailable) as caught:
                 shop_client(shop_settings.replace(http={"max_attempts": 1})).post(
-                    "orders/1/notes", {"note": "hi"})
+                    "orders/1/notes", {"note": "hi"}
+                )
         seen[name] = caught.value.timed_out
     assert seen == {"timeout": True, "504": True, "503": False}

@@ -78,8 +78,12 @@ def test_a_503_then_success_delivers_each_change_exactly_once(engine, shop_setti
     """503s, within a call and then for a whole drain: every change reaches the shop once."""
     catalogue = shop_catalogue(coupons=False)
     store_shop(engine, catalogue)
-    process_order(engine, make_order(200, [("COHORT-DV-2027-01", 1), ("MENTOR-1H", 1)]),
-                  catalogue=catalogue, settings=shop_settings)
+    process_order(
+        engine,
+        make_order(200, [("COHORT-DV-2027-01", 1), ("MENTOR-1H", 1)]),
+        catalogue=catalogue,
+        settings=shop_settings,
+    )
     shop.outages["POST products/batch"] = 1  # the client's own retry gets through
     shop.outages["POST orders/batch"] = shop_settings.http.max_attempts  # the client gives up
     client = shop_client(shop_settings)
@@ -95,14 +99,22 @@ def test_a_503_then_success_delivers_each_change_exactly_once(engine, shop_setti
     later = drain_outbox(engine, client, shop_settings, now=NOW + timedelta(minutes=1))
     assert (later.sent, later.http_requests) == (1, 1)
     assert {row.status for row in outbox(engine)} == {"sent"}
-    delivered = [(path, item.get("id")) for _, path, body in shop.accepted
-                 if path.endswith("/batch") for item in body["update"]]
-    assert sorted(delivered) == [("customers/batch", 2), ("orders/batch", 200),
-                                 ("products/batch", 22)]
+    delivered = [
+        (path, item.get("id"))
+        for _, path, body in shop.accepted
+        if path.endswith("/batch")
+        for item in body["update"]
+    ]
+    assert sorted(delivered) == [
+        ("customers/batch", 2),
+        ("orders/batch", 200),
+        ("products/batch", 22),
+    ]
     notes = [body["note"] for _, path, body in shop.accepted if path == "orders/200/notes"]
     assert len(notes) == len(set(notes)) == len(outbox(engine, resource="order_note"))
-    assert drain_outbox(engine, client, shop_settings, now=NOW + timedelta(hours=1)) \
-        .http_requests == 0
+    assert (
+        drain_outbox(engine, client, shop_settings, now=NOW + timedelta(hours=1)).http_requests == 0
+    )
 
 
 def _one_refused(error: dict[str, object]) -> dict[str, object]:
@@ -118,12 +130,17 @@ def test_a_per_item_batch_error_is_retried_alone(engine, shop_settings, http):
     """WooCommerce refuses one item of three inside a 200: only that one goes again, alone."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
-    catalogue = replace(catalogue, bindings={23: "COHORT-DV-2027-01",
-                                             999999: "COHORT-DV-2027-01",
-                                             26: "COHORT-DV-2027-01"})
+    catalogue = replace(
+        catalogue,
+        bindings={23: "COHORT-DV-2027-01", 999999: "COHORT-DV-2027-01", 26: "COHORT-DV-2027-01"},
+    )
     queue_stock(engine, catalogue)
-    answer = _one_refused({"code": "woocommerce_rest_cannot_edit",
-                           "message": "Sorry, you are not allowed to edit this resource."})
+    answer = _one_refused(
+        {
+            "code": "woocommerce_rest_cannot_edit",
+            "message": "Sorry, you are not allowed to edit this resource.",
+        }
+    )
     url = "https://shop.example.com/wp-json/wc/v3/products/batch"
     http.add(responses.POST, url, json=answer)
     client = shop_client(shop_settings)
@@ -131,8 +148,9 @@ def test_a_per_item_batch_error_is_retried_alone(engine, shop_settings, http):
     assert (summary.sent, summary.retrying) == (2, 1)
     [refused] = [row for row in outbox(engine) if row.status != "sent"]
     assert (refused.target_id, refused.status, refused.send_alone) == (999999, "pending", True)
-    assert refused.last_error == ("woocommerce_rest_cannot_edit: Sorry, you are not allowed to "
-                                  "edit this resource.")
+    assert refused.last_error == (
+        "woocommerce_rest_cannot_edit: Sorry, you are not allowed to edit this resource."
+    )
     retry = http.add(responses.POST, url, json={"update": [{"id": 999999, "stock_quantity": 3}]})
     drain_outbox(engine, client, shop_settings, now=NOW + timedelta(minutes=1))
     assert retry.call_count == 1
@@ -146,9 +164,10 @@ def test_an_unknown_id_is_final_for_meta_and_stock_as_for_a_note(engine, shop_se
     such product or order, so the row is dead at once, not retried for hours; the rest sent."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
-    catalogue = replace(catalogue, bindings={23: "COHORT-DV-2027-01",
-                                             999999: "COHORT-DV-2027-01",
-                                             26: "COHORT-DV-2027-01"})
+    catalogue = replace(
+        catalogue,
+        bindings={23: "COHORT-DV-2027-01", 999999: "COHORT-DV-2027-01", 26: "COHORT-DV-2027-01"},
+    )
     queue_stock(engine, catalogue)
     answer = load_json("woocommerce-real/rest/5-products-batch-one-invalid.json")
     url = "https://shop.example.com/wp-json/wc/v3/products/batch"
@@ -176,11 +195,18 @@ def test_a_note_is_not_duplicated_after_a_crash_between_send_and_commit(
     """
     catalogue = shop_catalogue(coupons=False)
     store_shop(engine, catalogue)
-    process_order(engine, make_order(201, [("COHORT-DV-2027-01", 1)]), catalogue=catalogue,
-                  settings=shop_settings)
+    process_order(
+        engine,
+        make_order(201, [("COHORT-DV-2027-01", 1)]),
+        catalogue=catalogue,
+        settings=shop_settings,
+    )
     # The seat and the complimentary call are worded together in the order's one note.
-    [seat_note] = [row for row in outbox(engine, resource="order_note")
-                   if "seat_active" in row.payload.get("events", [row.payload["event"]])]
+    [seat_note] = [
+        row
+        for row in outbox(engine, resource="order_note")
+        if "seat_active" in row.payload.get("events", [row.payload["event"]])
+    ]
 
     text = seat_note.payload["data"]["note"]
     assert "bridge" not in text and "[" not in text
@@ -211,8 +237,9 @@ def test_a_note_in_doubt_but_absent_is_sent_once(engine, shop_settings, shop):
     """A note whose answer timed out is looked for first and, not found, created once."""
     catalogue = shop_catalogue(coupons=False)
     store_shop(engine, catalogue)
-    process_order(engine, make_order(202, [("MENTOR-1H", 1)]), catalogue=catalogue,
-                  settings=shop_settings)
+    process_order(
+        engine, make_order(202, [("MENTOR-1H", 1)]), catalogue=catalogue, settings=shop_settings
+    )
     shop.timeouts["POST orders/202/notes"] = 1
     client = shop_client(shop_settings)
     first = drain_outbox(engine, client, shop_settings, now=NOW)
@@ -225,9 +252,7 @@ def test_a_note_in_doubt_but_absent_is_sent_once(engine, shop_settings, shop):
     assert {r.status for r in outbox(engine)} == {"sent"}
 
 
-def test_rows_that_keep_failing_are_dead_lettered_and_can_be_retried(
-    engine, shop_settings, shop
-):
+def test_rows_that_keep_failing_are_dead_lettered_and_can_be_retried(engine, shop_settings, shop):
     """After BRIDGE_OUTBOX_MAX_ATTEMPTS failed drains a row is dead; retry makes it due again."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
@@ -252,8 +277,9 @@ def test_a_dry_run_lists_the_exact_requests_and_writes_nothing(engine, shop_sett
     """The dry run's requests are the ones the real drain then sends, body for body."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
-    process_order(engine, make_order(203, [("PROJ-DATAVIZ", 1)]), catalogue=catalogue,
-                  settings=shop_settings)
+    process_order(
+        engine, make_order(203, [("PROJ-DATAVIZ", 1)]), catalogue=catalogue, settings=shop_settings
+    )
     # A cohort also sold as a variation: its stock goes through the variable product.
     queue_stock(engine, replace(catalogue, bindings={19: "COHORT-DV-2027-01"}))
     before = [(row.id, row.status, row.attempts) for row in outbox(engine)]
@@ -261,23 +287,30 @@ def test_a_dry_run_lists_the_exact_requests_and_writes_nothing(engine, shop_sett
     assert [(row.id, row.status, row.attempts) for row in outbox(engine)] == before
     assert shop.requests == []
     paths = [(r.method, r.path) for r in planned.requests]
-    assert paths[:4] == [("POST", "coupons/batch"), ("POST", "products/18/variations/batch"),
-                         ("POST", "orders/batch"), ("POST", "customers/batch")]
+    assert paths[:4] == [
+        ("POST", "coupons/batch"),
+        ("POST", "products/18/variations/batch"),
+        ("POST", "orders/batch"),
+        ("POST", "customers/batch"),
+    ]
     assert paths[4] == ("GET", "orders/203/notes")  # look before creating, once per order
     assert set(paths[5:]) == {("POST", "orders/203/notes")}
-    assert planned.requests[1].body == {"update": [
-        {"id": 19, "manage_stock": True, "stock_quantity": 3, "backorders": "notify"}]}
+    assert planned.requests[1].body == {
+        "update": [{"id": 19, "manage_stock": True, "stock_quantity": 3, "backorders": "notify"}]
+    }
     drain_outbox(engine, shop_client(shop_settings), shop_settings, now=NOW)
     assert [(m, p, b) for m, p, b in shop.requests] == [
-        (r.method, r.path, r.body) for r in planned.requests]
+        (r.method, r.path, r.body) for r in planned.requests
+    ]
 
 
 def test_a_note_about_a_coupon_waits_until_the_coupon_exists(engine, shop_settings, shop):
     """While the shop refuses the coupons, the notes naming them are deferred, not sent."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
-    process_order(engine, make_order(204, [("ASSESS-DV", 1)]), catalogue=catalogue,
-                  settings=shop_settings)
+    process_order(
+        engine, make_order(204, [("ASSESS-DV", 1)]), catalogue=catalogue, settings=shop_settings
+    )
     shop.refuse_coupons = 2
     client = shop_client(shop_settings)
     first = drain_outbox(engine, client, shop_settings, now=NOW)
@@ -289,8 +322,9 @@ def test_a_note_about_a_coupon_waits_until_the_coupon_exists(engine, shop_settin
     # Each refused coupon was retried in a batch of its own.
     assert [len(b["create"]) for b in shop.sent("POST", "coupons/batch")] == [2, 1, 1]
     coupon_notes = [n for n in shop.notes[204] if "personal coupon" in n["note"]]
-    assert sorted(code for code in shop.coupons if any(code in n["note"] for n in coupon_notes)
-                  ) == sorted(shop.coupons)
+    assert sorted(
+        code for code in shop.coupons if any(code in n["note"] for n in coupon_notes)
+    ) == sorted(shop.coupons)
     assert all(n["customer_note"] for n in coupon_notes)
 
 
@@ -298,12 +332,12 @@ def test_a_coupon_created_by_a_lost_answer_is_not_created_again(engine, shop_set
     """WooCommerce says the code exists (an earlier answer was lost): the coupon counts as made."""
     catalogue = shop_catalogue()
     store_shop(engine, catalogue)
-    process_order(engine, make_order(205, [("ASSESS-DV", 1)]), catalogue=catalogue,
-                  settings=shop_settings)
+    process_order(
+        engine, make_order(205, [("ASSESS-DV", 1)]), catalogue=catalogue, settings=shop_settings
+    )
     for row in outbox(engine, resource="coupon"):
         shop.coupons[row.payload["data"]["code"]] = {"id": 700}
     summary = drain_outbox(engine, shop_client(shop_settings), shop_settings, now=NOW)
     assert summary.deferred == 0
     assert {row.status for row in outbox(engine)} == {"sent"}
     assert len(shop.coupons) == 2
-

@@ -81,9 +81,13 @@ def requires(scope: str) -> Callable[[View], View]:
             if identity is None:
                 return _unauthorised("the bearer token is unknown or revoked")
             if not identity.allows(scope):
-                return _error(403, f"token {identity.name!r} has scope {identity.scope}; "
-                              f"this needs scope {scope} (or write)", "forbidden",
-                              scope=scope)
+                return _error(
+                    403,
+                    f"token {identity.name!r} has scope {identity.scope}; "
+                    f"this needs scope {scope} (or write)",
+                    "forbidden",
+                    scope=scope,
+                )
             g.token_name = identity.name
             return view(*args, **kwargs)
 
@@ -114,8 +118,14 @@ def _unknown_redemption(exc: RedemptionNotFound) -> ResponseReturnValue:
 
 @api.errorhandler(InsufficientCredits)
 def _insufficient(exc: InsufficientCredits) -> ResponseReturnValue:
-    return _error(409, str(exc), "insufficient_credits", credit_type=exc.credit_type,
-                  requested=exc.requested, balance=exc.balance)
+    return _error(
+        409,
+        str(exc),
+        "insufficient_credits",
+        credit_type=exc.credit_type,
+        requested=exc.requested,
+        balance=exc.balance,
+    )
 
 
 @api.errorhandler(IdempotencyKeyReused)
@@ -153,9 +163,15 @@ def create_redemption() -> ResponseReturnValue:
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        log.info("credits redeemed", extra={
-            "redemption_id": result.body["id"], "credit_type": result.body["credit_type"],
-            "amount": result.body["amount"], "token": g.token_name})
+        log.info(
+            "credits redeemed",
+            extra={
+                "redemption_id": result.body["id"],
+                "credit_type": result.body["credit_type"],
+                "amount": result.body["amount"],
+                "token": g.token_name,
+            },
+        )
     return response, result.status_code
 
 
@@ -177,8 +193,9 @@ def delete_redemption(redemption_id: str) -> ResponseReturnValue:
     result = refund_in_transaction(runtime().engine, _redemption_id(redemption_id))
     response = jsonify(result.body)
     if result.refunded_now:
-        log.info("redemption refunded", extra={"redemption_id": result.body["id"],
-                                               "token": g.token_name})
+        log.info(
+            "redemption refunded", extra={"redemption_id": result.body["id"], "token": g.token_name}
+        )
     else:
         response.headers["Idempotent-Replayed"] = "true"
     return response, 200
@@ -188,8 +205,12 @@ def delete_redemption(redemption_id: str) -> ResponseReturnValue:
 @requires("read")
 def get_learner(learner: str) -> ResponseReturnValue:
     """A learner by e-mail (current or former) or customer id."""
-    if learner.isascii() and learner.isdigit() and len(learner) <= 254 \
-            and int(learner) > MAX_CUSTOMER_ID:
+    if (
+        learner.isascii()
+        and learner.isdigit()
+        and len(learner) <= 254
+        and int(learner) > MAX_CUSTOMER_ID
+    ):
         raise UnknownLearner(f"no learner has customer id {learner}")
     wanted = learner_ref(learner)
     with unit_of_work(runtime().engine) as session:

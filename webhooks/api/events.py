@@ -94,12 +94,17 @@ def create_event() -> ResponseReturnValue:
     rt = runtime()
     body = json_body(rt.settings.web.max_body_bytes)
     issuing = issuing_factory(rt.settings, rt.catalogue) if rt.catalogue else None
-    result = record_in_transaction(rt.engine, body, key, issuing=issuing,
-                                   token_name=g.token_name)
+    result = record_in_transaction(rt.engine, body, key, issuing=issuing, token_name=g.token_name)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        log.info("outcome event recorded", extra={
-            "event_id": result.body["id"], "kind": result.body["kind"], "token": g.token_name})
+        log.info(
+            "outcome event recorded",
+            extra={
+                "event_id": result.body["id"],
+                "kind": result.body["kind"],
+                "token": g.token_name,
+            },
+        )
     return response, result.status_code

@@ -103,10 +103,16 @@ def check_csrf() -> None:
     """Refuse a POST whose form does not carry this session's token (before it does anything)."""
     expected = session.get("csrf")
     sent = request.form.get(CSRF_FIELD, "")
-    if not isinstance(expected, str) or not sent or \
-            not hmac.compare_digest(expected.encode(), sent.encode()):
-        abort(400, description="the form's security token is missing or out of date: "
-                               "reload the page and try again")
+    if (
+        not isinstance(expected, str)
+        or not sent
+        or not hmac.compare_digest(expected.encode(), sent.encode())
+    ):
+        abort(
+            400,
+            description="the form's security token is missing or out of date: "
+            "reload the page and try again",
+        )
 
 
 def _session_id() -> str | None:
@@ -117,8 +123,9 @@ def _session_id() -> str | None:
 def log_in(operator: OperatorView) -> None:
     """A new session for this operator: a new id (the one held before ends) and CSRF token."""
     rt = runtime()
-    session_id = start_session(rt.engine, operator.id, rt.clock(), session_policy(),
-                               replaces=_session_id())
+    session_id = start_session(
+        rt.engine, operator.id, rt.clock(), session_policy(), replaces=_session_id()
+    )
     session.clear()
     session.permanent = True
     session[SESSION_ID] = session_id
@@ -153,8 +160,13 @@ def current_operator() -> OperatorView | None:
 def safe_next(target: str | None) -> str:
     """Where to go after logging in: a path inside the console, never another site; anything
     else (control characters or spaces included) is ignored for the console's home."""
-    if target and (target == "/console" or target.startswith(("/console/", "/console?"))) \
-            and target.isprintable() and " " not in target and "\\" not in target:
+    if (
+        target
+        and (target == "/console" or target.startswith(("/console/", "/console?")))
+        and target.isprintable()
+        and " " not in target
+        and "\\" not in target
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
@@ -165,8 +177,7 @@ def _not_logged_in() -> ResponseReturnValue:
     """A page asks for the login and comes back; a form sent without a live session is
     refused (401) and changes nothing."""
     if request.method in ("GET", "HEAD"):
-        return redirect(url_for("console.login",
-                                next=request.full_path.rstrip("?")))
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     abort(401, description="you are not logged in, or your session has ended: log in again")
 
 
@@ -214,22 +225,24 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
 
 
 def render_page(template: str, http_status: int = 200, **context: Any) -> Response:
     """A console page with the navigation, the operator and the security headers."""
-    html = render_template(template, operator=current_operator(), nav=NAV,
-                           csrf_token=csrf_token, **context)
+    html = render_template(
+        template, operator=current_operator(), nav=NAV, csrf_token=csrf_token, **context
+    )
     response = Response(html, status=http_status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
 def _wants_json() -> bool:
-    return request.accept_mimetypes.best_match(("text/html", "application/json")) \
-        == "application/json"
+    return (
+        request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json"
+    )
 
 
 def _error_page(error: HTTPException) -> Response:
@@ -240,8 +253,13 @@ def _error_page(error: HTTPException) -> Response:
         response.status_code = status
         response.headers.update(SECURITY_HEADERS)
     else:
-        response = render_page("console/error.html", http_status=status, status_code=status,
-                               message=error.description or error.name, title=error.name)
+        response = render_page(
+            "console/error.html",
+            http_status=status,
+            status_code=status,
+            message=error.description or error.name,
+            title=error.name,
+        )
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     retry_after = getattr(error, "retry_after", None)
@@ -253,16 +271,25 @@ def _error_page(error: HTTPException) -> Response:
 def _database_error(exc: Exception) -> Response:
     detail = describe_db_error(exc) if isinstance(exc, OperationalError) else str(exc)
     log.error("console page failed on the database: %s", detail)
-    return render_page("console/error.html", http_status=503, status_code=503,
-                       title="Database unavailable",
-                       message="the database is unavailable; try again in a minute")
+    return render_page(
+        "console/error.html",
+        http_status=503,
+        status_code=503,
+        title="Database unavailable",
+        message="the database is unavailable; try again in a minute",
+    )
 
 
 def _too_busy(exc: PagesBusy | QueryTimeout) -> Response:
     """Every page slot taken, or a query past its budget: a console page, 503, Retry-After."""
     message, _code, seconds = unavailable(exc)
-    response = render_page("console/error.html", http_status=503, status_code=503,
-                           title="Try again shortly", message=message)
+    response = render_page(
+        "console/error.html",
+        http_status=503,
+        status_code=503,
+        title="Try again shortly",
+        message=message,
+    )
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -275,11 +302,15 @@ def guard(blueprint: Blueprint) -> None:
     @blueprint.before_request
     def _checks() -> Response | None:
         if not runtime().settings.console.secret_key:
-            return render_page("console/error.html", http_status=503, status_code=503,
-                               title="Console not set up",
-                               message="set BRIDGE_SECRET_KEY (bridge init writes one into "
-                                       ".env) and restart: the console signs its sessions "
-                                       "with it")
+            return render_page(
+                "console/error.html",
+                http_status=503,
+                status_code=503,
+                title="Console not set up",
+                message="set BRIDGE_SECRET_KEY (bridge init writes one into "
+                ".env) and restart: the console signs its sessions "
+                "with it",
+            )
         if request.method == "POST":
             check_csrf()
         return None

@@ -49,8 +49,13 @@ def bookings() -> Response:
     engine = runtime().engine
     with unit_of_work(engine) as session:
         rows = list_bookings(session, status=None if status == "all" else status)
-    return render_page("console/bookings.html", rows=rows, counts=booking_counts(engine),
-                       status=status, statuses=LISTED_STATUSES)
+    return render_page(
+        "console/bookings.html",
+        rows=rows,
+        counts=booking_counts(engine),
+        status=status,
+        statuses=LISTED_STATUSES,
+    )
 
 
 def _by() -> str:
@@ -65,8 +70,9 @@ def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
     policy = BookingPolicy(no_show=runtime().settings.bookings.no_show)
     try:
         with unit_of_work(runtime().engine) as session:
-            done = review_booking(session, booking_id, approve=approve, by=_by(),
-                                  policy=policy, reason=reason)
+            done = review_booking(
+                session, booking_id, approve=approve, by=_by(), policy=policy, reason=reason
+            )
             session.commit()
     except BookingNotFound as exc:
         abort(404, description=str(exc))
@@ -78,12 +84,13 @@ def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
     elif done.action == "rejected":
         flash(f"booking #{booking_id} rejected; nothing was debited")
     elif row["status"] == BookingStatus.DEBITED:
-        flash(f"booking #{booking_id} approved: {row['amount']} {row['credit_type']} debited; "
-              f"balance now {done.balance}")
+        flash(
+            f"booking #{booking_id} approved: {row['amount']} {row['credit_type']} debited; "
+            f"balance now {done.balance}"
+        )
     else:
         flash(f"booking #{booking_id} approved, but {row['status']}: {row['note']}", "error")
-    return redirect(url_for("console_bookings.bookings",
-                            status=BookingStatus.HELD_FOR_REVIEW))
+    return redirect(url_for("console_bookings.bookings", status=BookingStatus.HELD_FOR_REVIEW))
 
 
 @console_bookings.post("/bookings/<int:booking_id>/approve")
@@ -109,17 +116,22 @@ def learner_link(learner_id: int) -> ResponseReturnValue:
         abort(400, description="action is create, rotate or revoke")
     try:
         with unit_of_work(runtime().engine) as session:
-            changed = change_booking_link(session, learner_id, action,
-                                          runtime().settings.claims.secret, by=_by())
+            changed = change_booking_link(
+                session, learner_id, action, runtime().settings.claims.secret, by=_by()
+            )
             session.commit()
     except LearnerNotFound as exc:
         abort(404, description=str(exc))
     except BookingLinkSecretMissing as exc:
         abort(409, description=str(exc))
-    flash({"create": "booking link made",
-           "rotate": "new booking link made; the old one no longer debits anyone",
-           "revoke": "booking link revoked: bookings that name only this learner's e-mail "
-                     "are held for review" if changed else "there was no booking link",
-           }[action])
-    return redirect(url_for("console.learner", learner_id=learner_id)
-                    + "#booking-link")
+    flash(
+        {
+            "create": "booking link made",
+            "rotate": "new booking link made; the old one no longer debits anyone",
+            "revoke": "booking link revoked: bookings that name only this learner's e-mail "
+            "are held for review"
+            if changed
+            else "there was no booking link",
+        }[action]
+    )
+    return redirect(url_for("console.learner", learner_id=learner_id) + "#booking-link")

@@ -42,8 +42,14 @@ from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
 # In the order the inbox filter lists them.
-INBOX_STATUSES = (DeliveryStatus.RECEIVED, DeliveryStatus.PROCESSED, DeliveryStatus.FAILED,
-                  DeliveryStatus.DEAD, DeliveryStatus.REJECTED, DeliveryStatus.IGNORED)
+INBOX_STATUSES = (
+    DeliveryStatus.RECEIVED,
+    DeliveryStatus.PROCESSED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+    DeliveryStatus.REJECTED,
+    DeliveryStatus.IGNORED,
+)
 console_ops = Blueprint("console_ops", __name__, url_prefix="/console")
 guard(console_ops)
 
@@ -63,9 +69,13 @@ def inbox() -> Response:
     """Webhook deliveries, newest first, filtered by status."""
     engine = runtime().engine
     status = _status(INBOX_STATUSES)
-    return render_page("console/inbox.html", rows=list_deliveries(engine, status),
-                       counts=status_counts(engine), status=status or "all",
-                       statuses=INBOX_STATUSES)
+    return render_page(
+        "console/inbox.html",
+        rows=list_deliveries(engine, status),
+        counts=status_counts(engine),
+        status=status or "all",
+        statuses=INBOX_STATUSES,
+    )
 
 
 @console_ops.get("/inbox/<int:inbox_id>")
@@ -86,8 +96,9 @@ def _process_after(response: WerkzeugResponse, ids: list[int]) -> WerkzeugRespon
     def work() -> None:
         try:
             for inbox_id in ids:
-                process_delivery(rt.engine, inbox_id, rt.handlers,
-                                 max_attempts=rt.settings.inbox.max_attempts)
+                process_delivery(
+                    rt.engine, inbox_id, rt.handlers, max_attempts=rt.settings.inbox.max_attempts
+                )
             if rt.after_processing is not None:
                 rt.after_processing()
         except Exception:  # noqa: BLE001  (the answer is sent; the inbox job retries the rest)
@@ -105,8 +116,7 @@ def retry_delivery(inbox_id: int) -> ResponseReturnValue:
     if not retry_now(engine, inbox_id):
         abort(409, description=f"delivery #{inbox_id} is not failed or dead")
     flash(f"delivery #{inbox_id} is being processed again")
-    return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)),
-                          [inbox_id])
+    return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)), [inbox_id])
 
 
 @console_ops.post("/inbox/retry-dead")
@@ -114,8 +124,7 @@ def retry_delivery(inbox_id: int) -> ResponseReturnValue:
 def retry_dead_deliveries() -> ResponseReturnValue:
     """Every dead delivery, processed again with fresh attempts."""
     ids = revive_dead(runtime().engine)
-    flash(f"{len(ids)} dead deliveries are being processed again" if ids
-          else "no dead deliveries")
+    flash(f"{len(ids)} dead deliveries are being processed again" if ids else "no dead deliveries")
     return _process_after(redirect(url_for("console_ops.inbox", status=DeliveryStatus.DEAD)), ids)
 
 
@@ -126,8 +135,13 @@ def outbox() -> Response:
     engine = runtime().engine
     status = _status(OUTBOX_STATUSES)
     rows = list_outbox(engine, [status] if status else list(OUTBOX_STATUSES))
-    return render_page("console/outbox.html", rows=rows, counts=outbox_counts(engine),
-                       status=status or "all", statuses=OUTBOX_STATUSES)
+    return render_page(
+        "console/outbox.html",
+        rows=rows,
+        counts=outbox_counts(engine),
+        status=status or "all",
+        statuses=OUTBOX_STATUSES,
+    )
 
 
 @console_ops.get("/outbox/<int:item_id>")
@@ -170,10 +184,13 @@ def catalogue() -> Response:
     """Micro-SKUs with the products that sell them and their problems."""
     rt = runtime()
     report, error = catalogue_report(rt.engine, file_catalogue, rt.settings)
-    return render_page("console/catalogue.html", error=error,
-                       rows=catalogue_rows(report) if report else [],
-                       problems=report.problems if report else (),
-                       cohorts=report.catalogue.cohorts if report else {})
+    return render_page(
+        "console/catalogue.html",
+        error=error,
+        rows=catalogue_rows(report) if report else [],
+        problems=report.problems if report else (),
+        cohorts=report.catalogue.cohorts if report else {},
+    )
 
 
 @console_ops.get("/report")
@@ -183,10 +200,12 @@ def report() -> Response:
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report.timezone, now,
-                                   settings.report.max_days)
+        period = period_from_query(
+            request.args, settings.report.timezone, now, settings.report.max_days
+        )
     except ReportError as exc:
         abort(400, description=str(exc))
-    figures = build_report(runtime().engine, period, now,
-                           paid_statuses=settings.orders.paid_statuses)
+    figures = build_report(
+        runtime().engine, period, now, paid_statuses=settings.orders.paid_statuses
+    )
     return render_page("console/report.html", body=render_report(figures))

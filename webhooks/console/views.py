@@ -58,8 +58,9 @@ def _client_address() -> str:
 def home() -> Response:
     """Health at a glance, with the action that fixes each problem."""
     rt = runtime()
-    return render_page("console/home.html", data=console_home(rt.engine, rt.settings,
-                                                              file_catalogue))
+    return render_page(
+        "console/home.html", data=console_home(rt.engine, rt.settings, file_catalogue)
+    )
 
 
 def _locked(count: Count) -> TooManyRequests:
@@ -70,8 +71,9 @@ def _locked(count: Count) -> TooManyRequests:
     minutes = max(1, round(wait.total_seconds() / 60))
     return TooManyRequests(
         description=f"too many wrong passwords {whom}: try again in {minutes} "
-                    f"minute{'s' if minutes != 1 else ''}",
-        retry_after=max(1, round(wait.total_seconds())))
+        f"minute{'s' if minutes != 1 else ''}",
+        retry_after=max(1, round(wait.total_seconds())),
+    )
 
 
 @console.route("/login", methods=["GET", "POST"])
@@ -85,13 +87,19 @@ def login() -> ResponseReturnValue:
             return redirect(target)
         return render_page("console/login.html", next=target, email="")
     email = request.form.get("email", "")[:254]
-    result = check_login(rt.engine, _client_address(), email,
-                         request.form.get("password", ""), rt.clock())
+    result = check_login(
+        rt.engine, _client_address(), email, request.form.get("password", ""), rt.clock()
+    )
     if result.operator is None:
         if result.locked is not None:
             raise _locked(result.locked)
-        return render_page("console/login.html", http_status=401, next=target, email=email,
-                           error="wrong e-mail or password")
+        return render_page(
+            "console/login.html",
+            http_status=401,
+            next=target,
+            email=email,
+            error="wrong e-mail or password",
+        )
     log_in(result.operator)
     return redirect(target)
 
@@ -119,8 +127,12 @@ def learners() -> Response:
 def _learner_data(learner_id: int) -> dict[str, Any]:
     rt = runtime()
     with unit_of_work(rt.engine) as session:
-        data = learner_page(session, learner_id, paid_statuses=rt.settings.orders.paid_statuses,
-                            link_secret=rt.settings.claims.secret)
+        data = learner_page(
+            session,
+            learner_id,
+            paid_statuses=rt.settings.orders.paid_statuses,
+            link_secret=rt.settings.claims.secret,
+        )
     if data is None:
         abort(404, description=f"no learner {learner_id}")
     return data
@@ -130,14 +142,20 @@ def _learner_data(learner_id: int) -> dict[str, Any]:
 @login_required
 def learner(learner_id: int) -> Response:
     """Balances, ledger, seats, access, subscriptions, coupons and bookings of one learner."""
-    return render_page("console/learner.html", data=_learner_data(learner_id),
-                       learner_id=learner_id, form={})
+    return render_page(
+        "console/learner.html", data=_learner_data(learner_id), learner_id=learner_id, form={}
+    )
 
 
 def _adjustment(learner_id: int) -> Any:
     form = request.form
-    return check_adjustment(learner_id, form.get("credit_type", ""), form.get("amount", ""),
-                            form.get("reason", ""), revoke=form.get("direction") == "revoke")
+    return check_adjustment(
+        learner_id,
+        form.get("credit_type", ""),
+        form.get("amount", ""),
+        form.get("reason", ""),
+        revoke=form.get("direction") == "revoke",
+    )
 
 
 @console.post("/learners/<int:learner_id>/adjust")
@@ -148,13 +166,24 @@ def adjust(learner_id: int) -> Response:
     try:
         adjustment = _adjustment(learner_id)
     except AdjustmentRefused as exc:
-        return render_page("console/learner.html", http_status=400, data=data,
-                           learner_id=learner_id, form=request.form, error=str(exc))
+        return render_page(
+            "console/learner.html",
+            http_status=400,
+            data=data,
+            learner_id=learner_id,
+            form=request.form,
+            error=str(exc),
+        )
     with unit_of_work(runtime().engine) as session:
         shown = preview(session, adjustment)
-    return render_page("console/adjust_confirm.html", data=data, learner_id=learner_id,
-                       change=shown, direction=request.form.get("direction", "grant"),
-                       reference=secrets.token_urlsafe(16))
+    return render_page(
+        "console/adjust_confirm.html",
+        data=data,
+        learner_id=learner_id,
+        change=shown,
+        direction=request.form.get("direction", "grant"),
+        reference=secrets.token_urlsafe(16),
+    )
 
 
 @console.post("/learners/<int:learner_id>/adjust/confirm")
@@ -163,20 +192,25 @@ def adjust_confirm(learner_id: int) -> ResponseReturnValue:
     """Step two: write the ledger row, once per confirmation."""
     _learner_data(learner_id)  # 404 for an unknown learner
     reference = request.form.get("reference", "")
-    if not (16 <= len(reference) <= 64) or not reference.replace("-", "").replace("_", "") \
-            .isalnum():
+    if (
+        not (16 <= len(reference) <= 64)
+        or not reference.replace("-", "").replace("_", "").isalnum()
+    ):
         abort(400, description="the confirmation is missing its reference: start again")
     try:
         adjustment = _adjustment(learner_id)
         operator = current_operator()
-        result = apply_adjustment(runtime().engine, adjustment, reference,
-                                  by=operator.email if operator else "console")
+        result = apply_adjustment(
+            runtime().engine, adjustment, reference, by=operator.email if operator else "console"
+        )
     except AdjustmentRefused as exc:
         abort(400, description=str(exc))
     verb = "granted" if result["amount"] > 0 else "revoked"
     if result["applied"]:
-        flash(f"{verb} {abs(result['amount'])} {result['credit_type']}; balance now "
-              f"{result['balance']}")
+        flash(
+            f"{verb} {abs(result['amount'])} {result['credit_type']}; balance now "
+            f"{result['balance']}"
+        )
     else:
         flash("this confirmation was already applied; nothing was written twice")
     return redirect(url_for("console.learner", learner_id=learner_id))
@@ -201,4 +235,3 @@ def cohort(code: str) -> Response:
     except UnknownCohortCode as exc:
         abort(404, description=str(exc))
     return render_page("console/cohort.html", data=data)
-

@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
 
 
@@ -79,13 +79,16 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _answer(status: int, body: dict[str, Any], *, code: str = "",
-            page: str = "claim.html", **context: Any) -> Response:
+def _answer(
+    status: int, body: dict[str, Any], *, code: str = "", page: str = "claim.html", **context: Any
+) -> Response:
     if _wants_json():
         response = jsonify(body)
     else:
-        response = Response(render_template(page, status=status, body=body, code=code,
-                                            **context), mimetype="text/html")
+        response = Response(
+            render_template(page, status=status, body=body, code=code, **context),
+            mimetype="text/html",
+        )
     response.status_code = status
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -102,8 +105,11 @@ def _limited(code: str) -> Response | None:
     limiter: AddressLimiter = current_app.extensions["claim_limiter"]
     if limiter.allow(client_address(runtime().settings.web.proxy_hops)):
         return None
-    response = _answer(429, {"error": "too many requests from this address; wait a minute",
-                             "code": "rate_limited"}, code=code)
+    response = _answer(
+        429,
+        {"error": "too many requests from this address; wait a minute", "code": "rate_limited"},
+        code=code,
+    )
     response.headers["Retry-After"] = "60"
     return response
 
@@ -123,20 +129,41 @@ def show(code: str) -> Response:
     except ClaimRefused as exc:
         return _refused(exc, code)
     except (DatabaseUnavailable, OperationalError):
-        return _answer(503, {"error": "database unavailable; try again shortly",
-                             "code": "unavailable"}, code=code)
+        return _answer(
+            503,
+            {"error": "database unavailable; try again shortly", "code": "unavailable"},
+            code=code,
+        )
     if place.status != ClaimPlaceStatus.OPEN:
-        return _answer(409, {"error": "this place has already been claimed",
-                             "code": "already_claimed"}, code=code)
+        return _answer(
+            409,
+            {"error": "this place has already been claimed", "code": "already_claimed"},
+            code=code,
+        )
     if not rt.settings.claims.secret:
         # A real place, but no key to sign its form with: the service is misconfigured.
         log.error("claim page without BRIDGE_CLAIM_SECRET: its form cannot be signed")
-        return _answer(503, {"error": "claims are not set up on this service yet; try later",
-                             "code": "not_configured"}, code=code)
+        return _answer(
+            503,
+            {
+                "error": "claims are not set up on this service yet; try later",
+                "code": "not_configured",
+            },
+            code=code,
+        )
     token = form_token(rt.settings.claims.secret or "", normal, int(time.time()))
-    return _answer(200, {"status": ClaimPlaceStatus.OPEN, "offer": place.offer_sku,
-                         "title": place.title, "confers": place.confers},
-                   code=normal, token=token, place=place)
+    return _answer(
+        200,
+        {
+            "status": ClaimPlaceStatus.OPEN,
+            "offer": place.offer_sku,
+            "title": place.title,
+            "confers": place.confers,
+        },
+        code=normal,
+        token=token,
+        place=place,
+    )
 
 
 def _claimant() -> tuple[Any, Any, str | None]:
@@ -152,8 +179,11 @@ def _claimant() -> tuple[Any, Any, str | None]:
     if request.mimetype in FORM_TYPES:
         form = request.form
         return form.get("email"), form.get("name"), form.get("token") or ""
-    raise ClaimRefused(415, "unsupported_media_type",
-                       "send application/json or a form (application/x-www-form-urlencoded)")
+    raise ClaimRefused(
+        415,
+        "unsupported_media_type",
+        "send application/json or a form (application/x-www-form-urlencoded)",
+    )
 
 
 @claims_page.post("/claims/<code>")
@@ -168,14 +198,21 @@ def claim(code: str) -> Response:
         email, name, token = _claimant()
         if normal is None:
             raise ClaimRefused(404, "unknown_code", "no place has this code")
-        if token is not None and not form_token_valid(rt.settings.claims.secret or "", normal,
-                                                      token, int(time.time()), FORM_MAX_AGE):
-            raise ClaimRefused(400, "invalid_form_token",
-                               "the form has expired or did not come from this page; reload it")
+        if token is not None and not form_token_valid(
+            rt.settings.claims.secret or "", normal, token, int(time.time()), FORM_MAX_AGE
+        ):
+            raise ClaimRefused(
+                400,
+                "invalid_form_token",
+                "the form has expired or did not come from this page; reload it",
+            )
         result = claim_place(rt.engine, normal, email, name, rt.settings)
     except ClaimRefused as exc:
         return _refused(exc, code)
     except (DatabaseUnavailable, OperationalError):
-        return _answer(503, {"error": "database unavailable; try again shortly",
-                             "code": "unavailable"}, code=code)
+        return _answer(
+            503,
+            {"error": "database unavailable; try again shortly", "code": "unavailable"},
+            code=code,
+        )
     return _answer(201, result.as_dict(), code=normal, result=result)

@@ -46,7 +46,7 @@ HTML_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-                               "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
 }
 # Verifiers run in browsers too: the public documents may be read from any origin.
 PUBLIC_HEADERS = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
@@ -78,9 +78,13 @@ def _catalogue() -> Catalogue | None:
         return None
 
 
-def _document(body: Any, content_type: str = "application/json", status: int = 200,
-              cache: str = "public, max-age=300",
-              filename: str | None = None) -> Response:
+def _document(
+    body: Any,
+    content_type: str = "application/json",
+    status: int = 200,
+    cache: str = "public, max-age=300",
+    filename: str | None = None,
+) -> Response:
     text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
     response = Response(text, status=status, content_type=content_type)
     response.headers.update(PUBLIC_HEADERS)
@@ -104,16 +108,25 @@ def _not_found(exc: NotFound) -> Response:
 @credential_pages.errorhandler(OperationalError)
 def _database_error(exc: Exception) -> Response:
     log.error("credential page failed on the database: %s", describe_db_error(exc))
-    return _document({"error": "the database is unavailable; retry later",
-                      "code": "database_unavailable"}, status=503, cache="no-store")
+    return _document(
+        {"error": "the database is unavailable; retry later", "code": "database_unavailable"},
+        status=503,
+        cache="no-store",
+    )
 
 
 @credential_pages.errorhandler(CredentialsNotConfigured)
 @credential_pages.errorhandler(SigningKeyError)
 def _not_configured(exc: Exception) -> Response:
     log.error("credential status list cannot be signed: %s", exc)
-    return _document({"error": "credentials are not configured on this bridge",
-                      "code": "credentials_not_configured"}, status=404, cache="no-store")
+    return _document(
+        {
+            "error": "credentials are not configured on this bridge",
+            "code": "credentials_not_configured",
+        },
+        status=404,
+        cache="no-store",
+    )
 
 
 @credential_pages.get("/issuer")
@@ -204,30 +217,34 @@ def credential(ref: str) -> Response:
     if wanted in JSON_TYPES:
         return _document(document)
     verified = claims is not None and claims.get("jti") == document.get("id")
-    page = render_template("credential.html", **_page_context(row.uuid, document, public_url,
-                                                             verified, row.revoked_at))
+    page = render_template(
+        "credential.html", **_page_context(row.uuid, document, public_url, verified, row.revoked_at)
+    )
     response = Response(page, content_type="text/html; charset=utf-8")
     response.headers.update(HTML_HEADERS)
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
-def _page_context(identity: str, document: dict[str, Any], public_url: str, verified: bool,
-                  revoked_at: Any) -> dict[str, Any]:
+def _page_context(
+    identity: str, document: dict[str, Any], public_url: str, verified: bool, revoked_at: Any
+) -> dict[str, Any]:
     subject = document.get("credentialSubject") or {}
     achievement = subject.get("achievement") or {}
     issuer = document.get("issuer") or {}
     url = credential_url(public_url, uuid.UUID(identity))
     issued = str(document.get("validFrom", ""))
-    linkedin = "https://www.linkedin.com/profile/add?" + urlencode({
-        "startTask": "CERTIFICATION_NAME",
-        "name": achievement.get("name", ""),
-        "organizationName": issuer.get("name", ""),
-        "issueYear": issued[:4],
-        "issueMonth": str(int(issued[5:7])) if issued[5:7].isdigit() else "",
-        "certUrl": url,
-        "certId": identity,
-    })
+    linkedin = "https://www.linkedin.com/profile/add?" + urlencode(
+        {
+            "startTask": "CERTIFICATION_NAME",
+            "name": achievement.get("name", ""),
+            "organizationName": issuer.get("name", ""),
+            "issueYear": issued[:4],
+            "issueMonth": str(int(issued[5:7])) if issued[5:7].isdigit() else "",
+            "certUrl": url,
+            "certId": identity,
+        }
+    )
     return {
         "achievement": achievement,
         "issuer": issuer,

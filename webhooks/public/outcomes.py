@@ -23,14 +23,17 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'none'",
+    "form-action 'none'; frame-ancestors 'none'",
     "Cache-Control": "public, max-age=300",
 }
 
 
 def _html(template: str, status: int = 200, **context: object) -> Response:
-    response = Response(render_template(template, floor=PRIVACY_FLOOR, not_enough=NOT_ENOUGH,
-                                        **context), status=status, mimetype="text/html")
+    response = Response(
+        render_template(template, floor=PRIVACY_FLOOR, not_enough=NOT_ENOUGH, **context),
+        status=status,
+        mimetype="text/html",
+    )
     response.headers.update(HEADERS)
     return response
 
@@ -47,8 +50,9 @@ def _database_error(exc: Exception) -> Response:
 
 @outcomes.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    response = _html("outcomes/error.html", status=error.code or 500,
-                     message=error.description or error.name)
+    response = _html(
+        "outcomes/error.html", status=error.code or 500, message=error.description or error.name
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -63,8 +67,7 @@ def outcomes_page() -> Response:
 def outcomes_json() -> Response:
     """The same figures as JSON; hidden figures are null with the text "not enough data"."""
     response = jsonify(load_public_outcomes(runtime().engine).as_dict())
-    response.headers.update({k: v for k, v in HEADERS.items()
-                             if k != "Content-Security-Policy"})
+    response.headers.update({k: v for k, v in HEADERS.items() if k != "Content-Security-Policy"})
     return response
 
 

@@ -32,7 +32,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
 
 
@@ -68,8 +68,7 @@ def _page(title: str, status: int = 200, **content: Any) -> Response:
 
 def _refusal(status: int, message: str, **details: Any) -> Response:
     """An HTML page saying why; JSON ({"error": ...}) to a client that prefers JSON."""
-    if request.accept_mimetypes.best_match(["text/html", "application/json"]) \
-            == "application/json":
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         response = jsonify({"error": message, **details})
         response.status_code = status
         response.headers.update(SECURITY_HEADERS)
@@ -112,21 +111,26 @@ def show_report() -> Response:
     if not identity.allows("read"):
         return _refusal(403, f"token {identity.name} may not read the report")
     if in_query and not identity.read_only:
-        return _refusal(403, f"token {identity.name} can do more than read (scope "
-                        f"{identity.scope}), so it must not travel in an address; make a read "
-                        "token (bridge tokens create phone --scope read) and use that one")
+        return _refusal(
+            403,
+            f"token {identity.name} can do more than read (scope "
+            f"{identity.scope}), so it must not travel in an address; make a read "
+            "token (bridge tokens create phone --scope read) and use that one",
+        )
     settings = runtime().settings
     now = utcnow()
     try:
-        period = period_from_query(request.args, settings.report.timezone, now,
-                                   settings.report.max_days)
+        period = period_from_query(
+            request.args, settings.report.timezone, now, settings.report.max_days
+        )
     except PeriodTooLong as exc:
-        return _refusal(400, str(exc), code="period_too_long", days=exc.days,
-                        max_days=exc.max_days)
+        return _refusal(400, str(exc), code="period_too_long", days=exc.days, max_days=exc.max_days)
     except ReportError as exc:
         return _refusal(400, str(exc), code="bad_period")
-    report = build_report(runtime().engine, period, now,
-                          paid_statuses=settings.orders.paid_statuses)
+    report = build_report(
+        runtime().engine, period, now, paid_statuses=settings.orders.paid_statuses
+    )
     token = request.args.get("token") if in_query else None
-    return _page(f"Outcome report {period.since} to {period.until}",
-                 body=render_report(report, token))
+    return _page(
+        f"Outcome report {period.since} to {period.until}", body=render_report(report, token)
+    )

@@ -59,14 +59,17 @@ def _receive(source: str, header: str, reason: str | None) -> tuple[Response, in
         return _error(400, f"not a booking delivery this bridge can use: {exc}")
     delivery = Delivery(
         topic=f"{source}.{topic or 'unknown'}"[:64],
-        webhook_id="", delivery_id="",
+        webhook_id="",
+        delivery_id="",
         headers={k: v for k, v in request.headers.items() if k in KEPT_HEADERS},
-        body=body, payload=payload,
+        body=body,
+        payload=payload,
     )
     status = DeliveryStatus.RECEIVED if is_handled(source, topic) else DeliveryStatus.IGNORED
     try:
-        recorded = record_delivery(rt.engine, delivery, handled=frozenset(rt.handlers),
-                                   status=status)
+        recorded = record_delivery(
+            rt.engine, delivery, handled=frozenset(rt.handlers), status=status
+        )
     except DatabaseUnavailable as exc:
         log.error("%s delivery not stored: %s", source, exc)
         return _error(503, "database unavailable; the delivery was not stored")
@@ -98,6 +101,7 @@ def calendly() -> ResponseReturnValue:
     if not key:
         return _error(503, "BRIDGE_CALENDLY_SIGNING_KEY is not set on the bridge")
     body = read_body(runtime().settings.web.max_body_bytes)
-    reason = verify_calendly(body, key, request.headers.get("Calendly-Webhook-Signature"),
-                             now=rt.clock().timestamp())
+    reason = verify_calendly(
+        body, key, request.headers.get("Calendly-Webhook-Signature"), now=rt.clock().timestamp()
+    )
     return _receive(CALENDLY, "Calendly-Webhook-Signature", reason)

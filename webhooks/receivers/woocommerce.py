@@ -72,18 +72,27 @@ def receive() -> ResponseReturnValue:
         topic=_header("X-WC-Webhook-Topic", 64),
         webhook_id=_header("X-WC-Webhook-ID", 32),
         delivery_id=_header("X-WC-Webhook-Delivery-ID", 64),
-        headers={k: _header(k) for k, _ in request.headers.items()
-                 if k.lower().startswith("x-wc-webhook-") or k in KEPT_HEADERS},
+        headers={
+            k: _header(k)
+            for k, _ in request.headers.items()
+            if k.lower().startswith("x-wc-webhook-") or k in KEPT_HEADERS
+        },
         body=body,
         payload=payload,
     )
-    context = {"delivery_id": delivery.delivery_id, "topic": delivery.topic,
-               "resource_id": delivery.resource_id}
+    context = {
+        "delivery_id": delivery.delivery_id,
+        "topic": delivery.topic,
+        "resource_id": delivery.resource_id,
+    }
     try:
         # A WooCommerce-signed body is never handed to another source's handler.
-        recorded = record_delivery(rt.engine, delivery,
-                                   handled=frozenset(rt.handlers) & WOOCOMMERCE_RESOURCES,
-                                   max_quantity=rt.settings.orders.max_line_quantity)
+        recorded = record_delivery(
+            rt.engine,
+            delivery,
+            handled=frozenset(rt.handlers) & WOOCOMMERCE_RESOURCES,
+            max_quantity=rt.settings.orders.max_line_quantity,
+        )
     except DatabaseUnavailable as exc:
         log.error("delivery not stored: %s", exc, extra=context)
         return _error(503, "database unavailable; the delivery was not stored")
@@ -92,12 +101,22 @@ def receive() -> ResponseReturnValue:
         return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
     if recorded.status == DeliveryStatus.REJECTED:
         # Answered 200 all the same: WooCommerce disables a webhook after five failures.
-        log.warning("delivery rejected: %s", recorded.reason,
-                    extra={**context, "inbox_id": recorded.inbox_id})
-        return jsonify({"status": DeliveryStatus.REJECTED, "inbox_id": recorded.inbox_id,
-                        "reason": recorded.reason}), 200
-    log.info("delivery stored", extra={**context, "inbox_id": recorded.inbox_id,
-                                       "status": recorded.status})
+        log.warning(
+            "delivery rejected: %s",
+            recorded.reason,
+            extra={**context, "inbox_id": recorded.inbox_id},
+        )
+        return jsonify(
+            {
+                "status": DeliveryStatus.REJECTED,
+                "inbox_id": recorded.inbox_id,
+                "reason": recorded.reason,
+            }
+        ), 200
+    log.info(
+        "delivery stored",
+        extra={**context, "inbox_id": recorded.inbox_id, "status": recorded.status},
+    )
     response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
     if recorded.status == DeliveryStatus.RECEIVED:
         # Processed in batches once the answer is out (webhooks.processing).

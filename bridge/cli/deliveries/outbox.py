@@ -123,14 +123,17 @@ def outbox(
     counts = outbox_counts(engine)
 
     def render(data: dict[str, Any]) -> None:
-        click.echo("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-                                 or "empty"))
+        click.echo(
+            "outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
+        )
         if not data["rows"]:
             return
-        cells = [[f"#{row['id']}", row["status"], row["target_key"], _state(row)]
-                 for row in data["rows"]]
-        lines = table(["id", "status", "target", "state"], cells, right=[0], shrink=[2],
-                      indent="  ")
+        cells = [
+            [f"#{row['id']}", row["status"], row["target_key"], _state(row)] for row in data["rows"]
+        ]
+        lines = table(
+            ["id", "status", "target", "state"], cells, right=[0], shrink=[2], indent="  "
+        )
         click.echo(lines[0])
         for line, row in zip(lines[1:], data["rows"], strict=True):
             click.echo(line)
@@ -210,7 +213,8 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         raise PermanentError(
             f"{plural(dead, 'write-back')} {plural_form(dead, 'is')} dead{now}: `bridge "
             "outbox --status dead` says why; `bridge outbox retry --all` sends them again once "
-            "the cause is fixed")
+            "the cause is fixed"
+        )
 
 
 @outbox.command("refresh")

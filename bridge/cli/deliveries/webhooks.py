@@ -48,6 +48,7 @@ def _shop_client(app: AppContext) -> Any:
 
 # --- webhooks ---------------------------------------------------------------------------------
 
+
 @click.group("webhooks", invoke_without_command=True)
 @json_option
 @click.pass_context
@@ -68,10 +69,12 @@ def webhooks_install(ctx: click.Context, as_json: bool) -> None:
     from bridge.shop.webhooks import delivery_url, install_webhooks
 
     app = _app(ctx)
-    public_url = _require(app.settings.web.public_url, "BRIDGE_PUBLIC_URL",
-                          "https://bridge.example.com")
-    secret = _require(app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
-                      "a-long-random-string")
+    public_url = _require(
+        app.settings.web.public_url, "BRIDGE_PUBLIC_URL", "https://bridge.example.com"
+    )
+    secret = _require(
+        app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET", "a-long-random-string"
+    )
     client = _shop_client(app)
     try:
         actions = install_webhooks(client, public_url, secret)
@@ -106,8 +109,11 @@ def webhooks_status(ctx: click.Context, repair: bool, as_json: bool) -> None:
         if not rows:
             click.echo("the shop has no webhooks; run `bridge webhooks install`")
         for row in rows:
-            flag = " <- " + ("re-enabled" if row["repaired"] else row["status"].upper()) \
-                if row["problem"] else ""
+            flag = (
+                " <- " + ("re-enabled" if row["repaired"] else row["status"].upper())
+                if row["problem"]
+                else ""
+            )
             mine = "bridge" if row["ours"] else "other "
             click.echo(f"  #{row['id']:<5} {mine} {row['topic']:<22} {row['status']:<9}{flag}")
         if any(r["problem"] and r["ours"] and not r["repaired"] for r in rows):
@@ -120,19 +126,30 @@ def webhooks_status(ctx: click.Context, repair: bool, as_json: bool) -> None:
 
 # --- inbox ------------------------------------------------------------------------------------
 
+
 def _delivery_summary(row: InboxDelivery) -> dict[str, Any]:
-    return {"id": row.id, "topic": row.topic, "resource_id": row.resource_id,
-            "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
-            "received_at": row.received_at.isoformat(),
-            "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-            "delivery_id": row.delivery_id}
+    return {
+        "id": row.id,
+        "topic": row.topic,
+        "resource_id": row.resource_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "received_at": row.received_at.isoformat(),
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+        "delivery_id": row.delivery_id,
+    }
 
 
 @click.group("inbox", invoke_without_command=True)
 # Their values: given the StrEnum members, click would show and take their names.
-@click.option("--status", "status", default=None,
-              type=click.Choice([str(s) for s in STATUSES]),
-              help="Only deliveries in this status.")
+@click.option(
+    "--status",
+    "status",
+    default=None,
+    type=click.Choice([str(s) for s in STATUSES]),
+    help="Only deliveries in this status.",
+)
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 @json_option
 @click.pass_context
@@ -149,17 +166,32 @@ def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
     counts = status_counts(engine)
 
     def render(data: dict[str, Any]) -> None:
-        click.echo("inbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-                                or "empty"))
+        click.echo(
+            "inbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
+        )
         if not data["deliveries"]:
             return
-        cells = [[f"#{row['id']}", row["status"], row["topic"], row["resource_id"],
-                  row["received_at"][:16].replace("T", " "),
-                  "" if row["status"] == DeliveryStatus.PROCESSED
-                  else plural(row["attempts"], "try", "tries"), row["last_error"] or ""]
-                 for row in data["deliveries"]]
-        for line in table(["id", "status", "topic", "resource", "received", "attempts",
-                           "last error"], cells, right=[0, 3], shrink=[6, 2], indent="  "):
+        cells = [
+            [
+                f"#{row['id']}",
+                row["status"],
+                row["topic"],
+                row["resource_id"],
+                row["received_at"][:16].replace("T", " "),
+                ""
+                if row["status"] == DeliveryStatus.PROCESSED
+                else plural(row["attempts"], "try", "tries"),
+                row["last_error"] or "",
+            ]
+            for row in data["deliveries"]
+        ]
+        for line in table(
+            ["id", "status", "topic", "resource", "received", "attempts", "last error"],
+            cells,
+            right=[0, 3],
+            shrink=[6, 2],
+            indent="  ",
+        ):
             click.echo(line)
 
     _emit({"counts": counts, "deliveries": rows}, as_json, render)
@@ -177,8 +209,10 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
         row = session.get(InboxDelivery, inbox_id)
         if row is None:
             raise PermanentError(f"no delivery #{inbox_id}; `bridge inbox` lists them")
-        data = _delivery_summary(row) | {"headers": row.headers or {},
-                                         "business_key": row.business_key}
+        data = _delivery_summary(row) | {
+            "headers": row.headers or {},
+            "business_key": row.business_key,
+        }
         if body:
             text = row.body.decode("utf-8", "replace") if row.body else None
             try:  # a delivery's body is JSON (WooCommerce's); show it as JSON, not as text
@@ -198,8 +232,7 @@ def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> 
 @click.option("--all", "retry_all", is_flag=True, help="Every failed delivery.")
 @json_option
 @click.pass_context
-def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
-                as_json: bool) -> None:
+def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool, as_json: bool) -> None:
     """Process a delivery by its id, or every failed one, again now.
 
     A dead or rejected delivery is retried by its id once its cause is fixed (for example
@@ -219,12 +252,21 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool,
     ids = [inbox_id] if inbox_id is not None else due_deliveries(engine)
     results: dict[str, int] = {}
     for delivery_id in ids:
-        status = process_delivery(engine, delivery_id, handlers,
-                                  max_attempts=app.settings.inbox.max_attempts)
+        status = process_delivery(
+            engine, delivery_id, handlers, max_attempts=app.settings.inbox.max_attempts
+        )
         results[status] = results.get(status, 0) + 1
-    _emit({"retried": results}, as_json, lambda data: click.echo(
-        "retried: " + (", ".join(f"{n} {s}" for s, n in sorted(data["retried"].items()))
-                       or "nothing was due")))
+    _emit(
+        {"retried": results},
+        as_json,
+        lambda data: click.echo(
+            "retried: "
+            + (
+                ", ".join(f"{n} {s}" for s, n in sorted(data["retried"].items()))
+                or "nothing was due"
+            )
+        ),
+    )
     if results.get(DeliveryStatus.FAILED) or results.get(DeliveryStatus.DEAD):
         ctx.exit(1)
 
@@ -243,9 +285,11 @@ def _known_skus(app: AppContext, skus: tuple[str, ...]) -> None:
     for sku in skus:
         if sku not in known:
             hint = did_you_mean(sku, known)
-            raise PermanentError(f"no micro-SKU {sku!r} in the catalogue; "
-                                 f"{hint or '`bridge catalog` lists them'} (--unmapped sends "
-                                 "it anyway, as a line that sells no micro-SKU)")
+            raise PermanentError(
+                f"no micro-SKU {sku!r} in the catalogue; "
+                f"{hint or '`bridge catalog` lists them'} (--unmapped sends "
+                "it anyway, as a line that sells no micro-SKU)"
+            )
 
 
 def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, Any]:
@@ -262,8 +306,9 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
     except ValueError:
         answer = {"error": response.text[:200]}
     if response.status_code != 200:
-        raise PermanentError(f"receiver answered {response.status_code}: "
-                             f"{answer.get('error', answer)}")
+        raise PermanentError(
+            f"receiver answered {response.status_code}: {answer.get('error', answer)}"
+        )
     return answer
 
 
@@ -271,31 +316,66 @@ def post_delivery(url: str, topic: str, payload: Any, secret: str) -> dict[str, 
 @click.argument("event", type=click.Choice(["order", "refund", "cancel", "renewal"]))
 @click.option("--sku", "skus", multiple=True, required=True, help="SKU bought (repeatable).")
 @click.option("--email", required=True, help="The buyer's e-mail.")
-@click.option("--name", default=None,
-              help="The buyer's name (default: from the e-mail, bo.lindqvist@... is Bo "
-                   "Lindqvist).")
-@click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Units of each SKU (1 or more).")
-@click.option("--price", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Unit price the report counts (the sample shop's: MENTOR-1H 60, "
-                   "MENTOR-PACK-3H 170, COHORT-DV-2027-01 390, SUB-MENTOR-MONTHLY 79).")
+@click.option(
+    "--name",
+    default=None,
+    help="The buyer's name (default: from the e-mail, bo.lindqvist@... is Bo Lindqvist).",
+)
+@click.option(
+    "--quantity",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Units of each SKU (1 or more).",
+)
+@click.option(
+    "--price",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Unit price the report counts (the sample shop's: MENTOR-1H 60, "
+    "MENTOR-PACK-3H 170, COHORT-DV-2027-01 390, SUB-MENTOR-MONTHLY 79).",
+)
 @click.option("--order-id", type=int, default=None, help="Order id (default: new).")
 @click.option("--customer-id", type=int, default=0, show_default=True, help="0 = guest.")
-@click.option("--status", default=OrderStatus.PROCESSING.value, show_default=True,
-              type=click.Choice([s.value for s in OrderStatus]),
-              help="Order status for `order`.")
+@click.option(
+    "--status",
+    default=OrderStatus.PROCESSING.value,
+    show_default=True,
+    type=click.Choice([s.value for s in OrderStatus]),
+    help="Order status for `order`.",
+)
 @click.option("--subscription-id", type=int, default=None, help="For `renewal`.")
-@click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True,
-              help="The receiver to send to.")
-@click.option("--unmapped", is_flag=True,
-              help="Send a SKU the catalogue does not know (a line that sells no micro-SKU) "
-                   "instead of refusing it as a typo.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000/webhooks/woocommerce",
+    show_default=True,
+    help="The receiver to send to.",
+)
+@click.option(
+    "--unmapped",
+    is_flag=True,
+    help="Send a SKU the catalogue does not know (a line that sells no micro-SKU) "
+    "instead of refusing it as a typo.",
+)
 @json_option
 @click.pass_context
-def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
-             name: str | None, quantity: int, price: float, order_id: int | None,
-             customer_id: int, status: str, subscription_id: int | None, url: str,
-             unmapped: bool, as_json: bool) -> None:
+def simulate(
+    ctx: click.Context,
+    event: str,
+    skus: tuple[str, ...],
+    email: str,
+    name: str | None,
+    quantity: int,
+    price: float,
+    order_id: int | None,
+    customer_id: int,
+    status: str,
+    subscription_id: int | None,
+    url: str,
+    unmapped: bool,
+    as_json: bool,
+) -> None:
     """Send a signed test delivery to a receiver.
 
     EVENT is an order, its refund or cancellation (same --order-id), or a subscription
@@ -306,8 +386,9 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
     if not EMAIL.fullmatch(email.strip()):
         raise usage_error(f"{email!r} is not an e-mail address", "--email")
     app = _app(ctx)
-    secret = _require(app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET",
-                      "the secret in .env")
+    secret = _require(
+        app.settings.shop.webhook_secret, "WOOCOMMERCE_WEBHOOK_SECRET", "the secret in .env"
+    )
     if event in ("refund", "cancel") and order_id is None:
         raise click.UsageError(f"`{event}` needs the --order-id of the order to {event}")
     if event == "renewal" and subscription_id is None:
@@ -316,28 +397,54 @@ def simulate(ctx: click.Context, event: str, skus: tuple[str, ...], email: str,
         _known_skus(app, skus)
     order_id = order_id or int(time.time() * 1000) % 1_000_000_000
     now = utcnow()
-    state = {"order": status, "refund": OrderStatus.REFUNDED, "cancel": OrderStatus.CANCELLED,
-             "renewal": OrderStatus.PROCESSING}[event]
+    state = {
+        "order": status,
+        "refund": OrderStatus.REFUNDED,
+        "cancel": OrderStatus.CANCELLED,
+        "renewal": OrderStatus.PROCESSING,
+    }[event]
     created = now - timedelta(minutes=1) if event in ("refund", "cancel") else now
-    payload = order_payload(order_id, [Line(sku, quantity, price) for sku in skus], email=email,
-                            status=state, now=now, created=created, customer_id=customer_id,
-                            renewal_of=subscription_id if event == "renewal" else None,
-                            name=name, simulated=True)
+    payload = order_payload(
+        order_id,
+        [Line(sku, quantity, price) for sku in skus],
+        email=email,
+        status=state,
+        now=now,
+        created=created,
+        customer_id=customer_id,
+        renewal_of=subscription_id if event == "renewal" else None,
+        name=name,
+        simulated=True,
+    )
     topic = "order.created" if event in ("order", "renewal") else "order.updated"
     answer = post_delivery(url, topic, payload, secret)
     data = {"topic": topic, "order_id": order_id, "order_status": state, "receiver": answer}
-    _emit(data, as_json, lambda d: click.echo(
-        f"sent {topic} for order {order_id} ({state}, marked simulated: nothing about it goes "
-        f"to a shop): receiver says {answer.get('status')} (inbox #{answer.get('inbox_id')}); "
-        f"`bridge learner {email.strip()}` shows the result"))
-
+    _emit(
+        data,
+        as_json,
+        lambda d: click.echo(
+            f"sent {topic} for order {order_id} ({state}, marked simulated: nothing about it goes "
+            f"to a shop): receiver says {answer.get('status')} (inbox #{answer.get('inbox_id')}); "
+            f"`bridge learner {email.strip()}` shows the result"
+        ),
+    )
 
 
 @inbox.command("work")
-@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
-              help="Seconds between looks at the inbox when it is empty.")
-@click.option("--max-seconds", default=None, type=click.FloatRange(1), metavar="SECONDS",
-              help="Stop after this long (default: run until SIGTERM or Ctrl-C).")
+@click.option(
+    "--poll",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+    help="Seconds between looks at the inbox when it is empty.",
+)
+@click.option(
+    "--max-seconds",
+    default=None,
+    type=click.FloatRange(1),
+    metavar="SECONDS",
+    help="Stop after this long (default: run until SIGTERM or Ctrl-C).",
+)
 @click.option("--once", is_flag=True, help="Drain what is there now, then stop.")
 @click.pass_context
 def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once: bool) -> None:
@@ -361,9 +468,13 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
     settings = app.settings
     engine = app.ready_engine() if once else app.engine
     handlers = build_handlers(engine, settings)
-    drain = InboxDrain(engine, handlers, max_attempts=settings.inbox.max_attempts,
-                       max_quantity=settings.orders.max_line_quantity,
-                       after_batch=build_outbox_drainer(engine, settings))
+    drain = InboxDrain(
+        engine,
+        handlers,
+        max_attempts=settings.inbox.max_attempts,
+        max_quantity=settings.orders.max_line_quantity,
+        after_batch=build_outbox_drainer(engine, settings),
+    )
     if once:
         total = drain()
         click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
@@ -381,8 +492,7 @@ def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once:
     total = 0
     try:
         # A database down at start is waited for like any outage; an outdated schema is not.
-        if wait_for_database(lambda: require_current_schema(engine), stopped,
-                             deadline=deadline):
+        if wait_for_database(lambda: require_current_schema(engine), stopped, deadline=deadline):
             heartbeat = WorkerHeartbeat(engine, loop).start()
             try:
                 total = loop.run(deadline=deadline)

@@ -18,8 +18,10 @@ def _render(data: dict[str, Any]) -> None:
         return
     claimed = sum(1 for place in places if place["status"] == ClaimPlaceStatus.CLAIMED)
     open_ = sum(1 for place in places if place["status"] == ClaimPlaceStatus.OPEN)
-    click.echo(f"order {data['order_id']}: {len(places)} places, {claimed} claimed, "
-               f"{open_} open, {len(places) - claimed - open_} void")
+    click.echo(
+        f"order {data['order_id']}: {len(places)} places, {claimed} claimed, "
+        f"{open_} open, {len(places) - claimed - open_} void"
+    )
     for place in places:
         where = f"line {place['line_item_id']} unit {place['unit']} place {place['place']}"
         link = place["url"] or "(code unknown: BRIDGE_CLAIM_SECRET changed since it was made)"

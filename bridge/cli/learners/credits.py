@@ -75,9 +75,15 @@ SCOPE_HELP = "; ".join(f"{name}: {what}" for name, what in SCOPES.items())
 
 @tokens.command("create")
 @click.argument("name")
-@click.option("--scope", "scope", multiple=True, required=True, callback=_scopes,
-              metavar="SCOPE[,SCOPE]",
-              help="What the token may do; repeat it or give a comma list. " + SCOPE_HELP + ".")
+@click.option(
+    "--scope",
+    "scope",
+    multiple=True,
+    required=True,
+    callback=_scopes,
+    metavar="SCOPE[,SCOPE]",
+    help="What the token may do; repeat it or give a comma list. " + SCOPE_HELP + ".",
+)
 @json_option
 @click.pass_context
 def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> None:
@@ -94,8 +100,10 @@ def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> N
     def render(data: dict[str, Any]) -> None:
         click.echo(f"token {data['name']} (scope {data['scope']}):")
         click.echo(data["token"])
-        click.echo("store it now: it is not shown again. Send it as "
-                   "'Authorization: Bearer <token>'.", err=True)
+        click.echo(
+            "store it now: it is not shown again. Send it as 'Authorization: Bearer <token>'.",
+            err=True,
+        )
 
     emit(data, as_json, render)
 
@@ -110,16 +118,20 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            click.echo("no tokens; make one with `bridge tokens create NAME --scope "
-                       "redeem,refunds` (scopes: " + ", ".join(SCOPES) + ")")
+            click.echo(
+                "no tokens; make one with `bridge tokens create NAME --scope "
+                "redeem,refunds` (scopes: " + ", ".join(SCOPES) + ")"
+            )
             return
         width = max(len(row["name"]) for row in rows)
         scopes = max(len(row["scope"]) for row in rows)
         for row in rows:
             state = f"revoked {_when(row['revoked_at'])}" if row["revoked_at"] else "active"
             used = _when(row["last_used_at"])
-            click.echo(f"{row['name']:<{width}}  {row['scope']:<{scopes}}  {state:<24}  "
-                       f"created {_when(row['created_at'])}  last used {used}")
+            click.echo(
+                f"{row['name']:<{width}}  {row['scope']:<{scopes}}  {state:<24}  "
+                f"created {_when(row['created_at'])}  last used {used}"
+            )
 
     emit(rows, as_json, render)
 
@@ -137,8 +149,13 @@ def tokens_revoke(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 # What each field of a redemption is called on the command line.
-REDEEM_FLAGS = {"learner": "LEARNER", "credit_type": "--type", "amount": "--amount",
-                "reference": "--reference", "mentor": "--mentor"}
+REDEEM_FLAGS = {
+    "learner": "LEARNER",
+    "credit_type": "--type",
+    "amount": "--amount",
+    "reference": "--reference",
+    "mentor": "--mentor",
+}
 
 
 def _default_key(reference: str) -> str:
@@ -164,20 +181,35 @@ def credits() -> None:
 @click.option("--amount", required=True, type=int, help="How many to spend (more than 0).")
 @click.option("--reference", required=True, help="The booking this pays for.")
 @click.option("--mentor", default=None, help="Who gives the session.")
-@click.option("--idempotency-key", default=None,
-              help="Repeat-safe key; defaults to cli:REFERENCE, so re-running the same booking "
-                   "reports the first redemption instead of spending twice.")
+@click.option(
+    "--idempotency-key",
+    default=None,
+    help="Repeat-safe key; defaults to cli:REFERENCE, so re-running the same booking "
+    "reports the first redemption instead of spending twice.",
+)
 @json_option
 @click.pass_context
-def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: int,
-                   reference: str, mentor: str | None, idempotency_key: str | None,
-                   as_json: bool) -> None:
+def credits_redeem(
+    ctx: click.Context,
+    learner: str,
+    credit_type: str,
+    amount: int,
+    reference: str,
+    mentor: str | None,
+    idempotency_key: str | None,
+    as_json: bool,
+) -> None:
     """Spend a learner's credits on a booking.
 
     LEARNER is an e-mail (current or former) or a customer id. Same rules as the API.
     """
-    body = {"learner": learner, "credit_type": credit_type, "amount": amount,
-            "reference": reference, "mentor": mentor}
+    body = {
+        "learner": learner,
+        "credit_type": credit_type,
+        "amount": amount,
+        "reference": reference,
+        "mentor": mentor,
+    }
     key = idempotency_key or _default_key(reference)
     engine = _app(ctx).ready_engine()
     try:
@@ -188,25 +220,35 @@ def credits_redeem(ctx: click.Context, learner: str, credit_type: str, amount: i
     except IdempotencyKeyReused as exc:
         if not exc.differences:
             raise
-        which = (f"--idempotency-key {idempotency_key}" if idempotency_key
-                 else f"--reference {reference.strip()}")
-        what = ", ".join(f"{REDEEM_FLAGS[name]} {first or 'none'} (now {now or 'none'})"
-                         for name, (first, now) in sorted(exc.differences.items()))
+        which = (
+            f"--idempotency-key {idempotency_key}"
+            if idempotency_key
+            else f"--reference {reference.strip()}"
+        )
+        what = ", ".join(
+            f"{REDEEM_FLAGS[name]} {first or 'none'} (now {now or 'none'})"
+            for name, (first, now) in sorted(exc.differences.items())
+        )
         raise PermanentError(
             f"{which} was redeemed before (redemption {exc.first_id}) with {what}; a different "
-            "booking needs its own --reference, a repeat the same flags") from None
+            "booking needs its own --reference, a repeat the same flags"
+        ) from None
     data = {**result.body, "replayed": result.replayed}
 
     def render(data: dict[str, Any]) -> None:
         if data["replayed"]:
             same = f"key {key}" if idempotency_key else f"reference {reference.strip()}"
-            click.echo(f"already redeemed with the same {same}: redemption {data['id']}; "
-                       "nothing spent again")
+            click.echo(
+                f"already redeemed with the same {same}: redemption {data['id']}; "
+                "nothing spent again"
+            )
             return
-        click.echo(f"redeemed {credit_text(data['amount'], data['credit_type'])} of "
-                   f"{data['learner']['email']} for {data['reference']} "
-                   f"(redemption {data['id']}); "
-                   f"{amount_text(data['balance_after'], data['credit_type'])} left")
+        click.echo(
+            f"redeemed {credit_text(data['amount'], data['credit_type'])} of "
+            f"{data['learner']['email']} for {data['reference']} "
+            f"(redemption {data['id']}); "
+            f"{amount_text(data['balance_after'], data['credit_type'])} left"
+        )
 
     emit(data, as_json, render)
 
@@ -222,11 +264,15 @@ def credits_refund(ctx: click.Context, redemption_id: int, as_json: bool) -> Non
 
     def render(data: dict[str, Any]) -> None:
         if not data["refunded_now"]:
-            click.echo(f"redemption {data['id']} was refunded before, at "
-                       f"{_when(data['refunded_at'])}; nothing credited again")
+            click.echo(
+                f"redemption {data['id']} was refunded before, at "
+                f"{_when(data['refunded_at'])}; nothing credited again"
+            )
             return
-        click.echo(f"refunded {credit_text(data['amount'], data['credit_type'])} to "
-                   f"{data['learner']['email']} (redemption {data['id']}); "
-                   f"{amount_text(data['balance_after'], data['credit_type'])} now")
+        click.echo(
+            f"refunded {credit_text(data['amount'], data['credit_type'])} to "
+            f"{data['learner']['email']} (redemption {data['id']}); "
+            f"{amount_text(data['balance_after'], data['credit_type'])} now"
+        )
 
     emit(data, as_json, render)

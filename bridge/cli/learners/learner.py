@@ -59,47 +59,66 @@ def _render_learner(data: dict[str, Any]) -> None:
         click.echo("access:")
         for window in data["access"]:
             until = f"until {window['ends_at'][:10]}" if window["ends_at"] else "open-ended"
-            state = "revoked" if window["revoked_at"] else ("current" if window["current"]
-                                                             else "not current")
+            state = (
+                "revoked"
+                if window["revoked_at"]
+                else ("current" if window["current"] else "not current")
+            )
             click.echo(f"  {window['kind']:<11} {window['offer_sku']:<18} {until} ({state})")
     for sub in data.get("subscriptions") or []:
         perks = ", ".join(sub["perks"]) or "none"
         nxt = (sub.get("next_payment_at") or "")[:10] or "none"
-        click.echo(f"subscription #{sub['id']}: {sub['status']}, perks: {perks}, "
-                   f"next payment {nxt}")
+        click.echo(
+            f"subscription #{sub['id']}: {sub['status']}, perks: {perks}, next payment {nxt}"
+        )
         period = sub.get("current_period")
         if period:
-            click.echo(f"  last paid period {(period['starts_at'] or '')[:10]} to "
-                       f"{(period['ends_at'] or '')[:10]} (order {period['order_id']})")
+            click.echo(
+                f"  last paid period {(period['starts_at'] or '')[:10]} to "
+                f"{(period['ends_at'] or '')[:10]} (order {period['order_id']})"
+            )
         upcoming = sub.get("next_grant")
         if upcoming:
             credits = ", ".join(credit_text(n, t) for t, n in sorted(upcoming["credits"].items()))
-            when = ("when the unpaid renewal is paid" if upcoming["awaiting_payment"]
-                    else f"at the renewal on {(upcoming['at'] or '')[:10]}")
+            when = (
+                "when the unpaid renewal is paid"
+                if upcoming["awaiting_payment"]
+                else f"at the renewal on {(upcoming['at'] or '')[:10]}"
+            )
             click.echo(f"  next grant: {credits or 'nothing'} {when}")
     coupons = data.get("coupons") or []
     if coupons:
         click.echo("coupons offered:")
         cells = []
         for coupon in coupons:
-            off = (f"{coupon['amount']}%" if coupon["discount_type"] == "percent"
-                   else coupon["amount"])
+            off = (
+                f"{coupon['amount']}%" if coupon["discount_type"] == "percent" else coupon["amount"]
+            )
             until = (coupon["expires_at"] or "")[:10] or "-"
             where = "in the shop" if coupon["in_shop"] else "queued"
-            cells.append([coupon["code"], f"{off} off {', '.join(coupon['offers'])}", until,
-                          where])
-        for line in table(["code", "discount", "expires", "shop"], cells, indent="  ",
-                          shrink=[1]):
+            cells.append([coupon["code"], f"{off} off {', '.join(coupon['offers'])}", until, where])
+        for line in table(["code", "discount", "expires", "shop"], cells, indent="  ", shrink=[1]):
             click.echo(line)
     click.echo("ledger:")
     cells = []
     for row in data["recent_ledger"]:  # newest first, as the console shows it
-        cells.append([row["created_at"][:16].replace("T", " "),
-                      amount_text(row["amount"], row["credit_type"], signed=True),
-                      row["credit_type"], row["reason"], _source(row)])
+        cells.append(
+            [
+                row["created_at"][:16].replace("T", " "),
+                amount_text(row["amount"], row["credit_type"], signed=True),
+                row["credit_type"],
+                row["reason"],
+                _source(row),
+            ]
+        )
     if cells:
-        for line in table(["when", "amount", "credit type", "reason", "from"], cells,
-                          right=[1], shrink=[4], indent="  "):
+        for line in table(
+            ["when", "amount", "credit type", "reason", "from"],
+            cells,
+            right=[1],
+            shrink=[4],
+            indent="  ",
+        ):
             click.echo(line)
     else:
         click.echo("  no entries")
@@ -109,20 +128,29 @@ def _render_learner(data: dict[str, Any]) -> None:
             when = (row["starts_at"] or "")[:16].replace("T", " ") or "(time unknown)"
             spent = credit_text(row["amount"], row["credit_type"]) if row["credit_type"] else "-"
             attendance = "" if row["attendance"] == Attendance.BOOKED else f", {row['attendance']}"
-            click.echo(f"  {when}  {row['status']:<15} {spent:<20} with "
-                       f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
-                       f"{attendance})")
+            click.echo(
+                f"  {when}  {row['status']:<15} {spent:<20} with "
+                f"{row['mentor'] or row['mentor_name'] or '?'} ({row['source']}"
+                f"{attendance})"
+            )
     if "booking_link_made_at" in data:
         made = data["booking_link_made_at"]
-        click.echo(f"booking link: made {made[:10]} (bridge bookings link {who['email']} shows "
-                   "it)" if made else f"booking link: none yet (bridge bookings link "
-                   f"{who['email']} makes one; until then bookings that name only this "
-                   "e-mail are held for review)")
+        click.echo(
+            f"booking link: made {made[:10]} (bridge bookings link {who['email']} shows it)"
+            if made
+            else f"booking link: none yet (bridge bookings link "
+            f"{who['email']} makes one; until then bookings that name only this "
+            "e-mail are held for review)"
+        )
 
 
 # What a ledger row without an order came from, when its note does not say.
-SOURCES = {"complimentary": "the first mentor call, on the house", "manual": "by hand",
-           "redemption": "a booking", "redemption_refund": "a cancelled booking"}
+SOURCES = {
+    "complimentary": "the first mentor call, on the house",
+    "manual": "by hand",
+    "redemption": "a booking",
+    "redemption_refund": "a cancelled booking",
+}
 
 
 def _source(row: dict[str, Any]) -> str:
@@ -164,15 +192,24 @@ def owes_command(ctx: click.Context, as_json: bool) -> None:
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
-        rows = [{"email": lr.email, "customer_id": lr.woo_customer_id, "credit_type": t,
-                 "balance": amount} for lr, t, amount in owes(session)]
+        rows = [
+            {
+                "email": lr.email,
+                "customer_id": lr.woo_customer_id,
+                "credit_type": t,
+                "balance": amount,
+            }
+            for lr, t, amount in owes(session)
+        ]
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
             click.echo("nobody owes credits")
         for row in rows:
-            click.echo(f"  {row['email']:<32} {row['credit_type']:<18} "
-                       f"{amount_text(row['balance'], row['credit_type']):>11}")
+            click.echo(
+                f"  {row['email']:<32} {row['credit_type']:<18} "
+                f"{amount_text(row['balance'], row['credit_type']):>11}"
+            )
 
     _emit(rows, as_json, render)
 
@@ -191,24 +228,36 @@ def known_credit_types(app: AppContext) -> set[str]:
     from bridge.services.catalogue import load_catalogue
 
     catalogue = load_catalogue(app.ready_engine(), file_catalogue(app.settings)[0])
-    return {"mentor_minutes"} | {credit for offer in catalogue.offers.values()
-                                 for credit in offer.credits}
+    return {"mentor_minutes"} | {
+        credit for offer in catalogue.offers.values() for credit in offer.credits
+    }
 
 
-def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason: str,
-            as_json: bool, *, sign: int, by: str | None = None, force: bool = False,
-            new_type: bool = False, new_learner: bool = False) -> None:
+def _adjust(
+    ctx: click.Context,
+    ref: str,
+    credit_type: str,
+    amount: int,
+    reason: str,
+    as_json: bool,
+    *,
+    sign: int,
+    by: str | None = None,
+    force: bool = False,
+    new_type: bool = False,
+    new_learner: bool = False,
+) -> None:
     if amount <= 0:
         raise click.BadParameter("must be greater than zero", param_hint="--amount")
     if not reason.strip():
         raise click.BadParameter("say why (it is kept on the ledger row)", param_hint="--reason")
     actor = (by or os_user()).strip() or "unknown"
-    for shown, value in (("the e-mail or customer id", ref), ("--reason", reason),
-                         ("--by", actor)):
+    for shown, value in (("the e-mail or customer id", ref), ("--reason", reason), ("--by", actor)):
         problem = unstorable(value)
         if problem is not None:
-            raise PermanentError(f"{shown} holds {problem}; type it again (an e-mail is "
-                                 "name@domain)")
+            raise PermanentError(
+                f"{shown} holds {problem}; type it again (an e-mail is name@domain)"
+            )
     app = _app(ctx)
     known = known_credit_types(app)
     if credit_type not in known and not new_type:
@@ -216,19 +265,23 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
         hint = f"{hint} " if hint else ""
         raise PermanentError(
             f"the catalogue confers no credit type {credit_type!r}; {hint}known: "
-            f"{', '.join(sorted(known))} (--new-type adds it on purpose)")
+            f"{', '.join(sorted(known))} (--new-type adds it on purpose)"
+        )
     engine = app.ready_engine()
     created = False
     with unit_of_work(engine) as session:
         found = find_learner(session, ref)
         if found is None and sign > 0 and not new_learner and near_email(session, ref):
             # One letter off a known e-mail is a typo, not a prospect, until said otherwise.
-            raise unknown_learner(session, ref, also="--new-learner gives to it as a new "
-                                  "guest learner")
+            raise unknown_learner(
+                session, ref, also="--new-learner gives to it as a new guest learner"
+            )
         if found is None and sign > 0 and "@" in ref and not ref.strip().isdigit():
             if not plausible_email(normalise_email(ref)):
-                raise PermanentError(f"{ref.strip()!r} is not an e-mail address a new learner "
-                                     "can have (name@domain, no spaces or control characters)")
+                raise PermanentError(
+                    f"{ref.strip()!r} is not an e-mail address a new learner "
+                    "can have (name@domain, no spaces or control characters)"
+                )
             # A gift to someone who has not bought yet: a guest, known by e-mail.
             found = resolve_learner(session, 0, ref)
             created = True
@@ -241,22 +294,38 @@ def _adjust(ctx: click.Context, ref: str, credit_type: str, amount: int, reason:
             raise PermanentError(
                 f"revoking {credit_text(amount, credit_type)} would leave {found.email} at "
                 f"{amount_text(before - amount, credit_type)} (balance "
-                f"{amount_text(before, credit_type)}); --force allows a negative balance")
-        entry = adjust_credits(session, found, credit_type, sign * amount, reason.strip(),
-                               uuid.uuid4().hex, actor=actor)
+                f"{amount_text(before, credit_type)}); --force allows a negative balance"
+            )
+        entry = adjust_credits(
+            session,
+            found,
+            credit_type,
+            sign * amount,
+            reason.strip(),
+            uuid.uuid4().hex,
+            actor=actor,
+        )
         balance = balances(session, learner_id).get(credit_type, 0)
         enqueue_customer_meta(session, learner_id, active_perks(session, learner_id))
         session.commit()
-    data = {"learner": found.email, "credit_type": credit_type, "amount": entry.amount,
-            "ledger_entry_id": entry.id, "balance": balance, "by": actor,
-            "learner_created": created}
+    data = {
+        "learner": found.email,
+        "credit_type": credit_type,
+        "amount": entry.amount,
+        "ledger_entry_id": entry.id,
+        "balance": balance,
+        "by": actor,
+        "learner_created": created,
+    }
 
     def render(d: dict[str, Any]) -> None:
         if d["learner_created"]:
             click.echo(f"new learner {d['learner']} (a guest: known by e-mail until they buy)")
-        click.echo(f"{credit_text(d['amount'], d['credit_type'], signed=True)} for "
-                   f"{d['learner']} by {d['by']} (ledger #{d['ledger_entry_id']}); balance now "
-                   f"{amount_text(d['balance'], d['credit_type'])}")
+        click.echo(
+            f"{credit_text(d['amount'], d['credit_type'], signed=True)} for "
+            f"{d['learner']} by {d['by']} (ledger #{d['ledger_entry_id']}); balance now "
+            f"{amount_text(d['balance'], d['credit_type'])}"
+        )
 
     _emit(data, as_json, render)
 
@@ -266,10 +335,16 @@ adjust_options = [
     click.option("--type", "credit_type", required=True, help="Credit type, e.g. mentor_minutes."),
     click.option("--amount", required=True, type=int, help="How many (more than 0)."),
     click.option("--reason", required=True, help="Why; kept on the ledger row for the audit."),
-    click.option("--by", default=None,
-                 help="Who makes the adjustment, kept on the ledger row (default: the OS user)."),
-    click.option("--new-type", is_flag=True,
-                 help="Allow a credit type the catalogue does not confer (typos are refused)."),
+    click.option(
+        "--by",
+        default=None,
+        help="Who makes the adjustment, kept on the ledger row (default: the OS user).",
+    ),
+    click.option(
+        "--new-type",
+        is_flag=True,
+        help="Allow a credit type the catalogue does not confer (typos are refused).",
+    ),
     json_option,
     click.pass_context,
 ]
@@ -281,8 +356,17 @@ def _with(options: list[Any], fn: Any) -> Any:
     return fn
 
 
-def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
-          by: str | None, new_type: bool, new_learner: bool, as_json: bool) -> None:
+def grant(
+    ctx: click.Context,
+    learner_ref: str,
+    credit_type: str,
+    amount: int,
+    reason: str,
+    by: str | None,
+    new_type: bool,
+    new_learner: bool,
+    as_json: bool,
+) -> None:
     """Add credits by hand (an audited ledger row).
 
     LEARNER is an e-mail (current or former) or a customer id. An e-mail the bridge does
@@ -290,29 +374,68 @@ def grant(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, r
     be gifted to a prospect; one that is a typo of a known e-mail is refused unless
     --new-learner.
     """
-    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=+1, by=by,
-            new_type=new_type, new_learner=new_learner)
+    _adjust(
+        ctx,
+        learner_ref,
+        credit_type,
+        amount,
+        reason,
+        as_json,
+        sign=+1,
+        by=by,
+        new_type=new_type,
+        new_learner=new_learner,
+    )
 
 
-def revoke(ctx: click.Context, learner_ref: str, credit_type: str, amount: int, reason: str,
-           by: str | None, new_type: bool, force: bool, as_json: bool) -> None:
+def revoke(
+    ctx: click.Context,
+    learner_ref: str,
+    credit_type: str,
+    amount: int,
+    reason: str,
+    by: str | None,
+    new_type: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Take credits away by hand (an audited ledger row).
 
     LEARNER is an e-mail (current or former) or a customer id. Refused when the balance
     would go below zero, unless --force.
     """
-    _adjust(ctx, learner_ref, credit_type, amount, reason, as_json, sign=-1, by=by,
-            force=force, new_type=new_type)
+    _adjust(
+        ctx,
+        learner_ref,
+        credit_type,
+        amount,
+        reason,
+        as_json,
+        sign=-1,
+        by=by,
+        force=force,
+        new_type=new_type,
+    )
 
 
 def attach_adjustments(group: click.Group) -> None:
     """Add `grant` and `revoke` to the `credits` group."""
-    new_learner = click.option("--new-learner", is_flag=True,
-                               help="Give to an e-mail nobody has even when it is close to a "
-                                    "known one (typos are refused).")
-    group.add_command(click.command("grant")(_with([*adjust_options[:-2], new_learner,
-                                                    *adjust_options[-2:]], grant)))
-    force = click.option("--force", is_flag=True,
-                         help="Allow the balance to go negative (it shows in `bridge owes`).")
-    group.add_command(click.command("revoke")(_with([*adjust_options[:-2], force,
-                                                     *adjust_options[-2:]], revoke)))
+    new_learner = click.option(
+        "--new-learner",
+        is_flag=True,
+        help="Give to an e-mail nobody has even when it is close to a "
+        "known one (typos are refused).",
+    )
+    group.add_command(
+        click.command("grant")(
+            _with([*adjust_options[:-2], new_learner, *adjust_options[-2:]], grant)
+        )
+    )
+    force = click.option(
+        "--force",
+        is_flag=True,
+        help="Allow the balance to go negative (it shows in `bridge owes`).",
+    )
+    group.add_command(
+        click.command("revoke")(_with([*adjust_options[:-2], force, *adjust_options[-2:]], revoke))
+    )

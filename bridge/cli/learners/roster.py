@@ -14,16 +14,25 @@ from bridge.store.db import unit_of_work
 
 
 def _balances(balances: dict[str, int]) -> str:
-    return ", ".join(credit_text(amount, kind) for kind, amount in sorted(balances.items())) \
-        or "-"
+    return ", ".join(credit_text(amount, kind) for kind, amount in sorted(balances.items())) or "-"
 
 
 @click.command("learners")
-@click.option("--search", "query", default="", metavar="TEXT",
-              help="Part of an e-mail or name, or a customer id.")
+@click.option(
+    "--search",
+    "query",
+    default="",
+    metavar="TEXT",
+    help="Part of an e-mail or name, or a customer id.",
+)
 @click.option("--q", "query", hidden=True)  # the old spelling of --search
-@click.option("--limit", default=LIMIT, show_default=True, type=click.IntRange(1, 500),
-              help="Most learners to list.")
+@click.option(
+    "--limit",
+    default=LIMIT,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Most learners to list.",
+)
 @json_option
 @pass_ctx
 def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> None:
@@ -40,8 +49,10 @@ def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> 
             click.echo(f"no learner matches {query!r}" if query else "no learners yet")
         for row in rows:
             who = f"#{row['customer_id']}" if row["customer_id"] else "guest"
-            click.echo(f"{row['email']:<36} {row['name'][:24]:<24} {who:<9} "
-                       f"seats {row['seats']}  {_balances(row['balances'])}")
+            click.echo(
+                f"{row['email']:<36} {row['name'][:24]:<24} {who:<9} "
+                f"seats {row['seats']}  {_balances(row['balances'])}"
+            )
 
     emit(rows, as_json, render)
 
@@ -49,8 +60,10 @@ def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> 
 def _render_cohort(data: dict[str, Any]) -> None:
     cohort = data["cohort"]
     click.echo(f"{cohort['code']}: {cohort['title'] or '(no title)'}")
-    click.echo(f"  {(cohort['starts_at'] or '?')[:10]} to {(cohort['ends_at'] or '?')[:10]}"
-               f" ({cohort['timezone']})")
+    click.echo(
+        f"  {(cohort['starts_at'] or '?')[:10]} to {(cohort['ends_at'] or '?')[:10]}"
+        f" ({cohort['timezone']})"
+    )
     click.echo(f"  capacity {cohort['capacity']}: {cohort['capacity_why']}")
     click.echo(f"  now: {cohort['seats_left_why']}")
     click.echo(f"roster ({len(data['roster'])} active):")
@@ -60,8 +73,10 @@ def _render_cohort(data: dict[str, Any]) -> None:
         click.echo("  nobody yet")
     click.echo(f"waitlist ({len(data['waitlist'])}, first in line first):")
     for row in data["waitlist"]:
-        click.echo(f"  {row['position']:>3}. {row['email']:<36} since "
-                   f"{(row['since'] or '')[:16].replace('T', ' ')}")
+        click.echo(
+            f"  {row['position']:>3}. {row['email']:<36} since "
+            f"{(row['since'] or '')[:16].replace('T', ' ')}"
+        )
     if not data["waitlist"]:
         click.echo("  empty")
 
@@ -89,7 +104,9 @@ def cohort_command(app: AppContext, code: str | None, as_json: bool) -> None:
         if not rows:
             click.echo("no cohorts: define them in the catalogue file")
         for row in rows:
-            click.echo(f"{row['code']:<16} {row['active']}/{row['capacity']} active, "
-                       f"{row['waitlisted']} waiting; {row['capacity_why']}")
+            click.echo(
+                f"{row['code']:<16} {row['active']}/{row['capacity']} active, "
+                f"{row['waitlisted']} waiting; {row['capacity_why']}"
+            )
 
     emit(rows, as_json, render)

@@ -43,14 +43,23 @@ def _read_password(from_stdin: bool) -> str:
 
 @operators.command("add")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from the first line of standard input (for scripts).")
-@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
-              help="admin may change things; viewer may only look.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="admin",
+    show_default=True,
+    help="admin may change things; viewer may only look.",
+)
 @json_option
 @pass_ctx
-def add_command(app: AppContext, email: str, password_stdin: bool, role: str,
-                as_json: bool) -> None:
+def add_command(
+    app: AppContext, email: str, password_stdin: bool, role: str, as_json: bool
+) -> None:
     """Add an operator, or set an existing one's password and role.
 
     The password (10 characters or more) is asked for twice, or read from standard input
@@ -60,8 +69,11 @@ def add_command(app: AppContext, email: str, password_stdin: bool, role: str,
     password = _read_password(password_stdin)
     engine = app.ready_engine()
     operator = add_operator(engine, email, password, role)
-    emit(operator.as_dict(), as_json,
-         lambda d: click.echo(f"operator {d['email']} ({d['role']}) may log in at /console/login"))
+    emit(
+        operator.as_dict(),
+        as_json,
+        lambda d: click.echo(f"operator {d['email']} ({d['role']}) may log in at /console/login"),
+    )
 
 
 @operators.command("list")
@@ -89,4 +101,3 @@ def remove_command(app: AppContext, email: str, as_json: bool) -> None:
     """Remove an operator; their console sessions end at once."""
     remove_operator(app.ready_engine(), email)
     emit({"removed": email}, as_json, lambda d: click.echo(f"removed operator {d['removed']}"))
-

@@ -37,8 +37,10 @@ def init(app: AppContext, env_path: str) -> None:
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
     since = record_watch_start(app.engine, utcnow(), "init")
-    click.echo(f"watching the shop since {since:%Y-%m-%d %H:%M} UTC: customers hear (notes, "
-               "coupons) only of changes from then on; older orders still grant, silently")
+    click.echo(
+        f"watching the shop since {since:%Y-%m-%d %H:%M} UTC: customers hear (notes, "
+        "coupons) only of changes from then on; older orders still grant, silently"
+    )
     if target.exists():
         if _add_secret_key(target):
             click.echo(f"{target} exists; added a BRIDGE_SECRET_KEY for the console's sessions")
@@ -46,16 +48,20 @@ def init(app: AppContext, env_path: str) -> None:
             click.echo(f"{target} exists; left as it is (delete it to start over)")
     else:
         _write_env_file(target)
-        click.echo(f"wrote {target} (readable by you only) with new webhook, claim and booking "
-                   "secrets and a console session key")
+        click.echo(
+            f"wrote {target} (readable by you only) with new webhook, claim and booking "
+            "secrets and a console session key"
+        )
         app.reload_settings()
     catalogue_file = app.settings.catalogue.file
     if not catalogue_file.exists():
         from bridge.services.operations import example_catalogue_text
 
         catalogue_file.write_text(example_catalogue_text(), encoding="utf-8")
-        click.echo(f"wrote {catalogue_file} from the example catalogue (the sample shop of a "
-                   "data-visualisation creator); edit it for your shop")
+        click.echo(
+            f"wrote {catalogue_file} from the example catalogue (the sample shop of a "
+            "data-visualisation creator); edit it for your shop"
+        )
     if catalogue_file.exists():
         from bridge.services.catalogue import read_catalogue_file
         from bridge.services.orders import store_file_catalogue
@@ -75,8 +81,10 @@ def _init_signing_key(app: AppContext) -> None:
     path = Path(app.settings.credentials.key_file)
     key, generated = create_key_file(path)
     state = "generated" if generated else "kept"
-    click.echo(f"credential signing key {state}: {path} (readable by you only), "
-               f"thumbprint {key.thumbprint}")
+    click.echo(
+        f"credential signing key {state}: {path} (readable by you only), "
+        f"thumbprint {key.thumbprint}"
+    )
 
 
 def _add_secret_key(target: Path) -> bool:
@@ -88,34 +96,40 @@ def _add_secret_key(target: Path) -> bool:
         return False
     text = target.read_text(encoding="utf-8")
     with target.open("a", encoding="utf-8") as handle:
-        handle.write(("" if text.endswith("\n") or not text else "\n")
-                     + f"# {key.doc}\n{key.name}={secrets.token_urlsafe(32)}\n")
+        handle.write(
+            ("" if text.endswith("\n") or not text else "\n")
+            + f"# {key.doc}\n{key.name}={secrets.token_urlsafe(32)}\n"
+        )
     return True
 
 
 def _write_env_file(target: Path) -> None:
     """Write the settings file whole or not at all (a failure leaves no partial file)."""
     secret = secrets.token_urlsafe(32)
-    text = render_env_file({
-        "WOOCOMMERCE_WEBHOOK_SECRET": secret,
-        "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
-        # Booking tools get secrets of their own, so one leaked secret forges one source.
-        "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-        "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
-        "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
-    })
+    text = render_env_file(
+        {
+            "WOOCOMMERCE_WEBHOOK_SECRET": secret,
+            "BRIDGE_CLAIM_SECRET": secrets.token_urlsafe(32),
+            # Booking tools get secrets of their own, so one leaked secret forges one source.
+            "BRIDGE_CALCOM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+            "BRIDGE_CALENDLY_SIGNING_KEY": secrets.token_urlsafe(32),
+            "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
+        }
+    )
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise BridgeError(f"the database is ready, but {target} could not be written: "
-                          f"{exc.strerror}") from None
+        raise BridgeError(
+            f"the database is ready, but {target} could not be written: {exc.strerror}"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
         target.unlink(missing_ok=True)
-        raise BridgeError(f"the database is ready, but {target} could not be written: "
-                          f"{exc.strerror}") from None
+        raise BridgeError(
+            f"the database is ready, but {target} could not be written: {exc.strerror}"
+        ) from None
 
 
 @click.command("config")
@@ -156,11 +170,19 @@ def db_backup(app: AppContext, target: Path, as_json: bool) -> None:
     (README, "Backups and recovery").
     """
     copied = backup_sqlite(app.settings.database.url, target)
-    data = {"file": str(copied), "bytes": copied.stat().st_size,
-            "schema": schema_status(app.engine).current}
-    emit(data, as_json, lambda d: click.echo(
-        f"backed up to {d['file']} ({d['bytes']} bytes, schema revision {d['schema']}); "
-        "restore: stop the service, copy it over the database file, `bridge db upgrade`"))
+    data = {
+        "file": str(copied),
+        "bytes": copied.stat().st_size,
+        "schema": schema_status(app.engine).current,
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: click.echo(
+            f"backed up to {d['file']} ({d['bytes']} bytes, schema revision {d['schema']}); "
+            "restore: stop the service, copy it over the database file, `bridge db upgrade`"
+        ),
+    )
 
 
 @click.command()
@@ -177,11 +199,16 @@ def doctor(app: AppContext, as_json: bool) -> None:
     try:
         settings = app.settings
     except SettingsError as exc:
-        checks = [{"check": "settings", "ok": False, "detail": str(exc),
-                   "fix": f"set {exc.variable} in .env or the environment"}]
+        checks = [
+            {
+                "check": "settings",
+                "ok": False,
+                "detail": str(exc),
+                "fix": f"set {exc.variable} in .env or the environment",
+            }
+        ]
     else:
-        checks = run_checks(settings, app.engine,
-                            around_shop=None if as_json else activity)
+        checks = run_checks(settings, app.engine, around_shop=None if as_json else activity)
 
     def render(rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -202,17 +229,27 @@ def _check_port_free(host: str, port: int) -> None:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
-        raise BridgeError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                          "(another process may use it: pick another --port)") from None
+        raise BridgeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(another process may use it: pick another --port)"
+        ) from None
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--threads", default=4, show_default=True, type=int,
-              help="Request threads (at most BRIDGE_PAGE_CONCURRENCY of them prepare pages).")
-@click.option("--no-scheduler", is_flag=True,
-              help="Do not run the sync jobs in this process (a separate `bridge scheduler` does).")
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=int,
+    help="Request threads (at most BRIDGE_PAGE_CONCURRENCY of them prepare pages).",
+)
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run the sync jobs in this process (a separate `bridge scheduler` does).",
+)
 @pass_ctx
 def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: bool) -> None:
     """Run the webhook receiver, the API and the sync scheduler.
@@ -225,9 +262,11 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
     _check_port_free(host, port)
     settings = app.settings
     if threads <= settings.web.page_concurrency:
-        raise BridgeError(f"--threads {threads} leaves no thread for webhook deliveries when "
-                          f"{settings.web.page_concurrency} pages run (BRIDGE_PAGE_CONCURRENCY): "
-                          f"use --threads {settings.web.page_concurrency + 2} or lower the setting")
+        raise BridgeError(
+            f"--threads {threads} leaves no thread for webhook deliveries when "
+            f"{settings.web.page_concurrency} pages run (BRIDGE_PAGE_CONCURRENCY): "
+            f"use --threads {settings.web.page_concurrency + 2} or lower the setting"
+        )
     engine = app.ready_engine()
     flask_app = create_app(settings, engine)
     processor = flask_app.extensions["bridge"].processor
@@ -248,11 +287,14 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
         if scheduler is not None:
             scheduler[1]()
 
-    hooks: dict[str, Any] = {"on_worker_start": on_worker_start,
-                             "on_worker_exit": on_worker_exit}
-    click.echo(f"creator-bridge {__version__} listening on http://{host}:{port}"
-               + ("" if scheduler else " (scheduler off)"))
-    click.echo(f"API docs at http://{host}:{port}/api/v1/docs/; this terminal now shows the "
-               "service's log: run other `bridge` commands in a second terminal; Ctrl-C stops "
-               "it")
+    hooks: dict[str, Any] = {"on_worker_start": on_worker_start, "on_worker_exit": on_worker_exit}
+    click.echo(
+        f"creator-bridge {__version__} listening on http://{host}:{port}"
+        + ("" if scheduler else " (scheduler off)")
+    )
+    click.echo(
+        f"API docs at http://{host}:{port}/api/v1/docs/; this terminal now shows the "
+        "service's log: run other `bridge` commands in a second terminal; Ctrl-C stops "
+        "it"
+    )
     run_server(flask_app, host=host, port=port, threads=threads, **hooks)

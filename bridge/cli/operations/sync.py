@@ -35,10 +35,13 @@ EXIT_BUSY = 75
 JOB_NAMES = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", "webhooks")
 
 
-
-def build_ports(settings: Settings, engine: Engine, *,
-                progress: Callable[[str], Progress] | None = None,
-                shop: Callable[[], Any] | None = None) -> SyncPorts:
+def build_ports(
+    settings: Settings,
+    engine: Engine,
+    *,
+    progress: Callable[[str], Progress] | None = None,
+    shop: Callable[[], Any] | None = None,
+) -> SyncPorts:
     """The jobs' ports from settings: a fresh WooCommerce client per run, the catalogue file."""
     from bridge.cli.catalog import file_catalogue
     from sync.jobs import SyncPorts
@@ -53,9 +56,13 @@ def build_ports(settings: Settings, engine: Engine, *,
         catalogue, _problems = file_catalogue(settings)  # a missing file: product meta only
         return catalogue
 
-    return SyncPorts(engine=engine, settings=settings, shop=shop or new_client,
-                     file_catalogue=catalogue_file,
-                     progress=progress or (lambda _job: NullProgress()))
+    return SyncPorts(
+        engine=engine,
+        settings=settings,
+        shop=shop or new_client,
+        file_catalogue=catalogue_file,
+        progress=progress or (lambda _job: NullProgress()),
+    )
 
 
 @contextmanager
@@ -120,23 +127,44 @@ def exit_code(results: list[JobResult]) -> int:
 
 @click.command("sync")
 @click.argument("job", required=False, type=click.Choice(JOB_NAMES))
-@click.option("--full", is_flag=True,
-              help="Orders and catalogue: from the beginning (grants for orders placed before "
-                   "the bridge was installed).")
-@click.option("--since", type=MOMENT, default=None, metavar="DATE",
-              help="Orders and catalogue: changes after this UTC date (YYYY-MM-DD) or time "
-                   "(YYYY-MM-DDTHH:MM:SS).")
-@click.option("--dry-run", is_flag=True,
-              help="Run for real inside one transaction that is rolled back, sending the shop "
-                   "only GET requests: the same figures as the real run, nothing written.")
-@click.option("--notify", is_flag=True,
-              help="Also tell customers of history (orders changed before the bridge started "
-                   "watching the shop): notes, which WooCommerce e-mails, and coupons. Off by "
-                   "default: a first install or a rebuild tells nobody anything.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Orders and catalogue: from the beginning (grants for orders placed before "
+    "the bridge was installed).",
+)
+@click.option(
+    "--since",
+    type=MOMENT,
+    default=None,
+    metavar="DATE",
+    help="Orders and catalogue: changes after this UTC date (YYYY-MM-DD) or time "
+    "(YYYY-MM-DDTHH:MM:SS).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run for real inside one transaction that is rolled back, sending the shop "
+    "only GET requests: the same figures as the real run, nothing written.",
+)
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Also tell customers of history (orders changed before the bridge started "
+    "watching the shop): notes, which WooCommerce e-mails, and coupons. Off by "
+    "default: a first install or a rebuild tells nobody anything.",
+)
 @json_option
 @click.pass_context
-def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetime | None,
-                 dry_run: bool, notify: bool, as_json: bool) -> None:
+def sync_command(
+    ctx: click.Context,
+    job: str | None,
+    full: bool,
+    since: datetime | None,
+    dry_run: bool,
+    notify: bool,
+    as_json: bool,
+) -> None:
     """Run one sync job, or all of them, once.
 
     Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks. Every summary says
@@ -163,8 +191,11 @@ def sync_command(ctx: click.Context, job: str | None, full: bool, since: datetim
     results = []
     # A dry run of several jobs shares one rolled-back transaction: each job sees what the
     # ones before it would have stored (the orders job maps through the catalogue job's).
-    with rolled_back(engine) if dry_run else nullcontext(engine) as target, \
-            progress_display(enabled=not as_json) as progress, graceful_stop(stop, sys.stderr):
+    with (
+        rolled_back(engine) if dry_run else nullcontext(engine) as target,
+        progress_display(enabled=not as_json) as progress,
+        graceful_stop(stop, sys.stderr),
+    ):
         # In a dry run the jobs get the rolled-back Connection where they take an Engine: they
         # only open units of work on it (see sync.jobs.rolled_back).
         ports = build_ports(settings, target, progress=progress)  # type: ignore[arg-type]
@@ -192,8 +223,11 @@ def scheduler_command(ctx: click.Context) -> None:
     app: AppContext = ctx.find_root().obj
     settings = app.settings
     if not settings.sync_active:
-        why = ("BRIDGE_SYNC_ENABLED is false" if not settings.sync.enabled
-               else "no shop is configured (WOOCOMMERCE_URL and the REST keys)")
+        why = (
+            "BRIDGE_SYNC_ENABLED is false"
+            if not settings.sync.enabled
+            else "no shop is configured (WOOCOMMERCE_URL and the REST keys)"
+        )
         click.echo(f"error: sync is off: {why}", err=True)
         ctx.exit(EXIT_FAILED)
     engine = app.ready_engine()

@@ -39,8 +39,12 @@ CALCOM_TRIGGERS = {
     "BOOKING_NO_SHOW_UPDATED": NO_SHOW,
     "MEETING_ENDED": ENDED,
 }
-CALENDLY_EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created",
-                   "invitee_no_show.deleted")
+CALENDLY_EVENTS = (
+    "invitee.created",
+    "invitee.canceled",
+    "invitee_no_show.created",
+    "invitee_no_show.deleted",
+)
 
 
 class BookingStatus(StrEnum):
@@ -177,6 +181,7 @@ def calendly_key(invitee_uri: str) -> str:
 
 # --- Cal.com ----------------------------------------------------------------------------------
 
+
 def _calcom_attendee(payload: Mapping[str, Any]) -> str:
     """The booker: ``responses.email.value``, else the first attendee."""
     answer = _mapping(_mapping(payload.get("responses")).get("email")).get("value")
@@ -232,30 +237,45 @@ def parse_calcom(envelope: Any) -> list[BookingEvent]:
     organizer = _mapping(payload.get("organizer"))
     starts, ends = parse_time(payload.get("startTime")), parse_time(payload.get("endTime"))
     length = payload.get("length")
-    minutes = (length if isinstance(length, int) and not isinstance(length, bool)
-               and 0 < length <= MAX_MINUTES else _minutes_between(starts, ends))
+    minutes = (
+        length
+        if isinstance(length, int) and not isinstance(length, bool) and 0 < length <= MAX_MINUTES
+        else _minutes_between(starts, ends)
+    )
     token = presented_token(_mapping(payload.get("metadata")).get(CALCOM_FIELD))
     previous = None
     if kind == RESCHEDULED:
         old_uid = _text(payload.get("rescheduleUid"), 200)
         previous = calcom_key(old_uid, email) if old_uid and old_uid != uid else None
     number = payload.get("bookingId")
-    return [BookingEvent(
-        source=CALCOM, kind=kind, trigger=trigger, key=calcom_key(uid, email),
-        external_id=uid, attendee_email=email, booking_token=token,
-        mentor_email=normalise_email(organizer.get("email")),
-        mentor_name=_text(organizer.get("name")),
-        event_types=_calcom_event_types(payload),
-        title=_text(payload.get("eventTitle")) or _text(payload.get("title")),
-        starts_at=starts, ends_at=ends, minutes=minutes, previous_key=previous,
-        booking_number=number if isinstance(number, int) and not isinstance(number, bool)
-        else None,
-        occurred_at=occurred,
-    )]
+    return [
+        BookingEvent(
+            source=CALCOM,
+            kind=kind,
+            trigger=trigger,
+            key=calcom_key(uid, email),
+            external_id=uid,
+            attendee_email=email,
+            booking_token=token,
+            mentor_email=normalise_email(organizer.get("email")),
+            mentor_name=_text(organizer.get("name")),
+            event_types=_calcom_event_types(payload),
+            title=_text(payload.get("eventTitle")) or _text(payload.get("title")),
+            starts_at=starts,
+            ends_at=ends,
+            minutes=minutes,
+            previous_key=previous,
+            booking_number=number
+            if isinstance(number, int) and not isinstance(number, bool)
+            else None,
+            occurred_at=occurred,
+        )
+    ]
 
 
-def _calcom_no_show(trigger: str, payload: Mapping[str, Any],
-                    occurred: datetime | None) -> list[BookingEvent]:
+def _calcom_no_show(
+    trigger: str, payload: Mapping[str, Any], occurred: datetime | None
+) -> list[BookingEvent]:
     uid = _text(payload.get("bookingUid"), 200)
     if not uid:
         raise BookingPayloadError("payload.bookingUid is missing")
@@ -266,16 +286,23 @@ def _calcom_no_show(trigger: str, payload: Mapping[str, Any],
         email = normalise_email(attendee.get("email"))
         if not email or not isinstance(attendee.get("noShow"), bool):
             continue
-        events.append(BookingEvent(
-            source=CALCOM, kind=NO_SHOW if attendee["noShow"] else NO_SHOW_CLEARED,
-            trigger=trigger, key=calcom_key(uid, email), external_id=uid,
-            attendee_email=email, occurred_at=occurred,
-        ))
+        events.append(
+            BookingEvent(
+                source=CALCOM,
+                kind=NO_SHOW if attendee["noShow"] else NO_SHOW_CLEARED,
+                trigger=trigger,
+                key=calcom_key(uid, email),
+                external_id=uid,
+                attendee_email=email,
+                occurred_at=occurred,
+            )
+        )
     return events
 
 
-def _calcom_ended(trigger: str, payload: Mapping[str, Any],
-                  occurred: datetime | None) -> list[BookingEvent]:
+def _calcom_ended(
+    trigger: str, payload: Mapping[str, Any], occurred: datetime | None
+) -> list[BookingEvent]:
     """MEETING_ENDED carries the numeric booking id (and a uid only on some paths)."""
     number = payload.get("id", payload.get("bookingId"))
     if not isinstance(number, int) or isinstance(number, bool):
@@ -290,15 +317,23 @@ def _calcom_ended(trigger: str, payload: Mapping[str, Any],
         if email:
             emails.append(email)
     # Without a uid the booking is found by its number; the key is then only a label.
-    return [BookingEvent(
-        source=CALCOM, kind=ENDED, trigger=trigger,
-        key=calcom_key(uid, email) if uid else f"{CALCOM}:#{number}:{email}",
-        external_id=uid, attendee_email=email, booking_number=number,
-        occurred_at=occurred,
-    ) for email in emails or [""]]
+    return [
+        BookingEvent(
+            source=CALCOM,
+            kind=ENDED,
+            trigger=trigger,
+            key=calcom_key(uid, email) if uid else f"{CALCOM}:#{number}:{email}",
+            external_id=uid,
+            attendee_email=email,
+            booking_number=number,
+            occurred_at=occurred,
+        )
+        for email in emails or [""]
+    ]
 
 
 # --- Calendly ---------------------------------------------------------------------------------
+
 
 def _calendly_token(payload: Mapping[str, Any]) -> str:
     """The learner token among the booking page's UTM fields ('' when none carries one)."""
@@ -326,11 +361,17 @@ def parse_calendly(envelope: Any) -> list[BookingEvent]:
         invitee = _text(payload.get("invitee"), MAX_KEY) or _text(payload.get("uri"), MAX_KEY)
         if not invitee:
             raise BookingPayloadError("payload.invitee is missing")
-        return [BookingEvent(
-            source=CALENDLY, kind=NO_SHOW if name.endswith("created") else NO_SHOW_CLEARED,
-            trigger=name, key=calendly_key(invitee), external_id=invitee,
-            attendee_email=normalise_email(payload.get("email")), occurred_at=occurred,
-        )]
+        return [
+            BookingEvent(
+                source=CALENDLY,
+                kind=NO_SHOW if name.endswith("created") else NO_SHOW_CLEARED,
+                trigger=name,
+                key=calendly_key(invitee),
+                external_id=invitee,
+                attendee_email=normalise_email(payload.get("email")),
+                occurred_at=occurred,
+            )
+        ]
     uri = _text(payload.get("uri"), MAX_KEY)
     if not uri:
         raise BookingPayloadError("payload.uri (the invitee) is missing")
@@ -355,32 +396,53 @@ def parse_calendly(envelope: Any) -> list[BookingEvent]:
         kind, following = RESCHEDULING, calendly_key(new) if new else None
     else:
         kind = CANCELLED
-    return [BookingEvent(
-        source=CALENDLY, kind=kind, trigger=name, key=calendly_key(uri), external_id=uri,
-        attendee_email=email, booking_token=_calendly_token(payload),
-        mentor_email=normalise_email(host.get("user_email")),
-        mentor_name=_text(host.get("user_name")),
-        event_types=tuple(dict.fromkeys(t for t in types if t)),
-        title=_text(event.get("name")), starts_at=starts, ends_at=ends,
-        minutes=_minutes_between(starts, ends), previous_key=previous, next_key=following,
-        occurred_at=occurred,
-    )]
+    return [
+        BookingEvent(
+            source=CALENDLY,
+            kind=kind,
+            trigger=name,
+            key=calendly_key(uri),
+            external_id=uri,
+            attendee_email=email,
+            booking_token=_calendly_token(payload),
+            mentor_email=normalise_email(host.get("user_email")),
+            mentor_name=_text(host.get("user_name")),
+            event_types=tuple(dict.fromkeys(t for t in types if t)),
+            title=_text(event.get("name")),
+            starts_at=starts,
+            ends_at=ends,
+            minutes=_minutes_between(starts, ends),
+            previous_key=previous,
+            next_key=following,
+            occurred_at=occurred,
+        )
+    ]
 
 
 # Where each stored text of a booking comes from, to name it when it cannot be stored.
 STORED_FIELDS = {
-    CALCOM: {"external_id": "payload.uid", "attendee_email": "the attendee's e-mail",
-             "mentor_email": "payload.organizer.email", "mentor_name": "payload.organizer.name",
-             "event_types": "the event type (payload.type, payload.eventTitle)",
-             "title": "payload.eventTitle or payload.title",
-             "previous_key": "payload.rescheduleUid"},
-    CALENDLY: {"external_id": "payload.uri (the invitee)", "attendee_email": "payload.email",
-               "mentor_email": "the host's e-mail (scheduled_event.event_memberships)",
-               "mentor_name": "the host's name (scheduled_event.event_memberships)",
-               "event_types": "scheduled_event.event_type or scheduled_event.name",
-               "title": "scheduled_event.name", "previous_key": "payload.old_invitee",
-               "next_key": "payload.new_invitee"},
+    CALCOM: {
+        "external_id": "payload.uid",
+        "attendee_email": "the attendee's e-mail",
+        "mentor_email": "payload.organizer.email",
+        "mentor_name": "payload.organizer.name",
+        "event_types": "the event type (payload.type, payload.eventTitle)",
+        "title": "payload.eventTitle or payload.title",
+        "previous_key": "payload.rescheduleUid",
+    },
+    CALENDLY: {
+        "external_id": "payload.uri (the invitee)",
+        "attendee_email": "payload.email",
+        "mentor_email": "the host's e-mail (scheduled_event.event_memberships)",
+        "mentor_name": "the host's name (scheduled_event.event_memberships)",
+        "event_types": "scheduled_event.event_type or scheduled_event.name",
+        "title": "scheduled_event.name",
+        "previous_key": "payload.old_invitee",
+        "next_key": "payload.new_invitee",
+    },
 }
+
+
 def _check_storable(source: str, events: Sequence[BookingEvent]) -> None:
     """Raise BookingPayloadError naming the first stored text a database cannot hold."""
     for event in events:
@@ -389,8 +451,7 @@ def _check_storable(source: str, events: Sequence[BookingEvent]) -> None:
             for text in value if isinstance(value, tuple) else (value or "",):
                 problem = unstorable(text)
                 if problem is not None:
-                    raise BookingPayloadError(f"{where} holds {problem}, which cannot be "
-                                              "stored")
+                    raise BookingPayloadError(f"{where} holds {problem}, which cannot be stored")
 
 
 def parse_delivery(source: str, envelope: Any) -> list[BookingEvent]:
@@ -423,8 +484,10 @@ def is_handled(source: str, topic: str) -> bool:
 
 # --- what a booking spends --------------------------------------------------------------------
 
-def find_booking_type(event: BookingEvent,
-                      booking_types: Sequence[BookingType]) -> BookingType | None:
+
+def find_booking_type(
+    event: BookingEvent, booking_types: Sequence[BookingType]
+) -> BookingType | None:
     """The catalogue entry naming one of the booking's event type ids, slugs or URIs."""
     names = {name.casefold() for name in event.event_types}
     return next((t for t in booking_types if t.event_type.casefold() in names), None)
@@ -442,7 +505,8 @@ def charge_for(event: BookingEvent, booking_types: Sequence[BookingType]) -> Cha
     if event.minutes is None:
         raise BookingPayloadError(
             "the booking has no length (length, start and end times) and its event type "
-            f"({', '.join(event.event_types) or 'none'}) has no amount in the catalogue")
+            f"({', '.join(event.event_types) or 'none'}) has no amount in the catalogue"
+        )
     return Charge(credit_type, event.minutes)
 
 
@@ -456,29 +520,37 @@ def booking_types_from_data(entries: Iterable[Any]) -> tuple[BookingType, ...]:
             raise BookingTypeError(where, "must be a table")
         unknown = sorted(set(entry) - BOOKING_TYPE_KEYS)
         if unknown:
-            raise BookingTypeError(f"{where}.{unknown[0]}", "unknown key (known: "
-                                   + ", ".join(sorted(BOOKING_TYPE_KEYS)) + ")")
+            raise BookingTypeError(
+                f"{where}.{unknown[0]}",
+                "unknown key (known: " + ", ".join(sorted(BOOKING_TYPE_KEYS)) + ")",
+            )
         event_type = entry.get("event_type")
         if isinstance(event_type, int) and not isinstance(event_type, bool):
             event_type = str(event_type)
         if not isinstance(event_type, str) or not event_type.strip():
-            raise BookingTypeError(f"{where}.event_type", "required: a Cal.com event type id "
-                                   "or slug, or a Calendly event type URI")
+            raise BookingTypeError(
+                f"{where}.event_type",
+                "required: a Cal.com event type id or slug, or a Calendly event type URI",
+            )
         event_type = event_type.strip()
         if event_type.casefold() in seen:
             raise BookingTypeError(f"{where}.event_type", f"{event_type!r} is named twice")
         seen.add(event_type.casefold())
         credit_type = entry.get("credit_type", MENTOR_MINUTES)
         if not isinstance(credit_type, str) or not CREDIT_TYPE.fullmatch(credit_type):
-            raise BookingTypeError(f"{where}.credit_type",
-                                   "lower_snake_case, such as portfolio_reviews")
+            raise BookingTypeError(
+                f"{where}.credit_type", "lower_snake_case, such as portfolio_reviews"
+            )
         amount = entry.get("amount")
-        if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)
-                                   or not 0 < amount <= MAX_AMOUNT):
+        if amount is not None and (
+            not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT
+        ):
             raise BookingTypeError(f"{where}.amount", f"a whole number from 1 to {MAX_AMOUNT}")
         if amount is None and not credit_type.endswith("minutes"):
-            raise BookingTypeError(f"{where}.amount", f"required for {credit_type} (only "
-                                   "minute credits default to the booking's length)")
+            raise BookingTypeError(
+                f"{where}.amount",
+                f"required for {credit_type} (only minute credits default to the booking's length)",
+            )
         title = entry.get("title", "")
         if not isinstance(title, str):
             raise BookingTypeError(f"{where}.title", "must be text")

@@ -32,8 +32,10 @@ class BookingLinkSecretMissing(PermanentError):
     """Booking links are derived from BRIDGE_CLAIM_SECRET, which is not set."""
 
     def __init__(self) -> None:
-        super().__init__("BRIDGE_CLAIM_SECRET is not set: booking links are derived from it "
-                         "(bridge init writes one; keep it with your backups)")
+        super().__init__(
+            "BRIDGE_CLAIM_SECRET is not set: booking links are derived from it "
+            "(bridge init writes one; keep it with your backups)"
+        )
 
 
 def require_secret(secret: str | None) -> str:

@@ -309,11 +309,15 @@ def check_claimable(offer: Offer, source: str, key_for: Callable[[str], str]) ->
         raise CatalogueError(source, key_for("claimable"), "must be true or false")
     if offer.places is not None:
         if not offer.claimable:
-            raise CatalogueError(source, key_for("places"),
-                                 "only a claimable offer has places (add claimable = true)")
+            raise CatalogueError(
+                source,
+                key_for("places"),
+                "only a claimable offer has places (add claimable = true)",
+            )
         if isinstance(offer.places, bool) or not 1 <= offer.places <= MAX_PLACES:
-            raise CatalogueError(source, key_for("places"),
-                                 f"must be a whole number from 1 to {MAX_PLACES}")
+            raise CatalogueError(
+                source, key_for("places"), f"must be a whole number from 1 to {MAX_PLACES}"
+            )
     if not offer.claimable:
         return
     if offer.kind in UNCLAIMABLE_KINDS:
@@ -332,21 +336,42 @@ def claimable_problems(catalogue: Catalogue) -> list[tuple[str, str, str]]:
             for included in offer.includes:
                 target = catalogue.offers.get(included)
                 if target is None:
-                    problems.append((sku, "includes", f"a place confers {included}, which is "
-                                     "not an offer of the catalogue"))
+                    problems.append(
+                        (
+                            sku,
+                            "includes",
+                            f"a place confers {included}, which is not an offer of the catalogue",
+                        )
+                    )
                     continue
                 for inner in catalogue.expand(included):
                     if inner.kind in UNCLAIMABLE_KINDS:
-                        problems.append((sku, "includes", f"a place would confer {inner.sku}: "
-                                         + UNCLAIMABLE_KINDS[inner.kind]))
-            if not (catalogue.credits_per_unit(sku) or any(
-                    o.kind in ("project", "assessment", "preview") for o in catalogue.expand(sku))):
+                        problems.append(
+                            (
+                                sku,
+                                "includes",
+                                f"a place would confer {inner.sku}: "
+                                + UNCLAIMABLE_KINDS[inner.kind],
+                            )
+                        )
+            if not (
+                catalogue.credits_per_unit(sku)
+                or any(
+                    o.kind in ("project", "assessment", "preview") for o in catalogue.expand(sku)
+                )
+            ):
                 problems.append((sku, "claimable", "a place would confer nothing"))
         for included in offer.includes:
             target = catalogue.offers.get(included)
             if target is not None and target.claimable:
-                problems.append((sku, "includes", f"includes the team pack {included}; a "
-                                 "claimable offer cannot be part of a bundle"))
+                problems.append(
+                    (
+                        sku,
+                        "includes",
+                        f"includes the team pack {included}; a "
+                        "claimable offer cannot be part of a bundle",
+                    )
+                )
     return problems
 
 

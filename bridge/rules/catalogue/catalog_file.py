@@ -37,7 +37,14 @@ MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
 MANIFEST_VERSION = 1
 
 _TOP_KEYS = {
-    "version", "shop", "competencies", "cohorts", "offers", "stacks", "coupons", "not_offers",
+    "version",
+    "shop",
+    "competencies",
+    "cohorts",
+    "offers",
+    "stacks",
+    "coupons",
+    "not_offers",
     "bookings",
 }
 _SHOP_KEYS = {"title", "url", "currency"}
@@ -513,8 +520,11 @@ def build_manifest(
         }
         if achievements is not None:
             entry["achievements"] = [
-                {"sku": offer.sku, "title": offer.badge or offer.title or offer.sku,
-                 "url": achievements[offer.sku]}
+                {
+                    "sku": offer.sku,
+                    "title": offer.badge or offer.title or offer.sku,
+                    "url": achievements[offer.sku],
+                }
                 for offer in listed
                 if tag in offer.competencies and offer.sku in achievements
             ]
@@ -645,8 +655,9 @@ def render_html(manifest: Mapping[str, Any]) -> str:
         if competency["description"]:
             body.append(f"<p>{esc(competency['description'])}</p>")
         for badge in competency.get("achievements") or []:
-            body.append(f'<p>Credential: <a href="{esc(badge["url"])}">'
-                        f"{esc(badge['title'])}</a></p>")
+            body.append(
+                f'<p>Credential: <a href="{esc(badge["url"])}">{esc(badge["title"])}</a></p>'
+            )
         body.append("<table>")
         body.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in _HEADERS) + "</tr>")
         for row in _rows(manifest, competency):

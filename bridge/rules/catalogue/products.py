@@ -409,7 +409,8 @@ def resolve_catalogue(
     for record in sorted(by_id.values(), key=lambda r: (not r.active, r.woo_id)):
         parent = by_id.get(record.parent_id) if record.parent_id else None
         if is_marked_not_offer(effective_meta(record, parent)) or (
-                record.sku and record.sku in file_catalogue.not_offers):
+            record.sku and record.sku in file_catalogue.not_offers
+        ):
             not_offer_ids.add(record.woo_id)  # a template, merchandise: silent on purpose
             continue
         offer, found = offer_for_record(file_catalogue, record, parent, file_name)
@@ -439,7 +440,10 @@ def resolve_catalogue(
         if not record.active:
             inactive.add(record.woo_id)
     catalogue = dataclasses.replace(
-        file_catalogue, offers=offers, bindings=bindings, inactive_ids=frozenset(inactive),
+        file_catalogue,
+        offers=offers,
+        bindings=bindings,
+        inactive_ids=frozenset(inactive),
         not_offer_ids=frozenset(not_offer_ids),
     )
     problems.extend(_reference_problems(catalogue, sorted(defined_by)))

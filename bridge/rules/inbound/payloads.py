@@ -166,8 +166,15 @@ class _Check:
     def fail(self, where: str, problem: str) -> PayloadRejected:
         return PayloadRejected(f"{self.resource} {where} {problem}")
 
-    def id(self, obj: Mapping[str, Any], name: str, where: str, *, required: bool = False,
-           zero: bool = True) -> None:
+    def id(
+        self,
+        obj: Mapping[str, Any],
+        name: str,
+        where: str,
+        *,
+        required: bool = False,
+        zero: bool = True,
+    ) -> None:
         value = obj.get(name)
         if value is None and not required:
             return
@@ -175,9 +182,11 @@ class _Check:
             raise self.fail(f"{where}{name}", f"must be a whole number, not {_shown(value)}")
         low = 0 if zero else 1
         if not low <= value <= MAX_ID:
-            raise self.fail(f"{where}{name}",
-                            f"must be {'0 or more' if zero else 'positive'} and below 2^63, "
-                            f"not {_shown(value)}")
+            raise self.fail(
+                f"{where}{name}",
+                f"must be {'0 or more' if zero else 'positive'} and below 2^63, "
+                f"not {_shown(value)}",
+            )
 
     def amount(self, obj: Mapping[str, Any], name: str, where: str) -> None:
         value = obj.get(name)
@@ -197,17 +206,26 @@ class _Check:
         else:
             ok = False
         if not ok:
-            raise self.fail(f"{where}{name}", f"must be a finite decimal amount, not "
-                            f"{_shown(value)}")
+            raise self.fail(
+                f"{where}{name}", f"must be a finite decimal amount, not {_shown(value)}"
+            )
 
-    def text(self, obj: Mapping[str, Any], name: str, where: str, *, required: bool = False,
-             limit: int = MAX_TEXT) -> None:
+    def text(
+        self,
+        obj: Mapping[str, Any],
+        name: str,
+        where: str,
+        *,
+        required: bool = False,
+        limit: int = MAX_TEXT,
+    ) -> None:
         value = obj.get(name)
         if value is None and not required:
             return
         if not isinstance(value, str) or len(value) > limit:
-            raise self.fail(f"{where}{name}", f"must be text of at most {limit} characters, "
-                            f"not {_shown(value)}")
+            raise self.fail(
+                f"{where}{name}", f"must be text of at most {limit} characters, not {_shown(value)}"
+            )
 
     def obj(self, obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
         value = obj.get(name)
@@ -237,8 +255,11 @@ class _Check:
         if not _is_int(value):
             raise self.fail(f"{where}quantity", f"must be a whole number, not {_shown(value)}")
         if not 0 <= value <= self.max_quantity:
-            raise self.fail(f"{where}quantity", f"must be between 0 and {self.max_quantity} "
-                            f"(BRIDGE_MAX_LINE_QUANTITY), not {_shown(value)}")
+            raise self.fail(
+                f"{where}quantity",
+                f"must be between 0 and {self.max_quantity} "
+                f"(BRIDGE_MAX_LINE_QUANTITY), not {_shown(value)}",
+            )
 
     def lines(self, payload: Mapping[str, Any]) -> None:
         for index, line in enumerate(self.objects(payload, "line_items", "")):
@@ -291,8 +312,8 @@ class _Check:
             raise self.fail("stock_quantity", f"must be a whole number, not {_shown(value)}")
         variations = payload.get("variations")
         if variations is not None and not (
-            isinstance(variations, list) and all(_is_int(v) and 0 < v <= MAX_ID
-                                                 for v in variations)):
+            isinstance(variations, list) and all(_is_int(v) and 0 < v <= MAX_ID for v in variations)
+        ):
             raise self.fail("variations", "must be a list of positive ids")
         self.dates(payload)
         self.meta(payload, "")
@@ -306,8 +327,13 @@ class _Check:
         self.meta(payload, "")
 
 
-def classify(topic: str, payload: Any, handled: frozenset[str], *,
-             max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> tuple[DeliveryStatus, str]:
+def classify(
+    topic: str,
+    payload: Any,
+    handled: frozenset[str],
+    *,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+) -> tuple[DeliveryStatus, str]:
     """``("received", "")`` to process, ``("ignored", why)`` or ``("rejected", why)``.
 
     Only WooCommerce resources are judged here; other handled sources pass as received.
@@ -330,8 +356,9 @@ def classify(topic: str, payload: Any, handled: frozenset[str], *,
     return DeliveryStatus.RECEIVED, ""
 
 
-def check_payload(resource: str, payload: Any, *,
-                  max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> None:
+def check_payload(
+    resource: str, payload: Any, *, max_quantity: int = DEFAULT_MAX_LINE_QUANTITY
+) -> None:
     """Raise PayloadRejected naming the first field of ``payload`` that breaks a rule."""
     check = _Check(resource, max_quantity)
     if not isinstance(payload, dict):
@@ -340,8 +367,11 @@ def check_payload(resource: str, payload: Any, *,
     text = _json_text(payload)
     if _has_nul(payload, text):
         raise PayloadRejected(f"{resource} payload contains a NUL character")
-    surrogate = _lone_surrogate(text) if text is not None else (
-        _walk_unstorable(payload) == "a lone surrogate")
+    surrogate = (
+        _lone_surrogate(text)
+        if text is not None
+        else (_walk_unstorable(payload) == "a lone surrogate")
+    )
     if surrogate:
         raise PayloadRejected(f"{resource} payload contains a lone surrogate")
     if set(payload) == {"id"}:

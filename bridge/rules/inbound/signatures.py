@@ -17,8 +17,11 @@ def verify(body: bytes, secret: str, signature: str | None) -> bool:
     """True when ``signature`` was made over these exact bytes with ``secret``."""
     if not signature or not secret:
         return False
-    return hmac.compare_digest(sign(body, secret).encode("ascii"),
-                               signature.strip().encode("ascii", "replace"))
+    return hmac.compare_digest(
+        sign(body, secret).encode("ascii"), signature.strip().encode("ascii", "replace")
+    )
+
+
 # --- Cal.com and Calendly ---------------------------------------------------------------------
 
 # Cal.com sends this literal as the signature when the webhook has no secret.
@@ -37,8 +40,10 @@ def verify_calcom(body: bytes, secret: str, signature: str | None) -> str | None
         return "missing"
     if signature.strip() == CALCOM_NO_SECRET:
         return "unsigned (the Cal.com webhook has no secret)"
-    if not secret or not hmac.compare_digest(sign_calcom(body, secret).encode("ascii"),
-                                             signature.strip().lower().encode("ascii", "replace")):
+    if not secret or not hmac.compare_digest(
+        sign_calcom(body, secret).encode("ascii"),
+        signature.strip().lower().encode("ascii", "replace"),
+    ):
         return "invalid"
     return None
 
@@ -68,8 +73,13 @@ def parse_calendly_signature(header: str) -> tuple[int, list[str]] | None:
     return timestamp, signatures
 
 
-def verify_calendly(body: bytes, key: str, header: str | None, now: float,
-                    tolerance: int = CALENDLY_TOLERANCE_SECONDS) -> str | None:
+def verify_calendly(
+    body: bytes,
+    key: str,
+    header: str | None,
+    now: float,
+    tolerance: int = CALENDLY_TOLERANCE_SECONDS,
+) -> str | None:
     """None when the signature is good and its time within ``tolerance`` of ``now``.
 
     Else why not: missing, malformed, invalid, or stale (a replay or a clock far off).

@@ -89,23 +89,33 @@ def returning_learners(rows: ReportRows, period: Period) -> list[ReturningLearne
     """Per mentor (by e-mail), then ``(all)`` over every learner and mentor pair."""
     calls: dict[tuple[str, int], list[datetime]] = defaultdict(list)
     for booking in rows.bookings:
-        if (booking.learner_id is None or not booking.booked or not _mentor(booking)
-                or booking.at >= period.end):
+        if (
+            booking.learner_id is None
+            or not booking.booked
+            or not _mentor(booking)
+            or booking.at >= period.end
+        ):
             continue
         calls[(_mentor(booking), booking.learner_id)].append(booking.at)
     pairs = {pair: times for pair, times in calls.items() if any(map(period.contains, times))}
     by_mentor: dict[str, list[list[datetime]]] = defaultdict(list)
     for (mentor, _), times in pairs.items():
         by_mentor[mentor].append(times)
-    result = [ReturningLearners(mentor, len(lists), sum(1 for t in lists if len(t) >= 2))
-              for mentor, lists in sorted(by_mentor.items())]
+    result = [
+        ReturningLearners(mentor, len(lists), sum(1 for t in lists if len(t) >= 2))
+        for mentor, lists in sorted(by_mentor.items())
+    ]
     if result:
-        result.append(ReturningLearners(ALL, len(pairs),
-                                        sum(1 for t in pairs.values() if len(t) >= 2)))
+        result.append(
+            ReturningLearners(ALL, len(pairs), sum(1 for t in pairs.values() if len(t) >= 2))
+        )
     return result
 
 
 def shown_booking_months(months: Sequence[BookingMonth]) -> list[BookingMonth]:
     """The months a table shows: those with any booking (all-zero rows say nothing)."""
-    return [m for m in months if m.bookings or m.booked or m.held or m.no_show or m.unfunded
-            or m.unknown_learner]
+    return [
+        m
+        for m in months
+        if m.bookings or m.booked or m.held or m.no_show or m.unfunded or m.unknown_learner
+    ]

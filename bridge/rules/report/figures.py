@@ -92,8 +92,7 @@ class _Journey:
     times: Mapping[str, datetime | None]
 
 
-def _journeys(rows: ReportRows, period: Period,
-              paid_statuses: Sequence[str]) -> list[_Journey]:
+def _journeys(rows: ReportRows, period: Period, paid_statuses: Sequence[str]) -> list[_Journey]:
     previews: dict[int, list[_Step]] = defaultdict(list)
     paid: dict[int, list[_Step]] = defaultdict(list)
     subscribed: dict[int, list[datetime]] = defaultdict(list)
@@ -126,8 +125,10 @@ def _journeys(rows: ReportRows, period: Period,
 
     journeys = []
     for learner_id in sorted(set(previews) | set(paid)):
-        entry = min(previews[learner_id] + paid[learner_id],
-                    key=lambda s: (s.at, s.order_id, s.rank, s.line))
+        entry = min(
+            previews[learner_id] + paid[learner_id],
+            key=lambda s: (s.at, s.order_id, s.rank, s.line),
+        )
         if not period.contains(entry.at):
             continue
         times: dict[str, datetime | None] = dict.fromkeys(STEPS)
@@ -216,8 +217,9 @@ def _dated_refunds(order: OrderRow) -> Iterator[tuple[datetime | None, str, Deci
                 yield order.modified_at, line.sku, left
 
 
-def revenue(rows: ReportRows, period: Period,
-            paid_statuses: Sequence[str]) -> tuple[list[MoneyRow], list[MoneyRow]]:
+def revenue(
+    rows: ReportRows, period: Period, paid_statuses: Sequence[str]
+) -> tuple[list[MoneyRow], list[MoneyRow]]:
     """Per SKU and currency, sorted, then one ``(all)`` row per currency.
 
     Refunds count in the period in which they happened, whenever the order was paid. Lines
@@ -252,13 +254,16 @@ def revenue(rows: ReportRows, period: Period,
     for entry in table.values():
         if entry.sku.endswith(NOT_AN_OFFER):
             continue
-        total = totals.setdefault(entry.currency, MoneyRow(ALL, entry.currency,
-                                                           len(orders[(ALL, entry.currency)])))
+        total = totals.setdefault(
+            entry.currency, MoneyRow(ALL, entry.currency, len(orders[(ALL, entry.currency)]))
+        )
         total.units += entry.units
         total.revenue += entry.revenue
         total.refunds += entry.refunds
-    return ([table[key] for key in sorted(table, key=lambda k: (k[0].endswith(NOT_AN_OFFER), k))],
-            [totals[currency] for currency in sorted(totals)])
+    return (
+        [table[key] for key in sorted(table, key=lambda k: (k[0].endswith(NOT_AN_OFFER), k))],
+        [totals[currency] for currency in sorted(totals)],
+    )
 
 
 def money(value: Decimal) -> str:
@@ -288,9 +293,18 @@ def cohort_fill(rows: ReportRows, period: Period) -> list[CohortFill]:
         counts[(seat.cohort_code, seat.status)] += 1
     shown = [c for c in rows.cohorts if c.ends_at is None or c.ends_at >= period.start]
     shown.sort(key=lambda c: (c.starts_at is None, c.starts_at or period.start, c.code))
-    return [CohortFill(c.code, c.title, c.starts_at, c.ends_at, c.capacity,
-                       counts[(c.code, SeatStatus.ACTIVE)], counts[(c.code, SeatStatus.WAITLISTED)])
-            for c in shown]
+    return [
+        CohortFill(
+            c.code,
+            c.title,
+            c.starts_at,
+            c.ends_at,
+            c.capacity,
+            counts[(c.code, SeatStatus.ACTIVE)],
+            counts[(c.code, SeatStatus.WAITLISTED)],
+        )
+        for c in shown
+    ]
 
 
 @dataclass
@@ -345,14 +359,20 @@ class RepeatPurchases:
         return rate(self.repeat_buyers, self.buyers)
 
 
-def repeat_purchases(rows: ReportRows, period: Period,
-                     paid_statuses: Sequence[str]) -> RepeatPurchases:
+def repeat_purchases(
+    rows: ReportRows, period: Period, paid_statuses: Sequence[str]
+) -> RepeatPurchases:
     """Buyers in the period, and those of them with two or more paid orders by its end."""
     paid_orders: dict[int, list[datetime]] = defaultdict(list)
     for order in rows.orders:
         at = purchase_time(order, paid_statuses)
-        if (at is None or order.learner_id is None or order.renewal or at >= period.end
-                or sum((line.total for line in order.lines), ZERO) <= 0):
+        if (
+            at is None
+            or order.learner_id is None
+            or order.renewal
+            or at >= period.end
+            or sum((line.total for line in order.lines), ZERO) <= 0
+        ):
             continue
         paid_orders[order.learner_id].append(at)
     buyers = [times for times in paid_orders.values() if any(map(period.contains, times))]
@@ -379,9 +399,15 @@ def mentor_retention(rows: ReportRows, period: Period) -> list[RetentionMonth]:
         spent = redemption.status != RedemptionStatus.REFUNDED
         if mentor and spent and redemption.created_at < period.end:
             active[period.month_of(redemption.created_at)].add(mentor)
-    return [RetentionMonth(month, len(active[month]), len(active[previous_month(month)]),
-                           len(active[month] & active[previous_month(month)]))
-            for month in period.months()]
+    return [
+        RetentionMonth(
+            month,
+            len(active[month]),
+            len(active[previous_month(month)]),
+            len(active[month] & active[previous_month(month)]),
+        )
+        for month in period.months()
+    ]
 
 
 @dataclass(frozen=True)
@@ -438,8 +464,10 @@ def outcomes(rows: ReportRows, period: Period, now: datetime) -> Outcomes:
     by_sku: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for pair in in_period:
         by_sku[pair[1]].append(pair)
-    projects = [ProjectRow(sku, len(pairs), sum(1 for p in pairs if p in submitted))
-                for sku, pairs in sorted(by_sku.items())]
+    projects = [
+        ProjectRow(sku, len(pairs), sum(1 for p in pairs if p in submitted))
+        for sku, pairs in sorted(by_sku.items())
+    ]
     projects.append(ProjectRow(ALL, len(in_period), sum(1 for p in in_period if p in submitted)))
 
     graduated: dict[int, datetime] = {}
@@ -454,8 +482,7 @@ def outcomes(rows: ReportRows, period: Period, now: datetime) -> Outcomes:
         ended = ends.get(seat.cohort_code)
         if seat.status == SeatStatus.ACTIVE and ended is not None and ended <= now:
             graduate(seat.learner_id, ended)
-    graduates = {learner for learner, at in graduated.items()
-                 if period.contains(at) and at <= now}
+    graduates = {learner for learner, at in graduated.items() if period.contains(at) and at <= now}
     interviews = sum(1 for e in events if e.kind == "interview" and e.learner_id in graduates)
     placed = {e.learner_id for e in events if e.kind == "placement" and e.learner_id in graduates}
     kinds = {event.kind for event in events}
@@ -503,61 +530,109 @@ class Report:
 
     @property
     def retention_rate(self) -> float | None:
-        return rate(sum(m.retained for m in self.retention),
-                    sum(m.previous for m in self.retention))
+        return rate(
+            sum(m.retained for m in self.retention), sum(m.previous for m in self.retention)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: money as decimal strings, times as ISO 8601, rates as fractions or null."""
         outcomes = self.outcomes
         return {
-            "period": {"since": self.period.since.isoformat(),
-                       "until": self.period.until.isoformat(),
-                       "timezone": self.period.timezone,
-                       "start": self.period.start.isoformat(),
-                       "end": self.period.end.isoformat()},
+            "period": {
+                "since": self.period.since.isoformat(),
+                "until": self.period.until.isoformat(),
+                "timezone": self.period.timezone,
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+            },
             "generated_at": self.generated_at.isoformat(),
-            "funnel": [{"entry_sku": row.entry_sku, "entry": row.entry,
-                        "learners": dict(row.learners), "rates": dict(row.rates),
-                        "median_days": dict(row.median_days)} for row in self.funnel],
+            "funnel": [
+                {
+                    "entry_sku": row.entry_sku,
+                    "entry": row.entry,
+                    "learners": dict(row.learners),
+                    "rates": dict(row.rates),
+                    "median_days": dict(row.median_days),
+                }
+                for row in self.funnel
+            ],
             "revenue": [_money_dict(row) for row in self.revenue],
             "revenue_totals": [_money_dict(row) for row in self.revenue_totals],
-            "cohorts": [{"code": c.code, "title": c.title, "starts_at": _iso(c.starts_at),
-                         "ends_at": _iso(c.ends_at), "capacity": c.capacity,
-                         "active": c.active, "waitlisted": c.waitlisted, "fill": c.fill}
-                        for c in self.cohorts],
+            "cohorts": [
+                {
+                    "code": c.code,
+                    "title": c.title,
+                    "starts_at": _iso(c.starts_at),
+                    "ends_at": _iso(c.ends_at),
+                    "capacity": c.capacity,
+                    "active": c.active,
+                    "waitlisted": c.waitlisted,
+                    "fill": c.fill,
+                }
+                for c in self.cohorts
+            ],
             "mentor_time": {
                 "credit_type": MENTOR_CREDIT,
                 "months": [vars(month).copy() for month in self.mentor_months],
                 "total": vars(self.mentor_totals).copy(),
                 "outstanding": self.outstanding,
             },
-            "repeat_purchases": {"buyers": self.repeat.buyers,
-                                 "repeat_buyers": self.repeat.repeat_buyers,
-                                 "rate": self.repeat.rate},
+            "repeat_purchases": {
+                "buyers": self.repeat.buyers,
+                "repeat_buyers": self.repeat.repeat_buyers,
+                "rate": self.repeat.rate,
+            },
             "mentor_retention": {
-                "months": [{"month": m.month, "mentors": m.mentors, "previous": m.previous,
-                            "retained": m.retained, "rate": m.rate} for m in self.retention],
+                "months": [
+                    {
+                        "month": m.month,
+                        "mentors": m.mentors,
+                        "previous": m.previous,
+                        "retained": m.retained,
+                        "rate": m.rate,
+                    }
+                    for m in self.retention
+                ],
                 "rate": self.retention_rate,
             },
             "bookings": {
                 "months": [vars(month).copy() for month in self.booking_months],
                 "total": vars(self.booking_totals).copy(),
-                "returning_learners": [{"mentor": r.mentor, "learners": r.learners,
-                                        "returning": r.returning, "rate": r.rate}
-                                       for r in self.returning],
+                "returning_learners": [
+                    {
+                        "mentor": r.mentor,
+                        "learners": r.learners,
+                        "returning": r.returning,
+                        "rate": r.rate,
+                    }
+                    for r in self.returning
+                ],
             },
             "outcomes": {
                 "projects": {
                     "data": outcomes.project_data,
-                    "by_sku": [{"sku": p.sku, "started": p.started, "submitted": p.submitted,
-                                "rate": p.rate} for p in outcomes.projects],
+                    "by_sku": [
+                        {
+                            "sku": p.sku,
+                            "started": p.started,
+                            "submitted": p.submitted,
+                            "rate": p.rate,
+                        }
+                        for p in outcomes.projects
+                    ],
                     "submission_rate": outcomes.submission_rate,
                 },
                 "graduates": outcomes.graduates,
-                "interviews": {"data": outcomes.interview_data, "count": outcomes.interviews,
-                               "per_100_graduates": outcomes.interviews_per_100_graduates},
-                "placements": {"data": outcomes.placement_data, "placed": outcomes.placed,
-                               "rate": outcomes.placement_rate},
+                "interviews": {
+                    "data": outcomes.interview_data,
+                    "count": outcomes.interviews,
+                    "per_100_graduates": outcomes.interviews_per_100_graduates,
+                },
+                "placements": {
+                    "data": outcomes.placement_data,
+                    "placed": outcomes.placed,
+                    "rate": outcomes.placement_rate,
+                },
             },
             "team_packs": [row.as_dict() for row in self.team_packs],
         }
@@ -568,13 +643,24 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _money_dict(row: MoneyRow) -> dict[str, Any]:
-    return {"sku": row.sku, "currency": row.currency, "orders": row.orders, "units": row.units,
-            "revenue": money(row.revenue), "refunds": money(row.refunds), "net": money(row.net)}
+    return {
+        "sku": row.sku,
+        "currency": row.currency,
+        "orders": row.orders,
+        "units": row.units,
+        "revenue": money(row.revenue),
+        "refunds": money(row.refunds),
+        "net": money(row.net),
+    }
 
 
-def compute_report(rows: ReportRows, period: Period, now: datetime, *,
-                   paid_statuses: Sequence[str] = (OrderStatus.PROCESSING,
-                                                   OrderStatus.COMPLETED)) -> Report:
+def compute_report(
+    rows: ReportRows,
+    period: Period,
+    now: datetime,
+    *,
+    paid_statuses: Sequence[str] = (OrderStatus.PROCESSING, OrderStatus.COMPLETED),
+) -> Report:
     """Every figure of the report, from plain rows (pure)."""
     by_sku, totals = revenue(rows, period, paid_statuses)
     return Report(
@@ -651,14 +737,21 @@ def records(report: Report) -> Iterator[tuple[str, str, str, str]]:
         yield "projects", ALL, "rate", NO_DATA
     outcomes = data["outcomes"]
     yield "graduates", "", "count", str(outcomes["graduates"])
-    yield ("interviews", "", "per_100_graduates",
-           _text(outcomes["interviews"]["per_100_graduates"]))
-    yield "interviews", "", "count", (str(outcomes["interviews"]["count"])
-                                      if outcomes["interviews"]["data"] else NO_DATA)
+    yield (
+        "interviews",
+        "",
+        "per_100_graduates",
+        _text(outcomes["interviews"]["per_100_graduates"]),
+    )
+    yield (
+        "interviews",
+        "",
+        "count",
+        (str(outcomes["interviews"]["count"]) if outcomes["interviews"]["data"] else NO_DATA),
+    )
     yield "placements", "", "rate", _text(outcomes["placements"]["rate"])
     for row in data["team_packs"]:
-        for metric in ("orders", "sold", "viewed", "claimed", "held", "open", "void",
-                       "claim_rate"):
+        for metric in ("orders", "sold", "viewed", "claimed", "held", "open", "void", "claim_rate"):
             yield "team_packs", row["sku"], metric, _text(row[metric])
 
 
@@ -691,5 +784,6 @@ def shown_retention(months: Sequence[RetentionMonth]) -> list[RetentionMonth]:
 
 def shown_revenue(rows: Sequence[MoneyRow]) -> list[MoneyRow]:
     """The revenue rows a table shows: an order-level row only when it holds an amount."""
-    return [r for r in rows
-            if r.sku != ORDER_LEVEL or r.orders or r.units or r.revenue or r.refunds]
+    return [
+        r for r in rows if r.sku != ORDER_LEVEL or r.orders or r.units or r.revenue or r.refunds
+    ]

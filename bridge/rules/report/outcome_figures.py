@@ -97,14 +97,14 @@ def _per_100(events: Sequence[EventFact], graduates: set[int]) -> Figure:
     return Figure(value, len(graduates), "per_100")
 
 
-def _submission(events: Sequence[EventFact], learners: set[int] | None,
-                sku: str | None) -> Figure:
+def _submission(events: Sequence[EventFact], learners: set[int] | None, sku: str | None) -> Figure:
     """Of the learners who started a project, the share who submitted it."""
     started: set[int] = set()
     submitted: set[int] = set()
     for event in events:
-        if (learners is not None and event.learner not in learners) or \
-                (sku is not None and event.sku != sku):
+        if (learners is not None and event.learner not in learners) or (
+            sku is not None and event.sku != sku
+        ):
             continue
         if event.kind in ("project_started", "project_submitted"):
             started.add(event.learner)
@@ -125,11 +125,14 @@ class CohortOutcome:
     def as_dict(self) -> dict[str, Any]:
         c = self.cohort
         return {
-            "code": c.code, "title": c.title,
+            "code": c.code,
+            "title": c.title,
             "starts_at": c.starts_at.isoformat() if c.starts_at else None,
             "ends_at": c.ends_at.isoformat() if c.ends_at else None,
-            "capacity": c.limits.capacity, "capacity_why": capacity_reason(c.limits),
-            "seats_left": self.seats_left, "seats_left_why": self.seats_left_why,
+            "capacity": c.limits.capacity,
+            "capacity_why": capacity_reason(c.limits),
+            "seats_left": self.seats_left,
+            "seats_left_why": self.seats_left_why,
             "waitlist": c.limits.waitlist,
             "fill": self.fill.as_dict(),
             "project_submission_rate": self.submission.as_dict(),
@@ -146,15 +149,20 @@ class SkuOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "sku": self.offer.sku, "kind": self.offer.kind, "title": self.offer.title,
+            "sku": self.offer.sku,
+            "kind": self.offer.kind,
+            "title": self.offer.title,
             "project_submission_rate": self.submission.as_dict(),
             "interviews_per_100_graduates": self.interviews.as_dict(),
             "cohort": None,
         }
         if self.cohort is not None:
-            data.update(cohort=self.cohort.cohort.code, seats_left=self.cohort.seats_left,
-                        seats_left_why=self.cohort.seats_left_why,
-                        fill=self.cohort.fill.as_dict())
+            data.update(
+                cohort=self.cohort.cohort.code,
+                seats_left=self.cohort.seats_left,
+                seats_left_why=self.cohort.seats_left_why,
+                fill=self.cohort.fill.as_dict(),
+            )
         return data
 
 
@@ -168,17 +176,21 @@ class PublicOutcomes:
         return next((c for c in self.cohorts if c.cohort.code == code), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"generated_at": self.generated_at.isoformat(), "privacy_floor": PRIVACY_FLOOR,
-                "cohorts": [c.as_dict() for c in self.cohorts],
-                "skus": [s.as_dict() for s in self.skus]}
+        return {
+            "generated_at": self.generated_at.isoformat(),
+            "privacy_floor": PRIVACY_FLOOR,
+            "cohorts": [c.as_dict() for c in self.cohorts],
+            "skus": [s.as_dict() for s in self.skus],
+        }
 
 
 def _ended(cohort: CohortFacts, now: datetime) -> bool:
     return cohort.ends_at is not None and cohort.ends_at <= now
 
 
-def cohort_outcome(cohort: CohortFacts, seats: Sequence[SeatFact],
-                   events: Sequence[EventFact], now: datetime) -> CohortOutcome:
+def cohort_outcome(
+    cohort: CohortFacts, seats: Sequence[SeatFact], events: Sequence[EventFact], now: datetime
+) -> CohortOutcome:
     """A cohort's signals: its active learners' projects, their interviews once it ended."""
     active = [s for s in seats if s.cohort == cohort.code and s.status == SeatStatus.ACTIVE]
     learners = {s.learner for s in active}
@@ -193,16 +205,22 @@ def cohort_outcome(cohort: CohortFacts, seats: Sequence[SeatFact],
     )
 
 
-def public_outcomes(cohorts: Sequence[CohortFacts], seats: Sequence[SeatFact],
-                    events: Sequence[EventFact], offers: Sequence[OfferFact],
-                    now: datetime) -> PublicOutcomes:
+def public_outcomes(
+    cohorts: Sequence[CohortFacts],
+    seats: Sequence[SeatFact],
+    events: Sequence[EventFact],
+    offers: Sequence[OfferFact],
+    now: datetime,
+) -> PublicOutcomes:
     """Figures for the published cohorts, and for the micro-SKUs on sale that have outcomes.
 
     A micro-SKU no longer on sale stays while outcome events speak of it; one that sells
     seats in a cohort that is not published is left out with it.
     """
-    ordered = sorted((c for c in cohorts if c.public),
-                     key=lambda c: (c.starts_at is None, c.starts_at or now, c.code))
+    ordered = sorted(
+        (c for c in cohorts if c.public),
+        key=lambda c: (c.starts_at is None, c.starts_at or now, c.code),
+    )
     by_code = {c.code: cohort_outcome(c, seats, events, now) for c in ordered}
     hidden = {c.code for c in cohorts if not c.public}
     ended = {c.code for c in cohorts if _ended(c, now)}
@@ -213,14 +231,20 @@ def public_outcomes(cohorts: Sequence[CohortFacts], seats: Sequence[SeatFact],
             continue
         if not offer.active and offer.sku not in with_events:
             continue
-        graduates = {e.learner for e in events
-                     if e.kind == "project_submitted" and e.sku == offer.sku}
-        graduates |= {s.learner for s in seats if s.sku == offer.sku
-                      and s.status == SeatStatus.ACTIVE and s.cohort in ended}
-        skus.append(SkuOutcome(
-            offer=offer,
-            submission=_submission(events, None, offer.sku),
-            interviews=_per_100(events, graduates),
-            cohort=by_code.get(offer.cohort or "") if offer.kind == "cohort_seat" else None,
-        ))
+        graduates = {
+            e.learner for e in events if e.kind == "project_submitted" and e.sku == offer.sku
+        }
+        graduates |= {
+            s.learner
+            for s in seats
+            if s.sku == offer.sku and s.status == SeatStatus.ACTIVE and s.cohort in ended
+        }
+        skus.append(
+            SkuOutcome(
+                offer=offer,
+                submission=_submission(events, None, offer.sku),
+                interviews=_per_100(events, graduates),
+                cohort=by_code.get(offer.cohort or "") if offer.kind == "cohort_seat" else None,
+            )
+        )
     return PublicOutcomes(now, tuple(by_code[c.code] for c in ordered), tuple(skus))

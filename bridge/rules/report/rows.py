@@ -36,8 +36,9 @@ STEPS = ("preview", "paid", "first_call", "subscription")
 
 
 # Subscriptions in these statuses never started: nobody paid for them.
-UNSTARTED_SUBSCRIPTIONS = frozenset({SubscriptionStatus.PENDING, SubscriptionStatus.TRASH,
-                                     SubscriptionStatus.CHECKOUT_DRAFT})
+UNSTARTED_SUBSCRIPTIONS = frozenset(
+    {SubscriptionStatus.PENDING, SubscriptionStatus.TRASH, SubscriptionStatus.CHECKOUT_DRAFT}
+)
 
 
 GRANTED = frozenset({"grant", "complimentary"})
@@ -59,44 +60,77 @@ CENT = Decimal("0.01")
 
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("Purchase", "An order that was paid: its status is a paid status (BRIDGE_PAID_STATUSES) "
-     "or refunded. It is dated by its payment (its creation if the shop left that empty)."),
-    ("Funnel", "A learner enters with their first preview (an offer of kind preview) or, "
-     "without one, their first paid micro-offer (a line of another kind, not a subscription, "
-     "with a total above zero); they are counted in the period in which they entered, by entry "
-     "SKU. Each later step is the first one at or after the step before it and before the end "
-     "of the period: paid micro-offer, first mentor call (the start of the first Cal.com or "
-     "Calendly booking that spent credits and was not a no-show, or else the first API "
-     "redemption not refunded), "
-     "subscription (one started, or a subscription offer bought). Rates are from the step "
-     "before; days are the median between the two steps."),
-    ("Revenue", "Line totals (before tax) of purchases paid in the period. Refunds count in "
-     "the period in which they were made (an order refunded in full without refund details: "
-     "when it last changed). Net is revenue less refunds, so it can be negative."),
-    ("Cohort fill", "Active seats over capacity and the waitlist as they are now, for cohorts "
-     "not ended before the period."),
-    ("Mentor time", "Mentor minutes by month: granted (order grants, complimentary calls, "
-     "manual additions), reversed (refunds, cancellations, manual removals), redeemed "
-     "(redemptions less refunded redemptions) and expired. Outstanding is the sum of positive "
-     "balances at the end of the period: what the creator still owes."),
-    ("Repeat purchase rate", "Of the learners with a paid order (total above zero, not a "
-     "subscription renewal) in the period, the share with two or more such orders by its end."),
-    ("Mentor retention", "Per month, of the mentors with a redemption (not refunded) in the "
-     "month before, the share with one in this month too; whole calendar months."),
-    ("Bookings", "Cal.com and Calendly bookings by the month they start in: booked minutes "
-     "(bookings that spent credits and were not cancelled; a rescheduled booking counts once, "
-     "at its new time), of them held (the tool sent MEETING_ENDED) and no-show, and the "
-     "bookings nothing was debited for: unfunded (the balance did not cover them) and "
-     "unknown learner."),
-    ("Returning learners", "Per mentor, of the learners with a booked call with them in the "
-     "period, the share with two or more booked calls with the same mentor by its end."),
-    ("Projects", "A learner's project (learner and SKU) starts at its first project_started "
-     "or project_submitted event; of the projects started in the period, the share submitted "
-     "by its end."),
-    ("Graduate", "A learner whose first project_submitted event, or the end of a cohort in "
-     "which they hold an active seat, falls in the period and is past. Interviews per 100 "
-     "graduates counts their interview events up to the end of the period; placements are "
-     "graduates with a placement event. Without any such event recorded: no data."),
+    (
+        "Purchase",
+        "An order that was paid: its status is a paid status (BRIDGE_PAID_STATUSES) "
+        "or refunded. It is dated by its payment (its creation if the shop left that empty).",
+    ),
+    (
+        "Funnel",
+        "A learner enters with their first preview (an offer of kind preview) or, "
+        "without one, their first paid micro-offer (a line of another kind, not a subscription, "
+        "with a total above zero); they are counted in the period in which they entered, by entry "
+        "SKU. Each later step is the first one at or after the step before it and before the end "
+        "of the period: paid micro-offer, first mentor call (the start of the first Cal.com or "
+        "Calendly booking that spent credits and was not a no-show, or else the first API "
+        "redemption not refunded), "
+        "subscription (one started, or a subscription offer bought). Rates are from the step "
+        "before; days are the median between the two steps.",
+    ),
+    (
+        "Revenue",
+        "Line totals (before tax) of purchases paid in the period. Refunds count in "
+        "the period in which they were made (an order refunded in full without refund details: "
+        "when it last changed). Net is revenue less refunds, so it can be negative.",
+    ),
+    (
+        "Cohort fill",
+        "Active seats over capacity and the waitlist as they are now, for cohorts "
+        "not ended before the period.",
+    ),
+    (
+        "Mentor time",
+        "Mentor minutes by month: granted (order grants, complimentary calls, "
+        "manual additions), reversed (refunds, cancellations, manual removals), redeemed "
+        "(redemptions less refunded redemptions) and expired. Outstanding is the sum of positive "
+        "balances at the end of the period: what the creator still owes.",
+    ),
+    (
+        "Repeat purchase rate",
+        "Of the learners with a paid order (total above zero, not a "
+        "subscription renewal) in the period, the share with two or more such orders by its end.",
+    ),
+    (
+        "Mentor retention",
+        "Per month, of the mentors with a redemption (not refunded) in the "
+        "month before, the share with one in this month too; whole calendar months.",
+    ),
+    (
+        "Bookings",
+        "Cal.com and Calendly bookings by the month they start in: booked minutes "
+        "(bookings that spent credits and were not cancelled; a rescheduled booking counts once, "
+        "at its new time), of them held (the tool sent MEETING_ENDED) and no-show, and the "
+        "bookings nothing was debited for: unfunded (the balance did not cover them) and "
+        "unknown learner.",
+    ),
+    (
+        "Returning learners",
+        "Per mentor, of the learners with a booked call with them in the "
+        "period, the share with two or more booked calls with the same mentor by its end.",
+    ),
+    (
+        "Projects",
+        "A learner's project (learner and SKU) starts at its first project_started "
+        "or project_submitted event; of the projects started in the period, the share submitted "
+        "by its end.",
+    ),
+    (
+        "Graduate",
+        "A learner whose first project_submitted event, or the end of a cohort in "
+        "which they hold an active seat, falls in the period and is past. Interviews per 100 "
+        "graduates counts their interview events up to the end of the period; placements are "
+        "graduates with a placement event. Without any such event recorded: no data.",
+    ),
 )
 
 
@@ -154,8 +188,9 @@ def check_timezone(name: str, option: str = "timezone") -> str:
     try:
         ZoneInfo(name)
     except (ValueError, LookupError):
-        raise ReportError(f"{option}: {name!r} is not a time zone; use an IANA name such as "
-                          "Europe/Berlin or UTC") from None
+        raise ReportError(
+            f"{option}: {name!r} is not a time zone; use an IANA name such as Europe/Berlin or UTC"
+        ) from None
     return name
 
 
@@ -179,12 +214,20 @@ class PeriodTooLong(ReportError):
 
     def __init__(self, days: int, max_days: int) -> None:
         self.days, self.max_days = days, max_days
-        super().__init__(f"the period is {days:,} days long; a report covers at most "
-                         f"{max_days:,} days (BRIDGE_REPORT_MAX_DAYS): choose a shorter one")
+        super().__init__(
+            f"the period is {days:,} days long; a report covers at most "
+            f"{max_days:,} days (BRIDGE_REPORT_MAX_DAYS): choose a shorter one"
+        )
 
 
-def report_period(since: date | None, until: date | None, timezone: str,
-                  now: datetime, *, max_days: int | None = DEFAULT_MAX_DAYS) -> Period:
+def report_period(
+    since: date | None,
+    until: date | None,
+    timezone: str,
+    now: datetime,
+    *,
+    max_days: int | None = DEFAULT_MAX_DAYS,
+) -> Period:
     """The period to report; by default the 12 calendar months up to and including today.
 
     A period longer than ``max_days`` (None: no limit) raises PeriodTooLong.
@@ -197,16 +240,19 @@ def report_period(since: date | None, until: date | None, timezone: str,
         index = max(last.year * 12 + last.month - 1 - 11, 12)  # not before year 1
         since = date(index // 12, index % 12 + 1, 1)
     if since >= until:
-        raise ReportError(f"since ({since}) must be before until ({until}); until is the first "
-                          "day not included")
+        raise ReportError(
+            f"since ({since}) must be before until ({until}); until is the first day not included"
+        )
     if max_days is not None and (until - since).days > max_days:
         raise PeriodTooLong((until - since).days, max_days)
     period = Period(since, until, timezone)
     try:
         period.start, period.end  # noqa: B018  (the first and last day exist in UTC too)
     except OverflowError:
-        raise ReportError(f"the period {since} to {until} in {timezone} reaches outside the "
-                          "years 1 to 9999 in UTC; choose days inside them") from None
+        raise ReportError(
+            f"the period {since} to {until} in {timezone} reaches outside the "
+            "years 1 to 9999 in UTC; choose days inside them"
+        ) from None
     return period
 
 
@@ -289,7 +335,8 @@ class BookingRow:
     def booked(self) -> bool:
         """It spent credits and was not cancelled (a no-show given back still was booked)."""
         return self.status == BookingStatus.DEBITED or (
-            self.status == BookingStatus.RETURNED and self.attendance == Attendance.NO_SHOW)
+            self.status == BookingStatus.RETURNED and self.attendance == Attendance.NO_SHOW
+        )
 
 
 @dataclass(frozen=True)
@@ -360,19 +407,30 @@ def _gmt(value: object) -> datetime | None:
         return None
 
 
-def order_row(order_id: int, learner_id: int | None, status: str, *,
-              paid_at: datetime | None, created_at: datetime | None,
-              modified_at: datetime | None, currency: str,
-              summary: Mapping[str, Any] | None) -> OrderRow:
+def order_row(
+    order_id: int,
+    learner_id: int | None,
+    status: str,
+    *,
+    paid_at: datetime | None,
+    created_at: datetime | None,
+    modified_at: datetime | None,
+    currency: str,
+    summary: Mapping[str, Any] | None,
+) -> OrderRow:
     """An ``order_state`` row and its stored summary (lines, refunds) as a plain row."""
     summary = summary or {}
     lines = tuple(
-        LineRow(line_id=_int(line.get("id")),
-                sku=str(line.get("sku") or "(no SKU)") + (
-                    NOT_AN_OFFER if line.get("offer") is False else ""),
-                quantity=_int(line.get("quantity")), total=_money(line.get("total")),
-                offer=line.get("offer") is not False)
-        for line in summary.get("lines") or [] if isinstance(line, Mapping)
+        LineRow(
+            line_id=_int(line.get("id")),
+            sku=str(line.get("sku") or "(no SKU)")
+            + (NOT_AN_OFFER if line.get("offer") is False else ""),
+            quantity=_int(line.get("quantity")),
+            total=_money(line.get("total")),
+            offer=line.get("offer") is not False,
+        )
+        for line in summary.get("lines") or []
+        if isinstance(line, Mapping)
     )
     refunds = []
     for refund in summary.get("refunds") or []:
@@ -380,16 +438,31 @@ def order_row(order_id: int, learner_id: int | None, status: str, *,
             continue
         refund_lines = []
         for line in refund.get("line_items") or []:
-            item_ids = [meta.get("value") for meta in line.get("meta_data") or []
-                        if isinstance(meta, Mapping) and meta.get("key") == "_refunded_item_id"]
+            item_ids = [
+                meta.get("value")
+                for meta in line.get("meta_data") or []
+                if isinstance(meta, Mapping) and meta.get("key") == "_refunded_item_id"
+            ]
             if item_ids:
                 refund_lines.append((_int(item_ids[0]), abs(_money(line.get("total")))))
-        refunds.append(RefundRow(
-            refund_id=_int(refund.get("id")) or None,
-            refunded_at=_gmt(refund.get("date_created_gmt")),
-            total=abs(_money(refund.get("total"))),
-            lines=tuple(refund_lines),
-        ))
+        refunds.append(
+            RefundRow(
+                refund_id=_int(refund.get("id")) or None,
+                refunded_at=_gmt(refund.get("date_created_gmt")),
+                total=abs(_money(refund.get("total"))),
+                lines=tuple(refund_lines),
+            )
+        )
     renewal = bool(summary.get("renewal_of") or summary.get("switch_of"))
-    return OrderRow(order_id, learner_id, status, paid_at, created_at, modified_at, currency,
-                    lines, tuple(refunds), renewal)
+    return OrderRow(
+        order_id,
+        learner_id,
+        status,
+        paid_at,
+        created_at,
+        modified_at,
+        currency,
+        lines,
+        tuple(refunds),
+        renewal,
+    )

@@ -21,8 +21,16 @@ from bridge.rules.words import singular_of
 # Ledger events (plus the personal coupon offer and an issued credential) that write-back words
 # as order notes.
 NOTE_EVENTS = (
-    "credit_granted", "credit_reversed", "seat_active", "seat_waitlisted", "seat_promoted",
-    "seat_released", "access_granted", "access_revoked", "coupon_offered", "claim_links",
+    "credit_granted",
+    "credit_reversed",
+    "seat_active",
+    "seat_waitlisted",
+    "seat_promoted",
+    "seat_released",
+    "access_granted",
+    "access_revoked",
+    "coupon_offered",
+    "claim_links",
     "credential_issued",
 )
 

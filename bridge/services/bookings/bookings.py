@@ -65,8 +65,11 @@ STATUSES = tuple(BookingStatus)
 # What `bridge bookings --status` and the console filter by.
 LISTED_STATUSES = STATUSES
 # Bookings that wait for the creator: nothing was debited for them.
-NEEDS_ATTENTION = (BookingStatus.HELD_FOR_REVIEW, BookingStatus.UNFUNDED,
-                   BookingStatus.UNKNOWN_LEARNER)
+NEEDS_ATTENTION = (
+    BookingStatus.HELD_FOR_REVIEW,
+    BookingStatus.UNFUNDED,
+    BookingStatus.UNKNOWN_LEARNER,
+)
 FORFEIT, RETURN = "forfeit", "return"
 # What a booking's learner was found by (Booking.matched_by); only BY_EMAIL is no proof.
 BY_TOKEN, BY_TRUSTED_EMAIL, BY_EMAIL = "token", "trusted_email", "email"
@@ -103,7 +106,9 @@ class Applied:
 
 def _booking(session: Session, key: str) -> Booking | None:
     return session.exec(
-        select(Booking).where(Booking.key == key).with_for_update()
+        select(Booking)
+        .where(Booking.key == key)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
 
@@ -121,8 +126,9 @@ class Match:
         return self.learner is not None and self.by != BY_EMAIL
 
 
-def _match(session: Session, event: BookingEvent, known: Iterable[Booking | None],
-           trust_email: bool) -> Match:
+def _match(
+    session: Session, event: BookingEvent, known: Iterable[Booking | None], trust_email: bool
+) -> Match:
     """Whose booking this is: the proven learner of its earlier rows, else the learner of the
     link's token, else the attendee's e-mail (current or former) as no proof unless the
     creator trusts e-mails. A token that matches nobody is never outweighed by the e-mail."""
@@ -162,24 +168,34 @@ def _idempotency_key(booking_key: str, generation: int) -> str:
 
 def _complimentary_left(session: Session, learner_id: int) -> tuple[int | None, int]:
     """The learner's complimentary-call grant still held, and the minutes bookings left of it."""
-    rows = session.exec(select(LedgerEntry).where(
-        LedgerEntry.grant_key == complimentary_key(learner_id))).all()
+    rows = session.exec(
+        select(LedgerEntry).where(LedgerEntry.grant_key == complimentary_key(learner_id))
+    ).all()
     reversed_ids = {row.reverses_id for row in rows if row.reverses_id is not None}
-    held = [row for row in rows
-            if row.reason == "complimentary" and row.reverses_id is None
-            and row.id not in reversed_ids]
+    held = [
+        row
+        for row in rows
+        if row.reason == "complimentary" and row.reverses_id is None and row.id not in reversed_ids
+    ]
     if not held:
         return None, 0
     grant = held[-1]
     used = session.exec(
-        select(func.coalesce(func.sum(Booking.complimentary_minutes), 0))
-        .where(Booking.learner_id == learner_id, Booking.status == BookingStatus.DEBITED)
+        select(func.coalesce(func.sum(Booking.complimentary_minutes), 0)).where(
+            Booking.learner_id == learner_id, Booking.status == BookingStatus.DEBITED
+        )
     ).one()
     return grant.id, max(0, grant.amount - int(used))
 
 
-def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
-          now: datetime, generation: int = 1) -> None:
+def _fund(
+    session: Session,
+    booking: Booking,
+    learner: Learner,
+    charge: Charge,
+    now: datetime,
+    generation: int = 1,
+) -> None:
     """Debit the charge when the balance covers it (the complimentary call first); else unfunded."""
     assert learner.id is not None
     booking.credit_type, booking.amount = charge.credit_type, charge.amount
@@ -189,15 +205,19 @@ def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
         booking.status = BookingStatus.UNFUNDED
         booking.redemption_id = None
         booking.complimentary_minutes = 0
-        booking.note = (f"not enough {charge.credit_type}: {charge.amount} needed, "
-                        f"balance {balance}")[:500]
+        booking.note = (
+            f"not enough {charge.credit_type}: {charge.amount} needed, balance {balance}"
+        )[:500]
         return
     grant_id, left = (None, 0)
     if charge.credit_type == "mentor_minutes":
         grant_id, left = _complimentary_left(session, learner.id)
     complimentary = min(left, charge.amount) if grant_id is not None else 0
     redemption = debit_credits(
-        session, learner, charge.credit_type, charge.amount,
+        session,
+        learner,
+        charge.credit_type,
+        charge.amount,
         reference=f"{booking.source} booking {booking.external_id}"[:200],
         mentor=booking.mentor_email or booking.mentor_name,
         key=_idempotency_key(booking.key, generation),
@@ -206,8 +226,11 @@ def _fund(session: Session, booking: Booking, learner: Learner, charge: Charge,
     booking.status = BookingStatus.DEBITED
     booking.redemption_id = redemption.id
     booking.complimentary_minutes = complimentary
-    booking.note = "complimentary call" if complimentary == charge.amount else (
-        f"{complimentary} complimentary minutes" if complimentary else "")
+    booking.note = (
+        "complimentary call"
+        if complimentary == charge.amount
+        else (f"{complimentary} complimentary minutes" if complimentary else "")
+    )
 
 
 def _return(session: Session, booking: Booking, now: datetime, why: str) -> None:
@@ -222,28 +245,48 @@ def _placeholder(event: BookingEvent, key: str) -> BookingEvent:
     """The row of a booking known only by name (the other end of a reschedule or cancel)."""
     source, _, rest = key.partition(":")
     external = rest.rsplit(":", 1)[0] if source == "calcom" else rest
-    return dataclasses.replace(event, key=key, external_id=external, starts_at=None,
-                               ends_at=None, minutes=None, booking_number=None)
+    return dataclasses.replace(
+        event,
+        key=key,
+        external_id=external,
+        starts_at=None,
+        ends_at=None,
+        minutes=None,
+        booking_number=None,
+    )
 
 
 def _new_row(event: BookingEvent, match: Match, status: str, now: datetime) -> dict[str, Any]:
     return {
-        "key": event.key, "source": event.source, "external_id": event.external_id[:400],
+        "key": event.key,
+        "source": event.source,
+        "external_id": event.external_id[:400],
         "booking_number": event.booking_number,
         "learner_id": match.learner.id if match.learner else None,
         "matched_by": match.by if match.learner else "",
-        "attendee_email": event.attendee_email[:254], "mentor_email": event.mentor_email[:254],
+        "attendee_email": event.attendee_email[:254],
+        "mentor_email": event.mentor_email[:254],
         "mentor_name": event.mentor_name[:200],
         "event_type": (event.event_types[0] if event.event_types else "")[:400],
-        "title": event.title[:200], "starts_at": event.starts_at, "ends_at": event.ends_at,
-        "minutes": event.minutes, "credit_type": "", "amount": 0, "complimentary_minutes": 0,
-        "status": status, "attendance": Attendance.BOOKED, "note": "", "reviewed_by": "",
-        "created_at": now, "updated_at": now,
+        "title": event.title[:200],
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "minutes": event.minutes,
+        "credit_type": "",
+        "amount": 0,
+        "complimentary_minutes": 0,
+        "status": status,
+        "attendance": Attendance.BOOKED,
+        "note": "",
+        "reviewed_by": "",
+        "created_at": now,
+        "updated_at": now,
     }
 
 
-def _insert(session: Session, event: BookingEvent, match: Match, status: str,
-            now: datetime) -> Booking | None:
+def _insert(
+    session: Session, event: BookingEvent, match: Match, status: str, now: datetime
+) -> Booking | None:
     """Store the booking's row; None when another delivery stored it first."""
     if not insert_ignore(session, Booking, _new_row(event, match, status, now), ["key"]):
         return None
@@ -262,12 +305,20 @@ def _hold(booking: Booking, event: BookingEvent, match: Match, policy: BookingPo
     else:
         booking.credit_type, booking.amount = charge.credit_type, charge.amount
     why = "its link's token matches no learner and " if match.bad_token else ""
-    booking.note = (f"{why}only the attendee's e-mail names {match.learner.email}: approve "
-                    f"or reject it{problem}")[:500]
+    booking.note = (
+        f"{why}only the attendee's e-mail names {match.learner.email}: approve "
+        f"or reject it{problem}"
+    )[:500]
 
 
-def _create(session: Session, event: BookingEvent, match: Match,
-            policy: BookingPolicy, now: datetime, previous: Booking | None = None) -> Applied:
+def _create(
+    session: Session,
+    event: BookingEvent,
+    match: Match,
+    policy: BookingPolicy,
+    now: datetime,
+    previous: Booking | None = None,
+) -> Applied:
     booking = _insert(session, event, match, BookingStatus.UNKNOWN_LEARNER, now)
     if booking is None:
         return Applied(event.key, "already known")
@@ -276,8 +327,9 @@ def _create(session: Session, event: BookingEvent, match: Match,
     if match.learner is None:
         why = "its link's token matches no learner and " if match.bad_token else ""
         booking.note = f"{why}no learner is known as {event.attendee_email or '?'}"[:500]
-    elif (previous is not None and previous.status == BookingStatus.REJECTED
-          and match.by != BY_TOKEN):
+    elif (
+        previous is not None and previous.status == BookingStatus.REJECTED and match.by != BY_TOKEN
+    ):
         booking.status = BookingStatus.REJECTED
         booking.note = f"rescheduled from booking #{previous.id}, which was rejected"
     elif not match.proven:
@@ -301,8 +353,9 @@ def _save(session: Session, *bookings: Booking | None, now: datetime | None = No
     session.flush()
 
 
-def _reschedule(session: Session, event: BookingEvent, match: Match,
-                policy: BookingPolicy, now: datetime) -> Applied:
+def _reschedule(
+    session: Session, event: BookingEvent, match: Match, policy: BookingPolicy, now: datetime
+) -> Applied:
     """The debit of the booking replaced moves to this one, never a second debit."""
     if _booking(session, event.key) is not None:
         return Applied(event.key, "already known")
@@ -310,8 +363,9 @@ def _reschedule(session: Session, event: BookingEvent, match: Match,
     if previous is None and event.previous_key:
         # The old booking's own delivery may still come (no order is promised): when it does,
         # it finds this row and spends nothing.
-        previous = _insert(session, _placeholder(event, event.previous_key), match,
-                           BookingStatus.RESCHEDULED, now)
+        previous = _insert(
+            session, _placeholder(event, event.previous_key), match, BookingStatus.RESCHEDULED, now
+        )
         if previous is not None:
             previous.next_key = event.key
             previous.note = "rescheduled before its booking was seen"
@@ -356,8 +410,7 @@ def _reschedule(session: Session, event: BookingEvent, match: Match,
     return Applied(event.key, "rescheduled", booking.status)
 
 
-def _rescheduling(session: Session, event: BookingEvent, match: Match,
-                  now: datetime) -> Applied:
+def _rescheduling(session: Session, event: BookingEvent, match: Match, now: datetime) -> Applied:
     """Calendly's old half of a reschedule: keep the debit (or the hold) for the booking that
     follows."""
     booking = _booking(session, event.key)
@@ -384,17 +437,22 @@ def _cancel(session: Session, event: BookingEvent, match: Match, now: datetime) 
     if booking is None:
         # The new half of a Calendly reschedule may be cancelled before its created arrives.
         pending = session.exec(
-            select(Booking).where(Booking.next_key == event.key,
-                                  col(Booking.status).in_((BookingStatus.DEBITED,
-                                                           BookingStatus.HELD_FOR_REVIEW)))
+            select(Booking)
+            .where(
+                Booking.next_key == event.key,
+                col(Booking.status).in_((BookingStatus.DEBITED, BookingStatus.HELD_FOR_REVIEW)),
+            )
             .with_for_update()
         ).first()
         if pending is not None and pending.status == BookingStatus.DEBITED:
             _return(session, pending, now, "its rescheduled booking was cancelled")
             _save(session, pending, now=now)
         elif pending is not None:
-            _end_held(pending, now, "its rescheduled booking was cancelled before review; "
-                                    "nothing was debited")
+            _end_held(
+                pending,
+                now,
+                "its rescheduled booking was cancelled before review; nothing was debited",
+            )
             _save(session, pending, now=now)
         tombstone = _insert(session, event, match, BookingStatus.CANCELLED, now)
         if tombstone is not None:
@@ -421,8 +479,9 @@ def _cancel(session: Session, event: BookingEvent, match: Match, now: datetime) 
     return Applied(event.key, "nothing to return", booking.status)
 
 
-def _no_show(session: Session, event: BookingEvent, policy: BookingPolicy,
-             match: Match, now: datetime) -> Applied:
+def _no_show(
+    session: Session, event: BookingEvent, policy: BookingPolicy, match: Match, now: datetime
+) -> Applied:
     booking = _booking(session, event.key)
     if booking is None:
         return Applied(event.key, "unknown booking")
@@ -441,10 +500,21 @@ def _no_show(session: Session, event: BookingEvent, policy: BookingPolicy,
     if booking.status == BookingStatus.RETURNED and booking.note.startswith("no-show") and learner:
         # The no-show was undone after its credits came back: spend them again, once more.
         prefix = _idempotency_key(booking.key, 0).rsplit("@", 1)[0]
-        generation = 1 + len(session.exec(select(Redemption.id).where(
-            col(Redemption.idempotency_key).startswith(prefix + "@"))).all())
-        _fund(session, booking, learner, Charge(booking.credit_type, booking.amount), now,
-              generation=generation)
+        generation = 1 + len(
+            session.exec(
+                select(Redemption.id).where(
+                    col(Redemption.idempotency_key).startswith(prefix + "@")
+                )
+            ).all()
+        )
+        _fund(
+            session,
+            booking,
+            learner,
+            Charge(booking.credit_type, booking.amount),
+            now,
+            generation=generation,
+        )
     _save(session, booking, now=now)
     return Applied(event.key, "no-show cleared", booking.status)
 
@@ -454,8 +524,9 @@ def _ended(session: Session, event: BookingEvent, now: datetime) -> Applied:
     if event.external_id:
         statement = statement.where(Booking.key == event.key)
     else:
-        statement = statement.where(Booking.source == event.source,
-                                    Booking.booking_number == event.booking_number)
+        statement = statement.where(
+            Booking.source == event.source, Booking.booking_number == event.booking_number
+        )
         if event.attendee_email:
             statement = statement.where(Booking.attendee_email == event.attendee_email)
     marked = 0
@@ -469,8 +540,9 @@ def _ended(session: Session, event: BookingEvent, now: datetime) -> Applied:
     return Applied(event.key, f"held ({marked} booking{'s' * (marked != 1)})")
 
 
-def apply_booking_event(session: Session, event: BookingEvent, policy: BookingPolicy,
-                        now: datetime | None = None) -> Applied:
+def apply_booking_event(
+    session: Session, event: BookingEvent, policy: BookingPolicy, now: datetime | None = None
+) -> Applied:
     """Apply one booking event in the caller's transaction (the caller commits)."""
     now = now or utcnow()
     if event.kind == ENDED:
@@ -478,8 +550,7 @@ def apply_booking_event(session: Session, event: BookingEvent, policy: BookingPo
     known = [_peek(session, event.key), _peek(session, event.previous_key)]
     match = _match(session, event, known, policy.trust_email)
     if match.learner is not None:
-        match = dataclasses.replace(
-            match, learner=lock_learner(session, id_of(match.learner)))
+        match = dataclasses.replace(match, learner=lock_learner(session, id_of(match.learner)))
     if event.kind == CREATED:
         if _booking(session, event.key) is not None:
             return Applied(event.key, "already known")
@@ -497,6 +568,7 @@ def apply_booking_event(session: Session, event: BookingEvent, policy: BookingPo
 
 # --- review of held bookings ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reviewed:
     """What an approval or rejection did: ``action`` approved, rejected, or already one."""
@@ -508,7 +580,9 @@ class Reviewed:
 
 def _locked_by_id(session: Session, booking_id: int) -> Booking | None:
     return session.exec(
-        select(Booking).where(Booking.id == booking_id).with_for_update()
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
 
@@ -519,20 +593,33 @@ def _not_held(booking: Booking, approve: bool) -> Reviewed:
         done = "rejected" if booking.status == BookingStatus.REJECTED else "approved"
         if (done == "approved") == approve:
             return Reviewed(f"already {done}", booking_view(booking))
-        raise ReviewRefused(f"booking #{booking.id} was already {done} by "
-                            f"{booking.reviewed_by or '?'} on {booking.reviewed_at:%Y-%m-%d}")
+        raise ReviewRefused(
+            f"booking #{booking.id} was already {done} by "
+            f"{booking.reviewed_by or '?'} on {booking.reviewed_at:%Y-%m-%d}"
+        )
     if booking.status == BookingStatus.CANCELLED:
-        raise ReviewRefused(f"booking #{booking.id} was cancelled in {booking.source} before it "
-                            "was reviewed: nothing to approve or reject")
+        raise ReviewRefused(
+            f"booking #{booking.id} was cancelled in {booking.source} before it "
+            "was reviewed: nothing to approve or reject"
+        )
     if booking.status == BookingStatus.RESCHEDULED and booking.next_key:
-        raise ReviewRefused(f"booking #{booking.id} was rescheduled: review the new booking "
-                            "(bridge bookings --status held_for_review)")
+        raise ReviewRefused(
+            f"booking #{booking.id} was rescheduled: review the new booking "
+            "(bridge bookings --status held_for_review)"
+        )
     raise ReviewRefused(f"booking #{booking.id} is {booking.status}, not held for review")
 
 
-def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
-                   policy: BookingPolicy, reason: str = "",
-                   now: datetime | None = None) -> Reviewed:
+def review_booking(
+    session: Session,
+    booking_id: int,
+    *,
+    approve: bool,
+    by: str,
+    policy: BookingPolicy,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Reviewed:
     """Approve a booking held for review (it debits as a proven booking would have, once) or
     reject it (nothing is debited; it stays listed as rejected). The caller commits.
 
@@ -555,8 +642,9 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
     booking.reviewed_by, booking.reviewed_at = by.strip()[:254] or "unknown", now
     if not approve:
         booking.status = BookingStatus.REJECTED
-        booking.note = (f"rejected by {booking.reviewed_by}"
-                        + (f": {reason.strip()}" if reason.strip() else ""))[:500]
+        booking.note = (
+            f"rejected by {booking.reviewed_by}" + (f": {reason.strip()}" if reason.strip() else "")
+        )[:500]
         _save(session, booking, now=now)
         return Reviewed("rejected", booking_view(booking, learner))
     if learner is None or learner.id is None:
@@ -564,22 +652,30 @@ def review_booking(session: Session, booking_id: int, *, approve: bool, by: str,
     booking.matched_by = BY_OPERATOR
     if booking.credit_type:
         _fund(session, booking, learner, Charge(booking.credit_type, booking.amount), now)
-        if (booking.status == BookingStatus.DEBITED and booking.attendance == Attendance.NO_SHOW
-                and policy.no_show == RETURN):
+        if (
+            booking.status == BookingStatus.DEBITED
+            and booking.attendance == Attendance.NO_SHOW
+            and policy.no_show == RETURN
+        ):
             _return(session, booking, now, "no-show; credits returned (BRIDGE_BOOKING_NO_SHOW)")
     else:
         booking.status = BookingStatus.UNFUNDED
-        booking.note = ("approved, but neither its length nor the catalogue says what it "
-                        "spends")
+        booking.note = "approved, but neither its length nor the catalogue says what it spends"
     _save(session, booking, now=now)
-    balance = balances(session, learner.id).get(booking.credit_type, 0) \
-        if booking.credit_type else None
+    balance = (
+        balances(session, learner.id).get(booking.credit_type, 0) if booking.credit_type else None
+    )
     return Reviewed("approved", booking_view(booking, learner), balance)
 
 
-def process_booking_delivery(engine: Engine, source: str, envelope: Any,
-                             policy: Callable[[], BookingPolicy], *,
-                             now: Callable[[], datetime] = utcnow) -> str:
+def process_booking_delivery(
+    engine: Engine,
+    source: str,
+    envelope: Any,
+    policy: Callable[[], BookingPolicy],
+    *,
+    now: Callable[[], datetime] = utcnow,
+) -> str:
     """Apply every booking event of one delivery, each in its own transaction."""
     events = parse_delivery(source, envelope)
     if not events:
@@ -590,44 +686,65 @@ def process_booking_delivery(engine: Engine, source: str, envelope: Any,
         with unit_of_work(engine) as session:
             applied = apply_booking_event(session, event, current, now())
             session.commit()
-        log.info("booking %s: %s", applied.action, applied.status or "-",
-                 extra={"source": source, "trigger": event.trigger})
+        log.info(
+            "booking %s: %s",
+            applied.action,
+            applied.status or "-",
+            extra={"source": source, "trigger": event.trigger},
+        )
         done.append(f"{applied.action}" + (f" ({applied.status})" if applied.status else ""))
     return f"{source} {events[0].trigger}: " + ", ".join(done)
 
 
 # --- reading ----------------------------------------------------------------------------------
 
+
 def booking_view(booking: Booking, learner: Learner | None = None) -> dict[str, Any]:
     """A booking as the CLI, the API and the console show it."""
+
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
 
     return {
-        "id": booking.id, "source": booking.source, "booking": booking.external_id,
-        "status": booking.status, "attendance": booking.attendance,
+        "id": booking.id,
+        "source": booking.source,
+        "booking": booking.external_id,
+        "status": booking.status,
+        "attendance": booking.attendance,
         "matched_by": booking.matched_by or None,
-        "learner": ({"id": learner.id, "email": learner.email,
-                     "customer_id": learner.woo_customer_id} if learner else None),
-        "attendee_email": booking.attendee_email, "mentor": booking.mentor_email,
-        "mentor_name": booking.mentor_name, "event_type": booking.event_type,
-        "title": booking.title, "starts_at": iso(booking.starts_at),
-        "ends_at": iso(booking.ends_at), "minutes": booking.minutes,
+        "learner": (
+            {"id": learner.id, "email": learner.email, "customer_id": learner.woo_customer_id}
+            if learner
+            else None
+        ),
+        "attendee_email": booking.attendee_email,
+        "mentor": booking.mentor_email,
+        "mentor_name": booking.mentor_name,
+        "event_type": booking.event_type,
+        "title": booking.title,
+        "starts_at": iso(booking.starts_at),
+        "ends_at": iso(booking.ends_at),
+        "minutes": booking.minutes,
         "credit_type": booking.credit_type or None,
         "amount": booking.amount if booking.credit_type else None,
         "complimentary_minutes": booking.complimentary_minutes,
-        "redemption_id": booking.redemption_id, "note": booking.note,
-        "created_at": booking.created_at.isoformat(), "cancelled_at": iso(booking.cancelled_at),
+        "redemption_id": booking.redemption_id,
+        "note": booking.note,
+        "created_at": booking.created_at.isoformat(),
+        "cancelled_at": iso(booking.cancelled_at),
         "held_at": iso(booking.held_at),
-        "reviewed_by": booking.reviewed_by or None, "reviewed_at": iso(booking.reviewed_at),
+        "reviewed_by": booking.reviewed_by or None,
+        "reviewed_at": iso(booking.reviewed_at),
     }
 
 
-def list_bookings(session: Session, *, status: str | None = None,
-                  learner_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def list_bookings(
+    session: Session, *, status: str | None = None, learner_id: int | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     """Bookings newest first, optionally of one status or one learner."""
     statement = select(Booking, Learner).join(
-        Learner, col(Learner.id) == col(Booking.learner_id), isouter=True)
+        Learner, col(Learner.id) == col(Booking.learner_id), isouter=True
+    )
     if status is not None:
         statement = statement.where(Booking.status == status)
     if learner_id is not None:
@@ -640,8 +757,7 @@ def booking_counts(engine: Engine) -> dict[str, int]:
     """Bookings by status, every status named (NEEDS_ATTENTION ones need the creator)."""
     try:
         with unit_of_work(engine) as session:
-            rows = session.exec(
-                select(Booking.status, func.count()).group_by(Booking.status)).all()
+            rows = session.exec(select(Booking.status, func.count()).group_by(Booking.status)).all()
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
     counts: dict[str, int] = {status: 0 for status in STATUSES}

@@ -49,15 +49,20 @@ class BookingLink:
     created_by: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"learner_id": self.learner_id, "email": self.email, "token": self.token,
-                "parameters": link_parameters(self.token) if self.token else None,
-                "created_at": self.created_at.isoformat(), "created_by": self.created_by}
+        return {
+            "learner_id": self.learner_id,
+            "email": self.email,
+            "token": self.token,
+            "parameters": link_parameters(self.token) if self.token else None,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+        }
 
 
 def _active(session: Session, learner_id: int) -> BookingToken | None:
     return session.exec(
-        select(BookingToken).where(BookingToken.learner_id == learner_id,
-                                   col(BookingToken.revoked_at).is_(None))
+        select(BookingToken)
+        .where(BookingToken.learner_id == learner_id, col(BookingToken.revoked_at).is_(None))
         .order_by(col(BookingToken.id).desc())
     ).first()
 
@@ -70,23 +75,32 @@ def link_made_at(session: Session, learner_id: int) -> datetime | None:
 
 def _shown(row: BookingToken, learner: Learner, secret: str) -> BookingLink:
     token = derive_token(secret, row.learner_id, row.nonce)
-    return BookingLink(row.learner_id, learner.email,
-                       token if token_hash(token) == row.token_hash else None,
-                       row.created_at, row.created_by)
+    return BookingLink(
+        row.learner_id,
+        learner.email,
+        token if token_hash(token) == row.token_hash else None,
+        row.created_at,
+        row.created_by,
+    )
 
 
 def _make(session: Session, learner: Learner, secret: str, by: str) -> BookingToken:
     assert learner.id is not None
     nonce = secrets.token_hex(16)
-    row = BookingToken(learner_id=learner.id, nonce=nonce, created_by=by[:254],
-                       token_hash=token_hash(derive_token(secret, learner.id, nonce)))
+    row = BookingToken(
+        learner_id=learner.id,
+        nonce=nonce,
+        created_by=by[:254],
+        token_hash=token_hash(derive_token(secret, learner.id, nonce)),
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def booking_link(session: Session, learner: Learner, secret: str | None, *,
-                 create: bool = False, by: str = "") -> BookingLink | None:
+def booking_link(
+    session: Session, learner: Learner, secret: str | None, *, create: bool = False, by: str = ""
+) -> BookingLink | None:
     """The learner's booking link; made first when ``create`` and there is none, else None.
 
     Raises BookingLinkSecretMissing when BRIDGE_CLAIM_SECRET is not set.
@@ -100,8 +114,9 @@ def booking_link(session: Session, learner: Learner, secret: str | None, *,
     return _shown(row, learner, secret) if row is not None else None
 
 
-def rotate_booking_link(session: Session, learner: Learner, secret: str | None,
-                        by: str = "") -> BookingLink:
+def rotate_booking_link(
+    session: Session, learner: Learner, secret: str | None, by: str = ""
+) -> BookingLink:
     """A new token for the learner; the old link stops proving anything at once."""
     assert learner.id is not None
     secret = require_secret(secret)
@@ -115,8 +130,10 @@ def revoke_booking_link(session: Session, learner: Learner) -> bool:
     assert learner.id is not None
     lock_learner(session, learner.id)
     rows = session.exec(
-        select(BookingToken).where(BookingToken.learner_id == learner.id,
-                                   col(BookingToken.revoked_at).is_(None))).all()
+        select(BookingToken).where(
+            BookingToken.learner_id == learner.id, col(BookingToken.revoked_at).is_(None)
+        )
+    ).all()
     for row in rows:
         row.revoked_at = utcnow()
         session.add(row)
@@ -124,8 +141,14 @@ def revoke_booking_link(session: Session, learner: Learner) -> bool:
     return bool(rows)
 
 
-def booking_links(session: Session, secret: str | None, *, create_missing: bool = False,
-                  by: str = "", learner_ids: Sequence[int] | None = None) -> list[BookingLink]:
+def booking_links(
+    session: Session,
+    secret: str | None,
+    *,
+    create_missing: bool = False,
+    by: str = "",
+    learner_ids: Sequence[int] | None = None,
+) -> list[BookingLink]:
     """Every learner's link (or those of ``learner_ids``), oldest learner first; learners
     without one are left out unless ``create_missing``."""
     secret = require_secret(secret)
@@ -146,14 +169,16 @@ def learner_by_token(session: Session, presented: str) -> Learner | None:
     if not is_token(presented):
         return None
     row = session.exec(
-        select(BookingToken).where(BookingToken.token_hash == token_hash(presented),
-                                   col(BookingToken.revoked_at).is_(None))
+        select(BookingToken).where(
+            BookingToken.token_hash == token_hash(presented), col(BookingToken.revoked_at).is_(None)
+        )
     ).first()
     return session.get(Learner, row.learner_id) if row is not None else None
 
 
-def change_booking_link(session: Session, learner_id: int, action: str, secret: str | None,
-                        by: str = "") -> bool:
+def change_booking_link(
+    session: Session, learner_id: int, action: str, secret: str | None, by: str = ""
+) -> bool:
     """``create`` (if none), ``rotate`` or ``revoke`` a learner's link; False when there was
     nothing to revoke. Raises LearnerNotFound for an unknown id."""
     if action not in ACTIONS:

@@ -76,8 +76,12 @@ class RedemptionNotFound(PermanentError):
 class IdempotencyKeyReused(PermanentError):
     """The Idempotency-Key was first used for a different request."""
 
-    def __init__(self, message: str, differences: Mapping[str, tuple[Any, Any]] | None = None,
-                 first_id: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        differences: Mapping[str, tuple[Any, Any]] | None = None,
+        first_id: Any = None,
+    ) -> None:
         super().__init__(message)
         # field -> (the first request's value, this one's), and the first redemption's id:
         # what the CLI tells a person who ran one booking twice with different flags.
@@ -130,8 +134,13 @@ class RedeemRequest:
         return token_key(self.idempotency_key, self.token_name)
 
     def fingerprint(self) -> str:
-        meaning = {"learner": self.learner, "credit_type": self.credit_type,
-                   "amount": self.amount, "reference": self.reference, "mentor": self.mentor}
+        meaning = {
+            "learner": self.learner,
+            "credit_type": self.credit_type,
+            "amount": self.amount,
+            "reference": self.reference,
+            "mentor": self.mentor,
+        }
         return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
 
 
@@ -186,9 +195,12 @@ def learner_ref(value: Any, name: str = "learner") -> str | int:
     return normalise_email(text)
 
 
-def redeem_request(body: Any, idempotency_key: str | None,
-                   known_credit_types: Iterable[str],
-                   token_name: str | None = None) -> RedeemRequest:
+def redeem_request(
+    body: Any,
+    idempotency_key: str | None,
+    known_credit_types: Iterable[str],
+    token_name: str | None = None,
+) -> RedeemRequest:
     """Check a redemption request, naming the first field that is wrong."""
     if idempotency_key is None or not idempotency_key.strip():
         raise InvalidRequest("Idempotency-Key", "header is required")
@@ -208,8 +220,10 @@ def redeem_request(body: Any, idempotency_key: str | None,
     if credit_type not in known:
         names = ", ".join(sorted(known))
         hint = did_you_mean(credit_type, known)
-        raise InvalidRequest("credit_type", f"unknown credit type {credit_type!r}; "
-                             f"{hint + ' ' if hint else ''}known: {names}")
+        raise InvalidRequest(
+            "credit_type",
+            f"unknown credit type {credit_type!r}; {hint + ' ' if hint else ''}known: {names}",
+        )
     amount = body.get("amount")
     if amount is None:
         raise InvalidRequest("amount", "is required")
@@ -245,13 +259,17 @@ def stored_credit_types(session: Session) -> set[str]:
     return types
 
 
-def redemption_view(redemption: Redemption, learner: Learner,
-                    balance_after: int | None = None) -> dict[str, Any]:
+def redemption_view(
+    redemption: Redemption, learner: Learner, balance_after: int | None = None
+) -> dict[str, Any]:
     """A redemption as the API and the CLI show it."""
     view: dict[str, Any] = {
         "id": redemption.id,
-        "learner": {"id": learner.id, "email": learner.email,
-                    "customer_id": learner.woo_customer_id},
+        "learner": {
+            "id": learner.id,
+            "email": learner.email,
+            "customer_id": learner.woo_customer_id,
+        },
         "credit_type": redemption.credit_type,
         "amount": redemption.amount,
         "reference": redemption.reference,
@@ -271,7 +289,8 @@ def _replay(record: IdempotencyRecord, request: RedeemRequest) -> RedeemResult:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {request.idempotency_key!r} was used for a different request",
             _differences(first, request) if record.operation == REDEEM else None,
-            first.get("id"))
+            first.get("id"),
+        )
     return RedeemResult(dict(record.response or {}), replayed=True, status_code=record.status_code)
 
 
@@ -288,8 +307,9 @@ def _differences(first: Mapping[str, Any], request: RedeemRequest) -> dict[str, 
     return found
 
 
-def _record(session: Session, request: RedeemRequest, *,
-            fresh: bool = False) -> IdempotencyRecord | None:
+def _record(
+    session: Session, request: RedeemRequest, *, fresh: bool = False
+) -> IdempotencyRecord | None:
     """The stored answer for the request's key: the token's own, else one stored before keys
     were per token (those keys were shared by every token and the CLI, and still are)."""
     keys = [request.stored_key]
@@ -329,19 +349,40 @@ def redeem_checked(session: Session, request: RedeemRequest) -> RedeemResult:
     balance = balances(session, learner_id).get(request.credit_type, 0)
     if balance < request.amount:
         raise InsufficientCredits(request.credit_type, request.amount, balance)
-    redemption = debit_credits(session, learner, request.credit_type, request.amount,
-                               request.reference, request.mentor, request.stored_key)
+    redemption = debit_credits(
+        session,
+        learner,
+        request.credit_type,
+        request.amount,
+        request.reference,
+        request.mentor,
+        request.stored_key,
+    )
     body = redemption_view(redemption, learner, balance_after=balance - request.amount)
-    session.add(IdempotencyRecord(key=request.stored_key, operation=REDEEM,
-                                  fingerprint=request.fingerprint(), status_code=201,
-                                  response=body))
+    session.add(
+        IdempotencyRecord(
+            key=request.stored_key,
+            operation=REDEEM,
+            fingerprint=request.fingerprint(),
+            status_code=201,
+            response=body,
+        )
+    )
     session.flush()
     return RedeemResult(body, replayed=False)
 
 
-def debit_credits(session: Session, learner: Learner, credit_type: str, amount: int,
-                  reference: str, mentor: str, key: str, *,
-                  spends_first: int | None = None) -> Redemption:
+def debit_credits(
+    session: Session,
+    learner: Learner,
+    credit_type: str,
+    amount: int,
+    reference: str,
+    mentor: str,
+    key: str,
+    *,
+    spends_first: int | None = None,
+) -> Redemption:
     """Append the debit row and its redemption; the caller has locked the learner and checked
     the balance. ``key`` (unique, at most 128 characters) identifies the redemption.
 
@@ -351,15 +392,26 @@ def debit_credits(session: Session, learner: Learner, credit_type: str, amount: 
     source_key = f"redemption:{key}"
     note = reference + (f" with {mentor}" if mentor else "")
     learner_id = id_of(learner)
-    entry = LedgerEntry(learner_id=learner_id, credit_type=credit_type,
-                        amount=-amount, reason="redemption", grant_key=source_key,
-                        source_key=source_key, note=note[:500], reverses_id=spends_first)
+    entry = LedgerEntry(
+        learner_id=learner_id,
+        credit_type=credit_type,
+        amount=-amount,
+        reason="redemption",
+        grant_key=source_key,
+        source_key=source_key,
+        note=note[:500],
+        reverses_id=spends_first,
+    )
     session.add(entry)
     session.flush()
     redemption = Redemption(
-        learner_id=learner_id, credit_type=credit_type,
-        amount=amount, reference=reference[:MAX_TEXT], mentor=mentor[:MAX_TEXT],
-        idempotency_key=key, ledger_entry_id=id_of(entry),
+        learner_id=learner_id,
+        credit_type=credit_type,
+        amount=amount,
+        reference=reference[:MAX_TEXT],
+        mentor=mentor[:MAX_TEXT],
+        idempotency_key=key,
+        ledger_entry_id=id_of(entry),
     )
     session.add(redemption)
     session.flush()
@@ -378,7 +430,8 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     assert learner is not None  # a foreign key guarantees it
     # Read again under the lock: a concurrent refund may have committed while this one waited.
     redemption = session.exec(
-        select(Redemption).where(Redemption.id == redemption_id)
+        select(Redemption)
+        .where(Redemption.id == redemption_id)
         .execution_options(populate_existing=True)
     ).one()
     if redemption.status == RedemptionStatus.REFUNDED:
@@ -386,9 +439,13 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     debit = session.get(LedgerEntry, redemption.ledger_entry_id)
     assert debit is not None
     refund = LedgerEntry(
-        learner_id=redemption.learner_id, credit_type=redemption.credit_type,
-        amount=redemption.amount, reason="redemption_refund", grant_key=debit.grant_key,
-        source_key=f"{debit.source_key}:refund", reverses_id=debit.id,
+        learner_id=redemption.learner_id,
+        credit_type=redemption.credit_type,
+        amount=redemption.amount,
+        reason="redemption_refund",
+        grant_key=debit.grant_key,
+        source_key=f"{debit.source_key}:refund",
+        reverses_id=debit.id,
         note=f"refund of redemption {redemption.id}",
     )
     session.add(refund)
@@ -400,13 +457,19 @@ def refund_redemption(session: Session, redemption_id: int) -> RefundResult:
     session.flush()
     enqueue_customer_meta(session, id_of(learner), active_perks(session, id_of(learner)))
     balance = balances(session, id_of(learner)).get(redemption.credit_type, 0)
-    return RefundResult(redemption_view(redemption, learner, balance_after=balance),
-                        refunded_now=True)
+    return RefundResult(
+        redemption_view(redemption, learner, balance_after=balance), refunded_now=True
+    )
 
 
-def redeem_in_transaction(engine: Engine, body: Mapping[str, Any], idempotency_key: str | None,
-                          credit_types: Iterable[str] | None = None, *,
-                          token_name: str | None = None) -> RedeemResult:
+def redeem_in_transaction(
+    engine: Engine,
+    body: Mapping[str, Any],
+    idempotency_key: str | None,
+    credit_types: Iterable[str] | None = None,
+    *,
+    token_name: str | None = None,
+) -> RedeemResult:
     """Check, redeem and commit in one unit of work; what the API and the CLI both call.
 
     ``credit_types`` defaults to ``stored_credit_types`` of the database; ``token_name`` is

@@ -165,36 +165,46 @@ class UnmappedSku:
         shown = ", ".join(str(i) for i in self.order_ids)
         more = "..." if self.orders > len(self.order_ids) else ""
         products = [str(i) for i in self.product_ids if i]  # 0: a line of no product
-        sold_by = f" ({plural_form(len(products), 'product')} {', '.join(products)})" \
-            if products else ""
+        sold_by = (
+            f" ({plural_form(len(products), 'product')} {', '.join(products)})" if products else ""
+        )
         return Problem(
             "unmapped_sku",
             f"SKU {self.sku or '(none)'}{sold_by} was "
             f"sold on {_n(self.lines, 'paid order line')} in {_n(self.orders, 'order')} "
             f"({shown}{more}) but "
             "maps to no micro-SKU: add it to the catalogue, or list it under not_offers",
-            self.sku or None, self.product_ids[0] if self.product_ids else None,
-            severity="warning")
+            self.sku or None,
+            self.product_ids[0] if self.product_ids else None,
+            severity="warning",
+        )
 
 
-def unmapped_skus(session_or_engine: Session | Engine,
-                  catalogue: Catalogue | None = None) -> tuple[UnmappedSku, ...]:
+def unmapped_skus(
+    session_or_engine: Session | Engine, catalogue: Catalogue | None = None
+) -> tuple[UnmappedSku, ...]:
     """SKUs sold on paid lines that map to nothing, with counts; those mapped since left out."""
     with _reading(session_or_engine) as session:
-        rows = session.exec(select(UnmappedLine).order_by(col(UnmappedLine.sku),
-                                                          col(UnmappedLine.order_id))).all()
+        rows = session.exec(
+            select(UnmappedLine).order_by(col(UnmappedLine.sku), col(UnmappedLine.order_id))
+        ).all()
     by_sku: dict[str, list[UnmappedLine]] = {}
     for row in rows:
         line = {"sku": row.sku, "product_id": row.product_id, "variation_id": row.variation_id}
-        if catalogue is not None and (catalogue.offer_for_line(line)
-                                      or catalogue.is_not_offer(line)):
+        if catalogue is not None and (
+            catalogue.offer_for_line(line) or catalogue.is_not_offer(line)
+        ):
             continue  # the catalogue knows it now
         by_sku.setdefault(row.sku, []).append(row)
     return tuple(
-        UnmappedSku(sku, len(lines), len({r.order_id for r in lines}),
-                    sum(r.quantity for r in lines),
-                    tuple(sorted({r.variation_id or r.product_id for r in lines})),
-                    tuple(sorted({r.order_id for r in lines}))[:5])
+        UnmappedSku(
+            sku,
+            len(lines),
+            len({r.order_id for r in lines}),
+            sum(r.quantity for r in lines),
+            tuple(sorted({r.variation_id or r.product_id for r in lines})),
+            tuple(sorted({r.order_id for r in lines}))[:5],
+        )
         for sku, lines in by_sku.items()
     )
 
@@ -272,9 +282,18 @@ def apply_product_payload(
 
 def _stored_state(binding: ProductBinding) -> tuple[Any, ...]:
     """What a binding holds, less when it was written."""
-    return (binding.parent_id, binding.sku, binding.offer_sku, binding.woo_type,
-            binding.woo_status, binding.name, binding.price, binding.active,
-            binding.date_modified_gmt, binding.meta)
+    return (
+        binding.parent_id,
+        binding.sku,
+        binding.offer_sku,
+        binding.woo_type,
+        binding.woo_status,
+        binding.name,
+        binding.price,
+        binding.active,
+        binding.date_modified_gmt,
+        binding.meta,
+    )
 
 
 def _fill(binding: ProductBinding, record: ProductRecord, offer: Offer | None) -> None:
@@ -577,8 +596,9 @@ def _apply(
 
 
 def _unseen(session: Session, seen: set[int]) -> list[int]:
-    rows = session.exec(select(ProductBinding.woo_id)
-                        .where(col(ProductBinding.active).is_(True))).all()
+    rows = session.exec(
+        select(ProductBinding.woo_id).where(col(ProductBinding.active).is_(True))
+    ).all()
     return sorted(woo_id for woo_id in rows if woo_id not in seen)
 
 
@@ -606,7 +626,8 @@ def read_catalogue_file(path: str | Path) -> Catalogue:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CatalogueError(
-            str(path), "(file)",
+            str(path),
+            "(file)",
             "not found; set BRIDGE_CATALOG_FILE, or run `bridge init` to write the example",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:

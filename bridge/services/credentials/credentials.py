@@ -131,7 +131,8 @@ def require_public_url(settings: Settings) -> str:
     if not settings.web.public_url:
         raise CredentialsNotConfigured(
             "BRIDGE_PUBLIC_URL is not set; credentials name their issuer, keys and status list "
-            "by it, for example BRIDGE_PUBLIC_URL=https://bridge.example.com")
+            "by it, for example BRIDGE_PUBLIC_URL=https://bridge.example.com"
+        )
     return settings.web.public_url
 
 
@@ -151,21 +152,30 @@ def signing_key(settings: Settings, *, create: bool = True) -> SigningKey:
 def issuer_for(settings: Settings, catalogue: Catalogue | None = None) -> Issuer:
     """The issuer Profile: BRIDGE_ISSUER_NAME, else the catalogue's shop title."""
     public_url = require_public_url(settings)
-    name = (settings.credentials.issuer_name or (catalogue.title if catalogue else "")
-            or "creator-bridge")
+    name = (
+        settings.credentials.issuer_name
+        or (catalogue.title if catalogue else "")
+        or "creator-bridge"
+    )
     url = (catalogue.url if catalogue else "") or public_url
     return Issuer(id=f"{public_url}/issuer", name=name, url=url)
 
 
 def issuing_for(settings: Settings, catalogue: Catalogue, templates: NoteTemplates) -> Issuing:
     public_url = require_public_url(settings)
-    return Issuing(public_url=public_url, issuer=issuer_for(settings, catalogue),
-                   signer=Signer(signing_key(settings), public_url), catalogue=catalogue,
-                   settings=settings, templates=templates)
+    return Issuing(
+        public_url=public_url,
+        issuer=issuer_for(settings, catalogue),
+        signer=Signer(signing_key(settings), public_url),
+        catalogue=catalogue,
+        settings=settings,
+        templates=templates,
+    )
 
 
-def issuing_factory(settings: Settings,
-                    catalogue: Callable[[], Catalogue]) -> Callable[[], Issuing]:
+def issuing_factory(
+    settings: Settings, catalogue: Callable[[], Catalogue]
+) -> Callable[[], Issuing]:
     """What issuing needs, built on first use and then kept (one command, one request)."""
     built: list[Issuing] = []
 
@@ -180,10 +190,16 @@ def issuing_factory(settings: Settings,
 def register_key(session: Session, key: SigningKey) -> None:
     """Remember a public key that signs, once: the JWKS keeps every key ever used."""
     if session.get(CredentialKey, key.thumbprint) is None:
-        insert_ignore(session, CredentialKey, {
-            "thumbprint": key.thumbprint, "public_jwk": key.public_jwk(),
-            "created_at": utcnow(),
-        }, ["thumbprint"])
+        insert_ignore(
+            session,
+            CredentialKey,
+            {
+                "thumbprint": key.thumbprint,
+                "public_jwk": key.public_jwk(),
+                "created_at": utcnow(),
+            },
+            ["thumbprint"],
+        )
 
 
 @lru_cache(maxsize=1)
@@ -203,8 +219,9 @@ def schema_problems(document: dict[str, Any]) -> list[str]:
 def check_schema(document: dict[str, Any]) -> None:
     problems = schema_problems(document)
     if problems:
-        raise CredentialSchemaError("the credential fails the OB 3.0 schema, not signed: "
-                                    + "; ".join(problems[:3]))
+        raise CredentialSchemaError(
+            "the credential fails the OB 3.0 schema, not signed: " + "; ".join(problems[:3])
+        )
 
 
 def _by_source(session: Session, source_key: str) -> Credential | None:
@@ -214,9 +231,12 @@ def _by_source(session: Session, source_key: str) -> Credential | None:
 def live_credential(session: Session, learner_id: int, sku: str) -> Credential | None:
     """The learner's unrevoked credential for a SKU, if any."""
     return session.exec(
-        select(Credential).where(Credential.learner_id == learner_id,
-                                 Credential.offer_sku == sku,
-                                 col(Credential.revoked_at).is_(None))
+        select(Credential)
+        .where(
+            Credential.learner_id == learner_id,
+            Credential.offer_sku == sku,
+            col(Credential.revoked_at).is_(None),
+        )
         .order_by(col(Credential.id).desc())
     ).first()
 
@@ -224,8 +244,12 @@ def live_credential(session: Session, learner_id: int, sku: str) -> Credential |
 def _access(session: Session, learner_id: int, sku: str) -> Access | None:
     """The learner's latest unrevoked access to the SKU (a bundle grants its parts' access)."""
     return session.exec(
-        select(Access).where(Access.learner_id == learner_id, Access.offer_sku == sku,
-                             col(Access.revoked_at).is_(None))
+        select(Access)
+        .where(
+            Access.learner_id == learner_id,
+            Access.offer_sku == sku,
+            col(Access.revoked_at).is_(None),
+        )
         .order_by(col(Access.id).desc())
     ).first()
 
@@ -235,11 +259,13 @@ def check_offer(catalogue: Catalogue, sku: str, public_url: str, kind: str | Non
     offer = catalogue.offers.get(sku)
     if offer is None:
         hint = did_you_mean(sku, catalogue.offers)
-        raise CredentialRefused("sku", f"no micro-SKU {sku!r} is in the catalogue"
-                                + (f"; {hint}" if hint else ""))
+        raise CredentialRefused(
+            "sku", f"no micro-SKU {sku!r} is in the catalogue" + (f"; {hint}" if hint else "")
+        )
     if kind is not None and offer.kind != kind:
-        raise CredentialRefused("sku", f"{sku} is a {offer.kind.replace('_', ' ')} offer, not "
-                                f"a {kind}")
+        raise CredentialRefused(
+            "sku", f"{sku} is a {offer.kind.replace('_', ' ')} offer, not a {kind}"
+        )
     try:
         achievement_for(offer, catalogue, public_url)
     except CredentialRuleError as exc:
@@ -274,28 +300,51 @@ def issue_credential(
         return IssueResult(live, created=False)
     access = _access(session, learner.id, sku)
     if access is None:
-        raise CredentialRefused("learner", f"{learner.email} holds no access to {sku}: only a "
-                                "learner who bought it can earn its credential")
+        raise CredentialRefused(
+            "learner",
+            f"{learner.email} holds no access to {sku}: only a "
+            "learner who bought it can earn its credential",
+        )
     identity = credential_uuid(source_key)
     salt = secrets.token_hex(16)
     achievement = achievement_for(offer, issuing.catalogue, issuing.public_url)
     for _attempt in range(8):
         index = _free_index(session)
         facts = AwardFacts(
-            id=credential_url(issuing.public_url, identity), uuid=identity, email=learner.email,
-            salt=salt, valid_from=now, awarded_at=awarded_at or now, status_index=index,
+            id=credential_url(issuing.public_url, identity),
+            uuid=identity,
+            email=learner.email,
+            salt=salt,
+            valid_from=now,
+            awarded_at=awarded_at or now,
+            status_index=index,
             status_list_url=status_list_url(issuing.public_url, STATUS_LIST_ID),
-            evidence=tuple(evidence))
+            evidence=tuple(evidence),
+        )
         document = build_credential(issuing.issuer, achievement, facts)
         check_schema(document)
         token = issuing.signer.sign(session, jwt_claims(document))
-        inserted = insert_ignore(session, Credential, {
-            "uuid": str(identity), "source_key": source_key, "learner_id": learner.id,
-            "offer_sku": sku, "event_key": event_key, "order_id": access.order_id,
-            "status_index": index, "salt": salt, "document": document, "jwt": token,
-            "key_thumbprint": issuing.signer.key.thumbprint, "issued_at": now,
-            "revoked_at": None, "revocation_reason": "",
-        }, ["status_index"])
+        inserted = insert_ignore(
+            session,
+            Credential,
+            {
+                "uuid": str(identity),
+                "source_key": source_key,
+                "learner_id": learner.id,
+                "offer_sku": sku,
+                "event_key": event_key,
+                "order_id": access.order_id,
+                "status_index": index,
+                "salt": salt,
+                "document": document,
+                "jwt": token,
+                "key_thumbprint": issuing.signer.key.thumbprint,
+                "issued_at": now,
+                "revoked_at": None,
+                "revocation_reason": "",
+            },
+            ["status_index"],
+        )
         if inserted:
             break
     else:  # pragma: no cover - eight collisions in a list of 131,072 do not happen
@@ -306,12 +355,23 @@ def issue_credential(
     if stored is None or not stored.jwt:
         sign_status_list(session, issuing.signer, now)
     if access.order_id is not None:
-        enqueue_credential_note(session, int(access.order_id), row.uuid, {
-            "achievement": achievement.name, "offer": offer.title or sku, "sku": sku,
-            "url": credential_url(issuing.public_url, identity),
-        }, issuing.settings, issuing.templates, learner_id=learner.id)
-    log.info("credential issued", extra={"credential": row.uuid, "sku": sku,
-                                         "learner_id": learner.id})
+        enqueue_credential_note(
+            session,
+            int(access.order_id),
+            row.uuid,
+            {
+                "achievement": achievement.name,
+                "offer": offer.title or sku,
+                "sku": sku,
+                "url": credential_url(issuing.public_url, identity),
+            },
+            issuing.settings,
+            issuing.templates,
+            learner_id=learner.id,
+        )
+    log.info(
+        "credential issued", extra={"credential": row.uuid, "sku": sku, "learner_id": learner.id}
+    )
     return IssueResult(row, created=True)
 
 
@@ -319,9 +379,14 @@ def manual_source_key(session: Session, learner: Learner, sku: str) -> str:
     """The source of a manual award: one per learner (by e-mail, a stable fact, not a row id)
     and SKU, and one more after each revocation."""
     revoked = session.exec(
-        select(func.count()).select_from(Credential).where(
-            Credential.learner_id == learner.id, Credential.offer_sku == sku,
-            col(Credential.revoked_at).is_not(None))).one()
+        select(func.count())
+        .select_from(Credential)
+        .where(
+            Credential.learner_id == learner.id,
+            Credential.offer_sku == sku,
+            col(Credential.revoked_at).is_not(None),
+        )
+    ).one()
     return f"manual:{sku}:{learner.email}:{revoked}"
 
 
@@ -329,8 +394,7 @@ def _free_index(session: Session) -> int:
     """A random index no credential holds yet (the list is sparse, so this ends at once)."""
     while True:
         index = secrets.randbelow(STATUS_LIST_SIZE)
-        taken = session.exec(
-            select(Credential.id).where(Credential.status_index == index)).first()
+        taken = session.exec(select(Credential.id).where(Credential.status_index == index)).first()
         if taken is None:
             return index
 
@@ -340,14 +404,30 @@ def sign_status_list(session: Session, signer: Signer, now: datetime | None = No
     now = now or utcnow()
     # The row first, then its lock: two first credentials at once must not both create it,
     # and two revocations at once re-sign one after the other, each seeing the other's bit.
-    insert_ignore(session, StatusList, {"id": STATUS_LIST_ID, "size": STATUS_LIST_SIZE,
-                                        "encoded": "", "jwt": "", "revoked": 0,
-                                        "updated_at": now}, ["id"])
+    insert_ignore(
+        session,
+        StatusList,
+        {
+            "id": STATUS_LIST_ID,
+            "size": STATUS_LIST_SIZE,
+            "encoded": "",
+            "jwt": "",
+            "revoked": 0,
+            "updated_at": now,
+        },
+        ["id"],
+    )
     row = session.exec(
-        select(StatusList).where(StatusList.id == STATUS_LIST_ID).with_for_update()
-        .execution_options(populate_existing=True)).one()
-    revoked = sorted(session.exec(
-        select(Credential.status_index).where(col(Credential.revoked_at).is_not(None))).all())
+        select(StatusList)
+        .where(StatusList.id == STATUS_LIST_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    revoked = sorted(
+        session.exec(
+            select(Credential.status_index).where(col(Credential.revoked_at).is_not(None))
+        ).all()
+    )
     url = status_list_url(signer.public_url, STATUS_LIST_ID)
     document = build_status_list(url, f"{signer.public_url}/issuer", revoked, now)
     token = signer.sign(session, jwt_claims(document))
@@ -378,8 +458,9 @@ def find_credential(session: Session, ref: str) -> Credential | None:
     return session.exec(select(Credential).where(Credential.uuid == str(identity))).first()
 
 
-def revoke_credential(session: Session, signer: Signer, ref: str, reason: str,
-                      now: datetime | None = None) -> tuple[Credential, bool]:
+def revoke_credential(
+    session: Session, signer: Signer, ref: str, reason: str, now: datetime | None = None
+) -> tuple[Credential, bool]:
     """Revoke a credential and re-sign the status list; True when this call revoked it."""
     reason = " ".join(reason.split())
     if not reason:
@@ -403,7 +484,8 @@ def rotate_key(session: Session, settings: Settings, now: datetime | None = None
     if settings.credentials.signing_key:
         raise CredentialsNotConfigured(
             f"the signing key comes from {KEY_SETTING}: put a new key there to rotate it "
-            "(the old public key stays in the JWKS once it has signed)")
+            "(the old public key stays in the JWKS once it has signed)"
+        )
     public_url = require_public_url(settings)
     path = Path(settings.credentials.key_file)
     old = signing_key(settings)
@@ -422,10 +504,12 @@ def rotate_key(session: Session, settings: Settings, now: datetime | None = None
 
 def jwks(session: Session, public_url: str) -> dict[str, Any]:
     """Every public key the issuer has signed with, newest first, each with its kid."""
-    rows = session.exec(
-        select(CredentialKey).order_by(col(CredentialKey.created_at).desc())).all()
-    return {"keys": [{**(row.public_jwk or {}), "kid": key_id(public_url, row.thumbprint)}
-                     for row in rows]}
+    rows = session.exec(select(CredentialKey).order_by(col(CredentialKey.created_at).desc())).all()
+    return {
+        "keys": [
+            {**(row.public_jwk or {}), "kid": key_id(public_url, row.thumbprint)} for row in rows
+        ]
+    }
 
 
 def public_key(session: Session, public_url: str, thumbprint: str) -> dict[str, Any] | None:
@@ -453,8 +537,7 @@ def status_list(session: Session, signer_for: Callable[[], Signer]) -> StatusLis
     return row
 
 
-def credential_view(row: Credential, learner_email: str | None, public_url: str
-                    ) -> dict[str, Any]:
+def credential_view(row: Credential, learner_email: str | None, public_url: str) -> dict[str, Any]:
     """A credential as `bridge credentials list` shows it."""
     return {
         "id": row.uuid,
@@ -471,10 +554,12 @@ def credential_view(row: Credential, learner_email: str | None, public_url: str
     }
 
 
-def list_credentials(session: Session, public_url: str, *, sku: str | None = None,
-                     learner_id: int | None = None) -> list[dict[str, Any]]:
+def list_credentials(
+    session: Session, public_url: str, *, sku: str | None = None, learner_id: int | None = None
+) -> list[dict[str, Any]]:
     statement = select(Credential, Learner.email).join(
-        Learner, col(Learner.id) == col(Credential.learner_id))
+        Learner, col(Learner.id) == col(Credential.learner_id)
+    )
     if sku:
         statement = statement.where(Credential.offer_sku == sku)
     if learner_id is not None:

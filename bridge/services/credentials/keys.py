@@ -67,8 +67,9 @@ def read_key_file(path: Path) -> SigningKey:
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SigningKeyError(f"{path} is readable by others (mode {stat.filemode(mode)}); "
-                                  f"run chmod 600 {path}")
+            raise SigningKeyError(
+                f"{path} is readable by others (mode {stat.filemode(mode)}); run chmod 600 {path}"
+            )
         return _parse(path.read_bytes(), str(path))
     except OSError as exc:
         raise SigningKeyError(f"cannot read the signing key {path}: {exc.strerror}") from None

@@ -61,8 +61,7 @@ from bridge.store.models import (
 )
 from bridge.store.models import Offer as OfferRow
 
-EVENT_KINDS = ("project_started", "project_submitted", "interview", "placement",
-               *CREDENTIAL_EVENTS)
+EVENT_KINDS = ("project_started", "project_submitted", "interview", "placement", *CREDENTIAL_EVENTS)
 EVENT_FIELDS = ("kind", "learner", "sku", "occurred_at")
 OPTIONAL_FIELDS = ("evidence",)
 CSV_COLUMNS = (*EVENT_FIELDS, "key", *OPTIONAL_FIELDS)
@@ -145,8 +144,10 @@ def parse_time(value: object, name: str, now: datetime, zone: ZoneInfo | None = 
     if moment is None:
         also = " or a plain date (2027-02-01)" if zone is not None else ""
         raise InvalidRequest(
-            name, f"must be a date-time with an offset such as 2027-02-01T10:00:00Z or "
-            f"2027-02-01T11:00:00+01:00{also}, not {text[:40]!r}")
+            name,
+            f"must be a date-time with an offset such as 2027-02-01T10:00:00Z or "
+            f"2027-02-01T11:00:00+01:00{also}, not {text[:40]!r}",
+        )
     try:
         moment = moment.astimezone(UTC)
     except OverflowError:
@@ -190,14 +191,16 @@ def check_key(key: str | None, name: str = "Idempotency-Key") -> str:
     return key
 
 
-def event_request(body: Any, idempotency_key: str | None, now: datetime,
-                  token_name: str | None = None) -> EventRequest:
+def event_request(
+    body: Any, idempotency_key: str | None, now: datetime, token_name: str | None = None
+) -> EventRequest:
     """Check an API request, naming the first field that is wrong."""
     key = check_key(idempotency_key)
     if not isinstance(body, Mapping):
         raise InvalidRequest("body", "must be a JSON object")
-    unknown = sorted(str(name) for name in body
-                     if name not in EVENT_FIELDS and name not in OPTIONAL_FIELDS)
+    unknown = sorted(
+        str(name) for name in body if name not in EVENT_FIELDS and name not in OPTIONAL_FIELDS
+    )
     if unknown:
         raise InvalidRequest(unknown[0], "is not a field of an event")
     for name in EVENT_FIELDS:
@@ -223,10 +226,15 @@ def known_skus(session: Session) -> set[str]:
     return skus
 
 
-def fingerprint(kind: str, learner_id: int, sku: str, occurred_at: datetime,
-                evidence: str | None = None) -> str:
-    meaning = {"kind": kind, "learner_id": learner_id, "sku": sku,
-               "occurred_at": occurred_at.astimezone(UTC).isoformat()}
+def fingerprint(
+    kind: str, learner_id: int, sku: str, occurred_at: datetime, evidence: str | None = None
+) -> str:
+    meaning = {
+        "kind": kind,
+        "learner_id": learner_id,
+        "sku": sku,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+    }
     if evidence:
         meaning["evidence"] = evidence
     return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
@@ -238,8 +246,11 @@ def event_view(row: OutcomeEvent, learner: Learner, key: str | None = None) -> d
         "id": row.id,
         "key": key or sent_key(row.key),
         "kind": row.kind,
-        "learner": {"id": learner.id, "email": learner.email,
-                    "customer_id": learner.woo_customer_id},
+        "learner": {
+            "id": learner.id,
+            "email": learner.email,
+            "customer_id": learner.woo_customer_id,
+        },
         "sku": row.offer_sku,
         "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
         "recorded_at": row.created_at.astimezone(UTC).isoformat(),
@@ -248,9 +259,12 @@ def event_view(row: OutcomeEvent, learner: Learner, key: str | None = None) -> d
 
 def credential_summary(row: Credential, public_url: str) -> dict[str, Any]:
     """The credential an event issued, as the API and the CLI show it."""
-    return {"id": row.uuid, "url": credential_url(public_url, uuid.UUID(row.uuid)),
-            "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
-            "issued_at": row.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "id": row.uuid,
+        "url": credential_url(public_url, uuid.UUID(row.uuid)),
+        "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
+        "issued_at": row.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def _prepare(factory: IssuingFactory | None, requests: Sequence[EventRequest]) -> None:
@@ -265,8 +279,14 @@ def _issuing(factory: IssuingFactory | None) -> Issuing:
     return factory()
 
 
-def record_event(session: Session, request: EventRequest, *, skus: Collection[str],
-                 source: str, issuing: IssuingFactory | None = None) -> EventResult:
+def record_event(
+    session: Session,
+    request: EventRequest,
+    *,
+    skus: Collection[str],
+    source: str,
+    issuing: IssuingFactory | None = None,
+) -> EventResult:
     """Record the event once per key; a repeat replays it, another event under the key is refused.
 
     An ``assessment_passed`` or ``project_accepted`` event also issues the learner's credential.
@@ -275,8 +295,7 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
     """
     if request.sku not in skus:
         hint = did_you_mean(request.sku, skus) or "`bridge catalog` lists them"
-        raise InvalidRequest("sku", f"no micro-SKU {request.sku!r} is known to the bridge; "
-                             f"{hint}")
+        raise InvalidRequest("sku", f"no micro-SKU {request.sku!r} is known to the bridge; {hint}")
     learner = find_learner(session, request.learner)
     if learner is None:
         raise UnknownLearner(f"no learner is known as {request.learner!r}")
@@ -285,22 +304,35 @@ def record_event(session: Session, request: EventRequest, *, skus: Collection[st
     if request.kind in CREDENTIAL_EVENTS:
         setup = _issuing(issuing)
         try:
-            check_offer(setup.catalogue, request.sku, setup.public_url,
-                        CREDENTIAL_EVENTS[request.kind])
+            check_offer(
+                setup.catalogue, request.sku, setup.public_url, CREDENTIAL_EVENTS[request.kind]
+            )
         except CredentialRefused as exc:
             raise InvalidRequest(exc.field, str(exc)) from None
-    meaning = fingerprint(request.kind, learner.id, request.sku, request.occurred_at,
-                          request.evidence)
+    meaning = fingerprint(
+        request.kind, learner.id, request.sku, request.occurred_at, request.evidence
+    )
     key = _stored_key(session, request) or f"line-{meaning[:40]}"
     # ON CONFLICT DO NOTHING: of two requests with one key at one moment, one inserts, the
     # other waits for it and then compares.
-    inserted = insert_ignore(session, OutcomeEvent, {
-        "key": key, "kind": request.kind, "learner_id": learner.id, "offer_sku": request.sku,
-        "occurred_at": request.occurred_at, "source": source, "fingerprint": meaning,
-        "created_at": utcnow(),
-    }, ["key"])
+    inserted = insert_ignore(
+        session,
+        OutcomeEvent,
+        {
+            "key": key,
+            "kind": request.kind,
+            "learner_id": learner.id,
+            "offer_sku": request.sku,
+            "occurred_at": request.occurred_at,
+            "source": source,
+            "fingerprint": meaning,
+            "created_at": utcnow(),
+        },
+        ["key"],
+    )
     row = session.exec(
-        select(OutcomeEvent).where(OutcomeEvent.key == key)
+        select(OutcomeEvent)
+        .where(OutcomeEvent.key == key)
         .execution_options(populate_existing=True)
     ).one()
     if not inserted and row.fingerprint != meaning:
@@ -318,21 +350,36 @@ def _stored_key(session: Session, request: EventRequest) -> str | None:
     if request.key is None or request.token_name is None:
         return request.key
     own = token_key(request.key, request.token_name)
-    found = session.exec(select(OutcomeEvent.key).where(
-        col(OutcomeEvent.key).in_([own, request.key]))).all()
+    found = session.exec(
+        select(OutcomeEvent.key).where(col(OutcomeEvent.key).in_([own, request.key]))
+    ).all()
     return request.key if request.key in found and own not in found else own
 
 
 def _line_source(request: EventRequest, learner: Learner) -> str:
     """A keyless CSV line's credential source: what it says, with the e-mail, not a row id."""
-    meaning = json.dumps({"kind": request.kind, "learner": learner.email, "sku": request.sku,
-                          "occurred_at": request.occurred_at.astimezone(UTC).isoformat(),
-                          "evidence": request.evidence}, sort_keys=True)
+    meaning = json.dumps(
+        {
+            "kind": request.kind,
+            "learner": learner.email,
+            "sku": request.sku,
+            "occurred_at": request.occurred_at.astimezone(UTC).isoformat(),
+            "evidence": request.evidence,
+        },
+        sort_keys=True,
+    )
     return "event:line-" + hashlib.sha256(meaning.encode()).hexdigest()[:40]
 
 
-def _event_credential(session: Session, setup: Issuing, learner: Learner, request: EventRequest,
-                      key: str, row: OutcomeEvent, inserted: bool) -> Credential:
+def _event_credential(
+    session: Session,
+    setup: Issuing,
+    learner: Learner,
+    request: EventRequest,
+    key: str,
+    row: OutcomeEvent,
+    inserted: bool,
+) -> Credential:
     source = f"event:{key}" if request.key else _line_source(request, learner)
     if not inserted:
         assert learner.id is not None
@@ -342,30 +389,43 @@ def _event_credential(session: Session, setup: Issuing, learner: Learner, reques
             return found
     try:
         return issue_credential(
-            session, setup, learner, request.sku, source_key=source, event_key=key,
+            session,
+            setup,
+            learner,
+            request.sku,
+            source_key=source,
+            event_key=key,
             evidence=[request.evidence] if request.evidence else [],
-            awarded_at=min(row.occurred_at, utcnow())).credential
+            awarded_at=min(row.occurred_at, utcnow()),
+        ).credential
     except CredentialRefused as exc:
         raise InvalidRequest(exc.field, str(exc)) from None
 
 
-def record_in_transaction(engine: Engine, body: Any, idempotency_key: str | None,
-                          now: datetime | None = None, *,
-                          issuing: IssuingFactory | None = None,
-                          token_name: str | None = None) -> EventResult:
+def record_in_transaction(
+    engine: Engine,
+    body: Any,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+    *,
+    issuing: IssuingFactory | None = None,
+    token_name: str | None = None,
+) -> EventResult:
     """Check, record and commit in one unit of work; what the API calls (``token_name``: the
     API token's, whose keys are its own)."""
     request = event_request(body, idempotency_key, now or utcnow(), token_name)
     _prepare(issuing, [request])
     with unit_of_work(engine) as session:
-        result = record_event(session, request, skus=known_skus(session), source="api",
-                              issuing=issuing)
+        result = record_event(
+            session, request, skus=known_skus(session), source="api", issuing=issuing
+        )
         session.commit()
         return result
 
 
-def parse_events_csv(text: str, zone: ZoneInfo,
-                     now: datetime) -> tuple[list[tuple[int, EventRequest]], list[LineError]]:
+def parse_events_csv(
+    text: str, zone: ZoneInfo, now: datetime
+) -> tuple[list[tuple[int, EventRequest]], list[LineError]]:
     """Lines of a CSV file (header: kind,learner,sku,occurred_at, optionally key and evidence).
 
     Every problem is reported with its line number; blank lines are skipped.
@@ -373,19 +433,42 @@ def parse_events_csv(text: str, zone: ZoneInfo,
     reader = csv.reader(io.StringIO(text, newline=""))
     header_row = next(reader, None)
     if header_row is None:
-        return [], [LineError(1, None, "the file is empty; the first line names the columns "
-                              + ",".join(CSV_COLUMNS))]
+        return [], [
+            LineError(
+                1,
+                None,
+                "the file is empty; the first line names the columns " + ",".join(CSV_COLUMNS),
+            )
+        ]
     header = [name.strip().lower() for name in header_row]
     errors: list[LineError] = []
     missing = [name for name in EVENT_FIELDS if name not in header]
     unknown = [name for name in header if name not in CSV_COLUMNS]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if missing:
-        errors.append(LineError(1, None, "missing column " + ", ".join(missing)
-                                + " (the columns are " + ",".join(CSV_COLUMNS) + ")"))
+        errors.append(
+            LineError(
+                1,
+                None,
+                "missing column "
+                + ", ".join(missing)
+                + " (the columns are "
+                + ",".join(CSV_COLUMNS)
+                + ")",
+            )
+        )
     if unknown:
-        errors.append(LineError(1, None, "unknown column " + ", ".join(unknown)
-                                + " (the columns are " + ",".join(CSV_COLUMNS) + ")"))
+        errors.append(
+            LineError(
+                1,
+                None,
+                "unknown column "
+                + ", ".join(unknown)
+                + " (the columns are "
+                + ",".join(CSV_COLUMNS)
+                + ")",
+            )
+        )
     if repeated:
         errors.append(LineError(1, None, "column named twice: " + ", ".join(repeated)))
     if errors:
@@ -396,8 +479,9 @@ def parse_events_csv(text: str, zone: ZoneInfo,
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):
-            errors.append(LineError(line, None, f"has {len(cells)} fields; the header has "
-                                    f"{len(header)}"))
+            errors.append(
+                LineError(line, None, f"has {len(cells)} fields; the header has {len(header)}")
+            )
             continue
         row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
         parsed, problems = _csv_request(row, zone, now)
@@ -407,8 +491,9 @@ def parse_events_csv(text: str, zone: ZoneInfo,
     return requests, errors
 
 
-def _csv_request(row: Mapping[str, str], zone: ZoneInfo,
-                 now: datetime) -> tuple[EventRequest | None, list[tuple[str, str]]]:
+def _csv_request(
+    row: Mapping[str, str], zone: ZoneInfo, now: datetime
+) -> tuple[EventRequest | None, list[tuple[str, str]]]:
     problems: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     checks = {
@@ -441,8 +526,11 @@ def _csv_request(row: Mapping[str, str], zone: ZoneInfo,
     return EventRequest(key=key, evidence=evidence, **values), []
 
 
-def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]],
-                 issuing: IssuingFactory | None = None) -> ImportResult:
+def import_lines(
+    session: Session,
+    lines: Sequence[tuple[int, EventRequest]],
+    issuing: IssuingFactory | None = None,
+) -> ImportResult:
     """Record each line's event in this session; errors are collected, not raised."""
     result = ImportResult()
     skus = known_skus(session)
@@ -450,12 +538,14 @@ def import_lines(session: Session, lines: Sequence[tuple[int, EventRequest]],
         try:
             outcome = record_event(session, request, skus=skus, source="csv", issuing=issuing)
         except InvalidRequest as exc:
-            result.errors.append(LineError(line, exc.field, str(exc).removeprefix(
-                f"{exc.field}: ")))
+            result.errors.append(
+                LineError(line, exc.field, str(exc).removeprefix(f"{exc.field}: "))
+            )
         except UnknownLearner:
             # A file is the operator's: the line names the known e-mail nearest to a typo.
-            result.errors.append(LineError(line, "learner", str(
-                unknown_learner(session, request.learner))))
+            result.errors.append(
+                LineError(line, "learner", str(unknown_learner(session, request.learner)))
+            )
         except IdempotencyKeyReused as exc:
             result.errors.append(LineError(line, "key", str(exc)))
         else:
@@ -478,12 +568,23 @@ def _issued_by(session: Session, event: Mapping[str, Any]) -> dict[str, Any] | N
     row = session.exec(select(Credential).where(Credential.uuid == shown["id"])).first()
     if row is None or row.event_key != event["key"]:
         return None
-    return {"learner": event["learner"]["email"], "sku": event["sku"], "id": shown["id"],
-            "url": shown["url"]}
+    return {
+        "learner": event["learner"]["email"],
+        "sku": event["sku"],
+        "id": shown["id"],
+        "url": shown["url"],
+    }
 
 
-def import_csv(engine: Engine, text: str, timezone: str, *, now: datetime | None = None,
-               dry_run: bool = False, issuing: IssuingFactory | None = None) -> ImportResult:
+def import_csv(
+    engine: Engine,
+    text: str,
+    timezone: str,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    issuing: IssuingFactory | None = None,
+) -> ImportResult:
     """Import a CSV file of events: all of it, or (on any bad line, or a dry run) none of it.
 
     Lines that parse are still checked against the database, so one run names every problem.
@@ -497,4 +598,3 @@ def import_csv(engine: Engine, text: str, timezone: str, *, now: datetime | None
             session.commit()
             result.committed = True
     return result
-

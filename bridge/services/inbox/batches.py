@@ -51,27 +51,40 @@ PAGE_SIZE = {"sqlite": 25, "postgresql": 100}
 CLAIM_LEASE = timedelta(minutes=2)
 
 
-def claim_received(engine: Engine, *, limit: int = BATCH_SIZE, lease: timedelta = CLAIM_LEASE,
-                   now: datetime | None = None) -> list[int]:
+def claim_received(
+    engine: Engine,
+    *,
+    limit: int = BATCH_SIZE,
+    lease: timedelta = CLAIM_LEASE,
+    now: datetime | None = None,
+) -> list[int]:
     """Claim up to ``limit`` received deliveries nobody holds; their ids, oldest first."""
     now = now or utcnow()
     pick = (
         select(InboxDelivery.id)
-        .where(InboxDelivery.status == DeliveryStatus.RECEIVED,
-               or_(col(InboxDelivery.next_attempt_at).is_(None),
-                   col(InboxDelivery.next_attempt_at) <= now))
+        .where(
+            InboxDelivery.status == DeliveryStatus.RECEIVED,
+            or_(
+                col(InboxDelivery.next_attempt_at).is_(None),
+                col(InboxDelivery.next_attempt_at) <= now,
+            ),
+        )
         .order_by(col(InboxDelivery.id))
         .limit(limit)
     )
     if engine.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     with unit_of_work(engine) as session:
-        ids = session.execute(
-            update(InboxDelivery)
-            .where(col(InboxDelivery.id).in_(pick.scalar_subquery()))
-            .values(next_attempt_at=now + lease)
-            .returning(col(InboxDelivery.id))
-        ).scalars().all()
+        ids = (
+            session.execute(
+                update(InboxDelivery)
+                .where(col(InboxDelivery.id).in_(pick.scalar_subquery()))
+                .values(next_attempt_at=now + lease)
+                .returning(col(InboxDelivery.id))
+            )
+            .scalars()
+            .all()
+        )
         session.commit()
     return sorted(int(i) for i in ids)
 
@@ -86,7 +99,8 @@ def database_down(engine: Engine, exc: BaseException) -> bool:
     if isinstance(exc, DatabaseUnavailable):
         return True
     if not isinstance(exc, (OperationalError, InterfaceError)) and not (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
         return False
     try:
         ping(engine)
@@ -111,10 +125,17 @@ class InboxDrain:
     their claim took.
     """
 
-    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], *, max_attempts: int,
-                 max_quantity: int = DEFAULT_MAX_LINE_QUANTITY, batch_size: int = BATCH_SIZE,
-                 max_batches: int = 1000,
-                 after_batch: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: Mapping[str, Handler],
+        *,
+        max_attempts: int,
+        max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+        batch_size: int = BATCH_SIZE,
+        max_batches: int = 1000,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         self.engine, self.handlers = engine, handlers
         self.max_attempts, self.max_quantity = max_attempts, max_quantity
         self.batch_size, self.max_batches = batch_size, max_batches
@@ -132,8 +153,13 @@ class InboxDrain:
             if not ids:
                 break
             try:
-                process_batch(self.engine, ids, self.handlers, max_attempts=self.max_attempts,
-                              max_quantity=self.max_quantity)
+                process_batch(
+                    self.engine,
+                    ids,
+                    self.handlers,
+                    max_attempts=self.max_attempts,
+                    max_quantity=self.max_quantity,
+                )
             except DatabaseUnavailable:
                 # The rows keep their claim; this drain takes them first once the database
                 # answers (another process, after the claim's lease).
@@ -156,9 +182,15 @@ class PageHandler(Protocol):
         ...
 
 
-def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[str, Handler], *,
-                  max_attempts: int, max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
-                  now: datetime | None = None) -> dict[int, str]:
+def process_batch(
+    engine: Engine,
+    inbox_ids: Sequence[int],
+    handlers: Mapping[str, Handler],
+    *,
+    max_attempts: int,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+    now: datetime | None = None,
+) -> dict[int, str]:
     """Process claimed deliveries: one claim and one record transaction for the batch, and
     each resource with a page handler (orders) applied a page (PAGE_SIZE) at a time; their
     final statuses.
@@ -190,7 +222,7 @@ def process_batch(engine: Engine, inbox_ids: Sequence[int], handlers: Mapping[st
     size = PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
     for resource, waiting in paged.items():
         for start in range(0, len(waiting), size):
-            items = waiting[start:start + size]
+            items = waiting[start : start + size]
             wait_for_acknowledgements(engine)
             try:
                 paging = cast(PageHandler, handlers[resource])

@@ -109,9 +109,14 @@ def db_call(fn: Callable[[], Any]) -> Any:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
 
 
-def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[str],
-                    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
-                    status: str | None = None) -> Recorded:
+def record_delivery(
+    engine: Engine,
+    delivery: Delivery,
+    *,
+    handled: frozenset[str],
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+    status: str | None = None,
+) -> Recorded:
     """Commit the delivery to the inbox; a repeat of a known business identity is a duplicate.
 
     Deliveries on topics nothing handles (or with an empty body) are stored as ignored, and
@@ -122,8 +127,9 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
     if status is not None and delivery.resource in handled:
         reason = ""
     else:
-        status, reason = classify(delivery.topic, delivery.payload, handled,
-                                  max_quantity=max_quantity)
+        status, reason = classify(
+            delivery.topic, delivery.payload, handled, max_quantity=max_quantity
+        )
     key = delivery.business_key
     now = utcnow()
 
@@ -131,33 +137,45 @@ def record_delivery(engine: Engine, delivery: Delivery, *, handled: frozenset[st
         # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
         with unit_of_work(engine) as session:
             table = table_of(InboxDelivery)
-            statement = insert_ignoring(session, table, ["business_key"]).values(
-                topic=delivery.topic[:64],
-                resource=delivery.resource[:32],
-                event=delivery.event[:32],
-                resource_id=delivery.resource_id,
-                webhook_id=delivery.webhook_id[:32],
-                delivery_id=delivery.delivery_id[:64],
-                business_key=key[:200],
-                headers=dict(delivery.headers),
-                body=delivery.body,
-                status=status,
-                received_at=now,
-                processed_at=now if status != DeliveryStatus.RECEIVED else None,
-                attempts=0,
-                last_error=reason[:2000],
-            ).returning(table.c.id)
+            statement = (
+                insert_ignoring(session, table, ["business_key"])
+                .values(
+                    topic=delivery.topic[:64],
+                    resource=delivery.resource[:32],
+                    event=delivery.event[:32],
+                    resource_id=delivery.resource_id,
+                    webhook_id=delivery.webhook_id[:32],
+                    delivery_id=delivery.delivery_id[:64],
+                    business_key=key[:200],
+                    headers=dict(delivery.headers),
+                    body=delivery.body,
+                    status=status,
+                    received_at=now,
+                    processed_at=now if status != DeliveryStatus.RECEIVED else None,
+                    attempts=0,
+                    last_error=reason[:2000],
+                )
+                .returning(table.c.id)
+            )
             inserted = session.execute(statement).first()
             if inserted is not None:
                 session.commit()
-                return Recorded(int(inserted[0]), duplicate=False, status=status,
-                                reason=reason if status == DeliveryStatus.REJECTED else "")
+                return Recorded(
+                    int(inserted[0]),
+                    duplicate=False,
+                    status=status,
+                    reason=reason if status == DeliveryStatus.REJECTED else "",
+                )
             row = session.exec(
                 select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
             ).one()
             session.commit()
-            return Recorded(id_of(row), duplicate=True, status=row.status,
-                            reason=row.last_error if row.status == DeliveryStatus.REJECTED else "")
+            return Recorded(
+                id_of(row),
+                duplicate=True,
+                status=row.status,
+                reason=row.last_error if row.status == DeliveryStatus.REJECTED else "",
+            )
 
     with acknowledging(engine):
         return db_call(write)
@@ -175,10 +193,14 @@ def add_to_counters(engine: Engine, amounts: Mapping[str, int]) -> None:
     """Add to named counters, in one transaction (raises SQLAlchemyError when it cannot)."""
     with unit_of_work(engine) as session:
         for name, amount in sorted(amounts.items()):
-            insert_ignore(session, Counter, {"name": name, "value": 0, "updated_at": utcnow()},
-                          ["name"])
-            session.execute(update(Counter).where(col(Counter.name) == name)
-                            .values(value=Counter.value + amount, updated_at=utcnow()))
+            insert_ignore(
+                session, Counter, {"name": name, "value": 0, "updated_at": utcnow()}, ["name"]
+            )
+            session.execute(
+                update(Counter)
+                .where(col(Counter.name) == name)
+                .values(value=Counter.value + amount, updated_at=utcnow())
+            )
         session.commit()
 
 
@@ -219,8 +241,9 @@ def _claim(engine: Engine, inbox_id: int, max_attempts: int, now: datetime) -> _
     return claim_attempts(engine, [inbox_id], max_attempts, now)[inbox_id]
 
 
-def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
-                   now: datetime) -> dict[int, _Claimed | str]:
+def claim_attempts(
+    engine: Engine, inbox_ids: Sequence[int], max_attempts: int, now: datetime
+) -> dict[int, _Claimed | str]:
     """``_claim`` for several deliveries in one transaction: each is claimed, or says why not
     (missing, finished, dead). Plain rows, one UPDATE for all: no ORM object per delivery."""
     answers: dict[int, _Claimed | str] = {inbox_id: "missing" for inbox_id in inbox_ids}
@@ -229,10 +252,19 @@ def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
     gave_up: list[tuple[int, str]] = []
     with unit_of_work(engine) as session:
         rows = session.execute(
-            core_select(table.c.id, table.c.status, table.c.attempts, table.c.last_error,
-                        table.c.topic, table.c.resource, table.c.body, table.c.resource_id,
-                        table.c.delivery_id)
-            .where(table.c.id.in_(sorted(set(inbox_ids)))).order_by(table.c.id)
+            core_select(
+                table.c.id,
+                table.c.status,
+                table.c.attempts,
+                table.c.last_error,
+                table.c.topic,
+                table.c.resource,
+                table.c.body,
+                table.c.resource_id,
+                table.c.delivery_id,
+            )
+            .where(table.c.id.in_(sorted(set(inbox_ids))))
+            .order_by(table.c.id)
         ).all()
         for row in rows:
             if row.status in (*FINISHED, DeliveryStatus.DEAD):
@@ -240,20 +272,42 @@ def claim_attempts(engine: Engine, inbox_ids: Sequence[int], max_attempts: int,
                 continue
             if row.attempts >= max_attempts:
                 error = row.last_error or (
-                    f"gave up after {row.attempts} attempts that did not finish")
-                changes.append({"id": row.id, "status": DeliveryStatus.DEAD,
-                                "attempts": row.attempts, "next_attempt_at": None,
-                                "last_error": error})
+                    f"gave up after {row.attempts} attempts that did not finish"
+                )
+                changes.append(
+                    {
+                        "id": row.id,
+                        "status": DeliveryStatus.DEAD,
+                        "attempts": row.attempts,
+                        "next_attempt_at": None,
+                        "last_error": error,
+                    }
+                )
                 gave_up.append((row.id, error))
                 answers[row.id] = DeliveryStatus.DEAD
                 continue
             attempts = row.attempts + 1
-            changes.append({"id": row.id, "status": row.status, "attempts": attempts,
-                            "next_attempt_at": now + backoff(attempts),
-                            "last_error": row.last_error})
-            answers[row.id] = _Claimed(row.topic, row.resource, row.body, attempts, {
-                "inbox_id": row.id, "topic": row.topic, "resource_id": row.resource_id,
-                "delivery_id": row.delivery_id})
+            changes.append(
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "attempts": attempts,
+                    "next_attempt_at": now + backoff(attempts),
+                    "last_error": row.last_error,
+                }
+            )
+            answers[row.id] = _Claimed(
+                row.topic,
+                row.resource,
+                row.body,
+                attempts,
+                {
+                    "inbox_id": row.id,
+                    "topic": row.topic,
+                    "resource_id": row.resource_id,
+                    "delivery_id": row.delivery_id,
+                },
+            )
         update_rows(session, table, changes)
         session.commit()
     for inbox_id, error in gave_up:
@@ -266,16 +320,17 @@ def _one_line(exc: BaseException) -> str:
     return redact(text[0] if text else type(exc).__name__)[:2000]
 
 
-def accepted_payload(handlers: Mapping[str, Handler], claimed: _Claimed,
-                     max_quantity: int) -> Any:
+def accepted_payload(handlers: Mapping[str, Handler], claimed: _Claimed, max_quantity: int) -> Any:
     """The delivery's payload when its handler should run, else its final (status, error, "")."""
     if claimed.body is None:
-        return DeliveryResult(DeliveryStatus.DEAD,
-                              "raw body was purged before the delivery was processed", "")
+        return DeliveryResult(
+            DeliveryStatus.DEAD, "raw body was purged before the delivery was processed", ""
+        )
     try:
         payload = parse_json_body(claimed.body)
-        status, reason = classify(claimed.topic, payload, frozenset(handlers),
-                                  max_quantity=max_quantity)
+        status, reason = classify(
+            claimed.topic, payload, frozenset(handlers), max_quantity=max_quantity
+        )
     except (BodyRefused, PayloadRejected) as exc:
         return DeliveryResult(DeliveryStatus.REJECTED, redact(str(exc))[:2000], "")
     except Exception as exc:  # noqa: BLE001  (counted as an attempt, like a handler's failure)
@@ -291,16 +346,20 @@ def handler_outcome(claimed: _Claimed, result: Any) -> DeliveryResult:
         return DeliveryResult(DeliveryStatus.REJECTED, redact(str(result))[:2000], "")
     if isinstance(result, BaseException):
         # The traceback is for developers (DEBUG); the row and the log line say what failed.
-        log.debug("delivery %s failed", claimed.context["inbox_id"],
-                  exc_info=(type(result), result, result.__traceback__))
+        log.debug(
+            "delivery %s failed",
+            claimed.context["inbox_id"],
+            exc_info=(type(result), result, result.__traceback__),
+        )
         return DeliveryResult(DeliveryStatus.FAILED, _one_line(result), "")
     # A Warned result is processed, and the row says what to look at.
     warning = str(result)[:2000] if isinstance(result, Warned) else ""
     return DeliveryResult(DeliveryStatus.PROCESSED, warning, result)
 
 
-def run_handler(handlers: Mapping[str, Handler], claimed: _Claimed,
-         max_quantity: int) -> DeliveryResult:
+def run_handler(
+    handlers: Mapping[str, Handler], claimed: _Claimed, max_quantity: int
+) -> DeliveryResult:
     """(status, error, result) of running the handler; never raises."""
     payload = accepted_payload(handlers, claimed, max_quantity)
     if isinstance(payload, DeliveryResult):
@@ -312,9 +371,15 @@ def run_handler(handlers: Mapping[str, Handler], claimed: _Claimed,
     return handler_outcome(claimed, result)
 
 
-def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handler], *,
-                     max_attempts: int, now: datetime | None = None,
-                     max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> str:
+def process_delivery(
+    engine: Engine,
+    inbox_id: int,
+    handlers: Mapping[str, Handler],
+    *,
+    max_attempts: int,
+    now: datetime | None = None,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+) -> str:
     """Run the delivery through its handler and record the outcome on the inbox row.
 
     Whatever the handler raises is recorded (failed with backoff, dead after
@@ -328,17 +393,27 @@ def process_delivery(engine: Engine, inbox_id: int, handlers: Mapping[str, Handl
     return record_outcomes(engine, {inbox_id: (claimed, final)}, max_attempts, now)[inbox_id]
 
 
-def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, DeliveryResult]],
-                    max_attempts: int, now: datetime) -> dict[int, str]:
+def record_outcomes(
+    engine: Engine,
+    outcomes: Mapping[int, tuple[_Claimed, DeliveryResult]],
+    max_attempts: int,
+    now: datetime,
+) -> dict[int, str]:
     """Record what became of several deliveries, in one transaction; their final statuses."""
+
     def record() -> dict[int, str]:
         finals: dict[int, str] = {}
         table = table_of(InboxDelivery)
         changes: list[dict[str, Any]] = []
         with unit_of_work(engine) as session:
-            rows = {row.id: row for row in session.execute(
-                select(table.c.id, table.c.attempts, table.c.processed_at)
-                .where(table.c.id.in_(sorted(outcomes)))).all()}
+            rows = {
+                row.id: row
+                for row in session.execute(
+                    select(table.c.id, table.c.attempts, table.c.processed_at).where(
+                        table.c.id.in_(sorted(outcomes))
+                    )
+                ).all()
+            }
             for inbox_id, (_claimed, (status, error, _result)) in outcomes.items():
                 row = rows.get(inbox_id)
                 if row is None:
@@ -347,12 +422,17 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
                 final = status
                 if final == DeliveryStatus.FAILED and row.attempts >= max_attempts:
                     final = DeliveryStatus.DEAD
-                changes.append({
-                    "id": inbox_id, "status": final, "last_error": error,
-                    "next_attempt_at": (now + backoff(row.attempts)
-                                        if final == DeliveryStatus.FAILED else None),
-                    "processed_at": now if final in FINISHED else row.processed_at,
-                })
+                changes.append(
+                    {
+                        "id": inbox_id,
+                        "status": final,
+                        "last_error": error,
+                        "next_attempt_at": (
+                            now + backoff(row.attempts) if final == DeliveryStatus.FAILED else None
+                        ),
+                        "processed_at": now if final in FINISHED else row.processed_at,
+                    }
+                )
                 finals[inbox_id] = final
             update_rows(session, table, changes)
             session.commit()
@@ -365,8 +445,13 @@ def record_outcomes(engine: Engine, outcomes: Mapping[int, tuple[_Claimed, Deliv
             continue
         quiet = final in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED)
         level = logging.INFO if quiet else logging.WARNING
-        log.log(level, "delivery %s%s", final, f": {error}" if error else "",
-                extra={**claimed.context, "result": result} if result else claimed.context)
+        log.log(
+            level,
+            "delivery %s%s",
+            final,
+            f": {error}" if error else "",
+            extra={**claimed.context, "result": result} if result else claimed.context,
+        )
     return finals
 
 
@@ -375,13 +460,16 @@ def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500
     now = now or utcnow()
     with unit_of_work(engine) as session:
         failed = select(InboxDelivery.id).where(
-            InboxDelivery.status == DeliveryStatus.FAILED,
-            col(InboxDelivery.next_attempt_at) <= now)
+            InboxDelivery.status == DeliveryStatus.FAILED, col(InboxDelivery.next_attempt_at) <= now
+        )
         stalled = select(InboxDelivery.id).where(
             InboxDelivery.status == DeliveryStatus.RECEIVED,
             InboxDelivery.received_at <= now - STALLED_AFTER,
-            or_(col(InboxDelivery.next_attempt_at).is_(None),
-                col(InboxDelivery.next_attempt_at) <= now))
+            or_(
+                col(InboxDelivery.next_attempt_at).is_(None),
+                col(InboxDelivery.next_attempt_at) <= now,
+            ),
+        )
         ids = session.execute(failed.union(stalled).limit(limit)).scalars().all()
         return sorted(ids)
 
@@ -393,10 +481,12 @@ def retry_now(engine: Engine, inbox_id: int | None = None) -> int:
         if inbox_id is None:
             statement = statement.where(col(InboxDelivery.status) == DeliveryStatus.FAILED)
         else:
-            statement = statement.where(col(InboxDelivery.id) == inbox_id,
-                                        col(InboxDelivery.status).in_([DeliveryStatus.FAILED,
-                                                                       DeliveryStatus.DEAD,
-                                                                       DeliveryStatus.REJECTED]))
+            statement = statement.where(
+                col(InboxDelivery.id) == inbox_id,
+                col(InboxDelivery.status).in_(
+                    [DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.REJECTED]
+                ),
+            )
             statement = statement.values(status=DeliveryStatus.FAILED, attempts=0)
         changed = session.exec(statement).rowcount
         session.commit()
@@ -409,17 +499,20 @@ def purge_bodies(engine: Engine, retention: timedelta, now: datetime | None = No
     with unit_of_work(engine) as session:
         changed = session.exec(
             update(InboxDelivery)
-            .where(col(InboxDelivery.status).in_(FINISHED),
-                   col(InboxDelivery.received_at) < cutoff,
-                   col(InboxDelivery.body).is_not(None))
+            .where(
+                col(InboxDelivery.status).in_(FINISHED),
+                col(InboxDelivery.received_at) < cutoff,
+                col(InboxDelivery.body).is_not(None),
+            )
             .values(body=None)
         ).rowcount
         session.commit()
         return int(changed or 0)
 
 
-def delete_old_deliveries(engine: Engine, retention: timedelta, now: datetime | None = None,
-                          *, chunk: int = 2000) -> int:
+def delete_old_deliveries(
+    engine: Engine, retention: timedelta, now: datetime | None = None, *, chunk: int = 2000
+) -> int:
     """Delete finished and dead deliveries older than the retention, a chunk per transaction.
 
     Failed and received rows stay whatever their age: they still have work to do. Duplicate
@@ -432,8 +525,10 @@ def delete_old_deliveries(engine: Engine, retention: timedelta, now: datetime | 
         with unit_of_work(engine) as session:
             ids = session.exec(
                 select(InboxDelivery.id)
-                .where(col(InboxDelivery.status).in_((*FINISHED, DeliveryStatus.DEAD)),
-                       col(InboxDelivery.received_at) < cutoff)
+                .where(
+                    col(InboxDelivery.status).in_((*FINISHED, DeliveryStatus.DEAD)),
+                    col(InboxDelivery.received_at) < cutoff,
+                )
                 .limit(chunk)
             ).all()
             if not ids:
@@ -450,8 +545,13 @@ class Retention:
     pages_reclaimed: int
 
 
-def apply_retention(engine: Engine, *, body_retention: timedelta, row_retention: timedelta,
-                    now: datetime | None = None) -> Retention:
+def apply_retention(
+    engine: Engine,
+    *,
+    body_retention: timedelta,
+    row_retention: timedelta,
+    now: datetime | None = None,
+) -> Retention:
     """Drop old bodies, delete old rows, and give the space back (SQLite: incremental vacuum)."""
     now = now or utcnow()
     bodies = db_call(lambda: purge_bodies(engine, body_retention, now))

@@ -41,8 +41,13 @@ def cancel_pending() -> None:
 class RejectionTally:
     """Counts rejected requests per counter name (and, for the log line, per source)."""
 
-    def __init__(self, engine: Engine, *, interval: float = FLUSH_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        interval: float = FLUSH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.interval = interval
         self._clock = clock
@@ -92,14 +97,18 @@ class RejectionTally:
         if sources:  # counts kept from a failed flush were logged already
             lasted = self._clock() - since if since is not None else self.interval
             by_source = ", ".join(f"{source} {n}" for source, n in sorted(sources.items()))
-            log.warning("%s rejected in the last %.0f s (%s)",
-                        plural(sum(sources.values()), "unsigned delivery"), max(lasted, 1.0),
-                        by_source)
+            log.warning(
+                "%s rejected in the last %.0f s (%s)",
+                plural(sum(sources.values()), "unsigned delivery"),
+                max(lasted, 1.0),
+                by_source,
+            )
         try:
             add_to_counters(self.engine, counts)
         except SQLAlchemyError as exc:
-            log.warning("rejections not counted yet, kept for the next flush: %s",
-                        describe_db_error(exc))
+            log.warning(
+                "rejections not counted yet, kept for the next flush: %s", describe_db_error(exc)
+            )
             with self._lock:
                 self._counts.update(counts)
                 if self._timer is None:

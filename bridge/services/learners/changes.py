@@ -48,8 +48,7 @@ def take_snapshot(engine: Engine) -> Snapshot:
             ledger_id=_top(session, LedgerEntry.id),
             access_id=_top(session, Access.id),
             coupon_id=_top(session, PersonalCoupon.id),
-            seats={s.id: s.status for s in session.exec(select(Seat)).all()
-                   if s.id is not None},
+            seats={s.id: s.status for s in session.exec(select(Seat)).all() if s.id is not None},
             subscriptions={s.id: s.status for s in session.exec(select(Subscription)).all()},
         )
 
@@ -81,56 +80,111 @@ def changes_since(engine: Engine, before: Snapshot) -> list[dict[str, Any]]:
     emails: dict[int, str] = {}
     out: list[dict[str, Any]] = []
     with unit_of_work(engine) as session:
-        for row in session.exec(select(LedgerEntry).where(col(LedgerEntry.id) > before.ledger_id)
-                                .order_by(col(LedgerEntry.id))).all():
-            out.append({"learner": _email(session, row.learner_id, emails), "kind": "credit",
-                        "credit_type": row.credit_type, "amount": row.amount,
-                        "reason": row.reason, "offer": _title(session, row.offer_sku),
-                        "order_id": row.order_id})
+        for row in session.exec(
+            select(LedgerEntry)
+            .where(col(LedgerEntry.id) > before.ledger_id)
+            .order_by(col(LedgerEntry.id))
+        ).all():
+            out.append(
+                {
+                    "learner": _email(session, row.learner_id, emails),
+                    "kind": "credit",
+                    "credit_type": row.credit_type,
+                    "amount": row.amount,
+                    "reason": row.reason,
+                    "offer": _title(session, row.offer_sku),
+                    "order_id": row.order_id,
+                }
+            )
         for seat in session.exec(select(Seat).order_by(col(Seat.id))).all():
             was = before.seats.get(seat.id or 0)
             if was == seat.status:
                 continue
-            out.append({"learner": _email(session, seat.learner_id, emails), "kind": "seat",
-                        "cohort": seat.cohort_code, "status": seat.status, "was": was,
-                        "order_id": seat.order_id})
-        for window in session.exec(select(Access).where(col(Access.id) > before.access_id)
-                                   .order_by(col(Access.id))).all():
-            out.append({"learner": _email(session, window.learner_id, emails),
-                        "kind": "access", "access": window.kind,
-                        "offer_sku": window.offer_sku,
-                        "ends_at": window.ends_at.isoformat() if window.ends_at else None})
-        for coupon in session.exec(select(PersonalCoupon)
-                                   .where(col(PersonalCoupon.id) > before.coupon_id)
-                                   .order_by(col(PersonalCoupon.id))).all():
-            out.append({"learner": _email(session, coupon.learner_id, emails),
-                        "kind": "coupon", "code": coupon.code, "rule": coupon.rule,
-                        "discount_type": coupon.discount_type, "amount": coupon.amount,
-                        "offers": list(coupon.offer_skus or []),
-                        "expires_at": coupon.expires_at.isoformat()
-                        if coupon.expires_at else None})
+            out.append(
+                {
+                    "learner": _email(session, seat.learner_id, emails),
+                    "kind": "seat",
+                    "cohort": seat.cohort_code,
+                    "status": seat.status,
+                    "was": was,
+                    "order_id": seat.order_id,
+                }
+            )
+        for window in session.exec(
+            select(Access).where(col(Access.id) > before.access_id).order_by(col(Access.id))
+        ).all():
+            out.append(
+                {
+                    "learner": _email(session, window.learner_id, emails),
+                    "kind": "access",
+                    "access": window.kind,
+                    "offer_sku": window.offer_sku,
+                    "ends_at": window.ends_at.isoformat() if window.ends_at else None,
+                }
+            )
+        for coupon in session.exec(
+            select(PersonalCoupon)
+            .where(col(PersonalCoupon.id) > before.coupon_id)
+            .order_by(col(PersonalCoupon.id))
+        ).all():
+            out.append(
+                {
+                    "learner": _email(session, coupon.learner_id, emails),
+                    "kind": "coupon",
+                    "code": coupon.code,
+                    "rule": coupon.rule,
+                    "discount_type": coupon.discount_type,
+                    "amount": coupon.amount,
+                    "offers": list(coupon.offer_skus or []),
+                    "expires_at": coupon.expires_at.isoformat() if coupon.expires_at else None,
+                }
+            )
         for sub in session.exec(select(Subscription).order_by(col(Subscription.id))).all():
             was = before.subscriptions.get(sub.id)
             if was == sub.status:
                 continue
-            out.append({"learner": _email(session, sub.learner_id, emails),
-                        "kind": "subscription", "id": sub.id, "status": sub.status,
-                        "was": was, "perks": [str(p) for p in sub.perks or []]})
+            out.append(
+                {
+                    "learner": _email(session, sub.learner_id, emails),
+                    "kind": "subscription",
+                    "id": sub.id,
+                    "status": sub.status,
+                    "was": was,
+                    "perks": [str(p) for p in sub.perks or []],
+                }
+            )
     return out
 
 
 def learner_coupons(session: Session, learner_id: int) -> list[dict[str, Any]]:
     """The personal coupons offered to a learner, oldest first."""
-    rows = session.exec(select(PersonalCoupon).where(PersonalCoupon.learner_id == learner_id)
-                        .order_by(col(PersonalCoupon.id))).all()
-    return [{"code": c.code, "rule": c.rule, "discount_type": c.discount_type,
-             "amount": c.amount, "offers": list(c.offer_skus or []), "order_id": c.order_id,
-             "expires_at": c.expires_at.isoformat() if c.expires_at else None,
-             "in_shop": c.woo_id is not None} for c in rows]
+    rows = session.exec(
+        select(PersonalCoupon)
+        .where(PersonalCoupon.learner_id == learner_id)
+        .order_by(col(PersonalCoupon.id))
+    ).all()
+    return [
+        {
+            "code": c.code,
+            "rule": c.rule,
+            "discount_type": c.discount_type,
+            "amount": c.amount,
+            "offers": list(c.offer_skus or []),
+            "order_id": c.order_id,
+            "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+            "in_shop": c.woo_id is not None,
+        }
+        for c in rows
+    ]
 
 
-def learner_record(session: Session, learner: Learner, *, recent: int = 20,
-                   paid_statuses: Iterable[str] | None = None) -> dict[str, Any]:
+def learner_record(
+    session: Session,
+    learner: Learner,
+    *,
+    recent: int = 20,
+    paid_statuses: Iterable[str] | None = None,
+) -> dict[str, Any]:
     """Everything `bridge learner` shows: holdings, subscriptions with periods, coupons."""
     from bridge.services.learners.view import describe_learner
     from bridge.services.subscriptions import learner_subscriptions
@@ -138,8 +192,10 @@ def learner_record(session: Session, learner: Learner, *, recent: int = 20,
     data = describe_learner(session, learner, recent=recent)
     assert learner.id is not None
     data["subscriptions"] = (
-        learner_subscriptions(session, learner.id) if paid_statuses is None
-        else learner_subscriptions(session, learner.id, paid_statuses=tuple(paid_statuses)))
+        learner_subscriptions(session, learner.id)
+        if paid_statuses is None
+        else learner_subscriptions(session, learner.id, paid_statuses=tuple(paid_statuses))
+    )
     data["coupons"] = learner_coupons(session, learner.id)
     return data
 
@@ -147,13 +203,22 @@ def learner_record(session: Session, learner: Learner, *, recent: int = 20,
 def queued_writebacks(engine: Engine) -> list[dict[str, Any]]:
     """Every outbox row, oldest first, with its payload."""
     with unit_of_work(engine) as session:
-        return [{"resource": item.resource, "operation": item.operation,
-                 "target_id": item.target_id, "status": item.status, "payload": item.payload}
-                for item in session.exec(select(OutboxItem).order_by(col(OutboxItem.id)))]
+        return [
+            {
+                "resource": item.resource,
+                "operation": item.operation,
+                "target_id": item.target_id,
+                "status": item.status,
+                "payload": item.payload,
+            }
+            for item in session.exec(select(OutboxItem).order_by(col(OutboxItem.id)))
+        ]
 
 
 def learners_overview(engine: Engine) -> dict[str, dict[str, Any]]:
     """Every learner's record by e-mail, oldest learner first."""
     with unit_of_work(engine) as session:
-        return {row.email: learner_record(session, row)
-                for row in session.exec(select(Learner).order_by(col(Learner.id))).all()}
+        return {
+            row.email: learner_record(session, row)
+            for row in session.exec(select(Learner).order_by(col(Learner.id))).all()
+        }

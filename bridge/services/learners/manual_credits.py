@@ -35,12 +35,17 @@ class Adjustment:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"learner_id": self.learner_id, "credit_type": self.credit_type,
-                "amount": self.amount, "reason": self.reason}
+        return {
+            "learner_id": self.learner_id,
+            "credit_type": self.credit_type,
+            "amount": self.amount,
+            "reason": self.reason,
+        }
 
 
-def check_adjustment(learner_id: int, credit_type: str, amount_text: str, reason: str,
-                     *, revoke: bool) -> Adjustment:
+def check_adjustment(
+    learner_id: int, credit_type: str, amount_text: str, reason: str, *, revoke: bool
+) -> Adjustment:
     """Parse a form's fields into an adjustment, or say what is wrong with them."""
     credit_type = credit_type.strip()
     if not CREDIT_TYPE.match(credit_type):
@@ -59,12 +64,16 @@ def check_adjustment(learner_id: int, credit_type: str, amount_text: str, reason
 def preview(session: Session, adjustment: Adjustment) -> dict[str, Any]:
     """The balance before and after, without writing anything."""
     before = balances(session, adjustment.learner_id).get(adjustment.credit_type, 0)
-    return {**adjustment.as_dict(), "balance_before": before,
-            "balance_after": before + adjustment.amount}
+    return {
+        **adjustment.as_dict(),
+        "balance_before": before,
+        "balance_after": before + adjustment.amount,
+    }
 
 
-def apply_adjustment(engine: Engine, adjustment: Adjustment, reference: str, *,
-                     by: str) -> dict[str, Any]:
+def apply_adjustment(
+    engine: Engine, adjustment: Adjustment, reference: str, *, by: str
+) -> dict[str, Any]:
     """Write the ledger row once per reference and queue the customer meta write-back."""
     key = f"manual:console:{reference}"
     with unit_of_work(engine) as session:
@@ -73,17 +82,26 @@ def apply_adjustment(engine: Engine, adjustment: Adjustment, reference: str, *,
             raise AdjustmentRefused(f"no learner {adjustment.learner_id}")
         existing = session.exec(select(LedgerEntry).where(LedgerEntry.source_key == key)).first()
         if existing is None:
-            entry = adjust_credits(session, learner, adjustment.credit_type, adjustment.amount,
-                                   adjustment.reason, f"console:{reference}",
-                                   actor=f"console:{by}")
+            entry = adjust_credits(
+                session,
+                learner,
+                adjustment.credit_type,
+                adjustment.amount,
+                adjustment.reason,
+                f"console:{reference}",
+                actor=f"console:{by}",
+            )
             enqueue_customer_meta(session, id_of(learner), active_perks(session, id_of(learner)))
             session.commit()
             applied = True
         else:
             entry, applied = existing, False
         balance = balances(session, id_of(learner)).get(adjustment.credit_type, 0)
-        return {"entry_id": entry.id, "amount": entry.amount,
-                "credit_type": entry.credit_type, "balance": balance, "applied": applied,
-                "learner": learner.email}
-
-
+        return {
+            "entry_id": entry.id,
+            "amount": entry.amount,
+            "credit_type": entry.credit_type,
+            "balance": balance,
+            "applied": applied,
+            "learner": learner.email,
+        }

@@ -22,8 +22,9 @@ def _like(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def search_learners(session: Session, query: str = "", *,
-                    limit: int = LIMIT) -> list[dict[str, Any]]:
+def search_learners(
+    session: Session, query: str = "", *, limit: int = LIMIT
+) -> list[dict[str, Any]]:
     """Learners matching the text, newest first; an empty text lists the newest learners.
 
     Digits match a customer id exactly (or a learner id); other text matches any part of an
@@ -37,16 +38,20 @@ def search_learners(session: Session, query: str = "", *,
         number = int(text)
         matches = col(Learner.woo_customer_id) == number
         statement = statement.where(
-            or_(matches, col(Learner.id) == number) if number <= MAX_ROW_ID else matches)
+            or_(matches, col(Learner.id) == number) if number <= MAX_ROW_ID else matches
+        )
     elif text:
         pattern = _like(text)
         former = select(LearnerEmail.learner_id).where(
-            func.lower(LearnerEmail.email).like(pattern, escape="\\"))
-        statement = statement.where(or_(
-            func.lower(Learner.email).like(pattern, escape="\\"),
-            func.lower(Learner.name).like(pattern, escape="\\"),
-            col(Learner.id).in_(former),
-        ))
+            func.lower(LearnerEmail.email).like(pattern, escape="\\")
+        )
+        statement = statement.where(
+            or_(
+                func.lower(Learner.email).like(pattern, escape="\\"),
+                func.lower(Learner.name).like(pattern, escape="\\"),
+                col(Learner.id).in_(former),
+            )
+        )
     rows = session.exec(statement.order_by(col(Learner.id).desc()).limit(limit)).all()
     ids = [row.id for row in rows]
     totals: dict[int, dict[str, int]] = {}
@@ -58,15 +63,23 @@ def search_learners(session: Session, query: str = "", *,
         totals.setdefault(learner_id, {})[credit_type] = int(amount)
     seats: dict[int, int] = {}
     for learner_id, count in session.exec(
-        select(Seat.learner_id, func.count()).where(col(Seat.learner_id).in_(ids),
-                                                    col(Seat.status).in_(SEAT_HELD))
+        select(Seat.learner_id, func.count())
+        .where(col(Seat.learner_id).in_(ids), col(Seat.status).in_(SEAT_HELD))
         .group_by(col(Seat.learner_id))
     ).all():
         seats[learner_id] = int(count)
-    return [{"id": row.id, "email": row.email, "name": row.name,
-             "customer_id": row.woo_customer_id, "balances": totals.get(row.id or 0, {}),
-             "seats": seats.get(row.id or 0, 0), "created_at": row.created_at.isoformat()}
-            for row in rows]
+    return [
+        {
+            "id": row.id,
+            "email": row.email,
+            "name": row.name,
+            "customer_id": row.woo_customer_id,
+            "balances": totals.get(row.id or 0, {}),
+            "seats": seats.get(row.id or 0, 0),
+            "created_at": row.created_at.isoformat(),
+        }
+        for row in rows
+    ]
 
 
 # How many known e-mails a typo is compared with (the likely ones are found in SQL first).
@@ -89,9 +102,16 @@ def near_email(session: Session, ref: str) -> str | None:
     domains: set[str] = set()
     for column in (Learner.email, LearnerEmail.email):
         email = func.lower(column)
-        for known in session.exec(select(column).where(or_(
-                email.like(_like(name)[1:-1] + "@%", escape="\\"),
-                email.like("%@" + _like(domain)[1:-1], escape="\\"))).limit(CANDIDATES)).all():
+        for known in session.exec(
+            select(column)
+            .where(
+                or_(
+                    email.like(_like(name)[1:-1] + "@%", escape="\\"),
+                    email.like("%@" + _like(domain)[1:-1], escape="\\"),
+                )
+            )
+            .limit(CANDIDATES)
+        ).all():
             known_name, _, known_domain = known.lower().rpartition("@")
             if known_name == name:
                 domains.add(known_domain)
@@ -116,8 +136,11 @@ def unknown_learner(session: Session, ref: str | int, *, also: str = "") -> Unkn
     """The one line for a learner nobody is known as, naming the known e-mail it is a typo of."""
     text = str(ref).strip()
     hint = suggestion(near_email(session, text), text)
-    return UnknownLearner(f"no learner {text!r} (by e-mail or customer id)"
-                          + (f"; {hint}" if hint else "") + (f" ({also})" if also else ""))
+    return UnknownLearner(
+        f"no learner {text!r} (by e-mail or customer id)"
+        + (f"; {hint}" if hint else "")
+        + (f" ({also})" if also else "")
+    )
 
 
 def require_learner(session: Session, ref: str) -> Learner:

@@ -141,12 +141,19 @@ def expired_remainders(rows: Sequence[LedgerEntry], now: datetime) -> list[Expir
         lot = lots[lot_id]
         if lot.expires_at is None or lot.expires_at > now or lot_id in settled:
             continue
-        due.append(Expiry(
-            grant_id=lot_id, learner_id=grant.learner_id, credit_type=grant.credit_type,
-            remainder=max(lot.remaining, 0), grant_key=grant.grant_key,
-            source_key=grant.source_key, order_id=grant.order_id, offer_sku=grant.offer_sku,
-            expires_at=lot.expires_at,
-        ))
+        due.append(
+            Expiry(
+                grant_id=lot_id,
+                learner_id=grant.learner_id,
+                credit_type=grant.credit_type,
+                remainder=max(lot.remaining, 0),
+                grant_key=grant.grant_key,
+                source_key=grant.source_key,
+                order_id=grant.order_id,
+                offer_sku=grant.offer_sku,
+                expires_at=lot.expires_at,
+            )
+        )
     return due
 
 
@@ -155,14 +162,14 @@ def learners_with_expired_credits(session: Session, now: datetime) -> list[int]:
     grant = aliased(LedgerEntry)
     settled = aliased(LedgerEntry)
     statement = (
-        select(grant.learner_id).distinct()
+        select(grant.learner_id)
+        .distinct()
         .where(
             col(grant.expires_at).is_not(None),
             col(grant.expires_at) <= now,
             grant.amount > 0,
             col(grant.reason).in_(GRANT_REASONS),
-            ~exists().where(and_(col(settled.source_key)
-                                 == col(grant.source_key) + EXPIRY_SUFFIX)),
+            ~exists().where(and_(col(settled.source_key) == col(grant.source_key) + EXPIRY_SUFFIX)),
         )
         .order_by(col(grant.learner_id))
     )
@@ -173,7 +180,8 @@ def expire_learner(session: Session, learner_id: int, now: datetime) -> list[Exp
     """Write the expiry rows of one learner (locked); the caller commits."""
     lock_learner(session, learner_id)
     rows = session.exec(
-        select(LedgerEntry).where(LedgerEntry.learner_id == learner_id)
+        select(LedgerEntry)
+        .where(LedgerEntry.learner_id == learner_id)
         .order_by(col(LedgerEntry.id))
     ).all()
     by_type: dict[str, list[LedgerEntry]] = {}
@@ -182,15 +190,25 @@ def expire_learner(session: Session, learner_id: int, now: datetime) -> list[Exp
     written = []
     for credit_type in sorted(by_type):
         for expiry in expired_remainders(by_type[credit_type], now):
-            inserted = insert_ignore(session, LedgerEntry, {
-                "learner_id": learner_id, "credit_type": credit_type,
-                "amount": -expiry.remainder, "reason": EXPIRY, "grant_key": expiry.grant_key,
-                "source_key": expiry.source_key + EXPIRY_SUFFIX, "reverses_id": None,
-                "order_id": expiry.order_id, "offer_sku": expiry.offer_sku,
-                "note": f"expired {expiry.expires_at:%Y-%m-%d %H:%M} UTC"
-                        + ("" if expiry.remainder else ": nothing left, all spent"),
-                "created_at": now,
-            }, ["source_key"])
+            inserted = insert_ignore(
+                session,
+                LedgerEntry,
+                {
+                    "learner_id": learner_id,
+                    "credit_type": credit_type,
+                    "amount": -expiry.remainder,
+                    "reason": EXPIRY,
+                    "grant_key": expiry.grant_key,
+                    "source_key": expiry.source_key + EXPIRY_SUFFIX,
+                    "reverses_id": None,
+                    "order_id": expiry.order_id,
+                    "offer_sku": expiry.offer_sku,
+                    "note": f"expired {expiry.expires_at:%Y-%m-%d %H:%M} UTC"
+                    + ("" if expiry.remainder else ": nothing left, all spent"),
+                    "created_at": now,
+                },
+                ["source_key"],
+            )
             if inserted:
                 written.append(expiry)
     return written
@@ -225,6 +243,8 @@ def expire_credits(
                 result.expired.get(expiry.credit_type, 0) + expiry.remainder
             )
     if result.grants:
-        log.info("credits expired", extra={"learners": result.learners,
-                                           "grants": result.grants, "credits": result.credits})
+        log.info(
+            "credits expired",
+            extra={"learners": result.learners, "grants": result.grants, "credits": result.credits},
+        )
     return result

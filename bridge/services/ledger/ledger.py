@@ -109,16 +109,16 @@ def _lock(session: Session, model: type[_Row], *where: Any) -> _Row | None:
 
 # --- learners ---------------------------------------------------------------------------------
 
+
 def find_learner(session: Session, ref: str | int) -> Learner | None:
     """A learner by e-mail (current or former) or by WooCommerce customer id."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isascii()
-                                and ref.strip().isdigit()):
+    if isinstance(ref, int) or (
+        isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit()
+    ):
         number = int(ref)
         if not 0 < number < 2**63:
             return None  # no BIGINT column holds it: nobody has that id
-        return session.exec(
-            select(Learner).where(Learner.woo_customer_id == number)
-        ).first()
+        return session.exec(select(Learner).where(Learner.woo_customer_id == number)).first()
     email = normalise_email(str(ref))
     if unstorable(email):
         return None  # no row can hold it (and the drivers refuse to send it): nobody has it
@@ -157,11 +157,16 @@ def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
     if learner is None:
         if not email:
             raise OrderPayloadError("order has neither a customer_id nor a billing e-mail")
-        placeholder_email = email if find_learner(session, email) is None else (
-            f"customer-{customer_id}@{email.split('@')[-1]}"
+        placeholder_email = (
+            email
+            if find_learner(session, email) is None
+            else (f"customer-{customer_id}@{email.split('@')[-1]}")
         )
-        values: dict[str, Any] = {"email": placeholder_email, "created_at": utcnow(),
-                                  "updated_at": utcnow()}
+        values: dict[str, Any] = {
+            "email": placeholder_email,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        }
         if customer_id:
             values["woo_customer_id"] = customer_id
         insert_ignore(session, Learner, values, ["email"])
@@ -170,8 +175,12 @@ def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
     locked = _lock(session, Learner, Learner.id == id_of(learner))
     assert locked is not None  # just read or inserted in this transaction
     if email:
-        insert_ignore(session, LearnerEmail,
-                      {"email": email, "learner_id": locked.id, "seen_at": utcnow()}, ["email"])
+        insert_ignore(
+            session,
+            LearnerEmail,
+            {"email": email, "learner_id": locked.id, "seen_at": utcnow()},
+            ["email"],
+        )
     return locked
 
 
@@ -196,13 +205,17 @@ def apply_customer(session: Session, payload: Mapping[str, Any]) -> Learner | No
             learner.updated_at = utcnow()
             session.add(learner)
             session.flush()
-            insert_ignore(session, LearnerEmail,
-                          {"email": email, "learner_id": learner.id, "seen_at": utcnow()},
-                          ["email"])
+            insert_ignore(
+                session,
+                LearnerEmail,
+                {"email": email, "learner_id": learner.id, "seen_at": utcnow()},
+                ["email"],
+            )
     return learner
 
 
 # --- balances ---------------------------------------------------------------------------------
+
 
 def balances(session: Session, learner_id: int) -> dict[str, int]:
     """Credits by type: the sum of the learner's ledger rows."""
@@ -247,20 +260,37 @@ def owes(session: Session) -> list[tuple[Learner, str, int]]:
     return owed
 
 
-def adjust_credits(session: Session, learner: Learner, credit_type: str, amount: int,
-                   reason_text: str, reference: str, actor: str = "") -> LedgerEntry:
+def adjust_credits(
+    session: Session,
+    learner: Learner,
+    credit_type: str,
+    amount: int,
+    reason_text: str,
+    reference: str,
+    actor: str = "",
+) -> LedgerEntry:
     """A manual grant (positive) or revocation (negative), audited as its own ledger row."""
     key = f"manual:{reference}"
     now = utcnow()
-    entry = LedgerEntry(learner_id=id_of(learner), credit_type=credit_type, amount=amount,
-                        reason="manual", grant_key=key, source_key=key, note=reason_text[:500],
-                        actor=actor[:100], created_at=now, sale_at=now)
+    entry = LedgerEntry(
+        learner_id=id_of(learner),
+        credit_type=credit_type,
+        amount=amount,
+        reason="manual",
+        grant_key=key,
+        source_key=key,
+        note=reason_text[:500],
+        actor=actor[:100],
+        created_at=now,
+        sale_at=now,
+    )
     session.add(entry)
     session.flush()
     return entry
 
 
 # --- reconciliation ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CreditTarget:
@@ -273,8 +303,13 @@ class CreditTarget:
     sale_at: datetime | None = None  # when the order was paid (or created, unpaid)
 
 
-def reconcile_credits(session: Session, learner_id: int, existing: Iterable[LedgerEntry],
-                      targets: Mapping[str, CreditTarget], order_id: int | None) -> list[Event]:
+def reconcile_credits(
+    session: Session,
+    learner_id: int,
+    existing: Iterable[LedgerEntry],
+    targets: Mapping[str, CreditTarget],
+    order_id: int | None,
+) -> list[Event]:
     """Append grants for target keys not held, and reversals for held keys no longer targeted."""
     grants: dict[str, list[LedgerEntry]] = defaultdict(list)
     reversed_ids: set[int] = set()
@@ -293,29 +328,67 @@ def reconcile_credits(session: Session, learner_id: int, existing: Iterable[Ledg
     for key in sorted(set(targets) - set(held)):
         target = targets[key]
         generation = len(grants[key]) + 1
-        add_new(session, LedgerEntry(
-            learner_id=learner_id, credit_type=target.credit_type, amount=target.amount,
-            reason=target.reason, grant_key=key, source_key=f"{key}@{generation}",
-            order_id=target.order_id, offer_sku=target.offer_sku, expires_at=target.expires_at,
-            sale_at=target.sale_at, created_at=utcnow(),  # given: pydantic's factory call is slow
-        ))
-        events.append(Event("credit_granted", learner_id, order_id,
-                            {"key": key, "credit_type": target.credit_type,
-                             "amount": target.amount, "sku": target.offer_sku,
-                             "source_key": f"{key}@{generation}"}))
+        add_new(
+            session,
+            LedgerEntry(
+                learner_id=learner_id,
+                credit_type=target.credit_type,
+                amount=target.amount,
+                reason=target.reason,
+                grant_key=key,
+                source_key=f"{key}@{generation}",
+                order_id=target.order_id,
+                offer_sku=target.offer_sku,
+                expires_at=target.expires_at,
+                sale_at=target.sale_at,
+                created_at=utcnow(),  # given: pydantic's factory call is slow
+            ),
+        )
+        events.append(
+            Event(
+                "credit_granted",
+                learner_id,
+                order_id,
+                {
+                    "key": key,
+                    "credit_type": target.credit_type,
+                    "amount": target.amount,
+                    "sku": target.offer_sku,
+                    "source_key": f"{key}@{generation}",
+                },
+            )
+        )
     for key in sorted(set(held) - set(targets)):
         row = held[key]
-        add_new(session, LedgerEntry(
-            learner_id=row.learner_id, credit_type=row.credit_type,
-            amount=-(row.amount + expired[row.source_key]),
-            reason="reversal", grant_key=key, source_key=f"{row.source_key}:reversal",
-            reverses_id=row.id, order_id=row.order_id, offer_sku=row.offer_sku,
-            created_at=utcnow(),
-        ))
-        events.append(Event("credit_reversed", row.learner_id, order_id,
-                            {"key": key, "credit_type": row.credit_type, "amount": row.amount,
-                             "sku": row.offer_sku,
-                             "source_key": f"{row.source_key}:reversal"}))
+        add_new(
+            session,
+            LedgerEntry(
+                learner_id=row.learner_id,
+                credit_type=row.credit_type,
+                amount=-(row.amount + expired[row.source_key]),
+                reason="reversal",
+                grant_key=key,
+                source_key=f"{row.source_key}:reversal",
+                reverses_id=row.id,
+                order_id=row.order_id,
+                offer_sku=row.offer_sku,
+                created_at=utcnow(),
+            ),
+        )
+        events.append(
+            Event(
+                "credit_reversed",
+                row.learner_id,
+                order_id,
+                {
+                    "key": key,
+                    "credit_type": row.credit_type,
+                    "amount": row.amount,
+                    "sku": row.offer_sku,
+                    "source_key": f"{row.source_key}:reversal",
+                },
+            )
+        )
     _flush(session)
     return events
 
@@ -326,9 +399,12 @@ def _flush(session: Session) -> None:
         session.flush()
 
 
-def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
-                     expiries: Mapping[str, datetime | None],
-                     now: datetime | None = None) -> int:
+def correct_expiries(
+    session: Session,
+    rows: Iterable[LedgerEntry],
+    expiries: Mapping[str, datetime | None],
+    now: datetime | None = None,
+) -> int:
     """Move the expiry of held grants to what their period and the policy say now.
 
     Only the date moves, never an amount; a grant already past its expiry is left alone (the
@@ -340,9 +416,14 @@ def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
     moved = 0
     for row in rows:
         target = expiries.get(row.grant_key)
-        if (target is None or row.reason not in GRANT_REASONS or row.reverses_id is not None
-                or row.id in reversed_ids or row.expires_at == target
-                or (row.expires_at is not None and row.expires_at <= now)):
+        if (
+            target is None
+            or row.reason not in GRANT_REASONS
+            or row.reverses_id is not None
+            or row.id in reversed_ids
+            or row.expires_at == target
+            or (row.expires_at is not None and row.expires_at <= now)
+        ):
             continue
         row.expires_at = target
         session.add(row)
@@ -353,21 +434,25 @@ def correct_expiries(session: Session, rows: Iterable[LedgerEntry],
 
 def stored_schedule(subscription: Subscription, policy: SubscriptionPolicy) -> Schedule:
     """A stored subscription's billing schedule under the creator's policy."""
-    return schedule_of(subscription.id,
-                       BillingPeriod(subscription.billing_period, subscription.billing_interval),
-                       subscription.offer_skus or [], subscription.status,
-                       subscription.cancelled_gmt, policy)
+    return schedule_of(
+        subscription.id,
+        BillingPeriod(subscription.billing_period, subscription.billing_interval),
+        subscription.offer_skus or [],
+        subscription.status,
+        subscription.cancelled_gmt,
+        policy,
+    )
 
 
-def order_subscription_terms(session: Session, order_id: int, subscription_ids: Iterable[int],
-                             policy: SubscriptionPolicy) -> SubscriptionTerms:
+def order_subscription_terms(
+    session: Session, order_id: int, subscription_ids: Iterable[int], policy: SubscriptionPolicy
+) -> SubscriptionTerms:
     """The stored subscriptions an order pays for: as their parent, a renewal or a switch."""
     condition = col(Subscription.parent_order_id) == order_id
     ids = sorted(set(subscription_ids))
     if ids:
         condition = or_(condition, col(Subscription.id).in_(ids))
-    rows = session.exec(select(Subscription).where(condition)
-                        .order_by(col(Subscription.id))).all()
+    rows = session.exec(select(Subscription).where(condition).order_by(col(Subscription.id))).all()
     return SubscriptionTerms(policy, tuple(stored_schedule(row, policy) for row in rows))
 
 
@@ -380,7 +465,8 @@ def _lock_cohort(session: Session, code: str) -> Cohort:
 
 def _count_active(session: Session, code: str) -> int:
     return session.exec(
-        select(func.count()).select_from(Seat)
+        select(func.count())
+        .select_from(Seat)
         .where(Seat.cohort_code == code, Seat.status == SeatStatus.ACTIVE)
     ).one()
 
@@ -390,8 +476,11 @@ def waitlist_position(session: Session, seat: Seat) -> int | None:
     if seat.status != SeatStatus.WAITLISTED:
         return None
     ahead = session.exec(
-        select(func.count()).select_from(Seat).where(
-            Seat.cohort_code == seat.cohort_code, Seat.status == SeatStatus.WAITLISTED,
+        select(func.count())
+        .select_from(Seat)
+        .where(
+            Seat.cohort_code == seat.cohort_code,
+            Seat.status == SeatStatus.WAITLISTED,
             col(Seat.id) < id_of(seat),
         )
     ).one()
@@ -403,20 +492,26 @@ def _cohort_seats(session: Session, page: PageState | None, code: str) -> Cohort
     if page is not None:
         held = page.cohorts.get(code)
         if held is None:
-            raise UnknownCohort(f"cohort {code!r} is not in the database; run `bridge catalog "
-                                "sync`")
+            raise UnknownCohort(
+                f"cohort {code!r} is not in the database; run `bridge catalog sync`"
+            )
         return held
     cohort = _lock_cohort(session, code)
     waiting = session.exec(
-        select(Seat).where(Seat.cohort_code == code, Seat.status == SeatStatus.WAITLISTED)
+        select(Seat)
+        .where(Seat.cohort_code == code, Seat.status == SeatStatus.WAITLISTED)
         .order_by(col(Seat.id))
     ).all()
     return CohortSeats(cohort, _count_active(session, code), list(waiting))
 
 
 def _seat_data(page: PageState | None, seat: Seat, key: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"cohort": seat.cohort_code, "seat_id": seat.id, "key": key,
-                            "source_key": seat.source_key}
+    data: dict[str, Any] = {
+        "cohort": seat.cohort_code,
+        "seat_id": seat.id,
+        "key": key,
+        "source_key": seat.source_key,
+    }
     if seat.id is None and page is not None:
         page.pending_ids.append((data, "seat_id", seat))
     return data
@@ -431,8 +526,14 @@ def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event
         seat.changed_at = utcnow()
         held.active += 1
         free -= 1
-        events.append(Event("seat_promoted", seat.learner_id, seat.order_id,
-                            _seat_data(page, seat, seat.grant_key)))
+        events.append(
+            Event(
+                "seat_promoted",
+                seat.learner_id,
+                seat.order_id,
+                _seat_data(page, seat, seat.grant_key),
+            )
+        )
     return events
 
 
@@ -443,8 +544,9 @@ def _seat_cohort(target: Entitlement) -> str:
     return target.cohort
 
 
-def reconcile_seats(session: Session, learner_id: int, order_id: int,
-                    targets: Mapping[str, Entitlement]) -> list[Event]:
+def reconcile_seats(
+    session: Session, learner_id: int, order_id: int, targets: Mapping[str, Entitlement]
+) -> list[Event]:
     """Claim a seat (or a waitlist place) per target key; release seats no longer conferred.
 
     The cohorts are locked while their seats are counted; inside a page they were locked and
@@ -464,8 +566,9 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
             held[seat.grant_key] = seat
     to_claim = sorted(set(targets) - set(held))
     to_release = sorted(set(held) - set(targets))
-    codes = sorted({_seat_cohort(targets[k]) for k in to_claim} | {held[k].cohort_code
-                                                                  for k in to_release})
+    codes = sorted(
+        {_seat_cohort(targets[k]) for k in to_claim} | {held[k].cohort_code for k in to_release}
+    )
     cohorts = {code: _cohort_seats(session, page, code) for code in codes if code}
     events: list[Event] = []
     for key in to_release:
@@ -479,17 +582,31 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
             counted.active -= 1
         elif seat in counted.waitlist:
             counted.waitlist.remove(seat)
-        events.append(Event("seat_released", seat.learner_id, order_id,
-                            {**_seat_data(page, seat, key), "was": was}))
+        events.append(
+            Event(
+                "seat_released",
+                seat.learner_id,
+                order_id,
+                {**_seat_data(page, seat, key), "was": was},
+            )
+        )
     for key in to_claim:
         target = targets[key]
         counted = cohorts[_seat_cohort(target)]
-        status = (SeatStatus.ACTIVE if counted.active < counted.cohort.capacity
-                  else SeatStatus.WAITLISTED)
-        seat = Seat(cohort_code=counted.cohort.code, learner_id=learner_id, grant_key=key,
-                    source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
-                    offer_sku=target.offer_sku, status=status, created_at=utcnow(),
-                    changed_at=utcnow())
+        status = (
+            SeatStatus.ACTIVE if counted.active < counted.cohort.capacity else SeatStatus.WAITLISTED
+        )
+        seat = Seat(
+            cohort_code=counted.cohort.code,
+            learner_id=learner_id,
+            grant_key=key,
+            source_key=f"{key}@{generations[key] + 1}",
+            order_id=order_id,
+            offer_sku=target.offer_sku,
+            status=status,
+            created_at=utcnow(),
+            changed_at=utcnow(),
+        )
         add_new(session, seat)
         if page is None:
             session.flush()  # the seat's id goes into the event
@@ -506,9 +623,13 @@ def reconcile_seats(session: Session, learner_id: int, order_id: int,
     return events
 
 
-def reconcile_access(session: Session, learner_id: int, order_id: int | None,
-                     targets: Mapping[str, Entitlement],
-                     existing: Sequence[Access] | None = None) -> list[Event]:
+def reconcile_access(
+    session: Session,
+    learner_id: int,
+    order_id: int | None,
+    targets: Mapping[str, Entitlement],
+    existing: Sequence[Access] | None = None,
+) -> list[Event]:
     """Open an access window per target key; revoke windows no longer conferred.
 
     ``existing`` are the windows to compare with (default: the order's own).
@@ -530,22 +651,47 @@ def reconcile_access(session: Session, learner_id: int, order_id: int | None,
         access = held[key]
         access.revoked_at = utcnow()
         session.add(access)
-        events.append(Event("access_revoked", learner_id, order_id,
-                            {"kind": access.kind, "sku": access.offer_sku, "key": key,
-                             "access_id": access.id, "source_key": access.source_key}))
+        events.append(
+            Event(
+                "access_revoked",
+                learner_id,
+                order_id,
+                {
+                    "kind": access.kind,
+                    "sku": access.offer_sku,
+                    "key": key,
+                    "access_id": access.id,
+                    "source_key": access.source_key,
+                },
+            )
+        )
     opened: list[tuple[Event, Access]] = []
     for key in sorted(set(targets) - set(held)):
         target = targets[key]
         access = Access(
-            learner_id=learner_id, kind=target.access_kind or "", offer_sku=target.offer_sku,
-            grant_key=key, source_key=f"{key}@{generations[key] + 1}", order_id=order_id,
-            starts_at=target.starts_at, ends_at=target.ends_at, details=dict(target.details),
+            learner_id=learner_id,
+            kind=target.access_kind or "",
+            offer_sku=target.offer_sku,
+            grant_key=key,
+            source_key=f"{key}@{generations[key] + 1}",
+            order_id=order_id,
+            starts_at=target.starts_at,
+            ends_at=target.ends_at,
+            details=dict(target.details),
             created_at=utcnow(),
         )
         add_new(session, access)
-        event = Event("access_granted", learner_id, order_id,
-                      {"kind": target.access_kind, "sku": target.offer_sku, "key": key,
-                       "source_key": access.source_key})
+        event = Event(
+            "access_granted",
+            learner_id,
+            order_id,
+            {
+                "kind": target.access_kind,
+                "sku": target.offer_sku,
+                "key": key,
+                "source_key": access.source_key,
+            },
+        )
         events.append(event)
         opened.append((event, access))
     if page is not None:
@@ -562,17 +708,25 @@ def complimentary_key(learner_id: int) -> str:
     return f"learner:{learner_id}:complimentary_call"
 
 
-def reconcile_complimentary_call(session: Session, learner_id: int, minutes: int,
-                                 paid_statuses: Iterable[str],
-                                 sale_at: datetime | None = None) -> list[Event]:
+def reconcile_complimentary_call(
+    session: Session,
+    learner_id: int,
+    minutes: int,
+    paid_statuses: Iterable[str],
+    sale_at: datetime | None = None,
+) -> list[Event]:
     """Hold one complimentary mentor call per learner while any order is or was paid."""
-    return reconcile_complimentary_calls(session, {learner_id: sale_at}, minutes,
-                                         paid_statuses).get(learner_id, [])
+    return reconcile_complimentary_calls(
+        session, {learner_id: sale_at}, minutes, paid_statuses
+    ).get(learner_id, [])
 
 
-def reconcile_complimentary_calls(session: Session, learners: Mapping[int, datetime | None],
-                                  minutes: int,
-                                  paid_statuses: Iterable[str]) -> dict[int, list[Event]]:
+def reconcile_complimentary_calls(
+    session: Session,
+    learners: Mapping[int, datetime | None],
+    minutes: int,
+    paid_statuses: Iterable[str],
+) -> dict[int, list[Event]]:
     """The complimentary call of several learners (learner id -> the sale it would date from),
     in two queries; returns the events by learner."""
     if not learners:
@@ -581,32 +735,44 @@ def reconcile_complimentary_calls(session: Session, learners: Mapping[int, datet
     paid_statuses = tuple(paid_statuses)
     orders: dict[int, list[Any]] = defaultdict(list)
     for learner_id, status, date_paid in session.exec(
-        select(OrderState.learner_id, OrderState.status, OrderState.date_paid_gmt)
-        .where(col(OrderState.learner_id).in_(ids))
+        select(OrderState.learner_id, OrderState.status, OrderState.date_paid_gmt).where(
+            col(OrderState.learner_id).in_(ids)
+        )
     ).all():
         assert learner_id is not None  # matched by the IN above
         orders[learner_id].append((status, date_paid))
     keys = {learner_id: complimentary_key(learner_id) for learner_id in ids}
     existing: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for row in session.exec(select(LedgerEntry)
-                            .where(col(LedgerEntry.grant_key).in_(sorted(keys.values())))
-                            .order_by(col(LedgerEntry.id))).all():
+    for row in session.exec(
+        select(LedgerEntry)
+        .where(col(LedgerEntry.grant_key).in_(sorted(keys.values())))
+        .order_by(col(LedgerEntry.id))
+    ).all():
         existing[row.grant_key].append(row)
     events: dict[int, list[Event]] = {}
     for learner_id in ids:
         key = keys[learner_id]
         targets: dict[str, CreditTarget] = {}
         if minutes > 0 and qualifies_for_complimentary_call(orders[learner_id], paid_statuses):
-            targets[key] = CreditTarget("mentor_minutes", minutes, None, None,
-                                        reason="complimentary", sale_at=learners[learner_id])
+            targets[key] = CreditTarget(
+                "mentor_minutes",
+                minutes,
+                None,
+                None,
+                reason="complimentary",
+                sale_at=learners[learner_id],
+            )
         events[learner_id] = reconcile_credits(session, learner_id, existing[key], targets, None)
     return events
 
 
 def is_stale(state: OrderState, facts: Any) -> bool:
     """The payload is older than the one last applied to this order."""
-    return (state.date_modified_gmt is not None and facts.date_modified_gmt is not None
-            and facts.date_modified_gmt < state.date_modified_gmt)
+    return (
+        state.date_modified_gmt is not None
+        and facts.date_modified_gmt is not None
+        and facts.date_modified_gmt < state.date_modified_gmt
+    )
 
 
 def needs_learner(result: OrderEntitlements, paid_statuses: Sequence[str]) -> bool:
@@ -616,8 +782,12 @@ def needs_learner(result: OrderEntitlements, paid_statuses: Sequence[str]) -> bo
 
 
 def _lock_order_state(session: Session, order_id: int, status: str) -> OrderState:
-    insert_ignore(session, OrderState, {"order_id": order_id, "status": status,
-                                        "updated_at": utcnow()}, ["order_id"])
+    insert_ignore(
+        session,
+        OrderState,
+        {"order_id": order_id, "status": status, "updated_at": utcnow()},
+        ["order_id"],
+    )
     state = _lock(session, OrderState, OrderState.order_id == order_id)
     assert state is not None
     return state
@@ -648,8 +818,11 @@ def apply_order(
     page = page_state_of(session)
     if page is not None and facts.order_id not in page.resolved:
         page = None  # not one of the page's orders (never the case today): read as usual
-    state = (page.states[facts.order_id] if page is not None
-             else _lock_order_state(session, facts.order_id, facts.status))
+    state = (
+        page.states[facts.order_id]
+        if page is not None
+        else _lock_order_state(session, facts.order_id, facts.status)
+    )
     if is_stale(state, facts):
         log.debug("stale order payload skipped", extra={"order_id": facts.order_id})
         return OrderOutcome(facts.order_id, applied=False, learner_id=state.learner_id)
@@ -666,37 +839,55 @@ def apply_order(
     if learner is not None and facts.name and learner.name != facts.name:
         learner.name = facts.name  # written only when it changed: no statement otherwise
         session.add(learner)
-    outcome = OrderOutcome(facts.order_id, applied=True, unmapped=unmapped,
-                           learner_id=learner.id if learner else None)
+    outcome = OrderOutcome(
+        facts.order_id, applied=True, unmapped=unmapped, learner_id=learner.id if learner else None
+    )
     if learner is not None:
         if any(e.expires_at is not None for e in result.entitlements):
             # Subscriptions are read under the learner lock, the lock apply_subscription holds
             # while it corrects expiries: neither can miss what the other wrote.
-            terms = order_subscription_terms(session, facts.order_id,
-                                             facts.renewal_of + facts.switch_of,
-                                             subscription_policy)
-            result = order_entitlements(payload, catalogue, paid_statuses=paid_statuses,
-                                        refunds=refunds, subscription_terms=terms)
+            terms = order_subscription_terms(
+                session, facts.order_id, facts.renewal_of + facts.switch_of, subscription_policy
+            )
+            result = order_entitlements(
+                payload,
+                catalogue,
+                paid_statuses=paid_statuses,
+                refunds=refunds,
+                subscription_terms=terms,
+            )
         sale_at = facts.date_paid_gmt or facts.date_created_gmt
         by_kind: dict[str, dict[str, Entitlement]] = defaultdict(dict)
         for entitlement in result.entitlements:
             by_kind[entitlement.kind][entitlement.key] = entitlement
         credit_targets = {
-            key: CreditTarget(e.credit_type or "", e.amount, e.order_id, e.offer_sku,
-                              expires_at=e.expires_at, sale_at=sale_at)
+            key: CreditTarget(
+                e.credit_type or "",
+                e.amount,
+                e.order_id,
+                e.offer_sku,
+                expires_at=e.expires_at,
+                sale_at=sale_at,
+            )
             for key, e in by_kind["credit"].items()
         }
-        existing = page.ledger[facts.order_id] if page is not None else session.exec(
-            select(LedgerEntry).where(LedgerEntry.order_id == facts.order_id)
-        ).all()
-        correct_expiries(session, existing,
-                         {key: target.expires_at for key, target in credit_targets.items()})
-        outcome.events += reconcile_credits(session, id_of(learner), existing, credit_targets,
-                                            facts.order_id)
-        outcome.events += reconcile_seats(session, id_of(learner), facts.order_id,
-                                          by_kind["seat"])
-        outcome.events += reconcile_access(session, id_of(learner), facts.order_id,
-                                           by_kind["access"])
+        existing = (
+            page.ledger[facts.order_id]
+            if page is not None
+            else session.exec(
+                select(LedgerEntry).where(LedgerEntry.order_id == facts.order_id)
+            ).all()
+        )
+        correct_expiries(
+            session, existing, {key: target.expires_at for key, target in credit_targets.items()}
+        )
+        outcome.events += reconcile_credits(
+            session, id_of(learner), existing, credit_targets, facts.order_id
+        )
+        outcome.events += reconcile_seats(session, id_of(learner), facts.order_id, by_kind["seat"])
+        outcome.events += reconcile_access(
+            session, id_of(learner), facts.order_id, by_kind["access"]
+        )
 
     state.learner_id = learner.id if learner else None
     state.status = facts.status
@@ -721,9 +912,13 @@ def apply_order(
         "lines": line_summary(payload, catalogue),
         "unmapped": unmapped,
         # What this application depended on: the same again is skipped (services.order_pages).
-        SUMMARY_KEY: fingerprint or order_fingerprint(
-            payload, catalogue, paid_statuses=paid_statuses,
-            complimentary_minutes=complimentary_minutes),
+        SUMMARY_KEY: fingerprint
+        or order_fingerprint(
+            payload,
+            catalogue,
+            paid_statuses=paid_statuses,
+            complimentary_minutes=complimentary_minutes,
+        ),
         # Made up by `bridge simulate`: the write-back planners send nothing about it.
         **({SIMULATED_KEY: True} if is_simulated(payload) else {}),
     }
@@ -736,12 +931,20 @@ def apply_order(
     if learner is not None and page is None:
         # A page settles the complimentary call once per learner, after all its orders.
         outcome.events += reconcile_complimentary_call(
-            session, id_of(learner), complimentary_minutes, paid_statuses,
-            sale_at=state.date_paid_gmt or state.date_created_gmt)
+            session,
+            id_of(learner),
+            complimentary_minutes,
+            paid_statuses,
+            sale_at=state.date_paid_gmt or state.date_created_gmt,
+        )
     if unmapped:
-        log.warning("order has lines that sell no micro-SKU",
-                    extra={"order_id": facts.order_id,
-                           "skus": ",".join(line["sku"] or "?" for line in unmapped)})
+        log.warning(
+            "order has lines that sell no micro-SKU",
+            extra={
+                "order_id": facts.order_id,
+                "skus": ",".join(line["sku"] or "?" for line in unmapped),
+            },
+        )
     return outcome
 
 
@@ -750,11 +953,20 @@ def _record_unmapped(session: Session, order_id: int, lines: Sequence[Mapping[st
 
     Inside a page they are written with the page's (one DELETE and one INSERT for it).
     """
-    rows = [{"order_id": order_id, "line_item_id": line["line_item_id"],
-             "sku": str(line["sku"] or "")[:100], "product_id": line["product_id"],
-             "variation_id": line["variation_id"], "name": str(line["name"] or "")[:200],
-             "quantity": line["quantity"], "total": str(line["total"])[:32],
-             "seen_at": utcnow()} for line in lines]
+    rows = [
+        {
+            "order_id": order_id,
+            "line_item_id": line["line_item_id"],
+            "sku": str(line["sku"] or "")[:100],
+            "product_id": line["product_id"],
+            "variation_id": line["variation_id"],
+            "name": str(line["name"] or "")[:200],
+            "quantity": line["quantity"],
+            "total": str(line["total"])[:32],
+            "seen_at": utcnow(),
+        }
+        for line in lines
+    ]
     page = page_state_of(session)
     if page is not None:
         page.unmapped[order_id] = rows

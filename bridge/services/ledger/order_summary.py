@@ -22,19 +22,26 @@ def refund_summary(refunds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     """The refund lines kept on the order state, so an unchanged refund list needs no fetch."""
     kept = []
     for refund in refunds:
-        kept.append({
-            "id": refund.get("id"),
-            # When the refund was made: the report counts refunds in the period they happened.
-            "date_created_gmt": refund.get("date_created_gmt"),
-            "total": refund.get("amount") or refund.get("total"),
-            "line_items": [
-                {"quantity": line.get("quantity"),
-                 "total": line.get("total"),
-                 "meta_data": [m for m in line.get("meta_data") or []
-                               if m.get("key") == "_refunded_item_id"]}
-                for line in refund.get("line_items") or []
-            ],
-        })
+        kept.append(
+            {
+                "id": refund.get("id"),
+                # When the refund was made: the report counts refunds in the period they happened.
+                "date_created_gmt": refund.get("date_created_gmt"),
+                "total": refund.get("amount") or refund.get("total"),
+                "line_items": [
+                    {
+                        "quantity": line.get("quantity"),
+                        "total": line.get("total"),
+                        "meta_data": [
+                            m
+                            for m in line.get("meta_data") or []
+                            if m.get("key") == "_refunded_item_id"
+                        ],
+                    }
+                    for line in refund.get("line_items") or []
+                ],
+            }
+        )
     return kept
 
 
@@ -42,11 +49,17 @@ def line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[
     lines = []
     for line in payload.get("line_items") or []:
         offer = catalogue.offer_for_line(line)
-        lines.append({"id": line.get("id"), "sku": offer.sku if offer else line.get("sku"),
-                      "offer": offer is not None,
-                      "quantity": line.get("quantity"), "total": line.get("total"),
-                      "product_id": line.get("product_id"),
-                      "variation_id": line.get("variation_id")})
+        lines.append(
+            {
+                "id": line.get("id"),
+                "sku": offer.sku if offer else line.get("sku"),
+                "offer": offer is not None,
+                "quantity": line.get("quantity"),
+                "total": line.get("total"),
+                "product_id": line.get("product_id"),
+                "variation_id": line.get("variation_id"),
+            }
+        )
     return lines
 
 
@@ -56,21 +69,27 @@ def simulated_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
     ids = sorted({int(order_id) for order_id in order_ids})
     if not ids:
         return set()
-    rows = session.exec(select(OrderState.order_id, OrderState.summary)
-                        .where(col(OrderState.order_id).in_(ids))).all()
-    return {int(order_id) for order_id, summary in rows
-            if isinstance(summary, dict) and summary.get(SIMULATED_KEY)}
+    rows = session.exec(
+        select(OrderState.order_id, OrderState.summary).where(col(OrderState.order_id).in_(ids))
+    ).all()
+    return {
+        int(order_id)
+        for order_id, summary in rows
+        if isinstance(summary, dict) and summary.get(SIMULATED_KEY)
+    }
 
 
-def stored_refunds_of(session: Session, orders: Mapping[int, Sequence[int]]
-                      ) -> dict[int, list[dict[str, Any]]]:
+def stored_refunds_of(
+    session: Session, orders: Mapping[int, Sequence[int]]
+) -> dict[int, list[dict[str, Any]]]:
     """The refunds last fetched for each order (order id -> its refund ids now), where its
     refund list has not changed since; one query."""
     if not orders:
         return {}
     found: dict[int, list[dict[str, Any]]] = {}
-    for state in session.exec(select(OrderState)
-                              .where(col(OrderState.order_id).in_(sorted(orders)))).all():
+    for state in session.exec(
+        select(OrderState).where(col(OrderState.order_id).in_(sorted(orders)))
+    ).all():
         summary = state.summary or {}
         refund_ids = orders[state.order_id]
         if list(summary.get("refund_ids") or []) != list(refund_ids):

@@ -116,15 +116,16 @@ def flush_page(session: Session, page: PageState) -> None:
     update_changed(session, [*page.states.values(), *page.learners.values()])
     session.flush()
     if page.unmapped:
-        session.execute(delete(UnmappedLine)
-                        .where(col(UnmappedLine.order_id).in_(sorted(page.unmapped))))
-        insert_rows(session, UnmappedLine, [row for rows in page.unmapped.values()
-                                            for row in rows])
+        session.execute(
+            delete(UnmappedLine).where(col(UnmappedLine.order_id).in_(sorted(page.unmapped)))
+        )
+        insert_rows(session, UnmappedLine, [row for rows in page.unmapped.values() for row in rows])
         page.unmapped.clear()
 
 
-def _insert_ignore_many(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]],
-                        conflict: Sequence[str]) -> None:
+def _insert_ignore_many(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]
+) -> None:
     if rows:
         session.execute(insert_ignoring(session, table_of(model), conflict), list(rows))
 
@@ -133,16 +134,23 @@ def _insert_ignore_many(session: Session, model: type[SQLModel], rows: Sequence[
 _OrderRow = TypeVar("_OrderRow", LedgerEntry, Seat, Access)
 
 
-def _rows_by_order(session: Session, model: type[_OrderRow], ids: Sequence[int],
-                   holder: dict[int, list[_OrderRow]]) -> None:
-    for row in session.exec(select(model).where(col(model.order_id).in_(ids))
-                            .order_by(col(model.id))).all():
+def _rows_by_order(
+    session: Session, model: type[_OrderRow], ids: Sequence[int], holder: dict[int, list[_OrderRow]]
+) -> None:
+    for row in session.exec(
+        select(model).where(col(model.order_id).in_(ids)).order_by(col(model.id))
+    ).all():
         assert row.order_id is not None  # matched by the IN above
         holder[row.order_id].append(row)
 
 
-def load_page(session: Session, orders: Sequence[tuple[int, str]],
-              customers: Iterable[tuple[int, str]], *, claims: bool = False) -> PageState:
+def load_page(
+    session: Session,
+    orders: Sequence[tuple[int, str]],
+    customers: Iterable[tuple[int, str]],
+    *,
+    claims: bool = False,
+) -> PageState:
     """Create and lock the page's order states, then read what applying them needs.
 
     ``orders`` are (order id, status) pairs, each order once; ``customers`` the (customer id,
@@ -152,38 +160,63 @@ def load_page(session: Session, orders: Sequence[tuple[int, str]],
     """
     ids = sorted({order_id for order_id, _ in orders})
     now = utcnow()
-    _insert_ignore_many(session, OrderState,
-                        [{"order_id": order_id, "status": status, "updated_at": now}
-                         for order_id, status in orders], ["order_id"])
-    states = {state.order_id: state for state in session.exec(
-        select(OrderState).where(col(OrderState.order_id).in_(ids))
-        .order_by(col(OrderState.order_id)).with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()}
-    page = PageState(states=states, ledger=defaultdict(list), seats=defaultdict(list),
-                     access=defaultdict(list))
-    _load_learners(session, page, {s.learner_id for s in states.values() if s.learner_id},
-                   customers)
+    _insert_ignore_many(
+        session,
+        OrderState,
+        [
+            {"order_id": order_id, "status": status, "updated_at": now}
+            for order_id, status in orders
+        ],
+        ["order_id"],
+    )
+    states = {
+        state.order_id: state
+        for state in session.exec(
+            select(OrderState)
+            .where(col(OrderState.order_id).in_(ids))
+            .order_by(col(OrderState.order_id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+    }
+    page = PageState(
+        states=states, ledger=defaultdict(list), seats=defaultdict(list), access=defaultdict(list)
+    )
+    _load_learners(
+        session, page, {s.learner_id for s in states.values() if s.learner_id}, customers
+    )
     _rows_by_order(session, LedgerEntry, ids, page.ledger)
     _rows_by_order(session, Seat, ids, page.seats)
     _rows_by_order(session, Access, ids, page.access)
     if claims:
         page.claims = defaultdict(list)
-        for place in session.exec(select(ClaimPlace).where(col(ClaimPlace.order_id).in_(ids))
-                                  .order_by(col(ClaimPlace.place_key)).with_for_update()
-                                  .execution_options(populate_existing=True)).all():
+        for place in session.exec(
+            select(ClaimPlace)
+            .where(col(ClaimPlace.order_id).in_(ids))
+            .order_by(col(ClaimPlace.place_key))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all():
             page.claims[int(place.order_id)].append(place)
     session.info[PAGE_KEY] = page
     return page
 
 
-def _load_learners(session: Session, page: PageState, learner_ids: set[int],
-                   customers: Iterable[tuple[int, str]]) -> None:
+def _load_learners(
+    session: Session, page: PageState, learner_ids: set[int], customers: Iterable[tuple[int, str]]
+) -> None:
     customer_ids = sorted({c for c, _ in customers if c})
     emails = sorted({e for _, e in customers if e})
     page.known_emails.update(emails)
-    aliases = session.exec(select(LearnerEmail.email, LearnerEmail.learner_id)
-                           .where(col(LearnerEmail.email).in_(emails))).all() if emails else []
+    aliases = (
+        session.exec(
+            select(LearnerEmail.email, LearnerEmail.learner_id).where(
+                col(LearnerEmail.email).in_(emails)
+            )
+        ).all()
+        if emails
+        else []
+    )
     wanted = set(learner_ids) | {int(learner_id) for _, learner_id in aliases}
     conditions = []
     if wanted:
@@ -193,9 +226,13 @@ def _load_learners(session: Session, page: PageState, learner_ids: set[int],
     if emails:
         conditions.append(col(Learner.email).in_(emails))
     if conditions:
-        for learner in session.exec(select(Learner).where(or_(*conditions))
-                                    .order_by(col(Learner.id)).with_for_update()
-                                    .execution_options(populate_existing=True)).all():
+        for learner in session.exec(
+            select(Learner)
+            .where(or_(*conditions))
+            .order_by(col(Learner.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all():
             page.learners[id_of(learner)] = learner
             if learner.woo_customer_id:
                 page.by_customer[int(learner.woo_customer_id)] = learner
@@ -213,33 +250,48 @@ def lock_cohorts(session: Session, page: PageState, codes: Iterable[str]) -> Non
     wanted = sorted(set(codes) - set(page.cohorts))
     if not wanted:
         return
-    cohorts = session.exec(select(Cohort).where(col(Cohort.code).in_(wanted))
-                           .order_by(col(Cohort.code)).with_for_update()
-                           .execution_options(populate_existing=True)).all()
+    cohorts = session.exec(
+        select(Cohort)
+        .where(col(Cohort.code).in_(wanted))
+        .order_by(col(Cohort.code))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     found = [cohort.code for cohort in cohorts]
     if not found:
         return
-    active = dict(session.exec(
-        select(Seat.cohort_code, func.count()).where(col(Seat.cohort_code).in_(found),
-                                                     Seat.status == SeatStatus.ACTIVE)
-        .group_by(Seat.cohort_code)
-    ).all())
+    active = dict(
+        session.exec(
+            select(Seat.cohort_code, func.count())
+            .where(col(Seat.cohort_code).in_(found), Seat.status == SeatStatus.ACTIVE)
+            .group_by(Seat.cohort_code)
+        ).all()
+    )
     waiting: dict[str, list[Seat]] = defaultdict(list)
-    for seat in session.exec(select(Seat).where(col(Seat.cohort_code).in_(found),
-                                                Seat.status == SeatStatus.WAITLISTED)
-                             .order_by(col(Seat.id))).all():
+    for seat in session.exec(
+        select(Seat)
+        .where(col(Seat.cohort_code).in_(found), Seat.status == SeatStatus.WAITLISTED)
+        .order_by(col(Seat.id))
+    ).all():
         waiting[seat.cohort_code].append(seat)
     for cohort in cohorts:
-        page.cohorts[cohort.code] = CohortSeats(cohort, int(active.get(cohort.code, 0)),
-                                                waiting[cohort.code])
+        page.cohorts[cohort.code] = CohortSeats(
+            cohort, int(active.get(cohort.code, 0)), waiting[cohort.code]
+        )
 
 
 def store_new_aliases(session: Session, page: PageState) -> None:
     """The e-mails the page's learners were seen with (after the learners have ids)."""
     now = utcnow()
-    _insert_ignore_many(session, LearnerEmail,
-                        [{"email": email, "learner_id": learner.id, "seen_at": now}
-                         for email, learner in page.new_aliases], ["email"])
+    _insert_ignore_many(
+        session,
+        LearnerEmail,
+        [
+            {"email": email, "learner_id": learner.id, "seen_at": now}
+            for email, learner in page.new_aliases
+        ],
+        ["email"],
+    )
     page.new_aliases.clear()
 
 
@@ -272,8 +324,9 @@ def resolve_in_page(session: Session, page: PageState, customer_id: int, email: 
         if page.find_email(email) is not None:
             raise NotInPage(f"e-mail {email!r} belongs to another customer")
         now = utcnow()
-        learner = Learner(email=email, woo_customer_id=customer_id or None, created_at=now,
-                          updated_at=now)
+        learner = Learner(
+            email=email, woo_customer_id=customer_id or None, created_at=now, updated_at=now
+        )
         add_new(session, learner)
         page.add_learner(learner)
     if email and email not in page.aliases:

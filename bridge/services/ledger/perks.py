@@ -21,8 +21,13 @@ def row_perks(row: Subscription, catalogue: Catalogue | None, now: datetime) -> 
     return [str(perk) for perk in row.perks or []]
 
 
-def active_perks(session: Session, learner_id: int, *, catalogue: Catalogue | None = None,
-                 now: datetime | None = None) -> list[str]:
+def active_perks(
+    session: Session,
+    learner_id: int,
+    *,
+    catalogue: Catalogue | None = None,
+    now: datetime | None = None,
+) -> list[str]:
     """The perks the learner holds now, sorted: from subscriptions active or pending-cancel.
 
     With a catalogue, perks are the offers' current ones; without, those stored when each
@@ -31,16 +36,21 @@ def active_perks(session: Session, learner_id: int, *, catalogue: Catalogue | No
     return active_perks_of(session, [learner_id], catalogue=catalogue, now=now)[learner_id]
 
 
-def active_perks_of(session: Session, learner_ids: Iterable[int], *,
-                    catalogue: Catalogue | None = None,
-                    now: datetime | None = None) -> dict[int, list[str]]:
+def active_perks_of(
+    session: Session,
+    learner_ids: Iterable[int],
+    *,
+    catalogue: Catalogue | None = None,
+    now: datetime | None = None,
+) -> dict[int, list[str]]:
     """``active_perks`` of several learners in one query (every id given has an entry)."""
     now = now or utcnow()
     ids = sorted(set(learner_ids))
     perks: dict[int, set[str]] = {learner_id: set() for learner_id in ids}
     if ids:
-        for row in session.exec(select(Subscription)
-                                .where(col(Subscription.learner_id).in_(ids))).all():
+        for row in session.exec(
+            select(Subscription).where(col(Subscription.learner_id).in_(ids))
+        ).all():
             assert row.learner_id is not None  # matched by the IN above
             perks[row.learner_id].update(row_perks(row, catalogue, now))
     return {learner_id: sorted(held) for learner_id, held in perks.items()}

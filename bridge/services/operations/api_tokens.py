@@ -84,7 +84,8 @@ def granted(scope: str) -> frozenset[str]:
     """What a stored scope grants: its names, an alias (write) replaced by what it stands for."""
     names = scope_names(scope)
     return frozenset(name for name in names if name not in ALIASES).union(
-        *(ALIASES[name] for name in names if name in ALIASES))
+        *(ALIASES[name] for name in names if name in ALIASES)
+    )
 
 
 def hash_token(token: str) -> str:
@@ -141,8 +142,9 @@ def authenticate(session: Session, presented: str) -> TokenIdentity | None:
     """
     wanted = hash_token(presented)
     rows = session.exec(
-        select(ApiToken.id, ApiToken.name, ApiToken.scope, ApiToken.token_hash)
-        .where(col(ApiToken.revoked_at).is_(None))
+        select(ApiToken.id, ApiToken.name, ApiToken.scope, ApiToken.token_hash).where(
+            col(ApiToken.revoked_at).is_(None)
+        )
     ).all()
     found: TokenIdentity | None = None
     for token_id, name, scope, token_hash in rows:
@@ -157,8 +159,12 @@ def touch(session: Session, token_id: int, now: datetime | None = None) -> None:
     now = now or utcnow()
     session.execute(
         update(ApiToken)
-        .where(col(ApiToken.id) == token_id,
-               or_(col(ApiToken.last_used_at).is_(None),
-                   col(ApiToken.last_used_at) < now - TOUCH_INTERVAL))
+        .where(
+            col(ApiToken.id) == token_id,
+            or_(
+                col(ApiToken.last_used_at).is_(None),
+                col(ApiToken.last_used_at) < now - TOUCH_INTERVAL,
+            ),
+        )
         .values(last_used_at=now)
     )

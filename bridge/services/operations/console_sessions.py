@@ -34,8 +34,10 @@ class SessionPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionPolicy:
-        return cls(idle=timedelta(minutes=settings.console.session_idle_minutes),
-                   max_age=timedelta(hours=settings.console.session_max_hours))
+        return cls(
+            idle=timedelta(minutes=settings.console.session_idle_minutes),
+            max_age=timedelta(hours=settings.console.session_max_hours),
+        )
 
     def ended(self, created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
         return now - last_seen_at >= self.idle or now - created_at >= self.max_age
@@ -45,8 +47,14 @@ def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
 
 
-def start_session(engine: Engine, operator_id: int, now: datetime, policy: SessionPolicy,
-                  *, replaces: str | None = None) -> str:
+def start_session(
+    engine: Engine,
+    operator_id: int,
+    now: datetime,
+    policy: SessionPolicy,
+    *,
+    replaces: str | None = None,
+) -> str:
     """A new session for the operator; returns its id (for the cookie, never stored).
 
     ``replaces``: the id the browser held before, ended now. Ended sessions of everyone are
@@ -55,17 +63,25 @@ def start_session(engine: Engine, operator_id: int, now: datetime, policy: Sessi
     session_id = secrets.token_urlsafe(32)
     with unit_of_work(engine) as session:
         if replaces:
-            session.execute(delete(ConsoleSession)
-                            .where(col(ConsoleSession.id_hash) == _digest(replaces)))
-        session.add(ConsoleSession(id_hash=_digest(session_id), operator_id=operator_id,
-                                   created_at=now, last_seen_at=now))
+            session.execute(
+                delete(ConsoleSession).where(col(ConsoleSession.id_hash) == _digest(replaces))
+            )
+        session.add(
+            ConsoleSession(
+                id_hash=_digest(session_id),
+                operator_id=operator_id,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
         session.commit()
     end_expired_sessions(engine, now, policy)
     return session_id
 
 
-def session_operator(engine: Engine, session_id: str, now: datetime,
-                     policy: SessionPolicy) -> OperatorView | None:
+def session_operator(
+    engine: Engine, session_id: str, now: datetime, policy: SessionPolicy
+) -> OperatorView | None:
     """The operator of a live session, or None (unknown, ended, or past a lifetime: deleted)."""
     digest = _digest(session_id)
     with unit_of_work(engine) as session:
@@ -82,9 +98,11 @@ def session_operator(engine: Engine, session_id: str, now: datetime,
             session.commit()
             return None
         if now - row.last_seen_at >= policy.touch_every:
-            session.execute(update(ConsoleSession)
-                            .where(col(ConsoleSession.id_hash) == digest)
-                            .values(last_seen_at=now))
+            session.execute(
+                update(ConsoleSession)
+                .where(col(ConsoleSession.id_hash) == digest)
+                .values(last_seen_at=now)
+            )
             session.commit()
         return operator_view(operator)
 
@@ -92,8 +110,9 @@ def session_operator(engine: Engine, session_id: str, now: datetime,
 def end_session(engine: Engine, session_id: str) -> bool:
     """Log out: the session is gone; True when there was one."""
     with unit_of_work(engine) as session:
-        gone = session.exec(delete(ConsoleSession)
-                            .where(col(ConsoleSession.id_hash) == _digest(session_id))).rowcount
+        gone = session.exec(
+            delete(ConsoleSession).where(col(ConsoleSession.id_hash) == _digest(session_id))
+        ).rowcount
         session.commit()
         return bool(gone)
 
@@ -101,10 +120,13 @@ def end_session(engine: Engine, session_id: str) -> bool:
 def end_expired_sessions(engine: Engine, now: datetime, policy: SessionPolicy) -> int:
     """Delete the sessions past their idle or absolute lifetime; returns how many."""
     with unit_of_work(engine) as session:
-        gone = session.exec(delete(ConsoleSession).where(or_(
-            col(ConsoleSession.last_seen_at) <= now - policy.idle,
-            col(ConsoleSession.created_at) <= now - policy.max_age,
-        ))).rowcount
+        gone = session.exec(
+            delete(ConsoleSession).where(
+                or_(
+                    col(ConsoleSession.last_seen_at) <= now - policy.idle,
+                    col(ConsoleSession.created_at) <= now - policy.max_age,
+                )
+            )
+        ).rowcount
         session.commit()
         return int(gone or 0)
-

@@ -17,9 +17,12 @@ def _check(name: str, ok: bool, detail: str, fix: str = "") -> dict[str, Any]:
     return {"check": name, "ok": ok, "detail": detail, "fix": fix}
 
 
-def run_checks(settings: Settings, engine: Engine, *,
-               around_shop: Callable[[str], AbstractContextManager[Any]] | None = None,
-               ) -> list[dict[str, Any]]:
+def run_checks(
+    settings: Settings,
+    engine: Engine,
+    *,
+    around_shop: Callable[[str], AbstractContextManager[Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Settings, database, schema, catalogue file and, when configured, the shop's REST API.
 
     The shop checks can take seconds (an unreachable shop is retried); ``around_shop(text)``
@@ -35,22 +38,38 @@ def run_checks(settings: Settings, engine: Engine, *,
             checks.append(_check("schema", True, f"at revision {status.head}"))
             checks.append(_unmapped_check(settings, engine))
         else:
-            checks.append(_check("schema", False,
-                                 f"at revision {status.current or 'none'}, needs {status.head}",
-                                 "run `bridge db upgrade`"))
+            checks.append(
+                _check(
+                    "schema",
+                    False,
+                    f"at revision {status.current or 'none'}, needs {status.head}",
+                    "run `bridge db upgrade`",
+                )
+            )
     except DatabaseUnavailable as exc:
-        checks.append(_check("database", False, f"{db_shown}: {exc}",
-                             "check DATABASE_URL and that the server is running"))
+        checks.append(
+            _check(
+                "database",
+                False,
+                f"{db_shown}: {exc}",
+                "check DATABASE_URL and that the server is running",
+            )
+        )
     checks.append(_catalogue_check(settings))
     checks.extend(_team_pack_checks(settings))
     checks.extend(_credential_checks(settings))
     if not settings.shop.configured:
-        checks.append(_check("shop", True, "not configured: sync is off (set WOOCOMMERCE_URL "
-                                           "and the consumer key and secret to turn it on)"))
+        checks.append(
+            _check(
+                "shop",
+                True,
+                "not configured: sync is off (set WOOCOMMERCE_URL "
+                "and the consumer key and secret to turn it on)",
+            )
+        )
     else:
         around = around_shop or (lambda _text: nullcontext())
-        with around(f"checking the shop's REST API at {settings.shop.url} (read and "
-                    "write)"):
+        with around(f"checking the shop's REST API at {settings.shop.url} (read and write)"):
             checks.extend(shop_checks(settings))
     return checks
 
@@ -61,19 +80,24 @@ def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
     from bridge.services.catalogue import load_catalogue, read_catalogue_file, unmapped_skus
 
     try:
-        file = read_catalogue_file(settings.catalogue.file) if settings.catalogue.file.is_file() \
+        file = (
+            read_catalogue_file(settings.catalogue.file)
+            if settings.catalogue.file.is_file()
             else Catalogue()
+        )
     except CatalogueError:
         file = Catalogue()  # the catalogue check says what is wrong with the file
     unmapped = unmapped_skus(engine, load_catalogue(engine, file))
     if not unmapped:
         return _check("order lines", True, "every paid order line sells a micro-SKU")
     shown = ", ".join(f"{u.sku or '(none)'} ({u.lines})" for u in unmapped[:5])
-    return _check("order lines", False,
-                  f"{plural(sum(u.lines for u in unmapped), 'paid order line')} selling no "
-                  f"micro-SKU: {shown}",
-                  "add the SKUs to the catalogue or list them under not_offers; "
-                  "`bridge catalog --check`")
+    return _check(
+        "order lines",
+        False,
+        f"{plural(sum(u.lines for u in unmapped), 'paid order line')} selling no "
+        f"micro-SKU: {shown}",
+        "add the SKUs to the catalogue or list them under not_offers; `bridge catalog --check`",
+    )
 
 
 def _catalogue_check(settings: Settings) -> dict[str, Any]:
@@ -82,20 +106,30 @@ def _catalogue_check(settings: Settings) -> dict[str, Any]:
 
     path = settings.catalogue.file
     if not path.is_file():
-        return _check("catalogue", False, f"{path} not found",
-                      "run `bridge init` (it writes the example catalogue) or set "
-                      "BRIDGE_CATALOG_FILE")
+        return _check(
+            "catalogue",
+            False,
+            f"{path} not found",
+            "run `bridge init` (it writes the example catalogue) or set BRIDGE_CATALOG_FILE",
+        )
     try:
         catalogue = read_catalogue_file(path)
     except CatalogueError as exc:
         return _check("catalogue", False, str(exc), f"fix {path}; `bridge catalog --check`")
     if not catalogue.offers:
-        return _check("catalogue", False, f"{path} defines no offers, so no purchase would "
-                      "confer anything", f"describe your offers in {path} (`bridge init` "
-                      "writes the commented example when the file does not exist)")
-    return _check("catalogue", True,
-                  f"{path}: {plural(len(catalogue.offers), 'micro-SKU')}, "
-                  f"{plural(len(catalogue.cohorts), 'cohort')}")
+        return _check(
+            "catalogue",
+            False,
+            f"{path} defines no offers, so no purchase would confer anything",
+            f"describe your offers in {path} (`bridge init` "
+            "writes the commented example when the file does not exist)",
+        )
+    return _check(
+        "catalogue",
+        True,
+        f"{path}: {plural(len(catalogue.offers), 'micro-SKU')}, "
+        f"{plural(len(catalogue.cohorts), 'cohort')}",
+    )
 
 
 def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
@@ -111,9 +145,14 @@ def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
     if not packs:
         return []
     if not settings.claims.secret:
-        return [_check("team packs", False, f"{', '.join(packs)} need claim codes, and "
-                       "BRIDGE_CLAIM_SECRET is not set",
-                       "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)")]
+        return [
+            _check(
+                "team packs",
+                False,
+                f"{', '.join(packs)} need claim codes, and BRIDGE_CLAIM_SECRET is not set",
+                "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)",
+            )
+        ]
     where = settings.web.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
     return [_check("team packs", True, f"{', '.join(packs)}: claim links at {where}")]
 
@@ -135,19 +174,41 @@ def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
     if not skus:
         return []
     if not settings.web.public_url:
-        return [_check("credentials", True, f"off: {', '.join(skus)} would issue credentials "
-                       "once BRIDGE_PUBLIC_URL is set")]
+        return [
+            _check(
+                "credentials",
+                True,
+                f"off: {', '.join(skus)} would issue credentials once BRIDGE_PUBLIC_URL is set",
+            )
+        ]
     if not settings.credentials.signing_key and not Path(settings.credentials.key_file).exists():
-        return [_check("credentials", True, f"{', '.join(skus)} issue credentials; the signing "
-                       f"key {settings.credentials.key_file} is generated on the first one")]
+        return [
+            _check(
+                "credentials",
+                True,
+                f"{', '.join(skus)} issue credentials; the signing "
+                f"key {settings.credentials.key_file} is generated on the first one",
+            )
+        ]
     try:
         key = signing_key(settings, create=False)
     except SigningKeyError as exc:
-        return [_check("credentials", False, str(exc),
-                       "chmod 600 the key file, or point BRIDGE_CREDENTIAL_KEY_FILE at the "
-                       "right one")]
-    return [_check("credentials", True, f"{', '.join(skus)} issue credentials at "
-                   f"{settings.web.public_url}/credentials, signed by key {key.thumbprint}")]
+        return [
+            _check(
+                "credentials",
+                False,
+                str(exc),
+                "chmod 600 the key file, or point BRIDGE_CREDENTIAL_KEY_FILE at the right one",
+            )
+        ]
+    return [
+        _check(
+            "credentials",
+            True,
+            f"{', '.join(skus)} issue credentials at "
+            f"{settings.web.public_url}/credentials, signed by key {key.thumbprint}",
+        )
+    ]
 
 
 def shop_checks(settings: Settings) -> list[dict[str, Any]]:

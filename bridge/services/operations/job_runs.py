@@ -14,12 +14,21 @@ from bridge.store.db import unit_of_work
 from bridge.store.models import JobRun, JobRunStatus
 
 
-def record_job_run(engine: Engine, job: str, status: str, reason: str, *, started_at: datetime,
-                   finished_at: datetime, summary: Mapping[str, Any]) -> None:
+def record_job_run(
+    engine: Engine,
+    job: str,
+    status: str,
+    reason: str,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    summary: Mapping[str, Any],
+) -> None:
     """Replace the job's last run with this one."""
     with unit_of_work(engine) as session:
-        row = session.get(JobRun, job) or JobRun(job=job, status=status, started_at=started_at,
-                                                 finished_at=finished_at)
+        row = session.get(JobRun, job) or JobRun(
+            job=job, status=status, started_at=started_at, finished_at=finished_at
+        )
         row.status, row.reason = status, reason[:500]
         row.started_at, row.finished_at = started_at, finished_at
         row.summary = dict(summary)
@@ -30,10 +39,17 @@ def record_job_run(engine: Engine, job: str, status: str, reason: str, *, starte
 def last_job_runs(engine: Engine) -> dict[str, dict[str, Any]]:
     """job -> its last run (status, reason, times, summary)."""
     with unit_of_work(engine) as session:
-        return {row.job: {"job": row.job, "status": row.status, "reason": row.reason,
-                          "started_at": row.started_at, "finished_at": row.finished_at,
-                          "summary": row.summary or {}}
-                for row in session.exec(select(JobRun).order_by(col(JobRun.job))).all()}
+        return {
+            row.job: {
+                "job": row.job,
+                "status": row.status,
+                "reason": row.reason,
+                "started_at": row.started_at,
+                "finished_at": row.finished_at,
+                "summary": row.summary or {},
+            }
+            for row in session.exec(select(JobRun).order_by(col(JobRun.job))).all()
+        }
 
 
 # A `bridge inbox work` process keeps a row of its own here, beaten while it lives, so that the
@@ -48,11 +64,19 @@ def worker_name(host: str, pid: int) -> str:
     return f"{WORKER_PREFIX}{host[:40]}:{pid}"[:64]
 
 
-def beat_worker(engine: Engine, name: str, *, started_at: datetime, now: datetime,
-                state: str, processed: int) -> None:
+def beat_worker(
+    engine: Engine, name: str, *, started_at: datetime, now: datetime, state: str, processed: int
+) -> None:
     """Record that the worker lives (its last beat is ``finished_at``) and what it is doing."""
-    record_job_run(engine, name, JobRunStatus.RUNNING, "", started_at=started_at, finished_at=now,
-                   summary={"state": state, "processed": processed})
+    record_job_run(
+        engine,
+        name,
+        JobRunStatus.RUNNING,
+        "",
+        started_at=started_at,
+        finished_at=now,
+        summary={"state": state, "processed": processed},
+    )
 
 
 def end_worker(engine: Engine, name: str, *, now: datetime) -> None:
@@ -67,8 +91,10 @@ def forget_dead_workers(engine: Engine, *, now: datetime) -> int:
     """Drop the rows of workers silent for longer than WORKER_ROWS_KEPT; how many."""
     with unit_of_work(engine) as session:
         gone = session.exec(
-            delete(JobRun).where(col(JobRun.job).startswith(WORKER_PREFIX),
-                                 col(JobRun.finished_at) < now - WORKER_ROWS_KEPT)
+            delete(JobRun).where(
+                col(JobRun.job).startswith(WORKER_PREFIX),
+                col(JobRun.finished_at) < now - WORKER_ROWS_KEPT,
+            )
         ).rowcount
         session.commit()
     return int(gone or 0)
@@ -83,9 +109,12 @@ class WorkerHealth:
     last_beat: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"state": "running" if self.alive else "stopped", "workers": self.alive,
-                "silent_workers": self.silent,
-                "last_heartbeat": self.last_beat.isoformat() if self.last_beat else None}
+        return {
+            "state": "running" if self.alive else "stopped",
+            "workers": self.alive,
+            "silent_workers": self.silent,
+            "last_heartbeat": self.last_beat.isoformat() if self.last_beat else None,
+        }
 
 
 def worker_health(engine: Engine, *, now: datetime, stale_after: timedelta) -> WorkerHealth:
@@ -95,5 +124,6 @@ def worker_health(engine: Engine, *, now: datetime, stale_after: timedelta) -> W
             select(JobRun.finished_at).where(col(JobRun.job).startswith(WORKER_PREFIX))
         ).all()
     alive = sum(1 for beat in beats if beat >= now - stale_after)
-    return WorkerHealth(alive=alive, silent=len(beats) - alive,
-                        last_beat=max(beats) if beats else None)
+    return WorkerHealth(
+        alive=alive, silent=len(beats) - alive, last_beat=max(beats) if beats else None
+    )

@@ -87,13 +87,19 @@ def _take(session: Session, scope: str, key: str, limit: int, now: datetime) -> 
     table = table_of(LoginThrottle)
     at = literal(now, table.c.window_start.type)
     expired = table.c.window_start <= literal(now - WINDOW, table.c.window_start.type)
-    statement = insert_or_update(session, table, ["key"], {
-        "attempts": case((expired, 1), else_=table.c.attempts + 1),
-        "window_start": case((expired, at), else_=table.c.window_start),
-        "last_at": at,
-    }).values(key=key, attempts=1, window_start=now, last_at=now)
+    statement = insert_or_update(
+        session,
+        table,
+        ["key"],
+        {
+            "attempts": case((expired, 1), else_=table.c.attempts + 1),
+            "window_start": case((expired, at), else_=table.c.window_start),
+            "last_at": at,
+        },
+    ).values(key=key, attempts=1, window_start=now, last_at=now)
     attempts, window_start = session.execute(
-        statement.returning(table.c.attempts, table.c.window_start)).one()
+        statement.returning(table.c.attempts, table.c.window_start)
+    ).one()
     return Count(scope, key, int(attempts), window_start, limit)
 
 
@@ -118,10 +124,15 @@ def give_back(engine: Engine, attempt: Attempt) -> None:
         for count in attempt.counts:
             session.execute(
                 update(table)
-                .where(and_(table.c.key == count.key,
-                            table.c.window_start == count.window_start,
-                            table.c.attempts > 0))
-                .values(attempts=table.c.attempts - 1))
+                .where(
+                    and_(
+                        table.c.key == count.key,
+                        table.c.window_start == count.window_start,
+                        table.c.attempts > 0,
+                    )
+                )
+                .values(attempts=table.c.attempts - 1)
+            )
         session.commit()
 
 
@@ -134,8 +145,9 @@ def forget_ended_windows(engine: Engine, now: datetime) -> int:
         return int(gone or 0)
 
 
-def check_login(engine: Engine, address: str, email: str, password: str,
-                now: datetime) -> LoginResult:
+def check_login(
+    engine: Engine, address: str, email: str, password: str, now: datetime
+) -> LoginResult:
     """Take the attempt's units, then evaluate the password (never past the budget)."""
     attempt = take_attempt(engine, address, email, now)
     refused = attempt.refused

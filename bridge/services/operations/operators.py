@@ -58,9 +58,13 @@ class OperatorView:
         return self.role == "admin"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "role": self.role,
-                "created_at": self.created_at.isoformat(),
-                "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
 
 
 def operator_view(row: Operator) -> OperatorView:
@@ -111,8 +115,10 @@ def add_operator(engine: Engine, email: str, password: str, role: str = "admin")
 
 def list_operators(engine: Engine) -> list[OperatorView]:
     with unit_of_work(engine) as session:
-        return [operator_view(row) for row in
-                session.exec(select(Operator).order_by(col(Operator.email))).all()]
+        return [
+            operator_view(row)
+            for row in session.exec(select(Operator).order_by(col(Operator.email))).all()
+        ]
 
 
 def remove_operator(engine: Engine, email: str) -> None:
@@ -126,8 +132,9 @@ def remove_operator(engine: Engine, email: str) -> None:
         session.commit()
 
 
-def authenticate(engine: Engine, email: str, password: str,
-                 now: datetime | None = None) -> OperatorView | None:
+def authenticate(
+    engine: Engine, email: str, password: str, now: datetime | None = None
+) -> OperatorView | None:
     """The operator when the password matches; None otherwise (same time either way).
 
     The hash is evaluated outside any transaction: on SQLite a transaction holds the write
@@ -136,9 +143,7 @@ def authenticate(engine: Engine, email: str, password: str,
     if not password or len(password) > MAX_PASSWORD:
         return None
     with unit_of_work(engine) as session:
-        row = session.exec(
-            select(Operator).where(Operator.email == normalise_email(email))
-        ).first()
+        row = session.exec(select(Operator).where(Operator.email == normalise_email(email))).first()
     stored = row.password_hash if row is not None else dummy_hash()
     try:
         _hasher.verify(stored, password)

@@ -30,9 +30,11 @@ def _template() -> dict[str, Any]:
 
 def php_json(payload: Any) -> bytes:
     """JSON as WordPress's wp_json_encode writes it: compact, ``/`` escaped, ASCII only."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace(
-        "/", "\\/"
-    ).encode("ascii")
+    return (
+        json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        .replace("/", "\\/")
+        .encode("ascii")
+    )
 
 
 def wc_time(moment: datetime) -> str:
@@ -83,21 +85,36 @@ def order_payload(
         item = copy.deepcopy(line_template)
         amount = line.price * line.quantity
         total += amount
-        item.update(id=order_id * 10 + index, name=line.sku, sku=line.sku,
-                    quantity=line.quantity, price=line.price, product_id=0, variation_id=0,
-                    subtotal=f"{amount:.2f}", total=f"{amount:.2f}")
+        item.update(
+            id=order_id * 10 + index,
+            name=line.sku,
+            sku=line.sku,
+            quantity=line.quantity,
+            price=line.price,
+            product_id=0,
+            variation_id=0,
+            subtotal=f"{amount:.2f}",
+            total=f"{amount:.2f}",
+        )
         order["line_items"].append(item)
     paid = status in (OrderStatus.PROCESSING, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
     created_at = created or now
     order.update(
-        id=order_id, number=str(order_id), status=status, customer_id=customer_id,
-        total=f"{total:.2f}", created_via="simulate",
-        date_created=wc_time(created_at), date_created_gmt=wc_time(created_at),
-        date_modified=wc_time(now), date_modified_gmt=wc_time(now),
+        id=order_id,
+        number=str(order_id),
+        status=status,
+        customer_id=customer_id,
+        total=f"{total:.2f}",
+        created_via="simulate",
+        date_created=wc_time(created_at),
+        date_created_gmt=wc_time(created_at),
+        date_modified=wc_time(now),
+        date_modified_gmt=wc_time(now),
         date_paid=wc_time(created_at) if paid else None,
         date_paid_gmt=wc_time(created_at) if paid else None,
         meta_data=[{"id": 1, "key": "_subscription_renewal", "value": str(renewal_of)}]
-        if renewal_of else [],
+        if renewal_of
+        else [],
         order_key=f"wc_order_sim{order_id}",
     )
     if simulated:
@@ -120,8 +137,14 @@ class SignedDelivery:
     body: bytes
 
 
-def signed_delivery(topic: str, payload: Any, secret: str, *, webhook_id: int = 1,
-                    source: str = "https://shop.example.com/") -> SignedDelivery:
+def signed_delivery(
+    topic: str,
+    payload: Any,
+    secret: str,
+    *,
+    webhook_id: int = 1,
+    source: str = "https://shop.example.com/",
+) -> SignedDelivery:
     """Headers and body exactly as WooCommerce's webhook delivery sends them."""
     body = php_json(payload)
     resource, _, event = topic.partition(".")
@@ -156,19 +179,36 @@ def subscription_payload(
 
     It is the order shape plus the schedule: billing period and interval, start, next payment.
     """
-    payload = order_payload(subscription_id, lines, email=email, status=status, now=now,
-                            created=start, customer_id=customer_id)
+    payload = order_payload(
+        subscription_id,
+        lines,
+        email=email,
+        status=status,
+        now=now,
+        created=start,
+        customer_id=customer_id,
+    )
     next_payment = start + timedelta(days=30)
     payload.update(
-        parent_id=parent_order_id, created_via="checkout", billing_period=billing_period,
-        billing_interval="1", start_date_gmt=wc_time(start), trial_end_date_gmt="",
-        next_payment_date_gmt=wc_time(next_payment), last_payment_date_gmt=wc_time(start),
-        cancelled_date_gmt="", end_date_gmt="", resubscribed_from="",
-        resubscribed_subscription="", removed_line_items=[], date_paid=None,
+        parent_id=parent_order_id,
+        created_via="checkout",
+        billing_period=billing_period,
+        billing_interval="1",
+        start_date_gmt=wc_time(start),
+        trial_end_date_gmt="",
+        next_payment_date_gmt=wc_time(next_payment),
+        last_payment_date_gmt=wc_time(start),
+        cancelled_date_gmt="",
+        end_date_gmt="",
+        resubscribed_from="",
+        resubscribed_subscription="",
+        removed_line_items=[],
+        date_paid=None,
         date_paid_gmt=None,
     )
-    payload["meta_data"] = [{"id": 2, "key": "_subscription_renewal_order_ids_cache",
-                             "value": list(order_ids or [])}]
+    payload["meta_data"] = [
+        {"id": 2, "key": "_subscription_renewal_order_ids_cache", "value": list(order_ids or [])}
+    ]
     return payload
 
 
@@ -194,15 +234,20 @@ class SampleShop:
     def __init__(self) -> None:
         self.products = sample_products()
 
-    def iter_modified(self, path: str, modified_after: datetime | None,
-                      params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    def iter_modified(
+        self, path: str, modified_after: datetime | None, params: Mapping[str, Any] | None = None
+    ) -> Iterator[Any]:
         trash = dict(params or {}).get("status") == "trash"
-        items = [p for p in self.products if p["type"] != "variation"
-                 and (p["status"] == "trash") == trash]
+        items = [
+            p
+            for p in self.products
+            if p["type"] != "variation" and (p["status"] == "trash") == trash
+        ]
         yield SamplePage(items=items, number=1, total_pages=1, total=len(items))
 
-    def iter_collection(self, path: str,
-                        params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def iter_collection(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         parent = int(path.split("/")[1])
         yield from (p for p in self.products if p.get("parent_id") == parent)
 

@@ -41,8 +41,7 @@ class ShopClients:
 class FileCatalogue:
     """The creator's catalogue file, parsed again only when it changes on disk."""
 
-    def __init__(self, path: Path,
-                 on_change: Callable[[Catalogue], None] | None = None) -> None:
+    def __init__(self, path: Path, on_change: Callable[[Catalogue], None] | None = None) -> None:
         self.path = path
         self.on_change = on_change
         self._stamp: tuple[int, int] | None = None
@@ -80,8 +79,9 @@ def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalog
     """The current catalogue: the creator's file merged with the shop's synced products."""
     from bridge.services.catalogue import load_catalogue
 
-    file_catalogue = FileCatalogue(Path(settings.catalogue.file),
-                                   on_change=lambda c: store_file_catalogue(engine, c))
+    file_catalogue = FileCatalogue(
+        Path(settings.catalogue.file), on_change=lambda c: store_file_catalogue(engine, c)
+    )
 
     def load() -> Catalogue:
         return load_catalogue(engine, file_catalogue.get())
@@ -94,30 +94,55 @@ def describe_order(outcome: OrderOutcome) -> str:
     if not outcome.applied:
         return f"order {outcome.order_id}: stale, skipped"
     if outcome.unmapped:
-        lines = "; ".join(f"line {line['line_item_id']} SKU {line['sku'] or '(none)'}"
-                          + (f" (product {product})" if (product := line["variation_id"]
-                                                          or line["product_id"]) else "")
-                          for line in outcome.unmapped)
-        return Warned(f"processed with warnings: order {outcome.order_id} sells no "
-                      f"micro-SKU on {lines}; see `bridge catalog --check`")
+        lines = "; ".join(
+            f"line {line['line_item_id']} SKU {line['sku'] or '(none)'}"
+            + (
+                f" (product {product})"
+                if (product := line["variation_id"] or line["product_id"])
+                else ""
+            )
+            for line in outcome.unmapped
+        )
+        return Warned(
+            f"processed with warnings: order {outcome.order_id} sells no "
+            f"micro-SKU on {lines}; see `bridge catalog --check`"
+        )
     return f"order {outcome.order_id}: {len(outcome.events)} changes"
 
 
 class OrderHandler:
     """Order deliveries, one at a time or a page at once (bridge.services.inbox.batches)."""
 
-    def __init__(self, engine: Engine, settings: Settings, catalogue: Callable[[], Catalogue],
-                 shop: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        catalogue: Callable[[], Catalogue],
+        shop: Callable[[], Any],
+    ) -> None:
         self.engine, self.settings, self.catalogue, self.shop = engine, settings, catalogue, shop
 
     def __call__(self, payload: Any) -> str:
-        return describe_order(process_order(self.engine, payload, catalogue=self.catalogue(),
-                                            settings=self.settings, shop=self.shop()))
+        return describe_order(
+            process_order(
+                self.engine,
+                payload,
+                catalogue=self.catalogue(),
+                settings=self.settings,
+                shop=self.shop(),
+            )
+        )
 
     def page(self, payloads: Sequence[Any]) -> list[Any]:
         # The inbox classified each payload (the payload rules) before handing it over.
-        results = process_orders(self.engine, payloads, catalogue=self.catalogue(),
-                                 settings=self.settings, shop=self.shop(), valid=True)
+        results = process_orders(
+            self.engine,
+            payloads,
+            catalogue=self.catalogue(),
+            settings=self.settings,
+            shop=self.shop(),
+            valid=True,
+        )
         answers: list[Any] = []
         for result in results:
             if result.error is not None:
@@ -163,19 +188,24 @@ def build_handlers(
         return f"product {outcome.woo_id}: {outcome.action}"
 
     def subscription(payload: Any) -> str:
-        outcome = process_subscription(engine, payload, load_catalogue(), settings=settings,
-                                       shop=shop())
+        outcome = process_subscription(
+            engine, payload, load_catalogue(), settings=settings, shop=shop()
+        )
         if outcome.subscription_id is None:
             return f"subscription: {outcome.note}"
         if not outcome.applied:
             return f"subscription {outcome.subscription_id}: {outcome.note or 'skipped'}"
-        return (f"subscription {outcome.subscription_id}: {outcome.status}, "
-                f"{outcome.expiries_moved} expiries moved")
+        return (
+            f"subscription {outcome.subscription_id}: {outcome.status}, "
+            f"{outcome.expiries_moved} expiries moved"
+        )
 
     def booking_policy() -> BookingPolicy:
-        return BookingPolicy(no_show=settings.bookings.no_show,
-                             booking_types=load_catalogue().booking_types,
-                             trust_email=settings.bookings.trust_email)
+        return BookingPolicy(
+            no_show=settings.bookings.no_show,
+            booking_types=load_catalogue().booking_types,
+            trust_email=settings.bookings.trust_email,
+        )
 
     def calcom(payload: Any) -> str:
         return process_booking_delivery(engine, CALCOM, payload, booking_policy)
@@ -183,8 +213,14 @@ def build_handlers(
     def calendly(payload: Any) -> str:
         return process_booking_delivery(engine, CALENDLY, payload, booking_policy)
 
-    return {"order": order, "customer": customer, "product": product,
-            "subscription": subscription, CALCOM: calcom, CALENDLY: calendly}
+    return {
+        "order": order,
+        "customer": customer,
+        "product": product,
+        "subscription": subscription,
+        CALCOM: calcom,
+        CALENDLY: calendly,
+    }
 
 
 def build_outbox_drainer(engine: Engine, settings: Settings) -> Callable[[], None] | None:

@@ -148,15 +148,20 @@ def process_orders(
     for result in results:
         try:
             if not valid:
-                check_payload("order", result.payload,
-                              max_quantity=settings.orders.max_line_quantity)
+                check_payload(
+                    "order", result.payload, max_quantity=settings.orders.max_line_quantity
+                )
         except PermanentError as exc:
             result.error = exc
         else:
             accepted.append(result)
     if not checked and accepted:
-        changed = {id(p) for p in changed_orders(engine, [r.payload for r in accepted],
-                                                 catalogue, settings, fingerprints)}
+        changed = {
+            id(p)
+            for p in changed_orders(
+                engine, [r.payload for r in accepted], catalogue, settings, fingerprints
+            )
+        }
         for result in accepted:
             if id(result.payload) not in changed:
                 result.outcome = OrderOutcome(int(result.payload["id"]), applied=True)
@@ -191,16 +196,29 @@ def process_order(
     rules raises PayloadRejected before anything is read; any other PermanentError it earns
     is raised too.
     """
-    [result] = process_orders(engine, [payload], catalogue=catalogue, settings=settings,
-                              shop=shop, checked=checked, notify=notify, since=since)
+    [result] = process_orders(
+        engine,
+        [payload],
+        catalogue=catalogue,
+        settings=settings,
+        shop=shop,
+        checked=checked,
+        notify=notify,
+        since=since,
+    )
     if result.error is not None:
         raise result.error
     assert result.outcome is not None
     return result.outcome
 
 
-def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalogue,
-             settings: Settings, shop: OrderSource | None) -> list[_Prepared]:
+def _prepare(
+    engine: Engine,
+    accepted: Sequence[OrderResult],
+    catalogue: Catalogue,
+    settings: Settings,
+    shop: OrderSource | None,
+) -> list[_Prepared]:
     """What the rules need from the shop first: deleted orders as they are now, refunds."""
     prepared: list[_Prepared] = []
     for result in accepted:
@@ -208,8 +226,9 @@ def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalog
             payload = result.payload
             if is_deletion(payload):
                 payload = current_order_after_deletion(int(payload["id"]), shop)
-            rules = order_entitlements(payload, catalogue,
-                                       paid_statuses=settings.orders.paid_statuses)
+            rules = order_entitlements(
+                payload, catalogue, paid_statuses=settings.orders.paid_statuses
+            )
         except PermanentError as exc:
             result.error = exc
             continue
@@ -217,23 +236,29 @@ def _prepare(engine: Engine, accepted: Sequence[OrderResult], catalogue: Catalog
     wanting = [p for p in prepared if needs_refund_lookup(p.payload, settings.orders.paid_statuses)]
     if wanting:
         with unit_of_work(engine) as session:
-            known = stored_refunds_of(session, {p.order_id: p.rules.facts.refund_ids
-                                                for p in wanting})
+            known = stored_refunds_of(
+                session, {p.order_id: p.rules.facts.refund_ids for p in wanting}
+            )
         for item in wanting:
             stored = known.get(item.order_id)
             try:
                 if stored is not None:
                     item.refunds = stored
                 elif shop is None:
-                    raise ShopNeeded(f"order {item.order_id} has refunds; set WOOCOMMERCE_URL "
-                                     "so they can be read")
+                    raise ShopNeeded(
+                        f"order {item.order_id} has refunds; set WOOCOMMERCE_URL "
+                        "so they can be read"
+                    )
                 else:
                     item.refunds = shop.order_refunds(item.order_id)
                 # What the rules make of the order with its refunds (units refunded confer
                 # nothing): computed once, used by the ledger and the team-pack places.
-                item.rules = order_entitlements(item.payload, catalogue,
-                                                paid_statuses=settings.orders.paid_statuses,
-                                                refunds=item.refunds)
+                item.rules = order_entitlements(
+                    item.payload,
+                    catalogue,
+                    paid_statuses=settings.orders.paid_statuses,
+                    refunds=item.refunds,
+                )
             except PermanentError as exc:
                 item.result.error = exc
     return [p for p in prepared if p.result.error is None]
@@ -252,8 +277,14 @@ def _distinct_runs(prepared: Sequence[_Prepared]) -> list[list[_Prepared]]:
     return runs
 
 
-def _apply_run(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
-               settings: Settings, notify: bool | None, since: datetime | None) -> None:
+def _apply_run(
+    engine: Engine,
+    run: Sequence[_Prepared],
+    catalogue: Catalogue,
+    settings: Settings,
+    notify: bool | None,
+    since: datetime | None,
+) -> None:
     try:
         _apply_unit(engine, run, catalogue, settings, notify, since)
         return
@@ -278,9 +309,16 @@ def _apply_run(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
             item.result.error = exc
 
 
-def _apply_unit(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
-                settings: Settings, notify: bool | None, since: datetime | None, *,
-                single: bool = False) -> None:
+def _apply_unit(
+    engine: Engine,
+    run: Sequence[_Prepared],
+    catalogue: Catalogue,
+    settings: Settings,
+    notify: bool | None,
+    since: datetime | None,
+    *,
+    single: bool = False,
+) -> None:
     """One unit of work: the run's orders applied, their write-backs queued, committed."""
     policy = subscription_policy(settings)
     with unit_of_work(engine) as session:
@@ -295,21 +333,30 @@ def _apply_unit(engine: Engine, run: Sequence[_Prepared], catalogue: Catalogue,
             outcomes = _apply_page(session, run, catalogue, settings)
         watched = since if since is not None else watch_since(session, settings)
         for item, outcome in zip(run, outcomes, strict=True):
-            outcome.news = notify if notify is not None else is_news(
-                item.rules.facts.date_modified_gmt, watched)
+            outcome.news = (
+                notify
+                if notify is not None
+                else is_news(item.rules.facts.date_modified_gmt, watched)
+            )
         enqueue_writebacks_for(session, [(o, o.news) for o in outcomes], catalogue, settings)
         session.commit()
     for item, outcome in zip(run, outcomes, strict=True):
         item.result.outcome = outcome
-        log.debug("order applied" if outcome.applied else "order skipped (stale)",
-                  extra={"order_id": outcome.order_id, "changes": len(outcome.events)})
+        log.debug(
+            "order applied" if outcome.applied else "order skipped (stale)",
+            extra={"order_id": outcome.order_id, "changes": len(outcome.events)},
+        )
 
 
-def _apply_page(session: Session, run: Sequence[_Prepared], catalogue: Catalogue,
-                settings: Settings) -> list[OrderOutcome]:
-    page = load_page(session, [(p.order_id, p.rules.facts.status) for p in run],
-                     [(p.rules.facts.customer_id, p.rules.facts.email) for p in run],
-                     claims=has_claimable_offers(catalogue))
+def _apply_page(
+    session: Session, run: Sequence[_Prepared], catalogue: Catalogue, settings: Settings
+) -> list[OrderOutcome]:
+    page = load_page(
+        session,
+        [(p.order_id, p.rules.facts.status) for p in run],
+        [(p.rules.facts.customer_id, p.rules.facts.email) for p in run],
+        claims=has_claimable_offers(catalogue),
+    )
     try:
         outcomes = _apply_loaded(session, page, run, catalogue, settings)
         flush_page(session, page)
@@ -321,31 +368,41 @@ def _apply_page(session: Session, run: Sequence[_Prepared], catalogue: Catalogue
     return outcomes
 
 
-def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
-                  catalogue: Catalogue, settings: Settings) -> list[OrderOutcome]:
+def _apply_loaded(
+    session: Session,
+    page: PageState,
+    run: Sequence[_Prepared],
+    catalogue: Catalogue,
+    settings: Settings,
+) -> list[OrderOutcome]:
     paid = settings.orders.paid_statuses
     stale: dict[int, OrderOutcome] = {}
     for item in run:
         state = page.states[item.order_id]
         if is_stale(state, item.rules.facts):
-            stale[item.order_id] = OrderOutcome(item.order_id, applied=False,
-                                                learner_id=state.learner_id)
+            stale[item.order_id] = OrderOutcome(
+                item.order_id, applied=False, learner_id=state.learner_id
+            )
         elif state.learner_id is not None:
             learner = page.learners.get(int(state.learner_id))
             if learner is None:
                 raise NotInPage(f"learner {state.learner_id} was not read for this page")
             page.resolved[item.order_id] = learner
         elif needs_learner(item.rules, paid):
-            page.resolved[item.order_id] = resolve_in_page(session, page,
-                                                           item.rules.facts.customer_id,
-                                                           item.rules.facts.email)
+            page.resolved[item.order_id] = resolve_in_page(
+                session, page, item.rules.facts.customer_id, item.rules.facts.email
+            )
         else:
             page.resolved[item.order_id] = None
     flush_page(session, page)  # new learners get their ids before any row names them
     store_new_aliases(session, page)
     codes = {e.cohort for p in run for e in p.rules.entitlements if e.kind == "seat" and e.cohort}
-    codes |= {seat.cohort_code for seats in page.seats.values() for seat in seats
-              if seat.status in SEAT_HELD}
+    codes |= {
+        seat.cohort_code
+        for seats in page.seats.values()
+        for seat in seats
+        if seat.status in SEAT_HELD
+    }
     lock_cohorts(session, page, codes)
     policy = subscription_policy(settings)
     outcomes: list[OrderOutcome] = []
@@ -363,25 +420,52 @@ def _apply_loaded(session: Session, page: PageState, run: Sequence[_Prepared],
     return outcomes
 
 
-def _apply_one(session: Session, item: _Prepared, catalogue: Catalogue, settings: Settings,
-               policy: SubscriptionPolicy) -> OrderOutcome:
-    return apply_order(session, item.payload, catalogue,
-                       paid_statuses=settings.orders.paid_statuses,
-                       complimentary_minutes=settings.orders.complimentary_call_minutes,
-                       refunds=item.refunds, subscription_policy=policy, rules=item.rules,
-                       fingerprint=item.fingerprint)
+def _apply_one(
+    session: Session,
+    item: _Prepared,
+    catalogue: Catalogue,
+    settings: Settings,
+    policy: SubscriptionPolicy,
+) -> OrderOutcome:
+    return apply_order(
+        session,
+        item.payload,
+        catalogue,
+        paid_statuses=settings.orders.paid_statuses,
+        complimentary_minutes=settings.orders.complimentary_call_minutes,
+        refunds=item.refunds,
+        subscription_policy=policy,
+        rules=item.rules,
+        fingerprint=item.fingerprint,
+    )
 
 
-def _places(session: Session, item: _Prepared, outcome: OrderOutcome, catalogue: Catalogue,
-            settings: Settings) -> list[Event]:
+def _places(
+    session: Session,
+    item: _Prepared,
+    outcome: OrderOutcome,
+    catalogue: Catalogue,
+    settings: Settings,
+) -> list[Event]:
     """Team-pack places follow the order, under the same lock and in the same commit."""
-    return reconcile_claims(session, item.payload, outcome, catalogue=catalogue,
-                            settings=settings, refunds=item.refunds, rules=item.rules)
+    return reconcile_claims(
+        session,
+        item.payload,
+        outcome,
+        catalogue=catalogue,
+        settings=settings,
+        refunds=item.refunds,
+        rules=item.rules,
+    )
 
 
-def _settle_complimentary_calls(session: Session, page: PageState,
-                                outcomes: Sequence[OrderOutcome], own_events: Mapping[int, int],
-                                settings: Settings) -> None:
+def _settle_complimentary_calls(
+    session: Session,
+    page: PageState,
+    outcomes: Sequence[OrderOutcome],
+    own_events: Mapping[int, int],
+    settings: Settings,
+) -> None:
     """Once per learner of the page, after all its orders: the complimentary call.
 
     Its events go to the learner's first order of the page that is or was paid (else its
@@ -398,9 +482,9 @@ def _settle_complimentary_calls(session: Session, page: PageState,
     for learner_id, outcome in chosen.items():
         state = page.states[outcome.order_id]
         sales[learner_id] = state.date_paid_gmt or state.date_created_gmt
-    events = reconcile_complimentary_calls(session, sales,
-                                           settings.orders.complimentary_call_minutes,
-                                           settings.orders.paid_statuses)
+    events = reconcile_complimentary_calls(
+        session, sales, settings.orders.complimentary_call_minutes, settings.orders.paid_statuses
+    )
     for learner_id, learner_events in events.items():
         if learner_events:
             outcome = chosen[learner_id]

@@ -21,8 +21,12 @@ from bridge.store.models import OrderState
 
 
 def fingerprint_of(payload: Mapping[str, Any], catalogue: Catalogue, settings: Settings) -> str:
-    return order_fingerprint(payload, catalogue, paid_statuses=settings.orders.paid_statuses,
-                             complimentary_minutes=settings.orders.complimentary_call_minutes)
+    return order_fingerprint(
+        payload,
+        catalogue,
+        paid_statuses=settings.orders.paid_statuses,
+        complimentary_minutes=settings.orders.complimentary_call_minutes,
+    )
 
 
 def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int, str]:
@@ -33,8 +37,11 @@ def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int
     rows = session.exec(
         select(OrderState.order_id, OrderState.summary).where(col(OrderState.order_id).in_(ids))
     ).all()
-    return {int(order_id): str(summary[SUMMARY_KEY])
-            for order_id, summary in rows if summary and summary.get(SUMMARY_KEY)}
+    return {
+        int(order_id): str(summary[SUMMARY_KEY])
+        for order_id, summary in rows
+        if summary and summary.get(SUMMARY_KEY)
+    }
 
 
 def changed_orders(

@@ -24,8 +24,12 @@ def start_watching(session: Session, now: datetime, source: str) -> WatchState:
     """The recorded watch start, recorded now if there is none yet (insert or nothing)."""
     state = session.get(WatchState, WATCH_KEY)
     if state is None:
-        insert_ignore(session, WatchState, {"key": WATCH_KEY, "since": now, "source": source,
-                                            "created_at": utcnow()}, ["key"])
+        insert_ignore(
+            session,
+            WatchState,
+            {"key": WATCH_KEY, "since": now, "source": source, "created_at": utcnow()},
+            ["key"],
+        )
         state = session.get(WatchState, WATCH_KEY)
     assert state is not None
     return state
@@ -39,8 +43,12 @@ def record_watch_start(engine: Engine, now: datetime, source: str) -> datetime:
     return since
 
 
-def watch_since(session: Session, settings: Settings, now: datetime | None = None,
-                source: str = "first delivery") -> datetime:
+def watch_since(
+    session: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    source: str = "first delivery",
+) -> datetime:
     """From when customers hear of changes: BRIDGE_NOTIFY_SINCE, else the recorded start."""
     if settings.writeback.notify_since is not None:
         return settings.writeback.notify_since

@@ -34,12 +34,19 @@ def _summary(row: Cohort, counts: dict[str, int], now: datetime) -> dict[str, An
     limits = cohort_limits(row)
     active = counts.get(SeatStatus.ACTIVE, 0)
     return {
-        "code": row.code, "title": row.title, "starts_at": _iso(row.starts_at),
-        "ends_at": _iso(row.ends_at), "timezone": row.timezone,
-        "capacity": row.capacity, "capacity_why": capacity_reason(limits),
-        "mentors": row.mentors, "learners_per_mentor": row.learners_per_mentor,
-        "assessment_slots": row.assessment_slots, "waitlist_open": row.waitlist,
-        "active": active, "waitlisted": counts.get(SeatStatus.WAITLISTED, 0),
+        "code": row.code,
+        "title": row.title,
+        "starts_at": _iso(row.starts_at),
+        "ends_at": _iso(row.ends_at),
+        "timezone": row.timezone,
+        "capacity": row.capacity,
+        "capacity_why": capacity_reason(limits),
+        "mentors": row.mentors,
+        "learners_per_mentor": row.learners_per_mentor,
+        "assessment_slots": row.assessment_slots,
+        "waitlist_open": row.waitlist,
+        "active": active,
+        "waitlisted": counts.get(SeatStatus.WAITLISTED, 0),
         "released": counts.get(SeatStatus.RELEASED, 0),
         "seats_left": seats_left(limits, active, now),
         "seats_left_why": seats_left_reason(limits, active, now),
@@ -53,8 +60,7 @@ def list_cohorts(session: Session, now: datetime | None = None) -> list[dict[str
     now = now or utcnow()
     counts: dict[str, dict[str, int]] = {}
     for code, status, count in session.exec(
-        select(Seat.cohort_code, Seat.status, func.count()).group_by(Seat.cohort_code,
-                                                                      Seat.status)
+        select(Seat.cohort_code, Seat.status, func.count()).group_by(Seat.cohort_code, Seat.status)
     ).all():
         counts.setdefault(code, {})[status] = int(count)
     rows = session.exec(select(Cohort)).all()
@@ -68,26 +74,35 @@ def cohort_roster(session: Session, code: str, now: datetime | None = None) -> d
     row = session.get(Cohort, code.strip()) if code.strip() else None
     if row is None:
         hint = did_you_mean(code, session.exec(select(Cohort.code)).all())
-        raise UnknownCohortCode(f"no cohort {code.strip()!r}; "
-                                f"{hint or '`bridge cohort` lists the cohorts'}")
+        raise UnknownCohortCode(
+            f"no cohort {code.strip()!r}; {hint or '`bridge cohort` lists the cohorts'}"
+        )
     seats = session.exec(
-        select(Seat, Learner).join(Learner, col(Learner.id) == col(Seat.learner_id))
-        .where(Seat.cohort_code == row.code).order_by(col(Seat.id))
+        select(Seat, Learner)
+        .join(Learner, col(Learner.id) == col(Seat.learner_id))
+        .where(Seat.cohort_code == row.code)
+        .order_by(col(Seat.id))
     ).all()
     counts: dict[str, int] = {}
     for seat, _ in seats:
         counts[seat.status] = counts.get(seat.status, 0) + 1
 
     def person(seat: Seat, learner: Learner) -> dict[str, Any]:
-        return {"seat_id": seat.id, "learner_id": learner.id, "email": learner.email,
-                "name": learner.name, "order_id": seat.order_id, "offer_sku": seat.offer_sku,
-                "since": _iso(seat.changed_at if seat.status == SeatStatus.ACTIVE
-                              else seat.created_at)}
+        return {
+            "seat_id": seat.id,
+            "learner_id": learner.id,
+            "email": learner.email,
+            "name": learner.name,
+            "order_id": seat.order_id,
+            "offer_sku": seat.offer_sku,
+            "since": _iso(seat.changed_at if seat.status == SeatStatus.ACTIVE else seat.created_at),
+        }
 
     roster = [person(s, lr) for s, lr in seats if s.status == SeatStatus.ACTIVE]
     waiting = [(s, lr) for s, lr in seats if s.status == SeatStatus.WAITLISTED]
-    waitlist = [{"position": index, **person(s, lr)}
-                for index, (s, lr) in enumerate(waiting, start=1)]
+    waitlist = [
+        {"position": index, **person(s, lr)} for index, (s, lr) in enumerate(waiting, start=1)
+    ]
     spans = []
     for seat, _ in seats:
         if seat.status == SeatStatus.ACTIVE:
@@ -95,7 +110,13 @@ def cohort_roster(session: Session, code: str, now: datetime | None = None) -> d
         elif seat.status == SeatStatus.RELEASED:
             spans.append(SeatSpan(seat.created_at, seat.changed_at))
     until = row.ends_at.date() if row.ends_at else None
-    fill = [{"day": day.isoformat(), "active": held}
-            for day, held in fill_over_time(spans, now.date(), until)]
-    return {"cohort": _summary(row, counts, now), "roster": roster, "waitlist": waitlist,
-            "fill_over_time": fill}
+    fill = [
+        {"day": day.isoformat(), "active": held}
+        for day, held in fill_over_time(spans, now.date(), until)
+    ]
+    return {
+        "cohort": _summary(row, counts, now),
+        "roster": roster,
+        "waitlist": waitlist,
+        "fill_over_time": fill,
+    }

@@ -69,11 +69,13 @@ class SubscriptionShop(Protocol):
 
     def has_subscriptions(self) -> bool: ...
 
-    def iter_modified(self, path: str, modified_after: datetime | None,
-                      params: Mapping[str, Any] | None = None) -> Iterable[Any]: ...
+    def iter_modified(
+        self, path: str, modified_after: datetime | None, params: Mapping[str, Any] | None = None
+    ) -> Iterable[Any]: ...
 
 
 # --- rules (pure) -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SubscriptionLine:
@@ -154,11 +156,21 @@ def parse_subscription(payload: Any, catalogue: Catalogue) -> SubscriptionFacts:
     status = _field(payload, "status", str)
     where = f"subscription {subscription_id}"
     try:
-        period = parse_billing_period(payload.get("billing_period"),
-                                      payload.get("billing_interval"))
-        dates = {name: parse_gmt(payload.get(f"{name}_gmt")) for name in (
-            "start_date", "next_payment_date", "last_payment_date", "end_date",
-            "cancelled_date", "date_created", "date_modified")}
+        period = parse_billing_period(
+            payload.get("billing_period"), payload.get("billing_interval")
+        )
+        dates = {
+            name: parse_gmt(payload.get(f"{name}_gmt"))
+            for name in (
+                "start_date",
+                "next_payment_date",
+                "last_payment_date",
+                "end_date",
+                "cancelled_date",
+                "date_created",
+                "date_modified",
+            )
+        }
     except ValueError as exc:
         raise SubscriptionPayloadError(f"{where}: {exc}") from None
     lines = []
@@ -166,15 +178,17 @@ def parse_subscription(payload: Any, catalogue: Catalogue) -> SubscriptionFacts:
         if not isinstance(line, Mapping):
             continue
         offer = catalogue.offer_for_line(line)
-        lines.append(SubscriptionLine(
-            line_item_id=_int(line.get("id")),
-            product_id=_int(line.get("product_id")),
-            variation_id=_int(line.get("variation_id")),
-            sku=str(line.get("sku") or ""),
-            name=str(line.get("name") or ""),
-            quantity=_int(line.get("quantity")),
-            offer_sku=offer.sku if offer is not None else None,
-        ))
+        lines.append(
+            SubscriptionLine(
+                line_item_id=_int(line.get("id")),
+                product_id=_int(line.get("product_id")),
+                variation_id=_int(line.get("variation_id")),
+                sku=str(line.get("sku") or ""),
+                name=str(line.get("name") or ""),
+                quantity=_int(line.get("quantity")),
+                offer_sku=offer.sku if offer is not None else None,
+            )
+        )
     billing = payload.get("billing")
     if not isinstance(billing, Mapping):
         billing = {}
@@ -193,28 +207,32 @@ def parse_subscription(payload: Any, catalogue: Catalogue) -> SubscriptionFacts:
         date_modified_gmt=dates["date_modified"],
         parent_order_id=_int(payload.get("parent_id")) or None,
         lines=tuple(lines),
-        order_ids=_meta_ids(payload, "_subscription_renewal_order_ids_cache",
-                            "_subscription_switch_order_ids_cache"),
+        order_ids=_meta_ids(
+            payload, "_subscription_renewal_order_ids_cache", "_subscription_switch_order_ids_cache"
+        ),
     )
 
 
-def cancellation_time(facts: SubscriptionFacts, seen_before: datetime | None,
-                      now: datetime) -> datetime | None:
+def cancellation_time(
+    facts: SubscriptionFacts, seen_before: datetime | None, now: datetime
+) -> datetime | None:
     """When a cancelled subscription ended: its end date, else its cancelled date, else when the
     bridge first saw it cancelled (WooCommerce may leave both dates empty)."""
     if facts.status != SubscriptionStatus.CANCELLED:
         return None
-    return (facts.end_gmt or facts.cancelled_gmt or seen_before or facts.date_modified_gmt
-            or now)
+    return facts.end_gmt or facts.cancelled_gmt or seen_before or facts.date_modified_gmt or now
 
 
 def subscription_policy(settings: Settings) -> SubscriptionPolicy:
     """The creator's subscription settings, as the rules take them."""
-    return SubscriptionPolicy(rollover=dict(settings.subscriptions.rollover),
-                              revoke_on_cancel=settings.subscriptions.revoke_on_cancel)
+    return SubscriptionPolicy(
+        rollover=dict(settings.subscriptions.rollover),
+        revoke_on_cancel=settings.subscriptions.revoke_on_cancel,
+    )
 
 
 # --- storage ----------------------------------------------------------------------------------
+
 
 @dataclass
 class SubscriptionOutcome:
@@ -236,10 +254,15 @@ class SubscriptionOutcome:
 
 
 def _lock_subscription(session: Session, subscription_id: int, status: str) -> Subscription:
-    insert_ignore(session, Subscription, {"id": subscription_id, "status": status,
-                                          "updated_at": utcnow()}, ["id"])
-    row = session.exec(select(Subscription).where(Subscription.id == subscription_id)
-                       .with_for_update()).first()
+    insert_ignore(
+        session,
+        Subscription,
+        {"id": subscription_id, "status": status, "updated_at": utcnow()},
+        ["id"],
+    )
+    row = session.exec(
+        select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+    ).first()
     assert row is not None
     return row
 
@@ -257,8 +280,9 @@ def subscription_orders(session: Session, subscription: Subscription) -> list[Or
         return []
     condition = or_(*conditions)
     found = []
-    for state in session.exec(select(OrderState).where(condition)
-                              .order_by(col(OrderState.order_id))).all():
+    for state in session.exec(
+        select(OrderState).where(condition).order_by(col(OrderState.order_id))
+    ).all():
         summary = state.summary or {}
         linked = {*(summary.get("renewal_of") or []), *(summary.get("switch_of") or [])}
         if state.order_id in listed or subscription.id in linked:
@@ -266,8 +290,13 @@ def subscription_orders(session: Session, subscription: Subscription) -> list[Or
     return found
 
 
-def refresh_expiries(session: Session, subscription: Subscription, catalogue: Catalogue,
-                     policy: SubscriptionPolicy, now: datetime | None = None) -> int:
+def refresh_expiries(
+    session: Session,
+    subscription: Subscription,
+    catalogue: Catalogue,
+    policy: SubscriptionPolicy,
+    now: datetime | None = None,
+) -> int:
     """Recompute when the credits of the subscription's orders expire; returns how many moved.
 
     The expiry is exactly what apply_order would set now (bridge.rules.periods), so an order applied
@@ -277,11 +306,17 @@ def refresh_expiries(session: Session, subscription: Subscription, catalogue: Ca
     for state in subscription_orders(session, subscription):
         summary = state.summary or {}
         terms = order_subscription_terms(
-            session, state.order_id,
-            [*(summary.get("renewal_of") or []), *(summary.get("switch_of") or [])], policy)
+            session,
+            state.order_id,
+            [*(summary.get("renewal_of") or []), *(summary.get("switch_of") or [])],
+            policy,
+        )
         starts_at = state.date_paid_gmt or state.date_created_gmt
-        rows = session.exec(select(LedgerEntry).where(LedgerEntry.order_id == state.order_id)
-                            .order_by(col(LedgerEntry.id))).all()
+        rows = session.exec(
+            select(LedgerEntry)
+            .where(LedgerEntry.order_id == state.order_id)
+            .order_by(col(LedgerEntry.id))
+        ).all()
         expiries = {}
         for row in rows:
             offer = catalogue.offers.get(row.offer_sku or "")
@@ -308,15 +343,25 @@ def apply_subscription(
     facts = parse_subscription(payload, catalogue)
     if not facts.customer_id and not facts.email:
         raise SubscriptionPayloadError(
-            f"subscription {facts.subscription_id} has neither a customer_id nor a billing e-mail")
+            f"subscription {facts.subscription_id} has neither a customer_id nor a billing e-mail"
+        )
     row = _lock_subscription(session, facts.subscription_id, facts.status)
-    if (row.date_modified_gmt is not None and facts.date_modified_gmt is not None
-            and facts.date_modified_gmt < row.date_modified_gmt):
-        log.debug("stale subscription payload skipped",
-                 extra={"subscription_id": facts.subscription_id})
-        return SubscriptionOutcome(facts.subscription_id, applied=False,
-                                   learner_id=row.learner_id, status=row.status,
-                                   previous_status=row.status, note="stale")
+    if (
+        row.date_modified_gmt is not None
+        and facts.date_modified_gmt is not None
+        and facts.date_modified_gmt < row.date_modified_gmt
+    ):
+        log.debug(
+            "stale subscription payload skipped", extra={"subscription_id": facts.subscription_id}
+        )
+        return SubscriptionOutcome(
+            facts.subscription_id,
+            applied=False,
+            learner_id=row.learner_id,
+            status=row.status,
+            previous_status=row.status,
+            note="stale",
+        )
     # The learner lock serialises this with apply_order on the same learner's orders.
     learner = resolve_learner(session, facts.customer_id, facts.email)
     is_new = row.date_modified_gmt is None and row.learner_id is None
@@ -344,34 +389,53 @@ def apply_subscription(
     moved = refresh_expiries(session, row, catalogue, policy, now)
     unmapped = [vars(line) for line in facts.unmapped]
     if unmapped:
-        log.warning("subscription has lines that sell no micro-SKU",
-                    extra={"subscription_id": facts.subscription_id,
-                           "skus": ",".join(line["sku"] or "?" for line in unmapped)})
+        log.warning(
+            "subscription has lines that sell no micro-SKU",
+            extra={
+                "subscription_id": facts.subscription_id,
+                "skus": ",".join(line["sku"] or "?" for line in unmapped),
+            },
+        )
     return SubscriptionOutcome(
-        facts.subscription_id, applied=True, learner_id=learner.id, status=facts.status,
-        previous_status=previous_status, perks_before=perks_before,
-        perks_after=row_perks(row, catalogue, now), expiries_moved=moved, unmapped=unmapped,
+        facts.subscription_id,
+        applied=True,
+        learner_id=learner.id,
+        status=facts.status,
+        previous_status=previous_status,
+        perks_before=perks_before,
+        perks_after=row_perks(row, catalogue, now),
+        expiries_moved=moved,
+        unmapped=unmapped,
     )
 
 
-def trash_subscription(session: Session, subscription_id: int, catalogue: Catalogue, *,
-                       now: datetime | None = None) -> SubscriptionOutcome:
+def trash_subscription(
+    session: Session, subscription_id: int, catalogue: Catalogue, *, now: datetime | None = None
+) -> SubscriptionOutcome:
     """A deleted (trashed) subscription keeps no perks; its paid periods keep their credits."""
     now = now or utcnow()
-    row = session.exec(select(Subscription).where(Subscription.id == subscription_id)
-                       .with_for_update()).first()
+    row = session.exec(
+        select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+    ).first()
     if row is None:
         return SubscriptionOutcome(subscription_id, applied=False, note="unknown, nothing to do")
     perks_before = row_perks(row, catalogue, now)
     previous_status, row.status, row.updated_at = row.status, "trash", utcnow()
     session.add(row)
     session.flush()
-    return SubscriptionOutcome(subscription_id, applied=True, learner_id=row.learner_id,
-                               status="trash", previous_status=previous_status,
-                               perks_before=perks_before, perks_after=[])
+    return SubscriptionOutcome(
+        subscription_id,
+        applied=True,
+        learner_id=row.learner_id,
+        status="trash",
+        previous_status=previous_status,
+        perks_before=perks_before,
+        perks_after=[],
+    )
 
 
 # --- services ---------------------------------------------------------------------------------
+
 
 def _current_after_deletion(subscription_id: int, shop: SubscriptionSource | None) -> Any:
     """Ask the shop what a deleted subscription looks like now: it may have been restored."""
@@ -417,9 +481,14 @@ def process_subscription(
         outcome = apply_subscription(session, payload, catalogue, policy=policy, now=now)
         _queue_perks_writeback(session, outcome, catalogue)
         session.commit()
-    log.debug("subscription applied" if outcome.applied else "subscription skipped (stale)",
-             extra={"subscription_id": outcome.subscription_id, "status": outcome.status,
-                    "expiries_moved": outcome.expiries_moved})
+    log.debug(
+        "subscription applied" if outcome.applied else "subscription skipped (stale)",
+        extra={
+            "subscription_id": outcome.subscription_id,
+            "status": outcome.status,
+            "expiries_moved": outcome.expiries_moved,
+        },
+    )
     return outcome
 
 
@@ -446,8 +515,10 @@ class SubscriptionSync:
         if not self.available:
             return "the shop has no WooCommerce Subscriptions: skipped"
         would = "would change" if self.dry_run else "changed"
-        text = (f"{self.fetched} subscriptions fetched, {self.applied} applied, "
-                f"{self.stale} stale, {self.changed} {would}")
+        text = (
+            f"{self.fetched} subscriptions fetched, {self.applied} applied, "
+            f"{self.stale} stale, {self.changed} {would}"
+        )
         return text + (f", {len(self.failed)} failed" if self.failed else "")
 
 
@@ -456,12 +527,16 @@ def _note_no_plugin(engine: Engine) -> None:
     first = counter_value(engine, NO_PLUGIN_COUNTER) == 0
     count(engine, NO_PLUGIN_COUNTER)
     level = logging.WARNING if first else logging.DEBUG
-    log.log(level, "the shop has no WooCommerce Subscriptions (no /subscriptions route): "
-                   "subscription reconciliation skipped")
+    log.log(
+        level,
+        "the shop has no WooCommerce Subscriptions (no /subscriptions route): "
+        "subscription reconciliation skipped",
+    )
 
 
-def _queue_perks_writeback(session: Session, outcome: SubscriptionOutcome,
-                           catalogue: Catalogue) -> None:
+def _queue_perks_writeback(
+    session: Session, outcome: SubscriptionOutcome, catalogue: Catalogue
+) -> None:
     """Queue the customer meta (perks) when this subscription changed them."""
     if outcome.applied and outcome.perks_changed and outcome.learner_id is not None:
         perks = active_perks(session, outcome.learner_id, catalogue=catalogue)
@@ -497,34 +572,52 @@ def reconcile_subscriptions(
             subscription_id = payload.get("id") if isinstance(payload, Mapping) else None
             try:
                 with unit_of_work(engine) as session:
-                    outcome = apply_subscription(session, payload, catalogue, policy=policy,
-                                                 now=now)
+                    outcome = apply_subscription(
+                        session, payload, catalogue, policy=policy, now=now
+                    )
                     if not dry_run:
                         _queue_perks_writeback(session, outcome, catalogue)
                         session.commit()
             except BridgeError as exc:
                 result.failed.append({"id": subscription_id, "error": str(exc)})
-                log.warning("subscription not applied: %s", exc,
-                            extra={"subscription_id": subscription_id})
+                log.warning(
+                    "subscription not applied: %s", exc, extra={"subscription_id": subscription_id}
+                )
                 continue
             if not outcome.applied:
                 result.stale += 1
             else:
                 result.applied += 1
-                if (outcome.previous_status != outcome.status or outcome.perks_changed
-                        or outcome.expiries_moved):
-                    result.changes.append({
-                        "id": outcome.subscription_id, "learner_id": outcome.learner_id,
-                        "status": outcome.status, "previous_status": outcome.previous_status,
-                        "perks": outcome.perks_after, "expiries_moved": outcome.expiries_moved,
-                    })
+                if (
+                    outcome.previous_status != outcome.status
+                    or outcome.perks_changed
+                    or outcome.expiries_moved
+                ):
+                    result.changes.append(
+                        {
+                            "id": outcome.subscription_id,
+                            "learner_id": outcome.learner_id,
+                            "status": outcome.status,
+                            "previous_status": outcome.previous_status,
+                            "perks": outcome.perks_after,
+                            "expiries_moved": outcome.expiries_moved,
+                        }
+                    )
             modified = parse_gmt(payload.get("date_modified_gmt"))
             if not result.failed and modified is not None:
                 newest = result.newest_modified_gmt
                 result.newest_modified_gmt = modified if newest is None else max(newest, modified)
-    log.info("subscriptions reconciled: %s", result.summary(), extra={
-        "fetched": result.fetched, "applied": result.applied, "stale": result.stale,
-        "failed": len(result.failed), "dry_run": dry_run})
+    log.info(
+        "subscriptions reconciled: %s",
+        result.summary(),
+        extra={
+            "fetched": result.fetched,
+            "applied": result.applied,
+            "stale": result.stale,
+            "failed": len(result.failed),
+            "dry_run": dry_run,
+        },
+    )
     return result
 
 
@@ -564,8 +657,11 @@ def learner_subscriptions(
     now = now or utcnow()
     paid = set(paid_statuses)
     out = []
-    for row in session.exec(select(Subscription).where(Subscription.learner_id == learner_id)
-                            .order_by(col(Subscription.id))).all():
+    for row in session.exec(
+        select(Subscription)
+        .where(Subscription.learner_id == learner_id)
+        .order_by(col(Subscription.id))
+    ).all():
         period = BillingPeriod(row.billing_period, row.billing_interval)
         latest: tuple[datetime, OrderState] | None = None
         for state in subscription_orders(session, row):
@@ -578,23 +674,36 @@ def learner_subscriptions(
             starts_at, state = latest
             ends_at = period.after(starts_at)
             granted = _granted(session, state.order_id)
-            current = {"order_id": state.order_id, "starts_at": _iso(starts_at),
-                       "ends_at": _iso(ends_at), "current": starts_at <= now < ends_at,
-                       "granted": granted}
+            current = {
+                "order_id": state.order_id,
+                "starts_at": _iso(starts_at),
+                "ends_at": _iso(ends_at),
+                "current": starts_at <= now < ends_at,
+                "granted": granted,
+            }
         next_grant = None
         if row.status == SubscriptionStatus.ACTIVE:
             due = row.next_payment_gmt or (period.after(latest[0]) if latest else None)
             next_grant = {"at": _iso(due), "awaiting_payment": False, "credits": granted}
         elif row.status == SubscriptionStatus.ON_HOLD:
             next_grant = {"at": None, "awaiting_payment": True, "credits": granted}
-        out.append({
-            "id": row.id, "status": row.status, "offer_skus": list(row.offer_skus or []),
-            "perks": row_perks(row, catalogue, now),
-            "billing_period": row.billing_period, "billing_interval": row.billing_interval,
-            "period": str(period), "parent_order_id": row.parent_order_id,
-            "start_at": _iso(row.start_gmt), "next_payment_at": _iso(row.next_payment_gmt),
-            "last_payment_at": _iso(row.last_payment_gmt), "ends_at": _iso(row.end_gmt),
-            "cancelled_at": _iso(row.cancelled_gmt),
-            "current_period": current, "next_grant": next_grant,
-        })
+        out.append(
+            {
+                "id": row.id,
+                "status": row.status,
+                "offer_skus": list(row.offer_skus or []),
+                "perks": row_perks(row, catalogue, now),
+                "billing_period": row.billing_period,
+                "billing_interval": row.billing_interval,
+                "period": str(period),
+                "parent_order_id": row.parent_order_id,
+                "start_at": _iso(row.start_gmt),
+                "next_payment_at": _iso(row.next_payment_gmt),
+                "last_payment_at": _iso(row.last_payment_gmt),
+                "ends_at": _iso(row.end_gmt),
+                "cancelled_at": _iso(row.cancelled_gmt),
+                "current_period": current,
+                "next_grant": next_grant,
+            }
+        )
     return out

@@ -90,8 +90,12 @@ class ClaimResult:
     granted: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": ClaimPlaceStatus.CLAIMED, "email": self.email, "offer": self.offer_sku,
-                "granted": self.granted}
+        return {
+            "status": ClaimPlaceStatus.CLAIMED,
+            "email": self.email,
+            "offer": self.offer_sku,
+            "granted": self.granted,
+        }
 
 
 def has_claimable_offers(catalogue: Catalogue) -> bool:
@@ -115,25 +119,35 @@ def _place_targets(row: ClaimPlace, starts_at: datetime | None) -> list[Entitlem
 
 def _held_rows(session: Session, row: ClaimPlace) -> tuple[list[LedgerEntry], list[Access]]:
     prefix = f"{row.place_key}:"
-    ledger = session.exec(select(LedgerEntry).where(
-        LedgerEntry.learner_id == row.learner_id,
-        col(LedgerEntry.grant_key).startswith(prefix, autoescape=True),
-    ).order_by(col(LedgerEntry.id))).all()
-    access = session.exec(select(Access).where(
-        Access.learner_id == row.learner_id,
-        col(Access.grant_key).startswith(prefix, autoescape=True),
-    ).order_by(col(Access.id))).all()
+    ledger = session.exec(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.learner_id == row.learner_id,
+            col(LedgerEntry.grant_key).startswith(prefix, autoescape=True),
+        )
+        .order_by(col(LedgerEntry.id))
+    ).all()
+    access = session.exec(
+        select(Access)
+        .where(
+            Access.learner_id == row.learner_id,
+            col(Access.grant_key).startswith(prefix, autoescape=True),
+        )
+        .order_by(col(Access.id))
+    ).all()
     return list(ledger), list(access)
 
 
-def _reconcile_holder(session: Session, row: ClaimPlace,
-                      targets: Sequence[Entitlement]) -> list[Event]:
+def _reconcile_holder(
+    session: Session, row: ClaimPlace, targets: Sequence[Entitlement]
+) -> list[Event]:
     """Make the claimant hold exactly ``targets`` from this place (grants or reversals)."""
     assert row.learner_id is not None
     ledger, access = _held_rows(session, row)
     credit_targets = {
         e.key: CreditTarget(e.credit_type or "", e.amount, None, e.offer_sku)
-        for e in targets if e.kind == "credit"
+        for e in targets
+        if e.kind == "credit"
     }
     access_targets = {e.key: e for e in targets if e.kind == "access"}
     events = reconcile_credits(session, row.learner_id, ledger, credit_targets, None)
@@ -142,6 +156,7 @@ def _reconcile_holder(session: Session, row: ClaimPlace,
 
 
 # --- reconciliation with the order --------------------------------------------------------------
+
 
 def reconcile_claims(
     session: Session,
@@ -161,9 +176,9 @@ def reconcile_claims(
     """
     if not outcome.applied or not has_claimable_offers(catalogue):
         return []
-    result = rules or order_entitlements(payload, catalogue,
-                                         paid_statuses=settings.orders.paid_statuses,
-                                         refunds=refunds)
+    result = rules or order_entitlements(
+        payload, catalogue, paid_statuses=settings.orders.paid_statuses, refunds=refunds
+    )
     lines: tuple[ClaimableLine, ...] = result.claimable
     paid = result.facts.status in settings.orders.paid_statuses
     if not lines and paid:
@@ -174,10 +189,15 @@ def reconcile_claims(
     if page is not None and page.claims is not None and order_id in page.states:
         existing = {row.place_key: row for row in page.claims.get(order_id, [])}  # read, locked
     else:
-        existing = {row.place_key: row for row in session.exec(
-            select(ClaimPlace).where(ClaimPlace.order_id == order_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()}
+        existing = {
+            row.place_key: row
+            for row in session.exec(
+                select(ClaimPlace)
+                .where(ClaimPlace.order_id == order_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+        }
     if not lines and not existing:
         return []
     kept: set[str] = set()
@@ -185,8 +205,11 @@ def reconcile_claims(
         states = []
         for place in line.places:
             row = existing.get(place.key)
-            claimed = (row.claimed_at if row is not None
-                       and row.status == ClaimPlaceStatus.CLAIMED else None)
+            claimed = (
+                row.claimed_at
+                if row is not None and row.status == ClaimPlaceStatus.CLAIMED
+                else None
+            )
             states.append(PlaceState(place.key, place.unit, place.place, claimed))
         kept |= places_kept(states, line.kept)
     created: list[str] = []  # codes of the places made now, in unit and place order
@@ -194,14 +217,21 @@ def reconcile_claims(
         for place in line.places:
             if place.key not in kept or place.key in existing:
                 continue
-            code = claim_code(settings.claims.secret or "", order_id, place.line_item_id,
-                              place.unit, place.place)
+            code = claim_code(
+                settings.claims.secret or "", order_id, place.line_item_id, place.unit, place.place
+            )
             values: dict[str, Any] = {
-                "place_key": place.key, "code_hash": code_hash(code), "order_id": order_id,
-                "line_item_id": place.line_item_id, "unit": place.unit, "place": place.place,
-                "offer_sku": line.offer_sku, "status": ClaimPlaceStatus.OPEN,
+                "place_key": place.key,
+                "code_hash": code_hash(code),
+                "order_id": order_id,
+                "line_item_id": place.line_item_id,
+                "unit": place.unit,
+                "place": place.place,
+                "offer_sku": line.offer_sku,
+                "status": ClaimPlaceStatus.OPEN,
                 "confers": _snapshot(catalogue, line.offer_sku),
-                "created_at": now, "changed_at": now,
+                "created_at": now,
+                "changed_at": now,
             }
             if page is not None and page.claims is not None and order_id in page.states:
                 # The page read the order's places under its lock: none can appear meanwhile.
@@ -233,36 +263,60 @@ def reconcile_claims(
     if not created or outcome.learner_id is None:
         return []
     if not settings.web.public_url:
-        log.warning("BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are "
-                    "relative paths", extra={"order_id": order_id})
+        log.warning(
+            "BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are relative paths",
+            extra={"order_id": order_id},
+        )
     links = [claim_url(settings.web.public_url, code) for code in created]
-    digest = hashlib.sha256("|".join(sorted(k for k in kept if k not in existing))
-                            .encode()).hexdigest()[:16]
+    digest = hashlib.sha256(
+        "|".join(sorted(k for k in kept if k not in existing)).encode()
+    ).hexdigest()[:16]
     offers = sorted({line.offer_sku for line in lines})
     titles = [(catalogue.offers[s].title or s) if s in catalogue.offers else s for s in offers]
-    return [Event(LINKS_EVENT, outcome.learner_id, order_id, {
-        "key": f"order:{order_id}:claims:{digest}", "sku": ",".join(offers),
-        "offer": ", ".join(titles), "places": len(links), "links": " ".join(links),
-    })]
+    return [
+        Event(
+            LINKS_EVENT,
+            outcome.learner_id,
+            order_id,
+            {
+                "key": f"order:{order_id}:claims:{digest}",
+                "sku": ",".join(offers),
+                "offer": ", ".join(titles),
+                "places": len(links),
+                "links": " ".join(links),
+            },
+        )
+    ]
 
 
-def _queue_claimant_meta(session: Session, events: Sequence[Event],
-                         catalogue: Catalogue | None) -> None:
+def _queue_claimant_meta(
+    session: Session, events: Sequence[Event], catalogue: Catalogue | None
+) -> None:
     """Claimants' balances changed: their customer meta follows (WooCommerce customers only)."""
     for learner_id in sorted({event.learner_id for event in events}):
-        enqueue_customer_meta(session, learner_id,
-                              active_perks(session, learner_id, catalogue=catalogue))
+        enqueue_customer_meta(
+            session, learner_id, active_perks(session, learner_id, catalogue=catalogue)
+        )
 
 
 # --- claiming ---------------------------------------------------------------------------------
 
+
 def check_claimant(email: object, name: object) -> tuple[str, str]:
     """The claimant's e-mail (normalised) and name, or a 400 naming the field."""
-    if not isinstance(email, str) or len(email) > 254 \
-            or not plausible_email(normalise_email(email)):
+    if (
+        not isinstance(email, str)
+        or len(email) > 254
+        or not plausible_email(normalise_email(email))
+    ):
         raise ClaimRefused(400, "invalid_email", "give a valid e-mail address", "email")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200 \
-            or any(ord(ch) < 32 for ch in name) or unstorable(name):
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > 200
+        or any(ord(ch) < 32 for ch in name)
+        or unstorable(name)
+    ):
         raise ClaimRefused(400, "invalid_name", "give your name (1 to 200 characters)", "name")
     return normalise_email(email), " ".join(name.split())
 
@@ -282,10 +336,14 @@ def _answerable(session: Session, row: ClaimPlace | None, settings: Settings) ->
     if row is None:
         raise ClaimRefused(404, "unknown_code", "no place has this code")
     state = session.get(OrderState, row.order_id)
-    if (row.status == ClaimPlaceStatus.VOID or state is None
-            or state.status not in settings.orders.paid_statuses):
-        raise ClaimRefused(410, "void", "this code no longer works: the order was refunded "
-                                         "or cancelled")
+    if (
+        row.status == ClaimPlaceStatus.VOID
+        or state is None
+        or state.status not in settings.orders.paid_statuses
+    ):
+        raise ClaimRefused(
+            410, "void", "this code no longer works: the order was refunded or cancelled"
+        )
     if row.status == ClaimPlaceStatus.CLAIMED:
         raise ClaimRefused(409, "already_claimed", "this place has already been claimed")
     return row
@@ -319,8 +377,9 @@ def view_place(engine: Engine, code: str, settings: Settings) -> PlaceView:
             row.first_viewed_at = utcnow()
             session.add(row)
             session.commit()
-        return PlaceView(row.offer_sku, str(offer.get("title") or row.offer_sku),
-                         describe_place(row), status)
+        return PlaceView(
+            row.offer_sku, str(offer.get("title") or row.offer_sku), describe_place(row), status
+        )
 
 
 def describe_place(row: ClaimPlace) -> list[str]:
@@ -342,30 +401,49 @@ def describe_place(row: ClaimPlace) -> list[str]:
     return out
 
 
-def claim_place(engine: Engine, code: str, email: object, name: object,
-                settings: Settings, *, now: datetime | None = None) -> ClaimResult:
+def claim_place(
+    engine: Engine,
+    code: str,
+    email: object,
+    name: object,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> ClaimResult:
     """Give one place to the person claiming it, exactly once, in one transaction."""
     email_text, name_text = check_claimant(email, name)
     now = now or utcnow()
     normal = normalise_code(code)
     with unit_of_work(engine) as session:
-        order_id = session.exec(select(ClaimPlace.order_id).where(
-            ClaimPlace.code_hash == code_hash(normal or ""))).first() if normal else None
+        order_id = (
+            session.exec(
+                select(ClaimPlace.order_id).where(ClaimPlace.code_hash == code_hash(normal or ""))
+            ).first()
+            if normal
+            else None
+        )
         if order_id is None:
             raise ClaimRefused(404, "unknown_code", "no place has this code")
         # The order's lock first, as the pipeline takes it: claims and refunds never interleave.
-        session.exec(select(OrderState).where(OrderState.order_id == order_id)
-                     .with_for_update()).first()
+        session.exec(
+            select(OrderState).where(OrderState.order_id == order_id).with_for_update()
+        ).first()
         row = _answerable(session, _find(session, code, lock=True), settings)
         learner = resolve_learner(session, 0, email_text)
         assert learner.id is not None
-        holds = session.exec(select(func.count()).select_from(ClaimPlace).where(
-            ClaimPlace.order_id == row.order_id, ClaimPlace.learner_id == learner.id,
-            ClaimPlace.status == ClaimPlaceStatus.CLAIMED,
-        )).one()
+        holds = session.exec(
+            select(func.count())
+            .select_from(ClaimPlace)
+            .where(
+                ClaimPlace.order_id == row.order_id,
+                ClaimPlace.learner_id == learner.id,
+                ClaimPlace.status == ClaimPlaceStatus.CLAIMED,
+            )
+        ).one()
         if holds:
-            raise ClaimRefused(409, "already_holds_place",
-                               f"{email_text} already holds a place of this team pack")
+            raise ClaimRefused(
+                409, "already_holds_place", f"{email_text} already holds a place of this team pack"
+            )
         row.status = ClaimPlaceStatus.CLAIMED
         row.learner_id, row.claimant_name = learner.id, name_text
         row.claimed_at = row.changed_at = now
@@ -381,46 +459,65 @@ def claim_place(engine: Engine, code: str, email: object, name: object,
 
 def _granted(event: Event) -> dict[str, Any]:
     if event.kind == "credit_granted":
-        return {"credit_type": event.data["credit_type"], "amount": event.data["amount"],
-                "sku": event.data["sku"]}
+        return {
+            "credit_type": event.data["credit_type"],
+            "amount": event.data["amount"],
+            "sku": event.data["sku"],
+        }
     return {"access": event.data["kind"], "sku": event.data["sku"]}
 
 
 # --- listing and figures ----------------------------------------------------------------------
 
-def list_claims(engine: Engine, order_id: int, settings: Settings, *,
-                with_codes: bool = True) -> dict[str, Any]:
+
+def list_claims(
+    engine: Engine, order_id: int, settings: Settings, *, with_codes: bool = True
+) -> dict[str, Any]:
     """Every place of an order: its code (recomputed from the secret), link and claimant.
 
     Without ``with_codes`` (people who may see who claimed, not hand places out) codes and
     links are left out, and the secret is not needed.
     """
     with unit_of_work(engine) as session:
-        rows = session.exec(select(ClaimPlace).where(ClaimPlace.order_id == order_id)
-                            .order_by(col(ClaimPlace.line_item_id), col(ClaimPlace.unit),
-                                      col(ClaimPlace.place))).all()
+        rows = session.exec(
+            select(ClaimPlace)
+            .where(ClaimPlace.order_id == order_id)
+            .order_by(col(ClaimPlace.line_item_id), col(ClaimPlace.unit), col(ClaimPlace.place))
+        ).all()
         if not rows:
             if session.get(OrderState, order_id) is None:
                 raise UnknownOrder(f"order {order_id} is not known to the bridge")
             return {"order_id": order_id, "places": []}
         places = []
         for row in rows:
-            code = claim_code(settings.claims.secret or "", row.order_id, row.line_item_id,
-                              row.unit, row.place) if with_codes else ""
+            code = (
+                claim_code(
+                    settings.claims.secret or "",
+                    row.order_id,
+                    row.line_item_id,
+                    row.unit,
+                    row.place,
+                )
+                if with_codes
+                else ""
+            )
             matches = with_codes and code_hash(code) == row.code_hash
             learner = session.get(Learner, row.learner_id) if row.learner_id else None
-            places.append({
-                "place_key": row.place_key, "offer_sku": row.offer_sku,
-                "line_item_id": row.line_item_id, "unit": row.unit, "place": row.place,
-                "status": row.status,
-                "code": code if matches else None,
-                "url": claim_url(settings.web.public_url, code) if matches else None,
-                "claimed_by": learner.email if learner else None,
-                "claimant_name": row.claimant_name or None,
-                "claimed_at": row.claimed_at.isoformat() if row.claimed_at else None,
-                "voided_at": row.voided_at.isoformat() if row.voided_at else None,
-                "confers": describe_place(row),
-            })
+            places.append(
+                {
+                    "place_key": row.place_key,
+                    "offer_sku": row.offer_sku,
+                    "line_item_id": row.line_item_id,
+                    "unit": row.unit,
+                    "place": row.place,
+                    "status": row.status,
+                    "code": code if matches else None,
+                    "url": claim_url(settings.web.public_url, code) if matches else None,
+                    "claimed_by": learner.email if learner else None,
+                    "claimant_name": row.claimant_name or None,
+                    "claimed_at": row.claimed_at.isoformat() if row.claimed_at else None,
+                    "voided_at": row.voided_at.isoformat() if row.voided_at else None,
+                    "confers": describe_place(row),
+                }
+            )
         return {"order_id": order_id, "places": places}
-
-

@@ -174,8 +174,9 @@ def enqueue_personal_coupons(
             continue  # nothing on sale to discount
         identity = learner_identity(learner.woo_customer_id, learner.email)
         code = coupon_code(offer.rule, identity)
-        expires_at, expires_local = coupon_expiry(granted_at or now, offer.expires_days,
-                                                  settings.shop.timezone)
+        expires_at, expires_local = coupon_expiry(
+            granted_at or now, offer.expires_days, settings.shop.timezone
+        )
         if expires_at <= now:
             continue  # an offer from a sale too long ago has expired: no coupon to make
         amount = (
@@ -225,8 +226,14 @@ def enqueue_personal_coupons(
                 {"key": "bridge_learner", "value": identity},
             ],
         }
-        enqueue_create(session, "coupon", None, coupon_key(learner_id, offer.rule), data,
-                       {"notify": learner_id})
+        enqueue_create(
+            session,
+            "coupon",
+            None,
+            coupon_key(learner_id, offer.rule),
+            data,
+            {"notify": learner_id},
+        )
         created.append(coupon)
     return created
 

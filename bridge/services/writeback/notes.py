@@ -146,13 +146,18 @@ def _note_context(
         )
     elif kind.startswith("access_"):
         # The window the event wrote is the grant key's latest (in the session, usually).
-        written = session.get(Access, first.data["access_id"]) if first.data.get(
-            "access_id") else None
-        ends = written.ends_at if written is not None else latest(
-            session,
-            select(Access.ends_at)
-            .where(Access.grant_key == str(first.data.get("key") or ""))
-            .order_by(col(Access.id).desc()),
+        written = (
+            session.get(Access, first.data["access_id"]) if first.data.get("access_id") else None
+        )
+        ends = (
+            written.ends_at
+            if written is not None
+            else latest(
+                session,
+                select(Access.ends_at)
+                .where(Access.grant_key == str(first.data.get("key") or ""))
+                .order_by(col(Access.id).desc()),
+            )
         )
         context.update(
             kind=templates.label(str(first.data.get("kind") or "")),
@@ -242,19 +247,35 @@ def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Setti
         learner_id = next((p.learner_id for p in parts if p.learner_id is not None), None)
         if len(parts) == 1:
             [part] = parts
-            notes.append(_note(order_id, part.kind, part.text,
-                               note_identity(order_id, part.kind, part.facts), learner_id,
-                               settings, part.requires))
+            notes.append(
+                _note(
+                    order_id,
+                    part.kind,
+                    part.text,
+                    note_identity(order_id, part.kind, part.facts),
+                    learner_id,
+                    settings,
+                    part.requires,
+                )
+            )
         else:
             facts = [fact for part in parts for fact in part.facts]
             requires = sorted({name for part in parts for name in part.requires})
-            notes.append(_note(
-                order_id, COMBINED, "\n".join(part.text for part in parts),
-                note_identity(order_id, COMBINED, facts), learner_id, settings, requires,
-                customer=any(part.kind in settings.writeback.customer_note_events
-                             for part in parts),
-                events=[part.kind for part in parts],
-            ))
+            notes.append(
+                _note(
+                    order_id,
+                    COMBINED,
+                    "\n".join(part.text for part in parts),
+                    note_identity(order_id, COMBINED, facts),
+                    learner_id,
+                    settings,
+                    requires,
+                    customer=any(
+                        part.kind in settings.writeback.customer_note_events for part in parts
+                    ),
+                    events=[part.kind for part in parts],
+                )
+            )
     return enqueue_creates(session, notes)
 
 
@@ -270,9 +291,15 @@ def event_note_drafts(
         context = _note_context(session, kind, order_id, events, catalogue, templates)
         text = templates.render(kind, context)
         if text:
-            drafts.append(NoteDraft(order_id, kind, text,
-                                    tuple(_event_identity(event) for event in events),
-                                    events[0].learner_id))
+            drafts.append(
+                NoteDraft(
+                    order_id,
+                    kind,
+                    text,
+                    tuple(_event_identity(event) for event in events),
+                    events[0].learner_id,
+                )
+            )
     return drafts
 
 
@@ -300,8 +327,14 @@ def coupon_note_draft(
     text = templates.render("coupon_offered", context)
     if not text:
         return None
-    return NoteDraft(order_id, "coupon_offered", text, (f"coupon:{coupon.code}",),
-                     coupon.learner_id, (coupon_key(coupon.learner_id, coupon.rule),))
+    return NoteDraft(
+        order_id,
+        "coupon_offered",
+        text,
+        (f"coupon:{coupon.code}",),
+        coupon.learner_id,
+        (coupon_key(coupon.learner_id, coupon.rule),),
+    )
 
 
 def enqueue_credential_note(
@@ -320,6 +353,7 @@ def enqueue_credential_note(
     identity = note_identity(order_id, "credential_issued", [f"credential:{credential_uuid}"])
     if simulated_orders(session, [order_id]):
         return None  # made up by `bridge simulate`: no shop has the order
-    queued = enqueue_creates(session, [_note(order_id, "credential_issued", text, identity,
-                                             learner_id, settings)])
+    queued = enqueue_creates(
+        session, [_note(order_id, "credential_issued", text, identity, learner_id, settings)]
+    )
     return queued[0] if queued else None

@@ -367,14 +367,19 @@ def _send_batch(client: BatchClient, batch: _Batch) -> tuple[dict[int, _Result],
     """Send one batch call; the result per row id, and why to stop (empty to go on)."""
     results: dict[int, _Result] = {}
     try:
-        answer = (client.batch(batch.resource, update=batch.items) if batch.action == "update"
-                  else client.batch(batch.resource, create=batch.items))
+        answer = (
+            client.batch(batch.resource, update=batch.items)
+            if batch.action == "update"
+            else client.batch(batch.resource, create=batch.items)
+        )
     except ShopUnavailable as exc:
         for delivered in batch.rows:
             for row in delivered:
                 # A create may have been applied before the answer was lost.
                 results[row.id] = _Result(
-                    "failed", str(exc), exc.retry_after,
+                    "failed",
+                    str(exc),
+                    exc.retry_after,
                     in_doubt=batch.action == "create" or None,
                     timed_out=exc.timed_out,
                 )
@@ -443,12 +448,14 @@ def _adopt_coupon(client: BatchClient, item: Mapping[str, Any]) -> _Result:
     """Look up a coupon code the shop refused as existing: the learner's own is adopted."""
     code = str(item.get("code") or "").lower()
     found, _ = _find_coupon(client, item, "exists; reading it failed")
-    return found or _Result("failed", f"coupon {code} is said to exist but is not found",
-                            in_doubt=True)
+    return found or _Result(
+        "failed", f"coupon {code} is said to exist but is not found", in_doubt=True
+    )
 
 
-def _find_coupon(client: BatchClient, item: Mapping[str, Any],
-                 failing: str) -> tuple[_Result | None, str]:
+def _find_coupon(
+    client: BatchClient, item: Mapping[str, Any], failing: str
+) -> tuple[_Result | None, str]:
     """The shop's coupon with the item's code: adopted when it is the learner's, dead when it
     is someone else's, None when the shop has none; and why to stop (the shop is down)."""
     code = str(item.get("code") or "").lower()
@@ -456,10 +463,12 @@ def _find_coupon(client: BatchClient, item: Mapping[str, Any],
         found = client.get("coupons", {"code": code})
     except (ShopUnavailable, ShopRequestError) as exc:
         down = isinstance(exc, ShopUnavailable) and not exc.timed_out
-        return _Result("failed", f"coupon {code} {failing}: {exc}", in_doubt=True), \
-            str(exc) if down else ""
-    coupon = next((c for c in found if isinstance(c, dict)), None) if isinstance(found, list) \
-        else None
+        return _Result("failed", f"coupon {code} {failing}: {exc}", in_doubt=True), str(
+            exc
+        ) if down else ""
+    coupon = (
+        next((c for c in found if isinstance(c, dict)), None) if isinstance(found, list) else None
+    )
     if coupon is None:
         return None, ""
     mine = {str(e).lower() for e in item.get("email_restrictions") or []}
@@ -467,8 +476,12 @@ def _find_coupon(client: BatchClient, item: Mapping[str, Any],
     if mine and theirs and not mine & theirs:
         return _Result("dead", f"coupon code {code} exists in the shop for someone else"), ""
     woo_id = coupon.get("id")
-    return _Result("sent", written={"id": woo_id, "code": code}, adopted=True,
-                   woo_id=woo_id if isinstance(woo_id, int) else None), ""
+    return _Result(
+        "sent",
+        written={"id": woo_id, "code": code},
+        adopted=True,
+        woo_id=woo_id if isinstance(woo_id, int) else None,
+    ), ""
 
 
 def _posted_texts(engine: Engine, order_id: int) -> list[str]:
@@ -493,16 +506,20 @@ def _send_note(
     if not isinstance(row.target_id, int) or not 0 < row.target_id < 2**63:
         # orders/-5/notes has no REST route: the shop's rest_no_route would read as
         # "WooCommerce is not active" and stop every drain behind this one row.
-        return _Result("dead", f"order id {row.target_id} is not a WooCommerce order id; "
-                       "the note was not sent"), ""
+        return _Result(
+            "dead", f"order id {row.target_id} is not a WooCommerce order id; the note was not sent"
+        ), ""
     path = f"orders/{row.target_id}/notes"
     text = str((row.data or {}).get("note") or "")
     try:
         order_id = int(row.target_id or 0)
         if order_id not in seen:
             notes = client.get(path)
-            texts = [str(n.get("note") or "") for n in notes if isinstance(n, dict)] \
-                if isinstance(notes, list) else []
+            texts = (
+                [str(n.get("note") or "") for n in notes if isinstance(n, dict)]
+                if isinstance(notes, list)
+                else []
+            )
             seen[order_id] = unclaimed_notes(texts, _posted_texts(engine, order_id))
         if claim_note(seen[order_id], text):
             return _Result("sent", written={"id": None, "note": text}, adopted=True), ""
@@ -511,8 +528,9 @@ def _send_note(
         # 429 and 503 turn the request away unprocessed; anything else may have created it.
         doubt = True if exc.status not in (429, 503) else None
         # Not answered in time: this note waits (and is looked for first), the drain goes on.
-        return _Result("failed", str(exc), exc.retry_after, in_doubt=doubt,
-                       timed_out=exc.timed_out), "" if exc.timed_out else str(exc)
+        return _Result(
+            "failed", str(exc), exc.retry_after, in_doubt=doubt, timed_out=exc.timed_out
+        ), "" if exc.timed_out else str(exc)
     except ShopRequestError as exc:
         if _shop_level(exc):
             return _Result("released", str(exc)), str(exc)
@@ -598,8 +616,9 @@ def _record(
         session.commit()
 
 
-def _look_for_coupons_in_doubt(client: BatchClient,
-                               rows: Sequence[_Row]) -> tuple[dict[int, _Result], str]:
+def _look_for_coupons_in_doubt(
+    client: BatchClient, rows: Sequence[_Row]
+) -> tuple[dict[int, _Result], str]:
     """Coupons whose create may have reached the shop (no answer in time, a drain that died)
     are looked for by code before they are sent again: found, they are adopted (or dead, when
     the code is someone else's); not found, they go in the batch. Why to stop, if the shop is
@@ -627,8 +646,9 @@ class _Timeouts:
         self.summary = summary
         self.in_a_row = self.calls = 0
         # Each costs up to the read timeout: a third of the claim's lease at most.
-        self.most = max(TIMEOUTS_IN_A_ROW,
-                        int(CLAIM_LEASE.total_seconds() / 3 / max(read_timeout, 1.0)))
+        self.most = max(
+            TIMEOUTS_IN_A_ROW, int(CLAIM_LEASE.total_seconds() / 3 / max(read_timeout, 1.0))
+        )
 
     def after(self, results: Iterable[_Result]) -> str:
         """After one request's results: why to stop, or empty to go on."""
@@ -646,11 +666,15 @@ class _Timeouts:
         self.in_a_row += 1
         self.calls += 1
         if self.in_a_row >= TIMEOUTS_IN_A_ROW:
-            return (f"the shop answered none of the last {self.in_a_row} requests in time; "
-                    "the rest waits for the next drain")
+            return (
+                f"the shop answered none of the last {self.in_a_row} requests in time; "
+                "the rest waits for the next drain"
+            )
         if self.calls >= self.most:
-            return (f"{self.calls} requests were not answered in time in this drain; "
-                    "the rest waits for the next drain")
+            return (
+                f"{self.calls} requests were not answered in time in this drain; "
+                "the rest waits for the next drain"
+            )
         return ""
 
 
@@ -693,10 +717,14 @@ def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
         for row in send:
             if row.resource == "coupon" and row.operation == "create" and row.in_doubt:
                 code = str((row.data or {}).get("code") or "").lower()
-                summary.requests.append(PlannedRequest(
-                    "GET", f"coupons?code={code}",
-                    condition="its create may have reached the shop: looked for first, and "
-                              "adopted if there (then not in the batch below)"))
+                summary.requests.append(
+                    PlannedRequest(
+                        "GET",
+                        f"coupons?code={code}",
+                        condition="its create may have reached the shop: looked for first, and "
+                        "adopted if there (then not in the batch below)",
+                    )
+                )
         for batch in _plan_batches([row for row in send if row.resource != NOTE]):
             summary.requests.append(batch.request())
         # Coupons this drain would create count as present for the notes that mention them.
@@ -749,8 +777,9 @@ def drain_outbox(
         if progress is not None:
             progress.advance(len(looked))
     timeouts = _Timeouts(summary, settings.http.read_timeout)
-    for batch in _plan_batches([row for row in rows
-                                if row.resource != NOTE and row.id not in looked]):
+    for batch in _plan_batches(
+        [row for row in rows if row.resource != NOTE and row.id not in looked]
+    ):
         if stop:
             results = {row.id: _Result("released") for group in batch.rows for row in group}
         else:

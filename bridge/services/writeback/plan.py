@@ -98,29 +98,71 @@ def order_enrolments(
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    states = {state.order_id: state for state in session.exec(
-        select(OrderState).where(col(OrderState.order_id).in_(ids))).all()}
-    ledger = _by_order(session.exec(select(LedgerEntry).where(col(LedgerEntry.order_id).in_(ids))
-                                    .order_by(col(LedgerEntry.id))).all())
-    seats = _by_order(session.exec(select(Seat).where(col(Seat.order_id).in_(ids),
-                                                      col(Seat.status).in_(SEAT_HELD))
-                                   .order_by(col(Seat.id))).all())
-    access = _by_order(session.exec(select(Access).where(col(Access.order_id).in_(ids),
-                                                         col(Access.revoked_at).is_(None))
-                                    .order_by(col(Access.id))).all())
-    waiting = {seat.cohort_code for held in seats.values() for seat in held
-               if seat.status == SeatStatus.WAITLISTED}
+    states = {
+        state.order_id: state
+        for state in session.exec(select(OrderState).where(col(OrderState.order_id).in_(ids))).all()
+    }
+    ledger = _by_order(
+        session.exec(
+            select(LedgerEntry)
+            .where(col(LedgerEntry.order_id).in_(ids))
+            .order_by(col(LedgerEntry.id))
+        ).all()
+    )
+    seats = _by_order(
+        session.exec(
+            select(Seat)
+            .where(col(Seat.order_id).in_(ids), col(Seat.status).in_(SEAT_HELD))
+            .order_by(col(Seat.id))
+        ).all()
+    )
+    access = _by_order(
+        session.exec(
+            select(Access)
+            .where(col(Access.order_id).in_(ids), col(Access.revoked_at).is_(None))
+            .order_by(col(Access.id))
+        ).all()
+    )
+    waiting = {
+        seat.cohort_code
+        for held in seats.values()
+        for seat in held
+        if seat.status == SeatStatus.WAITLISTED
+    }
     positions = _waitlist_positions(session, waiting)
     codes = {seat.cohort_code for held in seats.values() for seat in held}
-    skus = {line.get("sku") for state in states.values()
-            for line in (state.summary or {}).get("lines") or []}
-    codes |= {offer.cohort for sku in skus if isinstance(sku, str)
-              for offer in [catalogue.offers.get(sku)] if offer is not None and offer.cohort}
-    cohorts = {cohort.code: cohort for cohort in session.exec(
-        select(Cohort).where(col(Cohort.code).in_(sorted(codes))))} if codes else {}
-    return {order_id: _enrolment(states.get(order_id), ledger[order_id], seats[order_id],
-                                 access[order_id], positions, cohorts, catalogue)
-            for order_id in ids}
+    skus = {
+        line.get("sku")
+        for state in states.values()
+        for line in (state.summary or {}).get("lines") or []
+    }
+    codes |= {
+        offer.cohort
+        for sku in skus
+        if isinstance(sku, str)
+        for offer in [catalogue.offers.get(sku)]
+        if offer is not None and offer.cohort
+    }
+    cohorts = (
+        {
+            cohort.code: cohort
+            for cohort in session.exec(select(Cohort).where(col(Cohort.code).in_(sorted(codes))))
+        }
+        if codes
+        else {}
+    )
+    return {
+        order_id: _enrolment(
+            states.get(order_id),
+            ledger[order_id],
+            seats[order_id],
+            access[order_id],
+            positions,
+            cohorts,
+            catalogue,
+        )
+        for order_id in ids
+    }
 
 
 def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, int]:
@@ -130,19 +172,26 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
         return {}
     places: dict[int, int] = {}
     counted: dict[str, int] = defaultdict(int)
-    for seat_id, code in session.exec(select(Seat.id, Seat.cohort_code)
-                                      .where(col(Seat.cohort_code).in_(codes),
-                                             Seat.status == SeatStatus.WAITLISTED)
-                                      .order_by(col(Seat.id))).all():
+    for seat_id, code in session.exec(
+        select(Seat.id, Seat.cohort_code)
+        .where(col(Seat.cohort_code).in_(codes), Seat.status == SeatStatus.WAITLISTED)
+        .order_by(col(Seat.id))
+    ).all():
         assert seat_id is not None  # a primary key
         counted[code] += 1
         places[seat_id] = counted[code]
     return places
 
 
-def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_seats: Sequence[Seat],
-               open_access: Sequence[Access], positions: Mapping[int, int],
-               cohorts: Mapping[str, Cohort], catalogue: Catalogue) -> list[dict[str, Any]] | None:
+def _enrolment(
+    state: OrderState | None,
+    ledger: Sequence[LedgerEntry],
+    held_seats: Sequence[Seat],
+    open_access: Sequence[Access],
+    positions: Mapping[int, int],
+    cohorts: Mapping[str, Cohort],
+    catalogue: Catalogue,
+) -> list[dict[str, Any]] | None:
     lines = list(((state.summary or {}).get("lines") or []) if state else [])
     reversed_ids = {row.reverses_id for row in ledger if row.reverses_id is not None}
     credits: dict[int | None, dict[str, int]] = defaultdict(dict)
@@ -155,8 +204,9 @@ def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_sea
         seats[line_of(seat.grant_key)].append(seat)
     access: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     for window in open_access:
-        access[line_of(window.grant_key)].append({"kind": window.kind,
-                                                  "ends": local_date(window.ends_at)})
+        access[line_of(window.grant_key)].append(
+            {"kind": window.kind, "ends": local_date(window.ends_at)}
+        )
     known = {line.get("id") for line in lines}
     for line_id in sorted(set(credits) | set(seats) | set(access), key=lambda i: i or 0):
         if line_id is not None and line_id not in known:
@@ -195,8 +245,12 @@ def _enrolment(state: OrderState | None, ledger: Sequence[LedgerEntry], held_sea
 
 
 def _order_meta_update(order_id: int, value: list[dict[str, Any]]) -> Update:
-    return Update("order", order_id, f"order:{order_id}:meta",
-                  {"meta_data": [{"key": ENROLMENT_META_KEY, "value": value}]})
+    return Update(
+        "order",
+        order_id,
+        f"order:{order_id}:meta",
+        {"meta_data": [{"key": ENROLMENT_META_KEY, "value": value}]},
+    )
 
 
 def enqueue_cohort_stock(
@@ -218,11 +272,13 @@ def cohort_stock_updates(
     selling = {code: woo_ids for code, woo_ids in selling.items() if woo_ids}
     if not selling:
         return []
-    active = dict(session.exec(
-        select(Seat.cohort_code, func.count())
-        .where(col(Seat.cohort_code).in_(sorted(selling)), Seat.status == SeatStatus.ACTIVE)
-        .group_by(Seat.cohort_code)
-    ).all())
+    active = dict(
+        session.exec(
+            select(Seat.cohort_code, func.count())
+            .where(col(Seat.cohort_code).in_(sorted(selling)), Seat.status == SeatStatus.ACTIVE)
+            .group_by(Seat.cohort_code)
+        ).all()
+    )
     family = product_families(session, [woo_id for ids in selling.values() for woo_id in ids])
     updates: list[Update] = []
     for code, woo_ids in selling.items():
@@ -237,8 +293,15 @@ def cohort_stock_updates(
         for woo_id in woo_ids:
             parent = family.get(woo_id)
             if parent:
-                updates.append(Update("variation", woo_id, f"variation:{woo_id}:stock",
-                                      dict(data), {"parent_id": parent}))
+                updates.append(
+                    Update(
+                        "variation",
+                        woo_id,
+                        f"variation:{woo_id}:stock",
+                        dict(data),
+                        {"parent_id": parent},
+                    )
+                )
             else:
                 updates.append(Update("product", woo_id, f"product:{woo_id}:stock", dict(data)))
     return updates
@@ -255,8 +318,7 @@ def _coupon_summary(coupon: PersonalCoupon) -> dict[str, Any]:
     }
 
 
-def enqueue_customer_meta(session: Session, learner_id: int,
-                          perks: Sequence[str]) -> str | None:
+def enqueue_customer_meta(session: Session, learner_id: int, perks: Sequence[str]) -> str | None:
     """Queue the customer's meta: credit balances by type, the perks given, personal coupons.
 
     Guests (no WooCommerce customer) have nowhere to show it; returns None for them. The caller
@@ -266,16 +328,16 @@ def enqueue_customer_meta(session: Session, learner_id: int,
     return queued[0] if queued else None
 
 
-def customer_meta_updates(session: Session,
-                          perks: Mapping[int, Sequence[str]]) -> list[Update]:
+def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) -> list[Update]:
     """The customer meta of several learners (learner id -> perks), in three queries."""
     ids = sorted(perks)
     if not ids:
         return []
-    customers = {id_of(learner): learner.woo_customer_id
-                 for learner in session.exec(select(Learner)
-                                             .where(col(Learner.id).in_(ids))).all()
-                 if learner.woo_customer_id}
+    customers = {
+        id_of(learner): learner.woo_customer_id
+        for learner in session.exec(select(Learner).where(col(Learner.id).in_(ids))).all()
+        if learner.woo_customer_id
+    }
     if not customers:
         return []
     coupons: dict[int, list[PersonalCoupon]] = defaultdict(list)
@@ -292,8 +354,10 @@ def customer_meta_updates(session: Session,
             "meta_data": [
                 {"key": CREDITS_META_KEY, "value": held.get(learner_id, {})},
                 {"key": PERKS_META_KEY, "value": list(perks[learner_id])},
-                {"key": COUPONS_META_KEY,
-                 "value": [_coupon_summary(c) for c in coupons[learner_id]]},
+                {
+                    "key": COUPONS_META_KEY,
+                    "value": [_coupon_summary(c) for c in coupons[learner_id]],
+                },
             ]
         }
         updates.append(Update("customer", customer_id, f"customer:{customer_id}:meta", data))
@@ -357,9 +421,14 @@ def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) ->
 
 def _real_part(outcome: OrderOutcome, made_up: set[int]) -> OrderOutcome:
     """The outcome without the events of simulated orders (a seat, credits or access of one)."""
-    return replace(outcome, events=[
-        event for event in outcome.events
-        if (event.order_id if event.order_id is not None else outcome.order_id) not in made_up])
+    return replace(
+        outcome,
+        events=[
+            event
+            for event in outcome.events
+            if (event.order_id if event.order_id is not None else outcome.order_id) not in made_up
+        ],
+    )
 
 
 def enqueue_writebacks_for(
@@ -381,36 +450,61 @@ def enqueue_writebacks_for(
     about an order `bridge simulate` made up (no shop has it). Each kind of write-back is read
     and queued for the whole page together, so the statements do not grow with the page.
     """
-    work = [(outcome, notify) for outcome, notify in outcomes
-            if outcome.applied and outcome.events]
-    made_up = simulated_orders(session, {o.order_id for o, _ in work} | {
-        e.order_id for o, _ in work for e in o.events if e.order_id is not None})
+    work = [(outcome, notify) for outcome, notify in outcomes if outcome.applied and outcome.events]
+    made_up = simulated_orders(
+        session,
+        {o.order_id for o, _ in work}
+        | {e.order_id for o, _ in work for e in o.events if e.order_id is not None},
+    )
     if made_up:
         # What a simulated order changed for itself stays in the bridge; what it changed for
         # real orders (a waitlisted seat it freed) is written as usual.
-        work = [(outcome, notify) for outcome, notify in
-                ((_real_part(outcome, made_up), notify) for outcome, notify in work)
-                if outcome.events]
+        work = [
+            (outcome, notify)
+            for outcome, notify in (
+                (_real_part(outcome, made_up), notify) for outcome, notify in work
+            )
+            if outcome.events
+        ]
     if not work:
         return []
     templates = templates or note_templates_for(settings)
     events = [event for outcome, _ in work for event in outcome.events]
-    cohorts = sorted({str(e.data["cohort"]) for e in events
-                      if e.kind.startswith("seat_") and e.data.get("cohort")})
+    cohorts = sorted(
+        {
+            str(e.data["cohort"])
+            for e in events
+            if e.kind.startswith("seat_") and e.data.get("cohort")
+        }
+    )
     # A seat leaving the waitlist (promoted, released) moves everyone behind it up; a new
     # claim only queues at the end, so it moves no one.
-    shifted = sorted({str(e.data["cohort"]) for e in events
-                      if e.kind in ("seat_promoted", "seat_released") and e.data.get("cohort")})
+    shifted = sorted(
+        {
+            str(e.data["cohort"])
+            for e in events
+            if e.kind in ("seat_promoted", "seat_released") and e.data.get("cohort")
+        }
+    )
     orders = {outcome.order_id for outcome, _ in work}
     orders |= {e.order_id for e in events if e.order_id is not None}
     orders |= _orders_waiting_in(session, shifted)
     orders -= made_up | simulated_orders(session, orders)
     metas = order_enrolments(session, orders, catalogue)
-    keys = enqueue_updates(session, [_order_meta_update(order_id, value)
-                                     for order_id, value in sorted(metas.items())
-                                     if value is not None])
-    drafts = [draft for outcome, notify in work if notify
-              for draft in event_note_drafts(session, outcome, catalogue, templates)]
+    keys = enqueue_updates(
+        session,
+        [
+            _order_meta_update(order_id, value)
+            for order_id, value in sorted(metas.items())
+            if value is not None
+        ],
+    )
+    drafts = [
+        draft
+        for outcome, notify in work
+        if notify
+        for draft in event_note_drafts(session, outcome, catalogue, templates)
+    ]
     keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts))
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
@@ -421,7 +515,12 @@ def enqueue_writebacks_for(
         state = session.get(OrderState, outcome.order_id)
         sold = (state.date_paid_gmt or state.date_created_gmt) if state else None
         for coupon in enqueue_personal_coupons(
-            session, outcome.learner_id, catalogue, settings, order_id=outcome.order_id, now=now,
+            session,
+            outcome.learner_id,
+            catalogue,
+            settings,
+            order_id=outcome.order_id,
+            now=now,
             granted_at=sold,
         ):
             keys.append(coupon_key(coupon.learner_id, coupon.rule))
@@ -430,8 +529,12 @@ def enqueue_writebacks_for(
                 drafts.append(draft)
     # At most one note per order per pass: this application's events worded together.
     keys += enqueue_notes(session, drafts, settings)
-    keys += enqueue_updates(session, customer_meta_updates(
-        session, active_perks_of(session, sorted(learners), catalogue=catalogue)))
+    keys += enqueue_updates(
+        session,
+        customer_meta_updates(
+            session, active_perks_of(session, sorted(learners), catalogue=catalogue)
+        ),
+    )
     return keys
 
 
@@ -450,5 +553,3 @@ def refresh_catalogue_writebacks(
 
 
 # --- inspection and manual retry --------------------------------------------------------------
-
-

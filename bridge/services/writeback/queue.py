@@ -52,9 +52,7 @@ def enqueue_update(
     extra: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Latest value wins: fold into the pending row, or add one unless nothing changed."""
-    queued = enqueue_updates(
-        session, [Update(resource, target_id, target_key, data, extra or {})]
-    )
+    queued = enqueue_updates(session, [Update(resource, target_id, target_key, data, extra or {})])
     return queued[0] if queued else None
 
 
@@ -69,8 +67,9 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             select(OutboxItem)
             .where(
                 col(OutboxItem.target_key).in_(chunk),
-                col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING,
-                                            OutboxStatus.DEAD]),
+                col(OutboxItem.status).in_(
+                    [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD]
+                ),
             )
             .order_by(col(OutboxItem.id))
             .with_for_update()
@@ -111,8 +110,12 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         ):
             continue
         fresh[update.target_key] = {
-            "resource": update.resource, "operation": "update", "target_id": update.target_id,
-            "target_key": update.target_key, "payload": payload, "created_at": utcnow(),
+            "resource": update.resource,
+            "operation": "update",
+            "target_id": update.target_id,
+            "target_key": update.target_key,
+            "payload": payload,
+            "created_at": utcnow(),
         }
         queued.append(update.target_key)
     session.flush()
@@ -140,8 +143,7 @@ def enqueue_create(
     extra: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Created once per key: a key already in the outbox is never queued again."""
-    queued = enqueue_creates(session, [Update(resource, target_id, target_key, data,
-                                              extra or {})])
+    queued = enqueue_creates(session, [Update(resource, target_id, target_key, data, extra or {})])
     return queued[0] if queued else None
 
 
@@ -154,19 +156,31 @@ def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        known.update(session.exec(select(OutboxItem.target_key)
-                                  .where(col(OutboxItem.target_key).in_(chunk))).all())
-        known.update(session.exec(select(OutboxWritten.target_key)
-                                  .where(col(OutboxWritten.target_key).in_(chunk))).all())
+        known.update(
+            session.exec(
+                select(OutboxItem.target_key).where(col(OutboxItem.target_key).in_(chunk))
+            ).all()
+        )
+        known.update(
+            session.exec(
+                select(OutboxWritten.target_key).where(col(OutboxWritten.target_key).in_(chunk))
+            ).all()
+        )
     fresh: list[dict[str, Any]] = []
     for create in creates:
         if create.target_key in known:
             continue
         known.add(create.target_key)
-        fresh.append({"resource": create.resource, "operation": "create",
-                      "target_id": create.target_id, "target_key": create.target_key,
-                      "payload": {"data": create.data, **create.extra},
-                      "created_at": utcnow()})
+        fresh.append(
+            {
+                "resource": create.resource,
+                "operation": "create",
+                "target_id": create.target_id,
+                "target_key": create.target_key,
+                "payload": {"data": create.data, **create.extra},
+                "created_at": utcnow(),
+            }
+        )
     insert_outbox_rows(session, fresh)
     return [row["target_key"] for row in fresh]
 

@@ -23,8 +23,14 @@ from bridge.settings import Settings
 from tests.support.redemptions import fund, make_token
 from webhooks import create_app
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
 EXAMPLES = 15
 
 
@@ -44,7 +50,8 @@ def _aim_at_alice(case, hit: bool):  # type: ignore[no-untyped-def]
 
 
 def test_generated_requests_get_no_server_error_and_answers_match_the_contract(
-        engine, database_url):
+    engine, database_url
+):
     """Every operation, fed generated valid and invalid requests, answers as documented, no 5xx."""
     fund(engine)
     app = create_app(Settings().replace(database={"url": database_url}), engine)
@@ -59,8 +66,13 @@ def test_generated_requests_get_no_server_error_and_answers_match_the_contract(
                 strategy = st.builds(_aim_at_alice, strategy, st.booleans())
 
             @given(case=strategy)
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case):  # type: ignore[no-untyped-def]
                 response = case.call(headers=auth)
                 case.validate_response(response, checks=CHECKS)

@@ -22,8 +22,13 @@ from tests.support.redemptions import (
     written_rows,
 )
 
-BODY = {"learner": "alice@example.com", "credit_type": "mentor_minutes", "amount": 60,
-        "reference": "BOOKING-1", "mentor": "Ada"}
+BODY = {
+    "learner": "alice@example.com",
+    "credit_type": "mentor_minutes",
+    "amount": 60,
+    "reference": "BOOKING-1",
+    "mentor": "Ada",
+}
 
 
 pytestmark = sqlite_only
@@ -96,28 +101,35 @@ def test_tokens_are_stored_hashed_and_never_logged(app, engine, caplog):
     assert token not in caplog.text
 
 
-@pytest.mark.parametrize(("field", "body", "headers"), [
-    ("Idempotency-Key", BODY, {}),
-    ("Idempotency-Key", BODY, {"Idempotency-Key": "has spaces"}),
-    ("body", b"{not json", {"Idempotency-Key": "k"}),
-    ("body", b"[1, 2]", {"Idempotency-Key": "k"}),
-    ("learner", {k: v for k, v in BODY.items() if k != "learner"}, {"Idempotency-Key": "k"}),
-    ("credit_type", {**BODY, "credit_type": "gold_coins"}, {"Idempotency-Key": "k"}),
-    ("credit_type", {**BODY, "credit_type": 7}, {"Idempotency-Key": "k"}),
-    ("amount", {**BODY, "amount": 0}, {"Idempotency-Key": "k"}),
-    ("amount", {**BODY, "amount": -60}, {"Idempotency-Key": "k"}),
-    ("amount", {**BODY, "amount": 1.5}, {"Idempotency-Key": "k"}),
-    ("amount", {**BODY, "amount": "60"}, {"Idempotency-Key": "k"}),
-    ("reference", {**BODY, "reference": ""}, {"Idempotency-Key": "k"}),
-    ("mentor", {**BODY, "mentor": "x" * 201}, {"Idempotency-Key": "k"}),
-    ("amuont", {**BODY, "amuont": 60}, {"Idempotency-Key": "k"}),
-])
+@pytest.mark.parametrize(
+    ("field", "body", "headers"),
+    [
+        ("Idempotency-Key", BODY, {}),
+        ("Idempotency-Key", BODY, {"Idempotency-Key": "has spaces"}),
+        ("body", b"{not json", {"Idempotency-Key": "k"}),
+        ("body", b"[1, 2]", {"Idempotency-Key": "k"}),
+        ("learner", {k: v for k, v in BODY.items() if k != "learner"}, {"Idempotency-Key": "k"}),
+        ("credit_type", {**BODY, "credit_type": "gold_coins"}, {"Idempotency-Key": "k"}),
+        ("credit_type", {**BODY, "credit_type": 7}, {"Idempotency-Key": "k"}),
+        ("amount", {**BODY, "amount": 0}, {"Idempotency-Key": "k"}),
+        ("amount", {**BODY, "amount": -60}, {"Idempotency-Key": "k"}),
+        ("amount", {**BODY, "amount": 1.5}, {"Idempotency-Key": "k"}),
+        ("amount", {**BODY, "amount": "60"}, {"Idempotency-Key": "k"}),
+        ("reference", {**BODY, "reference": ""}, {"Idempotency-Key": "k"}),
+        ("mentor", {**BODY, "mentor": "x" * 201}, {"Idempotency-Key": "k"}),
+        ("amuont", {**BODY, "amuont": 60}, {"Idempotency-Key": "k"}),
+    ],
+)
 def test_bad_requests_answer_400_naming_the_field_and_write_nothing(
-        engine, writer, field, body, headers):
+    engine, writer, field, body, headers
+):
     """Missing or malformed fields, bad JSON, zero or negative amounts and unknown types: 400."""
     before = written_rows(engine)
-    payload = {"data": body, "content_type": "application/json"} if isinstance(body, bytes) \
+    payload = (
+        {"data": body, "content_type": "application/json"}
+        if isinstance(body, bytes)
         else {"json": body}
+    )
     response = writer.request("POST", "/api/v1/redemptions", headers=headers, **payload)
     assert response.status_code == 400
     assert response.get_json()["field"] == field
@@ -147,6 +159,10 @@ def test_the_openapi_document_is_served_without_a_token(app):
     response = ContractClient(app).request("GET", "/api/v1/openapi.json")
     document = response.get_json()
     assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {"/api/v1/redemptions", "/api/v1/redemptions/{redemption_id}",
-                                      "/api/v1/learners/{learner}", "/api/v1/events",
-                                      "/api/v1/openapi.json"}
+    assert set(document["paths"]) == {
+        "/api/v1/redemptions",
+        "/api/v1/redemptions/{redemption_id}",
+        "/api/v1/learners/{learner}",
+        "/api/v1/events",
+        "/api/v1/openapi.json",
+    }

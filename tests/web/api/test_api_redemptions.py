@@ -21,8 +21,13 @@ from tests.support.redemptions import (
 )
 from tests.support.sample_shop import make_order, sample_catalogue, store_cohorts
 
-BODY = {"learner": "alice@example.com", "credit_type": "mentor_minutes", "amount": 60,
-        "reference": "BOOKING-1", "mentor": "Ada"}
+BODY = {
+    "learner": "alice@example.com",
+    "credit_type": "mentor_minutes",
+    "amount": 60,
+    "reference": "BOOKING-1",
+    "mentor": "Ada",
+}
 
 
 @sqlite_only
@@ -50,8 +55,7 @@ def test_a_short_balance_answers_409_with_the_current_balance(engine, writer):
     assert written_rows(engine) == before
 
 
-def test_the_same_idempotency_key_returns_the_first_result_without_debiting_again(
-        engine, writer):
+def test_the_same_idempotency_key_returns_the_first_result_without_debiting_again(engine, writer):
     """A retried POST gets the first body back, marked as a replay, and one debit in all."""
     fund(engine)
     first = writer.redeem(BODY, key="booking-1-try")
@@ -89,18 +93,36 @@ def test_the_learner_view_shows_balances_seats_access_perks_and_recent_rows(engi
     catalogue = sample_catalogue(capacity=1)
     store_cohorts(engine, catalogue)
     config = Settings().replace(orders={"complimentary_call_minutes": 0})
-    process_order(engine, make_order(1, [("COHORT-DV-2027-01", 1)], email="first@example.com",
-                                     customer_id=7), catalogue=catalogue, settings=config)
-    process_order(engine, make_order(2, [("COHORT-DV-2027-01", 1), ("PROJ-DATAVIZ", 1),
-                                         ("MENTOR-PACK-5H", 1)]),
-                  catalogue=catalogue, settings=config)
+    process_order(
+        engine,
+        make_order(1, [("COHORT-DV-2027-01", 1)], email="first@example.com", customer_id=7),
+        catalogue=catalogue,
+        settings=config,
+    )
+    process_order(
+        engine,
+        make_order(2, [("COHORT-DV-2027-01", 1), ("PROJ-DATAVIZ", 1), ("MENTOR-PACK-5H", 1)]),
+        catalogue=catalogue,
+        settings=config,
+    )
     with unit_of_work(engine) as session:
         learner = find_learner(session, "alice@example.com")
-        session.add(Offer(sku="SUB-MENTOR-MONTHLY", kind="subscription",
-                          definition={"perks": ["priority job intros"]}))
-        session.add(Subscription(id=1300, learner_id=learner.id, status="active",
-                                 offer_skus=["SUB-MENTOR-MONTHLY"],
-                                 next_payment_gmt=datetime.now(UTC) + timedelta(days=20)))
+        session.add(
+            Offer(
+                sku="SUB-MENTOR-MONTHLY",
+                kind="subscription",
+                definition={"perks": ["priority job intros"]},
+            )
+        )
+        session.add(
+            Subscription(
+                id=1300,
+                learner_id=learner.id,
+                status="active",
+                offer_skus=["SUB-MENTOR-MONTHLY"],
+                next_payment_gmt=datetime.now(UTC) + timedelta(days=20),
+            )
+        )
         session.commit()
     writer.redeem(BODY)
     by_email = writer.learner("Alice@Example.com")
@@ -109,16 +131,17 @@ def test_the_learner_view_shows_balances_seats_access_perks_and_recent_rows(engi
     assert view == writer.learner(2).get_json()
     assert view["balances"] == {"mentor_minutes": 360 - 60}
     assert [(s["cohort"], s["status"], s["position"]) for s in view["seats"]] == [
-        ("DV-2027-01", "waitlisted", 1)]
+        ("DV-2027-01", "waitlisted", 1)
+    ]
     assert [(a["kind"], a["offer_sku"], a["current"]) for a in view["access"]] == [
-        ("project", "PROJ-DATAVIZ", True)]
+        ("project", "PROJ-DATAVIZ", True)
+    ]
     assert view["subscriptions"][0]["perks"] == ["priority job intros"]
     assert [row["amount"] for row in view["recent_ledger"]][:1] == [-60]
     assert view["recent_redemptions"][0]["reference"] == "BOOKING-1"
 
 
-def test_twenty_concurrent_requests_against_300_minutes_give_five_201_and_fifteen_409(
-        app, engine):
+def test_twenty_concurrent_requests_against_300_minutes_give_five_201_and_fifteen_409(app, engine):
     """Twenty 60-minute POSTs on real threads, each with its own client: 5 succeed, 15 are 409."""
     fund(engine)
     token = make_token(engine, "booking-tool", "write")

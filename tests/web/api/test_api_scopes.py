@@ -23,10 +23,18 @@ from webhooks import create_app
 
 pytestmark = pytest.mark.both_databases
 
-REDEEM = {"learner": "alice@example.com", "credit_type": "mentor_minutes", "amount": 60,
-          "reference": "BOOKING-1"}
-EVENT = {"kind": "project_submitted", "learner": "alice@example.com", "sku": "PROJ-DATAVIZ",
-         "occurred_at": "2026-10-28T11:00:00+01:00"}
+REDEEM = {
+    "learner": "alice@example.com",
+    "credit_type": "mentor_minutes",
+    "amount": 60,
+    "reference": "BOOKING-1",
+}
+EVENT = {
+    "kind": "project_submitted",
+    "learner": "alice@example.com",
+    "sku": "PROJ-DATAVIZ",
+    "occurred_at": "2026-10-28T11:00:00+01:00",
+}
 
 Clients = Callable[[str, str], ContractClient]
 
@@ -54,16 +62,18 @@ def count(engine: Engine, model: type) -> int:
 
 
 def test_a_redeem_token_redeems_but_may_not_record_events_refund_or_read(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """A booking tool's redeem token spends credits; events, refunds and reading are 403 JSON
     naming the scope it lacks, and write nothing."""
     booking_tool = client_with("booking-tool", "redeem")
     spent = booking_tool.redeem(REDEEM, key="b-1")
     assert spent.status_code == 201
     for response, scope in (
-            (post_event(booking_tool, EVENT, "e-1"), "events"),
-            (booking_tool.refund(spent.get_json()["id"]), "refunds"),
-            (booking_tool.learner("alice@example.com"), "read")):
+        (post_event(booking_tool, EVENT, "e-1"), "events"),
+        (booking_tool.refund(spent.get_json()["id"]), "refunds"),
+        (booking_tool.learner("alice@example.com"), "read"),
+    ):
         assert response.status_code == 403
         assert response.get_json()["code"] == "forbidden"
         assert response.get_json()["scope"] == scope
@@ -73,7 +83,8 @@ def test_a_redeem_token_redeems_but_may_not_record_events_refund_or_read(
 
 
 def test_an_events_token_records_events_but_may_not_spend_credits(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """A project platform's events token: 201 for an event, 403 naming redeem for a redemption."""
     platform = client_with("project-platform", "events")
     assert post_event(platform, EVENT, "e-1").status_code == 201
@@ -84,7 +95,8 @@ def test_an_events_token_records_events_but_may_not_spend_credits(
 
 
 def test_scopes_combine_and_a_refunds_token_refunds_any_redemption(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """redeem,read spends and looks up; a refunds token credits back whoever spent."""
     booking_tool = client_with("booking-tool", "redeem,read")
     spent = booking_tool.redeem(REDEEM, key="b-1").get_json()
@@ -118,7 +130,8 @@ def test_a_privacy_token_is_accepted_but_grants_nothing_yet(client_with: Clients
 
 
 def test_one_key_from_two_tokens_is_two_redemptions_each_replayed_to_its_own_token(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """The same Idempotency-Key from two tokens spends twice; each token's repeat replays its
     own answer, and neither token is refused for the other's use of the key."""
     cal, calendly = client_with("cal-com", "redeem"), client_with("calendly", "redeem")
@@ -128,8 +141,9 @@ def test_one_key_from_two_tokens_is_two_redemptions_each_replayed_to_its_own_tok
     assert first.get_json()["id"] != second.get_json()["id"]
     assert balance_of(engine, "alice@example.com") == 300 - 60 - 30
     assert cal.redeem(REDEEM, key="booking-42").get_json() == first.get_json()
-    assert calendly.redeem({**REDEEM, "amount": 30}, key="booking-42").get_json() \
-        == second.get_json()
+    assert (
+        calendly.redeem({**REDEEM, "amount": 30}, key="booking-42").get_json() == second.get_json()
+    )
     assert count(engine, Redemption) == 2
     with unit_of_work(engine) as session:
         keys = sorted(session.exec(select(Redemption.idempotency_key)).all())
@@ -137,7 +151,8 @@ def test_one_key_from_two_tokens_is_two_redemptions_each_replayed_to_its_own_tok
 
 
 def test_one_key_from_two_tokens_is_two_events_shown_with_the_key_as_sent(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """Events too: two tokens, one key, two events; each answer shows the key as it was sent."""
     lms, platform = client_with("lms", "events"), client_with("platform", "events")
     first = post_event(lms, EVENT, "lesson-7")
@@ -151,7 +166,8 @@ def test_one_key_from_two_tokens_is_two_events_shown_with_the_key_as_sent(
 
 
 def test_a_key_stored_before_keys_were_per_token_is_still_replayed_not_spent_again(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """A redemption stored under the bare key (before this version, or by the CLI) is the
     answer to a token's retry with that key: nothing is spent twice across the upgrade."""
     earlier = redeem_in_transaction(engine, REDEEM, "retried-after-upgrade")
@@ -162,7 +178,8 @@ def test_a_key_stored_before_keys_were_per_token_is_still_replayed_not_spent_aga
 
 
 def test_a_report_token_may_travel_in_an_address_only_when_it_can_only_read(
-        client_with: Clients, engine: Engine) -> None:
+    client_with: Clients, engine: Engine
+) -> None:
     """?token= works for a read token; a token that can also redeem (or later export data) is
     refused there, and works from the Authorization header."""
     app = client_with("phone", "read").client.application
@@ -172,8 +189,7 @@ def test_a_report_token_may_travel_in_an_address_only_when_it_can_only_read(
     for scope in ("read,redeem", "read,privacy", "write"):
         token = make_token(engine, f"tool-{scope.replace(',', '-')}", scope)
         assert web.get(f"/report?token={token}").status_code == 403
-        assert web.get("/report", headers={"Authorization": f"Bearer {token}"}).status_code \
-            == 200
+        assert web.get("/report", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -191,7 +207,8 @@ def test_scope_names_are_checked_ordered_and_aliases_expanded(database_url: str)
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_token_key_is_the_sent_key_with_the_token_name_and_fits_the_column(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     """Short keys are readable; a key too long with its prefix is stored by its SHA-256."""
     assert token_key("k-1", "booking-tool") == "token booking-tool k-1"
     assert token_key("k-1", None) == "k-1"
@@ -202,11 +219,13 @@ def test_a_token_key_is_the_sent_key_with_the_token_name_and_fits_the_column(
 
 
 def test_tokens_create_takes_repeated_or_comma_scopes_and_tokens_lists_them(
-        bridge: Callable[..., Result], engine: Engine) -> None:
+    bridge: Callable[..., Result], engine: Engine
+) -> None:
     """`--scope redeem --scope refunds` and `--scope redeem,refunds` make the same token; the
     list shows the scopes; an unknown scope is one line naming the known ones."""
-    made = bridge("tokens", "create", "cal-com", "--scope", "redeem", "--scope", "refunds",
-                  "--json")
+    made = bridge(
+        "tokens", "create", "cal-com", "--scope", "redeem", "--scope", "refunds", "--json"
+    )
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)["scopes"] == ["redeem", "refunds"]
     assert bridge("tokens", "create", "calendly", "--scope", "redeem,refunds").exit_code == 0
@@ -214,8 +233,10 @@ def test_tokens_create_takes_repeated_or_comma_scopes_and_tokens_lists_them(
     assert "cal-com   redeem,refunds" in listed and "calendly  redeem,refunds" in listed
     wrong = bridge("tokens", "create", "x", "--scope", "redeem,admin")
     assert wrong.exit_code == 2
-    assert "scope must be one or more of read, redeem, refunds, events, privacy, write" \
-        in wrong.output and "'admin'" in wrong.output
+    assert (
+        "scope must be one or more of read, redeem, refunds, events, privacy, write" in wrong.output
+        and "'admin'" in wrong.output
+    )
     assert "Traceback" not in wrong.output
     with unit_of_work(engine) as session:
         assert sorted(session.exec(select(ApiToken.scope)).all()) == ["redeem,refunds"] * 2

@@ -17,8 +17,12 @@ from tests.support.redemptions import ContractClient, fund, make_token, sqlite_o
 from tests.support.report import store_offers
 from webhooks import create_app
 
-EVENT = {"kind": "project_submitted", "learner": "alice@example.com", "sku": "PROJ-DATAVIZ",
-         "occurred_at": "2026-10-28T11:00:00+01:00"}
+EVENT = {
+    "kind": "project_submitted",
+    "learner": "alice@example.com",
+    "sku": "PROJ-DATAVIZ",
+    "occurred_at": "2026-10-28T11:00:00+01:00",
+}
 
 
 @pytest.fixture
@@ -60,7 +64,11 @@ def test_an_event_is_recorded_once_and_a_repeat_with_its_key_replays_the_answer(
     assert first.status_code == 201
     body = first.get_json()
     assert (body["kind"], body["sku"], body["key"], body["learner"]["email"]) == (
-        "project_submitted", "PROJ-DATAVIZ", "event-1", "alice@example.com")
+        "project_submitted",
+        "PROJ-DATAVIZ",
+        "event-1",
+        "alice@example.com",
+    )
     assert body["occurred_at"] == "2026-10-28T10:00:00+00:00"
     assert "Idempotent-Replayed" not in first.headers
     again = post(api, EVENT)
@@ -89,27 +97,29 @@ def test_the_learner_named_by_customer_id_is_the_same_event(api, engine):
     assert stored(engine) == 1
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({k: v for k, v in EVENT.items() if k != "kind"}, "kind"),
-    ({**EVENT, "kind": "graduated"}, "kind"),
-    ({**EVENT, "learner": True}, "learner"),
-    ({**EVENT, "learner": 0}, "learner"),
-    ({**EVENT, "sku": "PROJ DATAVIZ"}, "sku"),
-    ({**EVENT, "sku": "NOT-SOLD-HERE"}, "sku"),
-    ({**EVENT, "occurred_at": "2026-10-28T10:00:00"}, "occurred_at"),
-    ({**EVENT, "occurred_at": "2026-10-28"}, "occurred_at"),
-    ({**EVENT, "occurred_at": "2026-02-30T10:00:00Z"}, "occurred_at"),
-    ({**EVENT, "occurred_at": 1730109600}, "occurred_at"),
-    ({**EVENT, "mentor": "mia"}, "mentor"),
-    (["not", "an", "object"], "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({k: v for k, v in EVENT.items() if k != "kind"}, "kind"),
+        ({**EVENT, "kind": "graduated"}, "kind"),
+        ({**EVENT, "learner": True}, "learner"),
+        ({**EVENT, "learner": 0}, "learner"),
+        ({**EVENT, "sku": "PROJ DATAVIZ"}, "sku"),
+        ({**EVENT, "sku": "NOT-SOLD-HERE"}, "sku"),
+        ({**EVENT, "occurred_at": "2026-10-28T10:00:00"}, "occurred_at"),
+        ({**EVENT, "occurred_at": "2026-10-28"}, "occurred_at"),
+        ({**EVENT, "occurred_at": "2026-02-30T10:00:00Z"}, "occurred_at"),
+        ({**EVENT, "occurred_at": 1730109600}, "occurred_at"),
+        ({**EVENT, "mentor": "mia"}, "mentor"),
+        (["not", "an", "object"], "body"),
+    ],
+)
 def test_a_malformed_request_is_a_400_naming_the_field_and_writes_nothing(shared, body, field):
     """Each wrong, missing or extra field answers 400 invalid_request with ``field`` set."""
     api, engine = shared
     response = post(api, body)
     assert response.status_code == 400, response.get_json()
-    assert (response.get_json()["code"], response.get_json()["field"]) == (
-        "invalid_request", field)
+    assert (response.get_json()["code"], response.get_json()["field"]) == ("invalid_request", field)
     assert stored(engine) == 0
 
 
@@ -119,8 +129,12 @@ def test_an_event_in_the_future_or_without_a_key_or_json_is_refused(shared):
     ahead = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     assert post(api, {**EVENT, "occurred_at": ahead}).get_json()["field"] == "occurred_at"
     assert post(api, EVENT, key=None).get_json()["field"] == "Idempotency-Key"
-    broken = api.request("POST", "/api/v1/events", data=b"{", headers={
-        "Idempotency-Key": "k", "Content-Type": "application/json"})
+    broken = api.request(
+        "POST",
+        "/api/v1/events",
+        data=b"{",
+        headers={"Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
     assert (broken.status_code, broken.get_json()["field"]) == (400, "body")
     assert stored(engine) == 0
 

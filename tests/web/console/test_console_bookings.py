@@ -39,8 +39,12 @@ def app(engine, settings):
     app = booking_app(engine, settings.replace(console={"secret_key": SECRET_KEY}))
     client = app.test_client()
     post_calcom(client, raw("calcom_booking_created"))
-    post_calcom(client, calcom_variant("calcom_booking_created", uid="stranger",
-                                       email="stranger@example.com", metadata={}))
+    post_calcom(
+        client,
+        calcom_variant(
+            "calcom_booking_created", uid="stranger", email="stranger@example.com", metadata={}
+        ),
+    )
     return app
 
 
@@ -92,8 +96,10 @@ def test_approving_from_the_console_needs_the_csrf_token_and_debits_once(app, en
     assert balance_of(engine, LENA) == 240
     reject = client.post(f"/console/bookings/{booking_id}/reject", data={"csrf_token": token})
     assert reject.status_code == 409 and "already approved" in reject.get_data(as_text=True)
-    assert client.post("/console/bookings/99999/approve",
-                       data={"csrf_token": token}).status_code == 404
+    assert (
+        client.post("/console/bookings/99999/approve", data={"csrf_token": token}).status_code
+        == 404
+    )
 
 
 def test_rejecting_from_the_console_keeps_the_reason_and_debits_nothing(app, engine):
@@ -102,11 +108,14 @@ def test_rejecting_from_the_console_keeps_the_reason_and_debits_nothing(app, eng
     log_in(client)
     booking_id = _held_id(engine)
     token = csrf_of(client.get("/console/bookings").get_data(as_text=True))
-    response = client.post(f"/console/bookings/{booking_id}/reject",
-                           data={"csrf_token": token, "reason": "not Lena"},
-                           follow_redirects=True)
+    response = client.post(
+        f"/console/bookings/{booking_id}/reject",
+        data={"csrf_token": token, "reason": "not Lena"},
+        follow_redirects=True,
+    )
     assert response.status_code == 200 and "rejected; nothing was debited" in response.get_data(
-        as_text=True)
+        as_text=True
+    )
     assert balance_of(engine, LENA) == 300
     rows = client.get("/console/bookings?status=rejected").get_data(as_text=True)
     assert "not Lena" in rows and ADMIN in rows
@@ -116,18 +125,20 @@ def test_a_viewer_sees_held_bookings_but_may_not_review_them_or_see_a_link(app, 
     """No forms for a viewer; a POST answers 403 and debits nothing; the token stays hidden."""
     admin = app.test_client()
     log_in(admin)
-    learner_id = bookings_by_key(engine)[
-        "calcom:k3Hq8vN2pXc5RtY7wL9mZa:" + LENA].learner_id
+    learner_id = bookings_by_key(engine)["calcom:k3Hq8vN2pXc5RtY7wL9mZa:" + LENA].learner_id
     token = csrf_of(admin.get(f"/console/learners/{learner_id}").get_data(as_text=True))
-    admin.post(f"/console/learners/{learner_id}/booking-link",
-               data={"csrf_token": token, "action": "create"})
+    admin.post(
+        f"/console/learners/{learner_id}/booking-link",
+        data={"csrf_token": token, "action": "create"},
+    )
     viewer = app.test_client()
     log_in(viewer, VIEWER)
     html = viewer.get("/console/bookings").get_data(as_text=True)
     assert "held_for_review" in html and "/approve" not in html
     csrf = csrf_of(html)
-    response = viewer.post(f"/console/bookings/{_held_id(engine)}/approve",
-                           data={"csrf_token": csrf})
+    response = viewer.post(
+        f"/console/bookings/{_held_id(engine)}/approve", data={"csrf_token": csrf}
+    )
     assert response.status_code == 403 and balance_of(engine, LENA) == 300
     page = viewer.get(f"/console/learners/{learner_id}").get_data(as_text=True)
     assert "has a booking link" in page and "bk-" not in page
@@ -143,13 +154,18 @@ def test_an_admin_makes_rotates_and_revokes_a_learners_booking_link(app, engine)
     html = client.get(page).get_data(as_text=True)
     assert "No booking link yet" in html
     token = csrf_of(html)
-    made = client.post(f"{page}/booking-link", data={"csrf_token": token, "action": "create"},
-                       follow_redirects=True).get_data(as_text=True)
+    made = client.post(
+        f"{page}/booking-link",
+        data={"csrf_token": token, "action": "create"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     first = made.split("metadata[booking_token]=")[1][:29]
     assert first.startswith("bk-") and f"utm_content={first}" in made
-    rotated = client.post(f"{page}/booking-link", data={"csrf_token": token,
-                                                        "action": "rotate"},
-                          follow_redirects=True).get_data(as_text=True)
+    rotated = client.post(
+        f"{page}/booking-link",
+        data={"csrf_token": token, "action": "rotate"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     second = rotated.split("metadata[booking_token]=")[1][:29]
     assert second != first and "the old one no longer debits anyone" in rotated
     hook = app.test_client()
@@ -157,25 +173,37 @@ def test_an_admin_makes_rotates_and_revokes_a_learners_booking_link(app, engine)
     post_calcom(hook, calcom_variant("calcom_booking_created", uid="new", token=second))
     statuses = {b.external_id: b.status for b in bookings_by_key(engine).values()}
     assert (statuses["old"], statuses["new"]) == ("held_for_review", "debited")
-    revoked = client.post(f"{page}/booking-link", data={"csrf_token": token,
-                                                        "action": "revoke"},
-                          follow_redirects=True).get_data(as_text=True)
+    revoked = client.post(
+        f"{page}/booking-link",
+        data={"csrf_token": token, "action": "revoke"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "booking link revoked" in revoked and "No booking link yet" in revoked
-    assert client.post(f"{page}/booking-link", data={"csrf_token": token, "action": "x"}
-                       ).status_code == 400
-    assert client.post("/console/learners/99999/booking-link",
-                       data={"csrf_token": token, "action": "create"}).status_code == 404
+    assert (
+        client.post(f"{page}/booking-link", data={"csrf_token": token, "action": "x"}).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/console/learners/99999/booking-link", data={"csrf_token": token, "action": "create"}
+        ).status_code
+        == 404
+    )
 
 
 def test_without_the_claim_secret_the_learner_page_says_what_to_set(engine, settings):
     """No BRIDGE_CLAIM_SECRET: the section names it instead of offering a link."""
     fund(engine, LENA, customer_id=3187)
     add_operator(engine, ADMIN, PASSWORD, "admin")
-    app = create_app(settings.replace(
-        console={"secret_key": SECRET_KEY},
-        claims={"secret": None},
-    ), engine,
-                     handlers={}, background=False)
+    app = create_app(
+        settings.replace(
+            console={"secret_key": SECRET_KEY},
+            claims={"secret": None},
+        ),
+        engine,
+        handlers={},
+        background=False,
+    )
     client = app.test_client()
     log_in(client)
     with unit_of_work(engine) as session:

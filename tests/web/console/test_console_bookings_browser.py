@@ -31,10 +31,13 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Engine]]:
     engine = make_engine(database_url)
     fund(engine, LENA, customer_id=3187)
     add_operator(engine, ADMIN, PASSWORD, "admin")
-    app = booking_app(engine, Settings().replace(
-        database={"url": database_url},
-        console={"secret_key": SECRET_KEY},
-    ))
+    app = booking_app(
+        engine,
+        Settings().replace(
+            database={"url": database_url},
+            console={"secret_key": SECRET_KEY},
+        ),
+    )
     hook = app.test_client()
     post_calcom(hook, raw("calcom_booking_created"))
     post_calcom(hook, calcom_variant("calcom_booking_created", uid="second", length=30))
@@ -47,8 +50,9 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Engine]]:
 def page(tmp_path: Path) -> Iterator[Any]:
     sync_playwright = require_browser()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
+        )
         tab = browser.new_context(viewport={"width": 1000, "height": 760}).new_page()
         tab.set_default_timeout(10_000)
         yield tab
@@ -72,7 +76,8 @@ def test_an_admin_approves_one_held_booking_and_rejects_the_other(page: Any, sit
     with page.expect_navigation():
         page.get_by_role("button", name="Approve #1").click()
     assert page.get_by_role("status").inner_text() == (
-        "booking #1 approved: 60 mentor_minutes debited; balance now 240")
+        "booking #1 approved: 60 mentor_minutes debited; balance now 240"
+    )
     page.get_by_label("Why reject #2").fill("Lena did not book this")
     with page.expect_navigation():
         page.get_by_role("button", name="Reject #2").click()

@@ -35,8 +35,9 @@ DOCS = ROOT / "docs"
 def browser() -> Iterator[Any]:
     sync_playwright = require_browser()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              headless=True, args=FLAGS)
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
+        )
         yield chromium
         chromium.close()
 
@@ -91,14 +92,16 @@ def test_the_login_form_is_labelled_and_tabs_in_reading_order(page: Any, site: A
     focused = []
     for _ in range(4):
         page.keyboard.press("Tab")
-        focused.append(page.evaluate("document.activeElement.id || "
-                                     "document.activeElement.textContent.trim()"))
+        focused.append(
+            page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        )
     assert focused == ["creator-bridge", "email", "password", "Log in"]
     assert page.get_by_label("E-mail").get_attribute("autocomplete") == "username"
 
 
 def test_an_operator_searches_a_learner_and_grants_credits_after_confirming(
-        page: Any, site: Any, tmp_path: Path) -> None:
+    page: Any, site: Any, tmp_path: Path
+) -> None:
     """Search by name, open the learner, review the grant, confirm it: one ledger row."""
     base, shop = site
     log_in(page, base)
@@ -114,8 +117,7 @@ def test_an_operator_searches_a_learner_and_grants_credits_after_confirming(
     with unit_of_work(shop.engine) as session:
         assert session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all() == []
     page.get_by_role("button", name="Confirm grant").click()
-    assert page.get_by_role("status").inner_text() == \
-        "granted 45 mentor_minutes; balance now 135"
+    assert page.get_by_role("status").inner_text() == "granted 45 mentor_minutes; balance now 135"
     with unit_of_work(shop.engine) as session:
         rows = session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all()
     assert [row.amount for row in rows] == [45]
@@ -138,7 +140,8 @@ def test_an_operator_retries_a_dead_write_back(page: Any, site: Any) -> None:
 
 
 def test_an_operator_reads_a_cohorts_waitlist_in_order_on_a_phone(
-        browser: Any, site: Any, tmp_path: Path) -> None:
+    browser: Any, site: Any, tmp_path: Path
+) -> None:
     """On a 390-pixel screen the cohort page fits its width and lists the waitlist in order."""
     base, _ = site
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -148,10 +151,12 @@ def test_an_operator_reads_a_cohorts_waitlist_in_order_on_a_phone(
         phone.goto(f"{base}/console/cohorts")
         phone.get_by_role("link", name="DV-2027-01").click()
         waitlist = phone.locator("section[aria-labelledby=waitlist] li a")
-        assert waitlist.all_inner_texts() == ["dan@example.com", "eve@example.com",
-                                              "fay@example.com"]
-        assert phone.get_by_text("1 mentor x 3 learners per mentor = 3 seats").first \
-            .is_visible()
+        assert waitlist.all_inner_texts() == [
+            "dan@example.com",
+            "eve@example.com",
+            "fay@example.com",
+        ]
+        assert phone.get_by_text("1 mentor x 3 learners per mentor = 3 seats").first.is_visible()
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390
         phone.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.both_databases
 
 
 def test_retrying_a_dead_delivery_processes_it_again_after_the_answer(
-        engine: Engine, database_url: str, tmp_path: Path) -> None:
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
     """The retry resets its attempts and runs its handler; a failure is written on the row."""
     shop = seed_console_shop(engine, database_url, tmp_path)
     seen: list[object] = []
@@ -34,8 +35,9 @@ def test_retrying_a_dead_delivery_processes_it_again_after_the_answer(
     log_in(client)
     page = client.get(f"/console/inbox/{shop.dead_inbox_id}").get_data(as_text=True)
     assert "OrderPayloadError: order 999 has no status" in page
-    response = client.post(f"/console/inbox/{shop.dead_inbox_id}/retry",
-                           data={"csrf_token": csrf_of(page)})
+    response = client.post(
+        f"/console/inbox/{shop.dead_inbox_id}/retry", data={"csrf_token": csrf_of(page)}
+    )
     assert response.status_code == 302
     response.close()
     assert seen == [{"id": 999}]
@@ -43,6 +45,7 @@ def test_retrying_a_dead_delivery_processes_it_again_after_the_answer(
         row = session.get(InboxDelivery, shop.dead_inbox_id)
         assert row is not None and (row.status, row.attempts) == ("failed", 1)
         assert row.last_error == "ValueError: still not an order"
-    again = client.post(f"/console/inbox/{shop.dead_inbox_id}/retry",
-                        data={"csrf_token": csrf_of(page)})
+    again = client.post(
+        f"/console/inbox/{shop.dead_inbox_id}/retry", data={"csrf_token": csrf_of(page)}
+    )
     assert again.status_code == 302  # a failed delivery may be retried too

@@ -52,8 +52,9 @@ def log_in_again(client: Any, email: str = ADMIN) -> Any:
     """Send the login form from a browser that is logged in already (the page redirects)."""
     with client.session_transaction("/console/") as cookie_session:
         token = cookie_session["csrf"]
-    return client.post("/console/login", data={"email": email, "password": PASSWORD,
-                                                "csrf_token": token})
+    return client.post(
+        "/console/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
 
 
 def sessions(engine: Engine) -> list[ConsoleSession]:
@@ -63,8 +64,14 @@ def sessions(engine: Engine) -> list[ConsoleSession]:
 
 def grant_form(client: Any, learner_id: int) -> dict[str, str]:
     page = client.get(f"/console/learners/{learner_id}").get_data(as_text=True)
-    return {"direction": "grant", "amount": "60", "credit_type": "mentor_minutes",
-            "reason": "goodwill", "reference": "r" * 20, "csrf_token": csrf_of(page)}
+    return {
+        "direction": "grant",
+        "amount": "60",
+        "credit_type": "mentor_minutes",
+        "reason": "goodwill",
+        "reference": "r" * 20,
+        "csrf_token": csrf_of(page),
+    }
 
 
 def test_a_cookie_saved_before_logout_opens_nothing_after_it(new_client, shop) -> None:
@@ -88,19 +95,22 @@ def test_a_cookie_saved_before_logout_opens_nothing_after_it(new_client, shop) -
     assert refused.status_code == 401
     assert "log in again" in refused.get_data(as_text=True)
     thief = replay(new_client, saved)
-    as_json = thief.post(f"/console/learners/{learner_id}/adjust/confirm", data=form,
-                         headers={"Accept": "application/json"})
+    as_json = thief.post(
+        f"/console/learners/{learner_id}/adjust/confirm",
+        data=form,
+        headers={"Accept": "application/json"},
+    )
     assert as_json.status_code == 401 and "log in again" in as_json.get_json()["error"]
     thief = replay(new_client, saved)
-    retry = thief.post(f"/console/outbox/{shop.dead_outbox_id}/retry",
-                       data={"csrf_token": form["csrf_token"]})
+    retry = thief.post(
+        f"/console/outbox/{shop.dead_outbox_id}/retry", data={"csrf_token": form["csrf_token"]}
+    )
     assert retry.status_code == 401
     with unit_of_work(shop.engine) as session:
         assert session.exec(select(LedgerEntry).where(LedgerEntry.reason == "manual")).all() == []
 
 
-def test_each_login_makes_a_new_session_id_and_only_its_hash_is_stored(
-        new_client, shop) -> None:
+def test_each_login_makes_a_new_session_id_and_only_its_hash_is_stored(new_client, shop) -> None:
     """Logging in again replaces the session (the cookie held before opens nothing); the
     database keeps the SHA-256 of the id, never the id."""
     client = new_client()
@@ -158,7 +168,8 @@ def test_removing_an_operator_ends_their_sessions(new_client, shop) -> None:
 
 
 def test_a_session_ends_after_an_hour_idle_and_after_twelve_hours_however_active(
-        new_client, shop, clock) -> None:
+    new_client, shop, clock
+) -> None:
     """The defaults: 60 idle minutes, 12 hours in all; ended rows are deleted at a login."""
     idle = new_client()
     log_in(idle)
@@ -213,17 +224,29 @@ def test_reading_pages_writes_the_last_use_at_most_once_a_minute(new_client, sho
     assert sessions(shop.engine)[0].last_seen_at == clock.now
 
 
-@pytest.mark.parametrize("target", [
-    "/console\r\nX", "/console%0d%0aX", "/console/\tx", "/console/\x7f", "//evil.example/console",
-    "https://evil.example/console", "/consolex", "/console\\@evil.example", "/console/ x",
-    "/console/\u2028x",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console\r\nX",
+        "/console%0d%0aX",
+        "/console/\tx",
+        "/console/\x7f",
+        "//evil.example/console",
+        "https://evil.example/console",
+        "/consolex",
+        "/console\\@evil.example",
+        "/console/ x",
+        "/console/\u2028x",
+    ],
+)
 def test_a_next_that_is_not_a_plain_console_path_is_ignored(new_client, target) -> None:
     """After a correct password the login goes to /console/ instead (never a 500)."""
     client = new_client()
     token = csrf_of(client.get("/console/login").get_data(as_text=True))
-    response = client.post("/console/login", data={"email": ADMIN, "password": PASSWORD,
-                                                   "csrf_token": token, "next": target})
+    response = client.post(
+        "/console/login",
+        data={"email": ADMIN, "password": PASSWORD, "csrf_token": token, "next": target},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
     again = client.get("/console/login", query_string={"next": target})
     assert again.status_code == 302 and again.headers["Location"] == "/console/"
@@ -235,8 +258,10 @@ def test_the_probes_next_with_cr_lf_logs_in_to_the_home_page(new_client) -> None
     page = client.get("/console/login?next=/console%0d%0aX")
     assert page.status_code == 200
     token = csrf_of(page.get_data(as_text=True))
-    response = client.post("/console/login?next=/console%0d%0aX",
-                           data={"email": ADMIN, "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/console/login?next=/console%0d%0aX",
+        data={"email": ADMIN, "password": PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
 
 
@@ -245,6 +270,8 @@ def test_a_console_next_is_kept(new_client, shop) -> None:
     client = new_client()
     target = f"/console/learners/{shop.learner_id('Ann')}?tab=ledger"
     token = csrf_of(client.get("/console/login").get_data(as_text=True))
-    response = client.post("/console/login", data={"email": ADMIN, "password": PASSWORD,
-                                                   "csrf_token": token, "next": target})
+    response = client.post(
+        "/console/login",
+        data={"email": ADMIN, "password": PASSWORD, "csrf_token": token, "next": target},
+    )
     assert response.headers["Location"] == target

@@ -78,8 +78,11 @@ def browser(app: Any, address: str = "192.0.2.1") -> Any:
 
 def attempt(client: Any, email: str, password: str, **headers: str) -> Any:
     token = csrf_of(client.get("/console/login").get_data(as_text=True))
-    return client.post("/console/login", data={"email": email, "password": password,
-                                               "csrf_token": token}, headers=headers)
+    return client.post(
+        "/console/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        headers=headers,
+    )
 
 
 def log_out(client: Any) -> None:
@@ -89,7 +92,8 @@ def log_out(client: Any) -> None:
 
 
 def test_another_accounts_good_login_does_not_clear_an_addresss_wrong_passwords(
-        app, hasher) -> None:
+    app, hasher
+) -> None:
     """The probe's trick (4 wrong admin guesses + 1 good viewer login, five times) gets 429
     at the fifth wrong guess: 5 wrong passwords evaluated, not 20."""
     client = browser(app)
@@ -135,8 +139,11 @@ def test_forty_concurrent_wrong_guesses_evaluate_at_most_five_passwords(app, has
             own.trust_env = False
             start.wait(timeout=60)
             response = own.post(
-                f"{base}/console/login", cookies={"bridge_console": cookie}, timeout=120,
-                data={"email": ADMIN, "password": f"{WRONG} {index}", "csrf_token": token})
+                f"{base}/console/login",
+                cookies={"bridge_console": cookie},
+                timeout=120,
+                data={"email": ADMIN, "password": f"{WRONG} {index}", "csrf_token": token},
+            )
             with lock:
                 answers.append((response.status_code, response.headers.get("Retry-After")))
 
@@ -172,13 +179,14 @@ def test_an_unknown_account_is_answered_and_counted_like_a_real_one(app, hasher)
     real, unknown = browser(app, "192.0.2.10"), browser(app, "192.0.2.11")
     seen: dict[str, list[tuple[int, str]]] = {}
     evaluated = {}
-    for name, client, email in (("real", real, ADMIN), ("unknown", unknown,
-                                                        "nobody@example.com")):
+    for name, client, email in (("real", real, ADMIN), ("unknown", unknown, "nobody@example.com")):
         before = hasher.evaluated
         answers = [attempt(client, email, WRONG) for _ in range(ADDRESS_LIMIT + 1)]
         evaluated[name] = hasher.evaluated - before
-        seen[name] = [(a.status_code, CSRF.sub("TOKEN", a.get_data(as_text=True))
-                       .replace(email, "EMAIL")) for a in answers]
+        seen[name] = [
+            (a.status_code, CSRF.sub("TOKEN", a.get_data(as_text=True)).replace(email, "EMAIL"))
+            for a in answers
+        ]
     assert seen["real"] == seen["unknown"]
     assert evaluated == {"real": ADDRESS_LIMIT, "unknown": ADDRESS_LIMIT}
 
@@ -191,19 +199,22 @@ def test_a_lockout_answers_429_with_retry_after_until_the_window_ends(app, clock
         assert attempt(client, ADMIN, WRONG).status_code == 401
     locked = attempt(client, ADMIN, WRONG)
     assert locked.status_code == 429 and locked.headers["Retry-After"] == "900"
-    assert "too many wrong passwords from your address: try again in 15 minutes" in \
-        locked.get_data(as_text=True)
+    assert "too many wrong passwords from your address: try again in 15 minutes" in locked.get_data(
+        as_text=True
+    )
     clock.now += timedelta(minutes=10)
     as_json = attempt(client, ADMIN, PASSWORD, Accept="application/json")
     assert as_json.status_code == 429 and as_json.headers["Retry-After"] == "300"
     assert as_json.get_json() == {
-        "error": "too many wrong passwords from your address: try again in 5 minutes"}
+        "error": "too many wrong passwords from your address: try again in 5 minutes"
+    }
     clock.now += timedelta(minutes=5)
     assert attempt(client, ADMIN, PASSWORD).status_code == 302
 
 
 def test_counts_of_ended_windows_are_deleted_and_accounts_are_stored_as_digests(
-        app, shop, clock) -> None:
+    app, shop, clock
+) -> None:
     """A new window for an address deletes the rows whose window has ended; the account's key
     is a SHA-256, so what was typed as the e-mail is not stored."""
     attempt(browser(app, "192.0.2.20"), "typed-secret@example.com", WRONG)

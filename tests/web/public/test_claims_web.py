@@ -40,7 +40,8 @@ def form_token(page: str) -> str:
 
 
 def test_the_page_shows_a_form_with_a_signed_token_and_claiming_through_it_gives_201(
-        engine, config, client):
+    engine, config, client
+):
     """GET shows what the place gives and a form; posting it with its token claims the place."""
     apply(engine, config, pack_order(401))
     code = codes(engine, config, 401)[0]
@@ -50,9 +51,10 @@ def test_the_page_shows_a_form_with_a_signed_token_and_claiming_through_it_gives
     assert 'name="email"' in html and 'name="name"' in html
     assert "project access: Data-viz project, 6 weeks from the claim" in html
     assert page.headers["Cache-Control"] == "no-store"
-    answer = client.post(f"/claims/{code}", data={"email": "ann@employer.example",
-                                                  "name": "Ann <b>A</b>",
-                                                  "token": form_token(html)})
+    answer = client.post(
+        f"/claims/{code}",
+        data={"email": "ann@employer.example", "name": "Ann <b>A</b>", "token": form_token(html)},
+    )
     assert answer.status_code == 201
     assert "The place is yours" in answer.get_data(as_text=True)
     assert holdings(engine, "ann@employer.example") == PROJECT
@@ -61,14 +63,16 @@ def test_the_page_shows_a_form_with_a_signed_token_and_claiming_through_it_gives
 
 
 def test_a_form_post_without_a_valid_token_is_refused_before_anything_is_written(
-        engine, config, client):
+    engine, config, client
+):
     """No token, a forged one, or another code's token: 400 and the place stays open."""
     apply(engine, config, pack_order(402))
     first, second, *_ = codes(engine, config, 402)
     other_token = form_token(client.get(f"/claims/{second}").get_data(as_text=True))
     for token in ("", "123.abc", other_token):
-        answer = client.post(f"/claims/{first}", data={"email": "a@example.com", "name": "A",
-                                                       "token": token})
+        answer = client.post(
+            f"/claims/{first}", data={"email": "a@example.com", "name": "A", "token": token}
+        )
         assert answer.status_code == 400
     assert holdings(engine, "a@example.com") == {"balances": {}, "access": []}
 
@@ -81,29 +85,36 @@ def test_json_claims_answer_201_then_409_and_unknown_codes_404(engine, config, c
     assert answer.status_code == 201
     body = answer.get_json()
     assert body["status"] == "claimed" and body["email"] == "bo@employer.example"
-    assert client.post(f"/claims/{code}", json={"email": "cy@example.com",
-                                                "name": "Cy"}).status_code == 409
+    assert (
+        client.post(f"/claims/{code}", json={"email": "cy@example.com", "name": "Cy"}).status_code
+        == 409
+    )
     unknown = client.post("/claims/" + "a" * 26, json={"email": "cy@example.com", "name": "Cy"})
     assert unknown.status_code == 404 and unknown.get_json()["code"] == "unknown_code"
     assert client.get("/claims/junk").status_code == 404
 
 
-@pytest.mark.parametrize("body, kwargs, status", [
-    (None, {"data": b"{not json", "content_type": "application/json"}, 400),
-    (None, {"data": b"[1, 2]", "content_type": "application/json"}, 400),
-    (None, {"data": b"\xff\xfe", "content_type": "application/json"}, 400),
-    ({"email": "x", "name": "X"}, {}, 400),
-    ({"email": "x@example.com"}, {}, 400),
-    ({"email": ["x@example.com"], "name": "X"}, {}, 400),
-    (None, {"data": b"email=x", "content_type": "text/plain"}, 415),
-])
-def test_malformed_claims_are_4xx_with_a_json_error(engine, config, client, body, kwargs,
-                                                    status):
+@pytest.mark.parametrize(
+    "body, kwargs, status",
+    [
+        (None, {"data": b"{not json", "content_type": "application/json"}, 400),
+        (None, {"data": b"[1, 2]", "content_type": "application/json"}, 400),
+        (None, {"data": b"\xff\xfe", "content_type": "application/json"}, 400),
+        ({"email": "x", "name": "X"}, {}, 400),
+        ({"email": "x@example.com"}, {}, 400),
+        ({"email": ["x@example.com"], "name": "X"}, {}, 400),
+        (None, {"data": b"email=x", "content_type": "text/plain"}, 415),
+    ],
+)
+def test_malformed_claims_are_4xx_with_a_json_error(engine, config, client, body, kwargs, status):
     """Bad bodies never reach the database and never answer 5xx."""
     apply(engine, config, pack_order(404))
     code = codes(engine, config, 404)[0]
-    answer = client.post(f"/claims/{code}", json=body, **kwargs) if body is not None else \
-        client.post(f"/claims/{code}", **kwargs)
+    answer = (
+        client.post(f"/claims/{code}", json=body, **kwargs)
+        if body is not None
+        else client.post(f"/claims/{code}", **kwargs)
+    )
     assert answer.status_code == status
     assert "error" in answer.get_json()
 
@@ -134,8 +145,9 @@ def test_ten_concurrent_claims_of_one_code_give_exactly_one_place(engine, config
     """Ten threads against a real threaded server: one 201, nine 409, one holder."""
     apply(engine, config, pack_order(406))
     code = codes(engine, config, 406)[0]
-    server = make_server("127.0.0.1", 0, create_app(config, engine, handlers={},
-                                                    background=False), threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, create_app(config, engine, handlers={}, background=False), threaded=True
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/claims/{code}"
@@ -143,8 +155,9 @@ def test_ten_concurrent_claims_of_one_code_give_exactly_one_place(engine, config
 
     def claim(index: int) -> int:
         barrier.wait(timeout=10)
-        return requests.post(url, json={"email": f"e{index}@employer.example", "name": "E"},
-                             timeout=30).status_code
+        return requests.post(
+            url, json={"email": f"e{index}@employer.example", "name": "E"}, timeout=30
+        ).status_code
 
     try:
         with ThreadPoolExecutor(10) as pool:
@@ -177,11 +190,21 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
     shutil.copy(ROOT / "catalog.example.toml", catalogue)
     engine = make_engine(database_url)
     try:
-        without = {row["check"]: row for row in run_checks(
-            claim_settings(database_url, claims={"secret": None}, catalogue={"file": catalogue}),
-            engine)}
-        with_secret = {row["check"]: row for row in run_checks(
-            claim_settings(database_url, catalogue={"file": catalogue}), engine)}
+        without = {
+            row["check"]: row
+            for row in run_checks(
+                claim_settings(
+                    database_url, claims={"secret": None}, catalogue={"file": catalogue}
+                ),
+                engine,
+            )
+        }
+        with_secret = {
+            row["check"]: row
+            for row in run_checks(
+                claim_settings(database_url, catalogue={"file": catalogue}), engine
+            )
+        }
     finally:
         engine.dispose()
     assert without["team packs"]["ok"] is False
@@ -196,8 +219,9 @@ def test_behind_a_proxy_the_limit_counts_the_forwarded_client_address(engine, da
     client = create_app(config, engine, handlers={}, background=False).test_client()
 
     def get(address: str) -> int:
-        return client.get("/claims/" + "a" * 26,
-                          headers={"X-Forwarded-For": f"203.0.113.9, {address}"}).status_code
+        return client.get(
+            "/claims/" + "a" * 26, headers={"X-Forwarded-For": f"203.0.113.9, {address}"}
+        ).status_code
 
     assert [get("198.51.100.1") for _ in range(3)] == [404, 404, 429]
     assert get("198.51.100.2") == 404

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.both_databases
 
 
 def test_the_public_pages_show_floored_figures_and_no_personal_data(
-        engine: Engine, database_url: str, tmp_path: Path) -> None:
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
     """Three active seats are too few to show the fill; six projects started are enough."""
     shop = seed_console_shop(engine, database_url, tmp_path)
     client = create_app(shop.settings, engine, handlers={}, background=False).test_client()
@@ -29,10 +30,10 @@ def test_the_public_pages_show_floored_figures_and_no_personal_data(
     assert cohort["fill"] == {"value": None, "text": "not enough data"}
     assert cohort["project_submission_rate"] == {"value": None, "text": "not enough data"}
     project = next(s for s in data["skus"] if s["sku"] == "PROJ-DATAVIZ")
-    assert project["project_submission_rate"] == {"value": 0.8333, "text": "83%",
-                                                  "learners": 6}
-    pages = [client.get(path) for path in ("/outcomes", "/outcomes.json",
-                                           "/outcomes/cohorts/DV-2027-01")]
+    assert project["project_submission_rate"] == {"value": 0.8333, "text": "83%", "learners": 6}
+    pages = [
+        client.get(path) for path in ("/outcomes", "/outcomes.json", "/outcomes/cohorts/DV-2027-01")
+    ]
     assert [page.status_code for page in pages] == [200, 200, 200]
     for page in pages:
         text = page.get_data(as_text=True)
@@ -43,7 +44,8 @@ def test_the_public_pages_show_floored_figures_and_no_personal_data(
 
 
 def test_a_cohort_whose_page_is_off_is_not_published(
-        engine: Engine, database_url: str, tmp_path: Path) -> None:
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
     """Without public_outcomes in the catalogue file the cohort is absent and its page 404s."""
     shop = seed_console_shop(engine, database_url, tmp_path, public=False)
     client = create_app(shop.settings, engine, handlers={}, background=False).test_client()

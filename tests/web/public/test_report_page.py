@@ -65,13 +65,19 @@ def sections(html: str) -> Sections:
 def shop(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The seeded shop, its app (report time zone Europe/Berlin) and a read and a write token."""
     with seeded_database(request, tmp_path_factory) as (url, engine):
-        app = create_app(Settings().replace(
-            database={"url": url},
-            report={"timezone": "Europe/Berlin"},
-        ), engine)
-        yield {"client": app.test_client(), "engine": engine,
-               "read": make_token(engine, "phone", "read"),
-               "write": make_token(engine, "booking-tool", "write")}
+        app = create_app(
+            Settings().replace(
+                database={"url": url},
+                report={"timezone": "Europe/Berlin"},
+            ),
+            engine,
+        )
+        yield {
+            "client": app.test_client(),
+            "engine": engine,
+            "read": make_token(engine, "phone", "read"),
+            "write": make_token(engine, "booking-tool", "write"),
+        }
 
 
 def test_without_a_token_the_page_answers_401_and_says_how_to_send_one(shop):
@@ -156,16 +162,19 @@ def test_the_page_shows_octobers_hand_checked_figures(shop):
 
 def test_an_empty_period_says_no_data_where_there_is_nothing_to_show(shop):
     """January 2025 has no entries, money, events or rates: each says "no data"."""
-    response = shop["client"].get(f"/report?since=2025-01-01&until=2025-02-01"
-                                  f"&token={shop['read']}")
+    response = shop["client"].get(f"/report?since=2025-01-01&until=2025-02-01&token={shop['read']}")
     page = sections(response.get_data(as_text=True))
     assert "no data" in page.texts["funnel"]
     assert "no data" in page.texts["revenue"]
     assert "no data" in page.texts["repeat"]
     assert dict(row for row in page.tables["outcomes"] if len(row) == 2) == {
-        "figure": "value", "projects submitted vs started": "no data", "graduates": "0",
-        "interviews per 100 graduates": "no data", "interviews": "no data",
-        "placed graduates": "no data"}
+        "figure": "value",
+        "projects submitted vs started": "no data",
+        "graduates": "0",
+        "interviews per 100 graduates": "no data",
+        "interviews": "no data",
+        "placed graduates": "no data",
+    }
 
 
 def test_the_page_is_self_contained_and_made_for_a_phone(shop):
@@ -183,8 +192,10 @@ def test_the_page_is_self_contained_and_made_for_a_phone(shop):
     charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
     assert len(charts) == 2
     labels = [ET.fromstring(chart).get("aria-label") for chart in charts]  # noqa: S314
-    assert labels == ["Funnel of learners entering by preview",
-                      "Mentor minutes granted and redeemed by month"]
+    assert labels == [
+        "Funnel of learners entering by preview",
+        "Mentor minutes granted and redeemed by month",
+    ]
     assert "<title>Oct 2026: 480 minutes granted</title>" in charts[1]
     assert "<title>Paid micro-offer: 2 (66.7%)</title>" in charts[0]
 
@@ -225,16 +236,21 @@ def test_a_database_failure_is_a_503_page_not_a_traceback(tmp_path):
 def test_empty_rows_are_hidden_and_the_charts_fill_the_width_with_a_labelled_axis(shop):
     """A year with one busy month shows that month alone, no all-zero order-level row, a
     full-width chart with several y labels, and funnel labels at the page's text size."""
-    response = shop["client"].get(f"/report?since=2026-01-01&until=2027-01-01"
-                                  f"&token={shop['read']}")
+    response = shop["client"].get(f"/report?since=2026-01-01&until=2027-01-01&token={shop['read']}")
     html = response.get_data(as_text=True)
     page = sections(html)
     months = [row[0] for row in page.tables["mentor-time"][1:] if row[0].endswith("2026")]
     assert 0 < len(months) < 12
-    assert all(any(cell not in ("0", "") for cell in row[1:])
-               for row in page.tables["mentor-time"][1:] if row[0] in months)
-    assert not [row for row in page.tables["revenue"] if row[0] == "(order-level)"
-                and all(cell in ("0", "0.00") for cell in row[2:])]
+    assert all(
+        any(cell not in ("0", "") for cell in row[1:])
+        for row in page.tables["mentor-time"][1:]
+        if row[0] in months
+    )
+    assert not [
+        row
+        for row in page.tables["revenue"]
+        if row[0] == "(order-level)" and all(cell in ("0", "0.00") for cell in row[2:])
+    ]
     assert not [row for row in page.tables["retention"][1:] if row[1:4] == ["0", "0", "0"]]
     funnel, mentor = re.findall(r"<svg.*?</svg>", html, flags=re.S)
     assert 'viewBox="0 0 640 ' in funnel and 'viewBox="0 0 640 ' in mentor

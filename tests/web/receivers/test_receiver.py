@@ -83,10 +83,17 @@ def post_real(client, name):
 
 def post_signed(client, payload, topic="order.updated", delivery_id="d-1", body=None):
     body = body if body is not None else json.dumps(payload).encode()
-    return client.post(URL, data=body, headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": topic,
-        "X-WC-Webhook-Signature": sign(body, SECRET), "X-WC-Webhook-ID": "5",
-        "X-WC-Webhook-Delivery-ID": delivery_id})
+    return client.post(
+        URL,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Signature": sign(body, SECRET),
+            "X-WC-Webhook-ID": "5",
+            "X-WC-Webhook-Delivery-ID": delivery_id,
+        },
+    )
 
 
 def inbox_rows(engine):
@@ -128,9 +135,15 @@ def test_reserialised_json_does_not_verify(client, engine):
     headers, body = real_delivery("0030-order.created")
     assert b"\\/" in body and b"\\u20ac" in body
     reserialised = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
-    response = client.post(URL, data=reserialised.encode(), headers={
-        "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-        "X-WC-Webhook-Signature": headers["X-WC-Webhook-Signature"]})
+    response = client.post(
+        URL,
+        data=reserialised.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Signature": headers["X-WC-Webhook-Signature"],
+        },
+    )
     assert response.status_code == 401
 
 
@@ -168,8 +181,9 @@ def test_oversized_body_is_413(engine, settings, shop):
 
 def test_unknown_topic_is_acknowledged_and_ignored(client, engine):
     """Topics nothing handles answer 200 (a failure would disable the webhook) and are ignored."""
-    response = post_signed(client, {"id": 9, "date_modified_gmt": "2026-11-28T10:00:00"},
-                           topic="coupon.created")
+    response = post_signed(
+        client, {"id": 9, "date_modified_gmt": "2026-11-28T10:00:00"}, topic="coupon.created"
+    )
     assert response.status_code == 200
     assert [row.status for row in inbox_rows(engine)] == ["ignored"]
 
@@ -228,13 +242,18 @@ def test_processing_failure_is_recorded_then_retried_successfully(engine, settin
 
 def test_delivery_failing_every_time_is_dead_lettered(engine, settings):
     """After the bounded number of attempts the delivery is dead and no longer due."""
+
     def broken(payload):
         raise ValueError("always")
 
-    app = create_app(settings.replace(
-        inbox={"max_attempts": 2},
-    ), engine, handlers={"order": broken},
-                     background=False)
+    app = create_app(
+        settings.replace(
+            inbox={"max_attempts": 2},
+        ),
+        engine,
+        handlers={"order": broken},
+        background=False,
+    )
     app.test_client_class = ClosingClient
     post_signed(app.test_client(), make_order(530, [("MENTOR-1H", 1)]))
     [row] = inbox_rows(engine)
@@ -263,31 +282,53 @@ def test_processed_bodies_are_purged_after_retention(client, engine):
     assert row.body is None and row.topic == "order.updated" and row.status == "processed"
 
 
-HEADER_NAMES = st.sampled_from(["X-WC-Webhook-Signature", "X-WC-Webhook-Topic",
-                                "X-WC-Webhook-ID", "X-WC-Webhook-Delivery-ID", "Content-Type"])
+HEADER_NAMES = st.sampled_from(
+    [
+        "X-WC-Webhook-Signature",
+        "X-WC-Webhook-Topic",
+        "X-WC-Webhook-ID",
+        "X-WC-Webhook-Delivery-ID",
+        "Content-Type",
+    ]
+)
 
 
 def test_fuzzed_requests_never_5xx_and_never_store_unsigned(client, engine):
     """Random headers and bodies: no 5xx, and a stored row always had a valid signature."""
-    @hyp_settings(max_examples=60, deadline=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(headers=st.dictionaries(HEADER_NAMES, st.text(
-               alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
-               max_size=5),
-           body=st.one_of(st.binary(max_size=300), st.builds(
-               lambda v: json.dumps(v).encode(),
-               st.recursive(st.none() | st.integers() | st.text(max_size=10),
-                            lambda c: st.lists(c, max_size=3)
-                            | st.dictionaries(st.text(max_size=5), c, max_size=3)))),
-           sign_it=st.booleans())
+
+    @hyp_settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        headers=st.dictionaries(
+            HEADER_NAMES,
+            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+            max_size=5,
+        ),
+        body=st.one_of(
+            st.binary(max_size=300),
+            st.builds(
+                lambda v: json.dumps(v).encode(),
+                st.recursive(
+                    st.none() | st.integers() | st.text(max_size=10),
+                    lambda c: (
+                        st.lists(c, max_size=3)
+                        | st.dictionaries(st.text(max_size=5), c, max_size=3)
+                    ),
+                ),
+            ),
+        ),
+        sign_it=st.booleans(),
+    )
     def check(headers, body, sign_it):
         if sign_it:
             headers = dict(headers, **{"X-WC-Webhook-Signature": sign(body, SECRET)})
         response = client.post(URL, data=body, headers=headers)
         assert response.status_code < 500
         for row in inbox_rows(engine):
-            assert sign(row.body, SECRET) == (row.headers or {}).get("X-Wc-Webhook-Signature",
-                                                                    sign(row.body, SECRET))
+            assert sign(row.body, SECRET) == (row.headers or {}).get(
+                "X-Wc-Webhook-Signature", sign(row.body, SECRET)
+            )
 
     check()
     for row in inbox_rows(engine):
@@ -305,8 +346,9 @@ def test_the_service_processes_deliveries_in_the_background(engine, settings, sh
     app.test_client_class = ClosingClient
     client = app.test_client()
     for order_id in (600, 601, 602):
-        response = post_signed(client, make_order(order_id, [("MENTOR-1H", 1)]),
-                               delivery_id=str(order_id))
+        response = post_signed(
+            client, make_order(order_id, [("MENTOR-1H", 1)]), delivery_id=str(order_id)
+        )
         assert response.get_json()["status"] == "received"
     app.extensions["bridge"].processor.wait()
     app.extensions["bridge"].processor.stop()
@@ -321,8 +363,9 @@ def test_a_web_process_beside_an_inbox_worker_only_stores(engine, settings, shop
     handlers = build_handlers(engine, settings, catalogue=lambda: catalogue, shop=lambda: shop)
     app = create_app(settings.replace(inbox={"worker": True}), engine, handlers=handlers)
     app.test_client_class = ClosingClient
-    response = post_signed(app.test_client(), make_order(610, [("MENTOR-1H", 1)]),
-                           delivery_id="610")
+    response = post_signed(
+        app.test_client(), make_order(610, [("MENTOR-1H", 1)]), delivery_id="610"
+    )
     assert response.get_json()["status"] == "received"
     app.extensions["bridge"].processor.wait()
     assert [row.status for row in inbox_rows(engine)] == ["received"]

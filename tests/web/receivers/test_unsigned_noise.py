@@ -40,7 +40,9 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_hundred_unsigned_requests_write_nothing_and_log_one_line_when_flushed(
-    engine: Engine, settings: Settings, statements: list[str],
+    engine: Engine,
+    settings: Settings,
+    statements: list[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """100 unsigned or badly signed deliveries to the three receivers: 401 each, 0 statements,
@@ -58,8 +60,12 @@ def test_a_hundred_unsigned_requests_write_nothing_and_log_one_line_when_flushed
             headers["X-WC-Webhook-Signature"] = "bm90IGEgc2lnbmF0dXJl"
         assert client.post("/webhooks/woocommerce", data=BODY, headers=headers).status_code == 401
     for _ in range(25):
-        assert client.post("/webhooks/calcom", data=BODY,
-                           headers={"X-Cal-Signature-256": "00"}).status_code == 401
+        assert (
+            client.post(
+                "/webhooks/calcom", data=BODY, headers={"X-Cal-Signature-256": "00"}
+            ).status_code
+            == 401
+        )
     for _ in range(15):
         assert client.post("/webhooks/calendly", data=BODY).status_code == 401
     assert statements == []
@@ -80,7 +86,8 @@ def test_a_hundred_unsigned_requests_write_nothing_and_log_one_line_when_flushed
 
 
 def test_the_flush_comes_by_itself_after_the_interval(
-    engine: Engine, caplog: pytest.LogCaptureFixture,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The first rejection of a spell arms a timer; when it fires the counts are stored and
     one line is logged, whatever the number of rejections in between."""
@@ -93,12 +100,15 @@ def test_the_flush_comes_by_itself_after_the_interval(
         assert time.monotonic() < ends, "the timer did not flush"
         time.sleep(0.05)
     assert tally.pending() == {}
-    assert [r.getMessage().split(" (")[0].rsplit(" in the last", 1)[0]
-            for r in caplog.records] == ["250 unsigned deliveries rejected"]
+    assert [r.getMessage().split(" (")[0].rsplit(" in the last", 1)[0] for r in caplog.records] == [
+        "250 unsigned deliveries rejected"
+    ]
 
 
 def test_a_flush_while_the_database_is_away_keeps_the_counts(
-    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    engine: Engine,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Counts that could not be stored stay in memory and go with the next flush; the spell
     is logged once."""

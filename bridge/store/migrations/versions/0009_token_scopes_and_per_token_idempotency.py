@@ -22,31 +22,39 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
-        batch_op.alter_column('scope',
-                              existing_type=sqlmodel.sql.sqltypes.AutoString(length=8),
-                              type_=sqlmodel.sql.sqltypes.AutoString(length=64),
-                              existing_nullable=False)
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.alter_column(
+            "scope",
+            existing_type=sqlmodel.sql.sqltypes.AutoString(length=8),
+            type_=sqlmodel.sql.sqltypes.AutoString(length=64),
+            existing_nullable=False,
+        )
 
 
 def downgrade() -> None:
-    token = sa.table('api_token', sa.column('scope', sa.String),
-                     sa.column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime()))
+    token = sa.table(
+        "api_token",
+        sa.column("scope", sa.String),
+        sa.column("revoked_at", sqlmodel.sql.sqltypes.UTCDateTime()),
+    )
     now = datetime.now(UTC)
-    op.execute(token.update()
-               .where(token.c.scope.notin_(['read', 'write']), token.c.revoked_at.is_(None))
-               .values(revoked_at=now))
-    op.execute(token.update().where(token.c.scope.notin_(['read', 'write']))
-               .values(scope='read'))
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
-        batch_op.alter_column('scope',
-                              existing_type=sqlmodel.sql.sqltypes.AutoString(length=64),
-                              type_=sqlmodel.sql.sqltypes.AutoString(length=8),
-                              existing_nullable=False)
+    op.execute(
+        token.update()
+        .where(token.c.scope.notin_(["read", "write"]), token.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    op.execute(token.update().where(token.c.scope.notin_(["read", "write"])).values(scope="read"))
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.alter_column(
+            "scope",
+            existing_type=sqlmodel.sql.sqltypes.AutoString(length=64),
+            type_=sqlmodel.sql.sqltypes.AutoString(length=8),
+            existing_nullable=False,
+        )
