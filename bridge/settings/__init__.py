@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 
 from bridge.logs import redact
 from bridge.settings import parsers
+from bridge.settings.declaration import DECLARED, Variable, setting
 from bridge.settings.parsers import Rollover, schedule_seconds
 
 __all__ = [
@@ -52,52 +53,6 @@ class SettingsError(ValueError):
         super().__init__(f"{variable} {problem}{shown}; for example {variable}={example}")
 
 
-@dataclass(frozen=True)
-class Variable:
-    """One environment variable: its group and field in Settings, and how it is read."""
-
-    name: str
-    group: str
-    attr: str
-    parse: Callable[[str], Any]
-    default: str | None
-    example: str
-    doc: str
-    secret: bool = False
-
-
-_DECLARED = "bridge.settings.variable"
-
-
-def setting(
-    name: str,
-    parse: Callable[[str], Any],
-    doc: str,
-    *,
-    default: str | None = None,
-    example: str | None = None,
-    secret: bool = False,
-) -> Any:
-    """Declare the variable behind a field of a settings group, once.
-
-    The field's typed default is ``parse(default)`` (None when there is no default); ``example``
-    is what config.example.env and error messages show, the default unless given. The group and
-    field the variable lands on are where it is declared.
-    """
-    if example is None and default is None:
-        raise TypeError(f"{name}: a variable without a default needs an example")
-    declared = {
-        "name": name,
-        "parse": parse,
-        "doc": doc,
-        "default": default,
-        "example": default if example is None else example,
-        "secret": secret,
-    }
-    typed = None if default is None else parse(default)
-    return field(default=typed, metadata={_DECLARED: declared})
-
-
 def _show(parse: Callable[[str], Any], secret: bool, value: object) -> str:
     """A value as ``bridge config`` prints it: secrets and database passwords masked."""
     if value is None:
@@ -120,7 +75,7 @@ class _Group:
         # Groups end up in logs and tracebacks too: never show a secret.
         shown = []
         for member in dataclasses.fields(self):
-            declared, value = member.metadata[_DECLARED], getattr(self, member.name)
+            declared, value = member.metadata[DECLARED], getattr(self, member.name)
             parse, secret = declared["parse"], declared["secret"]
             if value is not None and (secret or parse is parsers.database_url):
                 value = _show(parse, secret, value)
@@ -696,7 +651,7 @@ def _declarations() -> tuple[dict[str, type[_Group]], tuple[Variable, ...]]:
         groups[group.name] = hints[group.name]
         for member in dataclasses.fields(hints[group.name]):
             variables.append(
-                Variable(group=group.name, attr=member.name, **member.metadata[_DECLARED])
+                Variable(group=group.name, attr=member.name, **member.metadata[DECLARED])
             )
     return groups, tuple(variables)
 
