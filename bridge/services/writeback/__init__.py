@@ -2,14 +2,15 @@
 
 Planned inside the transaction that decided it (``plan``, with ``notes``, ``coupons`` and the
 outbox queue ``queue``), sent later by the outbox transport (``outbox``, its rows as people see
-them in ``outbox_rows``), so nothing is lost while the shop is down.
+them in ``outbox_rows``, what a drain did in ``outbox_summary``), so nothing is lost while the
+shop is down.
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
 """
 
 from bridge.services.writeback.notes import enqueue_credential_note, note_templates_for
-from bridge.services.writeback.outbox import DrainSummary, drain_outbox
+from bridge.services.writeback.outbox import drain_outbox
 from bridge.services.writeback.outbox_rows import (
     OutboxItemNotFound,
     list_outbox,
@@ -17,6 +18,7 @@ from bridge.services.writeback.outbox_rows import (
     retry_outbox,
     show_outbox_item,
 )
+from bridge.services.writeback.outbox_summary import DrainSummary
 from bridge.services.writeback.plan import (
     enqueue_customer_meta,
     enqueue_writebacks_for,
