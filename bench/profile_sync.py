@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     from bridge.cli.operations.sync import build_ports
     from bridge.settings import load_settings
     from bridge.store.db import make_engine
-    from sync.jobs import RunOptions, run_job
+    from sync.context import RunOptions
+    from sync.jobs import run_job
 
     with FakeShop(args.orders) as shop, database(args.database, "profile") as url:
         cwd = scratch_dir("bench-profile-")

@@ -22,8 +22,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bridge.settings import Settings, schedule_seconds
 from bridge.store.models import JobRunStatus
-from sync.jobs import JOB_ORDER, JOBS, JobResult, SyncPorts, run_job
-from sync.jobs import summary_line as job_summary_line
+from sync.context import JobResult, SyncPorts
+from sync.context import summary_line as job_summary_line
+from sync.jobs import JOB_ORDER, JOBS, run_job
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from bridge.cli.main import main
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.settings import Settings
 from bridge.shop.client import WooClient
-from sync.jobs import SyncPorts
+from sync.context import SyncPorts
 from tests.support.paths import EXAMPLE_CATALOGUE, REAL, load_json
 from tests.support.sample_shop import make_order
 

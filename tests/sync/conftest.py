@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.settings import Settings
-from sync.jobs import SyncPorts
+from sync.context import SyncPorts
 from tests.support.sync import HttpShop, make_ports
 
 

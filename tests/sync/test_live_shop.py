@@ -18,7 +18,8 @@ from sqlmodel import func, select
 from bridge.services.orders import record_watch_start
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem, Seat, SQLModel, utcnow
-from sync.jobs import RunOptions, run_job
+from sync.context import RunOptions
+from sync.jobs import run_job
 from tests.support.live_shop import LiveShop, history, holdings
 from tests.support.sync import make_ports, wc_time
 from tests.support.writeback import shop_catalogue, store_shop

@@ -13,7 +13,8 @@ from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.services.inbox import Delivery, process_delivery, record_delivery
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, InboxDelivery, Learner, LedgerEntry, OutboxItem, utcnow
-from sync.jobs import JOB_ORDER, JOBS, RunOptions, run_job
+from sync.context import RunOptions
+from sync.jobs import JOB_ORDER, JOBS, run_job
 from sync.storage import read_cursor
 from tests.support.paths import load_json
 from tests.support.sample_shop import make_order, sample_catalogue

@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import JobLease, utcnow
-from sync.jobs import RunOptions, run_job
+from sync.context import RunOptions
+from sync.jobs import run_job
 from sync.lease import LeaseHeld, LeaseLost, acquire, leases
 from tests.support.sample_shop import sample_catalogue, store_cohorts
 from tests.support.sync import HttpShop, make_ports

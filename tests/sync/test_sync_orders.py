@@ -19,7 +19,8 @@ from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import process_order
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry, Seat, utcnow
-from sync.jobs import RunOptions, run_job
+from sync.context import RunOptions
+from sync.jobs import run_job
 from sync.storage import read_cursor
 from tests.support.sync import real_orders
 

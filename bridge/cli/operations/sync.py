@@ -26,7 +26,7 @@ from bridge.store.models import JobRunStatus
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from sync.jobs import JobResult, SyncPorts
+    from sync.context import JobResult, SyncPorts
     from sync.progress import Progress
 
 # Exit codes: 1 a job failed; 75 (EX_TEMPFAIL) a job did not run because another runner had it.
@@ -44,7 +44,7 @@ def build_ports(
 ) -> SyncPorts:
     """The jobs' ports from settings: a fresh WooCommerce client per run, the catalogue file."""
     from bridge.cli.catalog import file_catalogue
-    from sync.jobs import SyncPorts
+    from sync.context import SyncPorts
     from sync.progress import NullProgress
 
     def new_client() -> Any:
@@ -92,7 +92,7 @@ def graceful_stop(stop: Any, stream: TextIO) -> Iterator[None]:
 
 def render_results(results: list[JobResult]) -> None:
     """The summary for people: what changed, one line per job, a total, the reasons."""
-    from sync.jobs import summary_line, total
+    from sync.context import summary_line, total
 
     if any(result.dry_run for result in results):
         click.echo("dry run: nothing was written, locally or to WooCommerce")
@@ -176,7 +176,8 @@ def sync_command(
     from contextlib import nullcontext
     from threading import Event
 
-    from sync.jobs import JOB_ORDER, RunOptions, rolled_back, run_job
+    from sync.context import RunOptions, rolled_back
+    from sync.jobs import JOB_ORDER, run_job
 
     if full and since is not None:
         raise click.UsageError("--full and --since exclude each other")
@@ -197,7 +198,7 @@ def sync_command(
         graceful_stop(stop, sys.stderr),
     ):
         # In a dry run the jobs get the rolled-back Connection where they take an Engine: they
-        # only open units of work on it (see sync.jobs.rolled_back).
+        # only open units of work on it (see sync.context.rolled_back).
         ports = build_ports(settings, target, progress=progress)  # type: ignore[arg-type]
         for name in names:
             if stop.is_set():
