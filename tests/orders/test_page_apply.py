@@ -15,7 +15,7 @@ from sqlmodel import select
 from bridge.rules.catalogue.catalog import Offer
 from bridge.services.inbox import Delivery, InboxDrain, record_delivery
 from bridge.services.inbox.batches import PAGE_SIZE
-from bridge.services.ledger.ledger import UnknownCohort
+from bridge.services.ledger.seats import UnknownCohort
 from bridge.services.orders import build_handlers, process_order, process_orders
 from bridge.store.db import make_engine, unit_of_work, upgrade
 from bridge.store.models import (

@@ -18,7 +18,7 @@ from bridge.rules.writeback.notes import (
     upsell_links,
 )
 from bridge.services.ledger import active_perks
-from bridge.services.ledger.ledger import UnknownCohort
+from bridge.services.ledger.seats import UnknownCohort
 from bridge.services.orders import process_order
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.services.writeback.coupons import enqueue_personal_coupons

@@ -1,43 +1,44 @@
 """What learners hold, and the order state it is reconciled from.
 
-The ledger of credits (granted once per source, reversed by a new row), seats and access,
-reconciled toward what an order confers now (``ledger``); what a page of orders needs from
-storage, read and locked at once (``page_state``); what an order's state keeps beside the
-ledger, its lines and refunds (``order_summary``); credits past their expiry (``expiry``); the
-perks a learner's subscriptions give (``perks``).
+The ledger of credits (granted once per source, reversed by a new row) and access, reconciled
+toward what an order confers now (``ledger``); seats in cohorts and their waitlists (``seats``);
+learners found, created and locked (``learners``); the events an order's application reports
+(``outcomes``); what a page of orders needs from storage, read and locked at once
+(``page_state``); what an order's state keeps beside the ledger, its lines and refunds
+(``order_summary``); credits past their expiry (``expiry``); the perks a learner's subscriptions
+give (``perks``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
 """
 
 from bridge.services.ledger.expiry import expire_credits, expire_learner
+from bridge.services.ledger.learners import (
+    UnknownLearner,
+    apply_customer,
+    find_learner,
+    lock_learner,
+    resolve_learner,
+)
 from bridge.services.ledger.ledger import (
     GRANT_REASONS,
-    SEAT_HELD,
     CreditTarget,
-    Event,
-    OrderOutcome,
-    UnknownLearner,
     adjust_credits,
-    apply_customer,
     apply_order,
     balances,
     balances_of,
     complimentary_key,
     correct_expiries,
-    find_learner,
     is_stale,
-    lock_learner,
     needs_learner,
     order_subscription_terms,
     owes,
     reconcile_access,
     reconcile_complimentary_calls,
     reconcile_credits,
-    resolve_learner,
-    waitlist_position,
 )
 from bridge.services.ledger.order_summary import simulated_orders, stored_refunds_of
+from bridge.services.ledger.outcomes import Event, OrderOutcome
 from bridge.services.ledger.page_state import (
     PAGE_KEY,
     NotInPage,
@@ -51,6 +52,7 @@ from bridge.services.ledger.page_state import (
     store_new_aliases,
 )
 from bridge.services.ledger.perks import active_perks, active_perks_of, row_perks
+from bridge.services.ledger.seats import SEAT_HELD, waitlist_position
 
 __all__ = [
     "CreditTarget",

@@ -1,10 +1,10 @@
-"""Ledger, seats and access: reconcile what is stored toward what orders confer now.
+"""Credits and access: reconcile what is stored toward what orders confer now.
 
 Grants are appended once per (source key, generation); what no longer holds gets a reversal
 row, never an edit or a delete. Work on one order is serialised by locking its ``order_state``
-row, work on one learner by locking the learner row, and seat allocation by locking the cohort.
-On SQLite every write transaction starts with BEGIN IMMEDIATE (see bridge.store.db), which
-serialises writers as a whole.
+row, work on one learner by locking the learner row (``learners``), and seat allocation by
+locking the cohort (``seats``). On SQLite every write transaction starts with BEGIN IMMEDIATE
+(see bridge.store.db), which serialises writers as a whole.
 """
 
 from __future__ import annotations
@@ -12,27 +12,22 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete, func, or_
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
-from bridge.rules.cohorts import SeatStatus
 from bridge.rules.entitlements import (
     Entitlement,
     OrderEntitlements,
-    OrderPayloadError,
     is_simulated,
-    normalise_email,
     order_entitlements,
     qualifies_for_complimentary_call,
 )
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
-from bridge.rules.inbound.payloads import unstorable
 from bridge.rules.periods import (
     DEFAULT_POLICY,
     BillingPeriod,
@@ -41,18 +36,18 @@ from bridge.rules.periods import (
     SubscriptionTerms,
     schedule_of,
 )
+from bridge.services.ledger.learners import resolve_learner
 from bridge.services.ledger.order_summary import SIMULATED_KEY, line_summary, refund_summary
-from bridge.services.ledger.page_state import CohortSeats, PageState, add_new, page_state_of
+from bridge.services.ledger.outcomes import Event, OrderOutcome
+from bridge.services.ledger.page_state import add_new, flush_unless_paged, lock_row, page_state_of
+from bridge.services.ledger.seats import reconcile_seats
 from bridge.store.bulk import insert_ignore, insert_rows
 from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
-    Cohort,
     Learner,
-    LearnerEmail,
     LedgerEntry,
     OrderState,
-    Seat,
     Subscription,
     UnmappedLine,
     utcnow,
@@ -65,156 +60,6 @@ GRANT_REASONS = ("grant", "complimentary")
 # expires a grant.
 EXPIRY_REASON = "expiry"
 EXPIRY_SUFFIX = ":expiry"
-SEAT_HELD = (SeatStatus.ACTIVE, SeatStatus.WAITLISTED)
-
-
-class UnknownCohort(PermanentError):
-    """An offer names a cohort the database does not know (the catalogue was not synced)."""
-
-
-class UnknownLearner(PermanentError):
-    """No learner has that e-mail address or customer id."""
-
-
-@dataclass
-class Event:
-    """Something that changed, worded later for order notes and summaries."""
-
-    kind: str  # credit_granted, credit_reversed, seat_active, seat_waitlisted, seat_promoted, ...
-    learner_id: int
-    order_id: int | None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class OrderOutcome:
-    order_id: int
-    applied: bool  # False when the payload was stale
-    learner_id: int | None = None
-    events: list[Event] = field(default_factory=list)
-    unmapped: list[dict[str, Any]] = field(default_factory=list)
-    # False for history (a change from before the bridge watched): customers hear nothing.
-    news: bool = True
-
-    def count(self, kind: str) -> int:
-        return sum(1 for event in self.events if event.kind == kind)
-
-
-_Row = TypeVar("_Row", bound=SQLModel)
-
-
-def _lock(session: Session, model: type[_Row], *where: Any) -> _Row | None:
-    return session.exec(select(model).where(*where).with_for_update()).first()
-
-
-# --- learners ---------------------------------------------------------------------------------
-
-
-def find_learner(session: Session, ref: str | int) -> Learner | None:
-    """A learner by e-mail (current or former) or by WooCommerce customer id."""
-    if isinstance(ref, int) or (
-        isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit()
-    ):
-        number = int(ref)
-        if not 0 < number < 2**63:
-            return None  # no BIGINT column holds it: nobody has that id
-        return session.exec(select(Learner).where(Learner.woo_customer_id == number)).first()
-    email = normalise_email(str(ref))
-    if unstorable(email):
-        return None  # no row can hold it (and the drivers refuse to send it): nobody has it
-    learner = session.exec(select(Learner).where(Learner.email == email)).first()
-    if learner is not None:
-        return learner
-    alias = session.get(LearnerEmail, email)
-    return session.get(Learner, alias.learner_id) if alias else None
-
-
-def lock_learner(session: Session, learner_id: int) -> Learner | None:
-    """The learner row, locked until the transaction ends: serialises grants and redemptions."""
-    return _lock(session, Learner, Learner.id == learner_id)
-
-
-def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
-    """The learner for a customer id and/or e-mail, created if new, and locked.
-
-    A guest (customer id 0) is known by e-mail; when a customer with that e-mail appears, the
-    guest's learner becomes theirs, so a guest who registers keeps their history.
-    """
-    email = normalise_email(email)
-    learner = None
-    if customer_id:
-        learner = _lock(session, Learner, Learner.woo_customer_id == customer_id)
-    if learner is None and email:
-        learner = find_learner(session, email)
-        if learner is not None and customer_id:
-            if learner.woo_customer_id in (None, customer_id):
-                learner.woo_customer_id = customer_id
-                learner.updated_at = utcnow()
-                session.add(learner)
-                session.flush()
-            else:
-                learner = None  # the address belongs to another customer's history
-    if learner is None:
-        if not email:
-            raise OrderPayloadError("order has neither a customer_id nor a billing e-mail")
-        placeholder_email = (
-            email
-            if find_learner(session, email) is None
-            else (f"customer-{customer_id}@{email.split('@')[-1]}")
-        )
-        values: dict[str, Any] = {
-            "email": placeholder_email,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
-        }
-        if customer_id:
-            values["woo_customer_id"] = customer_id
-        insert_ignore(session, Learner, values, ["email"])
-        learner = find_learner(session, customer_id or placeholder_email)
-        assert learner is not None
-    locked = _lock(session, Learner, Learner.id == id_of(learner))
-    assert locked is not None  # just read or inserted in this transaction
-    if email:
-        insert_ignore(
-            session,
-            LearnerEmail,
-            {"email": email, "learner_id": locked.id, "seen_at": utcnow()},
-            ["email"],
-        )
-    return locked
-
-
-def apply_customer(session: Session, payload: Mapping[str, Any]) -> Learner | None:
-    """A ``customer.*`` payload: follow an e-mail change, keeping the learner and its history."""
-    customer_id = payload.get("id")
-    email = normalise_email(str(payload.get("email") or ""))
-    if not isinstance(customer_id, int) or not customer_id:
-        raise OrderPayloadError("customer payload has no field 'id'")
-    learner = _lock(session, Learner, Learner.woo_customer_id == customer_id)
-    if learner is None:
-        # A customer who bought as a guest is known by an address, old (billing) or new.
-        billing_email = normalise_email(str((payload.get("billing") or {}).get("email") or ""))
-        known = next((e for e in (billing_email, email) if e and find_learner(session, e)), None)
-        if known is None:
-            return None  # not a learner (yet): their first order creates them
-        learner = resolve_learner(session, customer_id, known)
-    if email and email != learner.email:
-        owner = find_learner(session, email)
-        if owner is None or owner.id == learner.id:
-            learner.email = email
-            learner.updated_at = utcnow()
-            session.add(learner)
-            session.flush()
-            insert_ignore(
-                session,
-                LearnerEmail,
-                {"email": email, "learner_id": learner.id, "seen_at": utcnow()},
-                ["email"],
-            )
-    return learner
-
-
-# --- balances ---------------------------------------------------------------------------------
 
 
 def balances(session: Session, learner_id: int) -> dict[str, int]:
@@ -389,14 +234,8 @@ def reconcile_credits(
                 },
             )
         )
-    _flush(session)
+    flush_unless_paged(session)
     return events
-
-
-def _flush(session: Session) -> None:
-    """Flush now, unless a page is being applied: it flushes once, at its end."""
-    if page_state_of(session) is None:
-        session.flush()
 
 
 def correct_expiries(
@@ -428,7 +267,7 @@ def correct_expiries(
         row.expires_at = target
         session.add(row)
         moved += 1
-    _flush(session)
+    flush_unless_paged(session)
     return moved
 
 
@@ -454,173 +293,6 @@ def order_subscription_terms(
         condition = or_(condition, col(Subscription.id).in_(ids))
     rows = session.exec(select(Subscription).where(condition).order_by(col(Subscription.id))).all()
     return SubscriptionTerms(policy, tuple(stored_schedule(row, policy) for row in rows))
-
-
-def _lock_cohort(session: Session, code: str) -> Cohort:
-    cohort = _lock(session, Cohort, Cohort.code == code)
-    if cohort is None:
-        raise UnknownCohort(f"cohort {code!r} is not in the database; run `bridge catalog sync`")
-    return cohort
-
-
-def _count_active(session: Session, code: str) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Seat)
-        .where(Seat.cohort_code == code, Seat.status == SeatStatus.ACTIVE)
-    ).one()
-
-
-def waitlist_position(session: Session, seat: Seat) -> int | None:
-    """1-based place in the cohort's waitlist, or None when the seat is not waitlisted."""
-    if seat.status != SeatStatus.WAITLISTED:
-        return None
-    ahead = session.exec(
-        select(func.count())
-        .select_from(Seat)
-        .where(
-            Seat.cohort_code == seat.cohort_code,
-            Seat.status == SeatStatus.WAITLISTED,
-            col(Seat.id) < id_of(seat),
-        )
-    ).one()
-    return int(ahead) + 1
-
-
-def _cohort_seats(session: Session, page: PageState | None, code: str) -> CohortSeats:
-    """A cohort, locked, with its active count and waitlist: from the page, else read now."""
-    if page is not None:
-        held = page.cohorts.get(code)
-        if held is None:
-            raise UnknownCohort(
-                f"cohort {code!r} is not in the database; run `bridge catalog sync`"
-            )
-        return held
-    cohort = _lock_cohort(session, code)
-    waiting = session.exec(
-        select(Seat)
-        .where(Seat.cohort_code == code, Seat.status == SeatStatus.WAITLISTED)
-        .order_by(col(Seat.id))
-    ).all()
-    return CohortSeats(cohort, _count_active(session, code), list(waiting))
-
-
-def _seat_data(page: PageState | None, seat: Seat, key: str) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "cohort": seat.cohort_code,
-        "seat_id": seat.id,
-        "key": key,
-        "source_key": seat.source_key,
-    }
-    if seat.id is None and page is not None:
-        page.pending_ids.append((data, "seat_id", seat))
-    return data
-
-
-def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event]:
-    events: list[Event] = []
-    free = held.cohort.capacity - held.active
-    while free > 0 and held.waitlist:
-        seat = held.waitlist.pop(0)
-        seat.status = SeatStatus.ACTIVE
-        seat.changed_at = utcnow()
-        held.active += 1
-        free -= 1
-        events.append(
-            Event(
-                "seat_promoted",
-                seat.learner_id,
-                seat.order_id,
-                _seat_data(page, seat, seat.grant_key),
-            )
-        )
-    return events
-
-
-def _seat_cohort(target: Entitlement) -> str:
-    """A seat's cohort: the rules confer a seat only for an offer that names one."""
-    if target.cohort is None:
-        raise ValueError(f"seat {target.key} names no cohort")
-    return target.cohort
-
-
-def reconcile_seats(
-    session: Session, learner_id: int, order_id: int, targets: Mapping[str, Entitlement]
-) -> list[Event]:
-    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred.
-
-    The cohorts are locked while their seats are counted; inside a page they were locked and
-    counted when the page was read, and the counts are kept current here.
-    """
-    page = page_state_of(session)
-    if page is not None and order_id in page.states:
-        existing: Sequence[Seat] = page.seats[order_id]
-    else:
-        page = None
-        existing = session.exec(select(Seat).where(Seat.order_id == order_id)).all()
-    generations: dict[str, int] = defaultdict(int)
-    held: dict[str, Seat] = {}
-    for seat in existing:
-        generations[seat.grant_key] += 1
-        if seat.status in SEAT_HELD:
-            held[seat.grant_key] = seat
-    to_claim = sorted(set(targets) - set(held))
-    to_release = sorted(set(held) - set(targets))
-    codes = sorted(
-        {_seat_cohort(targets[k]) for k in to_claim} | {held[k].cohort_code for k in to_release}
-    )
-    cohorts = {code: _cohort_seats(session, page, code) for code in codes if code}
-    events: list[Event] = []
-    for key in to_release:
-        seat = held[key]
-        was = seat.status
-        seat.status = SeatStatus.RELEASED
-        seat.changed_at = utcnow()
-        session.add(seat)
-        counted = cohorts[seat.cohort_code]
-        if was == SeatStatus.ACTIVE:
-            counted.active -= 1
-        elif seat in counted.waitlist:
-            counted.waitlist.remove(seat)
-        events.append(
-            Event(
-                "seat_released",
-                seat.learner_id,
-                order_id,
-                {**_seat_data(page, seat, key), "was": was},
-            )
-        )
-    for key in to_claim:
-        target = targets[key]
-        counted = cohorts[_seat_cohort(target)]
-        status = (
-            SeatStatus.ACTIVE if counted.active < counted.cohort.capacity else SeatStatus.WAITLISTED
-        )
-        seat = Seat(
-            cohort_code=counted.cohort.code,
-            learner_id=learner_id,
-            grant_key=key,
-            source_key=f"{key}@{generations[key] + 1}",
-            order_id=order_id,
-            offer_sku=target.offer_sku,
-            status=status,
-            created_at=utcnow(),
-            changed_at=utcnow(),
-        )
-        add_new(session, seat)
-        if page is None:
-            session.flush()  # the seat's id goes into the event
-        data = _seat_data(page, seat, key)
-        if status == SeatStatus.ACTIVE:
-            counted.active += 1
-        else:
-            counted.waitlist.append(seat)
-            data["position"] = len(counted.waitlist)
-        events.append(Event(f"seat_{status}", learner_id, order_id, data))
-    for counted in cohorts.values():
-        events.extend(_promote_waitlisted(page, counted))
-    _flush(session)
-    return events
 
 
 def reconcile_access(
@@ -788,7 +460,7 @@ def _lock_order_state(session: Session, order_id: int, status: str) -> OrderStat
         {"order_id": order_id, "status": status, "updated_at": utcnow()},
         ["order_id"],
     )
-    state = _lock(session, OrderState, OrderState.order_id == order_id)
+    state = lock_row(session, OrderState, OrderState.order_id == order_id)
     assert state is not None
     return state
 
@@ -832,7 +504,7 @@ def apply_order(
     if page is not None:
         learner = page.resolved[facts.order_id]  # resolved and locked with the page
     elif state.learner_id is not None:
-        learner = _lock(session, Learner, Learner.id == state.learner_id)
+        learner = lock_row(session, Learner, Learner.id == state.learner_id)
     elif needs_learner(result, paid_statuses):
         learner = resolve_learner(session, facts.customer_id, facts.email)
 
@@ -924,7 +596,7 @@ def apply_order(
     }
     state.updated_at = utcnow()
     session.add(state)
-    _flush(session)
+    flush_unless_paged(session)
     if unmapped or listed_before:
         paid = facts.status in paid_statuses
         _record_unmapped(session, facts.order_id, unmapped if paid else [])

@@ -100,6 +100,20 @@ def page_state_of(session: Session) -> PageState | None:
     return session.info.get(PAGE_KEY)
 
 
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def lock_row(session: Session, model: type[_Row], *where: Any) -> _Row | None:
+    """The first row that matches, locked until the transaction ends (outside a page)."""
+    return session.exec(select(model).where(*where).with_for_update()).first()
+
+
+def flush_unless_paged(session: Session) -> None:
+    """Flush now, unless a page is being applied: it flushes once, at its end."""
+    if page_state_of(session) is None:
+        session.flush()
+
+
 def add_new(session: Session, row: Any) -> None:
     """session.add for a new row; inside a page it is also kept for the bulk insert."""
     session.add(row)
@@ -296,7 +310,7 @@ def store_new_aliases(session: Session, page: PageState) -> None:
 
 
 def resolve_in_page(session: Session, page: PageState, customer_id: int, email: str) -> Learner:
-    """bridge.services.ledger.ledger.resolve_learner on the page's learners, without a query.
+    """bridge.services.ledger.learners.resolve_learner on the page's learners, without a query.
 
     A learner made here is added to the session (it gets its id when the page flushes, before
     any row names it). The one case read nowhere here (an address already used by another
