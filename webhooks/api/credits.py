@@ -17,12 +17,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import OperationalError
 
 from bridge.services.bookings import (
     MAX_CUSTOMER_ID,
     MAX_ROW_ID,
-    IdempotencyKeyReused,
     InsufficientCredits,
     InvalidRequest,
     RedemptionNotFound,
@@ -33,9 +31,9 @@ from bridge.services.bookings import (
 from bridge.services.learners import describe_learner
 from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.services.operations import TokenIdentity, authenticate, touch
-from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
+from bridge.store.db import unit_of_work
+from webhooks.api.errors import api_error, register_api_errors
 from webhooks.api.openapi import openapi_document
-from webhooks.input_guard import UnstorableInput
 from webhooks.limits import json_body
 from webhooks.runtime import runtime
 
@@ -45,12 +43,11 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 View = Callable[..., Any]
 
 
-def _error(status: int, message: str, code: str, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"error": message, "code": code, **extra}), status
+register_api_errors(api)
 
 
 def _unauthorised(message: str) -> tuple[Response, int]:
-    response, status = _error(401, message, "unauthorised")
+    response, status = api_error(401, message, "unauthorised")
     response.headers["WWW-Authenticate"] = 'Bearer realm="creator-bridge"'
     return response, status
 
@@ -81,7 +78,7 @@ def requires(scope: str) -> Callable[[View], View]:
             if identity is None:
                 return _unauthorised("the bearer token is unknown or revoked")
             if not identity.allows(scope):
-                return _error(
+                return api_error(
                     403,
                     f"token {identity.name!r} has scope {identity.scope}; "
                     f"this needs scope {scope} (or write)",
@@ -96,29 +93,14 @@ def requires(scope: str) -> Callable[[View], View]:
     return decorate
 
 
-@api.errorhandler(InvalidRequest)
-def _invalid(exc: InvalidRequest) -> ResponseReturnValue:
-    return _error(400, str(exc), "invalid_request", field=exc.field)
-
-
-@api.errorhandler(UnstorableInput)
-def _unstorable(exc: UnstorableInput) -> ResponseReturnValue:
-    return _error(400, exc.description or "", "invalid_request", field=exc.field)
-
-
-@api.errorhandler(UnknownLearner)
-def _unknown_learner(exc: UnknownLearner) -> ResponseReturnValue:
-    return _error(404, str(exc), "learner_not_found")
-
-
 @api.errorhandler(RedemptionNotFound)
 def _unknown_redemption(exc: RedemptionNotFound) -> ResponseReturnValue:
-    return _error(404, str(exc), "redemption_not_found")
+    return api_error(404, str(exc), "redemption_not_found")
 
 
 @api.errorhandler(InsufficientCredits)
 def _insufficient(exc: InsufficientCredits) -> ResponseReturnValue:
-    return _error(
+    return api_error(
         409,
         str(exc),
         "insufficient_credits",
@@ -126,24 +108,6 @@ def _insufficient(exc: InsufficientCredits) -> ResponseReturnValue:
         requested=exc.requested,
         balance=exc.balance,
     )
-
-
-@api.errorhandler(IdempotencyKeyReused)
-def _key_reused(exc: IdempotencyKeyReused) -> ResponseReturnValue:
-    return _error(422, str(exc), "idempotency_key_reused")
-
-
-@api.errorhandler(DatabaseUnavailable)
-def _database_unavailable(exc: DatabaseUnavailable) -> ResponseReturnValue:
-    # The error text names the database's host and port: the log gets it, the caller does not.
-    log.error("API request failed: %s", exc)
-    return _error(503, "the database is unavailable; retry later", "database_unavailable")
-
-
-@api.errorhandler(OperationalError)
-def _database_error(exc: OperationalError) -> ResponseReturnValue:
-    log.error("API request failed on the database: %s", describe_db_error(exc))
-    return _error(503, "the database is unavailable; retry later", "database_unavailable")
 
 
 def _json_body() -> Any:
