@@ -3,16 +3,11 @@ downgrade leaves nothing that reads as a learner's booking without proof."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic import command
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
-from bridge.store.db import alembic_config, make_engine
+from bridge.store.db import alembic_config
 
 pytestmark = pytest.mark.both_databases
 
@@ -25,38 +20,15 @@ BOOKING = (
 )
 
 
-@pytest.fixture
-def bare_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """A database with no schema yet: a new SQLite file, or a new PostgreSQL schema."""
-    if database_url.startswith("sqlite"):
-        engine = make_engine(f"sqlite:///{tmp_path / 'bare.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"bare_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def test_0007_marks_earlier_matches_legacy_and_its_downgrade_unlinks_held_bookings(
-    bare_engine: Engine,
+    empty_engine: Engine,
 ) -> None:
     """Up: a booking with a learner is legacy, one without stays unmatched. Down: held and
     rejected bookings become unknown attendees with no learner; the rest are kept."""
-    config = alembic_config(bare_engine)
+    config = alembic_config(empty_engine)
     command.upgrade(config, "0006")
     now = "2026-12-01 10:00:00"
-    with bare_engine.begin() as connection:
+    with empty_engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO learner (id, email, name, created_at, updated_at) "
@@ -79,7 +51,7 @@ def test_0007_marks_earlier_matches_legacy_and_its_downgrade_unlinks_held_bookin
             },
         )
     command.upgrade(config, "0007")
-    with bare_engine.begin() as connection:
+    with empty_engine.begin() as connection:
         rows = connection.execute(
             text("SELECT id, matched_by, reviewed_by, reviewed_at FROM booking ORDER BY id")
         ).all()
@@ -103,7 +75,7 @@ def test_0007_marks_earlier_matches_legacy_and_its_downgrade_unlinks_held_bookin
             },
         )
     command.downgrade(config, "0006")
-    with bare_engine.begin() as connection:
+    with empty_engine.begin() as connection:
         rows = connection.execute(
             text("SELECT id, learner_id, status FROM booking ORDER BY id")
         ).all()
