@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
 from bridge.rules.inbound.payloads import unstorable
-from bridge.services.bookings import MAX_ROW_ID
+from bridge.store.ids import MAX_ROW_ID
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

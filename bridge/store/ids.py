@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# Row ids are INTEGER columns: an id past this is no row, and PostgreSQL refuses to compare one.
+MAX_ROW_ID = 2**31 - 1
+
 
 class _Row(Protocol):
     @property

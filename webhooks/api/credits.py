@@ -20,7 +20,6 @@ from flask.typing import ResponseReturnValue
 
 from bridge.services.bookings import (
     MAX_CUSTOMER_ID,
-    MAX_ROW_ID,
     InsufficientCredits,
     InvalidRequest,
     RedemptionNotFound,
@@ -32,6 +31,7 @@ from bridge.services.learners import describe_learner
 from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.services.operations import TokenIdentity, authenticate, touch
 from bridge.store.db import unit_of_work
+from bridge.store.ids import MAX_ROW_ID
 from webhooks.api.errors import api_error, register_api_errors
 from webhooks.api.openapi import openapi_document
 from webhooks.limits import json_body

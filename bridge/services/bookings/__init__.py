@@ -33,7 +33,6 @@ from bridge.services.bookings.links import (
 from bridge.services.bookings.redemptions import (
     IDEMPOTENCY_KEY,
     MAX_CUSTOMER_ID,
-    MAX_ROW_ID,
     IdempotencyKeyReused,
     InsufficientCredits,
     InvalidRequest,
@@ -58,7 +57,6 @@ __all__ = [
     "LISTED_STATUSES",
     "LearnerNotFound",
     "MAX_CUSTOMER_ID",
-    "MAX_ROW_ID",
     "NEEDS_ATTENTION",
     "RedemptionNotFound",
     "ReviewRefused",

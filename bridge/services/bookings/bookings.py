@@ -56,7 +56,7 @@ from bridge.services.ledger import (
 )
 from bridge.store.bulk import insert_ignore
 from bridge.store.db import DatabaseUnavailable, describe_db_error, unit_of_work
-from bridge.store.ids import id_of
+from bridge.store.ids import MAX_ROW_ID, id_of
 from bridge.store.models import Booking, Learner, LedgerEntry, Redemption, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,6 @@ FORFEIT, RETURN = "forfeit", "return"
 # What a booking's learner was found by (Booking.matched_by); only BY_EMAIL is no proof.
 BY_TOKEN, BY_TRUSTED_EMAIL, BY_EMAIL = "token", "trusted_email", "email"
 BY_OPERATOR, BY_LEGACY = "approved", "legacy"
-MAX_ROW_ID = 2**31 - 1
 
 
 class BookingNotFound(PermanentError):

@@ -24,10 +24,10 @@ from bridge.rules.bookings.links import (
     token_hash,
 )
 from bridge.services.ledger import lock_learner
+from bridge.store.ids import MAX_ROW_ID
 from bridge.store.models import BookingToken, Learner, utcnow
 
 ACTIONS = ("create", "rotate", "revoke")
-MAX_ROW_ID = 2**31 - 1
 
 
 class LearnerNotFound(PermanentError):

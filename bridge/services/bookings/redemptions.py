@@ -36,7 +36,7 @@ from bridge.services.ledger import (
 )
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.store.db import unit_of_work
-from bridge.store.ids import id_of
+from bridge.store.ids import MAX_ROW_ID, id_of
 from bridge.store.models import IdempotencyRecord, Learner, LedgerEntry, Offer, Redemption, utcnow
 
 # Credit types that exist whatever the catalogue says: mentor time and portfolio reviews.
@@ -46,7 +46,6 @@ MAX_TEXT = 200
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 # Ids are 64-bit in WooCommerce (customers) and 32-bit here (redemptions); larger never exists.
 MAX_CUSTOMER_ID = 2**63 - 1
-MAX_ROW_ID = 2**31 - 1
 REDEEM = "redeem"
 REQUEST_FIELDS = ("learner", "credit_type", "amount", "reference", "mentor")
 

@@ -9,11 +9,10 @@ from sqlmodel import Session, col, select
 
 from bridge.rules.words import closest, suggestion
 from bridge.services.ledger import SEAT_HELD, UnknownLearner, find_learner
+from bridge.store.ids import MAX_ROW_ID
 from bridge.store.models import Learner, LearnerEmail, LedgerEntry, Seat
 
 LIMIT = 50
-# The largest INTEGER id column value.
-MAX_ROW_ID = 2**31 - 1
 MAX_QUERY = 200
 
 
