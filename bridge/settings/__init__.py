@@ -469,6 +469,14 @@ class ConsoleSettings(_Group):
         default="12",
         doc="Hours after logging in at which a console session ends however active it is.",
     )
+    operator: str | None = setting(
+        "BRIDGE_OPERATOR",
+        parsers.text,
+        example="dana",
+        doc="Who runs `bridge` commands, named on the audit trail and ledger rows they write "
+        "when `--by` is not given; unset: the OS user. Console actions name the logged-in "
+        "operator.",
+    )
 
 
 @dataclass(frozen=True, repr=False)

@@ -28,8 +28,17 @@ from bridge.store.models.cohorts import Cohort, Seat
 from bridge.store.models.columns import utcnow
 from bridge.store.models.credentials import Credential, CredentialKey, StatusList
 from bridge.store.models.inbox import InboxDelivery
-from bridge.store.models.learners import Learner, LearnerEmail, OutcomeEvent
+from bridge.store.models.learners import (
+    CalendarEntry,
+    Learner,
+    LearnerEmail,
+    LearnerPageLink,
+    OutcomeEvent,
+)
 from bridge.store.models.operations import (
+    AlertIncident,
+    AlertState,
+    AuditEvent,
     Counter,
     JobLease,
     JobRun,
@@ -38,21 +47,27 @@ from bridge.store.models.operations import (
     WatchState,
 )
 from bridge.store.models.orders import Access, LedgerEntry, OrderState, UnmappedLine
+from bridge.store.models.privacy import ErasedIdentity
 from bridge.store.models.subscriptions import Subscription
 from bridge.store.models.team_packs import ClaimPlace
 from bridge.store.models.writeback import OutboxItem, OutboxStatus, OutboxWritten, PersonalCoupon
 
 __all__ = [
     "Access",
+    "AlertIncident",
+    "AlertState",
     "ApiToken",
+    "AuditEvent",
     "Booking",
     "BookingToken",
+    "CalendarEntry",
     "ClaimPlace",
     "Cohort",
     "ConsoleSession",
     "Counter",
     "Credential",
     "CredentialKey",
+    "ErasedIdentity",
     "IdempotencyRecord",
     "InboxDelivery",
     "JobLease",
@@ -60,6 +75,7 @@ __all__ = [
     "JobRunStatus",
     "Learner",
     "LearnerEmail",
+    "LearnerPageLink",
     "LedgerEntry",
     "LoginThrottle",
     "Offer",
