@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.store.models.columns import utcnow
@@ -51,3 +51,39 @@ class OutcomeEvent(SQLModel, table=True):
     # SHA-256 of the event's meaning, so a key reused for a different event is refused.
     fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+
+class LearnerPageLink(SQLModel, table=True):
+    """A learner's personal page link (``/me/<token>``): only the token's SHA-256 and the nonce
+    it was derived with (bridge.rules.learner_page), never the token.
+
+    One active row per learner (``revoked_at`` empty); a new link revokes it and adds another.
+    ``note_key`` is the outbox key of the customer note that first carried a link to the
+    learner (set once, on the row active then), ``opened_at`` when the page was last opened.
+    """
+
+    __tablename__ = "learner_page_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    nonce: str = Field(max_length=32)
+    created_by: str = Field(default="", max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    opened_at: datetime | None = None
+    note_key: str | None = Field(default=None, max_length=300)
+
+
+class CalendarEntry(SQLModel, table=True):
+    """What a learner's calendar feed last said of one event (``uid``), so ``SEQUENCE`` rises
+    exactly when the event changes (its time, place, title or status)."""
+
+    __tablename__ = "calendar_entry"
+    __table_args__ = (UniqueConstraint("learner_id", "uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    uid: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64)
+    sequence: int = 0
+    changed_at: datetime = Field(default_factory=utcnow)
