@@ -1,4 +1,5 @@
-"""`bridge credentials`: issue, list, show and revoke Open Badges 3.0 credentials; rotate the key.
+"""`bridge credentials`: issue, list, show and revoke Open Badges 3.0 credentials and CLR 2.0
+records; rotate the key. `bridge pathways`: progress on the catalogue's pathways.
 
 Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from bridge.cli.context.
 """
@@ -20,17 +21,20 @@ from bridge.services.credentials import (
     EVIDENCE,
     CredentialNotFound,
     CredentialRefused,
-    Signer,
+    complete_pathways,
     credential_summary,
     find_credential,
     issue_credential,
+    issue_record,
     issuing_factory,
+    learner_progress,
     list_credentials,
     manual_source_key,
+    pathway_overview,
+    record_view,
     require_public_url,
-    revoke_credential,
+    revoke_with_records,
     rotate_key,
-    signing_key,
     verify_token,
 )
 from bridge.services.learners import require_learner
@@ -47,11 +51,11 @@ def _app(ctx: click.Context) -> AppContext:
 
 
 def catalogue_loader(app: AppContext) -> Callable[[], Catalogue]:
-    """The current catalogue (file merged with synced products), read when first needed."""
+    """The current catalogue (as applied, merged with synced products), read when first needed."""
     from bridge.cli.catalog import file_catalogue
     from bridge.services.catalogue import load_catalogue
 
-    return lambda: load_catalogue(app.engine, file_catalogue(app.settings)[0])
+    return lambda: load_catalogue(app.engine, file_catalogue(app.settings, app.engine)[0])
 
 
 @click.group("credentials", invoke_without_command=True)
@@ -107,6 +111,7 @@ def issue_command(
                 now=utcnow(),
                 source_key=manual_source_key(session, learner, sku),
             )
+            records = complete_pathways(session, setup, learner) if result.created else []
         except CredentialRefused as exc:
             raise CredentialCommandError(str(exc)) from None
         session.commit()
@@ -115,11 +120,14 @@ def issue_command(
         "learner": learner.email,
         "sku": sku,
         "issued_now": result.created,
+        "records": [credential_summary(r.credential, setup.public_url) for r in records],
     }
 
     def render(data: dict[str, Any]) -> None:
         verb = "issued" if data["issued_now"] else "already held"
         click.echo(f"{verb}: {data['learner']} {data['sku']} {data['url']}")
+        for record in data["records"]:
+            click.echo(f"pathway completed: learner record {record['url']}")
 
     emit(data, as_json, render)
 
@@ -157,7 +165,9 @@ def list_command(
             [row["id"], row["learner"], row["sku"], row["issued_at"][:10], row["status"]]
             for row in rows
         ]
-        for line in table(["id", "learner", "sku", "issued", "status"], cells, shrink=[1]):
+        for line in table(
+            ["id", "learner", "sku or pathway", "issued", "status"], cells, shrink=[1]
+        ):
             click.echo(line)
         for row in rows:
             if row["reason"]:
@@ -192,9 +202,12 @@ def show_command(ctx: click.Context, credential_id: str, as_json: bool) -> None:
         "id": row.uuid,
         "status": CredentialStatus.REVOKED if row.revoked_at else CredentialStatus.ACTIVE,
         "signature": "valid" if verified else "invalid",
+        "kind": row.kind,
         "credential": row.document,
         "jwt": row.jwt,
     }
+    if row.kind == "record":
+        data["record"] = record_view(row)
     emit(data, as_json, lambda data: click.echo(json.dumps(data, indent=2)))
 
 
@@ -207,22 +220,26 @@ def revoke_command(ctx: click.Context, credential_id: str, reason: str, as_json:
     """Revoke a credential.
 
     Sets the bit of credential ID (its UUID or URL) in the status list and re-signs the list.
-    The reason stays in the bridge.
+    The reason stays in the bridge. The learner records (CLR) carrying the credential are
+    revoked with it, and each pathway that still holds without it gets a new record.
     """
     app = _app(ctx)
-    public_url = require_public_url(app.settings)
-    signer = Signer(signing_key(app.settings), public_url)
+    require_public_url(app.settings)
+    setup = issuing_factory(app.settings, catalogue_loader(app))()
     with unit_of_work(app.ready_engine()) as session:
         try:
-            row, changed = revoke_credential(session, signer, credential_id, reason)
+            done = revoke_with_records(session, setup, credential_id, reason)
         except CredentialRefused as exc:
             raise CredentialCommandError(str(exc)) from None
         session.commit()
+    row = done.credential
     data = {
         "id": row.uuid,
-        "revoked_now": changed,
+        "revoked_now": done.changed,
         "status_index": row.status_index,
         "revoked_at": row.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if row.revoked_at else None,
+        "records_revoked": list(done.records_revoked),
+        "records_issued": list(done.records_issued),
     }
 
     def render(data: dict[str, Any]) -> None:
@@ -230,6 +247,10 @@ def revoke_command(ctx: click.Context, credential_id: str, reason: str, as_json:
             click.echo(f"revoked {data['id']}; the status list is re-signed")
         else:
             click.echo(f"{data['id']} was already revoked on {data['revoked_at']}")
+        for record in data["records_revoked"]:
+            click.echo(f"revoked the learner record {record}, which carried it")
+        for record in data["records_issued"]:
+            click.echo(f"issued the learner record {record} without it (the pathway still holds)")
 
     emit(data, as_json, render)
 
@@ -257,3 +278,161 @@ def rotate_key_command(ctx: click.Context, as_json: bool) -> None:
             "in the JWKS"
         ),
     )
+
+
+@credentials.command("issue-record")
+@click.argument("email", metavar="LEARNER")
+@click.argument("pathway")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="A record of a pathway in progress: the credentials earned so far (partial: true).",
+)
+@click.option(
+    "--embedded-proof",
+    is_flag=True,
+    help="Also sign the record itself with an eddsa-rdfc-2022 proof (under the VC-JWT).",
+)
+@json_option
+@click.pass_context
+def issue_record_command(
+    ctx: click.Context,
+    email: str,
+    pathway: str,
+    partial: bool,
+    embedded_proof: bool,
+    as_json: bool,
+) -> None:
+    """Issue a learner record (CLR 2.0) of a pathway.
+
+    LEARNER (an e-mail or customer id) gets a ClrCredential for PATHWAY (a code under
+    [pathways] in the catalogue) carrying each credential of it with its own embedded proof.
+    A completed pathway gets one by itself; this issues it again (replacing it by id, with a
+    newer validFrom, when what it carries changed), or with --partial a record of a pathway
+    in progress.
+    """
+    app = _app(ctx)
+    setup = issuing_factory(app.settings, catalogue_loader(app))()
+    with unit_of_work(app.ready_engine()) as session:
+        learner = require_learner(session, email)
+        try:
+            result = issue_record(
+                session,
+                setup,
+                learner,
+                pathway,
+                partial=partial,
+                embedded_proof=embedded_proof,
+                now=utcnow(),
+            )
+        except CredentialRefused as exc:
+            raise CredentialCommandError(str(exc)) from None
+        session.commit()
+    data = {
+        **credential_summary(result.credential, setup.public_url),
+        "learner": learner.email,
+        "issued_now": result.created,
+        "replaced": result.replaced,
+        **record_view(result.credential),
+    }
+
+    def render(data: dict[str, Any]) -> None:
+        verb = (
+            "issued"
+            if data["issued_now"]
+            else ("replaced (same id, newer validFrom)" if data["replaced"] else "already held")
+        )
+        kind = "partial record" if data["partial"] else "record"
+        click.echo(f"{verb}: {kind} of {data['pathway']} for {data['learner']} {data['url']}")
+        for inner in data["credentials"]:
+            click.echo(f"  carries {inner['name']} {inner['id']}")
+
+    emit(data, as_json, render)
+
+
+def learner_pathways(app: AppContext, session: Any, learner_id: int) -> list[dict[str, Any]]:
+    """A learner's progress on every pathway (empty when the catalogue has none or fails)."""
+    from bridge.rules.catalogue.catalog import CatalogueError
+
+    try:
+        catalogue = catalogue_loader(app)()
+    except CatalogueError:
+        return []
+    return [state.as_dict() for state in learner_progress(session, catalogue, learner_id)]
+
+
+def render_pathways(pathways: list[dict[str, Any]], indent: str = "  ") -> None:
+    """Progress lines, one pathway each, with the steps left and what to buy for them."""
+    for state in pathways:
+        done = state["done"]
+        status = "completed" if state["completed"] else f"{done} of {state['required']} steps"
+        click.echo(f"{indent}{state['title']} ({state['pathway']}): {status}")
+        for step in state["steps"]:
+            mark = "x" if step["done"] else " "
+            when = f" {step['awarded_at'][:10]}" if step["awarded_at"] else ""
+            click.echo(f"{indent}  [{mark}] {step['title']} ({step['step']}){when}")
+        for offer in state["next"]:
+            verb = "complete" if offer["held"] else "buy"
+            click.echo(f"{indent}  next: {verb} {offer['title']} ({offer['sku']})")
+
+
+@click.command("pathways")
+@click.argument("code", required=False)
+@click.option(
+    "--learner",
+    "learner_ref",
+    metavar="LEARNER",
+    help="One learner's progress (an e-mail or customer id).",
+)
+@json_option
+@click.pass_context
+def pathways_command(
+    ctx: click.Context, code: str | None, learner_ref: str | None, as_json: bool
+) -> None:
+    """Progress on the catalogue's pathways (skill stacks).
+
+    Without CODE: each pathway with how many learners started it, reached each step and
+    completed it, and the median days from the first step's credential to the completing one.
+    With CODE: that pathway and every learner on it. With --learner: that learner's steps done
+    (with their credentials), steps left and what to buy next.
+    """
+    app = _app(ctx)
+    catalogue = catalogue_loader(app)()
+    with unit_of_work(app.ready_engine()) as session:
+        try:
+            if learner_ref:
+                found = require_learner(session, learner_ref)
+                assert found.id is not None
+                states = learner_progress(session, catalogue, found.id, code)
+                data: Any = {"learner": found.email, "pathways": [s.as_dict() for s in states]}
+            else:
+                data = pathway_overview(session, catalogue, code)
+        except CredentialRefused as exc:
+            raise CredentialCommandError(str(exc)) from None
+
+    def render_learner(data: dict[str, Any]) -> None:
+        click.echo(f"{data['learner']}:")
+        render_pathways(data["pathways"])
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("the catalogue has no pathways; add [pathways.<code>] to it")
+            return
+        for row in rows:
+            median = row["median_days_to_complete"]
+            click.echo(
+                f"{row['title']} ({row['pathway']}): {row['started']} started, "
+                f"{row['completed']} completed"
+                + (f", median {median} days to complete" if median is not None else "")
+            )
+            for step, count in row["at_step"].items():
+                click.echo(f"  {step}: {count} done")
+            for learner in row.get("learners", []):
+                status = (
+                    "completed"
+                    if learner["completed"]
+                    else f"{learner['done']} of {learner['required']}"
+                )
+                click.echo(f"  {learner['learner']}: {status}")
+
+    emit(data, as_json, render_learner if learner_ref else render)

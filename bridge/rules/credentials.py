@@ -17,7 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
-from bridge.rules.catalogue.catalog import Catalogue, Offer
+from bridge.rules.catalogue.catalog import Catalogue, Offer, Pathway
+from bridge.rules.catalogue.pathways import default_criteria, pathway_aligned_tags, step_title
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -32,7 +33,11 @@ SCHEMA_TYPE = "1EdTechJsonSchemaValidator2019"
 STATUS_LIST_SIZE = 131_072
 # Event kinds that issue a credential, and the offer kind each one is about.
 CREDENTIAL_EVENTS = {"assessment_passed": "assessment", "project_accepted": "project"}
-ACHIEVEMENT_TYPES = {"assessment": "Assessment", "project": "Assignment"}
+ACHIEVEMENT_TYPES = {
+    "assessment": "Assessment",
+    "project": "Assignment",
+    "pathway": "LearningProgram",
+}
 # Fixed namespace of credential identities (uuid5), so the same facts give the same id anywhere.
 CREDENTIAL_NAMESPACE = uuid.UUID("7d3b1f8e-2c51-5a0e-9f7c-6b1e0c2d4a91")
 
@@ -357,3 +362,140 @@ def achievement_for(offer: Offer, catalogue: Catalogue, public_url: str) -> Achi
         alignments=tuple(alignments),
         tags=offer.competencies,
     )
+
+
+# Comprehensive Learner Record 2.0: the record of a pathway, carrying its credentials.
+CLR_CONTEXT = "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json"
+CLR_CONTEXTS = (VC_CONTEXT, CLR_CONTEXT, OB_CONTEXT, OB_EXTENSIONS_CONTEXT)
+CLR_SCHEMA_URL = (
+    "https://purl.imsglobal.org/spec/clr/v2p0/schema/json/clr_v2p0_clrcredential_schema.json"
+)
+
+
+def pathway_url(public_url: str, code: str) -> str:
+    """Where the achievement a pathway leads to is published."""
+    return f"{public_url}/pathways/{path_segment(code)}"
+
+
+def pathway_achievement(pathway: Pathway, catalogue: Catalogue, public_url: str) -> Achievement:
+    """The Achievement a pathway leads to: its title, criteria and the competencies it aligns to."""
+    url = pathway_url(public_url, pathway.code)
+    alignments = []
+    for tag in pathway_aligned_tags(pathway, catalogue):
+        known = catalogue.competencies.get(tag)
+        alignments.append(
+            Alignment(
+                name=known.title if known and known.title else tag,
+                url=(known.url if known and known.url else f"{url}#{tag}"),
+                description=known.description if known else "",
+                framework=catalogue.title,
+                code=tag,
+            )
+        )
+    steps = "; ".join(step_title(step, catalogue) for step in pathway.steps)
+    description = pathway.description or f"The skill stack {pathway.title}: {steps}."
+    return Achievement(
+        id=url,
+        sku=pathway.code,
+        kind="pathway",
+        name=pathway.title,
+        description=description,
+        criteria=pathway.criteria or default_criteria(pathway, catalogue),
+        alignments=tuple(alignments),
+        tags=tuple(alignment.code for alignment in alignments),
+    )
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """One learner's record of a pathway: who, when, its status bit, whether it is partial."""
+
+    id: str  # the record's URL
+    uuid: uuid.UUID
+    email: str
+    salt: str
+    valid_from: datetime
+    awarded_at: datetime
+    status_index: int
+    status_list_url: str
+    partial: bool
+
+
+def build_record(
+    issuer: Issuer,
+    pathway: Achievement,
+    credentials: Sequence[Mapping[str, Any]],
+    precedes: Sequence[tuple[str, str]],
+    facts: RecordFacts,
+) -> dict[str, Any]:
+    """The ClrCredential (CLR 2.0, VC 2.0 data model), unsigned.
+
+    ``credentials`` are the AchievementCredentials the record carries, each with its own
+    embedded proof; the achievement list is the pathway's and theirs, the pathway ``isParentOf``
+    each of them, and ``precedes`` pairs (achievement ids) keep the pathway's order.
+    """
+    if not credentials:
+        raise CredentialRuleError("a record carries at least one credential")
+    if not 0 <= facts.status_index < STATUS_LIST_SIZE:
+        raise CredentialRuleError(f"status index {facts.status_index} is outside the list")
+    achievements: dict[str, dict[str, Any]] = {pathway.id: pathway.as_dict()}
+    for credential in credentials:
+        achievement = credential["credentialSubject"]["achievement"]
+        achievements.setdefault(achievement["id"], dict(achievement))
+    associations = [
+        {
+            "type": "Association",
+            "associationType": "isParentOf",
+            "sourceId": pathway.id,
+            "targetId": target,
+        }
+        for target in achievements
+        if target != pathway.id
+    ]
+    associations += [
+        {"type": "Association", "associationType": "precedes", "sourceId": a, "targetId": b}
+        for a, b in precedes
+        if a in achievements and b in achievements
+    ]
+    subject: dict[str, Any] = {
+        "id": subject_id(facts.uuid),
+        "type": ["ClrSubject"],
+        "identifier": [
+            {
+                "type": "IdentityObject",
+                "identityType": "emailAddress",
+                "hashed": True,
+                "identityHash": identity_hash(facts.email, facts.salt),
+                "salt": facts.salt,
+            }
+        ],
+        "verifiableCredential": [dict(credential) for credential in credentials],
+        "achievement": list(achievements.values()),
+        "association": associations,
+    }
+    record: dict[str, Any] = {
+        "@context": list(CLR_CONTEXTS),
+        "id": facts.id,
+        "type": ["VerifiableCredential", "ClrCredential"],
+        "name": f"{pathway.name}: learner record",
+        "description": (
+            f"Partial record of the pathway {pathway.name}: the credentials earned so far."
+            if facts.partial
+            else f"Record of the completed pathway {pathway.name} and the credentials it holds."
+        ),
+        "issuer": issuer.profile(),
+        "validFrom": timestamp(facts.valid_from),
+        "awardedDate": timestamp(facts.awarded_at),
+        "credentialSubject": subject,
+        "credentialSchema": [{"id": CLR_SCHEMA_URL, "type": SCHEMA_TYPE}],
+        "credentialStatus": {
+            "id": f"{facts.status_list_url}#{facts.status_index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(facts.status_index),
+            "statusListCredential": facts.status_list_url,
+        },
+    }
+    if facts.partial:
+        record["partial"] = True
+    return record

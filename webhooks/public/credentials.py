@@ -1,7 +1,9 @@
 """Public credential pages: anyone can verify a credential without asking the creator.
 
-``/issuer`` (the Profile), ``/issuer/jwks.json`` and ``/issuer/keys/<thumbprint>`` (the public
-keys, old ones included), ``/achievements/<sku>``, ``/credentials/<id>`` (an HTML page for
+``/issuer`` (the Profile, with the Ed25519 Multikeys of embedded proofs), ``/issuer/jwks.json``
+and ``/issuer/keys/<thumbprint>`` (the public keys, old ones included), ``/achievements/<sku>``,
+``/pathways/<code>`` (the achievement a pathway leads to), ``/credentials/<id>`` (badges and
+learner records alike: (an HTML page for
 people, the VC-JWT for ``Accept: application/vc+jwt`` or ``<id>.jwt``, the credential JSON for
 ``Accept: application/json`` or ``<id>.json``) and ``/credentials/status/1`` (the signed
 revocation status list). No token: these are published on purpose. Unknown or malformed ids
@@ -27,8 +29,10 @@ from bridge.services.credentials import (
     SigningKeyError,
     achievement_document,
     find_credential,
+    issuer_controller,
     issuer_for,
     jwks,
+    pathway_document,
     public_key,
     signing_key,
     status_list,
@@ -135,7 +139,8 @@ def issuer_profile() -> Response:
     _public_url()
     issuer = issuer_for(runtime().settings, _catalogue())
     profile = {"@context": list(CONTEXTS), **issuer.profile()}
-    return _document(profile)
+    with unit_of_work(runtime().engine) as session:
+        return _document(issuer_controller(session, profile))
 
 
 @credential_pages.get("/issuer/jwks.json")
@@ -165,6 +170,23 @@ def achievement(sku: str) -> Response:
     document = achievement_document(catalogue, public_url, sku) if catalogue else None
     if document is None:
         raise NotFound(f"no achievement {sku[:100]!r}")
+    if _wants(("application/json", "text/html", *JSON_TYPES)) == "text/html":
+        issuer = issuer_for(runtime().settings, catalogue)
+        page = render_template("achievement.html", achievement=document, issuer=issuer)
+        response = Response(page, content_type="text/html; charset=utf-8")
+        response.headers.update(HTML_HEADERS)
+        return response
+    return _document(document)
+
+
+@credential_pages.get("/pathways/<code>")
+def pathway(code: str) -> Response:
+    """The achievement a pathway (skill stack) leads to, which its learner records name."""
+    public_url = _public_url()
+    catalogue = _catalogue()
+    document = pathway_document(catalogue, public_url, code) if catalogue else None
+    if document is None:
+        raise NotFound(f"no pathway {code[:100]!r}")
     if _wants(("application/json", "text/html", *JSON_TYPES)) == "text/html":
         issuer = issuer_for(runtime().settings, catalogue)
         page = render_template("achievement.html", achievement=document, issuer=issuer)
@@ -231,6 +253,9 @@ def _page_context(
 ) -> dict[str, Any]:
     subject = document.get("credentialSubject") or {}
     achievement = subject.get("achievement") or {}
+    carried = subject.get("verifiableCredential") or []
+    if isinstance(achievement, list):  # a learner record: the pathway's achievement comes first
+        achievement = achievement[0] if achievement else {}
     issuer = document.get("issuer") or {}
     url = credential_url(public_url, uuid.UUID(identity))
     issued = str(document.get("validFrom", ""))
@@ -255,6 +280,16 @@ def _page_context(
         "revoked": revoked_at is not None,
         "revoked_on": revoked_at.strftime("%Y-%m-%d") if revoked_at else None,
         "linkedin_url": linkedin,
+        "record": "ClrCredential" in (document.get("type") or []),
+        "partial": bool(document.get("partial")),
+        "carried": [
+            {
+                "name": inner.get("name") or "",
+                "url": inner.get("id") or "",
+                "awarded": str(inner.get("awardedDate") or inner.get("validFrom") or "")[:10],
+            }
+            for inner in carried
+        ],
         "jwt_url": f"{url}.jwt",
         "json_url": f"{url}.json",
         "jwks_url": f"{public_url}/issuer/jwks.json",

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.credentials import learner_pathways, render_pathways
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.bookings.events import Attendance
@@ -144,6 +145,11 @@ def _render_learner(data: dict[str, Any]) -> None:
         )
 
 
+    if data.get("pathways"):
+        click.echo("pathways:")
+        render_pathways(data["pathways"])
+
+
 # What a ledger row without an order came from, when its note does not say.
 SOURCES = {
     "complimentary": "the first mentor call, on the house",
@@ -179,6 +185,7 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
         data = learner_record(session, found, recent=history)
         made = link_made_at(session, id_of(found))
         data["booking_link_made_at"] = made.isoformat() if made else None
+        data["pathways"] = learner_pathways(_app(ctx), session, id_of(found))
     _emit(data, as_json, _render_learner)
 
 

@@ -131,6 +131,37 @@ class StackRule:
 
 
 @dataclass(frozen=True)
+class PathwayStep:
+    """One step of a pathway: an offer SKU whose credential counts, or a competency tag that any
+    credential-issuing offer evidencing it fulfils."""
+
+    ref: str
+    kind: str  # "offer" or "competency"
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """A skill stack: steps whose credentials add up to one achievement (and a CLR record).
+
+    ``required`` of the steps (all by default) complete it; ``precedes`` pairs say which step
+    comes before which where the order matters. Parsed and checked in
+    bridge.rules.catalogue.pathways.
+    """
+
+    code: str
+    title: str
+    steps: tuple[PathwayStep, ...]
+    required: int
+    description: str = ""
+    criteria: str = ""
+    precedes: tuple[tuple[str, str], ...] = ()
+    competencies: tuple[str, ...] = ()  # what the pathway's achievement aligns to
+
+    def step(self, ref: str) -> PathwayStep | None:
+        return next((step for step in self.steps if step.ref == ref), None)
+
+
+@dataclass(frozen=True)
 class CouponRule:
     """A personal coupon for ``offer``, created once per learner when ``when`` happens."""
 
@@ -165,6 +196,8 @@ class Catalogue:
     not_offer_ids: frozenset[int] = frozenset()
     # What a Cal.com or Calendly booking of an event type spends (``[[bookings]]``).
     booking_types: tuple[BookingType, ...] = ()
+    # Skill stacks: pathways of credentials that add up to a record (``[pathways.<code>]``).
+    pathways: Mapping[str, Pathway] = field(default_factory=dict)
 
     def is_not_offer(self, line_item: Mapping[str, object]) -> bool:
         """The line sells something marked as no offer, so it maps to nothing on purpose."""

@@ -31,6 +31,12 @@ from bridge.rules.catalogue.catalog import (
     check_offer,
     claimable_problems,
 )
+from bridge.rules.catalogue.pathways import (
+    manifest_pathways,
+    pathways_from_data,
+    pathways_html,
+    pathways_markdown,
+)
 from bridge.rules.catalogue.products import META_FIELDS
 
 MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
@@ -46,6 +52,7 @@ _TOP_KEYS = {
     "coupons",
     "not_offers",
     "bookings",
+    "pathways",
 }
 _SHOP_KEYS = {"title", "url", "currency"}
 _COMPETENCY_KEYS = {"title", "description", "url"}
@@ -127,6 +134,7 @@ def catalogue_from_data(data: Mapping[str, Any], source: str = "catalog.toml") -
         coupon_rules=coupons,
         not_offers=not_offers,
         booking_types=_booking_types(reader, data),
+        pathways=pathways_from_data(data.get("pathways"), offers, competencies, source),
     )
 
 
@@ -486,6 +494,7 @@ def build_manifest(
     prices: Mapping[str, str],
     generated_at: datetime,
     achievements: Mapping[str, str] | None = None,
+    pathway_urls: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The machine-readable competency catalogue (schemas/competency-catalogue.schema.json).
 
@@ -536,6 +545,7 @@ def build_manifest(
         "creator": {"title": catalogue.title, "url": catalogue.url or None},
         "currency": catalogue.currency or None,
         "competencies": competencies,
+        "pathways": manifest_pathways(catalogue, pathway_urls),
     }
 
 
@@ -637,6 +647,7 @@ def render_markdown(manifest: Mapping[str, Any]) -> str:
         lines.append("")
     if not manifest["competencies"]:
         lines += ["No offer names a competency yet.", ""]
+    lines += pathways_markdown(manifest)
     lines.append(f"Generated {manifest['generated_at']}.")
     return "\n".join(lines) + "\n"
 
@@ -666,6 +677,7 @@ def render_html(manifest: Mapping[str, Any]) -> str:
         body.append("</section>")
     if not manifest["competencies"]:
         body.append("<p>No offer names a competency yet.</p>")
+    body += pathways_html(manifest)
     body.append(f"<footer>Generated {esc(manifest['generated_at'])}.</footer>")
     style = (
         "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"

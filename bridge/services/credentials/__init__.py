@@ -1,7 +1,9 @@
 """Open Badges 3.0 credentials and the outcome events that earn them.
 
 Credentials issued, revoked, listed and shown on the public pages (``credentials``); the signing
-key (``keys``); outcome events from outside the shop, imported or posted (``outcome_events``).
+key (``keys``); outcome events from outside the shop, imported or posted (``outcome_events``);
+pathways, their progress and their CLR 2.0 records (``records``), with the eddsa-rdfc-2022
+embedded proofs those carry (``data_integrity``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -30,6 +32,7 @@ from bridge.services.credentials.credentials import (
     status_list,
     verify_token,
 )
+from bridge.services.credentials.data_integrity import DataIntegrityError
 from bridge.services.credentials.keys import SigningKeyError, create_key_file
 from bridge.services.credentials.outcome_events import (
     CSV_COLUMNS,
@@ -39,6 +42,16 @@ from bridge.services.credentials.outcome_events import (
     import_csv,
     record_in_transaction,
 )
+from bridge.services.credentials.records import (
+    complete_pathways,
+    issue_record,
+    issuer_controller,
+    learner_progress,
+    pathway_document,
+    pathway_overview,
+    record_view,
+    revoke_with_records,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -46,26 +59,35 @@ __all__ = [
     "CredentialRefused",
     "CredentialSchemaError",
     "CredentialsNotConfigured",
+    "DataIntegrityError",
     "EVENT_KINDS",
     "EVIDENCE",
     "Signer",
     "SigningKeyError",
     "achievement_document",
     "achievement_links",
+    "complete_pathways",
     "create_key_file",
     "credential_summary",
     "find_credential",
     "import_csv",
     "issue_credential",
+    "issue_record",
+    "issuer_controller",
     "issuer_for",
     "issuing_factory",
     "jwks",
+    "learner_progress",
     "list_credentials",
     "manual_source_key",
+    "pathway_document",
+    "pathway_overview",
     "public_key",
     "record_in_transaction",
+    "record_view",
     "require_public_url",
     "revoke_credential",
+    "revoke_with_records",
     "rotate_key",
     "signing_key",
     "status_list",

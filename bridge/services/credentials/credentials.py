@@ -507,7 +507,10 @@ def jwks(session: Session, public_url: str) -> dict[str, Any]:
     rows = session.exec(select(CredentialKey).order_by(col(CredentialKey.created_at).desc())).all()
     return {
         "keys": [
-            {**(row.public_jwk or {}), "kid": key_id(public_url, row.thumbprint)} for row in rows
+            {**(row.public_jwk or {}), "kid": key_id(public_url, row.thumbprint)}
+            for row in rows
+            # Ed25519 keys sign embedded proofs; the issuer profile lists them as Multikeys.
+            if (row.public_jwk or {}).get("kty") == "RSA"
         ]
     }
 
@@ -551,6 +554,7 @@ def credential_view(row: Credential, learner_email: str | None, public_url: str)
         "status_index": row.status_index,
         "order_id": row.order_id,
         "event_key": row.event_key,
+        "kind": row.kind,
     }
 
 

@@ -46,6 +46,7 @@ from bridge.services.credentials.credentials import (
     issue_credential,
     live_credential,
 )
+from bridge.services.credentials.records import complete_pathways
 from bridge.services.learners import unknown_learner
 from bridge.services.ledger import UnknownLearner, find_learner
 from bridge.store.bulk import insert_ignore
@@ -388,7 +389,7 @@ def _event_credential(
         if found is not None:
             return found
     try:
-        return issue_credential(
+        result = issue_credential(
             session,
             setup,
             learner,
@@ -397,7 +398,10 @@ def _event_credential(
             event_key=key,
             evidence=[request.evidence] if request.evidence else [],
             awarded_at=min(row.occurred_at, utcnow()),
-        ).credential
+        )
+        if result.created:
+            complete_pathways(session, setup, learner)
+        return result.credential
     except CredentialRefused as exc:
         raise InvalidRequest(exc.field, str(exc)) from None
 

@@ -36,6 +36,12 @@ class Credential(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow, index=True)
     revoked_at: datetime | None = None
     revocation_reason: str = Field(default="", max_length=500)
+    # "achievement": an OB 3.0 credential for one SKU; "record": a CLR 2.0 ClrCredential for a
+    # pathway (its offer_sku is "pathway:<code>"), carrying the credentials listed in ``parts``.
+    kind: str = Field(
+        default="achievement", max_length=20, sa_column_kwargs={"server_default": "achievement"}
+    )
+    parts: list[str] | None = json_column()  # a record's inner credentials, by UUID
 
 
 class CredentialKey(SQLModel, table=True):
