@@ -42,7 +42,13 @@ from webhooks.processing import (
     Processor,
     StoreOnly,
 )
-from webhooks.public import credential_pages, init_claims, outcomes, report_page
+from webhooks.public import (
+    credential_pages,
+    init_claims,
+    init_learner_pages,
+    outcomes,
+    report_page,
+)
 from webhooks.receivers import booking_receivers, woocommerce_receiver
 from webhooks.runtime import Runtime, runtime
 
@@ -117,6 +123,7 @@ def create_app(
     app.register_blueprint(events_api)
     app.register_blueprint(report_page)
     init_claims(app, settings.claims.attempts_per_minute)
+    init_learner_pages(app, settings.claims.page_requests_per_minute)
     app.register_blueprint(credential_pages)
     app.register_blueprint(console)
     app.register_blueprint(console_ops)

@@ -130,6 +130,13 @@ class ShopSettings(_Group):
         doc="The shop's time zone (WordPress > Settings > General): coupons expire at the end "
         "of the day their note names, in this zone (e.g. Europe/Berlin).",
     )
+    locale: str = setting(
+        "BRIDGE_SHOP_LOCALE",
+        parsers.locale,
+        default="en_US",
+        doc="The shop's language and region (WordPress > Settings > General > Site Language): "
+        "learners' pages write money, dates and durations the way it does (e.g. de_DE).",
+    )
 
     @property
     def configured(self) -> bool:
@@ -498,6 +505,13 @@ class ClaimSettings(_Group):
         default="20",
         doc="Requests to the team-pack claim pages (`/claims/...`) one client address may make "
         "per minute, per process; more get 429.",
+    )
+    page_requests_per_minute: int = setting(
+        "BRIDGE_LEARNER_PAGE_REQUESTS_PER_MINUTE",
+        parsers.positive_int,
+        default="30",
+        doc="Requests to learners' personal pages (`/me/...`, their calendar feeds included) "
+        "one client address may make per minute, per process; more get 429.",
     )
 
 

@@ -178,6 +178,16 @@ def timezone(value: str) -> str:
     return value
 
 
+def locale(value: str) -> str:
+    """A CLDR locale Babel knows (en_US, de_DE, fr, pt_BR), as Babel spells it."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError("must be a locale such as en_US, de_DE or fr") from None
+
+
 def moment(value: str) -> datetime | None:
     """A UTC date or date-time (2026-12-01 or 2026-12-01T09:30:00); empty for none."""
     text = value.strip()

@@ -82,7 +82,7 @@ MAX_KEY = 400
 UTM_FIELDS = ("utm_content", "utm_term", "utm_campaign", "utm_medium", "utm_source")
 MAX_AMOUNT = 1_000_000
 CREDIT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-BOOKING_TYPE_KEYS = frozenset({"event_type", "credit_type", "amount", "title"})
+BOOKING_TYPE_KEYS = frozenset({"event_type", "credit_type", "amount", "title", "url"})
 
 
 class BookingPayloadError(PermanentError):
@@ -133,6 +133,8 @@ class BookingType:
     credit_type: str = MENTOR_MINUTES
     amount: int | None = None
     title: str = ""
+    # The booking page learners book it on (their personal page links to it, pre-filled).
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -554,5 +556,8 @@ def booking_types_from_data(entries: Iterable[Any]) -> tuple[BookingType, ...]:
         title = entry.get("title", "")
         if not isinstance(title, str):
             raise BookingTypeError(f"{where}.title", "must be text")
-        result.append(BookingType(event_type, credit_type, amount, title.strip()))
+        url = entry.get("url", "")
+        if not isinstance(url, str) or (url and not url.startswith("https://")):
+            raise BookingTypeError(f"{where}.url", "the booking page's https:// address")
+        result.append(BookingType(event_type, credit_type, amount, title.strip(), url.strip()))
     return tuple(result)

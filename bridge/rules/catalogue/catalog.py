@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
 from bridge.rules.bookings.events import BookingType
+from bridge.rules.catalogue.sessions import CohortSessions
 from bridge.rules.words import credit_text, duration, plural
 
 KINDS = (
@@ -76,6 +77,7 @@ class CohortSpec:
     assessment_slots: int | None = None
     waitlist: bool = True
     public_outcomes: bool = False  # the cohort appears on the public outcome pages
+    sessions: CohortSessions | None = None  # when it meets (catalogue sessions table)
 
     @property
     def capacity(self) -> int:

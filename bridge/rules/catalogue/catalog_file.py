@@ -38,6 +38,7 @@ from bridge.rules.catalogue.pathways import (
     pathways_markdown,
 )
 from bridge.rules.catalogue.products import META_FIELDS
+from bridge.rules.catalogue.sessions import parse_sessions
 
 MANIFEST_FORMAT = "creator-bridge/competency-catalogue"
 MANIFEST_VERSION = 1
@@ -66,6 +67,7 @@ _COHORT_KEYS = {
     "assessment_slots",
     "waitlist",
     "public_outcomes",
+    "sessions",
 }
 _OFFER_KEYS = set(META_FIELDS)  # an offer is described by the same fields in both sources
 _STACK_KEYS = {"name", "title", "skus", "course_price", "upsells", "coupon_expires_days"}
@@ -308,6 +310,16 @@ def _cohort(reader: _Reader, code: str, table: Any) -> CohortSpec:
         assessment_slots=reader.integer(table, "assessment_slots", where),
         waitlist=waitlist,
         public_outcomes=public_outcomes,
+        sessions=None
+        if table.get("sessions") is None
+        else parse_sessions(
+            table["sessions"],
+            f"{where}.sessions",
+            zone_name,
+            reader.fail,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        ),
     )
 
 

@@ -12,7 +12,7 @@ Other features, webhooks/, sync/ and bridge/cli/ import the names below from thi
 one of its modules.
 """
 
-from bridge.services.ledger.expiry import expire_credits, expire_learner
+from bridge.services.ledger.expiry import expire_credits, expire_learner, expired_remainders
 from bridge.services.ledger.learners import (
     UnknownLearner,
     apply_customer,
@@ -76,6 +76,7 @@ __all__ = [
     "correct_expiries",
     "expire_credits",
     "expire_learner",
+    "expired_remainders",
     "find_learner",
     "flush_page",
     "is_stale",

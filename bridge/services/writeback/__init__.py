@@ -9,7 +9,11 @@ Other features, webhooks/, sync/ and bridge/cli/ import the names below from thi
 one of its modules.
 """
 
-from bridge.services.writeback.notes import enqueue_credential_note, note_templates_for
+from bridge.services.writeback.notes import (
+    enqueue_credential_note,
+    enqueue_page_link_note,
+    note_templates_for,
+)
 from bridge.services.writeback.outbox import drain_outbox
 from bridge.services.writeback.outbox_rows import (
     OutboxItemNotFound,
@@ -33,6 +37,7 @@ __all__ = [
     "drain_outbox",
     "enqueue_credential_note",
     "enqueue_customer_meta",
+    "enqueue_page_link_note",
     "enqueue_writebacks_for",
     "list_outbox",
     "note_templates_for",

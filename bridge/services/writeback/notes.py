@@ -26,6 +26,7 @@ from bridge.rules.writeback.notes import (
     discount_text,
     parse_note_templates,
 )
+from bridge.services.learner_links import link_for_first_note, mark_link_sent
 from bridge.services.ledger import Event, OrderOutcome, simulated_orders
 from bridge.services.ledger import waitlist_position as seat_waitlist_position
 from bridge.services.writeback.coupons import coupon_key
@@ -276,7 +277,34 @@ def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Setti
                     events=[part.kind for part in parts],
                 )
             )
-    return enqueue_creates(session, notes)
+    carrying = _with_page_links(session, notes, settings)
+    queued = enqueue_creates(session, notes)
+    for key in queued:
+        if key in carrying:
+            mark_link_sent(session, carrying[key], key)
+    return queued
+
+
+def _with_page_links(
+    session: Session, notes: Sequence[Update], settings: Settings
+) -> dict[str, int]:
+    """Add the learner's page link to the first customer note written for them (once: later
+    notes do not repeat it); the keys of the notes that carry one, with their learner."""
+    carrying: dict[str, int] = {}
+    for note in notes:
+        learner_id = note.extra.get("notify")
+        if not note.data.get("customer_note") or not isinstance(learner_id, int):
+            continue
+        if learner_id in carrying.values():
+            continue
+        url = link_for_first_note(
+            session, learner_id, settings.claims.secret, settings.web.public_url
+        )
+        if url:
+            templates = note_templates_for(settings)
+            note.data["note"] = f"{note.data['note']}\n{templates.label('page_link')} {url}"
+            carrying[note.target_key] = learner_id
+    return carrying
 
 
 def event_note_drafts(
@@ -356,4 +384,26 @@ def enqueue_credential_note(
     queued = enqueue_creates(
         session, [_note(order_id, "credential_issued", text, identity, learner_id, settings)]
     )
+    return queued[0] if queued else None
+
+
+def enqueue_page_link_note(
+    session: Session,
+    order_id: int,
+    learner_id: int,
+    url: str,
+    fact: str,
+    settings: Settings,
+) -> str | None:
+    """Queue a customer note on ``order_id`` that gives the learner their page's link again
+    (the console's "re-send"); ``fact`` makes one request one note. None when the note is
+    already queued or written, or the order is made up by `bridge simulate`."""
+    if simulated_orders(session, [order_id]):
+        return None
+    text = f"{note_templates_for(settings).label('page_link')} {url}"
+    identity = note_identity(order_id, "page_link", [fact])
+    note = _note(order_id, "page_link", text, identity, learner_id, settings, customer=True)
+    queued = enqueue_creates(session, [note])
+    if queued:
+        mark_link_sent(session, learner_id, queued[0])
     return queued[0] if queued else None
