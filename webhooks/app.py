@@ -32,7 +32,13 @@ from bridge.store.models import utcnow
 from webhooks import input_guard
 from webhooks.api import api, api_docs, events_api
 from webhooks.assets import assets
-from webhooks.console import console, console_bookings, console_ops, init_sessions
+from webhooks.console import (
+    console,
+    console_bookings,
+    console_business,
+    console_ops,
+    init_sessions,
+)
 from webhooks.page_limits import init_page_limits
 from webhooks.processing import (
     STOPPED,
@@ -128,6 +134,7 @@ def create_app(
     app.register_blueprint(console)
     app.register_blueprint(console_ops)
     app.register_blueprint(console_bookings)
+    app.register_blueprint(console_business)
     app.register_blueprint(outcomes)
     app.register_blueprint(assets)
     if not settings.shop.configured:

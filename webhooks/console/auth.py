@@ -217,6 +217,7 @@ NAV = (
     ("console_ops.outbox", "Outbox"),
     ("console_ops.catalogue", "Catalogue"),
     ("console_ops.report", "Report"),
+    ("console_business.audit", "Audit"),
     ("outcomes.outcomes_page", "Public outcomes"),
 )
 SECURITY_HEADERS = {

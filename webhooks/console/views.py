@@ -14,12 +14,17 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.services.audit import Via
 from bridge.services.catalogue import read_catalogue_file
 from bridge.services.learners import (
+    FORCE,
     MAX_QUERY,
+    NEW_LEARNER,
+    NEW_TYPE,
     AdjustmentRefused,
     apply_adjustment,
     check_adjustment,
+    conferred_credit_types,
     learner_page,
     preview,
     search_learners,
@@ -155,16 +160,39 @@ def _adjustment(learner_id: int) -> Any:
         form.get("amount", ""),
         form.get("reason", ""),
         revoke=form.get("direction") == "revoke",
+        force=form.get("force") == "on",
+        new_type=form.get("new_type") == "on",
     )
+
+
+# How the console says which box lifts a guard rail of a manual adjustment (the CLI's flags).
+OVERRIDES = {
+    FORCE: "tick “Allow a negative balance” to revoke anyway (the CLI's --force)",
+    NEW_TYPE: "tick “New credit type” to add it on purpose (the CLI's --new-type)",
+    NEW_LEARNER: "",
+}
+
+
+def _refused(exc: AdjustmentRefused) -> str:
+    hint = OVERRIDES.get(exc.override, "")
+    return f"{exc}; {hint}" if hint else str(exc)
+
+
+def _known_types() -> set[str]:
+    return conferred_credit_types(runtime().engine, file_catalogue())
 
 
 @console.post("/learners/<int:learner_id>/adjust")
 @admin_required
 def adjust(learner_id: int) -> Response:
-    """Step one of a manual grant or revoke: show what it will do, write nothing."""
+    """Step one of a manual grant or revoke: show what it will do, write nothing. The guard
+    rails are the CLI's (bridge.services.learners): a revoke below zero needs “Allow a negative
+    balance”, a credit type the catalogue does not confer needs “New credit type”."""
     data = _learner_data(learner_id)
     try:
         adjustment = _adjustment(learner_id)
+        with unit_of_work(runtime().engine) as session:
+            shown = preview(session, adjustment, _known_types())
     except AdjustmentRefused as exc:
         return render_page(
             "console/learner.html",
@@ -172,10 +200,8 @@ def adjust(learner_id: int) -> Response:
             data=data,
             learner_id=learner_id,
             form=request.form,
-            error=str(exc),
+            error=_refused(exc),
         )
-    with unit_of_work(runtime().engine) as session:
-        shown = preview(session, adjustment)
     return render_page(
         "console/adjust_confirm.html",
         data=data,
@@ -189,7 +215,7 @@ def adjust(learner_id: int) -> Response:
 @console.post("/learners/<int:learner_id>/adjust/confirm")
 @admin_required
 def adjust_confirm(learner_id: int) -> ResponseReturnValue:
-    """Step two: write the ledger row, once per confirmation."""
+    """Step two: write the ledger row and its audit row, once per confirmation."""
     _learner_data(learner_id)  # 404 for an unknown learner
     reference = request.form.get("reference", "")
     if (
@@ -201,10 +227,15 @@ def adjust_confirm(learner_id: int) -> ResponseReturnValue:
         adjustment = _adjustment(learner_id)
         operator = current_operator()
         result = apply_adjustment(
-            runtime().engine, adjustment, reference, by=operator.email if operator else "console"
+            runtime().engine,
+            adjustment,
+            f"console:{reference}",
+            operator=operator.email if operator else "console",
+            via=Via.CONSOLE,
+            known_types=_known_types(),
         )
     except AdjustmentRefused as exc:
-        abort(400, description=str(exc))
+        abort(400, description=_refused(exc))
     verb = "granted" if result["amount"] > 0 else "revoked"
     if result["applied"]:
         flash(

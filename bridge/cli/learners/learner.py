@@ -13,21 +13,22 @@ from bridge.cli.credentials import learner_pathways, render_pathways
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.bookings.events import Attendance
-from bridge.rules.entitlements import normalise_email, plausible_email
 from bridge.rules.inbound.payloads import unstorable
-from bridge.rules.words import amount_text, credit_text, did_you_mean
+from bridge.rules.words import amount_text, credit_text
+from bridge.services.audit import Via, operator_of
 from bridge.services.bookings import link_made_at
-from bridge.services.learners import learner_record, near_email, require_learner, unknown_learner
-from bridge.services.ledger import (
-    active_perks,
-    adjust_credits,
-    balances,
-    find_learner,
-    lock_learner,
-    owes,
-    resolve_learner,
+from bridge.services.learners import (
+    FORCE,
+    NEW_LEARNER,
+    NEW_TYPE,
+    AdjustmentRefused,
+    apply_adjustment,
+    check_adjustment,
+    conferred_credit_types,
+    learner_record,
+    require_learner,
 )
-from bridge.services.writeback import enqueue_customer_meta
+from bridge.services.ledger import owes
 from bridge.store.db import unit_of_work
 from bridge.store.ids import id_of
 
@@ -110,14 +111,15 @@ def _render_learner(data: dict[str, Any]) -> None:
                 row["credit_type"],
                 row["reason"],
                 _source(row),
+                row.get("actor") or "-",
             ]
         )
     if cells:
         for line in table(
-            ["when", "amount", "credit type", "reason", "from"],
+            ["when", "amount", "credit type", "reason", "from", "by"],
             cells,
             right=[1],
-            shrink=[4],
+            shrink=[4, 5],
             indent="  ",
         ):
             click.echo(line)
@@ -232,12 +234,16 @@ def os_user() -> str:
 def known_credit_types(app: AppContext) -> set[str]:
     """Credit types the catalogue (file and product meta) confers, and the complimentary call's."""
     from bridge.cli.catalog import file_catalogue
-    from bridge.services.catalogue import load_catalogue
 
-    catalogue = load_catalogue(app.ready_engine(), file_catalogue(app.settings)[0])
-    return {"mentor_minutes"} | {
-        credit for offer in catalogue.offers.values() for credit in offer.credits
-    }
+    return conferred_credit_types(app.ready_engine(), file_catalogue(app.settings)[0])
+
+
+# How the CLI says which flag lifts a guard rail of a manual adjustment.
+OVERRIDES = {
+    FORCE: "--force allows a negative balance",
+    NEW_TYPE: "--new-type adds it on purpose",
+    NEW_LEARNER: "--new-learner gives to it as a new guest learner",
+}
 
 
 def _adjust(
@@ -254,75 +260,51 @@ def _adjust(
     new_type: bool = False,
     new_learner: bool = False,
 ) -> None:
+    """grant and revoke: the manual-credits service's guard rails, worded for the CLI."""
     if amount <= 0:
         raise click.BadParameter("must be greater than zero", param_hint="--amount")
     if not reason.strip():
         raise click.BadParameter("say why (it is kept on the ledger row)", param_hint="--reason")
-    actor = (by or os_user()).strip() or "unknown"
-    for shown, value in (("the e-mail or customer id", ref), ("--reason", reason), ("--by", actor)):
+    app = _app(ctx)
+    operator = operator_of(by, app.settings.console.operator)
+    for shown, value in (("the e-mail or customer id", ref), ("--by", operator)):
         problem = unstorable(value)
         if problem is not None:
             raise PermanentError(
                 f"{shown} holds {problem}; type it again (an e-mail is name@domain)"
             )
-    app = _app(ctx)
-    known = known_credit_types(app)
-    if credit_type not in known and not new_type:
-        hint = did_you_mean(credit_type, known)
-        hint = f"{hint} " if hint else ""
-        raise PermanentError(
-            f"the catalogue confers no credit type {credit_type!r}; {hint}known: "
-            f"{', '.join(sorted(known))} (--new-type adds it on purpose)"
-        )
-    engine = app.ready_engine()
-    created = False
-    with unit_of_work(engine) as session:
-        found = find_learner(session, ref)
-        if found is None and sign > 0 and not new_learner and near_email(session, ref):
-            # One letter off a known e-mail is a typo, not a prospect, until said otherwise.
-            raise unknown_learner(
-                session, ref, also="--new-learner gives to it as a new guest learner"
-            )
-        if found is None and sign > 0 and "@" in ref and not ref.strip().isdigit():
-            if not plausible_email(normalise_email(ref)):
-                raise PermanentError(
-                    f"{ref.strip()!r} is not an e-mail address a new learner "
-                    "can have (name@domain, no spaces or control characters)"
-                )
-            # A gift to someone who has not bought yet: a guest, known by e-mail.
-            found = resolve_learner(session, 0, ref)
-            created = True
-        if found is None:
-            raise unknown_learner(session, ref)
-        learner_id = id_of(found)
-        lock_learner(session, learner_id)
-        before = balances(session, learner_id).get(credit_type, 0)
-        if sign < 0 and before - amount < 0 and not force:
-            raise PermanentError(
-                f"revoking {credit_text(amount, credit_type)} would leave {found.email} at "
-                f"{amount_text(before - amount, credit_type)} (balance "
-                f"{amount_text(before, credit_type)}); --force allows a negative balance"
-            )
-        entry = adjust_credits(
-            session,
-            found,
+    try:
+        adjustment = check_adjustment(
+            ref,
             credit_type,
-            sign * amount,
-            reason.strip(),
-            uuid.uuid4().hex,
-            actor=actor,
+            str(amount),
+            reason,
+            revoke=sign < 0,
+            force=force,
+            new_type=new_type,
+            new_learner=new_learner,
         )
-        balance = balances(session, learner_id).get(credit_type, 0)
-        enqueue_customer_meta(session, learner_id, active_perks(session, learner_id))
-        session.commit()
+        result = apply_adjustment(
+            app.ready_engine(),
+            adjustment,
+            f"cli:{uuid.uuid4().hex}",
+            operator=operator,
+            via=Via.CLI,
+            known_types=known_credit_types(app),
+        )
+    except AdjustmentRefused as exc:
+        hint = OVERRIDES.get(exc.override)
+        if exc.override == NEW_LEARNER:
+            raise PermanentError(f"{exc} ({hint})") from None
+        raise PermanentError(f"{exc}{'; ' + hint if hint else ''}") from None
     data = {
-        "learner": found.email,
-        "credit_type": credit_type,
-        "amount": entry.amount,
-        "ledger_entry_id": entry.id,
-        "balance": balance,
-        "by": actor,
-        "learner_created": created,
+        "learner": result["learner"],
+        "credit_type": result["credit_type"],
+        "amount": result["amount"],
+        "ledger_entry_id": result["entry_id"],
+        "balance": result["balance"],
+        "by": operator,
+        "learner_created": result["learner_created"],
     }
 
     def render(d: dict[str, Any]) -> None:
@@ -345,7 +327,8 @@ adjust_options = [
     click.option(
         "--by",
         default=None,
-        help="Who makes the adjustment, kept on the ledger row (default: the OS user).",
+        help="Who makes the adjustment, kept on the ledger row and the audit trail "
+        "(default: BRIDGE_OPERATOR, else the OS user).",
     ),
     click.option(
         "--new-type",

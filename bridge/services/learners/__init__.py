@@ -1,8 +1,9 @@
 """Learners as people look them up, and what is done to them by hand.
 
 Found by e-mail, name or customer id (``search``); what one holds as plain data (``view``) and on
-the console (``page``); credits granted or revoked from the console (``manual_credits``); what
-changed for learners between two moments (``changes``).
+the console (``page``); credits granted or revoked by hand, by the CLI and the console alike
+with one set of guard rails, audited (``manual_credits``); what changed for learners between
+two moments (``changes``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -16,9 +17,14 @@ from bridge.services.learners.changes import (
     take_snapshot,
 )
 from bridge.services.learners.manual_credits import (
+    FORCE,
+    NEW_LEARNER,
+    NEW_TYPE,
+    Adjustment,
     AdjustmentRefused,
     apply_adjustment,
     check_adjustment,
+    conferred_credit_types,
     preview,
 )
 from bridge.services.learners.page import learner_page
@@ -33,12 +39,17 @@ from bridge.services.learners.search import (
 from bridge.services.learners.view import describe_learner
 
 __all__ = [
-    "AdjustmentRefused",
+    "FORCE",
     "LIMIT",
     "MAX_QUERY",
+    "NEW_LEARNER",
+    "NEW_TYPE",
+    "Adjustment",
+    "AdjustmentRefused",
     "apply_adjustment",
     "changes_since",
     "check_adjustment",
+    "conferred_credit_types",
     "describe_learner",
     "learner_page",
     "learner_record",

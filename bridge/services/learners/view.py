@@ -144,6 +144,7 @@ def describe_learner(
                 "offer_sku": row.offer_sku,
                 "reverses_id": row.reverses_id,
                 "note": row.note,
+                "actor": row.actor,
                 "created_at": row.created_at.isoformat(),
             }
             for row in ledger
