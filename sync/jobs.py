@@ -33,9 +33,9 @@ from bridge.services.inbox import (
 from bridge.services.ledger import OrderOutcome, active_perks, expire_credits
 from bridge.services.operations import record_job_run
 from bridge.services.orders import (
+    Tell,
+    apply_orders,
     build_handlers,
-    changed_orders,
-    process_orders,
     record_watch_start,
 )
 from bridge.services.subscriptions import reconcile_subscriptions
@@ -141,10 +141,9 @@ class _OrderWalk:
         self.boundaries: list[tuple[datetime, datetime]] = []
         self.pages = 0
         # From when customers hear of changes; recorded at the first sync if nothing else did.
-        self.since = ctx.settings.writeback.notify_since or record_watch_start(
-            ctx.engine, ctx.now(), "first sync"
-        )
-        self.notify = True if ctx.options.notify else None
+        if ctx.settings.writeback.notify_since is None:
+            record_watch_start(ctx.engine, ctx.now(), "first sync")
+        self.tell = Tell.EVERYTHING if ctx.options.notify else Tell.NEWS
 
     def run(self, start: datetime | None) -> None:
         ctx = self.ctx
@@ -186,28 +185,19 @@ class _OrderWalk:
             if moment is not None and (newest is None or moment > newest):
                 newest = moment
         with ctx.writes() as target:
-            fingerprints: dict[int, str] = {}
-            changed = changed_orders(target, items, self.catalogue, ctx.settings, fingerprints)
-            ctx.tally.fetched += len(items) - len(changed)
-            ctx.progress.advance(len(items) - len(changed))
-            results = (
-                process_orders(
-                    target,
-                    changed,
-                    catalogue=self.catalogue,
-                    settings=ctx.settings,
-                    shop=ctx.client,
-                    checked=True,
-                    notify=self.notify,
-                    since=self.since,
-                    fingerprints=fingerprints,
-                )
-                if changed
-                else []
+            results = apply_orders(
+                target,
+                items,
+                catalogue=self.catalogue,
+                settings=ctx.settings,
+                shop=ctx.client,
+                tell=self.tell,
             )
         for result in results:
             ctx.tally.fetched += 1
-            if result.error is not None:
+            if result.outcome is not None and result.outcome.unchanged:
+                pass  # the same as when it was last applied: nothing to do or tell
+            elif result.error is not None:
                 ctx.item_failed(f"order {result.payload.get('id')}: {result.error}")
                 moment = _modified(result.payload)
                 if moment is not None and (self.hold is None or moment < self.hold):

@@ -1,4 +1,5 @@
-"""A page of orders in one unit of work: the same result as one by one, in a few statements."""
+"""A page of orders in one unit of work: what its orders applied in turn leave, in a few
+statements."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bridge.rules.catalogue.catalog import Offer
 from bridge.services.inbox import Delivery, InboxDrain, record_delivery
 from bridge.services.inbox.batches import PAGE_SIZE
 from bridge.services.ledger.seats import UnknownCohort
-from bridge.services.orders import build_handlers, process_order, process_orders
+from bridge.services.orders import Tell, apply_orders, build_handlers, process_order
 from bridge.store.db import make_engine, unit_of_work, upgrade
 from bridge.store.models import (
     Access,
@@ -131,19 +132,24 @@ def catalogue(engine):
     return catalogue
 
 
-def test_a_page_leaves_what_the_orders_one_by_one_leave(engine, settings, catalogue, tmp_path):
+def test_a_page_equals_its_orders_applied_in_turn(engine, settings, catalogue, tmp_path):
     """Ledger, seats in waitlist order, access, learners and every write-back (notes
-    included) are the same whether the orders come one by one or as one page."""
+    included) are the same whether the orders come as one page or each as a page of its own,
+    in turn."""
     page = mixed_page()
     reference = make_engine(f"sqlite:///{tmp_path / 'one-by-one.db'}")
     upgrade(reference)
     store_cohorts(reference, catalogue)
     for payload in page:
-        process_order(reference, payload, catalogue=catalogue, settings=settings, notify=True)
+        process_order(
+            reference, payload, catalogue=catalogue, settings=settings, tell=Tell.EVERYTHING
+        )
     one_by_one = snapshot(reference)
     reference.dispose()
 
-    results = process_orders(engine, page, catalogue=catalogue, settings=settings, notify=True)
+    results = apply_orders(
+        engine, page, catalogue=catalogue, settings=settings, tell=Tell.EVERYTHING
+    )
 
     assert [r.error for r in results] == [None] * len(page)
     assert snapshot(engine) == one_by_one
@@ -157,12 +163,14 @@ def test_a_page_costs_a_few_statements_and_an_unchanged_page_writes_nothing(
 ):
     page = mixed_page(100)
     with counted(engine) as statements:
-        results = process_orders(engine, page, catalogue=catalogue, settings=settings, notify=False)
+        results = apply_orders(
+            engine, page, catalogue=catalogue, settings=settings, tell=Tell.NOTHING
+        )
     assert all(r.error is None for r in results)
     assert len(statements) <= 100, len(statements)  # 100 orders: at most one per order
 
     with counted(engine) as again:
-        process_orders(engine, page, catalogue=catalogue, settings=settings)
+        apply_orders(engine, page, catalogue=catalogue, settings=settings)
     assert len(again) <= 2  # one read of the page's fingerprints (and its BEGIN on SQLite)
     assert not [s for s in again if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
 
@@ -182,7 +190,7 @@ def test_an_order_that_cannot_be_applied_fails_alone(engine, settings, catalogue
     page.insert(
         3, make_order(6100, [("COHORT-NOWHERE", 1)], email="late@example.com", customer_id=777)
     )
-    results = process_orders(engine, page, catalogue=catalogue, settings=settings)
+    results = apply_orders(engine, page, catalogue=catalogue, settings=settings)
     errors = {r.payload["id"]: r.error for r in results if r.error is not None}
     assert list(errors) == [6100] and isinstance(errors[6100], UnknownCohort)
     with unit_of_work(engine) as session:
@@ -197,9 +205,7 @@ def test_one_order_twice_in_a_page_is_applied_in_turn(engine, settings, catalogu
     cancelled = make_order(
         7000, [("MENTOR-1H", 1)], status="cancelled", modified="2026-11-28T11:00:00"
     )
-    results = process_orders(
-        engine, [paid, cancelled, paid], catalogue=catalogue, settings=settings
-    )
+    results = apply_orders(engine, [paid, cancelled, paid], catalogue=catalogue, settings=settings)
     assert [r.outcome.applied for r in results] == [True, True, False]
     assert [e.kind for e in results[1].outcome.events if e.kind.startswith("credit")] == [
         "credit_reversed"
@@ -252,8 +258,8 @@ def test_two_pages_at_once_share_new_learners_without_a_deadlock(engine, setting
     def work(index: int) -> None:
         try:
             barrier.wait(timeout=10)
-            results[index] = process_orders(
-                engine, pages[index], catalogue=catalogue, settings=settings, notify=False
+            results[index] = apply_orders(
+                engine, pages[index], catalogue=catalogue, settings=settings, tell=Tell.NOTHING
             )
         except BaseException as exc:  # noqa: BLE001  (reported below)
             failures.append(exc)

@@ -16,7 +16,7 @@ from bridge.rules.catalogue.catalog import Offer
 from bridge.rules.entitlements import order_entitlements
 from bridge.rules.periods import DEFAULT_POLICY, BillingPeriod, parse_billing_period
 from bridge.services.inbox import Delivery, record_delivery
-from bridge.services.ledger import active_perks, apply_order, balances, expire_credits, find_learner
+from bridge.services.ledger import active_perks, balances, expire_credits, find_learner
 from bridge.services.orders import build_handlers, process_order
 from bridge.services.subscriptions import (
     learner_subscriptions,
@@ -320,7 +320,6 @@ def test_revoke_on_cancel_expires_unspent_credits_whatever_the_order_of_arrival(
         database={"url": database_url},
         subscriptions={"revoke_on_cancel": True},
     )
-    policy = subscription_policy(config)
     sub(engine, config, catalogue, subscription(73, parent=730))
     order(engine, config, catalogue, sub_order(730, "2027-01-10T09:00:00"))
     sub(
@@ -336,16 +335,7 @@ def test_revoke_on_cancel_expires_unspent_credits_whatever_the_order_of_arrival(
         ),
     )
     # The February renewal, paid before the cancellation, is delivered after it.
-    with unit_of_work(engine) as session:
-        apply_order(
-            session,
-            sub_order(731, "2027-02-10T09:00:00", renewal_of=73),
-            catalogue,
-            paid_statuses=config.orders.paid_statuses,
-            complimentary_minutes=30,
-            subscription_policy=policy,
-        )
-        session.commit()
+    order(engine, config, catalogue, sub_order(731, "2027-02-10T09:00:00", renewal_of=73))
     cancelled = at("2027-02-25T00:00:00")
     assert held(engine, 730) == [
         ("mentor_minutes", 60, cancelled),

@@ -1,17 +1,19 @@
 """What learners hold, and the order state it is reconciled from.
 
 The ledger of credits (granted once per source, reversed by a new row) and access, reconciled
-toward what an order confers now (``ledger``); seats in cohorts and their waitlists (``seats``);
+toward what an order confers now by the pure rules of bridge.rules.reconcile (``ledger``); seats
+in cohorts and their waitlists, allocated by bridge.rules.cohorts.allocate_seats (``seats``);
 learners found, created and locked (``learners``); the events an order's application reports
-(``outcomes``); what a page of orders needs from storage, read and locked at once
-(``page_state``); what an order's state keeps beside the ledger, its lines and refunds
-(``order_summary``); credits past their expiry (``expiry``); the perks a learner's subscriptions
-give (``perks``).
+(``outcomes``); the rows of a page of orders as plain rows, read and locked at once, written in
+bulk (``page_state``: every order is applied as part of a ``Page``); what an order's state keeps
+beside the ledger, its lines and refunds (``order_summary``); credits past their expiry
+(``expiry``); the perks a learner's subscriptions give (``perks``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
 """
 
+from bridge.rules.reconcile import GRANT_REASONS, CreditTarget
 from bridge.services.ledger.expiry import expire_credits, expire_learner, expired_remainders
 from bridge.services.ledger.learners import (
     UnknownLearner,
@@ -21,8 +23,6 @@ from bridge.services.ledger.learners import (
     resolve_learner,
 )
 from bridge.services.ledger.ledger import (
-    GRANT_REASONS,
-    CreditTarget,
     adjust_credits,
     apply_order,
     balances,
@@ -33,40 +33,34 @@ from bridge.services.ledger.ledger import (
     needs_learner,
     order_subscription_terms,
     owes,
-    reconcile_access,
     reconcile_complimentary_calls,
-    reconcile_credits,
 )
 from bridge.services.ledger.order_summary import simulated_orders, stored_refunds_of
 from bridge.services.ledger.outcomes import Event, OrderOutcome
 from bridge.services.ledger.page_state import (
-    PAGE_KEY,
-    NotInPage,
-    PageState,
-    add_new,
-    flush_page,
+    ClaimRow,
+    LearnerRow,
+    Page,
     load_page,
-    lock_cohorts,
-    page_state_of,
-    resolve_in_page,
-    store_new_aliases,
+    read_rows,
+    write_rows,
 )
 from bridge.services.ledger.perks import active_perks, active_perks_of, row_perks
-from bridge.services.ledger.seats import SEAT_HELD, waitlist_position
+from bridge.services.ledger.seats import SEAT_HELD, UnknownCohort, waitlist_position
 
 __all__ = [
+    "ClaimRow",
     "CreditTarget",
     "Event",
     "GRANT_REASONS",
-    "NotInPage",
+    "LearnerRow",
     "OrderOutcome",
-    "PAGE_KEY",
-    "PageState",
+    "Page",
     "SEAT_HELD",
+    "UnknownCohort",
     "UnknownLearner",
     "active_perks",
     "active_perks_of",
-    "add_new",
     "adjust_credits",
     "apply_customer",
     "apply_order",
@@ -78,23 +72,18 @@ __all__ = [
     "expire_learner",
     "expired_remainders",
     "find_learner",
-    "flush_page",
     "is_stale",
     "load_page",
-    "lock_cohorts",
     "lock_learner",
     "needs_learner",
     "order_subscription_terms",
     "owes",
-    "page_state_of",
-    "reconcile_access",
+    "read_rows",
     "reconcile_complimentary_calls",
-    "reconcile_credits",
-    "resolve_in_page",
     "resolve_learner",
     "row_perks",
     "simulated_orders",
-    "store_new_aliases",
     "stored_refunds_of",
     "waitlist_position",
+    "write_rows",
 ]

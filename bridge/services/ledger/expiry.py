@@ -24,8 +24,8 @@ from sqlalchemy import Engine, and_, exists
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from bridge.rules.reconcile import EXPIRY_REASON, EXPIRY_SUFFIX, GRANT_REASONS
 from bridge.services.ledger.learners import lock_learner
-from bridge.services.ledger.ledger import EXPIRY_REASON, EXPIRY_SUFFIX, GRANT_REASONS
 from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, utcnow

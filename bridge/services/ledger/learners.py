@@ -7,17 +7,24 @@ an order creates it if new and records every address it was seen with.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.rules.inbound.payloads import unstorable
-from bridge.services.ledger.page_state import lock_row
 from bridge.store.bulk import insert_ignore
 from bridge.store.ids import id_of
 from bridge.store.models import Learner, LearnerEmail, utcnow
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def lock_row(session: Session, model: type[_Row], *where: Any) -> _Row | None:
+    """The first row that matches, locked until the transaction ends."""
+    return session.exec(select(model).where(*where).with_for_update()).first()
 
 
 class UnknownLearner(PermanentError):

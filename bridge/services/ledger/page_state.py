@@ -1,27 +1,33 @@
-"""What a page of orders needs from storage, read and locked in a few set-based queries.
+"""A page of orders' rows: read and locked up front, changed in memory, written in bulk.
 
-The ledger (bridge.services.ledger.ledger) applies orders one by one; inside a page's unit of work
-(bridge.services.orders.page_apply) it takes their rows from here instead of querying per order. The
-objects are the session's own (one identity map), so a change made while applying one order
-(a seat promoted, a learner renamed) is what the next order sees, as it would be after a flush.
+Every order is applied as part of a page (bridge.services.orders.page_apply; a single webhook is a
+page of one). ``load_page`` reads what the page's orders need in a few set-based SQLAlchemy Core
+queries into plain rows (bridge.rules.reconcile, bridge.rules.cohorts, the dataclasses below),
+and the ledger applies each order to those rows; a row the page did not read (an e-mail first
+seen now, a cohort) is loaded into the page when it is asked for. ``Page.flush`` writes the new
+rows in one multi-row ``INSERT ... RETURNING`` per table and the changed ones in one
+``executemany`` UPDATE per table.
+
 Locks are taken in one order everywhere: order states, then learners, then cohorts, each by
-key, so two pages (or a page and a single webhook) cannot deadlock on them.
+key, so two pages (or a page and anything else that locks these rows) cannot deadlock on them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, or_
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Table, delete, insert, or_, select
+from sqlmodel import Session, SQLModel
 
-from bridge.rules.cohorts import SeatStatus
+from bridge.rules.cohorts import CohortSeating, SeatRow, SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
-from bridge.store.bulk import insert_ignoring, insert_new, insert_rows, table_of, update_changed
-from bridge.store.ids import id_of
+from bridge.rules.reconcile import AccessRow, CreditRow
+from bridge.store.bulk import insert_ignoring, table_of, update_rows
 from bridge.store.models import (
     Access,
     ClaimPlace,
@@ -35,127 +41,416 @@ from bridge.store.models import (
     utcnow,
 )
 
-PAGE_KEY = "bridge.page"
+
+@dataclass(eq=False)
+class StateRow:
+    """An order's state (``order_state``) as plain data."""
+
+    order_id: int
+    status: str
+    learner_id: int | None = None
+    date_modified_gmt: datetime | None = None
+    date_paid_gmt: datetime | None = None
+    date_created_gmt: datetime | None = None
+    total: str = "0"
+    currency: str = ""
+    summary: dict[str, Any] | None = None
+    updated_at: datetime | None = None
 
 
-class NotInPage(Exception):
-    """The page cannot settle this by itself (a rare learner case): apply its orders singly."""
+@dataclass(eq=False)
+class LearnerRow:
+    """A learner (``learner``) as plain data; ``id`` is None until it is inserted."""
+
+    email: str
+    id: int | None = None
+    woo_customer_id: int | None = None
+    name: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    erased_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class ClaimRow:
+    """A team-pack place (``claim_place``) as plain data."""
+
+    place_key: str
+    code_hash: str
+    order_id: int
+    line_item_id: int
+    unit: int
+    place: int
+    offer_sku: str
+    status: str
+    id: int | None = None
+    confers: dict[str, Any] | None = None
+    learner_id: int | None = None
+    claimant_name: str = ""
+    claimed_at: datetime | None = None
+    voided_at: datetime | None = None
+    void_reason: str = ""
+    created_at: datetime | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How rows of one dataclass are stored: their table, key, and the columns a change writes."""
+
+    model: type[SQLModel]
+    key: str | None  # the unique column that tells new rows apart (None: no id read back)
+    changes: tuple[str, ...]
+
+
+_KINDS: dict[type, _Kind] = {
+    LearnerRow: _Kind(Learner, "email", ("name", "woo_customer_id", "updated_at")),
+    StateRow: _Kind(
+        OrderState,
+        None,
+        (
+            "learner_id",
+            "status",
+            "date_modified_gmt",
+            "date_paid_gmt",
+            "date_created_gmt",
+            "total",
+            "currency",
+            "summary",
+            "updated_at",
+        ),
+    ),
+    CreditRow: _Kind(LedgerEntry, "source_key", ("expires_at",)),
+    SeatRow: _Kind(Seat, "source_key", ("status", "changed_at")),
+    AccessRow: _Kind(Access, "source_key", ("revoked_at",)),
+    ClaimRow: _Kind(
+        ClaimPlace,
+        None,
+        (
+            "status",
+            "voided_at",
+            "void_reason",
+            "learner_id",
+            "claimant_name",
+            "claimed_at",
+            "changed_at",
+        ),
+    ),
+}
+# Tables in the order rows go in: learners before the rows that name them.
+_INSERT_ORDER = (LearnerRow, CreditRow, SeatRow, AccessRow, ClaimRow)
+
+_Row = TypeVar("_Row")
+
+
+def _columns(table: Table, row_type: type) -> list[str]:
+    """The fields of ``row_type`` the table has (a column another issue adds is read once
+    it exists)."""
+    return [f.name for f in dataclasses.fields(row_type) if f.name in table.c]
+
+
+def read_rows(
+    session: Session,
+    row_type: type[_Row],
+    *where: Any,
+    order_by: Any = None,
+    lock: bool = False,
+) -> list[_Row]:
+    """Rows of ``row_type``'s table that match, as plain rows (one Core SELECT)."""
+    table = table_of(_KINDS[row_type].model)
+    names = _columns(table, row_type)
+    statement = select(*(table.c[name] for name in names)).where(*where)
+    if order_by is not None:
+        statement = statement.order_by(order_by)
+    if lock:
+        statement = statement.with_for_update()
+    return [
+        row_type(**dict(zip(names, values, strict=True))) for values in session.execute(statement)
+    ]
+
+
+def write_rows(session: Session, new: Sequence[Any], changed: Iterable[Any] = ()) -> None:
+    """Insert ``new`` plain rows (ids read back into them) and write the changes of ``changed``.
+
+    New rows go in one multi-row INSERT per table, in the order given (generated ids follow
+    it); changed rows in one executemany UPDATE per table.
+    """
+    by_type: dict[type, list[Any]] = defaultdict(list)
+    for row in new:
+        by_type[type(row)].append(row)
+    for insert_type in _INSERT_ORDER:
+        if by_type.get(insert_type):
+            _insert(session, insert_type, by_type[insert_type])
+    updates: dict[type, dict[int, Any]] = defaultdict(dict)
+    for row in changed:
+        updates[type(row)][id(row)] = row
+    for row_type, rows in updates.items():
+        kind = _KINDS[row_type]
+        table = table_of(kind.model)
+        [pk] = list(table.primary_key.columns)
+        update_rows(
+            session,
+            table,
+            [
+                {
+                    pk.key: getattr(row, pk.key),
+                    **{name: getattr(row, name) for name in kind.changes},
+                }
+                for row in rows.values()
+            ],
+        )
+
+
+def _insert(session: Session, row_type: type, rows: Sequence[Any]) -> None:
+    kind = _KINDS[row_type]
+    table = table_of(kind.model)
+    names = [name for name in _columns(table, row_type) if name != "id"]
+    values = [{name: getattr(row, name) for name in names} for row in rows]
+    if kind.key is None:
+        session.execute(insert(table), values)
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # PostgreSQL draws ids in parameter order only when asked to; SQLite always does.
+    statement = insert(table).returning(
+        table.c.id, table.c[kind.key], sort_by_parameter_order=postgres
+    )
+    ids = {key: row_id for row_id, key in session.execute(statement, values).all()}
+    for row in rows:
+        row.id = ids[getattr(row, kind.key)]
 
 
 @dataclass
-class CohortSeats:
-    """A locked cohort with its active count and waitlist (oldest first), kept current."""
+class Page:
+    """The rows a page of orders reads and writes, and what it has changed so far.
 
-    cohort: Cohort
-    active: int
-    waitlist: list[Seat]
+    Built by ``load_page``; the ledger reads its rows and records new and changed ones with
+    ``add`` and ``changed``; ``flush`` writes them. ``states`` and the rows by order are those
+    of the page's orders; learners are by id, customer id and e-mail (current or former) for
+    every key the page has looked up: a key looked up and absent belongs to nobody (but to the
+    learners made now).
+    """
 
-
-@dataclass
-class PageState:
-    states: dict[int, OrderState]
-    ledger: dict[int, list[LedgerEntry]]
-    seats: dict[int, list[Seat]]
-    access: dict[int, list[Access]]
-    cohorts: dict[str, CohortSeats] = field(default_factory=dict)
-    # Learners by id, customer id and e-mail (current or former), for every key the page's
-    # orders name: a key looked up and absent here belongs to nobody (but to learners made now).
-    learners: dict[int, Learner] = field(default_factory=dict)
-    by_customer: dict[int, Learner | None] = field(default_factory=dict)
-    by_email: dict[str, Learner] = field(default_factory=dict)
-    aliases: dict[str, Learner] = field(default_factory=dict)
+    session: Session
+    now: datetime
+    states: dict[int, StateRow]
+    ledger: dict[int, list[CreditRow]] = field(default_factory=lambda: defaultdict(list))
+    seats: dict[int, list[SeatRow]] = field(default_factory=lambda: defaultdict(list))
+    access: dict[int, list[AccessRow]] = field(default_factory=lambda: defaultdict(list))
+    # Team-pack places by order, locked (read only when the catalogue has claimable offers).
+    claims: dict[int, list[ClaimRow]] | None = None
+    cohorts: dict[str, CohortSeating] = field(default_factory=dict)
+    missing_cohorts: set[str] = field(default_factory=set)
+    learners: dict[int, LearnerRow] = field(default_factory=dict)
+    by_customer: dict[int, LearnerRow | None] = field(default_factory=dict)
+    by_email: dict[str, LearnerRow] = field(default_factory=dict)
+    aliases: dict[str, LearnerRow] = field(default_factory=dict)
     known_emails: set[str] = field(default_factory=set)
-    new_aliases: list[tuple[str, Learner]] = field(default_factory=list)
-    # The learner each order resolved to before it was applied (None: it needs none).
-    resolved: dict[int, Learner | None] = field(default_factory=dict)
+    new_aliases: list[tuple[str, LearnerRow]] = field(default_factory=list)
     # Event data waiting for the id of a row added in this page: filled after the flush.
     pending_ids: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list)
-    # Team-pack places by order, locked (read only when the catalogue has claimable offers).
-    claims: dict[int, list[ClaimPlace]] | None = None
-    # New rows in the order they were made, inserted in bulk (bridge.store.bulk) at the flush.
-    added: list[Any] = field(default_factory=list)
-    inserted: list[Any] = field(default_factory=list)
     # Unmapped lines to record, by order: they replace what each order had listed.
     unmapped: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    new: list[Any] = field(default_factory=list)
+    dirty: list[Any] = field(default_factory=list)
 
-    def find_email(self, email: str) -> Learner | None:
-        if email not in self.known_emails:
-            raise NotInPage(f"e-mail {email!r} was not read for this page")
-        return self.by_email.get(email) or self.aliases.get(email)
+    def add(self, row: Any) -> None:
+        """A new row, inserted at the next flush (rows of one table in the order added)."""
+        self.new.append(row)
 
-    def add_learner(self, learner: Learner) -> None:
-        if learner.woo_customer_id:
-            self.by_customer[int(learner.woo_customer_id)] = learner
-        self.by_email[learner.email] = learner
-        self.known_emails.add(learner.email)
+    def changed(self, row: Any) -> None:
+        """A held row changed: written at the next flush."""
+        self.dirty.append(row)
 
-    def fill_ids(self) -> None:
-        """After the flush: the ids of the rows added in this page, into their events."""
+    def wait_for_id(self, data: dict[str, Any], name: str, row: Any) -> None:
+        """``data[name]`` is the id of ``row``, once it is inserted."""
+        if row.id is None:
+            self.pending_ids.append((data, name, row))
+        else:
+            data[name] = row.id
+
+    def flush(self) -> None:
+        """Write what changed: new rows (their ids into the events waiting for them), changed
+        rows, new e-mail aliases, unmapped lines."""
+        new, self.new = self.new, []
+        dirty, self.dirty = self.dirty, []
+        inserted = {id(row) for row in new}  # a new row goes in as it is now
+        write_rows(self.session, new, [row for row in dirty if id(row) not in inserted])
         for data, name, row in self.pending_ids:
             data[name] = row.id
         self.pending_ids.clear()
+        if self.new_aliases:
+            rows = [
+                {"email": email, "learner_id": learner.id, "seen_at": self.now}
+                for email, learner in self.new_aliases
+            ]
+            self.session.execute(
+                insert_ignoring(self.session, table_of(LearnerEmail), ["email"]), rows
+            )
+            self.new_aliases.clear()
+        if self.unmapped:
+            table = table_of(UnmappedLine)
+            self.session.execute(delete(table).where(table.c.order_id.in_(sorted(self.unmapped))))
+            rows = [row for rows in self.unmapped.values() for row in rows]
+            if rows:
+                self.session.execute(insert(table), rows)
+            self.unmapped.clear()
 
+    # --- learners ------------------------------------------------------------------------------
 
-def page_state_of(session: Session) -> PageState | None:
-    return session.info.get(PAGE_KEY)
+    def learner(self, learner_id: int) -> LearnerRow:
+        """A learner by id; read (and locked) now if the page has not."""
+        if learner_id not in self.learners:
+            self._read_learners(ids=[learner_id])
+        return self.learners[learner_id]
 
+    def find_email(self, email: str) -> LearnerRow | None:
+        """The learner an e-mail (current or former) belongs to; read now if not yet asked."""
+        if email not in self.known_emails:
+            self._read_learners(emails=[email])
+        return self.by_email.get(email) or self.aliases.get(email)
 
-_Row = TypeVar("_Row", bound=SQLModel)
+    def find_customer(self, customer_id: int) -> LearnerRow | None:
+        if customer_id not in self.by_customer:
+            self._read_learners(customers=[customer_id])
+        return self.by_customer[customer_id]
 
+    def resolve(self, customer_id: int, email: str) -> LearnerRow:
+        """The learner for a customer id and/or e-mail, made if new (inserted at the flush).
 
-def lock_row(session: Session, model: type[_Row], *where: Any) -> _Row | None:
-    """The first row that matches, locked until the transaction ends (outside a page)."""
-    return session.exec(select(model).where(*where).with_for_update()).first()
+        A guest (customer id 0) is known by e-mail; when a customer with that e-mail appears,
+        the guest's learner becomes theirs, so a guest who registers keeps their history. An
+        address already in another customer's history gives the new customer a placeholder
+        address (``customer-<id>@<domain>``). Every address a learner is seen with is kept.
+        """
+        email = normalise_email(email)
+        learner: LearnerRow | None = None
+        if customer_id:
+            learner = self.find_customer(customer_id)
+        if learner is None and email:
+            learner = self.find_email(email)
+            if learner is not None and learner.erased_at is not None:
+                return learner  # an erased learner's address: the pseudonym, and no alias
+            if learner is not None and customer_id:
+                if learner.woo_customer_id is None:
+                    learner.woo_customer_id = customer_id
+                    learner.updated_at = self.now
+                    self.changed(learner)
+                    self.by_customer[customer_id] = learner
+                elif learner.woo_customer_id != customer_id:
+                    learner = None  # the address belongs to another customer's history
+        if learner is None:
+            if not email:
+                raise OrderPayloadError("order has neither a customer_id nor a billing e-mail")
+            address = email
+            if self.find_email(email) is not None:
+                address = f"customer-{customer_id}@{email.split('@')[-1]}"
+                learner = self.find_email(address)
+            if learner is None:
+                learner = LearnerRow(
+                    email=address,
+                    woo_customer_id=customer_id or None,
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+                self.add(learner)
+                if customer_id:
+                    self.by_customer[customer_id] = learner
+                self.by_email[address] = learner
+                self.known_emails.add(address)
+        if email and email not in self.aliases:
+            self.aliases[email] = learner
+            self.new_aliases.append((email, learner))
+        return learner
 
-
-def flush_unless_paged(session: Session) -> None:
-    """Flush now, unless a page is being applied: it flushes once, at its end."""
-    if page_state_of(session) is None:
-        session.flush()
-
-
-def add_new(session: Session, row: Any) -> None:
-    """session.add for a new row; inside a page it is also kept for the bulk insert."""
-    session.add(row)
-    page = page_state_of(session)
-    if page is not None:
-        page.added.append(row)
-
-
-def flush_page(session: Session, page: PageState) -> None:
-    """The page's new rows in one INSERT per table, then its changed rows."""
-    insert_new(session, page.added)
-    page.inserted += page.added  # still referenced, they stay in the identity map
-    page.added = []
-    update_changed(session, [*page.states.values(), *page.learners.values()])
-    session.flush()
-    if page.unmapped:
-        session.execute(
-            delete(UnmappedLine).where(col(UnmappedLine.order_id).in_(sorted(page.unmapped)))
+    def _read_learners(
+        self,
+        *,
+        ids: Iterable[int] = (),
+        customers: Iterable[int] = (),
+        emails: Iterable[str] = (),
+    ) -> None:
+        """Read and lock the learners with these ids, customer ids or e-mails (current or
+        former) into the page; keys found to be nobody's are remembered as such."""
+        customer_ids = sorted({c for c in customers if c} - set(self.by_customer))
+        wanted_emails = sorted({e for e in emails if e} - self.known_emails)
+        self.known_emails.update(wanted_emails)
+        aliases: list[tuple[str, int]] = []
+        if wanted_emails:
+            table = table_of(LearnerEmail)
+            aliases = [
+                (email, int(learner_id))
+                for email, learner_id in self.session.execute(
+                    select(table.c.email, table.c.learner_id).where(
+                        table.c.email.in_(wanted_emails)
+                    )
+                )
+            ]
+        wanted_ids = sorted(
+            ({int(i) for i in ids} | {learner_id for _, learner_id in aliases}) - set(self.learners)
         )
-        insert_rows(session, UnmappedLine, [row for rows in page.unmapped.values() for row in rows])
-        page.unmapped.clear()
+        table = table_of(Learner)
+        conditions = []
+        if wanted_ids:
+            conditions.append(table.c.id.in_(wanted_ids))
+        if customer_ids:
+            conditions.append(table.c.woo_customer_id.in_(customer_ids))
+        if wanted_emails:
+            conditions.append(table.c.email.in_(wanted_emails))
+        if conditions:
+            for learner in read_rows(
+                self.session, LearnerRow, or_(*conditions), order_by=table.c.id, lock=True
+            ):
+                if learner.id in self.learners:
+                    continue  # read before: the page's copy may have changed since
+                self.learners[int(learner.id)] = learner  # type: ignore[arg-type]
+                if learner.woo_customer_id:
+                    self.by_customer[int(learner.woo_customer_id)] = learner
+                self.by_email[learner.email] = learner
+                self.known_emails.add(learner.email)
+        for email, learner_id in aliases:
+            if learner_id in self.learners:
+                self.aliases.setdefault(email, self.learners[learner_id])
+        for customer_id in customer_ids:
+            self.by_customer.setdefault(customer_id, None)
 
+    # --- cohorts -------------------------------------------------------------------------------
 
-def _insert_ignore_many(
-    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]
-) -> None:
-    if rows:
-        session.execute(insert_ignoring(session, table_of(model), conflict), list(rows))
-
-
-# The rows an order holds, read for a page.
-_OrderRow = TypeVar("_OrderRow", LedgerEntry, Seat, Access)
-
-
-def _rows_by_order(
-    session: Session, model: type[_OrderRow], ids: Sequence[int], holder: dict[int, list[_OrderRow]]
-) -> None:
-    for row in session.exec(
-        select(model).where(col(model.order_id).in_(ids)).order_by(col(model.id))
-    ).all():
-        assert row.order_id is not None  # matched by the IN above
-        holder[row.order_id].append(row)
+    def lock_cohorts(self, codes: Iterable[str]) -> None:
+        """Lock the cohorts the page claims or releases seats in, with their held seats."""
+        wanted = sorted(set(codes) - set(self.cohorts) - self.missing_cohorts)
+        if not wanted:
+            return
+        table = table_of(Cohort)
+        found = {
+            code: int(capacity)
+            for code, capacity in self.session.execute(
+                select(table.c.code, table.c.capacity)
+                .where(table.c.code.in_(wanted))
+                .order_by(table.c.code)
+                .with_for_update()
+            )
+        }
+        self.missing_cohorts.update(set(wanted) - set(found))
+        if not found:
+            return
+        seats = table_of(Seat)
+        known = {id(s): s for rows in self.seats.values() for s in rows}
+        by_id = {s.id: s for s in known.values() if s.id is not None}
+        held: dict[str, list[SeatRow]] = defaultdict(list)
+        for seat in read_rows(
+            self.session,
+            SeatRow,
+            seats.c.cohort_code.in_(sorted(found)),
+            seats.c.status.in_([SeatStatus.ACTIVE, SeatStatus.WAITLISTED]),
+            order_by=seats.c.id,
+        ):
+            held[seat.cohort_code].append(by_id.get(seat.id, seat) if seat.id else seat)
+        # Seats of the page's orders added before the cohort was read (not in the table yet).
+        for seat in self.new:
+            if isinstance(seat, SeatRow) and seat.cohort_code in found:
+                held[seat.cohort_code].append(seat)
+        for code, capacity in found.items():
+            self.cohorts[code] = CohortSeating(code, capacity, held[code])
 
 
 def load_page(
@@ -164,186 +459,54 @@ def load_page(
     customers: Iterable[tuple[int, str]],
     *,
     claims: bool = False,
-) -> PageState:
+) -> Page:
     """Create and lock the page's order states, then read what applying them needs.
 
     ``orders`` are (order id, status) pairs, each order once; ``customers`` the (customer id,
     e-mail) pairs the orders name; ``claims``: read the orders' team-pack places too. Cohorts
-    are locked separately (``lock_cohorts``), once the seats the page will claim or release
+    are locked later (``Page.lock_cohorts``), once the seats the page will claim or release
     are known.
     """
     ids = sorted({order_id for order_id, _ in orders})
     now = utcnow()
-    _insert_ignore_many(
-        session,
-        OrderState,
+    states_table = table_of(OrderState)
+    session.execute(
+        insert_ignoring(session, states_table, ["order_id"]),
         [
             {"order_id": order_id, "status": status, "updated_at": now}
             for order_id, status in orders
         ],
-        ["order_id"],
     )
     states = {
         state.order_id: state
-        for state in session.exec(
-            select(OrderState)
-            .where(col(OrderState.order_id).in_(ids))
-            .order_by(col(OrderState.order_id))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
+        for state in read_rows(
+            session,
+            StateRow,
+            states_table.c.order_id.in_(ids),
+            order_by=states_table.c.order_id,
+            lock=True,
+        )
     }
-    page = PageState(
-        states=states, ledger=defaultdict(list), seats=defaultdict(list), access=defaultdict(list)
+    page = Page(session=session, now=now, states=states)
+    page._read_learners(
+        ids=[s.learner_id for s in states.values() if s.learner_id],
+        customers=[c for c, _ in customers],
+        emails=[normalise_email(e) for _, e in customers if e],
     )
-    _load_learners(
-        session, page, {s.learner_id for s in states.values() if s.learner_id}, customers
-    )
-    _rows_by_order(session, LedgerEntry, ids, page.ledger)
-    _rows_by_order(session, Seat, ids, page.seats)
-    _rows_by_order(session, Access, ids, page.access)
+    table = table_of(LedgerEntry)
+    for credit in read_rows(session, CreditRow, table.c.order_id.in_(ids), order_by=table.c.id):
+        page.ledger[int(credit.order_id)].append(credit)  # type: ignore[arg-type]
+    table = table_of(Seat)
+    for seat in read_rows(session, SeatRow, table.c.order_id.in_(ids), order_by=table.c.id):
+        page.seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
+    table = table_of(Access)
+    for access in read_rows(session, AccessRow, table.c.order_id.in_(ids), order_by=table.c.id):
+        page.access[int(access.order_id)].append(access)  # type: ignore[arg-type]
     if claims:
         page.claims = defaultdict(list)
-        for place in session.exec(
-            select(ClaimPlace)
-            .where(col(ClaimPlace.order_id).in_(ids))
-            .order_by(col(ClaimPlace.place_key))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all():
-            page.claims[int(place.order_id)].append(place)
-    session.info[PAGE_KEY] = page
+        table = table_of(ClaimPlace)
+        for place in read_rows(
+            session, ClaimRow, table.c.order_id.in_(ids), order_by=table.c.place_key, lock=True
+        ):
+            page.claims[place.order_id].append(place)
     return page
-
-
-def _load_learners(
-    session: Session, page: PageState, learner_ids: set[int], customers: Iterable[tuple[int, str]]
-) -> None:
-    customer_ids = sorted({c for c, _ in customers if c})
-    emails = sorted({e for _, e in customers if e})
-    page.known_emails.update(emails)
-    aliases = (
-        session.exec(
-            select(LearnerEmail.email, LearnerEmail.learner_id).where(
-                col(LearnerEmail.email).in_(emails)
-            )
-        ).all()
-        if emails
-        else []
-    )
-    wanted = set(learner_ids) | {int(learner_id) for _, learner_id in aliases}
-    conditions = []
-    if wanted:
-        conditions.append(col(Learner.id).in_(sorted(wanted)))
-    if customer_ids:
-        conditions.append(col(Learner.woo_customer_id).in_(customer_ids))
-    if emails:
-        conditions.append(col(Learner.email).in_(emails))
-    if conditions:
-        for learner in session.exec(
-            select(Learner)
-            .where(or_(*conditions))
-            .order_by(col(Learner.id))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all():
-            page.learners[id_of(learner)] = learner
-            if learner.woo_customer_id:
-                page.by_customer[int(learner.woo_customer_id)] = learner
-            page.by_email[learner.email] = learner
-    for email, learner_id in aliases:
-        if int(learner_id) in page.learners:
-            page.aliases[email] = page.learners[int(learner_id)]
-    # A customer id looked up and absent is nobody's: record the ids that were read.
-    for customer_id in customer_ids:
-        page.by_customer.setdefault(customer_id, None)
-
-
-def lock_cohorts(session: Session, page: PageState, codes: Iterable[str]) -> None:
-    """Lock the cohorts the page claims or releases seats in, with their counts and waitlists."""
-    wanted = sorted(set(codes) - set(page.cohorts))
-    if not wanted:
-        return
-    cohorts = session.exec(
-        select(Cohort)
-        .where(col(Cohort.code).in_(wanted))
-        .order_by(col(Cohort.code))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    found = [cohort.code for cohort in cohorts]
-    if not found:
-        return
-    active = dict(
-        session.exec(
-            select(Seat.cohort_code, func.count())
-            .where(col(Seat.cohort_code).in_(found), Seat.status == SeatStatus.ACTIVE)
-            .group_by(Seat.cohort_code)
-        ).all()
-    )
-    waiting: dict[str, list[Seat]] = defaultdict(list)
-    for seat in session.exec(
-        select(Seat)
-        .where(col(Seat.cohort_code).in_(found), Seat.status == SeatStatus.WAITLISTED)
-        .order_by(col(Seat.id))
-    ).all():
-        waiting[seat.cohort_code].append(seat)
-    for cohort in cohorts:
-        page.cohorts[cohort.code] = CohortSeats(
-            cohort, int(active.get(cohort.code, 0)), waiting[cohort.code]
-        )
-
-
-def store_new_aliases(session: Session, page: PageState) -> None:
-    """The e-mails the page's learners were seen with (after the learners have ids)."""
-    now = utcnow()
-    _insert_ignore_many(
-        session,
-        LearnerEmail,
-        [
-            {"email": email, "learner_id": learner.id, "seen_at": now}
-            for email, learner in page.new_aliases
-        ],
-        ["email"],
-    )
-    page.new_aliases.clear()
-
-
-def resolve_in_page(session: Session, page: PageState, customer_id: int, email: str) -> Learner:
-    """bridge.services.ledger.learners.resolve_learner on the page's learners, without a query.
-
-    A learner made here is added to the session (it gets its id when the page flushes, before
-    any row names it). The one case read nowhere here (an address already used by another
-    customer's history) raises NotInPage.
-    """
-    email = normalise_email(email)
-    learner: Learner | None = None
-    if customer_id:
-        if customer_id not in page.by_customer:
-            raise NotInPage(f"customer {customer_id} was not read for this page")
-        learner = page.by_customer[customer_id]
-    if learner is None and email:
-        learner = page.find_email(email)
-        if learner is not None and customer_id:
-            if learner.woo_customer_id is None:
-                learner.woo_customer_id = customer_id
-                learner.updated_at = utcnow()
-                session.add(learner)
-                page.by_customer[customer_id] = learner
-            elif learner.woo_customer_id != customer_id:
-                learner = None  # the address belongs to another customer's history
-    if learner is None:
-        if not email:
-            raise OrderPayloadError("order has neither a customer_id nor a billing e-mail")
-        if page.find_email(email) is not None:
-            raise NotInPage(f"e-mail {email!r} belongs to another customer")
-        now = utcnow()
-        learner = Learner(
-            email=email, woo_customer_id=customer_id or None, created_at=now, updated_at=now
-        )
-        add_new(session, learner)
-        page.add_learner(learner)
-    if email and email not in page.aliases:
-        page.aliases[email] = learner
-        page.new_aliases.append((email, learner))
-    return learner

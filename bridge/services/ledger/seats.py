@@ -1,54 +1,33 @@
 """Seats in cohorts: claimed per order, released when no longer conferred, waitlist promoted.
 
-A cohort is locked while its seats are counted; inside a page of orders it was locked and
-counted when the page was read (bridge.services.ledger.page_state), and the counts are kept
-current here.
+Who gets a seat is decided by one pure rule, ``bridge.rules.cohorts.allocate_seats``: this
+module hands it the cohorts' held seats (read and locked with the page, kept current while the
+page's orders are applied), the order's seats it no longer confers and the seats it wants,
+then records the decisions on the page and words them as events.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
-from bridge.rules.cohorts import SeatStatus
-from bridge.rules.entitlements import Entitlement
+from bridge.rules.cohorts import SeatDecision, SeatRow, SeatStatus, SeatWanted, allocate_seats
+from bridge.rules.entitlements import Entitlement, OrderFacts
 from bridge.services.ledger.outcomes import Event
-from bridge.services.ledger.page_state import (
-    CohortSeats,
-    PageState,
-    add_new,
-    flush_unless_paged,
-    lock_row,
-    page_state_of,
-)
+from bridge.services.ledger.page_state import Page
 from bridge.store.ids import id_of
-from bridge.store.models import Cohort, Seat, utcnow
+from bridge.store.models import Seat
 
 SEAT_HELD = (SeatStatus.ACTIVE, SeatStatus.WAITLISTED)
 
 
 class UnknownCohort(PermanentError):
     """An offer names a cohort the database does not know (the catalogue was not synced)."""
-
-
-def _lock_cohort(session: Session, code: str) -> Cohort:
-    cohort = lock_row(session, Cohort, Cohort.code == code)
-    if cohort is None:
-        raise UnknownCohort(f"cohort {code!r} is not in the database; run `bridge catalog sync`")
-    return cohort
-
-
-def _count_active(session: Session, code: str) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Seat)
-        .where(Seat.cohort_code == code, Seat.status == SeatStatus.ACTIVE)
-    ).one()
 
 
 def waitlist_position(session: Session, seat: Seat) -> int | None:
@@ -67,56 +46,6 @@ def waitlist_position(session: Session, seat: Seat) -> int | None:
     return int(ahead) + 1
 
 
-def _cohort_seats(session: Session, page: PageState | None, code: str) -> CohortSeats:
-    """A cohort, locked, with its active count and waitlist: from the page, else read now."""
-    if page is not None:
-        held = page.cohorts.get(code)
-        if held is None:
-            raise UnknownCohort(
-                f"cohort {code!r} is not in the database; run `bridge catalog sync`"
-            )
-        return held
-    cohort = _lock_cohort(session, code)
-    waiting = session.exec(
-        select(Seat)
-        .where(Seat.cohort_code == code, Seat.status == SeatStatus.WAITLISTED)
-        .order_by(col(Seat.id))
-    ).all()
-    return CohortSeats(cohort, _count_active(session, code), list(waiting))
-
-
-def _seat_data(page: PageState | None, seat: Seat, key: str) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "cohort": seat.cohort_code,
-        "seat_id": seat.id,
-        "key": key,
-        "source_key": seat.source_key,
-    }
-    if seat.id is None and page is not None:
-        page.pending_ids.append((data, "seat_id", seat))
-    return data
-
-
-def _promote_waitlisted(page: PageState | None, held: CohortSeats) -> list[Event]:
-    events: list[Event] = []
-    free = held.cohort.capacity - held.active
-    while free > 0 and held.waitlist:
-        seat = held.waitlist.pop(0)
-        seat.status = SeatStatus.ACTIVE
-        seat.changed_at = utcnow()
-        held.active += 1
-        free -= 1
-        events.append(
-            Event(
-                "seat_promoted",
-                seat.learner_id,
-                seat.order_id,
-                _seat_data(page, seat, seat.grant_key),
-            )
-        )
-    return events
-
-
 def _seat_cohort(target: Entitlement) -> str:
     """A seat's cohort: the rules confer a seat only for an offer that names one."""
     if target.cohort is None:
@@ -124,80 +53,85 @@ def _seat_cohort(target: Entitlement) -> str:
     return target.cohort
 
 
-def reconcile_seats(
-    session: Session, learner_id: int, order_id: int, targets: Mapping[str, Entitlement]
-) -> list[Event]:
-    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred.
+def _seat_data(page: Page, seat: SeatRow, key: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "cohort": seat.cohort_code,
+        "seat_id": seat.id,
+        "key": key,
+        "source_key": seat.source_key,
+    }
+    page.wait_for_id(data, "seat_id", seat)
+    return data
 
-    The cohorts are locked while their seats are counted; inside a page they were locked and
-    counted when the page was read, and the counts are kept current here.
-    """
-    page = page_state_of(session)
-    if page is not None and order_id in page.states:
-        existing: Sequence[Seat] = page.seats[order_id]
-    else:
-        page = None
-        existing = session.exec(select(Seat).where(Seat.order_id == order_id)).all()
+
+def reconcile_seats(
+    page: Page, learner_id: int, facts: OrderFacts, targets: Mapping[str, Entitlement]
+) -> list[Event]:
+    """Claim a seat (or a waitlist place) per target key; release seats no longer conferred."""
+    order_id = facts.order_id
+    existing = page.seats[order_id]
     generations: dict[str, int] = defaultdict(int)
-    held: dict[str, Seat] = {}
+    held: dict[str, SeatRow] = {}
     for seat in existing:
         generations[seat.grant_key] += 1
         if seat.status in SEAT_HELD:
             held[seat.grant_key] = seat
     to_claim = sorted(set(targets) - set(held))
     to_release = sorted(set(held) - set(targets))
+    if not to_claim and not to_release:
+        return []
     codes = sorted(
         {_seat_cohort(targets[k]) for k in to_claim} | {held[k].cohort_code for k in to_release}
     )
-    cohorts = {code: _cohort_seats(session, page, code) for code in codes if code}
-    events: list[Event] = []
-    for key in to_release:
-        seat = held[key]
-        was = seat.status
-        seat.status = SeatStatus.RELEASED
-        seat.changed_at = utcnow()
-        session.add(seat)
-        counted = cohorts[seat.cohort_code]
-        if was == SeatStatus.ACTIVE:
-            counted.active -= 1
-        elif seat in counted.waitlist:
-            counted.waitlist.remove(seat)
-        events.append(
-            Event(
-                "seat_released",
-                seat.learner_id,
-                order_id,
-                {**_seat_data(page, seat, key), "was": was},
+    page.lock_cohorts(codes)
+    missing = [code for code in codes if code not in page.cohorts]
+    if missing:
+        raise UnknownCohort(
+            f"cohort {missing[0]!r} is not in the database; run `bridge catalog sync`"
+        )
+    cohorts = {code: page.cohorts[code] for code in codes}
+    paid_at = facts.date_paid_gmt or facts.date_created_gmt
+    decisions = allocate_seats(
+        cohorts,
+        [held[key] for key in to_release],
+        [
+            SeatWanted(
+                cohort=_seat_cohort(targets[key]),
+                grant_key=key,
+                source_key=f"{key}@{generations[key] + 1}",
+                learner_id=learner_id,
+                order_id=order_id,
+                offer_sku=targets[key].offer_sku,
+                paid_at=paid_at,
             )
-        )
-    for key in to_claim:
-        target = targets[key]
-        counted = cohorts[_seat_cohort(target)]
-        status = (
-            SeatStatus.ACTIVE if counted.active < counted.cohort.capacity else SeatStatus.WAITLISTED
-        )
-        seat = Seat(
-            cohort_code=counted.cohort.code,
-            learner_id=learner_id,
-            grant_key=key,
-            source_key=f"{key}@{generations[key] + 1}",
-            order_id=order_id,
-            offer_sku=target.offer_sku,
-            status=status,
-            created_at=utcnow(),
-            changed_at=utcnow(),
-        )
-        add_new(session, seat)
-        if page is None:
-            session.flush()  # the seat's id goes into the event
-        data = _seat_data(page, seat, key)
-        if status == SeatStatus.ACTIVE:
-            counted.active += 1
-        else:
-            counted.waitlist.append(seat)
-            data["position"] = len(counted.waitlist)
-        events.append(Event(f"seat_{status}", learner_id, order_id, data))
-    for counted in cohorts.values():
-        events.extend(_promote_waitlisted(page, counted))
-    flush_unless_paged(session)
-    return events
+            for key in to_claim
+        ],
+        page.now,
+    )
+    return [_record(page, decision, order_id) for decision in decisions]
+
+
+def _record(page: Page, decision: SeatDecision, order_id: int) -> Event:
+    """Write one decision into the page's rows, and the event it makes."""
+    seat = decision.seat
+    cohort = page.cohorts[seat.cohort_code]
+    if decision.was is None:
+        page.add(seat)
+        page.seats[order_id].append(seat)
+        if decision.now in SEAT_HELD:
+            cohort.held.append(seat)
+        data = _seat_data(page, seat, seat.grant_key)
+        if decision.position is not None:
+            data["position"] = decision.position
+        return Event(f"seat_{decision.now}", seat.learner_id, order_id, data)
+    seat.status = decision.now
+    seat.changed_at = page.now
+    page.changed(seat)
+    if decision.now not in SEAT_HELD and seat in cohort.held:
+        cohort.held.remove(seat)
+    if decision.now == SeatStatus.RELEASED:
+        data = _seat_data(page, seat, seat.grant_key)
+        data["was"] = decision.was
+        return Event("seat_released", seat.learner_id, order_id, data)
+    kind = "seat_promoted" if decision.now == SeatStatus.ACTIVE else f"seat_{decision.now}"
+    return Event(kind, seat.learner_id, seat.order_id, _seat_data(page, seat, seat.grant_key))

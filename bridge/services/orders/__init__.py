@@ -1,11 +1,11 @@
 """Applying what the shop sends: WooCommerce JSON in, reconciled state out.
 
-A page of orders is one unit of work (``page_apply``): what the rules need from the shop
-(refunds, the current state of a deleted order) is fetched first, then the page is applied and
-committed in one transaction; a single webhook is a page of one. ``pages`` finds the orders of
+Every order is applied as part of a page (``page_apply``; a single webhook is a page of one):
+what the rules need from the shop (refunds, the current state of a deleted order) is fetched
+first, then the page is applied and committed in one transaction. ``pages`` tells the orders of
 a page that changed; ``watch`` keeps when the bridge started watching the shop (customers hear
 only of news); ``delivery_handlers`` builds the per-resource handlers (orders, customers,
-products, subscriptions, bookings) the inbox and the sync jobs hand payloads to.
+products, subscriptions, bookings) the inbox and the sync jobs hand pages of payloads to.
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -18,18 +18,27 @@ from bridge.services.orders.delivery_handlers import (
     process_customer,
     store_file_catalogue,
 )
-from bridge.services.orders.page_apply import process_order, process_orders
-from bridge.services.orders.pages import changed_orders
+from bridge.services.orders.page_apply import (
+    OrderResult,
+    Tell,
+    ValidatedOrder,
+    apply_orders,
+    process_order,
+    validate_order,
+)
 from bridge.services.orders.watch import record_watch_start
 
 __all__ = [
+    "OrderResult",
+    "Tell",
+    "ValidatedOrder",
+    "apply_orders",
     "build_handlers",
     "build_outbox_drainer",
     "catalogue_loader",
-    "changed_orders",
     "process_customer",
     "process_order",
-    "process_orders",
     "record_watch_start",
     "store_file_catalogue",
+    "validate_order",
 ]

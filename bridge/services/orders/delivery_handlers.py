@@ -14,7 +14,7 @@ from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.bookings import BookingPolicy, process_booking_delivery
 from bridge.services.inbox import Handler, Warned
 from bridge.services.ledger import OrderOutcome, apply_customer
-from bridge.services.orders.page_apply import process_order, process_orders
+from bridge.services.orders.page_apply import ValidatedOrder, apply_orders
 from bridge.services.subscriptions import process_subscription
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
@@ -123,25 +123,19 @@ class OrderHandler:
         self.engine, self.settings, self.catalogue, self.shop = engine, settings, catalogue, shop
 
     def __call__(self, payload: Any) -> str:
-        return describe_order(
-            process_order(
-                self.engine,
-                payload,
-                catalogue=self.catalogue(),
-                settings=self.settings,
-                shop=self.shop(),
-            )
-        )
+        [answer] = self.page([payload])
+        if isinstance(answer, BaseException):
+            raise answer
+        return str(answer)
 
     def page(self, payloads: Sequence[Any]) -> list[Any]:
         # The inbox classified each payload (the payload rules) before handing it over.
-        results = process_orders(
+        results = apply_orders(
             self.engine,
-            payloads,
+            [ValidatedOrder(payload) for payload in payloads],
             catalogue=self.catalogue(),
             settings=self.settings,
             shop=self.shop(),
-            valid=True,
         )
         answers: list[Any] = []
         for result in results:

@@ -1,24 +1,29 @@
-"""Orders a page at a time: one unit of work for up to a page of orders.
+"""Orders a page at a time: the one path every order takes (a single webhook is a page of one).
 
-What the page needs is read in a few set-based queries and locked (bridge.services.ledger);
-the ledger applies each order with the pure rules against those rows; the page is flushed once
-(one multi-row INSERT per table) and its write-backs are queued together. A page that cannot
-be applied as a whole (an order the rules reject, an unknown cohort, a learner case the page
-did not read) is rolled back and its orders applied one by one, so one bad order fails alone
-and every other order lands as it would have.
+Before any transaction: each payload is checked by the payload rules (a ``ValidatedOrder``),
+its fingerprint compared with the one stored when it was last applied (unchanged orders come
+back ``unchanged``, unwritten), deleted orders are looked up and refunds read or fetched. Then
+one unit of work per page: the page's rows are read and locked (bridge.services.ledger.Page),
+each order is applied to them, the page is written in bulk and its write-backs queued. A page
+that cannot be applied as a whole (an order the rules reject, an unknown cohort, a learner
+another transaction created first, a deadlock) is rolled back and each of its orders applied
+as a page of its own, so one bad order fails alone and every other order lands as it would
+have.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
@@ -29,43 +34,36 @@ from bridge.rules.entitlements import (
     order_entitlements,
 )
 from bridge.rules.inbound.payloads import check_payload
-from bridge.rules.periods import SubscriptionPolicy
 from bridge.services.ledger import (
-    PAGE_KEY,
     SEAT_HELD,
-    Event,
-    NotInPage,
+    LearnerRow,
     OrderOutcome,
-    PageState,
+    Page,
     apply_order,
-    flush_page,
     is_stale,
     load_page,
-    lock_cohorts,
     needs_learner,
     reconcile_complimentary_calls,
-    resolve_in_page,
-    store_new_aliases,
     stored_refunds_of,
 )
-from bridge.services.orders.pages import changed_orders
+from bridge.services.orders.pages import applied_fingerprints, fingerprint_of
 from bridge.services.orders.watch import is_news, watch_since
 from bridge.services.subscriptions import subscription_policy
 from bridge.services.team_packs import has_claimable_offers, reconcile_claims
 from bridge.services.writeback import enqueue_writebacks_for
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
+from bridge.store.models import Learner
 
 log = logging.getLogger(__name__)
 
-KEPT_KEY = "bridge.page.kept"
 # PostgreSQL's deadlock and serialization failures: the transaction is rolled back, retrying
-# (here: one order at a time) succeeds.
+# (here: each order as a page of its own) succeeds.
 RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 
 class OrderSource(Protocol):
-    """What the pipeline needs from the shop (bridge.shop.client.WooClient provides it)."""
+    """What the path needs from the shop (bridge.shop.client.WooClient provides it)."""
 
     def order_refunds(self, order_id: int) -> list[dict[str, Any]]: ...
 
@@ -74,6 +72,29 @@ class OrderSource(Protocol):
 
 class ShopNeeded(PermanentError):
     """The payload cannot be applied without asking the shop, and no shop is configured."""
+
+
+class Tell(StrEnum):
+    """Which changes customers hear of (notes, which WooCommerce e-mails; personal coupons)."""
+
+    NEWS = "news"  # those after the bridge started watching the shop (bridge.services.orders.watch)
+    EVERYTHING = "everything"  # history too, on purpose (`bridge sync orders --notify`)
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class ValidatedOrder:
+    """An order payload that passed the payload rules (``validate_order``, or the inbox's
+    ``classify``, which runs the same ``check_payload`` before a handler is called)."""
+
+    payload: Mapping[str, Any]
+
+
+def validate_order(payload: Any, settings: Settings) -> ValidatedOrder:
+    """The payload as a ValidatedOrder; PayloadRejected names the first field that breaks a
+    rule."""
+    check_payload("order", payload, max_quantity=settings.orders.max_line_quantity)
+    return ValidatedOrder(payload)
 
 
 @dataclass
@@ -86,16 +107,26 @@ class OrderResult:
 
 
 @dataclass
-class _Prepared:
+class _Order:
+    """One order of a page, prepared: what the rules made of it, with its refunds."""
+
     result: OrderResult
     payload: Mapping[str, Any]  # a deletion replaced by the order as the shop has it now
-    rules: OrderEntitlements  # with the refunds, once they are read
+    fingerprint: str | None
+    rules: OrderEntitlements | None = None
     refunds: list[dict[str, Any]] = field(default_factory=list)
-    fingerprint: str | None = None  # computed already when the page was checked for changes
 
     @property
     def order_id(self) -> int:
+        assert self.rules is not None
         return self.rules.facts.order_id
+
+
+@dataclass(frozen=True)
+class _Context:
+    catalogue: Catalogue
+    settings: Settings
+    tell: Tell
 
 
 def is_deletion(payload: Mapping[str, Any]) -> bool:
@@ -119,59 +150,40 @@ def current_order_after_deletion(order_id: int, shop: OrderSource | None) -> dic
         raise
 
 
-def process_orders(
+def apply_orders(
     engine: Engine,
-    payloads: Sequence[Mapping[str, Any]],
+    orders: Sequence[Mapping[str, Any] | ValidatedOrder],
     *,
     catalogue: Catalogue,
     settings: Settings,
     shop: OrderSource | None = None,
-    checked: bool = False,
-    notify: bool | None = None,
-    since: datetime | None = None,
-    valid: bool = False,
-    fingerprints: dict[int, str] | None = None,
+    tell: Tell = Tell.NEWS,
 ) -> list[OrderResult]:
-    """Apply a page of order payloads; one result per payload, in their order.
+    """Apply a page of orders; one result per order, in their order.
 
-    Payloads unchanged since they were applied cost one read for the page and no write
-    (``checked``: the caller already looked, bridge.services.orders.pages, and ``fingerprints``
-    may hold what it computed). Refunds and the current state of deleted orders are fetched
-    before the unit of work opens. ``notify`` and ``since`` are as for ``process_order``;
-    ``valid``: the payloads passed the payload rules already (the inbox classified them).
-    Errors a payload earns alone (PermanentError) are in its result; a database failure
-    raises.
+    An order the same as when it was last applied comes back ``unchanged`` (its outcome's
+    ``unchanged``) at the cost of one read for the page. Errors an order earns alone
+    (PermanentError) are in its result; a database failure raises.
     """
-    fingerprints = {} if fingerprints is None else fingerprints
-    results = [OrderResult(payload) for payload in payloads]
-    accepted: list[OrderResult] = []
-    for result in results:
+    ctx = _Context(catalogue, settings, tell)
+    results: list[OrderResult] = []
+    prepared: list[_Order] = []
+    for order in orders:
+        payload = order.payload if isinstance(order, ValidatedOrder) else order
+        result = OrderResult(payload)
+        results.append(result)
         try:
-            if not valid:
-                check_payload(
-                    "order", result.payload, max_quantity=settings.orders.max_line_quantity
-                )
+            if not isinstance(order, ValidatedOrder):
+                validate_order(payload, settings)
         except PermanentError as exc:
             result.error = exc
-        else:
-            accepted.append(result)
-    if not checked and accepted:
-        changed = {
-            id(p)
-            for p in changed_orders(
-                engine, [r.payload for r in accepted], catalogue, settings, fingerprints
-            )
-        }
-        for result in accepted:
-            if id(result.payload) not in changed:
-                result.outcome = OrderOutcome(int(result.payload["id"]), applied=True)
-        accepted = [r for r in accepted if r.outcome is None]
-    prepared = _prepare(engine, accepted, catalogue, settings, shop)
-    for item in prepared:
-        if item.payload is item.result.payload:  # not a deletion looked up again
-            item.fingerprint = fingerprints.get(id(item.payload))
+            continue
+        fingerprint = None if is_deletion(payload) else fingerprint_of(payload, catalogue, settings)
+        prepared.append(_Order(result, payload, fingerprint))
+    prepared = _changed(engine, prepared)
+    prepared = _prepare(engine, prepared, ctx, shop)
     for run in _distinct_runs(prepared):
-        _apply_run(engine, run, catalogue, settings, notify, since)
+        _apply_run(engine, run, ctx)
     return results
 
 
@@ -182,29 +194,15 @@ def process_order(
     catalogue: Catalogue,
     settings: Settings,
     shop: OrderSource | None = None,
-    checked: bool = False,
-    notify: bool | None = None,
-    since: datetime | None = None,
+    tell: Tell = Tell.NEWS,
 ) -> OrderOutcome:
-    """Apply an order payload: refunds fetched only when they can change the outcome.
+    """Apply one order payload, as a page of one (``apply_orders``); its outcome.
 
-    A payload that would change nothing (the same as last applied) costs one read and no write;
-    ``checked`` says the caller already looked (bridge.services.orders.pages). Customers hear
-    of the change (notes, coupons) only when it happened after the bridge started watching
-    the shop (``since``, read when not given), unless ``notify`` says otherwise: True tells
-    them of history on purpose, False tells them nothing. A payload that breaks the payload
-    rules raises PayloadRejected before anything is read; any other PermanentError it earns
-    is raised too.
+    A payload that breaks the payload rules raises PayloadRejected before anything is read;
+    any other PermanentError it earns is raised too.
     """
-    [result] = process_orders(
-        engine,
-        [payload],
-        catalogue=catalogue,
-        settings=settings,
-        shop=shop,
-        checked=checked,
-        notify=notify,
-        since=since,
+    [result] = apply_orders(
+        engine, [payload], catalogue=catalogue, settings=settings, shop=shop, tell=tell
     )
     if result.error is not None:
         raise result.error
@@ -212,256 +210,226 @@ def process_order(
     return result.outcome
 
 
-def _prepare(
-    engine: Engine,
-    accepted: Sequence[OrderResult],
-    catalogue: Catalogue,
-    settings: Settings,
-    shop: OrderSource | None,
-) -> list[_Prepared]:
-    """What the rules need from the shop first: deleted orders as they are now, refunds."""
-    prepared: list[_Prepared] = []
-    for result in accepted:
-        try:
-            payload = result.payload
-            if is_deletion(payload):
-                payload = current_order_after_deletion(int(payload["id"]), shop)
-            rules = order_entitlements(
-                payload, catalogue, paid_statuses=settings.orders.paid_statuses
+def _changed(engine: Engine, prepared: list[_Order]) -> list[_Order]:
+    """The orders that would change something; the others get their ``unchanged`` outcome."""
+    ids = [int(o.payload["id"]) for o in prepared if o.fingerprint is not None]
+    if not ids:
+        return prepared
+    with unit_of_work(engine) as session:
+        stored = applied_fingerprints(session, ids)
+    changed = []
+    for order in prepared:
+        if order.fingerprint is not None and stored.get(order.payload["id"]) == order.fingerprint:
+            order.result.outcome = OrderOutcome(
+                int(order.payload["id"]), applied=True, unchanged=True
             )
+        else:
+            changed.append(order)
+    return changed
+
+
+def _prepare(
+    engine: Engine, prepared: list[_Order], ctx: _Context, shop: OrderSource | None
+) -> list[_Order]:
+    """What the rules need from the shop first: deleted orders as they are now, refunds."""
+    paid = ctx.settings.orders.paid_statuses
+    ready: list[_Order] = []
+    for order in prepared:
+        try:
+            if is_deletion(order.payload):
+                order.payload = current_order_after_deletion(int(order.payload["id"]), shop)
+                order.fingerprint = fingerprint_of(order.payload, ctx.catalogue, ctx.settings)
+            order.rules = order_entitlements(order.payload, ctx.catalogue, paid_statuses=paid)
         except PermanentError as exc:
-            result.error = exc
+            order.result.error = exc
             continue
-        prepared.append(_Prepared(result, payload, rules))
-    wanting = [p for p in prepared if needs_refund_lookup(p.payload, settings.orders.paid_statuses)]
+        ready.append(order)
+    wanting = [o for o in ready if needs_refund_lookup(o.payload, paid)]
     if wanting:
         with unit_of_work(engine) as session:
             known = stored_refunds_of(
-                session, {p.order_id: p.rules.facts.refund_ids for p in wanting}
+                session,
+                {o.order_id: o.rules.facts.refund_ids for o in wanting if o.rules is not None},
             )
-        for item in wanting:
-            stored = known.get(item.order_id)
+        for order in wanting:
+            stored = known.get(order.order_id)
             try:
                 if stored is not None:
-                    item.refunds = stored
+                    order.refunds = stored
                 elif shop is None:
                     raise ShopNeeded(
-                        f"order {item.order_id} has refunds; set WOOCOMMERCE_URL "
+                        f"order {order.order_id} has refunds; set WOOCOMMERCE_URL "
                         "so they can be read"
                     )
                 else:
-                    item.refunds = shop.order_refunds(item.order_id)
+                    order.refunds = shop.order_refunds(order.order_id)
                 # What the rules make of the order with its refunds (units refunded confer
                 # nothing): computed once, used by the ledger and the team-pack places.
-                item.rules = order_entitlements(
-                    item.payload,
-                    catalogue,
-                    paid_statuses=settings.orders.paid_statuses,
-                    refunds=item.refunds,
+                order.rules = order_entitlements(
+                    order.payload, ctx.catalogue, paid_statuses=paid, refunds=order.refunds
                 )
             except PermanentError as exc:
-                item.result.error = exc
-    return [p for p in prepared if p.result.error is None]
+                order.result.error = exc
+    return [o for o in ready if o.result.error is None]
 
 
-def _distinct_runs(prepared: Sequence[_Prepared]) -> list[list[_Prepared]]:
-    """Consecutive runs in which no order appears twice: each run is one unit of work."""
-    runs: list[list[_Prepared]] = []
+def _distinct_runs(prepared: Sequence[_Order]) -> list[list[_Order]]:
+    """Consecutive runs in which no order appears twice: each run is one page."""
+    runs: list[list[_Order]] = []
     seen: set[int] = set()
-    for item in prepared:
-        if not runs or item.order_id in seen:
+    for order in prepared:
+        if not runs or order.order_id in seen:
             runs.append([])
             seen = set()
-        runs[-1].append(item)
-        seen.add(item.order_id)
+        runs[-1].append(order)
+        seen.add(order.order_id)
     return runs
 
 
-def _apply_run(
-    engine: Engine,
-    run: Sequence[_Prepared],
-    catalogue: Catalogue,
-    settings: Settings,
-    notify: bool | None,
-    since: datetime | None,
-) -> None:
+def _apply_run(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
+    """The run as one page; if it fails as a whole, each order as a page of its own."""
     try:
-        _apply_unit(engine, run, catalogue, settings, notify, since)
+        _apply_page(engine, run, ctx)
         return
     except PermanentError as exc:
         if len(run) == 1:
             run[0].result.error = exc
             return
         reason = str(exc)
-    except (NotInPage, IntegrityError) as exc:
-        # NotInPage: a learner case the page did not read. IntegrityError: another transaction
-        # made the same new learner (or place) first; the one-by-one path takes theirs.
+    except IntegrityError as exc:
+        # Another transaction made the same new learner (or place) first: each order alone
+        # reads theirs.
         reason = str(exc)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
             raise
         reason = str(exc)
     log.debug("page applied order by order", extra={"orders": len(run), "reason": reason})
-    for item in run:
+    for order in run:
         try:
-            _apply_unit(engine, [item], catalogue, settings, notify, since, single=True)
+            _apply_page(engine, [order], ctx)
         except PermanentError as exc:
-            item.result.error = exc
+            order.result.error = exc
 
 
-def _apply_unit(
-    engine: Engine,
-    run: Sequence[_Prepared],
-    catalogue: Catalogue,
-    settings: Settings,
-    notify: bool | None,
-    since: datetime | None,
-    *,
-    single: bool = False,
-) -> None:
-    """One unit of work: the run's orders applied, their write-backs queued, committed."""
-    policy = subscription_policy(settings)
+def _apply_page(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
+    """One unit of work: the page's orders applied, their write-backs queued, committed."""
+    settings = ctx.settings
+    paid = settings.orders.paid_statuses
     with unit_of_work(engine) as session:
-        outcomes: list[OrderOutcome] = []
-        if single:
-            # The path every order took before pages: no page state, every row read as needed.
-            [item] = run
-            outcome = _apply_one(session, item, catalogue, settings, policy)
-            outcome.events += _places(session, item, outcome, catalogue, settings)
-            outcomes.append(outcome)
-        else:
-            outcomes = _apply_page(session, run, catalogue, settings)
-        watched = since if since is not None else watch_since(session, settings)
-        for item, outcome in zip(run, outcomes, strict=True):
-            outcome.news = (
-                notify
-                if notify is not None
-                else is_news(item.rules.facts.date_modified_gmt, watched)
+        facts = {o.order_id: o.rules.facts for o in run if o.rules is not None}
+        page = load_page(
+            session,
+            [(order_id, f.status) for order_id, f in facts.items()],
+            [(f.customer_id, f.email) for f in facts.values()],
+            claims=has_claimable_offers(ctx.catalogue),
+        )
+        learners: dict[int, LearnerRow | None] = {}
+        outcomes: dict[int, OrderOutcome] = {}
+        for order in run:
+            assert order.rules is not None
+            state = page.states[order.order_id]
+            if is_stale(state, order.rules.facts):
+                log.debug("stale order payload skipped", extra={"order_id": order.order_id})
+                outcomes[order.order_id] = OrderOutcome(
+                    order.order_id, applied=False, learner_id=state.learner_id
+                )
+            elif state.learner_id is not None:
+                learners[order.order_id] = page.learner(state.learner_id)
+            elif needs_learner(order.rules, paid):
+                learners[order.order_id] = page.resolve(
+                    order.rules.facts.customer_id, order.rules.facts.email
+                )
+            else:
+                learners[order.order_id] = None
+        page.flush()  # new learners get their ids before any row names them
+        page.lock_cohorts(
+            {
+                e.cohort
+                for o in run
+                if o.rules is not None
+                for e in o.rules.entitlements
+                if e.kind == "seat" and e.cohort
+            }
+            | {
+                seat.cohort_code
+                for seats in page.seats.values()
+                for seat in seats
+                if seat.status in SEAT_HELD
+            }
+        )
+        policy = subscription_policy(settings)
+        own_events: dict[int, int] = {}
+        for order in run:
+            assert order.rules is not None and order.fingerprint is not None
+            if order.order_id in outcomes:
+                continue
+            outcome = apply_order(
+                page,
+                order.payload,
+                ctx.catalogue,
+                rules=order.rules,
+                learner=learners[order.order_id],
+                fingerprint=order.fingerprint,
+                paid_statuses=paid,
+                refunds=order.refunds,
+                subscription_policy=policy,
             )
-        enqueue_writebacks_for(session, [(o, o.news) for o in outcomes], catalogue, settings)
+            own_events[order.order_id] = len(outcome.events)
+            # Team-pack places follow the order, under the same lock and in the same commit.
+            outcome.events += reconcile_claims(
+                page,
+                order.payload,
+                outcome,
+                catalogue=ctx.catalogue,
+                settings=settings,
+                rules=order.rules,
+            )
+            outcomes[order.order_id] = outcome
+        page.flush()  # the complimentary call reads what the orders wrote
+        ordered = [outcomes[o.order_id] for o in run]
+        _settle_complimentary_calls(page, ordered, own_events, settings)
+        page.flush()
+        watched = watch_since(session, settings) if ctx.tell == Tell.NEWS else None
+        for order, outcome in zip(run, ordered, strict=True):
+            outcome.news = (
+                is_news(order.rules.facts.date_modified_gmt, watched)
+                if watched is not None and order.rules is not None
+                else ctx.tell == Tell.EVERYTHING
+            )
+        with _kept_loaded(session):
+            # Customers hear of these: their learners are looked up one by one (coupons).
+            told = sorted({o.learner_id for o in ordered if o.news and o.events and o.learner_id})
+            if told:
+                session.exec(select(Learner).where(col(Learner.id).in_(told))).all()
+            enqueue_writebacks_for(session, [(o, o.news) for o in ordered], ctx.catalogue, settings)
         session.commit()
-    for item, outcome in zip(run, outcomes, strict=True):
-        item.result.outcome = outcome
+    for order, outcome in zip(run, ordered, strict=True):
+        order.result.outcome = outcome
         log.debug(
             "order applied" if outcome.applied else "order skipped (stale)",
             extra={"order_id": outcome.order_id, "changes": len(outcome.events)},
         )
 
 
-def _apply_page(
-    session: Session, run: Sequence[_Prepared], catalogue: Catalogue, settings: Settings
-) -> list[OrderOutcome]:
-    page = load_page(
-        session,
-        [(p.order_id, p.rules.facts.status) for p in run],
-        [(p.rules.facts.customer_id, p.rules.facts.email) for p in run],
-        claims=has_claimable_offers(catalogue),
-    )
+@contextmanager
+def _kept_loaded(session: Session) -> Iterator[None]:
+    """Rows the ORM loads meanwhile stay in the session's (weak) identity map: the write-back
+    planning reads a page's rows in a few queries, then looks single ones up again by key."""
+    kept: list[Any] = []
+
+    def keep(_: Session, instance: Any) -> None:
+        kept.append(instance)
+
+    event.listen(session, "loaded_as_persistent", keep)
     try:
-        outcomes = _apply_loaded(session, page, run, catalogue, settings)
-        flush_page(session, page)
-        page.fill_ids()
+        yield
     finally:
-        # The write-back planning that follows reads these rows again: kept referenced until
-        # the unit of work ends, they stay in the session's (weak) identity map, unread.
-        session.info[KEPT_KEY] = session.info.pop(PAGE_KEY, None)
-    return outcomes
-
-
-def _apply_loaded(
-    session: Session,
-    page: PageState,
-    run: Sequence[_Prepared],
-    catalogue: Catalogue,
-    settings: Settings,
-) -> list[OrderOutcome]:
-    paid = settings.orders.paid_statuses
-    stale: dict[int, OrderOutcome] = {}
-    for item in run:
-        state = page.states[item.order_id]
-        if is_stale(state, item.rules.facts):
-            stale[item.order_id] = OrderOutcome(
-                item.order_id, applied=False, learner_id=state.learner_id
-            )
-        elif state.learner_id is not None:
-            learner = page.learners.get(int(state.learner_id))
-            if learner is None:
-                raise NotInPage(f"learner {state.learner_id} was not read for this page")
-            page.resolved[item.order_id] = learner
-        elif needs_learner(item.rules, paid):
-            page.resolved[item.order_id] = resolve_in_page(
-                session, page, item.rules.facts.customer_id, item.rules.facts.email
-            )
-        else:
-            page.resolved[item.order_id] = None
-    flush_page(session, page)  # new learners get their ids before any row names them
-    store_new_aliases(session, page)
-    codes = {e.cohort for p in run for e in p.rules.entitlements if e.kind == "seat" and e.cohort}
-    codes |= {
-        seat.cohort_code
-        for seats in page.seats.values()
-        for seat in seats
-        if seat.status in SEAT_HELD
-    }
-    lock_cohorts(session, page, codes)
-    policy = subscription_policy(settings)
-    outcomes: list[OrderOutcome] = []
-    own_events: dict[int, int] = {}
-    for item in run:
-        if item.order_id in stale:
-            outcomes.append(stale[item.order_id])
-            continue
-        outcome = _apply_one(session, item, catalogue, settings, policy)
-        own_events[item.order_id] = len(outcome.events)
-        outcome.events += _places(session, item, outcome, catalogue, settings)
-        outcomes.append(outcome)
-    flush_page(session, page)  # the complimentary call reads what the orders wrote
-    _settle_complimentary_calls(session, page, outcomes, own_events, settings)
-    return outcomes
-
-
-def _apply_one(
-    session: Session,
-    item: _Prepared,
-    catalogue: Catalogue,
-    settings: Settings,
-    policy: SubscriptionPolicy,
-) -> OrderOutcome:
-    return apply_order(
-        session,
-        item.payload,
-        catalogue,
-        paid_statuses=settings.orders.paid_statuses,
-        complimentary_minutes=settings.orders.complimentary_call_minutes,
-        refunds=item.refunds,
-        subscription_policy=policy,
-        rules=item.rules,
-        fingerprint=item.fingerprint,
-    )
-
-
-def _places(
-    session: Session,
-    item: _Prepared,
-    outcome: OrderOutcome,
-    catalogue: Catalogue,
-    settings: Settings,
-) -> list[Event]:
-    """Team-pack places follow the order, under the same lock and in the same commit."""
-    return reconcile_claims(
-        session,
-        item.payload,
-        outcome,
-        catalogue=catalogue,
-        settings=settings,
-        refunds=item.refunds,
-        rules=item.rules,
-    )
+        event.remove(session, "loaded_as_persistent", keep)
 
 
 def _settle_complimentary_calls(
-    session: Session,
-    page: PageState,
+    page: Page,
     outcomes: Sequence[OrderOutcome],
     own_events: Mapping[int, int],
     settings: Settings,
@@ -469,7 +437,7 @@ def _settle_complimentary_calls(
     """Once per learner of the page, after all its orders: the complimentary call.
 
     Its events go to the learner's first order of the page that is or was paid (else its
-    last), where they would have been had the orders been applied one by one.
+    last), where they would have been had the orders been applied one after the other.
     """
     chosen: dict[int, OrderOutcome] = {}
     for outcome in outcomes:
@@ -483,7 +451,7 @@ def _settle_complimentary_calls(
         state = page.states[outcome.order_id]
         sales[learner_id] = state.date_paid_gmt or state.date_created_gmt
     events = reconcile_complimentary_calls(
-        session, sales, settings.orders.complimentary_call_minutes, settings.orders.paid_statuses
+        page, sales, settings.orders.complimentary_call_minutes, settings.orders.paid_statuses
     )
     for learner_id, learner_events in events.items():
         if learner_events:
@@ -492,6 +460,6 @@ def _settle_complimentary_calls(
             outcome.events[at:at] = learner_events
 
 
-def _was_paid(page: PageState, outcome: OrderOutcome, settings: Settings) -> bool:
+def _was_paid(page: Page, outcome: OrderOutcome, settings: Settings) -> bool:
     state = page.states[outcome.order_id]
     return state.status in settings.orders.paid_statuses or state.date_paid_gmt is not None

@@ -42,21 +42,22 @@ from bridge.rules.entitlements import (
     plausible_email,
 )
 from bridge.rules.inbound.payloads import unstorable
+from bridge.rules.reconcile import AccessRow, CreditRow, reconcile_access, reconcile_credits
 from bridge.services.ledger import (
+    ClaimRow,
     CreditTarget,
     Event,
     OrderOutcome,
+    Page,
     active_perks,
-    add_new,
     lock_learner,
-    page_state_of,
-    reconcile_access,
-    reconcile_credits,
+    read_rows,
     resolve_learner,
+    write_rows,
 )
 from bridge.services.writeback import enqueue_customer_meta
 from bridge.settings import Settings
-from bridge.store.bulk import insert_ignore
+from bridge.store.bulk import table_of
 from bridge.store.db import unit_of_work
 from bridge.store.models import Access, ClaimPlace, Learner, LedgerEntry, OrderState, utcnow
 
@@ -117,59 +118,59 @@ def _place_targets(row: ClaimPlace, starts_at: datetime | None) -> list[Entitlem
     return place_entitlements(offer, Catalogue(offers=offers), row.place_key, base, starts_at)
 
 
-def _held_rows(session: Session, row: ClaimPlace) -> tuple[list[LedgerEntry], list[Access]]:
-    prefix = f"{row.place_key}:"
-    ledger = session.exec(
-        select(LedgerEntry)
-        .where(
-            LedgerEntry.learner_id == row.learner_id,
-            col(LedgerEntry.grant_key).startswith(prefix, autoescape=True),
-        )
-        .order_by(col(LedgerEntry.id))
-    ).all()
-    access = session.exec(
-        select(Access)
-        .where(
-            Access.learner_id == row.learner_id,
-            col(Access.grant_key).startswith(prefix, autoescape=True),
-        )
-        .order_by(col(Access.id))
-    ).all()
-    return list(ledger), list(access)
-
-
 def _reconcile_holder(
-    session: Session, row: ClaimPlace, targets: Sequence[Entitlement]
+    session: Session,
+    place_key: str,
+    learner_id: int,
+    targets: Sequence[Entitlement],
+    now: datetime,
 ) -> list[Event]:
-    """Make the claimant hold exactly ``targets`` from this place (grants or reversals)."""
-    assert row.learner_id is not None
-    ledger, access = _held_rows(session, row)
+    """Make the claimant hold exactly ``targets`` from this place (grants or reversals):
+    their rows keyed under the place, reconciled (bridge.rules.reconcile) and written now."""
+    prefix = f"{place_key}:"
+    ledger_table, access_table = table_of(LedgerEntry), table_of(Access)
+    ledger = read_rows(
+        session,
+        CreditRow,
+        ledger_table.c.learner_id == learner_id,
+        ledger_table.c.grant_key.startswith(prefix, autoescape=True),
+        order_by=ledger_table.c.id,
+    )
+    access = read_rows(
+        session,
+        AccessRow,
+        access_table.c.learner_id == learner_id,
+        access_table.c.grant_key.startswith(prefix, autoescape=True),
+        order_by=access_table.c.id,
+    )
     credit_targets = {
         e.key: CreditTarget(e.credit_type or "", e.amount, None, e.offer_sku)
         for e in targets
         if e.kind == "credit"
     }
     access_targets = {e.key: e for e in targets if e.kind == "access"}
-    events = reconcile_credits(session, row.learner_id, ledger, credit_targets, None)
-    events += reconcile_access(session, row.learner_id, None, access_targets, existing=access)
-    return events
+    done = reconcile_credits(ledger, credit_targets, learner_id, None, now)
+    done += reconcile_access(access, access_targets, learner_id, None, now)
+    write_rows(session, done.new, done.changed)
+    for data, name, row in done.pending_ids:
+        data[name] = row.id
+    return done.events
 
 
 # --- reconciliation with the order --------------------------------------------------------------
 
 
 def reconcile_claims(
-    session: Session,
+    page: Page,
     payload: Mapping[str, Any],
     outcome: OrderOutcome,
     *,
     catalogue: Catalogue,
     settings: Settings,
-    refunds: Sequence[Mapping[str, Any]] = (),
-    now: datetime | None = None,
     rules: OrderEntitlements | None = None,
 ) -> list[Event]:
-    """Bring an order's places in line with what it confers now; call after apply_order.
+    """Bring an order's places in line with what it confers now; call after apply_order, in
+    the order's page (which read and locked the order's places).
 
     Returns the buyer's events (one ``claim_links`` event when places were created); what
     claimants lose is reversed here and their customer meta queued.
@@ -177,27 +178,17 @@ def reconcile_claims(
     if not outcome.applied or not has_claimable_offers(catalogue):
         return []
     result = rules or order_entitlements(
-        payload, catalogue, paid_statuses=settings.orders.paid_statuses, refunds=refunds
+        payload, catalogue, paid_statuses=settings.orders.paid_statuses
     )
     lines: tuple[ClaimableLine, ...] = result.claimable
     paid = result.facts.status in settings.orders.paid_statuses
     if not lines and paid:
         return []
     order_id = result.facts.order_id
-    now = now or utcnow()
-    page = page_state_of(session)
-    if page is not None and page.claims is not None and order_id in page.states:
-        existing = {row.place_key: row for row in page.claims.get(order_id, [])}  # read, locked
-    else:
-        existing = {
-            row.place_key: row
-            for row in session.exec(
-                select(ClaimPlace)
-                .where(ClaimPlace.order_id == order_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
-        }
+    now = page.now
+    assert page.claims is not None  # read by the page when the catalogue has claimable offers
+    places = page.claims[order_id]
+    existing = {row.place_key: row for row in places}
     if not lines and not existing:
         return []
     kept: set[str] = set()
@@ -220,25 +211,23 @@ def reconcile_claims(
             code = claim_code(
                 settings.claims.secret or "", order_id, place.line_item_id, place.unit, place.place
             )
-            values: dict[str, Any] = {
-                "place_key": place.key,
-                "code_hash": code_hash(code),
-                "order_id": order_id,
-                "line_item_id": place.line_item_id,
-                "unit": place.unit,
-                "place": place.place,
-                "offer_sku": line.offer_sku,
-                "status": ClaimPlaceStatus.OPEN,
-                "confers": _snapshot(catalogue, line.offer_sku),
-                "created_at": now,
-                "changed_at": now,
-            }
-            if page is not None and page.claims is not None and order_id in page.states:
-                # The page read the order's places under its lock: none can appear meanwhile.
-                add_new(session, ClaimPlace(**values))
-                created.append(code)
-            elif insert_ignore(session, ClaimPlace, values, ["place_key"]):
-                created.append(code)
+            # The page read the order's places under its lock: none can appear meanwhile.
+            new = ClaimRow(
+                place_key=place.key,
+                code_hash=code_hash(code),
+                order_id=order_id,
+                line_item_id=place.line_item_id,
+                unit=place.unit,
+                place=place.place,
+                offer_sku=line.offer_sku,
+                status=ClaimPlaceStatus.OPEN,
+                confers=_snapshot(catalogue, line.offer_sku),
+                created_at=now,
+                changed_at=now,
+            )
+            page.add(new)
+            places.append(new)
+            created.append(code)
     claimant_events: list[Event] = []
     reason = "refund" if paid else result.facts.status
     for key, row in sorted(existing.items()):
@@ -248,17 +237,17 @@ def reconcile_claims(
                 row.status, row.voided_at, row.void_reason = ClaimPlaceStatus.OPEN, None, ""
                 row.learner_id, row.claimant_name, row.claimed_at = None, "", None
                 row.changed_at = now
-                session.add(row)
+                page.changed(row)
             continue
         if row.status == ClaimPlaceStatus.VOID:
             continue
         if row.status == ClaimPlaceStatus.CLAIMED and row.learner_id is not None:
-            lock_learner(session, row.learner_id)
-            claimant_events += _reconcile_holder(session, row, [])
+            lock_learner(page.session, row.learner_id)
+            claimant_events += _reconcile_holder(page.session, key, row.learner_id, [], now)
         row.status, row.voided_at, row.void_reason = ClaimPlaceStatus.VOID, now, reason
         row.changed_at = now
-        session.add(row)
-    session.flush()
+        page.changed(row)
+    session = page.session
     _queue_claimant_meta(session, claimant_events, catalogue)
     if not created or outcome.learner_id is None:
         return []
@@ -449,7 +438,9 @@ def claim_place(
         row.claimed_at = row.changed_at = now
         session.add(row)
         session.flush()
-        events = _reconcile_holder(session, row, _place_targets(row, now))
+        events = _reconcile_holder(
+            session, row.place_key, learner.id, _place_targets(row, now), now
+        )
         _queue_claimant_meta(session, events, None)
         session.commit()
         granted = [_granted(event) for event in events]
