@@ -10,6 +10,7 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.credentials import learner_pathways, render_pathways
+from bridge.cli.learners.page_link import page_link_record, render_page_link
 from bridge.cli.output import table
 from bridge.errors import PermanentError
 from bridge.rules.bookings.events import Attendance
@@ -150,6 +151,8 @@ def _render_learner(data: dict[str, Any]) -> None:
     if data.get("pathways"):
         click.echo("pathways:")
         render_pathways(data["pathways"])
+    if "page_url" in data:
+        render_page_link(data)
 
 
 # What a ledger row without an order came from, when its note does not say.
@@ -172,14 +175,22 @@ def _source(row: dict[str, Any]) -> str:
 @click.command("learner")
 @click.argument("learner_ref", metavar="LEARNER")
 @click.option("--history", default=200, show_default=True, help="Ledger rows to show.")
+@click.option(
+    "--new-link",
+    is_flag=True,
+    help="Give the learner a new personal page link; the old one stops working at once.",
+)
 @json_option
 @click.pass_context
-def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -> None:
+def learner(
+    ctx: click.Context, learner_ref: str, history: int, new_link: bool, as_json: bool
+) -> None:
     """Show a learner's credits, seats, coupons and history.
 
     LEARNER is an e-mail (current or former) or a customer id. Balances by credit type,
     seats (active, or waitlisted with position), access windows, subscriptions, the personal
-    coupons offered, and the ledger, newest first.
+    coupons offered, and the ledger, newest first; then their personal page's address
+    (``page_url``, made when they have none) and when it was last opened.
     """
     engine = _app(ctx).ready_engine()
     with unit_of_work(engine) as session:
@@ -188,6 +199,9 @@ def learner(ctx: click.Context, learner_ref: str, history: int, as_json: bool) -
         made = link_made_at(session, id_of(found))
         data["booking_link_made_at"] = made.isoformat() if made else None
         data["pathways"] = learner_pathways(_app(ctx), session, id_of(found))
+    with unit_of_work(engine) as session:
+        data.update(page_link_record(session, id_of(found), _app(ctx).settings, new=new_link))
+        session.commit()
     _emit(data, as_json, _render_learner)
 
 
