@@ -282,8 +282,9 @@ def run_catalog(ctx: JobContext) -> None:
         ctx.note(f"problem: {problem.message}")
     if result.newest_modified_gmt is not None:
         advance_cursor(ctx.engine, PRODUCTS, result.newest_modified_gmt)
-    # Upsell links and cohort stock follow the catalogue (queued; unchanged values are not sent).
-    refresh_catalogue_writebacks(ctx.engine, ctx.catalogue())
+    # Upsell links and cohort stock follow the catalogue (queued; unchanged values are not sent);
+    # stock the shop changed by itself is set back to the seats free.
+    refresh_catalogue_writebacks(ctx.engine, ctx.catalogue(), shop_stock=result.shop_stock)
 
 
 SUBSCRIPTIONS = "subscriptions"

@@ -19,8 +19,9 @@ from bridge.rules.catalogue.catalog_file import build_manifest, render_html, ren
 from bridge.rules.catalogue.products import Problem, offer_prices
 from bridge.services.catalogue import (
     CatalogueReport,
+    apply_catalogue,
+    catalogue_in_force,
     inspect_catalogue,
-    read_catalogue_file,
     sync_catalogue,
 )
 
@@ -31,17 +32,22 @@ if TYPE_CHECKING:
 FORMATS = {"md": render_markdown, "html": render_html, "json": None}
 
 
-def file_catalogue(settings: Settings) -> tuple[Catalogue, list[Problem]]:
-    """The catalogue file from settings; a missing file is a problem, not a stop (meta works)."""
+def file_catalogue(settings: Settings, engine: Engine) -> tuple[Catalogue, list[Problem]]:
+    """The catalogue in force (as applied; the file is applied first when nothing was), with a
+    warning when the file differs from it; no file and nothing applied: product meta alone."""
     path = Path(settings.catalogue.file)
-    if not path.is_file():
+    catalogue, status = catalogue_in_force(engine, path)
+    if not status.applied:
         problem = Problem(
             "no_catalogue_file",
             f"catalogue file {path} not found: only product meta is used "
             "(set BRIDGE_CATALOG_FILE, or run `bridge init` to write the example)",
         )
-        return Catalogue(), [problem]
-    return read_catalogue_file(path), []
+        return catalogue, [problem]
+    message = status.message()
+    if message:
+        return catalogue, [Problem("catalogue_not_applied", message, severity="warning")]
+    return catalogue, []
 
 
 def report_data(
@@ -228,9 +234,10 @@ def catalog(ctx: click.Context, check: bool, strict: bool, as_json: bool) -> Non
 
     app: AppContext = ctx.obj
     settings = app.settings
-    catalogue, problems = file_catalogue(settings)
+    engine = ready_engine(ctx)
+    catalogue, problems = file_catalogue(settings, engine)
     report = inspect_catalogue(
-        ready_engine(ctx), catalogue, now=utcnow(), file_name=str(settings.catalogue.file)
+        engine, catalogue, now=utcnow(), file_name=str(settings.catalogue.file)
     )
     data = report_data(report, problems, settings.catalogue.file)
     emit(data, as_json, render_report)
@@ -263,12 +270,12 @@ def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json
     if not settings.shop.url:
         click.echo("error: WOOCOMMERCE_URL is not set, so there is no shop to sync from", err=True)
         ctx.exit(1)
-    catalogue, problems = file_catalogue(settings)
+    engine = ready_engine(ctx)
+    catalogue, problems = file_catalogue(settings, engine)
     for problem in problems:
         click.echo(f"warning: {problem.message}", err=True)
     if modified_after is not None and modified_after.tzinfo is None:
         modified_after = modified_after.replace(tzinfo=UTC)
-    engine = ready_engine(ctx)
     with WooClient(settings) as woo_client:
         result = sync_catalogue(
             engine, woo_client, catalogue, modified_after=modified_after, dry_run=dry_run
@@ -319,10 +326,10 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None, as_
         suffix = output.suffix.lstrip(".").lower() if output else ""
         fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
         fmt = fmt if fmt in FORMATS else "md"
-    catalogue, problems = file_catalogue(settings)
+    catalogue, problems = file_catalogue(settings, ready_engine(ctx))
     for problem in problems:
         click.echo(f"warning: {problem.message}", err=True)
-    from bridge.services.credentials import achievement_links
+    from bridge.services.credentials import achievement_links, pathway_links
 
     with activity("reading the catalogue and the shop's products as last synced"):
         report = inspect_catalogue(
@@ -330,7 +337,13 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None, as_
         )
         prices = offer_prices(report.catalogue, report.records)
         links = achievement_links(report.catalogue, settings.web.public_url)
-        manifest = build_manifest(report.catalogue, prices, utcnow(), links if links else None)
+        manifest = build_manifest(
+            report.catalogue,
+            prices,
+            utcnow(),
+            links if links else None,
+            pathway_links(report.catalogue, settings.web.public_url),
+        )
     render = FORMATS[fmt]
     text = (
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
@@ -342,3 +355,58 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None, as_
         return
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output} ({fmt}, {plural(len(manifest['competencies']), 'competency')})")
+
+
+@catalog.command("apply")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what applying would change (offers, cohorts, seats, waitlists), then roll back.",
+)
+@click.option(
+    "--by",
+    default=None,
+    help="Who applies it, kept on the audit trail (default: BRIDGE_OPERATOR, else the OS user).",
+)
+@json_option
+@click.pass_context
+def catalog_apply(ctx: click.Context, dry_run: bool, by: str | None, as_json: bool) -> None:
+    """Apply the catalogue file: what every command, page and job reads from then on.
+
+    Stores the file's text with what changes (offers and cohorts added, removed, edited) and
+    what that does to seats: a cohort whose capacity went up promotes its waitlist in purchase
+    order (each told in a note), one whose capacity went down keeps every held seat (over
+    capacity until seats free up); their stock in the shop is queued. A running `bridge serve`
+    uses the applied catalogue on its next request. --dry-run shows it all and stores nothing.
+    """
+    from bridge.services.audit import Via, operator_of
+
+    app: AppContext = ctx.obj
+    settings = app.settings
+    engine = ready_engine(ctx)
+    result = apply_catalogue(
+        engine,
+        settings.catalogue.file,
+        settings,
+        operator=operator_of(by, settings.console.operator),
+        via=Via.CLI,
+        dry_run=dry_run,
+    )
+
+    def render(data: dict[str, Any]) -> None:
+        if result.unchanged:
+            click.echo(f"{result.file} is the catalogue in force already: nothing to apply")
+            return
+        verb = "would apply" if dry_run else "applied"
+        click.echo(f"{verb} {result.file}: {plural(len(result.changes), 'change')}")
+        for change in result.changes:
+            click.echo(f"  {change.describe()}")
+        for effect in result.seats:
+            click.echo(f"  {effect.describe()}")
+        if result.writebacks:
+            queued = "would queue" if dry_run else "queued"
+            click.echo(f"  {queued} {plural(len(result.writebacks), 'write-back')} to the shop")
+        if dry_run:
+            click.echo("dry run: nothing stored (`bridge catalog apply` applies it)")
+
+    emit(result.as_dict(), as_json, render)

@@ -212,7 +212,7 @@ class OrderSettings(_Group):
 
     paid_statuses: tuple[str, ...] = setting(
         "BRIDGE_PAID_STATUSES",
-        parsers.word_list,
+        parsers.paid_statuses,
         default="processing,completed",
         doc="Order statuses that confer what was bought.",
     )
@@ -303,8 +303,8 @@ class WritebackSettings(_Group):
     customer_note_events: tuple[str, ...] = setting(
         "BRIDGE_CUSTOMER_NOTE_EVENTS",
         parsers.note_events,
-        default="seat_active,seat_waitlisted,seat_promoted,coupon_offered,claim_links,"
-        "credential_issued",
+        default="seat_active,seat_waitlisted,seat_promoted,seat_moved,seat_removed,"
+        "coupon_offered,claim_links,credential_issued",
         doc="Events whose order note goes to the learner (WooCommerce e-mails it); the rest "
         "stay private notes. `none` for no customer notes.",
     )

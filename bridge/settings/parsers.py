@@ -105,6 +105,23 @@ def word_list(value: str) -> tuple[str, ...]:
     return words
 
 
+# WooCommerce's order statuses that can mean "paid" (its own, without the wc- prefix); the
+# others (refunded, cancelled, failed, checkout-draft, trash) never confer.
+PAYABLE_STATUSES = ("completed", "on-hold", "pending", "processing")
+
+
+def paid_statuses(value: str) -> tuple[str, ...]:
+    """Order statuses that confer: only WooCommerce's own, so a typo cannot turn grants off."""
+    statuses = tuple(word.lower().removeprefix("wc-") for word in word_list(value))
+    unknown = [status for status in statuses if status not in PAYABLE_STATUSES]
+    if unknown:
+        raise ValueError(
+            f"names {', '.join(unknown)}, which no WooCommerce order has while paid "
+            f"(known: {', '.join(PAYABLE_STATUSES)}; usually processing,completed)"
+        )
+    return statuses
+
+
 class Rollover(Mapping[str, int]):
     """Periods unused subscription credits of each type outlive their own period (others: 0)."""
 

@@ -171,6 +171,7 @@ def test_report_and_catalog_export_take_json(env):
     ) | {"generated_at": json.loads(report.output)["generated_at"]}
     export = bridge(env, "catalog", "export", "--json")
     assert export.exit_code == 0, export.output
+    assert bridge(env, "catalog", "apply").exit_code == 0
     assert "competencies" in json.loads(export.output)
 
 

@@ -358,7 +358,7 @@ def test_credits_and_cohorts_answer_a_typo_with_the_closest_match(env, bo, engin
     )
     assert kind.exit_code == 1
     assert "unknown credit type 'mentor_minuts'; did you mean mentor_minutes?" in kind.output
-    store_cohorts(engine, sample_catalogue())
+    assert bridge(env, "catalog", "apply").exit_code == 0  # stores the file's cohorts
     cohort = bridge(env, "cohort", "DV-2027-1")
     assert cohort.exit_code == 1
     assert cohort.output.strip() == "error: no cohort 'DV-2027-1'; did you mean DV-2027-01?"

@@ -15,7 +15,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.audit import Via
-from bridge.services.catalogue import read_catalogue_file
+from bridge.services.catalogue import current_catalogue
 from bridge.services.learners import (
     FORCE,
     MAX_QUERY,
@@ -49,8 +49,9 @@ guard(console)
 
 
 def file_catalogue() -> Catalogue:
-    """The creator's catalogue file as it is now (its errors are shown, not raised)."""
-    return read_catalogue_file(runtime().settings.catalogue.file)
+    """The catalogue in force, as applied (`bridge catalog apply`; errors shown, not raised)."""
+    rt = runtime()
+    return current_catalogue(rt.engine, rt.settings.catalogue.file)
 
 
 def _client_address() -> str:

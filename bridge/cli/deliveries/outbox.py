@@ -231,7 +231,7 @@ def outbox_refresh(ctx: click.Context, as_json: bool) -> None:
 
     app = _app(ctx)
     engine = app.ready_engine()
-    catalogue = load_catalogue(engine, file_catalogue(app.settings)[0])
+    catalogue = load_catalogue(engine, file_catalogue(app.settings, engine)[0])
     keys = refresh_catalogue_writebacks(engine, catalogue)
     _emit(
         {"queued": keys},

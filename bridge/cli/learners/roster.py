@@ -1,4 +1,5 @@
-"""`bridge learners` (find learners) and `bridge cohort CODE` (roster, waitlist, capacity)."""
+"""`bridge learners` (find learners) and `bridge cohort CODE` (roster, waitlist, capacity,
+and steering: promote, remove, move)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
+from bridge.cli.output import usage_error
 from bridge.rules.words import credit_text
+from bridge.services.cohorts import ACTIONS
 from bridge.services.learners import LIMIT, search_learners
 from bridge.services.reporting import cohort_roster, list_cohorts
 from bridge.store.db import unit_of_work
@@ -83,14 +86,48 @@ def _render_cohort(data: dict[str, Any]) -> None:
 
 @click.command("cohort")
 @click.argument("code", required=False)
+@click.argument("action", required=False, type=click.Choice(ACTIONS))
+@click.argument("learner_ref", metavar="[LEARNER]", required=False)
+@click.option("--to", "to", default=None, metavar="CODE", help="With move: the cohort to move to.")
+@click.option("--reason", default="", help="Why, kept on the audit trail.")
+@click.option(
+    "--by",
+    default=None,
+    help="Who steers, kept on the audit trail (default: BRIDGE_OPERATOR, else the OS user).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what the action would do, store nothing.")
 @json_option
 @pass_ctx
-def cohort_command(app: AppContext, code: str | None, as_json: bool) -> None:
-    """Show a cohort's roster, waitlist and capacity.
+def cohort_command(
+    app: AppContext,
+    code: str | None,
+    action: str | None,
+    learner_ref: str | None,
+    to: str | None,
+    reason: str,
+    by: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Show a cohort's roster, waitlist and capacity, or steer it.
 
-    The roster, the waitlist first in line first, the capacity and where it comes from
-    (mentors x learners per mentor, assessment slots). Without CODE, lists every cohort.
+    The roster, the waitlist first in line first (in purchase order: paid date, then order),
+    the capacity and where it comes from (mentors x learners per mentor, assessment slots).
+    Without CODE, lists every cohort.
+
+    \b
+    bridge cohort CODE promote LEARNER         a waitlisted learner gets a seat out of turn
+    bridge cohort CODE remove LEARNER          take a learner off the waitlist
+    bridge cohort CODE move LEARNER --to CODE  move a seat or waitlist place to another cohort
+
+    Each action is audited with --by, tells the learner once in a customer note and writes
+    both cohorts' stock back to the shop; --dry-run shows what it would do.
     """
+    if action is not None:
+        _steer(app, code or "", action, learner_ref, to, reason, by, dry_run, as_json)
+        return
+    if learner_ref is not None or to is not None or dry_run:
+        raise usage_error("LEARNER, --to and --dry-run go with promote, remove or move")
     with unit_of_work(app.ready_engine()) as session:
         if code is None:
             rows = list_cohorts(session)
@@ -110,3 +147,57 @@ def cohort_command(app: AppContext, code: str | None, as_json: bool) -> None:
             )
 
     emit(rows, as_json, render)
+
+
+learners_command.add_command(export_command)
+learners_command.add_command(erase_command)
+
+
+def _steer(
+    app: AppContext,
+    code: str,
+    action: str,
+    learner_ref: str | None,
+    to: str | None,
+    reason: str,
+    by: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """promote, remove or move: one unit of work, committed unless --dry-run."""
+    from bridge.cli.catalog import file_catalogue
+    from bridge.services.audit import Via, operator_of
+    from bridge.services.catalogue import load_catalogue
+    from bridge.services.cohorts import steer
+
+    if not learner_ref:
+        raise usage_error(f"{action} needs the learner: bridge cohort {code} {action} LEARNER")
+    engine = app.ready_engine()
+    settings = app.settings
+    catalogue = load_catalogue(engine, file_catalogue(settings, engine)[0])
+    with unit_of_work(engine) as session:
+        result = steer(
+            session,
+            action,
+            code,
+            learner_ref,
+            catalogue=catalogue,
+            settings=settings,
+            operator=operator_of(by, settings.console.operator),
+            via=Via.CLI,
+            to=to,
+            reason=reason,
+        )
+        result.dry_run = dry_run
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+
+    def render(_data: dict[str, Any]) -> None:
+        click.echo(result.describe())
+        if result.writebacks:
+            queued = "would queue" if dry_run else "queued"
+            click.echo(f"  {queued} {len(result.writebacks)} write-backs (note, stock, meta)")
+
+    emit(result.as_dict(), as_json, render)

@@ -63,11 +63,13 @@ def init(app: AppContext, env_path: str) -> None:
             "data-visualisation creator); edit it for your shop"
         )
     if catalogue_file.exists():
-        from bridge.services.catalogue import read_catalogue_file
-        from bridge.services.orders import store_file_catalogue
+        from bridge.services.catalogue import apply_catalogue
 
-        store_file_catalogue(app.engine, read_catalogue_file(catalogue_file))
-        click.echo(f"catalogue {catalogue_file} stored; `bridge doctor` checks the rest")
+        applied = apply_catalogue(
+            app.engine, catalogue_file, app.settings, operator="bridge init", via="cli"
+        )
+        state = "already in force" if applied.unchanged else "applied"
+        click.echo(f"catalogue {catalogue_file} {state}; `bridge doctor` checks the rest")
     _init_signing_key(app)
 
 

@@ -53,7 +53,7 @@ def build_ports(
         return WooClient(settings)
 
     def catalogue_file() -> Catalogue:
-        catalogue, _problems = file_catalogue(settings)  # a missing file: product meta only
+        catalogue, _problems = file_catalogue(settings, engine)  # none: product meta only
         return catalogue
 
     return SyncPorts(

@@ -27,6 +27,8 @@ NOTE_EVENTS = (
     "seat_waitlisted",
     "seat_promoted",
     "seat_released",
+    "seat_moved",
+    "seat_removed",
     "access_granted",
     "access_revoked",
     "coupon_offered",
@@ -51,7 +53,14 @@ PLACEHOLDERS: Mapping[str, frozenset[str]] = {
         frozenset({"amount", "credit", "offer", "sku", "units", "order"}),
     ),
     **dict.fromkeys(
-        ("seat_active", "seat_waitlisted", "seat_promoted", "seat_released"),
+        (
+            "seat_active",
+            "seat_waitlisted",
+            "seat_promoted",
+            "seat_released",
+            "seat_moved",
+            "seat_removed",
+        ),
         frozenset({"cohort", "cohort_title", "starts", "position", "order"}),
     ),
     **dict.fromkeys(

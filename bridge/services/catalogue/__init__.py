@@ -1,6 +1,7 @@
 """The creator's catalogue: read, checked, bound to the shop's products, stored.
 
-The catalogue file parsed and checked against the shop; WooCommerce products and variations
+The catalogue file applied on purpose and stored (``applied``: what every command, page and job
+reads); the catalogue parsed and checked against the shop; WooCommerce products and variations
 bound to micro-SKUs (one ``product_binding`` row each); offers and cohorts stored
 (``catalogue``).
 
@@ -8,6 +9,15 @@ Other features, webhooks/, sync/ and bridge/cli/ import the names below from thi
 one of its modules.
 """
 
+from bridge.services.catalogue.applied import (
+    AppliedCatalogue,
+    ApplyResult,
+    FileStatus,
+    apply_catalogue,
+    catalogue_in_force,
+    current_catalogue,
+    file_status,
+)
 from bridge.services.catalogue.catalogue import (
     CatalogueReport,
     apply_product_payload,
@@ -21,7 +31,14 @@ from bridge.services.catalogue.catalogue import (
 )
 
 __all__ = [
+    "AppliedCatalogue",
+    "ApplyResult",
     "CatalogueReport",
+    "FileStatus",
+    "apply_catalogue",
+    "catalogue_in_force",
+    "current_catalogue",
+    "file_status",
     "apply_product_payload",
     "inspect_catalogue",
     "load_catalogue",

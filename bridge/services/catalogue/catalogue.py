@@ -99,6 +99,9 @@ class CatalogueSyncResult:
     requests: int | None = None
     # Newest date_modified_gmt seen: where the next incremental sync can start.
     newest_modified_gmt: datetime | None = None
+    # Stock as the shop holds it, of each product and variation read that manages stock
+    # ({id, parent_id, manage_stock, stock_quantity, backorders}): checked against seats free.
+    shop_stock: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for people."""
@@ -124,6 +127,7 @@ class CatalogueSyncResult:
         data = dataclasses.asdict(self)
         data["actions"] = dict(self.actions)
         data["problems"] = [dataclasses.asdict(problem) for problem in self.problems]
+        del data["shop_stock"]  # read for the stock check, not a finding
         return data
 
 
@@ -580,6 +584,16 @@ def _apply(
         result.rejected.append(str(exc))
         return None
     seen.add(outcome.woo_id)
+    if isinstance(payload, Mapping) and payload.get("manage_stock") is True:
+        result.shop_stock.append(
+            {
+                "id": outcome.woo_id,
+                "parent_id": payload.get("parent_id") or 0,
+                "manage_stock": True,
+                "stock_quantity": payload.get("stock_quantity"),
+                "backorders": payload.get("backorders"),
+            }
+        )
     result.actions[outcome.action] += 1
     result.changed += 1 if outcome.changed else 0
     if outcome.action == "deactivated":

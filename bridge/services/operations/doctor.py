@@ -36,6 +36,7 @@ def run_checks(
         status = schema_status(engine)
         if status.up_to_date:
             checks.append(_check("schema", True, f"at revision {status.head}"))
+            checks.append(_applied_check(settings, engine))
             checks.append(_unmapped_check(settings, engine))
         else:
             checks.append(
@@ -100,6 +101,35 @@ def _unmapped_check(settings: Settings, engine: Engine) -> dict[str, Any]:
     )
 
 
+def _applied_check(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """The catalogue file against the catalogue in force (`bridge catalog apply`)."""
+    from bridge.services.catalogue import file_status
+    from bridge.store.db import unit_of_work
+
+    with unit_of_work(engine) as session:
+        status = file_status(session, settings.catalogue.file)
+    if not status.applied:
+        return _check(
+            "catalogue applied",
+            True,
+            "nothing applied yet: the file is applied when first read (`bridge catalog apply`)",
+        )
+    if status.differs:
+        return _check(
+            "catalogue applied",
+            False,
+            status.message() or "the file differs from the applied catalogue",
+            "`bridge catalog apply --dry-run` shows what would change; `bridge catalog apply`",
+        )
+    when = f"{status.applied_at:%Y-%m-%d %H:%M} UTC" if status.applied_at else "?"
+    return _check(
+        "catalogue applied",
+        True,
+        f"{settings.catalogue.file} is the catalogue in force (applied {when} by "
+        f"{status.applied_by or '?'})",
+    )
+
+
 def _catalogue_check(settings: Settings) -> dict[str, Any]:
     from bridge.rules.catalogue.catalog import CatalogueError
     from bridge.services.catalogue import read_catalogue_file
@@ -153,7 +183,17 @@ def _team_pack_checks(settings: Settings) -> list[dict[str, Any]]:
                 "set BRIDGE_CLAIM_SECRET to a long random string (bridge init writes one)",
             )
         ]
-    where = settings.web.public_url or "relative links (set BRIDGE_PUBLIC_URL for full ones)"
+    if not settings.web.public_url:
+        return [
+            _check(
+                "team packs",
+                False,
+                f"{', '.join(packs)} send claim links in notes WooCommerce e-mails, and "
+                "BRIDGE_PUBLIC_URL is not set: the links would not work (the notes wait)",
+                "set BRIDGE_PUBLIC_URL to where people reach this service (https://...)",
+            )
+        ]
+    where = settings.web.public_url
     return [_check("team packs", True, f"{', '.join(packs)}: claim links at {where}")]
 
 
@@ -177,8 +217,10 @@ def _credential_checks(settings: Settings) -> list[dict[str, Any]]:
         return [
             _check(
                 "credentials",
-                True,
-                f"off: {', '.join(skus)} would issue credentials once BRIDGE_PUBLIC_URL is set",
+                False,
+                f"{', '.join(skus)} issue credentials, published under BRIDGE_PUBLIC_URL, "
+                "which is not set: none can be issued",
+                "set BRIDGE_PUBLIC_URL to where people reach this service (https://...)",
             )
         ]
     if not settings.credentials.signing_key and not Path(settings.credentials.key_file).exists():

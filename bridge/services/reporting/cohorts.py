@@ -19,7 +19,7 @@ from bridge.rules.cohorts import (
 )
 from bridge.rules.words import did_you_mean
 from bridge.services.reporting.public_outcomes import cohort_limits
-from bridge.store.models import Cohort, Learner, Seat, utcnow
+from bridge.store.models import Cohort, Learner, Seat, seat_purchase_order, utcnow
 
 
 class UnknownCohortCode(PermanentError):
@@ -49,6 +49,7 @@ def _summary(row: Cohort, counts: dict[str, int], now: datetime) -> dict[str, An
         "waitlisted": counts.get(SeatStatus.WAITLISTED, 0),
         "released": counts.get(SeatStatus.RELEASED, 0),
         "seats_left": seats_left(limits, active, now),
+        "over_capacity": max(active - row.capacity, 0),
         "seats_left_why": seats_left_reason(limits, active, now),
         "fill": round(active / row.capacity, 4) if row.capacity else None,
         "public_outcomes": row.public_outcomes,
@@ -81,7 +82,7 @@ def cohort_roster(session: Session, code: str, now: datetime | None = None) -> d
         select(Seat, Learner)
         .join(Learner, col(Learner.id) == col(Seat.learner_id))
         .where(Seat.cohort_code == row.code)
-        .order_by(col(Seat.id))
+        .order_by(*seat_purchase_order())
     ).all()
     counts: dict[str, int] = {}
     for seat, _ in seats:

@@ -17,11 +17,12 @@ from bridge.rules.bookings.events import BookingStatus
 from bridge.rules.catalogue.catalog import Catalogue, describe_offer
 from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.services.bookings import booking_counts
-from bridge.services.catalogue import CatalogueReport, inspect_catalogue
+from bridge.services.catalogue import CatalogueReport, file_status, inspect_catalogue
 from bridge.services.inbox import status_counts
 from bridge.services.operations import last_job_runs
 from bridge.services.writeback import outbox_counts
 from bridge.settings import Settings
+from bridge.store.db import unit_of_work
 from bridge.store.models import JobRunStatus, OutboxStatus, utcnow
 
 # What to do about each catalogue problem code (bridge.rules.catalogue.products.Problem).
@@ -181,6 +182,18 @@ def console_home(
             )
         )
     report, file_error = catalogue_report(engine, load_file, settings, now)
+    with unit_of_work(engine) as session:
+        applied = file_status(session, settings.catalogue.file).message()
+    if applied is not None:
+        problems.append(
+            _problem(
+                "warn",
+                applied,
+                "`bridge catalog apply --dry-run` shows what applying the file would change; "
+                "`bridge catalog apply` applies it",
+                "console_ops.catalogue",
+            )
+        )
     if file_error is not None:
         problems.append(
             _problem(

@@ -25,6 +25,7 @@ from bridge.services.writeback.outbox_rows import (
 from bridge.services.writeback.outbox_summary import DrainSummary
 from bridge.services.writeback.plan import (
     enqueue_customer_meta,
+    enqueue_cohort_stock,
     enqueue_writebacks_for,
     refresh_catalogue_writebacks,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "STATUSES",
     "drain_outbox",
     "enqueue_credential_note",
+    "enqueue_cohort_stock",
     "enqueue_customer_meta",
     "enqueue_page_link_note",
     "enqueue_writebacks_for",

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
@@ -26,6 +26,7 @@ from bridge.rules.writeback.notes import (
 from bridge.services.ledger import (
     GRANT_REASONS,
     SEAT_HELD,
+    Event,
     OrderOutcome,
     active_perks_of,
     balances_of,
@@ -45,6 +46,7 @@ from bridge.services.writeback.queue import (
     line_of,
     local_date,
     product_families,
+    remember_all,
     remember_written,
 )
 from bridge.settings import Settings
@@ -59,6 +61,8 @@ from bridge.store.models import (
     OutboxWritten,
     PersonalCoupon,
     Seat,
+    seat_purchase_order,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,8 @@ CREDITS_META_KEY = "bridge_credits"
 PERKS_META_KEY = "bridge_perks"
 COUPONS_META_KEY = "bridge_coupons"
 GRANT_EVENTS = ("credit_granted", "seat_active", "seat_waitlisted", "access_granted")
+# Events whose customer note tells the learner they hold a seat (bridge.rules.seating: confirmed).
+CONFIRMING_EVENTS = ("seat_active", "seat_promoted", "seat_moved")
 
 
 # --- note templates (files) -------------------------------------------------------------------
@@ -175,7 +181,7 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
     for seat_id, code in session.exec(
         select(Seat.id, Seat.cohort_code)
         .where(col(Seat.cohort_code).in_(codes), Seat.status == SeatStatus.WAITLISTED)
-        .order_by(col(Seat.id))
+        .order_by(*seat_purchase_order())
     ).all():
         assert seat_id is not None  # a primary key
         counted[code] += 1
@@ -254,19 +260,34 @@ def _order_meta_update(order_id: int, value: list[dict[str, Any]]) -> Update:
 
 
 def enqueue_cohort_stock(
-    session: Session, catalogue: Catalogue, codes: Iterable[str] | None = None
+    session: Session,
+    catalogue: Catalogue,
+    codes: Iterable[str] | None = None,
+    *,
+    always: bool = False,
 ) -> list[str]:
     """Queue stock for the products selling seats in each cohort: the seats left.
 
     A cohort with a waitlist allows backorders (``notify``), so buyers can still queue.
+    ``always``: even when the figure is what was last written (see ``cohort_stock_updates``).
     """
-    return enqueue_updates(session, cohort_stock_updates(session, catalogue, codes))
+    return enqueue_updates(
+        session, cohort_stock_updates(session, catalogue, codes, always=always)
+    )
 
 
 def cohort_stock_updates(
-    session: Session, catalogue: Catalogue, codes: Iterable[str] | None = None
+    session: Session,
+    catalogue: Catalogue,
+    codes: Iterable[str] | None = None,
+    *,
+    always: bool = False,
 ) -> list[Update]:
-    """The stock updates of ``enqueue_cohort_stock``, not yet queued."""
+    """The stock updates of ``enqueue_cohort_stock``, not yet queued.
+
+    ``always``: queue them even when the figure is what was last written (the bridge learnt of
+    a change in these cohorts, and WooCommerce restocks refunded items by itself).
+    """
     codes = sorted(catalogue.cohorts if codes is None else set(codes))
     selling = {code: catalogue.cohort_products(code) for code in codes}
     selling = {code: woo_ids for code, woo_ids in selling.items() if woo_ids}
@@ -300,10 +321,15 @@ def cohort_stock_updates(
                         f"variation:{woo_id}:stock",
                         dict(data),
                         {"parent_id": parent},
+                        always=always,
                     )
                 )
             else:
-                updates.append(Update("product", woo_id, f"product:{woo_id}:stock", dict(data)))
+                updates.append(
+                    Update(
+                        "product", woo_id, f"product:{woo_id}:stock", dict(data), always=always
+                    )
+                )
     return updates
 
 
@@ -419,6 +445,23 @@ def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) ->
     return state is not None and state.status in settings.orders.paid_statuses
 
 
+def _confirm_seats(session: Session, events: Sequence[Event]) -> None:
+    """Seats a customer note now tells their customer they hold: never taken back after."""
+    ids = sorted({int(e.data["seat_id"]) for e in events if e.data.get("seat_id") is not None})
+    if not ids:
+        return
+    session.flush()
+    session.exec(
+        update(Seat)
+        .where(
+            col(Seat.id).in_(ids),
+            col(Seat.confirmed_at).is_(None),
+            col(Seat.status) == SeatStatus.ACTIVE,
+        )
+        .values(confirmed_at=utcnow())
+    )
+
+
 def _real_part(outcome: OrderOutcome, made_up: set[int]) -> OrderOutcome:
     """The outcome without the events of simulated orders (a seat, credits or access of one)."""
     return replace(
@@ -483,7 +526,8 @@ def enqueue_writebacks_for(
         {
             str(e.data["cohort"])
             for e in events
-            if e.kind in ("seat_promoted", "seat_released") and e.data.get("cohort")
+            if e.kind in ("seat_promoted", "seat_released", "seat_moved", "seat_removed")
+            and e.data.get("cohort")
         }
     )
     orders = {outcome.order_id for outcome, _ in work}
@@ -505,7 +549,9 @@ def enqueue_writebacks_for(
         if notify
         for draft in event_note_drafts(session, outcome, catalogue, templates)
     ]
-    keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts))
+    keys += enqueue_updates(
+        session, cohort_stock_updates(session, catalogue, cohorts, always=True)
+    )
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
         if not (notify and _confers_now(session, outcome, settings)):
@@ -529,6 +575,17 @@ def enqueue_writebacks_for(
                 drafts.append(draft)
     # At most one note per order per pass: this application's events worded together.
     keys += enqueue_notes(session, drafts, settings)
+    _confirm_seats(
+        session,
+        [
+            event
+            for outcome, notify in work
+            if notify
+            for event in outcome.events
+            if event.kind in CONFIRMING_EVENTS
+            and event.kind in settings.writeback.customer_note_events
+        ],
+    )
     keys += enqueue_updates(
         session,
         customer_meta_updates(
@@ -539,10 +596,36 @@ def enqueue_writebacks_for(
 
 
 def refresh_catalogue_writebacks(
-    engine: Engine, catalogue: Catalogue, products: Iterable[Mapping[str, Any]] | None = None
+    engine: Engine,
+    catalogue: Catalogue,
+    products: Iterable[Mapping[str, Any]] | None = None,
+    *,
+    shop_stock: Iterable[Mapping[str, Any]] = (),
 ) -> list[str]:
-    """Queue catalogue-level write-backs (stack upsell links, stock of every cohort); commits."""
+    """Queue catalogue-level write-backs (stack upsell links, stock of every cohort); commits.
+
+    ``shop_stock``: products and variations as a sync read them; their stock is what the shop
+    holds now, so a figure WooCommerce changed by itself (a restock on refund, an edit in WP
+    admin) is written back to the seats actually free.
+    """
     with unit_of_work(engine) as session:
+        remember_all(
+            session,
+            [
+                (
+                    f"{'variation' if item.get('parent_id') else 'product'}:{item['id']}:stock",
+                    "variation" if item.get("parent_id") else "product",
+                    int(item["id"]),
+                    {
+                        "manage_stock": bool(item.get("manage_stock")),
+                        "stock_quantity": item.get("stock_quantity"),
+                        "backorders": item.get("backorders"),
+                    },
+                )
+                for item in shop_stock
+                if isinstance(item.get("id"), int)
+            ],
+        )
         keys = enqueue_catalogue_upsells(session, catalogue, products)
         keys += enqueue_cohort_stock(session, catalogue)
         session.commit()

@@ -41,6 +41,9 @@ class Update:
     target_key: str
     data: dict[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Queue it even when it equals what was last written: the shop changes it by itself
+    # (WooCommerce reduces and restocks a cohort product's stock on orders and refunds).
+    always: bool = False
 
 
 def enqueue_update(
@@ -105,6 +108,7 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         in_flight = any(row.status == OutboxStatus.SENDING for row in existing)
         if (
             not in_flight
+            and not update.always
             and update.target_key in written
             and (written[update.target_key] == update.data)
         ):

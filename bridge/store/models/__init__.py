@@ -23,8 +23,8 @@ from bridge.store.models.auth import (
     Operator,
 )
 from bridge.store.models.bookings import Booking, BookingToken, Redemption
-from bridge.store.models.catalogue import Offer, ProductBinding
-from bridge.store.models.cohorts import Cohort, Seat
+from bridge.store.models.catalogue import CatalogueVersion, Offer, ProductBinding
+from bridge.store.models.cohorts import Cohort, Seat, seat_purchase_order
 from bridge.store.models.columns import utcnow
 from bridge.store.models.credentials import Credential, CredentialKey, StatusList
 from bridge.store.models.inbox import InboxDelivery
@@ -61,6 +61,7 @@ __all__ = [
     "Booking",
     "BookingToken",
     "CalendarEntry",
+    "CatalogueVersion",
     "ClaimPlace",
     "Cohort",
     "ConsoleSession",
@@ -95,5 +96,6 @@ __all__ = [
     "SyncCursor",
     "UnmappedLine",
     "WatchState",
+    "seat_purchase_order",
     "utcnow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 from bridge.store.models.columns import json_column, utcnow
@@ -21,6 +21,19 @@ class Offer(SQLModel, table=True):
     active: bool = True
     definition: dict[str, Any] | None = json_column()
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CatalogueVersion(SQLModel, table=True):
+    """The catalogue file's text as applied (`bridge catalog apply`); the newest is in force."""
+
+    __tablename__ = "catalogue_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    file_name: str = Field(default="", max_length=500)
+    applied_by: str = Field(default="", max_length=200)
+    applied_at: datetime = Field(default_factory=utcnow)
 
 
 class ProductBinding(SQLModel, table=True):

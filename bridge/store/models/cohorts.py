@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index
-from sqlmodel import Field, SQLModel
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, nulls_last
+from sqlmodel import Field, SQLModel, col
 
 from bridge.store.models.columns import utcnow
 
@@ -30,8 +32,8 @@ class Cohort(SQLModel, table=True):
 
 
 class Seat(SQLModel, table=True):
-    """A claim on a cohort seat; its status (a SeatStatus): active, waitlisted (FIFO by id) or
-    released."""
+    """A claim on a cohort seat; its status (a SeatStatus): active, waitlisted (in purchase
+    order: ``paid_at``, then order id), released, or removed by an operator."""
 
     __table_args__ = (Index("ix_seat_cohort_status", "cohort_code", "status"),)
 
@@ -45,3 +47,17 @@ class Seat(SQLModel, table=True):
     status: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     changed_at: datetime = Field(default_factory=utcnow)
+    # When the order that claims it was paid (else created): seats go in this order.
+    paid_at: datetime | None = None
+    # When the customer was told they hold the seat (a customer note): it is never taken back.
+    confirmed_at: datetime | None = None
+    # Why an operator wrote this row ("moved from DV-1 by ops@example.com"); None: the order.
+    reason: str | None = Field(default=None, max_length=200)
+
+
+def seat_purchase_order() -> tuple[Any, ...]:
+    """ORDER BY for seats in purchase order (the waitlist's order): paid date, order, row.
+
+    The same order as bridge.rules.seating.purchase_order, in SQL.
+    """
+    return (nulls_last(col(Seat.paid_at)), col(Seat.order_id), col(Seat.id))
