@@ -47,6 +47,7 @@ from bridge.services.writeback import (
 from bridge.shop.webhooks import webhook_status
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from bridge.store.models import JobRunStatus
+from sync.alerts import run_alerts
 from sync.context import (
     CHANGES_SHOWN,
     JobContext,
@@ -469,7 +470,16 @@ def run_webhooks(ctx: JobContext) -> None:
 
 # Order of `bridge sync` without a job: the catalogue first (orders map through it), the outbox
 # after everything that queues write-backs, the webhook check last.
-JOB_ORDER = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", "webhooks")
+JOB_ORDER = (
+    "catalog",
+    "orders",
+    "subscriptions",
+    "inbox",
+    "expiry",
+    "outbox",
+    "webhooks",
+    "alerts",
+)
 
 register(Job("catalog", run_catalog, "products and variations -> micro-SKUs and cohorts"))
 register(Job("orders", run_orders, "orders changed since the cursor -> credits and seats"))
@@ -480,6 +490,7 @@ register(
 register(Job("expiry", run_expiry, "write off credits past their expiry", needs_shop=False))
 register(Job("outbox", run_outbox, "send queued write-backs to WooCommerce"))
 register(Job("webhooks", run_webhooks, "report disabled webhooks, re-enable if allowed"))
+register(Job("alerts", run_alerts, "open, clear and send alerts to the creator", needs_shop=False))
 
 
 def _one_line(text: str) -> str:

@@ -20,6 +20,8 @@ from bridge.cli.learners.claims import claims_command
 from bridge.cli.learners.credits import credits, tokens
 from bridge.cli.learners.learner import attach_adjustments, learner, owes_command
 from bridge.cli.learners.roster import cohort_command, learners_command
+from bridge.cli.operations.alerts import alerts
+from bridge.cli.operations.audit import audit_command
 from bridge.cli.operations.operators import operators
 from bridge.cli.operations.setup import config_command, db, doctor, init, serve
 from bridge.cli.operations.sync import scheduler_command, sync_command
@@ -87,5 +89,7 @@ for command in (
     operators,
     learners_command,
     cohort_command,
+    audit_command,
+    alerts,
 ):
     main.add_command(command)

@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 
 from bridge.logs import redact
 from bridge.settings import parsers
+from bridge.settings.alerts import AlertSettings
 from bridge.settings.declaration import DECLARED, Variable, setting
 from bridge.settings.parsers import Rollover, schedule_seconds
 
@@ -391,6 +392,12 @@ class SyncSettings(_Group):
         default="1h",
         doc="When to check the shop's webhooks for disabled or paused ones.",
     )
+    alerts_schedule: str = setting(
+        "BRIDGE_SYNC_ALERTS_SCHEDULE",
+        parsers.schedule,
+        default="5m",
+        doc="When to look for incidents and alert the creator (runs without a shop too).",
+    )
 
     @classmethod
     def jobs(cls) -> tuple[str, ...]:
@@ -632,6 +639,7 @@ class Settings:
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def sync_active(self) -> bool:

@@ -218,6 +218,7 @@ NAV = (
     ("console_ops.catalogue", "Catalogue"),
     ("console_ops.report", "Report"),
     ("console_business.audit", "Audit"),
+    ("console_business.alerts", "Alerts"),
     ("outcomes.outcomes_page", "Public outcomes"),
 )
 SECURITY_HEADERS = {

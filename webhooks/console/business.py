@@ -10,12 +10,27 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from bridge.rules.listing import Page, csv_text, page_number, per_page
-from bridge.services.audit import AuditFilter, Via, event_data, known_actions, list_events
+from bridge.services.alerts import incident_data, list_incidents, send_test_alert
+from bridge.services.audit import (
+    AuditFilter,
+    Via,
+    event_data,
+    known_actions,
+    list_events,
+    record_action,
+)
 from bridge.store.db import unit_of_work
-from webhooks.console.auth import guard, login_required, render_page
+from webhooks.console.auth import (
+    admin_required,
+    current_operator,
+    guard,
+    login_required,
+    render_page,
+)
 from webhooks.runtime import runtime
 
 console_business = Blueprint("console_business", __name__, url_prefix="/console")
@@ -85,3 +100,41 @@ def audit() -> Response:
         vias=[v.value for v in Via],
         query=query,
     )
+
+
+@console_business.get("/alerts")
+@login_required
+def alerts() -> Response:
+    """Incidents (open first), where alerts go, and the test-alert button."""
+    rt = runtime()
+    with unit_of_work(rt.engine) as session:
+        rows = [incident_data(row) for row in list_incidents(session)]
+    return render_page(
+        "console/alerts.html", rows=rows, channels=rt.settings.alerts.channels, sent=None
+    )
+
+
+@console_business.post("/alerts/test")
+@admin_required
+def alerts_test() -> ResponseReturnValue:
+    """Send a test alert to every configured channel (an audit row says who did)."""
+    rt = runtime()
+    if not rt.settings.alerts.channels:
+        abort(400, description="no alert channel is set (see README, Alerts)")
+    outcome = send_test_alert(rt.settings, rt.clock())
+    operator = current_operator()
+    with unit_of_work(rt.engine) as session:
+        record_action(
+            session,
+            operator=operator.email if operator else "console",
+            via=Via.CONSOLE,
+            action="alerts.test",
+            details=outcome,
+        )
+        session.commit()
+    for channel, result in outcome.items():
+        flash(
+            f"{channel}: {'test alert sent' if result == 'sent' else result}",
+            "message" if result == "sent" else "error",
+        )
+    return redirect(url_for("console_business.alerts"))

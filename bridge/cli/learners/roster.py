@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
-from bridge.cli.learners.privacy import erase_command, export_command
 from bridge.cli.output import usage_error
 from bridge.rules.words import credit_text
 from bridge.services.cohorts import ACTIONS
@@ -21,7 +20,7 @@ def _balances(balances: dict[str, int]) -> str:
     return ", ".join(credit_text(amount, kind) for kind, amount in sorted(balances.items())) or "-"
 
 
-@click.group("learners", invoke_without_command=True)
+@click.command("learners")
 @click.option(
     "--search",
     "query",
@@ -38,17 +37,13 @@ def _balances(balances: dict[str, int]) -> str:
     help="Most learners to list.",
 )
 @json_option
-@click.pass_context
-def learners_command(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
-    """Find learners by e-mail, name or customer id; export or erase one.
+@pass_ctx
+def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> None:
+    """Find learners by e-mail, name or customer id.
 
-    Former e-mail addresses match too; newest first; erased learners never. Without --search,
-    lists the newest learners. `bridge learner LEARNER` shows one in full; `bridge learners
-    export LEARNER` and `bridge learners erase LEARNER` answer their privacy requests.
+    Former e-mail addresses match too; newest first. Without --search, lists the newest
+    learners. `bridge learner LEARNER` shows one in full.
     """
-    if ctx.invoked_subcommand is not None:
-        return
-    app: AppContext = ctx.find_root().obj
     with unit_of_work(app.ready_engine()) as session:
         rows = search_learners(session, query, limit=limit)
 
@@ -206,7 +201,3 @@ def _steer(
             click.echo(f"  {queued} {len(result.writebacks)} write-backs (note, stock, meta)")
 
     emit(result.as_dict(), as_json, render)
-
-
-learners_command.add_command(export_command)
-learners_command.add_command(erase_command)

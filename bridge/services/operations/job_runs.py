@@ -24,14 +24,16 @@ def record_job_run(
     finished_at: datetime,
     summary: Mapping[str, Any],
 ) -> None:
-    """Replace the job's last run with this one."""
+    """Replace the job's last run with this one; its summary counts the failures in a row
+    (``failures_in_a_row``, for the alerts)."""
     with unit_of_work(engine) as session:
-        row = session.get(JobRun, job) or JobRun(
-            job=job, status=status, started_at=started_at, finished_at=finished_at
-        )
+        row = session.get(JobRun, job)
+        before = int((row.summary or {}).get("failures_in_a_row") or 0) if row else 0
+        row = row or JobRun(job=job, status=status, started_at=started_at, finished_at=finished_at)
         row.status, row.reason = status, reason[:500]
         row.started_at, row.finished_at = started_at, finished_at
-        row.summary = dict(summary)
+        failures = before + 1 if status == JobRunStatus.FAILED else 0
+        row.summary = {**summary, "failures_in_a_row": failures}
         session.add(row)
         session.commit()
 

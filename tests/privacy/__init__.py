@@ -1,1 +1,0 @@
-"""A learner's access and erasure requests (bridge.services.privacy)."""
