@@ -36,6 +36,7 @@ from webhooks.console import (
     console,
     console_bookings,
     console_business,
+    console_learner_pages,
     console_ops,
     init_sessions,
 )
@@ -135,6 +136,7 @@ def create_app(
     app.register_blueprint(console_ops)
     app.register_blueprint(console_bookings)
     app.register_blueprint(console_business)
+    app.register_blueprint(console_learner_pages)
     app.register_blueprint(outcomes)
     app.register_blueprint(assets)
     if not settings.shop.configured:

@@ -1,13 +1,21 @@
 """/console for operators: sessions, CSRF and the console's error pages (``auth``), home,
 login, learners and cohorts (``views``), inbox, outbox, catalogue and report (``ops``),
-bookings and booking links (``bookings``), the audit trail and alerts (``business``). Its
-templates are under ``templates/console/``.
+bookings and booking links (``bookings``), the audit trail and alerts (``business``), learners'
+personal page links (``learner_pages``). Its templates are under ``templates/console/``.
 """
 
 from webhooks.console.auth import init_sessions
 from webhooks.console.bookings import console_bookings
 from webhooks.console.business import console_business
+from webhooks.console.learner_pages import console_learner_pages
 from webhooks.console.ops import console_ops
 from webhooks.console.views import console
 
-__all__ = ["console", "console_bookings", "console_business", "console_ops", "init_sessions"]
+__all__ = [
+    "console",
+    "console_bookings",
+    "console_business",
+    "console_learner_pages",
+    "console_ops",
+    "init_sessions",
+]
