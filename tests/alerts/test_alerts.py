@@ -62,10 +62,10 @@ def test_a_dead_write_back_alerts_once_and_its_resolution_clears_once(engine, se
         assert first.opened == ["writeback_dead"] and first.failed == {}
         check_alerts(engine, config, NOW + timedelta(minutes=10))  # still dead: no new message
         assert len(inbox.messages) == 1 and len(chat) == 1
-        mail = inbox.messages[0]  # type: ignore[assignment]
+        mail = inbox.messages[0]
         assert mail["Subject"].startswith("[creator-bridge] 1 write-back to WooCommerce is dead")
         assert inbox.recipients == [["dana@example.com"]]
-        assert "bridge outbox retry --all" in mail.get_payload(decode=True).decode()
+        assert "bridge outbox retry --all" in str(mail.get_payload(decode=True), "utf-8")
         assert "write-back" in chat[0]["text"]
         with unit_of_work(engine) as session:
             row = session.get(OutboxItem, row_id)

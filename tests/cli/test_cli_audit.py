@@ -109,6 +109,15 @@ def test_a_cli_grant_names_bridge_operator_on_the_ledger_and_the_audit_trail(env
     assert "credits.revoke" in shown.output and "charge-back" in shown.output
     exported = bridge(env, "audit", "--csv")
     rows = list(csv.DictReader(io.StringIO(exported.output)))
-    assert list(rows[0]) == ["id", "at", "operator", "via", "action", "subject", "reason", "details"]
+    assert list(rows[0]) == [
+        "id",
+        "at",
+        "operator",
+        "via",
+        "action",
+        "subject",
+        "reason",
+        "details",
+    ]
     assert [row["action"] for row in rows] == ["credits.revoke", "credits.grant"]
     assert bridge(env, "audit", "--since", "2020-13-01").exit_code == 2

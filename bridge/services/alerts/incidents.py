@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from bridge.services.alerts.channels import deliver
@@ -105,10 +105,12 @@ def check_alerts(engine: Engine, settings: Settings, now: datetime) -> AlertRun:
         untold = session.exec(
             select(AlertIncident)
             .where(
-                (col(AlertIncident.open_sent_at).is_(None))
-                | (
-                    (AlertIncident.state == AlertState.CLEARED)
-                    & col(AlertIncident.clear_sent_at).is_(None)
+                or_(
+                    col(AlertIncident.open_sent_at).is_(None),
+                    and_(
+                        col(AlertIncident.state) == AlertState.CLEARED,
+                        col(AlertIncident.clear_sent_at).is_(None),
+                    ),
                 )
             )
             .order_by(col(AlertIncident.id))

@@ -54,7 +54,9 @@ def test_a_console_revoke_below_zero_needs_the_box_the_cli_calls_force(client, s
     assert "Allow a negative balance" in refused.get_data(as_text=True)
     typo = _review(client, ann, credit_type="mentor_minuts")
     assert typo.status_code == 400 and "did you mean mentor_minutes" in typo.get_data(as_text=True)
-    review = _review(client, ann, direction="revoke", amount="500", reason="charge-back", force="on")
+    review = _review(
+        client, ann, direction="revoke", amount="500", reason="charge-back", force="on"
+    )
     assert review.status_code == 200, review.get_data(as_text=True)
     assert _confirm(client, ann, review.get_data(as_text=True)).status_code == 302
     with unit_of_work(shop.engine) as session:
