@@ -30,7 +30,13 @@ from bridge.services.learners import (
     search_learners,
 )
 from bridge.services.operations import ADDRESS, Count, check_login
-from bridge.services.reporting import UnknownCohortCode, cohort_roster, console_home, list_cohorts
+from bridge.services.reporting import (
+    UnknownCohortCode,
+    business_home,
+    cohort_roster,
+    console_home,
+    list_cohorts,
+)
 from bridge.store.db import unit_of_work
 from webhooks.console.auth import (
     admin_required,
@@ -65,7 +71,9 @@ def home() -> Response:
     """Health at a glance, with the action that fixes each problem."""
     rt = runtime()
     return render_page(
-        "console/home.html", data=console_home(rt.engine, rt.settings, file_catalogue)
+        "console/home.html",
+        data=console_home(rt.engine, rt.settings, file_catalogue),
+        money=business_home(rt.engine, rt.settings, rt.clock()),
     )
 
 
