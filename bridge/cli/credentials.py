@@ -6,6 +6,8 @@ Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option
-from bridge.cli.output import table
+from bridge.cli.output import table, wrap
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.credentials import CredentialStatus
@@ -165,9 +167,7 @@ def list_command(
             [row["id"], row["learner"], row["sku"], row["issued_at"][:10], row["status"]]
             for row in rows
         ]
-        for line in table(
-            ["id", "learner", "sku or pathway", "issued", "status"], cells, shrink=[1]
-        ):
+        for line in table(["id", "learner", "sku", "issued", "status"], cells, shrink=[1]):
             click.echo(line)
         for row in rows:
             if row["reason"]:
@@ -350,7 +350,7 @@ def issue_record_command(
     emit(data, as_json, render)
 
 
-def learner_pathways(app: AppContext, session: Any, learner_id: int) -> list[dict[str, Any]]:
+def learner_pathways(app: AppContext, learner_id: int) -> list[dict[str, Any]]:
     """A learner's progress on every pathway (empty when the catalogue has none or fails)."""
     from bridge.rules.catalogue.catalog import CatalogueError
 
@@ -358,7 +358,11 @@ def learner_pathways(app: AppContext, session: Any, learner_id: int) -> list[dic
         catalogue = catalogue_loader(app)()
     except CatalogueError:
         return []
-    return [state.as_dict() for state in learner_progress(session, catalogue, learner_id)]
+    if not catalogue.pathways:
+        return []
+    with unit_of_work(app.ready_engine(), read_only=True) as session:
+        states = learner_progress(session, catalogue, learner_id)
+    return [state.as_dict() for state in states]
 
 
 def render_pathways(pathways: list[dict[str, Any]], indent: str = "  ") -> None:
@@ -436,3 +440,98 @@ def pathways_command(
                 click.echo(f"  {learner['learner']}: {status}")
 
     emit(data, as_json, render_learner if learner_ref else render)
+
+
+def report_pathways(app: AppContext) -> list[dict[str, Any]]:
+    """Each pathway's figures for the outcome report (none when the catalogue has none)."""
+    from bridge.rules.catalogue.catalog import CatalogueError
+
+    try:
+        catalogue = catalogue_loader(app)()
+    except CatalogueError:
+        return []
+    if not catalogue.pathways:
+        return []
+    with unit_of_work(app.ready_engine(), read_only=True) as session:
+        return pathway_overview(session, catalogue)
+
+
+def pathway_report_table(rows: list[dict[str, Any]]) -> str:
+    """The outcome report's pathway section: learners who started, at each step, completed."""
+    if not rows:
+        return ""
+    cells = []
+    for row in rows:
+        median = row["median_days_to_complete"]
+        steps = ", ".join(f"{step} {count}" for step, count in row["at_step"].items())
+        cells.append(
+            [
+                row["pathway"],
+                str(row["started"]),
+                steps,
+                str(row["completed"]),
+                "-" if median is None else f"{median}",
+            ]
+        )
+    lines = ["", "Pathways (learners by their live credentials, all time)"]
+    lines += table(
+        ["pathway", "started", "at each step", "completed", "median days"], cells, shrink=[2]
+    )
+    return "\n".join(lines)
+
+
+def pathway_report_csv(rows: list[dict[str, Any]]) -> str:
+    """The pathway section as rows of the report's CSV (section, item, metric, value)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        values: list[tuple[str, Any]] = [("started", row["started"])]
+        values += [(f"at_step:{step}", count) for step, count in row["at_step"].items()]
+        values += [
+            ("completed", row["completed"]),
+            ("median_days_to_complete", row["median_days_to_complete"]),
+        ]
+        for metric, value in values:
+            writer.writerow(["pathways", row["pathway"], metric, "" if value is None else value])
+    return buffer.getvalue()
+
+
+DEMO_LEARNER = "hana@example.com"
+DEMO_EVENTS = (
+    ("project_accepted", "PROJ-DATAVIZ", "her portfolio project is accepted"),
+    ("assessment_passed", "ASSESS-DV", "she passes the assessment"),
+)
+
+
+def demo_pathway(
+    engine: Any, settings: Any, echo: Callable[[str], None], now: Any
+) -> dict[str, Any]:
+    """`bridge demo`'s skill stack: Hana's two outcome events issue her two credentials, the
+    second completes the example pathway and issues her learner record (CLR 2.0)."""
+    from bridge.services.catalogue import load_catalogue, read_catalogue_file
+    from bridge.services.credentials import record_in_transaction
+
+    catalogue = load_catalogue(engine, read_catalogue_file(settings.catalogue.file))
+    factory = issuing_factory(settings, lambda: catalogue)
+    code = next(iter(catalogue.pathways), None)
+    events = []
+    for number, (kind, sku, words) in enumerate(DEMO_EVENTS, start=1):
+        body = {"kind": kind, "learner": DEMO_LEARNER, "sku": sku, "occurred_at": now}
+        answer = record_in_transaction(engine, body, f"demo-{number}", issuing=factory).body
+        events.append({"event": kind, "sku": sku, "credential": answer.get("credential")})
+        url = (answer.get("credential") or {}).get("url", "")
+        for line in wrap(f"hana: {words}: credential {url}", "    ", hanging="    "):
+            echo(line)
+    with unit_of_work(engine) as session:
+        learner = require_learner(session, DEMO_LEARNER)
+        assert learner.id is not None
+        states = [s.as_dict() for s in learner_progress(session, catalogue, learner.id)]
+        rows = list_credentials(session, factory().public_url, learner_id=learner.id)
+    records = [row for row in rows if row["kind"] == "record"]
+    for state in states:
+        status = "completed" if state["completed"] else f"{state['done']} of {state['required']}"
+        echo(f"    pathway {state['title']} ({state['pathway']}): {status}")
+    for row in records:
+        for line in wrap(f"learner record (CLR 2.0) issued: {row['url']}", "    ", hanging="    "):
+            echo(line)
+    return {"pathway": code, "events": events, "progress": states, "records": records}

@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from bridge.cli.credentials import demo_pathway
 from bridge.cli.deliveries.webhooks import post_delivery
 from bridge.cli.output import credit_text, emit, json_option, plural, wrap
 from bridge.logs import configure_logging
@@ -60,6 +61,7 @@ PRICES = {
     "PREVIEW-DV": 0.0,
     "SUB-MENTOR-MONTHLY": 79.0,
     "PROJ-DATAVIZ": 149.0,
+    "ASSESS-DV": 49.0,
 }
 SUBSCRIPTION_ID = 500
 
@@ -144,6 +146,16 @@ def script() -> list[Step]:
             subscription,
             customer_id=42,
             renewal_of=SUBSCRIPTION_ID,
+        ),
+        Step(
+            "Hana buys the data-viz project and its assessment: the steps of a pathway",
+            "order.created",
+            "hana@example.com",
+            110,
+            [
+                Line("PROJ-DATAVIZ", 1, PRICES["PROJ-DATAVIZ"]),
+                Line("ASSESS-DV", 1, PRICES["ASSESS-DV"]),
+            ],
         ),
     ]
     return steps
@@ -255,6 +267,8 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
             shop={"webhook_secret": secrets.token_urlsafe(16)},
             sync={"enabled": False},
             writeback={"notify_since": start - timedelta(minutes=1)},
+            web={"public_url": "http://127.0.0.1:8000"},
+            credentials={"key_file": Path(tmp) / "credential-signing-key.pem"},
         )
         engine = make_engine(settings.database.url)
         try:
@@ -298,8 +312,11 @@ def run_demo(echo: Callable[[str], None] = click.echo) -> dict[str, Any]:
                             "changes": changes,
                         }
                     )
+                echo("\nThe skill stack ([pathways] in the catalogue): Hana's outcomes come in")
+                pathway = demo_pathway(engine, settings, echo, f"{utcnow():%Y-%m-%dT%H:%M:%SZ}")
             learners = learners_overview(engine)
             summary = {
+                "pathway": pathway,
                 "steps": steps_out,
                 "learners": learners,
                 "writebacks": queued_writebacks(engine),

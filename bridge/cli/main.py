@@ -11,7 +11,7 @@ from bridge import __version__
 from bridge.cli.bookings import bookings
 from bridge.cli.catalog import catalog
 from bridge.cli.context import AppContext, BridgeGroup
-from bridge.cli.credentials import credentials
+from bridge.cli.credentials import credentials, pathways_command
 from bridge.cli.deliveries.outbox import outbox
 from bridge.cli.deliveries.webhooks import inbox, simulate, webhooks
 from bridge.cli.demo import demo
@@ -85,6 +85,7 @@ for command in (
     events,
     claims_command,
     credentials,
+    pathways_command,
     bookings,
     operators,
     learners_command,

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext
+from bridge.cli.credentials import pathway_report_csv, pathway_report_table, report_pathways
 from bridge.cli.output import DAY, credit_text, plural, to_json, usage_error
 from bridge.cli.output import table as output_table
 from bridge.rules.report.bookings import shown_booking_months
@@ -365,9 +366,13 @@ def report_command(
     report = build_report(
         app.ready_engine(), period, now, paid_statuses=settings.orders.paid_statuses
     )
+    pathways = report_pathways(app)
     if output == "json":
-        click.echo(to_json(report.as_dict()))
+        data = report.as_dict()
+        if pathways:  # the catalogue's pathways (skill stacks), when it has any
+            data["pathways"] = pathways
+        click.echo(to_json(data))
     elif output == "csv":
-        click.echo(render_csv(report), nl=False)
+        click.echo(render_csv(report) + pathway_report_csv(pathways), nl=False)
     else:
-        click.echo(render_table(report))
+        click.echo(render_table(report) + pathway_report_table(pathways))

@@ -485,5 +485,9 @@ def test_demo_plays_the_whole_product(env):
         "portfolio_reviews": 2,
     }
     assert learners["alice@example.com"]["balances"] == {"mentor_minutes": 210}
-    assert summary["inbox"] == {"processed": 11}
+    assert summary["inbox"] == {"processed": 12}
+    pathway = summary["pathway"]  # Hana's two outcomes complete the example pathway
+    assert pathway["pathway"] == "data-viz-practitioner"
+    assert [state["completed"] for state in pathway["progress"]] == [True]
+    assert [record["kind"] for record in pathway["records"]] == ["record"]
     assert {w["resource"] for w in summary["writebacks"]} >= {"order", "order_note", "customer"}

@@ -5,6 +5,7 @@ profile publishes; none of it with the bridge's own code."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -204,3 +205,72 @@ def test_notes_say_once_that_the_record_was_issued(stack, engine):  # type: igno
     assert len(about_record) == 1
     assert about_record[0].target_id == 602
     assert "learner record" in about_record[0].payload["data"]["note"]
+
+
+@pytest.mark.both_databases
+def test_a_record_is_issued_again_without_a_revoked_credential_when_the_pathway_holds(  # type: ignore[no-untyped-def]
+    stack, engine
+):
+    """With one step of two required, revoking the project credential revokes the record that
+    carried both and issues a new one (a new id, a new status bit) carrying the assessment."""
+    api, web, settings = stack
+    project = post(api, PROJECT, "pj-1")["credential"]
+    assessed = post(api, ASSESSMENT, "as-1")["credential"]
+    (first,) = records(engine)
+    example = example_catalogue()
+    lenient = dataclasses.replace(
+        example,
+        pathways={
+            PATHWAY: dataclasses.replace(example.pathways[PATHWAY], required=1),
+        },
+    )
+    setup = issuing_factory(settings, lambda: lenient)()
+    with unit_of_work(engine) as session:
+        done = revoke_with_records(session, setup, project["id"], "plagiarism")
+        session.commit()
+    assert done.records_revoked == (first.uuid,)
+    (fresh,) = done.records_issued
+    assert fresh != first.uuid
+    payload = verified_record(web, fresh)
+    carried = [inner["id"] for inner in payload["credentialSubject"]["verifiableCredential"]]
+    assert carried == [assessed["url"]]
+    jwks = web.get("/issuer/jwks.json").get_json()
+    status = web.get("/credentials/status/1").get_data(as_text=True)
+    old = verify_vc_jwt(web.get(f"/credentials/{first.uuid}.jwt").get_data(as_text=True), jwks)
+    assert revoked_in(status, jwks, old) and not revoked_in(status, jwks, payload)
+
+
+def test_the_issuer_profile_publishes_the_multikey_of_embedded_proofs(stack):  # type: ignore[no-untyped-def]
+    """Once a proof is signed, /issuer lists its Ed25519 key as a Multikey verification method
+    controlled by the issuer and named in assertionMethod; the JWKS keeps only RSA keys."""
+    api, web, _ = stack
+    assert "verificationMethod" not in web.get("/issuer").get_json()
+    post(api, PROJECT, "pj-1")
+    post(api, ASSESSMENT, "as-1")
+    profile = web.get("/issuer").get_json()
+    (method,) = profile["verificationMethod"]
+    assert method["type"] == "Multikey" and method["controller"] == f"{PUBLIC_URL}/issuer"
+    assert method["id"] == f"{PUBLIC_URL}/issuer#{method['publicKeyMultibase']}"
+    assert profile["assertionMethod"] == [method["id"]]
+    assert "https://w3id.org/security/multikey/v1" in profile["@context"]
+    assert {key["kty"] for key in web.get("/issuer/jwks.json").get_json()["keys"]} == {"RSA"}
+
+
+def test_an_embedded_proof_on_the_record_itself_on_request(stack, engine):  # type: ignore[no-untyped-def]
+    """Asked for, the record carries its own eddsa-rdfc-2022 proof too (the VC-JWT wraps it);
+    it replaces the record by id, and the outside verifier accepts both proofs."""
+    api, web, settings = stack
+    post(api, PROJECT, "pj-1")
+    post(api, ASSESSMENT, "as-1")
+    (row,) = records(engine)
+    setup = issuing_factory(settings, example_catalogue)()
+    with unit_of_work(engine) as session:
+        ann = session.exec(select(Learner).where(Learner.email == "ann@example.com")).one()
+        result = issue_record(session, setup, ann, PATHWAY, embedded_proof=True)
+        session.commit()
+    assert result.replaced and result.credential.uuid == row.uuid
+    payload = verified_record(web, row.uuid)
+    document = web.get(f"/credentials/{row.uuid}.json").get_json()
+    methods = issuer_methods(web.get("/issuer").get_json())
+    assert proof_verifies(document, methods)
+    assert payload["proof"] == document["proof"]

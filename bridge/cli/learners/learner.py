@@ -10,6 +10,7 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.credentials import learner_pathways, render_pathways
+from bridge.cli.credentials import learner_pathways, render_pathways
 from bridge.cli.learners.page_link import page_link_record, render_page_link
 from bridge.cli.output import table
 from bridge.errors import PermanentError
@@ -155,6 +156,11 @@ def _render_learner(data: dict[str, Any]) -> None:
         render_page_link(data)
 
 
+    if data.get("pathways"):
+        click.echo("pathways:")
+        render_pathways(data["pathways"])
+
+
 # What a ledger row without an order came from, when its note does not say.
 SOURCES = {
     "complimentary": "the first mentor call, on the house",
@@ -202,6 +208,7 @@ def learner(
     with unit_of_work(engine) as session:
         data.update(page_link_record(session, id_of(found), _app(ctx).settings, new=new_link))
         session.commit()
+    data["pathways"] = learner_pathways(_app(ctx), id_of(found))
     _emit(data, as_json, _render_learner)
 
 

@@ -101,10 +101,16 @@ def _check_terms(document: Mapping[str, Any]) -> None:
 
 
 def _cause(exc: BaseException) -> str:
-    jsonld = _jsonld()
-    while isinstance(exc, jsonld.JsonLdError) and isinstance(exc.cause, BaseException):
-        exc = exc.cause
-    return str(exc)[:200]
+    """The innermost reason of a pyld error: ours (an unknown context) when it is one."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        if isinstance(current, DataIntegrityError):
+            return str(current)
+        following = getattr(current, "cause", None) or current.__cause__ or current.__context__
+        current = following if isinstance(following, BaseException) else None
+    return str(seen[-1])[:200]
 
 
 def canonical(document: Mapping[str, Any]) -> str:

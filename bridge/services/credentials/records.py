@@ -44,6 +44,7 @@ from bridge.rules.credentials import (
     credential_uuid,
     jwt_claims,
     pathway_achievement,
+    pathway_url,
     status_list_url,
 )
 from bridge.rules.words import did_you_mean
@@ -303,7 +304,13 @@ def issue_record(
     parts = list(state.credentials())
     is_partial = not state.completed
     live = live_record(session, learner.id, code)
-    if live is not None and live.parts == parts and _is_partial(live) == is_partial:
+    has_proof = live is not None and "proof" in (live.document or {})
+    if (
+        live is not None
+        and live.parts == parts
+        and _is_partial(live) == is_partial
+        and (has_proof or not embedded_proof)
+    ):
         return RecordResult(live, created=False)
     rows = {
         row.uuid: row
@@ -565,3 +572,10 @@ def record_view(row: Credential) -> dict[str, Any]:
         ],
         "embedded_proof": "proof" in document,
     }
+
+
+def pathway_links(catalogue: Catalogue, public_url: str | None) -> dict[str, str]:
+    """Pathway code -> the URL of the achievement it leads to (none without a public URL)."""
+    if not public_url:
+        return {}
+    return {code: pathway_url(public_url, code) for code in catalogue.pathways}
