@@ -10,7 +10,6 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.credentials import learner_pathways, render_pathways
-from bridge.cli.credentials import learner_pathways, render_pathways
 from bridge.cli.learners.page_link import page_link_record, render_page_link
 from bridge.cli.output import table
 from bridge.errors import PermanentError
@@ -148,17 +147,11 @@ def _render_learner(data: dict[str, Any]) -> None:
             "e-mail are held for review)"
         )
 
-
     if data.get("pathways"):
         click.echo("pathways:")
         render_pathways(data["pathways"])
     if "page_url" in data:
         render_page_link(data)
-
-
-    if data.get("pathways"):
-        click.echo("pathways:")
-        render_pathways(data["pathways"])
 
 
 # What a ledger row without an order came from, when its note does not say.
@@ -204,7 +197,6 @@ def learner(
         data = learner_record(session, found, recent=history)
         made = link_made_at(session, id_of(found))
         data["booking_link_made_at"] = made.isoformat() if made else None
-        data["pathways"] = learner_pathways(_app(ctx), session, id_of(found))
     with unit_of_work(engine) as session:
         data.update(page_link_record(session, id_of(found), _app(ctx).settings, new=new_link))
         session.commit()
