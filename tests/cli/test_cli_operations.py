@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from bridge.cli.main import main
 from bridge.rules.inbound.signatures import sign
+from bridge.services.inbox import one_at_a_time
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import build_handlers, process_order
 from bridge.store.db import unit_of_work
@@ -242,7 +243,9 @@ def test_inbox_lists_shows_and_retries_a_failed_delivery(env, engine, settings):
     """A failed delivery is listed, shown with its error, and processed again by retry."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    failing = {"order": lambda payload: (_ for _ in ()).throw(ValueError("shop was down"))}
+    failing = {
+        "order": one_at_a_time(lambda payload: (_ for _ in ()).throw(ValueError("shop was down")))
+    }
     app = create_app(settings, engine, handlers=failing, background=False)
     body = json.dumps(make_order(310, [("MENTOR-1H", 1)])).encode()
     response = app.test_client().post(
@@ -278,7 +281,9 @@ def test_inbox_work_processes_what_store_only_web_processes_stored(env, engine, 
     """What store-only web processes (BRIDGE_INBOX_WORKER) stored, the worker processes."""
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    web = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
+    web = create_app(
+        settings.replace(inbox={"worker": True}), engine, handlers={"order": one_at_a_time(str)}
+    )
     for order_id in (320, 321, 322):
         body = json.dumps(make_order(order_id, [("MENTOR-1H", 1)])).encode()
         response = web.test_client().post(

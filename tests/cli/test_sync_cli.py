@@ -13,7 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel
 
 from bridge.errors import PermanentError
-from bridge.services.inbox import Delivery, process_delivery, record_delivery
+from bridge.services.inbox import Delivery, one_at_a_time, process_delivery, record_delivery
 from bridge.services.orders import process_order
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
@@ -175,7 +175,11 @@ def test_a_dry_run_of_every_job_reports_changes_and_writes_nothing_here_or_in_th
         raise PermanentError("catalogue not loaded")
 
     process_delivery(
-        engine, inbox_id, {"order": broken}, max_attempts=8, now=utcnow() - timedelta(hours=1)
+        engine,
+        inbox_id,
+        {"order": one_at_a_time(broken)},
+        max_attempts=8,
+        now=utcnow() - timedelta(hours=1),
     )
     with unit_of_work(engine) as session:
         learner = (

@@ -508,7 +508,7 @@ def test_empty_body_and_non_subscriptions_are_ignored(engine, config, catalogue)
     )
     handlers = build_handlers(engine, config, catalogue=lambda: catalogue, shop=lambda: None)
     assert record_delivery(engine, delivery, handled=frozenset(handlers)).status == "ignored"
-    assert handlers["subscription"]([]) == "subscription: not a subscription, ignored"
+    assert handlers["subscription"]([[]]) == ["subscription: not a subscription, ignored"]
     with unit_of_work(engine) as session:
         assert session.exec(select(Subscription)).all() == []
 
@@ -516,12 +516,14 @@ def test_empty_body_and_non_subscriptions_are_ignored(engine, config, catalogue)
 def test_handler_stores_the_real_subscription_delivery(engine, config, catalogue):
     """The subscription handler applies 0071 and reports the status."""
     handlers = build_handlers(engine, config, catalogue=lambda: catalogue, shop=lambda: None)
-    result = handlers["subscription"](real_body("0071-subscription.updated"))
+    [result] = handlers["subscription"]([real_body("0071-subscription.updated")])
     assert result == "subscription 39: active, 0 expiries moved"
     row = stored(engine, 39)
     assert (row.billing_period, row.billing_interval, row.parent_order_id) == ("month", 1, 38)
     assert row.perks == PRIORITY and row.next_payment_gmt is None
-    assert handlers["subscription"](subscription(83)) == "subscription 83: active, 0 expiries moved"
+    assert handlers["subscription"]([subscription(83)]) == [
+        "subscription 83: active, 0 expiries moved"
+    ]
 
 
 class NotFound(PermanentError):

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bridge.errors import PermanentError
 from bridge.rules.inbound.payloads import DeliveryStatus
-from bridge.services.inbox import Delivery, process_delivery, record_delivery
+from bridge.services.inbox import Delivery, one_at_a_time, process_delivery, record_delivery
 from bridge.store.db import unit_of_work
 from bridge.store.models import Cohort, InboxDelivery, Learner, LedgerEntry, OutboxItem, utcnow
 from sync.context import RunOptions
@@ -32,7 +32,9 @@ def failed_delivery(engine, order, ago):
     def broken(_payload):
         raise PermanentError("catalogue not loaded")
 
-    process_delivery(engine, inbox_id, {"order": broken}, max_attempts=8, now=NOW - ago)
+    process_delivery(
+        engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=8, now=NOW - ago
+    )
     with unit_of_work(engine) as session:
         row = session.get(InboxDelivery, inbox_id)
         row.received_at = NOW - ago

@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Offer
 from bridge.rules.inbound.payloads import DeliveryStatus
-from bridge.services.inbox import Delivery, process_delivery, record_delivery
+from bridge.services.inbox import Delivery, one_at_a_time, process_delivery, record_delivery
 from bridge.services.ledger import balances, find_learner
 from bridge.services.orders import process_order
 from bridge.store.db import unit_of_work
@@ -93,7 +93,11 @@ def test_orders_missed_while_deliveries_failed_are_granted_by_the_next_run_exact
         raise PermanentError("database unavailable")
 
     status = process_delivery(
-        engine, inbox_id, {"order": database_down}, max_attempts=8, now=T0 + 60 * MINUTE
+        engine,
+        inbox_id,
+        {"order": one_at_a_time(database_down)},
+        max_attempts=8,
+        now=T0 + 60 * MINUTE,
     )
     assert status == DeliveryStatus.FAILED
     shop.place(103, [("COHORT-DV-2027-01", 1)], T0 + 120 * MINUTE)

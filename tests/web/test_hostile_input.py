@@ -16,6 +16,7 @@ from bridge.services.inbox import (
     Delivery,
     apply_retention,
     due_deliveries,
+    one_at_a_time,
     process_delivery,
     record_delivery,
 )
@@ -235,14 +236,21 @@ def test_any_exception_while_processing_counts_backs_off_and_dead_letters(engine
     inbox_id = record_delivery(engine, delivery, handled=frozenset({"order"})).inbox_id
     now = utcnow()
     assert (
-        process_delivery(engine, inbox_id, {"order": broken}, max_attempts=2, now=now) == "failed"
+        process_delivery(
+            engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=2, now=now
+        )
+        == "failed"
     )
     [row] = rows(engine)
     assert row.attempts == 1 and row.last_error.startswith("AttributeError")
     assert row.next_attempt_at > now
     assert (
         process_delivery(
-            engine, inbox_id, {"order": broken}, max_attempts=2, now=row.next_attempt_at
+            engine,
+            inbox_id,
+            {"order": one_at_a_time(broken)},
+            max_attempts=2,
+            now=row.next_attempt_at,
         )
         == "dead"
     )
@@ -263,12 +271,17 @@ def test_a_delivery_whose_worker_died_mid_run_still_counts_its_attempts(engine):
 
     for _ in range(2):
         with pytest.raises(Crash):
-            process_delivery(engine, inbox_id, {"order": dies}, max_attempts=2)
+            process_delivery(engine, inbox_id, {"order": one_at_a_time(dies)}, max_attempts=2)
     [row] = rows(engine)
     assert (row.status, row.attempts) == ("received", 2)
     later = row.received_at + timedelta(days=1)
     assert due_deliveries(engine, now=later) == [inbox_id]
-    assert process_delivery(engine, inbox_id, {"order": dies}, max_attempts=2, now=later) == "dead"
+    assert (
+        process_delivery(
+            engine, inbox_id, {"order": one_at_a_time(dies)}, max_attempts=2, now=later
+        )
+        == "dead"
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -376,7 +389,9 @@ def test_the_database_down_answers_503_for_that_request_only_and_heals(engine, s
                 "connection refused (host db.internal port 5432)"
             )
 
-    app = create_app(settings, engine, handlers={"order": lambda payload: "ok"}, background=False)
+    app = create_app(
+        settings, engine, handlers={"order": one_at_a_time(lambda payload: "ok")}, background=False
+    )
     client = app.test_client()
     body = json.dumps(make_order(708, [("MENTOR-1H", 1)])).encode()
     down["now"] = True

@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from bridge.cli.main import main as bridge_main
 from bridge.rules.inbound.signatures import sign
 from bridge.rules.report.rows import DEFAULT_MAX_DAYS, ReportRows
+from bridge.services.inbox import one_at_a_time
 from bridge.services.operations import add_operator
 from bridge.services.reporting import report
 from bridge.settings import VARIABLES, Settings, SettingsError, load_settings
@@ -321,7 +322,7 @@ def test_receivers_and_inbox_processing_have_no_page_budget(sleepy_engine, datab
     app = make_app(
         sleepy_engine,
         database_url,
-        handlers={"order": handle_order},
+        handlers={"order": one_at_a_time(handle_order)},
         web={"page_query_timeout_seconds": BUDGET},
     )
     body, headers = signed({"id": 4242, "status": "processing"})

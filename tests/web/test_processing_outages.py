@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from bridge.cli.main import main
 from bridge.rules.inbound.signatures import sign
-from bridge.services.inbox import InboxDrain
+from bridge.services.inbox import InboxDrain, one_at_a_time
 from bridge.services.inbox.batches import CLAIM_LEASE, process_batch
 from bridge.services.ledger import balances, find_learner
 from bridge.services.operations import beat_worker
@@ -119,7 +119,9 @@ def outage(engine: Engine) -> Iterator[DatabaseOutage]:
 
 def web_client(engine: Engine, settings: Settings) -> FlaskClient:
     """A web process of a worker deployment: it verifies, stores and answers, nothing else."""
-    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
+    app = create_app(
+        settings.replace(inbox={"worker": True}), engine, handlers={"order": one_at_a_time(str)}
+    )
     app.test_client_class = ClosingClient
     return app.test_client()
 
@@ -232,14 +234,11 @@ class OutageDuringFirstPage:
     def __init__(self, handler: Any, outage: DatabaseOutage) -> None:
         self.handler, self.outage, self.pages = handler, outage, 0
 
-    def __call__(self, payload: Any) -> Any:
-        return self.handler(payload)
-
-    def page(self, payloads: list[Any]) -> list[Any]:
+    def __call__(self, payloads: list[Any]) -> list[Any]:
         self.pages += 1
         if self.pages == 1:
             self.outage.begin()
-        return self.handler.page(payloads)
+        return self.handler(payloads)
 
 
 def test_a_batch_the_outage_interrupted_is_processed_when_the_database_is_back(
@@ -294,7 +293,7 @@ def test_a_statement_that_fails_on_a_database_that_answers_is_the_delivery_s_fai
     acknowledge(web, 720)
     with unit_of_work(engine) as session:
         [inbox_id] = session.exec(select(InboxDelivery.id)).all()
-    finals = process_batch(engine, [inbox_id], {"order": times_out}, max_attempts=8)
+    finals = process_batch(engine, [inbox_id], {"order": one_at_a_time(times_out)}, max_attempts=8)
     assert finals == {inbox_id: "failed"}
     with unit_of_work(engine) as session:
         row = session.get(InboxDelivery, inbox_id)

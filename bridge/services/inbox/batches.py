@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any
 
 from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
@@ -172,16 +172,6 @@ class InboxDrain:
         return done
 
 
-class PageHandler(Protocol):
-    """A handler that also takes a page of payloads at once (the order handler does)."""
-
-    def __call__(self, payload: Any) -> Any: ...
-
-    def page(self, payloads: Sequence[Any]) -> list[Any]:
-        """One answer per payload, in order: its result, or the exception it earned."""
-        ...
-
-
 def process_batch(
     engine: Engine,
     inbox_ids: Sequence[int],
@@ -210,23 +200,20 @@ def process_batch(
         payload = accepted_payload(handlers, claimed, max_quantity)
         if isinstance(payload, DeliveryResult):
             outcomes[inbox_id] = (claimed, payload)
-        elif hasattr(handlers.get(claimed.resource), "page"):
-            paged[claimed.resource].append((inbox_id, claimed, payload))
         else:
-            try:
-                result: Any = handlers[claimed.resource](payload)
-            except Exception as exc:  # noqa: BLE001  (any failure is one attempt)
-                result = exc
-                failures.append(exc)
-            outcomes[inbox_id] = (claimed, handler_outcome(claimed, result))
+            paged[claimed.resource].append((inbox_id, claimed, payload))
+    # Every handler takes a page of its resource's payloads (bridge.services.inbox.inbox.Handler).
     size = PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
     for resource, waiting in paged.items():
         for start in range(0, len(waiting), size):
             items = waiting[start : start + size]
             wait_for_acknowledgements(engine)
             try:
-                paging = cast(PageHandler, handlers[resource])
-                answers = paging.page([payload for _, _, payload in items])
+                answers = handlers[resource]([payload for _, _, payload in items])
+                if len(answers) != len(items):
+                    raise RuntimeError(
+                        f"the {resource} handler answered {len(answers)} of {len(items)} payloads"
+                    )
             except Exception as exc:  # noqa: BLE001  (each delivery counts it as its attempt)
                 answers = [exc] * len(items)
             for (inbox_id, claimed, _), answer in zip(items, answers, strict=True):

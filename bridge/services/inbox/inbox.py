@@ -51,8 +51,26 @@ BACKOFF_CAP = timedelta(hours=6)
 # A delivery still 'received' this long after arrival lost its worker (crash, restart).
 STALLED_AFTER = timedelta(minutes=5)
 
-# resource -> handler(payload) returning a short description of what changed.
-Handler = Callable[[Any], str]
+# resource -> handler: takes a page of that resource's payloads (each one ``classify`` accepted)
+# and answers one item per payload, in order: a short description of what changed, or the
+# exception the payload earned (recorded as that delivery's failure).
+Handler = Callable[[Sequence[Any]], Sequence[Any]]
+
+
+def one_at_a_time(handle: Callable[[Any], str]) -> Handler:
+    """A handler that takes a page from one that takes a payload: each payload in turn, a
+    failure answered as that payload's exception."""
+
+    def page(payloads: Sequence[Any]) -> list[Any]:
+        answers: list[Any] = []
+        for payload in payloads:
+            try:
+                answers.append(handle(payload))
+            except Exception as exc:  # noqa: BLE001  (the delivery's own failure)
+                answers.append(exc)
+        return answers
+
+    return page
 
 
 @dataclass(frozen=True)
@@ -365,7 +383,7 @@ def run_handler(
     if isinstance(payload, DeliveryResult):
         return payload
     try:
-        result: Any = handlers[claimed.resource](payload)
+        [result] = handlers[claimed.resource]([payload])
     except Exception as exc:  # noqa: BLE001  (any failure is one attempt: backoff, then dead)
         result = exc
     return handler_outcome(claimed, result)

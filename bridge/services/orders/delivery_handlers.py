@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from bridge.rules.bookings.events import CALCOM, CALENDLY
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.bookings import BookingPolicy, process_booking_delivery
-from bridge.services.inbox import Handler, Warned
+from bridge.services.inbox import Handler, Warned, one_at_a_time
 from bridge.services.ledger import OrderOutcome, apply_customer
 from bridge.services.orders.page_apply import ValidatedOrder, apply_orders
 from bridge.services.subscriptions import process_subscription
@@ -111,7 +111,7 @@ def describe_order(outcome: OrderOutcome) -> str:
 
 
 class OrderHandler:
-    """Order deliveries, one at a time or a page at once (bridge.services.inbox.batches)."""
+    """Order deliveries, a page at a time (bridge.services.inbox drains them in pages)."""
 
     def __init__(
         self,
@@ -122,13 +122,8 @@ class OrderHandler:
     ) -> None:
         self.engine, self.settings, self.catalogue, self.shop = engine, settings, catalogue, shop
 
-    def __call__(self, payload: Any) -> str:
-        [answer] = self.page([payload])
-        if isinstance(answer, BaseException):
-            raise answer
-        return str(answer)
-
-    def page(self, payloads: Sequence[Any]) -> list[Any]:
+    def __call__(self, payloads: Sequence[Any]) -> list[Any]:
+        """One answer per payload: its result line, or the PermanentError it earned."""
         # The inbox classified each payload (the payload rules) before handing it over.
         results = apply_orders(
             self.engine,
@@ -162,7 +157,8 @@ def build_handlers(
     catalogue: Callable[[], Catalogue] | None = None,
     shop: Callable[[], Any] | None = None,
 ) -> dict[str, Handler]:
-    """resource -> handler(payload): order, customer, product, subscription, Cal.com, Calendly."""
+    """resource -> handler (a page of payloads -> one answer each): order, customer, product,
+    subscription, Cal.com, Calendly."""
     load_catalogue = catalogue or catalogue_loader(engine, settings)
     shop = shop or ShopClients(settings).get
     file_catalogue = FileCatalogue(Path(settings.catalogue.file))
@@ -209,11 +205,11 @@ def build_handlers(
 
     return {
         "order": order,
-        "customer": customer,
-        "product": product,
-        "subscription": subscription,
-        CALCOM: calcom,
-        CALENDLY: calendly,
+        "customer": one_at_a_time(customer),
+        "product": one_at_a_time(product),
+        "subscription": one_at_a_time(subscription),
+        CALCOM: one_at_a_time(calcom),
+        CALENDLY: one_at_a_time(calendly),
     }
 
 

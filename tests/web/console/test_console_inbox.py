@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from bridge.services.inbox import one_at_a_time
 from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery
 from tests.support.console import (
@@ -30,7 +31,9 @@ def test_retrying_a_dead_delivery_processes_it_again_after_the_answer(
         seen.append(payload)
         raise ValueError("still not an order")
 
-    app = create_app(shop.settings, engine, handlers={"order": refuse}, background=False)
+    app = create_app(
+        shop.settings, engine, handlers={"order": one_at_a_time(refuse)}, background=False
+    )
     client = app.test_client()
     log_in(client)
     page = client.get(f"/console/inbox/{shop.dead_inbox_id}").get_data(as_text=True)

@@ -12,7 +12,13 @@ from sqlmodel import select
 
 from bridge.errors import PermanentError
 from bridge.rules.inbound.signatures import sign
-from bridge.services.inbox import InboxDrain, counter_value, due_deliveries, process_delivery
+from bridge.services.inbox import (
+    InboxDrain,
+    counter_value,
+    due_deliveries,
+    one_at_a_time,
+    process_delivery,
+)
 from bridge.services.inbox.batches import claim_received
 from bridge.services.inbox.inbox import purge_bodies
 from bridge.services.ledger import balances, find_learner
@@ -228,7 +234,7 @@ def test_processing_failure_is_recorded_then_retried_successfully(engine, settin
             raise ValueError("catalogue not loaded yet")
         return "ok"
 
-    app = create_app(settings, engine, handlers={"order": flaky}, background=False)
+    app = create_app(settings, engine, handlers={"order": one_at_a_time(flaky)}, background=False)
     app.test_client_class = ClosingClient
     response = post_signed(app.test_client(), make_order(520, [("MENTOR-1H", 1)]))
     assert response.status_code == 200
@@ -236,7 +242,10 @@ def test_processing_failure_is_recorded_then_retried_successfully(engine, settin
     assert (row.status, row.attempts) == ("failed", 1)
     assert "catalogue not loaded yet" in row.last_error
     assert due_deliveries(engine, now=row.next_attempt_at) == [row.id]
-    assert process_delivery(engine, row.id, {"order": flaky}, max_attempts=3) == "processed"
+    assert (
+        process_delivery(engine, row.id, {"order": one_at_a_time(flaky)}, max_attempts=3)
+        == "processed"
+    )
     assert calls == [520, 520]
 
 
@@ -251,20 +260,22 @@ def test_delivery_failing_every_time_is_dead_lettered(engine, settings):
             inbox={"max_attempts": 2},
         ),
         engine,
-        handlers={"order": broken},
+        handlers={"order": one_at_a_time(broken)},
         background=False,
     )
     app.test_client_class = ClosingClient
     post_signed(app.test_client(), make_order(530, [("MENTOR-1H", 1)]))
     [row] = inbox_rows(engine)
-    assert process_delivery(engine, row.id, {"order": broken}, max_attempts=2) == "dead"
+    assert (
+        process_delivery(engine, row.id, {"order": one_at_a_time(broken)}, max_attempts=2) == "dead"
+    )
     assert due_deliveries(engine, now=row.received_at.replace(year=2100)) == []
 
 
 def test_database_down_answers_503(settings, tmp_path):
     """When the delivery cannot be stored the answer is 503, so WooCommerce logs a failure."""
     dead = make_engine(f"sqlite:///{tmp_path}/missing/dir/bridge.db")
-    app = create_app(settings, dead, handlers={"order": lambda payload: "ok"})
+    app = create_app(settings, dead, handlers={"order": one_at_a_time(lambda payload: "ok")})
     response = post_signed(app.test_client(), make_order(540, [("MENTOR-1H", 1)]))
     assert response.status_code == 503
     assert response.get_json()["error"].startswith("database unavailable")
@@ -384,7 +395,9 @@ def test_two_claimers_take_disjoint_batches_and_an_expired_claim_is_taken_again(
 
     catalogue = sample_catalogue()
     store_cohorts(engine, catalogue)
-    app = create_app(settings.replace(inbox={"worker": True}), engine, handlers={"order": str})
+    app = create_app(
+        settings.replace(inbox={"worker": True}), engine, handlers={"order": one_at_a_time(str)}
+    )
     app.test_client_class = ClosingClient
     client = app.test_client()
     for order_id in range(620, 625):
