@@ -17,7 +17,7 @@ from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.cohorts import SeatStatus
 from bridge.rules.learner_page import linkedin_add_url
 from bridge.services.bookings import booking_link
-from bridge.services.credentials import list_credentials
+from bridge.services.credentials import learner_progress, list_credentials
 from bridge.services.learner_page.formats import Formats
 from bridge.services.learners import learner_page
 from bridge.services.ledger import expired_remainders
@@ -157,6 +157,7 @@ def page_view(
         expiring = _expiring(session, learner_id, now)
         complimentary = _complimentary(session, learner_id)
         credentials = list_credentials(session, public_url or "", learner_id=learner_id)
+        progress = [state.as_dict() for state in learner_progress(session, catalogue, learner_id)]
         session.commit()
     person = data["learner"]
     token = ((data.get("booking_link") or {}).get("link") or {}).get("token")
@@ -274,6 +275,7 @@ def page_view(
         "credentials": shown_credentials,
         "team_packs": _team_packs(engine, learner_id, settings),
         "coupons": coupons,
+        "progress": progress,
         "timezone": fmt.timezone,
         "shop": catalogue.title or "",
     }

@@ -67,6 +67,7 @@ def test_the_page_shows_mentor_time_the_waitlist_place_and_the_credential(client
     assert "Tuesday, 12 January 2027, 17:00 (Europe/Berlin)" in html
     assert "6 sessions, 1 hour, 30 minutes each" in html
     assert "Data-viz assessment" in html and ".jwt" in html and ".json" in html
+    assert "Data-viz practitioner pathway" in html  # pathway progress (bridge.services.credentials)
     linkedin = next(
         part.split('"')[0]
         for part in html.split('href="')
@@ -103,7 +104,9 @@ def test_another_learners_a_revoked_and_a_random_token_show_nothing_of_ann(
     bo = link_of(engine, config, "bo@example.com")
     bo_page = client.get(f"/me/{bo}").get_data(as_text=True)
     assert (
-        "bo@example.com" in bo_page and ANN not in bo_page and "Data-viz assessment" not in bo_page
+        "bo@example.com" in bo_page
+        and ANN not in bo_page
+        and "Add to LinkedIn profile" not in bo_page
     )
     with unit_of_work(engine) as session:
         fresh = rotate_page_link(
