@@ -30,7 +30,7 @@ from bridge.store.db import (
 )
 from bridge.store.models import utcnow
 from webhooks import input_guard
-from webhooks.api import api, api_docs, events_api
+from webhooks.api import api, api_docs, events_api, privacy_api
 from webhooks.assets import assets
 from webhooks.console import (
     console,
@@ -128,6 +128,7 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(api_docs())
     app.register_blueprint(events_api)
+    app.register_blueprint(privacy_api)
     app.register_blueprint(report_page)
     init_claims(app, settings.claims.attempts_per_minute)
     init_learner_pages(app, settings.claims.page_requests_per_minute)

@@ -10,6 +10,7 @@ from bridge.rules.bookings.events import Attendance, BookingStatus, RedemptionSt
 from bridge.rules.cohorts import SeatStatus
 from bridge.rules.credentials import CredentialStatus
 from bridge.services.credentials import EVENT_KINDS
+from webhooks.api.privacy_contract import privacy_paths, privacy_schemas
 
 # No control characters (C0 and C1), as the service checks; code points, as Python counts them.
 TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -76,13 +77,14 @@ SCHEMAS: dict[str, Any] = {
                     "insufficient_credits",
                     "idempotency_key_reused",
                     "credentials_not_configured",
+                    "erasure_refused",
                     "database_unavailable",
                 ],
             },
             "field": {"type": "string", "description": "The request field that is wrong (400)."},
             "scope": {
                 "type": "string",
-                "enum": ["read", "redeem", "refunds", "events"],
+                "enum": ["read", "redeem", "refunds", "events", "privacy"],
                 "description": "The scope the token lacks (403).",
             },
             "credit_type": {"type": "string"},
@@ -457,9 +459,9 @@ def openapi_document() -> dict[str, Any]:
                 "Authenticate with `Authorization: Bearer <token>` from `bridge tokens create "
                 "NAME --scope ...`. Each operation needs one scope (`x-scope`): read (look "
                 "learners up), redeem (spend credits), refunds (credit a redemption back), "
-                "events (record outcomes, which can issue credentials); `write` holds all four, "
-                "`privacy` is reserved. Idempotency keys are per token: the same key from two "
-                "tokens names two requests."
+                "events (record outcomes, which can issue credentials); `write` holds all four; "
+                "`privacy` exports and erases learners (no other scope holds it). Idempotency "
+                "keys are per token: the same key from two tokens names two requests."
             ),
         },
         "servers": [{"url": "/"}],
@@ -622,6 +624,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **privacy_paths(unavailable, UNAUTHORISED),
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenapi",
@@ -638,6 +641,6 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": copy.deepcopy(SCHEMAS),
+            "schemas": {**copy.deepcopy(SCHEMAS), **privacy_schemas()},
         },
     }

@@ -224,7 +224,8 @@ def credential(ref: str) -> Response:
     suffix = ref.rsplit(".", 1)[-1] if ref.endswith((".jwt", ".json")) else None
     with unit_of_work(runtime().engine) as session:
         row = find_credential(session, ref[:80])
-        if row is None:
+        # An erased learner's credential keeps only its revoked bit: it is published no more.
+        if row is None or not row.jwt:
             raise NotFound(f"no credential {ref[:80]!r}")
         claims = verify_token(session, row.jwt, public_url)
     document = row.document or {}

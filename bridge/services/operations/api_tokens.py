@@ -29,7 +29,7 @@ SCOPES: dict[str, str] = {
     "redeem": "POST /api/v1/redemptions: spend a learner's credits",
     "refunds": "DELETE /api/v1/redemptions/ID: credit any redemption back",
     "events": "POST /api/v1/events: record outcomes, which can issue credentials",
-    "privacy": "reserved for the learner export and erasure API: grants nothing yet",
+    "privacy": "GET /api/v1/learners/L/export and POST .../erase: export or erase a learner",
     "write": "read, redeem, refunds and events (the scope of tokens before these existed)",
 }
 ALIASES: dict[str, frozenset[str]] = {"write": frozenset({"read", "redeem", "refunds", "events"})}

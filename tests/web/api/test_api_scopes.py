@@ -121,12 +121,19 @@ def test_a_write_token_still_does_everything_it_did(client_with: Clients, engine
     assert balance_of(engine, "alice@example.com") == 300
 
 
-def test_a_privacy_token_is_accepted_but_grants_nothing_yet(client_with: Clients) -> None:
-    """privacy is reserved for the export and erasure API: today every route answers 403."""
+def test_a_privacy_token_exports_and_nothing_else_and_write_does_not_export(
+    client_with: Clients,
+) -> None:
+    """privacy opens the export and erasure API only; write (all a token could do before)
+    does not include it."""
     keeper = client_with("privacy-desk", "privacy")
     assert keeper.learner("alice@example.com").status_code == 403
     assert keeper.redeem(REDEEM, key="p-1").status_code == 403
     assert post_event(keeper, EVENT, "p-2").status_code == 403
+    assert keeper.request("GET", "/api/v1/learners/alice@example.com/export").status_code == 200
+    writer = client_with("old-tool", "write")
+    denied = writer.request("GET", "/api/v1/learners/alice@example.com/export")
+    assert denied.status_code == 403 and denied.get_json()["scope"] == "privacy"
 
 
 def test_one_key_from_two_tokens_is_two_redemptions_each_replayed_to_its_own_token(
