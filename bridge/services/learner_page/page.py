@@ -15,7 +15,6 @@ from bridge.rules.bookings.events import Attendance, BookingStatus
 from bridge.rules.bookings.links import link_parameters
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.cohorts import SeatStatus
-from bridge.rules.learner_page import linkedin_add_url
 from bridge.services.bookings import booking_link
 from bridge.services.credentials import learner_progress, list_credentials
 from bridge.services.learner_page.formats import Formats
@@ -26,6 +25,10 @@ from bridge.settings import Settings
 from bridge.store.db import unit_of_work
 from bridge.store.models import Booking, ClaimPlace, Learner, LedgerEntry, OrderState, utcnow
 
+# LinkedIn's documented "Add to profile" link for certifications
+# (https://addtoprofile.linkedin.com/): startTask, name, organizationId or organizationName,
+# issueYear, issueMonth, certUrl, certId (expirationYear/expirationMonth when it expires).
+LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
 MENTOR_MINUTES = "mentor_minutes"
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -279,6 +282,33 @@ def page_view(
         "timezone": fmt.timezone,
         "shop": catalogue.title or "",
     }
+
+
+def linkedin_add_url(
+    *,
+    name: str,
+    organization: str,
+    issued_at: datetime,
+    cert_url: str,
+    cert_id: str,
+    organization_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """LinkedIn's add-certification link, pre-filled with the credential's facts."""
+    params: dict[str, str] = {"startTask": "CERTIFICATION_NAME", "name": name}
+    if organization_id:
+        params["organizationId"] = organization_id
+    else:
+        params["organizationName"] = organization
+    params.update(
+        issueYear=str(issued_at.year),
+        issueMonth=str(issued_at.month),
+        certUrl=cert_url,
+        certId=cert_id,
+    )
+    if expires_at is not None:
+        params.update(expirationYear=str(expires_at.year), expirationMonth=str(expires_at.month))
+    return f"{LINKEDIN_ADD_TO_PROFILE}?{urlencode(params)}"
 
 
 def _moment(text: str | None) -> datetime | None:
