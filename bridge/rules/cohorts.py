@@ -115,7 +115,7 @@ def fill_over_time(
     return series
 
 
-# --- seat allocation: the seam the order path calls ----------------------------------------------
+# --- seat rows, as the seam (bridge.rules.seating.allocate_seats) decides over them -----------
 
 
 @dataclass(eq=False)
@@ -132,8 +132,12 @@ class SeatRow:
     offer_sku: str | None = None
     created_at: datetime | None = None
     changed_at: datetime | None = None
-    # When the order that claims it was paid (else created).
+    # When the order that claims it was paid (else created): seats go in this order.
     paid_at: datetime | None = None
+    # When the customer was told they hold it (bridge.rules.seating never takes it back).
+    confirmed_at: datetime | None = None
+    # Why an operator wrote the row (steering); None: the order.
+    reason: str | None = None
 
 
 @dataclass
@@ -167,68 +171,3 @@ class SeatDecision:
     was: str | None
     now: str
     position: int | None = None
-
-
-def allocate_seats(
-    cohorts: dict[str, CohortSeating],
-    release: list[SeatRow],
-    wanted: list[SeatWanted],
-    now: datetime,
-) -> list[SeatDecision]:
-    """Decide the seats of one order's change (pure; nothing is mutated): the seats it no
-    longer confers are released, the seats it wants are claimed (a seat while the cohort has
-    one free, else a waitlist place), and the waitlist moves up into what is free.
-
-    ``cohorts``: every cohort named by ``release`` or ``wanted``, with its held seats;
-    ``release``: held seats of the order, by grant key; ``wanted``: by grant key. Returns the
-    decisions in the order the customer hears of them: releases, claims, promotions (by
-    cohort code). New seats are in the decisions (``was`` None), not yet in ``cohorts``.
-    """
-    active = {
-        code: sum(1 for s in c.held if s.status == SeatStatus.ACTIVE) for code, c in cohorts.items()
-    }
-    waitlist = {
-        code: [s for s in c.held if s.status == SeatStatus.WAITLISTED]
-        for code, c in cohorts.items()
-    }
-    decisions: list[SeatDecision] = []
-    for seat in release:
-        if seat.status == SeatStatus.ACTIVE:
-            active[seat.cohort_code] -= 1
-        elif seat in waitlist[seat.cohort_code]:
-            waitlist[seat.cohort_code].remove(seat)
-        decisions.append(SeatDecision(seat, seat.status, SeatStatus.RELEASED))
-    for want in wanted:
-        cohort = cohorts[want.cohort]
-        status = (
-            SeatStatus.ACTIVE if active[want.cohort] < cohort.capacity else SeatStatus.WAITLISTED
-        )
-        seat = SeatRow(
-            cohort_code=want.cohort,
-            learner_id=want.learner_id,
-            grant_key=want.grant_key,
-            source_key=want.source_key,
-            status=status,
-            order_id=want.order_id,
-            offer_sku=want.offer_sku,
-            created_at=now,
-            changed_at=now,
-            paid_at=want.paid_at,
-        )
-        position = None
-        if status == SeatStatus.ACTIVE:
-            active[want.cohort] += 1
-        else:
-            waitlist[want.cohort].append(seat)
-            position = len(waitlist[want.cohort])
-        decisions.append(SeatDecision(seat, None, status, position))
-    for code in cohorts:
-        free = cohorts[code].capacity - active[code]
-        waiting = waitlist[code]
-        while free > 0 and waiting:
-            seat = waiting.pop(0)
-            active[code] += 1
-            free -= 1
-            # A seat claimed just now and promoted at once is a new active seat.
-            decisions.append(SeatDecision(seat, SeatStatus.WAITLISTED, SeatStatus.ACTIVE))
-    return decisions

@@ -9,11 +9,17 @@ a cohort's seats change, so history nobody was told about ends up as if it had a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bridge.rules.cohorts import SeatStatus
+from bridge.rules.cohorts import (
+    CohortSeating,
+    SeatDecision,
+    SeatRow,
+    SeatStatus,
+    SeatWanted,
+)
 
 # An order without a paid date (never, for a seat a paid order confers) queues after the rest.
 _UNPAID = datetime.max
@@ -123,3 +129,68 @@ def changes(claims: Sequence[SeatClaim], seating: Seating) -> list[SeatChange]:
         if claim.status != now:
             out.append(SeatChange(claim.key, claim.status, now, places.get(claim.key)))
     return out
+
+
+def _claim_of(seat: SeatRow) -> SeatClaim:
+    return SeatClaim(
+        key=seat.source_key,
+        paid_at=seat.paid_at or seat.created_at,
+        order_id=int(seat.order_id or 0),
+        status=SeatStatus(seat.status),
+        confirmed=seat.confirmed_at is not None,
+    )
+
+
+def allocate_seats(
+    cohorts: Mapping[str, CohortSeating],
+    release: Sequence[SeatRow],
+    wanted: Sequence[SeatWanted],
+    now: datetime,
+) -> list[SeatDecision]:
+    """The order path's seam: one order's change to its seats, decided first paid, first served.
+
+    ``cohorts``: every cohort named by ``release`` or ``wanted``, with all its held seats;
+    ``release``: held seats the order no longer confers; ``wanted``: seats it confers and does
+    not hold. The released seats leave, then each cohort's claims (held and wanted) are
+    allocated again in purchase order (``allocate``): a wanted seat may take a seat from an
+    unconfirmed one that paid later, which goes back to the waitlist. Returns the decisions in
+    the order customers hear of them: releases, new seats, then the other seats that moved
+    (promotions, deferrals), each cohort in code order. Nothing is mutated.
+    """
+    decisions = [SeatDecision(seat, seat.status, SeatStatus.RELEASED) for seat in release]
+    gone = {id(seat) for seat in release}
+    new_rows: dict[str, list[SeatRow]] = {}
+    for want in wanted:
+        new_rows.setdefault(want.cohort, []).append(
+            SeatRow(
+                cohort_code=want.cohort,
+                learner_id=want.learner_id,
+                grant_key=want.grant_key,
+                source_key=want.source_key,
+                status=SeatStatus.WAITLISTED,
+                order_id=want.order_id,
+                offer_sku=want.offer_sku,
+                created_at=now,
+                changed_at=now,
+                paid_at=want.paid_at,
+            )
+        )
+    moved: list[SeatDecision] = []
+    for code in sorted(cohorts):
+        cohort = cohorts[code]
+        held = [seat for seat in cohort.held if id(seat) not in gone]
+        fresh = new_rows.get(code, [])
+        claims = [_claim_of(seat) for seat in held]
+        claims += [replace(_claim_of(seat), status=None) for seat in fresh]
+        seating = allocate(cohort.capacity, claims)
+        for seat in fresh:
+            status = seating.status_of(seat.source_key)
+            seat.status = status
+            decisions.append(SeatDecision(seat, None, status, seating.position_of(seat.source_key)))
+        for seat in held:
+            status = seating.status_of(seat.source_key)
+            if status != seat.status:
+                moved.append(
+                    SeatDecision(seat, seat.status, status, seating.position_of(seat.source_key))
+                )
+    return decisions + moved

@@ -126,6 +126,16 @@ class FakeShop:
         for method in ("GET", "POST"):
             rsps.add_callback(method, pattern, callback=self._answer)
 
+    def stock(self, product_id: int) -> Any:
+        """A product's stock as the shop holds it now."""
+        return self._products[product_id].get("stock_quantity")
+
+    def adjust_stock(self, product_id: int, change: int) -> None:
+        """What WooCommerce does by itself: reduce stock on an order, restock on a refund."""
+        product = self._products[product_id]
+        product["manage_stock"] = True
+        product["stock_quantity"] = int(product.get("stock_quantity") or 0) + change
+
     def sent(self, method: str, path: str) -> list[Any]:
         """Bodies of the requests sent to one path (retries included)."""
         return [body for m, p, body in self.requests if (m, p) == (method, path)]
@@ -180,6 +190,8 @@ class FakeShop:
                 continue
             current = copy.deepcopy(self._products.get(item["id"], {"id": item["id"]}))
             current.update(item)
+            if path.startswith("products"):
+                self._products[item["id"]] = copy.deepcopy(current)  # the shop keeps it
             answer.setdefault("update", []).append(current)
         for item in body.get("create", []):
             if self.refuse_coupons:

@@ -2,7 +2,7 @@
 
 The ledger of credits (granted once per source, reversed by a new row) and access, reconciled
 toward what an order confers now by the pure rules of bridge.rules.reconcile (``ledger``); seats
-in cohorts and their waitlists, allocated by bridge.rules.cohorts.allocate_seats (``seats``);
+in cohorts and their waitlists, allocated by bridge.rules.seating.allocate_seats (``seats``);
 learners found, created and locked (``learners``); the events an order's application reports
 (``outcomes``); the rows of a page of orders as plain rows, read and locked at once, written in
 bulk (``page_state``: every order is applied as part of a ``Page``); what an order's state keeps

@@ -1,6 +1,7 @@
 """Seats in cohorts: claimed per order, released when no longer conferred, waitlist promoted.
 
-Who gets a seat is decided by one pure rule, ``bridge.rules.cohorts.allocate_seats``: this
+Who gets a seat is decided by one pure rule, ``bridge.rules.seating.allocate_seats`` (first
+paid, first served; a seat the customer was told of is never taken back): this
 module hands it the cohorts' held seats (read and locked with the page, kept current while the
 page's orders are applied), the order's seats it no longer confers and the seats it wants,
 then records the decisions on the page and words them as events.
@@ -12,16 +13,16 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bridge.errors import PermanentError
-from bridge.rules.cohorts import SeatDecision, SeatRow, SeatStatus, SeatWanted, allocate_seats
+from bridge.rules.cohorts import SeatDecision, SeatRow, SeatStatus, SeatWanted
 from bridge.rules.entitlements import Entitlement, OrderFacts
+from bridge.rules.seating import allocate_seats
 from bridge.services.ledger.outcomes import Event
 from bridge.services.ledger.page_state import Page
 from bridge.store.ids import id_of
-from bridge.store.models import Seat
+from bridge.store.models import Seat, seat_purchase_order
 
 SEAT_HELD = (SeatStatus.ACTIVE, SeatStatus.WAITLISTED)
 
@@ -34,16 +35,12 @@ def waitlist_position(session: Session, seat: Seat) -> int | None:
     """1-based place in the cohort's waitlist, or None when the seat is not waitlisted."""
     if seat.status != SeatStatus.WAITLISTED:
         return None
-    ahead = session.exec(
-        select(func.count())
-        .select_from(Seat)
-        .where(
-            Seat.cohort_code == seat.cohort_code,
-            Seat.status == SeatStatus.WAITLISTED,
-            col(Seat.id) < id_of(seat),
-        )
-    ).one()
-    return int(ahead) + 1
+    waiting = session.exec(
+        select(Seat.id)
+        .where(Seat.cohort_code == seat.cohort_code, Seat.status == SeatStatus.WAITLISTED)
+        .order_by(*seat_purchase_order())
+    ).all()
+    return list(waiting).index(id_of(seat)) + 1 if id_of(seat) in waiting else None
 
 
 def _seat_cohort(target: Entitlement) -> str:
@@ -72,11 +69,14 @@ def reconcile_seats(
     existing = page.seats[order_id]
     generations: dict[str, int] = defaultdict(int)
     held: dict[str, SeatRow] = {}
+    settled: set[str] = set()  # taken off the waitlist by an operator: not claimed again
     for seat in existing:
         generations[seat.grant_key] += 1
         if seat.status in SEAT_HELD:
             held[seat.grant_key] = seat
-    to_claim = sorted(set(targets) - set(held))
+        elif seat.status == SeatStatus.REMOVED:
+            settled.add(seat.grant_key)
+    to_claim = sorted(set(targets) - set(held) - settled)
     to_release = sorted(set(held) - set(targets))
     if not to_claim and not to_release:
         return []
@@ -134,4 +134,8 @@ def _record(page: Page, decision: SeatDecision, order_id: int) -> Event:
         data["was"] = decision.was
         return Event("seat_released", seat.learner_id, order_id, data)
     kind = "seat_promoted" if decision.now == SeatStatus.ACTIVE else f"seat_{decision.now}"
-    return Event(kind, seat.learner_id, seat.order_id, _seat_data(page, seat, seat.grant_key))
+    data = _seat_data(page, seat, seat.grant_key)
+    if decision.position is not None:  # an unconfirmed seat given to someone who paid earlier
+        data["position"] = decision.position
+        data["was"] = decision.was
+    return Event(kind, seat.learner_id, seat.order_id, data)

@@ -183,7 +183,8 @@ def _snapshot(row: OutboxItem) -> _Row:
 
 
 def _split_unchanged(session: Session, rows: Sequence[_Row]) -> tuple[list[_Row], list[_Row]]:
-    """Updates whose newest value equals what was last written need no request."""
+    """Updates whose newest value equals what was last written need no request (but those
+    queued ``always``: cohort stock, which WooCommerce changes by itself)."""
     newest: dict[str, _Row] = {}
     for row in rows:
         if row.operation == "update":
@@ -200,7 +201,9 @@ def _split_unchanged(session: Session, rows: Sequence[_Row]) -> tuple[list[_Row]
         else {}
     )
     unchanged_keys = {
-        key for key, row in newest.items() if key in written and written[key] == row.data
+        key
+        for key, row in newest.items()
+        if key in written and written[key] == row.data and not row.payload.get("always")
     }
     send = [row for row in rows if row.target_key not in unchanged_keys]
     unchanged = [row for row in rows if row.target_key in unchanged_keys]

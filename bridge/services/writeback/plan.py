@@ -445,6 +445,32 @@ def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) ->
     return state is not None and state.status in settings.orders.paid_statuses
 
 
+# A seat's state as a note words it; only the last of a pass is worded (a seat given in one
+# order of a page and given to an earlier payer by the next is one waitlist place, not two notes).
+_SEAT_STATES = ("seat_active", "seat_waitlisted", "seat_promoted")
+
+
+def _latest_seat_events(work: Sequence[tuple[OrderOutcome, bool]]) -> dict[Any, int]:
+    latest: dict[Any, int] = {}
+    for outcome, _ in work:
+        for event in outcome.events:
+            if event.kind in _SEAT_STATES and event.data.get("seat_id") is not None:
+                latest[event.data["seat_id"]] = id(event)
+    return latest
+
+
+def _worded(outcome: OrderOutcome, latest: Mapping[Any, int]) -> OrderOutcome:
+    """The outcome without seat states a later event of the same pass replaced."""
+    kept = [
+        event
+        for event in outcome.events
+        if event.kind not in _SEAT_STATES
+        or event.data.get("seat_id") is None
+        or latest.get(event.data["seat_id"]) == id(event)
+    ]
+    return outcome if len(kept) == len(outcome.events) else replace(outcome, events=kept)
+
+
 def _confirm_seats(session: Session, events: Sequence[Event]) -> None:
     """Seats a customer note now tells their customer they hold: never taken back after."""
     ids = sorted({int(e.data["seat_id"]) for e in events if e.data.get("seat_id") is not None})
@@ -543,11 +569,12 @@ def enqueue_writebacks_for(
             if value is not None
         ],
     )
+    latest = _latest_seat_events(work)
     drafts = [
         draft
         for outcome, notify in work
         if notify
-        for draft in event_note_drafts(session, outcome, catalogue, templates)
+        for draft in event_note_drafts(session, _worded(outcome, latest), catalogue, templates)
     ]
     keys += enqueue_updates(
         session, cohort_stock_updates(session, catalogue, cohorts, always=True)

@@ -88,6 +88,8 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
     fresh: dict[str, dict[str, Any]] = {}  # new rows by target, as plain values
     for update in updates:
         payload = {"data": update.data, **update.extra}
+        if update.always:
+            payload["always"] = True  # the drain sends it even if it equals what was written
         if update.target_key in fresh:
             fresh[update.target_key]["payload"] = payload  # queued by this call: latest wins
             queued.append(update.target_key)
