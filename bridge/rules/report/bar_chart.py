@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 40
+LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 44
 MAX_X_LABELS = 8
 
 
@@ -101,7 +101,7 @@ def bar_chart(
     ticks = []
     count = int(round(top / step))
     for n in range(count + 1):
-        ticks.append(Tick(round(base - plot_h * n / count, 1), f"{_short(step * n)}{unit}"))
+        ticks.append(Tick(round(base - plot_h * n / count, 1), _short(step * n)))  # unit: title
     every = max(1, -(-len(points) // MAX_X_LABELS))
     x_labels = tuple(
         XLabel(round(LEFT + index * width + width / 2, 1), label)

@@ -65,6 +65,6 @@ def test_bar_chart_ticks_are_round_and_cover_the_tallest_bar() -> None:
     chart = bar_chart(
         "x", [("Oct 2026", Decimal("0")), ("Nov 2026", Decimal("1170.5"))], unit=" EUR"
     )
-    assert [t.label for t in chart.ticks] == ["0 EUR", "500 EUR", "1,000 EUR", "1,500 EUR"]
+    assert [t.label for t in chart.ticks] == ["0", "500", "1,000", "1,500"]
     assert chart.description == "Oct 2026: 0 EUR; Nov 2026: 1,170.5 EUR"
     assert chart.bars[1].y >= 12 and chart.bars[0].height == 0
