@@ -26,8 +26,8 @@ from bridge.rules.cohorts import SeatStatus
 from bridge.store.models import Booking, CalendarEntry, Cohort, Seat, utcnow
 
 CONFIRMED, TENTATIVE, CANCELLED = "CONFIRMED", "TENTATIVE", "CANCELLED"
-# A booking that is (still) happening; any other status means it will not take place.
-LIVE_BOOKINGS = frozenset({BookingStatus.DEBITED, BookingStatus.HELD_FOR_REVIEW})
+# A booking in these states will not take place (a debit returned for a no-show did).
+CALLED_OFF = frozenset({BookingStatus.CANCELLED, BookingStatus.REJECTED})
 # Which of a learner's seats in a cohort decides: the best status wins.
 _SEAT_RANK = {SeatStatus.ACTIVE: 0, SeatStatus.WAITLISTED: 1, SeatStatus.RELEASED: 2}
 _EVENT_STATUS = {
@@ -153,7 +153,9 @@ def booking_events(session: Session, learner_id: int, zone: str, host: str) -> l
                 f"{title}{with_whom}",
                 booking.starts_at.astimezone(local),
                 max(minutes, 1),
-                CONFIRMED if booking.status in LIVE_BOOKINGS else CANCELLED,
+                CANCELLED
+                if booking.status in CALLED_OFF or booking.cancelled_at is not None
+                else CONFIRMED,
             )
         )
     return events

@@ -89,7 +89,10 @@ def _booking_state(booking: dict[str, Any], now: datetime) -> str:
         return "held"
     if booking["attendance"] == Attendance.NO_SHOW:
         return "no-show"
-    if booking["status"] not in (BookingStatus.DEBITED, BookingStatus.HELD_FOR_REVIEW):
+    if booking["cancelled_at"] or booking["status"] in (
+        BookingStatus.CANCELLED,
+        BookingStatus.REJECTED,
+    ):
         return "cancelled"
     starts = booking["starts_at"]
     if starts and datetime.fromisoformat(starts) > now:

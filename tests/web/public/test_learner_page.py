@@ -16,6 +16,7 @@ from sqlmodel import select
 from bridge.services.learner_links import revoke_page_link, rotate_page_link
 from bridge.store.db import unit_of_work
 from bridge.store.models import LearnerPageLink, OutboxItem
+from tests.support.bookings import booking_app, calcom_variant, link_token, post_calcom
 from tests.support.learner_page import (
     ANN,
     BOOKING_URL,
@@ -223,3 +224,31 @@ def test_the_first_customer_note_carries_the_link_once(engine, config):
     assert len(notes) >= 2
     carrying = [text for _, text in notes if "https://bridge.example.com/me/me-" in text]
     assert len(carrying) == 1 and carrying[0] == notes[0][1]
+
+
+def test_a_booked_mentor_session_is_on_the_page_and_in_the_feed_until_cancelled(engine, config):
+    """Ann books through her link (a real Cal.com delivery): her page lists it as upcoming, the
+    feed as a confirmed event in the shop's zone; its cancellation: CANCELLED, SEQUENCE 1."""
+    ann_with_everything(engine, config)
+    page_token = link_of(engine, config, ANN)
+    app = booking_app(engine, config, page_catalogue(), clock=lambda: NOW)
+    app.extensions["bridge"] = dataclasses.replace(
+        app.extensions["bridge"], catalogue=page_catalogue
+    )
+    client = app.test_client()
+    booked = calcom_variant(
+        "calcom_booking_created", email=ANN, token=link_token(engine, ANN, config.claims.secret)
+    )
+    assert post_calcom(client, booked).status_code == 200
+    html = client.get(f"/me/{page_token}").get_data(as_text=True)
+    assert "with Marco Rossi" in html and "Tuesday, 8 December 2026, 15:00" in html
+    assert ">upcoming<" in html
+    [booking] = [e for e in _feed(client, page_token).walk("VEVENT") if "booking-" in e["UID"]]
+    assert booking["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert booking["DTSTART"].dt == datetime(2026, 12, 8, 15, tzinfo=BERLIN)
+    assert str(booking["STATUS"]) == "CONFIRMED" and booking["SEQUENCE"] == 0
+    cancelled = calcom_variant("calcom_booking_cancelled", uid="k3Hq8vN2pXc5RtY7wL9mZa", email=ANN)
+    assert post_calcom(client, cancelled).status_code == 200
+    [after] = [e for e in _feed(client, page_token).walk("VEVENT") if "booking-" in e["UID"]]
+    assert str(after["UID"]) == str(booking["UID"])
+    assert str(after["STATUS"]) == "CANCELLED" and after["SEQUENCE"] == 1
