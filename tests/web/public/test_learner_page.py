@@ -14,6 +14,8 @@ import recurring_ical_events
 from sqlmodel import select
 
 from bridge.services.learner_links import revoke_page_link, rotate_page_link
+from bridge.services.orders import store_file_catalogue
+from bridge.services.team_packs import claim_place, list_claims
 from bridge.store.db import unit_of_work
 from bridge.store.models import LearnerPageLink, OutboxItem
 from tests.support.bookings import booking_app, calcom_variant, link_token, post_calcom
@@ -252,3 +254,24 @@ def test_a_booked_mentor_session_is_on_the_page_and_in_the_feed_until_cancelled(
     [after] = [e for e in _feed(client, page_token).walk("VEVENT") if "booking-" in e["UID"]]
     assert str(after["UID"]) == str(booking["UID"])
     assert str(after["STATUS"]) == "CANCELLED" and after["SEQUENCE"] == 1
+
+
+def test_a_team_pack_buyer_sees_each_place_who_claimed_it_and_the_open_links(
+    engine, config, client
+):
+    """The employer's page lists the five places: one claimed (name and e-mail), four open with
+    their claim links; the claimant's own page shows none of that."""
+    store_file_catalogue(engine, page_catalogue())
+    order(engine, config, 7300, "TEAM-DV-PROJECT-5", "boss@employer.example", 400)
+    codes = [place["code"] for place in list_claims(engine, 7300, config)["places"]]
+    claim_place(engine, codes[0], "kim@employer.example", "Kim Park", config)
+    html = client.get(f"/me/{link_of(engine, config, 'boss@employer.example')}").get_data(
+        as_text=True
+    )
+    assert "Team places" in html and "Kim Park kim@employer.example" in html
+    assert sum(f"https://bridge.example.com/claims/{code}" in html for code in codes[1:]) == 4
+    assert codes[0] not in html
+    kim = client.get(f"/me/{link_of(engine, config, 'kim@employer.example')}").get_data(
+        as_text=True
+    )
+    assert "Team places" not in kim and "boss@employer.example" not in kim
