@@ -36,6 +36,7 @@ from webhooks.console import (
     console,
     console_bookings,
     console_business,
+    console_error_page,
     console_learner_pages,
     console_ops,
     init_sessions,
@@ -262,8 +263,11 @@ def readyz() -> ResponseReturnValue:
 def _json_error(error: HTTPException) -> tuple[Response, int]:
     """Every HTTP error answers JSON, never an HTML page (413 for oversized bodies included).
 
-    The error's own headers are kept: ``Allow`` on 405 above all.
+    The error's own headers are kept: ``Allow`` on 405 above all. A ``/console`` URL that no
+    route matches is the console's: its HTML error page (JSON when the client asks for it).
     """
+    if request.path == "/console" or request.path.startswith("/console/"):
+        return console_error_page(error), error.code or 500
     response = jsonify({"error": error.description or error.name})
     for name, value in error.get_headers():
         if name.lower() != "content-type":

@@ -5,6 +5,7 @@ Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from bridge.services.catalogue import (
     inspect_catalogue,
     sync_catalogue,
 )
+from bridge.services.operations import manual_run
+from bridge.store.models import utcnow
 
 if TYPE_CHECKING:
     from bridge.settings import Settings
@@ -276,10 +279,15 @@ def catalog_sync(ctx: click.Context, modified_after: Any, dry_run: bool, as_json
         click.echo(f"warning: {problem.message}", err=True)
     if modified_after is not None and modified_after.tzinfo is None:
         modified_after = modified_after.replace(tzinfo=UTC)
-    with WooClient(settings) as woo_client:
-        result = sync_catalogue(
-            engine, woo_client, catalogue, modified_after=modified_after, dry_run=dry_run
-        )
+    with contextlib.ExitStack() as stack:
+        if not dry_run:  # a sync by hand is the catalog job's run, as `bridge sync catalog` is
+            run = stack.enter_context(manual_run(engine, "catalog", utcnow))
+        with WooClient(settings) as woo_client:
+            result = sync_catalogue(
+                engine, woo_client, catalogue, modified_after=modified_after, dry_run=dry_run
+            )
+        if not dry_run:
+            run.update(fetched=result.products + result.variations, offers=result.offers)
 
     def render(_data: dict[str, Any]) -> None:
         click.echo(result.summary())

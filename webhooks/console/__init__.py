@@ -4,7 +4,7 @@ bookings and booking links (``bookings``), the audit trail and alerts (``busines
 personal page links (``learner_pages``). Its templates are under ``templates/console/``.
 """
 
-from webhooks.console.auth import init_sessions
+from webhooks.console.auth import console_error_page, init_sessions
 from webhooks.console.bookings import console_bookings
 from webhooks.console.business import console_business
 from webhooks.console.learner_pages import console_learner_pages
@@ -15,6 +15,7 @@ __all__ = [
     "console",
     "console_bookings",
     "console_business",
+    "console_error_page",
     "console_learner_pages",
     "console_ops",
     "init_sessions",

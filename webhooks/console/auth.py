@@ -247,6 +247,11 @@ def _wants_json() -> bool:
     )
 
 
+def console_error_page(error: HTTPException) -> Response:
+    """A console URL no route matches (the app's own 404 would be JSON): the console's page."""
+    return _error_page(error)
+
+
 def _error_page(error: HTTPException) -> Response:
     """The error as a console page, or as JSON for a client that asks for JSON."""
     status = error.code or 500

@@ -13,6 +13,7 @@ import click
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
+from bridge.services.operations import manual_run
 from bridge.services.writeback import (
     STATUSES,
     DrainSummary,
@@ -24,7 +25,7 @@ from bridge.services.writeback import (
     show_outbox_item,
 )
 from bridge.shop.protocol import API_VERSION
-from bridge.store.models import OutboxStatus
+from bridge.store.models import OutboxStatus, utcnow
 
 if TYPE_CHECKING:
     from bridge.settings import Settings
@@ -202,8 +203,11 @@ def outbox_drain(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     from bridge.shop.client import WooClient
 
     engine = app.ready_engine()
-    with WooClient(settings) as client, progress_display(enabled=not as_json) as progress:
-        summary = drain_outbox(engine, client, settings, progress=progress("write-backs"))
+    # A drain by hand is the outbox job's run, as `bridge sync outbox` is (the console says so).
+    with manual_run(engine, "outbox", utcnow) as run:
+        with WooClient(settings) as client, progress_display(enabled=not as_json) as progress:
+            summary = drain_outbox(engine, client, settings, progress=progress("write-backs"))
+        run.update(changed=summary.sent, dead=summary.dead, failed=summary.stopped or "")
     _print_summary(summary, settings, as_json)
     if summary.stopped:
         ctx.exit(1)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
+from bridge.errors import BridgeError
 from bridge.store.db import unit_of_work
 from bridge.store.models import JobRun, JobRunStatus
 
@@ -128,4 +130,38 @@ def worker_health(engine: Engine, *, now: datetime, stale_after: timedelta) -> W
     alive = sum(1 for beat in beats if beat >= now - stale_after)
     return WorkerHealth(
         alive=alive, silent=len(beats) - alive, last_beat=max(beats) if beats else None
+    )
+
+
+@contextmanager
+def manual_run(engine: Engine, job: str, clock: Callable[[], datetime]) -> Iterator[dict[str, Any]]:
+    """A job run by hand (``bridge catalog sync``, ``bridge outbox drain``) counts as the job's
+    run, as ``bridge sync JOB`` does: kept as its last run, OK unless a BridgeError ends it (the
+    error goes on). The caller fills the yielded summary; ``failed`` in it marks a run that
+    ended without raising but did not do its work (a drain the shop stopped)."""
+    started_at = clock()
+    summary: dict[str, Any] = {"manual": True}
+    try:
+        yield summary
+    except BridgeError as exc:
+        reason = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
+        record_job_run(
+            engine,
+            job,
+            JobRunStatus.FAILED,
+            reason,
+            started_at=started_at,
+            finished_at=clock(),
+            summary=summary,
+        )
+        raise
+    failed = str(summary.pop("failed", "") or "")
+    record_job_run(
+        engine,
+        job,
+        JobRunStatus.FAILED if failed else JobRunStatus.OK,
+        failed,
+        started_at=started_at,
+        finished_at=clock(),
+        summary=summary,
     )

@@ -103,3 +103,14 @@ def test_the_audit_page_filters_pages_and_exports_every_matching_row(client, sho
     assert {row["reason"] for row in rows} == {"", "'=HYPERLINK(1)"}  # no formula runs
     assert client.get("/console/audit?since=not-a-day").status_code == 400
     assert client.get("/console/audit?via=fax").status_code == 400
+
+
+def test_a_console_url_no_route_matches_is_the_consoles_html_404(client, shop) -> None:
+    """/console/<anything> that does not exist is a console page, not the API's JSON."""
+    log_in(client)
+    page = client.get("/console/no-such-page", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "<!doctype html>" in page.get_data(as_text=True).lower()
+    asked = client.get("/console/no-such-page", headers={"Accept": "application/json"})
+    assert asked.status_code == 404 and asked.mimetype == "application/json"
+    assert client.get("/api/v1/nothing-here").mimetype == "application/json"
