@@ -275,3 +275,15 @@ def test_a_team_pack_buyer_sees_each_place_who_claimed_it_and_the_open_links(
         as_text=True
     )
     assert "Team places" not in kim and "boss@employer.example" not in kim
+
+
+def test_history_gets_no_note_and_so_no_link(engine, config):
+    """Orders from before the bridge watched the shop are told to nobody: no note, no link."""
+    history = config.replace(writeback={"notify_since": datetime(2100, 1, 1, tzinfo=BERLIN)})
+    store_file_catalogue(engine, page_catalogue())
+    order(engine, history, 7400, "MENTOR-PACK-3H", ANN, 7)
+    with unit_of_work(engine) as session:
+        assert session.exec(select(LearnerPageLink)).all() == []
+        assert (
+            session.exec(select(OutboxItem).where(OutboxItem.resource == "order_note")).all() == []
+        )
