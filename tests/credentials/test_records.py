@@ -101,6 +101,7 @@ def test_passing_the_steps_issues_a_record_that_verifies_from_the_other_side(sta
         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
     ]
     assert "partial" not in payload
+    assert payload["awardedDate"] == ASSESSMENT["occurred_at"]  # when the pathway completed
     subject = payload["credentialSubject"]
     assert subject["type"] == ["ClrSubject"]
     assert is_recipient(payload, "ann@example.com")
@@ -157,7 +158,7 @@ def test_a_partial_record_on_request_then_the_complete_one_replaces_it_by_id(sta
     assert "partial" not in complete
     assert complete["id"] == first["id"]
     assert complete["validFrom"] > first["validFrom"]
-    assert complete["awardedDate"] == first["awardedDate"]
+    assert complete["awardedDate"] == ASSESSMENT["occurred_at"]  # when the pathway completed
     assert len(complete["credentialSubject"]["verifiableCredential"]) == 2
 
 

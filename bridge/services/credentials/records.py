@@ -328,7 +328,9 @@ def issue_record(
         )
         valid_from = max(now, previous + timedelta(seconds=1))
         facts = _facts(issuing, live.uuid, learner, live.salt, valid_from, live.status_index)
-        facts = replace(facts, awarded_at=_awarded(live), partial=is_partial)
+        # awardedDate stays the first award's, unless this completes a partial record.
+        completed = state.completed_at if _is_partial(live) and not is_partial else None
+        facts = replace(facts, awarded_at=completed or _awarded(live), partial=is_partial)
         document, token = _sign(
             session, issuing, key, achievement, inner, precedes, facts, embedded
         )
@@ -348,7 +350,7 @@ def issue_record(
     for _attempt in range(8):
         index = _free_index(session)
         facts = _facts(issuing, str(identity), learner, salt, now, index)
-        facts = replace(facts, partial=is_partial)
+        facts = replace(facts, awarded_at=state.completed_at or now, partial=is_partial)
         document, token = _sign(
             session, issuing, key, achievement, inner, precedes, facts, embedded
         )
