@@ -80,6 +80,7 @@ def create_app(
     after_processing: Callable[[], None] | None = None,
     background: bool = True,
     clock: Callable[[], datetime] = utcnow,
+    env_file: str | None = None,
 ) -> Flask:
     """Build the receiver; settings, engine and handlers come from the environment if not given.
 
@@ -92,6 +93,7 @@ def create_app(
         # Under gunicorn (the Procfile's web line) nothing else sets up the bridge's log format,
         # and with it the masking of secrets in every line.
         settings = load_settings()
+        env_file = ".env"  # what load_settings read: a change to it waits for a restart
         configure_logging(settings.logging.level)
     if engine is None:
         engine = make_engine(settings.database.url)
@@ -111,6 +113,7 @@ def create_app(
         processor=processor,
         catalogue=catalogue_loader(engine, settings),
         clock=clock,
+        env_file=env_file,
     )
     app.register_error_handler(HTTPException, _json_error)
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)

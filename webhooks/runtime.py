@@ -30,6 +30,9 @@ class Runtime:
     catalogue: Callable[[], Catalogue] | None = None
     # Now, for checks that depend on it (Calendly's signature time); tests fix it.
     clock: Callable[[], datetime] = utcnow
+    # The settings file the process read at start, to tell what awaits a restart (None: the
+    # settings were given in code, e.g. by tests: nothing to compare).
+    env_file: str | None = None
 
 
 def runtime() -> Runtime:

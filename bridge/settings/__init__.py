@@ -124,6 +124,14 @@ class ShopSettings(_Group):
         "`query` (keys in the query string, for hosts that strip `Authorization`) or "
         "`oauth`.",
     )
+    order_storage: str = setting(
+        "BRIDGE_WOO_ORDER_STORAGE",
+        parsers.choice("hpos", "legacy"),
+        default="hpos",
+        doc="How the shop stores orders, for the console's links to an order in WP admin: "
+        "`hpos` (High-Performance Order Storage, WooCommerce's default since 8.2) or `legacy` "
+        "(posts).",
+    )
     timezone: str = setting(
         "BRIDGE_SHOP_TIMEZONE",
         parsers.timezone,

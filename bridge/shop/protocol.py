@@ -185,3 +185,15 @@ def id_of(obj: Mapping[str, Any]) -> int | None:
         return int(obj["id"]) or None
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def order_admin_url(shop_url: str | None, order_id: int | None, storage: str) -> str | None:
+    """The order's page in WP admin: WooCommerce's HPOS orders screen (``admin.php?page=wc-orders
+    &action=edit&id=N``, the default since WooCommerce 8.2) or, for ``legacy`` post storage,
+    ``post.php?post=N&action=edit``; None without a shop or an order."""
+    if not shop_url or not order_id:
+        return None
+    base = shop_url.rstrip("/") + "/wp-admin/"
+    if storage == "legacy":
+        return f"{base}post.php?post={int(order_id)}&action=edit"
+    return f"{base}admin.php?page=wc-orders&action=edit&id={int(order_id)}"

@@ -46,6 +46,7 @@ from bridge.services.operations import (
     session_operator,
     start_session,
 )
+from bridge.shop.protocol import order_admin_url
 from bridge.store.db import DatabaseUnavailable, QueryTimeout, describe_db_error
 from webhooks.page_limits import PagesBusy, unavailable
 from webhooks.runtime import runtime
@@ -231,10 +232,21 @@ SECURITY_HEADERS = {
 }
 
 
+def _order_url(order_id: int | None) -> str | None:
+    """The order's page in WP admin (HPOS or legacy, BRIDGE_WOO_ORDER_STORAGE), for links."""
+    shop = runtime().settings.shop
+    return order_admin_url(shop.url, order_id, shop.order_storage)
+
+
 def render_page(template: str, http_status: int = 200, **context: Any) -> Response:
     """A console page with the navigation, the operator and the security headers."""
     html = render_template(
-        template, operator=current_operator(), nav=NAV, csrf_token=csrf_token, **context
+        template,
+        operator=current_operator(),
+        nav=NAV,
+        csrf_token=csrf_token,
+        order_url=_order_url,
+        **context,
     )
     response = Response(html, status=http_status, mimetype="text/html")
     response.headers.update(SECURITY_HEADERS)

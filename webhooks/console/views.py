@@ -29,7 +29,7 @@ from bridge.services.learners import (
     preview,
     search_learners,
 )
-from bridge.services.operations import ADDRESS, Count, check_login
+from bridge.services.operations import ADDRESS, Count, check_login, pending_settings
 from bridge.services.reporting import (
     UnknownCohortCode,
     business_home,
@@ -74,6 +74,7 @@ def home() -> Response:
         "console/home.html",
         data=console_home(rt.engine, rt.settings, file_catalogue),
         money=business_home(rt.engine, rt.settings, rt.clock()),
+        pending=pending_settings(rt.settings, rt.env_file),
     )
 
 

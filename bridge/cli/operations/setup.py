@@ -270,7 +270,7 @@ def serve(app: AppContext, host: str, port: int, threads: int, no_scheduler: boo
             f"use --threads {settings.web.page_concurrency + 2} or lower the setting"
         )
     engine = app.ready_engine()
-    flask_app = create_app(settings, engine)
+    flask_app = create_app(settings, engine, env_file=app.env_file)
     processor = flask_app.extensions["bridge"].processor
     scheduler: tuple[Callable[[], None], Callable[[], None]] | None = None
     if settings.sync_active and not no_scheduler:

@@ -3,7 +3,8 @@
 ``bridge doctor``'s checks (``doctor``); console operators (``operators``), their sessions
 (``console_sessions``) and login throttle (``login_throttle``); API tokens (``api_tokens``); the
 sync jobs' runs and workers' heartbeats (``job_runs``); signed test deliveries and the sample
-shop (``simulation``).
+shop (``simulation``); settings changed since the start, waiting for a restart
+(``restart``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -48,6 +49,7 @@ from bridge.services.operations.operators import (
     list_operators,
     remove_operator,
 )
+from bridge.services.operations.restart import PendingSettings, pending_settings
 from bridge.services.operations.simulation import (
     Line,
     SampleShop,
@@ -59,6 +61,7 @@ from bridge.services.operations.simulation import (
 )
 
 __all__ = [
+    "PendingSettings",
     "ADDRESS",
     "Count",
     "Line",
@@ -85,6 +88,7 @@ __all__ = [
     "list_operators",
     "list_tokens",
     "manual_run",
+    "pending_settings",
     "order_payload",
     "parse_scopes",
     "record_job_run",
