@@ -16,6 +16,7 @@ from werkzeug.exceptions import TooManyRequests
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.audit import Via
 from bridge.services.catalogue import current_catalogue
+from bridge.services.credentials import learner_progress
 from bridge.services.learners import (
     FORCE,
     MAX_QUERY,
@@ -141,6 +142,7 @@ def learners() -> Response:
 
 def _learner_data(learner_id: int) -> dict[str, Any]:
     rt = runtime()
+    catalogue = file_catalogue()  # before the session: it reads the database too
     with unit_of_work(rt.engine) as session:
         data = learner_page(
             session,
@@ -148,6 +150,9 @@ def _learner_data(learner_id: int) -> dict[str, Any]:
             paid_statuses=rt.settings.orders.paid_statuses,
             link_secret=rt.settings.claims.secret,
         )
+        if data is not None:
+            progress = learner_progress(session, catalogue, learner_id)
+            data["pathways"] = [state.as_dict() for state in progress]
     if data is None:
         abort(404, description=f"no learner {learner_id}")
     return data
