@@ -25,16 +25,16 @@ from sqlalchemy import event
 from bench.common import RESULTS, FakeShop, bridge, bridge_env, database, save, scratch_dir, table
 
 # Steps of a page, as called from bridge.services.orders.page_apply (the page's unit of work) and
-# bridge.services.writeback.enqueue_writebacks_for; "_apply_page" is the page's flushes.
+# bridge.services.writeback.enqueue_writebacks_for; "_apply_page" is the page's own statements.
 STEPS = (
-    "changed_orders",
+    "_changed",
     "stored_refunds_of",
     "load_page",
     "lock_cohorts",
     "apply_order",
     "reconcile_claims",
     "_settle_complimentary_calls",
-    "_apply_loaded",
+    "flush",
     "_apply_page",
     "order_enrolments",
     "cohort_stock_updates",
@@ -50,8 +50,8 @@ STEPS = (
     "load_catalogue",
 )
 KEY_FUNCTIONS = (
-    "process_orders",
-    "_apply_unit",
+    "apply_orders",
+    "_apply_page",
     "load_page",
     "apply_order",
     "reconcile_claims",

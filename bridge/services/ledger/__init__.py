@@ -13,7 +13,6 @@ Other features, webhooks/, sync/ and bridge/cli/ import the names below from thi
 one of its modules.
 """
 
-from bridge.rules.reconcile import GRANT_REASONS, CreditTarget
 from bridge.services.ledger.expiry import expire_credits, expire_learner, expired_remainders
 from bridge.services.ledger.learners import (
     UnknownLearner,
@@ -36,7 +35,7 @@ from bridge.services.ledger.ledger import (
     reconcile_complimentary_calls,
 )
 from bridge.services.ledger.order_summary import simulated_orders, stored_refunds_of
-from bridge.services.ledger.outcomes import Event, OrderOutcome
+from bridge.services.ledger.outcomes import GRANT_REASONS, CreditTarget, Event, OrderOutcome
 from bridge.services.ledger.page_state import (
     ClaimRow,
     LearnerRow,

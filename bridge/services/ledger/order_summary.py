@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlmodel import Session
 
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.store.bulk import table_of
 from bridge.store.models import OrderState
 
 # The state summary's mark of an order `bridge simulate` made up (its meta _bridge_simulated).
@@ -65,18 +67,16 @@ def line_summary(payload: Mapping[str, Any], catalogue: Catalogue) -> list[dict[
 
 def simulated_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
     """Which of these orders `bridge simulate` made up: no shop has them, so no write-back
-    names them (no order meta, no note); one query."""
+    names them (no order meta, no note); one query, which reads only the summary's mark."""
     ids = sorted({int(order_id) for order_id in order_ids})
     if not ids:
         return set()
-    rows = session.exec(
-        select(OrderState.order_id, OrderState.summary).where(col(OrderState.order_id).in_(ids))
+    table = table_of(OrderState)
+    marked = table.c.summary[SIMULATED_KEY].as_boolean()
+    rows = session.execute(
+        select(table.c.order_id).where(table.c.order_id.in_(ids), marked.is_(True))
     ).all()
-    return {
-        int(order_id)
-        for order_id, summary in rows
-        if isinstance(summary, dict) and summary.get(SIMULATED_KEY)
-    }
+    return {int(order_id) for (order_id,) in rows}
 
 
 def stored_refunds_of(
@@ -87,14 +87,15 @@ def stored_refunds_of(
     if not orders:
         return {}
     found: dict[int, list[dict[str, Any]]] = {}
-    for state in session.exec(
-        select(OrderState).where(col(OrderState.order_id).in_(sorted(orders)))
-    ).all():
-        summary = state.summary or {}
-        refund_ids = orders[state.order_id]
+    table = table_of(OrderState)
+    for order_id, summary in session.execute(
+        select(table.c.order_id, table.c.summary).where(table.c.order_id.in_(sorted(orders)))
+    ):
+        summary = summary or {}
+        refund_ids = orders[order_id]
         if list(summary.get("refund_ids") or []) != list(refund_ids):
             continue
         refunds = summary.get("refunds")
         if refunds is not None and len(refunds) == len(refund_ids):
-            found[state.order_id] = list(refunds)
+            found[order_id] = list(refunds)
     return found

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.rules.reconcile import Event
+from bridge.rules.reconcile import GRANT_REASONS, CreditTarget, Event
 
-__all__ = ["Event", "OrderOutcome"]
+# Event, CreditTarget and GRANT_REASONS are the pure rules' (bridge.rules.reconcile); the
+# package exports them from here.
+__all__ = ["GRANT_REASONS", "CreditTarget", "Event", "OrderOutcome"]
 
 
 @dataclass

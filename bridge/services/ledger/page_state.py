@@ -143,10 +143,17 @@ _INSERT_ORDER = (LearnerRow, CreditRow, SeatRow, AccessRow, ClaimRow)
 _Row = TypeVar("_Row")
 
 
+_COLUMNS: dict[tuple[Table, type], list[str]] = {}
+
+
 def _columns(table: Table, row_type: type) -> list[str]:
-    """The fields of ``row_type`` the table has (a column another issue adds is read once
-    it exists)."""
-    return [f.name for f in dataclasses.fields(row_type) if f.name in table.c]
+    """The fields of ``row_type`` the table has (a field whose column another change adds is
+    read and written once the column exists)."""
+    names = _COLUMNS.get((table, row_type))
+    if names is None:
+        names = [f.name for f in dataclasses.fields(row_type) if f.name in table.c]
+        _COLUMNS[(table, row_type)] = names
+    return names
 
 
 def read_rows(
@@ -164,9 +171,15 @@ def read_rows(
         statement = statement.order_by(order_by)
     if lock:
         statement = statement.with_for_update()
-    return [
-        row_type(**dict(zip(names, values, strict=True))) for values in session.execute(statement)
-    ]
+    rows: list[_Row] = []
+    make = object.__new__
+    for values in session.execute(statement):
+        # The columns are the row's fields (those without a column keep their default): set
+        # directly, without the dataclass's __init__, as the ORM would.
+        row = make(row_type)
+        row.__dict__.update(zip(names, values, strict=True))
+        rows.append(row)
+    return rows
 
 
 def write_rows(session: Session, new: Sequence[Any], changed: Iterable[Any] = ()) -> None:

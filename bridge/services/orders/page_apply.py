@@ -131,7 +131,7 @@ class _Context:
 
 def is_deletion(payload: Mapping[str, Any]) -> bool:
     """``*.deleted`` deliveries carry only ``{"id": N}``."""
-    return set(payload) == {"id"}
+    return len(payload) == 1 and "id" in payload
 
 
 def trashed_order(order_id: int) -> dict[str, Any]:
