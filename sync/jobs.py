@@ -48,6 +48,7 @@ from bridge.shop.webhooks import webhook_status
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from bridge.store.models import JobRunStatus
 from sync.alerts import run_alerts
+from sync.backup import run_backup
 from sync.context import (
     CHANGES_SHOWN,
     JobContext,
@@ -469,7 +470,7 @@ def run_webhooks(ctx: JobContext) -> None:
 
 
 # Order of `bridge sync` without a job: the catalogue first (orders map through it), the outbox
-# after everything that queues write-backs, the webhook check last.
+# after everything that queues write-backs, the webhook check, then a backup of it all.
 JOB_ORDER = (
     "catalog",
     "orders",
@@ -479,6 +480,7 @@ JOB_ORDER = (
     "outbox",
     "webhooks",
     "alerts",
+    "backup",
 )
 
 register(Job("catalog", run_catalog, "products and variations -> micro-SKUs and cohorts"))
@@ -491,6 +493,7 @@ register(Job("expiry", run_expiry, "write off credits past their expiry", needs_
 register(Job("outbox", run_outbox, "send queued write-backs to WooCommerce"))
 register(Job("webhooks", run_webhooks, "report disabled webhooks, re-enable if allowed"))
 register(Job("alerts", run_alerts, "open, clear and send alerts to the creator", needs_shop=False))
+register(Job("backup", run_backup, "copy the database into the backup folder", needs_shop=False))
 
 
 def _one_line(text: str) -> str:

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, get_type_hints
 
 from dotenv import dotenv_values
 
 from bridge.logs import redact
 from bridge.settings import parsers
 from bridge.settings.alerts import AlertSettings
-from bridge.settings.declaration import DECLARED, Variable, setting
+from bridge.settings.declaration import DECLARED, Variable, mask, setting
+from bridge.settings.declaration import Group as _Group
+from bridge.settings.declaration import shown as _show
 from bridge.settings.parsers import Rollover, schedule_seconds
 
 __all__ = [
@@ -52,36 +54,6 @@ class SettingsError(ValueError):
         self.variable = variable
         shown = "" if seen is None else f" (saw {seen!r})"
         super().__init__(f"{variable} {problem}{shown}; for example {variable}={example}")
-
-
-def _show(parse: Callable[[str], Any], secret: bool, value: object) -> str:
-    """A value as ``bridge config`` prints it: secrets and database passwords masked."""
-    if value is None:
-        return ""
-    if secret:
-        return mask(str(value))
-    if isinstance(value, tuple):
-        return ",".join(value)
-    if parse is parsers.database_url:
-        return mask_url_password(str(value))
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-class _Group:
-    """A group of settings (a frozen dataclass); its fields are declared with setting()."""
-
-    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
-
-    def __repr__(self) -> str:
-        # Groups end up in logs and tracebacks too: never show a secret.
-        shown = []
-        for member in dataclasses.fields(self):
-            declared, value = member.metadata[DECLARED], getattr(self, member.name)
-            parse, secret = declared["parse"], declared["secret"]
-            if value is not None and (secret or parse is parsers.database_url):
-                value = _show(parse, secret, value)
-            shown.append(f"{member.name}={value!r}")
-        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -200,6 +172,18 @@ class DatabaseSettings(_Group):
         default=DEFAULT_DATABASE_URL,
         doc="`sqlite:///FILE` (embedded default) or `postgresql+psycopg://user@host/db` "
         "(`postgresql://` and `postgres://` mean the same).",
+    )
+    backup_dir: Path = setting(
+        "BRIDGE_BACKUP_DIR",
+        Path,
+        default="backups",
+        doc="Folder of the scheduled backups (SQLite copies, or pg_dump files), made private.",
+    )
+    backup_keep: int = setting(
+        "BRIDGE_BACKUP_KEEP",
+        parsers.positive_int,
+        default="7",
+        doc="Scheduled backups kept; the oldest beyond this many are deleted.",
     )
 
 
@@ -405,6 +389,12 @@ class SyncSettings(_Group):
         parsers.schedule,
         default="5m",
         doc="When to look for incidents and alert the creator (runs without a shop too).",
+    )
+    backup_schedule: str = setting(
+        "BRIDGE_SYNC_BACKUP_SCHEDULE",
+        parsers.schedule,
+        default="1d",
+        doc="When to back the database up into BRIDGE_BACKUP_DIR (runs without a shop too).",
     )
 
     @classmethod
@@ -701,13 +691,6 @@ _BY_PLACE = {(var.group, var.attr): var for var in VARIABLES}
 def declared(group: str, attr: str) -> Variable:
     """The variable behind ``settings.<group>.<attr>``."""
     return _BY_PLACE[group, attr]
-
-
-def mask(secret: str) -> str:
-    """Show only enough of a secret to tell two apart."""
-    if len(secret) <= 8:
-        return "****"
-    return secret[:3] + "****" + secret[-2:]
 
 
 def mask_url_password(url: str) -> str:

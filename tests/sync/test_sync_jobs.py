@@ -180,11 +180,12 @@ def test_the_subscriptions_job_reconciles_through_the_subscriptions_service(
 
 
 def test_every_job_is_registered_once_in_run_order(engine):
-    """`bridge sync` runs the catalogue first and checks the webhooks last."""
+    """`bridge sync` runs the catalogue first, checks the webhooks, and backs up last."""
     from bridge.cli.operations.sync import JOB_NAMES
 
     assert JOB_ORDER == JOB_NAMES == tuple(JOBS)
-    assert JOB_ORDER[0] == "catalog" and JOB_ORDER[-1] == "webhooks"
+    assert JOB_ORDER[0] == "catalog" and JOB_ORDER[-1] == "backup"
+    assert JOB_ORDER.index("webhooks") > JOB_ORDER.index("outbox")
 
 
 def test_jobs_that_need_the_shop_are_skipped_without_one(engine, catalogue):

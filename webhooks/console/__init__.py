@@ -1,7 +1,8 @@
 """/console for operators: sessions, CSRF and the console's error pages (``auth``), home,
 login, learners and cohorts (``views``), inbox, outbox, catalogue and report (``ops``),
 bookings and booking links (``bookings``), the audit trail and alerts (``business``), learners'
-personal page links (``learner_pages``). Its templates are under ``templates/console/``.
+personal page links (``learner_pages``), a learner's export and erasure (``privacy``). Its
+templates are under ``templates/console/``.
 """
 
 from webhooks.console.auth import console_error_page, init_sessions
@@ -9,6 +10,7 @@ from webhooks.console.bookings import console_bookings
 from webhooks.console.business import console_business
 from webhooks.console.learner_pages import console_learner_pages
 from webhooks.console.ops import console_ops
+from webhooks.console.privacy import console_privacy
 from webhooks.console.views import console
 
 __all__ = [
@@ -18,5 +20,6 @@ __all__ = [
     "console_error_page",
     "console_learner_pages",
     "console_ops",
+    "console_privacy",
     "init_sessions",
 ]

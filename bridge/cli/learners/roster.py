@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
+from bridge.cli.learners.privacy import erase_command, export_command
 from bridge.cli.output import usage_error
 from bridge.rules.words import credit_text
 from bridge.services.cohorts import ACTIONS
@@ -20,7 +21,7 @@ def _balances(balances: dict[str, int]) -> str:
     return ", ".join(credit_text(amount, kind) for kind, amount in sorted(balances.items())) or "-"
 
 
-@click.command("learners")
+@click.group("learners", invoke_without_command=True)
 @click.option(
     "--search",
     "query",
@@ -37,13 +38,17 @@ def _balances(balances: dict[str, int]) -> str:
     help="Most learners to list.",
 )
 @json_option
-@pass_ctx
-def learners_command(app: AppContext, query: str, limit: int, as_json: bool) -> None:
-    """Find learners by e-mail, name or customer id.
+@click.pass_context
+def learners_command(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
+    """Find learners by e-mail, name or customer id; export or erase one.
 
-    Former e-mail addresses match too; newest first. Without --search, lists the newest
-    learners. `bridge learner LEARNER` shows one in full.
+    Former e-mail addresses match too; newest first; erased learners never. Without --search,
+    lists the newest learners. `bridge learner LEARNER` shows one in full; `bridge learners
+    export LEARNER` and `bridge learners erase LEARNER` answer their privacy requests.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    app: AppContext = ctx.find_root().obj
     with unit_of_work(app.ready_engine()) as session:
         rows = search_learners(session, query, limit=limit)
 

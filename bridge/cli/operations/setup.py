@@ -30,10 +30,16 @@ def init(app: AppContext, env_path: str) -> None:
 
     The database comes first: when it cannot be reached or created, nothing is written.
     """
+    from bridge.services.operations import create_private, protect
+    from bridge.store.backups import sqlite_files
+
     target = Path(env_path)
     app.env_file = str(target)
     # The file about to be written sets no DATABASE_URL of its own beyond the default, so the
     # settings read now (environment, or the existing file) name the same database.
+    for database_file in sqlite_files(app.settings.database.url)[:1]:
+        if database_file.parent.is_dir():
+            create_private(database_file)  # personal data: never readable by others, even briefly
     revision = upgrade(app.engine)
     click.echo(f"database ready at schema revision {revision}")
     since = record_watch_start(app.engine, utcnow(), "init")
@@ -71,6 +77,8 @@ def init(app: AppContext, env_path: str) -> None:
         state = "already in force" if applied.unchanged else "applied"
         click.echo(f"catalogue {catalogue_file} {state}; `bridge doctor` checks the rest")
     _init_signing_key(app)
+    for line in protect(app.settings, target, Path.cwd()):
+        click.echo(line)
 
 
 def _init_signing_key(app: AppContext) -> None:
@@ -161,6 +169,37 @@ def db_upgrade(app: AppContext) -> None:
     click.echo(f"database schema at revision {revision}")
 
 
+@db.command("restore")
+@click.argument(
+    "source", metavar="FILE", type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.option("--force", is_flag=True, help="Replace the database that is there now.")
+@json_option
+@pass_ctx
+def db_restore(app: AppContext, source: Path, force: bool, as_json: bool) -> None:
+    """Put a backup (of `bridge db backup` or the backup job) in the database's place.
+
+    Stop the service first. The file must be a backup of this service at a schema revision
+    this version knows; the schema is upgraded after. An existing database is replaced only
+    with --force (SQLite keeps it beside, as FILE.before-restore-TIME). PostgreSQL backups
+    are pg_dump files, restored with pg_restore.
+    """
+    from bridge.store.backups import restore
+
+    app.close()  # no connection of this command may hold the file being replaced
+    revision = restore(app.settings.database.url, source, force=force, now=utcnow())
+    current = upgrade(app.engine)
+    data = {"file": str(source), "backup_revision": revision, "schema": current}
+    emit(
+        data,
+        as_json,
+        lambda d: click.echo(
+            f"restored {d['file']} (taken at schema revision {d['backup_revision']}); "
+            f"database schema at revision {d['schema']}"
+        ),
+    )
+
+
 @db.command("backup")
 @click.argument("target", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
@@ -196,7 +235,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
     One line per check: settings, database, schema, catalogue and, when configured, the
     shop's REST API (read and write). Exit status 1 when a check fails.
     """
-    from bridge.services.operations import run_checks
+    from bridge.services.operations import file_checks, run_checks
 
     try:
         settings = app.settings
@@ -211,11 +250,13 @@ def doctor(app: AppContext, as_json: bool) -> None:
         ]
     else:
         checks = run_checks(settings, app.engine, around_shop=None if as_json else activity)
+        checks.extend(file_checks(settings, Path(app.env_file or ".env"), Path.cwd()))
 
     def render(rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            mark = "PASS" if row["ok"] else "FAIL"
-            fix = f"  -> {row['fix']}" if not row["ok"] and row.get("fix") else ""
+            mark = "WARN" if row.get("warning") else "PASS" if row["ok"] else "FAIL"
+            shown = not row["ok"] or row.get("warning")
+            fix = f"  -> {row['fix']}" if shown and row.get("fix") else ""
             click.echo(f"[{mark}] {row['check']}: {row['detail']}{fix}")
 
     emit(checks, as_json, render)

@@ -32,7 +32,17 @@ if TYPE_CHECKING:
 # Exit codes: 1 a job failed; 75 (EX_TEMPFAIL) a job did not run because another runner had it.
 EXIT_FAILED = 1
 EXIT_BUSY = 75
-JOB_NAMES = ("catalog", "orders", "subscriptions", "inbox", "expiry", "outbox", "webhooks")
+JOB_NAMES = (
+    "catalog",
+    "orders",
+    "subscriptions",
+    "inbox",
+    "expiry",
+    "outbox",
+    "webhooks",
+    "alerts",
+    "backup",
+)
 
 
 def build_ports(
@@ -167,11 +177,11 @@ def sync_command(
 ) -> None:
     """Run one sync job, or all of them, once.
 
-    Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks. Every summary says
-    how many customers would be, or were, notified. A terminal shows one progress display (log
-    lines print above it); elsewhere plain lines. Exit status 0 when every job ran, 1 when one
-    failed or could not run (no shop configured: the jobs that need none still run), 75 when
-    another runner had a job; the reasons are on the last lines.
+    Jobs: catalog, orders, subscriptions, inbox, expiry, outbox, webhooks, alerts, backup. Every
+    summary says how many customers would be, or were, notified. A terminal shows one progress
+    display (log lines print above it); elsewhere plain lines. Exit status 0 when every job
+    ran, 1 when one failed or could not run (no shop configured: the jobs that need none still
+    run), 75 when another runner had a job; the reasons are on the last lines.
     """
     from contextlib import nullcontext
     from threading import Event

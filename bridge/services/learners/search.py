@@ -27,10 +27,12 @@ def search_learners(
     """Learners matching the text, newest first; an empty text lists the newest learners.
 
     Digits match a customer id exactly (or a learner id); other text matches any part of an
-    e-mail address (former ones too) or of the billing name, ignoring case.
+    e-mail address (former ones too) or of the billing name, ignoring case. Erased learners
+    never match.
     """
     text = query.strip()[:MAX_QUERY]
-    statement = select(Learner)
+    # An erased learner is no one to find (bridge.services.privacy): only the ledger remembers.
+    statement = select(Learner).where(col(Learner.erased_at).is_(None))
     # isascii: '¹'.isdigit() is true and int('¹') fails. Customer ids are BIGINT (19 digits
     # always fit); learner ids INTEGER, which PostgreSQL will not compare with a larger number.
     if text.isascii() and text.isdigit() and len(text) < 19:

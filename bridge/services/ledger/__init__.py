@@ -7,12 +7,14 @@ learners found, created and locked (``learners``); the events an order's applica
 (``outcomes``); the rows of a page of orders as plain rows, read and locked at once, written in
 bulk (``page_state``: every order is applied as part of a ``Page``); what an order's state keeps
 beside the ledger, its lines and refunds (``order_summary``); credits past their expiry
-(``expiry``); the perks a learner's subscriptions give (``perks``).
+(``expiry``); the perks a learner's subscriptions give (``perks``); erased learners'
+identities, kept as tombstones (``erased``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
 """
 
+from bridge.services.ledger.erased import erased_learners, identity_hash
 from bridge.services.ledger.expiry import expire_credits, expire_learner, expired_remainders
 from bridge.services.ledger.learners import (
     UnknownLearner,
@@ -67,10 +69,12 @@ __all__ = [
     "balances_of",
     "complimentary_key",
     "correct_expiries",
+    "erased_learners",
     "expire_credits",
     "expire_learner",
     "expired_remainders",
     "find_learner",
+    "identity_hash",
     "is_stale",
     "load_page",
     "lock_learner",

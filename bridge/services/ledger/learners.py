@@ -14,10 +14,10 @@ from sqlmodel import Session, SQLModel, select
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.rules.inbound.payloads import unstorable
+from bridge.services.ledger.erased import erased_learners
 from bridge.store.bulk import insert_ignore
 from bridge.store.ids import id_of
 from bridge.store.models import Learner, LearnerEmail, utcnow
-
 
 _Row = TypeVar("_Row", bound=SQLModel)
 
@@ -66,6 +66,12 @@ def resolve_learner(session: Session, customer_id: int, email: str) -> Learner:
     if customer_id:
         learner = lock_row(session, Learner, Learner.woo_customer_id == customer_id)
     if learner is None and email:
+        erased = erased_learners(session, [email]).get(email)
+        if erased is not None:
+            # An address of an erased learner: the pseudonym, and no alias (nothing comes back).
+            locked_erased = lock_learner(session, erased)
+            assert locked_erased is not None  # a tombstone's learner row is kept
+            return locked_erased
         learner = find_learner(session, email)
         if learner is not None and customer_id:
             if learner.woo_customer_id in (None, customer_id):
@@ -115,10 +121,14 @@ def apply_customer(session: Session, payload: Mapping[str, Any]) -> Learner | No
     if learner is None:
         # A customer who bought as a guest is known by an address, old (billing) or new.
         billing_email = normalise_email(str((payload.get("billing") or {}).get("email") or ""))
+        if erased_learners(session, [billing_email, email]):
+            return None  # an erased learner's former address: nothing is kept
         known = next((e for e in (billing_email, email) if e and find_learner(session, e)), None)
         if known is None:
             return None  # not a learner (yet): their first order creates them
         learner = resolve_learner(session, customer_id, known)
+    if learner.erased_at is not None:
+        return learner  # an erased learner's account: the shop's new e-mail is not kept
     if email and email != learner.email:
         owner = find_learner(session, email)
         if owner is None or owner.id == learner.id:

@@ -27,6 +27,7 @@ from sqlmodel import Session, SQLModel
 from bridge.rules.cohorts import CohortSeating, SeatRow, SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.rules.reconcile import AccessRow, CreditRow
+from bridge.services.ledger.erased import erased_learners
 from bridge.store.bulk import insert_ignoring, table_of, update_rows
 from bridge.store.models import (
     Access,
@@ -398,6 +399,8 @@ class Page:
                     )
                 )
             ]
+            # Addresses of erased learners resolve to their pseudonym, as aliases not stored.
+            aliases += list(erased_learners(self.session, wanted_emails).items())
         wanted_ids = sorted(
             ({int(i) for i in ids} | {learner_id for _, learner_id in aliases}) - set(self.learners)
         )

@@ -4,7 +4,8 @@
 (``console_sessions``) and login throttle (``login_throttle``); API tokens (``api_tokens``); the
 sync jobs' runs and workers' heartbeats (``job_runs``); signed test deliveries and the sample
 shop (``simulation``); settings changed since the start, waiting for a restart
-(``restart``).
+(``restart``); the files that hold secrets or personal data, kept private and out of
+git (``files``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -29,6 +30,7 @@ from bridge.services.operations.console_sessions import (
     start_session,
 )
 from bridge.services.operations.doctor import run_checks
+from bridge.services.operations.files import create_private, file_checks, protect
 from bridge.services.operations.job_runs import (
     beat_worker,
     end_worker,
@@ -77,12 +79,14 @@ __all__ = [
     "authenticate",
     "beat_worker",
     "check_login",
+    "create_private",
     "create_token",
     "dummy_hash",
     "end_session",
     "end_worker",
     "example_catalogue_path",
     "example_catalogue_text",
+    "file_checks",
     "forget_dead_workers",
     "last_job_runs",
     "list_operators",
@@ -91,6 +95,7 @@ __all__ = [
     "pending_settings",
     "order_payload",
     "parse_scopes",
+    "protect",
     "record_job_run",
     "remove_operator",
     "revoke_token",

@@ -26,11 +26,18 @@ from bridge.services.credentials import (
     signing_key,
 )
 from bridge.services.learner_links import revoke_page_link
-from bridge.services.ledger import erased_learners, find_learner, identity_hash, lock_learner
+from bridge.services.ledger import (
+    UnknownLearner,
+    erased_learners,
+    find_learner,
+    identity_hash,
+    lock_learner,
+)
 from bridge.services.privacy.export import learner_deliveries, learner_order_ids
 from bridge.services.privacy.sweep import needles, sweep
 from bridge.settings import Settings
 from bridge.store.bulk import insert_ignore
+from bridge.store.db import unit_of_work
 from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
@@ -307,14 +314,18 @@ def settle_file(engine: Engine) -> bool:
 
 
 def erase_in_transaction(
-    engine: Engine, ref: str | int, *, dry_run: bool = False, **options: Any
+    engine: Engine,
+    ref: str | int,
+    *,
+    by_id: bool = False,
+    dry_run: bool = False,
+    **options: Any,
 ) -> ErasureReport:
-    """Find the learner and erase them in one unit of work (rolled back for a dry run)."""
-    from bridge.services.ledger import UnknownLearner
-    from bridge.store.db import unit_of_work
-
+    """Find the learner (``ref`` as find_for_privacy takes it, or their row id with ``by_id``)
+    and erase them in one unit of work, rolled back for a dry run; ``options`` are
+    erase_learner's."""
     with unit_of_work(engine) as session:
-        learner = find_for_privacy(session, ref)
+        learner = session.get(Learner, ref) if by_id else find_for_privacy(session, ref)
         if learner is None:
             raise UnknownLearner(f"no learner is known as {ref!r}")
         report = erase_learner(session, learner, **options)

@@ -20,6 +20,9 @@ class Learner(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # When the learner was erased (bridge.services.privacy): e-mail and name hold a pseudonym
+    # from then on, and nothing the shop sends brings them back.
+    erased_at: datetime | None = None
 
 
 class LearnerEmail(SQLModel, table=True):

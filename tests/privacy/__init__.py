@@ -1,0 +1,1 @@
+"""A learner's access and erasure requests (bridge.services.privacy)."""
