@@ -38,33 +38,6 @@ class ShopClients:
         return client
 
 
-class FileCatalogue:
-    """The creator's catalogue file, parsed again only when it changes on disk."""
-
-    def __init__(self, path: Path, on_change: Callable[[Catalogue], None] | None = None) -> None:
-        self.path = path
-        self.on_change = on_change
-        self._stamp: tuple[int, int] | None = None
-        self._catalogue: Catalogue | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Catalogue:
-        from bridge.services.catalogue import read_catalogue_file
-
-        with self._lock:
-            try:
-                stat = self.path.stat()
-                stamp = (stat.st_mtime_ns, stat.st_size)
-            except OSError:
-                stamp = None
-            if self._catalogue is None or stamp != self._stamp:
-                catalogue = read_catalogue_file(self.path)
-                if self.on_change is not None:
-                    self.on_change(catalogue)
-                self._catalogue, self._stamp = catalogue, stamp
-            return self._catalogue
-
-
 def store_file_catalogue(engine: Engine, catalogue: Catalogue) -> None:
     """Store the file's cohorts and offers, so seats can be sold before any product sync."""
     from bridge.services.catalogue import store_cohorts, store_offers
@@ -76,12 +49,11 @@ def store_file_catalogue(engine: Engine, catalogue: Catalogue) -> None:
 
 
 def catalogue_loader(engine: Engine, settings: Settings) -> Callable[[], Catalogue]:
-    """The current catalogue: the creator's file merged with the shop's synced products."""
-    from bridge.services.catalogue import load_catalogue
+    """The current catalogue: the one applied (`bridge catalog apply`; a newer one is seen on
+    the next call) merged with the shop's synced products."""
+    from bridge.services.catalogue import AppliedCatalogue, load_catalogue
 
-    file_catalogue = FileCatalogue(
-        Path(settings.catalogue.file), on_change=lambda c: store_file_catalogue(engine, c)
-    )
+    file_catalogue = AppliedCatalogue(engine, Path(settings.catalogue.file))
 
     def load() -> Catalogue:
         return load_catalogue(engine, file_catalogue.get())
@@ -161,7 +133,9 @@ def build_handlers(
     subscription, Cal.com, Calendly."""
     load_catalogue = catalogue or catalogue_loader(engine, settings)
     shop = shop or ShopClients(settings).get
-    file_catalogue = FileCatalogue(Path(settings.catalogue.file))
+    from bridge.services.catalogue import AppliedCatalogue
+
+    file_catalogue = AppliedCatalogue(engine, Path(settings.catalogue.file))
 
     order = OrderHandler(engine, settings, load_catalogue, shop)
 
