@@ -25,11 +25,7 @@ from bridge.rules.entitlements import parse_gmt
 from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.words import credit_text
 from bridge.services.catalogue import sync_catalogue
-from bridge.services.inbox import (
-    apply_retention,
-    due_deliveries,
-    process_delivery,
-)
+from bridge.services.inbox import InboxDrain, apply_retention
 from bridge.services.ledger import OrderOutcome, active_perks, expire_credits
 from bridge.services.operations import record_job_run
 from bridge.services.orders import (
@@ -38,6 +34,7 @@ from bridge.services.orders import (
     build_handlers,
     record_watch_start,
 )
+from bridge.services.queue import INBOX, due_count
 from bridge.services.subscriptions import reconcile_subscriptions
 from bridge.services.writeback import (
     drain_outbox,
@@ -332,39 +329,43 @@ def run_subscriptions(ctx: JobContext) -> None:
 
 
 def run_inbox(ctx: JobContext) -> None:
-    """Retry due webhook deliveries (one failing never stops the rest), then apply retention."""
+    """Retry due webhook deliveries through the inbox's batch drain (one failing never stops
+    the rest), then apply retention."""
     now = ctx.now()
-    due = due_deliveries(ctx.engine, now)
-    ctx.tally.fetched += len(due)
-    ctx.progress.set_total(len(due))
+    due = due_count(ctx.engine, INBOX, now)
+    ctx.tally.fetched += due
+    ctx.progress.set_total(due)
     statuses: dict[str, int] = {}
     # Read before ctx.writes(): in a dry run on SQLite it holds the write lock from there on.
     catalogue = ctx.catalogue()
     shop = ctx.client_or_none()
+
+    def report(finals: Mapping[int, str]) -> None:
+        ctx.checkpoint()
+        for inbox_id, status in sorted(finals.items()):
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == DeliveryStatus.PROCESSED:
+                ctx.tally.changed += 1
+                ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
+        ctx.progress.advance(len(finals))
+
     with ctx.writes() as target:
         try:
             handlers = build_handlers(
                 target, ctx.settings, catalogue=lambda: catalogue, shop=lambda: shop
             )
-            for inbox_id in due:
-                ctx.checkpoint()
-                try:
-                    status = process_delivery(
-                        target,
-                        inbox_id,
-                        handlers,
-                        max_attempts=ctx.settings.inbox.max_attempts,
-                        now=now,
-                        max_quantity=ctx.settings.orders.max_line_quantity,
-                    )
-                except DatabaseUnavailable as exc:
-                    ctx.item_failed(f"delivery {inbox_id}: {exc}")
-                    continue
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == DeliveryStatus.PROCESSED:
-                    ctx.tally.changed += 1
-                    ctx.change(f"delivery {inbox_id} {'would be ' if ctx.dry_run else ''}processed")
-                ctx.progress.advance()
+            drain = InboxDrain(
+                target,
+                handlers,
+                max_attempts=ctx.settings.inbox.max_attempts,
+                max_quantity=ctx.settings.orders.max_line_quantity,
+                clock=lambda: now,
+                on_batch=report,
+            )
+            try:
+                drain(ctx.stopping)
+            except DatabaseUnavailable as exc:
+                ctx.item_failed(f"deliveries: {exc}")
         finally:
             # Retention never waits on processing: a wedged delivery must not grow the file.
             kept = apply_retention(
@@ -373,9 +374,10 @@ def run_inbox(ctx: JobContext) -> None:
                 row_retention=timedelta(days=ctx.settings.inbox.row_retention_days),
                 now=now,
             )
-    if due:
+    if statuses:
         outcome = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-        ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {len(due)}: {outcome}")
+        tried = sum(statuses.values())
+        ctx.note(f"{'would retry' if ctx.dry_run else 'retried'} {tried}: {outcome}")
     if dead := statuses.get(DeliveryStatus.DEAD):
         ctx.note(f"{dead} deliveries gave up: see `bridge inbox --status dead`")
     if rejected := statuses.get(DeliveryStatus.REJECTED):

@@ -49,6 +49,7 @@ from webhooks.processing import (
     BackgroundProcessor,
     InlineProcessor,
     Processor,
+    QueueDrain,
     StoreOnly,
 )
 from webhooks.public import (
@@ -166,14 +167,26 @@ def inbox_processor(
     """What drains the inbox in this process (see webhooks.processing)."""
     if background and settings.inbox.worker:
         return StoreOnly()
-    drain = InboxDrain(
+    drain = queue_drain(engine, settings, handlers, after_processing)
+    # Inline (tests, one-shot tools): what a wake stored is processed; retries wait for a drain.
+    return BackgroundProcessor(drain) if background else InlineProcessor(drain.inbox)
+
+
+def queue_drain(
+    engine: Engine,
+    settings: Settings,
+    handlers: Mapping[str, Handler],
+    after_processing: Callable[[], None] | None,
+) -> QueueDrain:
+    """The one processing of both queues: the service's thread and ``bridge work`` run it."""
+    inbox = InboxDrain(
         engine,
         handlers,
         max_attempts=settings.inbox.max_attempts,
         max_quantity=settings.orders.max_line_quantity,
         after_batch=after_processing,
     )
-    return BackgroundProcessor(drain) if background else InlineProcessor(drain)
+    return QueueDrain(engine, inbox, after_processing)
 
 
 def _refuse_outdated_schema(engine: Engine) -> None:

@@ -1,10 +1,12 @@
-"""Where stored deliveries are processed: off the request threads, in batches.
+"""Where the durable queues are processed: off the request threads, in batches, one way.
 
 The receiver only verifies and stores, then wakes the processor. The embedded service keeps one
-processing thread per process; a scale-out deployment runs ``bridge inbox work`` (the Procfile's
+processing thread per process; a scale-out deployment runs ``bridge work`` (the Procfile's
 ``worker`` line) and sets ``BRIDGE_INBOX_WORKER=true`` so web processes only store.
 
-Both run the same loop (``DrainLoop``): drain, then wait for a wake or the next look. A database
+Both run the same drain (``QueueDrain``: inbox batches, each followed by an outbox drain, and the
+outbox's due retries when the inbox is empty) in the same loop (``DrainLoop``): drain, then wait
+for a wake or the next look. A database
 that goes away stops neither: the loop tries again with a growing pause (0.5 s doubling to 30 s),
 logs one line when the outage starts and one when it ends (with its length), and goes on where
 it was. Each starts by draining what is already stored, without waiting for a delivery.
@@ -25,7 +27,9 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
+from bridge.services.inbox import InboxDrain
 from bridge.services.operations import beat_worker, end_worker, forget_dead_workers, worker_name
+from bridge.services.queue import OUTBOX, due_count
 from bridge.store.db import DatabaseUnavailable, describe_db_error
 from bridge.store.models import utcnow
 
@@ -40,6 +44,9 @@ THREAD_POLL = 5.0
 # worker stopped when no heartbeat is younger than WORKER_STALE_AFTER.
 WORKER_HEARTBEAT = 10.0
 WORKER_STALE_AFTER = timedelta(seconds=60)
+# An idle processor sends the outbox's due retries at most this often (a shop that is down is
+# asked again after this long, not on every look).
+OUTBOX_RETRY_EVERY = 30.0
 
 # What the loop is doing, as /healthz shows it.
 STARTING, IDLE, DRAINING, WAITING, FAILING, STOPPED = (
@@ -90,6 +97,41 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, SQLAlchemyError):
         return describe_db_error(exc)
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class QueueDrain:
+    """The processing of both queues, for the service's thread and ``bridge work`` alike.
+
+    ``inbox(stop)`` drains the inbox in claimed batches (each followed by an outbox drain, see
+    bridge.services.inbox.InboxDrain) and returns how many deliveries it processed. When it
+    found nothing, the outbox's due rows (retries after their backoff) are sent through
+    ``outbox()``, at most every ``outbox_every`` seconds. Without a shop ``outbox`` is None.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        inbox: InboxDrain,
+        outbox: Callable[[], object] | None,
+        *,
+        outbox_every: float = OUTBOX_RETRY_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine, self.inbox, self.outbox = engine, inbox, outbox
+        self.outbox_every, self._clock = outbox_every, clock
+        self._outbox_at: float | None = None
+
+    def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+        done = self.inbox(stop)
+        if done or self.outbox is None or stop():
+            return done
+        moment = self._clock()
+        if self._outbox_at is not None and moment - self._outbox_at < self.outbox_every:
+            return 0
+        self._outbox_at = moment
+        if due_count(self.engine, OUTBOX, utcnow()):
+            self.outbox()
+        return 0
 
 
 class DrainLoop:

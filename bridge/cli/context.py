@@ -35,7 +35,7 @@ _ONE_LINE_ERRORS: tuple[type[BaseException], ...] = (*HUMAN_ERRORS, SQLAlchemyEr
 
 # Commands whose log is their output (the service, the clock, the inbox worker): they log at
 # BRIDGE_LOG_LEVEL. Every other command prints its own lines, and INFO log lines only with -v.
-SERVICES = ("serve", "scheduler", "inbox work")
+SERVICES = ("serve", "scheduler", "work", "inbox work")
 
 
 class AppContext:

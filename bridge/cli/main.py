@@ -14,6 +14,7 @@ from bridge.cli.context import AppContext, BridgeGroup
 from bridge.cli.credentials import credentials, pathways_command
 from bridge.cli.deliveries.outbox import outbox
 from bridge.cli.deliveries.webhooks import inbox, simulate, webhooks
+from bridge.cli.deliveries.work import work
 from bridge.cli.demo import demo
 from bridge.cli.events import events
 from bridge.cli.learners.claims import claims_command
@@ -52,8 +53,8 @@ def _existing_env_file(ctx: click.Context, param: click.Parameter, value: str) -
     "-v",
     "--verbose",
     is_flag=True,
-    help="Also print INFO log lines (commands other than serve, scheduler and inbox "
-    "work print only warnings and errors of the log).",
+    help="Also print INFO log lines (commands other than serve, scheduler and work print "
+    "only warnings and errors of the log).",
 )
 @click.pass_context
 def main(ctx: click.Context, env_file: str, verbose: bool) -> None:
@@ -92,5 +93,6 @@ for command in (
     cohort_command,
     audit_command,
     alerts,
+    work,
 ):
     main.add_command(command)

@@ -271,7 +271,7 @@ class InboxSettings(_Group):
         "BRIDGE_INBOX_WORKER",
         parsers.boolean,
         default="false",
-        doc="`true` when a `bridge inbox work` process (the Procfile's `worker` line) processes "
+        doc="`true` when a `bridge work` process (the Procfile's `worker` line) processes "
         "webhook deliveries: web processes then only verify and store them.",
     )
 

@@ -201,7 +201,8 @@ def _turn_file(engine: Engine) -> Path | None:
     """The lock file beside an SQLite database file (None in memory or on PostgreSQL)."""
     if not is_sqlite(engine):
         return None
-    database = engine.url.database
+    # A dry run hands a Connection (one rolled-back transaction) where an Engine goes.
+    database = engine.engine.url.database
     if not database or database == ":memory:":
         return None
     return Path(f"{database}-turns")

@@ -29,8 +29,15 @@ from tests.support.sample_shop import make_order, sample_catalogue, store_cohort
 from tests.support.sync import make_ports
 from webhooks import create_app
 
-# Commands that act and run, rather than show data: the service, the clock, the inbox worker.
-ACTION_ONLY = {("init",), ("db", "upgrade"), ("serve",), ("scheduler",), ("inbox", "work")}
+# Commands that act and run, rather than show data: the service, the clock, the worker.
+ACTION_ONLY = {
+    ("init",),
+    ("db", "upgrade"),
+    ("serve",),
+    ("scheduler",),
+    ("work",),
+    ("inbox", "work"),
+}
 
 
 def bridge(env: dict[str, str], *args: str) -> Result:

@@ -18,19 +18,16 @@ from bridge.rules.report.rows import (
 )
 from bridge.services.inbox import (
     DeliveryNotFound,
-    list_deliveries,
-    process_delivery,
+    inbox_listing,
     retry_now,
     revive_dead,
     show_delivery,
-    status_counts,
 )
+from bridge.services.queue import INBOX, OUTBOX, ListQuery
 from bridge.services.reporting import build_report, catalogue_report, catalogue_rows
-from bridge.services.writeback import STATUSES as OUTBOX_STATUSES
 from bridge.services.writeback import (
     OutboxItemNotFound,
-    list_outbox,
-    outbox_counts,
+    outbox_listing,
     retry_outbox,
     show_outbox_item,
 )
@@ -41,15 +38,9 @@ from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
-# In the order the inbox filter lists them.
-INBOX_STATUSES = (
-    DeliveryStatus.RECEIVED,
-    DeliveryStatus.PROCESSED,
-    DeliveryStatus.FAILED,
-    DeliveryStatus.DEAD,
-    DeliveryStatus.REJECTED,
-    DeliveryStatus.IGNORED,
-)
+# In the order the filters list them.
+INBOX_STATUSES = INBOX.statuses
+OUTBOX_STATUSES = OUTBOX.statuses
 console_ops = Blueprint("console_ops", __name__, url_prefix="/console")
 guard(console_ops)
 
@@ -67,12 +58,12 @@ def _status(allowed: tuple[str, ...]) -> str | None:
 @login_required
 def inbox() -> Response:
     """Webhook deliveries, newest first, filtered by status."""
-    engine = runtime().engine
     status = _status(INBOX_STATUSES)
+    listed = inbox_listing(runtime().engine, ListQuery(statuses=[status] if status else None))
     return render_page(
         "console/inbox.html",
-        rows=list_deliveries(engine, status),
-        counts=status_counts(engine),
+        rows=listed.rows,
+        counts=listed.counts,
         status=status or "all",
         statuses=INBOX_STATUSES,
     )
@@ -89,19 +80,16 @@ def delivery(inbox_id: int) -> Response:
     return render_page("console/delivery.html", row=data)
 
 
-def _process_after(response: WerkzeugResponse, ids: list[int]) -> WerkzeugResponse:
-    """Process the deliveries once the answer is out; failures stay on their rows."""
+def _process_after(response: WerkzeugResponse) -> WerkzeugResponse:
+    """Once the answer is out, wake the processing: the retried deliveries are due now, and the
+    same drain as for any delivery claims and processes them (a worker's, beside a store-only
+    web process); failures stay on their rows."""
     rt = runtime()
 
     def work() -> None:
         try:
-            for inbox_id in ids:
-                process_delivery(
-                    rt.engine, inbox_id, rt.handlers, max_attempts=rt.settings.inbox.max_attempts
-                )
-            if rt.after_processing is not None:
-                rt.after_processing()
-        except Exception:  # noqa: BLE001  (the answer is sent; the inbox job retries the rest)
+            rt.processor.wake()
+        except Exception:  # noqa: BLE001  (the answer is sent; the next drain takes them)
             log.exception("processing retried deliveries failed")
 
     response.call_on_close(work)
@@ -116,7 +104,7 @@ def retry_delivery(inbox_id: int) -> ResponseReturnValue:
     if not retry_now(engine, inbox_id):
         abort(409, description=f"delivery #{inbox_id} is not failed or dead")
     flash(f"delivery #{inbox_id} is being processed again")
-    return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)), [inbox_id])
+    return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)))
 
 
 @console_ops.post("/inbox/retry-dead")
@@ -125,20 +113,21 @@ def retry_dead_deliveries() -> ResponseReturnValue:
     """Every dead delivery, processed again with fresh attempts."""
     ids = revive_dead(runtime().engine)
     flash(f"{len(ids)} dead deliveries are being processed again" if ids else "no dead deliveries")
-    return _process_after(redirect(url_for("console_ops.inbox", status=DeliveryStatus.DEAD)), ids)
+    return _process_after(redirect(url_for("console_ops.inbox", status=DeliveryStatus.DEAD)))
 
 
 @console_ops.get("/outbox")
 @login_required
 def outbox() -> Response:
     """Write-backs to WooCommerce, filtered by status."""
-    engine = runtime().engine
     status = _status(OUTBOX_STATUSES)
-    rows = list_outbox(engine, [status] if status else list(OUTBOX_STATUSES))
+    listed = outbox_listing(
+        runtime().engine, ListQuery(statuses=[status] if status else OUTBOX_STATUSES)
+    )
     return render_page(
         "console/outbox.html",
-        rows=rows,
-        counts=outbox_counts(engine),
+        rows=listed.rows,
+        counts=listed.counts,
         status=status or "all",
         statuses=OUTBOX_STATUSES,
     )

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import click
 import requests
-from sqlmodel import col, select
 
 from bridge.cli.context import AppContext, emit, json_option
+from bridge.cli.deliveries.work import (
+    WORK_HELP,
+    max_seconds_option,
+    once_option,
+    poll_option,
+    run_worker,
+)
 from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import OrderStatus
 from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.rules.words import did_you_mean
-from bridge.services.inbox import STATUSES, retry_now, status_counts
+from bridge.services.inbox import STATUSES, inbox_listing, retry_now, show_delivery
 from bridge.services.operations import Line, order_payload, signed_delivery
-from bridge.store.db import unit_of_work
-from bridge.store.models import InboxDelivery, utcnow
+from bridge.services.queue import ListQuery
+from bridge.store.models import utcnow
 
 
 def _app(ctx: click.Context) -> AppContext:
@@ -127,18 +133,26 @@ def webhooks_status(ctx: click.Context, repair: bool, as_json: bool) -> None:
 # --- inbox ------------------------------------------------------------------------------------
 
 
-def _delivery_summary(row: InboxDelivery) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "topic": row.topic,
-        "resource_id": row.resource_id,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "received_at": row.received_at.isoformat(),
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-        "delivery_id": row.delivery_id,
-    }
+def _delivery_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the queue lists it, its times as ISO strings (the JSON scripts read)."""
+    shown = {key: row[key] for key in INBOX_COLUMNS}
+    for key in ("received_at", "next_attempt_at"):
+        shown[key] = row[key].isoformat() if row[key] is not None else None
+    return shown
+
+
+# What `bridge inbox` shows of each delivery (the console shows the same listing).
+INBOX_COLUMNS = (
+    "id",
+    "topic",
+    "resource_id",
+    "status",
+    "attempts",
+    "last_error",
+    "received_at",
+    "next_attempt_at",
+    "delivery_id",
+)
 
 
 @click.group("inbox", invoke_without_command=True)
@@ -158,12 +172,9 @@ def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
     if ctx.invoked_subcommand is not None:
         return
     engine = _app(ctx).ready_engine()
-    with unit_of_work(engine) as session:
-        query = select(InboxDelivery).order_by(col(InboxDelivery.id).desc()).limit(limit)
-        if status:
-            query = query.where(InboxDelivery.status == status)
-        rows = [_delivery_summary(row) for row in session.exec(query).all()]
-    counts = status_counts(engine)
+    listed = inbox_listing(engine, ListQuery(statuses=[status] if status else None, limit=limit))
+    rows = [_delivery_summary(row) for row in listed.rows]
+    counts = listed.counts
 
     def render(data: dict[str, Any]) -> None:
         click.echo(
@@ -205,20 +216,13 @@ def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> 
 def inbox_show(ctx: click.Context, inbox_id: int, body: bool, as_json: bool) -> None:
     """One delivery with its headers and error."""
     engine = _app(ctx).ready_engine()
-    with unit_of_work(engine) as session:
-        row = session.get(InboxDelivery, inbox_id)
-        if row is None:
-            raise PermanentError(f"no delivery #{inbox_id}; `bridge inbox` lists them")
-        data = _delivery_summary(row) | {
-            "headers": row.headers or {},
-            "business_key": row.business_key,
-        }
-        if body:
-            text = row.body.decode("utf-8", "replace") if row.body else None
-            try:  # a delivery's body is JSON (WooCommerce's); show it as JSON, not as text
-                data["body"] = json.loads(text) if text else None
-            except ValueError:
-                data["body"] = text
+    shown = show_delivery(engine, inbox_id, all_headers=True, parsed_body=True)
+    data = _delivery_summary(shown) | {
+        "headers": shown["headers"],
+        "business_key": shown["business_key"],
+    }
+    if body:  # a delivery's body is JSON (WooCommerce's): shown as JSON, not as text
+        data["body"] = shown["body"]
 
     def render(data: dict[str, Any]) -> None:
         for key, value in data.items():
@@ -238,7 +242,7 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool, as_js
     A dead or rejected delivery is retried by its id once its cause is fixed (for example
     BRIDGE_MAX_LINE_QUANTITY raised). Exit status 1 when one fails again.
     """
-    from bridge.services.inbox import due_deliveries, process_delivery
+    from bridge.services.inbox import InboxDrain
     from bridge.services.orders import build_handlers
 
     if (inbox_id is None) == (not retry_all):
@@ -248,14 +252,21 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool, as_js
     made_due = retry_now(engine, inbox_id)
     if inbox_id is not None and not made_due:
         raise PermanentError(f"delivery #{inbox_id} is not failed, dead or rejected")
-    handlers = build_handlers(engine, app.settings)
-    ids = [inbox_id] if inbox_id is not None else due_deliveries(engine)
     results: dict[str, int] = {}
-    for delivery_id in ids:
-        status = process_delivery(
-            engine, delivery_id, handlers, max_attempts=app.settings.inbox.max_attempts
-        )
-        results[status] = results.get(status, 0) + 1
+
+    def tally(finals: Mapping[int, str]) -> None:
+        for status in finals.values():
+            results[status] = results.get(status, 0) + 1
+
+    # The same batch drain as the worker's: what is due now (or this delivery), claimed first.
+    InboxDrain(
+        engine,
+        build_handlers(engine, app.settings),
+        max_attempts=app.settings.inbox.max_attempts,
+        max_quantity=app.settings.orders.max_line_quantity,
+        on_batch=tally,
+        only=[inbox_id] if inbox_id is not None else None,
+    )()
     _emit(
         {"retried": results},
         as_json,
@@ -430,76 +441,10 @@ def simulate(
     )
 
 
-@inbox.command("work")
-@click.option(
-    "--poll",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0.05, 60),
-    help="Seconds between looks at the inbox when it is empty.",
-)
-@click.option(
-    "--max-seconds",
-    default=None,
-    type=click.FloatRange(1),
-    metavar="SECONDS",
-    help="Stop after this long (default: run until SIGTERM or Ctrl-C).",
-)
-@click.option("--once", is_flag=True, help="Drain what is there now, then stop.")
+@inbox.command("work", help=WORK_HELP, short_help="The same as `bridge work`.")
+@poll_option
+@max_seconds_option
+@once_option
 @click.pass_context
 def inbox_work(ctx: click.Context, poll: float, max_seconds: float | None, once: bool) -> None:
-    """Process stored webhook deliveries in batches (the Procfile's worker).
-
-    Run any number of these beside web processes started with BRIDGE_INBOX_WORKER=true
-    (which then only verify and store): on PostgreSQL each claims its own batches
-    (FOR UPDATE SKIP LOCKED); on SQLite claims take turns. A database outage pauses the
-    worker (one log line when it starts, one when it ends), it does not stop it; its
-    heartbeat tells /healthz that it runs.
-    """
-    import signal
-    import threading
-
-    from bridge.services.inbox import InboxDrain
-    from bridge.services.orders import build_handlers, build_outbox_drainer
-    from bridge.store.db import require_current_schema
-    from webhooks.processing import DrainLoop, WorkerHeartbeat, wait_for_database
-
-    app = _app(ctx)
-    settings = app.settings
-    engine = app.ready_engine() if once else app.engine
-    handlers = build_handlers(engine, settings)
-    drain = InboxDrain(
-        engine,
-        handlers,
-        max_attempts=settings.inbox.max_attempts,
-        max_quantity=settings.orders.max_line_quantity,
-        after_batch=build_outbox_drainer(engine, settings),
-    )
-    if once:
-        total = drain()
-        click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
-        return
-    loop = DrainLoop(drain, poll=poll, what="inbox worker")
-    stopped = threading.Event()
-
-    def stop(*_: object) -> None:
-        stopped.set()
-        loop.stop()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
-    deadline = time.monotonic() + max_seconds if max_seconds else None
-    total = 0
-    try:
-        # A database down at start is waited for like any outage; an outdated schema is not.
-        if wait_for_database(lambda: require_current_schema(engine), stopped, deadline=deadline):
-            heartbeat = WorkerHeartbeat(engine, loop).start()
-            try:
-                total = loop.run(deadline=deadline)
-            finally:
-                heartbeat.stop()
-    except KeyboardInterrupt:
-        total = loop.processed
-    finally:
-        stopped.set()
-    click.echo(f"inbox worker: {plural(total, 'delivery')} processed")
+    run_worker(_app(ctx), poll, max_seconds, once)

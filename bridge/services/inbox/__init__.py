@@ -1,15 +1,22 @@
 """The webhook inbox: each delivery stored before it is trusted, then processed and retried.
 
-``inbox`` records and processes a delivery, keeps it as long as the retention says and counts
-named counters; ``batches`` drains received deliveries in claimed batches; ``view`` is the
-inbox as operators read it; ``rejections`` counts requests refused before anything is stored.
+``inbox`` records a delivery, takes its attempts and records its outcome, keeps it as long as
+the retention says and counts named counters; ``batches`` drains due deliveries in batches
+claimed on the durable queue (bridge.services.queue), and processes one delivery as a batch of
+one; ``view`` is the inbox as operators read it (the queue's listing); ``rejections`` counts
+requests refused before anything is stored.
 The handlers come from the caller (bridge.services.orders builds them).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
 """
 
-from bridge.services.inbox.batches import InboxDrain
+from bridge.services.inbox.batches import (
+    InboxDrain,
+    claim_received,
+    process_batch,
+    process_delivery,
+)
 from bridge.services.inbox.inbox import (
     STATUSES,
     Delivery,
@@ -20,13 +27,18 @@ from bridge.services.inbox.inbox import (
     counter_value,
     due_deliveries,
     one_at_a_time,
-    process_delivery,
     record_delivery,
     retry_now,
     status_counts,
 )
 from bridge.services.inbox.rejections import RejectionTally
-from bridge.services.inbox.view import DeliveryNotFound, list_deliveries, revive_dead, show_delivery
+from bridge.services.inbox.view import (
+    DeliveryNotFound,
+    inbox_listing,
+    list_deliveries,
+    revive_dead,
+    show_delivery,
+)
 
 __all__ = [
     "Delivery",
@@ -37,11 +49,14 @@ __all__ = [
     "STATUSES",
     "Warned",
     "apply_retention",
+    "claim_received",
     "count",
     "counter_value",
     "due_deliveries",
+    "inbox_listing",
     "list_deliveries",
     "one_at_a_time",
+    "process_batch",
     "process_delivery",
     "record_delivery",
     "retry_now",

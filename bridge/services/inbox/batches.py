@@ -1,14 +1,13 @@
-"""Draining the inbox in batches: claim received deliveries no one holds, then process them.
+"""Draining the inbox in batches: claim due deliveries no one holds, then process them.
 
-A claim stamps ``next_attempt_at`` with a short lease on rows still ``received``; on PostgreSQL
-the rows are picked ``FOR UPDATE SKIP LOCKED``, so several workers take disjoint batches; on
-SQLite every write transaction holds the database lock (BEGIN IMMEDIATE), so claims are
-serialised as a whole and one claimer at a time takes a batch. A worker that dies leaves its
-claim to expire: the rows are claimable again after the lease (and the inbox job's stalled-row
-rule still applies). A claimed batch takes its attempts in one transaction, runs, and records
-its outcomes in one more; order deliveries go through the pipeline as one page
-(bridge.services.orders.page_apply). Each delivery's statuses, attempts and retries stay what
-bridge.services.inbox.inbox gives a single delivery.
+The claim is the durable queue's (bridge.services.queue): received deliveries and failed ones
+whose backoff is over, picked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (several workers take
+disjoint batches) and under SQLite's one write lock (claims take turns), each stamped with a
+short lease. A worker that dies leaves its claim to expire: the rows are claimable again after
+the lease. A claimed batch takes its attempts in one transaction, runs, and records its outcomes
+in one more; order deliveries go through the pipeline as one page
+(bridge.services.orders.page_apply). One delivery processed on its own (``process_delivery``: a
+retry by hand, a test) is a batch of one, by the same code.
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlmodel import col, select
 
-from bridge.rules.inbound.payloads import DEFAULT_MAX_LINE_QUANTITY, DeliveryStatus
+from bridge.rules.inbound.payloads import DEFAULT_MAX_LINE_QUANTITY
 from bridge.services.inbox.inbox import (
     DeliveryResult,
     Handler,
@@ -33,14 +31,14 @@ from bridge.services.inbox.inbox import (
     handler_outcome,
     record_outcomes,
 )
+from bridge.services.queue import INBOX, claim
 from bridge.store.db import (
     DatabaseUnavailable,
     describe_db_error,
     ping,
-    unit_of_work,
     wait_for_acknowledgements,
 )
-from bridge.store.models import InboxDelivery, utcnow
+from bridge.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +55,15 @@ def claim_received(
     limit: int = BATCH_SIZE,
     lease: timedelta = CLAIM_LEASE,
     now: datetime | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """Claim up to ``limit`` received deliveries nobody holds; their ids, oldest first."""
+    """Claim up to ``limit`` due deliveries nobody holds (only these ``ids``, when given): received
+    ones and failed ones whose backoff is over; their ids, oldest first."""
     now = now or utcnow()
-    pick = (
-        select(InboxDelivery.id)
-        .where(
-            InboxDelivery.status == DeliveryStatus.RECEIVED,
-            or_(
-                col(InboxDelivery.next_attempt_at).is_(None),
-                col(InboxDelivery.next_attempt_at) <= now,
-            ),
-        )
-        .order_by(col(InboxDelivery.id))
-        .limit(limit)
-    )
-    if engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    with unit_of_work(engine) as session:
-        ids = (
-            session.execute(
-                update(InboxDelivery)
-                .where(col(InboxDelivery.id).in_(pick.scalar_subquery()))
-                .values(next_attempt_at=now + lease)
-                .returning(col(InboxDelivery.id))
-            )
-            .scalars()
-            .all()
-        )
-        session.commit()
-    return sorted(int(i) for i in ids)
+    return [
+        int(i)
+        for i in db_call(lambda: claim(engine, INBOX, now=now, lease=lease, limit=limit, ids=ids))
+    ]
 
 
 def database_down(engine: Engine, exc: BaseException) -> bool:
@@ -116,7 +93,7 @@ def _database_error(exc: BaseException) -> str:
 
 
 class InboxDrain:
-    """Drains the inbox for one processor (a thread or a ``bridge inbox work`` process).
+    """Drains the inbox for one processor (the service's thread or a ``bridge work`` process).
 
     Deliveries it claimed but could not process because the database went away keep their claim
     and are remembered here: the next drain, once the database answers, takes them first instead
@@ -135,11 +112,18 @@ class InboxDrain:
         batch_size: int = BATCH_SIZE,
         max_batches: int = 1000,
         after_batch: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        on_batch: Callable[[Mapping[int, str]], None] | None = None,
+        only: Sequence[int] | None = None,
     ) -> None:
         self.engine, self.handlers = engine, handlers
         self.max_attempts, self.max_quantity = max_attempts, max_quantity
         self.batch_size, self.max_batches = batch_size, max_batches
         self.after_batch = after_batch
+        # ``clock``: the moment claims and backoffs count from (a scheduled job fixes it);
+        # ``on_batch``: told each batch's final statuses (the inbox job reports them).
+        self.clock, self.on_batch = clock, on_batch
+        self.only = None if only is None else list(only)  # claim these deliveries, no others
         self.put_off: list[int] = []
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
@@ -149,16 +133,20 @@ class InboxDrain:
             if stop():
                 break
             wait_for_acknowledgements(self.engine)
-            ids = self.put_off or claim_received(self.engine, limit=self.batch_size)
+            now = self.clock()
+            ids = self.put_off or claim_received(
+                self.engine, limit=self.batch_size, now=now, ids=self.only
+            )
             if not ids:
                 break
             try:
-                process_batch(
+                finals = process_batch(
                     self.engine,
                     ids,
                     self.handlers,
                     max_attempts=self.max_attempts,
                     max_quantity=self.max_quantity,
+                    now=now,
                 )
             except DatabaseUnavailable:
                 # The rows keep their claim; this drain takes them first once the database
@@ -167,6 +155,8 @@ class InboxDrain:
                 raise
             self.put_off = []
             done += len(ids)
+            if self.on_batch is not None:
+                self.on_batch(finals)
             if self.after_batch is not None:
                 self.after_batch()
         return done
@@ -230,3 +220,23 @@ def process_batch(
         wait_for_acknowledgements(engine)
         finals.update(record_outcomes(engine, outcomes, max_attempts, now))
     return finals
+
+
+def process_delivery(
+    engine: Engine,
+    inbox_id: int,
+    handlers: Mapping[str, Handler],
+    *,
+    max_attempts: int,
+    now: datetime | None = None,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+) -> str:
+    """Run one delivery through its handler now, as a batch of one; its final status.
+
+    Whatever the handler raises is recorded (failed with backoff, dead after
+    ``max_attempts``); only an unreachable database raises (DatabaseUnavailable).
+    """
+    finals = process_batch(
+        engine, [inbox_id], handlers, max_attempts=max_attempts, max_quantity=max_quantity, now=now
+    )
+    return finals[inbox_id]

@@ -3,7 +3,8 @@
 A delivery is identified by its business identity (topic, resource id, ``date_modified_gmt``),
 not by WooCommerce's delivery id, which two deliveries in one second can share. A payload that
 breaks the rules is stored ``rejected`` with its reason and never retried; any failure while
-processing counts as an attempt, backs off, and is dead-lettered after the maximum.
+processing counts as an attempt, backs off, and is dead-lettered after the maximum (the retry
+policy of bridge.rules.retry, on the durable queue of bridge.services.queue).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, or_, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
@@ -30,6 +31,8 @@ from bridge.rules.inbound.payloads import (
     classify,
     parse_json_body,
 )
+from bridge.rules.retry import after_failure, backoff, exhausted
+from bridge.services.queue import INBOX, counts, due_ids, make_due, retry
 from bridge.store.bulk import insert_ignore, insert_ignoring, table_of, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
@@ -46,10 +49,6 @@ log = logging.getLogger(__name__)
 # Nothing more happens to these unless a person retries them.
 FINISHED = (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED)
 STATUSES = tuple(DeliveryStatus)
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=6)
-# A delivery still 'received' this long after arrival lost its worker (crash, restart).
-STALLED_AFTER = timedelta(minutes=5)
 
 # resource -> handler: takes a page of that resource's payloads (each one ``classify`` accepted)
 # and answers one item per payload, in order: a short description of what changed, or the
@@ -228,11 +227,6 @@ def counter_value(engine: Engine, name: str) -> int:
         return row.value if row else 0
 
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at 6 h."""
-    return min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_CAP)
-
-
 class Warned(str):
     """A handler's result that is a warning: the delivery is processed, the row says why."""
 
@@ -254,16 +248,12 @@ class _Claimed:
     context: dict[str, Any]
 
 
-def _claim(engine: Engine, inbox_id: int, max_attempts: int, now: datetime) -> _Claimed | str:
-    """Take one attempt before running anything, so a crash mid-run still counts as one."""
-    return claim_attempts(engine, [inbox_id], max_attempts, now)[inbox_id]
-
-
 def claim_attempts(
     engine: Engine, inbox_ids: Sequence[int], max_attempts: int, now: datetime
 ) -> dict[int, _Claimed | str]:
-    """``_claim`` for several deliveries in one transaction: each is claimed, or says why not
-    (missing, finished, dead). Plain rows, one UPDATE for all: no ORM object per delivery."""
+    """Take one attempt of each delivery before running anything, so a crash mid-run still
+    counts as one, in one transaction: each is claimed, or says why not (missing, finished,
+    dead). Plain rows, one UPDATE for all: no ORM object per delivery."""
     answers: dict[int, _Claimed | str] = {inbox_id: "missing" for inbox_id in inbox_ids}
     table = table_of(InboxDelivery)
     changes: list[dict[str, Any]] = []
@@ -280,6 +270,7 @@ def claim_attempts(
                 table.c.body,
                 table.c.resource_id,
                 table.c.delivery_id,
+                table.c.next_attempt_at,
             )
             .where(table.c.id.in_(sorted(set(inbox_ids))))
             .order_by(table.c.id)
@@ -288,7 +279,7 @@ def claim_attempts(
             if row.status in (*FINISHED, DeliveryStatus.DEAD):
                 answers[row.id] = row.status
                 continue
-            if row.attempts >= max_attempts:
+            if exhausted(row.attempts, max_attempts):
                 error = row.last_error or (
                     f"gave up after {row.attempts} attempts that did not finish"
                 )
@@ -305,12 +296,16 @@ def claim_attempts(
                 answers[row.id] = DeliveryStatus.DEAD
                 continue
             attempts = row.attempts + 1
+            # A crash mid-run is retried after the backoff, but never inside the drain's lease.
+            retry_at = now + backoff(attempts)
+            if row.next_attempt_at is not None and row.next_attempt_at > retry_at:
+                retry_at = row.next_attempt_at
             changes.append(
                 {
                     "id": row.id,
                     "status": row.status,
                     "attempts": attempts,
-                    "next_attempt_at": now + backoff(attempts),
+                    "next_attempt_at": retry_at,
                     "last_error": row.last_error,
                 }
             )
@@ -389,28 +384,6 @@ def run_handler(
     return handler_outcome(claimed, result)
 
 
-def process_delivery(
-    engine: Engine,
-    inbox_id: int,
-    handlers: Mapping[str, Handler],
-    *,
-    max_attempts: int,
-    now: datetime | None = None,
-    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
-) -> str:
-    """Run the delivery through its handler and record the outcome on the inbox row.
-
-    Whatever the handler raises is recorded (failed with backoff, dead after
-    ``max_attempts``); only an unreachable database raises (DatabaseUnavailable).
-    """
-    now = now or utcnow()
-    claimed = db_call(lambda: _claim(engine, inbox_id, max_attempts, now))
-    if isinstance(claimed, str):
-        return claimed
-    final = run_handler(handlers, claimed, max_quantity)
-    return record_outcomes(engine, {inbox_id: (claimed, final)}, max_attempts, now)[inbox_id]
-
-
 def record_outcomes(
     engine: Engine,
     outcomes: Mapping[int, tuple[_Claimed, DeliveryResult]],
@@ -437,17 +410,17 @@ def record_outcomes(
                 if row is None:
                     finals[inbox_id] = "missing"
                     continue
-                final = status
-                if final == DeliveryStatus.FAILED and row.attempts >= max_attempts:
-                    final = DeliveryStatus.DEAD
+                final, next_attempt_at = status, None
+                if final == DeliveryStatus.FAILED:
+                    fate = after_failure(row.attempts, max_attempts, now)
+                    final = DeliveryStatus.DEAD if fate.dead else final
+                    next_attempt_at = fate.next_attempt_at
                 changes.append(
                     {
                         "id": inbox_id,
                         "status": final,
                         "last_error": error,
-                        "next_attempt_at": (
-                            now + backoff(row.attempts) if final == DeliveryStatus.FAILED else None
-                        ),
+                        "next_attempt_at": next_attempt_at,
                         "processed_at": now if final in FINISHED else row.processed_at,
                     }
                 )
@@ -474,41 +447,19 @@ def record_outcomes(
 
 
 def due_deliveries(engine: Engine, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Failed deliveries whose next try has come, and received ones whose worker vanished."""
-    now = now or utcnow()
-    with unit_of_work(engine) as session:
-        failed = select(InboxDelivery.id).where(
-            InboxDelivery.status == DeliveryStatus.FAILED, col(InboxDelivery.next_attempt_at) <= now
-        )
-        stalled = select(InboxDelivery.id).where(
-            InboxDelivery.status == DeliveryStatus.RECEIVED,
-            InboxDelivery.received_at <= now - STALLED_AFTER,
-            or_(
-                col(InboxDelivery.next_attempt_at).is_(None),
-                col(InboxDelivery.next_attempt_at) <= now,
-            ),
-        )
-        ids = session.execute(failed.union(stalled).limit(limit)).scalars().all()
-        return sorted(ids)
+    """The deliveries the next drain takes: received ones nobody holds (a worker that vanished
+    left its lease to run out) and failed ones whose backoff is over; nothing is claimed."""
+    return [int(i) for i in db_call(lambda: due_ids(engine, INBOX, now or utcnow(), limit=limit))]
 
 
 def retry_now(engine: Engine, inbox_id: int | None = None) -> int:
-    """Make failed (or, for one id, dead or rejected) deliveries due again; returns how many."""
-    with unit_of_work(engine) as session:
-        statement = update(InboxDelivery).values(next_attempt_at=utcnow())
-        if inbox_id is None:
-            statement = statement.where(col(InboxDelivery.status) == DeliveryStatus.FAILED)
-        else:
-            statement = statement.where(
-                col(InboxDelivery.id) == inbox_id,
-                col(InboxDelivery.status).in_(
-                    [DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.REJECTED]
-                ),
-            )
-            statement = statement.values(status=DeliveryStatus.FAILED, attempts=0)
-        changed = session.exec(statement).rowcount
-        session.commit()
-        return int(changed or 0)
+    """Make failed (or, for one id, dead or rejected) deliveries due again; returns how many.
+
+    One delivery gets fresh attempts; every failed one keeps its attempts and comes due now.
+    """
+    if inbox_id is None:
+        return make_due(engine, INBOX, utcnow(), statuses=[DeliveryStatus.FAILED])
+    return len(retry(engine, INBOX, utcnow(), ids=[inbox_id]))
 
 
 def purge_bodies(engine: Engine, retention: timedelta, now: datetime | None = None) -> int:
@@ -579,8 +530,4 @@ def apply_retention(
 
 
 def status_counts(engine: Engine) -> dict[str, int]:
-    with unit_of_work(engine) as session:
-        rows = session.exec(
-            select(InboxDelivery.status, func.count()).group_by(InboxDelivery.status)
-        ).all()
-        return {status: int(n) for status, n in rows}
+    return counts(engine, INBOX)

@@ -1,17 +1,17 @@
-"""The inbox as operators read it: deliveries by status, one with its error, dead ones retried."""
+"""The inbox as operators read it, on the durable queue's listing: deliveries by status, one with
+its error, dead ones retried."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import Engine, update
-from sqlmodel import col, select
+from sqlalchemy import Engine
 
 from bridge.errors import PermanentError
 from bridge.rules.inbound.payloads import DeliveryStatus
-from bridge.store.db import unit_of_work
-from bridge.store.models import InboxDelivery, utcnow
+from bridge.services.queue import INBOX, Listing, ListQuery, list_rows, retry, show_row
+from bridge.store.models import utcnow
 
 # Headers that carry nothing secret but help tell deliveries apart.
 SHOWN_HEADERS = (
@@ -30,68 +30,46 @@ class DeliveryNotFound(PermanentError):
     """No inbox row has this id."""
 
 
-def delivery_summary(row: InboxDelivery) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "topic": row.topic,
-        "resource_id": row.resource_id,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "received_at": row.received_at,
-        "next_attempt_at": row.next_attempt_at,
-        "processed_at": row.processed_at,
-        "delivery_id": row.delivery_id,
-    }
-
-
 def list_deliveries(
-    engine: Engine, status: str | None = None, limit: int = 100
+    engine: Engine, status: str | None = None, limit: int = 100, *, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Deliveries, newest first, in one status or all."""
-    with unit_of_work(engine) as session:
-        query = select(InboxDelivery).order_by(col(InboxDelivery.id).desc()).limit(limit)
-        if status:
-            query = query.where(InboxDelivery.status == status)
-        return [delivery_summary(row) for row in session.exec(query).all()]
+    """Deliveries, newest first, in one status or all (the queue's listing: ``inbox_listing`` gives
+    its total and counts too)."""
+    return inbox_listing(
+        engine, ListQuery(statuses=[status] if status else None, limit=limit, offset=offset)
+    ).rows
 
 
-def show_delivery(engine: Engine, inbox_id: int) -> dict[str, Any]:
-    """One delivery with its error, its harmless headers and its body pretty-printed."""
-    with unit_of_work(engine) as session:
-        row = session.get(InboxDelivery, inbox_id)
-        if row is None:
-            raise DeliveryNotFound(f"no delivery #{inbox_id}")
-        wanted = {name.lower() for name in SHOWN_HEADERS}
-        headers = {k: v for k, v in (row.headers or {}).items() if k.lower() in wanted}
-        body = None
-        if row.body is not None:
-            text = row.body.decode("utf-8", "replace")
-            try:
-                body = json.dumps(json.loads(text), indent=2, sort_keys=True)
-            except ValueError:
-                body = text
-        return delivery_summary(row) | {
-            "headers": headers,
-            "business_key": row.business_key,
-            "body": body,
-        }
+def inbox_listing(engine: Engine, query: ListQuery | None = None) -> Listing:
+    """A page of deliveries as the queue lists them (bridge.services.queue.ListQuery)."""
+    return list_rows(engine, INBOX, query)
+
+
+def show_delivery(
+    engine: Engine, inbox_id: int, *, all_headers: bool = False, parsed_body: bool = False
+) -> dict[str, Any]:
+    """One delivery with its error, its harmless headers (``all_headers``: every one) and its
+    body, pretty-printed (``parsed_body``: as the JSON value it holds)."""
+    row = show_row(engine, INBOX, inbox_id)
+    if row is None:
+        raise DeliveryNotFound(f"no delivery #{inbox_id}; `bridge inbox` lists them")
+    wanted = {name.lower() for name in SHOWN_HEADERS}
+    stored = row.pop("headers") or {}
+    row["headers"] = {k: v for k, v in stored.items() if all_headers or k.lower() in wanted}
+    raw = row.pop("body")
+    body: Any = None
+    if raw is not None:
+        text = bytes(raw).decode("utf-8", "replace")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            body = text
+        else:
+            body = value if parsed_body else json.dumps(value, indent=2, sort_keys=True)
+    row["body"] = body
+    return row
 
 
 def revive_dead(engine: Engine, limit: int = 500) -> list[int]:
     """Make up to ``limit`` dead deliveries failed, with fresh attempts, due now; their ids."""
-    with unit_of_work(engine) as session:
-        dead = col(InboxDelivery.status) == DeliveryStatus.DEAD
-        ids = list(
-            session.exec(
-                select(InboxDelivery.id).where(dead).order_by(col(InboxDelivery.id)).limit(limit)
-            ).all()
-        )
-        if ids:
-            session.execute(
-                update(InboxDelivery)
-                .where(col(InboxDelivery.id).in_(ids), dead)
-                .values(status=DeliveryStatus.FAILED, attempts=0, next_attempt_at=utcnow())
-            )
-            session.commit()
-        return [int(i) for i in ids if i is not None]
+    return retry(engine, INBOX, utcnow(), statuses=[DeliveryStatus.DEAD], limit=limit)

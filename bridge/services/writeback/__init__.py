@@ -19,6 +19,7 @@ from bridge.services.writeback.outbox_rows import (
     OutboxItemNotFound,
     list_outbox,
     outbox_counts,
+    outbox_listing,
     retry_outbox,
     show_outbox_item,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "list_outbox",
     "note_templates_for",
     "outbox_counts",
+    "outbox_listing",
     "refresh_catalogue_writebacks",
     "retry_outbox",
     "show_outbox_item",

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
+from bridge.rules.retry import after_failure
 from bridge.rules.writeback.identities import claim_note, unclaimed_notes
+from bridge.services.queue import OUTBOX, due_select
 from bridge.services.writeback.outbox_summary import DrainSummary, PlannedRequest
 from bridge.services.writeback.queue import NOTE, remember_all
 from bridge.settings import Settings
@@ -48,12 +50,6 @@ from bridge.store.models import (
 )
 
 log = logging.getLogger(__name__)
-
-BACKOFF_BASE = timedelta(seconds=30)
-
-
-BACKOFF_CAP = timedelta(hours=6)
-
 
 # A claimed row whose drain vanished (crash, restart) is taken up again after this long.
 CLAIM_LEASE = timedelta(minutes=15)
@@ -136,35 +132,26 @@ class _Result:
     timed_out: bool = False  # the request reached the shop and got no answer in time
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at 6 h; never sooner than the shop asked."""
-    delay = min(BACKOFF_BASE * (2 ** max(0, attempts - 1)), BACKOFF_CAP)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return delay
-
-
 def _due(session: Session, now: datetime, *, lock: bool) -> list[OutboxItem]:
-    """Rows whose time has come, oldest first, except targets another drain is sending now.
+    """Rows whose time has come (the durable queue's due rows), oldest first, except targets
+    another drain is sending now.
 
     Sending a newer value while an older one is in flight could let the older land last.
     """
     in_flight = select(OutboxItem.target_key).where(
         OutboxItem.status == OutboxStatus.SENDING, col(OutboxItem.next_attempt_at) > now
     )
-    statement = (
-        select(OutboxItem)
-        .where(
-            col(OutboxItem.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-            or_(col(OutboxItem.next_attempt_at).is_(None), col(OutboxItem.next_attempt_at) <= now),
-            col(OutboxItem.target_key).not_in(in_flight),
-        )
-        .order_by(col(OutboxItem.id))
-        .limit(DRAIN_LIMIT)
+    dialect = session.get_bind().dialect.name
+    statement = due_select(
+        OUTBOX,
+        dialect,
+        now,
+        entity=OutboxItem,
+        limit=DRAIN_LIMIT,
+        where=[col(OutboxItem.target_key).not_in(in_flight)],
+        lock=lock,
     )
-    if lock:
-        statement = statement.with_for_update(skip_locked=True)
-    return list(session.exec(statement).all())
+    return list(session.execute(statement).scalars().all())
 
 
 def _snapshot(row: OutboxItem) -> _Row:
@@ -534,7 +521,10 @@ def _record(
                     row.in_doubt = result.in_doubt
                 if result.send_alone is not None:
                     row.send_alone = result.send_alone
-                if result.kind == "dead" or row.attempts >= settings.writeback.outbox_max_attempts:
+                fate = after_failure(
+                    row.attempts, settings.writeback.outbox_max_attempts, now, result.retry_after
+                )
+                if result.kind == "dead" or fate.dead:
                     row.status = OutboxStatus.DEAD
                     row.next_attempt_at = None
                     summary.dead += 1
@@ -545,7 +535,7 @@ def _record(
                     )
                 else:
                     row.status = OutboxStatus.PENDING
-                    row.next_attempt_at = now + backoff(row.attempts, result.retry_after)
+                    row.next_attempt_at = fate.next_attempt_at
                     summary.retrying += 1
             session.add(row)
         remember_all(session, written)

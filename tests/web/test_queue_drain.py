@@ -1,0 +1,110 @@
+"""The one processing of both queues (webhooks.processing.QueueDrain), which the service's
+thread and `bridge work` run: inbox batches first, the outbox's due retries when idle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bridge.cli.main import main
+from bridge.services.inbox import Delivery, InboxDrain, record_delivery
+from bridge.services.writeback.queue import insert_outbox_rows
+from bridge.store.db import unit_of_work
+from bridge.store.models import InboxDelivery, utcnow
+from tests.support.paths import ROOT
+from tests.support.sample_shop import make_order, sample_catalogue, store_cohorts
+from webhooks.processing import QueueDrain
+
+pytestmark = pytest.mark.both_databases
+
+
+class Inbox(InboxDrain):
+    """An inbox drain that processed ``counts`` deliveries, in turn."""
+
+    def __init__(self, engine: Engine, counts: list[int]) -> None:
+        super().__init__(engine, {}, max_attempts=3)
+        self.counts = counts
+
+    def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+        return self.counts.pop(0) if self.counts else 0
+
+
+def queue_one_writeback(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        insert_outbox_rows(
+            session,
+            [
+                {
+                    "resource": "product",
+                    "operation": "update",
+                    "target_id": 18,
+                    "target_key": "product:18:stock",
+                    "payload": {"data": {"stock_quantity": 2}},
+                    "created_at": utcnow(),
+                }
+            ],
+        )
+        session.commit()
+
+
+def store(engine: Engine, order_id: int) -> None:
+    """What a store-only web process does with a delivery: record it, nothing more."""
+    order = make_order(order_id, [("MENTOR-1H", 1)])
+    delivery = Delivery("order.created", "5", str(order_id), {}, json.dumps(order).encode(), order)
+    record_delivery(engine, delivery, handled=frozenset({"order"}))
+
+
+def test_an_idle_drain_sends_due_write_backs_at_most_every_interval(engine: Engine) -> None:
+    """After a batch the inbox drain itself drained the outbox; an idle look sends the outbox's
+    due rows, then waits the interval before it looks at the outbox again."""
+    sent: list[int] = []
+    moment = [0.0]
+    drain = QueueDrain(
+        engine,
+        Inbox(engine, [3]),
+        lambda: sent.append(1),
+        outbox_every=30.0,
+        clock=lambda: moment[0],
+    )
+    assert drain() == 3 and sent == []  # a batch: its own after_batch sent the write-backs
+    assert drain() == 0 and sent == []  # idle, nothing due in the outbox
+    queue_one_writeback(engine)
+    moment[0] = 10.0
+    assert drain() == 0 and sent == []  # due, but the last look was 10 s ago
+    moment[0] = 30.0
+    assert drain() == 0 and sent == [1]
+    moment[0] = 45.0
+    assert drain() == 0 and sent == [1]
+    without_shop = QueueDrain(engine, Inbox(engine, []), None)
+    assert without_shop() == 0
+
+
+def test_bridge_work_processes_what_store_only_web_processes_stored(
+    engine: Engine, database_url: str
+) -> None:
+    """`bridge work --once` (the Procfile's worker) and its old name `bridge inbox work`
+    process what the web stored, with the service's own drain."""
+    store_cohorts(engine, sample_catalogue())
+    for order_id in (330, 331):
+        store(engine, order_id)
+    env = {
+        "DATABASE_URL": database_url,
+        "BRIDGE_CATALOG_FILE": str(ROOT / "catalog.example.toml"),
+    }
+    worked = CliRunner().invoke(main, ["--env-file", "/dev/null", "work", "--once"], env=env)
+    assert worked.exit_code == 0, worked.output
+    assert "2 deliveries processed" in worked.output
+    store(engine, 332)
+    again = CliRunner().invoke(
+        main, ["--env-file", "/dev/null", "inbox", "work", "--once"], env=env
+    )
+    assert again.exit_code == 0, again.output
+    assert "1 delivery processed" in again.output
+    with unit_of_work(engine) as session:
+        statuses = session.exec(select(InboxDelivery.status)).all()
+    assert statuses == ["processed"] * 3
