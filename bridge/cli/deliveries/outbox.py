@@ -14,12 +14,13 @@ from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
 from bridge.services.operations import manual_run
+from bridge.services.queue import ListQuery
 from bridge.services.writeback import (
     STATUSES,
     DrainSummary,
     drain_outbox,
-    list_outbox,
     outbox_counts,
+    outbox_listing,
     refresh_catalogue_writebacks,
     retry_outbox,
     show_outbox_item,
@@ -120,8 +121,9 @@ def outbox(
         return
     engine = app.ready_engine()
     statuses = list(STATUSES) if status == "all" else [status] if status else None
-    rows = list_outbox(engine, statuses, limit)
-    counts = outbox_counts(engine)
+    # The queue's listing, as the console's outbox page shows it.
+    listed = outbox_listing(engine, ListQuery(statuses=statuses, limit=limit))
+    rows, counts = listed.rows, listed.counts
 
     def render(data: dict[str, Any]) -> None:
         click.echo(
