@@ -30,6 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bridge.cli.group import OptionValueError
 from bridge.rules.words import credit_text, credit_words, plural, plural_form
 
 __all__ = [
@@ -314,19 +315,6 @@ def activity(text: str, *, plain: bool = False) -> Iterator[None]:
         if plain:
             click.echo(text, err=True)
         yield
-
-
-class OptionValueError(click.BadParameter):
-    """A bad option value: one ``error:`` line naming the option, exit status 2 (usage)."""
-
-    def show(self, file: Any = None) -> None:
-        hint = self.param_hint or (
-            self.param.get_error_hint(self.ctx)
-            if self.param is not None and self.ctx is not None
-            else ""
-        )
-        where = f"{str(hint).strip(chr(39))}: " if hint else ""
-        click.echo(f"error: {where}{self.message}", err=True, file=file)
 
 
 def usage_error(message: str, option: str | None = None) -> OptionValueError:

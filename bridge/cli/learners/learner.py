@@ -10,6 +10,7 @@ import click
 
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.credentials import learner_pathways, render_pathways
+from bridge.cli.learners.credits import credits
 from bridge.cli.learners.page_link import page_link_record, render_page_link
 from bridge.cli.output import table
 from bridge.errors import PermanentError
@@ -248,7 +249,8 @@ def known_credit_types(app: AppContext) -> set[str]:
     """Credit types the catalogue (file and product meta) confers, and the complimentary call's."""
     from bridge.cli.catalog import file_catalogue
 
-    return conferred_credit_types(app.ready_engine(), file_catalogue(app.settings)[0])
+    engine = app.ready_engine()
+    return conferred_credit_types(engine, file_catalogue(app.settings, engine)[0])
 
 
 # How the CLI says which flag lifts a guard rail of a manual adjustment.
@@ -442,3 +444,10 @@ def attach_adjustments(group: click.Group) -> None:
     group.add_command(
         click.command("revoke")(_with([*adjust_options[:-2], force, *adjust_options[-2:]], revoke))
     )
+
+
+def credits_group() -> click.Group:
+    """The `credits` group with `grant` and `revoke` (what `bridge credits` loads)."""
+    if "grant" not in credits.commands:
+        attach_adjustments(credits)
+    return credits
