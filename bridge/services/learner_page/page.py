@@ -223,13 +223,15 @@ def page_view(
         }
         for sub in data["subscriptions"]
     ]
-    issuer = catalogue.title or "creator-bridge"
+    # As the credential names them: the offer's badge, issued by BRIDGE_ISSUER_NAME.
+    issuer = settings.credentials.issuer_name or catalogue.title or "creator-bridge"
     shown_credentials = []
     for credential in credentials:
         issued = datetime.strptime(credential["issued_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=UTC
         )
-        title = _offer_title(catalogue, credential["sku"])
+        offer = catalogue.offers.get(credential["sku"])
+        title = (offer.badge if offer else None) or _offer_title(catalogue, credential["sku"])
         shown_credentials.append(
             {
                 **credential,
