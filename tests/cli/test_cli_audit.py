@@ -121,3 +121,29 @@ def test_a_cli_grant_names_bridge_operator_on_the_ledger_and_the_audit_trail(env
     ]
     assert [row["action"] for row in rows] == ["credits.revoke", "credits.grant"]
     assert bridge(env, "audit", "--since", "2020-13-01").exit_code == 2
+
+
+def test_bridge_learners_filters_sorts_and_exports_csv(env, alice, engine) -> None:  # type: ignore[no-untyped-def]
+    """--balance, --sort and --csv: the CSV has the JSON's columns and every matching row."""
+    bridge(env, *GRANT, "--reason", "gift", "--by", "dana")
+    bridge(
+        env,
+        "credits",
+        "grant",
+        "zed@example.com",
+        "--type",
+        "mentor_minutes",
+        "--amount",
+        "5",
+        "--reason",
+        "raffle",
+        "--by",
+        "dana",
+    )
+    rows = json.loads(bridge(env, "learners", "--balance", "--sort", "email", "--json").output)
+    assert [row["email"] for row in rows] == ["alice@example.com", "zed@example.com"]
+    exported = bridge(env, "learners", "--sort", "balance", "--csv")
+    table = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [row["email"] for row in table] == ["alice@example.com", "zed@example.com"]
+    assert list(table[0])[:3] == ["id", "email", "name"]
+    assert bridge(env, "learners", "--waitlisted", "--json").output.strip() == "[]"

@@ -245,6 +245,10 @@ SCHEMAS: dict[str, Any] = {
             "offer_sku": {"type": ["string", "null"]},
             "reverses_id": {"type": ["integer", "null"]},
             "note": {"type": "string"},
+            "actor": {
+                "type": "string",
+                "description": "Who made a manual adjustment (the operator); empty otherwise.",
+            },
             "created_at": TIME,
         },
     },

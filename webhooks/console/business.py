@@ -8,12 +8,11 @@ date.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bridge.rules.listing import Page, csv_text, page_number, per_page
+from bridge.rules.listing import Page, page_number, per_page
 from bridge.services.alerts import incident_data, list_incidents, send_test_alert
 from bridge.services.audit import (
     AuditFilter,
@@ -31,22 +30,13 @@ from webhooks.console.auth import (
     login_required,
     render_page,
 )
+from webhooks.console.listing import CSV_MAX_ROWS, csv_download
 from webhooks.runtime import runtime
 
 console_business = Blueprint("console_business", __name__, url_prefix="/console")
 guard(console_business)
 
 AUDIT_COLUMNS = ["id", "at", "operator", "via", "action", "subject", "reason", "details"]
-CSV_MAX_ROWS = 100_000
-
-
-def csv_download(rows: list[dict[str, Any]], columns: list[str], name: str) -> Response:
-    """A list as a CSV file (UTF-8 with a byte-order mark, which spreadsheets need)."""
-    response = Response("\ufeff" + csv_text(rows, columns), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _day(name: str) -> datetime | None:

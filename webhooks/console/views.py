@@ -14,21 +14,25 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
 from bridge.rules.catalogue.catalog import Catalogue
+from bridge.rules.listing import Page, page_number, per_page
 from bridge.services.audit import Via
 from bridge.services.catalogue import current_catalogue
 from bridge.services.credentials import learner_progress
 from bridge.services.learners import (
     FORCE,
+    LEARNER_COLUMNS,
+    LEARNER_SORTS,
     MAX_QUERY,
     NEW_LEARNER,
     NEW_TYPE,
     AdjustmentRefused,
+    LearnerQuery,
     apply_adjustment,
     check_adjustment,
     conferred_credit_types,
     learner_page,
+    list_learners,
     preview,
-    search_learners,
 )
 from bridge.services.operations import ADDRESS, Count, check_login, pending_settings
 from bridge.services.reporting import (
@@ -49,6 +53,7 @@ from webhooks.console.auth import (
     render_page,
     safe_next,
 )
+from webhooks.console.listing import CSV_MAX_ROWS, csv_download
 from webhooks.runtime import client_address, runtime
 
 console = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -131,13 +136,42 @@ def logout() -> ResponseReturnValue:
 @console.get("/learners")
 @login_required
 def learners() -> Response:
-    """Search learners by e-mail, name or customer id."""
-    query = request.args.get("q", "")
-    if len(query) > MAX_QUERY:
+    """Learners filtered (text, cohort, offer, a balance above zero, on a waitlist), sorted and
+    paged; ``?format=csv`` exports every matching row with the JSON's columns."""
+    args = request.args
+    text = args.get("q", "")
+    if len(text) > MAX_QUERY:
         abort(400, description=f"search for at most {MAX_QUERY} characters")
+    sort = args.get("sort", "newest")
+    if sort not in LEARNER_SORTS:
+        abort(400, description=f"sort is one of {', '.join(LEARNER_SORTS)}")
+    query = LearnerQuery(
+        text=text,
+        cohort=args.get("cohort", "").strip()[:64],
+        offer=args.get("offer", "").strip()[:100],
+        balance=args.get("balance") == "on",
+        waitlisted=args.get("waitlisted") == "on",
+        sort=sort,
+    )
     with unit_of_work(runtime().engine) as session:
-        rows = search_learners(session, query)
-    return render_page("console/learners.html", q=query, rows=rows)
+        if args.get("format") == "csv":
+            rows, _ = list_learners(session, query, limit=CSV_MAX_ROWS)
+            return csv_download(rows, LEARNER_COLUMNS, "learners")
+        count = per_page(args.get("per_page"))
+        _, total = list_learners(session, query, limit=0)
+        page = Page(page_number(args.get("page")), count, total)
+        rows, _ = list_learners(session, query, limit=count, offset=page.offset)
+        cohorts = [row["code"] for row in list_cohorts(session)]
+    return render_page(
+        "console/learners.html",
+        q=text,
+        rows=rows,
+        page=page,
+        flt=args,
+        sorts=LEARNER_SORTS,
+        cohorts=cohorts,
+        query={key: value for key, value in args.items() if key not in ("page", "format")},
+    )
 
 
 def _learner_data(learner_id: int) -> dict[str, Any]:
@@ -278,6 +312,7 @@ def cohort(code: str) -> Response:
     try:
         with unit_of_work(runtime().engine) as session:
             data = cohort_roster(session, code)
+            others = [row["code"] for row in list_cohorts(session) if row["code"] != code]
     except UnknownCohortCode as exc:
         abort(404, description=str(exc))
-    return render_page("console/cohort.html", data=data)
+    return render_page("console/cohort.html", data=data, others=others)

@@ -10,9 +10,16 @@ import click
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.cli.learners.privacy import erase_command, export_command
 from bridge.cli.output import usage_error
+from bridge.rules.listing import csv_text
 from bridge.rules.words import credit_text
 from bridge.services.cohorts import ACTIONS
-from bridge.services.learners import LIMIT, search_learners
+from bridge.services.learners import (
+    LEARNER_COLUMNS,
+    LEARNER_SORTS,
+    LIMIT,
+    LearnerQuery,
+    list_learners,
+)
 from bridge.services.reporting import cohort_roster, list_cohorts
 from bridge.store.db import unit_of_work
 
@@ -37,9 +44,28 @@ def _balances(balances: dict[str, int]) -> str:
     type=click.IntRange(1, 500),
     help="Most learners to list.",
 )
+@click.option(
+    "--cohort", default="", metavar="CODE", help="Only those with a seat or a waitlist place in it."
+)
+@click.option("--offer", default="", metavar="SKU", help="Only those who bought this micro-SKU.")
+@click.option("--balance", is_flag=True, help="Only those with some credit balance above zero.")
+@click.option("--waitlisted", is_flag=True, help="Only those waiting for a seat.")
+@click.option("--sort", type=click.Choice(list(LEARNER_SORTS)), default="newest", show_default=True)
+@click.option("--csv", "as_csv", is_flag=True, help="Every match as CSV (the JSON's columns).")
 @json_option
 @click.pass_context
-def learners_command(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
+def learners_command(
+    ctx: click.Context,
+    query: str,
+    limit: int,
+    cohort: str,
+    offer: str,
+    balance: bool,
+    waitlisted: bool,
+    sort: str,
+    as_csv: bool,
+    as_json: bool,
+) -> None:
     """Find learners by e-mail, name or customer id; export or erase one.
 
     Former e-mail addresses match too; newest first; erased learners never. Without --search,
@@ -49,8 +75,19 @@ def learners_command(ctx: click.Context, query: str, limit: int, as_json: bool) 
     if ctx.invoked_subcommand is not None:
         return
     app: AppContext = ctx.find_root().obj
+    wanted = LearnerQuery(
+        text=query,
+        cohort=cohort.strip(),
+        offer=offer.strip(),
+        balance=balance,
+        waitlisted=waitlisted,
+        sort=sort,
+    )
     with unit_of_work(app.ready_engine()) as session:
-        rows = search_learners(session, query, limit=limit)
+        rows, _ = list_learners(session, wanted, limit=100_000 if as_csv else limit)
+    if as_csv:
+        click.echo(csv_text(rows, LEARNER_COLUMNS), nl=False)
+        return
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:

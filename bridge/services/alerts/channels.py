@@ -1,5 +1,5 @@
 """Where alerts go: e-mail through SMTP (the standard library's smtplib) and a chat incoming
-webhook taking Slack's ``{"text": ...}`` JSON (requests)."""
+webhook taking Slack's ``{"text": ...}`` JSON (bridge.shop.chat_webhook)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import requests
-
 from bridge.errors import BridgeError
 from bridge.settings.alerts import AlertSettings
+from bridge.shop.chat_webhook import ChatWebhookError, post_chat_message
 
 TIMEOUT_SECONDS = 10
 
@@ -60,13 +59,9 @@ def send_chat(settings: AlertSettings, text: str) -> None:
     if not settings.chat_webhook_url:
         raise ChannelError("chat: BRIDGE_ALERT_WEBHOOK_URL is not set")
     try:
-        response = requests.post(
-            settings.chat_webhook_url, json={"text": text}, timeout=TIMEOUT_SECONDS
-        )
-    except requests.RequestException as exc:
-        raise ChannelError(f"chat webhook: {type(exc).__name__}") from None
-    if not 200 <= response.status_code < 300:
-        raise ChannelError(f"chat webhook answered HTTP {response.status_code}")
+        post_chat_message(settings.chat_webhook_url, text, timeout=TIMEOUT_SECONDS)
+    except ChatWebhookError as exc:
+        raise ChannelError(str(exc)) from None
 
 
 def deliver(settings: AlertSettings, subject: str, body: str) -> dict[str, str]:

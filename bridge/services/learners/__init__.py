@@ -1,6 +1,7 @@
 """Learners as people look them up, and what is done to them by hand.
 
-Found by e-mail, name or customer id (``search``); what one holds as plain data (``view``) and on
+Found by e-mail, name or customer id (``search``), listed with filters, sorting and pages
+(``listing``); what one holds as plain data (``view``) and on
 the console (``page``); credits granted or revoked by hand, by the CLI and the console alike
 with one set of guard rails, audited (``manual_credits``); what changed for learners between
 two moments (``changes``).
@@ -16,6 +17,9 @@ from bridge.services.learners.changes import (
     queued_writebacks,
     take_snapshot,
 )
+from bridge.services.learners.listing import COLUMNS as LEARNER_COLUMNS
+from bridge.services.learners.listing import SORTS as LEARNER_SORTS
+from bridge.services.learners.listing import LearnerQuery, list_learners
 from bridge.services.learners.manual_credits import (
     FORCE,
     NEW_LEARNER,
@@ -40,12 +44,15 @@ from bridge.services.learners.view import describe_learner
 
 __all__ = [
     "FORCE",
+    "LEARNER_COLUMNS",
+    "LEARNER_SORTS",
     "LIMIT",
     "MAX_QUERY",
     "NEW_LEARNER",
     "NEW_TYPE",
     "Adjustment",
     "AdjustmentRefused",
+    "LearnerQuery",
     "apply_adjustment",
     "changes_since",
     "check_adjustment",
@@ -54,6 +61,7 @@ __all__ = [
     "learner_page",
     "learner_record",
     "learners_overview",
+    "list_learners",
     "near_email",
     "preview",
     "queued_writebacks",

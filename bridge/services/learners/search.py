@@ -5,20 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bridge.rules.words import closest, suggestion
-from bridge.services.ledger import SEAT_HELD, UnknownLearner, find_learner
-from bridge.store.ids import MAX_ROW_ID
-from bridge.store.models import Learner, LearnerEmail, LedgerEntry, Seat
+from bridge.services.learners.listing import MAX_QUERY, LearnerQuery, like_pattern, list_learners
+from bridge.services.ledger import UnknownLearner, find_learner
+from bridge.store.models import Learner, LearnerEmail
 
 LIMIT = 50
-MAX_QUERY = 200
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
 
 
 def search_learners(
@@ -28,59 +22,10 @@ def search_learners(
 
     Digits match a customer id exactly (or a learner id); other text matches any part of an
     e-mail address (former ones too) or of the billing name, ignoring case. Erased learners
-    never match.
+    never match. The list with filters, sorting and pages is ``listing.list_learners``.
     """
-    text = query.strip()[:MAX_QUERY]
-    # An erased learner is no one to find (bridge.services.privacy): only the ledger remembers.
-    statement = select(Learner).where(col(Learner.erased_at).is_(None))
-    # isascii: '¹'.isdigit() is true and int('¹') fails. Customer ids are BIGINT (19 digits
-    # always fit); learner ids INTEGER, which PostgreSQL will not compare with a larger number.
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        number = int(text)
-        matches = col(Learner.woo_customer_id) == number
-        statement = statement.where(
-            or_(matches, col(Learner.id) == number) if number <= MAX_ROW_ID else matches
-        )
-    elif text:
-        pattern = _like(text)
-        former = select(LearnerEmail.learner_id).where(
-            func.lower(LearnerEmail.email).like(pattern, escape="\\")
-        )
-        statement = statement.where(
-            or_(
-                func.lower(Learner.email).like(pattern, escape="\\"),
-                func.lower(Learner.name).like(pattern, escape="\\"),
-                col(Learner.id).in_(former),
-            )
-        )
-    rows = session.exec(statement.order_by(col(Learner.id).desc()).limit(limit)).all()
-    ids = [row.id for row in rows]
-    totals: dict[int, dict[str, int]] = {}
-    for learner_id, credit_type, amount in session.exec(
-        select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
-        .where(col(LedgerEntry.learner_id).in_(ids))
-        .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
-    ).all():
-        totals.setdefault(learner_id, {})[credit_type] = int(amount)
-    seats: dict[int, int] = {}
-    for learner_id, count in session.exec(
-        select(Seat.learner_id, func.count())
-        .where(col(Seat.learner_id).in_(ids), col(Seat.status).in_(SEAT_HELD))
-        .group_by(col(Seat.learner_id))
-    ).all():
-        seats[learner_id] = int(count)
-    return [
-        {
-            "id": row.id,
-            "email": row.email,
-            "name": row.name,
-            "customer_id": row.woo_customer_id,
-            "balances": totals.get(row.id or 0, {}),
-            "seats": seats.get(row.id or 0, 0),
-            "created_at": row.created_at.isoformat(),
-        }
-        for row in rows
-    ]
+    rows, _ = list_learners(session, LearnerQuery(text=query), limit=limit)
+    return rows
 
 
 # How many known e-mails a typo is compared with (the likely ones are found in SQL first).
@@ -107,8 +52,8 @@ def near_email(session: Session, ref: str) -> str | None:
             select(column)
             .where(
                 or_(
-                    email.like(_like(name)[1:-1] + "@%", escape="\\"),
-                    email.like("%@" + _like(domain)[1:-1], escape="\\"),
+                    email.like(like_pattern(name)[1:-1] + "@%", escape="\\"),
+                    email.like("%@" + like_pattern(domain)[1:-1], escape="\\"),
                 )
             )
             .limit(CANDIDATES)
