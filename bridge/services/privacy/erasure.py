@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, Table, delete
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
+from bridge.rules.inbound.payloads import DeliveryStatus
 from bridge.services.audit import Via, record_action
 from bridge.services.credentials import (
     Signer,
@@ -46,6 +48,7 @@ from bridge.store.models import (
     ClaimPlace,
     Credential,
     ErasedIdentity,
+    InboxDelivery,
     Learner,
     LearnerEmail,
     LedgerEntry,
@@ -58,6 +61,13 @@ from bridge.store.models import (
 
 PSEUDONYM_DOMAIN = "erased.invalid"  # RFC 2606: never a real address
 REVOCATION_REASON = "erased at the learner's request"
+# Deliveries whose processing is over: their raw bodies can go (pending ones are still needed).
+FINISHED_DELIVERIES = (
+    DeliveryStatus.PROCESSED,
+    DeliveryStatus.IGNORED,
+    DeliveryStatus.REJECTED,
+    DeliveryStatus.DEAD,
+)
 
 
 class ErasureRefused(PermanentError):
@@ -104,6 +114,34 @@ class ErasureReport:
 def credential_signer(settings: Settings) -> Callable[[], Signer]:
     """What revokes an erased learner's credentials: built only when they hold some."""
     return lambda: Signer(signing_key(settings, create=False), require_public_url(settings))
+
+
+def _finished_deliveries(table: Table) -> ColumnElement[bool] | None:
+    """The sweep leaves the bodies of deliveries still to be processed: they are dropped once
+    processed, by erasing again (or by the inbox's retention)."""
+    if table.name != InboxDelivery.__tablename__:
+        return None
+    return table.c.status.in_(FINISHED_DELIVERIES)
+
+
+def _drop_bodies(session: Session, learner: Learner) -> int:
+    """Drop the raw bodies of the finished deliveries about the learner; how many."""
+    learner_id = id_of(learner)
+    order_ids = learner_order_ids(session, learner_id)
+    subscriptions = [
+        int(s)
+        for s in session.exec(
+            select(Subscription.id).where(Subscription.learner_id == learner_id)
+        ).all()
+    ]
+    dropped = 0
+    for delivery in learner_deliveries(session, learner, order_ids, subscriptions):
+        if delivery.body is not None and delivery.status in FINISHED_DELIVERIES:
+            delivery.body = None
+            session.add(delivery)
+            dropped += 1
+    session.flush()
+    return dropped
 
 
 def find_for_privacy(session: Session, ref: str | int) -> Learner | None:
@@ -164,7 +202,16 @@ def erase_learner(
     )
     if report.already_erased:
         report.retained = _retained(session, learner_id)
-        report.messages.append(f"learner {learner_id} was erased already; nothing changed")
+        dropped = _drop_bodies(session, learner)
+        if dropped:
+            # What the shop sent since (a delivery's raw body is kept until it is processed).
+            report.removed["webhook bodies"] = dropped
+            report.messages.append(
+                f"learner {learner_id} was erased already; {dropped} raw "
+                "deliveries received since lost their bodies"
+            )
+        else:
+            report.messages.append(f"learner {learner_id} was erased already; nothing changed")
         return report
     active = session.exec(
         select(Credential).where(
@@ -263,22 +310,10 @@ def erase_learner(
     removed["credential subjects"] = len(held)
     session.flush()
 
-    order_ids = learner_order_ids(session, learner_id)
-    subscriptions = [
-        int(s)
-        for s in session.exec(
-            select(Subscription.id).where(Subscription.learner_id == learner_id)
-        ).all()
-    ]
-    deliveries = learner_deliveries(session, learner, order_ids, subscriptions)
-    for delivery in deliveries:
-        if delivery.body is not None:
-            delivery.body = None
-            session.add(delivery)
-    removed["webhook bodies"] = sum(1 for d in deliveries if d.body is None)
+    removed["webhook bodies"] = _drop_bodies(session, learner)
     session.flush()
 
-    swept = sweep(session, needles(emails, names, email, alias))
+    swept = sweep(session, needles(emails, names, email, alias), only=_finished_deliveries)
     removed["other copies"] = sum(swept.values())
     report.retained = _retained(session, learner_id)
     report.messages.append(

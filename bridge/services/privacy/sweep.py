@@ -112,28 +112,31 @@ def _like(value: str) -> str:
 
 
 def sweep(
-    session: Session, found: Sequence[Needle], *, skip: Callable[[Table], bool] | None = None
+    session: Session,
+    found: Sequence[Needle],
+    *,
+    only: Callable[[Table], ColumnElement[bool] | None] | None = None,
 ) -> dict[str, int]:
     """Replace the needles in every table (binary values that mention one are dropped: they
-    are raw payloads, personal as a whole); rows changed per table."""
+    are raw payloads, personal as a whole); rows changed per table. ``only`` may narrow the
+    rows of a table (a condition, or None for all of them)."""
     changed: dict[str, int] = {}
     if not found:
         return changed
     forms = sorted({form for needle in found for form in needle.stored_forms()})
     for table in SQLModel.metadata.sorted_tables:
-        if skip is not None and skip(table):
-            continue
+        narrowed = only(table) if only is not None else None
         keys = list(table.primary_key.columns)
         for column in table.columns:
             kind = _kind(column)
             if kind is None or column in keys and kind != "text":
                 continue
             text = _as_text(session, column, kind)
-            rows = session.execute(
-                select(*keys, column).where(
-                    or_(*(text.ilike(_like(form), escape="\\") for form in forms))
-                )
-            ).all()
+            matching = or_(*(text.ilike(_like(form), escape="\\") for form in forms))
+            statement = select(*keys, column).where(matching)
+            if narrowed is not None:
+                statement = statement.where(narrowed)
+            rows = session.execute(statement).all()
             for row in rows:
                 value = row[-1]
                 if kind == "binary":
