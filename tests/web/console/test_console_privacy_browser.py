@@ -1,0 +1,74 @@
+"""A learner's erasure driven in Debian's Chromium (Playwright, SQLite): from the learner's page
+to the review, the typed confirmation, and back to a page that names only the pseudonym; the
+review page passes axe-core's serious and critical checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.services.ledger import find_learner
+from bridge.store.db import make_engine, unit_of_work
+from tests.support.axe import describe, new_axe_context, violations
+from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.console import ADMIN, PASSWORD, ConsoleShop, buyer_email, seed_console_shop
+from webhooks import create_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_playwright = require_browser()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleShop]]:
+    database_url = copy_sqlite(sqlite_template, tmp_path)
+    engine = make_engine(database_url)
+    shop = seed_console_shop(engine, database_url, tmp_path)
+    app = create_app(shop.settings, engine, handlers={}, background=False)
+    with serve(app) as base:
+        yield base, shop
+    engine.dispose()
+
+
+def test_an_admin_reviews_and_erases_a_learner(browser: Any, site: Any, tmp_path: Path) -> None:
+    base, shop = site
+    ann = shop.learner_id("Ann")
+    context = new_axe_context(browser, viewport={"width": 1000, "height": 760})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{base}/console/login")
+        page.get_by_label("E-mail").fill(ADMIN)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{base}/console/")
+        page.goto(f"{base}/console/learners/{ann}")
+        page.get_by_role("button", name="Erase…").click()
+        page.wait_for_url(f"{base}/console/learners/{ann}/erase*")
+        assert page.get_by_role("heading", name=f"Erase learner {ann}?").is_visible()
+        assert page.get_by_text("retained as financial records").is_visible()
+        found = violations(page)
+        assert found == [], describe(found)
+        page.screenshot(path=str(tmp_path / "erase-review.png"), full_page=True)
+        page.get_by_label("Type “erase” to confirm").fill("erase")
+        page.get_by_label("Reason (for the audit trail; no personal data)").fill("ticket 12")
+        page.get_by_role("button", name="Erase for good").click()
+        page.wait_for_url(f"{base}/console/learners/{ann}")
+        assert page.get_by_text(f"learner {ann} erased: now erased-{ann}").is_visible()
+        assert buyer_email("Ann") not in page.content()
+    finally:
+        context.close()
+    with unit_of_work(shop.engine) as session:
+        assert find_learner(session, buyer_email("Ann")) is None
