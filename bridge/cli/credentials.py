@@ -19,6 +19,7 @@ from bridge.cli.output import table, wrap
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.credentials import CredentialStatus
+from bridge.services.audit import Via, operator_of, record_action
 from bridge.services.credentials import (
     EVIDENCE,
     CredentialNotFound,
@@ -231,6 +232,15 @@ def revoke_command(ctx: click.Context, credential_id: str, reason: str, as_json:
             done = revoke_with_records(session, setup, credential_id, reason)
         except CredentialRefused as exc:
             raise CredentialCommandError(str(exc)) from None
+        if done.changed:
+            record_action(
+                session,
+                operator=operator_of(None, app.settings.console.operator),
+                via=Via.CLI,
+                action="credential.revoke",
+                subject=f"credential:{done.credential.uuid}",
+                reason=reason,
+            )
         session.commit()
     row = done.credential
     data = {

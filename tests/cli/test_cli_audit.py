@@ -18,9 +18,13 @@ from bridge.store.models import AuditEvent, LedgerEntry
 from tests.support.sample_shop import make_order, sample_catalogue, store_cohorts
 
 
-def bridge(env, *args, **extra):  # type: ignore[no-untyped-def]
+def bridge(env, *args, input=None, **extra):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(
-        main, ["--env-file", "/dev/null", *args], env={**env, **extra}, terminal_width=100
+        main,
+        ["--env-file", "/dev/null", *args],
+        env={**env, **extra},
+        terminal_width=100,
+        input=input,
     )
 
 
@@ -147,3 +151,39 @@ def test_bridge_learners_filters_sorts_and_exports_csv(env, alice, engine) -> No
     assert [row["email"] for row in table] == ["alice@example.com", "zed@example.com"]
     assert list(table[0])[:3] == ["id", "email", "name"]
     assert bridge(env, "learners", "--waitlisted", "--json").output.strip() == "[]"
+
+
+def test_tokens_operators_and_retries_by_cli_are_audited(env, engine) -> None:  # type: ignore[no-untyped-def]
+    """Each operator action of the CLI leaves its row: tokens, operators, retries."""
+    assert (
+        bridge(
+            env, "tokens", "create", "calcom", "--scope", "redeem", BRIDGE_OPERATOR="dana"
+        ).exit_code
+        == 0
+    )
+    assert bridge(env, "tokens", "revoke", "calcom", BRIDGE_OPERATOR="dana").exit_code == 0
+    added = bridge(
+        env,
+        "operators",
+        "add",
+        "helper@example.com",
+        "--password-stdin",
+        "--role",
+        "viewer",
+        input="a-long-password-1\n",
+        BRIDGE_OPERATOR="dana",
+    )
+    assert added.exit_code == 0, added.output
+    assert (
+        bridge(env, "operators", "remove", "helper@example.com", BRIDGE_OPERATOR="dana").exit_code
+        == 0
+    )
+    assert bridge(env, "outbox", "retry", "--all", BRIDGE_OPERATOR="dana").exit_code == 0
+    rows = json.loads(bridge(env, "audit", "--by", "dana", "--json").output)
+    assert [(row["action"], row["subject"]) for row in reversed(rows)] == [
+        ("token.create", "token:calcom"),
+        ("token.revoke", "token:calcom"),
+        ("operator.add", "operator:helper@example.com"),
+        ("operator.remove", "operator:helper@example.com"),
+        ("outbox.retry", "outbox:dead"),
+    ]

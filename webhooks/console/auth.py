@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
@@ -38,6 +38,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from bridge.services.audit import Via, record_action_after
 from bridge.services.operations import (
     OperatorView,
     SessionPolicy,
@@ -230,6 +231,22 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
 }
+
+
+def audit_console(
+    action: str, subject: str = "", *, reason: str = "", details: Mapping[str, Any] | None = None
+) -> None:
+    """Record that the logged-in operator did ``action`` (after the service committed it)."""
+    operator = current_operator()
+    record_action_after(
+        runtime().engine,
+        operator=operator.email if operator else "console",
+        via=Via.CONSOLE,
+        action=action,
+        subject=subject,
+        reason=reason,
+        details=details,
+    )
 
 
 def _order_url(order_id: int | None) -> str | None:

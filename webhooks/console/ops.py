@@ -32,7 +32,13 @@ from bridge.services.writeback import (
     show_outbox_item,
 )
 from bridge.store.models import OutboxStatus, utcnow
-from webhooks.console.auth import admin_required, guard, login_required, render_page
+from webhooks.console.auth import (
+    admin_required,
+    audit_console,
+    guard,
+    login_required,
+    render_page,
+)
 from webhooks.console.views import file_catalogue
 from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
@@ -103,6 +109,7 @@ def retry_delivery(inbox_id: int) -> ResponseReturnValue:
     engine = runtime().engine
     if not retry_now(engine, inbox_id):
         abort(409, description=f"delivery #{inbox_id} is not failed or dead")
+    audit_console("inbox.retry", f"inbox:{inbox_id}")
     flash(f"delivery #{inbox_id} is being processed again")
     return _process_after(redirect(url_for("console_ops.delivery", inbox_id=inbox_id)))
 
@@ -112,6 +119,7 @@ def retry_delivery(inbox_id: int) -> ResponseReturnValue:
 def retry_dead_deliveries() -> ResponseReturnValue:
     """Every dead delivery, processed again with fresh attempts."""
     ids = revive_dead(runtime().engine)
+    audit_console("inbox.retry", "inbox:dead", details={"retried": len(ids)})
     flash(f"{len(ids)} dead deliveries are being processed again" if ids else "no dead deliveries")
     return _process_after(redirect(url_for("console_ops.inbox", status=DeliveryStatus.DEAD)))
 
@@ -154,6 +162,7 @@ def retry_outbox_item(item_id: int) -> ResponseReturnValue:
         abort(404, description=str(exc))
     except PermanentError as exc:
         abort(409, description=str(exc))
+    audit_console("outbox.retry", f"outbox:{item_id}")
     flash(f"write-back #{item_id} is queued again; the outbox job sends it")
     return redirect(url_for("console_ops.outbox_item", item_id=item_id))
 
@@ -163,6 +172,7 @@ def retry_outbox_item(item_id: int) -> ResponseReturnValue:
 def retry_dead_outbox() -> ResponseReturnValue:
     """Every dead write-back, queued again with fresh attempts."""
     count = retry_outbox(runtime().engine, all_dead=True)
+    audit_console("outbox.retry", "outbox:dead", details={"retried": count})
     flash(f"{count} dead write-backs are queued again" if count else "no dead write-backs")
     return redirect(url_for("console_ops.outbox", status=OutboxStatus.PENDING))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bridge.cli.audited import audit_cli
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
@@ -176,6 +177,12 @@ def outbox_retry(ctx: click.Context, item_id: int | None, all_dead: bool, as_jso
     if (item_id is None) == (not all_dead):
         raise click.UsageError("give one outbox row id or --all")
     changed = retry_outbox(_app(ctx).ready_engine(), item_id, all_dead=all_dead)
+    audit_cli(
+        _app(ctx),
+        "outbox.retry",
+        f"outbox:{item_id}" if item_id is not None else "outbox:dead",
+        details={"retried": changed},
+    )
     _emit(
         {"retried": changed},
         as_json,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 import requests
 
+from bridge.cli.audited import audit_cli
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.deliveries.work import (
     WORK_HELP,
@@ -252,6 +253,12 @@ def inbox_retry(ctx: click.Context, inbox_id: int | None, retry_all: bool, as_js
     made_due = retry_now(engine, inbox_id)
     if inbox_id is not None and not made_due:
         raise PermanentError(f"delivery #{inbox_id} is not failed, dead or rejected")
+    audit_cli(
+        app,
+        "inbox.retry",
+        f"inbox:{inbox_id}" if inbox_id is not None else "inbox:failed",
+        details={"made_due": made_due},
+    )
     results: dict[str, int] = {}
 
     def tally(finals: Mapping[int, str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from bridge.cli.audited import audit_cli
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.errors import PermanentError
 from bridge.rules.words import amount_text, credit_text
@@ -95,6 +96,7 @@ def tokens_create(ctx: click.Context, name: str, scope: str, as_json: bool) -> N
     with unit_of_work(_app(ctx).ready_engine()) as session:
         row, plain = create_token(session, name, scope)
         session.commit()
+    audit_cli(_app(ctx), "token.create", f"token:{row.name}", details={"scope": row.scope})
     data = {**_token_data(row), "token": plain}
 
     def render(data: dict[str, Any]) -> None:
@@ -145,6 +147,7 @@ def tokens_revoke(ctx: click.Context, name: str, as_json: bool) -> None:
     with unit_of_work(_app(ctx).ready_engine()) as session:
         row = revoke_token(session, name)
         session.commit()
+    audit_cli(_app(ctx), "token.revoke", f"token:{row.name}")
     emit(_token_data(row), as_json, lambda data: click.echo(f"revoked token {data['name']}"))
 
 

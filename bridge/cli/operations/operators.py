@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from bridge.cli.audited import audit_cli
 from bridge.cli.context import AppContext, emit, json_option, pass_ctx
 from bridge.services.operations import (
     ROLES,
@@ -69,6 +70,7 @@ def add_command(
     password = _read_password(password_stdin)
     engine = app.ready_engine()
     operator = add_operator(engine, email, password, role)
+    audit_cli(app, "operator.add", f"operator:{operator.email}", details={"role": role})
     emit(
         operator.as_dict(),
         as_json,
@@ -100,4 +102,5 @@ def list_command(app: AppContext, as_json: bool) -> None:
 def remove_command(app: AppContext, email: str, as_json: bool) -> None:
     """Remove an operator; their console sessions end at once."""
     remove_operator(app.ready_engine(), email)
+    audit_cli(app, "operator.remove", f"operator:{email.strip().lower()}")
     emit({"removed": email}, as_json, lambda d: click.echo(f"removed operator {d['removed']}"))

@@ -9,9 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from bridge.store.db import unit_of_work
 from bridge.store.models import AuditEvent, utcnow
 
 OPERATOR_MAX = 200
@@ -86,6 +87,15 @@ def record_action(
     session.add(event)
     session.flush()
     return event
+
+
+def record_action_after(engine: Engine, **fields: Any) -> AuditEvent:
+    """``record_action`` in a unit of work of its own, for an action a service already
+    committed (a retry, a token made): the row follows the action, never precedes it."""
+    with unit_of_work(engine) as session:
+        event = record_action(session, **fields)
+        session.commit()
+        return event
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,19 @@ def test_a_console_url_no_route_matches_is_the_consoles_html_404(client, shop) -
     asked = client.get("/console/no-such-page", headers={"Accept": "application/json"})
     assert asked.status_code == 404 and asked.mimetype == "application/json"
     assert client.get("/api/v1/nothing-here").mimetype == "application/json"
+
+
+def test_retrying_dead_rows_in_the_console_is_audited(client, shop) -> None:
+    log_in(client)
+    item = client.get(f"/console/outbox/{shop.dead_outbox_id}").get_data(as_text=True)
+    assert (
+        client.post(
+            f"/console/outbox/{shop.dead_outbox_id}/retry", data={"csrf_token": csrf_of(item)}
+        ).status_code
+        == 302
+    )
+    with unit_of_work(shop.engine) as session:
+        events = session.exec(select(AuditEvent)).all()
+    assert [(e.operator, e.via, e.action, e.subject) for e in events] == [
+        (ADMIN, "console", "outbox.retry", f"outbox:{shop.dead_outbox_id}")
+    ]
