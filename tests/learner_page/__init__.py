@@ -1,0 +1,1 @@
+"""Tests of bridge.services.learner_page and learner_links: page links, formats."""
