@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 PER_PAGE = 50
@@ -67,6 +69,8 @@ def per_page(text: str | None) -> int:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -86,3 +90,40 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow([_cell(row.get(column)) for column in columns])
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ErrorCause:
+    """Rows whose errors share a cause: the cause, how many, and the newest row's id."""
+
+    cause: str
+    count: int
+    example_id: int
+
+
+_NUMBER = re.compile(r"\b\d+\b|#\d+")
+
+
+def error_cause(error: str) -> str:
+    """What an error says once its particulars (ids, counts) are taken out: the part before
+    the first colon when that names a code or status, else its first line; numbers as N."""
+    line = (error or "").strip().splitlines()[0] if (error or "").strip() else ""
+    head, colon, _ = line.partition(":")
+    text = head if colon and len(head) <= 80 else line[:120]
+    status = re.match(r"[1-5]\d\d\b", text)  # an HTTP status leads: it is the cause
+    kept = status.group(0) if status else ""
+    return (kept + _NUMBER.sub("N", text[len(kept) :])).strip() or "(no error text)"
+
+
+def group_errors(rows: Iterable[Mapping[str, Any]], key: str = "last_error") -> list[ErrorCause]:
+    """Rows grouped by the cause of their error, most frequent first."""
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        if not row.get(key):
+            continue
+        ids = counts.setdefault(error_cause(str(row[key])), [])
+        ids.append(int(row["id"]))
+    return sorted(
+        (ErrorCause(cause, len(ids), max(ids)) for cause, ids in counts.items()),
+        key=lambda c: (-c.count, c.cause),
+    )

@@ -23,7 +23,7 @@ from bridge.services.inbox import (
     revive_dead,
     show_delivery,
 )
-from bridge.services.queue import INBOX, OUTBOX, ListQuery
+from bridge.services.queue import INBOX, OUTBOX
 from bridge.services.reporting import build_report, catalogue_report, catalogue_rows
 from bridge.services.writeback import (
     OutboxItemNotFound,
@@ -39,6 +39,7 @@ from webhooks.console.auth import (
     login_required,
     render_page,
 )
+from webhooks.console.listing import queue_list
 from webhooks.console.views import file_catalogue
 from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
@@ -63,15 +64,28 @@ def _status(allowed: tuple[str, ...]) -> str | None:
 @console_ops.get("/inbox")
 @login_required
 def inbox() -> Response:
-    """Webhook deliveries, newest first, filtered by status."""
+    """Webhook deliveries, newest first, filtered by status, paged, sorted, exported as CSV;
+    failed and dead ones grouped by the cause of their error."""
     status = _status(INBOX_STATUSES)
-    listed = inbox_listing(runtime().engine, ListQuery(statuses=[status] if status else None))
+    listed = queue_list(
+        inbox_listing,
+        runtime().engine,
+        [status] if status else None,
+        INBOX.listed,
+        (DeliveryStatus.FAILED, DeliveryStatus.DEAD),
+        "inbox",
+    )
+    if isinstance(listed, Response):
+        return listed
     return render_page(
         "console/inbox.html",
         rows=listed.rows,
         counts=listed.counts,
         status=status or "all",
         statuses=INBOX_STATUSES,
+        listed=listed,
+        page=listed.page,
+        query=listed.query,
     )
 
 
@@ -127,17 +141,28 @@ def retry_dead_deliveries() -> ResponseReturnValue:
 @console_ops.get("/outbox")
 @login_required
 def outbox() -> Response:
-    """Write-backs to WooCommerce, filtered by status."""
+    """Write-backs to WooCommerce, filtered by status, paged, sorted, exported as CSV; dead
+    ones grouped by the cause of their error."""
     status = _status(OUTBOX_STATUSES)
-    listed = outbox_listing(
-        runtime().engine, ListQuery(statuses=[status] if status else OUTBOX_STATUSES)
+    listed = queue_list(
+        outbox_listing,
+        runtime().engine,
+        [status] if status else OUTBOX_STATUSES,
+        OUTBOX.listed,
+        (OutboxStatus.DEAD,),
+        "outbox",
     )
+    if isinstance(listed, Response):
+        return listed
     return render_page(
         "console/outbox.html",
         rows=listed.rows,
         counts=listed.counts,
         status=status or "all",
         statuses=OUTBOX_STATUSES,
+        listed=listed,
+        page=listed.page,
+        query=listed.query,
     )
 
 

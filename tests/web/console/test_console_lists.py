@@ -47,3 +47,22 @@ def test_learners_filter_sort_page_and_export(client, shop: ConsoleShop) -> None
     assert total == len(positive) and all(
         any(amount > 0 for amount in row["balances"].values()) for row in positive
     )
+
+
+def test_the_outbox_pages_sorts_exports_and_groups_errors_by_cause(client, shop) -> None:
+    """Every write-back in the CSV with the listing's columns; the dead row's error is grouped
+    under its cause; a bad sort column is a 400."""
+    log_in(client)
+    html = client.get("/console/outbox?status=all&per_page=2&sort=id&order=desc").get_data(True)
+    assert "Errors by cause" in html and "<code>403 woocommerce_rest_cannot_edit</code>" in html
+    assert "page 1 of" in html
+    exported = client.get("/console/outbox?status=all&format=csv")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows and list(rows[0])[:3] == ["id", "status", "resource"]
+    total = re.search(r"of (\d+)</span>", html)
+    assert total and len(rows) == int(total.group(1))
+    assert client.get("/console/outbox?sort=payload").status_code == 400
+    inbox = client.get("/console/inbox?format=csv")
+    assert inbox.status_code == 200 and inbox.get_data(as_text=True).lstrip("\ufeff").startswith(
+        "id,topic"
+    )
