@@ -14,6 +14,7 @@ one of its modules.
 from bridge.services.learner_links.links import (
     PageLink,
     learner_for_page_token,
+    learners_sent_a_link,
     link_for_first_note,
     mark_link_sent,
     mark_page_opened,
@@ -25,6 +26,7 @@ from bridge.services.learner_links.links import (
 __all__ = [
     "PageLink",
     "learner_for_page_token",
+    "learners_sent_a_link",
     "link_for_first_note",
     "mark_link_sent",
     "mark_page_opened",

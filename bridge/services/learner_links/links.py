@@ -8,6 +8,7 @@ by locking the learner row, so two clicks on "new link" leave one active link.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,6 +169,21 @@ def link_for_first_note(
         return None
     link = page_link(session, learner_id, secret, public_url, create=True, by="first note")
     return link.url if link is not None else None
+
+
+def learners_sent_a_link(session: Session, learner_ids: Iterable[int]) -> set[int]:
+    """Which of these learners a customer note has carried a page link to (one query)."""
+    wanted = sorted(set(learner_ids))
+    if not wanted:
+        return set()
+    return set(
+        session.exec(
+            select(LearnerPageLink.learner_id).where(
+                col(LearnerPageLink.learner_id).in_(wanted),
+                col(LearnerPageLink.note_key).is_not(None),
+            )
+        ).all()
+    )
 
 
 def mark_link_sent(session: Session, learner_id: int, note_key: str) -> None:

@@ -26,7 +26,11 @@ from bridge.rules.writeback.notes import (
     discount_text,
     parse_note_templates,
 )
-from bridge.services.learner_links import link_for_first_note, mark_link_sent
+from bridge.services.learner_links import (
+    learners_sent_a_link,
+    link_for_first_note,
+    mark_link_sent,
+)
 from bridge.services.ledger import Event, OrderOutcome, simulated_orders
 from bridge.services.ledger import waitlist_position as seat_waitlist_position
 from bridge.services.writeback.coupons import coupon_key
@@ -291,11 +295,18 @@ def _with_page_links(
     """Add the learner's page link to the first customer note written for them (once: later
     notes do not repeat it); the keys of the notes that carry one, with their learner."""
     carrying: dict[str, int] = {}
-    for note in notes:
-        learner_id = note.extra.get("notify")
-        if not note.data.get("customer_note") or not isinstance(learner_id, int):
-            continue
-        if learner_id in carrying.values():
+    if not settings.claims.secret:
+        return carrying
+    customer = [
+        note
+        for note in notes
+        if note.data.get("customer_note") and isinstance(note.extra.get("notify"), int)
+    ]
+    # One query for the whole pass: most learners were sent their link long ago.
+    sent = learners_sent_a_link(session, [note.extra["notify"] for note in customer])
+    for note in customer:
+        learner_id = note.extra["notify"]
+        if learner_id in sent or learner_id in carrying.values():
             continue
         url = link_for_first_note(
             session, learner_id, settings.claims.secret, settings.web.public_url
