@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +79,19 @@ def _cell(value: Any) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def every_row(
+    fetch: Callable[[int], tuple[Sequence[Mapping[str, Any]], int]], most: int = 100_000
+) -> list[Mapping[str, Any]]:
+    """Every row of a paged listing: ``fetch(offset)`` gives a page and the total."""
+    rows: list[Mapping[str, Any]] = []
+    while len(rows) < most:
+        page, total = fetch(len(rows))
+        rows.extend(page)
+        if not page or len(rows) >= total:
+            break
+    return rows[:most]
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -13,7 +13,15 @@ from flask import Response, abort, request
 from sqlalchemy import Engine
 
 from bridge.errors import PermanentError
-from bridge.rules.listing import ErrorCause, Page, csv_text, group_errors, page_number, per_page
+from bridge.rules.listing import (
+    ErrorCause,
+    Page,
+    csv_text,
+    every_row,
+    group_errors,
+    page_number,
+    per_page,
+)
 from bridge.services.queue import Listing, ListQuery
 
 CSV_MAX_ROWS = 100_000
@@ -44,13 +52,12 @@ class QueueList:
 
 def _every_row(listing: ListingFn, engine: Engine, query: ListQuery) -> list[dict[str, Any]]:
     """Every row a query matches, a CHUNK at a time (exports and error grouping)."""
-    rows: list[dict[str, Any]] = []
-    while len(rows) < CSV_MAX_ROWS:
-        chunk = listing(engine, dataclasses.replace(query, limit=CHUNK, offset=len(rows)))
-        rows.extend(chunk.rows)
-        if not chunk.rows or len(rows) >= chunk.total:
-            break
-    return rows
+
+    def fetch(offset: int) -> tuple[list[dict[str, Any]], int]:
+        chunk = listing(engine, dataclasses.replace(query, limit=CHUNK, offset=offset))
+        return chunk.rows, chunk.total
+
+    return [dict(row) for row in every_row(fetch, CSV_MAX_ROWS)]
 
 
 def queue_list(

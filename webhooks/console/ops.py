@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from bridge.errors import PermanentError
 from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.rules.report.figures import records
 from bridge.rules.report.rows import (
     ReportError,
 )
@@ -39,12 +40,13 @@ from webhooks.console.auth import (
     login_required,
     render_page,
 )
-from webhooks.console.listing import queue_list
+from webhooks.console.listing import csv_download, queue_list
 from webhooks.console.views import file_catalogue
 from webhooks.report_view import period_from_query, render_report
 from webhooks.runtime import runtime
 
 log = logging.getLogger(__name__)
+REPORT_COLUMNS = ["section", "item", "metric", "value"]
 # In the order the filters list them.
 INBOX_STATUSES = INBOX.statuses
 OUTBOX_STATUSES = OUTBOX.statuses
@@ -232,4 +234,8 @@ def report() -> Response:
     figures = build_report(
         runtime().engine, period, now, paid_statuses=settings.orders.paid_statuses
     )
-    return render_page("console/report.html", body=render_report(figures))
+    if request.args.get("format") == "csv":  # the same rows as `bridge report --format csv`
+        rows = [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in records(figures)]
+        return csv_download(rows, REPORT_COLUMNS, "report")
+    query = {key: value for key, value in request.args.items() if key != "format"}
+    return render_page("console/report.html", body=render_report(figures), query=query)

@@ -5,6 +5,7 @@ Registered on the ``bridge`` group by bridge.cli.main; shared helpers come from 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,9 @@ from bridge.cli.audited import audit_cli
 from bridge.cli.context import AppContext, emit, json_option
 from bridge.cli.output import plural, plural_form, progress_display, show_value, table, wrap
 from bridge.errors import PermanentError
+from bridge.rules.listing import csv_text, every_row
 from bridge.services.operations import manual_run
-from bridge.services.queue import ListQuery
+from bridge.services.queue import OUTBOX, ListQuery
 from bridge.services.writeback import (
     STATUSES,
     DrainSummary,
@@ -103,11 +105,14 @@ def _dry_run(app: AppContext, as_json: bool) -> None:
     help="Only rows in this status (default: pending, sending and dead).",
 )
 @click.option("--limit", default=100, show_default=True, help="How many, oldest first.")
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Every matching row as CSV (the JSON's columns)."
+)
 @dry_run_option
 @json_option
 @click.pass_context
 def outbox(
-    ctx: click.Context, status: str | None, limit: int, dry_run: bool, as_json: bool
+    ctx: click.Context, status: str | None, limit: int, as_csv: bool, dry_run: bool, as_json: bool
 ) -> None:
     """List, show, retry and drain write-backs.
 
@@ -122,6 +127,15 @@ def outbox(
         return
     engine = app.ready_engine()
     statuses = list(STATUSES) if status == "all" else [status] if status else None
+    if as_csv:
+        query = ListQuery(statuses=statuses, limit=1000)
+
+        def fetch(offset: int) -> tuple[list[dict[str, Any]], int]:
+            page = outbox_listing(engine, dataclasses.replace(query, offset=offset))
+            return page.rows, page.total
+
+        click.echo(csv_text(every_row(fetch), OUTBOX.listed), nl=False)
+        return
     # The queue's listing, as the console's outbox page shows it.
     listed = outbox_listing(engine, ListQuery(statuses=statuses, limit=limit))
     rows, counts = listed.rows, listed.counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from bridge.cli.output import plural, show_value, table, usage_error
 from bridge.errors import PermanentError
 from bridge.rules.entitlements import OrderStatus
 from bridge.rules.inbound.payloads import DeliveryStatus
+from bridge.rules.listing import csv_text, every_row
 from bridge.rules.words import did_you_mean
 from bridge.services.inbox import STATUSES, inbox_listing, retry_now, show_delivery
 from bridge.services.operations import Line, order_payload, signed_delivery
@@ -166,13 +168,25 @@ INBOX_COLUMNS = (
     help="Only deliveries in this status.",
 )
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Every matching delivery as CSV (JSON's columns)."
+)
 @json_option
 @click.pass_context
-def inbox(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+def inbox(ctx: click.Context, status: str | None, limit: int, as_csv: bool, as_json: bool) -> None:
     """List, show and retry webhook deliveries."""
     if ctx.invoked_subcommand is not None:
         return
     engine = _app(ctx).ready_engine()
+    if as_csv:
+        wanted = ListQuery(statuses=[status] if status else None, limit=1000)
+
+        def fetch(offset: int) -> tuple[list[dict[str, Any]], int]:
+            page = inbox_listing(engine, dataclasses.replace(wanted, offset=offset))
+            return [_delivery_summary(row) for row in page.rows], page.total
+
+        click.echo(csv_text(every_row(fetch), INBOX_COLUMNS), nl=False)
+        return
     listed = inbox_listing(engine, ListQuery(statuses=[status] if status else None, limit=limit))
     rows = [_delivery_summary(row) for row in listed.rows]
     counts = listed.counts

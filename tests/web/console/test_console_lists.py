@@ -66,3 +66,13 @@ def test_the_outbox_pages_sorts_exports_and_groups_errors_by_cause(client, shop)
     assert inbox.status_code == 200 and inbox.get_data(as_text=True).lstrip("\ufeff").startswith(
         "id,topic"
     )
+
+
+def test_the_report_downloads_as_csv_with_the_clis_rows(client, shop) -> None:
+    log_in(client)
+    page = client.get("/console/report?since=2026-11-01&until=2026-12-01").get_data(True)
+    assert "format=csv" in page
+    exported = client.get("/console/report?since=2026-11-01&until=2026-12-01&format=csv")
+    text = exported.get_data(as_text=True).lstrip("\ufeff")
+    assert text.startswith("section,item,metric,value")
+    assert "revenue" in text
