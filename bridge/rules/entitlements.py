@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -422,9 +423,24 @@ def place_entitlements(
     return _unit_entitlements(offer, catalogue, place_key, base, starts_at)
 
 
+def pays_for_an_offer(lines: Iterable[Mapping[str, Any]]) -> bool:
+    """An order's stored lines (bridge.services.ledger.order_summary) include a micro-SKU
+    bought for money: a €0 free preview, or a line that sells no micro-SKU, does not count."""
+    for line in lines:
+        if not line.get("offer"):
+            continue
+        try:
+            if Decimal(str(line.get("total") or "0")) > 0:
+                return True
+        except (InvalidOperation, ValueError):
+            continue
+    return False
+
+
 def qualifies_for_complimentary_call(
-    orders: Iterable[tuple[str, datetime | None]], paid_statuses: Iterable[str]
+    orders: Iterable[tuple[str, Iterable[Mapping[str, Any]]]], paid_statuses: Iterable[str]
 ) -> bool:
-    """A learner holds the complimentary call while any order is paid now or was ever paid."""
+    """A learner earns the complimentary call while any order of theirs is paid and pays for a
+    micro-SKU (a line above zero); a fully refunded or cancelled order earns it no more."""
     paid = set(paid_statuses)
-    return any(status in paid or date_paid is not None for status, date_paid in orders)
+    return any(status in paid and pays_for_an_offer(lines) for status, lines in orders)

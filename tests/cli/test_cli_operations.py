@@ -431,7 +431,8 @@ def test_simulate_sends_a_signed_order_and_its_refund(env, engine, settings):
             .order_by(LedgerEntry.id)
         ).all()
         assert amounts == [("grant", 300), ("reversal", -300)]
-        assert balances(session, learner.id) == {"mentor_minutes": 30}
+        # Refunded in full: the unused complimentary call is taken back too.
+        assert balances(session, learner.id) == {"mentor_minutes": 0}
 
 
 def _wait_processed(engine):

@@ -207,8 +207,10 @@ def test_one_order_twice_in_a_page_is_applied_in_turn(engine, settings, catalogu
     )
     results = apply_orders(engine, [paid, cancelled, paid], catalogue=catalogue, settings=settings)
     assert [r.outcome.applied for r in results] == [True, True, False]
+    # The mentor hour and the unused complimentary call it earned (nothing is paid any more).
     assert [e.kind for e in results[1].outcome.events if e.kind.startswith("credit")] == [
-        "credit_reversed"
+        "credit_reversed",
+        "credit_reversed",
     ]
     with unit_of_work(engine) as session:
         amounts = sorted(

@@ -240,7 +240,8 @@ def test_the_coupon_amount_for_a_three_offer_stack():
         {"ASSESS-DV": Decimal("49.00")},
     ) == Decimal("49.00")
     catalogue = shop_catalogue()
-    [stack, subscribe] = personal_coupon_offers(catalogue, {"PROJ-DATAVIZ"}, {}, PRICES)
+    paid = {"PROJ-DATAVIZ": Decimal("149.00")}  # the subscription coupon needs money paid
+    [stack, subscribe] = personal_coupon_offers(catalogue, {"PROJ-DATAVIZ"}, paid, PRICES)
     assert (stack.rule, stack.discount_type, stack.amount, stack.offer_skus) == (
         "stack:data-viz-practitioner",
         "fixed_cart",

@@ -189,7 +189,8 @@ def personal_coupon_offers(
 
     A stack the learner holds some (not all) offers of gets a fixed-cart coupon for the rest;
     a held offer's price is what was paid for it (``paid``), else its list price. A
-    ``first_paid_offer`` rule applies once the learner holds any offer but not its own.
+    ``first_paid_offer`` rule applies once the learner paid money (a line above zero) for an
+    offer other than its own and does not hold that one: a €0 free preview earns nothing.
     """
     held = set(held)
     taken = set(taken)
@@ -234,6 +235,8 @@ def personal_coupon_offers(
     for coupon in catalogue.coupon_rules:
         rule = f"coupon:{coupon.name}"
         if rule in taken or coupon.offer in held or coupon.when != "first_paid_offer":
+            continue
+        if not any(price > 0 for sku, price in paid.items() if sku != coupon.offer):
             continue
         found.append(
             CouponOffer(

@@ -187,12 +187,12 @@ def reconcile_complimentary_calls(
     paid_statuses = tuple(paid_statuses)
     states = table_of(OrderState)
     orders: dict[int, list[Any]] = defaultdict(list)
-    for learner_id, status, date_paid in session.execute(
-        select(states.c.learner_id, states.c.status, states.c.date_paid_gmt).where(
+    for learner_id, status, summary in session.execute(
+        select(states.c.learner_id, states.c.status, states.c.summary).where(
             states.c.learner_id.in_(ids)
         )
     ):
-        orders[learner_id].append((status, date_paid))
+        orders[learner_id].append((status, (summary or {}).get("lines") or []))
     keys = {learner_id: complimentary_key(learner_id) for learner_id in ids}
     ledger = table_of(LedgerEntry)
     existing: dict[str, list[CreditRow]] = defaultdict(list)
@@ -200,11 +200,21 @@ def reconcile_complimentary_calls(
         session, CreditRow, ledger.c.grant_key.in_(sorted(keys.values())), order_by=ledger.c.id
     ):
         existing[row.grant_key].append(row)
+    held = {
+        learner_id
+        for learner_id in ids
+        if sum(row.amount for row in existing[keys[learner_id]]) > 0
+    }
+    # A call held by a learner whose orders no longer earn it is reversed only while unused
+    # (their mentor minutes still cover it); one they spent stays spent.
+    left = balances_of(session, sorted(held)) if held else {}
     events: dict[int, list[Event]] = {}
     for learner_id in ids:
         key = keys[learner_id]
         targets: dict[str, CreditTarget] = {}
-        if minutes > 0 and qualifies_for_complimentary_call(orders[learner_id], paid_statuses):
+        earned = minutes > 0 and qualifies_for_complimentary_call(orders[learner_id], paid_statuses)
+        spent = learner_id in held and left.get(learner_id, {}).get("mentor_minutes", 0) < minutes
+        if earned or spent:
             targets[key] = CreditTarget(
                 "mentor_minutes",
                 minutes,

@@ -115,10 +115,14 @@ def _applied_check(settings: Settings, engine: Engine) -> dict[str, Any]:
             "nothing applied yet: the file is applied when first read (`bridge catalog apply`)",
         )
     if status.differs:
+        when = f"{status.applied_at:%Y-%m-%d %H:%M} UTC" if status.applied_at else "?"
         return _check(
             "catalogue applied",
             False,
-            status.message() or "the file differs from the applied catalogue",
+            f"{settings.catalogue.file} is missing; the catalogue applied {when} is in force"
+            if status.missing
+            else f"{settings.catalogue.file} differs from the catalogue applied {when} by "
+            f"{status.applied_by or '?'}",
             "`bridge catalog apply --dry-run` shows what would change; `bridge catalog apply`",
         )
     when = f"{status.applied_at:%Y-%m-%d %H:%M} UTC" if status.applied_at else "?"

@@ -151,17 +151,17 @@ def enqueue_personal_coupons(
         ).all()
     )
     # Rules already taken never apply again: skip the holdings and price queries when none is
-    # left, and read prices (used by stack rules only) only while a stack rule is open.
+    # left, and read list prices (used by stack rules only) only while a stack rule is open.
     open_stacks = [s for s in catalogue.stacks if f"stack:{s.name}" not in taken]
     if not open_stacks and all(f"coupon:{c.name}" in taken for c in catalogue.coupon_rules):
         return []
     held = held_skus(session, learner_id)
     if not held:
         return []  # personal_coupon_offers grants nothing to a learner holding nothing
-    paid: dict[str, Decimal] = {}
+    # What was paid: stack rules price held offers with it, coupon rules need money paid.
+    paid = _paid_prices(session, learner_id, settings.orders.paid_statuses, catalogue)
     list_prices: dict[str, Decimal] = {}
     if open_stacks:
-        paid = _paid_prices(session, learner_id, settings.orders.paid_statuses, catalogue)
         list_prices = _list_prices(session, {sku for s in open_stacks for sku in s.skus})
     offers = personal_coupon_offers(catalogue, held, paid, list_prices, taken)
     now = now or utcnow()
