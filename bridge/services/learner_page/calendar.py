@@ -210,7 +210,7 @@ def learner_calendar(
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", timedelta(hours=1))
+    calendar.add("x-published-ttl", "PT1H")  # Outlook's and Google's refresh hint
     for event in events:
         entry = Event()
         entry.add("uid", event.uid)

@@ -4,7 +4,7 @@ the calendar read back by an independent parser (icalendar + recurring-ical-even
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -157,6 +157,8 @@ def test_the_calendar_lists_the_cohorts_sessions_in_the_cohorts_time_zone(engine
     ann_with_everything(engine, config)
     cy = link_of(engine, config, "cy@example.com")
     calendar = _feed(client, cy)
+    assert str(calendar["X-PUBLISHED-TTL"]) == "PT1H"
+    assert calendar["REFRESH-INTERVAL"].dt == timedelta(hours=1)
     zones = [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")]
     assert zones == ["Europe/Berlin"]
     [series] = calendar.walk("VEVENT")
