@@ -87,7 +87,7 @@ COMMANDS: dict[str, LazyCommand] = {
         (
             "learners",
             "bridge.cli.learners.roster:learners_command",
-            "Find learners by e-mail, name or customer id; export or erase one.",
+            "Find learners, or export or erase one.",
         ),
         (
             "operators",

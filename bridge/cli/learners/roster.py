@@ -66,11 +66,12 @@ def learners_command(
     as_csv: bool,
     as_json: bool,
 ) -> None:
-    """Find learners by e-mail, name or customer id; export or erase one.
+    """Find learners, or export or erase one.
 
-    Former e-mail addresses match too; newest first; erased learners never. Without --search,
-    lists the newest learners. `bridge learner LEARNER` shows one in full; `bridge learners
-    export LEARNER` and `bridge learners erase LEARNER` answer their privacy requests.
+    Found by e-mail, name or customer id; former e-mail addresses match too; newest first;
+    erased learners never. Without --search, lists the newest learners. `bridge learner
+    LEARNER` shows one in full; `bridge learners export LEARNER` and `bridge learners erase
+    LEARNER` answer their privacy requests.
     """
     if ctx.invoked_subcommand is not None:
         return
