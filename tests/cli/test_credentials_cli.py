@@ -242,8 +242,8 @@ def test_the_competency_catalogue_links_each_competency_to_its_achievements(brid
 
 @sqlite_only
 def test_doctor_checks_the_public_url_and_the_signing_key(bridge, engine, tmp_path):
-    """Doctor passes a private key, fails one others can read, and says when credentials are
-    off for want of BRIDGE_PUBLIC_URL."""
+    """Doctor passes a private key, fails one others can read, and fails when credentials
+    cannot be issued for want of BRIDGE_PUBLIC_URL."""
     rows = {row["check"]: row for row in json.loads(bridge("doctor", "--json").stdout)}
     assert rows["credentials"]["ok"] is True
     assert "PROJ-DATAVIZ, ASSESS-DV" in rows["credentials"]["detail"] or (
@@ -253,7 +253,8 @@ def test_doctor_checks_the_public_url_and_the_signing_key(bridge, engine, tmp_pa
         row["check"]: row
         for row in json.loads(bridge("doctor", "--json", BRIDGE_PUBLIC_URL="").stdout)
     }
-    assert off["credentials"]["ok"] is True and "off:" in off["credentials"]["detail"]
+    assert off["credentials"]["ok"] is False
+    assert "BRIDGE_PUBLIC_URL" in off["credentials"]["detail"] + off["credentials"]["fix"]
     (tmp_path / "signing.pem").chmod(0o640)
     bad = {row["check"]: row for row in json.loads(bridge("doctor", "--json").stdout)}
     assert bad["credentials"]["ok"] is False

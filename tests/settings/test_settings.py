@@ -63,6 +63,8 @@ def test_a_shop_needs_its_url_and_both_keys() -> None:
         ("DATABASE_URL", "mysql://root@localhost/bridge", "must be an sqlite:/// or"),
         ("BRIDGE_COMPLIMENTARY_CALL_MINUTES", "-5", "must be zero or more"),
         ("BRIDGE_PAID_STATUSES", " , ", "must list at least one value"),
+        ("BRIDGE_PAID_STATUSES", "paid", "names paid, which no WooCommerce order has while paid"),
+        ("BRIDGE_PAID_STATUSES", "processing,refunded", "names refunded"),
     ],
 )
 def test_a_malformed_value_names_the_variable_the_problem_and_a_good_example(

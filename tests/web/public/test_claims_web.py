@@ -213,6 +213,32 @@ def test_doctor_fails_the_team_pack_check_without_the_claim_secret(database_url,
     assert "https://bridge.example.com" in with_secret["team packs"]["detail"]
 
 
+def test_doctor_fails_the_team_pack_check_without_the_public_url(database_url, tmp_path):
+    """Claim links in a note WooCommerce e-mails must be absolute: no BRIDGE_PUBLIC_URL fails."""
+    import shutil
+
+    from bridge.services.operations import run_checks
+    from bridge.store.db import make_engine
+
+    catalogue = tmp_path / "catalog.toml"
+    shutil.copy(ROOT / "catalog.example.toml", catalogue)
+    engine = make_engine(database_url)
+    try:
+        rows = {
+            row["check"]: row
+            for row in run_checks(
+                claim_settings(
+                    database_url, web={"public_url": None}, catalogue={"file": catalogue}
+                ),
+                engine,
+            )
+        }
+    finally:
+        engine.dispose()
+    assert rows["team packs"]["ok"] is False
+    assert "BRIDGE_PUBLIC_URL" in rows["team packs"]["fix"]
+
+
 def test_behind_a_proxy_the_limit_counts_the_forwarded_client_address(engine, database_url):
     """With one proxy hop, two clients behind the same proxy are limited apart."""
     config = claim_settings(database_url, claims={"attempts_per_minute": 2}, web={"proxy_hops": 1})
