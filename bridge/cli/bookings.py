@@ -17,7 +17,9 @@ from bridge.errors import PermanentError
 from bridge.rules.bookings.events import Attendance, BookingStatus
 from bridge.rules.bookings.links import CALCOM_PARAMETER, CALENDLY_FIELD
 from bridge.rules.inbound.payloads import unstorable
+from bridge.rules.listing import csv_text
 from bridge.rules.words import amount_text, credit_text
+from bridge.services.audit import Via, operator_of, record_action
 from bridge.services.bookings import (
     LISTED_STATUSES,
     NEEDS_ATTENTION,
@@ -88,9 +90,14 @@ def _render_bookings(data: dict[str, Any]) -> None:
     type=click.IntRange(1, 10_000),
     help="At most this many, newest first.",
 )
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Every matching booking as CSV (JSON's columns)."
+)
 @json_option
 @click.pass_context
-def bookings(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+def bookings(
+    ctx: click.Context, status: str | None, limit: int, as_csv: bool, as_json: bool
+) -> None:
     """Cal.com and Calendly bookings and what each spent.
 
     debited: the credits are spent; returned: cancelled (or a no-show, if
@@ -103,7 +110,11 @@ def bookings(ctx: click.Context, status: str | None, limit: int, as_json: bool) 
     app = _app(ctx)
     engine = app.ready_engine()
     with unit_of_work(engine) as session:
-        rows = list_bookings(session, status=status, limit=limit)
+        rows = list_bookings(session, status=status, limit=100_000 if as_csv else limit)
+    if as_csv:
+        flat = [{**row, "learner": (row["learner"] or {}).get("email")} for row in rows]
+        click.echo(csv_text(flat, list(rows[0]) if rows else ["id"]), nl=False)
+        return
     data = {"status": status, "counts": booking_counts(engine), "bookings": rows}
     emit(data, as_json, _render_bookings)
 
@@ -114,9 +125,20 @@ def _review(
     app = _app(ctx)
     policy = BookingPolicy(no_show=app.settings.bookings.no_show)
     with unit_of_work(app.ready_engine()) as session:
+        # --by as typed (the service refuses what no column can hold), else who runs it.
+        operator = by if by is not None else operator_of(None, app.settings.console.operator)
         reviewed = review_booking(
-            session, booking_id, approve=approve, by=(by or os_user()), policy=policy, reason=reason
+            session, booking_id, approve=approve, by=operator, policy=policy, reason=reason
         )
+        if not reviewed.action.startswith("already"):
+            record_action(
+                session,
+                operator=operator,
+                via=Via.CLI,
+                action="booking.approve" if approve else "booking.reject",
+                subject=f"booking:{booking_id}",
+                reason=reason,
+            )
         session.commit()
     data = {"action": reviewed.action, "balance": reviewed.balance, **reviewed.booking}
 

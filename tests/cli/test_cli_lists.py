@@ -31,3 +31,8 @@ def test_outbox_and_inbox_export_as_csv(workdir, database_url: str, engine: Engi
     inbox = CliRunner().invoke(main, ["inbox", "--csv"], env=env)
     assert inbox.exit_code == 0
     assert inbox.output.splitlines()[0].startswith("id,topic,resource_id,status")
+
+
+def test_bookings_export_as_csv_even_when_there_are_none(workdir, database_url: str) -> None:
+    result = CliRunner().invoke(main, ["bookings", "--csv"], env={"DATABASE_URL": database_url})
+    assert result.exit_code == 0 and result.output.splitlines() == ["id"]

@@ -12,6 +12,8 @@ from flask.typing import ResponseReturnValue
 
 from bridge.rules.bookings.events import BookingStatus
 from bridge.rules.bookings.links import BookingLinkSecretMissing
+from bridge.rules.listing import Page, page_number, per_page
+from bridge.services.audit import Via, record_action
 from bridge.services.bookings import (
     ACTIONS,
     LISTED_STATUSES,
@@ -32,6 +34,7 @@ from webhooks.console.auth import (
     login_required,
     render_page,
 )
+from webhooks.console.listing import CSV_MAX_ROWS, csv_download
 from webhooks.runtime import runtime
 
 console_bookings = Blueprint("console_bookings", __name__, url_prefix="/console")
@@ -47,14 +50,26 @@ def bookings() -> Response:
     if status != "all" and status not in LISTED_STATUSES:
         abort(400, description=f"status is one of {', '.join(LISTED_STATUSES)} or all")
     engine = runtime().engine
+    wanted = None if status == "all" else status
+    counts = booking_counts(engine)
+    if request.args.get("format") == "csv":  # every matching booking, the JSON's columns
+        with unit_of_work(engine) as session:
+            rows = list_bookings(session, status=wanted, limit=CSV_MAX_ROWS)
+        flat = [{**row, "learner": (row["learner"] or {}).get("email")} for row in rows]
+        return csv_download(flat, list(rows[0]) if rows else ["id"], "bookings")
+    total = counts.get(wanted, 0) if wanted else sum(counts.values())
+    count = per_page(request.args.get("per_page"))
+    page = Page(page_number(request.args.get("page")), count, total)
     with unit_of_work(engine) as session:
-        rows = list_bookings(session, status=None if status == "all" else status)
+        rows = list_bookings(session, status=wanted, limit=count, offset=page.offset)
     return render_page(
         "console/bookings.html",
         rows=rows,
-        counts=booking_counts(engine),
+        counts=counts,
         status=status,
         statuses=LISTED_STATUSES,
+        page=page,
+        query={key: value for key, value in request.args.items() if key not in ("page", "format")},
     )
 
 
@@ -73,6 +88,15 @@ def _review(booking_id: int, approve: bool) -> ResponseReturnValue:
             done = review_booking(
                 session, booking_id, approve=approve, by=_by(), policy=policy, reason=reason
             )
+            if not done.action.startswith("already"):
+                record_action(
+                    session,
+                    operator=_by(),
+                    via=Via.CONSOLE,
+                    action="booking.approve" if approve else "booking.reject",
+                    subject=f"booking:{booking_id}",
+                    reason=reason,
+                )
             session.commit()
     except BookingNotFound as exc:
         abort(404, description=str(exc))

@@ -738,9 +738,14 @@ def booking_view(booking: Booking, learner: Learner | None = None) -> dict[str, 
 
 
 def list_bookings(
-    session: Session, *, status: str | None = None, learner_id: int | None = None, limit: int = 200
+    session: Session,
+    *,
+    status: str | None = None,
+    learner_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Bookings newest first, optionally of one status or one learner."""
+    """Bookings newest first, optionally of one status or one learner; ``offset`` pages."""
     statement = select(Booking, Learner).join(
         Learner, col(Learner.id) == col(Booking.learner_id), isouter=True
     )
@@ -748,7 +753,9 @@ def list_bookings(
         statement = statement.where(Booking.status == status)
     if learner_id is not None:
         statement = statement.where(Booking.learner_id == learner_id)
-    rows = session.exec(statement.order_by(col(Booking.id).desc()).limit(limit)).all()
+    rows = session.exec(
+        statement.order_by(col(Booking.id).desc()).offset(offset).limit(limit)
+    ).all()
     return [booking_view(booking, learner) for booking, learner in rows]
 
 
