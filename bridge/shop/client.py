@@ -124,7 +124,8 @@ class WooClient:
         self._rng = rng if rng is not None else random.Random()
         self._has_subscriptions: bool | None = None
         self.request_counts: Counter[tuple[str, str]] = Counter()
-        # Pages read ahead at once (1 = one request at a time); their threads' own sessions.
+        # Pages read ahead at once (1: one request at a time, the next page read while the
+        # caller works on this one); their threads' own sessions.
         self._connections = max(1, min(MAX_CONNECTIONS, settings.http.connections))
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -165,7 +166,8 @@ class WooClient:
 
         The first page's ``X-WP-TotalPages`` says how many there are; the rest are read ahead
         on up to ``BRIDGE_HTTP_CONNECTIONS`` connections while the caller works on the page it
-        was given, so at most that many pages wait in memory.
+        was given, so at most that many pages wait in memory. One connection still reads the
+        next page while the caller applies this one: one request at a time, none waited for.
         """
         query = dict(params or {})
         query.setdefault("per_page", PER_PAGE)
@@ -174,7 +176,7 @@ class WooClient:
         if not page.items or number >= page.total_pages:
             yield page
             return
-        if self._connections == 1 or not page.total_pages_known:
+        if not page.total_pages_known:
             # Without X-WP-TotalPages (some caches strip it) the count is a guess: page by page.
             yield page
             yield from self._pages_one_by_one(path, query, page)

@@ -24,6 +24,7 @@ from sqlmodel import Session, create_engine
 
 from bridge.errors import PermanentError
 from bridge.logs import redact
+from bridge.store.writers import WriterConnection, writer_turn
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -74,7 +75,11 @@ def _make_engine(database_url: str, pool_size: int) -> Engine:
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            connect_args={
+                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+                "factory": WriterConnection,
+            },
         )
         _configure_sqlite(engine)
     else:
@@ -157,6 +162,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info["bridge_writer"] = writer_turn(dbapi_connection, engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -165,7 +171,20 @@ def _configure_sqlite(engine: Engine) -> None:
         # A read-only unit of work takes no lock at all (WAL: readers never block the writer),
         # so a long report never holds back a webhook's insert.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if read_only:
+            connection.exec_driver_sql("BEGIN")
+            return
+        # Writers take turns on a lock file first (bridge.store.writers): the next one is let
+        # in as soon as the last commits, instead of sleeping in SQLite's busy handler.
+        turn = connection.info.get("bridge_writer")
+        if turn is not None:
+            turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if turn is not None:
+                turn.give_back()
+            raise
 
     @event.listens_for(engine, "before_cursor_execute")
     def _on_execute(connection: Connection, *_args: Any) -> None:

@@ -149,7 +149,8 @@ def test_requests_carry_basic_auth_both_timeouts_and_the_bridge_user_agent(
 def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_time(
     make_client: Any,
 ) -> None:
-    """With one connection, pages 1..3 (per_page=100) are fetched each only when asked for."""
+    """With one connection, pages 1..3 (per_page=100) are fetched one at a time: the next page
+    while the caller works on the one it has, never two ahead."""
     client = make_client(http={"connections": 1})
     bodies = [
         rest("5-orders-modified-after-page1"),
@@ -168,7 +169,11 @@ def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_ti
             )
         pages = client.iter_pages("orders", {"status": "any"})
         first = next(pages)
-        assert len(rsps.calls) == 1
+        deadline = time.monotonic() + 5
+        while len(rsps.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert len(rsps.calls) == 2  # page 2 read while page 1 is worked on; page 3 not yet
         rest_of_pages = list(pages)
     assert [page.number for page in [first, *rest_of_pages]] == [1, 2, 3]
     assert {(page.total, page.total_pages) for page in [first, *rest_of_pages]} == {(5, 3)}

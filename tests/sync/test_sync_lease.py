@@ -113,18 +113,20 @@ def test_a_long_job_renews_its_lease_while_it_runs_and_releases_it_at_the_end(en
                 seen.append(row.expires_at - row.acquired_at)
 
         shop.before_orders_page = look_at_the_lease
-        # One connection: page 2 is requested only after page 1 was applied (no read-ahead).
+        # One connection reads one page ahead: page 2 is read while page 1 is applied, page 3
+        # only after page 1 was applied.
         ports = make_ports(
             engine,
             settings.replace(http={"connections": 1}),
             catalogue,
+            page_size=1,
             clock=clock.wall,
             monotonic=clock.monotonic,
         )
         result = run_job("orders", ports, RunOptions(full=True), lease_ttl=TTL)
     assert result.status == "ok", result.reason
     assert seen[0] == TTL  # taken, not yet renewed
-    assert seen[1] > TTL  # renewed while page 1 was applied
+    assert seen[2] > TTL  # renewed while page 1 was applied
     assert leases(engine) == []
 
 

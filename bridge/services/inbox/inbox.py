@@ -9,6 +9,7 @@ policy of bridge.rules.retry, on the durable queue of bridge.services.queue).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, Insert, delete, update
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
@@ -33,7 +36,7 @@ from bridge.rules.inbound.payloads import (
 )
 from bridge.rules.retry import after_failure, backoff, exhausted
 from bridge.services.queue import INBOX, counts, due_ids, make_due, retry
-from bridge.store.bulk import insert_ignore, insert_ignoring, table_of, update_rows
+from bridge.store.bulk import insert_ignore, table_of, update_rows
 from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
@@ -41,7 +44,6 @@ from bridge.store.db import (
     reclaim_space,
     unit_of_work,
 )
-from bridge.store.ids import id_of
 from bridge.store.models import Counter, InboxDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,14 @@ def db_call(fn: Callable[[], Any]) -> Any:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
 
 
+@functools.cache
+def _inbox_insert(dialect: str) -> Insert:
+    """``INSERT INTO inbox ... ON CONFLICT (business_key) DO NOTHING RETURNING id``."""
+    table = table_of(InboxDelivery)
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    return make(table).on_conflict_do_nothing(index_elements=["business_key"]).returning(table.c.id)
+
+
 def record_delivery(
     engine: Engine,
     delivery: Delivery,
@@ -150,48 +160,47 @@ def record_delivery(
     key = delivery.business_key
     now = utcnow()
 
+    row = {
+        "topic": delivery.topic[:64],
+        "resource": delivery.resource[:32],
+        "event": delivery.event[:32],
+        "resource_id": delivery.resource_id,
+        "webhook_id": delivery.webhook_id[:32],
+        "delivery_id": delivery.delivery_id[:64],
+        "business_key": key[:200],
+        "headers": dict(delivery.headers),
+        "body": delivery.body,
+        "status": status,
+        "received_at": now,
+        "processed_at": now if status != DeliveryStatus.RECEIVED else None,
+        "attempts": 0,
+        "last_error": reason[:2000],
+    }
+
     def write() -> Recorded:
-        # One statement when the delivery is new (the usual case): INSERT ... RETURNING.
-        with unit_of_work(engine) as session:
-            table = table_of(InboxDelivery)
-            statement = (
-                insert_ignoring(session, table, ["business_key"])
-                .values(
-                    topic=delivery.topic[:64],
-                    resource=delivery.resource[:32],
-                    event=delivery.event[:32],
-                    resource_id=delivery.resource_id,
-                    webhook_id=delivery.webhook_id[:32],
-                    delivery_id=delivery.delivery_id[:64],
-                    business_key=key[:200],
-                    headers=dict(delivery.headers),
-                    body=delivery.body,
-                    status=status,
-                    received_at=now,
-                    processed_at=now if status != DeliveryStatus.RECEIVED else None,
-                    attempts=0,
-                    last_error=reason[:2000],
-                )
-                .returning(table.c.id)
-            )
-            inserted = session.execute(statement).first()
+        # One statement when the delivery is new (the usual case): INSERT ... RETURNING, a
+        # statement built once per database and given the row as parameters (the hot path of
+        # every acknowledgement: no ORM session, no statement compiled per request).
+        with engine.begin() as conn:
+            inserted = conn.execute(_inbox_insert(engine.dialect.name), row).first()
             if inserted is not None:
-                session.commit()
                 return Recorded(
                     int(inserted[0]),
                     duplicate=False,
                     status=status,
                     reason=reason if status == DeliveryStatus.REJECTED else "",
                 )
-            row = session.exec(
-                select(InboxDelivery).where(InboxDelivery.business_key == key[:200])
+            table = table_of(InboxDelivery)
+            known = conn.execute(
+                core_select(table.c.id, table.c.status, table.c.last_error).where(
+                    table.c.business_key == key[:200]
+                )
             ).one()
-            session.commit()
             return Recorded(
-                id_of(row),
+                int(known.id),
                 duplicate=True,
-                status=row.status,
-                reason=row.last_error if row.status == DeliveryStatus.REJECTED else "",
+                status=known.status,
+                reason=known.last_error if known.status == DeliveryStatus.REJECTED else "",
             )
 
     with acknowledging(engine):
