@@ -13,8 +13,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ BIN = Path(sys.executable).parent
 BRIDGE = str(BIN / "bridge") if (BIN / "bridge").exists() else (shutil.which("bridge") or "bridge")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 (a throw-away local secret)
+DEFAULT_CONNECTIONS = 3  # BRIDGE_HTTP_CONNECTIONS's default
 CONSUMER_KEY = "ck_bench0000000000000000000000000000000000"
 CONSUMER_SECRET = "cs_bench0000000000000000000000000000000000"  # noqa: S105
 
@@ -305,6 +308,7 @@ class FakeShop:
         refund_every: int = 0,
         cohort_every: int = 0,
         latency_ms: float = 0.0,
+        page_ms: float = 0.0,
         max_seconds: float = 7200,
         extra: tuple[str, ...] = (),
     ) -> None:
@@ -320,6 +324,8 @@ class FakeShop:
             str(cohort_every),
             "--latency-ms",
             str(latency_ms),
+            "--page-ms",
+            str(page_ms),
             "--max-seconds",
             str(max_seconds),
             *extra,
@@ -366,33 +372,60 @@ class FakeShop:
         self.session.post(f"{self.url}/__bench/reset", timeout=10).raise_for_status()
 
 
-def bare_fetch(shop: FakeShop, pages: int, *, timeout: float = 900) -> dict[str, Any]:
-    """The same order pages the full sync reads, with one requests.Session and no processing."""
-    session = requests.Session()
-    session.auth = (CONSUMER_KEY, CONSUMER_SECRET)
-    session.headers.update({"Accept": "application/json"})
+def bare_fetch(
+    shop: FakeShop, pages: int, *, connections: int = 1, timeout: float = 900
+) -> dict[str, Any]:
+    """The same order pages the full sync reads, with no processing: one requests.Session page
+    after page, or with ``connections`` > 1 the first page, then the others on that many
+    connections at once (as the bridge's client reads ahead), each thread its own session."""
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    lock = threading.Lock()
     url = f"{shop.api}/orders"
-    start = time.perf_counter()
     deadline = time.monotonic() + timeout
-    fetched = requests_made = 0
-    number = 1
+
+    def session() -> requests.Session:
+        found = getattr(local, "session", None)
+        if found is None:
+            found = local.session = requests.Session()
+            found.auth = (CONSUMER_KEY, CONSUMER_SECRET)
+            found.headers.update({"Accept": "application/json"})
+            with lock:
+                sessions.append(found)
+        return found
+
+    def page(number: int) -> tuple[int, int]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bare fetch beyond {timeout} s")
+        params: dict[str, str | int] = {
+            "per_page": 100,
+            "orderby": "modified",
+            "order": "asc",
+            "page": number,
+        }
+        response = session().get(url, params=params, timeout=60)
+        response.raise_for_status()
+        return len(response.content), int(response.headers.get("X-WP-TotalPages", "0"))
+
+    start = time.perf_counter()
     try:
-        while number <= max(1, pages) and time.monotonic() < deadline:
-            response = session.get(
-                url,
-                params={"per_page": 100, "orderby": "modified", "order": "asc", "page": number},
-                timeout=60,
-            )
-            response.raise_for_status()
-            requests_made += 1
-            fetched += len(response.content)
-            total_pages = int(response.headers.get("X-WP-TotalPages", "0"))
-            if number >= total_pages:
-                break
-            number += 1
+        fetched, total_pages = page(1)
+        last = min(max(1, pages), total_pages)
+        if connections <= 1:
+            for number in range(2, last + 1):
+                fetched += page(number)[0]
+        else:
+            with ThreadPoolExecutor(connections) as pool:
+                fetched += sum(size for size, _ in pool.map(page, range(2, last + 1)))
     finally:
-        session.close()
-    return {"wall_s": time.perf_counter() - start, "requests": requests_made, "bytes": fetched}
+        for opened in sessions:
+            opened.close()
+    return {
+        "wall_s": time.perf_counter() - start,
+        "requests": max(1, last),
+        "bytes": fetched,
+        "connections": connections,
+    }
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ Served under /wp-json/wc/v3/:
   GET  subscriptions -> 404 rest_no_route (no WooCommerce Subscriptions); GET webhooks -> []
 Bench control (not counted): GET /__bench/stats, POST /__bench/reset.
 
-Every request is counted by method and route (ids shown as <id>). The server stops by itself
-after --max-seconds.
+Every request is counted by method and route (ids shown as <id>). ``--latency-ms`` is added to
+every answer, ``--page-ms`` to each listing page (per 100 items asked for), as a slow shop takes.
+The server stops by itself after --max-seconds.
 
     python -m bench.fake_shop --orders 10000 --port 0
 """
@@ -422,9 +423,11 @@ def _load(name: str) -> Any:
 class Shop:
     """The shop's state: generated orders, captured products, what was written, the counters."""
 
-    def __init__(self, orders: Orders, *, latency_ms: float = 0.0) -> None:
+    def __init__(self, orders: Orders, *, latency_ms: float = 0.0, page_ms: float = 0.0) -> None:
         self.orders = orders
         self.latency = latency_ms / 1000
+        # A page of a listing takes this long per 100 items asked for (a small shop: ~500 ms).
+        self.page_seconds = page_ms / 1000
         self.products: dict[int, dict[str, Any]] = {
             p["id"]: p for p in _load("5-products-per_page-100.json")
         }
@@ -707,12 +710,19 @@ class Handler(BaseHTTPRequestHandler):
         else:
             numbers = range(hi - start, max(lo, hi - start - per_page + 1) - 1, -1)
         items = [orders.order(i) for i in numbers] if start < total else []
+        self._page_delay(per_page)
         self._send(
             200, _fields(items, query), self._paged_headers(route, query, total, per_page, page)
         )
 
+    def _page_delay(self, per_page: int) -> None:
+        """--page-ms: a listing page costs the shop time in proportion to the items asked."""
+        if self.shop.page_seconds:
+            time.sleep(self.shop.page_seconds * per_page / 100)
+
     def _list_products(self, route: str, query: dict[str, list[str]]) -> None:
         per_page, page = _paging(query)
+        self._page_delay(per_page)
         after, before = _window_params(query)
         products = list(self.shop.products.values())
         # WordPress: status "any" (the default) leaves out trashed products; one status a query.
@@ -888,6 +898,13 @@ def main(argv: list[str] | None = None) -> int:
         help="added to every API answer (a real shop takes 50-300 ms)",
     )
     parser.add_argument(
+        "--page-ms",
+        type=float,
+        default=0.0,
+        help="added to each page of orders or products, per 100 items asked for (a small "
+        "real shop answers a page of 100 orders in about 500 ms)",
+    )
+    parser.add_argument(
         "--max-seconds",
         type=float,
         default=3600.0,
@@ -910,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         self_check(orders)
         print(f"ok: {args.orders} orders match order_payload")
         return 0
-    server = serve(Shop(orders, latency_ms=args.latency_ms), args.port)
+    server = serve(Shop(orders, latency_ms=args.latency_ms, page_ms=args.page_ms), args.port)
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     deadline = time.monotonic() + args.max_seconds
     try:

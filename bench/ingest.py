@@ -1,31 +1,36 @@
 """Webhook ingest: signed, realistic order deliveries posted to the receiver under gunicorn.
 
-In one run, each under the same gunicorn settings (Procfile's: 2 workers, 4 threads, gthread) on
-127.0.0.1: the baseline app (bench/baseline_app.py: verify the signature, answer 200), the
-bridge's receiver on SQLite, the bridge's receiver on PostgreSQL, and the baseline again. A
-bounded client (a thread pool, one requests.Session per thread) posts N deliveries after a
-warm-up; each delivery is a distinct order of the fake shop's generator (the shape of
-bridge.services.operations.simulation), signed as WooCommerce signs it. Reported: deliveries per
-second, p50 / p99 acknowledgement latency, and the ratios bridge / baseline. Each bridge target
-runs in two modes: 'thread' (the Procfile web line as it is: each web process keeps one
-processing thread that drains the inbox in batches after the answers) and 'worker' (web
-processes with BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work` processes drain,
---sqlite-inbox-workers / --pg-inbox-workers). The backlog drain is measured from the end of the
-burst: deliveries processed within 10 s, and the time until none is left 'received' (bounded by
+In one run on 127.0.0.1: the bare verify-and-ack app (bench/baseline_app.py: verify the
+signature, answer 200) in its fastest configuration (``bare-fastest``: 2 sync workers, no
+threads) and in the bridge's own (``bare-web``: the Procfile's web line, workers x threads,
+gthread), then the bridge's receiver on SQLite (the Procfile's web line) and on PostgreSQL (the
+same with ``--pg-workers``, default 4, web processes), then both bare apps again. A bounded
+client (a thread pool, one kept-alive ``http.client`` connection per thread) posts N
+deliveries after a warm-up; each delivery is a distinct order of the fake shop's generator (the
+shape of bridge.services.operations.simulation), signed as WooCommerce signs it. Reported:
+deliveries per second, p50 / p99 acknowledgement latency, and both ratios: to the bare app's
+fastest configuration and to its run in the bridge's configuration (means of the two runs of
+each). Each bridge target runs in two modes: 'thread' (the Procfile web line as it is: each web
+process keeps one processing thread that drains the inbox in batches after the answers) and
+'worker' (web processes with BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work`
+processes drain, --sqlite-inbox-workers / --pg-inbox-workers). The burst is then measured from
+its end: deliveries left 'received' 10 s later, and the time until none is left (bounded by
 --drain-timeout).
 
-Diagnostic targets 'store-only-<db>' run the same receiver built with no handlers
-(create_app(handlers={})): it verifies, parses and stores each delivery and processes nothing,
-which separates the cost of the answer from that of the processing that follows it on the same
-worker threads.
+Diagnostic targets 'store-only-<db>' (``--store-only``) run the same receiver built with no
+handlers (create_app(handlers={})): it verifies, parses and stores each delivery and processes
+nothing, which separates the cost of the answer from that of the processing.
 
-    python -m bench.ingest --deliveries 2000 --concurrency 8
+    python -m bench.ingest --deliveries 20000 --databases sqlite
+    python -m bench.ingest --deliveries 20000 --databases postgresql --pg-workers 4
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,9 +38,9 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
-import requests
 from sqlalchemy import create_engine, text
 
 from bench.common import (
@@ -71,21 +76,56 @@ def deliveries(first: int, count: int, orders: Orders) -> list[SignedDelivery]:
     return made
 
 
-class Server(ServerProcess):
-    """gunicorn serving an app factory (Procfile settings unless told otherwise)."""
+class WebConfig(NamedTuple):
+    """How gunicorn runs an app: processes, threads each, worker class."""
 
-    def __init__(
-        self, app: str, env: dict[str, str], cwd: str, *, workers: int, threads: int
-    ) -> None:
+    workers: int
+    threads: int
+    worker_class: str
+
+    def label(self) -> str:
+        if self.worker_class == "sync":
+            return f"{self.workers} sync workers"
+        return f"{self.workers} workers x {self.threads} threads ({self.worker_class})"
+
+
+# The bare app's best configuration on this machine: one process per core, no threads.
+FASTEST = WebConfig(workers=2, threads=1, worker_class="sync")
+
+
+def procfile_web(workers: int | None = None) -> WebConfig:
+    """The Procfile's web line as gunicorn runs it (``WEB_CONCURRENCY`` unset unless given)."""
+    line = next(
+        text.split(":", 1)[1]
+        for text in (REPO / "Procfile").read_text().splitlines()
+        if text.startswith("web:")
+    )
+
+    def option(name: str, default: str) -> str:
+        found = re.search(rf"--{name}[ =](\S+)", line)
+        if found is None:
+            return default
+        value = found.group(1)
+        fallback = re.fullmatch(r"\$\{\w+:-(\w+)\}", value)
+        return fallback.group(1) if fallback else value
+
+    threads = int(option("threads", "1"))
+    worker_class = option("worker-class", "gthread" if threads > 1 else "sync")
+    return WebConfig(workers or int(option("workers", "1")), threads, worker_class)
+
+
+class Server(ServerProcess):
+    """gunicorn serving an app factory in the given configuration."""
+
+    def __init__(self, app: str, env: dict[str, str], cwd: str, config: WebConfig) -> None:
         port = free_port()
         argv = [
             str(BIN / "gunicorn"),
             "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
+            str(config.workers),
             "--worker-class",
-            "gthread",
+            config.worker_class,
+            *(["--threads", str(config.threads)] if config.worker_class != "sync" else []),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -103,26 +143,39 @@ class Server(ServerProcess):
 def post_all(
     url: str, batch: list[SignedDelivery], concurrency: int, timeout: float
 ) -> dict[str, Any]:
-    """Post every delivery once (bounded pool, bounded time); latencies of the 200s."""
+    """Post every delivery once (bounded pool, bounded time); latencies of the 200s.
+
+    Each client thread keeps one HTTP/1.1 connection (``http.client``, far lighter than
+    ``requests``, so that the client is not what limits the fastest server on two cores).
+    """
     local = threading.local()
     deadline = time.monotonic() + timeout
-    endpoint = f"{url}/webhooks/woocommerce"
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    endpoint = "/webhooks/woocommerce"
 
     def send(delivery: SignedDelivery) -> tuple[int, float]:
         if time.monotonic() > deadline:
             return -1, 0.0
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
         began = time.perf_counter()
-        try:
-            response = session.post(
-                endpoint, data=delivery.body, headers=delivery.headers, timeout=30
-            )
-            status = response.status_code
-        except requests.RequestException:
-            status = 0
-        return status, time.perf_counter() - began
+        for attempt in (1, 2):  # a kept-alive connection the server closed: once more
+            conn = getattr(local, "conn", None)
+            if conn is None:
+                conn = local.conn = http.client.HTTPConnection(host, port, timeout=30)
+            try:
+                conn.request("POST", endpoint, body=delivery.body, headers=delivery.headers)
+                response = conn.getresponse()
+                response.read()
+                if response.will_close:
+                    conn.close()
+                    local.conn = None
+                return response.status, time.perf_counter() - began
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                local.conn = None
+                if attempt == 2:
+                    return 0, time.perf_counter() - began
+        return 0, time.perf_counter() - began
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -237,13 +290,17 @@ def run_target(
     batch: list[SignedDelivery],
     warmup: list[SignedDelivery],
     args: argparse.Namespace,
+    config: WebConfig,
     database_url: str | None = None,
     inbox_workers: int = 0,
 ) -> dict[str, Any]:
-    log(f"ingest: {name} ({len(batch)} deliveries, {args.concurrency} client threads)")
+    log(
+        f"ingest: {name} ({len(batch)} deliveries, {args.concurrency} client threads, "
+        f"{config.label()})"
+    )
     budget = args.timeout + args.drain_timeout + 180
     with (
-        Server(app, env, cwd, workers=args.workers, threads=args.threads) as server,
+        Server(app, env, cwd, config) as server,
         InboxWorkers(inbox_workers, env, cwd, budget),
     ):
         post_all(server.url, warmup, args.concurrency, args.timeout)
@@ -257,6 +314,7 @@ def run_target(
         if result["ok"] < len(batch):
             result["server_log_tail"] = server.log_tail()
     result["target"] = name
+    result["web"] = config._asdict()
     result["inbox_workers"] = inbox_workers
     log(
         f"  {name}: {result['per_second']}/s, p50 {result['p50_ms']} ms, "
@@ -265,20 +323,37 @@ def run_target(
     return result
 
 
+def _mean(results: list[dict[str, Any]], prefix: str) -> dict[str, float] | None:
+    runs = [r for r in results if r["target"].startswith(prefix) and r["per_second"]]
+    if not runs:
+        return None
+    return {
+        "per_second": round(sum(r["per_second"] for r in runs) / len(runs), 1),
+        "p99_ms": round(sum(r["p99_ms"] for r in runs) / len(runs), 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="web processes of the bridge on SQLite and of the bare app in the Procfile's "
+        "configuration (default: the Procfile's, WEB_CONCURRENCY unset)",
+    )
+    parser.add_argument(
+        "--pg-workers", type=int, default=4, help="web processes of the bridge on PostgreSQL"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
-        "--no-store-only",
-        dest="store_only",
-        action="store_false",
-        help="skip the diagnostic targets that store deliveries but process "
-        "none (create_app(handlers={}))",
+        "--store-only",
+        action="store_true",
+        help="also run the diagnostic targets that store deliveries but process none "
+        "(create_app(handlers={}))",
     )
     parser.add_argument(
         "--timeout",
@@ -298,28 +373,37 @@ def main(argv: list[str] | None = None) -> int:
         help="thread (web processes process), worker (they only store)",
     )
     parser.add_argument("--sqlite-inbox-workers", type=int, default=1)
-    parser.add_argument("--pg-inbox-workers", type=int, default=4)
+    parser.add_argument("--pg-inbox-workers", type=int, default=2)
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     orders = Orders(1_000_000)  # order numbers only; nothing is kept per order
     n, w = args.deliveries, args.warmup
+    web = procfile_web(args.workers)
 
     base_env = {**os.environ, "WOOCOMMERCE_WEBHOOK_SECRET": WEBHOOK_SECRET, "PYTHONPATH": str(REPO)}
     results: list[dict[str, Any]] = []
-    results.append(
-        run_target(
-            "baseline",
-            "bench.baseline_app:create_app()",
-            base_env,
-            str(REPO),
-            deliveries(1, n, orders),
-            deliveries(n + 1, w, orders),
-            args,
-        )
-    )
+    bare = "bench.baseline_app:create_app()"
+
+    def run_bare(suffix: str) -> None:
+        for name, config in (("bare-fastest", FASTEST), ("bare-web", web)):
+            results.append(
+                run_target(
+                    f"{name}{suffix}",
+                    bare,
+                    base_env,
+                    str(REPO),
+                    deliveries(1, n, orders),
+                    deliveries(n + 1, w, orders),
+                    args,
+                    config,
+                )
+            )
+
+    run_bare("")
     offset = 10 * (n + w)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for kind in kinds:
+        config = web if kind == "sqlite" else web._replace(workers=args.pg_workers)
         for mode in modes:
             with database(kind, f"ingest{mode}") as url:
                 cwd = scratch_dir("bench-ingest-")
@@ -327,9 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                 env = bridge_env(url)
                 if mode == "worker":
                     workers = (
-                        args.pg_inbox_workers
-                        if kind == "postgresql"
-                        else (args.sqlite_inbox_workers)
+                        args.pg_inbox_workers if kind == "postgresql" else args.sqlite_inbox_workers
                     )
                     env = bridge_env(url, BRIDGE_INBOX_WORKER="true")
                 bridge(["db", "upgrade"], env, cwd=cwd)
@@ -345,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                         batch,
                         warm,
                         args,
+                        config,
                         database_url=url,
                         inbox_workers=workers,
                     )
@@ -368,51 +451,40 @@ def main(argv: list[str] | None = None) -> int:
                         batch,
                         warm,
                         args,
+                        config,
                     )
                 )
-    results.append(
-        run_target(
-            "baseline-again",
-            "bench.baseline_app:create_app()",
-            base_env,
-            str(REPO),
-            deliveries(1, n, orders),
-            deliveries(n + 1, w, orders),
-            args,
-        )
-    )
-    baselines = [r for r in results if r["target"].startswith("baseline") and r["per_second"]]
-    base_rate = sum(r["per_second"] for r in baselines) / len(baselines)
-    base_p99 = sum(r["p99_ms"] for r in baselines) / len(baselines)
+    run_bare("-again")
+    fastest, same = _mean(results, "bare-fastest"), _mean(results, "bare-web")
     for r in results:
-        if r["per_second"]:
-            r["throughput_ratio"] = round(r["per_second"] / base_rate, 2)
-            r["p99_ratio"] = round(r["p99_ms"] / base_p99, 2)
+        for key, base in (("fastest", fastest), ("web", same)):
+            if r["per_second"] and base:
+                r[f"throughput_vs_{key}"] = round(r["per_second"] / base["per_second"], 2)
+                r[f"p99_vs_{key}"] = round(r["p99_ms"] / base["p99_ms"], 2)
     path = save(
         "ingest",
         {
             "deliveries": n,
             "warmup": w,
             "concurrency": args.concurrency,
-            "gunicorn": {
-                "workers": args.workers,
-                "threads": args.threads,
-                "worker_class": "gthread",
-            },
+            "procfile_web": web._asdict(),
+            "fastest": FASTEST._asdict(),
             "bridge_command": BRIDGE,
             "results": results,
-            "baseline_mean": {"per_second": round(base_rate, 1), "p99_ms": round(base_p99, 2)},
+            "bare_fastest_mean": fastest,
+            "bare_web_mean": same,
         },
     )
     rows = [
         [
             r["target"],
+            WebConfig(**r["web"]).label(),
             r["ok"],
             f"{r['per_second']}",
             f"{r['p50_ms']}",
             f"{r['p99_ms']}",
-            f"{r.get('throughput_ratio')}x",
-            f"{r.get('p99_ratio')}x",
+            f"{r.get('throughput_vs_fastest')}x / {r.get('throughput_vs_web')}x",
+            f"{r.get('p99_vs_fastest')}x / {r.get('p99_vs_web')}x",
             r.get("received_left_at_10s", ""),
             r.get("drained_after_s", ""),
             r.get("drain_per_second", ""),
@@ -424,19 +496,24 @@ def main(argv: list[str] | None = None) -> int:
             rows,
             [
                 "target",
+                "gunicorn",
                 "acked",
                 "deliveries/s",
                 "p50 ms",
                 "p99 ms",
-                "throughput / baseline",
-                "p99 / baseline",
+                "throughput / bare (fastest / same config)",
+                "p99 / bare (fastest / same config)",
                 "left at +10 s",
                 "all processed after s",
                 "processed/s after burst",
             ],
         )
     )
-    print(f"\nresults: {path}")
+    print(
+        f"\nbare app, fastest ({FASTEST.label()}): {fastest}; "
+        f"same configuration as the bridge ({web.label()}): {same}"
+    )
+    print(f"results: {path}")
     return 0
 
 

@@ -13,10 +13,15 @@ command (process start, every order applied and committed):
   * an incremental `bridge sync orders` and `bridge sync catalog` over the unchanged shop
     (requests per resource).
 
+``--page-ms 500`` makes the shop answer each page of 100 orders as slowly as a small real shop;
+then the sync (which reads the next pages while it applies one, on ``--connections``) is
+compared with the bare fetch on one connection and on the same number of connections.
+
 Sizes that would not fit the time budget (estimated from the previous size) are skipped and
 reported as such.
 
     python -m bench.sync --sizes 1000,10000,100000 --budget-minutes 40
+    python -m bench.sync --sizes 10000 --page-ms 500 --connections 1 --no-rerun
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    DEFAULT_CONNECTIONS,
     RESULTS,
     FakeShop,
     bare_fetch,
@@ -51,27 +57,41 @@ def loadavg() -> str:
         return ""
 
 
-def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict[str, Any]:
+def one_size(
+    n: int,
+    db_kind: str,
+    *,
+    refund_every: int,
+    timeout: float,
+    page_ms: float = 0.0,
+    connections: int = DEFAULT_CONNECTIONS,
+    with_rerun: bool = True,
+) -> dict[str, Any]:
     minimum = math.ceil(n / 100)
     result: dict[str, Any] = {
         "orders": n,
         "database": db_kind,
         "refund_every": refund_every,
         "minimum_requests": minimum,
+        "page_ms": page_ms,
+        "connections": connections,
         "load_before": loadavg(),
     }
     with (
-        FakeShop(n, refund_every=refund_every, max_seconds=timeout + 1800) as shop,
+        FakeShop(n, refund_every=refund_every, page_ms=page_ms, max_seconds=timeout + 1800) as shop,
         database(db_kind, f"sync{n}") as url,
     ):
         cwd = scratch_dir("bench-sync-")
-        env = bridge_env(url, shop.url)
+        env = bridge_env(url, shop.url, BRIDGE_HTTP_CONNECTIONS=str(connections))
         bridge(["db", "upgrade"], env, cwd=cwd)
         catalog = bridge(["sync", "catalog", "--json"], env, cwd=cwd)
         result["catalog_full_requests"] = shop.stats()["requests"]
         result["catalog_full_wall_s"] = round(catalog.wall_s, 2)
 
         bare_before = bare_fetch(shop, minimum)
+        same_before = (
+            bare_before if connections == 1 else bare_fetch(shop, minimum, connections=connections)
+        )
         shop.reset()
         log(f"  sync orders --full, N={n} on {db_kind} ...")
         stderr_path = RESULTS / f"sync-{db_kind}-{n}.stderr.log"
@@ -87,6 +107,9 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
         stats = shop.stats()
         job = job_json(full) if full.stdout.strip().startswith("[") else {}
         bare_after = bare_fetch(shop, minimum)
+        same_after = (
+            bare_after if connections == 1 else bare_fetch(shop, minimum, connections=connections)
+        )
         result.update(
             full_returncode=full.returncode,
             full_status=job.get("status"),
@@ -103,16 +126,24 @@ def one_size(n: int, db_kind: str, *, refund_every: int, timeout: float) -> dict
             full_cpu_s=round(full.user_s + full.sys_s, 2),
             full_maxrss_mb=round(full.maxrss_mb, 1),
             bare_wall_s=[round(bare_before["wall_s"], 3), round(bare_after["wall_s"], 3)],
+            bare_same_connections_wall_s=[
+                round(same_before["wall_s"], 3),
+                round(same_after["wall_s"], 3),
+            ],
             bare_requests=bare_before["requests"],
             bare_mb=round(bare_before["bytes"] / 1e6, 1),
         )
         bare = (bare_before["wall_s"] + bare_after["wall_s"]) / 2
-        result["wall_ratio"] = round(full.wall_s / bare, 1) if bare else None
+        result["wall_ratio"] = round(full.wall_s / bare, 2) if bare else None
+        same = (same_before["wall_s"] + same_after["wall_s"]) / 2
+        result["wall_ratio_same_connections"] = round(full.wall_s / same, 2) if same else None
         result["ms_per_order"] = round(full.wall_s * 1000 / n, 2)
         result["cpu_ms_per_order"] = round((full.user_s + full.sys_s) * 1000 / n, 2)
         result["requests_over_minimum"] = stats["total"] - minimum
         if full.returncode != 0:
             result["full_stderr_tail"] = full.stderr_tail[-1500:]
+            return result
+        if not with_rerun:
             return result
 
         shop.reset()
@@ -163,6 +194,25 @@ def main(argv: list[str] | None = None) -> int:
         "GET orders/<id>/refunds); 0 for none",
     )
     parser.add_argument(
+        "--page-ms",
+        type=float,
+        default=0.0,
+        help="the fake shop takes this long per page of 100 orders (a small real shop: 500)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=DEFAULT_CONNECTIONS,
+        help="BRIDGE_HTTP_CONNECTIONS of the sync, and of the second bare fetch "
+        f"(default {DEFAULT_CONNECTIONS}, the setting's default)",
+    )
+    parser.add_argument(
+        "--no-rerun",
+        dest="rerun",
+        action="store_false",
+        help="only the full sync (no re-run over the unchanged shop, no incremental runs)",
+    )
+    parser.add_argument(
         "--budget-minutes",
         type=float,
         default=40.0,
@@ -189,7 +239,15 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             log(f"sync benchmark N={n} on {kind}")
             started = time.monotonic()
-            result = one_size(n, kind, refund_every=args.refund_every, timeout=max(budget, 120))
+            result = one_size(
+                n,
+                kind,
+                refund_every=args.refund_every,
+                timeout=max(budget, 120),
+                page_ms=args.page_ms,
+                connections=args.connections,
+                with_rerun=args.rerun,
+            )
             result["bench_wall_s"] = round(time.monotonic() - started, 1)
             runs.append(result)
             if result.get("full_returncode") == 0:
@@ -197,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             log(
                 f"  N={n}: {result['full_requests']} requests"
                 f" (minimum {result['minimum_requests']}),"
-                f" {result['full_wall_s']}s vs bare {result['bare_wall_s']}s,"
+                f" {result['full_wall_s']}s vs bare {result['bare_wall_s']}s"
+                f" ({args.connections} connections: {result['bare_same_connections_wall_s']}s),"
                 f" {result['full_maxrss_mb']} MB"
             )
     growth = {}
@@ -240,6 +299,9 @@ def render(
                 f"{r['full_cpu_s']:.1f}",
                 " / ".join(f"{b:.2f}" for b in r["bare_wall_s"]),
                 f"{r['wall_ratio']}x",
+                f"{r['connections']}: "
+                + " / ".join(f"{b:.2f}" for b in r["bare_same_connections_wall_s"]),
+                f"{r['wall_ratio_same_connections']}x",
                 f"{r['ms_per_order']}",
                 f"{r['full_maxrss_mb']:.0f}",
                 f"{r.get('rerun_wall_s', '-')} / {r.get('rerun_bare_wall_s', '-')} = "
@@ -256,7 +318,9 @@ def render(
             "requests / min",
             "full sync s",
             "cpu s",
-            "bare fetch s",
+            "bare fetch s (1 connection, before / after)",
+            "ratio",
+            "bare fetch s (the sync's connections)",
             "ratio",
             "ms/order",
             "peak MB",
@@ -265,6 +329,8 @@ def render(
             "status",
         ],
     )
+    if runs and runs[0]["page_ms"]:
+        text += f"\nthe shop took {runs[0]['page_ms']:.0f} ms per page of 100 orders"
     for s in skipped:
         text += (
             f"\nskipped N={s['orders']:,} on {s['database']}: estimated "
