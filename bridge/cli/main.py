@@ -22,6 +22,11 @@ COMMANDS: dict[str, LazyCommand] = {
             "Alerts to the creator: incidents (the default), check, test.",
         ),
         (
+            "ledger",
+            "bridge.cli.learners.ledger:ledger_command",
+            "Every credit movement, newest first; --csv for all.",
+        ),
+        (
             "audit",
             "bridge.cli.operations.audit:audit_command",
             "Who did what, when and why: the audit trail.",

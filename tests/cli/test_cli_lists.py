@@ -36,3 +36,33 @@ def test_outbox_and_inbox_export_as_csv(workdir, database_url: str, engine: Engi
 def test_bookings_export_as_csv_even_when_there_are_none(workdir, database_url: str) -> None:
     result = CliRunner().invoke(main, ["bookings", "--csv"], env={"DATABASE_URL": database_url})
     assert result.exit_code == 0 and result.output.splitlines() == ["id"]
+
+
+def test_bridge_ledger_shows_who_and_exports_every_row(workdir, database_url: str) -> None:
+    env = {"DATABASE_URL": database_url, "BRIDGE_OPERATOR": "dana"}
+    for amount in ("30", "15"):
+        granted = CliRunner().invoke(
+            main,
+            [
+                "credits",
+                "grant",
+                "gift@example.com",
+                "--type",
+                "mentor_minutes",
+                "--amount",
+                amount,
+                "--reason",
+                "raffle",
+            ],
+            env=env,
+        )
+        assert granted.exit_code == 0, granted.output
+    rows = json.loads(
+        CliRunner().invoke(main, ["ledger", "--by", "dana", "--json"], env=env).output
+    )
+    assert [(row["amount"], row["actor"]) for row in rows] == [(15, "dana"), (30, "dana")]
+    exported = CliRunner().invoke(main, ["ledger", "--sort", "amount", "--csv"], env=env)
+    table = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [row["amount"] for row in table] == ["30", "15"]
+    shown = CliRunner().invoke(main, ["ledger"], env=env, terminal_width=100)
+    assert "gift@example.com" in shown.output and "dana" in shown.output

@@ -219,6 +219,7 @@ NAV = (
     ("console_ops.outbox", "Outbox"),
     ("console_ops.catalogue", "Catalogue"),
     ("console_ops.report", "Report"),
+    ("console_business.ledger", "Ledger"),
     ("console_business.audit", "Audit"),
     ("console_business.alerts", "Alerts"),
     ("outcomes.outcomes_page", "Public outcomes"),

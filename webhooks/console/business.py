@@ -1,4 +1,4 @@
-"""/console: the audit trail page and the alerts page (send a test alert), for operators.
+"""/console: the audit trail, every learner's ledger, and the alerts page (send a test alert).
 
 Lists page with ``?page=&per_page=`` and export with ``?format=csv`` (bridge.rules.listing: the
 CSV has the JSON's columns); the audit trail filters by operator, action, subject, channel and
@@ -22,6 +22,7 @@ from bridge.services.audit import (
     list_events,
     record_action,
 )
+from bridge.services.learners import LEDGER_COLUMNS, LEDGER_SORTS, LedgerQuery, list_ledger
 from bridge.store.db import unit_of_work
 from webhooks.console.auth import (
     admin_required,
@@ -128,3 +129,40 @@ def alerts_test() -> ResponseReturnValue:
             "message" if result == "sent" else "error",
         )
     return redirect(url_for("console_business.alerts"))
+
+
+@console_business.get("/ledger")
+@login_required
+def ledger() -> Response:
+    """Every learner's ledger rows, newest first: narrowed by credit type, reason, who made a
+    manual row, or learner; sorted, paged, and every matching row as CSV."""
+    args = request.args
+    sort = args.get("sort", "newest")
+    if sort not in LEDGER_SORTS:
+        abort(400, description=f"sort is one of {', '.join(LEDGER_SORTS)}")
+    learner = args.get("learner", "").strip()
+    if learner and not learner.isdigit():
+        abort(400, description="learner is a learner's id, e.g. 12")
+    query = LedgerQuery(
+        credit_type=args.get("credit_type", "").strip()[:64],
+        reason=args.get("reason", "").strip()[:32],
+        actor=args.get("actor", "").strip()[:100],
+        learner_id=int(learner) if learner else None,
+        sort=sort,
+    )
+    with unit_of_work(runtime().engine) as session:
+        if args.get("format") == "csv":
+            rows, _ = list_ledger(session, query, limit=CSV_MAX_ROWS)
+            return csv_download(rows, LEDGER_COLUMNS, "ledger")
+        count = per_page(args.get("per_page"))
+        _, total = list_ledger(session, query, limit=0)
+        page = Page(page_number(args.get("page")), count, total)
+        rows, _ = list_ledger(session, query, limit=count, offset=page.offset)
+    return render_page(
+        "console/ledger.html",
+        rows=rows,
+        page=page,
+        flt=args,
+        sorts=LEDGER_SORTS,
+        query={key: value for key, value in args.items() if key not in ("page", "format")},
+    )

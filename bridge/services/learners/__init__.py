@@ -1,10 +1,10 @@
 """Learners as people look them up, and what is done to them by hand.
 
-Found by e-mail, name or customer id (``search``), listed with filters, sorting and pages
-(``listing``); what one holds as plain data (``view``) and on
-the console (``page``); credits granted or revoked by hand, by the CLI and the console alike
-with one set of guard rails, audited (``manual_credits``); what changed for learners between
-two moments (``changes``).
+Found by e-mail, name or customer id (``search``); listed with filters, sorting and pages,
+and every learner's ledger rows likewise (``listing``); what one holds as plain data
+(``view``) and on the console (``page``); credits granted or revoked by hand, by the CLI and
+the console alike with one set of guard rails, audited (``manual_credits``); what changed for
+learners between two moments (``changes``).
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
 one of its modules.
@@ -18,8 +18,15 @@ from bridge.services.learners.changes import (
     take_snapshot,
 )
 from bridge.services.learners.listing import COLUMNS as LEARNER_COLUMNS
+from bridge.services.learners.listing import (
+    LEDGER_COLUMNS,
+    LEDGER_SORTS,
+    LearnerQuery,
+    LedgerQuery,
+    list_learners,
+    list_ledger,
+)
 from bridge.services.learners.listing import SORTS as LEARNER_SORTS
-from bridge.services.learners.listing import LearnerQuery, list_learners
 from bridge.services.learners.manual_credits import (
     FORCE,
     NEW_LEARNER,
@@ -46,6 +53,8 @@ __all__ = [
     "FORCE",
     "LEARNER_COLUMNS",
     "LEARNER_SORTS",
+    "LEDGER_COLUMNS",
+    "LEDGER_SORTS",
     "LIMIT",
     "MAX_QUERY",
     "NEW_LEARNER",
@@ -53,6 +62,7 @@ __all__ = [
     "Adjustment",
     "AdjustmentRefused",
     "LearnerQuery",
+    "LedgerQuery",
     "apply_adjustment",
     "changes_since",
     "check_adjustment",
@@ -62,6 +72,7 @@ __all__ = [
     "learner_record",
     "learners_overview",
     "list_learners",
+    "list_ledger",
     "near_email",
     "preview",
     "queued_writebacks",

@@ -160,3 +160,78 @@ def list_learners(
         }
         for row in rows
     ], int(total)
+
+
+LEDGER_SORTS = {"newest": "newest first", "oldest": "oldest first", "amount": "largest first"}
+LEDGER_COLUMNS = [
+    "id",
+    "created_at",
+    "learner_id",
+    "email",
+    "credit_type",
+    "amount",
+    "reason",
+    "order_id",
+    "offer_sku",
+    "note",
+    "actor",
+]
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    """What the ledger list is narrowed to (each optional) and its order."""
+
+    credit_type: str = ""
+    reason: str = ""  # grant, reversal, manual, redemption, expiry, ...
+    actor: str = ""  # who made a manual row (console:EMAIL, or the CLI's operator)
+    learner_id: int | None = None
+    sort: str = "newest"
+
+
+def list_ledger(
+    session: Session, query: LedgerQuery, *, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ledger rows (every learner's), and how many match."""
+    if query.sort not in LEDGER_SORTS:
+        raise ValueError(f"sort is one of {', '.join(LEDGER_SORTS)}")
+
+    def narrowed(statement: Any) -> Any:
+        if query.credit_type:
+            statement = statement.where(LedgerEntry.credit_type == query.credit_type)
+        if query.reason:
+            statement = statement.where(LedgerEntry.reason == query.reason)
+        if query.actor:
+            statement = statement.where(LedgerEntry.actor == query.actor)
+        if query.learner_id is not None:
+            statement = statement.where(LedgerEntry.learner_id == query.learner_id)
+        return statement
+
+    total = session.exec(narrowed(select(func.count()).select_from(LedgerEntry))).one()
+    order = {
+        "newest": (col(LedgerEntry.id).desc(),),
+        "oldest": (col(LedgerEntry.id),),
+        "amount": (col(LedgerEntry.amount).desc(), col(LedgerEntry.id).desc()),
+    }[query.sort]
+    rows = session.exec(
+        narrowed(select(LedgerEntry, Learner.email).join(Learner))
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": entry.id,
+            "created_at": entry.created_at.isoformat(),
+            "learner_id": entry.learner_id,
+            "email": email,
+            "credit_type": entry.credit_type,
+            "amount": entry.amount,
+            "reason": entry.reason,
+            "order_id": entry.order_id,
+            "offer_sku": entry.offer_sku,
+            "note": entry.note,
+            "actor": entry.actor,
+        }
+        for entry, email in rows
+    ], int(total)

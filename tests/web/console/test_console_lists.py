@@ -9,7 +9,13 @@ import re
 
 import pytest
 
-from bridge.services.learners import LEARNER_COLUMNS, LearnerQuery, list_learners
+from bridge.services.learners import (
+    LEARNER_COLUMNS,
+    LearnerQuery,
+    LedgerQuery,
+    list_learners,
+    list_ledger,
+)
 from bridge.store.db import unit_of_work
 from tests.support.console import ConsoleShop, log_in
 from webhooks import create_app
@@ -76,3 +82,17 @@ def test_the_report_downloads_as_csv_with_the_clis_rows(client, shop) -> None:
     text = exported.get_data(as_text=True).lstrip("\ufeff")
     assert text.startswith("section,item,metric,value")
     assert "revenue" in text
+
+
+def test_the_ledger_lists_every_learners_rows_with_who_made_manual_ones(client, shop) -> None:
+    log_in(client)
+    page = client.get("/console/ledger?per_page=5").get_data(as_text=True)
+    assert "page 1 of" in page and "@example.com" in page
+    exported = client.get("/console/ledger?format=csv&reason=grant")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows and {row["reason"] for row in rows} == {"grant"}
+    assert list(rows[0])[:4] == ["id", "created_at", "learner_id", "email"]
+    with unit_of_work(shop.engine) as session:
+        _, total = list_ledger(session, LedgerQuery(reason="grant"), limit=0)
+    assert len(rows) == total
+    assert client.get("/console/ledger?learner=ann").status_code == 400
