@@ -56,6 +56,7 @@ from webhooks.public import (
     credential_pages,
     init_claims,
     init_learner_pages,
+    init_ob_api,
     outcomes,
     report_page,
 )
@@ -138,6 +139,7 @@ def create_app(
     app.register_blueprint(report_page)
     init_claims(app, settings.claims.attempts_per_minute)
     init_learner_pages(app, settings.claims.page_requests_per_minute)
+    init_ob_api(app, settings.claims.page_requests_per_minute)
     app.register_blueprint(credential_pages)
     app.register_blueprint(console)
     app.register_blueprint(console_ops)

@@ -50,6 +50,7 @@ from bridge.store.models.orders import Access, LedgerEntry, OrderState, Unmapped
 from bridge.store.models.privacy import ErasedIdentity
 from bridge.store.models.subscriptions import Subscription
 from bridge.store.models.team_packs import ClaimPlace
+from bridge.store.models.wallets import WalletClient, WalletCode, WalletToken
 from bridge.store.models.writeback import OutboxItem, OutboxStatus, OutboxWritten, PersonalCoupon
 
 __all__ = [
@@ -95,6 +96,9 @@ __all__ = [
     "Subscription",
     "SyncCursor",
     "UnmappedLine",
+    "WalletClient",
+    "WalletCode",
+    "WalletToken",
     "WatchState",
     "seat_purchase_order",
     "utcnow",
