@@ -121,7 +121,9 @@ _KINDS: dict[type, _Kind] = {
             "updated_at",
         ),
     ),
-    CreditRow: _Kind(LedgerEntry, "source_key", ("expires_at",)),
+    # A ledger row's id is named by nothing else the page writes (a reversal names a grant of
+    # an earlier page): inserted without reading ids back, the cheapest INSERT on both databases.
+    CreditRow: _Kind(LedgerEntry, None, ("expires_at",)),
     SeatRow: _Kind(Seat, "source_key", ("status", "changed_at")),
     AccessRow: _Kind(Access, "source_key", ("revoked_at",)),
     ClaimRow: _Kind(
@@ -200,6 +202,8 @@ def write_rows(session: Session, new: Sequence[Any], changed: Iterable[Any] = ()
         updates[type(row)][id(row)] = row
     for row_type, rows in updates.items():
         kind = _KINDS[row_type]
+        if any(getattr(row, "id", 0) is None for row in rows.values()):
+            raise ValueError(f"a changed {row_type.__name__} was never inserted with its id")
         table = table_of(kind.model)
         [pk] = list(table.primary_key.columns)
         update_rows(
