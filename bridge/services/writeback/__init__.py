@@ -25,8 +25,8 @@ from bridge.services.writeback.outbox_rows import (
 )
 from bridge.services.writeback.outbox_summary import DrainSummary
 from bridge.services.writeback.plan import (
-    enqueue_customer_meta,
     enqueue_cohort_stock,
+    enqueue_customer_meta,
     enqueue_writebacks_for,
     refresh_catalogue_writebacks,
 )
@@ -37,8 +37,8 @@ __all__ = [
     "OutboxItemNotFound",
     "STATUSES",
     "drain_outbox",
-    "enqueue_credential_note",
     "enqueue_cohort_stock",
+    "enqueue_credential_note",
     "enqueue_customer_meta",
     "enqueue_page_link_note",
     "enqueue_writebacks_for",
