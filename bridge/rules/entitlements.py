@@ -423,12 +423,15 @@ def place_entitlements(
     return _unit_entitlements(offer, catalogue, place_key, base, starts_at)
 
 
-def pays_for_an_offer(lines: Iterable[Mapping[str, Any]]) -> bool:
+def pays_for_an_offer(lines: Iterable[Mapping[str, Any]], *, free_counts: bool = False) -> bool:
     """An order's stored lines (bridge.services.ledger.order_summary) include a micro-SKU
-    bought for money: a €0 free preview, or a line that sells no micro-SKU, does not count."""
+    bought for money: a €0 free preview (unless ``free_counts``), or a line that sells no
+    micro-SKU, does not count."""
     for line in lines:
         if not line.get("offer"):
             continue
+        if free_counts:
+            return True
         try:
             if Decimal(str(line.get("total") or "0")) > 0:
                 return True
@@ -438,9 +441,15 @@ def pays_for_an_offer(lines: Iterable[Mapping[str, Any]]) -> bool:
 
 
 def qualifies_for_complimentary_call(
-    orders: Iterable[tuple[str, Iterable[Mapping[str, Any]]]], paid_statuses: Iterable[str]
+    orders: Iterable[tuple[str, Iterable[Mapping[str, Any]]]],
+    paid_statuses: Iterable[str],
+    *,
+    free_counts: bool = False,
 ) -> bool:
     """A learner earns the complimentary call while any order of theirs is paid and pays for a
     micro-SKU (a line above zero); a fully refunded or cancelled order earns it no more."""
     paid = set(paid_statuses)
-    return any(status in paid and pays_for_an_offer(lines) for status, lines in orders)
+    return any(
+        status in paid and pays_for_an_offer(lines, free_counts=free_counts)
+        for status, lines in orders
+    )

@@ -215,6 +215,13 @@ class OrderSettings(_Group):
         default="30",
         doc="Minutes of the complimentary first mentor call per paying learner; 0 turns it off.",
     )
+    perks_for_free_previews: bool = setting(
+        "BRIDGE_PERKS_FOR_FREE_PREVIEWS",
+        parsers.boolean,
+        default="false",
+        doc="Let a free (0-priced) micro-SKU line, such as a free preview, earn the "
+        "complimentary call and the coupons after the first paid offer; off: only money does.",
+    )
     max_line_quantity: int = setting(
         "BRIDGE_MAX_LINE_QUANTITY",
         parsers.positive_int,

@@ -93,3 +93,12 @@ def test_a_call_already_spent_stays_spent_after_the_refund(engine: Any, settings
     refunded = _order(831, "MENTOR-1H", "49.00", status="refunded", modified="2026-11-29T10:00:00")
     process_order(engine, refunded, catalogue=catalogue, settings=settings)
     assert _call_rows(engine) == [(30, "complimentary")]
+
+
+def test_a_setting_lets_free_previews_earn_the_call(engine: Any, settings: Settings) -> None:
+    """BRIDGE_PERKS_FOR_FREE_PREVIEWS=true: the €0 preview earns the call after all."""
+    catalogue = shop_catalogue()
+    store_shop(engine, catalogue)
+    generous = settings.replace(orders={"perks_for_free_previews": True})
+    process_order(engine, _order(841, "PREVIEW-DV", "0.00"), catalogue=catalogue, settings=generous)
+    assert _call_rows(engine) == [(30, "complimentary")]

@@ -68,7 +68,11 @@ CATALOGUE = Catalogue(
     cohorts={COHORT.code: COHORT, WEB.code: WEB},
     bindings=BINDINGS,
 )
-SETTINGS = Settings().replace(orders={"complimentary_call_minutes": 30})
+# The funnel's free previews earn the complimentary call here (BRIDGE_PERKS_FOR_FREE_PREVIEWS):
+# cara, who bought only a €0 preview, books hers.
+SETTINGS = Settings().replace(
+    orders={"complimentary_call_minutes": 30, "perks_for_free_previews": True}
+)
 # After the story ends and before the real clock, so "past" means the same in every test run.
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEARNERS = {"ann": 11, "ben": 12, "cara": 13, "dan": 14, "eve": 15, "fay": 16}

@@ -184,6 +184,8 @@ def personal_coupon_offers(
     paid: Mapping[str, Decimal],
     list_prices: Mapping[str, Decimal],
     taken: Iterable[str] = (),
+    *,
+    free_counts: bool = False,
 ) -> list[CouponOffer]:
     """The coupons a learner holding ``held`` SKUs should get, leaving out rules in ``taken``.
 
@@ -236,7 +238,7 @@ def personal_coupon_offers(
         rule = f"coupon:{coupon.name}"
         if rule in taken or coupon.offer in held or coupon.when != "first_paid_offer":
             continue
-        if not any(price > 0 for sku, price in paid.items() if sku != coupon.offer):
+        if not any(price > 0 or free_counts for sku, price in paid.items() if sku != coupon.offer):
             continue
         found.append(
             CouponOffer(

@@ -174,9 +174,12 @@ def reconcile_complimentary_calls(
     learners: Mapping[int, datetime | None],
     minutes: int,
     paid_statuses: Iterable[str],
+    *,
+    free_counts: bool = False,
 ) -> dict[int, list[Event]]:
-    """Hold one complimentary mentor call per learner while any of their orders is or was
-    paid (learner id -> the sale it would date from), in two queries; the events by learner.
+    """Hold one complimentary mentor call per learner while any of their orders is paid and
+    pays for a micro-SKU (``free_counts``: a free one counts too), and keep one they spent
+    (learner id -> the sale it would date from), in two queries; the events by learner.
 
     Call after the page's orders are flushed: the learners' orders are read as stored.
     """
@@ -212,7 +215,9 @@ def reconcile_complimentary_calls(
     for learner_id in ids:
         key = keys[learner_id]
         targets: dict[str, CreditTarget] = {}
-        earned = minutes > 0 and qualifies_for_complimentary_call(orders[learner_id], paid_statuses)
+        earned = minutes > 0 and qualifies_for_complimentary_call(
+            orders[learner_id], paid_statuses, free_counts=free_counts
+        )
         spent = learner_id in held and left.get(learner_id, {}).get("mentor_minutes", 0) < minutes
         if earned or spent:
             targets[key] = CreditTarget(

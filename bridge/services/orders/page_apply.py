@@ -451,7 +451,11 @@ def _settle_complimentary_calls(
         state = page.states[outcome.order_id]
         sales[learner_id] = state.date_paid_gmt or state.date_created_gmt
     events = reconcile_complimentary_calls(
-        page, sales, settings.orders.complimentary_call_minutes, settings.orders.paid_statuses
+        page,
+        sales,
+        settings.orders.complimentary_call_minutes,
+        settings.orders.paid_statuses,
+        free_counts=settings.orders.perks_for_free_previews,
     )
     for learner_id, learner_events in events.items():
         if learner_events:

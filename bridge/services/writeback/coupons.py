@@ -163,7 +163,14 @@ def enqueue_personal_coupons(
     list_prices: dict[str, Decimal] = {}
     if open_stacks:
         list_prices = _list_prices(session, {sku for s in open_stacks for sku in s.skus})
-    offers = personal_coupon_offers(catalogue, held, paid, list_prices, taken)
+    offers = personal_coupon_offers(
+        catalogue,
+        held,
+        paid,
+        list_prices,
+        taken,
+        free_counts=settings.orders.perks_for_free_previews,
+    )
     now = now or utcnow()
     created: list[PersonalCoupon] = []
     for offer in offers:

@@ -218,7 +218,8 @@ def test_deleted_then_restored_order(client, engine, shop):
     post_signed(client, order, topic="order.created")
     shop.orders[510] = dict(order, status="trash", date_modified_gmt="2026-11-28T10:05:00")
     post_signed(client, {"id": 510}, topic="order.deleted", delivery_id="del")
-    assert balance(engine, "alice@example.com") == {"mentor_minutes": 30}
+    # Nothing paid is left: the unused complimentary call goes too (a new reversal row).
+    assert balance(engine, "alice@example.com") == {"mentor_minutes": 0}
     restored = dict(order, date_modified_gmt="2026-11-28T10:10:00")
     post_signed(client, restored, topic="order.restored", delivery_id="res")
     assert balance(engine, "alice@example.com") == {"mentor_minutes": 90}
