@@ -219,8 +219,7 @@ class OrderSettings(_Group):
         "BRIDGE_PERKS_FOR_FREE_PREVIEWS",
         parsers.boolean,
         default="false",
-        doc="Let a free (0-priced) micro-SKU line, such as a free preview, earn the "
-        "complimentary call and the coupons after the first paid offer; off: only money does.",
+        doc="A free (0-priced) micro-SKU line earns the complimentary call and coupons too.",
     )
     max_line_quantity: int = setting(
         "BRIDGE_MAX_LINE_QUANTITY",

@@ -271,9 +271,7 @@ def enqueue_cohort_stock(
     A cohort with a waitlist allows backorders (``notify``), so buyers can still queue.
     ``always``: even when the figure is what was last written (see ``cohort_stock_updates``).
     """
-    return enqueue_updates(
-        session, cohort_stock_updates(session, catalogue, codes, always=always)
-    )
+    return enqueue_updates(session, cohort_stock_updates(session, catalogue, codes, always=always))
 
 
 def cohort_stock_updates(
@@ -326,9 +324,7 @@ def cohort_stock_updates(
                 )
             else:
                 updates.append(
-                    Update(
-                        "product", woo_id, f"product:{woo_id}:stock", dict(data), always=always
-                    )
+                    Update("product", woo_id, f"product:{woo_id}:stock", dict(data), always=always)
                 )
     return updates
 
@@ -576,9 +572,7 @@ def enqueue_writebacks_for(
         if notify
         for draft in event_note_drafts(session, _worded(outcome, latest), catalogue, templates)
     ]
-    keys += enqueue_updates(
-        session, cohort_stock_updates(session, catalogue, cohorts, always=True)
-    )
+    keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts, always=True))
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
         if not (notify and _confers_now(session, outcome, settings)):
