@@ -65,7 +65,7 @@ def record_action(
     via: Via | str,
     action: str,
     subject: str = "",
-    reason: str = "",
+    reason: str | None = "",
     details: Mapping[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
@@ -81,7 +81,7 @@ def record_action(
         via=str(Via(via)),
         action=_clean(action, 64),
         subject=_clean(subject, 200),
-        reason=_clean(reason, REASON_MAX),
+        reason=_clean(reason or "", REASON_MAX),
         details=_plain(dict(details)) if details else None,
     )
     session.add(event)
