@@ -148,3 +148,32 @@ def test_without_a_channel_the_test_command_says_what_to_set(engine, database_ur
     )
     assert result.exit_code == 1
     assert "BRIDGE_ALERT_WEBHOOK_URL" in result.output
+
+
+def test_each_kind_of_condition_opens_its_own_incident(engine, settings, tmp_path) -> None:
+    """Webhooks disabled, an unmapped SKU sold, a cohort filling up, the signing key missing."""
+    from bridge.services.alerts import find_conditions
+    from bridge.store.models import Cohort, UnmappedLine
+
+    record_job_run(
+        engine,
+        "webhooks",
+        "failed",
+        "1 of the bridge's webhooks are disabled",
+        started_at=NOW,
+        finished_at=NOW,
+        summary={},
+    )
+    with unit_of_work(engine) as session:
+        session.add(UnmappedLine(order_id=9, line_item_id=1, sku="MYSTERY-1", quantity=1))
+        session.add(Cohort(code="Z-2027", capacity=10, starts_at=NOW + timedelta(days=30)))
+        session.commit()
+    keyless = settings.replace(
+        credentials={"key_file": tmp_path / "missing.pem", "signing_key": None},
+        web={"public_url": "https://bridge.example.com"},
+        alerts={"cohort_fill_percent": 1},
+    )
+    found = {c.key: c for c in find_conditions(engine, keyless, NOW)}
+    assert {"shop_webhooks", "unmapped_sku:MYSTERY-1", "signing_key_missing"} <= set(found)
+    assert "webhooks status --repair" in found["shop_webhooks"].fix
+    assert "cohort_filling:Z-2027" not in found  # no seat taken yet (the browser test fills one)
