@@ -168,20 +168,27 @@ def apply_orders(
     ctx = _Context(catalogue, settings, tell)
     results: list[OrderResult] = []
     prepared: list[_Order] = []
+    unchecked: set[int] = set()  # id() of the results whose payload the rules have not seen
     for order in orders:
         payload = order.payload if isinstance(order, ValidatedOrder) else order
         result = OrderResult(payload)
         results.append(result)
-        try:
-            if not isinstance(order, ValidatedOrder):
-                validate_order(payload, settings)
-        except PermanentError as exc:
-            result.error = exc
-            continue
-        fingerprint = None if is_deletion(payload) else fingerprint_of(payload, catalogue, settings)
-        prepared.append(_Order(result, payload, fingerprint))
+        if not isinstance(order, ValidatedOrder):
+            unchecked.add(id(result))
+        prepared.append(_Order(result, payload, _fingerprint(payload, catalogue, settings)))
+    # An unchanged order is the payload applied before (its fingerprint covers every field that
+    # decides anything), which passed the payload rules then: only the others are checked now.
     prepared = _changed(engine, prepared)
-    prepared = _prepare(engine, prepared, ctx, shop)
+    checked: list[_Order] = []
+    for item in prepared:
+        if id(item.result) in unchecked:
+            try:
+                validate_order(item.payload, settings)
+            except PermanentError as exc:
+                item.result.error = exc
+                continue
+        checked.append(item)
+    prepared = _prepare(engine, checked, ctx, shop)
     for run in _distinct_runs(prepared):
         _apply_run(engine, run, ctx)
     return results
@@ -208,6 +215,23 @@ def process_order(
         raise result.error
     assert result.outcome is not None
     return result.outcome
+
+
+def _fingerprint(payload: Any, catalogue: Catalogue, settings: Settings) -> str | None:
+    """The payload's fingerprint; None for a deletion, or a payload the payload rules will
+    refuse (not an order with an id)."""
+    order_id = payload.get("id") if isinstance(payload, Mapping) else None
+    if (
+        not isinstance(order_id, int)
+        or isinstance(order_id, bool)
+        or not 0 < order_id < 2**63  # a BIGINT holds it
+        or is_deletion(payload)
+    ):
+        return None
+    try:
+        return fingerprint_of(payload, catalogue, settings)
+    except (TypeError, ValueError, RecursionError):
+        return None  # not an order the rules would take: they say why
 
 
 def _changed(engine: Engine, prepared: list[_Order]) -> list[_Order]:
@@ -238,6 +262,7 @@ def _prepare(
         try:
             if is_deletion(order.payload):
                 order.payload = current_order_after_deletion(int(order.payload["id"]), shop)
+            if order.fingerprint is None:
                 order.fingerprint = fingerprint_of(order.payload, ctx.catalogue, ctx.settings)
             order.rules = order_entitlements(order.payload, ctx.catalogue, paid_statuses=paid)
         except PermanentError as exc:
