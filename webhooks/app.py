@@ -40,6 +40,7 @@ from webhooks.console import (
     console_learner_pages,
     console_ops,
     console_privacy,
+    console_wallets,
     init_sessions,
 )
 from webhooks.page_limits import init_page_limits
@@ -147,6 +148,7 @@ def create_app(
     app.register_blueprint(console_business)
     app.register_blueprint(console_learner_pages)
     app.register_blueprint(console_privacy)
+    app.register_blueprint(console_wallets)
     app.register_blueprint(outcomes)
     app.register_blueprint(assets)
     if not settings.shop.configured:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from bridge.errors import PermanentError
-from bridge.rules.catalogue.catalog import Catalogue, Offer, Pathway
+from bridge.rules.catalogue.catalog import Catalogue, Competency, Offer, Pathway
 from bridge.rules.catalogue.pathways import default_criteria, pathway_aligned_tags, step_title
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -104,6 +104,7 @@ class Alignment:
     description: str = ""
     framework: str = ""
     code: str = ""
+    target_type: str = ""  # OB 3.0 AlignmentTargetType, for a public framework's entry
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -117,7 +118,26 @@ class Alignment:
             data["targetFramework"] = self.framework
         if self.code:
             data["targetCode"] = self.code
+        if self.target_type:
+            data["targetType"] = self.target_type
         return data
+
+
+def framework_alignments(competency: Competency | None) -> list[Alignment]:
+    """A competency's alignments to public frameworks (ESCO, O*NET-SOC, ...) as OB entries."""
+    if competency is None:
+        return []
+    return [
+        Alignment(
+            name=a.name,
+            url=a.url,
+            description=a.description,
+            framework=a.framework,
+            code=a.code,
+            target_type=a.target_type,
+        )
+        for a in competency.alignments
+    ]
 
 
 @dataclass(frozen=True)
@@ -336,6 +356,7 @@ def achievement_for(offer: Offer, catalogue: Catalogue, public_url: str) -> Achi
                 code=tag,
             )
         )
+        alignments.extend(framework_alignments(known))
     competencies = "; ".join(
         f"{a.name} ({a.description.rstrip('.')})" if a.description else a.name for a in alignments
     )
@@ -392,6 +413,7 @@ def pathway_achievement(pathway: Pathway, catalogue: Catalogue, public_url: str)
                 code=tag,
             )
         )
+        alignments.extend(framework_alignments(known))
     steps = "; ".join(step_title(step, catalogue) for step in pathway.steps)
     description = pathway.description or f"The skill stack {pathway.title}: {steps}."
     return Achievement(
@@ -402,7 +424,7 @@ def pathway_achievement(pathway: Pathway, catalogue: Catalogue, public_url: str)
         description=description,
         criteria=pathway.criteria or default_criteria(pathway, catalogue),
         alignments=tuple(alignments),
-        tags=tuple(alignment.code for alignment in alignments),
+        tags=tuple(pathway_aligned_tags(pathway, catalogue)),
     )
 
 

@@ -222,6 +222,7 @@ NAV = (
     ("console_business.ledger", "Ledger"),
     ("console_business.audit", "Audit"),
     ("console_business.alerts", "Alerts"),
+    ("console_wallets.apps", "Apps"),
     ("outcomes.outcomes_page", "Public outcomes"),
 )
 SECURITY_HEADERS = {

@@ -280,8 +280,10 @@ def _bearer(scope: str) -> Token | Response:
     if query_client(token.row.client_id) is None:
         return _status(401, "unauthorizedrequest", "the app is blocked")
     with unit_of_work(runtime().engine) as session:
-        touch(session, token.row, runtime().clock())
+        live = touch(session, token.row, runtime().clock())
         session.commit()
+    if not live:
+        return _status(401, "unauthorizedrequest", "a valid bearer token is required")
     return token
 
 

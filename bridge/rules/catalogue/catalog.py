@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.errors import PermanentError
 from bridge.rules.bookings.events import BookingType
+from bridge.rules.catalogue.alignments import FrameworkAlignment
 from bridge.rules.catalogue.sessions import CohortSessions
 from bridge.rules.words import credit_text, duration, plural
 
@@ -118,6 +119,8 @@ class Competency:
     title: str
     description: str = ""
     url: str = ""  # the competency in a public framework (ESCO, CASE), if the creator names one
+    # Its places in public frameworks (ESCO, O*NET-SOC, ...): OB alignments of its achievements.
+    alignments: tuple[FrameworkAlignment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.rules.bookings.events import BookingType, BookingTypeError, booking_types_from_data
+from bridge.rules.catalogue.alignments import AlignmentError, FrameworkAlignment, read_alignments
 from bridge.rules.catalogue.catalog import (
     COHORT_CODE,
     COUPON_TRIGGERS,
@@ -56,7 +57,7 @@ _TOP_KEYS = {
     "pathways",
 }
 _SHOP_KEYS = {"title", "url", "currency"}
-_COMPETENCY_KEYS = {"title", "description", "url"}
+_COMPETENCY_KEYS = {"title", "description", "url", "alignments"}
 _COHORT_KEYS = {
     "title",
     "starts",
@@ -262,7 +263,17 @@ def _competency(reader: _Reader, tag: str, table: Any) -> Competency:
         title=reader.text(table, "title", where),
         description=reader.text(table, "description", where, default=""),
         url=_framework_url(reader, table, where),
+        alignments=_alignments(reader, table, where),
     )
+
+
+def _alignments(
+    reader: _Reader, table: Mapping[str, Any], where: str
+) -> tuple[FrameworkAlignment, ...]:
+    try:
+        return read_alignments(table.get("alignments"), f"{where}.alignments")
+    except AlignmentError as exc:
+        raise reader.fail(exc.field, str(exc)) from exc
 
 
 def _framework_url(reader: _Reader, table: Mapping[str, Any], where: str) -> str:
@@ -533,6 +544,7 @@ def build_manifest(
             "id": tag,
             "title": known.title if known else tag,
             "description": known.description if known else "",
+            "alignments": [a.as_dict() for a in known.alignments] if known else [],
             "offers": [
                 _manifest_offer(offer, catalogue, prices)
                 for offer in listed

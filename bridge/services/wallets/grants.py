@@ -171,11 +171,17 @@ def token_is_live(row: WalletToken, client: WalletClient | None, now: datetime) 
     )
 
 
-def touch(session: Session, row: WalletToken, now: datetime) -> None:
-    """Remember when the app last used its access (shown to the learner)."""
+def touch(session: Session, row: WalletToken, now: datetime) -> bool:
+    """Remember when the app last used its access (shown to the learner). False when the
+    learner was erased since: their tokens are revoked and the call is refused."""
+    learner = session.get(Learner, row.learner_id)
+    if learner is None or learner.erased_at is not None:
+        revoke_tokens(session, now, learner_id=row.learner_id)
+        return False
     session.execute(
         update(WalletToken).where(col(WalletToken.id) == row.id).values(last_used_at=now)
     )
+    return True
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ from sqlmodel import select
 
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.credentials import import_csv, issuing_factory
-from bridge.services.wallets import block_client
+from bridge.services.operations import add_operator
 from bridge.store.db import unit_of_work
-from bridge.store.models import WalletClient, WalletCode, WalletToken
+from bridge.store.models import AuditEvent, Learner, WalletClient, WalletCode, WalletToken
 from tests.support.browser import serve
+from tests.support.console import ADMIN, PASSWORD, SECRET_KEY, csrf_of
 from tests.support.credentials import PUBLIC_URL, buy, example_catalogue, verify_vc_jwt
 from tests.support.learner_page import link_of, page_settings
 from tests.support.paths import FIXTURES
@@ -67,7 +68,7 @@ def served(engine, database_url, tmp_path, clock, monkeypatch) -> Iterator[dict[
     """Ann holds two credentials (assessment and project, on a catalogue without pathways, so
     no record), Bo one; the app served on 127.0.0.1."""
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # plain HTTP on the loopback only
-    settings = page_settings(database_url, tmp_path)
+    settings = page_settings(database_url, tmp_path, console={"secret_key": SECRET_KEY})
     buy(engine, "ASSESS-DV", order_id=801)
     buy(engine, "PROJ-DATAVIZ", order_id=802)
     buy(engine, "ASSESS-DV", "bo@example.com", customer_id=8, order_id=803)
@@ -260,7 +261,10 @@ def test_a_wallet_connects_pages_refreshes_and_is_disconnected_by_the_learner(se
     imsx(old, 401, "unauthorizedrequest")
     assert len(walk(base, refreshed, limit=5)) == 2
 
-    apps = requests.get(f"{base}/me/{served['ann']}/apps", timeout=10)
+    page = requests.get(f"{base}/me/{served['ann']}", timeout=10).text
+    apps_path = re.search(r'href="(/me/[^"]+/apps)"', page)
+    assert apps_path is not None, "the learner's page links to the connected apps"
+    apps = requests.get(f"{base}{apps_path.group(1)}", timeout=10)
     assert "Pocket Wallet" in apps.text and apps.headers["X-Frame-Options"] == "DENY"
     action = re.search(r'<form method="post" action="([^"]+)"', apps.text)
     assert action is not None
@@ -371,9 +375,29 @@ def test_another_learners_token_missing_scope_and_a_blocked_client(served, engin
         400,
         "invalid_query_parameter",
     )
+    # An admin blocks the app on the console (over HTTP, with the session's CSRF token).
+    add_operator(engine, ADMIN, PASSWORD, "admin")
+    console = requests.Session()
+    login = console.get(f"{base}/console/login", timeout=10).text
+    console.post(
+        f"{base}/console/login",
+        data={"email": ADMIN, "password": PASSWORD, "csrf_token": csrf_of(login)},
+        timeout=10,
+    )
+    listing = console.get(f"{base}/console/apps", timeout=10)
+    assert listing.status_code == 200 and "Pocket Wallet" in listing.text
+    assert reader["client_id"] in listing.text
+    blocked = console.post(
+        f"{base}/console/apps/{reader['client_id']}/block",
+        data={"csrf_token": csrf_of(listing.text), "reason": "leaked secret"},
+        timeout=10,
+    )
+    assert blocked.status_code == 200 and "blocked" in blocked.text
     with unit_of_work(engine) as session:
-        assert block_client(session, reader["client_id"], "ops@example.com", clock())
-        session.commit()
+        (audit,) = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "wallet_client.block")
+        ).all()
+        assert (audit.operator, audit.reason) == (ADMIN, "leaked secret")
     imsx(
         requests.get(
             f"{base}{API}/credentials",
@@ -442,3 +466,25 @@ def test_registration_refuses_incomplete_metadata_and_authorize_refuses_plain_pk
         timeout=10,
     )
     assert forged.status_code == 400 and "Location" not in forged.headers
+
+
+def test_an_erased_learners_tokens_stop_working(served, engine, clock):  # type: ignore[no-untyped-def]
+    """Erasure (issue 34) sets erased_at: the app's next call is refused, its tokens revoked."""
+    base = served["base"]
+    token = connect(served, register(base))
+    with unit_of_work(engine) as session:
+        learner = session.exec(select(Learner).where(Learner.email == "ann@example.com")).one()
+        learner.erased_at = clock()
+        session.add(learner)
+        session.commit()
+    imsx(
+        requests.get(
+            f"{base}{API}/credentials",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=10,
+        ),
+        401,
+        "unauthorizedrequest",
+    )
+    with unit_of_work(engine) as session:
+        assert all(row.revoked_at is not None for row in session.exec(select(WalletToken)).all())
