@@ -137,14 +137,27 @@ def register() -> Response:
 
 @ob_api.post(f"{API_PATH}/token")
 def token() -> Response:
-    answer: Response = oauth_server().create_token_response()
+    try:
+        answer: Response = oauth_server().create_token_response()
+    except OAuth2Error as error:  # plain HTTP from outside: Authlib refuses before it answers
+        return _oauth_error(error)
     return answer
 
 
 @ob_api.post(f"{API_PATH}/revoke")
 def revoke() -> Response:
-    answer: Response = oauth_server().create_endpoint_response("revocation")
+    try:
+        answer: Response = oauth_server().create_endpoint_response("revocation")
+    except OAuth2Error as error:
+        return _oauth_error(error)
     return answer
+
+
+def _oauth_error(error: OAuth2Error) -> Response:
+    response = jsonify({"error": error.error, "error_description": error.description or ""})
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _page(body: str, status: int = 200, *, form_target: str = "") -> Response:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
@@ -23,7 +24,8 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint, InvalidClientMetadataError
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Flask, current_app
+from flask import Flask, Request, current_app
+from flask import request as flask_request
 
 from bridge.rules.wallets import EXTRA_SCOPES, SCOPES
 from bridge.services.wallets import (
@@ -295,6 +297,34 @@ class Bearer(BearerTokenValidator):
             return Token(row, find_client(session, row.client_id)) if row else None
 
 
+def external_url(request: Request) -> str:
+    """The URL the client used: https when the proxy in front says so (X-Forwarded-Proto, as
+    the console's cookies read it), so Authlib's transport check sees what the client saw."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    url = request.url
+    if forwarded == "https" and url.startswith("http://"):
+        url = "https://" + url[len("http://") :]
+    return url
+
+
+class ProxiedRequest(FlaskOAuth2Request):
+    """Authlib's Flask request with the URL the client used (TLS ends at the proxy)."""
+
+    def __init__(self, request: Request) -> None:
+        OAuth2Request.__init__(
+            self, method=request.method, uri=external_url(request), headers=request.headers
+        )
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
+class BridgeAuthorizationServer(AuthorizationServer):
+    """Authlib's server, reading requests as the client sent them (see ProxiedRequest)."""
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        return ProxiedRequest(flask_request)
+
+
 def init_oauth(app: Flask) -> None:
     """Authlib's authorization server and resource protector, one of each per app."""
     app.config.update(
@@ -304,7 +334,7 @@ def init_oauth(app: Flask) -> None:
             grant: int(ACCESS_LIFETIME.total_seconds()) for grant in GRANT_TYPES
         },
     )
-    server = AuthorizationServer(app, query_client=query_client, save_token=store_token)
+    server = BridgeAuthorizationServer(app, query_client=query_client, save_token=store_token)
     server.register_grant(CodeGrant, [S256Only(required=True)])
     server.register_grant(RefreshGrant)
     server.register_endpoint(Registration)

@@ -488,3 +488,23 @@ def test_an_erased_learners_tokens_stop_working(served, engine, clock):  # type:
     )
     with unit_of_work(engine) as session:
         assert all(row.revoked_at is not None for row in session.exec(select(WalletToken)).all())
+
+
+def test_behind_a_tls_proxy_the_oauth_endpoints_work_and_plain_http_is_refused(
+    engine, database_url, tmp_path
+):  # type: ignore[no-untyped-def]
+    """TLS ends at the proxy (X-Forwarded-Proto: https): Authlib sees the https URL the client
+    used. Plain HTTP from outside the loopback gets an OAuth error, never a 500."""
+    app = create_app(page_settings(database_url, tmp_path), engine, handlers={}, background=False)
+    web = app.test_client()
+    outside = {"base_url": "http://bridge.example.com"}
+    plain = web.post(f"{API}/token", data={"grant_type": "authorization_code"}, **outside)
+    assert plain.status_code == 400 and plain.get_json()["error"] == "insecure_transport"
+    proxied = web.post(
+        f"{API}/token",
+        data={"grant_type": "authorization_code", "code": "x"},
+        headers={"X-Forwarded-Proto": "https"},
+        auth=("nobody", "wrong"),
+        **outside,
+    )
+    assert proxied.status_code == 401 and proxied.get_json()["error"] == "invalid_client"
