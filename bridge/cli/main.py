@@ -22,6 +22,11 @@ COMMANDS: dict[str, LazyCommand] = {
             "Alerts to the creator: incidents (the default), check, test.",
         ),
         (
+            "apps",
+            "bridge.cli.wallets:apps",
+            "Apps connected through the Open Badges API; block one.",
+        ),
+        (
             "ledger",
             "bridge.cli.learners.ledger:ledger_command",
             "Every credit movement, newest first; --csv for all.",
