@@ -24,6 +24,7 @@ from sqlmodel import select
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.services.credentials import import_csv, issuing_factory
 from bridge.services.operations import add_operator
+from bridge.services.wallets import register_client, save_token
 from bridge.store.db import unit_of_work
 from bridge.store.models import AuditEvent, Learner, WalletClient, WalletCode, WalletToken
 from tests.support.browser import serve
@@ -508,3 +509,54 @@ def test_behind_a_tls_proxy_the_oauth_endpoints_work_and_plain_http_is_refused(
         **outside,
     )
     assert proxied.status_code == 401 and proxied.get_json()["error"] == "invalid_client"
+
+
+def test_records_are_served_with_the_credentials_and_since_filters(
+    engine, database_url, tmp_path, clock
+):  # type: ignore[no-untyped-def]
+    """A completed pathway's CLR 2.0 record comes with the two credentials it carries, each a
+    JWS that verifies; `since` after the last issue leaves none (X-Total-Count 0). The
+    discovery document carries what the spec requires."""
+    settings = page_settings(database_url, tmp_path)
+    buy(engine, "PROJ-DATAVIZ", order_id=811)
+    buy(engine, "ASSESS-DV", order_id=812)
+    csv = (
+        "kind,learner,sku,occurred_at\n"
+        "project_accepted,ann@example.com,PROJ-DATAVIZ,2026-11-20\n"
+        "assessment_passed,ann@example.com,ASSESS-DV,2026-11-30\n"
+    )
+    issuing = issuing_factory(settings, example_catalogue)
+    assert import_csv(engine, csv, "UTC", issuing=issuing).committed
+    with unit_of_work(engine) as session:
+        ann = session.exec(select(Learner).where(Learner.email == "ann@example.com")).one()
+        register_client(session, "c1", "s1", {"redirect_uris": [REDIRECT]}, clock())
+        save_token(
+            session,
+            {"access_token": "t" * 42, "expires_in": 3600, "scope": READ},
+            client_id="c1",
+            learner_id=ann.id,
+            code_id=None,
+            now=clock(),
+        )
+        session.commit()
+    app = create_app(settings, engine, handlers={}, background=False, clock=clock)
+    web = app.test_client()
+    bearer = {"Authorization": "Bearer " + "t" * 42}
+    answer = web.get(f"{API}/credentials", headers=bearer)
+    assert answer.status_code == 200 and answer.headers["X-Total-Count"] == "3"
+    keys = web.get("/issuer/jwks.json").get_json()
+    types = sorted(
+        verify_vc_jwt(jws, keys)["type"][-1] for jws in answer.get_json()["compactJwsString"]
+    )
+    assert types == ["ClrCredential", "OpenBadgeCredential", "OpenBadgeCredential"]
+    later = (clock() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    none = web.get(f"{API}/credentials?since={later}", headers=bearer)
+    assert none.headers["X-Total-Count"] == "0" and none.get_json() == {"compactJwsString": []}
+    discovery = web.get(f"{API}/discovery").get_json()
+    info = discovery["info"]
+    assert info["termsOfService"] and info["x-imssf-privacyPolicyUrl"] and info["version"]
+    scheme = discovery["components"]["securitySchemes"]["OAuth2ACG"]
+    assert scheme["type"] == "oauth2"
+    assert scheme["x-imssf-registrationUrl"] == f"{PUBLIC_URL}{API}/register"
+    flow = scheme["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"].startswith("https://") and READ in flow["scopes"]
