@@ -36,6 +36,7 @@ from webhooks.console import (
     console,
     console_bookings,
     console_business,
+    console_cohorts,
     console_error_page,
     console_learner_pages,
     console_ops,
@@ -146,6 +147,7 @@ def create_app(
     app.register_blueprint(console_ops)
     app.register_blueprint(console_bookings)
     app.register_blueprint(console_business)
+    app.register_blueprint(console_cohorts)
     app.register_blueprint(console_learner_pages)
     app.register_blueprint(console_privacy)
     app.register_blueprint(console_wallets)

@@ -171,6 +171,7 @@ def test_every_command_that_shows_data_takes_json():
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_report_and_catalog_export_take_json(env):
     """`report --json` and `catalog export --json` print JSON, like --format json."""
+    assert bridge(env, "catalog", "apply").exit_code == 0
     report = bridge(env, "report", "--json")
     assert report.exit_code == 0, report.output
     assert json.loads(report.output) == json.loads(
@@ -178,7 +179,6 @@ def test_report_and_catalog_export_take_json(env):
     ) | {"generated_at": json.loads(report.output)["generated_at"]}
     export = bridge(env, "catalog", "export", "--json")
     assert export.exit_code == 0, export.output
-    assert bridge(env, "catalog", "apply").exit_code == 0
     assert "competencies" in json.loads(export.output)
 
 

@@ -55,6 +55,7 @@ class OutcomeEvent(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
+
 class LearnerPageLink(SQLModel, table=True):
     """A learner's personal page link (``/me/<token>``): only the token's SHA-256 and the nonce
     it was derived with (bridge.rules.learner_page), never the token.
