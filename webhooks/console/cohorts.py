@@ -7,6 +7,7 @@ logged-in operator, told to the learner once in a customer note, stock of both c
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
@@ -14,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.services.audit import Via
 from bridge.services.catalogue import load_catalogue
-from bridge.services.cohorts import ACTIONS, Steered, SteeringError, steer
+from bridge.services.cohorts import ACTIONS, AlreadySteered, Steered, SteeringError, steer
 from bridge.services.reporting import UnknownCohortCode, cohort_roster, list_cohorts
 from bridge.store.db import unit_of_work
 from webhooks.console.auth import admin_required, current_operator, guard, render_page
@@ -40,8 +41,20 @@ def _asked(code: str) -> tuple[str, str, str | None, str]:
     return action, learner, to, reason
 
 
+def _reference() -> str:
+    """The confirmation's reference, made by the review: one confirmation, one action."""
+    reference = request.form.get("reference", "")
+    if (
+        not (16 <= len(reference) <= 64)
+        or not reference.replace("-", "").replace("_", "").isalnum()
+    ):
+        abort(400, description="the confirmation is missing its reference: start again")
+    return reference
+
+
 def _run(code: str, *, commit: bool) -> Steered:
     action, learner, to, reason = _asked(code)
+    reference = _reference() if commit else None
     operator = current_operator()
     rt = runtime()
     catalogue = load_catalogue(rt.engine, file_catalogue())
@@ -57,6 +70,7 @@ def _run(code: str, *, commit: bool) -> Steered:
             via=Via.CONSOLE,
             to=to,
             reason=reason,
+            reference=f"console:{reference}" if reference else None,
         )
         if commit:
             session.commit()
@@ -86,7 +100,12 @@ def steer_review(code: str) -> Response:
     except SteeringError as exc:
         return render_page("console/cohort.html", http_status=400, error=str(exc), **page)
     return render_page(
-        "console/steer_confirm.html", result=result, code=code, form=request.form, **page
+        "console/steer_confirm.html",
+        result=result,
+        code=code,
+        form=request.form,
+        reference=secrets.token_urlsafe(16),
+        **page,
     )
 
 
@@ -97,6 +116,9 @@ def steer_confirm(code: str) -> ResponseReturnValue:
     _roster(code)  # 404 for an unknown cohort
     try:
         result = _run(code, commit=True)
+    except AlreadySteered:
+        flash("this confirmation was already applied; nothing was done twice")
+        return redirect(url_for("console.cohort", code=code))
     except SteeringError as exc:
         abort(400, description=f"{exc} (already done? the cohort page shows where things stand)")
     flash(result.describe())

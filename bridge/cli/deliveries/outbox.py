@@ -65,6 +65,8 @@ def _state(row: dict[str, Any]) -> str:
         return "not sent: the shop has this value"
     if status == OutboxStatus.SENDING:
         return f"being sent ({tries} so far)"
+    if status == OutboxStatus.HELD:
+        return "held: waiting for BRIDGE_PUBLIC_URL"
     if not row["attempts"]:
         return "not tried yet"
     due = row["next_attempt_at"]
@@ -102,7 +104,7 @@ def _dry_run(app: AppContext, as_json: bool) -> None:
     default=None,
     # Their values: given the StrEnum members, click would show and take their names.
     type=click.Choice([*(str(s) for s in STATUSES), "all"]),
-    help="Only rows in this status (default: pending, sending and dead).",
+    help="Only rows in this status (default: pending, sending, held and dead).",
 )
 @click.option("--limit", default=100, show_default=True, help="How many, oldest first.")
 @click.option(

@@ -7,6 +7,7 @@ queues what these rules decide.
 from __future__ import annotations
 
 import logging
+import re
 import string
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -290,3 +291,30 @@ def discount_text(discount_type: str, amount: Decimal, currency: str = "") -> st
         text = f"{amount:f}"
         return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
     return f"{amount.quantize(CENT):f}" + (f" {currency}" if currency else "")
+
+
+# The service's own pages a note may link to; without BRIDGE_PUBLIC_URL their links are bare
+# paths, which no e-mail client can open.
+LINKED_PAGES = ("/claims/", "/me/", "/credentials/", "/pathways/")
+_BARE_LINK = re.compile(
+    r"(?<![\w/.:])(?:"
+    + "|".join(re.escape(p) for p in LINKED_PAGES)
+    + r")[\w~%-]+(?:\.[\w~%-]+)*"  # a sentence's full stop is not part of it
+)
+
+
+def bare_links(text: str) -> list[str]:
+    """The links of a note's text that are bare paths to the service's pages, in order."""
+    return list(dict.fromkeys(_BARE_LINK.findall(text)))
+
+
+def with_public_url(text: str, links: Iterable[str], public_url: str) -> str:
+    """The text with each of ``links`` (bare paths) made absolute under ``public_url``."""
+    root = public_url.rstrip("/")
+    wanted = set(links)
+
+    def absolute(match: re.Match[str]) -> str:
+        path = match.group(0)
+        return f"{root}{path}" if path in wanted else path
+
+    return _BARE_LINK.sub(absolute, text)

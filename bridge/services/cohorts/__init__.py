@@ -18,10 +18,17 @@ from bridge.services.cohorts.seating import (
     rebalance,
     seat_claim,
 )
-from bridge.services.cohorts.steering import ACTIONS, Steered, SteeringError, steer
+from bridge.services.cohorts.steering import (
+    ACTIONS,
+    AlreadySteered,
+    Steered,
+    SteeringError,
+    steer,
+)
 
 __all__ = [
     "ACTIONS",
+    "AlreadySteered",
     "Rebalanced",
     "Steered",
     "SteeringError",

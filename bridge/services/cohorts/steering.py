@@ -26,13 +26,17 @@ from bridge.services.ledger import Event, OrderOutcome, find_learner
 from bridge.services.writeback import enqueue_cohort_stock, enqueue_writebacks_for
 from bridge.settings import Settings
 from bridge.store.ids import id_of
-from bridge.store.models import Cohort, Learner, Seat, utcnow
+from bridge.store.models import AuditEvent, Cohort, Learner, Seat, utcnow
 
 ACTIONS = ("promote", "remove", "move")
 
 
 class SteeringError(PermanentError):
     """The action cannot be done as asked (unknown learner, no such seat, same cohort...)."""
+
+
+class AlreadySteered(SteeringError):
+    """This confirmation (its reference) was already carried out: nothing is done twice."""
 
 
 @dataclass
@@ -152,8 +156,13 @@ def steer(
     to: str | None = None,
     reason: str = "",
     now: datetime | None = None,
+    reference: str | None = None,
 ) -> Steered:
-    """Do one steering action inside the caller's unit of work (the caller commits)."""
+    """Do one steering action inside the caller's unit of work (the caller commits).
+
+    ``reference`` names one confirmation (the console's review form makes one): the same
+    reference again raises AlreadySteered instead of acting or failing on the changed seats.
+    """
     if action not in ACTIONS:
         raise SteeringError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     if action == "move" and not to:
@@ -164,6 +173,8 @@ def steer(
         raise SteeringError(f"{code} is the cohort the learner is in; --to names another")
     now = now or utcnow()
     cohorts = lock_cohorts(session, [code, *([to] if to else [])])
+    if reference and _done_before(session, action, code, reference):
+        raise AlreadySteered(f"this {action} was already confirmed; nothing was done twice")
     learner = _learner(session, learner_ref)
     if action == "move":
         assert to is not None
@@ -238,10 +249,22 @@ def steer(
             "to": to,
             "was": result.was,
             "now": result.now,
+            **({"reference": reference} if reference else {}),
         },
         at=now,
     )
     return result
+
+
+def _done_before(session: Session, action: str, code: str, reference: str) -> bool:
+    """Whether a steering of this cohort was audited with this confirmation's reference (read
+    after the cohorts' lock, so a double submit waits for the first and then sees it)."""
+    rows = session.exec(
+        select(AuditEvent.details).where(
+            AuditEvent.action == f"cohort.{action}", AuditEvent.subject == f"cohort:{code}"
+        )
+    ).all()
+    return any(isinstance(d, dict) and d.get("reference") == reference for d in rows)
 
 
 def _check_move(target: Cohort, now: datetime) -> None:

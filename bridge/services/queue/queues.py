@@ -98,7 +98,12 @@ OUTBOX = Queue(
         "send_alone",
     ),
     shown=("payload",),
-    default_statuses=(OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD),
+    default_statuses=(
+        OutboxStatus.PENDING,
+        OutboxStatus.SENDING,
+        OutboxStatus.HELD,
+        OutboxStatus.DEAD,
+    ),
     newest_first=False,
     # ``in_doubt`` is kept: a create that may have reached the shop is still looked for first.
     on_retry={"claimed_at": None},

@@ -253,7 +253,8 @@ def reconcile_claims(
         return []
     if not settings.web.public_url:
         log.warning(
-            "BRIDGE_PUBLIC_URL is not set: the claim links in the buyer's note are relative paths",
+            "BRIDGE_PUBLIC_URL is not set: the buyer's note with the claim links is held in "
+            "the outbox until it is",
             extra={"order_id": order_id},
         )
     links = [claim_url(settings.web.public_url, code) for code in created]

@@ -7,7 +7,7 @@ one note per order, so a pass sends at most one note per order it changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -23,6 +23,7 @@ from bridge.rules.writeback.notes import (
     PLACEHOLDERS,
     NoteTemplateError,
     NoteTemplates,
+    bare_links,
     discount_text,
     parse_note_templates,
 )
@@ -237,6 +238,17 @@ def _note(
     return Update(NOTE, order_id, f"order:{order_id}:note:{identity}", data, extra)
 
 
+def _held_without_url(note: Update, settings: Settings) -> Update:
+    """A note whose links would be bare paths (no BRIDGE_PUBLIC_URL) is queued held, with
+    those paths, and worded with the URL once it is set (``release_held_notes``)."""
+    if settings.web.public_url:
+        return note
+    links = bare_links(str(note.data.get("note") or ""))
+    if not links:
+        return note
+    return replace(note, extra={**note.extra, "relative_links": links})
+
+
 def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Settings) -> list[str]:
     """Queue one note per order for this pass's drafts, worded together in their order.
 
@@ -282,7 +294,7 @@ def enqueue_notes(session: Session, drafts: Iterable[NoteDraft], settings: Setti
                 )
             )
     carrying = _with_page_links(session, notes, settings)
-    queued = enqueue_creates(session, notes)
+    queued = enqueue_creates(session, [_held_without_url(note, settings) for note in notes])
     for key in queued:
         if key in carrying:
             mark_link_sent(session, carrying[key], key)
@@ -392,9 +404,8 @@ def enqueue_credential_note(
     identity = note_identity(order_id, "credential_issued", [f"credential:{credential_uuid}"])
     if simulated_orders(session, [order_id]):
         return None  # made up by `bridge simulate`: no shop has the order
-    queued = enqueue_creates(
-        session, [_note(order_id, "credential_issued", text, identity, learner_id, settings)]
-    )
+    note = _note(order_id, "credential_issued", text, identity, learner_id, settings)
+    queued = enqueue_creates(session, [_held_without_url(note, settings)])
     return queued[0] if queued else None
 
 
@@ -414,7 +425,7 @@ def enqueue_page_link_note(
     text = f"{note_templates_for(settings).label('page_link')} {url}"
     identity = note_identity(order_id, "page_link", [fact])
     note = _note(order_id, "page_link", text, identity, learner_id, settings, customer=True)
-    queued = enqueue_creates(session, [note])
+    queued = enqueue_creates(session, [_held_without_url(note, settings)])
     if queued:
         mark_link_sent(session, learner_id, queued[0])
     return queued[0] if queued else None

@@ -36,7 +36,7 @@ from bridge.rules.retry import after_failure
 from bridge.rules.writeback.identities import claim_note, unclaimed_notes
 from bridge.services.queue import OUTBOX, due_select
 from bridge.services.writeback.outbox_summary import DrainSummary, PlannedRequest
-from bridge.services.writeback.queue import NOTE, remember_all
+from bridge.services.writeback.queue import NOTE, release_held_notes, remember_all
 from bridge.settings import Settings
 from bridge.shop.errors import ShopRequestError, ShopUnavailable
 from bridge.shop.protocol import BATCH_LIMIT, BatchResult
@@ -634,9 +634,10 @@ def _claim(engine: Engine, now: datetime) -> tuple[list[_Row], int]:
     return send, len(unchanged)
 
 
-def _plan_dry(engine: Engine, now: datetime) -> DrainSummary:
+def _plan_dry(engine: Engine, now: datetime, public_url: str | None) -> DrainSummary:
     summary = DrainSummary(dry_run=True)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine) as session:  # never committed: held notes are worded, rolled back
+        release_held_notes(session, public_url)
         rows = [_snapshot(row) for row in _due(session, now, lock=False)]
         send, unchanged = _split_unchanged(session, rows)
         summary.unchanged = len(unchanged)
@@ -686,9 +687,14 @@ def drain_outbox(
     """
     now = now or utcnow()
     if dry_run:
-        return _plan_dry(engine, now)
+        return _plan_dry(engine, now, settings.web.public_url)
     if woo_client is None:
         raise PermanentError("no shop to write back to: set WOOCOMMERCE_URL and the REST keys")
+    if settings.web.public_url:
+        # Notes held for want of the URL are worded with it now, then sent like any other.
+        with unit_of_work(engine) as session:
+            if release_held_notes(session, settings.web.public_url):
+                session.commit()
     total = getattr(woo_client, "total_requests", None)
     before = total() if callable(total) else None
     rows, unchanged = _claim(engine, now)

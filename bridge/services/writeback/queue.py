@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
+from bridge.rules.writeback.notes import with_public_url
 from bridge.store.bulk import insert_ignoring, insert_rows, table_of
 from bridge.store.models import (
     OutboxItem,
@@ -30,6 +31,13 @@ STATUSES = tuple(OutboxStatus)
 
 
 NOTE = "order_note"
+
+
+# Why a held note waits (its last_error while held): its links need the service's address.
+WAITING_FOR_URL = (
+    "waiting for BRIDGE_PUBLIC_URL: the note's links would be bare paths; "
+    "it is worded and sent once the URL is set"
+)
 
 
 @dataclass(frozen=True)
@@ -177,18 +185,45 @@ def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
         if create.target_key in known:
             continue
         known.add(create.target_key)
-        fresh.append(
-            {
-                "resource": create.resource,
-                "operation": "create",
-                "target_id": create.target_id,
-                "target_key": create.target_key,
-                "payload": {"data": create.data, **create.extra},
-                "created_at": utcnow(),
-            }
-        )
+        row: dict[str, Any] = {
+            "resource": create.resource,
+            "operation": "create",
+            "target_id": create.target_id,
+            "target_key": create.target_key,
+            "payload": {"data": create.data, **create.extra},
+            "created_at": utcnow(),
+        }
+        if create.extra.get("relative_links"):
+            # Links that need BRIDGE_PUBLIC_URL: held, not sent, until it is set.
+            row.update(status=OutboxStatus.HELD, last_error=WAITING_FOR_URL)
+        fresh.append(row)
     insert_outbox_rows(session, fresh)
     return [row["target_key"] for row in fresh]
+
+
+def release_held_notes(session: Session, public_url: str | None) -> int:
+    """Word the held notes' links with ``public_url`` and make them due (same rows, same keys:
+    each is still sent once); how many. Nothing happens while the URL is not set."""
+    if not public_url:
+        return 0
+    held = session.exec(
+        select(OutboxItem)
+        .where(OutboxItem.status == OutboxStatus.HELD)
+        .order_by(col(OutboxItem.id))
+        .with_for_update()
+    ).all()
+    for row in held:
+        payload = dict(row.payload or {})
+        links = payload.pop("relative_links", None) or []
+        data = dict(payload.get("data") or {})
+        data["note"] = with_public_url(str(data.get("note") or ""), links, public_url)
+        row.payload = {**payload, "data": data}
+        row.status = OutboxStatus.PENDING
+        row.last_error = ""
+        row.next_attempt_at = None
+        session.add(row)
+    session.flush()
+    return len(held)
 
 
 def line_of(grant_key: str | None) -> int | None:

@@ -21,6 +21,7 @@ class OutboxStatus(StrEnum):
     UNCHANGED = "unchanged"  # equal to what was last written, so not sent
     DEAD = "dead"  # out of tries, or refused for good
     SUPERSEDED = "superseded"  # a newer value for its target replaced it
+    HELD = "held"  # a note whose links need BRIDGE_PUBLIC_URL: worded and sent once it is set
 
 
 class OutboxItem(SQLModel, table=True):
