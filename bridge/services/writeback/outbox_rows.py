@@ -86,6 +86,11 @@ def retry_outbox(
     row = show_row(engine, OUTBOX, item_id)
     if row is None:
         raise OutboxItemNotFound(f"no outbox row {item_id}")
+    if row["status"] == OutboxStatus.HELD:
+        raise PermanentError(
+            f"outbox row {item_id} is held: it waits for BRIDGE_PUBLIC_URL, and the next drain "
+            "with it set words and sends it"
+        )
     if row["status"] not in OUTBOX.retryable:
         raise PermanentError(
             f"outbox row {item_id} is {row['status']}; only dead or pending rows can be retried"
