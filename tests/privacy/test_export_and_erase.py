@@ -15,6 +15,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import Session
 
 from bridge.rules.report.rows import Period
+from bridge.rules.wallets import CREDENTIAL_READ, CREDENTIAL_UPSERT, parse_upsert
 from bridge.services.audit import Via
 from bridge.services.credentials import jwks
 from bridge.services.learner_links import learner_for_page_token
@@ -29,8 +30,17 @@ from bridge.services.privacy import (
     wordpress_pages,
 )
 from bridge.services.reporting import build_report
+from bridge.services.wallets import register_client, save_token, touch, upsert_credential
 from bridge.store.db import unit_of_work
-from bridge.store.models import AuditEvent, InboxDelivery, Learner, LearnerEmail, StatusList
+from bridge.store.models import (
+    AuditEvent,
+    InboxDelivery,
+    Learner,
+    LearnerEmail,
+    StatusList,
+    WalletCredential,
+    WalletToken,
+)
 from tests.support.bookings import LENA, booking_app
 from tests.support.credentials import PUBLIC_URL, revoked_in
 from tests.support.privacy import (
@@ -263,3 +273,71 @@ def _all_emails(session: Session) -> set[str]:
     rows = session.exec(select(LearnerEmail.email)).all()  # type: ignore[call-overload]
     learners = session.exec(select(Learner.email)).all()  # type: ignore[call-overload]
     return {row[0] for row in rows} | {row[0] for row in learners}
+
+
+def _connect_a_wallet(story: Story) -> str:
+    """Lena connected Pocket Wallet (used once since), which stored a credential from elsewhere
+    naming her; what the Open Badges API would have written. Returns its compact JWS."""
+    from jwcrypto import jwk, jws
+
+    document = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": "https://college.example.edu/credentials/7",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": "https://college.example.edu/issuer", "type": ["Profile"]},
+        "credentialSubject": {"type": ["AchievementSubject"], "name": NAME},
+    }
+    signed = jws.JWS(json.dumps(document).encode())
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    signed.add_signature(key, alg="ES256", protected={"alg": "ES256", "typ": "JWT"})
+    compact: str = signed.serialize(compact=True)
+    now = datetime.now(UTC)
+    scope = f"{CREDENTIAL_READ} {CREDENTIAL_UPSERT}"
+    with unit_of_work(story.engine) as session:
+        lena = find_learner(session, LENA)
+        assert lena is not None and lena.id is not None
+        metadata = {"client_name": "Pocket Wallet", "client_uri": "https://wallet.example.org/"}
+        register_client(session, "pocket", "secret", {**metadata, "scope": scope}, now)
+        row = save_token(
+            session,
+            {"access_token": "a" * 43, "refresh_token": "r" * 43, "scope": scope},
+            client_id="pocket",
+            learner_id=lena.id,
+            code_id=None,
+            now=now,
+        )
+        touch(session, row, now)
+        sent = parse_upsert("text/plain", compact.encode())
+        assert upsert_credential(session, lena.id, "pocket", sent, public_url=PUBLIC_URL, now=now)
+        session.commit()
+    return compact
+
+
+def test_the_export_lists_connected_apps_and_erasure_ends_them_and_their_credentials(story):
+    """The export names the app Lena connected (name, scopes, when, last used) and the
+    credential it stored; erasure revokes the app's tokens and deletes that credential."""
+    compact = _connect_a_wallet(story)
+    sections = export_of(story.engine, LENA)["sections"]
+    (app,) = sections["wallet_apps"]
+    assert (app["name"], app["disconnected"]) == ("Pocket Wallet", False)
+    assert app["scope"] == sorted([CREDENTIAL_READ, CREDENTIAL_UPSERT])
+    assert app["connected_at"] and app["last_used_at"]
+    (stored,) = sections["wallet_credentials"]
+    assert stored["content"] == compact and stored["stored_by"] == "pocket"
+    assert stored["credential_id"] == "https://college.example.edu/credentials/7"
+    groups = {
+        item["group_id"]
+        for page in wordpress_pages(export_of(story.engine, LENA))
+        for item in page["data"]
+    }
+    assert {"creator-bridge-wallet-apps", "creator-bridge-wallet-credentials"} <= groups
+
+    report = erase(story)
+    assert report["removed"]["connected apps' tokens"] == 1
+    assert report["removed"]["credentials apps stored"] == 1
+    with unit_of_work(story.engine) as session:
+        assert all(t.revoked_at for t in session.exec(select(WalletToken)).scalars())
+        assert session.exec(select(WalletCredential)).first() is None
+    after = export_of(story.engine, pseudonym_email(report["learner_id"]))["sections"]
+    assert after["wallet_apps"][0]["disconnected"] and after["wallet_credentials"] == []
+    assert NAME not in repr(every_row(story.engine)).replace("Helena Fischer", "")

@@ -4,7 +4,8 @@ Unprotected: ``GET discovery`` (the service description document). OAuth 2.0 (Au
 webhooks.public.ob_oauth): ``POST register`` (RFC 7591), ``GET/POST authorize`` (the learner
 signs in with their personal page link and approves the app on a consent page), ``POST token``
 (code with PKCE S256, refresh), ``POST revoke`` (RFC 7009). With a bearer token:
-``GET credentials`` (compact JWS, paged with X-Total-Count and Link) and ``GET profile``.
+``GET credentials`` (compact JWS, paged with X-Total-Count and Link), ``POST credentials``
+(upsertCredential: a credential from elsewhere stored for the learner) and ``GET profile``.
 API errors are imsx_StatusInfo bodies; the OAuth endpoints answer RFC 6749/7591 errors.
 
 The learner sees and disconnects the apps they connected at ``/me/<token>/apps``.
@@ -27,22 +28,30 @@ from bridge.rules.learner_page import is_token
 from bridge.rules.wallets import (
     API_PATH,
     CREDENTIAL_READ,
+    CREDENTIAL_UPSERT,
+    JWS_FORMAT,
+    MAX_UPSERT_BYTES,
     PROFILE_READ,
     SCOPES,
     PagingError,
+    UpsertError,
     link_header,
     parse_paging,
+    parse_upsert,
     service_description,
     status_info,
 )
 from bridge.services.learner_links import learner_for_page_token
 from bridge.services.wallets import (
+    CREATED,
+    REFUSED,
     connected_apps,
     disconnect,
     find_client,
     learner_credentials,
     learner_profile,
     touch,
+    upsert_credential,
 )
 from bridge.store.db import unit_of_work
 from webhooks.public.claims import AddressLimiter
@@ -310,10 +319,14 @@ def get_credentials() -> Response:
     except PagingError as exc:
         return _status(400, "invalid_query_parameter", str(exc))
     with unit_of_work(runtime().engine, read_only=True) as session:
-        compact, total = learner_credentials(session, token.row.learner_id, page)
-    response = jsonify({"compactJwsString": compact})
-    response.headers["X-Total-Count"] = str(total)
-    response.headers["Link"] = link_header(f"{_public_url()}{API_PATH}/credentials", page, total)
+        found = learner_credentials(session, token.row.learner_id, page)
+    body: dict[str, Any] = {"compactJwsString": found.compact}
+    if found.documents:
+        body["credential"] = found.documents
+    response = jsonify(body)
+    response.headers["X-Total-Count"] = str(found.total)
+    url = f"{_public_url()}{API_PATH}/credentials"
+    response.headers["Link"] = link_header(url, page, found.total)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -332,11 +345,45 @@ def get_profile() -> Response:
     return response
 
 
-@ob_api.route(f"{API_PATH}/credentials", methods=["POST"])
+@ob_api.post(f"{API_PATH}/credentials")
+def upsert() -> Response:
+    """upsertCredential: store a credential from elsewhere for the learner, 201 when new, 200
+    when it replaced theirs with the same issuer and id; the body echoes it as sent. One the
+    bridge issued is never replaced (409)."""
+    token = _bearer(CREDENTIAL_UPSERT)
+    if isinstance(token, Response):
+        return token
+    if (request.content_length or 0) > MAX_UPSERT_BYTES:
+        return _status(413, "invalid_data", "the credential is too large")
+    try:
+        body = request.stream.read(MAX_UPSERT_BYTES + 1)  # never more, whatever the length says
+        sent = parse_upsert(request.content_type or "", body)
+    except UpsertError as exc:
+        return _status(exc.status, "invalid_data", str(exc))
+    with unit_of_work(runtime().engine) as session:
+        outcome = upsert_credential(
+            session,
+            token.row.learner_id,
+            token.row.client_id,
+            sent,
+            public_url=_public_url(),
+            now=runtime().clock(),
+        )
+        session.commit()
+    if outcome == REFUSED:
+        return _status(409, "forbidden", "a credential this host issued cannot be replaced")
+    log.info("wallet credential stored", extra={"client": token.row.client_id, "was": outcome})
+    mimetype = "text/plain" if sent.form == JWS_FORMAT else "application/json"
+    response = Response(sent.text, status=201 if outcome == CREATED else 200, mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @ob_api.route(f"{API_PATH}/profile", methods=["PUT"])
 def not_offered() -> Response:
-    """upsertCredential and putProfile are not offered (the discovery document omits them)."""
-    return _status(405, "not_allowed", "this host does not take credentials or profile changes")
+    """putProfile is not offered (the discovery document omits it): names and e-mails are the
+    shop's."""
+    return _status(405, "not_allowed", "this host does not take profile changes")
 
 
 # --- the learner's connected apps --------------------------------------------------------

@@ -37,6 +37,7 @@ from bridge.services.ledger import (
 )
 from bridge.services.privacy.export import learner_deliveries, learner_order_ids
 from bridge.services.privacy.sweep import needles, sweep
+from bridge.services.wallets import erase_wallet
 from bridge.settings import Settings
 from bridge.store.bulk import insert_ignore
 from bridge.store.db import unit_of_work
@@ -296,6 +297,9 @@ def erase_learner(
         session.add(token)
     removed["booking links"] = len(tokens)
     removed["page links"] = int(revoke_page_link(session, learner_id))
+    apps, stored = erase_wallet(session, learner_id, now)
+    removed["connected apps' tokens"] = apps
+    removed["credentials apps stored"] = stored
     session.flush()
 
     for credential in active:

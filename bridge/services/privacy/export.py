@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, SQLModel, col, select
 
+from bridge.services.wallets import wallet_export
 from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
@@ -63,6 +64,14 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "coupons": ("Coupons", "Personal coupons offered to the learner."),
     "page_links": ("Page links", "The learner's page links and when they were last opened."),
     "deliveries": ("Webhook deliveries", "Deliveries from the shop about the learner."),
+    "wallet_apps": (
+        "Connected apps",
+        "Wallets and other apps the learner let read their credentials (Open Badges API).",
+    ),
+    "wallet_credentials": (
+        "Stored credentials",
+        "Credentials from elsewhere that connected apps stored for the learner.",
+    ),
 }
 
 
@@ -145,6 +154,7 @@ def export_learner(
     order_ids = learner_order_ids(session, learner_id)
     subscriptions = _rows(session, Subscription, Subscription.learner_id == learner_id)
     credentials = _rows(session, Credential, Credential.learner_id == learner_id)
+    wallet = wallet_export(session, learner_id)
     sections: dict[str, list[dict[str, Any]]] = {
         "identity": [row_data(learner)],
         "emails": [
@@ -199,6 +209,8 @@ def export_learner(
                 session, learner, order_ids, [int(s.id) for s in subscriptions]
             )
         ],
+        "wallet_apps": wallet["apps"],
+        "wallet_credentials": wallet["credentials"],
     }
     return {
         "format": FORMAT,

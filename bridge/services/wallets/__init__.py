@@ -2,7 +2,9 @@
 RFC 7591, authorization codes learners grant on the consent page, access and refresh tokens
 (all stored as SHA-256 hashes), the apps a learner has connected and disconnects, clients an
 operator blocks, and what the API serves: a learner's credentials as compact JWS and their
-profile (``grants``); what a registering app must send (``registration``). The OAuth 2.0
+profile, credentials apps stored for the learner by upsertCredential, the learner's wallet data
+for export and erasure (``grants``, ``stored``); what a registering app must send
+(``registration``). The OAuth 2.0
 protocol itself is Authlib's, wired in webhooks/public.
 
 Other features, webhooks/, sync/ and bridge/cli/ import the names below from this package, never
@@ -20,7 +22,6 @@ from bridge.services.wallets.grants import (
     disconnect,
     find_client,
     find_token,
-    learner_credentials,
     learner_profile,
     list_clients,
     register_client,
@@ -32,16 +33,31 @@ from bridge.services.wallets.grants import (
     touch,
 )
 from bridge.services.wallets.registration import registration_problems
+from bridge.services.wallets.stored import (
+    CREATED,
+    REFUSED,
+    REPLACED,
+    CredentialPage,
+    erase_wallet,
+    learner_credentials,
+    upsert_credential,
+    wallet_export,
+)
 
 __all__ = [
     "ACCESS_LIFETIME",
     "CODE_LIFETIME",
+    "CREATED",
     "REFRESH_LIFETIME",
+    "REFUSED",
+    "REPLACED",
     "ConnectedApp",
+    "CredentialPage",
     "block_client",
     "claim_code",
     "connected_apps",
     "disconnect",
+    "erase_wallet",
     "find_client",
     "find_token",
     "learner_credentials",
@@ -55,4 +71,6 @@ __all__ = [
     "secret_hash",
     "token_is_live",
     "touch",
+    "upsert_credential",
+    "wallet_export",
 ]

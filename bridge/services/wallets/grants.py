@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from bridge.rules.wallets import Page
-from bridge.store.models import Credential, Learner, WalletClient, WalletCode, WalletToken
+from bridge.store.models import Learner, WalletClient, WalletCode, WalletToken
 
 CODE_LIFETIME = timedelta(seconds=600)
 ACCESS_LIFETIME = timedelta(hours=1)
@@ -285,29 +284,6 @@ def block_client(session: Session, client_id: str, by: str, now: datetime) -> bo
     session.add(row)
     revoke_tokens(session, now, client_id=client_id)
     return True
-
-
-def learner_credentials(session: Session, learner_id: int, page: Page) -> tuple[list[str], int]:
-    """One page of the learner's live credentials and records as compact JWS, and the total.
-
-    Oldest first (by id, so pages do not shift as new ones are issued); ``since`` keeps those
-    issued after it. Revoked credentials are left out.
-    """
-    where: list[Any] = [
-        col(Credential.learner_id) == learner_id,
-        col(Credential.revoked_at).is_(None),
-    ]
-    if page.since is not None:
-        where.append(col(Credential.issued_at) > page.since)
-    total = session.exec(select(func.count()).select_from(Credential).where(*where)).one()
-    rows = session.exec(
-        select(Credential.jwt)
-        .where(*where)
-        .order_by(col(Credential.id))
-        .offset(page.offset)
-        .limit(page.limit)
-    ).all()
-    return list(rows), int(total)
 
 
 def learner_profile(

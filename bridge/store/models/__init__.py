@@ -50,7 +50,12 @@ from bridge.store.models.orders import Access, LedgerEntry, OrderState, Unmapped
 from bridge.store.models.privacy import ErasedIdentity
 from bridge.store.models.subscriptions import Subscription
 from bridge.store.models.team_packs import ClaimPlace
-from bridge.store.models.wallets import WalletClient, WalletCode, WalletToken
+from bridge.store.models.wallets import (
+    WalletClient,
+    WalletCode,
+    WalletCredential,
+    WalletToken,
+)
 from bridge.store.models.writeback import OutboxItem, OutboxStatus, OutboxWritten, PersonalCoupon
 
 __all__ = [
@@ -98,6 +103,7 @@ __all__ = [
     "UnmappedLine",
     "WalletClient",
     "WalletCode",
+    "WalletCredential",
     "WalletToken",
     "WatchState",
     "seat_purchase_order",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.store.models.columns import json_column, utcnow
@@ -70,3 +71,24 @@ class WalletToken(SQLModel, table=True):
     refresh_expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+class WalletCredential(SQLModel, table=True):
+    """A credential an app stored for a learner by upsertCredential (issued by someone else),
+    kept as sent (``form`` ``jws`` or ``json``, ``content`` the text) and found again by ``key``
+    (the hash of its issuer id and id, the spec's equality): a second upsert replaces it. The
+    learner's own data: exported with them, deleted when they are erased."""
+
+    __tablename__ = "wallet_credential"
+    __table_args__ = (UniqueConstraint("learner_id", "key", name="uq_wallet_credential_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="learner.id", index=True)
+    key: str = Field(max_length=64)
+    credential_id: str = Field(max_length=500)
+    issuer_id: str = Field(max_length=500)
+    client_id: str = Field(max_length=64)  # the app that stored (or last replaced) it
+    form: str = Field(max_length=10)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)

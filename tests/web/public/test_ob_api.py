@@ -560,3 +560,124 @@ def test_records_are_served_with_the_credentials_and_since_filters(
     assert scheme["x-imssf-registrationUrl"] == f"{PUBLIC_URL}{API}/register"
     flow = scheme["flows"]["authorizationCode"]
     assert flow["authorizationUrl"].startswith("https://") and READ in flow["scopes"]
+
+
+UPSERT = SCOPE + "credential.upsert"
+ELSEWHERE = "https://college.example.edu"
+
+
+def elsewhere_credential(number: int, name: str = "Statistics I") -> dict[str, Any]:
+    """An OB 3.0 AchievementCredential another issuer gave Ann (valid by the OB schema)."""
+    return {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
+        "id": f"{ELSEWHERE}/credentials/{number}",
+        "type": ["VerifiableCredential", "AchievementCredential"],
+        "issuer": {"id": f"{ELSEWHERE}/issuer", "type": ["Profile"], "name": "College"},
+        "validFrom": "2026-06-01T00:00:00Z",
+        "name": name,
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "achievement": {
+                "id": f"{ELSEWHERE}/achievements/{number}",
+                "type": ["Achievement"],
+                "name": name,
+                "description": "A course passed elsewhere.",
+                "criteria": {"narrative": "Passed the exam."},
+            },
+        },
+    }
+
+
+def signed_elsewhere(document: dict[str, Any]) -> str:
+    """The credential as a VC-JWT of its own issuer, signed with jwcrypto (not the bridge)."""
+    from jwcrypto import jwk, jws
+
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    claims = {**document, "iss": document["issuer"]["id"], "jti": document["id"]}
+    signed = jws.JWS(json.dumps(claims).encode())
+    signed.add_signature(key, alg="ES256", protected={"alg": "ES256", "typ": "JWT"})
+    compact: str = signed.serialize(compact=True)
+    return compact
+
+
+def test_an_app_stores_credentials_for_the_learner_and_never_replaces_the_bridges(served, engine):  # type: ignore[no-untyped-def]
+    """upsertCredential through Authlib's client: a JWS and a JSON credential from elsewhere
+    are created (201), the JSON one replaced (200), getCredentials returns both as sent after
+    Ann's own; one the bridge issued is refused (409), so is a bad shape, a token without the
+    upsert scope, and Bo never sees Ann's."""
+    base = served["base"]
+    discovery = requests.get(f"{base}{API}/discovery", timeout=10).json()
+    post = discovery["paths"]["/credentials"]["post"]
+    assert post["operationId"] == "upsertCredential"
+    assert post["security"] == [{"OAuth2ACG": [UPSERT]}]
+    assert (
+        UPSERT
+        in discovery["components"]["securitySchemes"]["OAuth2ACG"]["flows"]["authorizationCode"][
+            "scopes"
+        ]
+    )
+    client = register(base, scope=f"{READ} {UPSERT}")
+    wallet = session_for(client, scope=f"{READ} {UPSERT}")
+    wallet.token = connect_with(served, client, "ann", scope=f"{READ} {UPSERT}")
+    url = f"{base}{API}/credentials"
+    compact = signed_elsewhere(elsewhere_credential(1))
+    created = wallet.post(url, data=compact, headers={"Content-Type": "text/plain"}, timeout=10)
+    assert created.status_code == 201 and created.text == compact
+    first = wallet.post(url, json=elsewhere_credential(2), timeout=10)
+    assert first.status_code == 201 and first.json()["name"] == "Statistics I"
+    again = wallet.post(url, json=elsewhere_credential(2, "Statistics II"), timeout=10)
+    assert again.status_code == 200 and again.json()["name"] == "Statistics II"
+
+    listing = wallet.get(f"{url}?limit=50", timeout=10)
+    assert listing.status_code == 200 and listing.headers["X-Total-Count"] == "4"
+    body = listing.json()
+    jsonschema.validate(body, json.loads(RESPONSE_SCHEMA.read_text(encoding="utf-8")))
+    assert len(body["compactJwsString"]) == 3 and body["compactJwsString"][-1] == compact
+    assert body["credential"] == [elsewhere_credential(2, "Statistics II")]
+    pages = [wallet.get(f"{url}?limit=1&offset={n}", timeout=10).json() for n in range(4)]
+    assert [len(p["compactJwsString"]) + len(p.get("credential", [])) for p in pages] == [1] * 4
+    assert pages[3]["credential"] == body["credential"]
+
+    ours = body["compactJwsString"][0]
+    own = verify_vc_jwt(ours, jwks(base))
+    imsx(wallet.post(url, data=ours, headers={"Content-Type": "text/plain"}), 409, "forbidden")
+    forged = {**elsewhere_credential(3), "id": own["id"]}
+    imsx(wallet.post(url, json=forged, timeout=10), 409, "forbidden")
+    imposter = {**elsewhere_credential(4), "issuer": {"id": f"{PUBLIC_URL}/issuer"}}
+    imsx(wallet.post(url, json=imposter, timeout=10), 409, "forbidden")
+    imsx(wallet.post(url, json={"type": ["VerifiableCredential"]}, timeout=10), 400, "invalid_data")
+    imsx(
+        wallet.post(url, data="not.a.jws", headers={"Content-Type": "text/plain"}),
+        400,
+        "invalid_data",
+    )
+    imsx(
+        wallet.post(url, data=b"x" * 300_000, headers={"Content-Type": "text/plain"}),
+        413,
+        "invalid_data",
+    )
+    imsx(
+        wallet.post(url, data="<vc/>", headers={"Content-Type": "application/xml"}),
+        415,
+        "invalid_data",
+    )
+    assert wallet.get(f"{url}?limit=50", timeout=10).headers["X-Total-Count"] == "4"
+    assert verify_vc_jwt(ours, jwks(base))["id"] == own["id"]  # the bridge's is untouched
+
+    reader = register(base, scope=READ)
+    refused = requests.post(
+        url,
+        json=elsewhere_credential(5),
+        headers={
+            "Authorization": f"Bearer {connect_with(served, reader, 'ann', READ)['access_token']}"
+        },
+        timeout=10,
+    )
+    imsx(refused, 403, "forbidden")
+    bo = connect_with(served, reader, "bo", scope=READ)
+    bos = requests.get(url, headers={"Authorization": f"Bearer {bo['access_token']}"}, timeout=10)
+    assert bos.headers["X-Total-Count"] == "1" and "credential" not in bos.json()
+    assert compact not in bos.text and "Statistics" not in bos.text

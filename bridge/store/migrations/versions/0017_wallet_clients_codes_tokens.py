@@ -2,7 +2,8 @@
 
 ``wallet_client``: apps registered by RFC 7591 (secret as SHA-256, blocked by an operator);
 ``wallet_code``: authorization codes (hash, PKCE challenge, used once); ``wallet_token``: access
-and refresh tokens (hashes, expiry, revocation), per learner and client.
+and refresh tokens (hashes, expiry, revocation), per learner and client; ``wallet_credential``:
+credentials apps stored for a learner by upsertCredential, keyed per learner by issuer and id.
 
 Revision ID: 0017
 Revises: 0016
@@ -95,8 +96,37 @@ def upgrade() -> None:
             batch_op.f("ix_wallet_token_learner_id"), ["learner_id"], unique=False
         )
 
+    op.create_table(
+        "wallet_credential",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("learner_id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("credential_id", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("issuer_id", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("client_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("form", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["learner_id"], ["learner.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("learner_id", "key", name="uq_wallet_credential_key"),
+    )
+    with op.batch_alter_table("wallet_credential", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_wallet_credential_learner_id"), ["learner_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_wallet_credential_updated_at"), ["updated_at"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("wallet_credential", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_wallet_credential_updated_at"))
+        batch_op.drop_index(batch_op.f("ix_wallet_credential_learner_id"))
+
+    op.drop_table("wallet_credential")
     with op.batch_alter_table("wallet_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_wallet_token_learner_id"))
         batch_op.drop_index(batch_op.f("ix_wallet_token_client_id"))
