@@ -594,8 +594,8 @@ def test_a_learner_argument_is_called_learner_everywhere(path):
         (
             ("outbox", "--status", "nope"),
             "error: invalid value for '--status': 'nope' is not one "
-            "of 'pending', 'sending', 'sent', 'unchanged', 'dead', 'superseded', 'all' (`bridge "
-            "outbox --help` lists the options)",
+            "of 'pending', 'sending', 'sent', 'unchanged', 'dead', 'superseded', 'held', 'all' "
+            "(`bridge outbox --help` lists the options)",
         ),
         (
             ("inbox", "retry"),
