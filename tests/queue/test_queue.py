@@ -169,14 +169,19 @@ def test_inbox_attempts_back_off_by_the_retry_policy_then_dead_letter(
 
     now = utcnow()
     for attempt in (1, 2):
-        assert process_delivery(engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=3, now=now) == (
-            "failed"
-        )
+        assert process_delivery(
+            engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=3, now=now
+        ) == ("failed")
         row = stored(engine, INBOX)[inbox_id]
         assert row.attempts == attempt
         assert naive(row.next_attempt_at) == naive(now + backoff(attempt))
         now = now + backoff(attempt)
-    assert process_delivery(engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=3, now=now) == "dead"
+    assert (
+        process_delivery(
+            engine, inbox_id, {"order": one_at_a_time(broken)}, max_attempts=3, now=now
+        )
+        == "dead"
+    )
     row = stored(engine, INBOX)[inbox_id]
     assert (row.status, row.attempts, row.next_attempt_at) == ("dead", 3, None)
     assert due_ids(engine, INBOX, now + timedelta(days=365)) == []
