@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Row, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
@@ -51,7 +52,6 @@ from bridge.services.writeback.queue import (
 )
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
-from bridge.store.ids import id_of
 from bridge.store.models import (
     Access,
     Cohort,
@@ -67,8 +67,9 @@ from bridge.store.models import (
 
 log = logging.getLogger(__name__)
 
-# The rows an order holds.
-_OrderRow = TypeVar("_OrderRow", LedgerEntry, Seat, Access)
+
+# The rows an order holds (ORM objects or result rows with the model's field names).
+_OrderRow = TypeVar("_OrderRow", Row[Any], Seat, Access)
 
 
 def _by_order(rows: Iterable[_OrderRow]) -> defaultdict[int, list[_OrderRow]]:
@@ -78,6 +79,21 @@ def _by_order(rows: Iterable[_OrderRow]) -> defaultdict[int, list[_OrderRow]]:
         assert row.order_id is not None
         held[row.order_id].append(row)
     return held
+
+
+# The ledger columns the enrolment meta reads, as plain result rows (named like the model's
+# fields): an ORM object per ledger row costs more than the planning itself. Selected through
+# the model's attributes, so pending ORM changes are flushed first as before. Seats and access
+# stay ORM objects: the page's notes get them by id from the session right after.
+_LEDGER_COLUMNS = (
+    col(LedgerEntry.id),
+    col(LedgerEntry.order_id),
+    col(LedgerEntry.reverses_id),
+    col(LedgerEntry.reason),
+    col(LedgerEntry.grant_key),
+    col(LedgerEntry.credit_type),
+    col(LedgerEntry.amount),
+)
 
 
 ENROLMENT_META_KEY = "bridge_enrolment"
@@ -109,11 +125,11 @@ def order_enrolments(
         for state in session.exec(select(OrderState).where(col(OrderState.order_id).in_(ids))).all()
     }
     ledger = _by_order(
-        session.exec(
-            select(LedgerEntry)
+        session.execute(
+            sa_select(*_LEDGER_COLUMNS)
             .where(col(LedgerEntry.order_id).in_(ids))
             .order_by(col(LedgerEntry.id))
-        ).all()
+        )
     )
     seats = _by_order(
         session.exec(
@@ -191,7 +207,7 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
 
 def _enrolment(
     state: OrderState | None,
-    ledger: Sequence[LedgerEntry],
+    ledger: Sequence[Row[Any]],
     held_seats: Sequence[Seat],
     open_access: Sequence[Access],
     positions: Mapping[int, int],
@@ -356,9 +372,11 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     if not ids:
         return []
     customers = {
-        id_of(learner): learner.woo_customer_id
-        for learner in session.exec(select(Learner).where(col(Learner.id).in_(ids))).all()
-        if learner.woo_customer_id
+        learner_id: customer_id
+        for learner_id, customer_id in session.exec(
+            select(Learner.id, Learner.woo_customer_id).where(col(Learner.id).in_(ids))
+        ).all()
+        if customer_id and learner_id is not None
     }
     if not customers:
         return []
