@@ -32,7 +32,7 @@ from bridge.services.credentials.credentials import (
     status_list,
     verify_token,
 )
-from bridge.services.credentials.data_integrity import DataIntegrityError
+from bridge.services.credentials.data_integrity import DataIntegrityError, ed25519_key_path
 from bridge.services.credentials.keys import SigningKeyError, create_key_file
 from bridge.services.credentials.outcome_events import (
     CSV_COLUMNS,
@@ -70,6 +70,7 @@ __all__ = [
     "complete_pathways",
     "create_key_file",
     "credential_summary",
+    "ed25519_key_path",
     "find_credential",
     "import_csv",
     "issue_credential",

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bridge.services.credentials import ed25519_key_path
 from bridge.settings import Settings
 from bridge.store.backups import make_private, sqlite_files
 
@@ -28,6 +29,8 @@ def private_files(settings: Settings, env_file: Path) -> list[Path]:
     files = [env_file]
     if not settings.credentials.signing_key:
         files.append(Path(settings.credentials.key_file))
+    # The Ed25519 key of embedded proofs is made on first use, beside the RS256 key file.
+    files.append(ed25519_key_path(Path(settings.credentials.key_file)))
     files.extend(sqlite_files(settings.database.url))
     return files
 
