@@ -57,6 +57,10 @@ def test_init_in_a_git_checkout_leaves_git_status_clean_of_secrets(workdir: Path
     assert not set(staged) & set(SECRETS), staged
     assert "catalog.toml" in staged  # the catalogue is configuration, no secret
     ignore = (workdir / ".gitignore").read_text()
+    # The Ed25519 key of embedded proofs is made later, on first use: ignored already.
+    ed25519 = workdir / "credential-signing-key-ed25519.pem"
+    ed25519.write_text("not a real key")
+    assert git(workdir, "check-ignore", str(ed25519)).strip() == str(ed25519)
     again = bridge("init")
     assert again.exit_code == 0, again.output
     assert (workdir / ".gitignore").read_text() == ignore
