@@ -13,6 +13,8 @@ def run_backup(ctx: JobContext) -> None:
     settings = ctx.settings
     folder, keep = settings.database.backup_dir, settings.database.backup_keep
     if ctx.dry_run:
+        # A file outside the database cannot be rolled back: the preview counts it, writes none.
+        ctx.tally.changed += 1
         ctx.change(f"would back the database up into {folder} (keeping the newest {keep})")
         return
     try:

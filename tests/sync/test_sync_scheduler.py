@@ -23,7 +23,17 @@ from tests.support.sync import HttpShop, make_ports
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 ALL_OFF = {
     f"{job}_schedule": "off"
-    for job in ("orders", "catalog", "subscriptions", "inbox", "outbox", "expiry", "webhooks")
+    for job in (
+        "orders",
+        "catalog",
+        "subscriptions",
+        "inbox",
+        "outbox",
+        "expiry",
+        "webhooks",
+        "alerts",
+        "backup",
+    )
 }
 
 
@@ -60,7 +70,16 @@ def test_every_scheduled_job_runs_one_instance_at_a_time_and_coalesces_missed_ru
         scheduler=BackgroundScheduler(timezone="UTC"),
     )
     jobs = {job.id: job for job in runner.scheduler.get_jobs()}
-    assert list(jobs) == ["catalog", "orders", "subscriptions", "inbox", "outbox", "webhooks"]
+    assert list(jobs) == [
+        "catalog",
+        "orders",
+        "subscriptions",
+        "inbox",
+        "outbox",
+        "webhooks",
+        "alerts",
+        "backup",
+    ]
     for job in jobs.values():
         assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
     assert isinstance(jobs["orders"].trigger, CronTrigger)
@@ -69,8 +88,8 @@ def test_every_scheduled_job_runs_one_instance_at_a_time_and_coalesces_missed_ru
 
 
 def test_without_a_shop_only_the_local_jobs_are_scheduled():
-    """Inbox retries and expiry need no shop; the rest wait until a shop is configured."""
-    assert [name for name, _ in planned_jobs(Settings())] == ["inbox", "expiry"]
+    """Inbox retries, expiry, alerts and backups need no shop; the rest wait for one."""
+    assert [name for name, _ in planned_jobs(Settings())] == ["inbox", "expiry", "alerts", "backup"]
 
 
 @sqlite_only

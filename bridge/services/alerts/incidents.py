@@ -74,9 +74,12 @@ def _open_rows(session: Session) -> dict[str, AlertIncident]:
     return {row.key: row for row in rows}
 
 
-def check_alerts(engine: Engine, settings: Settings, now: datetime) -> AlertRun:
-    """Open an incident for each new condition, clear those gone, tell each change once."""
-    run = AlertRun(channels=settings.alerts.channels)
+def check_alerts(
+    engine: Engine, settings: Settings, now: datetime, *, tell: bool = True
+) -> AlertRun:
+    """Open an incident for each new condition, clear those gone, tell each change once
+    (``tell=False``, a dry run's preview: open and clear only, send nothing)."""
+    run = AlertRun(channels=settings.alerts.channels if tell else ())
     conditions = {c.key: c for c in find_conditions(engine, settings, now)}
     with unit_of_work(engine) as session:
         current = _open_rows(session)
