@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
@@ -173,3 +174,15 @@ def log_in(client, email: str = ADMIN, password: str = PASSWORD):  # type: ignor
     return client.post(
         "/console/login", data={"email": email, "password": password, "csrf_token": token}
     )
+
+
+def log_in_page(
+    page: Any, base: str, email: str = ADMIN, password: str = PASSWORD, *, home: bool = False
+) -> None:
+    """Log a Playwright page in through the console's form; with home, wait for the home page."""
+    page.goto(f"{base}/console/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    if home:
+        page.wait_for_url(f"{base}/console/")

@@ -1,8 +1,11 @@
-"""The console's seeded shop (tests/support/console.py) and a clock the tests move on."""
+"""The console's seeded shop (tests/support/console.py), a clock the tests move on, and a
+browser tab on the module's Chromium (tests/web/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -18,3 +21,16 @@ def shop(engine: Engine, database_url: str, tmp_path: Path) -> ConsoleShop:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """A tab of the module's VIEWPORT (1000 x 760 unless the module says otherwise); its last
+    screen is kept as screenshot.png in the test's tmp_path."""
+    viewport = getattr(request.module, "VIEWPORT", {"width": 1000, "height": 760})
+    context = browser.new_context(viewport=viewport)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    tab.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
+    context.close()

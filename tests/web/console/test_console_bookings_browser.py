@@ -13,11 +13,13 @@ from bridge.services.operations import add_operator
 from bridge.settings import Settings
 from bridge.store.db import make_engine
 from tests.support.bookings import LENA, booking_app, calcom_variant, post_calcom, raw
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.browser import copy_sqlite, serve
 from tests.support.console import (
     ADMIN,
     PASSWORD,
     SECRET_KEY,
+    log_in_page,
+    write_catalogue,
 )
 from tests.support.redemptions import balance_of, fund
 
@@ -36,6 +38,7 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Engine]]:
         Settings().replace(
             database={"url": database_url},
             console={"secret_key": SECRET_KEY},
+            catalogue={"file": write_catalogue(tmp_path)},
         ),
     )
     hook = app.test_client()
@@ -46,28 +49,11 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, Engine]]:
     engine.dispose()
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        tab = browser.new_context(viewport={"width": 1000, "height": 760}).new_page()
-        tab.set_default_timeout(10_000)
-        yield tab
-        tab.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
-        browser.close()
-
-
 def test_an_admin_approves_one_held_booking_and_rejects_the_other(page: Any, site: Any) -> None:
     """Bookings in the navigation, filtered to held ones: Approve debits 60 once, Reject with
     a reason debits nothing; both leave the held list."""
     base, engine = site
-    page.goto(f"{base}/console/login")
-    page.get_by_label("E-mail").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_page(page, base)
     page.get_by_role("link", name="Bookings").click()
     page.locator("select#status").select_option("held_for_review")
     page.get_by_role("button", name="Show").click()
@@ -89,10 +75,7 @@ def test_an_admin_approves_one_held_booking_and_rejects_the_other(page: Any, sit
 def test_an_admin_makes_a_learners_booking_link_on_their_page(page: Any, site: Any) -> None:
     """From a held booking to the learner's page: Make a booking link shows both parameters."""
     base, _ = site
-    page.goto(f"{base}/console/login")
-    page.get_by_label("E-mail").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_page(page, base)
     page.goto(f"{base}/console/bookings")
     page.get_by_role("link", name=LENA).first.click()
     with page.expect_navigation():

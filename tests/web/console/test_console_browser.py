@@ -17,11 +17,12 @@ from sqlmodel import select
 from bridge.services.operations.login_throttle import ADDRESS_LIMIT
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.browser import copy_sqlite, serve
 from tests.support.console import (
     ADMIN,
     PASSWORD,
     ConsoleShop,
+    log_in_page,
     seed_console_shop,
 )
 from tests.support.paths import ROOT
@@ -29,17 +30,6 @@ from webhooks import create_app
 
 pytestmark = pytest.mark.browser
 DOCS = ROOT / "docs"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -54,27 +44,10 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleSh
     engine.dispose()
 
 
-@pytest.fixture
-def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    tab.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
-    context.close()
-
-
-def log_in(page: Any, base: str, email: str = ADMIN, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/console/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_an_operator_logs_in_and_sees_health_at_a_glance(page: Any, site: Any) -> None:
     """The login form leads to the home page, whose problems name their fixes."""
     base, _ = site
-    log_in(page, base)
+    log_in_page(page, base)
     page.wait_for_url(f"{base}/console/")
     assert page.get_by_role("heading", name="Health at a glance").is_visible()
     assert page.get_by_text("1 write-back to WooCommerce dead-lettered").is_visible()
@@ -104,7 +77,7 @@ def test_an_operator_searches_a_learner_and_grants_credits_after_confirming(
 ) -> None:
     """Search by name, open the learner, review the grant, confirm it: one ledger row."""
     base, shop = site
-    log_in(page, base)
+    log_in_page(page, base)
     page.get_by_role("link", name="Learners").click()
     page.get_by_label("E-mail, name or customer id").fill("Archer")
     page.get_by_role("button", name="Search").click()
@@ -126,7 +99,7 @@ def test_an_operator_searches_a_learner_and_grants_credits_after_confirming(
 def test_an_operator_retries_a_dead_write_back(page: Any, site: Any) -> None:
     """The outbox filtered to dead rows shows the error; retrying makes the row pending."""
     base, shop = site
-    log_in(page, base)
+    log_in_page(page, base)
     page.goto(f"{base}/console/outbox")
     page.locator("select#status").select_option("dead")
     page.get_by_role("button", name="Show").click()
@@ -147,7 +120,7 @@ def test_an_operator_reads_a_cohorts_waitlist_in_order_on_a_phone(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone = context.new_page()
     try:
-        log_in(phone, base)
+        log_in_page(phone, base)
         phone.goto(f"{base}/console/cohorts")
         phone.get_by_role("link", name="DV-2027-01").click()
         waitlist = phone.locator("section[aria-labelledby=waitlist] li a")
@@ -191,7 +164,7 @@ def test_anonymous_visits_are_sent_to_the_login_and_show_no_data(page: Any, site
 def test_a_form_with_a_wrong_csrf_token_is_refused(page: Any, site: Any) -> None:
     """Tampering with the token of a grant form answers 400 and grants nothing."""
     base, shop = site
-    log_in(page, base)
+    log_in_page(page, base)
     page.goto(f"{base}/console/learners/{shop.learner_id('Ben')}")
     grant_form = page.locator("form[action$='/adjust']")
     grant_form.locator("input[name=csrf_token]").evaluate("el => el.value = 'forged'")
@@ -209,7 +182,7 @@ def test_repeated_wrong_passwords_are_answered_429(page: Any, site: Any) -> None
     statuses = []
     for _ in range(ADDRESS_LIMIT + 1):
         with page.expect_response(lambda r: r.request.method == "POST") as answer:
-            log_in(page, base, password="not the password at all")
+            log_in_page(page, base, password="not the password at all")
         statuses.append(answer.value.status)
     assert statuses == [401] * (ADDRESS_LIMIT - 1) + [429, 429]
     assert "too many wrong passwords" in page.locator("main").inner_text()

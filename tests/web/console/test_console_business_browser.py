@@ -22,8 +22,8 @@ from bridge.services.alerts import check_alerts
 from bridge.store.db import make_engine
 from tests.support.alerts import chat_receiver, smtp_server
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
-from tests.support.console import ADMIN, PASSWORD, ConsoleShop, seed_console_shop
+from tests.support.browser import copy_sqlite, serve
+from tests.support.console import ADMIN, ConsoleShop, log_in_page, seed_console_shop
 from tests.support.paths import ROOT
 from webhooks import create_app
 
@@ -31,17 +31,6 @@ pytestmark = pytest.mark.browser
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WIDTHS = [390, 1280]
 DOCS = ROOT / "docs"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -82,14 +71,6 @@ def open_page(browser: Any, width: int) -> Any:
     return page
 
 
-def log_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/console/login")
-    page.get_by_label("E-mail").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/console/")
-
-
 def fits_and_passes_axe(page: Any, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     found = violations(page)
@@ -111,7 +92,7 @@ def test_the_home_page_money_equals_the_report_for_the_month(
     base, shop = site
     page = open_page(browser, width)
     try:
-        log_in(page, base)
+        log_in_page(page, base, home=True)
         report = bridge(shop, "report", "--since", "2026-11-01", "--until", "2026-11-29", "--json")
         totals = json.loads(report.output)["revenue_totals"]
         assert totals
@@ -138,7 +119,7 @@ def test_console_and_cli_grants_appear_on_the_audit_page_and_in_its_csv(
     base, shop = site
     page = open_page(browser, width)
     try:
-        log_in(page, base)
+        log_in_page(page, base, home=True)
         page.goto(f"{base}/console/learners/{shop.learner_id('Ann')}")
         page.get_by_label("Amount").fill("45")
         page.get_by_label("Reason (kept on the ledger row)").fill("late start")
@@ -191,7 +172,7 @@ def test_a_dead_write_back_alerts_once_and_clears_once(
     _, inbox, _, chat = channels
     page = open_page(browser, width)
     try:
-        log_in(page, base)
+        log_in_page(page, base, home=True)
         check_alerts(shop.engine, shop.settings, NOW)
         check_alerts(shop.engine, shop.settings, NOW + timedelta(minutes=5))
         dead = [m for m in inbox.messages if "write-back" in m["Subject"]]

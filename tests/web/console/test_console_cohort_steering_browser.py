@@ -14,23 +14,13 @@ from sqlmodel import col, select
 from bridge.services.catalogue import apply_catalogue
 from bridge.store.db import make_engine, unit_of_work
 from bridge.store.models import AuditEvent, OutboxItem
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.browser import copy_sqlite, serve
 from tests.support.cohorts import APRIL, seats_by_email
-from tests.support.console import ADMIN, PASSWORD, ConsoleShop, seed_console_shop
+from tests.support.console import ADMIN, ConsoleShop, log_in_page, seed_console_shop
 from webhooks import create_app
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
+VIEWPORT = {"width": 1000, "height": 900}
 
 
 @pytest.fixture
@@ -43,16 +33,6 @@ def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleSh
     with serve(app) as base:
         yield base, shop
     engine.dispose()
-
-
-@pytest.fixture
-def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    tab.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
-    context.close()
 
 
 def _confirm(page: Any, button: str, action: str) -> None:
@@ -75,10 +55,7 @@ def test_promote_remove_and_move_from_the_cohort_page(page: Any, site: Any) -> N
     """eve is promoted out of turn, fay taken off the waitlist, and once April's cohort is
     applied (server running), ann moves there; each with its note and audit row."""
     base, shop = site
-    page.goto(f"{base}/console/login")
-    page.get_by_label("E-mail").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_page(page, base)
     page.goto(f"{base}/console/cohorts/DV-2027-01")
     assert page.get_by_role("button", name="Move ann@example.com").count() == 0  # one cohort
 

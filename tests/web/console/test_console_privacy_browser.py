@@ -13,22 +13,11 @@ import pytest
 from bridge.services.ledger import find_learner
 from bridge.store.db import make_engine, unit_of_work
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
-from tests.support.console import ADMIN, PASSWORD, ConsoleShop, buyer_email, seed_console_shop
+from tests.support.browser import copy_sqlite, serve
+from tests.support.console import ConsoleShop, buyer_email, log_in_page, seed_console_shop
 from webhooks import create_app
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -49,11 +38,7 @@ def test_an_admin_reviews_and_erases_a_learner(browser: Any, site: Any, tmp_path
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:
-        page.goto(f"{base}/console/login")
-        page.get_by_label("E-mail").fill(ADMIN)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{base}/console/")
+        log_in_page(page, base, home=True)
         page.goto(f"{base}/console/learners/{ann}")
         page.get_by_role("button", name="Erase…").click()
         page.wait_for_url(f"{base}/console/learners/{ann}/erase*")

@@ -16,7 +16,7 @@ import pytest
 
 from bridge.store.db import make_engine
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.browser import copy_sqlite, serve
 from tests.support.learner_page import (
     ANN,
     NOW,
@@ -32,17 +32,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "docs" / "learner-page.png"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from bridge.store.db import make_engine
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import FLAGS, copy_sqlite, require_browser, serve
+from tests.support.browser import copy_sqlite, serve
 from tests.support.credentials import PUBLIC_URL
 from tests.support.learner_page import (
     ANN,
@@ -35,17 +35,6 @@ API = "/ims/ob/v3p0"
 READ = "https://purl.imsglobal.org/spec/ob/v3p0/scope/credential.readonly"
 REDIRECT = "https://wallet.example.org/callback"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = require_browser()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
