@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from bridge.store.db import make_engine
+from tests.support.browser import copy_sqlite, serve
 from tests.support.console import Clock, ConsoleShop, seed_console_shop
+from webhooks import create_app
 
 
 @pytest.fixture
@@ -34,3 +37,16 @@ def page(request: pytest.FixtureRequest, browser: Any, tmp_path: Path) -> Iterat
     yield tab
     tab.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleShop]]:
+    """The seeded console shop (ann, ben, cara hold seats; dan, eve, fay wait) served for real
+    to the browser tests; (base URL, shop). A module needing more (bookings, alerts) has its own."""
+    database_url = copy_sqlite(sqlite_template, tmp_path)
+    engine = make_engine(database_url)
+    shop = seed_console_shop(engine, database_url, tmp_path)
+    app = create_app(shop.settings, engine, handlers={}, background=False)
+    with serve(app) as base:
+        yield base, shop
+    engine.dispose()

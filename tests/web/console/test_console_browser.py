@@ -7,7 +7,6 @@ under its tmp dir. BRIDGE_UPDATE_SCREENSHOTS=1 also refreshes docs/console.png f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +14,17 @@ import pytest
 from sqlmodel import select
 
 from bridge.services.operations.login_throttle import ADDRESS_LIMIT
-from bridge.store.db import make_engine, unit_of_work
+from bridge.store.db import unit_of_work
 from bridge.store.models import LedgerEntry, OutboxItem
-from tests.support.browser import copy_sqlite, serve
 from tests.support.console import (
     ADMIN,
     PASSWORD,
-    ConsoleShop,
     log_in_page,
-    seed_console_shop,
 )
 from tests.support.paths import ROOT
-from webhooks import create_app
 
 pytestmark = pytest.mark.browser
 DOCS = ROOT / "docs"
-
-
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleShop]]:
-    """The seeded console shop served for real; (base URL, shop)."""
-    database_url = copy_sqlite(sqlite_template, tmp_path)
-    engine = make_engine(database_url)
-    shop = seed_console_shop(engine, database_url, tmp_path)
-    app = create_app(shop.settings, engine, handlers={}, background=False)
-    with serve(app) as base:
-        yield base, shop
-    engine.dispose()
 
 
 def test_an_operator_logs_in_and_sees_health_at_a_glance(page: Any, site: Any) -> None:

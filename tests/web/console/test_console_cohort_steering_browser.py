@@ -4,7 +4,6 @@ note and their audit row; a catalogue applied while the server runs shows withou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +11,13 @@ import pytest
 from sqlmodel import col, select
 
 from bridge.services.catalogue import apply_catalogue
-from bridge.store.db import make_engine, unit_of_work
+from bridge.store.db import unit_of_work
 from bridge.store.models import AuditEvent, OutboxItem
-from tests.support.browser import copy_sqlite, serve
 from tests.support.cohorts import APRIL, seats_by_email
-from tests.support.console import ADMIN, ConsoleShop, log_in_page, seed_console_shop
-from webhooks import create_app
+from tests.support.console import ADMIN, ConsoleShop, log_in_page
 
 pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1000, "height": 900}
-
-
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleShop]]:
-    """The seeded console shop (ann, ben, cara hold seats; dan, eve, fay wait), served."""
-    database_url = copy_sqlite(sqlite_template, tmp_path)
-    engine = make_engine(database_url)
-    shop = seed_console_shop(engine, database_url, tmp_path)
-    app = create_app(shop.settings, engine, handlers={}, background=False)
-    with serve(app) as base:
-        yield base, shop
-    engine.dispose()
 
 
 def _confirm(page: Any, button: str, action: str) -> None:

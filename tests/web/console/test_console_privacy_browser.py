@@ -4,31 +4,17 @@ review page passes axe-core's serious and critical checks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge.services.ledger import find_learner
-from bridge.store.db import make_engine, unit_of_work
+from bridge.store.db import unit_of_work
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import copy_sqlite, serve
-from tests.support.console import ConsoleShop, buyer_email, log_in_page, seed_console_shop
-from webhooks import create_app
+from tests.support.console import buyer_email, log_in_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, ConsoleShop]]:
-    database_url = copy_sqlite(sqlite_template, tmp_path)
-    engine = make_engine(database_url)
-    shop = seed_console_shop(engine, database_url, tmp_path)
-    app = create_app(shop.settings, engine, handlers={}, background=False)
-    with serve(app) as base:
-        yield base, shop
-    engine.dispose()
 
 
 def test_an_admin_reviews_and_erases_a_learner(browser: Any, site: Any, tmp_path: Path) -> None:

@@ -6,49 +6,19 @@ BRIDGE_UPDATE_SCREENSHOTS=1 also refreshes docs/learner-page.png for README.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.store.db import make_engine
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import copy_sqlite, serve
-from tests.support.learner_page import (
-    ANN,
-    NOW,
-    ann_with_everything,
-    link_of,
-    page_catalogue,
-    page_settings,
-)
 from tests.support.paths import ROOT
-from webhooks import create_app
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "docs" / "learner-page.png"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, str]]:
-    """Ann's page served for real; (base URL, her token)."""
-    database_url = copy_sqlite(sqlite_template, tmp_path)
-    engine = make_engine(database_url)
-    settings = page_settings(database_url, tmp_path)
-    ann_with_everything(engine, settings)
-    token = link_of(engine, settings, ANN)
-    app = create_app(settings, engine, handlers={}, background=False, clock=lambda: NOW)
-    app.extensions["bridge"] = dataclasses.replace(
-        app.extensions["bridge"], catalogue=page_catalogue
-    )
-    with serve(app) as base:
-        yield base, token
-    engine.dispose()
 
 
 @pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone-390", "desktop-1280"])

@@ -5,9 +5,6 @@ serious or critical on any of the pages."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,19 +13,8 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from bridge.store.db import make_engine
 from tests.support.axe import describe, new_axe_context, violations
-from tests.support.browser import copy_sqlite, serve
 from tests.support.credentials import PUBLIC_URL
-from tests.support.learner_page import (
-    ANN,
-    NOW,
-    ann_with_everything,
-    link_of,
-    page_catalogue,
-    page_settings,
-)
-from webhooks import create_app
 
 pytestmark = pytest.mark.browser
 API = "/ims/ob/v3p0"
@@ -37,22 +23,10 @@ REDIRECT = "https://wallet.example.org/callback"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-@pytest.fixture
-def site(tmp_path: Path, sqlite_template: Path, monkeypatch) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """Ann (one credential) and the app served for real; (base URL, her page token)."""
-    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the client, on the loopback
-    database_url = copy_sqlite(sqlite_template, tmp_path)
-    engine = make_engine(database_url)
-    settings = page_settings(database_url, tmp_path)
-    ann_with_everything(engine, settings)
-    token = link_of(engine, settings, ANN)
-    app = create_app(settings, engine, handlers={}, background=False, clock=lambda: NOW)
-    app.extensions["bridge"] = dataclasses.replace(
-        app.extensions["bridge"], catalogue=page_catalogue
-    )
-    with serve(app) as base:
-        yield base, token
-    engine.dispose()
+@pytest.fixture(autouse=True)
+def loopback_oauth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Authlib's client may speak OAuth over plain HTTP to the test server on the loopback."""
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 def clean(page: Any) -> None:
