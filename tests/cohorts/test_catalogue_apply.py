@@ -23,15 +23,6 @@ from tests.support.cohorts import (
 
 
 @pytest.fixture
-def bridge_env(database_url: str, workdir: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "BRIDGE_CATALOG_FILE": str(workdir / "catalog.toml"),
-        "BRIDGE_OPERATOR": "ops@example.com",
-    }
-
-
-@pytest.fixture
 def full_cohort(engine: Engine, config: Settings, workdir: Path, bridge) -> Path:
     """DV-2027-01 at 3 seats: ann, bob, cat active; fay, gus, hal paid after and wait."""
     path = write_catalogue(workdir / "catalog.toml", learners_per_mentor=3)

@@ -26,15 +26,6 @@ from tests.support.cohorts import (
 
 
 @pytest.fixture
-def bridge_env(database_url: str, workdir: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "BRIDGE_CATALOG_FILE": str(workdir / "catalog.toml"),
-        "BRIDGE_OPERATOR": "ops@example.com",
-    }
-
-
-@pytest.fixture
 def cohorts(engine: Engine, config: Settings, workdir: Path, bridge) -> Path:
     """DV-2027-01 (3 seats): ann, bob, cat hold one, fay, gus, hal wait; DV-2027-04 (2 seats):
     ivy holds one."""
