@@ -189,6 +189,15 @@ def jwks(base: str) -> dict[str, Any]:
     return document
 
 
+def api_get(base: str, path: str, token: dict[str, Any]) -> requests.Response:
+    """GET an Open Badges API path with the wallet's access token."""
+    return requests.get(
+        f"{base}{API}{path}",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=10,
+    )
+
+
 def imsx(answer: requests.Response, status: int, minor: str) -> None:
     assert answer.status_code == status, answer.text
     body = answer.json()
@@ -226,11 +235,7 @@ def test_a_wallet_connects_pages_refreshes_and_is_disconnected_by_the_learner(se
     token = connect(served, client)
     assert token["token_type"].lower() == "bearer" and token["expires_in"] == 3600
     assert set(token["scope"].split()) == {READ, PROFILE}
-    first = requests.get(
-        f"{base}{API}/credentials?limit=1",
-        headers={"Authorization": f"Bearer {token['access_token']}"},
-        timeout=10,
-    )
+    first = api_get(base, "/credentials?limit=1", token)
     assert first.headers["X-Total-Count"] == "2"
     assert set(first.links) == {"next", "last", "first"}
     tokens = walk(base, token)
@@ -240,11 +245,7 @@ def test_a_wallet_connects_pages_refreshes_and_is_disconnected_by_the_learner(se
     skus = sorted(p["credentialSubject"]["achievement"]["name"] for p in payloads)
     assert skus == sorted(set(skus))  # the two different achievements
 
-    profile = requests.get(
-        f"{base}{API}/profile",
-        headers={"Authorization": f"Bearer {token['access_token']}"},
-        timeout=10,
-    ).json()
+    profile = api_get(base, "/profile", token).json()
     assert profile["email"] == "ann@example.com" and profile["type"] == ["Profile"]
     jsonschema.validate(profile, json.loads(PROFILE_SCHEMA.read_text(encoding="utf-8")))
 
@@ -254,11 +255,7 @@ def test_a_wallet_connects_pages_refreshes_and_is_disconnected_by_the_learner(se
         scope=f"{READ} {PROFILE}",
     )
     assert refreshed["access_token"] != token["access_token"]
-    old = requests.get(
-        f"{base}{API}/credentials",
-        headers={"Authorization": f"Bearer {token['access_token']}"},
-        timeout=10,
-    )
+    old = api_get(base, "/credentials", token)
     imsx(old, 401, "unauthorizedrequest")
     assert len(walk(base, refreshed, limit=5)) == 2
 
@@ -271,11 +268,7 @@ def test_a_wallet_connects_pages_refreshes_and_is_disconnected_by_the_learner(se
     assert action is not None
     gone = requests.post(f"{base}{action.group(1)}", timeout=10)
     assert gone.status_code == 200 and "No app is connected." in gone.text
-    refused = requests.get(
-        f"{base}{API}/credentials",
-        headers={"Authorization": f"Bearer {refreshed['access_token']}"},
-        timeout=10,
-    )
+    refused = api_get(base, "/credentials", refreshed)
     imsx(refused, 401, "unauthorizedrequest")
     with pytest.raises(Exception, match="invalid_grant"):
         session_for(client).refresh_token(
@@ -325,11 +318,7 @@ def test_wrong_verifier_reused_code_and_expired_token_are_refused(served, engine
         )
     # The reuse revoked what the code had issued.
     imsx(
-        requests.get(
-            f"{base}{API}/credentials",
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/credentials", token),
         401,
         "unauthorizedrequest",
     )
@@ -337,11 +326,7 @@ def test_wrong_verifier_reused_code_and_expired_token_are_refused(served, engine
     token = connect(served, client)
     clock.now += timedelta(hours=1, seconds=1)
     imsx(
-        requests.get(
-            f"{base}{API}/credentials",
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/credentials", token),
         401,
         "unauthorizedrequest",
     )
@@ -358,21 +343,13 @@ def test_another_learners_token_missing_scope_and_a_blocked_client(served, engin
     subject = verify_vc_jwt(bo_tokens[0], jwks(base))["credentialSubject"]
     assert "ann@example.com" not in json.dumps(subject)
     imsx(
-        requests.get(
-            f"{base}{API}/profile",
-            headers={"Authorization": f"Bearer {bo['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/profile", bo),
         403,
         "forbidden",
     )
     imsx(requests.get(f"{base}{API}/credentials", timeout=10), 401, "unauthorizedrequest")
     imsx(
-        requests.get(
-            f"{base}{API}/credentials?limit=0",
-            headers={"Authorization": f"Bearer {bo['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/credentials?limit=0", bo),
         400,
         "invalid_query_parameter",
     )
@@ -400,11 +377,7 @@ def test_another_learners_token_missing_scope_and_a_blocked_client(served, engin
         ).all()
         assert (audit.operator, audit.reason) == (ADMIN, "leaked secret")
     imsx(
-        requests.get(
-            f"{base}{API}/credentials",
-            headers={"Authorization": f"Bearer {bo['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/credentials", bo),
         401,
         "unauthorizedrequest",
     )
@@ -479,11 +452,7 @@ def test_an_erased_learners_tokens_stop_working(served, engine, clock):  # type:
         session.add(learner)
         session.commit()
     imsx(
-        requests.get(
-            f"{base}{API}/credentials",
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-            timeout=10,
-        ),
+        api_get(base, "/credentials", token),
         401,
         "unauthorizedrequest",
     )
