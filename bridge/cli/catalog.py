@@ -379,13 +379,14 @@ def catalog_export(ctx: click.Context, fmt: str | None, output: Path | None, as_
 @json_option
 @click.pass_context
 def catalog_apply(ctx: click.Context, dry_run: bool, by: str | None, as_json: bool) -> None:
-    """Apply the catalogue file: what every command, page and job reads from then on.
+    """Apply the catalogue file: what everything reads from then on.
 
-    Stores the file's text with what changes (offers and cohorts added, removed, edited) and
-    what that does to seats: a cohort whose capacity went up promotes its waitlist in purchase
-    order (each told in a note), one whose capacity went down keeps every held seat (over
-    capacity until seats free up); their stock in the shop is queued. A running `bridge serve`
-    uses the applied catalogue on its next request. --dry-run shows it all and stores nothing.
+    Every command, page and job reads the applied catalogue. Stores the file's text with what
+    changes (offers and cohorts added, removed, edited) and what that does to seats: a cohort
+    whose capacity went up promotes its waitlist in purchase order (each told in a note), one
+    whose capacity went down keeps every held seat (over capacity until seats free up); their
+    stock in the shop is queued. A running `bridge serve` uses the applied catalogue on its next
+    request. --dry-run shows it all and stores nothing.
     """
     from bridge.services.audit import Via, operator_of
 

@@ -15,7 +15,11 @@ class UnknownApp(PermanentError):
     """No registered app has that client id, or it is blocked already."""
 
 
-@click.group("apps", invoke_without_command=True)
+@click.group(
+    "apps",
+    invoke_without_command=True,
+    short_help="Apps connected through the Open Badges API; block one.",
+)
 @json_option
 @click.pass_context
 def apps(ctx: click.Context, as_json: bool) -> None:
@@ -61,7 +65,10 @@ def list_command(app: AppContext, as_json: bool) -> None:
 def block_command(
     app: AppContext, client_id: str, reason: str, by: str | None, as_json: bool
 ) -> None:
-    """Block an app: its tokens are revoked for every learner and it gets no new ones."""
+    """Block an app and revoke its tokens.
+
+    Its tokens are revoked for every learner and it gets no new ones.
+    """
     from bridge.services.audit import Via, operator_of, record_action
     from bridge.services.wallets import block_client
     from bridge.store.db import unit_of_work

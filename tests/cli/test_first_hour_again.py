@@ -383,6 +383,8 @@ def test_a_simulated_order_grants_but_queues_nothing_about_itself(env, engine, r
         "order",
         "--sku",
         "MENTOR-PACK-3H",
+        "--price",  # a paid line: it earns the complimentary call (perks follow money)
+        "150",
         "--email",
         "bo@example.com",
         "--customer-id",

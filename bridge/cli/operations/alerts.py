@@ -48,7 +48,10 @@ def alerts(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def alerts_check(ctx: click.Context, as_json: bool) -> None:
-    """Look for incidents now and send what is untold (what the alerts job does)."""
+    """Look for incidents now and send what is untold.
+
+    What the scheduled alerts job does, run once.
+    """
     app = _app(ctx)
     run = check_alerts(app.ready_engine(), app.settings, utcnow())
 
@@ -70,7 +73,10 @@ def alerts_check(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def alerts_test(ctx: click.Context, by: str | None, as_json: bool) -> None:
-    """Send a test alert to every configured channel and say what each answered."""
+    """Send a test alert to every configured channel.
+
+    Says what each channel answered.
+    """
     app = _app(ctx)
     if not app.settings.alerts.channels:
         raise PermanentError(

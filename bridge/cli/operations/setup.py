@@ -177,12 +177,13 @@ def db_upgrade(app: AppContext) -> None:
 @json_option
 @pass_ctx
 def db_restore(app: AppContext, source: Path, force: bool, as_json: bool) -> None:
-    """Put a backup (of `bridge db backup` or the backup job) in the database's place.
+    """Restore a backup in the database's place.
 
-    Stop the service first. The file must be a backup of this service at a schema revision
-    this version knows; the schema is upgraded after. An existing database is replaced only
-    with --force (SQLite keeps it beside, as FILE.before-restore-TIME). PostgreSQL backups
-    are pg_dump files, restored with pg_restore.
+    FILE is a copy made by `bridge db backup` or the backup job. Stop the service first. The
+    file must be a backup of this service at a schema revision this version knows; the schema is
+    upgraded after. An existing database is replaced only with --force (SQLite keeps it beside,
+    as FILE.before-restore-TIME). PostgreSQL backups are pg_dump files, restored with
+    pg_restore.
     """
     from bridge.store.backups import restore
 

@@ -163,6 +163,8 @@ def test_the_openapi_document_is_served_without_a_token(app):
         "/api/v1/redemptions",
         "/api/v1/redemptions/{redemption_id}",
         "/api/v1/learners/{learner}",
+        "/api/v1/learners/{learner}/export",
+        "/api/v1/learners/{learner}/erase",
         "/api/v1/events",
         "/api/v1/openapi.json",
     }
