@@ -87,6 +87,7 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
     catalogue = dataclasses.replace(
         console.catalogue, offers={**console.catalogue.offers, PACK_OFFER.sku: PACK_OFFER}
     )
+    from bridge.services.catalogue import current_catalogue
     from bridge.services.orders import process_order
 
     process_order(engine, pack_order(PACK_ORDER_ID), catalogue=catalogue, settings=settings)
@@ -96,6 +97,8 @@ def _seed(engine: Engine, url: str, folder: Any) -> Shop:
         _, writer = create_token(session, "matrix-writer", "write")
         session.commit()
     app = create_app(settings, engine, handlers={}, background=False)
+    # The first read applies the catalogue file (as `bridge init` does): not the matrix's row.
+    current_catalogue(engine, settings.catalogue.file)
     return Shop(engine, app, code, reader, writer, console.learner_id("Ann"), url)
 
 

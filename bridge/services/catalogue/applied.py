@@ -91,10 +91,7 @@ def applied_catalogue(session: Session, path: str | Path) -> tuple[Catalogue, Ca
 
 def current_catalogue(engine: Engine, path: str | Path) -> Catalogue:
     """The catalogue in force, read once (commits the first application when there was none)."""
-    with unit_of_work(engine) as session:
-        catalogue, _ = applied_catalogue(session, path)
-        session.commit()
-    return catalogue
+    return catalogue_in_force(engine, path)[0]
 
 
 def catalogue_in_force(engine: Engine, path: str | Path) -> tuple[Catalogue, FileStatus]:
@@ -126,6 +123,10 @@ class AppliedCatalogue:
                 newest = newest_version_id(session)
                 if self._catalogue is not None and newest == self._version:
                     return self._catalogue
+                if newest is None and not self.path.is_file():
+                    # Nothing applied and no file: an empty catalogue (product meta alone maps
+                    # products), applied as soon as a file appears.
+                    return Catalogue()
                 catalogue, version = applied_catalogue(session, self.path)
                 session.commit()
             self._catalogue, self._version = catalogue, version.id
