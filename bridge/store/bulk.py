@@ -9,14 +9,32 @@ loaded, so everything after sees them as ordinary persistent rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Integer, Table, bindparam, insert, inspect, literal_column, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, SQLModel
 
 # The unique column that tells inserted rows apart, per table with a generated id.
@@ -27,6 +45,22 @@ UNIQUE_KEYS: Mapping[str, str] = {
     "access": "source_key",
     "claim_place": "place_key",
 }
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values`` as one parameter, whatever the number of values: ``= ANY(array)``
+    on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite.
+
+    A plain ``IN`` renders a parameter per value, so the statement's text changes with the
+    count: SQLAlchemy renders it and the driver parses it again on every execution (psycopg
+    caches no statement of over 50 parameters), which for a page of orders costs more than
+    the query. Here the text is the same for every page.
+    """
+    listed = list(values)
+    if _postgresql(session):
+        return column == any_(bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
+    each = func.json_each(bindparam(None, json.dumps(listed), type_=String)).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -119,6 +153,80 @@ def insert_or_update(
     )
 
 
+# (caller's key, dialect, parameter names) -> (SQL text, bind names in order, their processors);
+# None: the statement needs more than the rows give (SQLAlchemy binds it).
+_Plan = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
+_PLANS: dict[tuple[Hashable, str, tuple[str, ...]], _Plan | None] = {}
+
+
+def execute_many(
+    session: Session,
+    statement: UpdateBase,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Hashable,
+) -> None:
+    """Execute ``statement`` once per row, in one DBAPI ``executemany``; every row has the same
+    keys, the statement's bind names. Nothing is read back.
+
+    The statement is compiled once per ``key`` (which must name one statement shape) and
+    dialect; each row's values go through the column types' bind processors straight into the
+    driver's parameters. SQLAlchemy's own executemany builds and processes every parameter set
+    through its generic machinery, which on a page of orders costs more than the database.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = tuple(rows[0])
+    cache = (key, dialect.name, names)
+    if cache not in _PLANS:
+        _PLANS[cache] = _plan(statement, dialect, names)
+    plan = _PLANS[cache]
+    if plan is None:
+        with session.no_autoflush:
+            session.execute(statement, list(rows))
+        return
+    sql, order, processors = plan
+    if dialect.positional:
+        params: list[Any] = [
+            tuple(
+                value if process is None else process(value)
+                for value, process in zip([row[n] for n in order], processors, strict=True)
+            )
+            for row in rows
+        ]
+    else:
+        params = [
+            {
+                name: value if process is None else process(value)
+                for name, value, process in zip(
+                    order, [row[n] for n in order], processors, strict=True
+                )
+            }
+            for row in rows
+        ]
+    connection.exec_driver_sql(sql, params)
+
+
+def _plan(statement: UpdateBase, dialect: Any, names: tuple[str, ...]) -> _Plan | None:
+    if isinstance(statement, Insert):
+        statement = statement.inline()  # no implicit RETURNING of the new id
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    assert isinstance(compiled, SQLCompiler)
+    order = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
+    if (
+        set(order) - set(names)  # a default or a literal the rows do not carry
+        or compiled.escaped_bind_names
+        or compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.returning
+    ):
+        return None
+    processors: Mapping[str, Any] = compiled._bind_processors
+    return str(compiled), order, tuple(processors.get(name) for name in order)
+
+
 def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE rows by primary key in one executemany: each row maps the key and the same
     columns to their new values."""
@@ -132,16 +240,19 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
     )
     with session.no_autoflush:  # the ORM would send its pending rows one UPDATE per shape first
-        session.execute(
+        execute_many(
+            session,
             statement,
             [{"row_pk": row[pk.key], **{f"new_{key}": row[key] for key in keys}} for row in rows],
+            key=("update_rows", table.name, tuple(keys)),
         )
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert plain rows in one statement (executemany); nothing is read back."""
     if rows:
-        session.execute(insert(table_of(model)), list(rows))
+        table = table_of(model)
+        execute_many(session, insert(table), rows, key=("insert_rows", table.name))
 
 
 def update_changed(session: Session, objects: Iterable[SQLModel]) -> None:

@@ -36,12 +36,17 @@ from bridge.services.ledger.ledger import (
     owes,
     reconcile_complimentary_calls,
 )
-from bridge.services.ledger.order_summary import simulated_orders, stored_refunds_of
+from bridge.services.ledger.order_summary import (
+    SIMULATED_KEY,
+    simulated_orders,
+    stored_refunds_of,
+)
 from bridge.services.ledger.outcomes import GRANT_REASONS, CreditTarget, Event, OrderOutcome
 from bridge.services.ledger.page_state import (
     ClaimRow,
     LearnerRow,
     Page,
+    StateRow,
     load_page,
     read_rows,
     write_rows,
@@ -50,6 +55,8 @@ from bridge.services.ledger.perks import active_perks, active_perks_of, row_perk
 from bridge.services.ledger.seats import SEAT_HELD, UnknownCohort, waitlist_position
 
 __all__ = [
+    "SIMULATED_KEY",
+    "StateRow",
     "ClaimRow",
     "CreditTarget",
     "Event",

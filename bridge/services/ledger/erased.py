@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from bridge.rules.entitlements import normalise_email
+from bridge.store.bulk import among
 from bridge.store.models import ErasedIdentity
 
 
@@ -27,6 +28,6 @@ def erased_learners(session: Session, emails: Iterable[str]) -> dict[str, int]:
     if not hashes:
         return {}
     rows = session.exec(
-        select(ErasedIdentity).where(col(ErasedIdentity.key_hash).in_(sorted(hashes)))
+        select(ErasedIdentity).where(among(session, col(ErasedIdentity.key_hash), sorted(hashes)))
     ).all()
     return {hashes[row.key_hash]: row.learner_id for row in rows}

@@ -47,7 +47,7 @@ from bridge.services.ledger.order_summary import SIMULATED_KEY, line_summary, re
 from bridge.services.ledger.outcomes import Event, OrderOutcome
 from bridge.services.ledger.page_state import LearnerRow, Page, StateRow, read_rows
 from bridge.services.ledger.seats import reconcile_seats
-from bridge.store.bulk import table_of
+from bridge.store.bulk import among, table_of
 from bridge.store.ids import id_of
 from bridge.store.models import Learner, LedgerEntry, OrderState, Subscription, utcnow
 
@@ -72,7 +72,7 @@ def balances_of(session: Session, learner_ids: Sequence[int]) -> dict[int, dict[
     held: dict[int, dict[str, int]] = defaultdict(dict)
     for learner_id, credit_type, total in session.exec(
         select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
-        .where(col(LedgerEntry.learner_id).in_(sorted(set(learner_ids))))
+        .where(among(session, col(LedgerEntry.learner_id), sorted(set(learner_ids))))
         .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
         .order_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
     ).all():
@@ -192,7 +192,7 @@ def reconcile_complimentary_calls(
     orders: dict[int, list[Any]] = defaultdict(list)
     for learner_id, status, summary in session.execute(
         select(states.c.learner_id, states.c.status, states.c.summary).where(
-            states.c.learner_id.in_(ids)
+            among(session, states.c.learner_id, ids)
         )
     ):
         orders[learner_id].append((status, (summary or {}).get("lines") or []))
@@ -200,7 +200,10 @@ def reconcile_complimentary_calls(
     ledger = table_of(LedgerEntry)
     existing: dict[str, list[CreditRow]] = defaultdict(list)
     for row in read_rows(
-        session, CreditRow, ledger.c.grant_key.in_(sorted(keys.values())), order_by=ledger.c.id
+        session,
+        CreditRow,
+        among(session, ledger.c.grant_key, sorted(keys.values())),
+        order_by=ledger.c.id,
     ):
         existing[row.grant_key].append(row)
     held = {

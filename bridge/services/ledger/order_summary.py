@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bridge.rules.catalogue.catalog import Catalogue
-from bridge.store.bulk import table_of
+from bridge.store.bulk import among, table_of
 from bridge.store.models import OrderState
 
 # The state summary's mark of an order `bridge simulate` made up (its meta _bridge_simulated).
@@ -74,7 +74,7 @@ def simulated_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
     table = table_of(OrderState)
     marked = table.c.summary[SIMULATED_KEY].as_boolean()
     rows = session.execute(
-        select(table.c.order_id).where(table.c.order_id.in_(ids), marked.is_(True))
+        select(table.c.order_id).where(among(session, table.c.order_id, ids), marked.is_(True))
     ).all()
     return {int(order_id) for (order_id,) in rows}
 
@@ -89,7 +89,9 @@ def stored_refunds_of(
     found: dict[int, list[dict[str, Any]]] = {}
     table = table_of(OrderState)
     for order_id, summary in session.execute(
-        select(table.c.order_id, table.c.summary).where(table.c.order_id.in_(sorted(orders)))
+        select(table.c.order_id, table.c.summary).where(
+            among(session, table.c.order_id, sorted(orders))
+        )
     ):
         summary = summary or {}
         refund_ids = orders[order_id]

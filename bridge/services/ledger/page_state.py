@@ -28,7 +28,7 @@ from bridge.rules.cohorts import CohortSeating, SeatRow, SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.rules.reconcile import AccessRow, CreditRow
 from bridge.services.ledger.erased import erased_learners
-from bridge.store.bulk import insert_ignoring, table_of, update_rows
+from bridge.store.bulk import among, insert_ignoring, table_of, update_rows
 from bridge.store.models import (
     Access,
     ClaimPlace,
@@ -307,7 +307,9 @@ class Page:
             self.new_aliases.clear()
         if self.unmapped:
             table = table_of(UnmappedLine)
-            self.session.execute(delete(table).where(table.c.order_id.in_(sorted(self.unmapped))))
+            self.session.execute(
+                delete(table).where(among(self.session, table.c.order_id, sorted(self.unmapped)))
+            )
             rows = [row for rows in self.unmapped.values() for row in rows]
             if rows:
                 self.session.execute(insert(table), rows)
@@ -399,7 +401,7 @@ class Page:
                 (email, int(learner_id))
                 for email, learner_id in self.session.execute(
                     select(table.c.email, table.c.learner_id).where(
-                        table.c.email.in_(wanted_emails)
+                        among(self.session, table.c.email, wanted_emails)
                     )
                 )
             ]
@@ -411,11 +413,11 @@ class Page:
         table = table_of(Learner)
         conditions = []
         if wanted_ids:
-            conditions.append(table.c.id.in_(wanted_ids))
+            conditions.append(among(self.session, table.c.id, wanted_ids))
         if customer_ids:
-            conditions.append(table.c.woo_customer_id.in_(customer_ids))
+            conditions.append(among(self.session, table.c.woo_customer_id, customer_ids))
         if wanted_emails:
-            conditions.append(table.c.email.in_(wanted_emails))
+            conditions.append(among(self.session, table.c.email, wanted_emails))
         if conditions:
             for learner in read_rows(
                 self.session, LearnerRow, or_(*conditions), order_by=table.c.id, lock=True
@@ -445,7 +447,7 @@ class Page:
             code: int(capacity)
             for code, capacity in self.session.execute(
                 select(table.c.code, table.c.capacity)
-                .where(table.c.code.in_(wanted))
+                .where(among(self.session, table.c.code, wanted))
                 .order_by(table.c.code)
                 .with_for_update()
             )
@@ -460,7 +462,7 @@ class Page:
         for seat in read_rows(
             self.session,
             SeatRow,
-            seats.c.cohort_code.in_(sorted(found)),
+            among(self.session, seats.c.cohort_code, sorted(found)),
             seats.c.status.in_([SeatStatus.ACTIVE, SeatStatus.WAITLISTED]),
             order_by=seats.c.id,
         ):
@@ -502,7 +504,7 @@ def load_page(
         for state in read_rows(
             session,
             StateRow,
-            states_table.c.order_id.in_(ids),
+            among(session, states_table.c.order_id, ids),
             order_by=states_table.c.order_id,
             lock=True,
         )
@@ -514,19 +516,29 @@ def load_page(
         emails=[normalise_email(e) for _, e in customers if e],
     )
     table = table_of(LedgerEntry)
-    for credit in read_rows(session, CreditRow, table.c.order_id.in_(ids), order_by=table.c.id):
+    for credit in read_rows(
+        session, CreditRow, among(session, table.c.order_id, ids), order_by=table.c.id
+    ):
         page.ledger[int(credit.order_id)].append(credit)  # type: ignore[arg-type]
     table = table_of(Seat)
-    for seat in read_rows(session, SeatRow, table.c.order_id.in_(ids), order_by=table.c.id):
+    for seat in read_rows(
+        session, SeatRow, among(session, table.c.order_id, ids), order_by=table.c.id
+    ):
         page.seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
     table = table_of(Access)
-    for access in read_rows(session, AccessRow, table.c.order_id.in_(ids), order_by=table.c.id):
+    for access in read_rows(
+        session, AccessRow, among(session, table.c.order_id, ids), order_by=table.c.id
+    ):
         page.access[int(access.order_id)].append(access)  # type: ignore[arg-type]
     if claims:
         page.claims = defaultdict(list)
         table = table_of(ClaimPlace)
         for place in read_rows(
-            session, ClaimRow, table.c.order_id.in_(ids), order_by=table.c.place_key, lock=True
+            session,
+            ClaimRow,
+            among(session, table.c.order_id, ids),
+            order_by=table.c.place_key,
+            lock=True,
         ):
             page.claims[place.order_id].append(place)
     return page

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.perks import offer_perks, perks_hold
+from bridge.store.bulk import among
 from bridge.store.models import Subscription, utcnow
 
 
@@ -49,7 +50,7 @@ def active_perks_of(
     perks: dict[int, set[str]] = {learner_id: set() for learner_id in ids}
     if ids:
         for row in session.exec(
-            select(Subscription).where(col(Subscription.learner_id).in_(ids))
+            select(Subscription).where(among(session, col(Subscription.learner_id), ids))
         ).all():
             assert row.learner_id is not None  # matched by the IN above
             perks[row.learner_id].update(row_perks(row, catalogue, now))

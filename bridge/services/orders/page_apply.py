@@ -427,7 +427,9 @@ def _apply_page(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
             told = sorted({o.learner_id for o in ordered if o.news and o.events and o.learner_id})
             if told:
                 session.exec(select(Learner).where(col(Learner.id).in_(told))).all()
-            enqueue_writebacks_for(session, [(o, o.news) for o in ordered], ctx.catalogue, settings)
+            enqueue_writebacks_for(
+                session, [(o, o.news) for o in ordered], ctx.catalogue, settings, page=page
+            )
         session.commit()
     for order, outcome in zip(run, ordered, strict=True):
         order.result.outcome = outcome

@@ -15,17 +15,25 @@ from sqlmodel import Session
 
 from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
+from bridge.rules.inbound.payloads import PayloadText
 from bridge.settings import Settings
-from bridge.store.bulk import table_of
+from bridge.store.bulk import among, table_of
 from bridge.store.models import OrderState
 
 
-def fingerprint_of(payload: Mapping[str, Any], catalogue: Catalogue, settings: Settings) -> str:
+def fingerprint_of(
+    payload: Mapping[str, Any],
+    catalogue: Catalogue,
+    settings: Settings,
+    text: PayloadText | None = None,
+) -> str:
+    """The order's fingerprint; ``text`` is ``payload_text(payload)`` if the caller has it."""
     return order_fingerprint(
         payload,
         catalogue,
         paid_statuses=settings.orders.paid_statuses,
         complimentary_minutes=settings.orders.complimentary_call_minutes,
+        text=text,
     )
 
 
@@ -36,7 +44,7 @@ def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int
         return {}
     table = table_of(OrderState)
     rows = session.execute(
-        select(table.c.order_id, table.c.summary).where(table.c.order_id.in_(ids))
+        select(table.c.order_id, table.c.summary).where(among(session, table.c.order_id, ids))
     ).all()
     return {
         int(order_id): str(summary[SUMMARY_KEY])

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Engine, Row, func, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bridge.rules.catalogue.catalog import Catalogue
-from bridge.rules.cohorts import SeatStatus
+from bridge.rules.cohorts import SeatRow, SeatStatus
+from bridge.rules.reconcile import AccessRow, CreditRow
 from bridge.rules.writeback.notes import (
     NoteTemplates,
     upsell_links,
@@ -27,10 +28,14 @@ from bridge.rules.writeback.notes import (
 from bridge.services.ledger import (
     GRANT_REASONS,
     SEAT_HELD,
+    SIMULATED_KEY,
     Event,
     OrderOutcome,
+    Page,
+    StateRow,
     active_perks_of,
     balances_of,
+    read_rows,
     simulated_orders,
 )
 from bridge.services.writeback.coupons import coupon_key, enqueue_personal_coupons
@@ -51,6 +56,7 @@ from bridge.services.writeback.queue import (
     remember_written,
 )
 from bridge.settings import Settings
+from bridge.store.bulk import among, table_of
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     Access,
@@ -68,34 +74,6 @@ from bridge.store.models import (
 log = logging.getLogger(__name__)
 
 
-# The rows an order holds (ORM objects or result rows with the model's field names).
-_OrderRow = TypeVar("_OrderRow", Row[Any], Seat, Access)
-
-
-def _by_order(rows: Iterable[_OrderRow]) -> defaultdict[int, list[_OrderRow]]:
-    """Rows read for some orders (``order_id IN ...``, so never None), by order."""
-    held: defaultdict[int, list[_OrderRow]] = defaultdict(list)
-    for row in rows:
-        assert row.order_id is not None
-        held[row.order_id].append(row)
-    return held
-
-
-# The ledger columns the enrolment meta reads, as plain result rows (named like the model's
-# fields): an ORM object per ledger row costs more than the planning itself. Selected through
-# the model's attributes, so pending ORM changes are flushed first as before. Seats and access
-# stay ORM objects: the page's notes get them by id from the session right after.
-_LEDGER_COLUMNS = (
-    col(LedgerEntry.id),
-    col(LedgerEntry.order_id),
-    col(LedgerEntry.reverses_id),
-    col(LedgerEntry.reason),
-    col(LedgerEntry.grant_key),
-    col(LedgerEntry.credit_type),
-    col(LedgerEntry.amount),
-)
-
-
 ENROLMENT_META_KEY = "bridge_enrolment"
 CREDITS_META_KEY = "bridge_credits"
 PERKS_META_KEY = "bridge_perks"
@@ -111,51 +89,86 @@ CONFIRMING_EVENTS = ("seat_active", "seat_promoted", "seat_moved")
 # --- enqueue: outbox rows, inside the caller's transaction ------------------------------------
 
 
+@dataclass
+class _Holdings:
+    """What some orders hold, by order: their state, ledger rows, held seats and open access
+    (plain rows: the page's own, or read for orders outside it)."""
+
+    states: dict[int, Any] = field(default_factory=dict)
+    ledger: defaultdict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    seats: defaultdict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    access: defaultdict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _held_in_page(page: Page, ids: Iterable[int], into: _Holdings) -> None:
+    """The page's rows of its own orders, as it holds them (flushed: held rows have ids)."""
+    for order_id in ids:
+        into.states[order_id] = page.states[order_id]
+        into.ledger[order_id] = page.ledger.get(order_id, [])
+        into.seats[order_id] = [s for s in page.seats.get(order_id, ()) if s.status in SEAT_HELD]
+        into.access[order_id] = [a for a in page.access.get(order_id, ()) if a.revoked_at is None]
+
+
+def _held_in_store(session: Session, ids: Sequence[int], into: _Holdings) -> None:
+    """The same for orders the caller holds no rows of: four Core reads."""
+    table = table_of(OrderState)
+    for state in read_rows(session, StateRow, among(session, table.c.order_id, ids)):
+        into.states[state.order_id] = state
+    table = table_of(LedgerEntry)
+    for row in read_rows(
+        session, CreditRow, among(session, table.c.order_id, ids), order_by=table.c.id
+    ):
+        into.ledger[int(row.order_id or 0)].append(row)
+    table = table_of(Seat)
+    for seat in read_rows(
+        session,
+        SeatRow,
+        among(session, table.c.order_id, ids),
+        table.c.status.in_(SEAT_HELD),
+        order_by=table.c.id,
+    ):
+        into.seats[int(seat.order_id or 0)].append(seat)
+    table = table_of(Access)
+    for window in read_rows(
+        session,
+        AccessRow,
+        among(session, table.c.order_id, ids),
+        table.c.revoked_at.is_(None),
+        order_by=table.c.id,
+    ):
+        into.access[int(window.order_id or 0)].append(window)
+
+
 def order_enrolments(
-    session: Session, order_ids: Iterable[int], catalogue: Catalogue
+    session: Session, order_ids: Iterable[int], catalogue: Catalogue, page: Page | None = None
 ) -> dict[int, list[dict[str, Any]] | None]:
     """Per order, per line item: credits held, access, seat statuses (waitlist place), cohort
-    and start; None for an order unknown or without lines. Six queries whatever their number.
+    and start; None for an order unknown or without lines. ``page``: the rows of its orders are
+    taken from it; the others are read, in six queries at most whatever their number.
     """
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    states = {
-        state.order_id: state
-        for state in session.exec(select(OrderState).where(col(OrderState.order_id).in_(ids))).all()
-    }
-    ledger = _by_order(
-        session.execute(
-            sa_select(*_LEDGER_COLUMNS)
-            .where(col(LedgerEntry.order_id).in_(ids))
-            .order_by(col(LedgerEntry.id))
-        )
-    )
-    seats = _by_order(
-        session.exec(
-            select(Seat)
-            .where(col(Seat.order_id).in_(ids), col(Seat.status).in_(SEAT_HELD))
-            .order_by(col(Seat.id))
-        ).all()
-    )
-    access = _by_order(
-        session.exec(
-            select(Access)
-            .where(col(Access.order_id).in_(ids), col(Access.revoked_at).is_(None))
-            .order_by(col(Access.id))
-        ).all()
-    )
+    held = _Holdings()
+    own = [i for i in ids if page is not None and i in page.states]
+    if page is not None and own:
+        _held_in_page(page, own, held)
+    others = [i for i in ids if page is None or i not in page.states]
+    if others:
+        session.flush()  # pending ORM changes first: Core reads do not autoflush
+        _held_in_store(session, others, held)
+    seats = held.seats
     waiting = {
         seat.cohort_code
-        for held in seats.values()
-        for seat in held
+        for rows in seats.values()
+        for seat in rows
         if seat.status == SeatStatus.WAITLISTED
     }
     positions = _waitlist_positions(session, waiting)
-    codes = {seat.cohort_code for held in seats.values() for seat in held}
+    codes = {seat.cohort_code for rows in seats.values() for seat in rows}
     skus = {
         line.get("sku")
-        for state in states.values()
+        for state in held.states.values()
         for line in (state.summary or {}).get("lines") or []
     }
     codes |= {
@@ -165,20 +178,21 @@ def order_enrolments(
         for offer in [catalogue.offers.get(sku)]
         if offer is not None and offer.cohort
     }
-    cohorts = (
-        {
-            cohort.code: cohort
-            for cohort in session.exec(select(Cohort).where(col(Cohort.code).in_(sorted(codes))))
-        }
-        if codes
-        else {}
-    )
+    cohorts: dict[str, tuple[datetime, str]] = {}
+    if codes:
+        table = table_of(Cohort)
+        for code, starts_at, zone in session.execute(
+            sa_select(table.c.code, table.c.starts_at, table.c.timezone).where(
+                among(session, table.c.code, sorted(codes))
+            )
+        ):
+            cohorts[code] = (starts_at, zone)
     return {
         order_id: _enrolment(
-            states.get(order_id),
-            ledger[order_id],
+            held.states.get(order_id),
+            held.ledger[order_id],
             seats[order_id],
-            access[order_id],
+            held.access[order_id],
             positions,
             cohorts,
             catalogue,
@@ -206,12 +220,12 @@ def _waitlist_positions(session: Session, cohorts: Iterable[str]) -> dict[int, i
 
 
 def _enrolment(
-    state: OrderState | None,
-    ledger: Sequence[Row[Any]],
-    held_seats: Sequence[Seat],
-    open_access: Sequence[Access],
+    state: Any,
+    ledger: Sequence[Any],
+    held_seats: Sequence[Any],
+    open_access: Sequence[Any],
     positions: Mapping[int, int],
-    cohorts: Mapping[str, Cohort],
+    cohorts: Mapping[str, tuple[datetime, str]],
     catalogue: Catalogue,
 ) -> list[dict[str, Any]] | None:
     lines = list(((state.summary or {}).get("lines") or []) if state else [])
@@ -221,7 +235,7 @@ def _enrolment(
         if row.reverses_id is None and row.reason in GRANT_REASONS and row.id not in reversed_ids:
             held = credits[line_of(row.grant_key)]
             held[row.credit_type] = held.get(row.credit_type, 0) + row.amount
-    seats: dict[int | None, list[Seat]] = defaultdict(list)
+    seats: dict[int | None, list[Any]] = defaultdict(list)
     for seat in held_seats:
         seats[line_of(seat.grant_key)].append(seat)
     access: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
@@ -259,9 +273,7 @@ def _enrolment(
         if code:
             cohort = cohorts.get(code)
             entry["cohort"] = code
-            entry["cohort_starts"] = (
-                local_date(cohort.starts_at, cohort.timezone) if cohort else None
-            )
+            entry["cohort_starts"] = local_date(*cohort) if cohort else None
         value.append(entry)
     return value
 
@@ -374,7 +386,7 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     customers = {
         learner_id: customer_id
         for learner_id, customer_id in session.exec(
-            select(Learner.id, Learner.woo_customer_id).where(col(Learner.id).in_(ids))
+            select(Learner.id, Learner.woo_customer_id).where(among(session, col(Learner.id), ids))
         ).all()
         if customer_id and learner_id is not None
     }
@@ -383,7 +395,7 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     coupons: dict[int, list[PersonalCoupon]] = defaultdict(list)
     for coupon in session.exec(
         select(PersonalCoupon)
-        .where(col(PersonalCoupon.learner_id).in_(sorted(customers)))
+        .where(among(session, col(PersonalCoupon.learner_id), sorted(customers)))
         .order_by(col(PersonalCoupon.id))
     ).all():
         coupons[coupon.learner_id].append(coupon)
@@ -449,14 +461,30 @@ def _orders_waiting_in(session: Session, cohorts: Sequence[str]) -> set[int]:
     return {int(order_id) for order_id in rows if order_id is not None}
 
 
-def _confers_now(session: Session, outcome: OrderOutcome, settings: Settings) -> bool:
+def _confers_now(state: Any, outcome: OrderOutcome, settings: Settings) -> bool:
     """The order is paid and this application granted the learner something."""
     if outcome.learner_id is None or not any(
         e.kind in GRANT_EVENTS and e.learner_id == outcome.learner_id for e in outcome.events
     ):
         return False
-    state = session.get(OrderState, outcome.order_id)
     return state is not None and state.status in settings.orders.paid_statuses
+
+
+def _state_of(session: Session, page: Page | None, order_id: int) -> Any:
+    """An order's state: the page's row, else the stored one."""
+    if page is not None and order_id in page.states:
+        return page.states[order_id]
+    return session.get(OrderState, order_id)
+
+
+def _simulated(session: Session, page: Page | None, order_ids: Iterable[int]) -> set[int]:
+    """``simulated_orders``, the page's own orders answered from its rows."""
+    ids = set(order_ids)
+    if page is None:
+        return simulated_orders(session, ids)
+    own = {i for i in ids if i in page.states}
+    made_up = {i for i in own if (page.states[i].summary or {}).get(SIMULATED_KEY)}
+    return made_up | simulated_orders(session, ids - own)
 
 
 # A seat's state as a note words it; only the last of a pass is worded (a seat given in one
@@ -483,6 +511,23 @@ def _worded(outcome: OrderOutcome, latest: Mapping[Any, int]) -> OrderOutcome:
         or latest.get(event.data["seat_id"]) == id(event)
     ]
     return outcome if len(kept) == len(outcome.events) else replace(outcome, events=kept)
+
+
+def _rows_notes_name(session: Session, events: Sequence[Event]) -> list[Any]:
+    """The access windows, seats and cohorts the notes of ``events`` word, loaded in three
+    queries: the notes then find them in the session (held here, as the session holds rows
+    only while someone does) instead of one query each."""
+    access = sorted({int(e.data["access_id"]) for e in events if e.data.get("access_id")})
+    seats = sorted({int(e.data["seat_id"]) for e in events if e.data.get("seat_id") is not None})
+    cohorts = sorted({str(e.data["cohort"]) for e in events if e.data.get("cohort")})
+    kept: list[Any] = []
+    if access:
+        kept += session.exec(select(Access).where(among(session, col(Access.id), access))).all()
+    if seats:
+        kept += session.exec(select(Seat).where(among(session, col(Seat.id), seats))).all()
+    if cohorts:
+        kept += session.exec(select(Cohort).where(among(session, col(Cohort.code), cohorts))).all()
+    return kept
 
 
 def _confirm_seats(session: Session, events: Sequence[Event]) -> None:
@@ -522,6 +567,7 @@ def enqueue_writebacks_for(
     *,
     templates: NoteTemplates | None = None,
     now: datetime | None = None,
+    page: Page | None = None,
 ) -> list[str]:
     """Queue everything a page of applied orders changed in the shop; call before it commits.
 
@@ -532,10 +578,12 @@ def enqueue_writebacks_for(
     (history) gets no note and no coupon: nothing a customer would notice. Nothing is queued
     about an order `bridge simulate` made up (no shop has it). Each kind of write-back is read
     and queued for the whole page together, so the statements do not grow with the page.
+    ``page``: the rows the orders were applied to (flushed), read from it instead of again.
     """
     work = [(outcome, notify) for outcome, notify in outcomes if outcome.applied and outcome.events]
-    made_up = simulated_orders(
+    made_up = _simulated(
         session,
+        page,
         {o.order_id for o, _ in work}
         | {e.order_id for o, _ in work for e in o.events if e.order_id is not None},
     )
@@ -573,8 +621,8 @@ def enqueue_writebacks_for(
     orders = {outcome.order_id for outcome, _ in work}
     orders |= {e.order_id for e in events if e.order_id is not None}
     orders |= _orders_waiting_in(session, shifted)
-    orders -= made_up | simulated_orders(session, orders)
-    metas = order_enrolments(session, orders, catalogue)
+    orders -= made_up | _simulated(session, page, orders - made_up)
+    metas = order_enrolments(session, orders, catalogue, page)
     keys = enqueue_updates(
         session,
         [
@@ -584,20 +632,24 @@ def enqueue_writebacks_for(
         ],
     )
     latest = _latest_seat_events(work)
+    kept = _rows_notes_name(
+        session, [e for outcome, notify in work if notify for e in outcome.events]
+    )
     drafts = [
         draft
         for outcome, notify in work
         if notify
         for draft in event_note_drafts(session, _worded(outcome, latest), catalogue, templates)
     ]
+    del kept
     keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts, always=True))
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
-        if not (notify and _confers_now(session, outcome, settings)):
+        state = _state_of(session, page, outcome.order_id) if notify else None
+        if not (notify and _confers_now(state, outcome, settings)):
             continue
         assert outcome.learner_id is not None
         learners.add(outcome.learner_id)
-        state = session.get(OrderState, outcome.order_id)
         sold = (state.date_paid_gmt or state.date_created_gmt) if state else None
         for coupon in enqueue_personal_coupons(
             session,

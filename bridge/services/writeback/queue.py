@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from bridge.rules.writeback.notes import with_public_url
-from bridge.store.bulk import insert_ignoring, insert_rows, table_of
+from bridge.store.bulk import among, insert_ignoring, insert_rows, table_of, update_rows
 from bridge.store.models import (
     OutboxItem,
     OutboxStatus,
@@ -67,33 +69,49 @@ def enqueue_update(
     return queued[0] if queued else None
 
 
+@dataclass
+class _Queued:
+    """An open outbox row of a target, as ``enqueue_updates`` reads and changes it."""
+
+    id: int
+    status: str
+    payload: Any
+
+
+_OPEN = [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD]
+_DEFAULTS: dict[str, Any] = {}
+
+
 def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
     """Queue several updates with a few queries; returns the keys queued (not the unchanged)."""
+    if not updates:
+        return []
+    # Pending ORM changes first: the reads below are Core statements, which do not autoflush.
+    session.flush()
+    items = table_of(OutboxItem)
     keys = sorted({update.target_key for update in updates})
-    rows: dict[str, list[OutboxItem]] = defaultdict(list)
+    rows: dict[str, list[_Queued]] = defaultdict(list)
     written: dict[str, Any] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        for row in session.exec(
-            select(OutboxItem)
-            .where(
-                col(OutboxItem.target_key).in_(chunk),
-                col(OutboxItem.status).in_(
-                    [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD]
-                ),
-            )
-            .order_by(col(OutboxItem.id))
+        for row_id, key, status, payload in session.execute(
+            sa_select(items.c.id, items.c.target_key, items.c.status, items.c.payload)
+            .where(among(session, items.c.target_key, chunk), items.c.status.in_(_OPEN))
+            .order_by(items.c.id)
             .with_for_update()
-        ).all():
-            rows[row.target_key].append(row)
-        for key, data in session.exec(
-            select(OutboxWritten.target_key, OutboxWritten.data).where(
-                col(OutboxWritten.target_key).in_(chunk)
+        ):
+            rows[key].append(_Queued(row_id, status, payload))
+        done = table_of(OutboxWritten)
+        for key, data in session.execute(
+            sa_select(done.c.target_key, done.c.data).where(
+                among(session, done.c.target_key, chunk)
             )
-        ).all():
+        ):
             written[key] = data
     queued: list[str] = []
     fresh: dict[str, dict[str, Any]] = {}  # new rows by target, as plain values
+    superseded: list[int] = []
+    repayloaded: dict[int, dict[str, Any]] = {}
     for update in updates:
         payload = {"data": update.data, **update.extra}
         if update.always:
@@ -102,17 +120,17 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             fresh[update.target_key]["payload"] = payload  # queued by this call: latest wins
             queued.append(update.target_key)
             continue
-        existing = rows[update.target_key]
+        existing = rows.get(update.target_key, [])
         for row in existing:
             if row.status == OutboxStatus.DEAD:
                 # A newer value makes the failed one moot; retrying it would write an old value.
                 row.status = OutboxStatus.SUPERSEDED
-                session.add(row)
+                superseded.append(row.id)
         pending = [row for row in existing if row.status == OutboxStatus.PENDING]
         if pending:
             if pending[-1].payload != payload:
                 pending[-1].payload = payload
-                session.add(pending[-1])
+                repayloaded[pending[-1].id] = payload
             queued.append(update.target_key)
             continue
         in_flight = any(row.status == OutboxStatus.SENDING for row in existing)
@@ -132,7 +150,16 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             "created_at": utcnow(),
         }
         queued.append(update.target_key)
-    session.flush()
+    if superseded:
+        session.execute(
+            sa_update(items)
+            .where(among(session, items.c.id, superseded))
+            .values(status=OutboxStatus.SUPERSEDED)
+        )
+    if repayloaded:
+        update_rows(
+            session, items, [{"id": row_id, "payload": p} for row_id, p in repayloaded.items()]
+        )
     insert_outbox_rows(session, list(fresh.values()))  # one statement for all the new rows
     return queued
 
@@ -142,10 +169,13 @@ def insert_outbox_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None
     building an ORM object per row costs more than the insert."""
     if not rows:
         return
-    template = OutboxItem(resource="", operation="", target_key="", payload={})
-    columns = [c.key for c in table_of(OutboxItem).columns if c.key != "id"]
-    defaults = {key: getattr(template, key) for key in columns}
-    insert_rows(session, OutboxItem, [{**defaults, **row} for row in rows])
+    if not _DEFAULTS:
+        template = OutboxItem(resource="", operation="", target_key="", payload={})
+        columns = [c.key for c in table_of(OutboxItem).columns if c.key != "id"]
+        _DEFAULTS.update({key: getattr(template, key) for key in columns})
+        _DEFAULTS.pop("created_at", None)  # each row names its own moment (below)
+    now = utcnow()
+    insert_rows(session, OutboxItem, [{**_DEFAULTS, "created_at": now, **row} for row in rows])
 
 
 def enqueue_create(
@@ -172,12 +202,16 @@ def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
         chunk = keys[start : start + 500]
         known.update(
             session.exec(
-                select(OutboxItem.target_key).where(col(OutboxItem.target_key).in_(chunk))
+                select(OutboxItem.target_key).where(
+                    among(session, col(OutboxItem.target_key), chunk)
+                )
             ).all()
         )
         known.update(
             session.exec(
-                select(OutboxWritten.target_key).where(col(OutboxWritten.target_key).in_(chunk))
+                select(OutboxWritten.target_key).where(
+                    among(session, col(OutboxWritten.target_key), chunk)
+                )
             ).all()
         )
     fresh: list[dict[str, Any]] = []
