@@ -14,27 +14,28 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Insert,
     Integer,
     String,
     Table,
-    any_,
     bindparam,
-    func,
     insert,
     inspect,
     literal_column,
-    select,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, SQLModel
 
 # The unique column that tells inserted rows apart, per table with a generated id.
@@ -49,7 +50,8 @@ UNIQUE_KEYS: Mapping[str, str] = {
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column IN values`` as one parameter, whatever the number of values: ``= ANY(array)``
-    on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite.
+    on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite. The values are ids or
+    keys (numbers, text).
 
     A plain ``IN`` renders a parameter per value, so the statement's text changes with the
     count: SQLAlchemy renders it and the driver parses it again on every execution (psycopg
@@ -58,9 +60,41 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
     """
     listed = list(values)
     if _postgresql(session):
-        return column == any_(bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
-    each = func.json_each(bindparam(None, json.dumps(listed), type_=String)).table_valued("value")
-    return column.in_(select(each.c.value))
+        return _Among(column, bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
+    return _Among(column, bindparam(None, json.dumps(listed), type_=String))
+
+
+class _Among(ColumnElement[bool]):
+    """``among``'s condition: a column and one bound list (an array, or JSON text)."""
+
+    __visit_name__ = "bridge_among"
+    inherit_cache = True
+    type = Boolean()
+    # A condition as it is, not compared with 1 where the database has no boolean type.
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], values: BindParameter[Any]) -> None:
+        self.column = column
+        self.values = values
+
+
+@compiles(_Among, "postgresql")
+def _among_postgresql(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(element.values, **kw)})"
+    )
+
+
+@compiles(_Among)
+def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    values = compiler.process(element.values, **kw)
+    # Both fragments are compiled SQL (a column, a bind placeholder): nothing of the values.
+    return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -179,23 +179,51 @@ def reconcile_complimentary_calls(
 ) -> dict[int, list[Event]]:
     """Hold one complimentary mentor call per learner while any of their orders is paid and
     pays for a micro-SKU (``free_counts``: a free one counts too), and keep one they spent
-    (learner id -> the sale it would date from), in two queries; the events by learner.
+    (learner id -> the sale it would date from), in three queries at most; the events by
+    learner.
 
-    Call after the page's orders are flushed: the learners' orders are read as stored.
+    Call after the page's orders are flushed: the orders of learners none of whose orders in
+    the page earns the call are read as stored.
     """
     if not learners:
         return {}
     session = page.session
     ids = sorted(learners)
     paid_statuses = tuple(paid_statuses)
+    # A learner one of whose orders in the page earns the call earns it, whatever their other
+    # orders say: only the others' orders are read.
+    in_page: dict[int, list[Any]] = defaultdict(list)
+    for state in page.states.values():
+        if state.learner_id in learners:
+            in_page[state.learner_id].append(
+                (state.status, (state.summary or {}).get("lines") or [])
+            )
+    earned = {
+        learner_id
+        for learner_id in ids
+        if minutes > 0
+        and qualifies_for_complimentary_call(
+            in_page[learner_id], paid_statuses, free_counts=free_counts
+        )
+    }
+    unsure = [learner_id for learner_id in ids if learner_id not in earned]
     states = table_of(OrderState)
     orders: dict[int, list[Any]] = defaultdict(list)
-    for learner_id, status, summary in session.execute(
-        select(states.c.learner_id, states.c.status, states.c.summary).where(
-            among(session, states.c.learner_id, ids)
+    if unsure and minutes > 0:
+        for learner_id, status, summary in session.execute(
+            select(states.c.learner_id, states.c.status, states.c.summary).where(
+                among(session, states.c.learner_id, unsure)
+            )
+        ):
+            orders[learner_id].append((status, (summary or {}).get("lines") or []))
+    earned |= {
+        learner_id
+        for learner_id in unsure
+        if minutes > 0
+        and qualifies_for_complimentary_call(
+            orders[learner_id], paid_statuses, free_counts=free_counts
         )
-    ):
-        orders[learner_id].append((status, (summary or {}).get("lines") or []))
+    }
     keys = {learner_id: complimentary_key(learner_id) for learner_id in ids}
     ledger = table_of(LedgerEntry)
     existing: dict[str, list[CreditRow]] = defaultdict(list)
@@ -213,16 +241,14 @@ def reconcile_complimentary_calls(
     }
     # A call held by a learner whose orders no longer earn it is reversed only while unused
     # (their mentor minutes still cover it); one they spent stays spent.
-    left = balances_of(session, sorted(held)) if held else {}
+    kept = sorted(held - earned)
+    left = balances_of(session, kept) if kept else {}
     events: dict[int, list[Event]] = {}
     for learner_id in ids:
         key = keys[learner_id]
         targets: dict[str, CreditTarget] = {}
-        earned = minutes > 0 and qualifies_for_complimentary_call(
-            orders[learner_id], paid_statuses, free_counts=free_counts
-        )
         spent = learner_id in held and left.get(learner_id, {}).get("mentor_minutes", 0) < minutes
-        if earned or spent:
+        if learner_id in earned or spent:
             targets[key] = CreditTarget(
                 "mentor_minutes",
                 minutes,
