@@ -3,7 +3,8 @@
 The fake shop's N orders (bench/fake_shop.py ``Orders``, built in this process: no HTTP) are
 applied in pages of 100 through the path a sync page and a webhook batch take
 (``bridge.services.orders.apply_orders``) on a fresh database, timed with the process's CPU
-clock; a SQLAlchemy ``before_cursor_execute`` listener counts the statements. Then the same
+clock, with the garbage collector tuned as the service's processes tune it (bridge.process); a
+SQLAlchemy ``before_cursor_execute`` listener counts the statements. Then the same
 pages again (the shop unchanged: every order comes back "unchanged").
 
     python -m bench.order_cpu --orders 10000 --database sqlite
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.fake_shop import Orders
+    from bridge.process import tune_collector
     from bridge.services.orders import apply_orders, catalogue_loader
     from bridge.settings import load_settings
     from bridge.store.db import make_engine
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         env = bridge_env(url, None, BRIDGE_LOG_LEVEL="WARNING")
         bridge(["db", "upgrade"], env, cwd=cwd)
         settings = load_settings(environ=env, env_file=None)
+        tune_collector()  # as every bridge process that uses storage does (bridge.process)
         engine = make_engine(settings.database.url)
         catalogue = catalogue_loader(engine, settings)()
         statements = {"n": 0}

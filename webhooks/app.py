@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from bridge import __version__
 from bridge.logs import configure_logging
+from bridge.process import tune_collector
 from bridge.services.bookings import booking_counts
 from bridge.services.catalogue import unmapped_skus
 from bridge.services.inbox import Handler, InboxDrain, status_counts
@@ -98,6 +99,7 @@ def create_app(
         # Under gunicorn (the Procfile's web line) nothing else sets up the bridge's log format,
         # and with it the masking of secrets in every line.
         settings = load_settings()
+        tune_collector()  # the service's process (bridge.process)
         env_file = ".env"  # what load_settings read: a change to it waits for a restart
         configure_logging(settings.logging.level)
     if engine is None:

@@ -194,7 +194,7 @@ def reconcile_complimentary_calls(
     # orders say: only the others' orders are read.
     in_page: dict[int, list[Any]] = defaultdict(list)
     for state in page.states.values():
-        if state.learner_id in learners:
+        if state.learner_id is not None and state.learner_id in learners:
             in_page[state.learner_id].append(
                 (state.status, (state.summary or {}).get("lines") or [])
             )

@@ -1,0 +1,21 @@
+"""Process-wide tuning every entry point applies once it does real work (commands that use
+the database, the web app under gunicorn, the worker, the scheduler).
+
+The garbage collector: with CPython's default thresholds a page of orders triggers hundreds
+of young-generation collections, each walking the rows, statements and dicts just made, which
+cost about a sixth of the CPU of applying the page (measured with ``bench/order_cpu.py``).
+Collecting every 10,000 allocations instead keeps the same bound on garbage cycles with a
+fraction of the passes.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# (young, middle, old) generation thresholds; CPython's defaults are (700, 10, 10).
+COLLECTOR_THRESHOLDS = (10_000, 20, 20)
+
+
+def tune_collector() -> None:
+    """Set the garbage collector's thresholds (idempotent)."""
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
