@@ -21,12 +21,14 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
     inspect,
     literal_column,
+    select,
+    text,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -49,19 +51,19 @@ UNIQUE_KEYS: Mapping[str, str] = {
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column IN values`` as one parameter, whatever the number of values: ``= ANY(array)``
-    on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` on SQLite. The values are ids or
-    keys (numbers, text).
+    """``column IN values`` with the values as one JSON text parameter, whatever their number:
+    ``= ANY (ARRAY(SELECT json_array_elements_text(?))::type[])`` on PostgreSQL (an index scan,
+    the array built once), ``IN (SELECT value FROM json_each(?))`` on SQLite. The values are
+    ids or keys (numbers, text).
 
     A plain ``IN`` renders a parameter per value, so the statement's text changes with the
     count: SQLAlchemy renders it and the driver parses it again on every execution (psycopg
     caches no statement of over 50 parameters), which for a page of orders costs more than
-    the query. Here the text is the same for every page.
+    the query. Here the text is the same for every page, and one text parameter is the
+    cheapest for the driver to send (psycopg adapts a list element by element).
     """
-    listed = list(values)
-    if _postgresql(session):
-        return _Among(column, bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
-    return _Among(column, bindparam(None, json.dumps(listed), type_=String))
+    del session  # the same element on both databases; compiled for the one it runs on
+    return _Among(column, bindparam(None, json.dumps(list(values)), type_=String))
 
 
 class _Among(ColumnElement[bool]):
@@ -84,8 +86,12 @@ class _Among(ColumnElement[bool]):
 
 @compiles(_Among, "postgresql")
 def _among_postgresql(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    values = compiler.process(element.values, **kw)
+    kind = compiler.dialect.type_compiler_instance.process(element.column.type)
+    # Compiled SQL only (a column, a bind placeholder, a type name): nothing of the values.
     return (
-        f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(element.values, **kw)})"
+        f"{column} = ANY (ARRAY(SELECT json_array_elements_text(CAST({values} AS JSON)))::{kind}[])"
     )
 
 
@@ -95,6 +101,30 @@ def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
     values = compiler.process(element.values, **kw)
     # Both fragments are compiled SQL (a column, a bind placeholder): nothing of the values.
     return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``table`` (its ``id`` column), ascending, drawn now, so the
+    rows can be inserted with them in one plain ``executemany`` instead of an ``INSERT ...
+    RETURNING`` that must be matched back.
+
+    PostgreSQL: values of the column's sequence (never drawn twice, whatever runs at the same
+    time). SQLite: the ids SQLite itself would give next (one above the largest); the caller's
+    transaction must be the writer (``BEGIN IMMEDIATE``, bridge.store.db), which it is for every
+    unit of work that writes, so no other connection can take them first.
+    """
+    if count <= 0:
+        return []
+    if _postgresql(session):
+        drawn = session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        ).scalars()
+        return sorted(int(value) for value in drawn)
+    top = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + count))
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -28,7 +28,14 @@ from bridge.rules.cohorts import CohortSeating, SeatRow, SeatStatus
 from bridge.rules.entitlements import OrderPayloadError, normalise_email
 from bridge.rules.reconcile import AccessRow, CreditRow
 from bridge.services.ledger.erased import erased_learners
-from bridge.store.bulk import among, insert_ignoring, table_of, update_rows
+from bridge.store.bulk import (
+    among,
+    execute_many,
+    insert_ignoring,
+    reserve_ids,
+    table_of,
+    update_rows,
+)
 from bridge.store.models import (
     Access,
     ClaimPlace,
@@ -100,15 +107,15 @@ class _Kind:
     """How rows of one dataclass are stored: their table, key, and the columns a change writes."""
 
     model: type[SQLModel]
-    key: str | None  # the unique column that tells new rows apart (None: no id read back)
+    ids: bool  # new rows get their ids when inserted (rows or events of the page name them)
     changes: tuple[str, ...]
 
 
 _KINDS: dict[type, _Kind] = {
-    LearnerRow: _Kind(Learner, "email", ("name", "woo_customer_id", "updated_at")),
+    LearnerRow: _Kind(Learner, True, ("name", "woo_customer_id", "updated_at")),
     StateRow: _Kind(
         OrderState,
-        None,
+        False,
         (
             "learner_id",
             "status",
@@ -122,13 +129,13 @@ _KINDS: dict[type, _Kind] = {
         ),
     ),
     # A ledger row's id is named by nothing else the page writes (a reversal names a grant of
-    # an earlier page): inserted without reading ids back, the cheapest INSERT on both databases.
-    CreditRow: _Kind(LedgerEntry, None, ("expires_at",)),
-    SeatRow: _Kind(Seat, "source_key", ("status", "changed_at")),
-    AccessRow: _Kind(Access, "source_key", ("revoked_at",)),
+    # an earlier page): inserted without an id, the cheapest INSERT on both databases.
+    CreditRow: _Kind(LedgerEntry, False, ("expires_at",)),
+    SeatRow: _Kind(Seat, True, ("status", "changed_at")),
+    AccessRow: _Kind(Access, True, ("revoked_at",)),
     ClaimRow: _Kind(
         ClaimPlace,
-        None,
+        False,
         (
             "status",
             "voided_at",
@@ -223,18 +230,17 @@ def _insert(session: Session, row_type: type, rows: Sequence[Any]) -> None:
     kind = _KINDS[row_type]
     table = table_of(kind.model)
     names = [name for name in _columns(table, row_type) if name != "id"]
-    values = [{name: getattr(row, name) for name in names} for row in rows]
-    if kind.key is None:
-        session.execute(insert(table), values)
-        return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    # PostgreSQL draws ids in parameter order only when asked to; SQLite always does.
-    statement = insert(table).returning(
-        table.c.id, table.c[kind.key], sort_by_parameter_order=postgres
+    if kind.ids:
+        # Ids drawn first, in the rows' order: one plain executemany, nothing read back.
+        for row, row_id in zip(rows, reserve_ids(session, table, len(rows)), strict=True):
+            row.id = row_id
+        names = ["id", *names]
+    execute_many(
+        session,
+        insert(table),
+        [{name: getattr(row, name) for name in names} for row in rows],
+        key=("page insert", table.name, kind.ids),
     )
-    ids = {key: row_id for row_id, key in session.execute(statement, values).all()}
-    for row in rows:
-        row.id = ids[getattr(row, kind.key)]
 
 
 @dataclass
