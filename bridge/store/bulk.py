@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Connection,
     Insert,
     Integer,
     String,
@@ -31,12 +35,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, SQLModel
 
@@ -217,9 +222,18 @@ def insert_or_update(
     )
 
 
-# (caller's key, dialect, parameter names) -> (SQL text, bind names in order, their processors);
-# None: the statement needs more than the rows give (SQLAlchemy binds it).
-_Plan = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
+@dataclass(frozen=True)
+class _Plan:
+    """How ``execute_many`` runs one statement shape on one database."""
+
+    sql: str
+    order: tuple[str, ...]  # bind names, in the driver's order
+    processors: tuple[Callable[[Any], Any] | None, ...]  # the column types' bind processors
+    defaults: Mapping[str, Any]  # scalar column defaults of binds the rows do not carry
+    copy: str | None  # a plain INSERT on PostgreSQL: COPY ... FROM STDIN
+
+
+# (caller's key, dialect, parameter names) -> the plan; None: SQLAlchemy executes it.
 _PLANS: dict[tuple[Hashable, str, tuple[str, ...]], _Plan | None] = {}
 
 
@@ -230,13 +244,15 @@ def execute_many(
     *,
     key: Hashable,
 ) -> None:
-    """Execute ``statement`` once per row, in one DBAPI ``executemany``; every row has the same
-    keys, the statement's bind names. Nothing is read back.
+    """Execute ``statement`` once per row, in one DBAPI ``executemany`` (a plain INSERT on
+    PostgreSQL: one ``COPY``); every row has the same keys, the statement's bind names (columns
+    with a scalar default may be left out). Nothing is read back.
 
     The statement is compiled once per ``key`` (which must name one statement shape) and
     dialect; each row's values go through the column types' bind processors straight into the
     driver's parameters. SQLAlchemy's own executemany builds and processes every parameter set
-    through its generic machinery, which on a page of orders costs more than the database.
+    through its generic machinery, and psycopg's sends each row as a statement of its own:
+    on a page of orders either costs more than the database's work.
     """
     if not rows:
         return
@@ -251,65 +267,141 @@ def execute_many(
         with session.no_autoflush:
             session.execute(statement, list(rows))
         return
-    sql, order, processors = plan
-    if dialect.positional:
-        params: list[Any] = [
-            tuple(
-                value if process is None else process(value)
-                for value, process in zip([row[n] for n in order], processors, strict=True)
-            )
-            for row in rows
-        ]
+    if plan.defaults:
+        rows = [{**plan.defaults, **row} for row in rows]
+    order, processors = plan.order, plan.processors
+    values = [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip([row[n] for n in order], processors, strict=True)
+        )
+        for row in rows
+    ]
+    if plan.copy is not None:
+        _copy(connection, plan.copy, values)
+    elif dialect.positional:
+        connection.exec_driver_sql(plan.sql, values)
     else:
-        params = [
-            {
-                name: value if process is None else process(value)
-                for name, value, process in zip(
-                    order, [row[n] for n in order], processors, strict=True
-                )
-            }
-            for row in rows
-        ]
-    connection.exec_driver_sql(sql, params)
+        connection.exec_driver_sql(plan.sql, [dict(zip(order, row, strict=True)) for row in values])
 
 
 def _plan(statement: UpdateBase, dialect: Any, names: tuple[str, ...]) -> _Plan | None:
+    plain = type(statement) is Insert and statement.select is None
     if isinstance(statement, Insert):
         statement = statement.inline()  # no implicit RETURNING of the new id
     compiled = statement.compile(dialect=dialect, column_keys=list(names))
     assert isinstance(compiled, SQLCompiler)
     order = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
+    table = statement.table if isinstance(statement.table, Table) else None
+    defaults: dict[str, Any] = {}
+    for name in set(order) - set(names):
+        column = table.c.get(name) if table is not None else None
+        default = column.default if column is not None else None
+        if default is None or not default.is_scalar:
+            return None  # a literal, or a default computed per row: SQLAlchemy binds it
+        defaults[name] = default.arg
     if (
-        set(order) - set(names)  # a default or a literal the rows do not carry
-        or compiled.escaped_bind_names
+        compiled.escaped_bind_names
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or compiled.returning
     ):
         return None
     processors: Mapping[str, Any] = compiled._bind_processors
-    return str(compiled), order, tuple(processors.get(name) for name in order)
+    copy = None
+    if plain and table is not None and dialect.name == "postgresql":
+        columns = ", ".join(dialect.identifier_preparer.quote(table.c[n].name) for n in order)
+        copy = f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN"
+    return _Plan(
+        str(compiled), order, tuple(processors.get(name) for name in order), defaults, copy
+    )
+
+
+def _copy(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows into a PostgreSQL table with one ``COPY`` (psycopg writes them in C); an error is
+    raised as SQLAlchemy's (an IntegrityError stays one) and the statement is seen by the
+    engine's cursor events like any other."""
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    connection.dispatch.before_cursor_execute(connection, cursor, sql, rows, None, True)
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            connection.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            dialect=connection.dialect,
+            ismulti=True,
+        ) from exc
+    finally:
+        cursor.close()
+    connection.dispatch.after_cursor_execute(connection, cursor, sql, rows, None, True)
 
 
 def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """UPDATE rows by primary key in one executemany: each row maps the key and the same
-    columns to their new values."""
+    """UPDATE rows by primary key: each row maps the key and the same columns to their new
+    values. One executemany on SQLite; one statement on PostgreSQL, the rows sent as one JSON
+    text (``json_populate_recordset``), where psycopg would send a statement per row."""
     if not rows:
         return
     [pk] = list(table.primary_key.columns)
     keys = [key for key in rows[0] if key != pk.key]
-    statement = (
-        update(table)
-        .where(pk == bindparam("row_pk", type_=pk.type))
-        .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
-    )
     with session.no_autoflush:  # the ORM would send its pending rows one UPDATE per shape first
+        if _postgresql(session):
+            session.execute(_update_from_json(session, table, keys), {"rows": _json_rows(rows)})
+            return
+        statement = (
+            update(table)
+            .where(pk == bindparam("row_pk", type_=pk.type))
+            .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
+        )
         execute_many(
             session,
             statement,
             [{"row_pk": row[pk.key], **{f"new_{key}": row[key] for key in keys}} for row in rows],
             key=("update_rows", table.name, tuple(keys)),
         )
+
+
+_UPDATES: dict[tuple[str, tuple[str, ...]], TextClause] = {}
+
+
+def _update_from_json(session: Session, table: Table, keys: Sequence[str]) -> TextClause:
+    """``UPDATE table SET key = v.key, ... FROM json_populate_recordset(NULL::table, :rows)``."""
+    cached = _UPDATES.get((table.name, tuple(keys)))
+    if cached is None:
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        [pk] = list(table.primary_key.columns)
+        name = quote(table.name)
+        changes = ", ".join(f"{quote(table.c[k].name)} = v.{quote(table.c[k].name)}" for k in keys)
+        # Table and column names from the schema, quoted: nothing of the rows is in the text.
+        cached = text(
+            f"UPDATE {name} SET {changes} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS JSON)) AS v "
+            f"WHERE {name}.{quote(pk.name)} = v.{quote(pk.name)}"
+        )
+        _UPDATES[(table.name, tuple(keys))] = cached
+    return cached
+
+
+def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as JSON text for PostgreSQL to read back into its column types (moments as ISO
+    8601 with their offset)."""
+
+    def other(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        raise TypeError(f"{type(value).__name__} is not a column value")
+
+    return json.dumps(list(rows), default=other)
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
