@@ -191,6 +191,50 @@ def insert_ignoring(session: Session, table: Table, conflict: Sequence[str]) -> 
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
+def insert_many_ignoring(
+    session: Session, table: Table, conflict: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Many rows' ``INSERT ... ON CONFLICT (conflict) DO NOTHING``, all with the same keys:
+    one statement on PostgreSQL (the rows as one JSON text, ``json_populate_recordset``; psycopg
+    would send a statement per row), one executemany on SQLite."""
+    if not rows:
+        return
+    if not _postgresql(session):
+        execute_many(
+            session,
+            insert_ignoring(session, table, conflict),
+            rows,
+            key=("insert_ignoring", table.name, tuple(conflict)),
+        )
+        return
+    defaults = {
+        column.key: column.default.arg  # type: ignore[attr-defined]
+        for column in table.columns
+        if column.key not in rows[0] and column.default is not None and column.default.is_scalar
+    }
+    if defaults:  # the model's defaults, as SQLAlchemy's INSERT would send them
+        rows = [{**defaults, **row} for row in rows]
+    names = tuple(rows[0])
+    cached = _INSERTS.get((table.name, names, tuple(conflict)))
+    if cached is None:
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        name = quote(table.name)
+        columns = ", ".join(quote(table.c[n].name) for n in names)
+        keys = ", ".join(quote(table.c[n].name) for n in conflict)
+        # Table and column names from the schema, quoted: nothing of the rows is in the text.
+        cached = text(
+            f"INSERT INTO {name} ({columns}) SELECT {columns} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS JSON)) "
+            f"ON CONFLICT ({keys}) DO NOTHING"
+        )
+        _INSERTS[(table.name, names, tuple(conflict))] = cached
+    with session.no_autoflush:
+        session.execute(cached, {"rows": _json_rows(rows)})
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], TextClause] = {}
+
+
 def insert_ignore(
     session: Session, model: type[SQLModel], values: Mapping[str, Any], conflict: Sequence[str]
 ) -> bool:

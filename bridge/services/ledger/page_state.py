@@ -31,7 +31,7 @@ from bridge.services.ledger.erased import erased_learners
 from bridge.store.bulk import (
     among,
     execute_many,
-    insert_ignoring,
+    insert_many_ignoring,
     reserve_ids,
     table_of,
     update_rows,
@@ -307,9 +307,7 @@ class Page:
                 {"email": email, "learner_id": learner.id, "seen_at": self.now}
                 for email, learner in self.new_aliases
             ]
-            self.session.execute(
-                insert_ignoring(self.session, table_of(LearnerEmail), ["email"]), rows
-            )
+            insert_many_ignoring(self.session, table_of(LearnerEmail), ["email"], rows)
             self.new_aliases.clear()
         if self.unmapped:
             table = table_of(UnmappedLine)
@@ -498,8 +496,10 @@ def load_page(
     ids = sorted({order_id for order_id, _ in orders})
     now = utcnow()
     states_table = table_of(OrderState)
-    session.execute(
-        insert_ignoring(session, states_table, ["order_id"]),
+    insert_many_ignoring(
+        session,
+        states_table,
+        ["order_id"],
         [
             {"order_id": order_id, "status": status, "updated_at": now}
             for order_id, status in orders
