@@ -128,3 +128,32 @@ def test_renewal_meta_is_parsed_from_a_string():
     result = order_entitlements(order, sample_catalogue(), paid_statuses=PAID)
     assert result.facts.renewal_of == (39,)
     assert credits(result) == {"mentor_minutes": 60, "portfolio_reviews": 1}
+
+
+def test_entitlements_made_quickly_equal_those_the_dataclass_makes():
+    """``_entitlement`` skips the frozen dataclass's __init__, not what it checks or sets."""
+    from datetime import UTC, datetime
+
+    from bridge.rules.entitlements import Entitlement, _entitlement
+
+    values = {
+        "key": "order:1:line:2:unit:0:access:project",
+        "kind": "access",
+        "order_id": 1,
+        "line_item_id": 2,
+        "unit": 0,
+        "offer_sku": "P",
+        "access_kind": "project",
+        "starts_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "details": {"badge": "b"},
+    }
+    made = _entitlement(dict(values))
+    assert made == Entitlement(**values)
+    assert repr(made) == repr(Entitlement(**values))
+    bare = {k: v for k, v in values.items() if k != "details"}
+    assert _entitlement(dict(bare)).details == {}
+    assert _entitlement(dict(bare)).details is not _entitlement(dict(bare)).details
+    with pytest.raises(TypeError):
+        _entitlement({k: v for k, v in values.items() if k != "unit"})
+    with pytest.raises(TypeError):
+        _entitlement(dict(values, colour="red"))

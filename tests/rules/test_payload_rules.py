@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -145,3 +146,98 @@ def test_nul_is_found_in_the_json_text_exactly_where_a_walk_of_the_tree_finds_it
     from bridge.rules.inbound.payloads import _has_nul, _walk_has_nul
 
     assert _has_nul(value) == _walk_has_nul(value)
+
+
+def test_captured_orders_take_the_quick_path():
+    """Real orders pass the quick check and their text shows no NUL or surrogate, so the walk
+    that names a field runs only for an order that breaks a rule."""
+    from bridge.rules.inbound.payloads import _order_like_ok, payload_text
+
+    orders = [
+        *load_json("woocommerce-real/rest/5-orders-modified-after-page1.json"),
+        *load_json("woocommerce-real/rest/5-orders-modified-after-page2.json"),
+        ORDER,
+    ]
+    for order in orders:
+        assert _order_like_ok(order, 1000), order["id"]
+        assert payload_text(order).plain, order["id"]
+
+
+_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet='\\u0\x00\ud800é😀ab".-1', max_size=45)
+    | st.sampled_from(["", "1.00", "-2.5", "1e5", " 3 ", "x" * 65, [], {}, [{"key": 1}]])
+)
+_FIELDS = [
+    "id",
+    "customer_id",
+    "parent_id",
+    "status",
+    "currency",
+    "total",
+    "cart_tax",
+    "billing",
+    "shipping",
+    "meta_data",
+    "line_items",
+    "refunds",
+    "fee_lines",
+    "date_paid_gmt",
+    "date_x",
+    "x_date",
+    "_links",
+]
+_LINE_FIELDS = [
+    "id",
+    "product_id",
+    "variation_id",
+    "quantity",
+    "sku",
+    "name",
+    "total",
+    "price",
+    "meta_data",
+]
+
+
+@given(
+    st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=3),
+    st.dictionaries(st.sampled_from(_LINE_FIELDS), _VALUES, max_size=3),
+    st.dictionaries(st.sampled_from(["email", "first_name"]), _VALUES, max_size=2),
+)
+def test_the_quick_path_and_the_walk_give_the_same_answer(changes, line_changes, billing):
+    """Whatever breaks a rule is named exactly as the walk names it, with or without the text
+    the fingerprint was made of."""
+    from bridge.rules.inbound.payloads import _Check, _check_storable, payload_text
+
+    order = copy.deepcopy(ORDER)
+    order.update(changes)
+    lines = order.get("line_items")
+    if isinstance(lines, list) and lines and isinstance(lines[0], dict):
+        lines[0].update(line_changes)
+    if isinstance(order.get("billing"), dict):
+        order["billing"].update(billing)
+
+    def walked() -> str:
+        try:
+            _Check("order", 1000).id(order, "id", "", required=True, zero=False)
+            _check_storable("order", order)
+            if set(order) != {"id"}:
+                _Check("order", 1000).order_like(order)
+        except PayloadRejected as exc:
+            return str(exc)
+        return ""
+
+    def checked(**kw: Any) -> str:
+        try:
+            check_payload("order", order, **kw)
+        except PayloadRejected as exc:
+            return str(exc)
+        return ""
+
+    expected = walked()
+    assert checked() == expected
+    assert checked(text=payload_text(order)) == expected

@@ -9,6 +9,7 @@ bridge.services.catalogue.catalogue.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -203,6 +204,12 @@ class Catalogue:
     booking_types: tuple[BookingType, ...] = ()
     # Skill stacks: pathways of credentials that add up to a record (``[pathways.<code>]``).
     pathways: Mapping[str, Pathway] = field(default_factory=dict)
+
+    @functools.cached_property
+    def memo(self) -> dict[str, Any]:
+        """What pure rules derive from the catalogue once, by their own key (a catalogue does
+        not change once built: a new one starts empty)."""
+        return {}
 
     def is_not_offer(self, line_item: Mapping[str, object]) -> bool:
         """The line sells something marked as no offer, so it maps to nothing on purpose."""

@@ -27,6 +27,8 @@ _AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,8})?$")
 MAX_AMOUNT = Decimal(10) ** 15
 MAX_TEXT = 10_000
 BOM = b"\xef\xbb\xbf"
+# Fields named date_* or *_date, *_date_gmt hold a date (text or null).
+_DATED_ENDS = ("_date_gmt", "_date")
 
 # WooCommerce core topics and WooCommerce Subscriptions' own; any other event is ignored.
 HANDLED_EVENTS: Mapping[str, frozenset[str]] = {
@@ -286,7 +288,7 @@ class _Check:
         for name, value in payload.items():
             if value is None or (isinstance(value, str) and len(value) <= 40):
                 continue  # fine whether or not the field is a date
-            dated = name.startswith("date_") or name.endswith(("_date_gmt", "_date"))
+            dated = name.startswith("date_") or name.endswith(_DATED_ENDS)
             if dated:
                 raise self.fail(name, f"must be a date text or null, not {_shown(value)}")
 
@@ -367,13 +369,42 @@ def classify(
 
 
 def check_payload(
-    resource: str, payload: Any, *, max_quantity: int = DEFAULT_MAX_LINE_QUANTITY
+    resource: str,
+    payload: Any,
+    *,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
+    text: PayloadText | None = None,
 ) -> None:
-    """Raise PayloadRejected naming the first field of ``payload`` that breaks a rule."""
-    check = _Check(resource, max_quantity)
+    """Raise PayloadRejected naming the first field of ``payload`` that breaks a rule.
+
+    ``text`` is ``payload_text(payload)`` when the caller has it already (the fingerprint is
+    made of it), taken while the payload is as it is now; without it, it is made here.
+    """
     if not isinstance(payload, dict):
         raise PayloadRejected(f"{resource} payload must be a JSON object, not {_shown(payload)}")
-    check.id(payload, "id", "", required=True, zero=False)
+    order_id = payload.get("id")
+    if not (type(order_id) is int and 0 < order_id <= MAX_ID):
+        _Check(resource, max_quantity).id(payload, "id", "", required=True, zero=False)
+    if text is None:
+        text = payload_text(payload)
+    if not text.plain:
+        # A NUL, a lone surrogate, or a payload that is not plain JSON: said precisely.
+        _check_storable(resource, payload)
+    if len(payload) == 1:
+        return  # *.deleted sends only the id
+    # The common case, a payload that breaks no rule, is checked at once; the first field that
+    # breaks one is named by the walk below.
+    if resource in ("order", "subscription"):
+        if _order_like_ok(payload, max_quantity):
+            return
+        _Check(resource, max_quantity).order_like(payload)
+    elif resource == "product":
+        _Check(resource, max_quantity).product(payload)
+    elif resource == "customer":
+        _Check(resource, max_quantity).customer(payload)
+
+
+def _check_storable(resource: str, payload: dict[str, Any]) -> None:
     text = _json_text(payload)
     if _has_nul(payload, text):
         raise PayloadRejected(f"{resource} payload contains a NUL character")
@@ -384,14 +415,234 @@ def check_payload(
     )
     if surrogate:
         raise PayloadRejected(f"{resource} payload contains a lone surrogate")
-    if set(payload) == {"id"}:
-        return  # *.deleted sends only the id
-    if resource in ("order", "subscription"):
-        check.order_like(payload)
-    elif resource == "product":
-        check.product(payload)
-    elif resource == "customer":
-        check.customer(payload)
+
+
+# Sorted, compact, ASCII: the order part of the fingerprint (bridge.rules.fingerprints).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+class PayloadText:
+    """A payload as JSON text, made once for the payload rules and the order's fingerprint.
+
+    ``fields``: the payload without its top-level underscored fields (links, which differ
+    between a webhook and the REST API) as sorted, compact, ASCII JSON; None when the payload
+    is not plain JSON (then the rules walk it). ``plain``: the text shows that no string or
+    key of the whole payload holds a NUL or a surrogate (each would be a ``\\u`` escape).
+    """
+
+    __slots__ = ("fields", "plain")
+
+    def __init__(self, fields: str | None, plain: bool) -> None:
+        self.fields = fields
+        self.plain = plain
+
+
+def payload_text(payload: Mapping[str, Any]) -> PayloadText:
+    """The payload's ``PayloadText`` (one JSON encoding; never raises)."""
+    layout = _layout(payload)
+    try:
+        if layout is None:
+            raise TypeError("a field name is not text")
+        underscored = layout[0]
+        if not underscored:
+            fields = _ENCODER.encode(payload if isinstance(payload, dict) else dict(payload))
+        else:
+            kept = dict(payload)
+            for name in underscored:
+                del kept[name]
+            fields = _ENCODER.encode(kept)
+    except (TypeError, ValueError, RecursionError):
+        return PayloadText(None, False)
+    plain = "\\u0000" not in fields and "\\ud" not in fields
+    if plain and underscored:
+        plain = _plain_and_storable({name: payload[name] for name in underscored})
+    return PayloadText(fields, plain)
+
+
+def _plain_and_storable(value: Any) -> bool:
+    """Only plain JSON values (exact types) and no text that holds a NUL or a surrogate: True
+    only when sure (for a few small fields; a payload's text is searched instead)."""
+    stack = [value]
+    budget = 10_000  # a value that holds itself is not JSON: the rules say so
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if "\x00" in node or (not node.isascii() and _lone_surrogate(node)):
+                return False
+        elif kind is dict:
+            stack.extend(node)
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        elif node is not None and kind not in (int, float, bool):
+            return False
+    return True
+
+
+# Field names of a payload -> (its underscored names, its names that may hold a date); a shop
+# sends the same few layouts.
+_LAYOUTS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
+
+
+def _layout(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The payload's underscored field names and those that hold a date (``_Check.dates``);
+    None if a name is not text."""
+    names = tuple(payload)
+    try:
+        return _LAYOUTS[names]
+    except KeyError:
+        pass
+    layout: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    if all(type(name) is str for name in names):
+        layout = (
+            tuple(name for name in names if name.startswith("_")),
+            tuple(name for name in names if name.startswith("date_") or name.endswith(_DATED_ENDS)),
+        )
+    if len(_LAYOUTS) >= 256:
+        _LAYOUTS.clear()
+    _LAYOUTS[names] = layout
+    return layout
+
+
+# Amount texts ``_amount_text_ok`` passed (a shop's orders repeat a few prices), at most 4096.
+_AMOUNTS_OK: set[str] = {""}
+
+
+def _amount_ok(value: Any) -> bool:
+    """``_Check.amount`` passes (sure only when True)."""
+    kind = type(value)
+    if kind is str:
+        if value in _AMOUNTS_OK:
+            return True
+        if not _amount_text_ok(value):
+            return False
+        if len(_AMOUNTS_OK) < 4096:
+            _AMOUNTS_OK.add(value)
+        return True
+    if value is None:
+        return True
+    if kind is int:
+        return bool(-MAX_AMOUNT < value < MAX_AMOUNT)
+    if kind is float:
+        return math.isfinite(value) and abs(value) < MAX_AMOUNT
+    return False
+
+
+def _meta_ok(rows: Any) -> bool:
+    """``_Check.meta`` passes (sure only when True)."""
+    if rows is None:
+        return True
+    if type(rows) is not list:
+        return False
+    for row in rows:
+        if type(row) is not dict:
+            return False
+        key = row.get("key")
+        if key is not None and (type(key) is not str or len(key) > MAX_TEXT):
+            return False
+    return True
+
+
+def _order_like_ok(payload: dict[str, Any], max_quantity: int) -> bool:
+    """``_Check.order_like`` finds nothing: True only when sure (else the walk says why).
+
+    The same rules, without naming anything; exact types only (a subclass goes to the walk).
+    """
+    get = payload.get
+    ok = _AMOUNTS_OK
+    value = get("status")
+    if type(value) is not str or len(value) > 64:
+        return False
+    value = get("customer_id")
+    if value is not None and not (type(value) is int and 0 <= value <= MAX_ID):
+        return False
+    value = get("parent_id")
+    if value is not None and not (type(value) is int and 0 <= value <= MAX_ID):
+        return False
+    value = get("currency")
+    if value is not None and (type(value) is not str or len(value) > 16):
+        return False
+    for name in ("total", "discount_total", "shipping_total", "total_tax", "cart_tax"):
+        value = get(name)
+        if not (value is None or (type(value) is str and value in ok) or _amount_ok(value)):
+            return False
+    billing = get("billing")
+    if type(billing) is dict:
+        value = billing.get("email")
+        if value is not None and (type(value) is not str or len(value) > 320):
+            return False
+    elif billing is not None and billing != []:
+        return False
+    value = get("shipping")
+    if value is not None and type(value) is not dict and value != []:
+        return False
+    layout = _layout(payload)
+    if layout is None:
+        return False
+    for name in layout[1]:
+        value = payload[name]
+        if not (value is None or (type(value) is str and len(value) <= 40)):
+            return False
+    if not _meta_ok(get("meta_data")):
+        return False
+    lines = get("line_items")
+    if lines is not None:
+        if type(lines) is not list:
+            return False
+        for line in lines:
+            if type(line) is not dict:
+                return False
+            lget = line.get
+            value = lget("id")
+            if not (type(value) is int and 0 < value <= MAX_ID):
+                return False
+            value = lget("product_id")
+            if value is not None and not (type(value) is int and 0 <= value <= MAX_ID):
+                return False
+            value = lget("variation_id")
+            if value is not None and not (type(value) is int and 0 <= value <= MAX_ID):
+                return False
+            value = lget("quantity")
+            if value is not None and not (type(value) is int and 0 <= value <= max_quantity):
+                return False
+            value = lget("sku")
+            if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                return False
+            value = lget("name")
+            if value is not None and (type(value) is not str or len(value) > MAX_TEXT):
+                return False
+            for name in ("total", "subtotal", "total_tax", "subtotal_tax", "price"):
+                value = lget(name)
+                if not (value is None or (type(value) is str and value in ok) or _amount_ok(value)):
+                    return False
+            if not _meta_ok(lget("meta_data")):
+                return False
+    refunds = get("refunds")
+    if refunds is not None:
+        if type(refunds) is not list:
+            return False
+        for refund in refunds:
+            if type(refund) is not dict:
+                return False
+            value = refund.get("id")
+            if not (type(value) is int and 0 < value <= MAX_ID):
+                return False
+            if not _amount_ok(refund.get("total")):
+                return False
+    for name in ("coupon_lines", "fee_lines", "shipping_lines", "tax_lines"):
+        rows = get(name)
+        if rows is None:
+            continue
+        if type(rows) is not list:
+            return False
+        for row in rows:
+            if type(row) is not dict or not _amount_ok(row.get("total")):
+                return False
+    return True
 
 
 # In JSON text a NUL is always written ``\u0000``; an escape that follows an even run of
