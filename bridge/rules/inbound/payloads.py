@@ -385,9 +385,7 @@ def check_payload(
     order_id = payload.get("id")
     if not (type(order_id) is int and 0 < order_id <= MAX_ID):
         _Check(resource, max_quantity).id(payload, "id", "", required=True, zero=False)
-    if text is None:
-        text = payload_text(payload)
-    if not text.plain:
+    if not (text.plain if text is not None else _plain(payload)):
         # A NUL, a lone surrogate, or a payload that is not plain JSON: said precisely.
         _check_storable(resource, payload)
     if len(payload) == 1:
@@ -419,6 +417,17 @@ def _check_storable(resource: str, payload: dict[str, Any]) -> None:
 
 # Sorted, compact, ASCII: the order part of the fingerprint (bridge.rules.fingerprints).
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+# The same unsorted, when only the payload rules read the text (a third faster).
+_UNSORTED = json.JSONEncoder(separators=(",", ":"))
+
+
+def _plain(payload: dict[str, Any]) -> bool:
+    """``payload_text(payload).plain``, without the fingerprint's text (no order, no split)."""
+    try:
+        text = _UNSORTED.encode(payload)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return "\\u0000" not in text and "\\ud" not in text
 
 
 class PayloadText:
