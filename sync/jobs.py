@@ -130,8 +130,11 @@ class _OrderWalk:
     an order seen twice; then each boundary is read again (usually one small request each).
     """
 
-    def __init__(self, ctx: JobContext) -> None:
+    def __init__(self, ctx: JobContext, cursor: datetime | None) -> None:
         self.ctx = ctx
+        # Where the cursor is: a page whose newest change is not beyond it writes nothing (the
+        # orders job alone moves it, under its lease), so a re-run commits no page of its own.
+        self.cursor = cursor
         self.catalogue = ctx.catalogue()
         # Ids seen this run, to notice an order that moved; ints only, pages are not kept.
         self.seen: set[int] = set()
@@ -163,7 +166,8 @@ class _OrderWalk:
             newest = self.apply_page(page.items)
             if newest is not None:
                 target = newest if self.hold is None else min(newest, self.hold - ONE_SECOND)
-                advance_cursor(ctx.engine, ORDERS, target)
+                if self.cursor is None or target > self.cursor:
+                    self.cursor = advance_cursor(ctx.engine, ORDERS, target)
             if ctx.stopping():
                 ctx.note(f"stopped on request after page {page.number} of {page.total_pages}")
                 return
@@ -240,7 +244,7 @@ def run_orders(ctx: JobContext) -> None:
             "bridge first heard from the shop); `bridge sync orders --full` also grants "
             "for older orders"
         )
-    walk = _OrderWalk(ctx)
+    walk = _OrderWalk(ctx, cursor)
     walk.run(start)
     if ctx.failures:
         raise JobFailed(

@@ -371,6 +371,33 @@ def test_a_full_sync_over_an_unchanged_shop_writes_nothing_for_its_orders(engine
     assert (again[0].status, again[0].tally.fetched, again[0].tally.changed) == ("ok", 6, 0)
 
 
+def test_a_run_writes_the_cursor_only_for_pages_that_move_it(engine, shop, ports):
+    """A page whose newest change the cursor already passed commits nothing of its own: a
+    re-run over an unchanged shop leaves the cursor unwritten, a newer order moves it."""
+    from sqlalchemy import event
+
+    for n in range(6):
+        shop.place(851 + n, [("MENTOR-1H", 1)], T0 + n * MINUTE)
+    assert run_job("orders", ports, RunOptions(full=True)).status == "ok"
+    assert read_cursor(engine, "orders") == T0 + 5 * MINUTE
+    cursor_writes: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "sync_cursor" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            cursor_writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert run_job("orders", ports, RunOptions(full=True)).status == "ok"
+        assert cursor_writes == []
+        shop.place(857, [("MENTOR-1H", 1)], T0 + 6 * MINUTE)
+        assert run_job("orders", ports, RunOptions(full=True)).status == "ok"
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert cursor_writes  # the last page moved it
+    assert read_cursor(engine, "orders") == T0 + 6 * MINUTE
+
+
 def test_a_duplicate_webhook_payload_is_skipped_without_a_write(engine, settings, catalogue, shop):
     """The same order payload applied twice writes only the first time."""
     order = shop.place(811, [("MENTOR-1H", 1)], T0)
