@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 MAX_CONNECTIONS = 4
+# Pages a connection may have read ahead and waiting for the caller, beyond the one it reads:
+# a connection goes on reading while the caller is still at an earlier page.
+WAITING_PAGES_PER_CONNECTION = 1
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ class WooClient:
         self._rng = rng if rng is not None else random.Random()
         self._has_subscriptions: bool | None = None
         self.request_counts: Counter[tuple[str, str]] = Counter()
-        # Pages read ahead at once (1: one request at a time, the next page read while the
-        # caller works on this one); their threads' own sessions.
+        # Requests at once while pages are read ahead (1: one at a time, the next pages read
+        # while the caller works on this one); their threads' own sessions.
         self._connections = max(1, min(MAX_CONNECTIONS, settings.http.connections))
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -166,8 +169,11 @@ class WooClient:
 
         The first page's ``X-WP-TotalPages`` says how many there are; the rest are read ahead
         on up to ``BRIDGE_HTTP_CONNECTIONS`` connections while the caller works on the page it
-        was given, so at most that many pages wait in memory. One connection still reads the
-        next page while the caller applies this one: one request at a time, none waited for.
+        was given. A connection whose page is read goes on to the next one even when the caller
+        has not taken its page yet, up to twice as many pages as connections read ahead (a
+        bounded few in memory): a caller slow on one page does not leave the shop idle, and
+        against a slow shop its work hides behind the requests. One connection reads one
+        request at a time, the next two pages while the caller applies this one.
         """
         query = dict(params or {})
         query.setdefault("per_page", PER_PAGE)
@@ -182,13 +188,16 @@ class WooClient:
             yield from self._pages_one_by_one(path, query, page)
             return
         last = page.total_pages
+        # The pool runs at most one request per connection; the pages asked for beyond those
+        # wait in its queue and are read as soon as a connection is free.
         pool = ThreadPoolExecutor(self._connections, thread_name_prefix="shop-page")
+        depth = self._connections * (1 + WAITING_PAGES_PER_CONNECTION)
         ahead: deque[Future[Page]] = deque()
         following = number + 1
 
         def read_ahead() -> None:
             nonlocal following
-            while following <= last and len(ahead) < self._connections:
+            while following <= last and len(ahead) < depth:
                 ahead.append(pool.submit(self._page, path, query, following, pooled=True))
                 following += 1
 

@@ -149,8 +149,8 @@ def test_requests_carry_basic_auth_both_timeouts_and_the_bridge_user_agent(
 def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_time(
     make_client: Any,
 ) -> None:
-    """With one connection, pages 1..3 (per_page=100) are fetched one at a time: the next page
-    while the caller works on the one it has, never two ahead."""
+    """With one connection, pages 1..3 (per_page=100) are fetched one request at a time: the
+    next two pages while the caller works on the one it has, never three ahead."""
     client = make_client(http={"connections": 1})
     bodies = [
         rest("5-orders-modified-after-page1"),
@@ -170,10 +170,10 @@ def test_iter_pages_follows_x_wp_total_pages_across_three_pages_one_page_at_a_ti
         pages = client.iter_pages("orders", {"status": "any"})
         first = next(pages)
         deadline = time.monotonic() + 5
-        while len(rsps.calls) < 2 and time.monotonic() < deadline:
+        while len(rsps.calls) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.05)
-        assert len(rsps.calls) == 2  # page 2 read while page 1 is worked on; page 3 not yet
+        assert len(rsps.calls) == 3  # pages 2 and 3 read, in turn, while page 1 is worked on
         rest_of_pages = list(pages)
     assert [page.number for page in [first, *rest_of_pages]] == [1, 2, 3]
     assert {(page.total, page.total_pages) for page in [first, *rest_of_pages]} == {(5, 3)}
@@ -196,20 +196,26 @@ def _numbered_pages(rsps: responses.RequestsMock, count: int, **extra: Any) -> N
 def test_pages_are_read_ahead_on_a_few_connections_and_handed_back_in_order(
     make_client: Any,
 ) -> None:
-    """With three connections, at most three pages are read ahead, and they arrive in order."""
+    """With three connections, at most six pages are read ahead (three at once, three more as
+    connections come free while the caller holds its page), and they arrive in order."""
     client = make_client(http={"connections": 3})
     with mock() as rsps:
-        _numbered_pages(rsps, 8)
+        _numbered_pages(rsps, 9)
         pages = client.iter_pages("orders")
         first = next(pages)
         deadline = time.monotonic() + 5
-        while len(rsps.calls) < 4 and time.monotonic() < deadline:
+        while len(rsps.calls) < 7 and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.05)
-        assert len(rsps.calls) == 4  # page 1, and pages 2-4 read while page 1 is worked on
-        numbers = [first.number] + [page.number for page in pages]
-    assert numbers == list(range(1, 9))
-    assert client.request_counts == {("GET", "orders"): 8}
+        assert len(rsps.calls) == 7  # page 1, and pages 2-7 read while page 1 is worked on
+        second = next(pages)
+        while len(rsps.calls) < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert len(rsps.calls) == 8  # page 8 once page 2 was taken; page 9 not yet
+        numbers = [first.number, second.number] + [page.number for page in pages]
+    assert numbers == list(range(1, 10))
+    assert client.request_counts == {("GET", "orders"): 9}
 
 
 def test_a_429_while_reading_ahead_pauses_every_connection_for_the_time_asked(
