@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from bridge.cli.group import BridgeGroup, human_errors
 from bridge.cli.output import emit, json_option, log_handler
 from bridge.logs import configure_logging
-from bridge.process import tune_collector
+from bridge.process import skip_final_collection, tune_collector
 from bridge.settings import Settings, load_settings
 from bridge.store.db import make_engine, require_current_schema
 
@@ -50,6 +50,7 @@ class AppContext:
     def engine(self) -> Engine:
         if self._engine is None:
             tune_collector()  # a command that uses storage does real work (bridge.process)
+            skip_final_collection()
             self._engine = make_engine(self.settings.database.url)
         return self._engine
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import make_url
 
 from bridge.errors import PermanentError
@@ -193,6 +191,9 @@ def check_revision(revision: str | None) -> None:
     """Refuse a backup whose schema this version does not know (taken by a newer version)."""
     if revision is None:
         raise RestoreRefused("the backup has no schema revision: it is no database of this service")
+    from alembic.script import ScriptDirectory  # only here: importing Alembic is slow
+    from alembic.util import CommandError
+
     try:
         known = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
     except CommandError:

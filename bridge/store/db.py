@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -9,13 +11,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import Connection, Engine, event, inspect, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -25,6 +23,9 @@ from sqlmodel import Session, create_engine
 from bridge.errors import PermanentError
 from bridge.logs import redact
 from bridge.store.writers import WriterConnection, writer_turn
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -270,24 +271,58 @@ def wait_for_acknowledgements(engine: Engine) -> None:
         return
 
 
+# Alembic (and the migrations) load only to migrate: every command checks the schema on start,
+# and importing Alembic costs more than the check itself.
+
+
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
+
+
 def head_revision() -> str:
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    head = script.get_current_head()
+    """The newest migration's revision, read from the ``revision`` and ``down_revision`` lines
+    of the migration files; Alembic reads them when those do not name exactly one head."""
+    revisions: set[str] = set()
+    below: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (KeyError, ValueError, SyntaxError):
+            return _alembic_head()
+        if not isinstance(revision, str):
+            return _alembic_head()
+        revisions.add(revision)
+        below.update([down] if isinstance(down, str) else (down or ()))
+    heads = revisions - below
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None, "the package ships no migrations"
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's version table); None before the first."""
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return ",".join(sorted(found)) or None
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
 
@@ -297,6 +332,8 @@ def upgrade(engine: Engine) -> str:
 
     Raises DatabaseUnavailable when the database cannot be reached or written.
     """
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), "head")
         if is_sqlite(engine):

@@ -50,6 +50,23 @@ def test_a_migrated_database_is_at_the_newest_revision(engine: Engine) -> None:
     require_current_schema(engine)
 
 
+def test_the_head_read_from_the_migration_files_is_alembics_and_the_version_row_its_own(
+    engine: Engine,
+) -> None:
+    """The schema check reads the files and the version table without Alembic; both agree with
+    what Alembic itself reads."""
+    from alembic.script import ScriptDirectory
+
+    from bridge.store.db import MIGRATIONS_DIR, current_revision
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    with engine.connect() as connection:
+        assert (
+            current_revision(engine)
+            == MigrationContext.configure(connection).get_current_revision()
+        )
+
+
 def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
     """`bridge db upgrade` is safe to run again on a current database."""
     assert upgrade(engine) == head_revision()

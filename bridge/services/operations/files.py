@@ -17,7 +17,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bridge.services.credentials import ed25519_key_path
 from bridge.settings import Settings
 from bridge.store.backups import make_private, sqlite_files
 
@@ -26,6 +25,10 @@ GIT_TIMEOUT_SECONDS = 10
 
 def private_files(settings: Settings, env_file: Path) -> list[Path]:
     """Every file of this installation that holds secrets or personal data (existing or not)."""
+    # Here, not above: the credentials service (JOSE, JSON Schema) is slow to import, and the
+    # operations package this module is part of is imported by every sync job run.
+    from bridge.services.credentials import ed25519_key_path
+
     files = [env_file]
     if not settings.credentials.signing_key:
         files.append(Path(settings.credentials.key_file))
