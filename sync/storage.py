@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import CursorResult, Engine, func, or_, update
 from sqlmodel import col, select
 
 from bridge.store.bulk import insert_ignore
@@ -24,15 +24,13 @@ def read_cursor(engine: Engine, resource: str) -> datetime | None:
 
 
 def advance_cursor(engine: Engine, resource: str, moment: datetime) -> datetime:
-    """Move the cursor to ``moment`` unless it is already there or beyond; returns where it is."""
+    """Move the cursor to ``moment`` unless it is already there or beyond; returns where it is.
+
+    One UPDATE when it moves (a sync moves it after every page); the row is made, or read,
+    only when it did not.
+    """
     with unit_of_work(engine) as session:
-        insert_ignore(
-            session,
-            SyncCursor,
-            {"resource": resource, "modified_after": None, "updated_at": utcnow()},
-            ["resource"],
-        )
-        session.execute(
+        result = session.execute(
             update(SyncCursor)
             .where(col(SyncCursor.resource) == resource)
             .where(
@@ -43,14 +41,21 @@ def advance_cursor(engine: Engine, resource: str, moment: datetime) -> datetime:
             )
             .values(modified_after=moment, updated_at=utcnow())
         )
-        row = session.exec(
-            select(SyncCursor)
-            .where(SyncCursor.resource == resource)
-            .execution_options(populate_existing=True)
+        if isinstance(result, CursorResult) and result.rowcount:
+            session.commit()
+            return moment
+        insert_ignore(
+            session,
+            SyncCursor,
+            {"resource": resource, "modified_after": moment, "updated_at": utcnow()},
+            ["resource"],
+        )
+        where = session.exec(
+            select(SyncCursor.modified_after).where(SyncCursor.resource == resource)
         ).one()
         session.commit()
-        assert row.modified_after is not None
-        return row.modified_after
+        assert where is not None
+        return where
 
 
 def first_contact(engine: Engine) -> datetime | None:

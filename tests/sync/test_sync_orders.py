@@ -21,7 +21,7 @@ from bridge.store.db import unit_of_work
 from bridge.store.models import InboxDelivery, LedgerEntry, Seat, utcnow
 from sync.context import RunOptions
 from sync.jobs import run_job
-from sync.storage import read_cursor
+from sync.storage import advance_cursor, read_cursor
 from tests.support.sync import real_orders
 
 # Yesterday, to the second: every moment a test uses is in the past, as a shop's orders are.
@@ -369,6 +369,17 @@ def test_a_full_sync_over_an_unchanged_shop_writes_nothing_for_its_orders(engine
     )
     assert writes == []
     assert (again[0].status, again[0].tally.fetched, again[0].tally.changed) == ("ok", 6, 0)
+
+
+def test_a_cursor_is_made_on_first_use_and_only_ever_moves_forward(engine):
+    """advance_cursor says where the cursor is after it: an older moment leaves it."""
+    assert read_cursor(engine, "orders") is None
+    assert advance_cursor(engine, "orders", T0 + MINUTE) == T0 + MINUTE
+    assert advance_cursor(engine, "orders", T0) == T0 + MINUTE
+    assert advance_cursor(engine, "orders", T0 + MINUTE) == T0 + MINUTE
+    assert advance_cursor(engine, "orders", T0 + 2 * MINUTE) == T0 + 2 * MINUTE
+    assert read_cursor(engine, "orders") == T0 + 2 * MINUTE
+    assert read_cursor(engine, "products") is None
 
 
 def test_a_run_writes_the_cursor_only_for_pages_that_move_it(engine, shop, ports):
