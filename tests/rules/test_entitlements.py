@@ -157,3 +157,24 @@ def test_entitlements_made_quickly_equal_those_the_dataclass_makes():
         _entitlement({k: v for k, v in values.items() if k != "unit"})
     with pytest.raises(TypeError):
         _entitlement(dict(values, colour="red"))
+
+
+def test_order_facts_made_quickly_equal_those_the_dataclass_makes():
+    """``_frozen`` sets every field at once; given a field too few or too many, the dataclass
+    itself is called (and says what is wrong)."""
+    import dataclasses
+
+    from bridge.rules.entitlements import OrderFacts, _frozen, order_facts
+
+    facts = order_facts(make_order(42, [("MH-1", 2)], status="completed"))
+    values = dataclasses.asdict(facts)
+    values["refund_ids"] = tuple(values["refund_ids"])
+    assert facts == OrderFacts(**values)
+    assert repr(facts) == repr(OrderFacts(**values))
+    assert _frozen(OrderFacts, dict(values)) == facts
+    with pytest.raises(TypeError):
+        _frozen(OrderFacts, {k: v for k, v in values.items() if k != "order_id"})
+    with pytest.raises(TypeError):
+        _frozen(OrderFacts, dict(values, colour="red"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        facts.status = "x"  # type: ignore[misc]

@@ -393,7 +393,7 @@ def check_payload(
     # The common case, a payload that breaks no rule, is checked at once; the first field that
     # breaks one is named by the walk below.
     if resource in ("order", "subscription"):
-        if _order_like_ok(payload, max_quantity):
+        if _order_like_ok(payload, max_quantity, text.layout if text is not None else None):
             return
         _Check(resource, max_quantity).order_like(payload)
     elif resource == "product":
@@ -430,6 +430,10 @@ def _plain(payload: dict[str, Any]) -> bool:
     return "\\u0000" not in text and "\\ud" not in text
 
 
+# A payload's underscored field names and those that may hold a date (``_layout``).
+_Layout = tuple[tuple[str, ...], tuple[str, ...]]
+
+
 class PayloadText:
     """A payload as JSON text, made once for the payload rules and the order's fingerprint.
 
@@ -439,11 +443,12 @@ class PayloadText:
     key of the whole payload holds a NUL or a surrogate (each would be a ``\\u`` escape).
     """
 
-    __slots__ = ("fields", "plain")
+    __slots__ = ("fields", "plain", "layout")
 
-    def __init__(self, fields: str | None, plain: bool) -> None:
+    def __init__(self, fields: str | None, plain: bool, layout: _Layout | None = None) -> None:
         self.fields = fields
         self.plain = plain
+        self.layout = layout  # ``_layout(payload)``, for the payload rules
 
 
 def payload_text(payload: Mapping[str, Any]) -> PayloadText:
@@ -465,7 +470,7 @@ def payload_text(payload: Mapping[str, Any]) -> PayloadText:
     plain = "\\u0000" not in fields and "\\ud" not in fields
     if plain and underscored:
         plain = _plain_and_storable({name: payload[name] for name in underscored})
-    return PayloadText(fields, plain)
+    return PayloadText(fields, plain, layout)
 
 
 def _plain_and_storable(value: Any) -> bool:
@@ -494,10 +499,10 @@ def _plain_and_storable(value: Any) -> bool:
 
 # Field names of a payload -> (its underscored names, its names that may hold a date); a shop
 # sends the same few layouts.
-_LAYOUTS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
+_LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 
 
-def _layout(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def _layout(payload: Mapping[str, Any]) -> _Layout | None:
     """The payload's underscored field names and those that hold a date (``_Check.dates``);
     None if a name is not text."""
     names = tuple(payload)
@@ -505,7 +510,7 @@ def _layout(payload: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...
         return _LAYOUTS[names]
     except KeyError:
         pass
-    layout: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    layout: _Layout | None = None
     if all(type(name) is str for name in names):
         layout = (
             tuple(name for name in names if name.startswith("_")),
@@ -556,7 +561,9 @@ def _meta_ok(rows: Any) -> bool:
     return True
 
 
-def _order_like_ok(payload: dict[str, Any], max_quantity: int) -> bool:
+def _order_like_ok(
+    payload: dict[str, Any], max_quantity: int, layout: _Layout | None = None
+) -> bool:
     """``_Check.order_like`` finds nothing: True only when sure (else the walk says why).
 
     The same rules, without naming anything; exact types only (a subclass goes to the walk).
@@ -589,9 +596,10 @@ def _order_like_ok(payload: dict[str, Any], max_quantity: int) -> bool:
     value = get("shipping")
     if value is not None and type(value) is not dict and value != []:
         return False
-    layout = _layout(payload)
     if layout is None:
-        return False
+        layout = _layout(payload)
+        if layout is None:
+            return False
     for name in layout[1]:
         value = payload[name]
         if not (value is None or (type(value) is str and len(value) <= 40)):
