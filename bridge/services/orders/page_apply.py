@@ -33,7 +33,7 @@ from bridge.rules.entitlements import (
     needs_refund_lookup,
     order_entitlements,
 )
-from bridge.rules.inbound.payloads import check_payload
+from bridge.rules.inbound.payloads import PayloadText, check_payload, payload_text
 from bridge.services.ledger import (
     SEAT_HELD,
     LearnerRow,
@@ -90,10 +90,12 @@ class ValidatedOrder:
     payload: Mapping[str, Any]
 
 
-def validate_order(payload: Any, settings: Settings) -> ValidatedOrder:
+def validate_order(
+    payload: Any, settings: Settings, text: PayloadText | None = None
+) -> ValidatedOrder:
     """The payload as a ValidatedOrder; PayloadRejected names the first field that breaks a
-    rule."""
-    check_payload("order", payload, max_quantity=settings.orders.max_line_quantity)
+    rule. ``text``: the payload's ``payload_text``, if its fingerprint was made of it."""
+    check_payload("order", payload, max_quantity=settings.orders.max_line_quantity, text=text)
     return ValidatedOrder(payload)
 
 
@@ -113,6 +115,7 @@ class _Order:
     result: OrderResult
     payload: Mapping[str, Any]  # a deletion replaced by the order as the shop has it now
     fingerprint: str | None
+    text: PayloadText | None = None  # what the fingerprint was made of; the rules read it too
     rules: OrderEntitlements | None = None
     refunds: list[dict[str, Any]] = field(default_factory=list)
 
@@ -175,7 +178,8 @@ def apply_orders(
         results.append(result)
         if not isinstance(order, ValidatedOrder):
             unchecked.add(id(result))
-        prepared.append(_Order(result, payload, _fingerprint(payload, catalogue, settings)))
+        fingerprint, text = _fingerprint(payload, catalogue, settings)
+        prepared.append(_Order(result, payload, fingerprint, text))
     # An unchanged order is the payload applied before (its fingerprint covers every field that
     # decides anything), which passed the payload rules then: only the others are checked now.
     prepared = _changed(engine, prepared)
@@ -183,7 +187,7 @@ def apply_orders(
     for item in prepared:
         if id(item.result) in unchecked:
             try:
-                validate_order(item.payload, settings)
+                validate_order(item.payload, settings, item.text)
             except PermanentError as exc:
                 item.result.error = exc
                 continue
@@ -217,9 +221,11 @@ def process_order(
     return result.outcome
 
 
-def _fingerprint(payload: Any, catalogue: Catalogue, settings: Settings) -> str | None:
-    """The payload's fingerprint; None for a deletion, or a payload the payload rules will
-    refuse (not an order with an id)."""
+def _fingerprint(
+    payload: Any, catalogue: Catalogue, settings: Settings
+) -> tuple[str | None, PayloadText | None]:
+    """The payload's fingerprint and the text it was made of; None for a deletion, or a
+    payload the payload rules will refuse (not an order with an id)."""
     order_id = payload.get("id") if isinstance(payload, Mapping) else None
     if (
         not isinstance(order_id, int)
@@ -227,11 +233,12 @@ def _fingerprint(payload: Any, catalogue: Catalogue, settings: Settings) -> str 
         or not 0 < order_id < 2**63  # a BIGINT holds it
         or is_deletion(payload)
     ):
-        return None
+        return None, None
+    text = payload_text(payload) if isinstance(payload, dict) else None
     try:
-        return fingerprint_of(payload, catalogue, settings)
+        return fingerprint_of(payload, catalogue, settings, text), text
     except (TypeError, ValueError, RecursionError):
-        return None  # not an order the rules would take: they say why
+        return None, text  # not an order the rules would take: they say why
 
 
 def _changed(engine: Engine, prepared: list[_Order]) -> list[_Order]:
