@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -435,8 +436,9 @@ def _update_from_json(session: Session, table: Table, keys: Sequence[str]) -> Te
 
 
 def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as JSON text for PostgreSQL to read back into its column types (moments as ISO
-    8601 with their offset)."""
+    """Rows as JSON text for PostgreSQL to read back into its column types (moments as RFC 3339
+    with their offset, decimals as text); orjson, or the standard library for what it refuses
+    (integers past 64 bits, lone surrogates)."""
 
     def other(value: Any) -> Any:
         if isinstance(value, datetime):
@@ -445,7 +447,10 @@ def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
             return str(value)
         raise TypeError(f"{type(value).__name__} is not a column value")
 
-    return json.dumps(list(rows), default=other)
+    try:
+        return orjson.dumps(list(rows), default=other, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(list(rows), default=other)
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
