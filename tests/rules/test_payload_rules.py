@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from bridge.rules.inbound.payloads import (
     classify,
     handled_topic,
     parse_json_body,
+    sorted_json,
 )
 from tests.support.paths import FIXTURES, REAL, load_json
 
@@ -241,3 +243,44 @@ def test_the_quick_path_and_the_walk_give_the_same_answer(changes, line_changes,
     expected = walked()
     assert checked() == expected
     assert checked(text=payload_text(order)) == expected
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_JSON_VALUES)
+def test_sorted_json_is_the_standard_librarys_text(value):
+    """orjson's text, made to match: every stored fingerprint keeps its value."""
+    assert sorted_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def test_sorted_json_matches_on_what_orjson_writes_otherwise():
+    class Text(str):
+        pass
+
+    for value in (
+        {"é": "€ 😀 \x7f \u2028", "a": [1e-05, 1e16, 0.1, -0.0]},
+        {"when": datetime(2026, 1, 1, tzinfo=UTC)},  # not JSON: the standard library refuses it
+        {"x": Text("kept")},
+        {1: "a non-text key"},
+        {"big": 2**80},
+    ):
+        try:
+            expected = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        except TypeError:
+            with pytest.raises(TypeError):
+                sorted_json(value)
+            continue
+        assert sorted_json(value) == expected
+    # The one difference, which WooCommerce (PHP's json_encode) never sends.
+    assert sorted_json({"a": float("nan")}) == '{"a":null}'
