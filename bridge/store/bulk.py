@@ -354,10 +354,9 @@ def _plan(statement: UpdateBase, dialect: Any, names: tuple[str, ...]) -> _Plan 
     ):
         return None
     processors: dict[str, Any] = dict(compiled._bind_processors)
-    if dialect.name == "sqlite":
-        for name in order:
-            if isinstance(compiled.binds[name].type, UTCDateTime) and name in processors:
-                processors[name] = _sqlite_moment(processors[name])
+    for name in order:
+        if isinstance(compiled.binds[name].type, UTCDateTime) and name in processors:
+            processors[name] = _moment(processors[name], sqlite=dialect.name == "sqlite")
     copy = None
     if plain and table is not None and dialect.name == "postgresql":
         columns = ", ".join(dialect.identifier_preparer.quote(table.c[n].name) for n in order)
@@ -367,17 +366,23 @@ def _plan(statement: UpdateBase, dialect: Any, names: tuple[str, ...]) -> _Plan 
     )
 
 
-def _sqlite_moment(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """SQLite's text of a UTC moment, as SQLModel's UTCDateTime and SQLAlchemy's DATETIME write
-    it (``2026-12-07 16:26:54.075660``), five times faster for the moments the bridge makes
-    (aware, in UTC); any other value goes the general way (a naive one is refused there)."""
+def _moment(general: Callable[[Any], Any], *, sqlite: bool) -> Callable[[Any], Any]:
+    """A UTC moment as the database takes it, as SQLModel's UTCDateTime (and on SQLite,
+    SQLAlchemy's DATETIME text, ``2026-12-07 16:26:54.075660``) would give it, several times
+    faster for the moments the bridge makes (aware, in UTC); any other value goes the general
+    way (a naive one is refused there)."""
 
-    def process(value: Any) -> Any:
+    def sqlite_text(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is UTC:
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")
         return general(value)
 
-    return process
+    def as_it_is(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value
+        return general(value)
+
+    return sqlite_text if sqlite else as_it_is
 
 
 def _copy(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
