@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 import requests
 import urllib3.exceptions
 from woocommerce.oauth import OAuth
@@ -543,6 +544,10 @@ class WooClient:
         """The parsed body of a 2xx answer; a non-JSON answer is a misconfiguration."""
         if response.status_code == 204 or not response.content:
             return None
+        try:
+            return orjson.loads(response.content)  # twice as fast as json on a page of orders
+        except orjson.JSONDecodeError:
+            pass  # not UTF-8, integers past 64 bits, NaN: what the standard library reads below
         try:
             return response.json()
         except ValueError:

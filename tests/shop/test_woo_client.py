@@ -251,6 +251,20 @@ def test_a_caller_that_stops_early_leaves_no_thread_behind(make_client: Any) -> 
     assert threading.active_count() == before
 
 
+def test_an_answer_the_fast_json_parser_refuses_is_read_as_before(client: WooClient) -> None:
+    """Answers are parsed with orjson; one it refuses (not UTF-8, an integer past 64 bits) is
+    read by the standard library, in the charset the answer names."""
+    text = '{"id": 28, "big": 123456789012345678901234567890, "name": "Zoë"}'
+    with mock() as rsps:
+        rsps.get(
+            f"{API}/orders/28",
+            body=text.encode("latin-1"),
+            content_type="application/json; charset=ISO-8859-1",
+        )
+        order = client.get_order(28)
+    assert order == {"id": 28, "big": 123456789012345678901234567890, "name": "Zoë"}
+
+
 def test_iter_collection_yields_every_item_of_every_page(client: WooClient) -> None:
     """iter_collection flattens the pages into items."""
     with mock() as rsps:
