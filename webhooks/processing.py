@@ -44,6 +44,11 @@ THREAD_POLL = 5.0
 # worker stopped when no heartbeat is younger than WORKER_STALE_AFTER.
 WORKER_HEARTBEAT = 10.0
 WORKER_STALE_AFTER = timedelta(seconds=60)
+# While deliveries keep arriving and the drain took all that was due, the next batch waits this
+# long (a wake does not cut it short): batches of a hundred instead of a few each, so that the
+# statements of a batch and of a page are shared, and the receivers get the SQLite write lock
+# and the CPU between them. A delivery waits at most this much longer to be processed.
+GATHER = 0.25
 # An idle processor sends the outbox's due retries at most this often (a shop that is down is
 # asked again after this long, not on every look).
 OUTBOX_RETRY_EVERY = 30.0
@@ -121,6 +126,11 @@ class QueueDrain:
         self.outbox_every, self._clock = outbox_every, clock
         self._outbox_at: float | None = None
 
+    @property
+    def caught_up(self) -> bool:
+        """The last drain took all that was due while deliveries kept arriving."""
+        return self.inbox.caught_up
+
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
         done = self.inbox(stop)
         if done or self.outbox is None or stop():
@@ -152,9 +162,11 @@ class DrainLoop:
         first_pause: float = FIRST_PAUSE,
         longest_pause: float = LONGEST_PAUSE,
         clock: Callable[[], float] = time.monotonic,
+        gather: float = GATHER,
     ) -> None:
         self._drain = drain
         self.poll = poll
+        self.gather = gather
         self.what = what
         self.first_pause, self.longest_pause = first_pause, longest_pause
         self._clock = clock
@@ -206,7 +218,10 @@ class DrainLoop:
             if once:
                 break
             if done:
-                continue  # the drain stopped at its bound: there may be more
+                if getattr(self._drain, "caught_up", False):
+                    # More is arriving: let it gather into the next batch.
+                    self._stopping.wait(self.gather)
+                continue  # the drain stopped at its bound, or more is arriving
             self.state = IDLE
             if not self._woken.is_set():
                 self.idle.set()

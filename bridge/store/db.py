@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
+import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Engine, event, inspect, make_url, text
@@ -25,6 +28,11 @@ from sqlmodel import Session, create_engine
 from bridge.errors import PermanentError
 from bridge.logs import redact
 from bridge.store.writers import WriterConnection, writer_turn
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  (not on POSIX)
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -241,38 +249,122 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
         session.close()
 
 
+@contextmanager
+def raw_write(engine: Engine) -> Iterator[Any]:
+    """A DB-API connection of the pool in a write transaction, committed when the block ends
+    without an error and rolled back otherwise.
+
+    For the one statement a webhook acknowledgement runs (bridge.services.inbox): no
+    Connection, no statement cache key, a short write lock. It begins as every write
+    transaction of the engine does (``_on_begin``): on SQLite the writers' turn, then BEGIN
+    IMMEDIATE; on PostgreSQL the driver's implicit BEGIN. Any database error is raised as
+    DatabaseUnavailable; a connection the failure may have broken is dropped from the pool.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        raw = engine.raw_connection()
+    except (SQLAlchemyError, dbapi_error) as exc:
+        raise DatabaseUnavailable(describe_db_error(exc)) from None
+    try:
+        connection = raw.dbapi_connection
+        turn = raw.info.get("bridge_writer") if is_sqlite(engine) else None
+        try:
+            if is_sqlite(engine):
+                if turn is not None:
+                    turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+                try:
+                    connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                except BaseException:
+                    if turn is not None:
+                        turn.give_back()
+                    raise
+            yield connection
+            connection.commit()  # type: ignore[union-attr]
+        except dbapi_error as exc:
+            _abandon(raw)
+            raise DatabaseUnavailable(describe_db_error(exc)) from None
+        except BaseException:
+            _abandon(raw)
+            raise
+    finally:
+        raw.close()
+
+
+def _abandon(raw: Any) -> None:
+    """Roll back a failed raw transaction; a connection that cannot is dropped from the pool."""
+    try:
+        raw.dbapi_connection.rollback()
+    except Exception:  # noqa: BLE001  (the connection is gone: the pool makes a new one)
+        raw.invalidate()
+
+
 def _turn_file(engine: Engine) -> Path | None:
     """The lock file beside an SQLite database file (None in memory or on PostgreSQL)."""
     if not is_sqlite(engine):
         return None
     # A dry run hands a Connection (one rolled-back transaction) where an Engine goes.
-    database = engine.engine.url.database
+    return _turn_path(engine.engine.url.database)
+
+
+@functools.lru_cache(maxsize=64)
+def _turn_path(database: str | None) -> Path | None:
     if not database or database == ":memory:":
         return None
     return Path(f"{database}-turns")
 
 
+# Each thread keeps its own handle on each turns file: flock belongs to an open file, so two
+# threads must not share one, and opening the file for every delivery cost more than the lock.
+_turn_handles = threading.local()
+_KEPT_TURN_HANDLES = 4
+
+
+class _Handles(dict[Path, IO[bytes]]):
+    """One thread's turns files, closed when the thread ends."""
+
+    def __del__(self) -> None:
+        for handle in self.values():
+            handle.close()
+
+
+def _turn_handle(path: Path) -> IO[bytes] | None:
+    handles: _Handles | None = getattr(_turn_handles, "handles", None)
+    if handles is None:
+        handles = _turn_handles.handles = _Handles()
+    handle = handles.get(path)
+    if handle is not None and os.fstat(handle.fileno()).st_nlink == 0:
+        handle.close()  # the file was removed (a test's directory): a new one is used now
+        handle = None
+    if handle is None:
+        if len(handles) >= _KEPT_TURN_HANDLES:  # a process that went through many databases
+            for old in handles.values():
+                old.close()
+            handles.clear()
+        try:
+            handle = handles[path] = open(path, "a+b")  # noqa: SIM115  (kept by the thread)
+        except OSError:
+            return None
+    return handle
+
+
 @contextmanager
 def _flock(path: Path | None, shared: bool) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX: no priority, the busy timeout still serialises
+    if fcntl is None or path is None:  # not on POSIX: no priority, the busy timeout serialises
         yield
         return
-    if path is None:
-        yield
-        return
-    try:
-        handle = open(path, "a+b")  # noqa: SIM115  (closed below, after the unlock)
-    except OSError:
+    handle = _turn_handle(path)
+    if handle is None:
         yield
         return
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    except OSError:
+        yield
+        return
+    try:
         yield
     finally:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        handle.close()
 
 
 @contextmanager

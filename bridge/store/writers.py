@@ -17,6 +17,7 @@ end): it goes straight to SQLite, which answers as it always did. A writer that 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -55,8 +56,23 @@ class WriterTurn:
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
-        self.handle: IO[bytes] | None = None
+        self.handle: IO[bytes] | None = None  # locked while not None
         self.local: threading.Lock | None = None
+        # The lock file stays open with its connection (one open per connection, not per
+        # transaction); a connection is used by one thread at a time, and flock belongs to
+        # the open file, so no two threads share this one.
+        self._file: IO[bytes] | None = None
+
+    def _open(self) -> IO[bytes] | None:
+        if self._file is not None and os.fstat(self._file.fileno()).st_nlink == 0:
+            self._file.close()  # removed with its database (a test's directory)
+            self._file = None
+        if self._file is None:
+            try:
+                self._file = open(self.path, "a+b")  # noqa: SIM115  (closed in close())
+            except OSError:
+                return None
+        return self._file
 
     def take(self, timeout: float) -> None:
         """Wait for the lock (at most ``timeout`` seconds); go on without it after that, or
@@ -67,9 +83,8 @@ class WriterTurn:
         local = _local_turn(self.path)
         if not local.acquire(timeout=timeout):
             return
-        try:
-            handle = open(self.path, "a+b")  # noqa: SIM115  (closed in give_back)
-        except OSError:
+        handle = self._open()
+        if handle is None:
             local.release()
             return
         pause = FIRST_LOOK
@@ -79,13 +94,11 @@ class WriterTurn:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    handle.close()
                     local.release()
                     return
                 time.sleep(pause)
                 pause = min(pause * 2, LONGEST_LOOK)
             except OSError:
-                handle.close()
                 local.release()
                 return
         self.handle = handle
@@ -104,10 +117,21 @@ class WriterTurn:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
-            handle.close()
             if self.local is not None:
                 self.local.release()
                 self.local = None
+
+    def close(self) -> None:
+        """The connection closes: let the lock go and close the file."""
+        self.give_back()
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+    def __del__(self) -> None:  # a connection dropped without close()
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
 
 class WriterConnection(sqlite3.Connection):
@@ -131,7 +155,8 @@ class WriterConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            self._end_turn()
+            if self.writer_turn is not None:
+                self.writer_turn.close()
 
     def _end_turn(self) -> None:
         if self.writer_turn is not None:

@@ -35,9 +35,24 @@ KEPT_HEADERS = ("User-Agent", "Content-Type")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _header(name: str, limit: int = 500) -> str:
+def _clean(value: str, limit: int = 500) -> str:
     """A header value as stored: no control characters (NUL breaks PostgreSQL), bounded."""
-    return _CONTROL.sub("", request.headers.get(name, "")).strip()[:limit]
+    if not value.isprintable():  # a control character is never printable: most values pass
+        value = _CONTROL.sub("", value)
+    return value.strip()[:limit]
+
+
+def _header(name: str, limit: int = 500) -> str:
+    return _clean(request.headers.get(name, ""), limit)
+
+
+def _kept_headers() -> dict[str, str]:
+    """The request headers kept with a delivery: WooCommerce's own, and KEPT_HEADERS."""
+    return {
+        name: _clean(value)
+        for name, value in request.headers.items()
+        if name in KEPT_HEADERS or name.lower().startswith("x-wc-webhook-")
+    }
 
 
 def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
@@ -72,11 +87,7 @@ def receive() -> ResponseReturnValue:
         topic=_header("X-WC-Webhook-Topic", 64),
         webhook_id=_header("X-WC-Webhook-ID", 32),
         delivery_id=_header("X-WC-Webhook-Delivery-ID", 64),
-        headers={
-            k: _header(k)
-            for k, _ in request.headers.items()
-            if k.lower().startswith("x-wc-webhook-") or k in KEPT_HEADERS
-        },
+        headers=_kept_headers(),
         body=body,
         payload=payload,
     )
@@ -113,7 +124,10 @@ def receive() -> ResponseReturnValue:
                 "reason": recorded.reason,
             }
         ), 200
-    log.info(
+    # A delivery to process is logged at INFO when it is processed; its line here is DEBUG
+    # (a line per acknowledgement cost a tenth of its CPU). One stored as ignored says so.
+    log.log(
+        logging.DEBUG if recorded.status == DeliveryStatus.RECEIVED else logging.INFO,
         "delivery stored",
         extra={**context, "inbox_id": recorded.inbox_id, "status": recorded.status},
     )

@@ -31,7 +31,7 @@ from bridge.services.inbox.inbox import (
     handler_outcome,
     record_outcomes,
 )
-from bridge.services.queue import INBOX, claim
+from bridge.services.queue import INBOX, claim, newest_id
 from bridge.store.db import (
     DatabaseUnavailable,
     describe_db_error,
@@ -43,9 +43,14 @@ from bridge.store.models import utcnow
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-# Orders applied per unit of work while draining. On SQLite a unit of work holds the one write
-# lock, and webhook answers wait for it: smaller pages keep their latency down.
+# Orders applied per unit of work while deliveries keep arriving. On SQLite a unit of work holds
+# the one write lock, and webhook answers wait for it: smaller pages keep their latency down.
 PAGE_SIZE = {"sqlite": 25, "postgresql": 100}
+# A backlog no new delivery joined since the last batch (the end of a burst, a worker that
+# starts late) is taken in larger batches and pages: nobody waits for the lock, and each page's
+# own statements are shared by more orders.
+BACKLOG_BATCH_SIZE = 500
+BACKLOG_PAGE_SIZE = {"sqlite": 100, "postgresql": 100}
 CLAIM_LEASE = timedelta(minutes=2)
 
 
@@ -125,17 +130,31 @@ class InboxDrain:
         self.clock, self.on_batch = clock, on_batch
         self.only = None if only is None else list(only)  # claim these deliveries, no others
         self.put_off: list[int] = []
+        self.backlog_batch_size = max(batch_size, BACKLOG_BATCH_SIZE)
+        self._newest: int | None = None  # the newest delivery the last batch saw stored
+        # Set when a drain took everything due while deliveries kept arriving: the loop lets
+        # the next batch gather (processing.GATHER) instead of taking each few at once.
+        self.caught_up = False
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
-        """Claim and process batches until none is left (bounded); deliveries processed."""
+        """Claim and process batches until none is left (bounded); deliveries processed.
+
+        While deliveries keep arriving, a batch smaller than the batch size took all that was
+        due: the drain ends there (``caught_up``) rather than claim the few stored since.
+        """
         done = 0
+        self.caught_up = False
         for _ in range(self.max_batches):
             if stop():
                 break
             wait_for_acknowledgements(self.engine)
             now = self.clock()
+            backlog = self._backlog()
             ids = self.put_off or claim_received(
-                self.engine, limit=self.batch_size, now=now, ids=self.only
+                self.engine,
+                limit=self.backlog_batch_size if backlog else self.batch_size,
+                now=now,
+                ids=self.only,
             )
             if not ids:
                 break
@@ -147,6 +166,7 @@ class InboxDrain:
                     max_attempts=self.max_attempts,
                     max_quantity=self.max_quantity,
                     now=now,
+                    page_size=BACKLOG_PAGE_SIZE.get(self.engine.dialect.name) if backlog else None,
                 )
             except DatabaseUnavailable:
                 # The rows keep their claim; this drain takes them first once the database
@@ -159,7 +179,18 @@ class InboxDrain:
                 self.on_batch(finals)
             if self.after_batch is not None:
                 self.after_batch()
+            if not backlog and len(ids) < self.batch_size and self.only is None:
+                self.caught_up = True
+                break
         return done
+
+    def _backlog(self) -> bool:
+        """Whether no delivery was stored since the last batch looked (the first look counts
+        as arriving): what is due is then a backlog, taken in larger batches and pages."""
+        newest = db_call(lambda: newest_id(self.engine, INBOX))
+        arriving = self._newest is None or newest != self._newest
+        self._newest = newest
+        return not arriving
 
 
 def process_batch(
@@ -170,10 +201,11 @@ def process_batch(
     max_attempts: int,
     max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
     now: datetime | None = None,
+    page_size: int | None = None,
 ) -> dict[int, str]:
     """Process claimed deliveries: one claim and one record transaction for the batch, and
-    each resource with a page handler (orders) applied a page (PAGE_SIZE) at a time; their
-    final statuses.
+    each resource with a page handler (orders) applied a page (``page_size``, PAGE_SIZE by
+    default) at a time; their final statuses.
 
     Statuses, attempts and retries are those of bridge.services.inbox.inbox.process_delivery for
     each delivery. Only an unreachable database raises.
@@ -193,7 +225,7 @@ def process_batch(
         else:
             paged[claimed.resource].append((inbox_id, claimed, payload))
     # Every handler takes a page of its resource's payloads (bridge.services.inbox.inbox.Handler).
-    size = PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
+    size = page_size or PAGE_SIZE.get(engine.dialect.name, BATCH_SIZE)
     for resource, waiting in paged.items():
         for start in range(0, len(waiting), size):
             items = waiting[start : start + size]

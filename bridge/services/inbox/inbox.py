@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Insert, delete, update
+from sqlalchemy import Dialect, Engine, Insert, bindparam, delete, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +41,7 @@ from bridge.store.db import (
     DatabaseUnavailable,
     acknowledging,
     describe_db_error,
+    raw_write,
     reclaim_space,
     unit_of_work,
 )
@@ -136,6 +137,73 @@ def _inbox_insert(dialect: str) -> Insert:
     return make(table).on_conflict_do_nothing(index_elements=["business_key"]).returning(table.c.id)
 
 
+# The columns an acknowledgement writes, in the order its statement binds them.
+_ROW_COLUMNS = (
+    "topic",
+    "resource",
+    "event",
+    "resource_id",
+    "webhook_id",
+    "delivery_id",
+    "business_key",
+    "headers",
+    "body",
+    "status",
+    "received_at",
+    "processed_at",
+    "attempts",
+    "last_error",
+)
+
+
+class _DriverStatement(NamedTuple):
+    """A statement compiled once for a dialect: its SQL, and how a row becomes its parameters
+    (the column types' own bind processors, as SQLAlchemy would apply them)."""
+
+    sql: str
+    order: tuple[str, ...] | None  # positional parameters (SQLite), else named (PostgreSQL)
+    processors: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    def parameters(self, row: Mapping[str, Any]) -> Any:
+        values = {
+            name: row[name] if process is None else process(row[name])
+            for name, process in self.processors
+        }
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+
+_DRIVER_STATEMENTS: dict[tuple[type, str, str], _DriverStatement] = {}
+
+
+def _driver_statement(dialect: Dialect, which: str) -> _DriverStatement:
+    """The acknowledgement's INSERT (``insert``) or its duplicate's SELECT (``known``),
+    compiled once per kind of dialect."""
+    key = (type(dialect), dialect.paramstyle, which)
+    found = _DRIVER_STATEMENTS.get(key)
+    if found is not None:
+        return found
+    table = table_of(InboxDelivery)
+    if which == "insert":
+        statement: Any = _inbox_insert(dialect.name)
+        names: tuple[str, ...] = _ROW_COLUMNS
+    else:
+        statement = core_select(table.c.id, table.c.status, table.c.last_error).where(
+            table.c.business_key == bindparam("business_key")
+        )
+        names = ("business_key",)
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    found = _DriverStatement(
+        compiled.string,
+        tuple(compiled.positiontup or ()) if compiled.positional else None,
+        tuple(
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ),
+    )
+    _DRIVER_STATEMENTS[key] = found
+    return found
+
+
 def record_delivery(
     engine: Engine,
     delivery: Delivery,
@@ -177,34 +245,39 @@ def record_delivery(
         "last_error": reason[:2000],
     }
 
-    def write() -> Recorded:
-        # One statement when the delivery is new (the usual case): INSERT ... RETURNING, a
-        # statement built once per database and given the row as parameters (the hot path of
-        # every acknowledgement: no ORM session, no statement compiled per request).
-        with engine.begin() as conn:
-            inserted = conn.execute(_inbox_insert(engine.dialect.name), row).first()
-            if inserted is not None:
-                return Recorded(
-                    int(inserted[0]),
-                    duplicate=False,
-                    status=status,
-                    reason=reason if status == DeliveryStatus.REJECTED else "",
-                )
-            table = table_of(InboxDelivery)
-            known = conn.execute(
-                core_select(table.c.id, table.c.status, table.c.last_error).where(
-                    table.c.business_key == key[:200]
-                )
-            ).one()
-            return Recorded(
-                int(known.id),
-                duplicate=True,
-                status=known.status,
-                reason=known.last_error if known.status == DeliveryStatus.REJECTED else "",
-            )
-
-    with acknowledging(engine):
-        return db_call(write)
+    # One statement when the delivery is new (the usual case): INSERT ... RETURNING, compiled
+    # once per database and run on the driver's connection (the hot path of every
+    # acknowledgement: no ORM session, no SQLAlchemy Connection or statement cache lookup, and
+    # the write lock held only for the statement and the commit).
+    insert = _driver_statement(engine.dialect, "insert")
+    parameters = insert.parameters(row)
+    with acknowledging(engine), raw_write(engine) as connection:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(insert.sql, parameters)
+            inserted = cursor.fetchone()
+            if inserted is None:
+                known = _driver_statement(engine.dialect, "known")
+                cursor.execute(known.sql, known.parameters({"business_key": key[:200]}))
+                found = cursor.fetchone()
+        finally:
+            cursor.close()
+    if inserted is not None:
+        return Recorded(
+            int(inserted[0]),
+            duplicate=False,
+            status=status,
+            reason=reason if status == DeliveryStatus.REJECTED else "",
+        )
+    if found is None:  # deleted between the two statements: cannot happen under the lock
+        raise DatabaseUnavailable("the stored delivery could not be read back")
+    known_id, known_status, known_error = found
+    return Recorded(
+        int(known_id),
+        duplicate=True,
+        status=known_status,
+        reason=known_error if known_status == DeliveryStatus.REJECTED else "",
+    )
 
 
 def count(engine: Engine, name: str) -> None:

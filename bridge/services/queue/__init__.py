@@ -12,7 +12,7 @@ Other features, webhooks/, sync/ and bridge/cli/ import the names below from thi
 one of its modules.
 """
 
-from bridge.services.queue.claims import claim, due_count, due_ids, due_select
+from bridge.services.queue.claims import claim, due_count, due_ids, due_select, newest_id
 from bridge.services.queue.queues import INBOX, OUTBOX, QUEUES, Queue
 from bridge.services.queue.views import (
     Listing,
@@ -38,6 +38,7 @@ __all__ = [
     "due_select",
     "list_rows",
     "make_due",
+    "newest_id",
     "retry",
     "show_row",
 ]

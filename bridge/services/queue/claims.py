@@ -102,3 +102,11 @@ def due_count(engine: Engine, queue: Queue, now: datetime) -> int:
             select(func.count()).select_from(queue.table).where(due_condition(queue, now))
         ).scalar_one()
         return int(found)
+
+
+def newest_id(engine: Engine, queue: Queue) -> int:
+    """The id of the newest row of the queue (0 when it is empty): a drain compares it between
+    batches to tell whether rows are still arriving."""
+    with unit_of_work(engine, read_only=True) as session:
+        found = session.execute(select(func.max(queue.table.c.id))).scalar()
+        return int(found or 0)
