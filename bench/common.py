@@ -165,14 +165,22 @@ def database(kind: str, name: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
+# Compiled modules of the bridge's processes (the first command of a run writes them): an
+# installed service runs from bytecode, as its dependencies here already do, where a
+# PYTHONDONTWRITEBYTECODE environment would compile every bridge module again in every command.
+PYCACHE = Path(tempfile.gettempdir()) / "creator-bridge-bench-pycache"
+
+
 def bridge_env(database_url: str, shop_url: str | None = None, **extra: str) -> dict[str, str]:
     """The environment a bridge process runs with here: this venv, one database, one shop."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("WOOCOMMERCE_", "BRIDGE_", "DATABASE_URL"))
+        and k != "PYTHONDONTWRITEBYTECODE"
     }
     env.update(
+        PYTHONPYCACHEPREFIX=str(PYCACHE),
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         DATABASE_URL=database_url,
         WOOCOMMERCE_WEBHOOK_SECRET=WEBHOOK_SECRET,
