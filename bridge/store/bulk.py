@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -315,20 +316,35 @@ def execute_many(
         return
     if plan.defaults:
         rows = [{**plan.defaults, **row} for row in rows]
-    order, processors = plan.order, plan.processors
-    values = [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip([row[n] for n in order], processors, strict=True)
-        )
-        for row in rows
-    ]
+    values = _values(plan, rows)
     if plan.copy is not None:
         _copy(connection, plan.copy, values)
     elif dialect.positional:
         connection.exec_driver_sql(plan.sql, values)
     else:
+        order = plan.order
         connection.exec_driver_sql(plan.sql, [dict(zip(order, row, strict=True)) for row in values])
+
+
+def _values(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Each row's values in the plan's order, through their processors (most columns have
+    none: their values are taken as they are, in C)."""
+    order = plan.order
+    if len(order) == 1:
+        [name] = order
+        [process] = plan.processors
+        return [(row[name] if process is None else process(row[name]),) for row in rows]
+    take = itemgetter(*order)
+    processed = [(at, process) for at, process in enumerate(plan.processors) if process]
+    if not processed:
+        return [take(row) for row in rows]
+    values = []
+    for row in rows:
+        value = list(take(row))
+        for at, process in processed:
+            value[at] = process(value[at])
+        values.append(tuple(value))
+    return values
 
 
 def _plan(statement: UpdateBase, dialect: Any, names: tuple[str, ...]) -> _Plan | None:
