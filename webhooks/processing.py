@@ -167,6 +167,10 @@ class DrainLoop:
         self._drain = drain
         self.poll = poll
         self.gather = gather
+        if isinstance(drain, QueueDrain):
+            # Under a loop the inbox yields to arriving deliveries (it is run again after
+            # ``gather``); run once, it drains everything due.
+            drain.inbox.yield_to_arrivals = True
         self.what = what
         self.first_pause, self.longest_pause = first_pause, longest_pause
         self._clock = clock

@@ -108,3 +108,46 @@ def test_bridge_work_processes_what_store_only_web_processes_stored(
     with unit_of_work(engine) as session:
         statuses = session.exec(select(InboxDelivery.status)).all()
     assert statuses == ["processed"] * 3
+
+
+class CountingHandler:
+    """An order handler that answers 'ok' and notes the size of each page it was given."""
+
+    def __init__(self) -> None:
+        self.pages: list[int] = []
+
+    def __call__(self, payloads: list[object]) -> list[str]:
+        self.pages.append(len(payloads))
+        return ["ok"] * len(payloads)
+
+
+def test_a_drain_under_a_loop_yields_to_arriving_deliveries_then_takes_the_backlog_at_once(
+    engine: Engine,
+) -> None:
+    """Under a loop, while deliveries keep arriving, a drain ends after each batch (the loop
+    lets the next one gather); once nothing new arrived since the last look, what is left is a
+    backlog, claimed in one larger batch. Run once, a drain takes everything due."""
+    from bridge.services.inbox.batches import BACKLOG_PAGE_SIZE, PAGE_SIZE
+    from webhooks.processing import DrainLoop
+
+    handler = CountingHandler()
+    inbox = InboxDrain(engine, {"order": handler}, max_attempts=3, batch_size=10)
+    DrainLoop(QueueDrain(engine, inbox, None), poll=1)
+    assert inbox.yield_to_arrivals
+    for order_id in range(7000, 7030):
+        store(engine, order_id)
+    assert inbox() == 10 and inbox.caught_up  # the first look counts as arriving
+    store(engine, 7030)
+    assert inbox() == 10 and inbox.caught_up  # one more arrived since: another batch of 10
+    # Nothing arrived since: the 11 left are a backlog, taken in one batch, in larger pages.
+    assert inbox() == 11 and not inbox.caught_up
+    small, large = PAGE_SIZE[engine.dialect.name], BACKLOG_PAGE_SIZE[engine.dialect.name]
+    assert handler.pages[-1] == min(11, large) and max(handler.pages[:2]) <= min(10, small)
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(InboxDelivery)).all()
+    assert len(rows) == 31 and {row.status for row in rows} == {"processed"}
+
+    once = InboxDrain(engine, {"order": handler}, max_attempts=3, batch_size=10)
+    for order_id in range(7100, 7125):
+        store(engine, order_id)
+    assert once() == 25 and not once.caught_up

@@ -51,6 +51,11 @@ PAGE_SIZE = {"sqlite": 25, "postgresql": 100}
 # own statements are shared by more orders.
 BACKLOG_BATCH_SIZE = 500
 BACKLOG_PAGE_SIZE = {"sqlite": 100, "postgresql": 100}
+# While deliveries keep arriving, a drain ends after each batch and the loop pauses
+# (webhooks.processing.GATHER) so that the receivers get the write lock and the CPU, unless
+# more than this many deliveries were stored after the batch: then it goes on at once, and
+# what is left when the arrivals stop stays a few seconds' work.
+MOST_PUT_OFF = 2000
 CLAIM_LEASE = timedelta(minutes=2)
 
 
@@ -132,15 +137,19 @@ class InboxDrain:
         self.put_off: list[int] = []
         self.backlog_batch_size = max(batch_size, BACKLOG_BATCH_SIZE)
         self._newest: int | None = None  # the newest delivery the last batch saw stored
-        # Set when a drain took everything due while deliveries kept arriving: the loop lets
+        # A drain run by a loop (webhooks.processing.DrainLoop, which pauses and comes back)
+        # yields to arriving deliveries; one run once drains everything due.
+        self.yield_to_arrivals = False
+        # Set when a drain ended after a batch while deliveries kept arriving: the loop lets
         # the next batch gather (processing.GATHER) instead of taking each few at once.
         self.caught_up = False
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
         """Claim and process batches until none is left (bounded); deliveries processed.
 
-        While deliveries keep arriving, a batch smaller than the batch size took all that was
-        due: the drain ends there (``caught_up``) rather than claim the few stored since.
+        Under a loop (``yield_to_arrivals``), while deliveries keep arriving and no more than
+        MOST_PUT_OFF wait behind the batch, the drain ends after it (``caught_up``): the loop
+        lets the next batch gather.
         """
         done = 0
         self.caught_up = False
@@ -179,7 +188,8 @@ class InboxDrain:
                 self.on_batch(finals)
             if self.after_batch is not None:
                 self.after_batch()
-            if not backlog and len(ids) < self.batch_size and self.only is None:
+            behind = (self._newest or 0) - max(ids)  # deliveries stored after this batch
+            if self.yield_to_arrivals and not backlog and behind <= MOST_PUT_OFF:
                 self.caught_up = True
                 break
         return done
