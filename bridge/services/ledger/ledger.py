@@ -214,7 +214,7 @@ def reconcile_complimentary_calls(
             select(states.c.learner_id, states.c.status, states.c.summary).where(
                 among(session, states.c.learner_id, unsure)
             )
-        ):
+        ).all():
             orders[learner_id].append((status, (summary or {}).get("lines") or []))
     earned |= {
         learner_id

@@ -92,7 +92,7 @@ def stored_refunds_of(
         select(table.c.order_id, table.c.summary).where(
             among(session, table.c.order_id, sorted(orders))
         )
-    ):
+    ).all():
         summary = summary or {}
         refund_ids = orders[order_id]
         if list(summary.get("refund_ids") or []) != list(refund_ids):

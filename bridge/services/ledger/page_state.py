@@ -183,7 +183,7 @@ def read_rows(
         statement = statement.with_for_update()
     rows: list[_Row] = []
     make = object.__new__
-    for values in session.execute(statement):
+    for values in session.execute(statement).all():
         # The columns are the row's fields (those without a column keep their default): set
         # directly, without the dataclass's __init__, as the ORM would.
         row = make(row_type)

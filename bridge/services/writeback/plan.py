@@ -185,7 +185,7 @@ def order_enrolments(
             sa_select(table.c.code, table.c.starts_at, table.c.timezone).where(
                 among(session, table.c.code, sorted(codes))
             )
-        ):
+        ).all():
             cohorts[code] = (starts_at, zone)
     return {
         order_id: _enrolment(

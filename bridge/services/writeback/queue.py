@@ -99,14 +99,14 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
             .where(among(session, items.c.target_key, chunk), items.c.status.in_(_OPEN))
             .order_by(items.c.id)
             .with_for_update()
-        ):
+        ).all():
             rows[key].append(_Queued(row_id, status, payload))
         done = table_of(OutboxWritten)
         for key, data in session.execute(
             sa_select(done.c.target_key, done.c.data).where(
                 among(session, done.c.target_key, chunk)
             )
-        ):
+        ).all():
             written[key] = data
     queued: list[str] = []
     fresh: dict[str, dict[str, Any]] = {}  # new rows by target, as plain values
