@@ -390,7 +390,8 @@ def _moment(general: Callable[[Any], Any], *, sqlite: bool) -> Callable[[Any], A
 
     def sqlite_text(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is UTC:
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            # "2026-12-07 16:26:54.075660+00:00" without its offset (years are 4 digits).
+            return value.isoformat(" ", "microseconds")[:26]
         return general(value)
 
     def as_it_is(value: Any) -> Any:
