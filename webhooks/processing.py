@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from bridge.services.inbox import InboxDrain
 from bridge.services.operations import beat_worker, end_worker, forget_dead_workers, worker_name
 from bridge.services.queue import OUTBOX, due_count
-from bridge.store.db import DatabaseUnavailable, describe_db_error
+from bridge.store.db import DatabaseUnavailable, describe_db_error, draining_alone
 from bridge.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,12 @@ class QueueDrain:
         return self.inbox.caught_up
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
-        done = self.inbox(stop)
+        with draining_alone(self.engine) as alone:
+            if not alone:
+                # Another process drains this SQLite file: it takes what is due (this one is
+                # woken again by the next delivery, or looks after its poll).
+                return 0
+            done = self.inbox(stop)
         if done or self.outbox is None or stop():
             return done
         moment = self._clock()

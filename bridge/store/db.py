@@ -368,6 +368,42 @@ def _flock(path: Path | None, shared: bool) -> Iterator[None]:
 
 
 @contextmanager
+def draining_alone(engine: Engine) -> Iterator[bool]:
+    """Around one drain of the inbox: True when this process may drain now.
+
+    On SQLite every write takes turns on one lock, so two processes draining at once do not
+    process more than one; they only share the CPU and the GIL with the receivers of both. A
+    drain holds ``<database>-drain`` exclusively (without waiting: another process draining
+    says False, and this one is woken again by the next delivery or its poll). PostgreSQL (row
+    locks, SKIP LOCKED claims) and SQLite in memory: always True.
+    """
+    path = _drain_path(engine.engine.url.database) if is_sqlite(engine) else None
+    if fcntl is None or path is None:
+        yield True
+        return
+    handle = _turn_handle(path)
+    if handle is None:
+        yield True
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=64)
+def _drain_path(database: str | None) -> Path | None:
+    if not database or database == ":memory:":
+        return None
+    return Path(f"{database}-drain")
+
+
+@contextmanager
 def acknowledging(engine: Engine) -> Iterator[None]:
     """Around storing a webhook delivery: it goes ahead of background processing on SQLite.
 

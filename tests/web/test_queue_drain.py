@@ -151,3 +151,34 @@ def test_a_drain_under_a_loop_yields_to_arriving_deliveries_then_takes_the_backl
     for order_id in range(7100, 7125):
         store(engine, order_id)
     assert once() == 25 and not once.caught_up
+
+
+def test_one_process_drains_an_sqlite_file_at_a_time(engine: Engine) -> None:
+    """On SQLite a drain that finds another one draining the file leaves what is due to it (the
+    writes take turns anyway); on PostgreSQL drains run side by side."""
+    import threading
+
+    from bridge.store.db import draining_alone
+
+    store(engine, 7200)
+    drain = QueueDrain(
+        engine, InboxDrain(engine, {"order": CountingHandler()}, max_attempts=3), None
+    )
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def other() -> None:  # another drainer: its own thread, its own open lock file
+        with draining_alone(engine) as alone:
+            assert alone
+            held.set()
+            release.wait(10)
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    held.wait(10)
+    expected = 0 if engine.dialect.name == "sqlite" else 1
+    assert drain() == expected
+    release.set()
+    thread.join(10)
+    assert done.is_set()
+    assert drain() == 1 - expected
