@@ -4,7 +4,8 @@ thread and `bridge work` run: inbox batches first, the outbox's due retries when
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -116,7 +117,7 @@ class CountingHandler:
     def __init__(self) -> None:
         self.pages: list[int] = []
 
-    def __call__(self, payloads: list[object]) -> list[str]:
+    def __call__(self, payloads: Sequence[Any]) -> list[str]:
         self.pages.append(len(payloads))
         return ["ok"] * len(payloads)
 
