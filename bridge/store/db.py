@@ -250,14 +250,16 @@ def unit_of_work(engine: Engine, *, read_only: bool = False) -> Iterator[Session
 
 
 @contextmanager
-def raw_write(engine: Engine) -> Iterator[Any]:
+def raw_write(engine: Engine, *, one_statement: bool = False) -> Iterator[Any]:
     """A DB-API connection of the pool in a write transaction, committed when the block ends
     without an error and rolled back otherwise.
 
     For the one statement a webhook acknowledgement runs (bridge.services.inbox): no
     Connection, no statement cache key, a short write lock. It begins as every write
     transaction of the engine does (``_on_begin``): on SQLite the writers' turn, then BEGIN
-    IMMEDIATE; on PostgreSQL the driver's implicit BEGIN. Any database error is raised as
+    IMMEDIATE; on PostgreSQL the driver's implicit BEGIN. ``one_statement``: the block writes
+    with one statement (and may read after it): on PostgreSQL that statement commits itself
+    (autocommit), two round trips fewer than BEGIN ... COMMIT. Any database error is raised as
     DatabaseUnavailable; a connection the failure may have broken is dropped from the pool.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
@@ -265,35 +267,45 @@ def raw_write(engine: Engine) -> Iterator[Any]:
         raw = engine.raw_connection()
     except (SQLAlchemyError, dbapi_error) as exc:
         raise DatabaseUnavailable(describe_db_error(exc)) from None
+    sqlite = is_sqlite(engine)
+    autocommit = one_statement and not sqlite
     try:
-        connection = raw.dbapi_connection
-        turn = raw.info.get("bridge_writer") if is_sqlite(engine) else None
+        connection: Any = raw.dbapi_connection
+        turn = raw.info.get("bridge_writer") if sqlite else None
         try:
-            if is_sqlite(engine):
+            if sqlite:
                 if turn is not None:
                     turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
                 try:
-                    connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                    connection.execute("BEGIN IMMEDIATE")
                 except BaseException:
                     if turn is not None:
                         turn.give_back()
                     raise
+            elif autocommit:
+                connection.autocommit = True
             yield connection
-            connection.commit()  # type: ignore[union-attr]
+            if autocommit:
+                connection.autocommit = False
+            else:
+                connection.commit()
         except dbapi_error as exc:
-            _abandon(raw)
+            _abandon(raw, autocommit)
             raise DatabaseUnavailable(describe_db_error(exc)) from None
         except BaseException:
-            _abandon(raw)
+            _abandon(raw, autocommit)
             raise
     finally:
         raw.close()
 
 
-def _abandon(raw: Any) -> None:
-    """Roll back a failed raw transaction; a connection that cannot is dropped from the pool."""
+def _abandon(raw: Any, autocommit: bool) -> None:
+    """Roll back a failed raw transaction (and leave autocommit); a connection that cannot is
+    dropped from the pool."""
     try:
         raw.dbapi_connection.rollback()
+        if autocommit:
+            raw.dbapi_connection.autocommit = False
     except Exception:  # noqa: BLE001  (the connection is gone: the pool makes a new one)
         raw.invalidate()
 

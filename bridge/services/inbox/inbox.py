@@ -251,7 +251,7 @@ def record_delivery(
     # the write lock held only for the statement and the commit).
     insert = _driver_statement(engine.dialect, "insert")
     parameters = insert.parameters(row)
-    with acknowledging(engine), raw_write(engine) as connection:
+    with acknowledging(engine), raw_write(engine, one_statement=True) as connection:
         cursor = connection.cursor()
         try:
             cursor.execute(insert.sql, parameters)
