@@ -1,10 +1,19 @@
-"""Many new rows in one statement per table.
+"""Many rows in few statements: what a page of orders (and the write-back queue) writes and
+reads in bulk, on both databases.
 
-The ORM's flush inserts new objects one statement per row on SQLite (it needs each row's id
-and SQLite cannot promise RETURNING's order), so a page of orders would cost hundreds of
-INSERTs. Here the rows go in as one multi-row ``INSERT ... RETURNING id, <unique key>``; the
-ids are matched back by that key and the objects join the session as if they had been
-loaded, so everything after sees them as ordinary persistent rows.
+* ``execute_many``: one statement for many rows, compiled once per shape; each row's values go
+  through the column types' processors straight into the driver (one ``executemany`` on SQLite;
+  a plain INSERT is one ``COPY`` on PostgreSQL, where psycopg's executemany sends a statement
+  per row). ``insert_rows`` inserts plain rows with it; ``reserve_ids`` draws the ids of new
+  rows first, so the rows need no ``INSERT ... RETURNING`` matched back.
+* ``update_rows`` (by primary key) and ``insert_many_ignoring`` (``ON CONFLICT DO NOTHING``):
+  one executemany on SQLite, one statement on PostgreSQL with the rows as one JSON text
+  (``json_populate_recordset``).
+* ``among``: ``column IN values`` with the values as one JSON text parameter, so a statement's
+  text does not change with their number.
+* ``insert_new``: ORM objects pending in a session, one multi-row ``INSERT ... RETURNING id,
+  <unique key>`` per table (the ORM's flush inserts one row per statement on SQLite), the ids
+  matched back by that key and the objects joined to the session as if loaded.
 """
 
 from __future__ import annotations
