@@ -5,8 +5,8 @@ page of one). ``load_page`` reads what the page's orders need in a few set-based
 queries into plain rows (bridge.rules.reconcile, bridge.rules.cohorts, the dataclasses below),
 and the ledger applies each order to those rows; a row the page did not read (an e-mail first
 seen now, a cohort) is loaded into the page when it is asked for. ``Page.flush`` writes the new
-rows in one multi-row ``INSERT ... RETURNING`` per table and the changed ones in one
-``executemany`` UPDATE per table.
+rows of each table in one statement (ids drawn first for the rows others name; one ``COPY`` on
+PostgreSQL) and the changed ones in one UPDATE per table (bridge.store.bulk).
 
 Locks are taken in one order everywhere: order states, then learners, then cohorts, each by
 key, so two pages (or a page and anything else that locks these rows) cannot deadlock on them.
