@@ -10,7 +10,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -209,15 +209,7 @@ def _configure_sqlite(engine: Engine) -> None:
             return
         # Writers take turns on a lock file first (bridge.store.writers): the next one is let
         # in as soon as the last commits, instead of sleeping in SQLite's busy handler.
-        turn = connection.info.get("bridge_writer")
-        if turn is not None:
-            turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if turn is not None:
-                turn.give_back()
-            raise
+        _begin_writing(connection.info.get("bridge_writer"), connection.exec_driver_sql)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _on_execute(connection: Connection, *_args: Any) -> None:
@@ -274,14 +266,7 @@ def raw_write(engine: Engine, *, one_statement: bool = False) -> Iterator[Any]:
         turn = raw.info.get("bridge_writer") if sqlite else None
         try:
             if sqlite:
-                if turn is not None:
-                    turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
-                try:
-                    connection.execute("BEGIN IMMEDIATE")
-                except BaseException:
-                    if turn is not None:
-                        turn.give_back()
-                    raise
+                _begin_writing(turn, connection.execute)
             elif autocommit:
                 connection.autocommit = True
             yield connection
@@ -297,6 +282,19 @@ def raw_write(engine: Engine, *, one_statement: bool = False) -> Iterator[Any]:
             raise
     finally:
         raw.close()
+
+
+def _begin_writing(turn: Any, execute: Callable[[str], Any]) -> None:
+    """An SQLite write transaction's start: the writers' turn (bridge.store.writers; None when
+    the connection has none), then ``BEGIN IMMEDIATE``; the turn is given back if it fails."""
+    if turn is not None:
+        turn.take(SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        execute("BEGIN IMMEDIATE")
+    except BaseException:
+        if turn is not None:
+            turn.give_back()
+        raise
 
 
 def _abandon(raw: Any, autocommit: bool) -> None:

@@ -119,24 +119,16 @@ def _held_in_store(session: Session, ids: Sequence[int], into: _Holdings) -> Non
         session, CreditRow, among(session, table.c.order_id, ids), order_by=table.c.id
     ):
         into.ledger[int(row.order_id or 0)].append(row)
-    table = table_of(Seat)
-    for seat in read_rows(
-        session,
-        SeatRow,
-        among(session, table.c.order_id, ids),
-        table.c.status.in_(SEAT_HELD),
-        order_by=table.c.id,
+    seats, access = table_of(Seat), table_of(Access)
+    row_type: type[Any]
+    for row_type, table, held, by_order in (
+        (SeatRow, seats, seats.c.status.in_(SEAT_HELD), into.seats),
+        (AccessRow, access, access.c.revoked_at.is_(None), into.access),
     ):
-        into.seats[int(seat.order_id or 0)].append(seat)
-    table = table_of(Access)
-    for window in read_rows(
-        session,
-        AccessRow,
-        among(session, table.c.order_id, ids),
-        table.c.revoked_at.is_(None),
-        order_by=table.c.id,
-    ):
-        into.access[int(window.order_id or 0)].append(window)
+        for kept in read_rows(
+            session, row_type, among(session, table.c.order_id, ids), held, order_by=table.c.id
+        ):
+            by_order[int(kept.order_id or 0)].append(kept)
 
 
 def order_enrolments(
