@@ -427,9 +427,6 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # Where orjson's sorted text differs from _ENCODER's: a float below 1e-4 (``0.00001`` against
 # ``1e-05``; orjson's other floats are written as the standard library writes them), and every
 # character outside printable ASCII but the control characters (raw against ``\\uXXXX``).
-# Where orjson's sorted text differs from _ENCODER's: a float below 1e-4 (``0.00001`` against
-# ``1e-05``; orjson's other floats are written as the standard library writes them), and every
-# character outside printable ASCII but the control characters (raw against ``\\uXXXX``).
 _SMALL_FLOAT = b"0.0000"
 _EXPONENT = re.compile(rb"[0-9][eE]-")
 _EXACT_TYPES = (
