@@ -26,7 +26,6 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -56,6 +55,8 @@ from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
+
+from bridge.store.db import dump_json
 
 # The unique column that tells inserted rows apart, per table with a generated id.
 UNIQUE_KEYS: Mapping[str, str] = {
@@ -486,8 +487,7 @@ def _update_from_json(session: Session, table: Table, keys: Sequence[str]) -> Te
 
 def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows as JSON text for PostgreSQL to read back into its column types (moments as RFC 3339
-    with their offset, decimals as text); orjson, or the standard library for what it refuses
-    (integers past 64 bits, lone surrogates)."""
+    with their offset, decimals as text), written as the JSON columns are (``dump_json``)."""
 
     def other(value: Any) -> Any:
         if isinstance(value, datetime):
@@ -496,10 +496,7 @@ def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
             return str(value)
         raise TypeError(f"{type(value).__name__} is not a column value")
 
-    try:
-        return orjson.dumps(list(rows), default=other, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(list(rows), default=other)
+    return dump_json(list(rows), default=other)
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:

@@ -82,13 +82,14 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
         ) from None
 
 
-def dump_json(value: Any) -> str:
+def dump_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     """A JSON column's text: orjson (five times the standard library's speed on the rows a page
-    of orders writes); what it refuses (integers past 64 bits, lone surrogates) as before."""
+    of orders writes); what it refuses (integers past 64 bits, lone surrogates) as before.
+    ``default`` turns other values into JSON ones, as the standard library's does."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # orjson.JSONEncodeError is one
-        return json.dumps(value)
+        return json.dumps(value, default=default)
 
 
 def load_json(text: str | bytes) -> Any:
