@@ -14,16 +14,14 @@ have.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, col, select
 
 from bridge.errors import PermanentError
 from bridge.rules.catalogue.catalog import Catalogue
@@ -53,7 +51,6 @@ from bridge.services.team_packs import has_claimable_offers, reconcile_claims
 from bridge.services.writeback import enqueue_writebacks_for
 from bridge.settings import Settings
 from bridge.store.db import unit_of_work
-from bridge.store.models import Learner
 
 log = logging.getLogger(__name__)
 
@@ -429,14 +426,9 @@ def _apply_page(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
                 if watched is not None and order.rules is not None
                 else ctx.tell == Tell.EVERYTHING
             )
-        with _kept_loaded(session):
-            # Customers hear of these: their learners are looked up one by one (coupons).
-            told = sorted({o.learner_id for o in ordered if o.news and o.events and o.learner_id})
-            if told:
-                session.exec(select(Learner).where(col(Learner.id).in_(told))).all()
-            enqueue_writebacks_for(
-                session, [(o, o.news) for o in ordered], ctx.catalogue, settings, page=page
-            )
+        enqueue_writebacks_for(
+            session, [(o, o.news) for o in ordered], ctx.catalogue, settings, page=page
+        )
         session.commit()
     for order, outcome in zip(run, ordered, strict=True):
         order.result.outcome = outcome
@@ -444,22 +436,6 @@ def _apply_page(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
             "order applied" if outcome.applied else "order skipped (stale)",
             extra={"order_id": outcome.order_id, "changes": len(outcome.events)},
         )
-
-
-@contextmanager
-def _kept_loaded(session: Session) -> Iterator[None]:
-    """Rows the ORM loads meanwhile stay in the session's (weak) identity map: the write-back
-    planning reads a page's rows in a few queries, then looks single ones up again by key."""
-    kept: list[Any] = []
-
-    def keep(_: Session, instance: Any) -> None:
-        kept.append(instance)
-
-    event.listen(session, "loaded_as_persistent", keep)
-    try:
-        yield
-    finally:
-        event.remove(session, "loaded_as_persistent", keep)
 
 
 def _settle_complimentary_calls(

@@ -505,13 +505,15 @@ def _worded(outcome: OrderOutcome, latest: Mapping[Any, int]) -> OrderOutcome:
     return outcome if len(kept) == len(outcome.events) else replace(outcome, events=kept)
 
 
-def _rows_notes_name(session: Session, events: Sequence[Event]) -> list[Any]:
-    """The access windows, seats and cohorts the notes of ``events`` word, loaded in three
-    queries: the notes then find them in the session (held here, as the session holds rows
-    only while someone does) instead of one query each."""
+def _rows_customers_hear_of(session: Session, told: Sequence[OrderOutcome]) -> list[Any]:
+    """The rows the notes and personal coupons of these outcomes look up by key (access
+    windows, seats, cohorts, learners), loaded in four queries: the session then finds them
+    (while they are held: the caller keeps the list) instead of one query each."""
+    events = [event for outcome in told for event in outcome.events]
     access = sorted({int(e.data["access_id"]) for e in events if e.data.get("access_id")})
     seats = sorted({int(e.data["seat_id"]) for e in events if e.data.get("seat_id") is not None})
     cohorts = sorted({str(e.data["cohort"]) for e in events if e.data.get("cohort")})
+    learners = sorted({o.learner_id for o in told if o.learner_id is not None})
     kept: list[Any] = []
     if access:
         kept += session.exec(select(Access).where(among(session, col(Access.id), access))).all()
@@ -519,6 +521,8 @@ def _rows_notes_name(session: Session, events: Sequence[Event]) -> list[Any]:
         kept += session.exec(select(Seat).where(among(session, col(Seat.id), seats))).all()
     if cohorts:
         kept += session.exec(select(Cohort).where(among(session, col(Cohort.code), cohorts))).all()
+    if learners:
+        kept += session.exec(select(Learner).where(among(session, col(Learner.id), learners))).all()
     return kept
 
 
@@ -624,16 +628,14 @@ def enqueue_writebacks_for(
         ],
     )
     latest = _latest_seat_events(work)
-    kept = _rows_notes_name(
-        session, [e for outcome, notify in work if notify for e in outcome.events]
-    )
+    # Held until the planning is done: what the notes and the coupons look up by key.
+    held = _rows_customers_hear_of(session, [outcome for outcome, notify in work if notify])
     drafts = [
         draft
         for outcome, notify in work
         if notify
         for draft in event_note_drafts(session, _worded(outcome, latest), catalogue, templates)
     ]
-    del kept
     keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts, always=True))
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
@@ -675,6 +677,7 @@ def enqueue_writebacks_for(
             session, active_perks_of(session, sorted(learners), catalogue=catalogue)
         ),
     )
+    del held  # the rows the notes and coupons looked up were held until here
     return keys
 
 
