@@ -68,7 +68,7 @@ UNIQUE_KEYS: Mapping[str, str] = {
 }
 
 
-def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+def among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """``column IN values`` with the values as one JSON text parameter, whatever their number:
     ``= ANY (ARRAY(SELECT json_array_elements_text(?))::type[])`` on PostgreSQL (an index scan,
     the array built once), ``IN (SELECT value FROM json_each(?))`` on SQLite. The values are
@@ -80,12 +80,11 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
     the query. Here the text is the same for every page, and one text parameter is the
     cheapest for the driver to send (psycopg adapts a list element by element).
     """
-    del session  # the same element on both databases; compiled for the one it runs on
     return _Among(column, bindparam(None, json.dumps(list(values)), type_=String))
 
 
 class _Among(ColumnElement[bool]):
-    """``among``'s condition: a column and one bound list (an array, or JSON text)."""
+    """``among``'s condition: a column and the values bound as one JSON text."""
 
     __visit_name__ = "bridge_among"
     inherit_cache = True

@@ -28,6 +28,6 @@ def erased_learners(session: Session, emails: Iterable[str]) -> dict[str, int]:
     if not hashes:
         return {}
     rows = session.exec(
-        select(ErasedIdentity).where(among(session, col(ErasedIdentity.key_hash), sorted(hashes)))
+        select(ErasedIdentity).where(among(col(ErasedIdentity.key_hash), sorted(hashes)))
     ).all()
     return {hashes[row.key_hash]: row.learner_id for row in rows}

@@ -72,7 +72,7 @@ def balances_of(session: Session, learner_ids: Sequence[int]) -> dict[int, dict[
     held: dict[int, dict[str, int]] = defaultdict(dict)
     for learner_id, credit_type, total in session.exec(
         select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
-        .where(among(session, col(LedgerEntry.learner_id), sorted(set(learner_ids))))
+        .where(among(col(LedgerEntry.learner_id), sorted(set(learner_ids))))
         .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
         .order_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
     ).all():
@@ -212,7 +212,7 @@ def reconcile_complimentary_calls(
     if unsure and minutes > 0:
         for learner_id, status, summary in session.execute(
             select(states.c.learner_id, states.c.status, states.c.summary).where(
-                among(session, states.c.learner_id, unsure)
+                among(states.c.learner_id, unsure)
             )
         ).all():
             orders[learner_id].append((status, (summary or {}).get("lines") or []))
@@ -230,7 +230,7 @@ def reconcile_complimentary_calls(
     for row in read_rows(
         session,
         CreditRow,
-        among(session, ledger.c.grant_key, sorted(keys.values())),
+        among(ledger.c.grant_key, sorted(keys.values())),
         order_by=ledger.c.id,
     ):
         existing[row.grant_key].append(row)

@@ -74,7 +74,7 @@ def simulated_orders(session: Session, order_ids: Iterable[int]) -> set[int]:
     table = table_of(OrderState)
     marked = table.c.summary[SIMULATED_KEY].as_boolean()
     rows = session.execute(
-        select(table.c.order_id).where(among(session, table.c.order_id, ids), marked.is_(True))
+        select(table.c.order_id).where(among(table.c.order_id, ids), marked.is_(True))
     ).all()
     return {int(order_id) for (order_id,) in rows}
 
@@ -89,9 +89,7 @@ def stored_refunds_of(
     found: dict[int, list[dict[str, Any]]] = {}
     table = table_of(OrderState)
     for order_id, summary in session.execute(
-        select(table.c.order_id, table.c.summary).where(
-            among(session, table.c.order_id, sorted(orders))
-        )
+        select(table.c.order_id, table.c.summary).where(among(table.c.order_id, sorted(orders)))
     ).all():
         summary = summary or {}
         refund_ids = orders[order_id]

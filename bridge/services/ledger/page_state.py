@@ -312,7 +312,7 @@ class Page:
         if self.unmapped:
             table = table_of(UnmappedLine)
             self.session.execute(
-                delete(table).where(among(self.session, table.c.order_id, sorted(self.unmapped)))
+                delete(table).where(among(table.c.order_id, sorted(self.unmapped)))
             )
             rows = [row for rows in self.unmapped.values() for row in rows]
             if rows:
@@ -405,7 +405,7 @@ class Page:
                 (email, int(learner_id))
                 for email, learner_id in self.session.execute(
                     select(table.c.email, table.c.learner_id).where(
-                        among(self.session, table.c.email, wanted_emails)
+                        among(table.c.email, wanted_emails)
                     )
                 )
             ]
@@ -417,11 +417,11 @@ class Page:
         table = table_of(Learner)
         conditions = []
         if wanted_ids:
-            conditions.append(among(self.session, table.c.id, wanted_ids))
+            conditions.append(among(table.c.id, wanted_ids))
         if customer_ids:
-            conditions.append(among(self.session, table.c.woo_customer_id, customer_ids))
+            conditions.append(among(table.c.woo_customer_id, customer_ids))
         if wanted_emails:
-            conditions.append(among(self.session, table.c.email, wanted_emails))
+            conditions.append(among(table.c.email, wanted_emails))
         if conditions:
             for learner in read_rows(
                 self.session, LearnerRow, or_(*conditions), order_by=table.c.id, lock=True
@@ -451,7 +451,7 @@ class Page:
             code: int(capacity)
             for code, capacity in self.session.execute(
                 select(table.c.code, table.c.capacity)
-                .where(among(self.session, table.c.code, wanted))
+                .where(among(table.c.code, wanted))
                 .order_by(table.c.code)
                 .with_for_update()
             )
@@ -466,7 +466,7 @@ class Page:
         for seat in read_rows(
             self.session,
             SeatRow,
-            among(self.session, seats.c.cohort_code, sorted(found)),
+            among(seats.c.cohort_code, sorted(found)),
             seats.c.status.in_([SeatStatus.ACTIVE, SeatStatus.WAITLISTED]),
             order_by=seats.c.id,
         ):
@@ -510,7 +510,7 @@ def load_page(
         for state in read_rows(
             session,
             StateRow,
-            among(session, states_table.c.order_id, ids),
+            among(states_table.c.order_id, ids),
             order_by=states_table.c.order_id,
             lock=True,
         )
@@ -522,19 +522,13 @@ def load_page(
         emails=[normalise_email(e) for _, e in customers if e],
     )
     table = table_of(LedgerEntry)
-    for credit in read_rows(
-        session, CreditRow, among(session, table.c.order_id, ids), order_by=table.c.id
-    ):
+    for credit in read_rows(session, CreditRow, among(table.c.order_id, ids), order_by=table.c.id):
         page.ledger[int(credit.order_id)].append(credit)  # type: ignore[arg-type]
     table = table_of(Seat)
-    for seat in read_rows(
-        session, SeatRow, among(session, table.c.order_id, ids), order_by=table.c.id
-    ):
+    for seat in read_rows(session, SeatRow, among(table.c.order_id, ids), order_by=table.c.id):
         page.seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
     table = table_of(Access)
-    for access in read_rows(
-        session, AccessRow, among(session, table.c.order_id, ids), order_by=table.c.id
-    ):
+    for access in read_rows(session, AccessRow, among(table.c.order_id, ids), order_by=table.c.id):
         page.access[int(access.order_id)].append(access)  # type: ignore[arg-type]
     if claims:
         page.claims = defaultdict(list)
@@ -542,7 +536,7 @@ def load_page(
         for place in read_rows(
             session,
             ClaimRow,
-            among(session, table.c.order_id, ids),
+            among(table.c.order_id, ids),
             order_by=table.c.place_key,
             lock=True,
         ):

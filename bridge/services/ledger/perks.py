@@ -50,7 +50,7 @@ def active_perks_of(
     perks: dict[int, set[str]] = {learner_id: set() for learner_id in ids}
     if ids:
         for row in session.exec(
-            select(Subscription).where(among(session, col(Subscription.learner_id), ids))
+            select(Subscription).where(among(col(Subscription.learner_id), ids))
         ).all():
             assert row.learner_id is not None  # matched by the IN above
             perks[row.learner_id].update(row_perks(row, catalogue, now))

@@ -44,7 +44,7 @@ def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int
         return {}
     table = table_of(OrderState)
     rows = session.execute(
-        select(table.c.order_id, table.c.summary).where(among(session, table.c.order_id, ids))
+        select(table.c.order_id, table.c.summary).where(among(table.c.order_id, ids))
     ).all()
     return {
         int(order_id): str(summary[SUMMARY_KEY])

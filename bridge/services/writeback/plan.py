@@ -112,12 +112,10 @@ def _held_in_page(page: Page, ids: Iterable[int], into: _Holdings) -> None:
 def _held_in_store(session: Session, ids: Sequence[int], into: _Holdings) -> None:
     """The same for orders the caller holds no rows of: four Core reads."""
     table = table_of(OrderState)
-    for state in read_rows(session, StateRow, among(session, table.c.order_id, ids)):
+    for state in read_rows(session, StateRow, among(table.c.order_id, ids)):
         into.states[state.order_id] = state
     table = table_of(LedgerEntry)
-    for row in read_rows(
-        session, CreditRow, among(session, table.c.order_id, ids), order_by=table.c.id
-    ):
+    for row in read_rows(session, CreditRow, among(table.c.order_id, ids), order_by=table.c.id):
         into.ledger[int(row.order_id or 0)].append(row)
     seats, access = table_of(Seat), table_of(Access)
     row_type: type[Any]
@@ -126,7 +124,7 @@ def _held_in_store(session: Session, ids: Sequence[int], into: _Holdings) -> Non
         (AccessRow, access, access.c.revoked_at.is_(None), into.access),
     ):
         for kept in read_rows(
-            session, row_type, among(session, table.c.order_id, ids), held, order_by=table.c.id
+            session, row_type, among(table.c.order_id, ids), held, order_by=table.c.id
         ):
             by_order[int(kept.order_id or 0)].append(kept)
 
@@ -175,7 +173,7 @@ def order_enrolments(
         table = table_of(Cohort)
         for code, starts_at, zone in session.execute(
             sa_select(table.c.code, table.c.starts_at, table.c.timezone).where(
-                among(session, table.c.code, sorted(codes))
+                among(table.c.code, sorted(codes))
             )
         ).all():
             cohorts[code] = (starts_at, zone)
@@ -378,7 +376,7 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     customers = {
         learner_id: customer_id
         for learner_id, customer_id in session.exec(
-            select(Learner.id, Learner.woo_customer_id).where(among(session, col(Learner.id), ids))
+            select(Learner.id, Learner.woo_customer_id).where(among(col(Learner.id), ids))
         ).all()
         if customer_id and learner_id is not None
     }
@@ -387,7 +385,7 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     coupons: dict[int, list[PersonalCoupon]] = defaultdict(list)
     for coupon in session.exec(
         select(PersonalCoupon)
-        .where(among(session, col(PersonalCoupon.learner_id), sorted(customers)))
+        .where(among(col(PersonalCoupon.learner_id), sorted(customers)))
         .order_by(col(PersonalCoupon.id))
     ).all():
         coupons[coupon.learner_id].append(coupon)
@@ -516,13 +514,13 @@ def _rows_customers_hear_of(session: Session, told: Sequence[OrderOutcome]) -> l
     learners = sorted({o.learner_id for o in told if o.learner_id is not None})
     kept: list[Any] = []
     if access:
-        kept += session.exec(select(Access).where(among(session, col(Access.id), access))).all()
+        kept += session.exec(select(Access).where(among(col(Access.id), access))).all()
     if seats:
-        kept += session.exec(select(Seat).where(among(session, col(Seat.id), seats))).all()
+        kept += session.exec(select(Seat).where(among(col(Seat.id), seats))).all()
     if cohorts:
-        kept += session.exec(select(Cohort).where(among(session, col(Cohort.code), cohorts))).all()
+        kept += session.exec(select(Cohort).where(among(col(Cohort.code), cohorts))).all()
     if learners:
-        kept += session.exec(select(Learner).where(among(session, col(Learner.id), learners))).all()
+        kept += session.exec(select(Learner).where(among(col(Learner.id), learners))).all()
     return kept
 
 

@@ -96,16 +96,14 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         chunk = keys[start : start + 500]
         for row_id, key, status, payload in session.execute(
             sa_select(items.c.id, items.c.target_key, items.c.status, items.c.payload)
-            .where(among(session, items.c.target_key, chunk), items.c.status.in_(_OPEN))
+            .where(among(items.c.target_key, chunk), items.c.status.in_(_OPEN))
             .order_by(items.c.id)
             .with_for_update()
         ).all():
             rows[key].append(_Queued(row_id, status, payload))
         done = table_of(OutboxWritten)
         for key, data in session.execute(
-            sa_select(done.c.target_key, done.c.data).where(
-                among(session, done.c.target_key, chunk)
-            )
+            sa_select(done.c.target_key, done.c.data).where(among(done.c.target_key, chunk))
         ).all():
             written[key] = data
     queued: list[str] = []
@@ -153,7 +151,7 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
     if superseded:
         session.execute(
             sa_update(items)
-            .where(among(session, items.c.id, superseded))
+            .where(among(items.c.id, superseded))
             .values(status=OutboxStatus.SUPERSEDED)
         )
     if repayloaded:
@@ -202,16 +200,12 @@ def enqueue_creates(session: Session, creates: Sequence[Update]) -> list[str]:
         chunk = keys[start : start + 500]
         known.update(
             session.exec(
-                select(OutboxItem.target_key).where(
-                    among(session, col(OutboxItem.target_key), chunk)
-                )
+                select(OutboxItem.target_key).where(among(col(OutboxItem.target_key), chunk))
             ).all()
         )
         known.update(
             session.exec(
-                select(OutboxWritten.target_key).where(
-                    among(session, col(OutboxWritten.target_key), chunk)
-                )
+                select(OutboxWritten.target_key).where(among(col(OutboxWritten.target_key), chunk))
             ).all()
         )
     fresh: list[dict[str, Any]] = []
