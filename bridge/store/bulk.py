@@ -10,7 +10,8 @@ reads in bulk, on both databases.
   one executemany on SQLite, one statement on PostgreSQL with the rows as one JSON text
   (``json_populate_recordset``).
 * ``among``: ``column IN values`` with the values as one JSON text parameter, so a statement's
-  text does not change with their number.
+  text does not change with their number; ``unindexed`` keeps SQLite's planner from preferring
+  another condition's index to it.
 * ``insert_new``: ORM objects pending in a session, one multi-row ``INSERT ... RETURNING id,
   <unique key>`` per table (the ORM's flush inserts one row per statement on SQLite), the ids
   matched back by that key and the objects joined to the session as if loaded.
@@ -118,6 +119,40 @@ def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
     values = compiler.process(element.values, **kw)
     # Both fragments are compiled SQL (a column, a bind placeholder): nothing of the values.
     return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608
+
+
+def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` in a condition no index may serve: ``+column`` on SQLite (its documented way
+    to take a term out of the planner's choice), the column itself elsewhere.
+
+    With no statistics SQLite's planner takes an equality on a few listed values (``status IN
+    ('pending', ...)``) for more selective than ``among``'s keys, and walks every row of that
+    status instead of the few rows of those keys: on the outbox, all the rows a long sync has
+    queued, once per page.
+    """
+    return _Unindexed(column)
+
+
+class _Unindexed(ColumnElement[Any]):
+    """``unindexed``'s column."""
+
+    __visit_name__ = "bridge_unindexed"
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"
+
+
+@compiles(_Unindexed)
+def _unindexed_other(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:

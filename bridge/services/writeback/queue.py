@@ -20,7 +20,14 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from bridge.rules.writeback.notes import with_public_url
-from bridge.store.bulk import among, insert_ignoring, insert_rows, table_of, update_rows
+from bridge.store.bulk import (
+    among,
+    insert_ignoring,
+    insert_rows,
+    table_of,
+    unindexed,
+    update_rows,
+)
 from bridge.store.models import (
     OutboxItem,
     OutboxStatus,
@@ -96,7 +103,7 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
         chunk = keys[start : start + 500]
         for row_id, key, status, payload in session.execute(
             sa_select(items.c.id, items.c.target_key, items.c.status, items.c.payload)
-            .where(among(items.c.target_key, chunk), items.c.status.in_(_OPEN))
+            .where(among(items.c.target_key, chunk), unindexed(items.c.status).in_(_OPEN))
             .order_by(items.c.id)
             .with_for_update()
         ).all():
