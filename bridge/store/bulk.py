@@ -122,14 +122,18 @@ def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``column`` in a condition no index may serve: ``+column`` on SQLite (its documented way
-    to take a term out of the planner's choice), the column itself elsewhere.
+    """A text ``column`` in a condition no index may serve: ``+column`` on SQLite (its
+    documented way to take a term out of the planner's choice), ``(column || '')`` on
+    PostgreSQL.
 
-    With no statistics SQLite's planner takes an equality on a few listed values (``status IN
-    ('pending', ...)``) for more selective than ``among``'s keys, and walks every row of that
-    status instead of the few rows of those keys: on the outbox, all the rows a long sync has
-    queued, once per page.
+    Without statistics (SQLite keeps none; PostgreSQL has none for a table a first sync fills)
+    the planners take an equality on a few listed values (``status IN ('pending', ...)``) for
+    more selective than ``among``'s keys, and walk every row of that status instead of the few
+    rows of those keys: on the outbox, all the rows a long sync has queued, once per page.
     """
+    kind = column.type
+    if not isinstance(getattr(kind, "impl", kind), String):
+        raise TypeError(f"unindexed takes a text column, not {column.type!r}")
     return _Unindexed(column)
 
 
@@ -152,7 +156,7 @@ def _unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> 
 
 @compiles(_Unindexed)
 def _unindexed_other(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.column, **kw))
+    return f"({compiler.process(element.column, **kw)} || '')"
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import select
 
 from bridge.rules.catalogue.catalog import Offer
@@ -173,6 +173,21 @@ def test_a_page_costs_a_few_statements_and_an_unchanged_page_writes_nothing(
         apply_orders(engine, page, catalogue=catalogue, settings=settings)
     assert len(again) <= 2  # one read of the page's fingerprints (and its BEGIN on SQLite)
     assert not [s for s in again if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+
+
+def test_a_page_is_planned_by_key_and_the_pool_keeps_no_setting(engine, settings, catalogue):
+    """On PostgreSQL a page's transaction is planned without sequential scans (a first sync
+    fills tables that have no statistics yet, which the planner would scan whole for each
+    page); the setting ends with the transaction."""
+    with counted(engine) as statements:
+        results = apply_orders(engine, mixed_page(20), catalogue=catalogue, settings=settings)
+    assert all(r.error is None for r in results)
+    planned = [s for s in statements if "enable_seqscan" in s]
+    postgresql = engine.dialect.name == "postgresql"
+    assert planned == (["SET LOCAL enable_seqscan = off"] if postgresql else [])
+    if postgresql:
+        with unit_of_work(engine) as session:
+            assert session.execute(text("SHOW enable_seqscan")).scalar_one() == "on"
 
 
 def test_an_order_that_cannot_be_applied_fails_alone(engine, settings, catalogue):

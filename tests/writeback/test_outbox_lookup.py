@@ -1,8 +1,9 @@
 """Queueing a page's write-backs looks up the outbox rows of its targets by key.
 
-SQLite keeps no statistics: without ``unindexed`` its planner served ``status IN (open
-statuses)`` from the status index and walked every open row of the outbox for each page, which
-grew with every page a long sync had queued (a fifth of a 20,000-order sync's CPU).
+Without statistics (SQLite keeps none; PostgreSQL has none for tables a first sync fills) the
+planners served ``status IN (open statuses)`` from the status index and walked every open row
+of the outbox for each page, which grew with every page a long sync had queued (a sixth of a
+20,000-order sync's CPU on SQLite; 12 ms a page on PostgreSQL at 4,500 orders).
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def test_the_open_rows_of_the_targets_are_found_by_key(engine: Engine) -> None:
         assert [(r.status, r.payload["data"]) for r in seven] == [
             (OutboxStatus.PENDING, {"status": "completed"})
         ]
-    if engine.dialect.name != "sqlite":
-        return  # PostgreSQL plans from its statistics
     with engine.connect() as connection:
-        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-    details = " / ".join(str(row[-1]) for row in plan)
-    assert "USING INDEX ix_outbox_target_key" in details, details
+        if engine.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = " / ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX ix_outbox_target_key" in details, details
+        else:
+            plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            details = " / ".join(str(row[0]) for row in plan)
     assert "ix_outbox_status_next" not in details, details

@@ -345,7 +345,7 @@ def _apply_page(engine: Engine, run: Sequence[_Order], ctx: _Context) -> None:
     """One unit of work: the page's orders applied, their write-backs queued, committed."""
     settings = ctx.settings
     paid = settings.orders.paid_statuses
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, by_key=True) as session:
         facts = {o.order_id: o.rules.facts for o in run if o.rules is not None}
         page = load_page(
             session,
