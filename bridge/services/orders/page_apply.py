@@ -243,7 +243,7 @@ def _changed(engine: Engine, prepared: list[_Order]) -> list[_Order]:
     ids = [int(o.payload["id"]) for o in prepared if o.fingerprint is not None]
     if not ids:
         return prepared
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, read_only=True) as session:
         stored = applied_fingerprints(session, ids)
     changed = []
     for order in prepared:
@@ -275,7 +275,7 @@ def _prepare(
         ready.append(order)
     wanting = [o for o in ready if needs_refund_lookup(o.payload, paid)]
     if wanting:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, read_only=True) as session:
             known = stored_refunds_of(
                 session,
                 {o.order_id: o.rules.facts.refund_ids for o in wanting if o.rules is not None},

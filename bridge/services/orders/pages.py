@@ -43,11 +43,11 @@ def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int
     if not ids:
         return {}
     table = table_of(OrderState)
+    # The fingerprint alone, taken out of the summary by the database: the summaries are the
+    # most of what a page's orders have stored, and reading them cost a re-run a third of its
+    # time per page.
+    fingerprint = table.c.summary[SUMMARY_KEY].as_string()
     rows = session.execute(
-        select(table.c.order_id, table.c.summary).where(among(table.c.order_id, ids))
+        select(table.c.order_id, fingerprint).where(among(table.c.order_id, ids))
     ).all()
-    return {
-        int(order_id): str(summary[SUMMARY_KEY])
-        for order_id, summary in rows
-        if summary and summary.get(SUMMARY_KEY)
-    }
+    return {int(order_id): str(found) for order_id, found in rows if found}
