@@ -63,7 +63,7 @@ def test_an_order_queues_its_write_backs_in_its_own_transaction(engine, config):
     process_order(engine, order, catalogue=catalogue, settings=config)
 
     keys = [row.target_key for row in outbox(engine)]
-    assert keys[0] == "order:100:meta"
+    assert keys.count("order:100:meta") == 1
     assert "product:22:stock" in keys and "customer:2:meta" in keys
     enrolment = meta_of(outbox(engine, target_key="order:100:meta")[0])
     assert enrolment == [

@@ -617,14 +617,13 @@ def enqueue_writebacks_for(
     orders |= _orders_waiting_in(session, shifted)
     orders -= made_up | _simulated(session, page, orders - made_up)
     metas = order_enrolments(session, orders, catalogue, page)
-    keys = enqueue_updates(
-        session,
-        [
-            _order_meta_update(order_id, value)
-            for order_id, value in sorted(metas.items())
-            if value is not None
-        ],
-    )
+    # The page's "latest value wins" updates (order meta, cohort stock, customer meta) are
+    # queued together at the end: one look-up of the outbox and one insert for all of them.
+    updates = [
+        _order_meta_update(order_id, value)
+        for order_id, value in sorted(metas.items())
+        if value is not None
+    ]
     latest = _latest_seat_events(work)
     # Held until the planning is done: what the notes and the coupons look up by key.
     held = _rows_customers_hear_of(session, [outcome for outcome, notify in work if notify])
@@ -634,7 +633,8 @@ def enqueue_writebacks_for(
         if notify
         for draft in event_note_drafts(session, _worded(outcome, latest), catalogue, templates)
     ]
-    keys += enqueue_updates(session, cohort_stock_updates(session, catalogue, cohorts, always=True))
+    updates += cohort_stock_updates(session, catalogue, cohorts, always=True)
+    keys: list[str] = []
     learners = {e.learner_id for e in events}
     for outcome, notify in work:
         state = _state_of(session, page, outcome.order_id) if notify else None
@@ -669,12 +669,11 @@ def enqueue_writebacks_for(
             and event.kind in settings.writeback.customer_note_events
         ],
     )
-    keys += enqueue_updates(
-        session,
-        customer_meta_updates(
-            session, active_perks_of(session, sorted(learners), catalogue=catalogue)
-        ),
+    # Customer meta last: it shows the personal coupons queued above.
+    updates += customer_meta_updates(
+        session, active_perks_of(session, sorted(learners), catalogue=catalogue)
     )
+    keys += enqueue_updates(session, updates)
     del held  # the rows the notes and coupons looked up were held until here
     return keys
 
