@@ -10,8 +10,9 @@ reads in bulk, on both databases.
   one executemany on SQLite, one statement on PostgreSQL with the rows as one JSON text
   (``json_populate_recordset``).
 * ``among``: ``column IN values`` with the values as one JSON text parameter, so a statement's
-  text does not change with their number; ``unindexed`` keeps SQLite's planner from preferring
-  another condition's index to it.
+  text does not change with their number (or given at execution, for a statement kept with
+  ``built``); ``unindexed`` keeps the planners from preferring another condition's index to
+  it.
 * ``insert_new``: ORM objects pending in a session, one multi-row ``INSERT ... RETURNING id,
   <unique key>`` per table (the ORM's flush inserts one row per statement on SQLite), the ids
   matched back by that key and the objects joined to the session as if loaded.
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -69,7 +70,9 @@ UNIQUE_KEYS: Mapping[str, str] = {
 }
 
 
-def among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+def among(
+    column: Any, values: Iterable[Any] = (), *, name: str | None = None
+) -> ColumnElement[bool]:
     """``column IN values`` with the values as one JSON text parameter, whatever their number:
     ``= ANY (ARRAY(SELECT json_array_elements_text(?))::type[])`` on PostgreSQL (an index scan,
     the array built once), ``IN (SELECT value FROM json_each(?))`` on SQLite. The values are
@@ -80,8 +83,35 @@ def among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     caches no statement of over 50 parameters), which for a page of orders costs more than
     the query. Here the text is the same for every page, and one text parameter is the
     cheapest for the driver to send (psycopg adapts a list element by element).
+
+    ``name``: the values are given at execution instead, ``{name: listed(values)}``, so the
+    statement can be kept (``built``).
     """
-    return _Among(column, bindparam(None, json.dumps(list(values)), type_=String))
+    if name is not None:
+        return _Among(column, bindparam(name, type_=String))
+    return _Among(column, bindparam(None, listed(values), type_=String))
+
+
+def listed(values: Iterable[Any]) -> str:
+    """The values as the one JSON text parameter of ``among(column, name=...)``."""
+    return json.dumps(list(values))
+
+
+_Built = TypeVar("_Built")
+_BUILT: dict[Hashable, Any] = {}
+
+
+def built(key: Hashable, build: Callable[[], _Built]) -> _Built:
+    """The statement ``build()`` makes, built once per ``key`` (which must name one shape whose
+    values are all bound by name at execution: ``among(column, name=...)``, ``bindparam``).
+
+    Building a SELECT and deriving SQLAlchemy's cache key from it costs more than executing
+    it; a kept statement has its key already. A page of orders runs some twenty such reads.
+    """
+    statement = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build()
+    return statement
 
 
 class _Among(ColumnElement[bool]):

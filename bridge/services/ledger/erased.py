@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlmodel import Session
 
 from bridge.rules.entitlements import normalise_email
-from bridge.store.bulk import among
+from bridge.store.bulk import among, built, listed, table_of
 from bridge.store.models import ErasedIdentity
 
 
@@ -27,7 +28,12 @@ def erased_learners(session: Session, emails: Iterable[str]) -> dict[str, int]:
     hashes = {identity_hash("email", email): email for email in emails if email}
     if not hashes:
         return {}
-    rows = session.exec(
-        select(ErasedIdentity).where(among(col(ErasedIdentity.key_hash), sorted(hashes)))
-    ).all()
-    return {hashes[row.key_hash]: row.learner_id for row in rows}
+    table = table_of(ErasedIdentity)
+    statement = built(
+        "erased by key",
+        lambda: select(table.c.key_hash, table.c.learner_id).where(
+            among(table.c.key_hash, name="keys")
+        ),
+    )
+    rows = session.execute(statement, {"keys": listed(sorted(hashes))}).all()
+    return {hashes[key_hash]: int(learner_id) for key_hash, learner_id in rows}

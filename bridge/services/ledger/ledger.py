@@ -47,7 +47,7 @@ from bridge.services.ledger.order_summary import SIMULATED_KEY, line_summary, re
 from bridge.services.ledger.outcomes import Event, OrderOutcome
 from bridge.services.ledger.page_state import LearnerRow, Page, StateRow, read_rows
 from bridge.services.ledger.seats import reconcile_seats
-from bridge.store.bulk import among, table_of
+from bridge.store.bulk import among, built, listed, table_of
 from bridge.store.ids import id_of
 from bridge.store.models import Learner, LedgerEntry, OrderState, Subscription, utcnow
 
@@ -70,11 +70,18 @@ def balances_of(session: Session, learner_ids: Sequence[int]) -> dict[int, dict[
     if not learner_ids:
         return {}
     held: dict[int, dict[str, int]] = defaultdict(dict)
-    for learner_id, credit_type, total in session.exec(
-        select(LedgerEntry.learner_id, LedgerEntry.credit_type, func.sum(LedgerEntry.amount))
-        .where(among(col(LedgerEntry.learner_id), sorted(set(learner_ids))))
-        .group_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
-        .order_by(col(LedgerEntry.learner_id), col(LedgerEntry.credit_type))
+    table = table_of(LedgerEntry)
+    statement = built(
+        "balances",
+        lambda: (
+            select(table.c.learner_id, table.c.credit_type, func.sum(table.c.amount))
+            .where(among(table.c.learner_id, name="learners"))
+            .group_by(table.c.learner_id, table.c.credit_type)
+            .order_by(table.c.learner_id, table.c.credit_type)
+        ),
+    )
+    for learner_id, credit_type, total in session.execute(
+        statement, {"learners": listed(sorted(set(learner_ids)))}
     ).all():
         held[int(learner_id)][credit_type] = int(total)
     return dict(held)
@@ -210,10 +217,14 @@ def reconcile_complimentary_calls(
     states = table_of(OrderState)
     orders: dict[int, list[Any]] = defaultdict(list)
     if unsure and minutes > 0:
+        statement = built(
+            "learners' orders",
+            lambda: select(states.c.learner_id, states.c.status, states.c.summary).where(
+                among(states.c.learner_id, name="learners")
+            ),
+        )
         for learner_id, status, summary in session.execute(
-            select(states.c.learner_id, states.c.status, states.c.summary).where(
-                among(states.c.learner_id, unsure)
-            )
+            statement, {"learners": listed(unsure)}
         ).all():
             orders[learner_id].append((status, (summary or {}).get("lines") or []))
     earned |= {
@@ -230,8 +241,10 @@ def reconcile_complimentary_calls(
     for row in read_rows(
         session,
         CreditRow,
-        among(ledger.c.grant_key, sorted(keys.values())),
+        among(ledger.c.grant_key, name="grants"),
         order_by=ledger.c.id,
+        shape="by grant",
+        params={"grants": listed(sorted(keys.values()))},
     ):
         existing[row.grant_key].append(row)
     held = {

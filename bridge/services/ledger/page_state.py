@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,8 +30,10 @@ from bridge.rules.reconcile import AccessRow, CreditRow
 from bridge.services.ledger.erased import erased_learners
 from bridge.store.bulk import (
     among,
+    built,
     execute_many,
     insert_many_ignoring,
+    listed,
     reserve_ids,
     table_of,
     update_rows,
@@ -172,24 +174,50 @@ def read_rows(
     *where: Any,
     order_by: Any = None,
     lock: bool = False,
+    shape: Hashable = None,
+    params: Mapping[str, Any] | None = None,
 ) -> list[_Row]:
-    """Rows of ``row_type``'s table that match, as plain rows (one Core SELECT)."""
+    """Rows of ``row_type``'s table that match, as plain rows (one Core SELECT).
+
+    ``shape``: a name for ``where`` and ``order_by`` when they bind every value by name
+    (``among(column, name=...)``), given in ``params``: the statement is then built once per
+    row type and shape (``built``), so one shape must always be the same conditions.
+    """
     table = table_of(_KINDS[row_type].model)
     names = _columns(table, row_type)
-    statement = select(*(table.c[name] for name in names)).where(*where)
-    if order_by is not None:
-        statement = statement.order_by(order_by)
-    if lock:
-        statement = statement.with_for_update()
+
+    def build() -> Any:
+        statement = select(*(table.c[name] for name in names)).where(*where)
+        if order_by is not None:
+            statement = statement.order_by(order_by)
+        if lock:
+            statement = statement.with_for_update()
+        return statement
+
+    statement = build() if shape is None else built(("read_rows", row_type, shape, lock), build)
     rows: list[_Row] = []
     make = object.__new__
-    for values in session.execute(statement).all():
+    for values in session.execute(statement, params).all():
         # The columns are the row's fields (those without a column keep their default): set
         # directly, without the dataclass's __init__, as the ORM would.
         row = make(row_type)
         row.__dict__.update(zip(names, values, strict=True))
         rows.append(row)
     return rows
+
+
+def rows_of_orders(session: Session, row_type: type[_Row], orders: Mapping[str, str]) -> list[_Row]:
+    """The rows of ``row_type`` (credits, seats, access) of the orders ``{"orders":
+    listed(ids)}``, in id order."""
+    table = table_of(_KINDS[row_type].model)
+    return read_rows(
+        session,
+        row_type,
+        among(table.c.order_id, name="orders"),
+        order_by=table.c.id,
+        shape="by order",
+        params=orders,
+    )
 
 
 def write_rows(session: Session, new: Sequence[Any], changed: Iterable[Any] = ()) -> None:
@@ -401,12 +429,16 @@ class Page:
         aliases: list[tuple[str, int]] = []
         if wanted_emails:
             table = table_of(LearnerEmail)
+            statement = built(
+                "learners' e-mails",
+                lambda: select(table.c.email, table.c.learner_id).where(
+                    among(table.c.email, name="emails")
+                ),
+            )
             aliases = [
                 (email, int(learner_id))
                 for email, learner_id in self.session.execute(
-                    select(table.c.email, table.c.learner_id).where(
-                        among(table.c.email, wanted_emails)
-                    )
+                    statement, {"emails": listed(wanted_emails)}
                 )
             ]
             # Addresses of erased learners resolve to their pseudonym, as aliases not stored.
@@ -415,16 +447,25 @@ class Page:
             ({int(i) for i in ids} | {learner_id for _, learner_id in aliases}) - set(self.learners)
         )
         table = table_of(Learner)
-        conditions = []
-        if wanted_ids:
-            conditions.append(among(table.c.id, wanted_ids))
-        if customer_ids:
-            conditions.append(among(table.c.woo_customer_id, customer_ids))
-        if wanted_emails:
-            conditions.append(among(table.c.email, wanted_emails))
-        if conditions:
+        keys = {
+            name: listed(values)
+            for name, values in (
+                ("ids", wanted_ids),
+                ("customers", customer_ids),
+                ("emails", wanted_emails),
+            )
+            if values
+        }
+        columns = {"ids": table.c.id, "customers": table.c.woo_customer_id, "emails": table.c.email}
+        if keys:
             for learner in read_rows(
-                self.session, LearnerRow, or_(*conditions), order_by=table.c.id, lock=True
+                self.session,
+                LearnerRow,
+                or_(*(among(columns[name], name=name) for name in keys)),
+                order_by=table.c.id,
+                lock=True,
+                shape=("learners by", *keys),
+                params=keys,
             ):
                 if learner.id in self.learners:
                     continue  # read before: the page's copy may have changed since
@@ -447,14 +488,18 @@ class Page:
         if not wanted:
             return
         table = table_of(Cohort)
-        found = {
-            code: int(capacity)
-            for code, capacity in self.session.execute(
+        statement = built(
+            "locked cohorts",
+            lambda: (
                 select(table.c.code, table.c.capacity)
-                .where(among(table.c.code, wanted))
+                .where(among(table.c.code, name="codes"))
                 .order_by(table.c.code)
                 .with_for_update()
-            )
+            ),
+        )
+        found = {
+            code: int(capacity)
+            for code, capacity in self.session.execute(statement, {"codes": listed(wanted)})
         }
         self.missing_cohorts.update(set(wanted) - set(found))
         if not found:
@@ -466,9 +511,11 @@ class Page:
         for seat in read_rows(
             self.session,
             SeatRow,
-            among(seats.c.cohort_code, sorted(found)),
+            among(seats.c.cohort_code, name="codes"),
             seats.c.status.in_([SeatStatus.ACTIVE, SeatStatus.WAITLISTED]),
             order_by=seats.c.id,
+            shape="held in cohorts",
+            params={"codes": listed(sorted(found))},
         ):
             held[seat.cohort_code].append(by_id.get(seat.id, seat) if seat.id else seat)
         # Seats of the page's orders added before the cohort was read (not in the table yet).
@@ -505,14 +552,17 @@ def load_page(
             for order_id, status in orders
         ],
     )
+    by_order = {"orders": listed(ids)}
     states = {
         state.order_id: state
         for state in read_rows(
             session,
             StateRow,
-            among(states_table.c.order_id, ids),
+            among(states_table.c.order_id, name="orders"),
             order_by=states_table.c.order_id,
             lock=True,
+            shape="by order",
+            params=by_order,
         )
     }
     page = Page(session=session, now=now, states=states)
@@ -521,14 +571,11 @@ def load_page(
         customers=[c for c, _ in customers],
         emails=[normalise_email(e) for _, e in customers if e],
     )
-    table = table_of(LedgerEntry)
-    for credit in read_rows(session, CreditRow, among(table.c.order_id, ids), order_by=table.c.id):
+    for credit in rows_of_orders(session, CreditRow, by_order):
         page.ledger[int(credit.order_id)].append(credit)  # type: ignore[arg-type]
-    table = table_of(Seat)
-    for seat in read_rows(session, SeatRow, among(table.c.order_id, ids), order_by=table.c.id):
+    for seat in rows_of_orders(session, SeatRow, by_order):
         page.seats[int(seat.order_id)].append(seat)  # type: ignore[arg-type]
-    table = table_of(Access)
-    for access in read_rows(session, AccessRow, among(table.c.order_id, ids), order_by=table.c.id):
+    for access in rows_of_orders(session, AccessRow, by_order):
         page.access[int(access.order_id)].append(access)  # type: ignore[arg-type]
     if claims:
         page.claims = defaultdict(list)
@@ -536,9 +583,11 @@ def load_page(
         for place in read_rows(
             session,
             ClaimRow,
-            among(table.c.order_id, ids),
+            among(table.c.order_id, name="orders"),
             order_by=table.c.place_key,
             lock=True,
+            shape="by order",
+            params=by_order,
         ):
             page.claims[place.order_id].append(place)
     return page

@@ -17,7 +17,7 @@ from bridge.rules.catalogue.catalog import Catalogue
 from bridge.rules.fingerprints import SUMMARY_KEY, order_fingerprint
 from bridge.rules.inbound.payloads import PayloadText
 from bridge.settings import Settings
-from bridge.store.bulk import among, table_of
+from bridge.store.bulk import among, built, listed, table_of
 from bridge.store.models import OrderState
 
 
@@ -46,8 +46,11 @@ def applied_fingerprints(session: Session, order_ids: Iterable[int]) -> dict[int
     # The fingerprint alone, taken out of the summary by the database: the summaries are the
     # most of what a page's orders have stored, and reading them cost a re-run a third of its
     # time per page.
-    fingerprint = table.c.summary[SUMMARY_KEY].as_string()
-    rows = session.execute(
-        select(table.c.order_id, fingerprint).where(among(table.c.order_id, ids))
-    ).all()
+    statement = built(
+        "applied fingerprints",
+        lambda: select(table.c.order_id, table.c.summary[SUMMARY_KEY].as_string()).where(
+            among(table.c.order_id, name="orders")
+        ),
+    )
+    rows = session.execute(statement, {"orders": listed(ids)}).all()
     return {int(order_id): str(found) for order_id, found in rows if found}

@@ -22,8 +22,10 @@ from sqlmodel import Session, col, select
 from bridge.rules.writeback.notes import with_public_url
 from bridge.store.bulk import (
     among,
+    built,
     insert_ignoring,
     insert_rows,
+    listed,
     table_of,
     unindexed,
     update_rows,
@@ -99,19 +101,27 @@ def enqueue_updates(session: Session, updates: Sequence[Update]) -> list[str]:
     keys = sorted({update.target_key for update in updates})
     rows: dict[str, list[_Queued]] = defaultdict(list)
     written: dict[str, Any] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        for row_id, key, status, payload in session.execute(
+    done = table_of(OutboxWritten)
+    open_rows = built(
+        "open outbox rows",
+        lambda: (
             sa_select(items.c.id, items.c.target_key, items.c.status, items.c.payload)
-            .where(among(items.c.target_key, chunk), unindexed(items.c.status).in_(_OPEN))
+            .where(among(items.c.target_key, name="keys"), unindexed(items.c.status).in_(_OPEN))
             .order_by(items.c.id)
             .with_for_update()
-        ).all():
+        ),
+    )
+    last_written = built(
+        "last written",
+        lambda: sa_select(done.c.target_key, done.c.data).where(
+            among(done.c.target_key, name="keys")
+        ),
+    )
+    for start in range(0, len(keys), 500):
+        chunk = {"keys": listed(keys[start : start + 500])}
+        for row_id, key, status, payload in session.execute(open_rows, chunk).all():
             rows[key].append(_Queued(row_id, status, payload))
-        done = table_of(OutboxWritten)
-        for key, data in session.execute(
-            sa_select(done.c.target_key, done.c.data).where(among(done.c.target_key, chunk))
-        ).all():
+        for key, data in session.execute(last_written, chunk).all():
             written[key] = data
     queued: list[str] = []
     fresh: dict[str, dict[str, Any]] = {}  # new rows by target, as plain values
