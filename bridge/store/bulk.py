@@ -209,7 +209,10 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
             {"table": table.name, "n": count},
         ).scalars()
         return sorted(int(value) for value in drawn)
-    top = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    largest = built(
+        ("largest id", table.name), lambda: select(func.coalesce(func.max(table.c.id), 0))
+    )
+    top = session.execute(largest).scalar_one()
     return list(range(int(top) + 1, int(top) + 1 + count))
 
 
@@ -281,12 +284,9 @@ def insert_many_ignoring(
     if not rows:
         return
     if not _postgresql(session):
-        execute_many(
-            session,
-            insert_ignoring(session, table, conflict),
-            rows,
-            key=("insert_ignoring", table.name, tuple(conflict)),
-        )
+        shape = ("insert_ignoring", "sqlite", table.name, tuple(conflict))
+        statement = built(shape, lambda: insert_ignoring(session, table, conflict))
+        execute_many(session, statement, rows, key=shape)
         return
     defaults = {
         column.key: column.default.arg  # type: ignore[attr-defined]
@@ -519,16 +519,20 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         if _postgresql(session):
             session.execute(_update_from_json(session, table, keys), {"rows": _json_rows(rows)})
             return
-        statement = (
-            update(table)
-            .where(pk == bindparam("row_pk", type_=pk.type))
-            .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
+        shape = ("update_rows", table.name, tuple(keys))
+        statement = built(
+            shape,
+            lambda: (
+                update(table)
+                .where(pk == bindparam("row_pk", type_=pk.type))
+                .values({key: bindparam(f"new_{key}", type_=table.c[key].type) for key in keys})
+            ),
         )
         execute_many(
             session,
             statement,
             [{"row_pk": row[pk.key], **{f"new_{key}": row[key] for key in keys}} for row in rows],
-            key=("update_rows", table.name, tuple(keys)),
+            key=shape,
         )
 
 

@@ -56,7 +56,7 @@ from bridge.services.writeback.queue import (
     remember_written,
 )
 from bridge.settings import Settings
-from bridge.store.bulk import among, table_of
+from bridge.store.bulk import among, built, listed, table_of
 from bridge.store.db import unit_of_work
 from bridge.store.models import (
     Access,
@@ -171,10 +171,14 @@ def order_enrolments(
     cohorts: dict[str, tuple[datetime, str]] = {}
     if codes:
         table = table_of(Cohort)
+        statement = built(
+            "cohort starts",
+            lambda: sa_select(table.c.code, table.c.starts_at, table.c.timezone).where(
+                among(table.c.code, name="codes")
+            ),
+        )
         for code, starts_at, zone in session.execute(
-            sa_select(table.c.code, table.c.starts_at, table.c.timezone).where(
-                among(table.c.code, sorted(codes))
-            )
+            statement, {"codes": listed(sorted(codes))}
         ).all():
             cohorts[code] = (starts_at, zone)
     return {
@@ -373,21 +377,32 @@ def customer_meta_updates(session: Session, perks: Mapping[int, Sequence[str]]) 
     ids = sorted(perks)
     if not ids:
         return []
+    learners = table_of(Learner)
+    their_customers = built(
+        "learners' customer ids",
+        lambda: sa_select(learners.c.id, learners.c.woo_customer_id).where(
+            among(learners.c.id, name="learners")
+        ),
+    )
     customers = {
         learner_id: customer_id
-        for learner_id, customer_id in session.exec(
-            select(Learner.id, Learner.woo_customer_id).where(among(col(Learner.id), ids))
+        for learner_id, customer_id in session.execute(
+            their_customers, {"learners": listed(ids)}
         ).all()
         if customer_id and learner_id is not None
     }
     if not customers:
         return []
+    their_coupons = built(
+        "learners' personal coupons",
+        lambda: (
+            select(PersonalCoupon)
+            .where(among(col(PersonalCoupon.learner_id), name="learners"))
+            .order_by(col(PersonalCoupon.id))
+        ),
+    )
     coupons: dict[int, list[PersonalCoupon]] = defaultdict(list)
-    for coupon in session.exec(
-        select(PersonalCoupon)
-        .where(among(col(PersonalCoupon.learner_id), sorted(customers)))
-        .order_by(col(PersonalCoupon.id))
-    ).all():
+    for coupon in session.exec(their_coupons, params={"learners": listed(sorted(customers))}).all():
         coupons[coupon.learner_id].append(coupon)
     held = balances_of(session, sorted(customers))
     updates = []
