@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from typing import Any
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -28,8 +31,10 @@ blueprint = Blueprint("receiver", __name__)
 # WooCommerce's ping names the new webhook's id; ids are BIGINT, so at most 19 digits.
 PING = re.compile(rb"^webhook_id=([1-9][0-9]{0,18})$")
 REJECTED_COUNTER = "webhook_signature_rejected"
-# Only these request headers are kept with a delivery; cookies or proxies' headers are not.
-KEPT_HEADERS = ("User-Agent", "Content-Type")
+# Only these request headers are kept with a delivery (WSGI environ key: name), beside
+# WooCommerce's own (X-WC-Webhook-*); cookies or proxies' headers are not.
+KEPT_HEADERS = {"HTTP_USER_AGENT": "User-Agent", "CONTENT_TYPE": "Content-Type"}
+_WC_PREFIX = "HTTP_X_WC_WEBHOOK_"
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -42,29 +47,35 @@ def _clean(value: str, limit: int = 500) -> str:
     return value.strip()[:limit]
 
 
-def _header(name: str, limit: int = 500) -> str:
-    return _clean(request.headers.get(name, ""), limit)
-
-
-def _kept_headers() -> dict[str, str]:
-    """The request headers kept with a delivery: WooCommerce's own, and KEPT_HEADERS."""
-    return {
-        name: _clean(value)
-        for name, value in request.headers.items()
-        if name in KEPT_HEADERS or name.lower().startswith("x-wc-webhook-")
-    }
+def _kept_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    """The request headers kept with a delivery, named as ``request.headers`` names them; read
+    from the WSGI environ (a fifth of the time). An empty Content-Type is no header there."""
+    kept: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith(_WC_PREFIX):
+            kept[key[5:].replace("_", "-").title()] = _clean(value)
+        elif key in KEPT_HEADERS and (value or key != "CONTENT_TYPE"):
+            kept[KEPT_HEADERS[key]] = _clean(value)
+    return kept
 
 
 def _error(status: int, message: str, **extra: object) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
+def _answer(body: Mapping[str, object]) -> Response:
+    """A 200 JSON answer, as ``jsonify`` makes it (compact, keys in order, a newline), without
+    the JSON provider's dispatch: the hot path of every acknowledgement."""
+    return Response(orjson.dumps(body) + b"\n", 200, mimetype="application/json")
+
+
 @blueprint.post("/webhooks/woocommerce")
 def receive() -> ResponseReturnValue:
     """Acknowledge only what is safely stored; processing can never turn a 200 into a failure."""
     rt = runtime()
+    environ = request.environ
     body = read_body(rt.settings.web.max_body_bytes)
-    signature = request.headers.get("X-WC-Webhook-Signature")
+    signature = environ.get("HTTP_X_WC_WEBHOOK_SIGNATURE")
     ping = PING.match(body.strip()) if signature is None else None
     if ping is not None:
         webhook_id = ping.group(1).decode()
@@ -84,10 +95,10 @@ def receive() -> ResponseReturnValue:
         log.warning("signed delivery refused: %s", exc)
         return _error(400, str(exc))
     delivery = Delivery(
-        topic=_header("X-WC-Webhook-Topic", 64),
-        webhook_id=_header("X-WC-Webhook-ID", 32),
-        delivery_id=_header("X-WC-Webhook-Delivery-ID", 64),
-        headers=_kept_headers(),
+        topic=_clean(environ.get("HTTP_X_WC_WEBHOOK_TOPIC", ""), 64),
+        webhook_id=_clean(environ.get("HTTP_X_WC_WEBHOOK_ID", ""), 32),
+        delivery_id=_clean(environ.get("HTTP_X_WC_WEBHOOK_DELIVERY_ID", ""), 64),
+        headers=_kept_headers(environ),
         body=body,
         payload=payload,
     )
@@ -109,7 +120,7 @@ def receive() -> ResponseReturnValue:
         return _error(503, "database unavailable; the delivery was not stored")
     if recorded.duplicate:
         log.info("duplicate delivery", extra={**context, "inbox_id": recorded.inbox_id})
-        return jsonify({"status": "duplicate", "inbox_id": recorded.inbox_id}), 200
+        return _answer({"status": "duplicate", "inbox_id": recorded.inbox_id})
     if recorded.status == DeliveryStatus.REJECTED:
         # Answered 200 all the same: WooCommerce disables a webhook after five failures.
         log.warning(
@@ -131,8 +142,8 @@ def receive() -> ResponseReturnValue:
         "delivery stored",
         extra={**context, "inbox_id": recorded.inbox_id, "status": recorded.status},
     )
-    response = jsonify({"status": recorded.status, "inbox_id": recorded.inbox_id})
+    response = _answer({"status": recorded.status, "inbox_id": recorded.inbox_id})
     if recorded.status == DeliveryStatus.RECEIVED:
         # Processed in batches once the answer is out (webhooks.processing).
         response.call_on_close(rt.processor.wake)
-    return response, 200
+    return response
