@@ -183,3 +183,31 @@ def test_one_process_drains_an_sqlite_file_at_a_time(engine: Engine) -> None:
     thread.join(10)
     assert done.is_set()
     assert drain() == 1 - expected
+
+
+def test_a_drain_copies_its_batch_into_the_sqlite_file_itself(engine: Engine) -> None:
+    """On SQLite stored deliveries wait in the WAL and a drain copies them into the database
+    file after its batch (a checkpoint off the writers' turn, so no acknowledgement's COMMIT
+    does it); on PostgreSQL the drain is the same and there is nothing to copy."""
+    import sqlite3
+
+    from bridge.store.db import checkpoint
+
+    def in_file() -> int | None:
+        """Deliveries the database file itself holds (the WAL left out); None on PostgreSQL."""
+        if engine.dialect.name != "sqlite":
+            return None
+        reader = sqlite3.connect(f"file:{engine.url.database}?immutable=1", uri=True)
+        try:
+            return int(reader.execute("SELECT count(*) FROM inbox").fetchone()[0])
+        finally:
+            reader.close()
+
+    expected = 0 if engine.dialect.name == "sqlite" else None
+    for order_id in range(7300, 7310):
+        store(engine, order_id)
+    assert in_file() == expected
+    assert InboxDrain(engine, {"order": CountingHandler()}, max_attempts=3)() == 10
+    assert in_file() == (10 if engine.dialect.name == "sqlite" else None)
+    checkpoint(engine)  # again, with nothing left to copy
+    assert in_file() == (10 if engine.dialect.name == "sqlite" else None)

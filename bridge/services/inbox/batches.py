@@ -34,6 +34,7 @@ from bridge.services.inbox.inbox import (
 from bridge.services.queue import INBOX, claim, newest_id
 from bridge.store.db import (
     DatabaseUnavailable,
+    checkpoint,
     describe_db_error,
     ping,
     wait_for_acknowledgements,
@@ -188,6 +189,9 @@ class InboxDrain:
                 self.on_batch(finals)
             if self.after_batch is not None:
                 self.after_batch()
+            # SQLite: the batch's pages reach the database file here, not inside the COMMIT of
+            # an acknowledgement (bridge.store.db.SQLITE_WAL_AUTOCHECKPOINT).
+            checkpoint(self.engine)
             behind = (self._newest or 0) - max(ids)  # deliveries stored after this batch
             if self.yield_to_arrivals and not backlog and behind <= MOST_PUT_OFF:
                 self.caught_up = True
