@@ -466,10 +466,18 @@ def _moment(general: Callable[[Any], Any], *, sqlite: bool) -> Callable[[Any], A
     faster for the moments the bridge makes (aware, in UTC); any other value goes the general
     way (a naive one is refused there)."""
 
+    # The last moment written and its text: a page's rows share their ``now``.
+    last: list[tuple[Any, str]] = [(object(), "")]
+
     def sqlite_text(value: Any) -> Any:
+        seen, written = last[0]
+        if value is seen:
+            return written
         if type(value) is datetime and value.tzinfo is UTC:
             # "2026-12-07 16:26:54.075660+00:00" without its offset (years are 4 digits).
-            return value.isoformat(" ", "microseconds")[:26]
+            written = value.isoformat(" ", "microseconds")[:26]
+            last[0] = (value, written)  # one assignment: a pair another thread reads whole
+            return written
         return general(value)
 
     def as_it_is(value: Any) -> Any:
