@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Connection, Engine, event, inspect, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -46,6 +46,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # inbox drain checkpoints after each batch off the turn (``checkpoint``); this bound stays for
 # processes that write without a drain (a sync command).
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
+# A pooled PostgreSQL connection idle longer than this (seconds) is pinged before it is used.
+PING_IDLE_AFTER = 1.0
 # SQLite calls the progress handler every so many virtual-machine steps (well under a
 # millisecond of work); statements shorter than that (BEGIN, COMMIT) are never interrupted.
 SQLITE_PROGRESS_STEPS = 10_000
@@ -129,10 +131,10 @@ def _make_engine(database_url: str, pool_size: int) -> Engine:
             json_deserializer=load_json,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_recycle=1800,
             connect_args={"connect_timeout": 5},
         )
+        _ping_idle_connections(engine)
         _bound_postgresql_queries(engine)
     _report_query_timeouts(engine)
     return engine
@@ -156,6 +158,33 @@ def query_budget(seconds: float | None) -> Iterator[None]:
 def set_query_budget(seconds: float | None) -> None:
     """As query_budget, for a request's before and teardown hooks (they cannot nest a with)."""
     _query_budget.set(seconds)
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled PostgreSQL connection before use only when it sat idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` before every checkout: a round trip per
+    webhook acknowledgement (a tenth of its CPU) on connections in use a moment ago. One idle
+    longer than PING_IDLE_AFTER (the server restarted, a proxy dropped it) is still pinged, and
+    a dead one is replaced before anything runs on it, as pre-ping does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info["bridge_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object
+    ) -> None:
+        since = record.info.get("bridge_idle_since")
+        if since is not None and time.monotonic() - since < PING_IDLE_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out another (a fresh one if need be).
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _bound_postgresql_queries(engine: Engine) -> None:

@@ -154,3 +154,39 @@ def test_sqlite_transactions_take_the_write_lock_at_begin(tmp_path: Path) -> Non
     finally:
         first.dispose()
         second.dispose()
+
+
+@pytest.mark.both_databases
+def test_a_pooled_connection_ended_while_idle_is_replaced_before_it_is_used(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled PostgreSQL connection idle past PING_IDLE_AFTER is pinged at checkout and, its
+    session ended by the server meanwhile, replaced: the statement runs on a new one. One in
+    use a moment ago is not pinged (no round trip per acknowledgement); SQLite pings none."""
+    from sqlalchemy import create_engine, text
+
+    from bridge.store import db
+    from tests.support.databases import PG_ADMIN_URL
+
+    pings: list[object] = []
+    do_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or do_ping(c))
+    db.ping(engine)  # a connection now in the pool
+    if engine.dialect.name == "postgresql":
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": engine.url.database},
+            )
+        admin.dispose()
+        monkeypatch.setattr(db, "PING_IDLE_AFTER", 0.0)
+    db.ping(engine)
+    monkeypatch.setattr(db, "PING_IDLE_AFTER", 3600.0)
+    pinged = len(pings)
+    db.ping(engine)
+    assert len(pings) == pinged
+    assert (pinged > 0) == (engine.dialect.name == "postgresql")
