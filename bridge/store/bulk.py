@@ -296,24 +296,22 @@ def insert_many_ignoring(
     if defaults:  # the model's defaults, as SQLAlchemy's INSERT would send them
         rows = [{**defaults, **row} for row in rows]
     names = tuple(rows[0])
-    cached = _INSERTS.get((table.name, names, tuple(conflict)))
-    if cached is None:
-        quote = session.get_bind().dialect.identifier_preparer.quote
+    quote = session.get_bind().dialect.identifier_preparer.quote
+
+    def build() -> TextClause:
         name = quote(table.name)
         columns = ", ".join(quote(table.c[n].name) for n in names)
         keys = ", ".join(quote(table.c[n].name) for n in conflict)
         # Table and column names from the schema, quoted: nothing of the rows is in the text.
-        cached = text(
+        return text(
             f"INSERT INTO {name} ({columns}) SELECT {columns} "  # noqa: S608
             f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS JSON)) "
             f"ON CONFLICT ({keys}) DO NOTHING"
         )
-        _INSERTS[(table.name, names, tuple(conflict))] = cached
+
+    from_json = built(("insert_ignoring", "postgresql", table.name, names, tuple(conflict)), build)
     with session.no_autoflush:
-        session.execute(cached, {"rows": _json_rows(rows)})
-
-
-_INSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], TextClause] = {}
+        session.execute(from_json, {"rows": _json_rows(rows)})
 
 
 def insert_ignore(
@@ -544,25 +542,22 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         )
 
 
-_UPDATES: dict[tuple[str, tuple[str, ...]], TextClause] = {}
-
-
 def _update_from_json(session: Session, table: Table, keys: Sequence[str]) -> TextClause:
     """``UPDATE table SET key = v.key, ... FROM json_populate_recordset(NULL::table, :rows)``."""
-    cached = _UPDATES.get((table.name, tuple(keys)))
-    if cached is None:
-        quote = session.get_bind().dialect.identifier_preparer.quote
+    quote = session.get_bind().dialect.identifier_preparer.quote
+
+    def build() -> TextClause:
         [pk] = list(table.primary_key.columns)
         name = quote(table.name)
         changes = ", ".join(f"{quote(table.c[k].name)} = v.{quote(table.c[k].name)}" for k in keys)
         # Table and column names from the schema, quoted: nothing of the rows is in the text.
-        cached = text(
+        return text(
             f"UPDATE {name} SET {changes} "  # noqa: S608
             f"FROM json_populate_recordset(NULL::{name}, CAST(:rows AS JSON)) AS v "
             f"WHERE {name}.{quote(pk.name)} = v.{quote(pk.name)}"
         )
-        _UPDATES[(table.name, tuple(keys))] = cached
-    return cached
+
+    return built(("update_from_json", table.name, tuple(keys)), build)
 
 
 def _json_rows(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -387,14 +387,15 @@ def _turn_file(engine: Engine) -> Path | None:
     if not is_sqlite(engine):
         return None
     # A dry run hands a Connection (one rolled-back transaction) where an Engine goes.
-    return _turn_path(engine.engine.url.database)
+    return _beside(engine.engine.url.database, "turns")
 
 
 @functools.lru_cache(maxsize=64)
-def _turn_path(database: str | None) -> Path | None:
+def _beside(database: str | None, suffix: str) -> Path | None:
+    """``<database>-<suffix>``, a lock file beside an SQLite database file (None in memory)."""
     if not database or database == ":memory:":
         return None
-    return Path(f"{database}-turns")
+    return Path(f"{database}-{suffix}")
 
 
 # Each thread keeps its own handle on each turns file: flock belongs to an open file, so two
@@ -461,7 +462,7 @@ def draining_alone(engine: Engine) -> Iterator[bool]:
     says False, and this one is woken again by the next delivery or its poll). PostgreSQL (row
     locks, SKIP LOCKED claims) and SQLite in memory: always True.
     """
-    path = _drain_path(engine.engine.url.database) if is_sqlite(engine) else None
+    path = _beside(engine.engine.url.database, "drain") if is_sqlite(engine) else None
     if fcntl is None or path is None:
         yield True
         return
@@ -478,13 +479,6 @@ def draining_alone(engine: Engine) -> Iterator[bool]:
         yield True
     finally:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-@functools.lru_cache(maxsize=64)
-def _drain_path(database: str | None) -> Path | None:
-    if not database or database == ":memory:":
-        return None
-    return Path(f"{database}-drain")
 
 
 @contextmanager
