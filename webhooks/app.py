@@ -183,7 +183,7 @@ def inbox_processor(
     """What drains the inbox in this process (see webhooks.processing)."""
     if background and settings.inbox.worker:
         return StoreOnly()
-    drain = queue_drain(engine, settings, handlers, after_processing)
+    drain = queue_drain(engine, settings, handlers, after_processing, beside_receivers=True)
     # Inline (tests, one-shot tools): what a wake stored is processed; retries wait for a drain.
     return BackgroundProcessor(drain) if background else InlineProcessor(drain.inbox)
 
@@ -193,8 +193,11 @@ def queue_drain(
     settings: Settings,
     handlers: Mapping[str, Handler],
     after_processing: Callable[[], None] | None,
+    *,
+    beside_receivers: bool = False,
 ) -> QueueDrain:
-    """The one processing of both queues: the service's thread and ``bridge work`` run it."""
+    """The one processing of both queues: the service's thread (``beside_receivers``: it
+    takes turns with the other web processes') and ``bridge work`` run it."""
     inbox = InboxDrain(
         engine,
         handlers,
@@ -202,7 +205,7 @@ def queue_drain(
         max_quantity=settings.orders.max_line_quantity,
         after_batch=after_processing,
     )
-    return QueueDrain(engine, inbox, after_processing)
+    return QueueDrain(engine, inbox, after_processing, beside_receivers=beside_receivers)
 
 
 def _refuse_outdated_schema(engine: Engine) -> None:

@@ -121,10 +121,17 @@ class QueueDrain:
         *,
         outbox_every: float = OUTBOX_RETRY_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        beside_receivers: bool = False,
     ) -> None:
         self.engine, self.inbox, self.outbox = engine, inbox, outbox
         self.outbox_every, self._clock = outbox_every, clock
+        # A web process's processing thread: it takes turns with the other web processes'
+        # (bridge.store.db.draining_alone); a ``bridge work`` process drains beside the others.
+        self.beside_receivers = beside_receivers
         self._outbox_at: float | None = None
+        # Set when the last call found another process draining: the loop looks again after
+        # GATHER (what that process stored meanwhile may have come after its last claim).
+        self.not_my_turn = False
 
     @property
     def caught_up(self) -> bool:
@@ -132,10 +139,10 @@ class QueueDrain:
         return self.inbox.caught_up
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
-        with draining_alone(self.engine) as alone:
+        with draining_alone(self.engine, beside_receivers=self.beside_receivers) as alone:
+            self.not_my_turn = not alone
             if not alone:
-                # Another process drains this SQLite file: it takes what is due (this one is
-                # woken again by the next delivery, or looks after its poll).
+                # Another process drains: it takes what is due, and this one looks again soon.
                 return 0
             done = self.inbox(stop)
         if done or self.outbox is None or stop():
@@ -226,6 +233,14 @@ class DrainLoop:
             self.processed += done
             if once:
                 break
+            if getattr(self._drain, "not_my_turn", False):
+                # Another process drains; a wake does not cut this short (each delivery this
+                # process stores wakes it), but what it stored is looked at within GATHER.
+                self.state = IDLE
+                if not self._woken.is_set():
+                    self.idle.set()
+                self._stopping.wait(self.gather)
+                continue
             if done:
                 if getattr(self._drain, "caught_up", False):
                     # More is arriving: let it gather into the next batch.

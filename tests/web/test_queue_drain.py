@@ -154,21 +154,28 @@ def test_a_drain_under_a_loop_yields_to_arriving_deliveries_then_takes_the_backl
     assert once() == 25 and not once.caught_up
 
 
-def test_one_process_drains_an_sqlite_file_at_a_time(engine: Engine) -> None:
-    """On SQLite a drain that finds another one draining the file leaves what is due to it (the
-    writes take turns anyway); on PostgreSQL drains run side by side."""
+@pytest.mark.parametrize("beside_receivers", [True, False], ids=["web-thread", "bridge-work"])
+def test_web_processes_take_turns_to_drain_and_bridge_work_drains_beside_others_on_postgresql(
+    engine: Engine, beside_receivers: bool
+) -> None:
+    """A drain that finds another one draining leaves what is due to it: always on SQLite (the
+    writes take turns anyway), and for the web processes' threads on PostgreSQL too (an
+    advisory lock); `bridge work` processes on PostgreSQL drain side by side."""
     import threading
 
     from bridge.store.db import draining_alone
 
     store(engine, 7200)
     drain = QueueDrain(
-        engine, InboxDrain(engine, {"order": CountingHandler()}, max_attempts=3), None
+        engine,
+        InboxDrain(engine, {"order": CountingHandler()}, max_attempts=3),
+        None,
+        beside_receivers=beside_receivers,
     )
     held, release, done = threading.Event(), threading.Event(), threading.Event()
 
-    def other() -> None:  # another drainer: its own thread, its own open lock file
-        with draining_alone(engine) as alone:
+    def other() -> None:  # another web process's thread: its own lock file or connection
+        with draining_alone(engine, beside_receivers=True) as alone:
             assert alone
             held.set()
             release.wait(10)
@@ -177,12 +184,45 @@ def test_one_process_drains_an_sqlite_file_at_a_time(engine: Engine) -> None:
     thread = threading.Thread(target=other)
     thread.start()
     held.wait(10)
-    expected = 0 if engine.dialect.name == "sqlite" else 1
-    assert drain() == expected
+    turns = beside_receivers or engine.dialect.name == "sqlite"
+    expected = 0 if turns else 1
+    assert drain() == expected and drain.not_my_turn is turns
     release.set()
     thread.join(10)
     assert done.is_set()
-    assert drain() == 1 - expected
+    assert drain() == 1 - expected and not drain.not_my_turn
+    with draining_alone(engine, beside_receivers=True) as alone:
+        assert alone  # the lock was let go
+
+
+def test_a_loop_whose_process_is_not_draining_looks_again_after_gather(engine: Engine) -> None:
+    """While another process drains, the loop does not try again on every wake (each delivery
+    its process stores wakes it) but after GATHER, so what it stored is still processed soon."""
+    import threading
+    import time
+
+    from webhooks.processing import DrainLoop
+
+    calls: list[float] = []
+
+    class Busy(QueueDrain):
+        def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+            calls.append(time.monotonic())
+            self.not_my_turn = len(calls) < 3  # another process drains for the first two
+            return 0
+
+    loop = DrainLoop(Busy(engine, Inbox(engine, []), None), poll=60, gather=0.05)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        loop.wake()  # deliveries stored meanwhile
+        time.sleep(0.002)
+    assert loop.idle.wait(5)
+    loop.stop()
+    thread.join(5)
+    assert len(calls) >= 3  # a wake that came during the third may have brought a fourth
+    assert calls[1] - calls[0] >= 0.045 and calls[2] - calls[1] >= 0.045
 
 
 def test_a_drain_copies_its_batch_into_the_sqlite_file_itself(engine: Engine) -> None:
