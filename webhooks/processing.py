@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,12 @@ WORKER_STALE_AFTER = timedelta(seconds=60)
 # statements of a batch and of a page are shared, and the receivers get the SQLite write lock
 # and the CPU between them. A delivery waits at most this much longer to be processed.
 GATHER = 0.25
+# Processing yields the CPU to the acknowledgements: the thread that drains (the service's
+# processing thread, the loop of a `bridge work` process) runs this much nicer than the web
+# server's threads. With it, a 20,000-delivery burst on PostgreSQL (4 web processes, 2 cores)
+# was acknowledged 0.54x-0.56x as fast as the bare app, p99 2.4x-2.6x; without, 0.45x-0.48x,
+# p99 2.75x-3.0x (bench.ingest, alternated runs).
+PROCESSING_NICENESS = 10
 # An idle processor sends the outbox's due retries at most this often (a shop that is down is
 # asked again after this long, not on every look).
 OUTBOX_RETRY_EVERY = 30.0
@@ -140,10 +147,11 @@ class QueueDrain:
 
     def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
         with draining_alone(self.engine, beside_receivers=self.beside_receivers) as alone:
-            self.not_my_turn = not alone
-            if not alone:
+            if not alone and not self._join_backlog():
                 # Another process drains: it takes what is due, and this one looks again soon.
+                self.not_my_turn = True
                 return 0
+            self.not_my_turn = False
             done = self.inbox(stop)
         if done or self.outbox is None or stop():
             return done
@@ -154,6 +162,28 @@ class QueueDrain:
         if due_count(self.engine, OUTBOX, utcnow()):
             self.outbox()
         return 0
+
+    def _join_backlog(self) -> bool:
+        """On PostgreSQL, a web process whose turn it is not drains beside the one whose it is
+        once deliveries stopped arriving (nothing stored since its last look): no receiver is
+        left to share its CPU with, and a burst's backlog is done in a fraction of the time.
+        Its drain ends after the batch in hand when deliveries arrive again."""
+        if self.engine.dialect.name != "postgresql":
+            return False
+        return self.inbox.arrivals_stopped()
+
+
+def be_nicer(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by ``niceness`` (Linux gives each thread
+    its own; elsewhere, or when refused, nothing changes)."""
+    if niceness <= 0 or sys.platform != "linux":
+        return
+    try:
+        thread = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + niceness))
+    except OSError:
+        log.debug("processing priority left as it is")
 
 
 class DrainLoop:
@@ -175,8 +205,10 @@ class DrainLoop:
         longest_pause: float = LONGEST_PAUSE,
         clock: Callable[[], float] = time.monotonic,
         gather: float = GATHER,
+        niceness: int = PROCESSING_NICENESS,
     ) -> None:
         self._drain = drain
+        self.niceness = niceness
         self.poll = poll
         self.gather = gather
         if isinstance(drain, QueueDrain):
@@ -216,6 +248,7 @@ class DrainLoop:
         def stop() -> bool:
             return self._stopping.is_set() or (deadline is not None and self._clock() >= deadline)
 
+        be_nicer(self.niceness)
         pause = self.first_pause
         while not stop():
             self._woken.clear()

@@ -195,6 +195,45 @@ def test_web_processes_take_turns_to_drain_and_bridge_work_drains_beside_others_
         assert alone  # the lock was let go
 
 
+def test_on_postgresql_a_web_process_joins_the_drain_once_deliveries_stop_arriving(
+    engine: Engine,
+) -> None:
+    """Whose turn it is not drains beside the one whose it is once nothing was stored since
+    its last look (a burst's backlog: no receiver left to share the CPU with); while
+    deliveries arrive it waits its turn. On SQLite (one write lock) it always waits."""
+    import threading
+
+    from bridge.store.db import draining_alone
+
+    handler = CountingHandler()
+    drain = QueueDrain(
+        engine, InboxDrain(engine, {"order": handler}, max_attempts=3), None, beside_receivers=True
+    )
+    held, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with draining_alone(engine, beside_receivers=True):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        held.wait(10)
+        store(engine, 7300)
+        assert drain() == 0 and drain.not_my_turn  # its first look: deliveries are arriving
+        store(engine, 7301)
+        assert drain() == 0 and drain.not_my_turn  # one more arrived since
+        joined = engine.dialect.name == "postgresql"
+        assert drain() == (2 if joined else 0)  # nothing arrived since its last look
+        assert drain.not_my_turn is not joined
+    finally:
+        release.set()
+        thread.join(10)
+    assert drain() == (0 if joined else 2)  # its turn now: what is left
+    assert sum(handler.pages) == 2
+
+
 def test_a_loop_whose_process_is_not_draining_looks_again_after_gather(engine: Engine) -> None:
     """While another process drains, the loop does not try again on every wake (each delivery
     its process stores wakes it) but after GATHER, so what it stored is still processed soon."""
@@ -251,3 +290,30 @@ def test_a_drain_copies_its_batch_into_the_sqlite_file_itself(engine: Engine) ->
     assert in_file() == (10 if engine.dialect.name == "sqlite" else None)
     checkpoint(engine)  # again, with nothing left to copy
     assert in_file() == (10 if engine.dialect.name == "sqlite" else None)
+
+
+def test_the_processing_thread_runs_nicer_than_the_receivers(engine: Engine) -> None:
+    """The thread that drains yields the CPU to the acknowledgements (Linux: per thread); the
+    thread that started it keeps its priority."""
+    import os
+    import threading
+
+    from webhooks.processing import PROCESSING_NICENESS, DrainLoop
+
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+
+    class Noting(QueueDrain):
+        def __call__(self, stop: Callable[[], bool] = lambda: False) -> int:
+            seen.append(priority())
+            return 0
+
+    before = priority()
+    loop = DrainLoop(Noting(engine, Inbox(engine, []), None), poll=60)
+    thread = threading.Thread(target=loop.run, kwargs={"once": True})
+    thread.start()
+    thread.join(10)
+    assert seen == [min(19, before + PROCESSING_NICENESS)]
+    assert priority() == before

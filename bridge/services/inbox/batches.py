@@ -198,6 +198,11 @@ class InboxDrain:
                 break
         return done
 
+    def arrivals_stopped(self) -> bool:
+        """Whether no delivery was stored since this drain last looked (the first look counts
+        as arriving): what is due is then a backlog."""
+        return self._backlog()
+
     def _backlog(self) -> bool:
         """Whether no delivery was stored since the last batch looked (the first look counts
         as arriving): what is due is then a backlog, taken in larger batches and pages."""
