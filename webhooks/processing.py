@@ -6,10 +6,12 @@ processing thread per process; a scale-out deployment runs ``bridge work`` (the 
 
 Both run the same drain (``QueueDrain``: inbox batches, each followed by an outbox drain, and the
 outbox's due retries when the inbox is empty) in the same loop (``DrainLoop``): drain, then wait
-for a wake or the next look. A database
-that goes away stops neither: the loop tries again with a growing pause (0.5 s doubling to 30 s),
-logs one line when the outage starts and one when it ends (with its length), and goes on where
-it was. Each starts by draining what is already stored, without waiting for a delivery.
+for a wake or the next look. The loop's thread runs PROCESSING_NICENESS nicer than the web
+server's, and the web processes' threads take turns to drain (bridge.store.db.draining_alone).
+A database that goes away stops neither: the loop tries again with a growing pause (0.5 s
+doubling to 30 s), logs one line when the outage starts and one when it ends (with its length),
+and goes on where it was. Each starts by draining what is already stored, without waiting for
+a delivery.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ GATHER = 0.25
 # Processing yields the CPU to the acknowledgements: the thread that drains (the service's
 # processing thread, the loop of a `bridge work` process) runs this much nicer than the web
 # server's threads. With it, a 20,000-delivery burst on PostgreSQL (4 web processes, 2 cores)
-# was acknowledged 0.54x-0.56x as fast as the bare app, p99 2.4x-2.6x; without, 0.45x-0.48x,
-# p99 2.75x-3.0x (bench.ingest, alternated runs).
+# was acknowledged 0.47x-0.60x as fast as the bare app, p99 2.3x-3.1x (median 0.51x, 2.7x);
+# without, 0.45x-0.48x, p99 2.75x-3.0x (bench.ingest, runs of one session).
 PROCESSING_NICENESS = 10
 # An idle processor sends the outbox's due retries at most this often (a shop that is down is
 # asked again after this long, not on every look).
