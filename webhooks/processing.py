@@ -16,6 +16,7 @@ a delivery.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -23,7 +24,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -175,17 +176,26 @@ class QueueDrain:
         return self.inbox.arrivals_stopped()
 
 
-def be_nicer(niceness: int) -> None:
-    """Lower the calling thread's scheduling priority by ``niceness`` (Linux gives each thread
-    its own; elsewhere, or when refused, nothing changes)."""
-    if niceness <= 0 or sys.platform != "linux":
-        return
+@contextlib.contextmanager
+def nicer(niceness: int) -> Iterator[None]:
+    """The calling thread's scheduling priority lowered by ``niceness`` for the block (Linux
+    gives each thread its own; elsewhere, or when refused, nothing changes). Raising it back
+    afterwards may be refused to an unprivileged process: then the thread stays nicer."""
+    thread = threading.get_native_id()
+    before: int | None = None
+    if niceness > 0 and sys.platform == "linux":
+        try:
+            before = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, before + niceness))
+        except OSError:
+            log.debug("processing priority left as it is")
+            before = None
     try:
-        thread = threading.get_native_id()
-        now = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + niceness))
-    except OSError:
-        log.debug("processing priority left as it is")
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, thread, before)
 
 
 class DrainLoop:
@@ -250,7 +260,10 @@ class DrainLoop:
         def stop() -> bool:
             return self._stopping.is_set() or (deadline is not None and self._clock() >= deadline)
 
-        be_nicer(self.niceness)
+        with nicer(self.niceness):
+            return self._run(stop, once=once, deadline=deadline)
+
+    def _run(self, stop: Callable[[], bool], *, once: bool, deadline: float | None) -> int:
         pause = self.first_pause
         while not stop():
             self._woken.clear()
