@@ -474,24 +474,8 @@ def draining_alone(engine: Engine, *, beside_receivers: bool = False) -> Iterato
         if not beside_receivers:
             yield True
             return
-        with engine.connect() as connection:
-            taken = bool(
-                connection.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": DRAIN_TURN_LOCK}
-                ).scalar()
-            )
-            connection.commit()
-            try:
-                yield taken
-            finally:
-                if taken:
-                    try:
-                        connection.execute(
-                            text("SELECT pg_advisory_unlock(:key)"), {"key": DRAIN_TURN_LOCK}
-                        )
-                        connection.commit()
-                    except SQLAlchemyError:
-                        connection.invalidate()  # the session ends, and its lock with it
+        with _advisory_turn(engine, DRAIN_TURN_LOCK) as taken:
+            yield taken
         return
     path = _beside(engine.engine.url.database, "drain") if is_sqlite(engine) else None
     if fcntl is None or path is None:
@@ -510,6 +494,25 @@ def draining_alone(engine: Engine, *, beside_receivers: bool = False) -> Iterato
         yield True
     finally:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def _advisory_turn(engine: Engine, key: int) -> Iterator[bool]:
+    """PostgreSQL: a session advisory lock taken without waiting (True) or held by another
+    session (False), on a connection of its own for the block and let go after it."""
+    with engine.connect() as connection:
+        lock = text("SELECT pg_try_advisory_lock(:key)")
+        taken = bool(connection.execute(lock, {"key": key}).scalar())
+        connection.commit()
+        try:
+            yield taken
+        finally:
+            if taken:
+                try:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+                except SQLAlchemyError:
+                    connection.invalidate()  # the session ends, and its lock with it
 
 
 @contextmanager

@@ -159,7 +159,7 @@ class InboxDrain:
                 break
             wait_for_acknowledgements(self.engine)
             now = self.clock()
-            backlog = self._backlog()
+            backlog = self.arrivals_stopped()
             ids = self.put_off or claim_received(
                 self.engine,
                 limit=self.backlog_batch_size if backlog else self.batch_size,
@@ -200,11 +200,6 @@ class InboxDrain:
 
     def arrivals_stopped(self) -> bool:
         """Whether no delivery was stored since this drain last looked (the first look counts
-        as arriving): what is due is then a backlog."""
-        return self._backlog()
-
-    def _backlog(self) -> bool:
-        """Whether no delivery was stored since the last batch looked (the first look counts
         as arriving): what is due is then a backlog, taken in larger batches and pages."""
         newest = db_call(lambda: newest_id(self.engine, INBOX))
         arriving = self._newest is None or newest != self._newest
