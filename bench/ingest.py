@@ -10,10 +10,13 @@ deliveries after a warm-up; each delivery is a distinct order of the fake shop's
 shape of bridge.services.operations.simulation), signed as WooCommerce signs it. Reported:
 deliveries per second, p50 / p99 acknowledgement latency, and both ratios: to the bare app's
 fastest configuration and to its run in the bridge's configuration (means of the two runs of
-each). Each bridge target runs in two modes: 'thread' (the Procfile web line as it is: each web
-process keeps one processing thread that drains the inbox in batches after the answers) and
-'worker' (web processes with BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work`
-processes drain, --sqlite-inbox-workers / --pg-inbox-workers). The burst is then measured from
+each), and the server's CPU per delivery while the deliveries arrive (user + system time of the
+gunicorn processes and any `bridge inbox work` process, from /proc: the profile of a miss; in
+'thread' mode it holds the processing done meanwhile). Each bridge target runs in two modes:
+'thread' (the Procfile web line as it is: each web process keeps one processing thread that
+drains the inbox in batches after the answers) and 'worker' (web processes with
+BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work` processes drain,
+--sqlite-inbox-workers / --pg-inbox-workers). The burst is then measured from
 its end: deliveries left 'received' 10 s later, and the time until none is left (bounded by
 --drain-timeout).
 
@@ -282,6 +285,42 @@ class InboxWorkers:
                 proc.wait()
 
 
+def _live_tree(root: int) -> list[int]:
+    """``root`` and every process below it that is alive now (Linux /proc; [] elsewhere)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        found.append(pid)
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+    return found
+
+
+def server_cpu_seconds(roots: list[int]) -> float | None:
+    """CPU seconds (user + system) the live processes under ``roots`` have used so far: the
+    gunicorn arbiter and its workers, and any `bridge inbox work` process (None without /proc)."""
+    ticks = 0
+    seen = False
+    for root in roots:
+        for pid in _live_tree(root):
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            seen = True
+    return ticks / os.sysconf("SC_CLK_TCK") if seen else None
+
+
 def run_target(
     name: str,
     app: str,
@@ -301,12 +340,20 @@ def run_target(
     budget = args.timeout + args.drain_timeout + 180
     with (
         Server(app, env, cwd, config) as server,
-        InboxWorkers(inbox_workers, env, cwd, budget),
+        InboxWorkers(inbox_workers, env, cwd, budget) as workers,
     ):
         post_all(server.url, warmup, args.concurrency, args.timeout)
         if database_url:  # start measuring with the warm-up processed, as in a steady state
             wait_processed(database_url, len(warmup), 120)
+        roots = [p.pid for p in (server.proc, *workers.procs) if p is not None]
+        cpu_before = server_cpu_seconds(roots)
         result = post_all(server.url, batch, args.concurrency, args.timeout)
+        cpu_after = server_cpu_seconds(roots)
+        result["server_cpu_ms"] = (
+            round((cpu_after - cpu_before) * 1000 / len(batch), 3)
+            if cpu_before is not None and cpu_after is not None and batch
+            else None
+        )
         if database_url:
             result.update(
                 wait_processed(database_url, len(batch) + len(warmup), args.drain_timeout)
@@ -318,7 +365,8 @@ def run_target(
     result["inbox_workers"] = inbox_workers
     log(
         f"  {name}: {result['per_second']}/s, p50 {result['p50_ms']} ms, "
-        f"p99 {result['p99_ms']} ms, statuses {result['statuses']}"
+        f"p99 {result['p99_ms']} ms, server CPU {result['server_cpu_ms']} ms a delivery, "
+        f"statuses {result['statuses']}"
     )
     return result
 
@@ -485,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['p99_ms']}",
             f"{r.get('throughput_vs_fastest')}x / {r.get('throughput_vs_web')}x",
             f"{r.get('p99_vs_fastest')}x / {r.get('p99_vs_web')}x",
+            r.get("server_cpu_ms", ""),
             r.get("received_left_at_10s", ""),
             r.get("drained_after_s", ""),
             r.get("drain_per_second", ""),
@@ -503,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p99 ms",
                 "throughput / bare (fastest / same config)",
                 "p99 / bare (fastest / same config)",
+                "server CPU ms / delivery",
                 "left at +10 s",
                 "all processed after s",
                 "processed/s after burst",
