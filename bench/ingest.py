@@ -17,8 +17,9 @@ gunicorn processes and any `bridge inbox work` process, from /proc: the profile 
 drains the inbox in batches after the answers) and 'worker' (web processes with
 BRIDGE_INBOX_WORKER=true only store; K `bridge inbox work` processes drain,
 --sqlite-inbox-workers / --pg-inbox-workers). The burst is then measured from
-its end: deliveries left 'received' 10 s later, and the time until none is left (bounded by
---drain-timeout).
+its end: deliveries left 'received' then (its backlog) and 10 s later, the time until none is
+left (bounded by --drain-timeout), and the backlog processed per second and its server CPU per
+delivery.
 
 Diagnostic targets 'store-only-<db>' (``--store-only``) run the same receiver built with no
 handlers (create_app(handlers={})): it verifies, parses and stores each delivery and processes
@@ -223,9 +224,12 @@ def wait_processed(database_url: str, expected: int, timeout: float) -> dict[str
     started = time.monotonic()
     counts: dict[str, int] = {}
     at_10s: int | None = None
+    at_start: int | None = None
     drained = False
     while time.monotonic() - started < timeout:
         counts = inbox_counts(database_url)
+        if at_start is None:
+            at_start = counts.get("received", 0)
         if at_10s is None and time.monotonic() - started >= 10:
             at_10s = counts.get("received", 0)
         if counts.get("received", 0) == 0 and sum(counts.values()) >= expected:
@@ -240,7 +244,12 @@ def wait_processed(database_url: str, expected: int, timeout: float) -> dict[str
         "drained_after_s": round(elapsed, 2) if drained else None,
         "received_left_at_10s": 0 if at_10s is None and drained else at_10s,
         "received_left_at_end": left,
-        "drain_per_second": round((expected - left) / elapsed, 1) if elapsed else None,
+        "received_at_burst_end": at_start,
+        # The backlog the burst left, processed per second after it (what was left unprocessed
+        # at the deadline not counted).
+        "drain_per_second": (
+            round(((at_start or 0) - left) / elapsed, 1) if elapsed and at_start else None
+        ),
     }
 
 
@@ -357,6 +366,13 @@ def run_target(
         if database_url:
             result.update(
                 wait_processed(database_url, len(batch) + len(warmup), args.drain_timeout)
+            )
+            cpu_drained = server_cpu_seconds(roots)
+            backlog = result.get("received_at_burst_end") or 0
+            result["backlog_cpu_ms"] = (
+                round((cpu_drained - cpu_after) * 1000 / backlog, 3)
+                if cpu_drained is not None and cpu_after is not None and backlog
+                else None
             )
         if result["ok"] < len(batch):
             result["server_log_tail"] = server.log_tail()
@@ -534,9 +550,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('throughput_vs_fastest')}x / {r.get('throughput_vs_web')}x",
             f"{r.get('p99_vs_fastest')}x / {r.get('p99_vs_web')}x",
             r.get("server_cpu_ms", ""),
+            r.get("received_at_burst_end", ""),
             r.get("received_left_at_10s", ""),
             r.get("drained_after_s", ""),
             r.get("drain_per_second", ""),
+            r.get("backlog_cpu_ms", ""),
         ]
         for r in results
     ]
@@ -553,9 +571,11 @@ def main(argv: list[str] | None = None) -> int:
                 "throughput / bare (fastest / same config)",
                 "p99 / bare (fastest / same config)",
                 "server CPU ms / delivery",
+                "left at the burst's end",
                 "left at +10 s",
                 "all processed after s",
-                "processed/s after burst",
+                "backlog processed/s",
+                "server CPU ms / backlog delivery",
             ],
         )
     )
