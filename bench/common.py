@@ -457,6 +457,25 @@ def save(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def live_processes(root: int) -> list[int]:
+    """``root`` and every process below it that is alive now (Linux /proc; [] elsewhere)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        found.append(pid)
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+    return found
+
+
 def table(rows: list[list[Any]], header: list[str]) -> str:
     """A Markdown table."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]

@@ -46,6 +46,7 @@ from bench.common import (
     bridge_env,
     database,
     free_port,
+    live_processes,
     log,
     save,
     scratch_dir,
@@ -60,15 +61,9 @@ BODY_LIMIT = 1024 * 1024
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB (from /proc)."""
+    """Resident memory of a process and every process below it, in MB (from /proc)."""
     total = 0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(child) for child in children]
-    except OSError:
-        pass
-    for one in pids:
+    for one in live_processes(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -57,6 +57,7 @@ from bench.common import (
     bridge_env,
     database,
     free_port,
+    live_processes,
     log,
     save,
     scratch_dir,
@@ -294,32 +295,13 @@ class InboxWorkers:
                 proc.wait()
 
 
-def _live_tree(root: int) -> list[int]:
-    """``root`` and every process below it that is alive now (Linux /proc; [] elsewhere)."""
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        found.append(pid)
-        for task in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{task}/children") as children:
-                    todo.extend(int(child) for child in children.read().split())
-            except OSError:
-                continue
-    return found
-
-
 def server_cpu_seconds(roots: list[int]) -> float | None:
     """CPU seconds (user + system) the live processes under ``roots`` have used so far: the
     gunicorn arbiter and its workers, and any `bridge inbox work` process (None without /proc)."""
     ticks = 0
     seen = False
     for root in roots:
-        for pid in _live_tree(root):
+        for pid in live_processes(root):
             try:
                 with open(f"/proc/{pid}/stat") as stat:
                     fields = stat.read().rsplit(")", 1)[1].split()
