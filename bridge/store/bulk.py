@@ -296,9 +296,9 @@ def insert_many_ignoring(
     if defaults:  # the model's defaults, as SQLAlchemy's INSERT would send them
         rows = [{**defaults, **row} for row in rows]
     names = tuple(rows[0])
-    quote = session.get_bind().dialect.identifier_preparer.quote
 
     def build() -> TextClause:
+        quote = session.get_bind().dialect.identifier_preparer.quote
         name = quote(table.name)
         columns = ", ".join(quote(table.c[n].name) for n in names)
         keys = ", ".join(quote(table.c[n].name) for n in conflict)
@@ -544,9 +544,9 @@ def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 def _update_from_json(session: Session, table: Table, keys: Sequence[str]) -> TextClause:
     """``UPDATE table SET key = v.key, ... FROM json_populate_recordset(NULL::table, :rows)``."""
-    quote = session.get_bind().dialect.identifier_preparer.quote
 
     def build() -> TextClause:
+        quote = session.get_bind().dialect.identifier_preparer.quote
         [pk] = list(table.primary_key.columns)
         name = quote(table.name)
         changes = ", ".join(f"{quote(table.c[k].name)} = v.{quote(table.c[k].name)}" for k in keys)
