@@ -284,9 +284,7 @@ class DrainLoop:
             if getattr(self._drain, "not_my_turn", False):
                 # Another process drains; a wake does not cut this short (each delivery this
                 # process stores wakes it), but what it stored is looked at within GATHER.
-                self.state = IDLE
-                if not self._woken.is_set():
-                    self.idle.set()
+                self._went_idle()
                 self._stopping.wait(self.gather)
                 continue
             if done:
@@ -294,13 +292,17 @@ class DrainLoop:
                     # More is arriving: let it gather into the next batch.
                     self._stopping.wait(self.gather)
                 continue  # the drain stopped at its bound, or more is arriving
-            self.state = IDLE
-            if not self._woken.is_set():
-                self.idle.set()
+            self._went_idle()
             self._wait(self.poll, stop, deadline)
         self.state = STOPPED
         self.idle.set()
         return self.processed
+
+    def _went_idle(self) -> None:
+        """Nothing for this loop to drain now; ``idle`` is set unless a wake came meanwhile."""
+        self.state = IDLE
+        if not self._woken.is_set():
+            self.idle.set()
 
     def _wait(self, seconds: float, stop: Callable[[], bool], deadline: float | None) -> None:
         if stop():
